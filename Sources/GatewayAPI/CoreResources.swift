@@ -1,0 +1,61 @@
+/// Core Kubernetes kinds archway reads: Service, EndpointSlice, Secret, Namespace.
+
+public struct Service: Codable, Sendable, Equatable {
+    public struct Spec: Codable, Sendable, Equatable {
+        public var type: String?
+        public var clusterIP: String?
+        public var ports: [Port]?
+        public var selector: [String: String]?
+    }
+    public struct Port: Codable, Sendable, Equatable {
+        public var name: String?
+        public var port: Int
+        public var targetPort: IntOrString?
+        public var `protocol`: String?
+        public var appProtocol: String?
+    }
+    public var metadata: ObjectMeta
+    public var spec: Spec?
+}
+
+public struct EndpointSlice: Codable, Sendable, Equatable {
+    public struct Endpoint: Codable, Sendable, Equatable {
+        public struct Conditions: Codable, Sendable, Equatable {
+            public var ready: Bool?
+            public var serving: Bool?
+            public var terminating: Bool?
+        }
+        public var addresses: [String]
+        public var conditions: Conditions?
+        public var hostname: String?
+        public var nodeName: String?
+        public var zone: String?
+
+        /// The API says a nil `ready` must be read as ready.
+        public var isReady: Bool { conditions?.ready ?? true }
+    }
+    public struct Port: Codable, Sendable, Equatable {
+        public var name: String?
+        public var port: Int?
+        public var `protocol`: String?
+        public var appProtocol: String?
+    }
+    public var metadata: ObjectMeta
+    public var addressType: String
+    public var endpoints: [Endpoint]?
+    public var ports: [Port]?
+
+    public static let serviceNameLabel = "kubernetes.io/service-name"
+    public var serviceName: String? { metadata.labels?[Self.serviceNameLabel] }
+}
+
+public struct Secret: Codable, Sendable, Equatable {
+    public var metadata: ObjectMeta
+    public var type: String?
+    public var data: [String: String]?
+    public var stringData: [String: String]?
+}
+
+public struct Namespace: Codable, Sendable, Equatable {
+    public var metadata: ObjectMeta
+}

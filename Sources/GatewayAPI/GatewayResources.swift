@@ -1,0 +1,89 @@
+/// Gateway API v1 GatewayClass and Gateway, plus v1beta1 ReferenceGrant.
+
+public enum GatewayAPIGroup {
+    public static let name = "gateway.networking.k8s.io"
+}
+
+public struct GatewayClass: Codable, Sendable, Equatable {
+    public struct Spec: Codable, Sendable, Equatable {
+        public var controllerName: String
+        public var description: String?
+    }
+    public var metadata: ObjectMeta
+    public var spec: Spec
+}
+
+public struct Gateway: Codable, Sendable, Equatable {
+    public struct Spec: Codable, Sendable, Equatable {
+        public var gatewayClassName: String
+        public var listeners: [Listener]
+        public var addresses: [Address]?
+    }
+    public struct Address: Codable, Sendable, Equatable {
+        public var type: String?
+        public var value: String
+        public init(type: String?, value: String) {
+            self.type = type
+            self.value = value
+        }
+    }
+    public struct Listener: Codable, Sendable, Equatable {
+        public var name: String
+        public var hostname: String?
+        public var port: Int
+        public var `protocol`: String
+        public var tls: TLSConfig?
+        public var allowedRoutes: AllowedRoutes?
+    }
+    public struct TLSConfig: Codable, Sendable, Equatable {
+        public var mode: String?
+        public var certificateRefs: [SecretObjectReference]?
+        public var options: [String: String]?
+    }
+    public struct AllowedRoutes: Codable, Sendable, Equatable {
+        public struct Namespaces: Codable, Sendable, Equatable {
+            public enum From: String, Codable, Sendable { case All, Same, Selector }
+            public var from: From?
+            public var selector: LabelSelector?
+        }
+        public var namespaces: Namespaces?
+        public var kinds: [RouteGroupKind]?
+    }
+    public var metadata: ObjectMeta
+    public var spec: Spec
+}
+
+public struct RouteGroupKind: Codable, Sendable, Equatable, Hashable {
+    public var group: String?
+    public var kind: String
+    public init(group: String? = GatewayAPIGroup.name, kind: String) {
+        self.group = group
+        self.kind = kind
+    }
+}
+
+public struct SecretObjectReference: Codable, Sendable, Equatable {
+    public var group: String?
+    public var kind: String?
+    public var name: String
+    public var namespace: String?
+}
+
+public struct ReferenceGrant: Codable, Sendable, Equatable {
+    public struct From: Codable, Sendable, Equatable {
+        public var group: String
+        public var kind: String
+        public var namespace: String
+    }
+    public struct To: Codable, Sendable, Equatable {
+        public var group: String
+        public var kind: String
+        public var name: String?
+    }
+    public struct Spec: Codable, Sendable, Equatable {
+        public var from: [From]
+        public var to: [To]
+    }
+    public var metadata: ObjectMeta
+    public var spec: Spec
+}

@@ -1,0 +1,123 @@
+/// Gateway API v1 HTTPRoute. Enums that the CRD schema closes are Swift enums, so a value the API
+/// server would reject fails decoding with its field path; filter types stay strings so that a type
+/// archway does not implement reaches the translator and is reported in status as the spec asks.
+
+public struct ParentReference: Codable, Sendable, Equatable, Hashable {
+    public var group: String?
+    public var kind: String?
+    public var namespace: String?
+    public var name: String
+    public var sectionName: String?
+    public var port: Int?
+
+    public init(group: String? = nil, kind: String? = nil, namespace: String? = nil, name: String,
+                sectionName: String? = nil, port: Int? = nil) {
+        self.group = group
+        self.kind = kind
+        self.namespace = namespace
+        self.name = name
+        self.sectionName = sectionName
+        self.port = port
+    }
+}
+
+public struct BackendReference: Codable, Sendable, Equatable {
+    public var group: String?
+    public var kind: String?
+    public var name: String
+    public var namespace: String?
+    public var port: Int?
+    public var weight: Int?
+    public var filters: [HTTPRoute.Filter]?
+}
+
+public struct HTTPHeaderPair: Codable, Sendable, Equatable {
+    public var name: String
+    public var value: String
+}
+
+public struct HeaderModifier: Codable, Sendable, Equatable {
+    public var set: [HTTPHeaderPair]?
+    public var add: [HTTPHeaderPair]?
+    public var remove: [String]?
+}
+
+public struct HTTPRoute: Codable, Sendable, Equatable {
+    public struct Spec: Codable, Sendable, Equatable {
+        public var parentRefs: [ParentReference]?
+        public var hostnames: [String]?
+        public var rules: [Rule]?
+    }
+    public struct Rule: Codable, Sendable, Equatable {
+        public var name: String?
+        public var matches: [Match]?
+        public var filters: [Filter]?
+        public var backendRefs: [BackendReference]?
+        public var timeouts: Timeouts?
+        public init(name: String? = nil, matches: [Match]? = nil, filters: [Filter]? = nil,
+                    backendRefs: [BackendReference]? = nil) {
+            self.name = name
+            self.matches = matches
+            self.filters = filters
+            self.backendRefs = backendRefs
+        }
+    }
+    public struct Timeouts: Codable, Sendable, Equatable {
+        public var request: String?
+        public var backendRequest: String?
+    }
+    public struct Match: Codable, Sendable, Equatable {
+        public var path: PathMatch?
+        public var headers: [ValueMatch]?
+        public var queryParams: [ValueMatch]?
+        public var method: Method?
+    }
+    public struct PathMatch: Codable, Sendable, Equatable {
+        public enum MatchType: String, Codable, Sendable { case Exact, PathPrefix, RegularExpression }
+        public var type: MatchType?
+        public var value: String?
+    }
+    public struct ValueMatch: Codable, Sendable, Equatable {
+        public enum MatchType: String, Codable, Sendable { case Exact, RegularExpression }
+        public var type: MatchType?
+        public var name: String
+        public var value: String
+    }
+    public enum Method: String, Codable, Sendable {
+        case GET, HEAD, POST, PUT, DELETE, CONNECT, OPTIONS, TRACE, PATCH
+    }
+    public struct Filter: Codable, Sendable, Equatable {
+        public var type: String
+        public var requestHeaderModifier: HeaderModifier?
+        public var responseHeaderModifier: HeaderModifier?
+        public var requestRedirect: Redirect?
+        public var urlRewrite: URLRewrite?
+        public var extensionRef: LocalObjectReference?
+    }
+    public struct PathModifier: Codable, Sendable, Equatable {
+        public enum ModifierType: String, Codable, Sendable { case ReplaceFullPath, ReplacePrefixMatch }
+        public var type: ModifierType
+        public var replaceFullPath: String?
+        public var replacePrefixMatch: String?
+    }
+    public struct Redirect: Codable, Sendable, Equatable {
+        public enum Scheme: String, Codable, Sendable { case http, https }
+        public var scheme: Scheme?
+        public var hostname: String?
+        public var path: PathModifier?
+        public var port: Int?
+        public var statusCode: Int?
+    }
+    public struct URLRewrite: Codable, Sendable, Equatable {
+        public var hostname: String?
+        public var path: PathModifier?
+    }
+    public struct LocalObjectReference: Codable, Sendable, Equatable {
+        public var group: String
+        public var kind: String
+        public var name: String
+    }
+
+    public var metadata: ObjectMeta
+    public var spec: Spec
+}

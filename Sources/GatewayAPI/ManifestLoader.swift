@@ -1,0 +1,172 @@
+import Foundation
+import Yams
+
+/// Reads Kubernetes manifests from files and directories: multi-document YAML, JSON, `kind: List`.
+/// Every problem is collected (not thrown) so one bad document never hides the others.
+public struct ManifestLoader: Sendable {
+    public static let extensions: Set<String> = ["yaml", "yml", "json"]
+
+    public struct Result: Sendable {
+        public var resources: [LoadedResource]
+        public var errors: [ManifestError]
+    }
+
+    public init() {}
+
+    /// All manifest files under the given paths, sorted so that loading is deterministic.
+    public static func manifestFiles(in paths: [String]) -> [String] {
+        var files: [String] = []
+        let fm = FileManager.default
+        for path in paths {
+            var isDirectory: ObjCBool = false
+            guard fm.fileExists(atPath: path, isDirectory: &isDirectory) else {
+                files.append(path)  // reported as unreadable by `load`
+                continue
+            }
+            if !isDirectory.boolValue {
+                files.append(path)
+                continue
+            }
+            guard let walker = fm.enumerator(atPath: path) else { continue }
+            for case let relative as String in walker {
+                let url = URL(fileURLWithPath: relative)
+                guard extensions.contains(url.pathExtension.lowercased()),
+                      !url.lastPathComponent.hasPrefix(".") else { continue }
+                files.append((path as NSString).appendingPathComponent(relative))
+            }
+        }
+        return files.sorted()
+    }
+
+    public func load(paths: [String]) -> Result {
+        var result = Result(resources: [], errors: [])
+        for file in Self.manifestFiles(in: paths) {
+            guard let data = FileManager.default.contents(atPath: file),
+                  let text = String(data: data, encoding: .utf8) else {
+                result.errors.append(ManifestError(location: .init(file: file, document: 0),
+                                                   message: "cannot read file (missing, unreadable or not UTF-8)"))
+                continue
+            }
+            let parsed = parse(text: text, file: file)
+            result.resources += parsed.resources
+            result.errors += parsed.errors
+        }
+        result.errors += duplicateErrors(result.resources)
+        return result
+    }
+
+    public func parse(text: String, file: String) -> Result {
+        var result = Result(resources: [], errors: [])
+        let documents: [Node]
+        do {
+            documents = Array(try Yams.compose_all(yaml: text))
+        } catch {
+            result.errors.append(ManifestError(location: .init(file: file, document: 1),
+                                               message: "not valid YAML or JSON: \(error)"))
+            return result
+        }
+        for (index, document) in documents.enumerated() {
+            let location = SourceLocation(file: file, document: index + 1)
+            if document.kindName == "List" || document.kindName?.hasSuffix("List") == true && document["items"] != nil {
+                for (itemIndex, item) in (document["items"]?.array() ?? []).enumerated() {
+                    decode(item, at: location, fieldPrefix: "items[\(itemIndex)].", into: &result)
+                }
+            } else if case .scalar(let scalar) = document, scalar.string.isEmpty || scalar.string == "null" {
+                continue  // an empty document between `---` separators
+            } else {
+                decode(document, at: location, fieldPrefix: "", into: &result)
+            }
+        }
+        return result
+    }
+
+    private func decode(_ node: Node, at location: SourceLocation, fieldPrefix: String, into result: inout Result) {
+        guard node.mapping != nil else {
+            result.errors.append(ManifestError(location: location, field: fieldPrefix.isEmpty ? nil : String(fieldPrefix.dropLast()),
+                                               message: "a manifest must be a mapping with apiVersion and kind"))
+            return
+        }
+        guard let kind = node.kindName, let apiVersion = node["apiVersion"]?.string else {
+            result.errors.append(ManifestError(location: location, field: fieldPrefix + "kind",
+                                               message: "apiVersion and kind are required"))
+            return
+        }
+        let name = node["metadata"]?["name"]?.string
+        let namespace = node["metadata"]?["namespace"]?.string
+        let objectText = "\(kind) " + (namespace.map { "\($0)/" } ?? "") + (name ?? "<unnamed>")
+        do {
+            var resource = try ResourceDecoder.decode(node, kind: kind, apiVersion: apiVersion)
+            resource.defaultNamespace()
+            let problems = resource.validationProblems()
+            if problems.isEmpty {
+                result.resources.append(LoadedResource(location: location, resource: resource))
+            } else {
+                for problem in problems {
+                    result.errors.append(ManifestError(location: location, object: objectText,
+                                                       field: fieldPrefix + problem.field, message: problem.message))
+                }
+            }
+        } catch let error as DecodingError {
+            let (path, message) = Self.describe(error)
+            result.errors.append(ManifestError(location: location, object: objectText, field: fieldPrefix + path, message: message))
+        } catch {
+            result.errors.append(ManifestError(location: location, object: objectText, message: "\(error)"))
+        }
+    }
+
+    private func duplicateErrors(_ resources: [LoadedResource]) -> [ManifestError] {
+        var seen: [ObjectRef: SourceLocation] = [:]
+        var errors: [ManifestError] = []
+        for loaded in resources {
+            if case .other = loaded.resource { continue }
+            let ref = loaded.resource.ref
+            if let first = seen[ref] {
+                errors.append(ManifestError(location: loaded.location, object: ref.description,
+                                            message: "defined twice; first definition at \(first)"))
+            } else {
+                seen[ref] = loaded.location
+            }
+        }
+        return errors
+    }
+
+    static func describe(_ error: DecodingError) -> (path: String, message: String) {
+        func render(_ path: [any CodingKey]) -> String {
+            var text = ""
+            for key in path {
+                if let index = key.intValue {
+                    text += "[\(index)]"
+                } else {
+                    text += (text.isEmpty ? "" : ".") + key.stringValue
+                }
+            }
+            return text
+        }
+        switch error {
+        case .keyNotFound(let key, let context):
+            let parent = render(context.codingPath)
+            return (parent.isEmpty ? key.stringValue : parent + "." + key.stringValue, "required field is missing")
+        case .typeMismatch(let type, let context):
+            return (render(context.codingPath), "expected \(Self.typeName(type))")
+        case .valueNotFound(let type, let context):
+            return (render(context.codingPath), "expected \(Self.typeName(type)), found null")
+        case .dataCorrupted(let context):
+            return (render(context.codingPath), context.debugDescription)
+        @unknown default:
+            return ("", "\(error)")
+        }
+    }
+
+    private static func typeName(_ type: Any.Type) -> String {
+        switch type {
+        case is Int.Type, is Int64.Type, is Int32.Type: "an integer"
+        case is String.Type: "a string"
+        case is Bool.Type: "a boolean"
+        default: "\(type)".contains("Array") ? "a list" : "a mapping"
+        }
+    }
+}
+
+extension Node {
+    var kindName: String? { self["kind"]?.string }
+}

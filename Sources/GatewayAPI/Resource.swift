@@ -1,0 +1,89 @@
+/// One decoded manifest of a kind archway understands, or an opaque one it tolerates and ignores.
+public enum Resource: Sendable, Equatable {
+    case gatewayClass(GatewayClass)
+    case gateway(Gateway)
+    case httpRoute(HTTPRoute)
+    case referenceGrant(ReferenceGrant)
+    case service(Service)
+    case endpointSlice(EndpointSlice)
+    case secret(Secret)
+    case namespace(Namespace)
+    case other(apiVersion: String, kind: String, metadata: ObjectMeta?)
+
+    public var kind: String {
+        switch self {
+        case .gatewayClass: "GatewayClass"
+        case .gateway: "Gateway"
+        case .httpRoute: "HTTPRoute"
+        case .referenceGrant: "ReferenceGrant"
+        case .service: "Service"
+        case .endpointSlice: "EndpointSlice"
+        case .secret: "Secret"
+        case .namespace: "Namespace"
+        case .other(_, let kind, _): kind
+        }
+    }
+
+    public var metadata: ObjectMeta? {
+        switch self {
+        case .gatewayClass(let r): r.metadata
+        case .gateway(let r): r.metadata
+        case .httpRoute(let r): r.metadata
+        case .referenceGrant(let r): r.metadata
+        case .service(let r): r.metadata
+        case .endpointSlice(let r): r.metadata
+        case .secret(let r): r.metadata
+        case .namespace(let r): r.metadata
+        case .other(_, _, let metadata): metadata
+        }
+    }
+
+    public var ref: ObjectRef {
+        ObjectRef(kind: kind, namespace: metadata?.namespace ?? "", name: metadata?.name ?? "")
+    }
+
+    /// Cluster-scoped kinds keep an empty namespace; every other kind defaults to `default`, as kubectl does.
+    static func isClusterScoped(kind: String) -> Bool {
+        ["GatewayClass", "Namespace", "IngressClass", "ClusterRole", "ClusterRoleBinding",
+         "CustomResourceDefinition"].contains(kind)
+    }
+}
+
+/// Where a manifest came from, for error messages people can act on.
+public struct SourceLocation: Sendable, Hashable, Codable, CustomStringConvertible {
+    public var file: String
+    /// 1-based index of the YAML document in the file (items of a `kind: List` share their document).
+    public var document: Int
+    public init(file: String, document: Int) {
+        self.file = file
+        self.document = document
+    }
+    public var description: String { "\(file): document \(document)" }
+}
+
+public struct LoadedResource: Sendable, Equatable {
+    public var location: SourceLocation
+    public var resource: Resource
+}
+
+/// A manifest that could not be accepted, located precisely enough to fix it.
+public struct ManifestError: Error, Sendable, Equatable, CustomStringConvertible {
+    public var location: SourceLocation
+    public var object: String?
+    public var field: String?
+    public var message: String
+
+    public init(location: SourceLocation, object: String? = nil, field: String? = nil, message: String) {
+        self.location = location
+        self.object = object
+        self.field = field
+        self.message = message
+    }
+
+    public var description: String {
+        var text = location.description
+        if let object { text += " (\(object))" }
+        if let field, !field.isEmpty { text += ": \(field)" }
+        return text + ": " + message
+    }
+}

@@ -1,0 +1,44 @@
+import Yams
+
+/// Maps (apiVersion, kind) to a model type. Kinds of other groups or versions are kept as opaque
+/// resources: tolerated, never an error, never served.
+enum ResourceDecoder {
+    static func decode(_ node: Node, kind: String, apiVersion: String) throws -> Resource {
+        let decoder = YAMLDecoder()
+        let group = apiVersion.split(separator: "/").dropLast().joined(separator: "/")
+        switch (group, kind) {
+        case (GatewayAPIGroup.name, "GatewayClass"): return .gatewayClass(try decoder.decode(from: node))
+        case (GatewayAPIGroup.name, "Gateway"): return .gateway(try decoder.decode(from: node))
+        case (GatewayAPIGroup.name, "HTTPRoute"): return .httpRoute(try decoder.decode(from: node))
+        case (GatewayAPIGroup.name, "ReferenceGrant"): return .referenceGrant(try decoder.decode(from: node))
+        case ("", "Service"): return .service(try decoder.decode(from: node))
+        case ("discovery.k8s.io", "EndpointSlice"): return .endpointSlice(try decoder.decode(from: node))
+        case ("", "Secret"): return .secret(try decoder.decode(from: node))
+        case ("", "Namespace"): return .namespace(try decoder.decode(from: node))
+        default:
+            let metadata = try? decoder.decode(ObjectMeta.self, from: node["metadata"] ?? Node.mapping(Node.Mapping([])))
+            return .other(apiVersion: apiVersion, kind: kind, metadata: metadata)
+        }
+    }
+}
+
+extension Resource {
+    mutating func defaultNamespace() {
+        guard !Resource.isClusterScoped(kind: kind) else { return }
+        func fill(_ meta: inout ObjectMeta) {
+            if meta.namespace?.isEmpty ?? true { meta.namespace = "default" }
+        }
+        switch self {
+        case .gateway(var r): fill(&r.metadata); self = .gateway(r)
+        case .httpRoute(var r): fill(&r.metadata); self = .httpRoute(r)
+        case .referenceGrant(var r): fill(&r.metadata); self = .referenceGrant(r)
+        case .service(var r): fill(&r.metadata); self = .service(r)
+        case .endpointSlice(var r): fill(&r.metadata); self = .endpointSlice(r)
+        case .secret(var r): fill(&r.metadata); self = .secret(r)
+        case .other(let apiVersion, let kind, var meta?):
+            fill(&meta)
+            self = .other(apiVersion: apiVersion, kind: kind, metadata: meta)
+        default: break
+        }
+    }
+}

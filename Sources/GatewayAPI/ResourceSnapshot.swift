@@ -1,0 +1,47 @@
+/// An immutable, indexed set of resources: the translator's only input.
+public struct ResourceSnapshot: Sendable {
+    public private(set) var gatewayClasses: [GatewayClass] = []
+    public private(set) var gateways: [Gateway] = []
+    public private(set) var httpRoutes: [HTTPRoute] = []
+    public private(set) var referenceGrants: [String: [ReferenceGrant]] = [:]
+    public private(set) var services: [NamespacedName: Service] = [:]
+    /// EndpointSlices by the Service they belong to (label `kubernetes.io/service-name`).
+    public private(set) var endpointSlices: [NamespacedName: [EndpointSlice]] = [:]
+    public private(set) var secrets: [NamespacedName: Secret] = [:]
+    private var namespaceLabels: [String: [String: String]] = [:]
+
+    public init(_ resources: [Resource]) {
+        for resource in resources {
+            switch resource {
+            case .gatewayClass(let r): gatewayClasses.append(r)
+            case .gateway(let r): gateways.append(r)
+            case .httpRoute(let r): httpRoutes.append(r)
+            case .referenceGrant(let r): referenceGrants[r.metadata.namespace ?? "default", default: []].append(r)
+            case .service(let r): services[r.metadata.namespacedName] = r
+            case .endpointSlice(let r):
+                if let service = r.serviceName {
+                    endpointSlices[NamespacedName(r.metadata.namespace ?? "default", service), default: []].append(r)
+                }
+            case .secret(let r): secrets[r.metadata.namespacedName] = r
+            case .namespace(let r): namespaceLabels[r.metadata.name] = r.metadata.labels ?? [:]
+            case .other: break
+            }
+        }
+        gatewayClasses.sort { $0.metadata.name < $1.metadata.name }
+        gateways.sort { $0.metadata.namespacedName < $1.metadata.namespacedName }
+        httpRoutes.sort { $0.metadata.namespacedName < $1.metadata.namespacedName }
+        for key in endpointSlices.keys { endpointSlices[key]?.sort { $0.metadata.name < $1.metadata.name } }
+    }
+
+    /// Labels of a namespace, with the `kubernetes.io/metadata.name` label the API server always sets,
+    /// so that selectors behave as in a cluster even when no Namespace manifest is given.
+    public func labels(ofNamespace name: String) -> [String: String] {
+        var labels = namespaceLabels[name] ?? [:]
+        labels["kubernetes.io/metadata.name"] = name
+        return labels
+    }
+}
+
+extension ObjectMeta {
+    public var namespacedName: NamespacedName { NamespacedName(namespace ?? "default", name) }
+}

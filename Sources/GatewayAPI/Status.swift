@@ -1,0 +1,54 @@
+/// `.status` shapes as the Gateway API defines them, written by the translator.
+
+public struct GatewayClassStatus: Codable, Sendable, Equatable {
+    public var conditions: [Condition]
+    public init(conditions: [Condition]) { self.conditions = conditions }
+}
+
+public struct ListenerStatus: Codable, Sendable, Equatable {
+    public var name: String
+    public var supportedKinds: [RouteGroupKind]
+    public var attachedRoutes: Int
+    public var conditions: [Condition]
+    public init(name: String, supportedKinds: [RouteGroupKind], attachedRoutes: Int, conditions: [Condition]) {
+        self.name = name
+        self.supportedKinds = supportedKinds
+        self.attachedRoutes = attachedRoutes
+        self.conditions = conditions
+    }
+}
+
+public struct GatewayStatus: Codable, Sendable, Equatable {
+    public var addresses: [Gateway.Address]
+    public var conditions: [Condition]
+    public var listeners: [ListenerStatus]
+    public init(addresses: [Gateway.Address], conditions: [Condition], listeners: [ListenerStatus]) {
+        self.addresses = addresses
+        self.conditions = conditions
+        self.listeners = listeners
+    }
+}
+
+public struct RouteParentStatus: Codable, Sendable, Equatable {
+    public var parentRef: ParentReference
+    public var controllerName: String
+    public var conditions: [Condition]
+    public init(parentRef: ParentReference, controllerName: String, conditions: [Condition]) {
+        self.parentRef = parentRef
+        self.controllerName = controllerName
+        self.conditions = conditions
+    }
+}
+
+public struct RouteStatus: Codable, Sendable, Equatable {
+    public var parents: [RouteParentStatus]
+    public init(parents: [RouteParentStatus]) { self.parents = parents }
+}
+
+/// Every status the translator computed, keyed by object. Holds no timestamps: the translator has no clock.
+public struct StatusSet: Sendable, Equatable {
+    public var gatewayClasses: [String: GatewayClassStatus] = [:]
+    public var gateways: [NamespacedName: GatewayStatus] = [:]
+    public var httpRoutes: [NamespacedName: RouteStatus] = [:]
+    public init() {}
+}

@@ -1,0 +1,186 @@
+/// The checks the Gateway API CRD schemas and CEL rules make at admission. In a cluster the API server
+/// refuses such objects; in file mode archway refuses them the same way, with the field path.
+public struct FieldProblem: Sendable, Equatable {
+    public var field: String
+    public var message: String
+}
+
+extension Resource {
+    func validationProblems() -> [FieldProblem] {
+        var problems = Problems()
+        if let meta = metadata {
+            if meta.name.isEmpty { problems.add("metadata.name", "must not be empty") }
+        }
+        switch self {
+        case .gatewayClass(let r):
+            problems.require(r.spec.controllerName.contains("/"), "spec.controllerName", "must be a domain-prefixed path such as example.com/controller")
+        case .gateway(let r): r.validate(into: &problems)
+        case .httpRoute(let r): r.validate(into: &problems)
+        case .endpointSlice(let r):
+            problems.require(["IPv4", "IPv6", "FQDN"].contains(r.addressType), "addressType", "must be IPv4, IPv6 or FQDN")
+        case .service(let r):
+            for (i, port) in (r.spec?.ports ?? []).enumerated() {
+                problems.require((1...65535).contains(port.port), "spec.ports[\(i)].port", "must be between 1 and 65535")
+            }
+        default: break
+        }
+        return problems.items
+    }
+}
+
+struct Problems {
+    var items: [FieldProblem] = []
+    mutating func add(_ field: String, _ message: String) { items.append(FieldProblem(field: field, message: message)) }
+    mutating func require(_ condition: Bool, _ field: String, _ message: String) {
+        if !condition { add(field, message) }
+    }
+}
+
+/// RFC 1123 hostname, optionally with one leading `*.` label, as the Gateway API `Hostname` type.
+public func isValidGatewayHostname(_ value: String) -> Bool {
+    var host = Substring(value)
+    if host.hasPrefix("*.") { host = host.dropFirst(2) }
+    guard !host.isEmpty, host.count <= 253 else { return false }
+    for label in host.split(separator: ".", omittingEmptySubsequences: false) {
+        guard !label.isEmpty, label.count <= 63, label.first != "-", label.last != "-",
+              label.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "-") }) else { return false }
+    }
+    return !value.contains(":")
+}
+
+private func isValidHeaderName(_ name: String) -> Bool {
+    !name.isEmpty && name.utf8.allSatisfy { byte in
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
+        default: "!#$%&'*+-.^_`|~".utf8.contains(byte)
+        }
+    }
+}
+
+extension Gateway {
+    func validate(into problems: inout Problems) {
+        problems.require(!spec.listeners.isEmpty && spec.listeners.count <= 64, "spec.listeners", "must have between 1 and 64 entries")
+        var names = Set<String>()
+        for (i, listener) in spec.listeners.enumerated() {
+            let field = "spec.listeners[\(i)]"
+            problems.require(names.insert(listener.name).inserted, field + ".name", "duplicate listener name \"\(listener.name)\"")
+            problems.require((1...65535).contains(listener.port), field + ".port", "must be between 1 and 65535")
+            if let hostname = listener.hostname {
+                problems.require(isValidGatewayHostname(hostname), field + ".hostname", "invalid hostname \"\(hostname)\"")
+            }
+            if ["HTTP", "TCP", "UDP"].contains(listener.protocol) {
+                problems.require(listener.tls == nil, field + ".tls", "must not be set for protocol \(listener.protocol)")
+            }
+            if listener.protocol == "HTTPS" {
+                problems.require(listener.tls != nil, field + ".tls", "is required for protocol HTTPS")
+            }
+            if let from = listener.allowedRoutes?.namespaces, from.from == .Selector {
+                problems.require(from.selector != nil, field + ".allowedRoutes.namespaces.selector", "is required when from is Selector")
+            }
+        }
+    }
+}
+
+extension HTTPRoute {
+    func validate(into problems: inout Problems) {
+        for (i, hostname) in (spec.hostnames ?? []).enumerated() {
+            problems.require(isValidGatewayHostname(hostname), "spec.hostnames[\(i)]", "invalid hostname \"\(hostname)\"")
+        }
+        problems.require((spec.parentRefs ?? []).count <= 32, "spec.parentRefs", "must have at most 32 entries")
+        for (r, rule) in (spec.rules ?? []).enumerated() {
+            let ruleField = "spec.rules[\(r)]"
+            for (m, match) in (rule.matches ?? []).enumerated() {
+                let field = "\(ruleField).matches[\(m)]"
+                if let path = match.path, let value = path.value {
+                    if path.type != .RegularExpression {
+                        problems.require(value.hasPrefix("/"), field + ".path.value", "must be an absolute path starting with \"/\"")
+                        problems.require(!value.contains("//") && !value.contains("/./") && !value.contains("/../")
+                                         && !value.contains("#") && !value.hasSuffix("/..") && !value.hasSuffix("/."),
+                                         field + ".path.value", "must not contain '//', '/./', '/../' or '#'")
+                    }
+                }
+                for (h, header) in (match.headers ?? []).enumerated() {
+                    problems.require(isValidHeaderName(header.name), "\(field).headers[\(h)].name", "invalid header name \"\(header.name)\"")
+                }
+                let headerNames = (match.headers ?? []).map { $0.name.lowercased() }
+                problems.require(Set(headerNames).count == headerNames.count, field + ".headers", "header names must be unique within a match")
+                let queryNames = (match.queryParams ?? []).map(\.name)
+                problems.require(Set(queryNames).count == queryNames.count, field + ".queryParams", "query parameter names must be unique within a match")
+            }
+            for (f, filter) in (rule.filters ?? []).enumerated() {
+                filter.validate(field: "\(ruleField).filters[\(f)]", rule: rule, into: &problems)
+            }
+            for (b, backend) in (rule.backendRefs ?? []).enumerated() {
+                let field = "\(ruleField).backendRefs[\(b)]"
+                if let weight = backend.weight {
+                    problems.require((0...1_000_000).contains(weight), field + ".weight", "must be between 0 and 1000000")
+                }
+                if let port = backend.port {
+                    problems.require((1...65535).contains(port), field + ".port", "must be between 1 and 65535")
+                }
+                if (backend.kind ?? "Service") == "Service" && (backend.group ?? "").isEmpty {
+                    problems.require(backend.port != nil, field + ".port", "is required when referring to a Service")
+                }
+                for (f, filter) in (backend.filters ?? []).enumerated() {
+                    filter.validate(field: "\(field).filters[\(f)]", rule: rule, into: &problems)
+                }
+            }
+            let redirects = (rule.filters ?? []).filter { $0.type == "RequestRedirect" }.count
+            let rewrites = (rule.filters ?? []).filter { $0.type == "URLRewrite" }.count
+            problems.require(redirects == 0 || rewrites == 0, ruleField + ".filters", "RequestRedirect and URLRewrite cannot be used together")
+            problems.require(redirects <= 1 && rewrites <= 1, ruleField + ".filters", "RequestRedirect and URLRewrite may appear at most once")
+            for type in ["RequestHeaderModifier", "ResponseHeaderModifier"] {
+                problems.require((rule.filters ?? []).filter { $0.type == type }.count <= 1, ruleField + ".filters", "\(type) may appear at most once")
+            }
+        }
+    }
+}
+
+extension HTTPRoute.Filter {
+    func validate(field: String, rule: HTTPRoute.Rule, into problems: inout Problems) {
+        let configured: [(String, Bool)] = [
+            ("RequestHeaderModifier", requestHeaderModifier != nil), ("ResponseHeaderModifier", responseHeaderModifier != nil),
+            ("RequestRedirect", requestRedirect != nil), ("URLRewrite", urlRewrite != nil), ("ExtensionRef", extensionRef != nil),
+        ]
+        for (type, present) in configured {
+            if type == self.type {
+                problems.require(present, field, "filter of type \(type) needs its \(type.prefix(1).lowercased() + type.dropFirst()) field")
+            } else if present {
+                problems.add(field, "field for \(type) must not be set on a filter of type \(self.type)")
+            }
+        }
+        for modifier in [requestHeaderModifier, responseHeaderModifier].compactMap({ $0 }) {
+            let names = (modifier.set ?? []).map { $0.name.lowercased() } + (modifier.add ?? []).map { $0.name.lowercased() }
+            for name in names + (modifier.remove ?? []) where !isValidHeaderName(name) {
+                problems.add(field, "invalid header name \"\(name)\"")
+            }
+        }
+        if let code = requestRedirect?.statusCode {
+            problems.require([301, 302, 303, 307, 308].contains(code), field + ".requestRedirect.statusCode", "must be 301, 302, 303, 307 or 308")
+        }
+        if let port = requestRedirect?.port {
+            problems.require((1...65535).contains(port), field + ".requestRedirect.port", "must be between 1 and 65535")
+        }
+        for (name, hostname) in [("requestRedirect", requestRedirect?.hostname), ("urlRewrite", urlRewrite?.hostname)] {
+            if let hostname {
+                problems.require(isValidGatewayHostname(hostname) && !hostname.hasPrefix("*"), "\(field).\(name).hostname", "invalid hostname \"\(hostname)\"")
+            }
+        }
+        for (name, modifier) in [("requestRedirect", requestRedirect?.path), ("urlRewrite", urlRewrite?.path)] {
+            guard let modifier else { continue }
+            let path = "\(field).\(name).path"
+            switch modifier.type {
+            case .ReplaceFullPath:
+                problems.require(modifier.replaceFullPath != nil, path + ".replaceFullPath", "is required when type is ReplaceFullPath")
+                problems.require(modifier.replacePrefixMatch == nil, path + ".replacePrefixMatch", "must not be set when type is ReplaceFullPath")
+            case .ReplacePrefixMatch:
+                problems.require(modifier.replacePrefixMatch != nil, path + ".replacePrefixMatch", "is required when type is ReplacePrefixMatch")
+                problems.require(modifier.replaceFullPath == nil, path + ".replaceFullPath", "must not be set when type is ReplacePrefixMatch")
+                let matches = rule.matches ?? []
+                // An omitted match list defaults to one PathPrefix "/" match, as the API server fills it in.
+                let prefixOnly = matches.isEmpty || (matches.count == 1 && (matches[0].path?.type ?? .PathPrefix) == .PathPrefix)
+                problems.require(prefixOnly, path, "ReplacePrefixMatch needs exactly one match with a PathPrefix path")
+            }
+        }
+    }
+}

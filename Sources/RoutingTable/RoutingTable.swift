@@ -1,0 +1,223 @@
+/// The immutable routing table: what the translator produces and the data plane serves.
+/// Plain values, `Codable` so it can be dumped, diffed and kept as golden test output.
+public struct RoutingTable: Sendable, Codable, Equatable {
+    /// One entry per port that must be bound; listeners of every served Gateway on that port are merged.
+    public var ports: [PortTable]
+    /// Upstream clusters keyed by `ClusterID` ("namespace/service:port").
+    public var clusters: [String: Cluster]
+
+    public init(ports: [PortTable] = [], clusters: [String: Cluster] = [:]) {
+        self.ports = ports
+        self.clusters = clusters
+    }
+}
+
+public struct PortTable: Sendable, Codable, Equatable {
+    public var port: Int
+    public var `protocol`: String
+    /// Ordered most specific hostname first (exact, longest wildcard, then catch-all): the first whose
+    /// hostname covers the request's Host owns the request. This is listener isolation.
+    public var listeners: [ListenerTable]
+
+    public init(port: Int, protocol: String, listeners: [ListenerTable]) {
+        self.port = port
+        self.protocol = `protocol`
+        self.listeners = listeners
+    }
+}
+
+/// Listeners that share a port and a hostname (possibly from several Gateways) merged into one.
+public struct ListenerTable: Sendable, Codable, Equatable {
+    public struct Ref: Sendable, Codable, Equatable, Hashable {
+        public var gatewayNamespace: String
+        public var gatewayName: String
+        public var listenerName: String
+        public init(gatewayNamespace: String, gatewayName: String, listenerName: String) {
+            self.gatewayNamespace = gatewayNamespace
+            self.gatewayName = gatewayName
+            self.listenerName = listenerName
+        }
+    }
+    public var refs: [Ref]
+    /// nil: the listener accepts any host.
+    public var hostname: String?
+    /// Ordered most specific first: exact hosts, then wildcards by length, then `*`.
+    public var virtualHosts: [VirtualHost]
+
+    public init(refs: [Ref], hostname: String?, virtualHosts: [VirtualHost]) {
+        self.refs = refs
+        self.hostname = hostname
+        self.virtualHosts = virtualHosts
+    }
+}
+
+public struct VirtualHost: Sendable, Codable, Equatable {
+    /// An exact host, a `*.` wildcard, or `*` for any host.
+    public var hostname: String
+    /// Already sorted by Gateway API precedence: the first entry that matches wins.
+    public var routes: [HTTPRouteEntry]
+
+    public init(hostname: String, routes: [HTTPRouteEntry]) {
+        self.hostname = hostname
+        self.routes = routes
+    }
+}
+
+/// Which resource a routing entry came from: labels metrics and logs, and breaks precedence ties.
+public struct RouteOrigin: Sendable, Codable, Equatable, Hashable {
+    public var namespace: String
+    public var name: String
+    public var rule: Int
+    public var match: Int
+    /// Gateway that the entry was attached through (for metrics labels).
+    public var gatewayNamespace: String
+    public var gatewayName: String
+
+    public init(namespace: String, name: String, rule: Int, match: Int, gatewayNamespace: String, gatewayName: String) {
+        self.namespace = namespace
+        self.name = name
+        self.rule = rule
+        self.match = match
+        self.gatewayNamespace = gatewayNamespace
+        self.gatewayName = gatewayName
+    }
+}
+
+public struct HTTPRouteEntry: Sendable, Codable, Equatable {
+    public var origin: RouteOrigin
+    public var match: HTTPMatch
+    public var filters: [HTTPFilter]
+    public var action: RouteAction
+
+    public init(origin: RouteOrigin, match: HTTPMatch, filters: [HTTPFilter], action: RouteAction) {
+        self.origin = origin
+        self.match = match
+        self.filters = filters
+        self.action = action
+    }
+}
+
+public enum PathMatch: Sendable, Codable, Equatable {
+    case exact(String)
+    /// Matches whole path segments; stored without a trailing slash ("/" is stored as "").
+    case prefix(String)
+    case regularExpression(String)
+}
+
+public struct ValueMatch: Sendable, Codable, Equatable {
+    public enum Kind: String, Sendable, Codable { case exact, regularExpression }
+    public var name: String
+    public var kind: Kind
+    public var value: String
+    public init(name: String, kind: Kind, value: String) {
+        self.name = name
+        self.kind = kind
+        self.value = value
+    }
+}
+
+public struct HTTPMatch: Sendable, Codable, Equatable {
+    public var path: PathMatch
+    /// Header names are lowercased.
+    public var headers: [ValueMatch]
+    public var queryParams: [ValueMatch]
+    public var method: String?
+
+    public init(path: PathMatch, headers: [ValueMatch] = [], queryParams: [ValueMatch] = [], method: String? = nil) {
+        self.path = path
+        self.headers = headers
+        self.queryParams = queryParams
+        self.method = method
+    }
+}
+
+public struct HeaderEdits: Sendable, Codable, Equatable {
+    public var set: [HeaderValue]
+    public var add: [HeaderValue]
+    public var remove: [String]
+    public init(set: [HeaderValue], add: [HeaderValue], remove: [String]) {
+        self.set = set
+        self.add = add
+        self.remove = remove
+    }
+}
+
+public struct HeaderValue: Sendable, Codable, Equatable {
+    public var name: String
+    public var value: String
+    public init(name: String, value: String) {
+        self.name = name
+        self.value = value
+    }
+}
+
+public enum PathRewrite: Sendable, Codable, Equatable {
+    case replaceFullPath(String)
+    /// Replaces the prefix matched by the entry's PathPrefix match.
+    case replacePrefixMatch(String)
+}
+
+public enum HTTPFilter: Sendable, Codable, Equatable {
+    case requestHeaders(HeaderEdits)
+    case responseHeaders(HeaderEdits)
+    case urlRewrite(hostname: String?, path: PathRewrite?)
+}
+
+public struct Redirect: Sendable, Codable, Equatable {
+    public var scheme: String?
+    public var hostname: String?
+    public var port: Int?
+    public var path: PathRewrite?
+    public var statusCode: Int
+    public init(scheme: String?, hostname: String?, port: Int?, path: PathRewrite?, statusCode: Int) {
+        self.scheme = scheme
+        self.hostname = hostname
+        self.port = port
+        self.path = path
+        self.statusCode = statusCode
+    }
+}
+
+public enum RouteAction: Sendable, Codable, Equatable {
+    case forward([WeightedBackend])
+    case redirect(Redirect)
+    /// An answer the gateway gives itself, e.g. 500 for a rule whose backends are all invalid.
+    case direct(status: Int, reason: String)
+}
+
+public struct WeightedBackend: Sendable, Codable, Equatable {
+    public enum Target: Sendable, Codable, Equatable {
+        case cluster(String)
+        /// The backendRef could not be resolved; its share of traffic gets 500.
+        case invalid(reason: String)
+    }
+    public var name: String
+    public var weight: Int
+    public var target: Target
+    public init(name: String, weight: Int, target: Target) {
+        self.name = name
+        self.weight = weight
+        self.target = target
+    }
+}
+
+public struct Endpoint: Sendable, Codable, Equatable, Hashable {
+    public var host: String
+    public var port: Int
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+}
+
+public struct Cluster: Sendable, Codable, Equatable {
+    public var name: String
+    /// Ready endpoints only; empty means the Service exists but has nothing ready (503).
+    public var endpoints: [Endpoint]
+    public var appProtocol: String?
+    public init(name: String, endpoints: [Endpoint], appProtocol: String? = nil) {
+        self.name = name
+        self.endpoints = endpoints
+        self.appProtocol = appProtocol
+    }
+}

@@ -1,0 +1,145 @@
+import GatewayAPI
+import RoutingTable
+
+/// A Gateway of ours with its listeners validated, before routes attach.
+struct GatewayState {
+    var gateway: Gateway
+    var listeners: [ListenerState]
+    var generation: Int64 { gateway.metadata.generation ?? 1 }
+    var addresses: [Gateway.Address]
+}
+
+struct ListenerState {
+    var spec: Gateway.Listener
+    var supportedKinds: [RouteGroupKind]
+    /// Problems in the order the spec's conditions are written; empty means the listener is served.
+    var acceptedProblem: (reason: String, message: String)?
+    var refsProblem: (reason: String, message: String)?
+    var conflict: (reason: String, message: String)?
+    var attachedRoutes = 0
+
+    /// Routes may attach (and traffic flows) only through a listener that is accepted and not conflicted.
+    var isUsable: Bool { acceptedProblem == nil && conflict == nil }
+}
+
+struct ListenerIndex {
+    var gateways: [NamespacedName: GatewayState] = [:]
+}
+
+extension Translator {
+    static let servedProtocols: Set<String> = ["HTTP"]
+    static let knownProtocols: Set<String> = ["HTTP", "HTTPS", "TLS", "TCP", "UDP"]
+
+    func buildListeners(_ snapshot: ResourceSnapshot, classes: Set<String>) -> ListenerIndex {
+        var index = ListenerIndex()
+        for gateway in snapshot.gateways where classes.contains(gateway.spec.gatewayClassName) {
+            let listeners = gateway.spec.listeners.map { validateListener($0) }
+            let addresses = (gateway.spec.addresses ?? []).isEmpty
+                ? [Gateway.Address(type: "IPAddress", value: options.defaultAddress)]
+                : gateway.spec.addresses!.map { Gateway.Address(type: $0.type ?? "IPAddress", value: $0.value) }
+            index.gateways[gateway.metadata.namespacedName] = GatewayState(
+                gateway: gateway, listeners: markConflicts(listeners), addresses: addresses)
+        }
+        return index
+    }
+
+    private func validateListener(_ listener: Gateway.Listener) -> ListenerState {
+        var state = ListenerState(spec: listener, supportedKinds: [])
+        let allowed = Self.routeKinds(forProtocol: listener.protocol)
+        if let kinds = listener.allowedRoutes?.kinds, !kinds.isEmpty {
+            let valid = kinds.filter { kind in allowed.contains { $0.kind == kind.kind && $0.group == (kind.group ?? GatewayAPIGroup.name) } }
+            state.supportedKinds = valid.map { RouteGroupKind(group: $0.group ?? GatewayAPIGroup.name, kind: $0.kind) }
+            if valid.count != kinds.count {
+                let invalid = kinds.filter { kind in !valid.contains(kind) }.map { "\($0.group ?? GatewayAPIGroup.name)/\($0.kind)" }
+                state.refsProblem = ("InvalidRouteKinds",
+                                     "route kinds \(invalid.joined(separator: ", ")) are not supported on a \(listener.protocol) listener")
+            }
+        } else {
+            state.supportedKinds = allowed
+        }
+        if !Self.knownProtocols.contains(listener.protocol) {
+            state.acceptedProblem = ("UnsupportedProtocol", "protocol \"\(listener.protocol)\" is not a Gateway API core protocol")
+        } else if !Self.servedProtocols.contains(listener.protocol) {
+            state.acceptedProblem = ("UnsupportedProtocol", "archway does not serve \(listener.protocol) listeners yet")
+        }
+        return state
+    }
+
+    static func routeKinds(forProtocol proto: String) -> [RouteGroupKind] {
+        switch proto {
+        case "HTTP", "HTTPS": [RouteGroupKind(kind: "HTTPRoute")]
+        default: []
+        }
+    }
+
+    /// Within one Gateway: listeners on one port must agree on protocol, and (protocol, port, hostname)
+    /// must be unique. Both sides of a conflict are marked, as the spec asks.
+    private func markConflicts(_ listeners: [ListenerState]) -> [ListenerState] {
+        var result = listeners
+        for i in result.indices {
+            for j in result.indices where j != i && result[j].spec.port == result[i].spec.port {
+                let (a, b) = (result[i].spec, result[j].spec)
+                if Self.protocolFamily(a.protocol) != Self.protocolFamily(b.protocol) {
+                    result[i].conflict = ("ProtocolConflict", "port \(a.port) is also used by listener \"\(b.name)\" with protocol \(b.protocol)")
+                } else if a.protocol == b.protocol && (a.hostname ?? "") == (b.hostname ?? "") && result[i].conflict == nil {
+                    result[i].conflict = ("HostnameConflict", "listener \"\(b.name)\" has the same port, protocol and hostname")
+                }
+            }
+        }
+        return result
+    }
+
+    /// HTTPS and TLS listeners can share a port (both are chosen by SNI); everything else must match exactly.
+    private static func protocolFamily(_ proto: String) -> String {
+        ["HTTPS", "TLS"].contains(proto) ? "TLS" : proto
+    }
+
+    func gatewayStatus(_ state: GatewayState) -> GatewayStatus {
+        let generation = state.generation
+        let listeners = state.listeners.map { listener -> ListenerStatus in
+            var conditions: [Condition] = []
+            if let problem = listener.acceptedProblem {
+                conditions.append(Condition(type: "Accepted", status: false, reason: problem.reason, message: problem.message, observedGeneration: generation))
+            } else {
+                conditions.append(Condition(type: "Accepted", status: true, reason: "Accepted", message: "Listener is accepted", observedGeneration: generation))
+            }
+            if let conflict = listener.conflict {
+                conditions.append(Condition(type: "Conflicted", status: true, reason: conflict.reason, message: conflict.message, observedGeneration: generation))
+            } else {
+                conditions.append(Condition(type: "Conflicted", status: false, reason: "NoConflicts", message: "No conflicts", observedGeneration: generation))
+            }
+            if let problem = listener.refsProblem {
+                conditions.append(Condition(type: "ResolvedRefs", status: false, reason: problem.reason, message: problem.message, observedGeneration: generation))
+            } else {
+                conditions.append(Condition(type: "ResolvedRefs", status: true, reason: "ResolvedRefs", message: "All references are resolved", observedGeneration: generation))
+            }
+            if listener.isUsable {
+                conditions.append(Condition(type: "Programmed", status: true, reason: "Programmed", message: "Listener is serving", observedGeneration: generation))
+            } else {
+                let why = listener.acceptedProblem?.message ?? listener.conflict?.message ?? "listener is invalid"
+                conditions.append(Condition(type: "Programmed", status: false, reason: "Invalid", message: why, observedGeneration: generation))
+            }
+            return ListenerStatus(name: listener.spec.name, supportedKinds: listener.supportedKinds,
+                                  attachedRoutes: listener.attachedRoutes, conditions: conditions)
+        }
+        let usable = state.listeners.filter(\.isUsable).count
+        let accepted: Condition
+        let programmed: Condition
+        if usable == state.listeners.count {
+            accepted = Condition(type: "Accepted", status: true, reason: "Accepted", message: "Gateway is accepted", observedGeneration: generation)
+            programmed = Condition(type: "Programmed", status: true, reason: "Programmed", message: "Gateway is serving", observedGeneration: generation)
+        } else if usable > 0 {
+            let bad = state.listeners.filter { !$0.isUsable }.map(\.spec.name).joined(separator: ", ")
+            accepted = Condition(type: "Accepted", status: true, reason: "ListenersNotValid",
+                                 message: "Listeners not valid: \(bad)", observedGeneration: generation)
+            programmed = Condition(type: "Programmed", status: true, reason: "Programmed",
+                                   message: "Gateway is serving its valid listeners", observedGeneration: generation)
+        } else {
+            accepted = Condition(type: "Accepted", status: false, reason: "ListenersNotValid",
+                                 message: "No listener is valid", observedGeneration: generation)
+            programmed = Condition(type: "Programmed", status: false, reason: "Invalid",
+                                   message: "No listener can be served", observedGeneration: generation)
+        }
+        return GatewayStatus(addresses: state.addresses, conditions: [accepted, programmed], listeners: listeners)
+    }
+}

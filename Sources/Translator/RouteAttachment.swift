@@ -1,0 +1,121 @@
+import GatewayAPI
+import RoutingTable
+
+extension Translator {
+    /// Attaches one HTTPRoute to each of its parents and returns the route's status (nil when none of
+    /// its parents is a Gateway of ours: other controllers' routes are not ours to write).
+    func attach(_ route: HTTPRoute, snapshot: ResourceSnapshot, listeners: inout ListenerIndex,
+                builder: inout TableBuilder) -> RouteStatus? {
+        let routeNamespace = route.metadata.namespace ?? "default"
+        let generation = route.metadata.generation ?? 1
+        let compiled = compile(route, snapshot: snapshot)
+        builder.addClusters(compiled.clusters)
+        var parents: [RouteParentStatus] = []
+
+        for parentRef in route.spec.parentRefs ?? [] {
+            let defaulted = ParentReference(group: parentRef.group ?? GatewayAPIGroup.name, kind: parentRef.kind ?? "Gateway",
+                                            namespace: parentRef.namespace ?? routeNamespace, name: parentRef.name,
+                                            sectionName: parentRef.sectionName, port: parentRef.port)
+            guard defaulted.group == GatewayAPIGroup.name, defaulted.kind == "Gateway",
+                  var gateway = listeners.gateways[NamespacedName(defaulted.namespace!, defaulted.name)] else { continue }
+
+            var conditions: [Condition] = []
+            func set(_ type: String, _ status: Bool, _ reason: String, _ message: String) {
+                conditions.append(Condition(type: type, status: status, reason: reason, message: message, observedGeneration: generation))
+            }
+
+            let accepted = selectListeners(for: parentRef, route: route, gateway: gateway, snapshot: snapshot)
+            switch accepted {
+            case .failure(let problem):
+                set("Accepted", false, problem.reason, problem.message)
+            case .success(let selected):
+                if compiled.rules.isEmpty {
+                    let reasons = compiled.dropped.map { "rule \($0.rule): \($0.message)" }.joined(separator: "; ")
+                    set("Accepted", false, "UnsupportedValue", "All rules are invalid: \(reasons)")
+                } else {
+                    set("Accepted", true, "Accepted", "Route is accepted")
+                    for (index, hostnames) in selected {
+                        gateway.listeners[index].attachedRoutes += 1
+                        builder.add(compiled, of: route, through: gateway, listener: gateway.listeners[index].spec, hostnames: hostnames)
+                    }
+                }
+            }
+            if let problem = compiled.refsProblem {
+                set("ResolvedRefs", false, problem.reason, problem.message)
+            } else {
+                set("ResolvedRefs", true, "ResolvedRefs", "All references are resolved")
+            }
+            if !compiled.dropped.isEmpty && !compiled.rules.isEmpty {
+                let reasons = compiled.dropped.map { "rule \($0.rule): \($0.message)" }.joined(separator: "; ")
+                set("PartiallyInvalid", true, "UnsupportedValue", "Dropped Rule(s): \(reasons)")
+            }
+            listeners.gateways[NamespacedName(defaulted.namespace!, defaulted.name)] = gateway
+            parents.append(RouteParentStatus(parentRef: defaulted, controllerName: options.controllerName, conditions: conditions))
+        }
+        return parents.isEmpty ? nil : RouteStatus(parents: parents)
+    }
+
+    private struct AttachProblem: Error {
+        var reason: String
+        var message: String
+    }
+
+    /// The spec's order of refusals: no listener selected by sectionName/port → NoMatchingParent;
+    /// none allowing this route's kind and namespace → NotAllowedByListeners; none whose hostname
+    /// intersects the route's → NoMatchingListenerHostname.
+    private func selectListeners(for parentRef: ParentReference, route: HTTPRoute, gateway: GatewayState,
+                                 snapshot: ResourceSnapshot) -> Swift.Result<[(Int, [String])], AttachProblem> {
+        let routeNamespace = route.metadata.namespace ?? "default"
+        let gatewayNamespace = gateway.gateway.metadata.namespace ?? "default"
+        let candidates = gateway.listeners.indices.filter { index in
+            let spec = gateway.listeners[index].spec
+            return (parentRef.sectionName == nil || parentRef.sectionName == spec.name)
+                && (parentRef.port == nil || parentRef.port == spec.port)
+        }
+        guard !candidates.isEmpty else {
+            var wanted: [String] = []
+            if let section = parentRef.sectionName { wanted.append("named \"\(section)\"") }
+            if let port = parentRef.port { wanted.append("on port \(port)") }
+            return .failure(.init(reason: "NoMatchingParent",
+                                  message: "Gateway \(gatewayNamespace)/\(gateway.gateway.metadata.name) has no listener \(wanted.joined(separator: " "))"))
+        }
+        var refusals: [String] = []
+        let allowed = candidates.filter { index in
+            let listener = gateway.listeners[index]
+            let name = listener.spec.name
+            guard listener.isUsable else {
+                refusals.append("listener \"\(name)\" is not valid")
+                return false
+            }
+            guard listener.supportedKinds.contains(where: { $0.kind == "HTTPRoute" && ($0.group ?? GatewayAPIGroup.name) == GatewayAPIGroup.name }) else {
+                refusals.append("listener \"\(name)\" does not allow HTTPRoute")
+                return false
+            }
+            let namespaces = listener.spec.allowedRoutes?.namespaces
+            let allowedNamespace: Bool
+            switch namespaces?.from ?? .Same {
+            case .All: allowedNamespace = true
+            case .Same: allowedNamespace = routeNamespace == gatewayNamespace
+            case .Selector: allowedNamespace = namespaces?.selector?.matches(snapshot.labels(ofNamespace: routeNamespace)) ?? false
+            }
+            if !allowedNamespace {
+                refusals.append("listener \"\(name)\" does not allow routes from namespace \(routeNamespace)")
+            }
+            return allowedNamespace
+        }
+        guard !allowed.isEmpty else {
+            return .failure(.init(reason: "NotAllowedByListeners", message: refusals.joined(separator: "; ")))
+        }
+        let routeHostnames = route.spec.hostnames ?? []
+        let intersecting = allowed.compactMap { index -> (Int, [String])? in
+            let hostnames = Hostnames.intersect(listener: gateway.listeners[index].spec.hostname, route: routeHostnames)
+            return hostnames.isEmpty ? nil : (index, hostnames)
+        }
+        guard !intersecting.isEmpty else {
+            let listenerHosts = allowed.map { gateway.listeners[$0].spec.hostname ?? "*" }.joined(separator: ", ")
+            return .failure(.init(reason: "NoMatchingListenerHostname",
+                                  message: "route hostnames \(routeHostnames.joined(separator: ", ")) do not intersect listener hostnames \(listenerHosts)"))
+        }
+        return .success(intersecting)
+    }
+}

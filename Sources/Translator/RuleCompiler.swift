@@ -1,0 +1,187 @@
+import GatewayAPI
+import RoutingTable
+
+/// An HTTPRoute's rules turned into matches, filters and an action, independent of which parent they
+/// attach through. Rules the spec says to drop are listed with the reason; backend problems are
+/// summarised as the route's single ResolvedRefs reason.
+struct CompiledRoute {
+    struct Rule {
+        var index: Int
+        var matches: [HTTPMatch]
+        var filters: [HTTPFilter]
+        var action: RouteAction
+    }
+    var rules: [Rule] = []
+    var dropped: [(rule: Int, message: String)] = []
+    var refsProblem: (reason: String, message: String)?
+    /// Clusters the rules forward to, for the table builder.
+    var clusters: [String: ClusterSource] = [:]
+}
+
+/// Where a cluster's endpoints come from.
+struct ClusterSource {
+    var service: NamespacedName
+    var port: Int
+}
+
+extension Translator {
+    func compile(_ route: HTTPRoute, snapshot: ResourceSnapshot) -> CompiledRoute {
+        var compiled = CompiledRoute()
+        let rules = route.spec.rules ?? []
+        for (index, rule) in (rules.isEmpty ? [HTTPRoute.Rule()] : rules).enumerated() {
+            do {
+                let matches = try (rule.matches ?? []).isEmpty ? [HTTPMatch(path: .prefix(""))] : rule.matches!.map(compileMatch)
+                var filters: [HTTPFilter] = []
+                var redirect: Redirect?
+                for filter in rule.filters ?? [] {
+                    switch try compileFilter(filter) {
+                    case .filter(let f): filters.append(f)
+                    case .redirect(let r): redirect = r
+                    }
+                }
+                let action: RouteAction
+                if let redirect {
+                    action = .redirect(redirect)
+                } else {
+                    action = resolveBackends(rule.backendRefs ?? [], route: route, snapshot: snapshot, into: &compiled)
+                }
+                compiled.rules.append(.init(index: index, matches: matches, filters: filters, action: action))
+            } catch let error as RuleError {
+                compiled.dropped.append((index, error.message))
+            } catch {
+                compiled.dropped.append((index, "\(error)"))
+            }
+        }
+        return compiled
+    }
+
+    private func compileMatch(_ match: HTTPRoute.Match) throws -> HTTPMatch {
+        let path: PathMatch
+        let value = match.path?.value ?? "/"
+        switch match.path?.type ?? .PathPrefix {
+        case .Exact: path = .exact(value)
+        case .PathPrefix: path = .prefix(value.hasSuffix("/") ? String(value.dropLast()) : value)
+        case .RegularExpression:
+            try checkRegex(value, field: "path")
+            path = .regularExpression(value)
+        }
+        func values(_ list: [HTTPRoute.ValueMatch]?, lowercaseNames: Bool, field: String) throws -> [ValueMatch] {
+            var seen = Set<String>()
+            var result: [ValueMatch] = []
+            for item in list ?? [] {
+                let name = lowercaseNames ? item.name.lowercased() : item.name
+                // The spec: when a name repeats, only the first entry counts.
+                guard seen.insert(name).inserted else { continue }
+                let kind: ValueMatch.Kind = item.type == .RegularExpression ? .regularExpression : .exact
+                if kind == .regularExpression { try checkRegex(item.value, field: "\(field) \(item.name)") }
+                result.append(ValueMatch(name: name, kind: kind, value: item.value))
+            }
+            return result
+        }
+        return HTTPMatch(path: path,
+                         headers: try values(match.headers, lowercaseNames: true, field: "header"),
+                         queryParams: try values(match.queryParams, lowercaseNames: false, field: "query parameter"),
+                         method: match.method?.rawValue)
+    }
+
+    private func checkRegex(_ pattern: String, field: String) throws {
+        do {
+            _ = try Regex(pattern)
+        } catch {
+            throw RuleError(message: "invalid regular expression for \(field): \"\(pattern)\"")
+        }
+    }
+
+    private enum CompiledFilter {
+        case filter(HTTPFilter)
+        case redirect(Redirect)
+    }
+
+    private func compileFilter(_ filter: HTTPRoute.Filter) throws -> CompiledFilter {
+        func edits(_ modifier: HeaderModifier?) -> HeaderEdits {
+            HeaderEdits(set: (modifier?.set ?? []).map { HeaderValue(name: $0.name, value: $0.value) },
+                        add: (modifier?.add ?? []).map { HeaderValue(name: $0.name, value: $0.value) },
+                        remove: modifier?.remove ?? [])
+        }
+        func pathRewrite(_ modifier: HTTPRoute.PathModifier?) -> PathRewrite? {
+            guard let modifier else { return nil }
+            switch modifier.type {
+            case .ReplaceFullPath: return .replaceFullPath(modifier.replaceFullPath ?? "/")
+            case .ReplacePrefixMatch: return .replacePrefixMatch(modifier.replacePrefixMatch ?? "/")
+            }
+        }
+        switch filter.type {
+        case "RequestHeaderModifier": return .filter(.requestHeaders(edits(filter.requestHeaderModifier)))
+        case "ResponseHeaderModifier": return .filter(.responseHeaders(edits(filter.responseHeaderModifier)))
+        case "URLRewrite":
+            return .filter(.urlRewrite(hostname: filter.urlRewrite?.hostname, path: pathRewrite(filter.urlRewrite?.path)))
+        case "RequestRedirect":
+            let redirect = filter.requestRedirect
+            return .redirect(Redirect(scheme: redirect?.scheme?.rawValue, hostname: redirect?.hostname, port: redirect?.port,
+                                      path: pathRewrite(redirect?.path), statusCode: redirect?.statusCode ?? 302))
+        case "ExtensionRef":
+            let ref = filter.extensionRef
+            throw RuleError(message: "ExtensionRef filter \(ref?.group ?? "")/\(ref?.kind ?? "")/\(ref?.name ?? "") is not supported")
+        default:
+            throw RuleError(message: "filter type \(filter.type) is not supported")
+        }
+    }
+
+    /// Each backendRef becomes a weighted target; an unresolvable one keeps its weight but answers 500.
+    private func resolveBackends(_ refs: [BackendReference], route: HTTPRoute, snapshot: ResourceSnapshot,
+                                 into compiled: inout CompiledRoute) -> RouteAction {
+        guard !refs.isEmpty else {
+            return .direct(status: 500, reason: "route rule has no backendRefs")
+        }
+        let routeNamespace = route.metadata.namespace ?? "default"
+        var backends: [WeightedBackend] = []
+        for ref in refs {
+            let weight = ref.weight ?? 1
+            let namespace = ref.namespace ?? routeNamespace
+            switch resolve(ref, namespace: namespace, routeNamespace: routeNamespace, snapshot: snapshot) {
+            case .success(let source):
+                let id = "\(source.service.namespace)/\(source.service.name):\(source.port)"
+                compiled.clusters[id] = source
+                backends.append(WeightedBackend(name: ref.name, weight: weight, target: .cluster(id)))
+            case .failure(let problem):
+                if compiled.refsProblem == nil { compiled.refsProblem = (problem.reason, problem.message) }
+                backends.append(WeightedBackend(name: ref.name, weight: weight, target: .invalid(reason: problem.message)))
+            }
+        }
+        if backends.allSatisfy({ $0.weight == 0 }) {
+            return .direct(status: 500, reason: "every backendRef of the rule has weight 0")
+        }
+        return .forward(backends)
+    }
+
+    private struct BackendProblem: Error {
+        var reason: String
+        var message: String
+    }
+
+    private func resolve(_ ref: BackendReference, namespace: String, routeNamespace: String,
+                         snapshot: ResourceSnapshot) -> Swift.Result<ClusterSource, BackendProblem> {
+        let group = ref.group ?? ""
+        let kind = ref.kind ?? "Service"
+        guard group.isEmpty && kind == "Service" else {
+            return .failure(.init(reason: "InvalidKind", message: "backendRef \(ref.name) has unsupported kind \(group.isEmpty ? "" : group + "/")\(kind)"))
+        }
+        guard snapshot.referenceAllowed(fromGroup: GatewayAPIGroup.name, fromKind: "HTTPRoute", fromNamespace: routeNamespace,
+                                        toGroup: "", toKind: "Service", toNamespace: namespace, toName: ref.name) else {
+            return .failure(.init(reason: "RefNotPermitted",
+                                  message: "backendRef to Service \(namespace)/\(ref.name) is not permitted by any ReferenceGrant in namespace \(namespace)"))
+        }
+        let name = NamespacedName(namespace, ref.name)
+        guard let service = snapshot.services[name] else {
+            return .failure(.init(reason: "BackendNotFound", message: "Service \(name) not found"))
+        }
+        guard let port = ref.port, (service.spec?.ports ?? []).contains(where: { $0.port == port }) else {
+            return .failure(.init(reason: "BackendNotFound", message: "Service \(name) has no port \(ref.port.map(String.init) ?? "(none given)")"))
+        }
+        return .success(ClusterSource(service: name, port: port))
+    }
+}
+
+struct RuleError: Error {
+    var message: String
+}

@@ -1,0 +1,99 @@
+import GatewayAPI
+import RoutingTable
+
+/// Collects attached routes per (port, listener hostname) and assembles the sorted routing table.
+struct TableBuilder {
+    private struct ListenerKey: Hashable {
+        var port: Int
+        var hostname: String?
+    }
+    private struct ListenerBucket {
+        var `protocol`: String
+        var refs: [ListenerTable.Ref] = []
+        var hosts: [String: [(key: PrecedenceKey, entry: HTTPRouteEntry)]] = [:]
+    }
+    private var buckets: [ListenerKey: ListenerBucket] = [:]
+    private var clusterSources: [String: ClusterSource] = [:]
+
+    /// Registers a usable listener so its port is bound even before any route attaches.
+    mutating func addListener(_ listener: Gateway.Listener, of gateway: Gateway) {
+        let key = ListenerKey(port: listener.port, hostname: listener.hostname)
+        let ref = ListenerTable.Ref(gatewayNamespace: gateway.metadata.namespace ?? "default",
+                                    gatewayName: gateway.metadata.name, listenerName: listener.name)
+        buckets[key, default: ListenerBucket(protocol: listener.protocol)].refs.append(ref)
+    }
+
+    mutating func addClusters(_ sources: [String: ClusterSource]) {
+        clusterSources.merge(sources) { first, _ in first }
+    }
+
+    mutating func add(_ compiled: CompiledRoute, of route: HTTPRoute, through gateway: GatewayState,
+                      listener: Gateway.Listener, hostnames: [String]) {
+        let key = ListenerKey(port: listener.port, hostname: listener.hostname)
+        for rule in compiled.rules {
+            for (matchIndex, match) in rule.matches.enumerated() {
+                let origin = RouteOrigin(namespace: route.metadata.namespace ?? "default", name: route.metadata.name,
+                                         rule: rule.index, match: matchIndex,
+                                         gatewayNamespace: gateway.gateway.metadata.namespace ?? "default",
+                                         gatewayName: gateway.gateway.metadata.name)
+                let entry = HTTPRouteEntry(origin: origin, match: match, filters: rule.filters, action: rule.action)
+                let precedence = PrecedenceKey(match: match, origin: origin, creationTimestamp: route.metadata.creationTimestamp)
+                for hostname in hostnames {
+                    buckets[key]?.hosts[hostname, default: []].append((precedence, entry))
+                }
+            }
+        }
+    }
+
+    func build(snapshot: ResourceSnapshot) -> RoutingTable {
+        var ports: [Int: PortTable] = [:]
+        for (key, bucket) in buckets {
+            let virtualHosts = bucket.hosts.keys.sorted(by: Hostnames.specificityOrder).map { hostname in
+                // The same route can reach one vhost through two listeners of one port; keep it once.
+                var seen = Set<RouteOrigin>()
+                let routes = bucket.hosts[hostname]!.sorted { $0.key < $1.key }.map(\.entry).filter { seen.insert($0.origin).inserted }
+                return VirtualHost(hostname: hostname, routes: routes)
+            }
+            let listener = ListenerTable(refs: bucket.refs.sorted { ($0.gatewayNamespace, $0.gatewayName, $0.listenerName) < ($1.gatewayNamespace, $1.gatewayName, $1.listenerName) },
+                                         hostname: key.hostname, virtualHosts: virtualHosts)
+            ports[key.port, default: PortTable(port: key.port, protocol: bucket.protocol, listeners: [])].listeners.append(listener)
+        }
+        for port in ports.keys {
+            ports[port]!.listeners.sort { Hostnames.specificityOrder($0.hostname, $1.hostname) }
+        }
+        var clusters: [String: Cluster] = [:]
+        for (id, source) in clusterSources {
+            clusters[id] = Self.cluster(id: id, source: source, snapshot: snapshot)
+        }
+        return RoutingTable(ports: ports.values.sorted { $0.port < $1.port }, clusters: clusters)
+    }
+
+    /// Service port → endpoint port as kube-proxy does it: the EndpointSlice port with the Service
+    /// port's name, else a numeric targetPort, else the Service port itself. Ready endpoints only.
+    static func cluster(id: String, source: ClusterSource, snapshot: ResourceSnapshot) -> Cluster {
+        guard let service = snapshot.services[source.service],
+              let servicePort = service.spec?.ports?.first(where: { $0.port == source.port }) else {
+            return Cluster(name: id, endpoints: [])
+        }
+        var endpoints: [Endpoint] = []
+        var appProtocol = servicePort.appProtocol
+        for slice in snapshot.endpointSlices[source.service] ?? [] {
+            let slicePort = slice.ports?.first { ($0.name ?? "") == (servicePort.name ?? "") }
+            if appProtocol == nil { appProtocol = slicePort?.appProtocol }
+            let target: Int?
+            switch servicePort.targetPort {
+            case .none: target = slicePort?.port ?? servicePort.port
+            case .int(let value): target = slicePort?.port ?? value
+            case .string: target = slicePort?.port
+            }
+            guard let target else { continue }
+            for endpoint in slice.endpoints ?? [] where endpoint.isReady {
+                for address in endpoint.addresses {
+                    let candidate = Endpoint(host: address, port: target)
+                    if !endpoints.contains(candidate) { endpoints.append(candidate) }
+                }
+            }
+        }
+        return Cluster(name: id, endpoints: endpoints, appProtocol: appProtocol)
+    }
+}

@@ -1,0 +1,65 @@
+import GatewayAPI
+import RoutingTable
+
+/// Resources in, routing table and statuses out. Pure and deterministic: no clock, no I/O, sorted output,
+/// so the same snapshot always yields the same result and golden files can pin it down.
+public struct Translator: Sendable {
+    public struct Options: Sendable {
+        public var controllerName: String
+        /// The address a Gateway reports in `status.addresses` when its spec asks for none.
+        public var defaultAddress: String
+
+        public init(controllerName: String = Translator.defaultControllerName, defaultAddress: String = "127.0.0.1") {
+            self.controllerName = controllerName
+            self.defaultAddress = defaultAddress
+        }
+    }
+
+    public static let defaultControllerName = "archway.dev/gateway-controller"
+
+    public struct Result: Sendable {
+        public var table: RoutingTable
+        public var statuses: StatusSet
+    }
+
+    public var options: Options
+
+    public init(options: Options = Options()) { self.options = options }
+
+    public func translate(_ snapshot: ResourceSnapshot) -> Result {
+        var statuses = StatusSet()
+        let classes = acceptClasses(snapshot, into: &statuses)
+        var listeners = buildListeners(snapshot, classes: classes)
+        var builder = TableBuilder()
+        for gateway in listeners.gateways.values.sorted(by: { $0.gateway.metadata.namespacedName < $1.gateway.metadata.namespacedName }) {
+            for listener in gateway.listeners where listener.isUsable {
+                builder.addListener(listener.spec, of: gateway.gateway)
+            }
+        }
+        for route in snapshot.httpRoutes {
+            if let status = attach(route, snapshot: snapshot, listeners: &listeners, builder: &builder) {
+                statuses.httpRoutes[route.metadata.namespacedName] = status
+            }
+        }
+        for (key, gateway) in listeners.gateways {
+            statuses.gateways[key] = gatewayStatus(gateway)
+        }
+        return Result(table: builder.build(snapshot: snapshot), statuses: statuses)
+    }
+
+    /// GatewayClasses naming our controller get `Accepted`; the others are not ours to touch.
+    private func acceptClasses(_ snapshot: ResourceSnapshot, into statuses: inout StatusSet) -> Set<String> {
+        var ours = Set<String>()
+        for gatewayClass in snapshot.gatewayClasses where gatewayClass.spec.controllerName == options.controllerName {
+            ours.insert(gatewayClass.metadata.name)
+            let generation = gatewayClass.metadata.generation ?? 1
+            statuses.gatewayClasses[gatewayClass.metadata.name] = GatewayClassStatus(conditions: [
+                Condition(type: "Accepted", status: true, reason: "Accepted",
+                          message: "GatewayClass is accepted by \(options.controllerName)", observedGeneration: generation),
+                Condition(type: "SupportedVersion", status: true, reason: "SupportedVersion",
+                          message: "Gateway API v1.6 is supported", observedGeneration: generation),
+            ])
+        }
+        return ours
+    }
+}
