@@ -1,0 +1,42 @@
+import NIOCore
+import NIOHTTP1
+import Observability
+
+/// One proxied request: what was asked, where it goes, and how far each side has got.
+/// Confined to the downstream connection's event loop.
+final class Exchange {
+    let requestHead: HTTPRequestHead
+    let upstreamHead: HTTPRequestHead
+    let route: CompiledRoute
+    let cluster: CompiledCluster
+    let labels: GatewayMetrics.RequestLabels
+    let start: NIODeadline
+    /// The client sent `Expect: 100-continue`; archway answers it once a backend is connected.
+    var owesContinue: Bool
+
+    var connection: UpstreamConnection?
+    var reusedConnection = false
+    var connectAttempts = 0
+    /// Parts received from the client before the backend connection was ready.
+    var pending: [HTTPClientRequestPart] = []
+    var requestEnded = false
+    var bodyForwarded = false
+    var responseStarted = false
+    var responseKeepAlive = true
+    var status = 0
+
+    init(requestHead: HTTPRequestHead, upstreamHead: HTTPRequestHead, route: CompiledRoute, cluster: CompiledCluster,
+         labels: GatewayMetrics.RequestLabels, start: NIODeadline, owesContinue: Bool) {
+        self.requestHead = requestHead
+        self.upstreamHead = upstreamHead
+        self.route = route
+        self.cluster = cluster
+        self.labels = labels
+        self.start = start
+        self.owesContinue = owesContinue
+    }
+
+    /// Before the first response byte, a failure on a reused keep-alive connection is most likely a
+    /// connection the backend closed while idle: the request can be replayed if no body went out.
+    var canRetry: Bool { !responseStarted && !bodyForwarded && (reusedConnection || connection == nil) }
+}

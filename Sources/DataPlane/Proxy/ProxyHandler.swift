@@ -1,0 +1,370 @@
+import NIOCore
+import NIOHTTP1
+import Observability
+import RoutingTable
+
+/// The downstream side of one client connection. Runs the fixed request phases on the connection's
+/// event loop: listener and route selection, request filters, backend choice, upstream exchange,
+/// response filters, metrics. Bodies stream both ways with backpressure; nothing is buffered whole.
+final class ProxyHandler: ChannelDuplexHandler, UpstreamExchange {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private enum State {
+        case idle
+        /// Answered locally; the rest of the request body is read and dropped so keep-alive survives.
+        case discarding
+        case forwarding(Exchange)
+    }
+
+    private let listenerPort: Int
+    private let tables: TableStore
+    private let loop: EventLoopContext
+    private var context: ChannelHandlerContext?
+    private var state = State.idle
+    private var keepAlive = true
+    private var requestVersion = HTTPVersion.http1_1
+    private var readHeld = false
+    private var upstreamNeedsFlush = false
+    private var clientAddress = ""
+
+    init(listenerPort: Int, tables: TableStore, loop: EventLoopContext) {
+        self.listenerPort = listenerPort
+        self.tables = tables
+        self.loop = loop
+    }
+
+    // MARK: Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        clientAddress = context.channel.remoteAddress?.ipAddress ?? ""
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    func channelActive(context: ChannelHandlerContext) {
+        loop.metrics.gauges.activeConnections.increment()
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        loop.metrics.gauges.activeConnections.decrement()
+        if case .forwarding(let exchange) = state {
+            // The client left mid-exchange: the backend connection is in an unknown state.
+            exchange.connection?.handler.exchange = nil
+            exchange.connection?.channel.close(promise: nil)
+        }
+        state = .idle
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            begin(head, context: context)
+        case .body(let buffer):
+            guard case .forwarding(let exchange) = state else { return }
+            sendUpstream(.body(.byteBuffer(buffer)), exchange: exchange)
+        case .end(let trailers):
+            switch state {
+            case .idle: break
+            case .discarding: state = .idle
+            case .forwarding(let exchange):
+                exchange.requestEnded = true
+                sendUpstream(.end(trailers), exchange: exchange)
+            }
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if upstreamNeedsFlush, case .forwarding(let exchange) = state, let connection = exchange.connection {
+            connection.channel.flush()
+        }
+        upstreamNeedsFlush = false
+        context.fireChannelReadComplete()
+    }
+
+    /// Request backpressure: hold the client's bytes while the backend is not connected or not writable.
+    func read(context: ChannelHandlerContext) {
+        if case .forwarding(let exchange) = state, !exchange.requestEnded,
+           !(exchange.connection?.channel.isWritable ?? false) {
+            readHeld = true
+        } else {
+            context.read()
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable, case .forwarding(let exchange) = state {
+            exchange.connection?.handler.resumeReading()
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    private func resumeClientReads() {
+        guard readHeld, let context else { return }
+        readHeld = false
+        context.read()
+    }
+
+    // MARK: Request phases
+
+    private func begin(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        let start = NIODeadline.now()
+        keepAlive = head.isKeepAlive
+        requestVersion = head.version
+        let method = head.method.rawValue
+        var labels = GatewayMetrics.RequestLabels(gateway: "", namespace: "", route: "", backend: "", method: method)
+
+        let hostValue = head.headers.first(name: "host")
+        if hostValue == nil && !head.version.isHTTP10OrOlder {
+            return respondLocally(.badRequest, "request has no Host header", labels: labels, start: start)
+        }
+        let host = routingHost(hostValue ?? "")
+        let (path, query) = PathRules.split(head.uri)
+        let headers = head.headers
+        let view = RequestView(path: path, query: query, method: method, header: { headers.first(name: $0) })
+        let table = tables.current
+
+        let route: CompiledRoute
+        switch table.route(port: listenerPort, host: host, request: view) {
+        case .noListener:
+            return respondLocally(.notFound, "no listener on port \(listenerPort) accepts host \"\(host)\"", labels: labels, start: start)
+        case .noRoute:
+            return respondLocally(.notFound, "no route matches host \"\(host)\" and path \"\(path)\"", labels: labels, start: start)
+        case .matched(let matched):
+            route = matched
+        }
+        labels.gateway = route.origin.gatewayName
+        labels.namespace = route.origin.namespace
+        labels.route = route.routeName
+
+        switch route.action {
+        case .direct(let status, let reason):
+            respondLocally(HTTPResponseStatus(statusCode: status), reason, labels: labels, start: start)
+        case .redirect(let redirect):
+            let location = RedirectRules.location(redirect, host: host, path: path, query: query,
+                                                  listenerPort: listenerPort, matchedPrefix: route.matchedPrefix)
+            respondLocally(HTTPResponseStatus(statusCode: redirect.statusCode), "redirecting to \(location)",
+                           extraHeaders: [("location", location)], labels: labels, start: start)
+        case .forward(let choice):
+            let picked = choice.pick(loop.nextRandom())
+            labels.backend = picked.name
+            switch picked.target {
+            case .invalid(let reason):
+                respondLocally(.internalServerError, "backend \(picked.name) is invalid: \(reason)", labels: labels, start: start)
+            case .cluster(let cluster) where cluster.endpoints.isEmpty:
+                respondLocally(.serviceUnavailable, "Service \(cluster.id) has no ready endpoints", labels: labels, start: start)
+            case .cluster(let cluster):
+                let (upstreamHead, owesContinue) = upstreamRequest(head, route: route, path: path, query: query)
+                let exchange = Exchange(requestHead: head, upstreamHead: upstreamHead, route: route, cluster: cluster,
+                                        labels: labels, start: start, owesContinue: owesContinue)
+                exchange.pending.append(.head(upstreamHead))
+                state = .forwarding(exchange)
+                connect(exchange, allowReuse: true)
+            }
+        }
+    }
+
+    /// The request as the backend sees it: hop-by-hop headers gone, framing explicit, filters applied,
+    /// X-Forwarded-* and Forwarded set.
+    private func upstreamRequest(_ head: HTTPRequestHead, route: CompiledRoute, path: Substring, query: Substring?)
+        -> (HTTPRequestHead, owesContinue: Bool) {
+        var headers = head.headers
+        let chunked = headers[canonicalForm: "transfer-encoding"].contains { $0.lowercased() == "chunked" }
+        HeaderRules.stripHopByHop(&headers)
+        if chunked && !headers.contains(name: "content-length") {
+            headers.add(name: "transfer-encoding", value: "chunked")
+        }
+        let owesContinue = headers.first(name: "expect")?.lowercased() == "100-continue"
+        if owesContinue { headers.remove(name: "expect") }
+
+        let originalHost = head.headers.first(name: "host") ?? ""
+        ForwardedHeaders.add(to: &headers, client: clientAddress, host: originalHost, proto: "http")
+        if let edits = route.requestHeaders { HeaderRules.apply(edits, to: &headers) }
+
+        var newPath = String(path)
+        if let rewrite = route.rewrite {
+            if let hostname = rewrite.hostname { headers.replaceOrAdd(name: "host", value: hostname) }
+            if let pathRewrite = rewrite.path {
+                newPath = PathRules.rewrite(path, with: pathRewrite, matchedPrefix: route.matchedPrefix)
+            }
+        }
+        let uri = query.map { newPath + "?" + $0 } ?? newPath
+        return (HTTPRequestHead(version: .http1_1, method: head.method, uri: uri, headers: headers), owesContinue)
+    }
+
+    // MARK: Upstream exchange
+
+    private func connect(_ exchange: Exchange, allowReuse: Bool) {
+        let endpoints = exchange.cluster.endpoints
+        let endpoint = endpoints[loop.nextIndex(cluster: exchange.cluster.id, count: endpoints.count)]
+        exchange.connectAttempts += 1
+        loop.pool.acquire(endpoint, allowReuse: allowReuse).assumeIsolated().whenComplete { result in
+            guard case .forwarding(let current) = self.state, current === exchange else {
+                // The client went away (or the request ended) while connecting.
+                if case .success(let acquired) = result { self.loop.pool.release(acquired.connection) }
+                return
+            }
+            switch result {
+            case .success(let acquired):
+                self.attach(acquired.connection, reused: acquired.reused, to: exchange)
+            case .failure(let error):
+                if exchange.connectAttempts < min(3, endpoints.count + 1) {
+                    self.connect(exchange, allowReuse: false)
+                } else {
+                    self.fail(exchange, .badGateway, "cannot connect to backend \(endpoint.host):\(endpoint.port) of \(exchange.cluster.id): \(error)")
+                }
+            }
+        }
+    }
+
+    private func attach(_ connection: UpstreamConnection, reused: Bool, to exchange: Exchange) {
+        exchange.connection = connection
+        exchange.reusedConnection = reused
+        connection.handler.exchange = self
+        if exchange.owesContinue, let context {
+            exchange.owesContinue = false
+            context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: exchange.requestHead.version, status: .continue))), promise: nil)
+        }
+        for part in exchange.pending {
+            if case .body = part { exchange.bodyForwarded = true }
+            connection.channel.write(part, promise: nil)
+        }
+        exchange.pending.removeAll()
+        connection.channel.flush()
+        resumeClientReads()
+    }
+
+    private func sendUpstream(_ part: HTTPClientRequestPart, exchange: Exchange) {
+        guard let connection = exchange.connection else {
+            exchange.pending.append(part)
+            return
+        }
+        if case .body = part { exchange.bodyForwarded = true }
+        connection.channel.write(part, promise: nil)
+        upstreamNeedsFlush = true
+    }
+
+    func upstreamReceived(_ part: HTTPClientResponsePart) {
+        guard case .forwarding(let exchange) = state, let context else { return }
+        switch part {
+        case .head(let response):
+            if response.status.code < 200 { return }  // informational answers stay between archway and the backend
+            exchange.responseStarted = true
+            exchange.status = Int(response.status.code)
+            exchange.responseKeepAlive = response.isKeepAlive
+            var headers = response.headers
+            let hasLength = headers.contains(name: "content-length")
+            HeaderRules.stripHopByHop(&headers)
+            if let edits = exchange.route.responseHeaders { HeaderRules.apply(edits, to: &headers) }
+            if exchange.requestHead.version.isHTTP10OrOlder && !hasLength { keepAlive = false }
+            if !keepAlive {
+                headers.replaceOrAdd(name: "connection", value: "close")
+            } else if exchange.requestHead.version.isHTTP10OrOlder {
+                headers.replaceOrAdd(name: "connection", value: "keep-alive")
+            }
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: exchange.requestHead.version, status: response.status, headers: headers))), promise: nil)
+        case .body(let buffer):
+            guard exchange.responseStarted else { return }
+            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        case .end(let trailers):
+            guard exchange.responseStarted else { return }
+            finish(exchange, trailers: trailers, context: context)
+        }
+    }
+
+    func upstreamReadComplete() { context?.flush() }
+
+    var downstreamIsWritable: Bool { context?.channel.isWritable ?? true }
+
+    func upstreamWritabilityChanged(isWritable: Bool) {
+        if isWritable { resumeClientReads() }
+    }
+
+    func upstreamClosed(error: (any Error)?) {
+        guard case .forwarding(let exchange) = state, let context else { return }
+        exchange.connection = nil
+        if exchange.canRetry && exchange.connectAttempts < 3 {
+            // Replay on a fresh connection: only the head (and the end, if the client finished) went out.
+            exchange.pending = [.head(exchange.upstreamHead)] + (exchange.requestEnded ? [.end(nil)] : [])
+            connect(exchange, allowReuse: false)
+        } else if !exchange.responseStarted {
+            let why = error.map { "\($0)" } ?? "connection closed"
+            fail(exchange, .badGateway, "backend \(exchange.cluster.id) failed before responding: \(why)")
+        } else {
+            // Mid-response: the only honest signal left is to cut the client connection short.
+            record(exchange.labels, status: exchange.status, start: exchange.start)
+            state = .idle
+            context.close(promise: nil)
+        }
+    }
+
+    private func finish(_ exchange: Exchange, trailers: HTTPHeaders?, context: ChannelHandlerContext) {
+        record(exchange.labels, status: exchange.status, start: exchange.start)
+        if let connection = exchange.connection {
+            exchange.connection = nil
+            if exchange.requestEnded && exchange.responseKeepAlive {
+                loop.pool.release(connection)
+            } else {
+                connection.handler.exchange = nil
+                connection.channel.close(promise: nil)
+            }
+        }
+        state = exchange.requestEnded ? .idle : .discarding
+        let promise: EventLoopPromise<Void>? = keepAlive ? nil : context.eventLoop.makePromise()
+        context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: promise)
+        if let promise {
+            let channel = context.channel
+            promise.futureResult.whenComplete { _ in channel.close(promise: nil) }
+        }
+        resumeClientReads()
+    }
+
+    private func fail(_ exchange: Exchange, _ status: HTTPResponseStatus, _ message: String) {
+        if let connection = exchange.connection {
+            connection.handler.exchange = nil
+            connection.channel.close(promise: nil)
+            exchange.connection = nil
+        }
+        state = .idle
+        respondLocally(status, message, labels: exchange.labels, start: exchange.start, requestEnded: exchange.requestEnded)
+        resumeClientReads()
+    }
+
+    // MARK: Local answers
+
+    private func respondLocally(_ status: HTTPResponseStatus, _ message: String, extraHeaders: [(String, String)] = [],
+                                labels: GatewayMetrics.RequestLabels, start: NIODeadline, requestEnded: Bool = false) {
+        guard let context else { return }
+        record(labels, status: Int(status.code), start: start)
+        if !requestEnded { state = .discarding }
+        let body = message + "\n"
+        var headers = HTTPHeaders([("content-type", "text/plain; charset=utf-8"), ("content-length", String(body.utf8.count))])
+        headers.add(contentsOf: extraHeaders)
+        if !keepAlive { headers.add(name: "connection", value: "close") }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: requestVersion, status: status, headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(string: body)))), promise: nil)
+        if keepAlive {
+            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+        } else {
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+        }
+    }
+
+    private func record(_ labels: GatewayMetrics.RequestLabels, status: Int, start: NIODeadline) {
+        let elapsed = NIODeadline.now() - start
+        loop.metrics.record(labels, status: status, duration: .nanoseconds(elapsed.nanoseconds))
+    }
+}
+
+extension HTTPVersion {
+    var isHTTP10OrOlder: Bool { major < 1 || (major == 1 && minor == 0) }
+}

@@ -1,0 +1,141 @@
+import RoutingTable
+
+/// The routing table made ready for the hot path: hash lookups for hosts, regexes compiled,
+/// weights turned into cumulative arrays. Built off the event loops, before the swap; immutable after.
+public final class CompiledTable: Sendable {
+    public let source: RoutingTable
+    let ports: [Int: HostIndex<CompiledListener>]
+    let clusters: [String: CompiledCluster]
+
+    public init(_ table: RoutingTable) throws {
+        source = table
+        var clusters: [String: CompiledCluster] = [:]
+        for (id, cluster) in table.clusters {
+            clusters[id] = CompiledCluster(id: id, endpoints: cluster.endpoints)
+        }
+        var ports: [Int: HostIndex<CompiledListener>] = [:]
+        for port in table.ports {
+            let listeners = try port.listeners.map { listener in
+                (hostname: listener.hostname, value: try CompiledListener(listener, clusters: clusters))
+            }
+            ports[port.port] = HostIndex(listeners)
+        }
+        self.ports = ports
+        self.clusters = clusters
+    }
+
+    public static let empty: CompiledTable = try! CompiledTable(RoutingTable())
+
+    /// Listener isolation first (the most specific listener hostname owns the host), then the most
+    /// specific virtual host inside it, then the first route in precedence order that matches.
+    func route(port: Int, host: String, request: RequestView) -> RouteLookup {
+        guard let listener = ports[port]?.lookup(host) else { return .noListener }
+        guard let virtualHost = listener.virtualHosts.lookup(host) else { return .noRoute }
+        for route in virtualHost where route.matcher.matches(request) {
+            return .matched(route)
+        }
+        return .noRoute
+    }
+}
+
+enum RouteLookup {
+    case noListener
+    case noRoute
+    case matched(CompiledRoute)
+}
+
+struct CompiledListener: Sendable {
+    let virtualHosts: HostIndex<[CompiledRoute]>
+
+    init(_ listener: ListenerTable, clusters: [String: CompiledCluster]) throws {
+        virtualHosts = HostIndex(try listener.virtualHosts.map { vhost in
+            (hostname: vhost.hostname, value: try vhost.routes.map { try CompiledRoute($0, clusters: clusters) })
+        })
+    }
+}
+
+/// Per-cluster identity only; endpoint choice state (round robin) lives per event loop.
+final class CompiledCluster: Sendable {
+    let id: String
+    let endpoints: [Endpoint]
+    init(id: String, endpoints: [Endpoint]) {
+        self.id = id
+        self.endpoints = endpoints
+    }
+}
+
+final class CompiledRoute: Sendable {
+    enum Action: Sendable {
+        case forward(WeightedChoice)
+        case redirect(Redirect)
+        case direct(status: Int, reason: String)
+    }
+    enum Target: Sendable {
+        case cluster(CompiledCluster)
+        case invalid(reason: String)
+    }
+    struct WeightedChoice: Sendable {
+        /// Cumulative weights, so a choice is one random number and a short scan.
+        let cumulative: [Int]
+        let targets: [(name: String, target: Target)]
+        var total: Int { cumulative.last ?? 0 }
+
+        func pick(_ random: Int) -> (name: String, target: Target) {
+            let point = random % total
+            for (index, bound) in cumulative.enumerated() where point < bound {
+                return targets[index]
+            }
+            return targets[targets.count - 1]
+        }
+    }
+
+    let origin: RouteOrigin
+    let matcher: RequestMatcher
+    let requestHeaders: HeaderEdits?
+    let responseHeaders: HeaderEdits?
+    let rewrite: (hostname: String?, path: PathRewrite?)?
+    let action: Action
+    /// The prefix the PathPrefix match consumed, for ReplacePrefixMatch.
+    let matchedPrefix: String?
+    let routeName: String
+
+    init(_ entry: HTTPRouteEntry, clusters: [String: CompiledCluster]) throws {
+        origin = entry.origin
+        routeName = entry.origin.name
+        matcher = try RequestMatcher(entry.match)
+        if case .prefix(let prefix) = entry.match.path { matchedPrefix = prefix } else { matchedPrefix = nil }
+        var requestHeaders: HeaderEdits?
+        var responseHeaders: HeaderEdits?
+        var rewrite: (String?, PathRewrite?)?
+        for filter in entry.filters {
+            switch filter {
+            case .requestHeaders(let edits): requestHeaders = edits
+            case .responseHeaders(let edits): responseHeaders = edits
+            case .urlRewrite(let hostname, let path): rewrite = (hostname, path)
+            }
+        }
+        self.requestHeaders = requestHeaders
+        self.responseHeaders = responseHeaders
+        self.rewrite = rewrite
+        switch entry.action {
+        case .redirect(let redirect): action = .redirect(redirect)
+        case .direct(let status, let reason): action = .direct(status: status, reason: reason)
+        case .forward(let backends):
+            var cumulative: [Int] = []
+            var targets: [(String, Target)] = []
+            var sum = 0
+            for backend in backends where backend.weight > 0 {
+                sum += backend.weight
+                cumulative.append(sum)
+                switch backend.target {
+                case .cluster(let id):
+                    targets.append((backend.name, clusters[id].map(Target.cluster) ?? .invalid(reason: "cluster \(id) missing")))
+                case .invalid(let reason):
+                    targets.append((backend.name, .invalid(reason: reason)))
+                }
+            }
+            action = sum == 0 ? .direct(status: 500, reason: "no backend has a weight above 0")
+                : .forward(WeightedChoice(cumulative: cumulative, targets: targets))
+        }
+    }
+}

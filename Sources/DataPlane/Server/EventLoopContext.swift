@@ -1,0 +1,58 @@
+import NIOCore
+import Observability
+
+/// State that belongs to one event loop and is only touched on it: the upstream pool, round-robin
+/// positions, a cheap random generator and cached metric handles. No locks on the hot path.
+final class EventLoopContext: @unchecked Sendable {
+    let eventLoop: any EventLoop
+    let pool: UpstreamPool
+    let metrics: RequestMetrics
+    private var roundRobin: [String: Int] = [:]
+    private var randomState: UInt64
+
+    init(eventLoop: any EventLoop, metrics: GatewayMetrics, seed: UInt64) {
+        self.eventLoop = eventLoop
+        self.pool = UpstreamPool(eventLoop: eventLoop)
+        self.metrics = RequestMetrics(metrics)
+        self.randomState = seed | 1
+    }
+
+    /// xorshift64*: plenty for spreading traffic by weight, and free of syscalls.
+    func nextRandom() -> Int {
+        randomState ^= randomState >> 12
+        randomState ^= randomState << 25
+        randomState ^= randomState >> 27
+        return Int(truncatingIfNeeded: (randomState &* 2685821657736338717) >> 1)
+    }
+
+    func nextIndex(cluster: String, count: Int) -> Int {
+        let index = roundRobin[cluster, default: Int(truncatingIfNeeded: randomState % 64)] % count
+        roundRobin[cluster] = index + 1
+        return index
+    }
+}
+
+/// Maps each event loop of the group to its context; built once, read-only afterwards.
+public final class EventLoopContexts: Sendable {
+    private let contexts: [ObjectIdentifier: EventLoopContext]
+
+    public init(group: any EventLoopGroup, metrics: GatewayMetrics) {
+        var contexts: [ObjectIdentifier: EventLoopContext] = [:]
+        var seed: UInt64 = UInt64.random(in: 1...UInt64.max)
+        for eventLoop in group.makeIterator() {
+            seed = seed &* 6364136223846793005 &+ 1442695040888963407
+            contexts[ObjectIdentifier(eventLoop)] = EventLoopContext(eventLoop: eventLoop, metrics: metrics, seed: seed)
+        }
+        self.contexts = contexts
+    }
+
+    func context(for eventLoop: any EventLoop) -> EventLoopContext {
+        contexts[ObjectIdentifier(eventLoop)]!
+    }
+
+    public func closeIdleConnections() {
+        for context in contexts.values {
+            context.eventLoop.execute { context.pool.closeAll() }
+        }
+    }
+}

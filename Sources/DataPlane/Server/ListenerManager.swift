@@ -1,0 +1,98 @@
+import Logging
+import NIOCore
+import NIOExtras
+import NIOHTTP1
+import NIOPosix
+
+/// Binds one server socket per listener port in the table and keeps the set in step with reloads:
+/// new ports are bound, removed ports stop accepting (their open connections finish), kept ports are
+/// left alone so no connection notices a reload.
+public actor ListenerManager {
+    public struct Binding: Sendable {
+        public var host: String
+        public var port: Int
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+    }
+
+    private let group: any EventLoopGroup
+    private let tables: TableStore
+    private let contexts: EventLoopContexts
+    private let bindHost: String
+    private let portMap: [Int: Binding]
+    private let quiescing: ServerQuiescingHelper
+    private let logger: Logger
+    private var servers: [Int: any Channel] = [:]
+
+    public init(group: any EventLoopGroup, tables: TableStore, contexts: EventLoopContexts, bindHost: String,
+                portMap: [Int: Binding], logger: Logger) {
+        self.group = group
+        self.tables = tables
+        self.contexts = contexts
+        self.bindHost = bindHost
+        self.portMap = portMap
+        self.quiescing = ServerQuiescingHelper(group: group)
+        self.logger = logger
+    }
+
+    /// Makes the bound ports equal `ports`. Returns the ports that could not be bound, with the error.
+    @discardableResult
+    public func apply(ports: Set<Int>) async -> [Int: String] {
+        var failures: [Int: String] = [:]
+        for (port, channel) in servers where !ports.contains(port) {
+            logger.info("listener port removed; no longer accepting", metadata: ["port": "\(port)"])
+            try? await channel.close()
+            servers[port] = nil
+        }
+        for port in ports.sorted() where servers[port] == nil {
+            let binding = portMap[port] ?? Binding(host: bindHost, port: port)
+            do {
+                servers[port] = try await bind(listenerPort: port, on: binding)
+                logger.info("listening", metadata: ["listener_port": "\(port)", "address": "\(binding.host):\(binding.port)"])
+            } catch {
+                failures[port] = "\(error)"
+                logger.error("cannot bind listener port", metadata: ["listener_port": "\(port)", "address": "\(binding.host):\(binding.port)", "error": "\(error)"])
+            }
+        }
+        return failures
+    }
+
+    public func localAddress(listenerPort: Int) -> SocketAddress? { servers[listenerPort]?.localAddress }
+
+    /// Stops accepting on every port, lets in-flight requests finish and idle keep-alive connections
+    /// close, then returns (or returns at the deadline with connections still open).
+    public func drain(timeout: TimeAmount) async {
+        let promise = group.next().makePromise(of: Void.self)
+        quiescing.initiateShutdown(promise: promise)
+        servers.removeAll()
+        let timer = group.next().scheduleTask(in: timeout) { promise.succeed(()) }
+        try? await promise.futureResult.get()
+        timer.cancel()
+    }
+
+    private func bind(listenerPort: Int, on binding: Binding) async throws -> any Channel {
+        let tables = self.tables
+        let contexts = self.contexts
+        let quiescing = self.quiescing
+        return try await ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(quiescing.makeServerChannelHandler(channel: channel))
+                }
+            }
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let loop = contexts.context(for: channel.eventLoop)
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(ProxyHandler(listenerPort: listenerPort, tables: tables, loop: loop))
+                }
+            }
+            .bind(host: binding.host, port: binding.port).get()
+    }
+}

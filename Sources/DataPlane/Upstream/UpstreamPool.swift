@@ -1,0 +1,156 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import RoutingTable
+
+/// Keep-alive connections to backends, one pool per event loop (nginx's and Envoy's per-worker model):
+/// a downstream connection only borrows upstream connections of its own loop, so bytes never cross
+/// threads and the pool needs no lock. Idle connections are reused LIFO (the warmest first).
+final class UpstreamPool: @unchecked Sendable {  // confined to `eventLoop`
+    let eventLoop: any EventLoop
+    private var idle: [Endpoint: [UpstreamConnection]] = [:]
+    private let maxIdlePerEndpoint: Int
+    private let connectTimeout: TimeAmount
+
+    init(eventLoop: any EventLoop, maxIdlePerEndpoint: Int = 256, connectTimeout: TimeAmount = .seconds(5)) {
+        self.eventLoop = eventLoop
+        self.maxIdlePerEndpoint = maxIdlePerEndpoint
+        self.connectTimeout = connectTimeout
+    }
+
+    /// An idle connection if one is open, else a new one. `reused` tells the caller whether a failure
+    /// before the first response byte may be a stale keep-alive connection (and so worth one retry).
+    func acquire(_ endpoint: Endpoint, allowReuse: Bool = true) -> EventLoopFuture<(connection: UpstreamConnection, reused: Bool)> {
+        eventLoop.assertInEventLoop()
+        if allowReuse {
+            while let connection = idle[endpoint]?.popLast() {
+                if connection.channel.isActive {
+                    connection.isIdle = false
+                    return eventLoop.makeSucceededFuture((connection, true))
+                }
+            }
+        }
+        let eventLoop = self.eventLoop
+        return ClientBootstrap(group: eventLoop)
+            .connectTimeout(connectTimeout)
+            .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes)
+                    try channel.pipeline.syncOperations.addHandler(UpstreamHandler())
+                }
+            }
+            .connect(host: endpoint.host, port: endpoint.port)
+            .flatMapThrowing { channel in
+                let handler = try channel.pipeline.syncOperations.handler(type: UpstreamHandler.self)
+                let connection = UpstreamConnection(channel: channel, endpoint: endpoint, handler: handler, pool: self)
+                handler.connection = connection
+                return (connection, false)
+            }
+    }
+
+    /// Returns a connection whose exchange finished cleanly; closes it if the pool is full.
+    func release(_ connection: UpstreamConnection) {
+        eventLoop.assertInEventLoop()
+        connection.handler.exchange = nil
+        guard connection.channel.isActive, (idle[connection.endpoint]?.count ?? 0) < maxIdlePerEndpoint else {
+            connection.channel.close(promise: nil)
+            return
+        }
+        connection.isIdle = true
+        idle[connection.endpoint, default: []].append(connection)
+    }
+
+    /// Called when an idle connection is closed by the backend.
+    func forget(_ connection: UpstreamConnection) {
+        guard connection.isIdle else { return }
+        connection.isIdle = false
+        idle[connection.endpoint]?.removeAll { $0 === connection }
+    }
+
+    func closeAll() {
+        for connection in idle.values.joined() { connection.channel.close(promise: nil) }
+        idle.removeAll()
+    }
+}
+
+final class UpstreamConnection: @unchecked Sendable {  // confined to its channel's event loop
+    let channel: any Channel
+    let endpoint: Endpoint
+    let handler: UpstreamHandler
+    unowned let pool: UpstreamPool
+    var isIdle = false
+
+    init(channel: any Channel, endpoint: Endpoint, handler: UpstreamHandler, pool: UpstreamPool) {
+        self.channel = channel
+        self.endpoint = endpoint
+        self.handler = handler
+        self.pool = pool
+    }
+}
+
+/// What an upstream connection reports to the request it is serving.
+protocol UpstreamExchange: AnyObject {
+    func upstreamReceived(_ part: HTTPClientResponsePart)
+    func upstreamReadComplete()
+    func upstreamClosed(error: (any Error)?)
+    func upstreamWritabilityChanged(isWritable: Bool)
+    /// False while the downstream client cannot take more bytes: the upstream stops reading.
+    var downstreamIsWritable: Bool { get }
+}
+
+/// Sits at the end of an upstream connection's pipeline and hands everything to the current exchange.
+final class UpstreamHandler: ChannelDuplexHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundIn = HTTPClientRequestPart
+    typealias OutboundOut = HTTPClientRequestPart
+
+    var connection: UpstreamConnection?
+    var exchange: (any UpstreamExchange)?
+    private var context: ChannelHandlerContext?
+    private var readHeld = false
+    private var closeError: (any Error)?
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        exchange?.upstreamReceived(unwrapInboundIn(data))
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        exchange?.upstreamReadComplete()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if let connection { connection.pool.forget(connection) }
+        let exchange = self.exchange
+        self.exchange = nil
+        exchange?.upstreamClosed(error: closeError)
+        connection = nil
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        closeError = error
+        context.close(promise: nil)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        exchange?.upstreamWritabilityChanged(isWritable: context.channel.isWritable)
+    }
+
+    /// Response backpressure: while the client is slow, stop reading from the backend.
+    func read(context: ChannelHandlerContext) {
+        if let exchange, !exchange.downstreamIsWritable {
+            readHeld = true
+        } else {
+            context.read()
+        }
+    }
+
+    func resumeReading() {
+        guard readHeld, let context else { return }
+        readHeld = false
+        context.read()
+    }
+}

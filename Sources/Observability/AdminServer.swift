@@ -1,0 +1,75 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// The admin endpoint: `/metrics` (Prometheus text), `/healthz` (process alive), `/readyz`
+/// (configuration loaded and listeners bound; 503 otherwise, and while draining).
+public final class AdminServer: Sendable {
+    public let metrics: GatewayMetrics
+    private let ready = NIOLockedValueBox(false)
+    private let channel = NIOLockedValueBox<(any Channel)?>(nil)
+
+    public init(metrics: GatewayMetrics) { self.metrics = metrics }
+
+    public func setReady(_ value: Bool) { ready.withLockedValue { $0 = value } }
+    var isReady: Bool { ready.withLockedValue { $0 } }
+
+    public func start(host: String, port: Int, group: any EventLoopGroup) async throws -> SocketAddress? {
+        let server = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(AdminHandler(server: self))
+                }
+            }
+            .bind(host: host, port: port).get()
+        channel.withLockedValue { $0 = server }
+        return server.localAddress
+    }
+
+    public func stop() async {
+        let server = channel.withLockedValue { $0 }
+        try? await server?.close()
+    }
+}
+
+private final class AdminHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    let server: AdminServer
+    private var head: HTTPRequestHead?
+
+    init(server: AdminServer) { self.server = server }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head): self.head = head
+        case .body: break
+        case .end:
+            guard let head else { return }
+            self.head = nil
+            let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? "/"
+            let (status, type, body): (HTTPResponseStatus, String, [UInt8])
+            switch path {
+            case "/metrics": (status, type, body) = (.ok, "text/plain; version=0.0.4; charset=utf-8", server.metrics.exposition())
+            case "/healthz": (status, type, body) = (.ok, "text/plain", Array("ok\n".utf8))
+            case "/readyz":
+                (status, type, body) = server.isReady ? (.ok, "text/plain", Array("ready\n".utf8))
+                    : (.serviceUnavailable, "text/plain", Array("not ready\n".utf8))
+            default: (status, type, body) = (.notFound, "text/plain", Array("admin endpoints: /metrics /healthz /readyz\n".utf8))
+            }
+            var headers = HTTPHeaders([("content-type", type), ("content-length", String(body.count))])
+            if !head.isKeepAlive { headers.add(name: "connection", value: "close") }
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
+            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
+            let keepAlive = head.isKeepAlive
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
+                if !keepAlive { channel.close(promise: nil) }
+            }
+        }
+    }
+}
