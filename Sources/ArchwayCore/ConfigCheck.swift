@@ -1,0 +1,54 @@
+import GatewayAPI
+import Translator
+
+/// `archway check`: every manifest error, then every status condition that says something is wrong,
+/// each on one line naming the file, the object and the field or condition.
+public struct ConfigCheck: Sendable {
+    public var problems: [String]
+
+    public init(paths: [String], controllerName: String) {
+        let load = ManifestLoader().load(paths: paths)
+        var problems = load.errors.map(\.description)
+        var locations: [ObjectRef: SourceLocation] = [:]
+        for loaded in load.resources { locations[loaded.resource.ref] = loaded.location }
+        let snapshot = ResourceSnapshot(load.resources.map(\.resource))
+        let result = Translator(options: .init(controllerName: controllerName)).translate(snapshot)
+
+        func report(_ kind: String, _ namespace: String, _ name: String, _ field: String, _ condition: Condition) {
+            let location = locations[ObjectRef(kind: kind, namespace: namespace, name: name)]
+            let object = namespace.isEmpty ? "\(kind) \(name)" : "\(kind) \(namespace)/\(name)"
+            problems.append("\(location.map { "\($0)" } ?? "?") (\(object)): \(field): \(condition.type)=\(condition.status) \(condition.reason): \(condition.message)")
+        }
+        func isProblem(_ condition: Condition) -> Bool {
+            ["Conflicted", "PartiallyInvalid"].contains(condition.type) ? condition.isTrue : !condition.isTrue
+        }
+        for (name, status) in result.statuses.gatewayClasses.sorted(by: { $0.key < $1.key }) {
+            for condition in status.conditions where isProblem(condition) { report("GatewayClass", "", name, "status", condition) }
+        }
+        for (key, status) in result.statuses.gateways.sorted(by: { $0.key < $1.key }) {
+            for condition in status.conditions where isProblem(condition) { report("Gateway", key.namespace, key.name, "status", condition) }
+            for listener in status.listeners {
+                for condition in listener.conditions where isProblem(condition) {
+                    report("Gateway", key.namespace, key.name, "status.listeners[\(listener.name)]", condition)
+                }
+            }
+        }
+        let gatewayNames = Set(snapshot.gateways.map(\.metadata.namespacedName))
+        for route in snapshot.httpRoutes {
+            let key = route.metadata.namespacedName
+            for (index, parent) in (result.statuses.httpRoutes[key]?.parents ?? []).enumerated() {
+                for condition in parent.conditions where isProblem(condition) {
+                    report("HTTPRoute", key.namespace, key.name, "status.parents[\(index)] (Gateway \(parent.parentRef.namespace ?? "")/\(parent.parentRef.name))", condition)
+                }
+            }
+            for (index, parentRef) in (route.spec.parentRefs ?? []).enumerated() where (parentRef.kind ?? "Gateway") == "Gateway" {
+                let target = NamespacedName(parentRef.namespace ?? key.namespace, parentRef.name)
+                if !gatewayNames.contains(target) {
+                    let location = locations[ObjectRef(kind: "HTTPRoute", namespace: key.namespace, name: key.name)]
+                    problems.append("\(location.map { "\($0)" } ?? "?") (HTTPRoute \(key)): spec.parentRefs[\(index)]: Gateway \(target) not found")
+                }
+            }
+        }
+        self.problems = problems
+    }
+}

@@ -1,0 +1,139 @@
+import DataPlane
+import GatewayAPI
+import Logging
+import NIOCore
+import NIOPosix
+import Observability
+import Providers
+import RoutingTable
+import Translator
+
+/// Everything `archway serve` runs: provider → translator → compiled table → listeners, plus the
+/// admin endpoint. A load or compile failure never replaces a working table.
+public actor GatewayRuntime {
+    public struct Options: Sendable {
+        public var configPaths: [String]
+        public var portMap: [Int: ListenerManager.Binding] = [:]
+        public var bindHost = "0.0.0.0"
+        public var adminHost = "127.0.0.1"
+        public var adminPort = 9901
+        public var controllerName = Translator.defaultControllerName
+        public var drainTimeout: TimeAmount = .seconds(30)
+        public var pollInterval: Duration = .milliseconds(500)
+        public var eventLoopThreads = System.coreCount
+
+        public init(configPaths: [String]) { self.configPaths = configPaths }
+    }
+
+    public let options: Options
+    public let metrics = GatewayMetrics()
+    private let logger: Logger
+    private let group: MultiThreadedEventLoopGroup
+    private let tables = TableStore()
+    private let admin: AdminServer
+    private let contexts: EventLoopContexts
+    private let listeners: ListenerManager
+    private let provider: FileProvider
+    private let translator: Translator
+    private var lastGood: (snapshot: ResourceSnapshot, statuses: StatusSet)?
+    public private(set) var adminAddress: SocketAddress?
+    /// Increments on every applied configuration; lets tests and operators see that a change landed.
+    public private(set) var generation = 0
+
+    public init(options: Options, logger: Logger) {
+        self.options = options
+        self.logger = logger
+        group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.eventLoopThreads))
+        admin = AdminServer(metrics: metrics)
+        contexts = EventLoopContexts(group: group, metrics: metrics)
+        listeners = ListenerManager(group: group, tables: tables, contexts: contexts, bindHost: options.bindHost,
+                                    portMap: options.portMap, logger: logger)
+        provider = FileProvider(paths: options.configPaths, interval: options.pollInterval)
+        let address = ["0.0.0.0", "::"].contains(options.bindHost) ? "127.0.0.1" : options.bindHost
+        translator = Translator(options: .init(controllerName: options.controllerName, defaultAddress: address))
+    }
+
+    /// Loads the configuration, binds the listeners and the admin endpoint. Ready when it returns.
+    public func start() async throws {
+        adminAddress = try await admin.start(host: options.adminHost, port: options.adminPort, group: group)
+        logger.info("admin endpoint listening", metadata: ["address": "\(adminAddress.map { "\($0)" } ?? "?")"])
+        await apply(provider.load())
+        admin.setReady(true)
+    }
+
+    /// Applies every settled change of the watched files until the task is cancelled.
+    public func watch() async {
+        for await change in provider.changes() {
+            await apply(change)
+        }
+    }
+
+    /// SIGTERM path: readyz turns 503, listeners stop accepting, in-flight requests finish (up to the
+    /// drain timeout), then everything closes.
+    public func shutdown() async {
+        admin.setReady(false)
+        logger.info("draining", metadata: ["timeout_s": "\(options.drainTimeout.nanoseconds / 1_000_000_000)"])
+        await listeners.drain(timeout: options.drainTimeout)
+        contexts.closeIdleConnections()
+        await admin.stop()
+        try? await group.shutdownGracefully()
+        logger.info("stopped")
+    }
+
+    public func localAddress(listenerPort: Int) async -> SocketAddress? {
+        await listeners.localAddress(listenerPort: listenerPort)
+    }
+
+    public var statuses: StatusSet? { lastGood?.statuses }
+
+    func apply(_ load: ManifestLoader.Result) async {
+        if !load.errors.isEmpty {
+            for error in load.errors {
+                logger.error("invalid manifest", metadata: ["error": "\(error)"])
+            }
+            if lastGood != nil {
+                metrics.configReloadFailures.increment()
+                logger.error("configuration change rejected; the last good configuration keeps serving",
+                             metadata: ["errors": "\(load.errors.count)"])
+                return
+            }
+            logger.warning("starting with the valid manifests only", metadata: ["skipped": "\(load.errors.count)"])
+        }
+        let snapshot = ResourceSnapshot(load.resources.map(\.resource))
+        let result = translator.translate(snapshot)
+        let compiled: CompiledTable
+        do {
+            compiled = try CompiledTable(result.table)
+        } catch {
+            metrics.configReloadFailures.increment()
+            logger.error("routing table rejected; the last good configuration keeps serving", metadata: ["error": "\(error)"])
+            return
+        }
+        tables.swap(compiled)
+        let failures = await listeners.apply(ports: Set(result.table.ports.map(\.port)))
+        for (port, error) in failures.sorted(by: { $0.key < $1.key }) {
+            logger.error("listener port unavailable", metadata: ["port": "\(port)", "error": "\(error)"])
+        }
+        lastGood = (snapshot, result.statuses)
+        generation += 1
+        metrics.configReloads.increment()
+        logStatusProblems(result.statuses)
+        logger.info("configuration applied", metadata: [
+            "generation": "\(generation)", "gateways": "\(result.statuses.gateways.count)",
+            "httproutes": "\(result.statuses.httpRoutes.count)", "ports": "\(result.table.ports.map(\.port))",
+        ])
+    }
+
+    private func logStatusProblems(_ statuses: StatusSet) {
+        for (route, status) in statuses.httpRoutes.sorted(by: { $0.key < $1.key }) {
+            for parent in status.parents {
+                for condition in parent.conditions where condition.type != "PartiallyInvalid" ? !condition.isTrue : condition.isTrue {
+                    logger.warning("route condition", metadata: [
+                        "httproute": "\(route)", "parent": "\(parent.parentRef.namespace ?? "")/\(parent.parentRef.name)",
+                        "type": "\(condition.type)", "reason": "\(condition.reason)", "message": "\(condition.message)",
+                    ])
+                }
+            }
+        }
+    }
+}

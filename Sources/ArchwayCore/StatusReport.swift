@@ -1,0 +1,147 @@
+import Foundation
+import GatewayAPI
+import Translator
+import Yams
+
+/// The computed `.status` of every GatewayClass, Gateway and HTTPRoute, shaped as the objects a
+/// conformant controller writes to the API server, and rendered as JSON, YAML or a kubectl-like table.
+public struct StatusReport: Sendable {
+    public struct Item: Encodable, Sendable {
+        public var apiVersion: String
+        public var kind: String
+        public var metadata: Metadata
+        public var status: Status?
+    }
+    public struct Metadata: Encodable, Sendable {
+        public var name: String
+        public var namespace: String?
+        public var generation: Int64?
+    }
+    public enum Status: Encodable, Sendable {
+        case gatewayClass(GatewayClassStatus)
+        case gateway(GatewayStatus)
+        case route(RouteStatus)
+        public func encode(to encoder: any Encoder) throws {
+            switch self {
+            case .gatewayClass(let status): try status.encode(to: encoder)
+            case .gateway(let status): try status.encode(to: encoder)
+            case .route(let status): try status.encode(to: encoder)
+            }
+        }
+    }
+
+    public var items: [Item]
+
+    /// `timestamp` is stamped into every condition's `lastTransitionTime` (the translator has no clock).
+    public init(snapshot: ResourceSnapshot, statuses: StatusSet, timestamp: Date = Date()) {
+        let time = ISO8601DateFormatter().string(from: timestamp)
+        func stamp(_ conditions: [Condition]) -> [Condition] {
+            conditions.map { var c = $0; c.lastTransitionTime = time; return c }
+        }
+        let v1 = "\(GatewayAPIGroup.name)/v1"
+        var items: [Item] = []
+        for gatewayClass in snapshot.gatewayClasses {
+            guard var status = statuses.gatewayClasses[gatewayClass.metadata.name] else { continue }
+            status.conditions = stamp(status.conditions)
+            items.append(Item(apiVersion: v1, kind: "GatewayClass",
+                              metadata: .init(name: gatewayClass.metadata.name, generation: gatewayClass.metadata.generation),
+                              status: .gatewayClass(status)))
+        }
+        for gateway in snapshot.gateways {
+            guard var status = statuses.gateways[gateway.metadata.namespacedName] else { continue }
+            status.conditions = stamp(status.conditions)
+            for index in status.listeners.indices { status.listeners[index].conditions = stamp(status.listeners[index].conditions) }
+            items.append(Item(apiVersion: v1, kind: "Gateway",
+                              metadata: .init(name: gateway.metadata.name, namespace: gateway.metadata.namespace, generation: gateway.metadata.generation),
+                              status: .gateway(status)))
+        }
+        for route in snapshot.httpRoutes {
+            var status = statuses.httpRoutes[route.metadata.namespacedName]
+            if status != nil {
+                for index in status!.parents.indices { status!.parents[index].conditions = stamp(status!.parents[index].conditions) }
+            }
+            items.append(Item(apiVersion: v1, kind: "HTTPRoute",
+                              metadata: .init(name: route.metadata.name, namespace: route.metadata.namespace, generation: route.metadata.generation),
+                              status: status.map { .route($0) } ?? .route(RouteStatus(parents: []))))
+        }
+        self.items = items
+    }
+
+    /// Loads the manifests and translates them: the manifest errors and the resulting report.
+    public static func compute(paths: [String], controllerName: String) -> (errors: [String], report: StatusReport) {
+        let load = ManifestLoader().load(paths: paths)
+        let snapshot = ResourceSnapshot(load.resources.map(\.resource))
+        let result = Translator(options: .init(controllerName: controllerName)).translate(snapshot)
+        return (load.errors.map(\.description), StatusReport(snapshot: snapshot, statuses: result.statuses))
+    }
+
+    private struct List: Encodable {
+        var apiVersion = "v1"
+        var kind = "List"
+        var items: [Item]
+    }
+
+    public func json() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(List(items: items)), as: UTF8.self)
+    }
+
+    public func yaml() throws -> String {
+        try YAMLEncoder().encode(List(items: items))
+    }
+
+    /// Reads like `kubectl get`: one line per object, and under it every condition that is not as it
+    /// should be, with its reason and message.
+    public func table() -> String {
+        var rows: [[String]] = [["KIND", "NAMESPACE", "NAME", "STATUS"]]
+        var notes: [Int: [String]] = [:]
+        func problems(_ conditions: [Condition], prefix: String) -> [String] {
+            conditions.filter { ($0.type == "Conflicted" || $0.type == "PartiallyInvalid") ? $0.isTrue : !$0.isTrue }
+                .map { "\(prefix)\($0.type)=\($0.status) \($0.reason): \($0.message)" }
+        }
+        func summary(_ conditions: [Condition]) -> String {
+            conditions.filter { $0.type != "Conflicted" || $0.isTrue }.map { "\($0.type)=\($0.status)" }.joined(separator: " ")
+        }
+        for item in items {
+            var line = ""
+            var itemNotes: [String] = []
+            switch item.status {
+            case .gatewayClass(let status):
+                line = summary(status.conditions)
+                itemNotes = problems(status.conditions, prefix: "")
+            case .gateway(let status):
+                let listeners = status.listeners.map { "\($0.name)(routes=\($0.attachedRoutes))" }.joined(separator: ",")
+                line = summary(status.conditions) + " address=" + status.addresses.map(\.value).joined(separator: ",") + " listeners=" + listeners
+                itemNotes = problems(status.conditions, prefix: "")
+                for listener in status.listeners {
+                    itemNotes += problems(listener.conditions, prefix: "listener \(listener.name): ")
+                }
+            case .route(let status):
+                if status.parents.isEmpty {
+                    line = "NotAttached"
+                    itemNotes = ["no parentRef names a Gateway served by this controller"]
+                } else {
+                    line = status.parents.map { parent in
+                        "\(parent.parentRef.namespace ?? "")/\(parent.parentRef.name)\(parent.parentRef.sectionName.map { "/" + $0 } ?? ""): " + summary(parent.conditions)
+                    }.joined(separator: "; ")
+                    for parent in status.parents {
+                        itemNotes += problems(parent.conditions, prefix: "parent \(parent.parentRef.namespace ?? "")/\(parent.parentRef.name): ")
+                    }
+                }
+            case .none: line = "-"
+            }
+            notes[rows.count] = itemNotes
+            rows.append([item.kind, item.metadata.namespace ?? "", item.metadata.name, line])
+        }
+        let widths = (0..<3).map { column in rows.map { $0[column].count }.max() ?? 0 }
+        var output = ""
+        for (index, row) in rows.enumerated() {
+            var text = ""
+            for column in 0..<3 { text += row[column].padding(toLength: widths[column] + 2, withPad: " ", startingAt: 0) }
+            output += text + row[3] + "\n"
+            for note in notes[index] ?? [] { output += "    ! " + note + "\n" }
+        }
+        return output
+    }
+}

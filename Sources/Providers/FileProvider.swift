@@ -1,0 +1,62 @@
+import Foundation
+import GatewayAPI
+import Logging
+
+/// Watches manifest files and directories and yields a fresh load whenever they change.
+///
+/// It polls file metadata rather than using inotify: polling sees in-place edits, atomic renames,
+/// new and deleted files and directories alike, with no per-file watch to re-arm, and a stat of a few
+/// hundred files every half second costs nothing. A change is loaded only once the files have been
+/// stable for one interval, so an editor's partial writes are never read half-way.
+public struct FileProvider: Sendable {
+    public let paths: [String]
+    public let interval: Duration
+    private let loader = ManifestLoader()
+
+    public init(paths: [String], interval: Duration = .milliseconds(500)) {
+        self.paths = paths
+        self.interval = interval
+    }
+
+    public func load() -> ManifestLoader.Result { loader.load(paths: paths) }
+
+    /// Yields a load after each settled change (not the initial state: call `load()` for that).
+    public func changes() -> AsyncStream<ManifestLoader.Result> {
+        let (stream, continuation) = AsyncStream.makeStream(of: ManifestLoader.Result.self, bufferingPolicy: .bufferingNewest(1))
+        let task = Task { [self] in
+            var applied = fingerprint()
+            var candidate = applied
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                let current = fingerprint()
+                if current == applied {
+                    candidate = current
+                    continue
+                }
+                if current == candidate {
+                    applied = current
+                    continuation.yield(load())
+                } else {
+                    candidate = current
+                }
+            }
+            continuation.finish()
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        return stream
+    }
+
+    /// Path, size, modification time and inode of every manifest file: changes with any edit or rename.
+    func fingerprint() -> [String: [Int]] {
+        var result: [String: [Int]] = [:]
+        for file in ManifestLoader.manifestFiles(in: paths) {
+            var info = stat()
+            if stat(file, &info) == 0 {
+                result[file] = [Int(info.st_size), Int(info.st_mtim.tv_sec), Int(info.st_mtim.tv_nsec), Int(info.st_ino)]
+            } else {
+                result[file] = [-1]
+            }
+        }
+        return result
+    }
+}

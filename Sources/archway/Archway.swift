@@ -1,0 +1,163 @@
+import ArchwayCore
+import ArgumentParser
+import DataPlane
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+import Translator
+
+@main
+struct Archway: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "archway",
+        abstract: "A Kubernetes Gateway API implementation: controller and proxy in one binary.",
+        subcommands: [Serve.self, Status.self, Check.self, Echo.self])
+}
+
+/// "HOST:PORT" or "PORT", for flags that take an address.
+struct HostPort: ExpressibleByArgument {
+    var host: String
+    var port: Int
+
+    init?(argument: String) {
+        if let port = Int(argument) {
+            (host, self.port) = ("0.0.0.0", port)
+            return
+        }
+        guard let colon = argument.lastIndex(of: ":"), let port = Int(argument[argument.index(after: colon)...]) else { return nil }
+        var host = String(argument[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        (self.host, self.port) = (host.isEmpty ? "0.0.0.0" : host, port)
+    }
+}
+
+/// `--port-map 80=18080` or `80=127.0.0.1:18080`.
+struct PortMapping: ExpressibleByArgument {
+    var listenerPort: Int
+    var binding: HostPort
+
+    init?(argument: String) {
+        let parts = argument.split(separator: "=", maxSplits: 1).map(String.init)
+        guard parts.count == 2, let listenerPort = Int(parts[0]), let binding = HostPort(argument: parts[1]) else { return nil }
+        self.listenerPort = listenerPort
+        self.binding = binding
+    }
+}
+
+struct ConfigOptions: ParsableArguments {
+    @Option(name: .long, help: "A manifest file or a directory read recursively (repeatable).")
+    var config: [String] = []
+
+    @Option(name: .long, help: "Serve only Gateways whose GatewayClass names this controller.")
+    var controllerName = Translator.defaultControllerName
+
+    func validate() throws {
+        if config.isEmpty { throw ValidationError("at least one --config PATH is required") }
+    }
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Serve the Gateways described by the manifests, reloading them on change.")
+
+    @OptionGroup var options: ConfigOptions
+
+    @Option(name: .long, help: "Bind a listener port elsewhere: LISTENER_PORT=[HOST:]PORT (repeatable).")
+    var portMap: [PortMapping] = []
+
+    @Option(name: .long, help: "Admin endpoint address (/metrics, /healthz, /readyz).")
+    var admin = HostPort(argument: "127.0.0.1:9901")!
+
+    @Option(name: .long, help: "Address unmapped listener ports bind on.")
+    var bindAddress = "0.0.0.0"
+
+    @Option(name: .long, help: "Seconds to let in-flight requests finish after SIGTERM.")
+    var drainTimeout = 30
+
+    @Option(name: .long, help: "Event-loop threads (default: one per core).")
+    var threads = System.coreCount
+
+    @Option(name: .long, help: "Access log destination (PATH or stdout). Not implemented yet: refused rather than ignored.")
+    var accessLog: String?
+
+    func validate() throws {
+        if accessLog != nil {
+            throw ValidationError("--access-log is not implemented yet (see the observability issue)")
+        }
+    }
+
+    func run() async throws {
+        LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
+        var logger = Logger(label: "archway")
+        logger.logLevel = .info
+        var runtimeOptions = GatewayRuntime.Options(configPaths: options.config)
+        runtimeOptions.controllerName = options.controllerName
+        runtimeOptions.adminHost = admin.host
+        runtimeOptions.adminPort = admin.port
+        runtimeOptions.bindHost = bindAddress
+        runtimeOptions.drainTimeout = .seconds(Int64(drainTimeout))
+        runtimeOptions.eventLoopThreads = threads
+        for mapping in portMap {
+            runtimeOptions.portMap[mapping.listenerPort] = .init(host: mapping.binding.host, port: mapping.binding.port)
+        }
+        let runtime = GatewayRuntime(options: runtimeOptions, logger: logger)
+        try await ServeService.runUntilSignalled(runtime, logger: logger)
+    }
+}
+
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the Gateway API status archway computes for the manifests.")
+
+    enum Format: String, ExpressibleByArgument { case table, json, yaml }
+
+    @OptionGroup var options: ConfigOptions
+
+    @Option(name: .shortAndLong, help: "table, json or yaml.")
+    var output = Format.table
+
+    func run() async throws {
+        let (errors, report) = StatusReport.compute(paths: options.config, controllerName: options.controllerName)
+        for error in errors {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+        }
+        switch output {
+        case .table: print(report.table(), terminator: "")
+        case .json: print(try report.json())
+        case .yaml: print(try report.yaml(), terminator: "")
+        }
+    }
+}
+
+struct Check: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Validate the manifests without serving: exit 1 if anything is wrong.")
+
+    @OptionGroup var options: ConfigOptions
+
+    func run() async throws {
+        let check = ConfigCheck(paths: options.config, controllerName: options.controllerName)
+        for problem in check.problems { print(problem) }
+        if !check.problems.isEmpty { throw ExitCode(1) }
+        print("ok: every resource is valid and accepted")
+    }
+}
+
+struct Echo: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run small echo backends (for the bundled example and tests): each answers with JSON naming itself.")
+
+    @Argument(help: "NAME=HOST:PORT, one per backend.")
+    var backends: [String]
+
+    func run() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        for backend in backends {
+            let parts = backend.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, let address = HostPort(argument: parts[1]) else {
+                throw ValidationError("expected NAME=HOST:PORT, got \(backend)")
+            }
+            _ = try await EchoServer.start(name: parts[0], host: address.host, port: address.port, group: group)
+            print("echo backend \(parts[0]) listening on \(address.host):\(address.port)")
+        }
+        while true { try await Task.sleep(for: .seconds(3600)) }
+    }
+}
