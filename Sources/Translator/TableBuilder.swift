@@ -79,6 +79,9 @@ struct TableBuilder {
         var appProtocol = servicePort.appProtocol
         for slice in snapshot.endpointSlices[source.service] ?? [] {
             let slicePort = slice.ports?.first { ($0.name ?? "") == (servicePort.name ?? "") }
+            // A slice that lists ports but not this one does not serve it. A slice that lists none
+            // (hand-written file-mode manifests often omit them) falls back to the targetPort.
+            if slicePort == nil && !(slice.ports ?? []).isEmpty { continue }
             if appProtocol == nil { appProtocol = slicePort?.appProtocol }
             let target: Int?
             switch servicePort.targetPort {

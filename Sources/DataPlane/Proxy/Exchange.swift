@@ -1,3 +1,4 @@
+import RoutingTable
 import NIOCore
 import NIOHTTP1
 import Observability

@@ -1,3 +1,4 @@
+import RoutingTable
 import NIOConcurrencyHelpers
 
 /// Holds the table being served. A swap is one assignment: each request reads `current` once at its

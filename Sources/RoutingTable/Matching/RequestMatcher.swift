@@ -1,12 +1,17 @@
-import RoutingTable
-
 /// What matching needs from a request, split once per request.
-struct RequestView {
-    var path: Substring
-    var query: Substring?
-    var method: String
+public struct RequestView {
+    public var path: Substring
+    public var query: Substring?
+    public var method: String
     /// Returns the first value of a header (name lowercased).
-    var header: (String) -> String?
+    public var header: (String) -> String?
+
+    public init(path: Substring, query: Substring?, method: String, header: @escaping (String) -> String?) {
+        self.path = path
+        self.query = query
+        self.method = method
+        self.header = header
+    }
 
     /// First value of a query parameter, percent-decoded.
     func queryValue(_ name: String) -> String? {

@@ -1,10 +1,8 @@
-import RoutingTable
-
 /// RequestRedirect's Location header, per the spec's port rules: an explicit port wins; otherwise a
 /// changed scheme implies its well-known port, and an unchanged one keeps the listener's port; the
 /// port is omitted when it is the scheme's default.
-enum RedirectRules {
-    static func location(_ redirect: Redirect, host: String, path: Substring, query: Substring?,
+public enum RedirectRules {
+    public static func location(_ redirect: Redirect, host: String, path: Substring, query: Substring?,
                          listenerPort: Int, matchedPrefix: String?) -> String {
         let scheme = redirect.scheme ?? "http"
         let port: Int

@@ -1,11 +1,9 @@
-import RoutingTable
-
 /// The routing table made ready for the hot path: hash lookups for hosts, regexes compiled,
 /// weights turned into cumulative arrays. Built off the event loops, before the swap; immutable after.
 public final class CompiledTable: Sendable {
     public let source: RoutingTable
     let ports: [Int: HostIndex<CompiledListener>]
-    let clusters: [String: CompiledCluster]
+    public let clusters: [String: CompiledCluster]
 
     public init(_ table: RoutingTable) throws {
         source = table
@@ -28,7 +26,7 @@ public final class CompiledTable: Sendable {
 
     /// Listener isolation first (the most specific listener hostname owns the host), then the most
     /// specific virtual host inside it, then the first route in precedence order that matches.
-    func route(port: Int, host: String, request: RequestView) -> RouteLookup {
+    public func route(port: Int, host: String, request: RequestView) -> RouteLookup {
         guard let listener = ports[port]?.lookup(host) else { return .noListener }
         guard let virtualHost = listener.virtualHosts.lookup(host) else { return .noRoute }
         for route in virtualHost where route.matcher.matches(request) {
@@ -38,7 +36,7 @@ public final class CompiledTable: Sendable {
     }
 }
 
-enum RouteLookup {
+public enum RouteLookup {
     case noListener
     case noRoute
     case matched(CompiledRoute)
@@ -55,32 +53,32 @@ struct CompiledListener: Sendable {
 }
 
 /// Per-cluster identity only; endpoint choice state (round robin) lives per event loop.
-final class CompiledCluster: Sendable {
-    let id: String
-    let endpoints: [Endpoint]
+public final class CompiledCluster: Sendable {
+    public let id: String
+    public let endpoints: [Endpoint]
     init(id: String, endpoints: [Endpoint]) {
         self.id = id
         self.endpoints = endpoints
     }
 }
 
-final class CompiledRoute: Sendable {
-    enum Action: Sendable {
+public final class CompiledRoute: Sendable {
+    public enum Action: Sendable {
         case forward(WeightedChoice)
         case redirect(Redirect)
         case direct(status: Int, reason: String)
     }
-    enum Target: Sendable {
+    public enum Target: Sendable {
         case cluster(CompiledCluster)
         case invalid(reason: String)
     }
-    struct WeightedChoice: Sendable {
+    public struct WeightedChoice: Sendable {
         /// Cumulative weights, so a choice is one random number and a short scan.
-        let cumulative: [Int]
-        let targets: [(name: String, target: Target)]
-        var total: Int { cumulative.last ?? 0 }
+        public let cumulative: [Int]
+        public let targets: [(name: String, target: Target)]
+        public var total: Int { cumulative.last ?? 0 }
 
-        func pick(_ random: Int) -> (name: String, target: Target) {
+        public func pick(_ random: Int) -> (name: String, target: Target) {
             let point = random % total
             for (index, bound) in cumulative.enumerated() where point < bound {
                 return targets[index]
@@ -89,15 +87,15 @@ final class CompiledRoute: Sendable {
         }
     }
 
-    let origin: RouteOrigin
+    public let origin: RouteOrigin
     let matcher: RequestMatcher
-    let requestHeaders: HeaderEdits?
-    let responseHeaders: HeaderEdits?
-    let rewrite: (hostname: String?, path: PathRewrite?)?
-    let action: Action
+    public let requestHeaders: HeaderEdits?
+    public let responseHeaders: HeaderEdits?
+    public let rewrite: (hostname: String?, path: PathRewrite?)?
+    public let action: Action
     /// The prefix the PathPrefix match consumed, for ReplacePrefixMatch.
-    let matchedPrefix: String?
-    let routeName: String
+    public let matchedPrefix: String?
+    public let routeName: String
 
     init(_ entry: HTTPRouteEntry, clusters: [String: CompiledCluster]) throws {
         origin = entry.origin

@@ -1,0 +1,43 @@
+/// Pure request-target helpers shared by matching, rewrites and redirects.
+
+/// Path edits for URLRewrite and RequestRedirect.
+public enum PathRules {
+    public static func rewrite(_ path: Substring, with rewrite: PathRewrite, matchedPrefix: String?) -> String {
+        switch rewrite {
+        case .replaceFullPath(let replacement):
+            return replacement
+        case .replacePrefixMatch(let replacement):
+            let prefix = matchedPrefix ?? ""
+            let rest = path.hasPrefix(prefix) ? path.dropFirst(prefix.count) : path
+            // rest is "" or starts with "/": join without doubling or losing the slash.
+            var result = replacement.hasSuffix("/") && rest.hasPrefix("/") ? String(replacement.dropLast()) + rest : replacement + rest
+            if result.isEmpty { result = "/" }
+            return result
+        }
+    }
+
+    /// Splits an origin-form or absolute-form request target into path and query.
+    public static func split(_ uri: String) -> (path: Substring, query: Substring?) {
+        var target = Substring(uri)
+        if target.hasPrefix("http://") || target.hasPrefix("https://") {
+            let afterScheme = target.dropFirst(target.hasPrefix("https://") ? 8 : 7)
+            target = afterScheme.firstIndex(where: { $0 == "/" || $0 == "?" }).map { afterScheme[$0...] } ?? "/"
+        }
+        if let mark = target.firstIndex(of: "?") {
+            return (target[..<mark], target[target.index(after: mark)...])
+        }
+        return (target, nil)
+    }
+}
+
+/// The Host header reduced to what routing compares: lowercased, port and trailing dot removed.
+public func routingHost(_ value: String) -> String {
+    var host = Substring(value.lowercased())
+    if host.hasPrefix("[") {
+        if let end = host.firstIndex(of: "]") { host = host[...end] }
+    } else if let colon = host.lastIndex(of: ":") {
+        host = host[..<colon]
+    }
+    if host.hasSuffix(".") { host = host.dropLast() }
+    return String(host)
+}

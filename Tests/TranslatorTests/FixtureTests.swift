@@ -1,0 +1,223 @@
+import Foundation
+import GatewayAPI
+import RoutingTable
+import Testing
+import Translator
+import Yams
+
+/// Each fixture is a real multi-document manifest file plus one `kind: Expect` document that says,
+/// in Gateway API terms, what a user must see: conditions (as "Status/Reason"), attached routes,
+/// endpoints, and where given requests are routed. No sockets: the routing table is queried directly.
+struct FixtureTests {
+    static let directory = Bundle.module.url(forResource: "Fixtures", withExtension: nil)!
+    static let names: [String] = (try? FileManager.default.contentsOfDirectory(atPath: directory.path))?
+        .filter { $0.hasSuffix(".yaml") }.sorted() ?? []
+
+    @Test("fixtures are present")
+    func fixturesExist() {
+        #expect(Self.names.count >= 15)
+    }
+
+    @Test(arguments: names)
+    func fixture(_ name: String) throws {
+        let path = Self.directory.appendingPathComponent(name).path
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let loaded = ManifestLoader().parse(text: text, file: name)
+        let expect = try Self.expectations(in: text)
+        let snapshot = ResourceSnapshot(loaded.resources.map(\.resource))
+        let result = Translator().translate(snapshot)
+
+        checkManifestErrors(loaded.errors, expect.manifestErrors)
+        for (className, conditions) in expect.gatewayClasses ?? [:] {
+            check(result.statuses.gatewayClasses[className]?.conditions, conditions, "GatewayClass \(className)")
+        }
+        for (key, gatewayExpect) in expect.gateways ?? [:] {
+            let status = result.statuses.gateways[Self.namespacedName(key)]
+            if gatewayExpect.absent == true {
+                #expect(status == nil, "Gateway \(key) must get no status from archway")
+                continue
+            }
+            guard let status else {
+                Issue.record("Gateway \(key) has no status")
+                continue
+            }
+            check(status.conditions, gatewayExpect.conditions ?? [:], "Gateway \(key)")
+            for (listenerName, listenerExpect) in gatewayExpect.listeners ?? [:] {
+                guard let listener = status.listeners.first(where: { $0.name == listenerName }) else {
+                    Issue.record("Gateway \(key) has no listener status \(listenerName)")
+                    continue
+                }
+                check(listener.conditions, listenerExpect.conditions ?? [:], "Gateway \(key) listener \(listenerName)")
+                if let attached = listenerExpect.attachedRoutes {
+                    #expect(listener.attachedRoutes == attached, "Gateway \(key) listener \(listenerName) attachedRoutes")
+                }
+                if let kinds = listenerExpect.supportedKinds {
+                    #expect(listener.supportedKinds.map(\.kind) == kinds, "Gateway \(key) listener \(listenerName) supportedKinds")
+                }
+            }
+        }
+        for (key, parents) in expect.routes ?? [:] {
+            let status = result.statuses.httpRoutes[Self.namespacedName(key)]
+            #expect((status?.parents.count ?? 0) == parents.count, "HTTPRoute \(key): number of parent statuses")
+            for parentExpect in parents {
+                let match = status?.parents.first { parent in
+                    let ref = parent.parentRef
+                    return "\(ref.namespace ?? "")/\(ref.name)\(ref.sectionName.map { "/" + $0 } ?? "")\(ref.port.map { ":\($0)" } ?? "")" == parentExpect.parent
+                }
+                guard let match else {
+                    Issue.record("HTTPRoute \(key) has no status for parent \(parentExpect.parent)")
+                    continue
+                }
+                #expect(match.controllerName == Translator.defaultControllerName)
+                #expect(match.parentRef.group == GatewayAPIGroup.name && match.parentRef.kind == "Gateway")
+                check(match.conditions, parentExpect.conditions, "HTTPRoute \(key) parent \(parentExpect.parent)")
+                if let fragment = parentExpect.messageContains {
+                    #expect(match.conditions.contains { $0.message.contains(fragment) }, "HTTPRoute \(key): a condition message mentions \"\(fragment)\"")
+                }
+            }
+        }
+        for (id, endpoints) in expect.clusters ?? [:] {
+            let actual = result.table.clusters[id]?.endpoints.map { "\($0.host):\($0.port)" }
+            #expect(actual == endpoints, "cluster \(id) endpoints")
+        }
+        if let ports = expect.ports {
+            #expect(result.table.ports.map(\.port) == ports, "bound listener ports")
+        }
+        let table = try CompiledTable(result.table)
+        for request in expect.requests ?? [] {
+            checkRequest(request, table: table)
+        }
+    }
+
+    private func checkRequest(_ request: RequestExpect, table: CompiledTable) {
+        let (path, query) = PathRules.split(request.path)
+        let headers = Dictionary(uniqueKeysWithValues: (request.headers ?? [:]).map { ($0.key.lowercased(), $0.value) })
+        let view = RequestView(path: path, query: query, method: request.method ?? "GET", header: { headers[$0] })
+        let port = request.port ?? 80
+        let what = "\(request.method ?? "GET") \(request.host)\(request.path) on port \(port)"
+        switch table.route(port: port, host: routingHost(request.host), request: view) {
+        case .noListener, .noRoute:
+            #expect(request.status == 404 && request.route == nil, "\(what): expected \(request.route ?? "status \(request.status ?? 0)"), got 404")
+        case .matched(let route):
+            let origin = "\(route.origin.namespace)/\(route.origin.name)"
+            if let expected = request.route {
+                let parts = expected.split(separator: "#")
+                #expect(origin == String(parts[0]), "\(what): routed to \(origin)#\(route.origin.rule)")
+                if parts.count > 1 { #expect(route.origin.rule == Int(parts[1]), "\(what): rule \(route.origin.rule)") }
+            }
+            switch route.action {
+            case .direct(let status, _):
+                #expect(request.status == status, "\(what): answered \(status) by the gateway")
+            case .redirect(let redirect):
+                #expect(request.status == redirect.statusCode, "\(what): redirect status")
+                let location = RedirectRules.location(redirect, host: routingHost(request.host), path: path, query: query,
+                                                      listenerPort: port, matchedPrefix: route.matchedPrefix)
+                #expect(request.location == location, "\(what): Location")
+            case .forward(let choice):
+                let allInvalid = choice.targets.allSatisfy { if case .invalid = $0.target { true } else { false } }
+                // A rule whose every backend is invalid is answered 500 by the gateway.
+                let effective = allInvalid ? 500 : 200
+                #expect((request.status ?? 200) == effective || (request.status == nil && request.backends != nil),
+                        "\(what): forwarded (effective status \(effective)), expected \(request.status ?? 200)")
+                if let backends = request.backends {
+                    var actual: [String: Int] = [:]
+                    var previous = 0
+                    for (index, bound) in choice.cumulative.enumerated() {
+                        let target = choice.targets[index]
+                        let name: String
+                        switch target.target {
+                        case .cluster(let cluster): name = cluster.id
+                        case .invalid: name = "invalid:" + target.name
+                        }
+                        actual[name] = bound - previous
+                        previous = bound
+                    }
+                    #expect(actual == backends, "\(what): weighted backends")
+                }
+                if let rewrite = request.rewrittenPath {
+                    let newPath = route.rewrite?.path.map { PathRules.rewrite(path, with: $0, matchedPrefix: route.matchedPrefix) } ?? String(path)
+                    #expect(newPath == rewrite, "\(what): rewritten path")
+                }
+            }
+        }
+    }
+
+    private func check(_ conditions: [Condition]?, _ expected: [String: String], _ what: String) {
+        for (type, value) in expected {
+            let condition = conditions?.first { $0.type == type }
+            if value == "absent" {
+                #expect(condition == nil, "\(what): \(type) must be absent")
+            } else {
+                let actual = condition.map { "\($0.status)/\($0.reason)" } ?? "missing"
+                #expect(actual == value, "\(what): \(type) is \(actual): \(condition?.message ?? "")")
+            }
+        }
+    }
+
+    private func checkManifestErrors(_ errors: [ManifestError], _ expected: [String]?) {
+        let descriptions = errors.map(\.description)
+        guard let expected else {
+            #expect(descriptions.isEmpty, "unexpected manifest errors: \(descriptions)")
+            return
+        }
+        #expect(descriptions.count == expected.count, "manifest errors: \(descriptions)")
+        for fragment in expected {
+            #expect(descriptions.contains { $0.contains(fragment) }, "no manifest error contains \"\(fragment)\" in \(descriptions)")
+        }
+    }
+
+    static func namespacedName(_ key: String) -> NamespacedName {
+        let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
+        return NamespacedName(parts[0], parts[1])
+    }
+
+    static func expectations(in text: String) throws -> Expectations {
+        for node in try Yams.compose_all(yaml: text) where node["kind"]?.string == "Expect" {
+            return try YAMLDecoder().decode(Expectations.self, from: node)
+        }
+        throw FixtureError.noExpectations
+    }
+}
+
+enum FixtureError: Error { case noExpectations }
+
+struct Expectations: Decodable {
+    var manifestErrors: [String]?
+    var gatewayClasses: [String: [String: String]]?
+    var gateways: [String: GatewayExpect]?
+    var routes: [String: [ParentExpect]]?
+    var clusters: [String: [String]]?
+    var ports: [Int]?
+    var requests: [RequestExpect]?
+}
+
+struct GatewayExpect: Decodable {
+    var absent: Bool?
+    var conditions: [String: String]?
+    var listeners: [String: ListenerExpect]?
+}
+
+struct ListenerExpect: Decodable {
+    var attachedRoutes: Int?
+    var conditions: [String: String]?
+    var supportedKinds: [String]?
+}
+
+struct ParentExpect: Decodable {
+    var parent: String
+    var conditions: [String: String]
+    var messageContains: String?
+}
+
+struct RequestExpect: Decodable {
+    var port: Int?
+    var host: String
+    var path: String
+    var method: String?
+    var headers: [String: String]?
+    var route: String?
+    var status: Int?
+    var location: String?
+    var backends: [String: Int]?
+    var rewrittenPath: String?
+}
