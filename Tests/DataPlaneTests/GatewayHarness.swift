@@ -1,0 +1,147 @@
+import ArchwayCore
+import Foundation
+import Logging
+import NIOCore
+import NIOPosix
+
+/// Real archway (in-process, same code as `archway serve`) in front of real echo backends, on loopback
+/// ports chosen by the kernel, configured by manifest files in a temporary directory.
+final class GatewayHarness: @unchecked Sendable {
+    let directory: URL
+    let group = MultiThreadedEventLoopGroup(numberOfThreads: 2)
+    private(set) var backendPorts: [String: Int] = [:]
+    private var backendChannels: [any Channel] = []
+    private(set) var runtime: GatewayRuntime!
+    private(set) var port = 0
+    private(set) var adminPort = 0
+
+    init() {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("archway-test-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    /// Starts an echo backend that answers with `name`.
+    func startBackend(_ name: String) async throws {
+        let channel = try await EchoServer.start(name: name, host: "127.0.0.1", port: 0, group: group)
+        backendChannels.append(channel)
+        backendPorts[name] = channel.localAddress!.port!
+    }
+
+    func stopBackend(_ name: String) async throws {
+        guard let port = backendPorts[name], let index = backendChannels.firstIndex(where: { $0.localAddress?.port == port }) else { return }
+        try await backendChannels.remove(at: index).close()
+    }
+
+    func write(_ file: String, _ yaml: String) throws {
+        // Write then rename, as editors and `kubectl`-style tools do: the watcher never sees half a file.
+        let target = directory.appendingPathComponent(file)
+        let temporary = directory.appendingPathComponent(".\(file).tmp")
+        try yaml.write(to: temporary, atomically: false, encoding: .utf8)
+        guard rename(temporary.path, target.path) == 0 else { throw HarnessError.timeout("rename failed: \(errno)") }
+    }
+
+    func start() async throws {
+        var options = GatewayRuntime.Options(configPaths: [directory.path])
+        options.portMap = [80: .init(host: "127.0.0.1", port: 0)]
+        options.adminHost = "127.0.0.1"
+        options.adminPort = 0
+        options.pollInterval = .milliseconds(50)
+        options.eventLoopThreads = 2
+        options.drainTimeout = .seconds(5)
+        var logger = Logger(label: "archway-test")
+        logger.logLevel = .critical
+        runtime = GatewayRuntime(options: options, logger: logger)
+        try await runtime.start()
+        port = await runtime.localAddress(listenerPort: 80)!.port!
+        adminPort = await runtime.adminAddress!.port!
+        let runtime = self.runtime!
+        watcher = Task { await runtime.watch() }
+    }
+
+    private var watcher: Task<Void, Never>?
+
+    /// Waits until the runtime has applied `generation` configurations (or fails after 10 s).
+    func waitForGeneration(atLeast generation: Int) async throws {
+        for _ in 0..<200 {
+            if await runtime.generation >= generation { return }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw HarnessError.timeout("configuration generation \(generation) never applied")
+    }
+
+    func client() async throws -> TestHTTPClient {
+        try await TestHTTPClient.connect(port: port, group: group)
+    }
+
+    /// One request on a fresh connection.
+    func send(_ uri: String, host: String, headers: [(String, String)] = []) async throws -> TestHTTPClient.Response {
+        try await send(.GET, uri, host: host, headers: headers)
+    }
+
+    func send(_ method: NIOHTTP1Method, _ uri: String, host: String, headers: [(String, String)] = []) async throws -> TestHTTPClient.Response {
+        let client = try await client()
+        defer { Task { await client.close() } }
+        return try await client.request(method, uri, host: host, headers: headers)
+    }
+
+    func stop() async {
+        watcher?.cancel()
+        await runtime?.shutdown()
+        for channel in backendChannels { try? await channel.close() }
+        try? await group.shutdownGracefully()
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
+
+typealias NIOHTTP1Method = NIOHTTP1.HTTPMethod
+import NIOHTTP1
+
+enum HarnessError: Error { case timeout(String) }
+
+/// Manifest text for tests, in the shapes users write.
+enum Manifests {
+    static func gateway(namespace: String = "default", from: String = "All") -> String {
+        """
+        apiVersion: gateway.networking.k8s.io/v1
+        kind: GatewayClass
+        metadata: {name: archway}
+        spec: {controllerName: archway.dev/gateway-controller}
+        ---
+        apiVersion: gateway.networking.k8s.io/v1
+        kind: Gateway
+        metadata: {name: gw, namespace: \(namespace)}
+        spec:
+          gatewayClassName: archway
+          listeners:
+          - {name: http, protocol: HTTP, port: 80, allowedRoutes: {namespaces: {from: \(from)}}}
+        """
+    }
+
+    /// A Service `name` on port 80 whose one ready endpoint is 127.0.0.1:`targetPort`.
+    static func service(_ name: String, namespace: String = "default", targetPort: Int, ready: Bool = true) -> String {
+        """
+        apiVersion: v1
+        kind: Service
+        metadata: {name: \(name), namespace: \(namespace)}
+        spec: {ports: [{name: http, port: 80, targetPort: \(targetPort)}]}
+        ---
+        apiVersion: discovery.k8s.io/v1
+        kind: EndpointSlice
+        metadata: {name: \(name)-1, namespace: \(namespace), labels: {kubernetes.io/service-name: \(name)}}
+        addressType: IPv4
+        ports: [{name: http, port: \(targetPort)}]
+        endpoints:
+        - addresses: [127.0.0.1]
+          conditions: {ready: \(ready)}
+        """
+    }
+
+    static func join(_ documents: String...) -> String { documents.joined(separator: "\n---\n") + "\n" }
+}
+
+extension TestHTTPClient.Response {
+    /// The echo backend's JSON answer.
+    var echo: [String: Any] { (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [String: Any] ?? [:] }
+    var echoName: String? { echo["name"] as? String }
+    var echoHeaders: [String: String] { echo["headers"] as? [String: String] ?? [:] }
+}

@@ -1,0 +1,115 @@
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// A plain HTTP/1.1 client over a real socket, one connection, requests in sequence (keep-alive).
+/// Bodies can be streamed from a generator so multi-hundred-MiB uploads never sit in memory.
+final class TestHTTPClient: Sendable {
+    struct Response: Sendable {
+        var status: Int
+        var headers: HTTPHeaders
+        var body: ByteBuffer
+        var text: String { String(buffer: body) }
+        var bodyBytes: Int
+    }
+
+    let channel: any Channel
+    private let handler: ResponseCollector
+
+    static func connect(port: Int, group: any EventLoopGroup) async throws -> TestHTTPClient {
+        let collector = ResponseCollector()
+        let channel = try await ClientBootstrap(group: group)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHTTPClientHandlers()
+                    try channel.pipeline.syncOperations.addHandler(collector)
+                }
+            }
+            .connect(host: "127.0.0.1", port: port).get()
+        return TestHTTPClient(channel: channel, handler: collector)
+    }
+
+    private init(channel: any Channel, handler: ResponseCollector) {
+        self.channel = channel
+        self.handler = handler
+    }
+
+    /// Sends one request. `bodyChunks` chunks of `chunkSize` bytes are streamed, each written once the
+    /// previous one has left, so the client holds one chunk at a time. `keepBody: false` only counts.
+    func request(_ method: HTTPMethod = .GET, _ uri: String, host: String, headers: [(String, String)] = [],
+                 body: ByteBuffer? = nil, bodyChunks: Int = 0, chunkSize: Int = 1 << 20, chunked: Bool = false,
+                 keepBody: Bool = true) async throws -> Response {
+        var requestHeaders = HTTPHeaders([("host", host)])
+        requestHeaders.add(contentsOf: headers)
+        if let body {
+            requestHeaders.add(name: "content-length", value: String(body.readableBytes))
+        } else if bodyChunks > 0 {
+            requestHeaders.add(name: chunked ? "transfer-encoding" : "content-length",
+                               value: chunked ? "chunked" : String(bodyChunks * chunkSize))
+        }
+        let promise = channel.eventLoop.makePromise(of: Response.self)
+        handler.expect(promise, keepBody: keepBody, channel: channel)
+        let head = HTTPRequestHead(version: .http1_1, method: method, uri: uri, headers: requestHeaders)
+        try await channel.writeAndFlush(HTTPClientRequestPart.head(head))
+        if let body {
+            try await channel.writeAndFlush(HTTPClientRequestPart.body(.byteBuffer(body)))
+        }
+        if bodyChunks > 0 {
+            let chunk = channel.allocator.buffer(repeating: UInt8(ascii: "a"), count: chunkSize)
+            for _ in 0..<bodyChunks {
+                try await channel.writeAndFlush(HTTPClientRequestPart.body(.byteBuffer(chunk)))
+            }
+        }
+        try await channel.writeAndFlush(HTTPClientRequestPart.end(nil))
+        return try await promise.futureResult.get()
+    }
+
+    func close() async {
+        try? await channel.close()
+    }
+}
+
+private final class ResponseCollector: ChannelInboundHandler, @unchecked Sendable {
+    typealias InboundIn = HTTPClientResponsePart
+
+    private var promise: EventLoopPromise<TestHTTPClient.Response>?
+    private var keepBody = true
+    private var head: HTTPResponseHead?
+    private var body = ByteBuffer()
+    private var bodyBytes = 0
+
+    func expect(_ promise: EventLoopPromise<TestHTTPClient.Response>, keepBody: Bool, channel: any Channel) {
+        channel.eventLoop.execute {
+            self.promise = promise
+            self.keepBody = keepBody
+            self.head = nil
+            self.body.clear()
+            self.bodyBytes = 0
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head):
+            if head.status.code >= 200 { self.head = head }
+        case .body(var buffer):
+            bodyBytes += buffer.readableBytes
+            if keepBody { body.writeBuffer(&buffer) }
+        case .end:
+            guard let head else { return }
+            promise?.succeed(.init(status: Int(head.status.code), headers: head.headers, body: body, bodyBytes: bodyBytes))
+            promise = nil
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        promise?.fail(ChannelError.eof)
+        promise = nil
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        promise?.fail(error)
+        promise = nil
+        context.close(promise: nil)
+    }
+}
