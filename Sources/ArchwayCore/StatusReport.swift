@@ -31,6 +31,8 @@ public struct StatusReport: Sendable {
     }
 
     public var items: [Item]
+    /// Why a route got no status from this controller, by "namespace/name" (shown in the table).
+    var unattached: [String: String] = [:]
 
     /// `timestamp` is stamped into every condition's `lastTransitionTime` (the translator has no clock).
     public init(snapshot: ResourceSnapshot, statuses: StatusSet, timestamp: Date = Date()) {
@@ -57,6 +59,16 @@ public struct StatusReport: Sendable {
         }
         for route in snapshot.httpRoutes {
             var status = statuses.httpRoutes[route.metadata.namespacedName]
+            if status == nil {
+                let parents = (route.spec.parentRefs ?? []).map { ref -> String in
+                    let key = NamespacedName(ref.namespace ?? route.metadata.namespace ?? "default", ref.name)
+                    guard let gateway = snapshot.gateways.first(where: { $0.metadata.namespacedName == key }) else {
+                        return "Gateway \(key) not found"
+                    }
+                    return "Gateway \(key) has class \(gateway.spec.gatewayClassName), not served by this controller"
+                }
+                unattached[route.metadata.namespacedName.description] = parents.isEmpty ? "the route has no parentRefs" : parents.joined(separator: "; ")
+            }
             if status != nil {
                 for index in status!.parents.indices { status!.parents[index].conditions = stamp(status!.parents[index].conditions) }
             }
@@ -120,7 +132,7 @@ public struct StatusReport: Sendable {
             case .route(let status):
                 if status.parents.isEmpty {
                     line = "NotAttached"
-                    itemNotes = ["no parentRef names a Gateway served by this controller"]
+                    itemNotes = [unattached["\(item.metadata.namespace ?? "")/\(item.metadata.name)"] ?? "no parentRef names a Gateway served by this controller"]
                 } else {
                     line = status.parents.map { parent in
                         "\(parent.parentRef.namespace ?? "")/\(parent.parentRef.name)\(parent.parentRef.sectionName.map { "/" + $0 } ?? ""): " + summary(parent.conditions)

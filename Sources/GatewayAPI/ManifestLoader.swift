@@ -57,11 +57,14 @@ public struct ManifestLoader: Sendable {
 
     public func parse(text: String, file: String) -> Result {
         var result = Result(resources: [], errors: [])
-        let documents: [Node]
+        // Parse document by document: Yams' `compose_all` sequence silently stops at a syntax error,
+        // which would make a half-written file look like a valid, shorter one.
+        var documents: [Node] = []
         do {
-            documents = Array(try Yams.compose_all(yaml: text))
+            let parser = try Parser(yaml: text)
+            while let document = try parser.nextRoot() { documents.append(document) }
         } catch {
-            result.errors.append(ManifestError(location: .init(file: file, document: 1),
+            result.errors.append(ManifestError(location: .init(file: file, document: documents.count + 1),
                                                message: "not valid YAML or JSON: \(error)"))
             return result
         }

@@ -48,8 +48,8 @@ final class GatewayHarness: @unchecked Sendable {
         options.pollInterval = .milliseconds(50)
         options.eventLoopThreads = 2
         options.drainTimeout = .seconds(5)
-        var logger = Logger(label: "archway-test")
-        logger.logLevel = .critical
+        var logger = Logger(label: "archway-test", factory: { StreamLogHandler.standardError(label: $0) })
+        logger.logLevel = ProcessInfo.processInfo.environment["ARCHWAY_TEST_LOG"] == nil ? .critical : .debug
         runtime = GatewayRuntime(options: options, logger: logger)
         try await runtime.start()
         port = await runtime.localAddress(listenerPort: 80)!.port!
