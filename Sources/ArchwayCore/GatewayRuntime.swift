@@ -36,6 +36,7 @@ public actor GatewayRuntime {
     private let provider: FileProvider
     private let translator: Translator
     private var lastGood: (snapshot: ResourceSnapshot, statuses: StatusSet)?
+    private var baseline: FileProvider.Fingerprint = [:]
     public private(set) var adminAddress: SocketAddress?
     /// Increments on every applied configuration; lets tests and operators see that a change landed.
     public private(set) var generation = 0
@@ -57,13 +58,14 @@ public actor GatewayRuntime {
     public func start() async throws {
         adminAddress = try await admin.start(host: options.adminHost, port: options.adminPort, group: group)
         logger.info("admin endpoint listening", metadata: ["address": "\(adminAddress.map { "\($0)" } ?? "?")"])
+        baseline = provider.fingerprint()
         await apply(provider.load())
         admin.setReady(true)
     }
 
     /// Applies every settled change of the watched files until the task is cancelled.
     public func watch() async {
-        for await change in provider.changes() {
+        for await change in provider.changes(since: baseline) {
             await apply(change)
         }
     }

@@ -20,11 +20,14 @@ public struct FileProvider: Sendable {
 
     public func load() -> ManifestLoader.Result { loader.load(paths: paths) }
 
-    /// Yields a load after each settled change (not the initial state: call `load()` for that).
-    public func changes() -> AsyncStream<ManifestLoader.Result> {
+    public typealias Fingerprint = [String: [Int]]
+
+    /// Yields a load after each settled change since `baseline`, a fingerprint taken *before* the
+    /// initial `load()`, so that an edit landing between that load and the start of watching is not lost.
+    public func changes(since baseline: Fingerprint) -> AsyncStream<ManifestLoader.Result> {
         let (stream, continuation) = AsyncStream.makeStream(of: ManifestLoader.Result.self, bufferingPolicy: .bufferingNewest(1))
         let task = Task { [self] in
-            var applied = fingerprint()
+            var applied = baseline
             var candidate = applied
             while !Task.isCancelled {
                 try? await Task.sleep(for: interval)
@@ -47,7 +50,7 @@ public struct FileProvider: Sendable {
     }
 
     /// Path, size, modification time and inode of every manifest file: changes with any edit or rename.
-    func fingerprint() -> [String: [Int]] {
+    public func fingerprint() -> Fingerprint {
         var result: [String: [Int]] = [:]
         for file in ManifestLoader.manifestFiles(in: paths) {
             var info = stat()
