@@ -37,6 +37,7 @@ public actor GatewayRuntime {
     private let translator: Translator
     private var lastGood: (snapshot: ResourceSnapshot, statuses: StatusSet)?
     private var baseline: FileProvider.Fingerprint = [:]
+    private var isShutDown = false
     public private(set) var adminAddress: SocketAddress?
     /// Increments on every applied configuration; lets tests and operators see that a change landed.
     public private(set) var generation = 0
@@ -73,6 +74,8 @@ public actor GatewayRuntime {
     /// SIGTERM path: readyz turns 503, listeners stop accepting, in-flight requests finish (up to the
     /// drain timeout), then everything closes.
     public func shutdown() async {
+        guard !isShutDown else { return }
+        isShutDown = true
         admin.setReady(false)
         logger.info("draining", metadata: ["timeout_s": "\(options.drainTimeout.nanoseconds / 1_000_000_000)"])
         await listeners.drain(timeout: options.drainTimeout)

@@ -67,39 +67,61 @@ extension GatewayMetrics.RequestLabels {
     }
 }
 
-/// A per-event-loop cache of metric handles. Label cardinality is bounded by configuration (routes ×
-/// backends × methods × status codes): no path or client address is ever a label. Methods outside the
-/// standard set are counted as "OTHER" for the same reason.
+/// A per-event-loop cache of metric handles, keyed by cheap identities (the compiled route object, the
+/// backend's index, method, status) so the hot path hashes a pointer and two integers instead of five
+/// label strings. Label cardinality stays bounded by configuration (routes × backends × methods ×
+/// status codes): no path or client address is ever a label, and non-standard methods count as "OTHER".
 public final class RequestMetrics {
-    private let metrics: GatewayMetrics
-    private var counters: [CounterKey: Counter] = [:]
-    private var histograms: [GatewayMetrics.RequestLabels: DurationHistogram] = [:]
-
+    public struct Key: Hashable {
+        public var route: ObjectIdentifier?
+        public var backend: Int
+        public var method: String
+        public init(route: ObjectIdentifier?, backend: Int, method: String) {
+            self.route = route
+            self.backend = backend
+            self.method = RequestMetrics.knownMethods.contains(method) ? method : "OTHER"
+        }
+    }
     private struct CounterKey: Hashable {
-        var labels: GatewayMetrics.RequestLabels
+        var key: Key
         var status: Int
     }
+
+    private let metrics: GatewayMetrics
+    private var counters: [CounterKey: Counter] = [:]
+    private var histograms: [Key: DurationHistogram] = [:]
+    /// The routing table the cached keys belong to: route identities change with every reload.
+    private var table: ObjectIdentifier?
 
     public init(_ metrics: GatewayMetrics) { self.metrics = metrics }
 
     static let knownMethods: Set<String> = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"]
 
-    public func record(_ labels: GatewayMetrics.RequestLabels, status: Int, duration: Duration) {
-        var labels = labels
-        if !Self.knownMethods.contains(labels.method) { labels.method = "OTHER" }
-        let key = CounterKey(labels: labels, status: status)
-        if let counter = counters[key] {
+    /// `labels` is only called the first time a key is seen.
+    public func record(_ key: Key, table: ObjectIdentifier, status: Int, duration: Duration,
+                       labels: () -> GatewayMetrics.RequestLabels) {
+        if table != self.table {
+            counters.removeAll(keepingCapacity: true)
+            histograms.removeAll(keepingCapacity: true)
+            self.table = table
+        }
+        let counterKey = CounterKey(key: key, status: status)
+        if let counter = counters[counterKey] {
             counter.increment()
         } else {
-            let counter = metrics.requestCounter(labels, status: status)
-            counters[key] = counter
+            var resolved = labels()
+            resolved.method = key.method
+            let counter = metrics.requestCounter(resolved, status: status)
+            counters[counterKey] = counter
             counter.increment()
         }
-        if let histogram = histograms[labels] {
+        if let histogram = histograms[key] {
             histogram.record(duration)
         } else {
-            let histogram = metrics.durationHistogram(labels)
-            histograms[labels] = histogram
+            var resolved = labels()
+            resolved.method = key.method
+            let histogram = metrics.durationHistogram(resolved)
+            histograms[key] = histogram
             histogram.record(duration)
         }
     }

@@ -10,8 +10,7 @@ final class Exchange {
     let upstreamHead: HTTPRequestHead
     let route: CompiledRoute
     let cluster: CompiledCluster
-    let labels: GatewayMetrics.RequestLabels
-    let start: NIODeadline
+    let record: RequestRecord
     /// The client sent `Expect: 100-continue`; archway answers it once a backend is connected.
     var owesContinue: Bool
 
@@ -27,13 +26,12 @@ final class Exchange {
     var status = 0
 
     init(requestHead: HTTPRequestHead, upstreamHead: HTTPRequestHead, route: CompiledRoute, cluster: CompiledCluster,
-         labels: GatewayMetrics.RequestLabels, start: NIODeadline, owesContinue: Bool) {
+         record: RequestRecord, owesContinue: Bool) {
         self.requestHead = requestHead
         self.upstreamHead = upstreamHead
         self.route = route
         self.cluster = cluster
-        self.labels = labels
-        self.start = start
+        self.record = record
         self.owesContinue = owesContinue
     }
 

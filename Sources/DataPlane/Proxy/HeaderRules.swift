@@ -9,16 +9,26 @@ enum HeaderRules {
         "proxy-authenticate", "proxy-authorization",
     ]
 
-    /// Removes hop-by-hop headers, including any the Connection header names.
+    /// Removes hop-by-hop headers, including any the Connection header names. One pass finds them
+    /// (comparing lengths before case-insensitive text), so the usual message costs no removal.
     static func stripHopByHop(_ headers: inout HTTPHeaders) {
-        var named: [String] = []
-        for value in headers[canonicalForm: "connection"] {
-            named.append(value.lowercased().trimmingSpaces())
+        var found: [String] = []
+        for (name, value) in headers {
+            guard hopByHopLengths.contains(name.utf8.count) else { continue }
+            let lower = name.lowercased()
+            guard hopByHop.contains(lower) else { continue }
+            found.append(lower)
+            if lower == "connection" {
+                for token in value.split(separator: ",") {
+                    let named = token.trimmingSpaces().lowercased()
+                    if !named.isEmpty { found.append(named) }
+                }
+            }
         }
-        headers.remove(name: "connection")
-        for name in hopByHop { headers.remove(name: name) }
-        for name in named where !name.isEmpty { headers.remove(name: name) }
+        for name in found { headers.remove(name: name) }
     }
+
+    private static let hopByHopLengths = Set(hopByHop.map(\.utf8.count))
 
     /// `set` replaces, `add` appends to an existing value with a comma (one field, as the conformance
     /// suite expects), `remove` deletes; names compare case-insensitively.

@@ -28,6 +28,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamExchange {
     private var readHeld = false
     private var upstreamNeedsFlush = false
     private var clientAddress = ""
+    private var pipelined: [HTTPServerRequestPart] = []
+    private var quiescing = false
 
     init(listenerPort: Int, tables: TableStore, loop: EventLoopContext) {
         self.listenerPort = listenerPort
@@ -65,7 +67,42 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamExchange {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
+        let part = unwrapInboundIn(data)
+        // A pipelined request waits until the response before it is complete. Holding it here (rather
+        // than with NIO's pipelining helper, which stops and restarts reading around every request)
+        // saves two epoll_ctl calls per request on the common, unpipelined path.
+        if !pipelined.isEmpty || isAnswering(before: part) {
+            pipelined.append(part)
+            return
+        }
+        handle(part, context: context)
+    }
+
+    private func isAnswering(before part: HTTPServerRequestPart) -> Bool {
+        guard case .head = part, case .forwarding = state else { return false }
+        return true
+    }
+
+    /// Runs requests that arrived pipelined, once the one before them has been answered.
+    private func drainPipelined() {
+        guard let context else { return }
+        while let part = pipelined.first, !isAnswering(before: part) {
+            pipelined.removeFirst()
+            handle(part, context: context)
+        }
+        if pipelined.isEmpty { resumeClientReads() }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        guard event is ChannelShouldQuiesceEvent else { return context.fireUserInboundEventTriggered(event) }
+        // Draining: finish the request in flight, then close; an idle connection closes now.
+        quiescing = true
+        keepAlive = false
+        if case .idle = state, pipelined.isEmpty { context.close(promise: nil) }
+    }
+
+    private func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        switch part {
         case .head(let head):
             begin(head, context: context)
         case .body(let buffer):
@@ -92,7 +129,9 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamExchange {
 
     /// Request backpressure: hold the client's bytes while the backend is not connected or not writable.
     func read(context: ChannelHandlerContext) {
-        if case .forwarding(let exchange) = state, !exchange.requestEnded,
+        if !pipelined.isEmpty {
+            readHeld = true
+        } else if case .forwarding(let exchange) = state, !exchange.requestEnded,
            !(exchange.connection?.channel.isWritable ?? false) {
             readHeld = true
         } else {
@@ -117,54 +156,54 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamExchange {
 
     private func begin(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         let start = NIODeadline.now()
-        keepAlive = head.isKeepAlive
+        keepAlive = head.isKeepAlive && !quiescing
         requestVersion = head.version
         let method = head.method.rawValue
-        var labels = GatewayMetrics.RequestLabels(gateway: "", namespace: "", route: "", backend: "", method: method)
+        let table = tables.current
+        var labels = RequestRecord(table: table, method: method, start: start)
 
         let hostValue = head.headers.first(name: "host")
         if hostValue == nil && !head.version.isHTTP10OrOlder {
-            return respondLocally(.badRequest, "request has no Host header", labels: labels, start: start)
+            return respondLocally(.badRequest, "request has no Host header", record: labels)
         }
         let host = routingHost(hostValue ?? "")
         let (path, query) = PathRules.split(head.uri)
         let headers = head.headers
         let view = RequestView(path: path, query: query, method: method, header: { headers.first(name: $0) })
-        let table = tables.current
 
         let route: CompiledRoute
         switch table.route(port: listenerPort, host: host, request: view) {
         case .noListener:
-            return respondLocally(.notFound, "no listener on port \(listenerPort) accepts host \"\(host)\"", labels: labels, start: start)
+            return respondLocally(.notFound, "no listener on port \(listenerPort) accepts host \"\(host)\"", record: labels)
         case .noRoute:
-            return respondLocally(.notFound, "no route matches host \"\(host)\" and path \"\(path)\"", labels: labels, start: start)
+            return respondLocally(.notFound, "no route matches host \"\(host)\" and path \"\(path)\"", record: labels)
         case .matched(let matched):
             route = matched
         }
-        labels.gateway = route.origin.gatewayName
-        labels.namespace = route.origin.namespace
-        labels.route = route.routeName
+        labels.route = route
 
         switch route.action {
         case .direct(let status, let reason):
-            respondLocally(HTTPResponseStatus(statusCode: status), reason, labels: labels, start: start)
+            respondLocally(HTTPResponseStatus(statusCode: status), reason, record: labels)
         case .redirect(let redirect):
             let location = RedirectRules.location(redirect, host: host, path: path, query: query,
                                                   listenerPort: listenerPort, matchedPrefix: route.matchedPrefix)
             respondLocally(HTTPResponseStatus(statusCode: redirect.statusCode), "redirecting to \(location)",
-                           extraHeaders: [("location", location)], labels: labels, start: start)
+                           extraHeaders: [("location", location)], record: labels)
         case .forward(let choice):
-            let picked = choice.pick(loop.nextRandom())
-            labels.backend = picked.name
+            let index = choice.pick(loop.nextRandom())
+            let picked = choice.targets[index]
+            labels.backend = index
+            labels.backendName = picked.name
             switch picked.target {
             case .invalid(let reason):
-                respondLocally(.internalServerError, "backend \(picked.name) is invalid: \(reason)", labels: labels, start: start)
+                respondLocally(.internalServerError, "backend \(picked.name) is invalid: \(reason)", record: labels)
             case .cluster(let cluster) where cluster.endpoints.isEmpty:
-                respondLocally(.serviceUnavailable, "Service \(cluster.id) has no ready endpoints", labels: labels, start: start)
+                respondLocally(.serviceUnavailable, "Service \(cluster.id) has no ready endpoints", record: labels)
             case .cluster(let cluster):
                 let (upstreamHead, owesContinue) = upstreamRequest(head, route: route, path: path, query: query)
                 let exchange = Exchange(requestHead: head, upstreamHead: upstreamHead, route: route, cluster: cluster,
-                                        labels: labels, start: start, owesContinue: owesContinue)
+                                        record: labels, owesContinue: owesContinue)
                 exchange.pending.append(.head(upstreamHead))
                 state = .forwarding(exchange)
                 connect(exchange, allowReuse: true)
@@ -204,17 +243,20 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamExchange {
 
     private func connect(_ exchange: Exchange, allowReuse: Bool) {
         let endpoints = exchange.cluster.endpoints
-        let endpoint = endpoints[loop.nextIndex(cluster: exchange.cluster.id, count: endpoints.count)]
+        let endpoint = endpoints[loop.nextIndex(cluster: exchange.cluster, count: endpoints.count, table: exchange.record.table)]
         exchange.connectAttempts += 1
-        loop.pool.acquire(endpoint, allowReuse: allowReuse).assumeIsolated().whenComplete { result in
+        if allowReuse, let idle = loop.pool.takeIdle(endpoint) {
+            return attach(idle, reused: true, to: exchange)
+        }
+        loop.pool.connect(endpoint).assumeIsolated().whenComplete { result in
             guard case .forwarding(let current) = self.state, current === exchange else {
                 // The client went away (or the request ended) while connecting.
-                if case .success(let acquired) = result { self.loop.pool.release(acquired.connection) }
+                if case .success(let connection) = result { self.loop.pool.release(connection) }
                 return
             }
             switch result {
-            case .success(let acquired):
-                self.attach(acquired.connection, reused: acquired.reused, to: exchange)
+            case .success(let connection):
+                self.attach(connection, reused: false, to: exchange)
             case .failure(let error):
                 if exchange.connectAttempts < min(3, endpoints.count + 1) {
                     self.connect(exchange, allowReuse: false)
@@ -300,14 +342,14 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamExchange {
             fail(exchange, .badGateway, "backend \(exchange.cluster.id) failed before responding: \(why)")
         } else {
             // Mid-response: the only honest signal left is to cut the client connection short.
-            record(exchange.labels, status: exchange.status, start: exchange.start)
+            record(exchange.record, status: exchange.status)
             state = .idle
             context.close(promise: nil)
         }
     }
 
     private func finish(_ exchange: Exchange, trailers: HTTPHeaders?, context: ChannelHandlerContext) {
-        record(exchange.labels, status: exchange.status, start: exchange.start)
+        record(exchange.record, status: exchange.status)
         if let connection = exchange.connection {
             exchange.connection = nil
             if exchange.requestEnded && exchange.responseKeepAlive {
@@ -324,6 +366,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamExchange {
             let channel = context.channel
             promise.futureResult.whenComplete { _ in channel.close(promise: nil) }
         }
+        drainPipelined()
         resumeClientReads()
     }
 
@@ -334,16 +377,17 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamExchange {
             exchange.connection = nil
         }
         state = .idle
-        respondLocally(status, message, labels: exchange.labels, start: exchange.start, requestEnded: exchange.requestEnded)
+        respondLocally(status, message, record: exchange.record, requestEnded: exchange.requestEnded)
+        drainPipelined()
         resumeClientReads()
     }
 
     // MARK: Local answers
 
     private func respondLocally(_ status: HTTPResponseStatus, _ message: String, extraHeaders: [(String, String)] = [],
-                                labels: GatewayMetrics.RequestLabels, start: NIODeadline, requestEnded: Bool = false) {
+                                record request: RequestRecord, requestEnded: Bool = false) {
         guard let context else { return }
-        record(labels, status: Int(status.code), start: start)
+        record(request, status: Int(status.code))
         if !requestEnded { state = .discarding }
         let body = message + "\n"
         var headers = HTTPHeaders([("content-type", "text/plain; charset=utf-8"), ("content-length", String(body.utf8.count))])
@@ -359,12 +403,32 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamExchange {
         }
     }
 
-    private func record(_ labels: GatewayMetrics.RequestLabels, status: Int, start: NIODeadline) {
-        let elapsed = NIODeadline.now() - start
-        loop.metrics.record(labels, status: status, duration: .nanoseconds(elapsed.nanoseconds))
+    private func record(_ request: RequestRecord, status: Int) {
+        let elapsed = NIODeadline.now() - request.start
+        let key = RequestMetrics.Key(route: request.route.map(ObjectIdentifier.init), backend: request.backend, method: request.method)
+        loop.metrics.record(key, table: ObjectIdentifier(request.table), status: status, duration: .nanoseconds(elapsed.nanoseconds)) {
+            GatewayMetrics.RequestLabels(gateway: request.route?.origin.gatewayName ?? "", namespace: request.route?.origin.namespace ?? "",
+                                         route: request.route?.routeName ?? "", backend: request.backendName, method: request.method)
+        }
     }
 }
 
 extension HTTPVersion {
     var isHTTP10OrOlder: Bool { major < 1 || (major == 1 && minor == 0) }
+}
+
+/// What the metrics (and later the access log) need to know about a request, gathered as it goes.
+struct RequestRecord {
+    let table: CompiledTable
+    let method: String
+    let start: NIODeadline
+    var route: CompiledRoute?
+    var backend = -1
+    var backendName = ""
+
+    init(table: CompiledTable, method: String, start: NIODeadline) {
+        self.table = table
+        self.method = method
+        self.start = start
+    }
 }

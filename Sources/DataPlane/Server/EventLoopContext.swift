@@ -1,5 +1,6 @@
 import NIOCore
 import Observability
+import RoutingTable
 
 /// State that belongs to one event loop and is only touched on it: the upstream pool, round-robin
 /// positions, a cheap random generator and cached metric handles. No locks on the hot path.
@@ -7,7 +8,8 @@ final class EventLoopContext: @unchecked Sendable {
     let eventLoop: any EventLoop
     let pool: UpstreamPool
     let metrics: RequestMetrics
-    private var roundRobin: [String: Int] = [:]
+    private var roundRobin: [ObjectIdentifier: Int] = [:]
+    private weak var roundRobinTable: CompiledTable?
     private var randomState: UInt64
 
     init(eventLoop: any EventLoop, metrics: GatewayMetrics, seed: UInt64) {
@@ -25,9 +27,16 @@ final class EventLoopContext: @unchecked Sendable {
         return Int(truncatingIfNeeded: (randomState &* 2685821657736338717) >> 1)
     }
 
-    func nextIndex(cluster: String, count: Int) -> Int {
-        let index = roundRobin[cluster, default: Int(truncatingIfNeeded: randomState % 64)] % count
-        roundRobin[cluster] = index + 1
+    /// Round robin per cluster. Positions are keyed by the cluster object, which a reload replaces,
+    /// so they are dropped when the table changes.
+    func nextIndex(cluster: CompiledCluster, count: Int, table: CompiledTable) -> Int {
+        if roundRobinTable !== table {
+            roundRobin.removeAll(keepingCapacity: true)
+            roundRobinTable = table
+        }
+        let key = ObjectIdentifier(cluster)
+        let index = roundRobin[key, default: Int(truncatingIfNeeded: randomState % 64)] % count
+        roundRobin[key] = index + 1
         return index
     }
 }

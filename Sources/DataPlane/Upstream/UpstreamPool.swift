@@ -18,20 +18,20 @@ final class UpstreamPool: @unchecked Sendable {  // confined to `eventLoop`
         self.connectTimeout = connectTimeout
     }
 
-    /// An idle connection if one is open, else a new one. `reused` tells the caller whether a failure
-    /// before the first response byte may be a stale keep-alive connection (and so worth one retry).
-    func acquire(_ endpoint: Endpoint, allowReuse: Bool = true) -> EventLoopFuture<(connection: UpstreamConnection, reused: Bool)> {
+    /// The warmest idle connection to `endpoint`, if one is still open. Synchronous: the common case
+    /// (a pooled connection) costs no future and no callback.
+    func takeIdle(_ endpoint: Endpoint) -> UpstreamConnection? {
         eventLoop.assertInEventLoop()
-        if allowReuse {
-            while let connection = idle[endpoint]?.popLast() {
-                if connection.channel.isActive {
-                    connection.isIdle = false
-                    return eventLoop.makeSucceededFuture((connection, true))
-                }
-            }
+        while let connection = idle[endpoint]?.popLast() {
+            connection.isIdle = false
+            if connection.channel.isActive { return connection }
         }
-        let eventLoop = self.eventLoop
-        return ClientBootstrap(group: eventLoop)
+        return nil
+    }
+
+    /// A new connection to `endpoint` on this event loop.
+    func connect(_ endpoint: Endpoint) -> EventLoopFuture<UpstreamConnection> {
+        ClientBootstrap(group: eventLoop)
             .connectTimeout(connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
@@ -45,7 +45,7 @@ final class UpstreamPool: @unchecked Sendable {  // confined to `eventLoop`
                 let handler = try channel.pipeline.syncOperations.handler(type: UpstreamHandler.self)
                 let connection = UpstreamConnection(channel: channel, endpoint: endpoint, handler: handler, pool: self)
                 handler.connection = connection
-                return (connection, false)
+                return connection
             }
     }
 

@@ -78,12 +78,13 @@ public final class CompiledRoute: Sendable {
         public let targets: [(name: String, target: Target)]
         public var total: Int { cumulative.last ?? 0 }
 
-        public func pick(_ random: Int) -> (name: String, target: Target) {
+        /// The index of the chosen target.
+        public func pick(_ random: Int) -> Int {
             let point = random % total
             for (index, bound) in cumulative.enumerated() where point < bound {
-                return targets[index]
+                return index
             }
-            return targets[targets.count - 1]
+            return targets.count - 1
         }
     }
 

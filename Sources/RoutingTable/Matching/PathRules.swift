@@ -32,6 +32,13 @@ public enum PathRules {
 
 /// The Host header reduced to what routing compares: lowercased, port and trailing dot removed.
 public func routingHost(_ value: String) -> String {
+    // Fast path: already lowercase, no port, no trailing dot (the usual Host header) → no allocation.
+    var plain = true
+    for byte in value.utf8 where (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z")) || byte == UInt8(ascii: ":") || byte == UInt8(ascii: "[") {
+        plain = false
+        break
+    }
+    if plain && value.utf8.last != UInt8(ascii: ".") { return value }
     var host = Substring(value.lowercased())
     if host.hasPrefix("[") {
         if let end = host.firstIndex(of: "]") { host = host[...end] }
