@@ -2,6 +2,8 @@
 import PackageDescription
 
 let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
+/// The request path: exclusivity is proven by event-loop confinement, so the runtime checks go in release.
+let hotPath: [SwiftSetting] = strict + [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]
 
 let package = Package(
     name: "archway",
@@ -19,7 +21,7 @@ let package = Package(
     ],
     targets: [
         .target(name: "GatewayAPI", dependencies: ["Yams"], swiftSettings: strict),
-        .target(name: "RoutingTable", swiftSettings: strict),
+        .target(name: "RoutingTable", swiftSettings: hotPath),
         .target(name: "Translator", dependencies: ["GatewayAPI", "RoutingTable"], swiftSettings: strict),
         .target(name: "Observability", dependencies: [
             .product(name: "Logging", package: "swift-log"),
@@ -28,7 +30,7 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
-        ], swiftSettings: strict),
+        ], swiftSettings: hotPath),
         .target(name: "DataPlane", dependencies: [
             "RoutingTable", "Observability",
             .product(name: "NIOCore", package: "swift-nio"),
@@ -36,7 +38,7 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
-        ], swiftSettings: strict),
+        ], swiftSettings: hotPath),
         .target(name: "Providers", dependencies: [
             "GatewayAPI",
             .product(name: "Logging", package: "swift-log"),

@@ -150,9 +150,13 @@ extension HTTPRoute.Filter {
             }
         }
         for modifier in [requestHeaderModifier, responseHeaderModifier].compactMap({ $0 }) {
-            let names = (modifier.set ?? []).map { $0.name.lowercased() } + (modifier.add ?? []).map { $0.name.lowercased() }
-            for name in names + (modifier.remove ?? []) where !isValidHeaderName(name) {
+            let pairs = (modifier.set ?? []) + (modifier.add ?? [])
+            for name in pairs.map(\.name) + (modifier.remove ?? []) where !isValidHeaderName(name) {
                 problems.add(field, "invalid header name \"\(name)\"")
+            }
+            // The data plane writes configured values as they are: refuse anything that could split a header.
+            for pair in pairs where pair.value.utf8.contains(where: { $0 == 0x0D || $0 == 0x0A || $0 == 0x00 }) {
+                problems.add(field, "header \(pair.name): value must not contain CR, LF or NUL")
             }
         }
         if let code = requestRedirect?.statusCode {

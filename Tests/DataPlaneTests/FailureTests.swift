@@ -1,3 +1,4 @@
+import Glibc
 import Foundation
 import NIOCore
 import Testing
@@ -84,5 +85,60 @@ struct FailureTests {
         #expect(head.status == 200 && head.bodyBytes == 0)
         #expect(try await client.request(.GET, "/", host: "s.example.com").status == 200)
         await client.close()
+    }
+}
+
+/// Malformed or ambiguous framing is answered 400 with the reason, and the connection is closed.
+@Suite(.timeLimit(.minutes(1)))
+struct MalformedRequestTests {
+    @Test(arguments: [
+        "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
+        "GARBAGE\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    ])
+    func rejectedWith400(_ request: String) async throws {
+        let harness = GatewayHarness()
+        try await harness.startBackend("svc")
+        try harness.write("gw.yaml", Manifests.join(
+            Manifests.gateway(), Manifests.service("svc", targetPort: harness.backendPorts["svc"]!),
+            """
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: HTTPRoute
+            metadata: {name: r}
+            spec:
+              parentRefs: [{name: gw}]
+              rules: [{backendRefs: [{name: svc, port: 80}]}]
+            """))
+        try await harness.start()
+        defer { Task { await harness.stop() } }
+        let reply = try rawExchange(port: harness.port, request)
+        #expect(reply.hasPrefix("HTTP/1.1 400 Bad Request"), "\(reply)")
+        #expect(reply.contains("malformed HTTP request"))
+        #expect(reply.lowercased().contains("connection: close"))
+    }
+
+    /// Sends bytes on a plain socket and reads until the server closes (or 3 s pass).
+    func rawExchange(port: Int, _ text: String) throws -> String {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var timeout = timeval(tv_sec: 3, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard connected == 0 else { throw HarnessError.timeout("connect failed") }
+        _ = text.withCString { send(fd, $0, strlen($0), 0) }
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = recv(fd, &buffer, buffer.count, 0)
+            if count <= 0 { break }
+            received += buffer[0..<count]
+        }
+        return String(decoding: received, as: UTF8.self)
     }
 }

@@ -4,31 +4,29 @@ import RoutingTable
 /// Header handling shared by requests and responses: hop-by-hop removal (RFC 9110 §7.6.1) and the
 /// Gateway API header modifier semantics.
 enum HeaderRules {
-    static let hopByHop: Set<String> = [
+    static let hopByHop: [String] = [
         "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
         "proxy-authenticate", "proxy-authorization",
     ]
 
-    /// Removes hop-by-hop headers, including any the Connection header names. One pass finds them
-    /// (comparing lengths before case-insensitive text), so the usual message costs no removal.
+    /// Removes hop-by-hop headers, including any the Connection header names. One pass over the
+    /// headers, comparing bytes case-insensitively (no lowercased copies), so the usual message costs
+    /// no allocation and no removal at all.
     static func stripHopByHop(_ headers: inout HTTPHeaders) {
         var found: [String] = []
         for (name, value) in headers {
-            guard hopByHopLengths.contains(name.utf8.count) else { continue }
-            let lower = name.lowercased()
-            guard hopByHop.contains(lower) else { continue }
-            found.append(lower)
-            if lower == "connection" {
-                for token in value.split(separator: ",") {
-                    let named = token.trimmingSpaces().lowercased()
-                    if !named.isEmpty { found.append(named) }
+            guard let canonical = hopByHop.first(where: { name.equalsLowercaseASCII($0) }) else { continue }
+            found.append(canonical)
+            if canonical == "connection" {
+                for token in value.utf8.split(separator: UInt8(ascii: ",")) {
+                    let named = String(decoding: token.lazy.filter { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") }
+                        .map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 }, as: UTF8.self)
+                    if !named.isEmpty && named != "close" && named != "keep-alive" { found.append(named) }
                 }
             }
         }
         for name in found { headers.remove(name: name) }
     }
-
-    private static let hopByHopLengths = Set(hopByHop.map(\.utf8.count))
 
     /// `set` replaces, `add` appends to an existing value with a comma (one field, as the conformance
     /// suite expects), `remove` deletes; names compare case-insensitively.
@@ -46,9 +44,26 @@ enum HeaderRules {
     }
 }
 
-extension StringProtocol {
-    func trimmingSpaces() -> String {
-        String(self.drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
+extension String {
+    /// ASCII case-insensitive equality with a lowercase ASCII string, without allocating.
+    @inline(__always)
+    func equalsLowercaseASCII(_ lowercase: String) -> Bool {
+        let mine = utf8
+        let other = lowercase.utf8
+        guard mine.count == other.count else { return false }
+        for (a, b) in zip(mine, other) where (a >= 65 && a <= 90 ? a | 0x20 : a) != b {
+            return false
+        }
+        return true
+    }
+
+    /// Whether a comma-separated header value lists `token` (lowercase), ignoring case and spaces.
+    func containsToken(_ token: String) -> Bool {
+        utf8.split(separator: UInt8(ascii: ",")).contains { part in
+            let trimmed = part.drop { $0 == 32 || $0 == 9 }.reversed().drop { $0 == 32 || $0 == 9 }
+            guard trimmed.count == token.utf8.count else { return false }
+            return zip(trimmed.reversed(), token.utf8).allSatisfy { ($0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0) == $1 }
+        }
     }
 }
 

@@ -62,8 +62,24 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamExchange {
         context.fireChannelInactive()
     }
 
+    /// A request llhttp cannot parse gets a 400 naming the problem (unless a response is already under
+    /// way) and the connection is closed: after a framing error nothing later on it can be trusted.
+    /// Done here rather than by NIO's HTTPServerProtocolErrorHandler to keep a handler off the hot path.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        context.close(promise: nil)
+        var responding = false
+        if case .forwarding(let exchange) = state {
+            responding = exchange.responseStarted
+            exchange.connection?.handler.exchange = nil
+            exchange.connection?.channel.close(promise: nil)
+            state = .idle
+        }
+        if error is HTTPParserError && !responding {
+            keepAlive = false
+            let record = RequestRecord(table: tables.current, method: "OTHER", start: .now())
+            respondLocally(.badRequest, "malformed HTTP request: \(error)", record: record, requestEnded: true)
+        } else {
+            context.close(promise: nil)
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -216,7 +232,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamExchange {
     private func upstreamRequest(_ head: HTTPRequestHead, route: CompiledRoute, path: Substring, query: Substring?)
         -> (HTTPRequestHead, owesContinue: Bool) {
         var headers = head.headers
-        let chunked = headers[canonicalForm: "transfer-encoding"].contains { $0.lowercased() == "chunked" }
+        let chunked = headers["transfer-encoding"].contains { $0.containsToken("chunked") }
         HeaderRules.stripHopByHop(&headers)
         if chunked && !headers.contains(name: "content-length") {
             headers.add(name: "transfer-encoding", value: "chunked")

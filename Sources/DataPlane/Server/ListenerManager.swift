@@ -89,7 +89,10 @@ public actor ListenerManager {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let loop = contexts.context(for: channel.eventLoop)
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withPipeliningAssistance: false, withErrorHandling: true)
+                    // Parse errors are answered by ProxyHandler. Outbound header validation is off: response headers are either parsed from a backend by llhttp
+                    // (which refuses CR/LF) or come from configuration validated at load time.
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+                        withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false)
                     try channel.pipeline.syncOperations.addHandler(ProxyHandler(listenerPort: listenerPort, tables: tables, loop: loop))
                 }
             }
