@@ -1,3 +1,4 @@
+import Dispatch
 import DataPlane
 import GatewayAPI
 import Logging
@@ -73,16 +74,20 @@ public actor GatewayRuntime {
 
     /// SIGTERM path: readyz turns 503, listeners stop accepting, in-flight requests finish (up to the
     /// drain timeout), then everything closes.
-    public func shutdown() async {
+    /// `releasingThreads: false` leaves the event-loop threads to the process exit that follows: shutting
+    /// the group down races with late continuations that NIO then reports as errors on stderr.
+    public func shutdown(releasingThreads: Bool = true) async {
         guard !isShutDown else { return }
         isShutDown = true
         admin.setReady(false)
         logger.info("draining", metadata: ["timeout_s": "\(options.drainTimeout.nanoseconds / 1_000_000_000)"])
         await listeners.drain(timeout: options.drainTimeout)
-        contexts.closeIdleConnections()
+        await contexts.closeIdleConnections()
         await admin.stop()
-        try? await group.shutdownGracefully()
         logger.info("stopped")
+        if releasingThreads {
+            group.shutdownGracefully(queue: .global()) { _ in }
+        }
     }
 
     public func localAddress(listenerPort: Int) async -> SocketAddress? {

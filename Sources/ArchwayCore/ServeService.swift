@@ -12,7 +12,7 @@ public struct ServeService: Service {
         await cancelWhenGracefulShutdown {
             await runtime.watch()
         }
-        await runtime.shutdown()
+        await runtime.shutdown(releasingThreads: false)
     }
 
     public static func runUntilSignalled(_ runtime: GatewayRuntime, logger: Logger) async throws {

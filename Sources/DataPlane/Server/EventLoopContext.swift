@@ -59,9 +59,12 @@ public final class EventLoopContexts: Sendable {
         contexts[ObjectIdentifier(eventLoop)]!
     }
 
-    public func closeIdleConnections() {
+    /// Closes every pooled upstream connection and waits until they are closed, so the event loops
+    /// can then shut down with no work left on them.
+    public func closeIdleConnections() async {
         for context in contexts.values {
-            context.eventLoop.execute { context.pool.closeAll() }
+            let closed = context.eventLoop.flatSubmit { context.pool.closeAll() }
+            try? await closed.get()
         }
     }
 }

@@ -68,9 +68,10 @@ final class UpstreamPool: @unchecked Sendable {  // confined to `eventLoop`
         idle[connection.endpoint]?.removeAll { $0 === connection }
     }
 
-    func closeAll() {
-        for connection in idle.values.joined() { connection.channel.close(promise: nil) }
+    func closeAll() -> EventLoopFuture<Void> {
+        let closes = idle.values.joined().map { $0.channel.close() }
         idle.removeAll()
+        return EventLoopFuture.andAllComplete(closes, on: eventLoop)
     }
 }
 
