@@ -62,19 +62,7 @@ struct FailureTests {
     }
 
     @Test func backendStatusCodesPassThrough() async throws {
-        let harness = GatewayHarness()
-        try await harness.startBackend("svc")
-        try harness.write("gw.yaml", Manifests.join(
-            Manifests.gateway(), Manifests.service("svc", targetPort: harness.backendPorts["svc"]!),
-            """
-            apiVersion: gateway.networking.k8s.io/v1
-            kind: HTTPRoute
-            metadata: {name: r}
-            spec:
-              parentRefs: [{name: gw}]
-              rules: [{backendRefs: [{name: svc, port: 80}]}]
-            """))
-        try await harness.start()
+        let harness = try await GatewayHarness.startWithOneRoute()
         defer { Task { await harness.stop() } }
         let client = try await harness.client()
         for code in [201, 204, 404, 500, 503] {
@@ -97,19 +85,7 @@ struct MalformedRequestTests {
         "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
     ])
     func rejectedWith400(_ request: String) async throws {
-        let harness = GatewayHarness()
-        try await harness.startBackend("svc")
-        try harness.write("gw.yaml", Manifests.join(
-            Manifests.gateway(), Manifests.service("svc", targetPort: harness.backendPorts["svc"]!),
-            """
-            apiVersion: gateway.networking.k8s.io/v1
-            kind: HTTPRoute
-            metadata: {name: r}
-            spec:
-              parentRefs: [{name: gw}]
-              rules: [{backendRefs: [{name: svc, port: 80}]}]
-            """))
-        try await harness.start()
+        let harness = try await GatewayHarness.startWithOneRoute()
         defer { Task { await harness.stop() } }
         let reply = try rawExchange(port: harness.port, request)
         #expect(reply.hasPrefix("HTTP/1.1 400 Bad Request"), "\(reply)")

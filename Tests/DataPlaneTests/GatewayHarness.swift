@@ -40,6 +40,25 @@ final class GatewayHarness: @unchecked Sendable {
         guard rename(temporary.path, target.path) == 0 else { throw HarnessError.timeout("rename failed: \(errno)") }
     }
 
+    /// The most common setup: Gateway `gw`, one echo backend `svc`, and route `r` sending every
+    /// request to it. Started and ready.
+    static func startWithOneRoute() async throws -> GatewayHarness {
+        let harness = GatewayHarness()
+        try await harness.startBackend("svc")
+        try harness.write("gw.yaml", Manifests.join(
+            Manifests.gateway(), Manifests.service("svc", targetPort: harness.backendPorts["svc"]!),
+            """
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: HTTPRoute
+            metadata: {name: r}
+            spec:
+              parentRefs: [{name: gw}]
+              rules: [{backendRefs: [{name: svc, port: 80}]}]
+            """))
+        try await harness.start()
+        return harness
+    }
+
     func start() async throws {
         var options = GatewayRuntime.Options(configPaths: [directory.path])
         options.portMap = [80: .init(host: "127.0.0.1", port: 0)]

@@ -7,19 +7,7 @@ struct LifecycleTests {
     /// Shutdown (what SIGTERM triggers): readyz turns 503 while draining, the listener stops
     /// accepting, and a response already in flight is delivered whole.
     @Test func shutdownDrainsInFlightRequests() async throws {
-        let harness = GatewayHarness()
-        try await harness.startBackend("svc")
-        try harness.write("gw.yaml", Manifests.join(
-            Manifests.gateway(), Manifests.service("svc", targetPort: harness.backendPorts["svc"]!),
-            """
-            apiVersion: gateway.networking.k8s.io/v1
-            kind: HTTPRoute
-            metadata: {name: r}
-            spec:
-              parentRefs: [{name: gw}]
-              rules: [{backendRefs: [{name: svc, port: 80}]}]
-            """))
-        try await harness.start()
+        let harness = try await GatewayHarness.startWithOneRoute()
         let admin = try await TestHTTPClient.connect(port: harness.adminPort, group: harness.group)
         #expect(try await admin.request(.GET, "/readyz", host: "admin").status == 200)
         let metrics = try await admin.request(.GET, "/metrics", host: "admin")

@@ -18,7 +18,8 @@ struct ReloadTests {
         """
     }
 
-    @Test func reloadUnderContinuousRequestsLosesNothing() async throws {
+    /// Backends `blue` and `green`; the route (its own file, so tests can rewrite it) points at blue.
+    static func blueGreen() async throws -> GatewayHarness {
         let harness = GatewayHarness()
         try await harness.startBackend("blue")
         try await harness.startBackend("green")
@@ -26,8 +27,13 @@ struct ReloadTests {
             Manifests.gateway(),
             Manifests.service("blue", targetPort: harness.backendPorts["blue"]!),
             Manifests.service("green", targetPort: harness.backendPorts["green"]!)))
-        try harness.write("10-route.yaml", Self.route(to: "blue"))
+        try harness.write("10-route.yaml", route(to: "blue"))
         try await harness.start()
+        return harness
+    }
+
+    @Test func reloadUnderContinuousRequestsLosesNothing() async throws {
+        let harness = try await Self.blueGreen()
         defer { Task { await harness.stop() } }
 
         // Four keep-alive connections send requests back to back while the route flips ten times.
@@ -78,15 +84,7 @@ struct ReloadTests {
     }
 
     @Test func invalidChangeKeepsLastGoodConfiguration() async throws {
-        let harness = GatewayHarness()
-        try await harness.startBackend("blue")
-        try await harness.startBackend("green")
-        try harness.write("00-gw.yaml", Manifests.join(
-            Manifests.gateway(),
-            Manifests.service("blue", targetPort: harness.backendPorts["blue"]!),
-            Manifests.service("green", targetPort: harness.backendPorts["green"]!)))
-        try harness.write("10-route.yaml", Self.route(to: "blue"))
-        try await harness.start()
+        let harness = try await Self.blueGreen()
         defer { Task { await harness.stop() } }
         #expect(try await harness.send("/", host: "reload.example.com").echoName == "blue")
 

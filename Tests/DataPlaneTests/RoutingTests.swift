@@ -173,19 +173,7 @@ struct RoutingTests {
 
     /// The proxy sets X-Forwarded-* and Forwarded, drops hop-by-hop headers, keeps the Host.
     @Test func forwardingHeaders() async throws {
-        let harness = GatewayHarness()
-        try await harness.startBackend("svc")
-        try harness.write("gw.yaml", Manifests.join(
-            Manifests.gateway(), Manifests.service("svc", targetPort: harness.backendPorts["svc"]!),
-            """
-            apiVersion: gateway.networking.k8s.io/v1
-            kind: HTTPRoute
-            metadata: {name: r}
-            spec:
-              parentRefs: [{name: gw}]
-              rules: [{backendRefs: [{name: svc, port: 80}]}]
-            """))
-        try await harness.start()
+        let harness = try await GatewayHarness.startWithOneRoute()
         defer { Task { await harness.stop() } }
         let response = try await harness.send("/", host: "h.example.com",
                                               headers: [("X-Forwarded-For", "203.0.113.9"), ("Connection", "keep-alive, X-Private"), ("X-Private", "secret")])

@@ -12,19 +12,7 @@ struct StreamingTests {
     }
 
     @Test func largeBodiesBothWays() async throws {
-        let harness = GatewayHarness()
-        try await harness.startBackend("svc")
-        try harness.write("gw.yaml", Manifests.join(
-            Manifests.gateway(), Manifests.service("svc", targetPort: harness.backendPorts["svc"]!),
-            """
-            apiVersion: gateway.networking.k8s.io/v1
-            kind: HTTPRoute
-            metadata: {name: r}
-            spec:
-              parentRefs: [{name: gw}]
-              rules: [{backendRefs: [{name: svc, port: 80}]}]
-            """))
-        try await harness.start()
+        let harness = try await GatewayHarness.startWithOneRoute()
         defer { Task { await harness.stop() } }
         let client = try await harness.client()
         let before = Self.residentMiB()
