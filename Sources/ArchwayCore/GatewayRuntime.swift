@@ -21,7 +21,7 @@ public actor GatewayRuntime {
         public var controllerName = Translator.defaultControllerName
         public var drainTimeout: TimeAmount = .seconds(30)
         public var pollInterval: Duration = .milliseconds(500)
-        public var eventLoopThreads = System.coreCount
+        public var eventLoopThreads = CPUAffinity.usableCores
 
         public init(configPaths: [String]) { self.configPaths = configPaths }
     }

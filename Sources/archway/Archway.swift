@@ -74,8 +74,8 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds to let in-flight requests finish after SIGTERM.")
     var drainTimeout = 30
 
-    @Option(name: .long, help: "Event-loop threads (default: one per core).")
-    var threads = System.coreCount
+    @Option(name: .long, help: "Event-loop threads (default: one per core this process may run on).")
+    var threads = CPUAffinity.usableCores
 
     @Option(name: .long, help: "Access log destination (PATH or stdout). Not implemented yet: refused rather than ignored.")
     var accessLog: String?
