@@ -61,7 +61,7 @@ final class GatewayHarness: @unchecked Sendable {
 
     func start() async throws {
         var options = GatewayRuntime.Options(configPaths: [directory.path])
-        options.portMap = [80: .init(host: "127.0.0.1", port: 0)]
+        options.portMap = [80: .init(host: "127.0.0.1", port: 0), 8080: .init(host: "127.0.0.1", port: 0)]
         options.adminHost = "127.0.0.1"
         options.adminPort = 0
         options.pollInterval = .milliseconds(50)
@@ -107,7 +107,7 @@ final class GatewayHarness: @unchecked Sendable {
         watcher?.cancel()
         await runtime?.shutdown()
         for channel in backendChannels { try? await channel.close() }
-        try? await group.shutdownGracefully()
+        group.shutdownGracefully(queue: .global()) { _ in }
         try? FileManager.default.removeItem(at: directory)
     }
 }

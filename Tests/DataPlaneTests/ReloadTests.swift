@@ -105,7 +105,37 @@ struct ReloadTests {
         try await harness.waitForGeneration(atLeast: 2)
         #expect(try await harness.send("/", host: "reload.example.com").echoName == "green")
     }
+
+    /// A second listener port is bound when a Gateway gains a listener and released when it loses it,
+    /// while the first port keeps serving throughout.
+    @Test func listenerPortsFollowTheGateway() async throws {
+        let harness = try await Self.blueGreen()
+        defer { Task { await harness.stop() } }
+        #expect(await harness.runtime.localAddress(listenerPort: 8080) == nil)
+        let twoListeners = Manifests.gateway().replacingOccurrences(
+            of: "  - {name: http, protocol: HTTP, port: 80, allowedRoutes: {namespaces: {from: All}}}",
+            with: "  - {name: http, protocol: HTTP, port: 80, allowedRoutes: {namespaces: {from: All}}}\n  - {name: alt, protocol: HTTP, port: 8080}")
+        try harness.write("00-gw.yaml", Manifests.join(twoListeners,
+            Manifests.service("blue", targetPort: harness.backendPorts["blue"]!),
+            Manifests.service("green", targetPort: harness.backendPorts["green"]!)))
+        try await harness.waitForGeneration(atLeast: 2)
+        let altPort = try #require(await harness.runtime.localAddress(listenerPort: 8080)?.port)
+        let alt = try await TestHTTPClient.connect(port: altPort, group: harness.group)
+        #expect(try await alt.request(.GET, "/", host: "reload.example.com").echoName == "blue")
+        await alt.close()
+
+        try harness.write("00-gw.yaml", Manifests.join(Manifests.gateway(),
+            Manifests.service("blue", targetPort: harness.backendPorts["blue"]!),
+            Manifests.service("green", targetPort: harness.backendPorts["green"]!)))
+        try await harness.waitForGeneration(atLeast: 3)
+        #expect(await harness.runtime.localAddress(listenerPort: 8080) == nil)
+        await #expect(throws: (any Error).self) {
+            _ = try await TestHTTPClient.connect(port: altPort, group: harness.group)
+        }
+        #expect(try await harness.send("/", host: "reload.example.com").echoName == "blue")
+    }
 }
+
 
 final class Stopwatch: @unchecked Sendable {
     private let lock = NSLock()

@@ -22,9 +22,9 @@ public actor ListenerManager {
     private let contexts: EventLoopContexts
     private let bindHost: String
     private let portMap: [Int: Binding]
-    private let quiescing: ServerQuiescingHelper
     private let logger: Logger
-    private var servers: [Int: any Channel] = [:]
+    /// NIOExtras' quiescing helper follows one server channel, so each bound port has its own.
+    private var servers: [Int: (channel: any Channel, quiescing: ServerQuiescingHelper)] = [:]
 
     public init(group: any EventLoopGroup, tables: TableStore, contexts: EventLoopContexts, bindHost: String,
                 portMap: [Int: Binding], logger: Logger) {
@@ -33,23 +33,25 @@ public actor ListenerManager {
         self.contexts = contexts
         self.bindHost = bindHost
         self.portMap = portMap
-        self.quiescing = ServerQuiescingHelper(group: group)
         self.logger = logger
     }
 
     /// Makes the bound ports equal `ports`. Returns the ports that could not be bound, with the error.
+    /// A removed port stops accepting at once; its open connections finish their requests and close.
     @discardableResult
     public func apply(ports: Set<Int>) async -> [Int: String] {
         var failures: [Int: String] = [:]
-        for (port, channel) in servers where !ports.contains(port) {
-            logger.info("listener port removed; no longer accepting", metadata: ["port": "\(port)"])
-            try? await channel.close()
+        for (port, server) in servers where !ports.contains(port) {
+            logger.info("listener port removed; draining its connections", metadata: ["port": "\(port)"])
+            server.quiescing.initiateShutdown(promise: nil)
             servers[port] = nil
         }
         for port in ports.sorted() where servers[port] == nil {
             let binding = portMap[port] ?? Binding(host: bindHost, port: port)
+            let quiescing = ServerQuiescingHelper(group: group)
             do {
-                servers[port] = try await bind(listenerPort: port, on: binding)
+                let channel = try await bind(listenerPort: port, on: binding, quiescing: quiescing)
+                servers[port] = (channel, quiescing)
                 logger.info("listening", metadata: ["listener_port": "\(port)", "address": "\(binding.host):\(binding.port)"])
             } catch {
                 failures[port] = "\(error)"
@@ -59,23 +61,30 @@ public actor ListenerManager {
         return failures
     }
 
-    public func localAddress(listenerPort: Int) -> SocketAddress? { servers[listenerPort]?.localAddress }
+    public func localAddress(listenerPort: Int) -> SocketAddress? { servers[listenerPort]?.channel.localAddress }
 
     /// Stops accepting on every port, lets in-flight requests finish and idle keep-alive connections
-    /// close, then returns (or returns at the deadline with connections still open).
+    /// close, then returns (or returns at the deadline with connections still open). The helpers are
+    /// released here, while the event loops still run: each one completes a promise when it goes.
     public func drain(timeout: TimeAmount) async {
-        let promise = group.next().makePromise(of: Void.self)
-        quiescing.initiateShutdown(promise: promise)
+        let eventLoop = group.next()
+        let drained = servers.values.map { server in
+            let promise = eventLoop.makePromise(of: Void.self)
+            server.quiescing.initiateShutdown(promise: promise)
+            return promise.futureResult
+        }
         servers.removeAll()
-        let timer = group.next().scheduleTask(in: timeout) { promise.succeed(()) }
-        try? await promise.futureResult.get()
+        let all = EventLoopFuture.andAllComplete(drained, on: eventLoop)
+        let deadline = eventLoop.makePromise(of: Void.self)
+        all.cascade(to: deadline)
+        let timer = eventLoop.scheduleTask(in: timeout) { deadline.succeed(()) }
+        try? await deadline.futureResult.get()
         timer.cancel()
     }
 
-    private func bind(listenerPort: Int, on binding: Binding) async throws -> any Channel {
+    private func bind(listenerPort: Int, on binding: Binding, quiescing: ServerQuiescingHelper) async throws -> any Channel {
         let tables = self.tables
         let contexts = self.contexts
-        let quiescing = self.quiescing
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
