@@ -62,7 +62,6 @@ public actor GatewayRuntime {
         logger.info("admin endpoint listening", metadata: ["address": "\(adminAddress.map { "\($0)" } ?? "?")"])
         baseline = provider.fingerprint()
         await apply(provider.load())
-        admin.setReady(true)
     }
 
     /// Applies every settled change of the watched files until the task is cancelled.
@@ -79,7 +78,7 @@ public actor GatewayRuntime {
     public func shutdown(releasingThreads: Bool = true) async {
         guard !isShutDown else { return }
         isShutDown = true
-        admin.setReady(false)
+        admin.setReady(false)  // before draining, so load balancers stop sending new connections first
         logger.info("draining", metadata: ["timeout_s": "\(options.drainTimeout.nanoseconds / 1_000_000_000)"])
         await listeners.drain(timeout: options.drainTimeout)
         await contexts.closeIdleConnections()
@@ -124,14 +123,44 @@ public actor GatewayRuntime {
         for (port, error) in failures.sorted(by: { $0.key < $1.key }) {
             logger.error("listener port unavailable", metadata: ["port": "\(port)", "error": "\(error)"])
         }
-        lastGood = (snapshot, result.statuses)
+        let statuses = Self.markUnavailable(ports: failures, in: result.statuses, snapshot: snapshot)
+        // Ready means: a configuration is loaded and every listener port it asks for is bound.
+        if !isShutDown { admin.setReady(failures.isEmpty) }
+        lastGood = (snapshot, statuses)
+        if let json = try? StatusReport(snapshot: snapshot, statuses: statuses).json() { admin.setStatus(json) }
         generation += 1
         metrics.configReloads.increment()
-        logStatusProblems(result.statuses)
+        logStatusProblems(statuses)
         logger.info("configuration applied", metadata: [
             "generation": "\(generation)", "gateways": "\(result.statuses.gateways.count)",
             "httproutes": "\(result.statuses.httpRoutes.count)", "ports": "\(result.table.ports.map(\.port))",
         ])
+    }
+
+    /// The translator cannot know which sockets bind; listeners on a port that failed are reported
+    /// as the spec says: Accepted=False/PortUnavailable, Programmed=False.
+    static func markUnavailable(ports failures: [Int: String], in statuses: StatusSet, snapshot: ResourceSnapshot) -> StatusSet {
+        guard !failures.isEmpty else { return statuses }
+        var result = statuses
+        for (key, gateway) in statuses.gateways {
+            let listeners = snapshot.gateways.first { $0.metadata.namespacedName == key }?.spec.listeners ?? []
+            let ports = Dictionary(listeners.map { ($0.name, $0.port) }, uniquingKeysWith: { first, _ in first })
+            var updated = gateway
+            for index in updated.listeners.indices {
+                guard let port = ports[updated.listeners[index].name], let error = failures[port] else { continue }
+                updated.listeners[index].conditions = updated.listeners[index].conditions.map { condition in
+                    var condition = condition
+                    if condition.type == "Accepted" || condition.type == "Programmed" {
+                        condition.status = "False"
+                        condition.reason = condition.type == "Accepted" ? "PortUnavailable" : "Invalid"
+                        condition.message = "port \(port) cannot be bound: \(error)"
+                    }
+                    return condition
+                }
+            }
+            result.gateways[key] = updated
+        }
+        return result
     }
 
     private func logStatusProblems(_ statuses: StatusSet) {

@@ -4,15 +4,20 @@ import NIOHTTP1
 import NIOPosix
 
 /// The admin endpoint: `/metrics` (Prometheus text), `/healthz` (process alive), `/readyz`
-/// (configuration loaded and listeners bound; 503 otherwise, and while draining).
+/// (configuration loaded and listeners bound; 503 otherwise, and while draining), `/status` (the
+/// live Gateway API status of every object, including ports that could not be bound).
 public final class AdminServer: Sendable {
     public let metrics: GatewayMetrics
     private let ready = NIOLockedValueBox(false)
+    private let status = NIOLockedValueBox<[UInt8]>(Array("{}\n".utf8))
     private let channel = NIOLockedValueBox<(any Channel)?>(nil)
 
     public init(metrics: GatewayMetrics) { self.metrics = metrics }
 
     public func setReady(_ value: Bool) { ready.withLockedValue { $0 = value } }
+    /// The live `.status` of every object (JSON), as `archway status -o json` prints it.
+    public func setStatus(_ json: String) { status.withLockedValue { $0 = Array(json.utf8) } }
+    var statusDocument: [UInt8] { status.withLockedValue { $0 } }
     var isReady: Bool { ready.withLockedValue { $0 } }
 
     public func start(host: String, port: Int, group: any EventLoopGroup) async throws -> SocketAddress? {
@@ -59,7 +64,8 @@ private final class AdminHandler: ChannelInboundHandler {
             case "/readyz":
                 (status, type, body) = server.isReady ? (.ok, "text/plain", Array("ready\n".utf8))
                     : (.serviceUnavailable, "text/plain", Array("not ready\n".utf8))
-            default: (status, type, body) = (.notFound, "text/plain", Array("admin endpoints: /metrics /healthz /readyz\n".utf8))
+            case "/status": (status, type, body) = (.ok, "application/json", server.statusDocument)
+            default: (status, type, body) = (.notFound, "text/plain", Array("admin endpoints: /metrics /healthz /readyz /status\n".utf8))
             }
             var headers = HTTPHeaders([("content-type", type), ("content-length", String(body.count))])
             if !head.isKeepAlive { headers.add(name: "connection", value: "close") }

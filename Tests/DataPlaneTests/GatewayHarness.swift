@@ -14,6 +14,8 @@ final class GatewayHarness: @unchecked Sendable {
     private(set) var runtime: GatewayRuntime!
     private(set) var port = 0
     private(set) var adminPort = 0
+    /// Listener port → host port, beyond the default 80 and 8080 (both on a free port).
+    var extraPortMap: [Int: Int] = [:]
 
     init() {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("archway-test-\(UUID().uuidString)")
@@ -62,6 +64,7 @@ final class GatewayHarness: @unchecked Sendable {
     func start() async throws {
         var options = GatewayRuntime.Options(configPaths: [directory.path])
         options.portMap = [80: .init(host: "127.0.0.1", port: 0), 8080: .init(host: "127.0.0.1", port: 0)]
+        for (listenerPort, hostPort) in extraPortMap { options.portMap[listenerPort] = .init(host: "127.0.0.1", port: hostPort) }
         options.adminHost = "127.0.0.1"
         options.adminPort = 0
         options.pollInterval = .milliseconds(50)

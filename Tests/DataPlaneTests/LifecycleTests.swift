@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import NIOPosix
 import Testing
 
 @Suite(.timeLimit(.minutes(2)))
@@ -54,5 +55,28 @@ struct LifecycleTests {
         #expect(text.contains(#"gateway_http_requests_total{gateway_name="gw",namespace="apps",route_name="shop",backend_name="svc",method="GET",status="200"} 3"#))
         #expect(text.contains(#"gateway_http_requests_total{gateway_name="gw",namespace="apps",route_name="shop",backend_name="svc",method="POST",status="503"} 1"#))
         #expect(text.contains(#"gateway_http_request_duration_seconds_count{gateway_name="gw",namespace="apps",route_name="shop",backend_name="svc",method="GET"} 3"#))
+    }
+
+    /// A listener port that cannot be bound is reported in the live status (PortUnavailable) and keeps
+    /// /readyz at 503, while the ports that did bind serve.
+    @Test func unavailablePortIsReportedAndNotReady() async throws {
+        let blocker = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 0)
+            .bind(host: "127.0.0.1", port: 0).get()
+        defer { blocker.close(promise: nil) }
+        let harness = GatewayHarness()
+        harness.extraPortMap = [9000: blocker.localAddress!.port!]
+        try harness.write("gw.yaml", Manifests.gateway().replacingOccurrences(
+            of: "allowedRoutes: {namespaces: {from: All}}}",
+            with: "allowedRoutes: {namespaces: {from: All}}}\n  - {name: taken, protocol: HTTP, port: 9000}"))
+        try await harness.start()
+        defer { Task { await harness.stop() } }
+        let admin = try await TestHTTPClient.connect(port: harness.adminPort, group: harness.group)
+        #expect(try await admin.request(.GET, "/readyz", host: "admin").status == 503)
+        let status = try await admin.request(.GET, "/status", host: "admin").text
+        await admin.close()
+        #expect(status.contains("PortUnavailable"))
+        #expect(status.contains("port 9000 cannot be bound"))
+        #expect(try await harness.send("/", host: "x.example.com").status == 404)  // port 80 serves
     }
 }
