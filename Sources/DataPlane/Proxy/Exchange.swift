@@ -35,7 +35,13 @@ final class Exchange {
         self.owesContinue = owesContinue
     }
 
-    /// Before the first response byte, a failure on a reused keep-alive connection is most likely a
-    /// connection the backend closed while idle: the request can be replayed if no body went out.
-    var canRetry: Bool { !responseStarted && !bodyForwarded && (reusedConnection || connection == nil) }
+    /// Pingora's rule: before the first response byte, a failure on a *reused* keep-alive connection is
+    /// most likely one the backend closed while idle, so an idempotent request whose body did not go
+    /// out (there is nothing buffered to replay) is sent again on a fresh connection. Anything else
+    /// might already have had its effect, and gets a 502 instead of a duplicate.
+    var canRetry: Bool {
+        !responseStarted && !bodyForwarded && reusedConnection && Self.idempotent.contains(requestHead.method)
+    }
+
+    private static let idempotent: [HTTPMethod] = [.GET, .HEAD, .OPTIONS, .TRACE, .PUT, .DELETE]
 }

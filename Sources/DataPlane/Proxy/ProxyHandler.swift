@@ -348,8 +348,9 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamExchange {
 
     func upstreamClosed(error: (any Error)?) {
         guard case .forwarding(let exchange) = state, let context else { return }
+        let retry = exchange.canRetry && exchange.connectAttempts < 3
         exchange.connection = nil
-        if exchange.canRetry && exchange.connectAttempts < 3 {
+        if retry {
             // Replay on a fresh connection: only the head (and the end, if the client finished) went out.
             exchange.pending = [.head(exchange.upstreamHead)] + (exchange.requestEnded ? [.end(nil)] : [])
             connect(exchange, allowReuse: false)
