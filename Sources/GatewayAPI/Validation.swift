@@ -125,6 +125,16 @@ extension HTTPRoute {
                     filter.validate(field: "\(field).filters[\(f)]", rule: rule, into: &problems)
                 }
             }
+            for (name, value) in [("request", rule.timeouts?.request), ("backendRequest", rule.timeouts?.backendRequest)] {
+                if let value {
+                    problems.require(parseGatewayDuration(value) != nil, "\(ruleField).timeouts.\(name)",
+                                     "\"\(value)\" is not a Gateway API duration (e.g. 10s, 1m30s, 500ms)")
+                }
+            }
+            if let request = rule.timeouts?.request.flatMap(parseGatewayDuration),
+               let backend = rule.timeouts?.backendRequest.flatMap(parseGatewayDuration), request > 0 {
+                problems.require(backend <= request, "\(ruleField).timeouts.backendRequest", "must not be longer than timeouts.request")
+            }
             let redirects = (rule.filters ?? []).filter { $0.type == "RequestRedirect" }.count
             let rewrites = (rule.filters ?? []).filter { $0.type == "URLRewrite" }.count
             problems.require(redirects == 0 || rewrites == 0, ruleField + ".filters", "RequestRedirect and URLRewrite cannot be used together")
@@ -187,4 +197,26 @@ extension HTTPRoute.Filter {
             }
         }
     }
+}
+
+/// The Gateway API `Duration` (GEP-2257): one to four `<number><unit>` parts, units h, m, s, ms,
+/// numbers of at most five digits. Returns milliseconds.
+public func parseGatewayDuration(_ text: String) -> Int? {
+    var total = 0
+    var parts = 0
+    var rest = Substring(text)
+    while !rest.isEmpty {
+        let digits = rest.prefix { $0.isASCII && $0.isNumber }
+        guard !digits.isEmpty, digits.count <= 5, let number = Int(digits) else { return nil }
+        rest = rest.dropFirst(digits.count)
+        let multiplier: Int
+        if rest.hasPrefix("ms") { multiplier = 1; rest = rest.dropFirst(2) }
+        else if rest.hasPrefix("h") { multiplier = 3_600_000; rest = rest.dropFirst() }
+        else if rest.hasPrefix("m") { multiplier = 60_000; rest = rest.dropFirst() }
+        else if rest.hasPrefix("s") { multiplier = 1000; rest = rest.dropFirst() }
+        else { return nil }
+        total += number * multiplier
+        parts += 1
+    }
+    return (1...4).contains(parts) ? total : nil
 }

@@ -30,6 +30,10 @@ extension Translator {
         let rules = route.spec.rules ?? []
         for (index, rule) in (rules.isEmpty ? [HTTPRoute.Rule()] : rules).enumerated() {
             do {
+                if (rule.backendRefs ?? []).contains(where: { !($0.filters ?? []).isEmpty }) {
+                    // Refused rather than ignored: a dropped header edit or redirect would be silent.
+                    throw RuleError(message: "filters on backendRefs are not supported yet")
+                }
                 let matches = try (rule.matches ?? []).isEmpty ? [HTTPMatch(path: .prefix(""))] : rule.matches!.map(compileMatch)
                 var filters: [HTTPFilter] = []
                 var redirect: Redirect?
