@@ -73,10 +73,12 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamExchange {
             exchange.connection?.channel.close(promise: nil)
             state = .idle
         }
-        if error is HTTPParserError && !responding {
+        if let parserError = error as? HTTPParserError, !responding {
             keepAlive = false
             let record = RequestRecord(table: tables.current, method: "OTHER", start: .now())
-            respondLocally(.badRequest, "malformed HTTP request: \(error)", record: record, requestEnded: true)
+            // Oversized heads get the status that names the limit (as Envoy does); the rest is a 400.
+            let status: HTTPResponseStatus = parserError == .headerOverflow ? .requestHeaderFieldsTooLarge : .badRequest
+            respondLocally(status, "malformed HTTP request: \(error)", record: record, requestEnded: true)
         } else {
             context.close(promise: nil)
         }
