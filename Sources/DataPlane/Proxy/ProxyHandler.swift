@@ -427,7 +427,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamExchange {
         let key = RequestMetrics.Key(route: request.route.map(ObjectIdentifier.init), backend: request.backend, method: request.method)
         loop.metrics.record(key, table: ObjectIdentifier(request.table), status: status, duration: .nanoseconds(elapsed.nanoseconds)) {
             GatewayMetrics.RequestLabels(gateway: request.route?.origin.gatewayName ?? "", namespace: request.route?.origin.namespace ?? "",
-                                         route: request.route?.routeName ?? "", backend: request.backendName, method: request.method)
+                                         route: request.route?.origin.name ?? "", backend: request.backendName, method: request.method)
         }
     }
 }

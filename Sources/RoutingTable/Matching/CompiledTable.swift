@@ -96,11 +96,9 @@ public final class CompiledRoute: Sendable {
     public let action: Action
     /// The prefix the PathPrefix match consumed, for ReplacePrefixMatch.
     public let matchedPrefix: String?
-    public let routeName: String
 
     init(_ entry: HTTPRouteEntry, clusters: [String: CompiledCluster]) throws {
         origin = entry.origin
-        routeName = entry.origin.name
         matcher = try RequestMatcher(entry.match)
         if case .prefix(let prefix) = entry.match.path { matchedPrefix = prefix } else { matchedPrefix = nil }
         var requestHeaders: HeaderEdits?
