@@ -19,16 +19,13 @@ public struct ConfigCheck: Sendable {
             let object = namespace.isEmpty ? "\(kind) \(name)" : "\(kind) \(namespace)/\(name)"
             problems.append("\(location.map { "\($0)" } ?? "?") (\(object)): \(field): \(condition.type)=\(condition.status) \(condition.reason): \(condition.message)")
         }
-        func isProblem(_ condition: Condition) -> Bool {
-            ["Conflicted", "PartiallyInvalid"].contains(condition.type) ? condition.isTrue : !condition.isTrue
-        }
         for (name, status) in result.statuses.gatewayClasses.sorted(by: { $0.key < $1.key }) {
-            for condition in status.conditions where isProblem(condition) { report("GatewayClass", "", name, "status", condition) }
+            for condition in status.conditions where condition.isProblem { report("GatewayClass", "", name, "status", condition) }
         }
         for (key, status) in result.statuses.gateways.sorted(by: { $0.key < $1.key }) {
-            for condition in status.conditions where isProblem(condition) { report("Gateway", key.namespace, key.name, "status", condition) }
+            for condition in status.conditions where condition.isProblem { report("Gateway", key.namespace, key.name, "status", condition) }
             for listener in status.listeners {
-                for condition in listener.conditions where isProblem(condition) {
+                for condition in listener.conditions where condition.isProblem {
                     report("Gateway", key.namespace, key.name, "status.listeners[\(listener.name)]", condition)
                 }
             }
@@ -37,7 +34,7 @@ public struct ConfigCheck: Sendable {
         for route in snapshot.httpRoutes {
             let key = route.metadata.namespacedName
             for (index, parent) in (result.statuses.httpRoutes[key]?.parents ?? []).enumerated() {
-                for condition in parent.conditions where isProblem(condition) {
+                for condition in parent.conditions where condition.isProblem {
                     report("HTTPRoute", key.namespace, key.name, "status.parents[\(index)] (Gateway \(parent.parentRef.namespace ?? "")/\(parent.parentRef.name))", condition)
                 }
             }

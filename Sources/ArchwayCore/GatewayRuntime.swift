@@ -166,7 +166,7 @@ public actor GatewayRuntime {
     private func logStatusProblems(_ statuses: StatusSet) {
         for (route, status) in statuses.httpRoutes.sorted(by: { $0.key < $1.key }) {
             for parent in status.parents {
-                for condition in parent.conditions where condition.type != "PartiallyInvalid" ? !condition.isTrue : condition.isTrue {
+                for condition in parent.conditions where condition.isProblem {
                     logger.warning("route condition", metadata: [
                         "httproute": "\(route)", "parent": "\(parent.parentRef.namespace ?? "")/\(parent.parentRef.name)",
                         "type": "\(condition.type)", "reason": "\(condition.reason)", "message": "\(condition.message)",

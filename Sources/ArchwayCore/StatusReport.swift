@@ -109,7 +109,7 @@ public struct StatusReport: Sendable {
         var rows: [[String]] = [["KIND", "NAMESPACE", "NAME", "STATUS"]]
         var notes: [Int: [String]] = [:]
         func problems(_ conditions: [Condition], prefix: String) -> [String] {
-            conditions.filter { ($0.type == "Conflicted" || $0.type == "PartiallyInvalid") ? $0.isTrue : !$0.isTrue }
+            conditions.filter(\.isProblem)
                 .map { "\(prefix)\($0.type)=\($0.status) \($0.reason): \($0.message)" }
         }
         func summary(_ conditions: [Condition]) -> String {

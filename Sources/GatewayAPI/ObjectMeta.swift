@@ -64,6 +64,12 @@ public struct Condition: Codable, Sendable, Equatable {
     }
 
     public var isTrue: Bool { status == "True" }
+
+    /// Whether the condition says something is wrong. Most types are good when True; the
+    /// "abnormal-true" ones (Conflicted, PartiallyInvalid) are bad when True.
+    public var isProblem: Bool {
+        ["Conflicted", "PartiallyInvalid"].contains(type) ? isTrue : !isTrue
+    }
 }
 
 /// `metav1.LabelSelector`.
