@@ -7,12 +7,11 @@ public struct ConfigCheck: Sendable {
     public var problems: [String]
 
     public init(paths: [String], controllerName: String) {
-        let load = ManifestLoader().load(paths: paths)
-        var problems = load.errors.map(\.description)
+        let translation = OfflineTranslation(paths: paths, controllerName: controllerName)
+        let (snapshot, result) = (translation.snapshot, translation.result)
+        var problems = translation.load.errors.map(\.description)
         var locations: [ObjectRef: SourceLocation] = [:]
-        for loaded in load.resources { locations[loaded.resource.ref] = loaded.location }
-        let snapshot = ResourceSnapshot(load.resources.map(\.resource))
-        let result = Translator(options: .init(controllerName: controllerName)).translate(snapshot)
+        for loaded in translation.load.resources { locations[loaded.resource.ref] = loaded.location }
 
         func report(_ kind: String, _ namespace: String, _ name: String, _ field: String, _ condition: Condition) {
             let location = locations[ObjectRef(kind: kind, namespace: namespace, name: name)]

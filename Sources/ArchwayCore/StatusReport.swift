@@ -81,10 +81,9 @@ public struct StatusReport: Sendable {
 
     /// Loads the manifests and translates them: the manifest errors and the resulting report.
     public static func compute(paths: [String], controllerName: String) -> (errors: [String], report: StatusReport) {
-        let load = ManifestLoader().load(paths: paths)
-        let snapshot = ResourceSnapshot(load.resources.map(\.resource))
-        let result = Translator(options: .init(controllerName: controllerName)).translate(snapshot)
-        return (load.errors.map(\.description), StatusReport(snapshot: snapshot, statuses: result.statuses))
+        let translation = OfflineTranslation(paths: paths, controllerName: controllerName)
+        return (translation.load.errors.map(\.description),
+                StatusReport(snapshot: translation.snapshot, statuses: translation.result.statuses))
     }
 
     private struct List: Encodable {
