@@ -53,7 +53,9 @@ public actor GatewayRuntime {
                                     portMap: options.portMap, logger: logger)
         provider = FileProvider(paths: options.configPaths, interval: options.pollInterval)
         let address = ["0.0.0.0", "::"].contains(options.bindHost) ? "127.0.0.1" : options.bindHost
-        translator = Translator(options: .init(controllerName: options.controllerName, defaultAddress: address))
+        let certificates = tables.certificates
+        translator = Translator(options: .init(controllerName: options.controllerName, defaultAddress: address,
+                                               certificateCheck: { certificates.problem(chainPEM: $0, keyPEM: $1) }))
     }
 
     /// Loads the configuration, binds the listeners and the admin endpoint. Ready when it returns.
@@ -110,16 +112,15 @@ public actor GatewayRuntime {
         }
         let snapshot = ResourceSnapshot(load.resources.map(\.resource))
         let result = translator.translate(snapshot)
-        let compiled: CompiledTable
         do {
-            compiled = try CompiledTable(result.table)
+            try tables.swap(CompiledTable(result.table))
         } catch {
             metrics.configReloadFailures.increment()
             logger.error("routing table rejected; the last good configuration keeps serving", metadata: ["error": "\(error)"])
             return
         }
-        tables.swap(compiled)
-        let failures = await listeners.apply(ports: Set(result.table.ports.map(\.port)))
+        let families = Dictionary(result.table.ports.map { ($0.port, $0.protocol) }, uniquingKeysWith: { first, _ in first })
+        let failures = await listeners.apply(ports: families)
         for (port, error) in failures.sorted(by: { $0.key < $1.key }) {
             logger.error("listener port unavailable", metadata: ["port": "\(port)", "error": "\(error)"])
         }

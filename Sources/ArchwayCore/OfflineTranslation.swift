@@ -1,3 +1,4 @@
+import DataPlane
 import GatewayAPI
 import Translator
 
@@ -10,6 +11,8 @@ struct OfflineTranslation {
     init(paths: [String], controllerName: String) {
         load = ManifestLoader().load(paths: paths)
         snapshot = ResourceSnapshot(load.resources.map(\.resource))
-        result = Translator(options: .init(controllerName: controllerName)).translate(snapshot)
+        let certificates = TLSContextCache()
+        result = Translator(options: .init(controllerName: controllerName,
+                                           certificateCheck: { certificates.problem(chainPEM: $0, keyPEM: $1) })).translate(snapshot)
     }
 }

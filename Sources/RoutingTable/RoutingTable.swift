@@ -14,7 +14,13 @@ public struct RoutingTable: Sendable, Codable, Equatable {
 
 public struct PortTable: Sendable, Codable, Equatable {
     public var port: Int
+    /// The socket-level family: "HTTP" (cleartext HTTP/1.1 and h2c), "TLS" (HTTPS and TLS listeners,
+    /// chosen by SNI), "TCP" or "UDP".
     public var `protocol`: String
+
+    public static func family(of listenerProtocol: String) -> String {
+        listenerProtocol == "HTTPS" ? "TLS" : listenerProtocol
+    }
     /// Ordered most specific hostname first (exact, longest wildcard, then catch-all): the first whose
     /// hostname covers the request's Host owns the request. This is listener isolation.
     public var listeners: [ListenerTable]
@@ -43,11 +49,45 @@ public struct ListenerTable: Sendable, Codable, Equatable {
     public var hostname: String?
     /// Ordered most specific first: exact hosts, then wildcards by length, then `*`.
     public var virtualHosts: [VirtualHost]
+    /// How TLS ends on this listener (HTTPS and TLS listeners); nil for cleartext ones.
+    public var tls: ListenerTLS?
 
-    public init(refs: [Ref], hostname: String?, virtualHosts: [VirtualHost]) {
+    public init(refs: [Ref], hostname: String?, virtualHosts: [VirtualHost], tls: ListenerTLS? = nil) {
         self.refs = refs
         self.hostname = hostname
         self.virtualHosts = virtualHosts
+        self.tls = tls
+    }
+}
+
+public struct ListenerTLS: Sendable, Codable, Equatable {
+    public enum Mode: String, Sendable, Codable {
+        /// archway holds the certificate and decrypts.
+        case terminate
+        /// The TLS stream goes to the backend untouched; only the ClientHello's SNI is read.
+        case passthrough
+    }
+    public var mode: Mode
+    /// Resolved certificateRefs in listener order; the first one is offered.
+    public var certificates: [CertificatePair]
+
+    public init(mode: Mode, certificates: [CertificatePair]) {
+        self.mode = mode
+        self.certificates = certificates
+    }
+}
+
+/// A certificate chain and its private key, PEM-encoded, as read from a `kubernetes.io/tls` Secret.
+public struct CertificatePair: Sendable, Codable, Equatable, Hashable {
+    /// "namespace/name" of the Secret, for logs.
+    public var source: String
+    public var chainPEM: String
+    public var keyPEM: String
+
+    public init(source: String, chainPEM: String, keyPEM: String) {
+        self.source = source
+        self.chainPEM = chainPEM
+        self.keyPEM = keyPEM
     }
 }
 

@@ -16,10 +16,14 @@ struct ListenerState {
     var acceptedProblem: (reason: String, message: String)?
     var refsProblem: (reason: String, message: String)?
     var conflict: (reason: String, message: String)?
+    var tls: ListenerTLS?
+    /// Set when references failed so badly that nothing can be served (no usable certificate).
+    var unservable: String?
     var attachedRoutes = 0
 
-    /// Routes may attach (and traffic flows) only through a listener that is accepted and not conflicted.
-    var isUsable: Bool { acceptedProblem == nil && conflict == nil }
+    /// Routes may attach (and traffic flows) only through a listener that is accepted, not conflicted
+    /// and has what it needs to serve.
+    var isUsable: Bool { acceptedProblem == nil && conflict == nil && unservable == nil }
 }
 
 struct ListenerIndex {
@@ -27,13 +31,13 @@ struct ListenerIndex {
 }
 
 extension Translator {
-    static let servedProtocols: Set<String> = ["HTTP"]
+    static let servedProtocols: Set<String> = ["HTTP", "HTTPS"]
     static let knownProtocols: Set<String> = ["HTTP", "HTTPS", "TLS", "TCP", "UDP"]
 
     func buildListeners(_ snapshot: ResourceSnapshot, classes: Set<String>) -> ListenerIndex {
         var index = ListenerIndex()
         for gateway in snapshot.gateways where classes.contains(gateway.spec.gatewayClassName) {
-            let listeners = gateway.spec.listeners.map { validateListener($0) }
+            let listeners = gateway.spec.listeners.map { validateListener($0, of: gateway, snapshot: snapshot) }
             let addresses = (gateway.spec.addresses ?? []).isEmpty
                 ? [Gateway.Address(type: "IPAddress", value: options.defaultAddress)]
                 : gateway.spec.addresses!.map { Gateway.Address(type: $0.type ?? "IPAddress", value: $0.value) }
@@ -43,7 +47,7 @@ extension Translator {
         return index
     }
 
-    private func validateListener(_ listener: Gateway.Listener) -> ListenerState {
+    private func validateListener(_ listener: Gateway.Listener, of gateway: Gateway, snapshot: ResourceSnapshot) -> ListenerState {
         var state = ListenerState(spec: listener, supportedKinds: [])
         let allowed = Self.routeKinds(forProtocol: listener.protocol)
         if let kinds = listener.allowedRoutes?.kinds, !kinds.isEmpty {
@@ -61,7 +65,15 @@ extension Translator {
             state.acceptedProblem = ("UnsupportedProtocol", "protocol \"\(listener.protocol)\" is not a Gateway API core protocol")
         } else if !Self.servedProtocols.contains(listener.protocol) {
             state.acceptedProblem = ("UnsupportedProtocol", "archway does not serve \(listener.protocol) listeners yet")
+        } else if listener.protocol == "HTTPS", listener.tls?.mode == "Passthrough" {
+            state.acceptedProblem = ("UnsupportedValue", "an HTTPS listener terminates TLS; use a TLS listener with TLSRoutes for Passthrough")
+        } else if listener.protocol == "HTTP" || listener.protocol == "TCP" || listener.protocol == "UDP", listener.tls != nil {
+            state.acceptedProblem = ("UnsupportedValue", "tls is only allowed on HTTPS and TLS listeners")
         }
+        let resolution = resolveTLS(listener, of: gateway, snapshot: snapshot)
+        state.tls = resolution.tls
+        if let problem = resolution.problem, state.refsProblem == nil { state.refsProblem = problem }
+        if resolution.unservable { state.unservable = resolution.problem?.message ?? "no usable certificate" }
         return state
     }
 
@@ -79,7 +91,7 @@ extension Translator {
         for i in result.indices {
             for j in result.indices where j != i && result[j].spec.port == result[i].spec.port {
                 let (a, b) = (result[i].spec, result[j].spec)
-                if Self.protocolFamily(a.protocol) != Self.protocolFamily(b.protocol) {
+                if PortTable.family(of: a.protocol) != PortTable.family(of: b.protocol) {
                     result[i].conflict = ("ProtocolConflict", "port \(a.port) is also used by listener \"\(b.name)\" with protocol \(b.protocol)")
                 } else if a.protocol == b.protocol && (a.hostname ?? "") == (b.hostname ?? "") && result[i].conflict == nil {
                     result[i].conflict = ("HostnameConflict", "listener \"\(b.name)\" has the same port, protocol and hostname")
@@ -87,11 +99,6 @@ extension Translator {
             }
         }
         return result
-    }
-
-    /// HTTPS and TLS listeners can share a port (both are chosen by SNI); everything else must match exactly.
-    private static func protocolFamily(_ proto: String) -> String {
-        ["HTTPS", "TLS"].contains(proto) ? "TLS" : proto
     }
 
     func gatewayStatus(_ state: GatewayState) -> GatewayStatus {
@@ -116,7 +123,7 @@ extension Translator {
             if listener.isUsable {
                 conditions.append(Condition(type: "Programmed", status: true, reason: "Programmed", message: "Listener is serving", observedGeneration: generation))
             } else {
-                let why = listener.acceptedProblem?.message ?? listener.conflict?.message ?? "listener is invalid"
+                let why = listener.acceptedProblem?.message ?? listener.conflict?.message ?? listener.unservable ?? "listener is invalid"
                 conditions.append(Condition(type: "Programmed", status: false, reason: "Invalid", message: why, observedGeneration: generation))
             }
             return ListenerStatus(name: listener.spec.name, supportedKinds: listener.supportedKinds,

@@ -9,6 +9,7 @@ struct TableBuilder {
     }
     private struct ListenerBucket {
         var `protocol`: String
+        var tls: ListenerTLS?
         var refs: [ListenerTable.Ref] = []
         var hosts: [String: [(key: PrecedenceKey, entry: HTTPRouteEntry)]] = [:]
     }
@@ -16,11 +17,12 @@ struct TableBuilder {
     private var clusterSources: [String: ClusterSource] = [:]
 
     /// Registers a usable listener so its port is bound even before any route attaches.
-    mutating func addListener(_ listener: Gateway.Listener, of gateway: Gateway) {
+    mutating func addListener(_ listener: Gateway.Listener, of gateway: Gateway, tls: ListenerTLS?) {
         let key = ListenerKey(port: listener.port, hostname: listener.hostname)
         let ref = ListenerTable.Ref(gatewayNamespace: gateway.metadata.namespace ?? "default",
                                     gatewayName: gateway.metadata.name, listenerName: listener.name)
-        buckets[key, default: ListenerBucket(protocol: listener.protocol)].refs.append(ref)
+        // Listeners merged from several Gateways on one (port, hostname): the first one's TLS wins.
+        buckets[key, default: ListenerBucket(protocol: listener.protocol, tls: tls)].refs.append(ref)
     }
 
     mutating func addClusters(_ sources: [String: ClusterSource]) {
@@ -55,8 +57,8 @@ struct TableBuilder {
                 return VirtualHost(hostname: hostname, routes: routes)
             }
             let listener = ListenerTable(refs: bucket.refs.sorted { ($0.gatewayNamespace, $0.gatewayName, $0.listenerName) < ($1.gatewayNamespace, $1.gatewayName, $1.listenerName) },
-                                         hostname: key.hostname, virtualHosts: virtualHosts)
-            ports[key.port, default: PortTable(port: key.port, protocol: bucket.protocol, listeners: [])].listeners.append(listener)
+                                         hostname: key.hostname, virtualHosts: virtualHosts, tls: bucket.tls)
+            ports[key.port, default: PortTable(port: key.port, protocol: PortTable.family(of: bucket.protocol), listeners: [])].listeners.append(listener)
         }
         for port in ports.keys {
             ports[port]!.listeners.sort { Hostnames.specificityOrder($0.hostname, $1.hostname) }

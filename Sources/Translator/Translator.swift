@@ -8,10 +8,16 @@ public struct Translator: Sendable {
         public var controllerName: String
         /// The address a Gateway reports in `status.addresses` when its spec asks for none.
         public var defaultAddress: String
+        /// Parses a certificate chain and key and says what is wrong with them, if anything. The data
+        /// plane passes its TLS library's parser here so a Secret it could not load is reported in status
+        /// (InvalidCertificateRef) instead of failing later at handshake time.
+        public var certificateCheck: (@Sendable (_ chainPEM: String, _ keyPEM: String) -> String?)?
 
-        public init(controllerName: String = Translator.defaultControllerName, defaultAddress: String = "127.0.0.1") {
+        public init(controllerName: String = Translator.defaultControllerName, defaultAddress: String = "127.0.0.1",
+                    certificateCheck: (@Sendable (_ chainPEM: String, _ keyPEM: String) -> String?)? = nil) {
             self.controllerName = controllerName
             self.defaultAddress = defaultAddress
+            self.certificateCheck = certificateCheck
         }
     }
 
@@ -33,7 +39,7 @@ public struct Translator: Sendable {
         var builder = TableBuilder()
         for gateway in listeners.gateways.values.sorted(by: { $0.gateway.metadata.namespacedName < $1.gateway.metadata.namespacedName }) {
             for listener in gateway.listeners where listener.isUsable {
-                builder.addListener(listener.spec, of: gateway.gateway)
+                builder.addListener(listener.spec, of: gateway.gateway, tls: listener.tls)
             }
         }
         for route in snapshot.httpRoutes {

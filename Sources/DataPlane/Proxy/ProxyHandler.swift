@@ -19,6 +19,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamExchange {
     }
 
     private let listenerPort: Int
+    /// "http" or "https": how the client reached us, for X-Forwarded-Proto and scheme-less redirects.
+    private let scheme: String
     private let tables: TableStore
     private let loop: EventLoopContext
     private var context: ChannelHandlerContext?
@@ -31,8 +33,9 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamExchange {
     private var pipelined: [HTTPServerRequestPart] = []
     private var quiescing = false
 
-    init(listenerPort: Int, tables: TableStore, loop: EventLoopContext) {
+    init(listenerPort: Int, scheme: String, tables: TableStore, loop: EventLoopContext) {
         self.listenerPort = listenerPort
+        self.scheme = scheme
         self.tables = tables
         self.loop = loop
     }
@@ -174,7 +177,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamExchange {
 
     private func begin(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         let start = NIODeadline.now()
-        keepAlive = head.isKeepAlive && !quiescing
+        // An HTTP/2 stream ends with its response; the connection's life is NIOHTTP2's business.
+        keepAlive = (head.version.major == 2 || head.isKeepAlive) && !quiescing
         requestVersion = head.version
         let method = head.method.rawValue
         let table = tables.current
@@ -204,7 +208,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamExchange {
         case .direct(let status, let reason):
             respondLocally(HTTPResponseStatus(statusCode: status), reason, record: labels)
         case .redirect(let redirect):
-            let location = RedirectRules.location(redirect, host: host, path: path, query: query,
+            let location = RedirectRules.location(redirect, requestScheme: scheme, host: host, path: path, query: query,
                                                   listenerPort: listenerPort, matchedPrefix: route.matchedPrefix)
             respondLocally(HTTPResponseStatus(statusCode: redirect.statusCode), "redirecting to \(location)",
                            extraHeaders: [("location", location)], record: labels)
@@ -243,7 +247,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamExchange {
         if owesContinue { headers.remove(name: "expect") }
 
         let originalHost = head.headers.first(name: "host") ?? ""
-        ForwardedHeaders.add(to: &headers, client: clientAddress, host: originalHost, proto: "http")
+        ForwardedHeaders.add(to: &headers, client: clientAddress, host: originalHost, proto: scheme)
         if let edits = route.requestHeaders { HeaderRules.apply(edits, to: &headers) }
 
         var newPath = String(path)

@@ -24,7 +24,7 @@ public actor ListenerManager {
     private let portMap: [Int: Binding]
     private let logger: Logger
     /// NIOExtras' quiescing helper follows one server channel, so each bound port has its own.
-    private var servers: [Int: (channel: any Channel, quiescing: ServerQuiescingHelper)] = [:]
+    private var servers: [Int: (channel: any Channel, quiescing: ServerQuiescingHelper, family: String)] = [:]
 
     public init(group: any EventLoopGroup, tables: TableStore, contexts: EventLoopContexts, bindHost: String,
                 portMap: [Int: Binding], logger: Logger) {
@@ -36,22 +36,24 @@ public actor ListenerManager {
         self.logger = logger
     }
 
-    /// Makes the bound ports equal `ports`. Returns the ports that could not be bound, with the error.
-    /// A removed port stops accepting at once; its open connections finish their requests and close.
+    /// Makes the bound ports equal `ports` (port → protocol family: HTTP, TLS, TCP, UDP). Returns the
+    /// ports that could not be bound, with the error. A removed port stops accepting at once; its open
+    /// connections finish their requests and close. A port whose family changed is bound anew.
     @discardableResult
-    public func apply(ports: Set<Int>) async -> [Int: String] {
+    public func apply(ports: [Int: String]) async -> [Int: String] {
         var failures: [Int: String] = [:]
-        for (port, server) in servers where !ports.contains(port) {
-            logger.info("listener port removed; draining its connections", metadata: ["port": "\(port)"])
+        for (port, server) in servers where ports[port] != server.family {
+            logger.info("listener port removed or changed protocol; draining its connections", metadata: ["port": "\(port)"])
             server.quiescing.initiateShutdown(promise: nil)
             servers[port] = nil
+            if ports[port] != nil { try? await server.channel.closeFuture.get() }
         }
-        for port in ports.sorted() where servers[port] == nil {
+        for (port, family) in ports.sorted(by: { $0.key < $1.key }) where servers[port] == nil {
             let binding = portMap[port] ?? Binding(host: bindHost, port: port)
             let quiescing = ServerQuiescingHelper(group: group)
             do {
-                let channel = try await bind(listenerPort: port, on: binding, quiescing: quiescing)
-                servers[port] = (channel, quiescing)
+                let channel = try await bind(listenerPort: port, family: family, on: binding, quiescing: quiescing)
+                servers[port] = (channel, quiescing, family)
                 logger.info("listening", metadata: ["listener_port": "\(port)", "address": "\(binding.host):\(binding.port)"])
             } catch {
                 failures[port] = "\(error)"
@@ -82,9 +84,8 @@ public actor ListenerManager {
         timer.cancel()
     }
 
-    private func bind(listenerPort: Int, on binding: Binding, quiescing: ServerQuiescingHelper) async throws -> any Channel {
-        let tables = self.tables
-        let contexts = self.contexts
+    private func bind(listenerPort: Int, family: String, on binding: Binding, quiescing: ServerQuiescingHelper) async throws -> any Channel {
+        let setup = ConnectionSetup(listenerPort: listenerPort, tables: tables, contexts: contexts, logger: logger)
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -96,14 +97,7 @@ public actor ListenerManager {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let loop = contexts.context(for: channel.eventLoop)
-                    // Parse errors are answered by ProxyHandler. Outbound header validation is off: response headers are either parsed from a backend by llhttp
-                    // (which refuses CR/LF) or come from configuration validated at load time.
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-                        withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false)
-                    try channel.pipeline.syncOperations.addHandler(ProxyHandler(listenerPort: listenerPort, tables: tables, loop: loop))
-                }
+                channel.eventLoop.makeCompletedFuture { try setup.configure(channel, family: family) }
             }
             .bind(host: binding.host, port: binding.port).get()
     }

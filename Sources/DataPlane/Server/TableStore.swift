@@ -1,14 +1,33 @@
-import RoutingTable
 import NIOConcurrencyHelpers
+import RoutingTable
 
 /// Holds the table being served. A swap is one assignment: each request reads `current` once at its
 /// start and keeps that immutable table until it ends, so in-flight requests finish on the old table.
+/// TLS contexts swap with the routes: a rotated certificate is offered from the next handshake on,
+/// while connections already established keep the one they negotiated.
 public final class TableStore: Sendable {
-    private let box: NIOLockedValueBox<CompiledTable>
+    private struct Serving: Sendable {
+        var routes: CompiledTable
+        var tls: [Int: TLSPortTable]
+    }
+    private let box: NIOLockedValueBox<Serving>
+    public let certificates = TLSContextCache()
 
-    public init(_ table: CompiledTable = .empty) { box = NIOLockedValueBox(table) }
+    public init(_ table: CompiledTable = .empty) { box = NIOLockedValueBox(Serving(routes: table, tls: [:])) }
 
-    public var current: CompiledTable { box.withLockedValue { $0 } }
+    public var current: CompiledTable { box.withLockedValue { $0.routes } }
 
-    public func swap(_ table: CompiledTable) { box.withLockedValue { $0 = table } }
+    func tls(port: Int) -> TLSPortTable? { box.withLockedValue { $0.tls[port] } }
+
+    /// Builds the TLS contexts the table needs, then swaps both in. Throws (and keeps the old table)
+    /// if a certificate cannot be loaded.
+    public func swap(_ table: CompiledTable) throws {
+        var tls: [Int: TLSPortTable] = [:]
+        for port in table.source.ports where port.protocol == "TLS" {
+            tls[port.port] = try TLSPortTable(port, cache: certificates)
+        }
+        box.withLockedValue { $0 = Serving(routes: table, tls: tls) }
+        let inUse = table.source.ports.flatMap(\.listeners).compactMap(\.tls).flatMap(\.certificates)
+        certificates.keepOnly(Set(inUse))
+    }
 }

@@ -1,11 +1,11 @@
 /// Exact hosts in a hash map, `*.` wildcards as suffixes tried longest first, then a catch-all:
 /// the lookup order the Gateway API gives hostnames, for listeners and virtual hosts alike.
-struct HostIndex<Value: Sendable>: Sendable {
+public struct HostIndex<Value: Sendable>: Sendable {
     private var exact: [String: Value] = [:]
     private var wildcards: [(suffix: String, value: Value)] = []
     private var catchAll: Value?
 
-    init(_ entries: [(hostname: String?, value: Value)]) {
+    public init(_ entries: [(hostname: String?, value: Value)]) {
         for (hostname, value) in entries {
             guard let hostname, hostname != "*" else {
                 if catchAll == nil { catchAll = value }
@@ -21,7 +21,7 @@ struct HostIndex<Value: Sendable>: Sendable {
     }
 
     /// `host` must already be lowercased and stripped of its port.
-    func lookup(_ host: String) -> Value? {
+    public func lookup(_ host: String) -> Value? {
         if let value = exact[host] { return value }
         for wildcard in wildcards where host.count > wildcard.suffix.count && host.hasSuffix(wildcard.suffix) {
             return wildcard.value

@@ -1,10 +1,10 @@
 /// RequestRedirect's Location header, per the spec's port rules: an explicit port wins; otherwise a
 /// changed scheme implies its well-known port, and an unchanged one keeps the listener's port; the
-/// port is omitted when it is the scheme's default.
+/// port is omitted when it is the scheme's default. No scheme means the request's own.
 public enum RedirectRules {
-    public static func location(_ redirect: Redirect, host: String, path: Substring, query: Substring?,
-                         listenerPort: Int, matchedPrefix: String?) -> String {
-        let scheme = redirect.scheme ?? "http"
+    public static func location(_ redirect: Redirect, requestScheme: String = "http", host: String, path: Substring,
+                                query: Substring?, listenerPort: Int, matchedPrefix: String?) -> String {
+        let scheme = redirect.scheme ?? requestScheme
         let port: Int
         if let explicit = redirect.port {
             port = explicit

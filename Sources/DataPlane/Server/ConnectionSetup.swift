@@ -1,0 +1,138 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOHTTP2
+import NIOSSL
+import NIOTLS
+import RoutingTable
+
+/// Builds the pipeline of an accepted connection. What a port speaks is only known once the first
+/// bytes arrive: cleartext ports tell HTTP/1.1 from prior-knowledge h2c by the connection preface,
+/// TLS ports read the ClientHello's server name to pick a certificate (or pass the stream through),
+/// then ALPN picks h2 or http/1.1.
+struct ConnectionSetup: Sendable {
+    let listenerPort: Int
+    let tables: TableStore
+    let contexts: EventLoopContexts
+    let logger: Logger
+
+    func configure(_ channel: any Channel, family: String) throws {
+        switch family {
+        case "TLS":
+            try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(SNIHandler { result in
+                self.serverNameKnown(result, channel: channel)
+            }))
+        default:
+            try channel.pipeline.syncOperations.addHandler(HTTP2PrefaceSniffer { isHTTP2, channel in
+                if isHTTP2 {
+                    try self.configureHTTP2(channel, scheme: "http")
+                } else {
+                    try self.configureHTTP1(channel, scheme: "http")
+                }
+            })
+        }
+    }
+
+    private func serverNameKnown(_ result: SNIResult, channel: any Channel) -> EventLoopFuture<Void> {
+        let serverName: String? = if case .hostname(let name) = result { name } else { nil }
+        let disposition = tables.tls(port: listenerPort)?.disposition(serverName: serverName) ?? .refuse
+        return channel.eventLoop.makeCompletedFuture {
+            switch disposition {
+            case .terminate(let context):
+                try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
+                try channel.pipeline.syncOperations.addHandler(ApplicationProtocolNegotiationHandler { alpn, channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        if case .negotiated("h2") = alpn {
+                            try self.configureHTTP2(channel, scheme: "https")
+                        } else {
+                            try self.configureHTTP1(channel, scheme: "https")
+                        }
+                    }
+                })
+            case .passthrough:
+                throw TLSSetupError("TLS passthrough is not served on port \(listenerPort)")
+            case .refuse:
+                throw TLSSetupError("no TLS listener on port \(listenerPort) accepts server name \"\(serverName ?? "")\"")
+            }
+        }
+    }
+
+    /// HTTP/1.1 with the request decoder keeping bytes after an Upgrade, so a WebSocket tunnel can take them.
+    func configureHTTP1(_ channel: any Channel, scheme: String) throws {
+        let pipeline = channel.pipeline.syncOperations
+        // Response headers are either parsed from a backend by llhttp (which refuses CR/LF) or come
+        // from configuration validated at load time, so the encoder does not validate them again.
+        try pipeline.addHandler(HTTPResponseEncoder(configuration: .init()))
+        try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes)))
+        try pipeline.addHandler(ProxyHandler(listenerPort: listenerPort, scheme: scheme, tables: tables,
+                                             loop: contexts.context(for: channel.eventLoop)))
+    }
+
+    /// HTTP/2: each stream becomes an HTTP/1-shaped exchange on its own child channel, so routing,
+    /// filters and the upstream side are the same code as for HTTP/1.1. NIOHTTP2's defaults bound
+    /// rapid resets, CONTINUATION floods and control-frame buffering.
+    func configureHTTP2(_ channel: any Channel, scheme: String) throws {
+        var connection = NIOHTTP2Handler.ConnectionConfiguration()
+        connection.initialSettings = [
+            HTTP2Setting(parameter: .maxConcurrentStreams, value: 128),
+            HTTP2Setting(parameter: .maxHeaderListSize, value: 65536),
+            HTTP2Setting(parameter: .initialWindowSize, value: 1 << 20),
+        ]
+        connection.targetWindowSize = 1 << 20
+        var stream = NIOHTTP2Handler.StreamConfiguration()
+        stream.targetWindowSize = 1 << 20
+        let loop = contexts.context(for: channel.eventLoop)
+        let listenerPort = self.listenerPort
+        let tables = self.tables
+        _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
+            mode: .server, connectionConfiguration: connection, streamConfiguration: stream
+        ) { streamChannel in
+            streamChannel.eventLoop.makeCompletedFuture {
+                try streamChannel.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
+                try streamChannel.pipeline.syncOperations.addHandler(
+                    ProxyHandler(listenerPort: listenerPort, scheme: scheme, tables: tables, loop: loop))
+            }
+        }
+    }
+}
+
+/// Waits for enough of a cleartext connection's first bytes to tell the HTTP/2 connection preface
+/// (prior-knowledge h2c, RFC 9113 §3.3) from an HTTP/1 request line, configures the pipeline for it,
+/// replays the bytes and leaves. Only the first read of a connection passes through here.
+final class HTTP2PrefaceSniffer: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias Configure = (_ isHTTP2: Bool, _ channel: any Channel) throws -> Void
+
+    private static let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
+    private let configure: Configure
+    private var buffered: ByteBuffer?
+
+    init(configure: @escaping Configure) { self.configure = configure }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var incoming = unwrapInboundIn(data)
+        if var buffered {
+            buffered.writeBuffer(&incoming)
+            incoming = buffered
+        }
+        let available = incoming.readableBytesView
+        let compared = min(available.count, Self.preface.count)
+        let isPrefix = available.prefix(compared).elementsEqual(Self.preface.prefix(compared))
+        if isPrefix && compared < Self.preface.count {
+            buffered = incoming
+            return
+        }
+        buffered = nil
+        do {
+            try configure(isPrefix, context.channel)
+        } catch {
+            context.fireErrorCaught(error)
+            context.close(promise: nil)
+            return
+        }
+        context.fireChannelRead(wrapInboundOut(incoming))
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+
+    typealias InboundOut = ByteBuffer
+}

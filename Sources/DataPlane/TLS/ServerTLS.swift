@@ -1,0 +1,117 @@
+import NIOConcurrencyHelpers
+import NIOSSL
+import RoutingTable
+
+/// Server-side TLS settings every terminating listener shares: TLS 1.2 and 1.3 only, AEAD ciphers
+/// with forward secrecy (the Mozilla "intermediate" list), ALPN offering h2 then http/1.1.
+enum ServerTLSPolicy {
+    static let cipherSuites: [NIOTLSCipher] = [
+        .TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256, .TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+        .TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384, .TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+        .TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256, .TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+    ]
+    static let alpn = ["h2", "http/1.1"]
+
+    static func configuration(for pair: CertificatePair) throws -> TLSConfiguration {
+        let chain = try NIOSSLCertificate.fromPEMBytes(Array(pair.chainPEM.utf8))
+        guard !chain.isEmpty else { throw TLSSetupError("tls.crt holds no certificate") }
+        let key = try NIOSSLPrivateKey(bytes: Array(pair.keyPEM.utf8), format: .pem)
+        var configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+        configuration.minimumTLSVersion = .tlsv12
+        configuration.maximumTLSVersion = .tlsv13
+        configuration.cipherSuiteValues = cipherSuites
+        configuration.applicationProtocols = alpn
+        return configuration
+    }
+}
+
+struct TLSSetupError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Builds server contexts from certificate pairs, once per distinct pair: a reload that leaves a
+/// Secret alone reuses its context, a rotated Secret gets a new one. Contexts no table uses any more
+/// are dropped at the next build.
+public final class TLSContextCache: Sendable {
+    private let contexts = NIOLockedValueBox<[PairKey: NIOSSLContext]>([:])
+
+    public init() {}
+
+    func context(for pair: CertificatePair) throws -> NIOSSLContext {
+        let key = PairKey(pair)
+        if let cached = contexts.withLockedValue({ $0[key] }) { return cached }
+        // BoringSSL refuses a private key that does not belong to the leaf certificate here.
+        let context = try NIOSSLContext(configuration: ServerTLSPolicy.configuration(for: pair))
+        contexts.withLockedValue { $0[key] = context }
+        return context
+    }
+
+    /// What is wrong with a chain and key, or nil when a server context can be made from them.
+    public func problem(chainPEM: String, keyPEM: String) -> String? {
+        do {
+            _ = try context(for: CertificatePair(source: "", chainPEM: chainPEM, keyPEM: keyPEM))
+            return nil
+        } catch {
+            return "cannot load the certificate and key: \(error)"
+        }
+    }
+
+    func keepOnly(_ pairs: Set<CertificatePair>) {
+        let chains = Set(pairs.map { PairKey($0) })
+        contexts.withLockedValue { cache in cache = cache.filter { chains.contains($0.key) } }
+    }
+
+    /// Two pairs with the same PEM are the same certificate whichever Secret names them.
+    private struct PairKey: Hashable {
+        var chain: String
+        var key: String
+        init(_ pair: CertificatePair) {
+            chain = pair.chainPEM
+            key = pair.keyPEM
+        }
+    }
+}
+
+/// What a TLS port does with a connection once it has read the ClientHello's server name.
+enum TLSDisposition {
+    case terminate(NIOSSLContext)
+    case passthrough
+    case refuse
+}
+
+/// Per TLS port: listener hostnames (exact, wildcard, catch-all) to what happens with the connection.
+/// A ClientHello without SNI, or with a name no listener covers, gets the least specific listener's
+/// certificate, as Envoy's and nginx's default server do, so that the client sees a certificate error
+/// rather than a reset.
+struct TLSPortTable: Sendable {
+    private let bySNI: HostIndex<Entry>
+    private let fallback: Entry?
+
+    struct Entry: Sendable {
+        let context: NIOSSLContext?
+    }
+
+    init(_ port: PortTable, cache: TLSContextCache) throws {
+        var entries: [(hostname: String?, value: Entry)] = []
+        for listener in port.listeners {
+            guard let tls = listener.tls else { continue }
+            switch tls.mode {
+            case .passthrough:
+                entries.append((listener.hostname, Entry(context: nil)))
+            case .terminate:
+                guard let pair = tls.certificates.first else { continue }
+                entries.append((listener.hostname, Entry(context: try cache.context(for: pair))))
+            }
+        }
+        bySNI = HostIndex(entries)
+        fallback = entries.last(where: { $0.value.context != nil })?.value
+    }
+
+    func disposition(serverName: String?) -> TLSDisposition {
+        let entry = serverName.flatMap { bySNI.lookup($0.lowercased()) } ?? fallback
+        guard let entry else { return .refuse }
+        return entry.context.map(TLSDisposition.terminate) ?? .passthrough
+    }
+}
