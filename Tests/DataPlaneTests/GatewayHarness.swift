@@ -82,6 +82,11 @@ final class GatewayHarness: @unchecked Sendable {
 
     private var watcher: Task<Void, Never>?
 
+    /// The loopback port a listener port is bound to (listed in `extraPortMap` with 0 before start).
+    func hostPort(_ listenerPort: Int) async -> Int {
+        await runtime.localAddress(listenerPort: listenerPort)?.port ?? 0
+    }
+
     /// Waits until the runtime has applied `generation` configurations (or fails after 10 s).
     func waitForGeneration(atLeast generation: Int) async throws {
         for _ in 0..<200 {

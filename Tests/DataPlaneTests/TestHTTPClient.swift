@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 
 /// A plain HTTP/1.1 client over a real socket, one connection, requests in sequence (keep-alive).
 /// Bodies can be streamed from a generator so multi-hundred-MiB uploads never sit in memory.
@@ -16,11 +17,21 @@ final class TestHTTPClient: Sendable {
     let channel: any Channel
     private let handler: ResponseCollector
 
-    static func connect(port: Int, group: any EventLoopGroup) async throws -> TestHTTPClient {
+    /// `tls`: speak HTTPS, sending `serverName` as SNI and trusting only `trustPEM`.
+    static func connect(port: Int, group: any EventLoopGroup, tls: (trustPEM: String, serverName: String)? = nil) async throws -> TestHTTPClient {
         let collector = ResponseCollector()
+        let sslContext = try tls.map { tls in
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(tls.trustPEM.utf8)))
+            configuration.applicationProtocols = ["http/1.1"]
+            return try NIOSSLContext(configuration: configuration)
+        }
         let channel = try await ClientBootstrap(group: group)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let sslContext, let tls {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: sslContext, serverHostname: tls.serverName))
+                    }
                     try channel.pipeline.syncOperations.addHTTPClientHandlers()
                     try channel.pipeline.syncOperations.addHandler(collector)
                 }

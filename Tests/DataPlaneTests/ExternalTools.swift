@@ -1,0 +1,68 @@
+import Foundation
+
+/// Real clients and tools the protocol tests drive: curl, openssl. `.ci/run` installs them.
+enum ExternalTool {
+    struct Output {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    static func run(_ tool: String, _ arguments: [String], stdin: String? = nil) throws -> Output {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = [tool] + arguments
+        let out = Pipe(), err = Pipe(), input = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        process.standardInput = input
+        try process.run()
+        if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+        try? input.fileHandleForWriting.close()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Output(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+                      stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    /// curl with a time limit; `-w` output goes after a marker line so the body and the figures separate.
+    static func curl(_ arguments: [String]) throws -> (status: Int32, body: String, writeOut: String, stderr: String) {
+        let result = try run("curl", ["-sS", "--max-time", "10"] + arguments)
+        let parts = result.stdout.components(separatedBy: "\n@@\n")
+        return (result.status, parts.first ?? "", parts.count > 1 ? parts[1] : "", result.stderr)
+    }
+}
+
+/// A self-signed ECDSA P-256 certificate made by openssl for the given DNS names.
+struct TestCertificate {
+    let chainPEM: String
+    let keyPEM: String
+    /// The certificate on disk, for `curl --cacert`.
+    let path: String
+
+    init(names: [String], in directory: URL) throws {
+        let base = directory.appendingPathComponent("cert-\(UUID().uuidString)").path
+        let result = try ExternalTool.run("openssl", [
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-keyout", base + ".key", "-out", base + ".crt", "-days", "2", "-subj", "/CN=\(names[0])",
+            "-addext", "subjectAltName=" + names.map { "DNS:\($0)" }.joined(separator: ","),
+        ])
+        guard result.status == 0 else { throw HarnessError.timeout("openssl failed: \(result.stderr)") }
+        chainPEM = try String(contentsOfFile: base + ".crt", encoding: .utf8)
+        keyPEM = try String(contentsOfFile: base + ".key", encoding: .utf8)
+        path = base + ".crt"
+    }
+
+    /// A `kubernetes.io/tls` Secret holding this certificate.
+    func secret(_ name: String, namespace: String = "default", key: String? = nil) -> String {
+        func b64(_ text: String) -> String { Data(text.utf8).base64EncodedString() }
+        return """
+        apiVersion: v1
+        kind: Secret
+        metadata: {name: \(name), namespace: \(namespace)}
+        type: kubernetes.io/tls
+        data: {tls.crt: \(b64(chainPEM)), tls.key: \(b64(key ?? keyPEM))}
+        """
+    }
+}
