@@ -2,11 +2,13 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOWebSocket
 
 /// A small backend for the bundled example and the tests: answers every request with JSON naming
 /// itself and echoing what it received (method, path, query, host, headers, body size).
 /// `/__echo/bytes/N` streams N bytes back; `/__echo/status/N` answers with status N;
-/// `/__echo/hangup` closes the connection without answering.
+/// `/__echo/hangup` closes the connection without answering. A WebSocket upgrade (any path) is
+/// accepted and every text or binary message is sent back as it came; pings get pongs.
 public enum EchoServer {
     public static func start(name: String, host: String, port: Int, group: any EventLoopGroup) async throws -> any Channel {
         try await ServerBootstrap(group: group)
@@ -14,15 +16,26 @@ public enum EchoServer {
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(EchoHandler(name: name))
+                    let echo = EchoHandler(name: name)
+                    let websocket = NIOWebSocketServerUpgrader(
+                        maxFrameSize: 1 << 20,
+                        shouldUpgrade: { channel, _ in channel.eventLoop.makeSucceededFuture(HTTPHeaders([("x-echo-name", name)])) },
+                        upgradePipelineHandler: { channel, _ in
+                            channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(WebSocketEchoHandler()) }
+                        })
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+                        withServerUpgrade: (upgraders: [websocket], completionHandler: { context in
+                            context.pipeline.syncOperations.removeHandler(echo, promise: nil)
+                        }),
+                        withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(echo)
                 }
             }
             .bind(host: host, port: port).get()
     }
 }
 
-private final class EchoHandler: ChannelInboundHandler {
+private final class EchoHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
@@ -104,6 +117,28 @@ private final class EchoHandler: ChannelInboundHandler {
         let keepAlive = head.isKeepAlive
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
             if !keepAlive { channel.close(promise: nil) }
+        }
+    }
+}
+
+/// Echoes WebSocket messages frame by frame (server frames are never masked).
+private final class WebSocketEchoHandler: ChannelInboundHandler {
+    typealias InboundIn = WebSocketFrame
+    typealias OutboundOut = WebSocketFrame
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let frame = unwrapInboundIn(data)
+        switch frame.opcode {
+        case .text, .binary, .continuation:
+            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: frame.fin, opcode: frame.opcode, data: frame.unmaskedData)), promise: nil)
+        case .ping:
+            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
+        case .connectionClose:
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .connectionClose, data: frame.unmaskedData)))
+                .whenComplete { _ in channel.close(promise: nil) }
+        default:
+            break
         }
     }
 }

@@ -13,6 +13,8 @@ final class Exchange {
     let record: RequestRecord
     /// The client sent `Expect: 100-continue`; archway answers it once a backend is connected.
     var owesContinue: Bool
+    /// The protocol of an HTTP/1.1 Upgrade (e.g. "websocket") asked for and forwarded to the backend.
+    let upgrade: String?
 
     var connection: UpstreamConnection?
     var reusedConnection = false
@@ -26,7 +28,8 @@ final class Exchange {
     var status = 0
 
     init(requestHead: HTTPRequestHead, upstreamHead: HTTPRequestHead, route: CompiledRoute, cluster: CompiledCluster,
-         record: RequestRecord, owesContinue: Bool) {
+         record: RequestRecord, owesContinue: Bool, upgrade: String?) {
+        self.upgrade = upgrade
         self.requestHead = requestHead
         self.upstreamHead = upstreamHead
         self.route = route

@@ -28,6 +28,13 @@ enum HeaderRules {
         for name in found { headers.remove(name: name) }
     }
 
+    /// The protocol an HTTP/1.1 request asks to switch to (`Upgrade` named by `Connection`), if any.
+    static func upgradeRequest(_ headers: HTTPHeaders) -> String? {
+        guard let upgrade = headers.first(name: "upgrade"),
+              headers["connection"].contains(where: { $0.containsToken("upgrade") }) else { return nil }
+        return upgrade
+    }
+
     /// `set` replaces, `add` appends to an existing value with a comma (one field, as the conformance
     /// suite expects), `remove` deletes; names compare case-insensitively.
     static func apply(_ edits: HeaderEdits, to headers: inout HTTPHeaders) {

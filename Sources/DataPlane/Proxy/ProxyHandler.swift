@@ -6,7 +6,7 @@ import RoutingTable
 /// The downstream side of one client connection. Runs the fixed request phases on the connection's
 /// event loop: listener and route selection, request filters, backend choice, upstream exchange,
 /// response filters, metrics. Bodies stream both ways with backpressure; nothing is buffered whole.
-final class ProxyHandler: ChannelDuplexHandler, UpstreamExchange {
+final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, UpstreamExchange {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
@@ -32,6 +32,10 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamExchange {
     private var clientAddress = ""
     private var pipelined: [HTTPServerRequestPart] = []
     private var quiescing = false
+    /// An Upgrade request was read: the HTTP/1 decoder has stopped parsing, so nothing more is read
+    /// until the backend has either switched protocols (the bytes then belong to the tunnel) or
+    /// refused (the connection then closes after the answer).
+    private var upgradeRequested = false
 
     init(listenerPort: Int, scheme: String, tables: TableStore, loop: EventLoopContext) {
         self.listenerPort = listenerPort
@@ -150,7 +154,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamExchange {
 
     /// Request backpressure: hold the client's bytes while the backend is not connected or not writable.
     func read(context: ChannelHandlerContext) {
-        if !pipelined.isEmpty {
+        if !pipelined.isEmpty || upgradeRequested {
             readHeld = true
         } else if case .forwarding(let exchange) = state, !exchange.requestEnded,
            !(exchange.connection?.channel.isWritable ?? false) {
@@ -180,6 +184,11 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamExchange {
         // An HTTP/2 stream ends with its response; the connection's life is NIOHTTP2's business.
         keepAlive = (head.version.major == 2 || head.isKeepAlive) && !quiescing
         requestVersion = head.version
+        let upgrade = head.version == .http1_1 ? HeaderRules.upgradeRequest(head.headers) : nil
+        if upgrade != nil {
+            upgradeRequested = true
+            keepAlive = false
+        }
         let method = head.method.rawValue
         let table = tables.current
         var labels = RequestRecord(table: table, method: method, start: start)
@@ -223,9 +232,11 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamExchange {
             case .cluster(let cluster) where cluster.endpoints.isEmpty:
                 respondLocally(.serviceUnavailable, "Service \(cluster.id) has no ready endpoints", record: labels)
             case .cluster(let cluster):
-                let (upstreamHead, owesContinue) = upstreamRequest(head, route: route, path: path, query: query)
+                // h2c upgrades are not forwarded: the backend connection is archway's to choose.
+                let tunnel = upgrade.flatMap { $0.lowercased() == "h2c" ? nil : $0 }
+                let (upstreamHead, owesContinue) = upstreamRequest(head, route: route, path: path, query: query, upgrade: tunnel)
                 let exchange = Exchange(requestHead: head, upstreamHead: upstreamHead, route: route, cluster: cluster,
-                                        record: labels, owesContinue: owesContinue)
+                                        record: labels, owesContinue: owesContinue, upgrade: tunnel)
                 exchange.pending.append(.head(upstreamHead))
                 state = .forwarding(exchange)
                 connect(exchange, allowReuse: true)
@@ -235,11 +246,16 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamExchange {
 
     /// The request as the backend sees it: hop-by-hop headers gone, framing explicit, filters applied,
     /// X-Forwarded-* and Forwarded set.
-    private func upstreamRequest(_ head: HTTPRequestHead, route: CompiledRoute, path: Substring, query: Substring?)
-        -> (HTTPRequestHead, owesContinue: Bool) {
+    private func upstreamRequest(_ head: HTTPRequestHead, route: CompiledRoute, path: Substring, query: Substring?,
+                                 upgrade: String?) -> (HTTPRequestHead, owesContinue: Bool) {
         var headers = head.headers
         let chunked = headers["transfer-encoding"].contains { $0.containsToken("chunked") }
         HeaderRules.stripHopByHop(&headers)
+        if let upgrade {
+            // Upgrade is hop-by-hop, so it is asked for again on the backend hop.
+            headers.add(name: "connection", value: "upgrade")
+            headers.add(name: "upgrade", value: upgrade)
+        }
         if chunked && !headers.contains(name: "content-length") {
             headers.add(name: "transfer-encoding", value: "chunked")
         }
@@ -320,6 +336,9 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamExchange {
         guard case .forwarding(let exchange) = state, let context else { return }
         switch part {
         case .head(let response):
+            if response.status == .switchingProtocols, exchange.upgrade != nil {
+                return switchProtocols(exchange, response: response, context: context)
+            }
             if response.status.code < 200 { return }  // informational answers stay between archway and the backend
             exchange.responseStarted = true
             exchange.status = Int(response.status.code)
@@ -368,6 +387,38 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamExchange {
             record(exchange.record, status: exchange.status)
             state = .idle
             context.close(promise: nil)
+        }
+    }
+
+    /// The backend accepted the Upgrade: the 101 goes to the client, then both connections drop their
+    /// HTTP handlers and become the two ends of a byte tunnel. The surgery waits for the next tick so
+    /// the decoders have finished the call that delivered the 101; bytes they hold by then are handed
+    /// to the tunnel.
+    private func switchProtocols(_ exchange: Exchange, response: HTTPResponseHead, context: ChannelHandlerContext) {
+        guard let connection = exchange.connection else { return }
+        exchange.connection = nil
+        connection.handler.exchange = nil
+        state = .idle
+        var headers = response.headers
+        HeaderRules.stripHopByHop(&headers)
+        headers.add(name: "connection", value: "upgrade")
+        headers.add(name: "upgrade", value: response.headers.first(name: "upgrade") ?? exchange.upgrade ?? "")
+        if let edits = exchange.route.responseHeaders { HeaderRules.apply(edits, to: &headers) }
+        context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .switchingProtocols, headers: headers))), promise: nil)
+        record(exchange.record, status: 101)
+        let downstream = context.channel
+        let gauges = loop.metrics.gauges
+        context.eventLoop.assumeIsolated().execute {
+            do {
+                let (clientEnd, backendEnd) = TunnelHandler.pair(onClose: { gauges.activeConnections.decrement() })
+                try downstream.pipeline.syncOperations.addHandler(clientEnd)
+                try connection.channel.pipeline.syncOperations.addHandler(backendEnd)
+                try HTTPPipelines.removeClientHandlers(from: connection.channel)
+                try HTTPPipelines.removeServerHandlers(from: downstream, proxy: self)
+            } catch {
+                downstream.close(promise: nil)
+                connection.channel.close(promise: nil)
+            }
         }
     }
 

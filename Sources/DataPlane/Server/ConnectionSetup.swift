@@ -57,15 +57,14 @@ struct ConnectionSetup: Sendable {
         }
     }
 
-    /// HTTP/1.1 with the request decoder keeping bytes after an Upgrade, so a WebSocket tunnel can take them.
+    /// HTTP/1.1. Parse errors are answered by ProxyHandler, which also does its own pipelining.
+    /// Response headers are either parsed from a backend by llhttp (which refuses CR/LF) or come from
+    /// configuration validated at load time, so the encoder does not validate them again.
     func configureHTTP1(_ channel: any Channel, scheme: String) throws {
-        let pipeline = channel.pipeline.syncOperations
-        // Response headers are either parsed from a backend by llhttp (which refuses CR/LF) or come
-        // from configuration validated at load time, so the encoder does not validate them again.
-        try pipeline.addHandler(HTTPResponseEncoder(configuration: .init()))
-        try pipeline.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes)))
-        try pipeline.addHandler(ProxyHandler(listenerPort: listenerPort, scheme: scheme, tables: tables,
-                                             loop: contexts.context(for: channel.eventLoop)))
+        try channel.pipeline.syncOperations.configureHTTPServerPipeline(
+            withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false)
+        try channel.pipeline.syncOperations.addHandler(ProxyHandler(listenerPort: listenerPort, scheme: scheme, tables: tables,
+                                                                    loop: contexts.context(for: channel.eventLoop)))
     }
 
     /// HTTP/2: each stream becomes an HTTP/1-shaped exchange on its own child channel, so routing,

@@ -101,7 +101,7 @@ protocol UpstreamExchange: AnyObject {
 }
 
 /// Sits at the end of an upstream connection's pipeline and hands everything to the current exchange.
-final class UpstreamHandler: ChannelDuplexHandler {
+final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPClientResponsePart
     typealias OutboundIn = HTTPClientRequestPart
     typealias OutboundOut = HTTPClientRequestPart
