@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
 import NIOWebSocket
 
 /// A small backend for the bundled example and the tests: answers every request with JSON naming
@@ -10,12 +11,15 @@ import NIOWebSocket
 /// `/__echo/hangup` closes the connection without answering. A WebSocket upgrade (any path) is
 /// accepted and every text or binary message is sent back as it came; pings get pongs.
 public enum EchoServer {
-    public static func start(name: String, host: String, port: Int, group: any EventLoopGroup) async throws -> any Channel {
+    /// `tls`: serve HTTPS with this context (a TLS backend for passthrough and BackendTLSPolicy).
+    public static func start(name: String, host: String, port: Int, group: any EventLoopGroup,
+                             tls: NIOSSLContext? = nil) async throws -> any Channel {
         try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
                     let echo = EchoHandler(name: name)
                     let websocket = NIOWebSocketServerUpgrader(
                         maxFrameSize: 1 << 20,

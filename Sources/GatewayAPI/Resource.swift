@@ -3,6 +3,7 @@ public enum Resource: Sendable, Equatable {
     case gatewayClass(GatewayClass)
     case gateway(Gateway)
     case httpRoute(HTTPRoute)
+    case streamRoute(StreamRoute)
     case referenceGrant(ReferenceGrant)
     case service(Service)
     case endpointSlice(EndpointSlice)
@@ -15,6 +16,7 @@ public enum Resource: Sendable, Equatable {
         case .gatewayClass: "GatewayClass"
         case .gateway: "Gateway"
         case .httpRoute: "HTTPRoute"
+        case .streamRoute(let r): r.kind.rawValue
         case .referenceGrant: "ReferenceGrant"
         case .service: "Service"
         case .endpointSlice: "EndpointSlice"
@@ -29,6 +31,7 @@ public enum Resource: Sendable, Equatable {
         case .gatewayClass(let r): r.metadata
         case .gateway(let r): r.metadata
         case .httpRoute(let r): r.metadata
+        case .streamRoute(let r): r.metadata
         case .referenceGrant(let r): r.metadata
         case .service(let r): r.metadata
         case .endpointSlice(let r): r.metadata

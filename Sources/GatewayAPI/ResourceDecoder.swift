@@ -10,6 +10,10 @@ enum ResourceDecoder {
         case (GatewayAPIGroup.name, "GatewayClass"): return .gatewayClass(try decoder.decode(from: node))
         case (GatewayAPIGroup.name, "Gateway"): return .gateway(try decoder.decode(from: node))
         case (GatewayAPIGroup.name, "HTTPRoute"): return .httpRoute(try decoder.decode(from: node))
+        case (GatewayAPIGroup.name, "TCPRoute"), (GatewayAPIGroup.name, "UDPRoute"), (GatewayAPIGroup.name, "TLSRoute"):
+            var route: StreamRoute = try decoder.decode(from: node)
+            route.kind = StreamRoute.Kind(rawValue: kind)!
+            return .streamRoute(route)
         case (GatewayAPIGroup.name, "ReferenceGrant"): return .referenceGrant(try decoder.decode(from: node))
         case ("", "Service"): return .service(try decoder.decode(from: node))
         case ("discovery.k8s.io", "EndpointSlice"): return .endpointSlice(try decoder.decode(from: node))
@@ -31,6 +35,7 @@ extension Resource {
         switch self {
         case .gateway(var r): fill(&r.metadata); self = .gateway(r)
         case .httpRoute(var r): fill(&r.metadata); self = .httpRoute(r)
+        case .streamRoute(var r): fill(&r.metadata); self = .streamRoute(r)
         case .referenceGrant(var r): fill(&r.metadata); self = .referenceGrant(r)
         case .service(var r): fill(&r.metadata); self = .service(r)
         case .endpointSlice(var r): fill(&r.metadata); self = .endpointSlice(r)

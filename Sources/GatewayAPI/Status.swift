@@ -50,5 +50,7 @@ public struct StatusSet: Sendable, Equatable {
     public var gatewayClasses: [String: GatewayClassStatus] = [:]
     public var gateways: [NamespacedName: GatewayStatus] = [:]
     public var httpRoutes: [NamespacedName: RouteStatus] = [:]
+    /// TCPRoute, UDPRoute and TLSRoute statuses, by kind.
+    public var streamRoutes: [StreamRoute.Kind: [NamespacedName: RouteStatus]] = [:]
     public init() {}
 }

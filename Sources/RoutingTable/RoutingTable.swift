@@ -51,12 +51,31 @@ public struct ListenerTable: Sendable, Codable, Equatable {
     public var virtualHosts: [VirtualHost]
     /// How TLS ends on this listener (HTTPS and TLS listeners); nil for cleartext ones.
     public var tls: ListenerTLS?
+    /// Set on TCP, UDP and TLS listeners, whose routes carry bytes rather than HTTP requests; ordered
+    /// by precedence (oldest route first).
+    public var streamRoutes: [StreamRouteEntry]?
 
-    public init(refs: [Ref], hostname: String?, virtualHosts: [VirtualHost], tls: ListenerTLS? = nil) {
+    public init(refs: [Ref], hostname: String?, virtualHosts: [VirtualHost], tls: ListenerTLS? = nil,
+                streamRoutes: [StreamRouteEntry]? = nil) {
         self.refs = refs
         self.hostname = hostname
         self.virtualHosts = virtualHosts
         self.tls = tls
+        self.streamRoutes = streamRoutes
+    }
+}
+
+/// A TCPRoute, UDPRoute or TLSRoute attached to a listener: where its connections (or datagrams) go.
+public struct StreamRouteEntry: Sendable, Codable, Equatable {
+    public var origin: RouteOrigin
+    /// The SNI names it takes (TLSRoute, intersected with the listener); "*" for TCP and UDP.
+    public var hostnames: [String]
+    public var backends: [WeightedBackend]
+
+    public init(origin: RouteOrigin, hostnames: [String], backends: [WeightedBackend]) {
+        self.origin = origin
+        self.hostnames = hostnames
+        self.backends = backends
     }
 }
 

@@ -31,7 +31,7 @@ struct ListenerIndex {
 }
 
 extension Translator {
-    static let servedProtocols: Set<String> = ["HTTP", "HTTPS"]
+    static let servedProtocols: Set<String> = ["HTTP", "HTTPS", "TLS", "TCP", "UDP"]
     static let knownProtocols: Set<String> = ["HTTP", "HTTPS", "TLS", "TCP", "UDP"]
 
     func buildListeners(_ snapshot: ResourceSnapshot, classes: Set<String>) -> ListenerIndex {
@@ -80,6 +80,9 @@ extension Translator {
     static func routeKinds(forProtocol proto: String) -> [RouteGroupKind] {
         switch proto {
         case "HTTP", "HTTPS": [RouteGroupKind(kind: "HTTPRoute")]
+        case "TLS": [RouteGroupKind(kind: "TLSRoute")]
+        case "TCP": [RouteGroupKind(kind: "TCPRoute")]
+        case "UDP": [RouteGroupKind(kind: "UDPRoute")]
         default: []
         }
     }

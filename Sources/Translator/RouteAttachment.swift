@@ -1,20 +1,47 @@
 import GatewayAPI
 import RoutingTable
 
+/// What attachment needs to know about any route kind.
+struct RouteIdentity {
+    var kind: String
+    var metadata: ObjectMeta
+    var parentRefs: [ParentReference]
+    var hostnames: [String]
+    var namespace: String { metadata.namespace ?? "default" }
+}
+
+/// A route's rules after compilation, as far as its status is concerned.
+struct RuleOutcome {
+    var acceptedRules: Int
+    var dropped: [(rule: Int, message: String)]
+    var refsProblem: (reason: String, message: String)?
+}
+
 extension Translator {
     /// Attaches one HTTPRoute to each of its parents and returns the route's status (nil when none of
     /// its parents is a Gateway of ours: other controllers' routes are not ours to write).
     func attach(_ route: HTTPRoute, snapshot: ResourceSnapshot, listeners: inout ListenerIndex,
                 builder: inout TableBuilder) -> RouteStatus? {
-        let routeNamespace = route.metadata.namespace ?? "default"
-        let generation = route.metadata.generation ?? 1
         let compiled = compile(route, snapshot: snapshot)
         builder.addClusters(compiled.clusters)
-        var parents: [RouteParentStatus] = []
+        let identity = RouteIdentity(kind: "HTTPRoute", metadata: route.metadata, parentRefs: route.spec.parentRefs ?? [],
+                                     hostnames: route.spec.hostnames ?? [])
+        let outcome = RuleOutcome(acceptedRules: compiled.rules.count, dropped: compiled.dropped, refsProblem: compiled.refsProblem)
+        return attachParents(identity, outcome: outcome, snapshot: snapshot, listeners: &listeners) { gateway, listener, hostnames in
+            builder.add(compiled, of: route, through: gateway, listener: listener, hostnames: hostnames)
+        }
+    }
 
-        for parentRef in route.spec.parentRefs ?? [] {
+    /// The part of attachment every route kind shares: each parentRef is defaulted, its listeners
+    /// selected (or the refusal reported), `attachTo` called for every listener taken, and the
+    /// Accepted / ResolvedRefs / PartiallyInvalid conditions written.
+    func attachParents(_ route: RouteIdentity, outcome: RuleOutcome, snapshot: ResourceSnapshot, listeners: inout ListenerIndex,
+                       attachTo: (_ gateway: GatewayState, _ listener: Gateway.Listener, _ hostnames: [String]) -> Void) -> RouteStatus? {
+        let generation = route.metadata.generation ?? 1
+        var parents: [RouteParentStatus] = []
+        for parentRef in route.parentRefs {
             let defaulted = ParentReference(group: parentRef.group ?? GatewayAPIGroup.name, kind: parentRef.kind ?? "Gateway",
-                                            namespace: parentRef.namespace ?? routeNamespace, name: parentRef.name,
+                                            namespace: parentRef.namespace ?? route.namespace, name: parentRef.name,
                                             sectionName: parentRef.sectionName, port: parentRef.port)
             guard defaulted.group == GatewayAPIGroup.name, defaulted.kind == "Gateway",
                   var gateway = listeners.gateways[NamespacedName(defaulted.namespace!, defaulted.name)] else { continue }
@@ -23,30 +50,27 @@ extension Translator {
             func set(_ type: String, _ status: Bool, _ reason: String, _ message: String) {
                 conditions.append(Condition(type: type, status: status, reason: reason, message: message, observedGeneration: generation))
             }
-
-            let accepted = selectListeners(for: parentRef, route: route, gateway: gateway, snapshot: snapshot)
-            switch accepted {
+            let reasons = outcome.dropped.map { "rule \($0.rule): \($0.message)" }.joined(separator: "; ")
+            switch selectListeners(for: parentRef, route: route, gateway: gateway, snapshot: snapshot) {
             case .failure(let problem):
                 set("Accepted", false, problem.reason, problem.message)
             case .success(let selected):
-                if compiled.rules.isEmpty {
-                    let reasons = compiled.dropped.map { "rule \($0.rule): \($0.message)" }.joined(separator: "; ")
+                if outcome.acceptedRules == 0 {
                     set("Accepted", false, "UnsupportedValue", "All rules are invalid: \(reasons)")
                 } else {
                     set("Accepted", true, "Accepted", "Route is accepted")
                     for (index, hostnames) in selected {
                         gateway.listeners[index].attachedRoutes += 1
-                        builder.add(compiled, of: route, through: gateway, listener: gateway.listeners[index].spec, hostnames: hostnames)
+                        attachTo(gateway, gateway.listeners[index].spec, hostnames)
                     }
                 }
             }
-            if let problem = compiled.refsProblem {
+            if let problem = outcome.refsProblem {
                 set("ResolvedRefs", false, problem.reason, problem.message)
             } else {
                 set("ResolvedRefs", true, "ResolvedRefs", "All references are resolved")
             }
-            if !compiled.dropped.isEmpty && !compiled.rules.isEmpty {
-                let reasons = compiled.dropped.map { "rule \($0.rule): \($0.message)" }.joined(separator: "; ")
+            if !outcome.dropped.isEmpty && outcome.acceptedRules > 0 {
                 set("PartiallyInvalid", true, "UnsupportedValue", "Dropped Rule(s): \(reasons)")
             }
             listeners.gateways[NamespacedName(defaulted.namespace!, defaulted.name)] = gateway
@@ -63,9 +87,9 @@ extension Translator {
     /// The spec's order of refusals: no listener selected by sectionName/port → NoMatchingParent;
     /// none allowing this route's kind and namespace → NotAllowedByListeners; none whose hostname
     /// intersects the route's → NoMatchingListenerHostname.
-    private func selectListeners(for parentRef: ParentReference, route: HTTPRoute, gateway: GatewayState,
+    private func selectListeners(for parentRef: ParentReference, route: RouteIdentity, gateway: GatewayState,
                                  snapshot: ResourceSnapshot) -> Swift.Result<[(Int, [String])], AttachProblem> {
-        let routeNamespace = route.metadata.namespace ?? "default"
+        let routeNamespace = route.namespace
         let gatewayNamespace = gateway.gateway.metadata.namespace ?? "default"
         let candidates = gateway.listeners.indices.filter { index in
             let spec = gateway.listeners[index].spec
@@ -87,8 +111,8 @@ extension Translator {
                 refusals.append("listener \"\(name)\" is not valid")
                 return false
             }
-            guard listener.supportedKinds.contains(where: { $0.kind == "HTTPRoute" && ($0.group ?? GatewayAPIGroup.name) == GatewayAPIGroup.name }) else {
-                refusals.append("listener \"\(name)\" does not allow HTTPRoute")
+            guard listener.supportedKinds.contains(where: { $0.kind == route.kind && ($0.group ?? GatewayAPIGroup.name) == GatewayAPIGroup.name }) else {
+                refusals.append("listener \"\(name)\" does not allow \(route.kind)")
                 return false
             }
             let namespaces = listener.spec.allowedRoutes?.namespaces
@@ -106,7 +130,7 @@ extension Translator {
         guard !allowed.isEmpty else {
             return .failure(.init(reason: "NotAllowedByListeners", message: refusals.joined(separator: "; ")))
         }
-        let routeHostnames = route.spec.hostnames ?? []
+        let routeHostnames = route.hostnames
         let intersecting = allowed.compactMap { index -> (Int, [String])? in
             let hostnames = Hostnames.intersect(listener: gateway.listeners[index].spec.hostname, route: routeHostnames)
             return hostnames.isEmpty ? nil : (index, hostnames)

@@ -47,7 +47,8 @@ extension Translator {
                 if let redirect {
                     action = .redirect(redirect)
                 } else {
-                    action = resolveBackends(rule.backendRefs ?? [], route: route, snapshot: snapshot, into: &compiled)
+                    action = resolveBackends(rule.backendRefs ?? [], routeKind: "HTTPRoute", routeNamespace: route.metadata.namespace ?? "default",
+                                             snapshot: snapshot, into: &compiled)
                 }
                 compiled.rules.append(.init(index: index, matches: matches, filters: filters, action: action))
             } catch let error as RuleError {
@@ -132,17 +133,18 @@ extension Translator {
     }
 
     /// Each backendRef becomes a weighted target; an unresolvable one keeps its weight but answers 500.
-    private func resolveBackends(_ refs: [BackendReference], route: HTTPRoute, snapshot: ResourceSnapshot,
-                                 into compiled: inout CompiledRoute) -> RouteAction {
+    /// Service backendRefs of any route kind, checked as the spec says (kind, ReferenceGrant from the
+    /// route's kind, Service and port exist); unresolvable ones keep their weight and answer 500.
+    func resolveBackends(_ refs: [BackendReference], routeKind: String, routeNamespace: String, snapshot: ResourceSnapshot,
+                         into compiled: inout CompiledRoute) -> RouteAction {
         guard !refs.isEmpty else {
             return .direct(status: 500, reason: "route rule has no backendRefs")
         }
-        let routeNamespace = route.metadata.namespace ?? "default"
         var backends: [WeightedBackend] = []
         for ref in refs {
             let weight = ref.weight ?? 1
             let namespace = ref.namespace ?? routeNamespace
-            switch resolve(ref, namespace: namespace, routeNamespace: routeNamespace, snapshot: snapshot) {
+            switch resolve(ref, routeKind: routeKind, namespace: namespace, routeNamespace: routeNamespace, snapshot: snapshot) {
             case .success(let source):
                 let id = "\(source.service.namespace)/\(source.service.name):\(source.port)"
                 compiled.clusters[id] = source
@@ -163,14 +165,14 @@ extension Translator {
         var message: String
     }
 
-    private func resolve(_ ref: BackendReference, namespace: String, routeNamespace: String,
+    private func resolve(_ ref: BackendReference, routeKind: String, namespace: String, routeNamespace: String,
                          snapshot: ResourceSnapshot) -> Swift.Result<ClusterSource, BackendProblem> {
         let group = ref.group ?? ""
         let kind = ref.kind ?? "Service"
         guard group.isEmpty && kind == "Service" else {
             return .failure(.init(reason: "InvalidKind", message: "backendRef \(ref.name) has unsupported kind \(group.isEmpty ? "" : group + "/")\(kind)"))
         }
-        guard snapshot.referenceAllowed(fromGroup: GatewayAPIGroup.name, fromKind: "HTTPRoute", fromNamespace: routeNamespace,
+        guard snapshot.referenceAllowed(fromGroup: GatewayAPIGroup.name, fromKind: routeKind, fromNamespace: routeNamespace,
                                         toGroup: "", toKind: "Service", toNamespace: namespace, toName: ref.name) else {
             return .failure(.init(reason: "RefNotPermitted",
                                   message: "backendRef to Service \(namespace)/\(ref.name) is not permitted by any ReferenceGrant in namespace \(namespace)"))

@@ -12,6 +12,7 @@ struct TableBuilder {
         var tls: ListenerTLS?
         var refs: [ListenerTable.Ref] = []
         var hosts: [String: [(key: PrecedenceKey, entry: HTTPRouteEntry)]] = [:]
+        var streams: [(created: String, entry: StreamRouteEntry)] = []
     }
     private var buckets: [ListenerKey: ListenerBucket] = [:]
     private var clusterSources: [String: ClusterSource] = [:]
@@ -47,6 +48,12 @@ struct TableBuilder {
         }
     }
 
+    /// Stream routes keep the spec's tie-break for conflicting routes: the oldest, then by namespace/name.
+    mutating func add(_ entry: StreamRouteEntry, created: String?, listener: Gateway.Listener) {
+        let key = ListenerKey(port: listener.port, hostname: listener.hostname)
+        buckets[key]?.streams.append((created ?? "", entry))
+    }
+
     func build(snapshot: ResourceSnapshot) -> RoutingTable {
         var ports: [Int: PortTable] = [:]
         for (key, bucket) in buckets {
@@ -57,7 +64,8 @@ struct TableBuilder {
                 return VirtualHost(hostname: hostname, routes: routes)
             }
             let listener = ListenerTable(refs: bucket.refs.sorted { ($0.gatewayNamespace, $0.gatewayName, $0.listenerName) < ($1.gatewayNamespace, $1.gatewayName, $1.listenerName) },
-                                         hostname: key.hostname, virtualHosts: virtualHosts, tls: bucket.tls)
+                                         hostname: key.hostname, virtualHosts: virtualHosts, tls: bucket.tls,
+                                         streamRoutes: Self.streamProtocols.contains(bucket.protocol) ? Self.ordered(bucket.streams) : nil)
             ports[key.port, default: PortTable(port: key.port, protocol: PortTable.family(of: bucket.protocol), listeners: [])].listeners.append(listener)
         }
         for port in ports.keys {
@@ -68,6 +76,15 @@ struct TableBuilder {
             clusters[id] = Self.cluster(id: id, source: source, snapshot: snapshot)
         }
         return RoutingTable(ports: ports.values.sorted { $0.port < $1.port }, clusters: clusters)
+    }
+
+    static let streamProtocols: Set<String> = ["TCP", "UDP", "TLS"]
+
+    private static func ordered(_ streams: [(created: String, entry: StreamRouteEntry)]) -> [StreamRouteEntry] {
+        var seen = Set<RouteOrigin>()
+        return streams.sorted {
+            ($0.created, $0.entry.origin.namespace, $0.entry.origin.name) < ($1.created, $1.entry.origin.namespace, $1.entry.origin.name)
+        }.map(\.entry).filter { seen.insert($0.origin).inserted }
     }
 
     /// Service port → endpoint port as kube-proxy does it: the EndpointSlice port with the Service

@@ -74,7 +74,7 @@ final class GatewayHarness: @unchecked Sendable {
         logger.logLevel = ProcessInfo.processInfo.environment["ARCHWAY_TEST_LOG"] == nil ? .critical : .debug
         runtime = GatewayRuntime(options: options, logger: logger)
         try await runtime.start()
-        port = await runtime.localAddress(listenerPort: 80)!.port!
+        port = await runtime.localAddress(listenerPort: 80)?.port ?? 0
         adminPort = await runtime.adminAddress!.port!
         let runtime = self.runtime!
         watcher = Task { await runtime.watch() }

@@ -85,7 +85,7 @@ struct WebSocketTests {
         let big = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
         client.send(opcode: 0x2, big)
         let bigEcho = try #require(client.receive())
-        #expect(bigEcho.opcode == 0x2 && bigEcho.payload == big)
+        #expect(bigEcho.opcode == 0x2 && bigEcho.payload == big, "the 200 KiB message came back changed")
 
         // Ping/pong and the closing handshake are relayed too.
         client.send(opcode: 0x9, Array("are you there".utf8))

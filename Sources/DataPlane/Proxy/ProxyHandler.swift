@@ -406,6 +406,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         if let edits = exchange.route.responseHeaders { HeaderRules.apply(edits, to: &headers) }
         context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .switchingProtocols, headers: headers))), promise: nil)
         record(exchange.record, status: 101)
+        upgradeRequested = false  // the tunnel's reads must pass
         let downstream = context.channel
         let gauges = loop.metrics.gauges
         context.eventLoop.assumeIsolated().execute {

@@ -22,6 +22,8 @@ struct ConnectionSetup: Sendable {
             try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(SNIHandler { result in
                 self.serverNameKnown(result, channel: channel)
             }))
+        case "TCP":
+            try channel.pipeline.syncOperations.addHandler(streamProxy(channel, serverName: nil))
         default:
             try channel.pipeline.syncOperations.addHandler(HTTP2PrefaceSniffer { isHTTP2, channel in
                 if isHTTP2 {
@@ -38,6 +40,10 @@ struct ConnectionSetup: Sendable {
         let disposition = tables.tls(port: listenerPort)?.disposition(serverName: serverName) ?? .refuse
         return channel.eventLoop.makeCompletedFuture {
             switch disposition {
+            case .terminate(let context) where tables.current.isStreamListener(port: listenerPort, serverName: serverName):
+                // TLSRoute in Terminate mode: decrypted bytes go to the backend as they are.
+                try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
+                try channel.pipeline.syncOperations.addHandler(streamProxy(channel, serverName: serverName))
             case .terminate(let context):
                 try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
                 try channel.pipeline.syncOperations.addHandler(ApplicationProtocolNegotiationHandler { alpn, channel in
@@ -50,11 +56,16 @@ struct ConnectionSetup: Sendable {
                     }
                 })
             case .passthrough:
-                throw TLSSetupError("TLS passthrough is not served on port \(listenerPort)")
+                try channel.pipeline.syncOperations.addHandler(streamProxy(channel, serverName: serverName))
             case .refuse:
                 throw TLSSetupError("no TLS listener on port \(listenerPort) accepts server name \"\(serverName ?? "")\"")
             }
         }
+    }
+
+    private func streamProxy(_ channel: any Channel, serverName: String?) -> StreamProxyHandler {
+        StreamProxyHandler(listenerPort: listenerPort, serverName: serverName, tables: tables,
+                           loop: contexts.context(for: channel.eventLoop), logger: logger)
     }
 
     /// HTTP/1.1. Parse errors are answered by ProxyHandler, which also does its own pipelining.

@@ -24,7 +24,8 @@ public actor ListenerManager {
     private let portMap: [Int: Binding]
     private let logger: Logger
     /// NIOExtras' quiescing helper follows one server channel, so each bound port has its own.
-    private var servers: [Int: (channel: any Channel, quiescing: ServerQuiescingHelper, family: String)] = [:]
+    /// UDP ports have no connections to drain, hence no quiescing helper.
+    private var servers: [Int: (channel: any Channel, quiescing: ServerQuiescingHelper?, family: String)] = [:]
 
     public init(group: any EventLoopGroup, tables: TableStore, contexts: EventLoopContexts, bindHost: String,
                 portMap: [Int: Binding], logger: Logger) {
@@ -44,13 +45,13 @@ public actor ListenerManager {
         var failures: [Int: String] = [:]
         for (port, server) in servers where ports[port] != server.family {
             logger.info("listener port removed or changed protocol; draining its connections", metadata: ["port": "\(port)"])
-            server.quiescing.initiateShutdown(promise: nil)
+            Self.stop(server)
             servers[port] = nil
             if ports[port] != nil { try? await server.channel.closeFuture.get() }
         }
         for (port, family) in ports.sorted(by: { $0.key < $1.key }) where servers[port] == nil {
             let binding = portMap[port] ?? Binding(host: bindHost, port: port)
-            let quiescing = ServerQuiescingHelper(group: group)
+            let quiescing = family == "UDP" ? nil : ServerQuiescingHelper(group: group)
             do {
                 let channel = try await bind(listenerPort: port, family: family, on: binding, quiescing: quiescing)
                 servers[port] = (channel, quiescing, family)
@@ -72,7 +73,11 @@ public actor ListenerManager {
         let eventLoop = group.next()
         let drained = servers.values.map { server in
             let promise = eventLoop.makePromise(of: Void.self)
-            server.quiescing.initiateShutdown(promise: promise)
+            if let quiescing = server.quiescing {
+                quiescing.initiateShutdown(promise: promise)
+            } else {
+                server.channel.close(promise: promise)
+            }
             return promise.futureResult
         }
         servers.removeAll()
@@ -84,8 +89,28 @@ public actor ListenerManager {
         timer.cancel()
     }
 
-    private func bind(listenerPort: Int, family: String, on binding: Binding, quiescing: ServerQuiescingHelper) async throws -> any Channel {
+    private static func stop(_ server: (channel: any Channel, quiescing: ServerQuiescingHelper?, family: String)) {
+        if let quiescing = server.quiescing {
+            quiescing.initiateShutdown(promise: nil)
+        } else {
+            server.channel.close(promise: nil)
+        }
+    }
+
+    private func bind(listenerPort: Int, family: String, on binding: Binding, quiescing: ServerQuiescingHelper?) async throws -> any Channel {
         let setup = ConnectionSetup(listenerPort: listenerPort, tables: tables, contexts: contexts, logger: logger)
+        guard let quiescing else {
+            let tables = self.tables, contexts = self.contexts, logger = self.logger
+            return try await DatagramBootstrap(group: group)
+                .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(UDPProxyHandler(
+                            listenerPort: listenerPort, tables: tables, loop: contexts.context(for: channel.eventLoop), logger: logger))
+                    }
+                }
+                .bind(host: binding.host, port: binding.port).get()
+        }
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)

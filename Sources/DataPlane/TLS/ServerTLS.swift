@@ -12,7 +12,9 @@ enum ServerTLSPolicy {
     ]
     static let alpn = ["h2", "http/1.1"]
 
-    static func configuration(for pair: CertificatePair) throws -> TLSConfiguration {
+    /// `offerHTTP2: false` for TLSRoute listeners, whose bytes go to the backend as they are: the client
+    /// must not be told it may speak h2 to a backend that never agreed to it.
+    static func configuration(for pair: CertificatePair, offerHTTP2: Bool = true) throws -> TLSConfiguration {
         let chain = try NIOSSLCertificate.fromPEMBytes(Array(pair.chainPEM.utf8))
         guard !chain.isEmpty else { throw TLSSetupError("tls.crt holds no certificate") }
         let key = try NIOSSLPrivateKey(bytes: Array(pair.keyPEM.utf8), format: .pem)
@@ -21,7 +23,7 @@ enum ServerTLSPolicy {
         configuration.minimumTLSVersion = .tlsv12
         configuration.maximumTLSVersion = .tlsv13
         configuration.cipherSuiteValues = cipherSuites
-        configuration.applicationProtocols = alpn
+        configuration.applicationProtocols = offerHTTP2 ? alpn : []
         return configuration
     }
 }
@@ -39,11 +41,11 @@ public final class TLSContextCache: Sendable {
 
     public init() {}
 
-    func context(for pair: CertificatePair) throws -> NIOSSLContext {
-        let key = PairKey(pair)
+    func context(for pair: CertificatePair, offerHTTP2: Bool = true) throws -> NIOSSLContext {
+        let key = PairKey(pair, offerHTTP2: offerHTTP2)
         if let cached = contexts.withLockedValue({ $0[key] }) { return cached }
         // BoringSSL refuses a private key that does not belong to the leaf certificate here.
-        let context = try NIOSSLContext(configuration: ServerTLSPolicy.configuration(for: pair))
+        let context = try NIOSSLContext(configuration: ServerTLSPolicy.configuration(for: pair, offerHTTP2: offerHTTP2))
         contexts.withLockedValue { $0[key] = context }
         return context
     }
@@ -59,17 +61,22 @@ public final class TLSContextCache: Sendable {
     }
 
     func keepOnly(_ pairs: Set<CertificatePair>) {
-        let chains = Set(pairs.map { PairKey($0) })
-        contexts.withLockedValue { cache in cache = cache.filter { chains.contains($0.key) } }
+        let chains = Set(pairs.map { PairKey($0, offerHTTP2: true) })
+        contexts.withLockedValue { cache in cache = cache.filter { chains.contains(PairKey(chain: $0.key.chain, key: $0.key.key, offerHTTP2: true)) } }
     }
 
     /// Two pairs with the same PEM are the same certificate whichever Secret names them.
     private struct PairKey: Hashable {
         var chain: String
         var key: String
-        init(_ pair: CertificatePair) {
-            chain = pair.chainPEM
-            key = pair.keyPEM
+        var offerHTTP2: Bool
+        init(chain: String, key: String, offerHTTP2: Bool) {
+            self.chain = chain
+            self.key = key
+            self.offerHTTP2 = offerHTTP2
+        }
+        init(_ pair: CertificatePair, offerHTTP2: Bool) {
+            self.init(chain: pair.chainPEM, key: pair.keyPEM, offerHTTP2: offerHTTP2)
         }
     }
 }
@@ -102,7 +109,8 @@ struct TLSPortTable: Sendable {
                 entries.append((listener.hostname, Entry(context: nil)))
             case .terminate:
                 guard let pair = tls.certificates.first else { continue }
-                entries.append((listener.hostname, Entry(context: try cache.context(for: pair))))
+                let context = try cache.context(for: pair, offerHTTP2: listener.streamRoutes == nil)
+                entries.append((listener.hostname, Entry(context: context)))
             }
         }
         bySNI = HostIndex(entries)

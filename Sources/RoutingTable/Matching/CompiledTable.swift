@@ -3,6 +3,8 @@
 public final class CompiledTable: Sendable {
     public let source: RoutingTable
     let ports: [Int: HostIndex<CompiledListener>]
+    /// TCP, UDP and TLS listeners: listener hostname, then route hostname (SNI), to a stream route.
+    let streams: [Int: HostIndex<HostIndex<CompiledStreamRoute>>]
     public let clusters: [String: CompiledCluster]
 
     public init(_ table: RoutingTable) throws {
@@ -12,13 +14,23 @@ public final class CompiledTable: Sendable {
             clusters[id] = CompiledCluster(id: id, endpoints: cluster.endpoints)
         }
         var ports: [Int: HostIndex<CompiledListener>] = [:]
+        var streams: [Int: HostIndex<HostIndex<CompiledStreamRoute>>] = [:]
         for port in table.ports {
-            let listeners = try port.listeners.map { listener in
+            let listeners = try port.listeners.filter { $0.streamRoutes == nil }.map { listener in
                 (hostname: listener.hostname, value: try CompiledListener(listener, clusters: clusters))
             }
             ports[port.port] = HostIndex(listeners)
+            streams[port.port] = HostIndex(port.listeners.compactMap { listener in
+                listener.streamRoutes.map { routes in
+                    let byName = routes.flatMap { route in
+                        route.hostnames.map { (hostname: Optional($0), value: CompiledStreamRoute(route, clusters: clusters)) }
+                    }
+                    return (hostname: listener.hostname, value: HostIndex(byName))
+                }
+            })
         }
         self.ports = ports
+        self.streams = streams
         self.clusters = clusters
     }
 
@@ -33,6 +45,30 @@ public final class CompiledTable: Sendable {
             return .matched(route)
         }
         return .noRoute
+    }
+
+    /// The stream route for a connection on a TCP/UDP port (no server name) or a TLS port (its SNI):
+    /// the most specific listener hostname first, then the most specific route hostname in it.
+    public func streamRoute(port: Int, serverName: String?) -> CompiledStreamRoute? {
+        let name = serverName?.lowercased() ?? ""
+        return streams[port]?.lookup(name)?.lookup(name)
+    }
+
+    /// Whether a TLS listener for `serverName` carries stream routes (TLSRoute) rather than HTTP.
+    public func isStreamListener(port: Int, serverName: String?) -> Bool {
+        let name = serverName?.lowercased() ?? ""
+        return streams[port]?.lookup(name) != nil && ports[port]?.lookup(name) == nil
+    }
+}
+
+public final class CompiledStreamRoute: Sendable {
+    public let origin: RouteOrigin
+    /// nil when no backend has a weight above 0.
+    public let choice: CompiledRoute.WeightedChoice?
+
+    init(_ entry: StreamRouteEntry, clusters: [String: CompiledCluster]) {
+        origin = entry.origin
+        choice = CompiledRoute.WeightedChoice(entry.backends, clusters: clusters)
     }
 }
 
@@ -78,6 +114,26 @@ public final class CompiledRoute: Sendable {
         public let targets: [(name: String, target: Target)]
         public var total: Int { cumulative.last ?? 0 }
 
+        /// nil when no backend has a weight above 0.
+        init?(_ backends: [WeightedBackend], clusters: [String: CompiledCluster]) {
+            var cumulative: [Int] = []
+            var targets: [(name: String, target: Target)] = []
+            var sum = 0
+            for backend in backends where backend.weight > 0 {
+                sum += backend.weight
+                cumulative.append(sum)
+                switch backend.target {
+                case .cluster(let id):
+                    targets.append((backend.name, clusters[id].map(Target.cluster) ?? .invalid(reason: "cluster \(id) missing")))
+                case .invalid(let reason):
+                    targets.append((backend.name, .invalid(reason: reason)))
+                }
+            }
+            guard sum > 0 else { return nil }
+            self.cumulative = cumulative
+            self.targets = targets
+        }
+
         /// The index of the chosen target.
         public func pick(_ random: Int) -> Int {
             let point = random % total
@@ -118,21 +174,8 @@ public final class CompiledRoute: Sendable {
         case .redirect(let redirect): action = .redirect(redirect)
         case .direct(let status, let reason): action = .direct(status: status, reason: reason)
         case .forward(let backends):
-            var cumulative: [Int] = []
-            var targets: [(String, Target)] = []
-            var sum = 0
-            for backend in backends where backend.weight > 0 {
-                sum += backend.weight
-                cumulative.append(sum)
-                switch backend.target {
-                case .cluster(let id):
-                    targets.append((backend.name, clusters[id].map(Target.cluster) ?? .invalid(reason: "cluster \(id) missing")))
-                case .invalid(let reason):
-                    targets.append((backend.name, .invalid(reason: reason)))
-                }
-            }
-            action = sum == 0 ? .direct(status: 500, reason: "no backend has a weight above 0")
-                : .forward(WeightedChoice(cumulative: cumulative, targets: targets))
+            action = WeightedChoice(backends, clusters: clusters).map(Action.forward)
+                ?? .direct(status: 500, reason: "no backend has a weight above 0")
         }
     }
 }
