@@ -30,18 +30,18 @@ public struct ConfigCheck: Sendable {
             }
         }
         let gatewayNames = Set(snapshot.gateways.map(\.metadata.namespacedName))
-        for route in snapshot.httpRoutes {
+        for route in result.statuses.routeReports(snapshot) {
             let key = route.metadata.namespacedName
-            for (index, parent) in (result.statuses.httpRoutes[key]?.parents ?? []).enumerated() {
+            for (index, parent) in (route.status?.parents ?? []).enumerated() {
                 for condition in parent.conditions where condition.isProblem {
-                    report("HTTPRoute", key.namespace, key.name, "status.parents[\(index)] (Gateway \(parent.parentRef.namespace ?? "")/\(parent.parentRef.name))", condition)
+                    report(route.kind, key.namespace, key.name, "status.parents[\(index)] (Gateway \(parent.parentRef.namespace ?? "")/\(parent.parentRef.name))", condition)
                 }
             }
-            for (index, parentRef) in (route.spec.parentRefs ?? []).enumerated() where (parentRef.kind ?? "Gateway") == "Gateway" {
+            for (index, parentRef) in route.parentRefs.enumerated() where (parentRef.kind ?? "Gateway") == "Gateway" {
                 let target = NamespacedName(parentRef.namespace ?? key.namespace, parentRef.name)
                 if !gatewayNames.contains(target) {
-                    let location = locations[ObjectRef(kind: "HTTPRoute", namespace: key.namespace, name: key.name)]
-                    problems.append("\(location.map { "\($0)" } ?? "?") (HTTPRoute \(key)): spec.parentRefs[\(index)]: Gateway \(target) not found")
+                    let location = locations[ObjectRef(kind: route.kind, namespace: key.namespace, name: key.name)]
+                    problems.append("\(location.map { "\($0)" } ?? "?") (\(route.kind) \(key)): spec.parentRefs[\(index)]: Gateway \(target) not found")
                 }
             }
         }

@@ -131,7 +131,7 @@ public actor GatewayRuntime {
         if let json = try? StatusReport(snapshot: snapshot, statuses: statuses).json() { admin.setStatus(json) }
         generation += 1
         metrics.configReloads.increment()
-        logStatusProblems(statuses)
+        logStatusProblems(statuses, snapshot: snapshot)
         logger.info("configuration applied", metadata: [
             "generation": "\(generation)", "gateways": "\(result.statuses.gateways.count)",
             "httproutes": "\(result.statuses.httpRoutes.count)", "ports": "\(result.table.ports.map(\.port))",
@@ -164,12 +164,12 @@ public actor GatewayRuntime {
         return result
     }
 
-    private func logStatusProblems(_ statuses: StatusSet) {
-        for (route, status) in statuses.httpRoutes.sorted(by: { $0.key < $1.key }) {
-            for parent in status.parents {
+    private func logStatusProblems(_ statuses: StatusSet, snapshot: ResourceSnapshot) {
+        for route in statuses.routeReports(snapshot) {
+            for parent in route.status?.parents ?? [] {
                 for condition in parent.conditions where condition.isProblem {
                     logger.warning("route condition", metadata: [
-                        "httproute": "\(route)", "parent": "\(parent.parentRef.namespace ?? "")/\(parent.parentRef.name)",
+                        "route": "\(route.kind) \(route.metadata.namespacedName)", "parent": "\(parent.parentRef.namespace ?? "")/\(parent.parentRef.name)",
                         "type": "\(condition.type)", "reason": "\(condition.reason)", "message": "\(condition.message)",
                     ])
                 }

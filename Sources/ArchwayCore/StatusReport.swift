@@ -57,10 +57,10 @@ public struct StatusReport: Sendable {
                               metadata: .init(name: gateway.metadata.name, namespace: gateway.metadata.namespace, generation: gateway.metadata.generation),
                               status: .gateway(status)))
         }
-        for route in snapshot.httpRoutes {
-            var status = statuses.httpRoutes[route.metadata.namespacedName]
+        for route in statuses.routeReports(snapshot) {
+            var status = route.status
             if status == nil {
-                let parents = (route.spec.parentRefs ?? []).map { ref -> String in
+                let parents = route.parentRefs.map { ref -> String in
                     let key = NamespacedName(ref.namespace ?? route.metadata.namespace ?? "default", ref.name)
                     guard let gateway = snapshot.gateways.first(where: { $0.metadata.namespacedName == key }) else {
                         return "Gateway \(key) not found"
@@ -72,7 +72,7 @@ public struct StatusReport: Sendable {
             if status != nil {
                 for index in status!.parents.indices { status!.parents[index].conditions = stamp(status!.parents[index].conditions) }
             }
-            items.append(Item(apiVersion: v1, kind: "HTTPRoute",
+            items.append(Item(apiVersion: route.kind == "HTTPRoute" ? v1 : "gateway.networking.k8s.io/v1alpha2", kind: route.kind,
                               metadata: .init(name: route.metadata.name, namespace: route.metadata.namespace, generation: route.metadata.generation),
                               status: status.map { .route($0) } ?? .route(RouteStatus(parents: []))))
         }

@@ -54,3 +54,25 @@ public struct StatusSet: Sendable, Equatable {
     public var streamRoutes: [StreamRoute.Kind: [NamespacedName: RouteStatus]] = [:]
     public init() {}
 }
+
+/// Any route kind with its status, for the places that report on routes without caring which kind.
+public struct RouteReport: Sendable {
+    public var kind: String
+    public var metadata: ObjectMeta
+    public var parentRefs: [ParentReference]
+    /// nil when no parent is a Gateway of ours.
+    public var status: RouteStatus?
+}
+
+extension StatusSet {
+    /// HTTPRoutes, then TCP/UDP/TLS routes, each in name order.
+    public func routeReports(_ snapshot: ResourceSnapshot) -> [RouteReport] {
+        snapshot.httpRoutes.map {
+            RouteReport(kind: "HTTPRoute", metadata: $0.metadata, parentRefs: $0.spec.parentRefs ?? [],
+                        status: httpRoutes[$0.metadata.namespacedName])
+        } + snapshot.streamRoutes.map {
+            RouteReport(kind: $0.kind.rawValue, metadata: $0.metadata, parentRefs: $0.spec.parentRefs ?? [],
+                        status: streamRoutes[$0.kind]?[$0.metadata.namespacedName])
+        }
+    }
+}
