@@ -72,7 +72,7 @@ public struct StatusReport: Sendable {
             if status != nil {
                 for index in status!.parents.indices { status!.parents[index].conditions = stamp(status!.parents[index].conditions) }
             }
-            items.append(Item(apiVersion: route.kind == "HTTPRoute" ? v1 : "gateway.networking.k8s.io/v1alpha2", kind: route.kind,
+            items.append(Item(apiVersion: ["HTTPRoute", "GRPCRoute"].contains(route.kind) ? v1 : "gateway.networking.k8s.io/v1alpha2", kind: route.kind,
                               metadata: .init(name: route.metadata.name, namespace: route.metadata.namespace, generation: route.metadata.generation),
                               status: status.map { .route($0) } ?? .route(RouteStatus(parents: []))))
         }

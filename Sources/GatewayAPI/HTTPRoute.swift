@@ -47,6 +47,11 @@ public struct HTTPRoute: Codable, Sendable, Equatable {
         public var parentRefs: [ParentReference]?
         public var hostnames: [String]?
         public var rules: [Rule]?
+        public init(parentRefs: [ParentReference]?, hostnames: [String]?, rules: [Rule]?) {
+            self.parentRefs = parentRefs
+            self.hostnames = hostnames
+            self.rules = rules
+        }
     }
     public struct Rule: Codable, Sendable, Equatable {
         public var name: String?
@@ -71,11 +76,21 @@ public struct HTTPRoute: Codable, Sendable, Equatable {
         public var headers: [ValueMatch]?
         public var queryParams: [ValueMatch]?
         public var method: Method?
+        public init(path: PathMatch? = nil, headers: [ValueMatch]? = nil, queryParams: [ValueMatch]? = nil, method: Method? = nil) {
+            self.path = path
+            self.headers = headers
+            self.queryParams = queryParams
+            self.method = method
+        }
     }
     public struct PathMatch: Codable, Sendable, Equatable {
         public enum MatchType: String, Codable, Sendable { case Exact, PathPrefix, RegularExpression }
         public var type: MatchType?
         public var value: String?
+        public init(type: MatchType?, value: String?) {
+            self.type = type
+            self.value = value
+        }
     }
     public struct ValueMatch: Codable, Sendable, Equatable {
         public enum MatchType: String, Codable, Sendable { case Exact, RegularExpression }
@@ -120,4 +135,8 @@ public struct HTTPRoute: Codable, Sendable, Equatable {
 
     public var metadata: ObjectMeta
     public var spec: Spec
+    public init(metadata: ObjectMeta, spec: Spec) {
+        self.metadata = metadata
+        self.spec = spec
+    }
 }

@@ -4,6 +4,7 @@ public enum Resource: Sendable, Equatable {
     case gateway(Gateway)
     case httpRoute(HTTPRoute)
     case streamRoute(StreamRoute)
+    case grpcRoute(GRPCRoute)
     case referenceGrant(ReferenceGrant)
     case service(Service)
     case endpointSlice(EndpointSlice)
@@ -17,6 +18,7 @@ public enum Resource: Sendable, Equatable {
         case .gateway: "Gateway"
         case .httpRoute: "HTTPRoute"
         case .streamRoute(let r): r.kind.rawValue
+        case .grpcRoute: "GRPCRoute"
         case .referenceGrant: "ReferenceGrant"
         case .service: "Service"
         case .endpointSlice: "EndpointSlice"
@@ -32,6 +34,7 @@ public enum Resource: Sendable, Equatable {
         case .gateway(let r): r.metadata
         case .httpRoute(let r): r.metadata
         case .streamRoute(let r): r.metadata
+        case .grpcRoute(let r): r.metadata
         case .referenceGrant(let r): r.metadata
         case .service(let r): r.metadata
         case .endpointSlice(let r): r.metadata

@@ -14,6 +14,7 @@ enum ResourceDecoder {
             var route: StreamRoute = try decoder.decode(from: node)
             route.kind = StreamRoute.Kind(rawValue: kind)!
             return .streamRoute(route)
+        case (GatewayAPIGroup.name, "GRPCRoute"): return .grpcRoute(try decoder.decode(from: node))
         case (GatewayAPIGroup.name, "ReferenceGrant"): return .referenceGrant(try decoder.decode(from: node))
         case ("", "Service"): return .service(try decoder.decode(from: node))
         case ("discovery.k8s.io", "EndpointSlice"): return .endpointSlice(try decoder.decode(from: node))
@@ -36,6 +37,7 @@ extension Resource {
         case .gateway(var r): fill(&r.metadata); self = .gateway(r)
         case .httpRoute(var r): fill(&r.metadata); self = .httpRoute(r)
         case .streamRoute(var r): fill(&r.metadata); self = .streamRoute(r)
+        case .grpcRoute(var r): fill(&r.metadata); self = .grpcRoute(r)
         case .referenceGrant(var r): fill(&r.metadata); self = .referenceGrant(r)
         case .service(var r): fill(&r.metadata); self = .service(r)
         case .endpointSlice(var r): fill(&r.metadata); self = .endpointSlice(r)

@@ -52,6 +52,7 @@ public struct StatusSet: Sendable, Equatable {
     public var httpRoutes: [NamespacedName: RouteStatus] = [:]
     /// TCPRoute, UDPRoute and TLSRoute statuses, by kind.
     public var streamRoutes: [StreamRoute.Kind: [NamespacedName: RouteStatus]] = [:]
+    public var grpcRoutes: [NamespacedName: RouteStatus] = [:]
     public init() {}
 }
 
@@ -65,11 +66,14 @@ public struct RouteReport: Sendable {
 }
 
 extension StatusSet {
-    /// HTTPRoutes, then TCP/UDP/TLS routes, each in name order.
+    /// HTTPRoutes, GRPCRoutes, then TCP/UDP/TLS routes, each in name order.
     public func routeReports(_ snapshot: ResourceSnapshot) -> [RouteReport] {
         snapshot.httpRoutes.map {
             RouteReport(kind: "HTTPRoute", metadata: $0.metadata, parentRefs: $0.spec.parentRefs ?? [],
                         status: httpRoutes[$0.metadata.namespacedName])
+        } + snapshot.grpcRoutes.map {
+            RouteReport(kind: "GRPCRoute", metadata: $0.metadata, parentRefs: $0.spec.parentRefs ?? [],
+                        status: grpcRoutes[$0.metadata.namespacedName])
         } + snapshot.streamRoutes.map {
             RouteReport(kind: $0.kind.rawValue, metadata: $0.metadata, parentRefs: $0.spec.parentRefs ?? [],
                         status: streamRoutes[$0.kind]?[$0.metadata.namespacedName])

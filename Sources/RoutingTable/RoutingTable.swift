@@ -270,6 +270,9 @@ public struct Endpoint: Sendable, Codable, Equatable, Hashable {
 }
 
 public struct Cluster: Sendable, Codable, Equatable {
+    /// The Kubernetes appProtocol value for cleartext HTTP/2 with prior knowledge.
+    public static let h2cAppProtocol = "kubernetes.io/h2c"
+
     public var name: String
     /// Ready endpoints only; empty means the Service exists but has nothing ready (503).
     public var endpoints: [Endpoint]

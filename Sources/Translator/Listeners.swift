@@ -79,7 +79,7 @@ extension Translator {
 
     static func routeKinds(forProtocol proto: String) -> [RouteGroupKind] {
         switch proto {
-        case "HTTP", "HTTPS": [RouteGroupKind(kind: "HTTPRoute")]
+        case "HTTP", "HTTPS": [RouteGroupKind(kind: "HTTPRoute"), RouteGroupKind(kind: "GRPCRoute")]
         case "TLS": [RouteGroupKind(kind: "TLSRoute")]
         case "TCP": [RouteGroupKind(kind: "TCPRoute")]
         case "UDP": [RouteGroupKind(kind: "UDPRoute")]

@@ -20,11 +20,11 @@ struct RuleOutcome {
 extension Translator {
     /// Attaches one HTTPRoute to each of its parents and returns the route's status (nil when none of
     /// its parents is a Gateway of ours: other controllers' routes are not ours to write).
-    func attach(_ route: HTTPRoute, snapshot: ResourceSnapshot, listeners: inout ListenerIndex,
-                builder: inout TableBuilder) -> RouteStatus? {
-        let compiled = compile(route, snapshot: snapshot)
+    func attach(_ route: HTTPRoute, kind: String = "HTTPRoute", http2Backends: Bool = false, snapshot: ResourceSnapshot,
+                listeners: inout ListenerIndex, builder: inout TableBuilder) -> RouteStatus? {
+        let compiled = compile(route, kind: kind, http2Backends: http2Backends, snapshot: snapshot)
         builder.addClusters(compiled.clusters)
-        let identity = RouteIdentity(kind: "HTTPRoute", metadata: route.metadata, parentRefs: route.spec.parentRefs ?? [],
+        let identity = RouteIdentity(kind: kind, metadata: route.metadata, parentRefs: route.spec.parentRefs ?? [],
                                      hostnames: route.spec.hostnames ?? [])
         let outcome = RuleOutcome(acceptedRules: compiled.rules.count, dropped: compiled.dropped, refsProblem: compiled.refsProblem)
         return attachParents(identity, outcome: outcome, snapshot: snapshot, listeners: &listeners) { gateway, listener, hostnames in

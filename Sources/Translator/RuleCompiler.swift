@@ -22,10 +22,14 @@ struct CompiledRoute {
 struct ClusterSource {
     var service: NamespacedName
     var port: Int
+    var http2 = false
 }
 
 extension Translator {
-    func compile(_ route: HTTPRoute, snapshot: ResourceSnapshot) -> CompiledRoute {
+    /// `routeKind` is the kind ReferenceGrants must name ("GRPCRoute" for a lowered GRPCRoute, whose
+    /// backends are also spoken to over HTTP/2: `http2Backends`).
+    func compile(_ route: HTTPRoute, kind routeKind: String = "HTTPRoute", http2Backends: Bool = false,
+                 snapshot: ResourceSnapshot) -> CompiledRoute {
         var compiled = CompiledRoute()
         let rules = route.spec.rules ?? []
         for (index, rule) in (rules.isEmpty ? [HTTPRoute.Rule()] : rules).enumerated() {
@@ -47,8 +51,8 @@ extension Translator {
                 if let redirect {
                     action = .redirect(redirect)
                 } else {
-                    action = resolveBackends(rule.backendRefs ?? [], routeKind: "HTTPRoute", routeNamespace: route.metadata.namespace ?? "default",
-                                             snapshot: snapshot, into: &compiled)
+                    action = resolveBackends(rule.backendRefs ?? [], routeKind: routeKind, routeNamespace: route.metadata.namespace ?? "default",
+                                             http2: http2Backends, snapshot: snapshot, into: &compiled)
                 }
                 compiled.rules.append(.init(index: index, matches: matches, filters: filters, action: action))
             } catch let error as RuleError {
@@ -135,8 +139,8 @@ extension Translator {
     /// Each backendRef becomes a weighted target; an unresolvable one keeps its weight but answers 500.
     /// Service backendRefs of any route kind, checked as the spec says (kind, ReferenceGrant from the
     /// route's kind, Service and port exist); unresolvable ones keep their weight and answer 500.
-    func resolveBackends(_ refs: [BackendReference], routeKind: String, routeNamespace: String, snapshot: ResourceSnapshot,
-                         into compiled: inout CompiledRoute) -> RouteAction {
+    func resolveBackends(_ refs: [BackendReference], routeKind: String, routeNamespace: String, http2: Bool = false,
+                         snapshot: ResourceSnapshot, into compiled: inout CompiledRoute) -> RouteAction {
         guard !refs.isEmpty else {
             return .direct(status: 500, reason: "route rule has no backendRefs")
         }
@@ -145,8 +149,11 @@ extension Translator {
             let weight = ref.weight ?? 1
             let namespace = ref.namespace ?? routeNamespace
             switch resolve(ref, routeKind: routeKind, namespace: namespace, routeNamespace: routeNamespace, snapshot: snapshot) {
-            case .success(let source):
-                let id = "\(source.service.namespace)/\(source.service.name):\(source.port)"
+            case .success(var source):
+                // A Service port reached over HTTP/2 for gRPC is its own cluster: other routes may use
+                // the same port over HTTP/1.1.
+                source.http2 = http2
+                let id = "\(source.service.namespace)/\(source.service.name):\(source.port)" + (http2 ? "/h2c" : "")
                 compiled.clusters[id] = source
                 backends.append(WeightedBackend(name: ref.name, weight: weight, target: .cluster(id)))
             case .failure(let problem):

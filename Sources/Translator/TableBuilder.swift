@@ -116,6 +116,6 @@ struct TableBuilder {
                 }
             }
         }
-        return Cluster(name: id, endpoints: endpoints, appProtocol: appProtocol)
+        return Cluster(name: id, endpoints: endpoints, appProtocol: source.http2 ? Cluster.h2cAppProtocol : appProtocol)
     }
 }

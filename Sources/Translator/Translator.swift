@@ -47,6 +47,11 @@ public struct Translator: Sendable {
                 statuses.httpRoutes[route.metadata.namespacedName] = status
             }
         }
+        for route in snapshot.grpcRoutes {
+            if let status = attach(route, snapshot: snapshot, listeners: &listeners, builder: &builder) {
+                statuses.grpcRoutes[route.metadata.namespacedName] = status
+            }
+        }
         for route in snapshot.streamRoutes {
             if let status = attach(route, snapshot: snapshot, listeners: &listeners, builder: &builder) {
                 statuses.streamRoutes[route.kind, default: [:]][route.metadata.namespacedName] = status

@@ -26,6 +26,9 @@ final class Exchange {
     var responseStarted = false
     var responseKeepAlive = true
     var status = 0
+    /// grpc-status (and message) that a backend sent in its response headers ("trailers-only"): sent on
+    /// as trailers, because after the HTTP/1-shaped hop the headers and the end are separate frames.
+    var grpcTrailers: HTTPHeaders?
 
     init(requestHead: HTTPRequestHead, upstreamHead: HTTPRequestHead, route: CompiledRoute, cluster: CompiledCluster,
          record: RequestRecord, owesContinue: Bool, upgrade: String?) {

@@ -35,6 +35,18 @@ enum HeaderRules {
         return upgrade
     }
 
+    /// Removes grpc-status, grpc-message and grpc-status-details-bin from response headers and returns
+    /// them, or nil when there is no grpc-status.
+    static func takeGRPCStatus(from headers: inout HTTPHeaders) -> HTTPHeaders? {
+        guard headers.contains(name: "grpc-status") else { return nil }
+        var taken = HTTPHeaders()
+        for name in ["grpc-status", "grpc-message", "grpc-status-details-bin"] {
+            for value in headers[name] { taken.add(name: name, value: value) }
+            headers.remove(name: name)
+        }
+        return taken
+    }
+
     /// `set` replaces, `add` appends to an existing value with a comma (one field, as the conformance
     /// suite expects), `remove` deletes; names compare case-insensitively.
     static func apply(_ edits: HeaderEdits, to headers: inout HTTPHeaders) {

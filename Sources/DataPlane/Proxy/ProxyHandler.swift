@@ -36,6 +36,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     /// until the backend has either switched protocols (the bytes then belong to the tunnel) or
     /// refused (the connection then closes after the answer).
     private var upgradeRequested = false
+    /// gRPC clients read errors from grpc-status, not from the HTTP status.
+    private var requestIsGRPC = false
 
     init(listenerPort: Int, scheme: String, tables: TableStore, loop: EventLoopContext) {
         self.listenerPort = listenerPort
@@ -184,6 +186,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         // An HTTP/2 stream ends with its response; the connection's life is NIOHTTP2's business.
         keepAlive = (head.version.major == 2 || head.isKeepAlive) && !quiescing
         requestVersion = head.version
+        requestIsGRPC = head.version.major == 2 && (head.headers.first(name: "content-type")?.hasPrefix("application/grpc") ?? false)
         let upgrade = head.version == .http1_1 ? HeaderRules.upgradeRequest(head.headers) : nil
         if upgrade != nil {
             upgradeRequested = true
@@ -234,7 +237,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             case .cluster(let cluster):
                 // h2c upgrades are not forwarded: the backend connection is archway's to choose.
                 let tunnel = upgrade.flatMap { $0.lowercased() == "h2c" ? nil : $0 }
-                let (upstreamHead, owesContinue) = upstreamRequest(head, route: route, path: path, query: query, upgrade: tunnel)
+                let (upstreamHead, owesContinue) = upstreamRequest(head, route: route, path: path, query: query, upgrade: tunnel,
+                                                                   http2: cluster.http2)
                 let exchange = Exchange(requestHead: head, upstreamHead: upstreamHead, route: route, cluster: cluster,
                                         record: labels, owesContinue: owesContinue, upgrade: tunnel)
                 exchange.pending.append(.head(upstreamHead))
@@ -247,10 +251,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     /// The request as the backend sees it: hop-by-hop headers gone, framing explicit, filters applied,
     /// X-Forwarded-* and Forwarded set.
     private func upstreamRequest(_ head: HTTPRequestHead, route: CompiledRoute, path: Substring, query: Substring?,
-                                 upgrade: String?) -> (HTTPRequestHead, owesContinue: Bool) {
+                                 upgrade: String?, http2: Bool) -> (HTTPRequestHead, owesContinue: Bool) {
         var headers = head.headers
         let chunked = headers["transfer-encoding"].contains { $0.containsToken("chunked") }
+        let wantsTrailers = headers["te"].contains { $0.containsToken("trailers") }
         HeaderRules.stripHopByHop(&headers)
+        // `TE: trailers` is the one TE HTTP/2 allows, and gRPC servers expect it.
+        if http2 && wantsTrailers { headers.add(name: "te", value: "trailers") }
         if let upgrade {
             // Upgrade is hop-by-hop, so it is asked for again on the backend hop.
             headers.add(name: "connection", value: "upgrade")
@@ -283,10 +290,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         let endpoints = exchange.cluster.endpoints
         let endpoint = endpoints[loop.nextIndex(cluster: exchange.cluster, count: endpoints.count, table: exchange.record.table)]
         exchange.connectAttempts += 1
-        if allowReuse, let idle = loop.pool.takeIdle(endpoint) {
+        if !exchange.cluster.http2, allowReuse, let idle = loop.pool.takeIdle(endpoint) {
             return attach(idle, reused: true, to: exchange)
         }
-        loop.pool.connect(endpoint).assumeIsolated().whenComplete { result in
+        let connecting = exchange.cluster.http2 ? loop.pool.openStream(to: endpoint) : loop.pool.connect(endpoint)
+        connecting.assumeIsolated().whenComplete { result in
             guard case .forwarding(let current) = self.state, current === exchange else {
                 // The client went away (or the request ended) while connecting.
                 if case .success(let connection) = result { self.loop.pool.release(connection) }
@@ -347,6 +355,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             let hasLength = headers.contains(name: "content-length")
             HeaderRules.stripHopByHop(&headers)
             if let edits = exchange.route.responseHeaders { HeaderRules.apply(edits, to: &headers) }
+            if requestIsGRPC { exchange.grpcTrailers = HeaderRules.takeGRPCStatus(from: &headers) }
             if exchange.requestHead.version.isHTTP10OrOlder && !hasLength { keepAlive = false }
             if !keepAlive {
                 headers.replaceOrAdd(name: "connection", value: "close")
@@ -436,7 +445,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         }
         state = exchange.requestEnded ? .idle : .discarding
         let promise: EventLoopPromise<Void>? = keepAlive ? nil : context.eventLoop.makePromise()
-        context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: promise)
+        context.writeAndFlush(wrapOutboundOut(.end(trailers ?? exchange.grpcTrailers)), promise: promise)
         if let promise {
             let channel = context.channel
             promise.futureResult.whenComplete { _ in channel.close(promise: nil) }
@@ -464,6 +473,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         guard let context else { return }
         record(request, status: Int(status.code))
         if !requestEnded { state = .discarding }
+        if requestIsGRPC { return respondGRPC(status, message, context: context) }
         let body = message + "\n"
         var headers = HTTPHeaders([("content-type", "text/plain; charset=utf-8"), ("content-length", String(body.utf8.count))])
         headers.add(contentsOf: extraHeaders)
@@ -476,6 +486,23 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             let channel = context.channel
             context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
         }
+    }
+
+    /// A gateway-made error for a gRPC call, as a trailers-only response: HTTP 200 with grpc-status
+    /// mapped from the HTTP status the way gRPC's HTTP mapping does, and the reason in grpc-message.
+    private func respondGRPC(_ status: HTTPResponseStatus, _ message: String, context: ChannelHandlerContext) {
+        let code = switch status.code {
+        case 400: 13
+        case 401: 16
+        case 403: 7
+        case 404: 12
+        case 429, 502, 503, 504: 14
+        default: 2
+        }
+        let trailers = HTTPHeaders([("grpc-status", String(code)), ("grpc-message", message.addingGRPCPercentEncoding())])
+        let head = HTTPResponseHead(version: requestVersion, status: .ok, headers: HTTPHeaders([("content-type", "application/grpc")]))
+        context.write(wrapOutboundOut(.head(head)), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
     }
 
     private func record(_ request: RequestRecord, status: Int) {
@@ -505,5 +532,24 @@ struct RequestRecord {
         self.table = table
         self.method = method
         self.start = start
+    }
+}
+
+extension String {
+    /// grpc-message is percent-encoded: everything outside printable ASCII, and '%' itself.
+    func addingGRPCPercentEncoding() -> String {
+        var result = ""
+        for byte in utf8 {
+            if byte >= 0x20 && byte <= 0x7e && byte != UInt8(ascii: "%") {
+                result.unicodeScalars.append(Unicode.Scalar(byte))
+            } else {
+                result += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
+            }
+        }
+        return result
+    }
+
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

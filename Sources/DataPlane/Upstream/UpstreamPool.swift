@@ -11,11 +11,18 @@ final class UpstreamPool: @unchecked Sendable {  // confined to `eventLoop`
     private var idle: [Endpoint: [UpstreamConnection]] = [:]
     private let maxIdlePerEndpoint: Int
     private let connectTimeout: TimeAmount
+    private let http2: HTTP2UpstreamConnections
 
     init(eventLoop: any EventLoop, maxIdlePerEndpoint: Int = 256, connectTimeout: TimeAmount = .seconds(5)) {
         self.eventLoop = eventLoop
         self.maxIdlePerEndpoint = maxIdlePerEndpoint
         self.connectTimeout = connectTimeout
+        http2 = HTTP2UpstreamConnections(eventLoop: eventLoop, connectTimeout: connectTimeout)
+    }
+
+    /// A new HTTP/2 stream to `endpoint` (h2c backends); streams are never pooled, their connection is.
+    func openStream(to endpoint: Endpoint) -> EventLoopFuture<UpstreamConnection> {
+        http2.openStream(to: endpoint, pool: self)
     }
 
     /// The warmest idle connection to `endpoint`, if one is still open. Synchronous: the common case
@@ -53,7 +60,7 @@ final class UpstreamPool: @unchecked Sendable {  // confined to `eventLoop`
     func release(_ connection: UpstreamConnection) {
         eventLoop.assertInEventLoop()
         connection.handler.exchange = nil
-        guard connection.channel.isActive, (idle[connection.endpoint]?.count ?? 0) < maxIdlePerEndpoint else {
+        guard !connection.isStream, connection.channel.isActive, (idle[connection.endpoint]?.count ?? 0) < maxIdlePerEndpoint else {
             connection.channel.close(promise: nil)
             return
         }
@@ -69,7 +76,7 @@ final class UpstreamPool: @unchecked Sendable {  // confined to `eventLoop`
     }
 
     func closeAll() -> EventLoopFuture<Void> {
-        let closes = idle.values.joined().map { $0.channel.close() }
+        let closes = idle.values.joined().map { $0.channel.close() } + [http2.closeAll()]
         idle.removeAll()
         return EventLoopFuture.andAllComplete(closes, on: eventLoop)
     }
@@ -81,12 +88,15 @@ final class UpstreamConnection: @unchecked Sendable {  // confined to its channe
     let handler: UpstreamHandler
     unowned let pool: UpstreamPool
     var isIdle = false
+    /// An HTTP/2 stream rather than a connection of its own: used once, then closed.
+    let isStream: Bool
 
-    init(channel: any Channel, endpoint: Endpoint, handler: UpstreamHandler, pool: UpstreamPool) {
+    init(channel: any Channel, endpoint: Endpoint, handler: UpstreamHandler, pool: UpstreamPool, isStream: Bool = false) {
         self.channel = channel
         self.endpoint = endpoint
         self.handler = handler
         self.pool = pool
+        self.isStream = isStream
     }
 }
 

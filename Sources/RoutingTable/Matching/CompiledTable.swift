@@ -11,7 +11,8 @@ public final class CompiledTable: Sendable {
         source = table
         var clusters: [String: CompiledCluster] = [:]
         for (id, cluster) in table.clusters {
-            clusters[id] = CompiledCluster(id: id, endpoints: cluster.endpoints)
+            clusters[id] = CompiledCluster(id: id, endpoints: cluster.endpoints,
+                                           http2: cluster.appProtocol == Cluster.h2cAppProtocol)
         }
         var ports: [Int: HostIndex<CompiledListener>] = [:]
         var streams: [Int: HostIndex<HostIndex<CompiledStreamRoute>>] = [:]
@@ -92,9 +93,12 @@ struct CompiledListener: Sendable {
 public final class CompiledCluster: Sendable {
     public let id: String
     public let endpoints: [Endpoint]
-    init(id: String, endpoints: [Endpoint]) {
+    /// Requests go to it as HTTP/2 streams (h2c with prior knowledge).
+    public let http2: Bool
+    init(id: String, endpoints: [Endpoint], http2: Bool) {
         self.id = id
         self.endpoints = endpoints
+        self.http2 = http2
     }
 }
 

@@ -1,0 +1,54 @@
+import GatewayAPI
+import RoutingTable
+
+/// A GRPCRoute is an HTTPRoute over HTTP/2 whose path is "/package.Service/Method": it is lowered to
+/// one and goes through the same compiler, precedence and attachment, with its own kind for
+/// ReferenceGrants and status, and its backends spoken to over h2c.
+extension Translator {
+    func attach(_ route: GRPCRoute, snapshot: ResourceSnapshot, listeners: inout ListenerIndex,
+                builder: inout TableBuilder) -> RouteStatus? {
+        attach(Self.lower(route), kind: "GRPCRoute", http2Backends: true, snapshot: snapshot, listeners: &listeners, builder: &builder)
+    }
+
+    static func lower(_ route: GRPCRoute) -> HTTPRoute {
+        let rules = (route.spec.rules ?? []).map { rule in
+            HTTPRoute.Rule(name: rule.name, matches: rule.matches.map { $0.map(lower) }, filters: rule.filters,
+                           backendRefs: rule.backendRefs)
+        }
+        return HTTPRoute(metadata: route.metadata,
+                         spec: .init(parentRefs: route.spec.parentRefs, hostnames: route.spec.hostnames, rules: rules))
+    }
+
+    /// Service and method to a path match: both exact → the exact path; service only → every method
+    /// of it (a path prefix, which matches whole segments); otherwise a regular expression, with an
+    /// omitted part matching any single segment.
+    static func lower(_ match: GRPCRoute.Match) -> HTTPRoute.Match {
+        guard let method = match.method, method.service != nil || method.method != nil else {
+            return HTTPRoute.Match(path: .init(type: .PathPrefix, value: "/"), headers: match.headers)
+        }
+        let path: HTTPRoute.PathMatch
+        switch (method.type ?? .Exact, method.service, method.method) {
+        case (.Exact, let service?, let name?):
+            path = .init(type: .Exact, value: "/\(service)/\(name)")
+        case (.Exact, let service?, nil):
+            path = .init(type: .PathPrefix, value: "/\(service)")
+        case (.Exact, nil, let name?):
+            path = .init(type: .RegularExpression, value: "/[^/]+/" + escapeRegex(name))
+        case (.RegularExpression, let service, let name):
+            // Grouped, so an alternation in one part ("Get|List") stays inside its segment.
+            path = .init(type: .RegularExpression, value: "/(?:\(service ?? "[^/]+"))/(?:\(name ?? "[^/]+"))")
+        default:
+            path = .init(type: .PathPrefix, value: "/")
+        }
+        return HTTPRoute.Match(path: path, headers: match.headers)
+    }
+
+    private static func escapeRegex(_ text: String) -> String {
+        var escaped = ""
+        for character in text {
+            if "\\^$.|?*+()[]{}".contains(character) { escaped.append("\\") }
+            escaped.append(character)
+        }
+        return escaped
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+import Testing
+
+/// A real gRPC client and servers (Python grpcio, installed by .ci/run) through a GRPCRoute: unary
+/// calls split by weight, a 100-message bidirectional stream, metadata and trailers both ways,
+/// backend errors passed through, and the gateway's own errors as grpc-status.
+@Suite(.timeLimit(.minutes(2)))
+struct GRPCTests {
+    static let peer = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Peers/grpc_peer.py").path
+
+    /// A peer server started in the background; stopped when the test ends.
+    final class PeerServer {
+        let process = Process()
+        let port: Int
+
+        init(name: String) throws {
+            port = try Self.freePort()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = ["python3", GRPCTests.peer, "server", String(port), name]
+            // Not the test's own stdout/stderr: a peer left running would hold `swift test` open.
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            // Ready once it accepts connections.
+            for _ in 0..<100 {
+                if (try? BlockingSocket(port: port)) != nil { return }
+                usleep(50_000)
+            }
+            process.terminate()
+            throw HarnessError.timeout("gRPC peer \(name) did not start on port \(port)")
+        }
+
+        func stop() {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+
+        static func freePort() throws -> Int {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(fd) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+            _ = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+            }
+            return Int(UInt16(bigEndian: address.sin_port))
+        }
+    }
+
+    @Test func grpcRouteWithARealClientAndServers() async throws {
+        let blue = try PeerServer(name: "blue")
+        let green = try PeerServer(name: "green")
+        defer { blue.stop(); green.stop() }
+        let harness = GatewayHarness()
+        defer { Task { await harness.stop() } }
+        try harness.write("gw.yaml", Manifests.join(
+            Manifests.gateway(),
+            Manifests.service("blue", targetPort: blue.port), Manifests.service("green", targetPort: green.port),
+            Manifests.service("down", targetPort: 9, ready: false),
+            """
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: GRPCRoute
+            metadata: {name: echo}
+            spec:
+              parentRefs: [{name: gw}]
+              hostnames: [grpc.example.com]
+              rules:
+              - matches: [{method: {service: echo.Echo, method: Say}}]
+                filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: x-canary, value: rewritten}]}}]
+                backendRefs: [{name: blue, port: 80, weight: 1}, {name: green, port: 80, weight: 1}]
+              - matches: [{method: {type: RegularExpression, service: 'echo\\.Echo', method: 'Chat|Fail'}}]
+                backendRefs: [{name: blue, port: 80}]
+              - matches: [{method: {service: echo.Down}}]
+                backendRefs: [{name: down, port: 80}]
+            """))
+        try await harness.start()
+        let statuses = try #require(await harness.runtime.statuses)
+        let accepted = statuses.grpcRoutes.values.first?.parents.first?.conditions.first { $0.type == "Accepted" }
+        #expect(accepted?.status == "True", "GRPCRoute accepted: \(accepted?.message ?? "no status")")
+
+        let run = try ExternalTool.run("python3", [Self.peer, "client", String(harness.port), "grpc.example.com"])
+        #expect(run.status == 0, "gRPC client failed: \(run.stderr)")
+        let result = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any], "\(run.stdout)")
+
+        let served = result["served"] as? [String: Int] ?? [:]
+        #expect((served["blue"] ?? 0) >= 8 && (served["green"] ?? 0) >= 8, "1:1 weights over 40 calls: \(served)")
+        #expect(result["saw_header"] as? String == "rewritten", "the RequestHeaderModifier filter reached the backend")
+        #expect(result["stream_count"] as? Int == 100)
+        #expect(result["stream_last"] as? String == "blue:99:m99")
+        #expect((result["stream_trailers"] as? [String: String])?["x-messages"] == "done", "trailers pass through")
+        #expect(result["fail_code"] as? String == "PERMISSION_DENIED")
+        #expect(result["fail_details"] as? String == "no entry for bob")
+        #expect(result["unrouted_code"] as? String == "UNIMPLEMENTED", "\(result["unrouted_details"] ?? "")")
+        #expect(result["down_code"] as? String == "UNAVAILABLE", "\(result["down_details"] ?? "")")
+    }
+}

@@ -1,0 +1,86 @@
+"""A real gRPC peer (grpcio) for archway's tests, with raw-bytes messages so no protoc is needed.
+
+server PORT NAME   serves echo.Echo/{Say,Chat,Fail} on 127.0.0.1:PORT (h2c) and prints "ready"
+client PORT HOST   calls through 127.0.0.1:PORT with :authority HOST and prints one JSON result
+"""
+import json
+import sys
+from concurrent import futures
+
+import grpc
+
+identity = lambda payload: payload
+
+
+def serve(port, name):
+    def say(request, context):
+        metadata = dict(context.invocation_metadata())
+        context.set_trailing_metadata((("x-served-by", name), ("x-saw-header", metadata.get("x-canary", ""))))
+        return name.encode() + b":" + request
+
+    def chat(requests, context):
+        for index, request in enumerate(requests):
+            yield b"%s:%d:%s" % (name.encode(), index, request)
+        context.set_trailing_metadata((("x-messages", "done"),))
+
+    def fail(request, context):
+        context.abort(grpc.StatusCode.PERMISSION_DENIED, "no entry for " + request.decode())
+
+    handlers = {
+        "Say": grpc.unary_unary_rpc_method_handler(say, identity, identity),
+        "Chat": grpc.stream_stream_rpc_method_handler(chat, identity, identity),
+        "Fail": grpc.unary_unary_rpc_method_handler(fail, identity, identity),
+    }
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("echo.Echo", handlers),))
+    server.add_insecure_port("127.0.0.1:%d" % port)
+    server.start()
+    print("ready", flush=True)
+    server.wait_for_termination()
+
+
+def call(port, host):
+    result = {}
+    options = (("grpc.default_authority", host),)
+    with grpc.insecure_channel("127.0.0.1:%d" % port, options=options) as channel:
+        say = channel.unary_unary("/echo.Echo/Say", identity, identity)
+        served = {}
+        for index in range(40):
+            reply, rpc = say.with_call(b"hello-%d" % index, metadata=(("x-canary", "yes"),), timeout=5)
+            trailers = dict(rpc.trailing_metadata())
+            served[trailers.get("x-served-by")] = served.get(trailers.get("x-served-by"), 0) + 1
+            result["unary"] = reply.decode()
+            result["saw_header"] = trailers.get("x-saw-header")
+        result["served"] = served
+
+        chat = channel.stream_stream("/echo.Echo/Chat", identity, identity)
+        stream = chat(iter([b"m%d" % i for i in range(100)]), timeout=10)
+        replies = [message.decode() for message in stream]
+        result["stream_count"] = len(replies)
+        result["stream_last"] = replies[-1] if replies else None
+        result["stream_trailers"] = dict(stream.trailing_metadata())
+
+        try:
+            channel.unary_unary("/echo.Echo/Fail", identity, identity)(b"bob", timeout=5)
+        except grpc.RpcError as error:
+            result["fail_code"] = error.code().name
+            result["fail_details"] = error.details()
+
+        try:
+            channel.unary_unary("/unknown.Service/Call", identity, identity)(b"x", timeout=5)
+        except grpc.RpcError as error:
+            result["unrouted_code"] = error.code().name
+            result["unrouted_details"] = error.details()
+        try:
+            channel.unary_unary("/echo.Down/Call", identity, identity)(b"x", timeout=5)
+        except grpc.RpcError as error:
+            result["down_code"] = error.code().name
+            result["down_details"] = error.details()
+    print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "server":
+        serve(int(sys.argv[2]), sys.argv[3])
+    else:
+        call(int(sys.argv[2]), sys.argv[3])
