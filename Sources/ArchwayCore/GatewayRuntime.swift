@@ -48,7 +48,7 @@ public actor GatewayRuntime {
         self.logger = logger
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.eventLoopThreads))
         admin = AdminServer(metrics: metrics)
-        contexts = EventLoopContexts(group: group, metrics: metrics)
+        contexts = EventLoopContexts(group: group, metrics: metrics, logger: logger)
         listeners = ListenerManager(group: group, tables: tables, contexts: contexts, bindHost: options.bindHost,
                                     portMap: options.portMap, logger: logger)
         provider = FileProvider(paths: options.configPaths, interval: options.pollInterval)

@@ -21,11 +21,13 @@ public struct StatusReport: Sendable {
         case gatewayClass(GatewayClassStatus)
         case gateway(GatewayStatus)
         case route(RouteStatus)
+        case policy(PolicyStatus)
         public func encode(to encoder: any Encoder) throws {
             switch self {
             case .gatewayClass(let status): try status.encode(to: encoder)
             case .gateway(let status): try status.encode(to: encoder)
             case .route(let status): try status.encode(to: encoder)
+            case .policy(let status): try status.encode(to: encoder)
             }
         }
     }
@@ -75,6 +77,13 @@ public struct StatusReport: Sendable {
             items.append(Item(apiVersion: ["HTTPRoute", "GRPCRoute"].contains(route.kind) ? v1 : "gateway.networking.k8s.io/v1alpha2", kind: route.kind,
                               metadata: .init(name: route.metadata.name, namespace: route.metadata.namespace, generation: route.metadata.generation),
                               status: status.map { .route($0) } ?? .route(RouteStatus(parents: []))))
+        }
+        for policy in snapshot.backendTLSPolicies {
+            guard var status = statuses.backendTLSPolicies[policy.metadata.namespacedName] else { continue }
+            for index in status.ancestors.indices { status.ancestors[index].conditions = stamp(status.ancestors[index].conditions) }
+            items.append(Item(apiVersion: v1, kind: "BackendTLSPolicy",
+                              metadata: .init(name: policy.metadata.name, namespace: policy.metadata.namespace, generation: policy.metadata.generation),
+                              status: .policy(status)))
         }
         self.items = items
     }
@@ -140,6 +149,10 @@ public struct StatusReport: Sendable {
                         itemNotes += problems(parent.conditions, prefix: "parent \(parent.parentRef.namespace ?? "")/\(parent.parentRef.name): ")
                     }
                 }
+            case .policy(let status):
+                let conditions = status.ancestors.first?.conditions ?? []
+                line = summary(conditions)
+                itemNotes = problems(conditions, prefix: "")
             case .none: line = "-"
             }
             notes[rows.count] = itemNotes

@@ -5,6 +5,8 @@ public enum Resource: Sendable, Equatable {
     case httpRoute(HTTPRoute)
     case streamRoute(StreamRoute)
     case grpcRoute(GRPCRoute)
+    case backendTLSPolicy(BackendTLSPolicy)
+    case configMap(ConfigMap)
     case referenceGrant(ReferenceGrant)
     case service(Service)
     case endpointSlice(EndpointSlice)
@@ -19,6 +21,8 @@ public enum Resource: Sendable, Equatable {
         case .httpRoute: "HTTPRoute"
         case .streamRoute(let r): r.kind.rawValue
         case .grpcRoute: "GRPCRoute"
+        case .backendTLSPolicy: "BackendTLSPolicy"
+        case .configMap: "ConfigMap"
         case .referenceGrant: "ReferenceGrant"
         case .service: "Service"
         case .endpointSlice: "EndpointSlice"
@@ -35,6 +39,8 @@ public enum Resource: Sendable, Equatable {
         case .httpRoute(let r): r.metadata
         case .streamRoute(let r): r.metadata
         case .grpcRoute(let r): r.metadata
+        case .backendTLSPolicy(let r): r.metadata
+        case .configMap(let r): r.metadata
         case .referenceGrant(let r): r.metadata
         case .service(let r): r.metadata
         case .endpointSlice(let r): r.metadata

@@ -15,6 +15,8 @@ enum ResourceDecoder {
             route.kind = StreamRoute.Kind(rawValue: kind)!
             return .streamRoute(route)
         case (GatewayAPIGroup.name, "GRPCRoute"): return .grpcRoute(try decoder.decode(from: node))
+        case (GatewayAPIGroup.name, "BackendTLSPolicy"): return .backendTLSPolicy(try decoder.decode(from: node))
+        case ("", "ConfigMap"): return .configMap(try decoder.decode(from: node))
         case (GatewayAPIGroup.name, "ReferenceGrant"): return .referenceGrant(try decoder.decode(from: node))
         case ("", "Service"): return .service(try decoder.decode(from: node))
         case ("discovery.k8s.io", "EndpointSlice"): return .endpointSlice(try decoder.decode(from: node))
@@ -38,6 +40,8 @@ extension Resource {
         case .httpRoute(var r): fill(&r.metadata); self = .httpRoute(r)
         case .streamRoute(var r): fill(&r.metadata); self = .streamRoute(r)
         case .grpcRoute(var r): fill(&r.metadata); self = .grpcRoute(r)
+        case .backendTLSPolicy(var r): fill(&r.metadata); self = .backendTLSPolicy(r)
+        case .configMap(var r): fill(&r.metadata); self = .configMap(r)
         case .referenceGrant(var r): fill(&r.metadata); self = .referenceGrant(r)
         case .service(var r): fill(&r.metadata); self = .service(r)
         case .endpointSlice(var r): fill(&r.metadata); self = .endpointSlice(r)

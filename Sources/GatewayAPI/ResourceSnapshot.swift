@@ -6,6 +6,8 @@ public struct ResourceSnapshot: Sendable {
     /// TCPRoutes, UDPRoutes and TLSRoutes, sorted by kind then name.
     public private(set) var streamRoutes: [StreamRoute] = []
     public private(set) var grpcRoutes: [GRPCRoute] = []
+    public private(set) var backendTLSPolicies: [BackendTLSPolicy] = []
+    public private(set) var configMaps: [NamespacedName: ConfigMap] = [:]
     public private(set) var referenceGrants: [String: [ReferenceGrant]] = [:]
     public private(set) var services: [NamespacedName: Service] = [:]
     /// EndpointSlices by the Service they belong to (label `kubernetes.io/service-name`).
@@ -21,6 +23,8 @@ public struct ResourceSnapshot: Sendable {
             case .httpRoute(let r): httpRoutes.append(r)
             case .streamRoute(let r): streamRoutes.append(r)
             case .grpcRoute(let r): grpcRoutes.append(r)
+            case .backendTLSPolicy(let r): backendTLSPolicies.append(r)
+            case .configMap(let r): configMaps[r.metadata.namespacedName] = r
             case .referenceGrant(let r): referenceGrants[r.metadata.namespace ?? "default", default: []].append(r)
             case .service(let r): services[r.metadata.namespacedName] = r
             case .endpointSlice(let r):
@@ -35,6 +39,7 @@ public struct ResourceSnapshot: Sendable {
         gatewayClasses.sort { $0.metadata.name < $1.metadata.name }
         gateways.sort { $0.metadata.namespacedName < $1.metadata.namespacedName }
         httpRoutes.sort { $0.metadata.namespacedName < $1.metadata.namespacedName }
+        backendTLSPolicies.sort { $0.metadata.namespacedName < $1.metadata.namespacedName }
         grpcRoutes.sort { $0.metadata.namespacedName < $1.metadata.namespacedName }
         streamRoutes.sort { ($0.kind.rawValue, $0.metadata.namespacedName) < ($1.kind.rawValue, $1.metadata.namespacedName) }
         for key in endpointSlices.keys { endpointSlices[key]?.sort { $0.metadata.name < $1.metadata.name } }

@@ -53,6 +53,7 @@ public struct StatusSet: Sendable, Equatable {
     /// TCPRoute, UDPRoute and TLSRoute statuses, by kind.
     public var streamRoutes: [StreamRoute.Kind: [NamespacedName: RouteStatus]] = [:]
     public var grpcRoutes: [NamespacedName: RouteStatus] = [:]
+    public var backendTLSPolicies: [NamespacedName: PolicyStatus] = [:]
     public init() {}
 }
 
@@ -79,4 +80,20 @@ extension StatusSet {
                         status: streamRoutes[$0.kind]?[$0.metadata.namespacedName])
         }
     }
+}
+
+/// Gateway API PolicyStatus: one entry per Gateway the policy takes effect through.
+public struct PolicyStatus: Codable, Sendable, Equatable {
+    public struct Ancestor: Codable, Sendable, Equatable {
+        public var ancestorRef: ParentReference
+        public var controllerName: String
+        public var conditions: [Condition]
+        public init(ancestorRef: ParentReference, controllerName: String, conditions: [Condition]) {
+            self.ancestorRef = ancestorRef
+            self.controllerName = controllerName
+            self.conditions = conditions
+        }
+    }
+    public var ancestors: [Ancestor]
+    public init(ancestors: [Ancestor]) { self.ancestors = ancestors }
 }

@@ -277,9 +277,26 @@ public struct Cluster: Sendable, Codable, Equatable {
     /// Ready endpoints only; empty means the Service exists but has nothing ready (503).
     public var endpoints: [Endpoint]
     public var appProtocol: String?
-    public init(name: String, endpoints: [Endpoint], appProtocol: String? = nil) {
+    /// TLS to the endpoints, from a BackendTLSPolicy targeting the Service.
+    public var tls: UpstreamTLS?
+    public init(name: String, endpoints: [Endpoint], appProtocol: String? = nil, tls: UpstreamTLS? = nil) {
         self.name = name
         self.endpoints = endpoints
         self.appProtocol = appProtocol
+        self.tls = tls
+    }
+}
+
+/// How to reach a cluster's endpoints over TLS: the name sent as SNI and checked in the certificate,
+/// and what to trust (PEM CA certificates, or the system's roots when `caPEM` is nil).
+public struct UpstreamTLS: Sendable, Codable, Equatable, Hashable {
+    public var hostname: String
+    public var caPEM: String?
+    /// "namespace/name" of the policy, for logs and errors.
+    public var policy: String
+    public init(hostname: String, caPEM: String?, policy: String) {
+        self.hostname = hostname
+        self.caPEM = caPEM
+        self.policy = policy
     }
 }

@@ -54,7 +54,7 @@ struct TableBuilder {
         buckets[key]?.streams.append((created ?? "", entry))
     }
 
-    func build(snapshot: ResourceSnapshot) -> RoutingTable {
+    func build(snapshot: ResourceSnapshot, backendTLS: BackendTLSIndex = BackendTLSIndex()) -> RoutingTable {
         var ports: [Int: PortTable] = [:]
         for (key, bucket) in buckets {
             let virtualHosts = bucket.hosts.keys.sorted(by: Hostnames.specificityOrder).map { hostname in
@@ -74,6 +74,10 @@ struct TableBuilder {
         var clusters: [String: Cluster] = [:]
         for (id, source) in clusterSources {
             clusters[id] = Self.cluster(id: id, source: source, snapshot: snapshot)
+            if let service = snapshot.services[source.service],
+               let port = service.spec?.ports?.first(where: { $0.port == source.port }) {
+                clusters[id]?.tls = backendTLS.tls(service: source.service, portName: port.name)
+            }
         }
         return RoutingTable(ports: ports.values.sorted { $0.port < $1.port }, clusters: clusters)
     }

@@ -60,7 +60,9 @@ public struct Translator: Sendable {
         for (key, gateway) in listeners.gateways {
             statuses.gateways[key] = gatewayStatus(gateway)
         }
-        return Result(table: builder.build(snapshot: snapshot), statuses: statuses)
+        let ourGateways = listeners.gateways.values.map(\.gateway).sorted { $0.metadata.namespacedName < $1.metadata.namespacedName }
+        let backendTLS = resolveBackendTLS(snapshot, gateways: ourGateways, into: &statuses)
+        return Result(table: builder.build(snapshot: snapshot, backendTLS: backendTLS), statuses: statuses)
     }
 
     /// GatewayClasses naming our controller get `Accepted`; the others are not ours to touch.

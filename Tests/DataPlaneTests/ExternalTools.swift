@@ -54,6 +54,43 @@ struct TestCertificate {
         path = base + ".crt"
     }
 
+    private init(chainPEM: String, keyPEM: String, path: String) {
+        self.chainPEM = chainPEM
+        self.keyPEM = keyPEM
+        self.path = path
+    }
+
+    /// A certificate authority (self-signed, CA:TRUE).
+    static func authority(_ name: String, in directory: URL) throws -> TestCertificate {
+        let base = directory.appendingPathComponent("ca-\(UUID().uuidString)").path
+        try openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                     "-keyout", base + ".key", "-out", base + ".crt", "-days", "2", "-subj", "/CN=\(name)",
+                     "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+        return try load(base)
+    }
+
+    /// A leaf certificate for `names`, signed by this authority.
+    func issue(_ names: [String], in directory: URL) throws -> TestCertificate {
+        let base = directory.appendingPathComponent("leaf-\(UUID().uuidString)").path
+        let caBase = String(path.dropLast(4))
+        try "subjectAltName=\(names.map { "DNS:\($0)" }.joined(separator: ","))\n".write(toFile: base + ".ext", atomically: true, encoding: .utf8)
+        try Self.openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                          "-keyout", base + ".key", "-out", base + ".csr", "-subj", "/CN=\(names[0])"])
+        try Self.openssl(["x509", "-req", "-in", base + ".csr", "-CA", path, "-CAkey", caBase + ".key", "-CAcreateserial",
+                          "-out", base + ".crt", "-days", "2", "-extfile", base + ".ext"])
+        return try Self.load(base)
+    }
+
+    private static func openssl(_ arguments: [String]) throws {
+        let result = try ExternalTool.run("openssl", arguments)
+        guard result.status == 0 else { throw HarnessError.timeout("openssl \(arguments[0]) failed: \(result.stderr)") }
+    }
+
+    private static func load(_ base: String) throws -> TestCertificate {
+        TestCertificate(chainPEM: try String(contentsOfFile: base + ".crt", encoding: .utf8),
+                        keyPEM: try String(contentsOfFile: base + ".key", encoding: .utf8), path: base + ".crt")
+    }
+
     /// A `kubernetes.io/tls` Secret holding this certificate.
     func secret(_ name: String, namespace: String = "default", key: String? = nil) -> String {
         func b64(_ text: String) -> String { Data(text.utf8).base64EncodedString() }

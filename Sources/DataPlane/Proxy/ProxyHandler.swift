@@ -290,10 +290,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         let endpoints = exchange.cluster.endpoints
         let endpoint = endpoints[loop.nextIndex(cluster: exchange.cluster, count: endpoints.count, table: exchange.record.table)]
         exchange.connectAttempts += 1
-        if !exchange.cluster.http2, allowReuse, let idle = loop.pool.takeIdle(endpoint) {
+        let tls = exchange.cluster.tls == nil ? nil : tables.upstreamTLS(cluster: exchange.cluster.id)
+        if !exchange.cluster.http2, allowReuse, let idle = loop.pool.takeIdle(UpstreamKey(endpoint: endpoint, tls: tls?.key)) {
             return attach(idle, reused: true, to: exchange)
         }
-        let connecting = exchange.cluster.http2 ? loop.pool.openStream(to: endpoint) : loop.pool.connect(endpoint)
+        let connecting = exchange.cluster.http2 ? loop.pool.openStream(to: endpoint) : loop.pool.connect(endpoint, tls: tls)
         connecting.assumeIsolated().whenComplete { result in
             guard case .forwarding(let current) = self.state, current === exchange else {
                 // The client went away (or the request ended) while connecting.

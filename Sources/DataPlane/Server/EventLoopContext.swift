@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 import Observability
 import RoutingTable
@@ -12,9 +13,9 @@ final class EventLoopContext: @unchecked Sendable {
     private weak var roundRobinTable: CompiledTable?
     private var randomState: UInt64
 
-    init(eventLoop: any EventLoop, metrics: GatewayMetrics, seed: UInt64) {
+    init(eventLoop: any EventLoop, metrics: GatewayMetrics, logger: Logger, seed: UInt64) {
         self.eventLoop = eventLoop
-        self.pool = UpstreamPool(eventLoop: eventLoop)
+        self.pool = UpstreamPool(eventLoop: eventLoop, logger: logger)
         self.metrics = RequestMetrics(metrics)
         self.randomState = seed | 1
     }
@@ -45,12 +46,12 @@ final class EventLoopContext: @unchecked Sendable {
 public final class EventLoopContexts: Sendable {
     private let contexts: [ObjectIdentifier: EventLoopContext]
 
-    public init(group: any EventLoopGroup, metrics: GatewayMetrics) {
+    public init(group: any EventLoopGroup, metrics: GatewayMetrics, logger: Logger) {
         var contexts: [ObjectIdentifier: EventLoopContext] = [:]
         var seed: UInt64 = UInt64.random(in: 1...UInt64.max)
         for eventLoop in group.makeIterator() {
             seed = seed &* 6364136223846793005 &+ 1442695040888963407
-            contexts[ObjectIdentifier(eventLoop)] = EventLoopContext(eventLoop: eventLoop, metrics: metrics, seed: seed)
+            contexts[ObjectIdentifier(eventLoop)] = EventLoopContext(eventLoop: eventLoop, metrics: metrics, logger: logger, seed: seed)
         }
         self.contexts = contexts
     }

@@ -9,15 +9,20 @@ public final class TableStore: Sendable {
     private struct Serving: Sendable {
         var routes: CompiledTable
         var tls: [Int: TLSPortTable]
+        /// Client contexts for BackendTLSPolicies, by cluster id.
+        var upstreamTLS: [String: UpstreamTLSSetup]
     }
     private let box: NIOLockedValueBox<Serving>
     public let certificates = TLSContextCache()
 
-    public init(_ table: CompiledTable = .empty) { box = NIOLockedValueBox(Serving(routes: table, tls: [:])) }
+    public init(_ table: CompiledTable = .empty) { box = NIOLockedValueBox(Serving(routes: table, tls: [:], upstreamTLS: [:])) }
 
     public var current: CompiledTable { box.withLockedValue { $0.routes } }
 
     func tls(port: Int) -> TLSPortTable? { box.withLockedValue { $0.tls[port] } }
+
+    /// How to speak TLS to a cluster's endpoints, when a BackendTLSPolicy says so.
+    func upstreamTLS(cluster: String) -> UpstreamTLSSetup? { box.withLockedValue { $0.upstreamTLS[cluster] } }
 
     /// Builds the TLS contexts the table needs, then swaps both in. Throws (and keeps the old table)
     /// if a certificate cannot be loaded.
@@ -26,7 +31,13 @@ public final class TableStore: Sendable {
         for port in table.source.ports where port.protocol == "TLS" {
             tls[port.port] = try TLSPortTable(port, cache: certificates)
         }
-        box.withLockedValue { $0 = Serving(routes: table, tls: tls) }
+        var upstreamTLS: [String: UpstreamTLSSetup] = [:]
+        for (id, cluster) in table.source.clusters {
+            guard let policy = cluster.tls else { continue }
+            upstreamTLS[id] = UpstreamTLSSetup(context: try certificates.clientContext(for: policy),
+                                               hostname: policy.hostname, policy: policy.policy)
+        }
+        box.withLockedValue { $0 = Serving(routes: table, tls: tls, upstreamTLS: upstreamTLS) }
         let inUse = table.source.ports.flatMap(\.listeners).compactMap(\.tls).flatMap(\.certificates)
         certificates.keepOnly(Set(inUse))
     }

@@ -38,6 +38,7 @@ struct TLSSetupError: Error, CustomStringConvertible {
 /// are dropped at the next build.
 public final class TLSContextCache: Sendable {
     private let contexts = NIOLockedValueBox<[PairKey: NIOSSLContext]>([:])
+    private let clients = NIOLockedValueBox<[UpstreamTLS: NIOSSLContext]>([:])
 
     public init() {}
 
@@ -47,6 +48,22 @@ public final class TLSContextCache: Sendable {
         // BoringSSL refuses a private key that does not belong to the leaf certificate here.
         let context = try NIOSSLContext(configuration: ServerTLSPolicy.configuration(for: pair, offerHTTP2: offerHTTP2))
         contexts.withLockedValue { $0[key] = context }
+        return context
+    }
+
+    /// A client context trusting the policy's CA bundle (or the system roots), TLS 1.2+, verifying the
+    /// certificate's name against the policy hostname. Cached by policy.
+    func clientContext(for policy: UpstreamTLS) throws -> NIOSSLContext {
+        if let cached = clients.withLockedValue({ $0[policy] }) { return cached }
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.minimumTLSVersion = .tlsv12
+        configuration.certificateVerification = .fullVerification
+        if let pem = policy.caPEM {
+            configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(pem.utf8)))
+        }
+        configuration.applicationProtocols = ["http/1.1"]
+        let context = try NIOSSLContext(configuration: configuration)
+        clients.withLockedValue { $0[policy] = context }
         return context
     }
 

@@ -34,7 +34,7 @@ final class HTTP2UpstreamConnections {
             }
         }.flatMapThrowing { stream in
             let handler = try stream.pipeline.syncOperations.handler(type: UpstreamHandler.self)
-            let upstream = UpstreamConnection(channel: stream, endpoint: endpoint, handler: handler, pool: pool, isStream: true)
+            let upstream = UpstreamConnection(channel: stream, key: UpstreamKey(endpoint: endpoint), handler: handler, pool: pool, isStream: true)
             handler.connection = upstream
             return upstream
         }

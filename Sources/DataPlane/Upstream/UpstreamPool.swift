@@ -1,20 +1,39 @@
 import NIOCore
 import NIOHTTP1
+import Logging
 import NIOPosix
+import NIOSSL
 import RoutingTable
+
+/// Pooled connections are interchangeable only if they go to the same endpoint the same way.
+struct UpstreamKey: Hashable {
+    var endpoint: Endpoint
+    /// BackendTLSPolicy name and hostname when the connection speaks TLS.
+    var tls: String?
+}
+
+/// TLS towards a backend: the client context and the name to send and verify.
+struct UpstreamTLSSetup {
+    let context: NIOSSLContext
+    let hostname: String
+    let policy: String
+    var key: String { policy + "|" + hostname }
+}
 
 /// Keep-alive connections to backends, one pool per event loop (nginx's and Envoy's per-worker model):
 /// a downstream connection only borrows upstream connections of its own loop, so bytes never cross
 /// threads and the pool needs no lock. Idle connections are reused LIFO (the warmest first).
 final class UpstreamPool: @unchecked Sendable {  // confined to `eventLoop`
     let eventLoop: any EventLoop
-    private var idle: [Endpoint: [UpstreamConnection]] = [:]
+    private var idle: [UpstreamKey: [UpstreamConnection]] = [:]
+    let logger: Logger
     private let maxIdlePerEndpoint: Int
     private let connectTimeout: TimeAmount
     private let http2: HTTP2UpstreamConnections
 
-    init(eventLoop: any EventLoop, maxIdlePerEndpoint: Int = 256, connectTimeout: TimeAmount = .seconds(5)) {
+    init(eventLoop: any EventLoop, logger: Logger, maxIdlePerEndpoint: Int = 256, connectTimeout: TimeAmount = .seconds(5)) {
         self.eventLoop = eventLoop
+        self.logger = logger
         self.maxIdlePerEndpoint = maxIdlePerEndpoint
         self.connectTimeout = connectTimeout
         http2 = HTTP2UpstreamConnections(eventLoop: eventLoop, connectTimeout: connectTimeout)
@@ -27,22 +46,27 @@ final class UpstreamPool: @unchecked Sendable {  // confined to `eventLoop`
 
     /// The warmest idle connection to `endpoint`, if one is still open. Synchronous: the common case
     /// (a pooled connection) costs no future and no callback.
-    func takeIdle(_ endpoint: Endpoint) -> UpstreamConnection? {
+    func takeIdle(_ key: UpstreamKey) -> UpstreamConnection? {
         eventLoop.assertInEventLoop()
-        while let connection = idle[endpoint]?.popLast() {
+        while let connection = idle[key]?.popLast() {
             connection.isIdle = false
             if connection.channel.isActive { return connection }
         }
         return nil
     }
 
-    /// A new connection to `endpoint` on this event loop.
-    func connect(_ endpoint: Endpoint) -> EventLoopFuture<UpstreamConnection> {
-        ClientBootstrap(group: eventLoop)
+    /// A new connection to `endpoint` on this event loop, over TLS when `tls` is given (the certificate
+    /// is verified against the policy's CAs and hostname during the handshake).
+    func connect(_ endpoint: Endpoint, tls: UpstreamTLSSetup? = nil) -> EventLoopFuture<UpstreamConnection> {
+        let key = UpstreamKey(endpoint: endpoint, tls: tls?.key)
+        return ClientBootstrap(group: eventLoop)
             .connectTimeout(connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls.context, serverHostname: tls.hostname))
+                    }
                     try channel.pipeline.syncOperations.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes, enableOutboundHeaderValidation: false)
                     try channel.pipeline.syncOperations.addHandler(UpstreamHandler())
                 }
@@ -50,7 +74,7 @@ final class UpstreamPool: @unchecked Sendable {  // confined to `eventLoop`
             .connect(host: endpoint.host, port: endpoint.port)
             .flatMapThrowing { channel in
                 let handler = try channel.pipeline.syncOperations.handler(type: UpstreamHandler.self)
-                let connection = UpstreamConnection(channel: channel, endpoint: endpoint, handler: handler, pool: self)
+                let connection = UpstreamConnection(channel: channel, key: key, handler: handler, pool: self)
                 handler.connection = connection
                 return connection
             }
@@ -60,19 +84,19 @@ final class UpstreamPool: @unchecked Sendable {  // confined to `eventLoop`
     func release(_ connection: UpstreamConnection) {
         eventLoop.assertInEventLoop()
         connection.handler.exchange = nil
-        guard !connection.isStream, connection.channel.isActive, (idle[connection.endpoint]?.count ?? 0) < maxIdlePerEndpoint else {
+        guard !connection.isStream, connection.channel.isActive, (idle[connection.key]?.count ?? 0) < maxIdlePerEndpoint else {
             connection.channel.close(promise: nil)
             return
         }
         connection.isIdle = true
-        idle[connection.endpoint, default: []].append(connection)
+        idle[connection.key, default: []].append(connection)
     }
 
     /// Called when an idle connection is closed by the backend.
     func forget(_ connection: UpstreamConnection) {
         guard connection.isIdle else { return }
         connection.isIdle = false
-        idle[connection.endpoint]?.removeAll { $0 === connection }
+        idle[connection.key]?.removeAll { $0 === connection }
     }
 
     func closeAll() -> EventLoopFuture<Void> {
@@ -84,16 +108,16 @@ final class UpstreamPool: @unchecked Sendable {  // confined to `eventLoop`
 
 final class UpstreamConnection: @unchecked Sendable {  // confined to its channel's event loop
     let channel: any Channel
-    let endpoint: Endpoint
+    let key: UpstreamKey
     let handler: UpstreamHandler
     unowned let pool: UpstreamPool
     var isIdle = false
     /// An HTTP/2 stream rather than a connection of its own: used once, then closed.
     let isStream: Bool
 
-    init(channel: any Channel, endpoint: Endpoint, handler: UpstreamHandler, pool: UpstreamPool, isStream: Bool = false) {
+    init(channel: any Channel, key: UpstreamKey, handler: UpstreamHandler, pool: UpstreamPool, isStream: Bool = false) {
         self.channel = channel
-        self.endpoint = endpoint
+        self.key = key
         self.handler = handler
         self.pool = pool
         self.isStream = isStream
@@ -142,6 +166,12 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if error is NIOSSLError || error is BoringSSLError, let connection {
+            // A refused backend certificate is a configuration problem someone must see.
+            connection.pool.logger.error("TLS to backend failed", metadata: [
+                "endpoint": "\(connection.key.endpoint.host):\(connection.key.endpoint.port)",
+                "policy": "\(connection.key.tls ?? "")", "error": "\(error)"])
+        }
         closeError = error
         context.close(promise: nil)
     }

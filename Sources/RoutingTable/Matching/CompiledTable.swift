@@ -12,7 +12,7 @@ public final class CompiledTable: Sendable {
         var clusters: [String: CompiledCluster] = [:]
         for (id, cluster) in table.clusters {
             clusters[id] = CompiledCluster(id: id, endpoints: cluster.endpoints,
-                                           http2: cluster.appProtocol == Cluster.h2cAppProtocol)
+                                           http2: cluster.appProtocol == Cluster.h2cAppProtocol, tls: cluster.tls)
         }
         var ports: [Int: HostIndex<CompiledListener>] = [:]
         var streams: [Int: HostIndex<HostIndex<CompiledStreamRoute>>] = [:]
@@ -95,10 +95,12 @@ public final class CompiledCluster: Sendable {
     public let endpoints: [Endpoint]
     /// Requests go to it as HTTP/2 streams (h2c with prior knowledge).
     public let http2: Bool
-    init(id: String, endpoints: [Endpoint], http2: Bool) {
+    public let tls: UpstreamTLS?
+    init(id: String, endpoints: [Endpoint], http2: Bool, tls: UpstreamTLS?) {
         self.id = id
         self.endpoints = endpoints
         self.http2 = http2
+        self.tls = tls
     }
 }
 

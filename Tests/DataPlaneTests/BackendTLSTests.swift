@@ -1,0 +1,84 @@
+import ArchwayCore
+import Foundation
+import NIOCore
+import NIOSSL
+import Testing
+
+/// BackendTLSPolicy: archway speaks TLS to the backend, trusting only the policy's CA bundle and
+/// checking the policy hostname.
+@Suite(.timeLimit(.minutes(2)))
+struct BackendTLSTests {
+    static func tlsBackend(_ name: String, certificate: TestCertificate, harness: GatewayHarness) async throws -> Int {
+        let configuration = TLSConfiguration.makeServerConfiguration(
+            certificateChain: try NIOSSLCertificate.fromPEMBytes(Array(certificate.chainPEM.utf8)).map { .certificate($0) },
+            privateKey: .privateKey(try NIOSSLPrivateKey(bytes: Array(certificate.keyPEM.utf8), format: .pem)))
+        let channel = try await EchoServer.start(name: name, host: "127.0.0.1", port: 0, group: harness.group,
+                                                 tls: try NIOSSLContext(configuration: configuration))
+        return channel.localAddress!.port!
+    }
+
+    static func policy(_ name: String, service: String, configMap: String) -> String {
+        """
+        apiVersion: gateway.networking.k8s.io/v1
+        kind: BackendTLSPolicy
+        metadata: {name: \(name)}
+        spec:
+          targetRefs: [{group: "", kind: Service, name: \(service)}]
+          validation:
+            caCertificateRefs: [{group: "", kind: ConfigMap, name: \(configMap)}]
+            hostname: backend.internal
+        """
+    }
+
+    @Test func backendCertificateFromThePolicyCAIsAcceptedAndAnotherCAIsRefused() async throws {
+        let harness = GatewayHarness()
+        defer { Task { await harness.stop() } }
+        let trusted = try TestCertificate.authority("trusted CA", in: harness.directory)
+        let other = try TestCertificate.authority("other CA", in: harness.directory)
+        let goodPort = try await Self.tlsBackend("good", certificate: try trusted.issue(["backend.internal"], in: harness.directory), harness: harness)
+        let badPort = try await Self.tlsBackend("bad", certificate: try other.issue(["backend.internal"], in: harness.directory), harness: harness)
+        let caConfigMap = """
+            apiVersion: v1
+            kind: ConfigMap
+            metadata: {name: trusted-ca}
+            data:
+              ca.crt: |
+            \(trusted.chainPEM.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
+            """
+        try harness.write("gw.yaml", Manifests.join(
+            Manifests.gateway(), Manifests.service("good", targetPort: goodPort), Manifests.service("bad", targetPort: badPort),
+            caConfigMap, Self.policy("good-tls", service: "good", configMap: "trusted-ca"),
+            Self.policy("bad-tls", service: "bad", configMap: "trusted-ca"),
+            Self.policy("broken-tls", service: "good", configMap: "no-such-configmap"),
+            """
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: HTTPRoute
+            metadata: {name: r}
+            spec:
+              parentRefs: [{name: gw}]
+              rules:
+              - matches: [{path: {type: PathPrefix, value: /good}}]
+                backendRefs: [{name: good, port: 80}]
+              - matches: [{path: {type: PathPrefix, value: /bad}}]
+                backendRefs: [{name: bad, port: 80}]
+            """))
+        try await harness.start()
+
+        let good = try await harness.send("/good/x", host: "app.example.com")
+        #expect(good.status == 200)
+        #expect(good.echoName == "good", "the TLS backend answered through the policy's CA")
+        for _ in 0..<5 {  // pooled TLS connections are reused
+            #expect(try await harness.send("/good/again", host: "app.example.com").status == 200)
+        }
+        let bad = try await harness.send("/bad/x", host: "app.example.com")
+        #expect(bad.status == 502, "a certificate from another CA is refused")
+        #expect(bad.text.contains("bad"), "\(bad.text)")
+
+        let statuses = try #require(await harness.runtime.statuses)
+        let accepted = statuses.backendTLSPolicies.first { $0.key.name == "good-tls" }?.value.ancestors.first?.conditions
+        #expect(accepted?.first { $0.type == "Accepted" }?.status == "True")
+        let broken = statuses.backendTLSPolicies.first { $0.key.name == "broken-tls" }?.value.ancestors.first?.conditions
+        #expect(broken?.first { $0.type == "Accepted" }?.reason == "NoValidCACertificate")
+        #expect(broken?.first { $0.type == "ResolvedRefs" }?.reason == "InvalidCACertificateRef")
+    }
+}
