@@ -13,10 +13,17 @@ struct GRPCTests {
         let process = Process()
         let port: Int
 
-        init(name: String) throws {
+        /// `tls`: serve gRPC over TLS with this certificate instead of h2c.
+        init(name: String, tls: TestCertificate? = nil, directory: URL? = nil) throws {
             port = try Self.freePort()
             process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["python3", GRPCTests.peer, "server", String(port), name]
+            var tlsArguments: [String] = []
+            if let tls, let directory {
+                let key = directory.appendingPathComponent("peer-\(UUID().uuidString).key").path
+                try tls.keyPEM.write(toFile: key, atomically: true, encoding: .utf8)
+                tlsArguments = [tls.path, key]
+            }
+            process.arguments = ["python3", GRPCTests.peer, "server", String(port), name] + tlsArguments
             // Not the test's own stdout/stderr: a peer left running would hold `swift test` open.
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
@@ -94,5 +101,46 @@ struct GRPCTests {
         #expect(result["fail_details"] as? String == "no entry for bob")
         #expect(result["unrouted_code"] as? String == "UNIMPLEMENTED", "\(result["unrouted_details"] ?? "")")
         #expect(result["down_code"] as? String == "UNAVAILABLE", "\(result["down_details"] ?? "")")
+    }
+
+    /// GRPCRoute to a backend that speaks gRPC over TLS: HTTP/2 with ALPN h2, verified by a BackendTLSPolicy.
+    @Test func grpcToATLSBackendThroughBackendTLSPolicy() async throws {
+        let harness = GatewayHarness()
+        defer { Task { await harness.stop() } }
+        let authority = try TestCertificate.authority("grpc CA", in: harness.directory)
+        let secure = try PeerServer(name: "secure", tls: try authority.issue(["grpc.internal"], in: harness.directory),
+                                    directory: harness.directory)
+        defer { secure.stop() }
+        try harness.write("gw.yaml", Manifests.join(
+            Manifests.gateway(), Manifests.service("secure", targetPort: secure.port),
+            """
+            apiVersion: v1
+            kind: ConfigMap
+            metadata: {name: grpc-ca}
+            data:
+              ca.crt: |
+            \(authority.chainPEM.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: BackendTLSPolicy
+            metadata: {name: secure-tls}
+            spec:
+              targetRefs: [{group: "", kind: Service, name: secure}]
+              validation: {caCertificateRefs: [{group: "", kind: ConfigMap, name: grpc-ca}], hostname: grpc.internal}
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: GRPCRoute
+            metadata: {name: secure}
+            spec:
+              parentRefs: [{name: gw}]
+              rules: [{backendRefs: [{name: secure, port: 80}]}]
+            """))
+        try await harness.start()
+        let run = try ExternalTool.run("python3", [Self.peer, "client", String(harness.port), "grpc.example.com"])
+        #expect(run.status == 0, "gRPC client failed: \(run.stderr)")
+        let result = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any], "\(run.stdout)")
+        #expect(result["served"] as? [String: Int] == ["secure": 40], "\(result["served"] ?? "none")")
+        #expect(result["stream_count"] as? Int == 100)
+        #expect(result["fail_code"] as? String == "PERMISSION_DENIED")
     }
 }

@@ -294,7 +294,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         if !exchange.cluster.http2, allowReuse, let idle = loop.pool.takeIdle(UpstreamKey(endpoint: endpoint, tls: tls?.key)) {
             return attach(idle, reused: true, to: exchange)
         }
-        let connecting = exchange.cluster.http2 ? loop.pool.openStream(to: endpoint) : loop.pool.connect(endpoint, tls: tls)
+        let connecting = exchange.cluster.http2 ? loop.pool.openStream(to: endpoint, tls: tls) : loop.pool.connect(endpoint, tls: tls)
         connecting.assumeIsolated().whenComplete { result in
             guard case .forwarding(let current) = self.state, current === exchange else {
                 // The client went away (or the request ended) while connecting.

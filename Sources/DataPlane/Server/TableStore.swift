@@ -34,7 +34,8 @@ public final class TableStore: Sendable {
         var upstreamTLS: [String: UpstreamTLSSetup] = [:]
         for (id, cluster) in table.source.clusters {
             guard let policy = cluster.tls else { continue }
-            upstreamTLS[id] = UpstreamTLSSetup(context: try certificates.clientContext(for: policy),
+            let http2 = cluster.appProtocol == Cluster.h2cAppProtocol || cluster.appProtocol == "kubernetes.io/h2"
+            upstreamTLS[id] = UpstreamTLSSetup(context: try certificates.clientContext(for: policy, http2: http2),
                                                hostname: policy.hostname, policy: policy.policy)
         }
         box.withLockedValue { $0 = Serving(routes: table, tls: tls, upstreamTLS: upstreamTLS) }

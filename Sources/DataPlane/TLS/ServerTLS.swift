@@ -38,7 +38,7 @@ struct TLSSetupError: Error, CustomStringConvertible {
 /// are dropped at the next build.
 public final class TLSContextCache: Sendable {
     private let contexts = NIOLockedValueBox<[PairKey: NIOSSLContext]>([:])
-    private let clients = NIOLockedValueBox<[UpstreamTLS: NIOSSLContext]>([:])
+    private let clients = NIOLockedValueBox<[ClientKey: NIOSSLContext]>([:])
 
     public init() {}
 
@@ -53,18 +53,25 @@ public final class TLSContextCache: Sendable {
 
     /// A client context trusting the policy's CA bundle (or the system roots), TLS 1.2+, verifying the
     /// certificate's name against the policy hostname. Cached by policy.
-    func clientContext(for policy: UpstreamTLS) throws -> NIOSSLContext {
-        if let cached = clients.withLockedValue({ $0[policy] }) { return cached }
+    /// `http2`: offer only h2 in ALPN (an HTTP/2 backend); otherwise only http/1.1.
+    func clientContext(for policy: UpstreamTLS, http2: Bool) throws -> NIOSSLContext {
+        let key = ClientKey(policy: policy, http2: http2)
+        if let cached = clients.withLockedValue({ $0[key] }) { return cached }
         var configuration = TLSConfiguration.makeClientConfiguration()
         configuration.minimumTLSVersion = .tlsv12
         configuration.certificateVerification = .fullVerification
         if let pem = policy.caPEM {
             configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(pem.utf8)))
         }
-        configuration.applicationProtocols = ["http/1.1"]
+        configuration.applicationProtocols = http2 ? ["h2"] : ["http/1.1"]
         let context = try NIOSSLContext(configuration: configuration)
-        clients.withLockedValue { $0[policy] = context }
+        clients.withLockedValue { $0[key] = context }
         return context
+    }
+
+    private struct ClientKey: Hashable {
+        var policy: UpstreamTLS
+        var http2: Bool
     }
 
     /// What is wrong with a chain and key, or nil when a server context can be made from them.

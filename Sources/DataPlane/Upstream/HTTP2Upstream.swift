@@ -2,11 +2,12 @@ import NIOCore
 import NIOHTTP1
 import NIOHTTP2
 import NIOPosix
+import NIOSSL
 import RoutingTable
 
-/// Cleartext HTTP/2 (h2c, prior knowledge) connections to backends whose Service port says
-/// `appProtocol: kubernetes.io/h2c` (and to every GRPCRoute backend): one connection per endpoint per
-/// event loop, each request a new stream on it. A stream looks like an HTTP/1 connection to the
+/// HTTP/2 connections to backends whose Service port says `appProtocol: kubernetes.io/h2c` (and to
+/// every GRPCRoute backend): cleartext with prior knowledge, or TLS with ALPN h2 when a
+/// BackendTLSPolicy applies. One connection per endpoint per event loop, each request a new stream. A stream looks like an HTTP/1 connection to the
 /// proxy (NIOHTTP2's HTTP/1 codec), so the exchange code is shared; trailers travel as `.end(trailers)`.
 final class HTTP2UpstreamConnections {
     private struct Connection {
@@ -16,7 +17,7 @@ final class HTTP2UpstreamConnections {
 
     private let eventLoop: any EventLoop
     private let connectTimeout: TimeAmount
-    private var connections: [Endpoint: EventLoopFuture<Connection>] = [:]
+    private var connections: [UpstreamKey: EventLoopFuture<Connection>] = [:]
 
     init(eventLoop: any EventLoop, connectTimeout: TimeAmount) {
         self.eventLoop = eventLoop
@@ -24,8 +25,9 @@ final class HTTP2UpstreamConnections {
     }
 
     /// A new stream to `endpoint`, opening the connection first if there is none (or it died).
-    func openStream(to endpoint: Endpoint, pool: UpstreamPool) -> EventLoopFuture<UpstreamConnection> {
-        connection(to: endpoint).flatMap { connection in
+    func openStream(to endpoint: Endpoint, tls: UpstreamTLSSetup?, pool: UpstreamPool) -> EventLoopFuture<UpstreamConnection> {
+        let key = UpstreamKey(endpoint: endpoint, tls: tls?.key)
+        return connection(to: key, tls: tls).flatMap { connection in
             connection.multiplexer.createStreamChannel { stream in
                 stream.eventLoop.makeCompletedFuture {
                     try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ClientCodec(httpProtocol: .http))
@@ -34,18 +36,26 @@ final class HTTP2UpstreamConnections {
             }
         }.flatMapThrowing { stream in
             let handler = try stream.pipeline.syncOperations.handler(type: UpstreamHandler.self)
-            let upstream = UpstreamConnection(channel: stream, key: UpstreamKey(endpoint: endpoint), handler: handler, pool: pool, isStream: true)
+            let upstream = UpstreamConnection(channel: stream, key: key, handler: handler, pool: pool, isStream: true)
             handler.connection = upstream
             return upstream
         }
     }
 
-    private func connection(to endpoint: Endpoint) -> EventLoopFuture<Connection> {
-        if let existing = connections[endpoint] { return existing }
+    private func connection(to key: UpstreamKey, tls: UpstreamTLSSetup?) -> EventLoopFuture<Connection> {
+        if let existing = connections[key] { return existing }
         let eventLoop = self.eventLoop
+        let endpoint = key.endpoint
         let created = ClientBootstrap(group: eventLoop)
             .connectTimeout(connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    if let tls {
+                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls.context, serverHostname: tls.hostname))
+                    }
+                }
+            }
             .connect(host: endpoint.host, port: endpoint.port)
             .flatMapThrowing { channel in
                 var settings = NIOHTTP2Handler.ConnectionConfiguration()
@@ -59,20 +69,20 @@ final class HTTP2UpstreamConnections {
                 ) { pushed in pushed.close() }
                 return Connection(channel: channel, multiplexer: multiplexer)
             }
-        connections[endpoint] = created
+        connections[key] = created
         created.assumeIsolated().whenComplete { result in
             switch result {
             case .success(let connection):
-                connection.channel.closeFuture.assumeIsolated().whenComplete { _ in self.forget(endpoint, created) }
+                connection.channel.closeFuture.assumeIsolated().whenComplete { _ in self.forget(key, created) }
             case .failure:
-                self.forget(endpoint, created)
+                self.forget(key, created)
             }
         }
         return created
     }
 
-    private func forget(_ endpoint: Endpoint, _ future: EventLoopFuture<Connection>) {
-        if connections[endpoint] === future { connections[endpoint] = nil }
+    private func forget(_ key: UpstreamKey, _ future: EventLoopFuture<Connection>) {
+        if connections[key] === future { connections[key] = nil }
     }
 
     func closeAll() -> EventLoopFuture<Void> {

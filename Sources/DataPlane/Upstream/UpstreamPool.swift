@@ -40,8 +40,8 @@ final class UpstreamPool: @unchecked Sendable {  // confined to `eventLoop`
     }
 
     /// A new HTTP/2 stream to `endpoint` (h2c backends); streams are never pooled, their connection is.
-    func openStream(to endpoint: Endpoint) -> EventLoopFuture<UpstreamConnection> {
-        http2.openStream(to: endpoint, pool: self)
+    func openStream(to endpoint: Endpoint, tls: UpstreamTLSSetup? = nil) -> EventLoopFuture<UpstreamConnection> {
+        http2.openStream(to: endpoint, tls: tls, pool: self)
     }
 
     /// The warmest idle connection to `endpoint`, if one is still open. Synchronous: the common case

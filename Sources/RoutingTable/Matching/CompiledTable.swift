@@ -12,7 +12,8 @@ public final class CompiledTable: Sendable {
         var clusters: [String: CompiledCluster] = [:]
         for (id, cluster) in table.clusters {
             clusters[id] = CompiledCluster(id: id, endpoints: cluster.endpoints,
-                                           http2: cluster.appProtocol == Cluster.h2cAppProtocol, tls: cluster.tls)
+                                           http2: [Cluster.h2cAppProtocol, "kubernetes.io/h2"].contains(cluster.appProtocol ?? ""),
+                                           tls: cluster.tls)
         }
         var ports: [Int: HostIndex<CompiledListener>] = [:]
         var streams: [Int: HostIndex<HostIndex<CompiledStreamRoute>>] = [:]

@@ -1,6 +1,7 @@
 """A real gRPC peer (grpcio) for archway's tests, with raw-bytes messages so no protoc is needed.
 
-server PORT NAME   serves echo.Echo/{Say,Chat,Fail} on 127.0.0.1:PORT (h2c) and prints "ready"
+server PORT NAME [CERT KEY]
+                   serves echo.Echo/{Say,Chat,Fail} on 127.0.0.1:PORT, h2c or (with CERT and KEY) TLS
 client PORT HOST   calls through 127.0.0.1:PORT with :authority HOST and prints one JSON result
 """
 import json
@@ -12,7 +13,7 @@ import grpc
 identity = lambda payload: payload
 
 
-def serve(port, name):
+def serve(port, name, cert=None, key=None):
     def say(request, context):
         metadata = dict(context.invocation_metadata())
         context.set_trailing_metadata((("x-served-by", name), ("x-saw-header", metadata.get("x-canary", ""))))
@@ -33,7 +34,11 @@ def serve(port, name):
     }
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("echo.Echo", handlers),))
-    server.add_insecure_port("127.0.0.1:%d" % port)
+    if cert:
+        credentials = grpc.ssl_server_credentials(((open(key, "rb").read(), open(cert, "rb").read()),))
+        server.add_secure_port("127.0.0.1:%d" % port, credentials)
+    else:
+        server.add_insecure_port("127.0.0.1:%d" % port)
     server.start()
     print("ready", flush=True)
     server.wait_for_termination()
@@ -81,6 +86,6 @@ def call(port, host):
 
 if __name__ == "__main__":
     if sys.argv[1] == "server":
-        serve(int(sys.argv[2]), sys.argv[3])
+        serve(int(sys.argv[2]), sys.argv[3], *sys.argv[4:6])
     else:
         call(int(sys.argv[2]), sys.argv[3])
