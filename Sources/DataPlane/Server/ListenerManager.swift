@@ -47,7 +47,8 @@ public actor ListenerManager {
             logger.info("listener port removed or changed protocol; draining its connections", metadata: ["port": "\(port)"])
             Self.stop(server)
             servers[port] = nil
-            if ports[port] != nil { try? await server.channel.closeFuture.get() }
+            // Closed before apply returns: the port is free for a rebind and refuses new connections.
+            try? await server.channel.closeFuture.get()
         }
         for (port, family) in ports.sorted(by: { $0.key < $1.key }) where servers[port] == nil {
             let binding = portMap[port] ?? Binding(host: bindHost, port: port)
