@@ -290,10 +290,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         let endpoints = exchange.cluster.endpoints
         let endpoint = endpoints[loop.nextIndex(cluster: exchange.cluster, count: endpoints.count, table: exchange.record.table)]
         exchange.connectAttempts += 1
-        let tls = exchange.cluster.tls == nil ? nil : tables.upstreamTLS(cluster: exchange.cluster.id)
-        if !exchange.cluster.http2, allowReuse, let idle = loop.pool.takeIdle(UpstreamKey(endpoint: endpoint, tls: tls?.key)) {
+        if !exchange.cluster.http2, allowReuse,
+           let idle = loop.pool.takeIdle(UpstreamKey(endpoint: endpoint, tls: exchange.cluster.tls?.poolKey)) {
             return attach(idle, reused: true, to: exchange)
         }
+        // The TLS context is only needed to open a connection, not to reuse one.
+        let tls = exchange.cluster.tls == nil ? nil : tables.upstreamTLS(cluster: exchange.cluster.id)
         let connecting = exchange.cluster.http2 ? loop.pool.openStream(to: endpoint, tls: tls) : loop.pool.connect(endpoint, tls: tls)
         connecting.assumeIsolated().whenComplete { result in
             guard case .forwarding(let current) = self.state, current === exchange else {

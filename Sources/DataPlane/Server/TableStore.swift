@@ -32,11 +32,9 @@ public final class TableStore: Sendable {
             tls[port.port] = try TLSPortTable(port, cache: certificates)
         }
         var upstreamTLS: [String: UpstreamTLSSetup] = [:]
-        for (id, cluster) in table.source.clusters {
+        for (id, cluster) in table.clusters {
             guard let policy = cluster.tls else { continue }
-            let http2 = cluster.appProtocol == Cluster.h2cAppProtocol || cluster.appProtocol == "kubernetes.io/h2"
-            upstreamTLS[id] = UpstreamTLSSetup(context: try certificates.clientContext(for: policy, http2: http2),
-                                               hostname: policy.hostname, policy: policy.policy)
+            upstreamTLS[id] = UpstreamTLSSetup(context: try certificates.clientContext(for: policy, http2: cluster.http2), policy: policy)
         }
         box.withLockedValue { $0 = Serving(routes: table, tls: tls, upstreamTLS: upstreamTLS) }
         let inUse = table.source.ports.flatMap(\.listeners).compactMap(\.tls).flatMap(\.certificates)

@@ -74,10 +74,7 @@ final class StreamProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func connect(_ cluster: CompiledCluster, table: CompiledTable, attempt: Int, context: ChannelHandlerContext) {
         let endpoint = cluster.endpoints[loop.nextIndex(cluster: cluster, count: cluster.endpoints.count, table: table)]
         let gauges = loop.metrics.gauges
-        ClientBootstrap(group: context.eventLoop)
-            .connectTimeout(.seconds(5))
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .connect(host: endpoint.host, port: endpoint.port)
+        loop.pool.openChannel(to: endpoint, tls: nil)
             .assumeIsolated()
             .whenComplete { result in
                 switch result {

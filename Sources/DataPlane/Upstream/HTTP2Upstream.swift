@@ -2,7 +2,6 @@ import NIOCore
 import NIOHTTP1
 import NIOHTTP2
 import NIOPosix
-import NIOSSL
 import RoutingTable
 
 /// HTTP/2 connections to backends whose Service port says `appProtocol: kubernetes.io/h2c` (and to
@@ -16,18 +15,16 @@ final class HTTP2UpstreamConnections {
     }
 
     private let eventLoop: any EventLoop
-    private let connectTimeout: TimeAmount
     private var connections: [UpstreamKey: EventLoopFuture<Connection>] = [:]
 
-    init(eventLoop: any EventLoop, connectTimeout: TimeAmount) {
+    init(eventLoop: any EventLoop) {
         self.eventLoop = eventLoop
-        self.connectTimeout = connectTimeout
     }
 
     /// A new stream to `endpoint`, opening the connection first if there is none (or it died).
     func openStream(to endpoint: Endpoint, tls: UpstreamTLSSetup?, pool: UpstreamPool) -> EventLoopFuture<UpstreamConnection> {
-        let key = UpstreamKey(endpoint: endpoint, tls: tls?.key)
-        return connection(to: key, tls: tls).flatMap { connection in
+        let key = UpstreamKey(endpoint: endpoint, tls: tls?.policy.poolKey)
+        return connection(to: key, tls: tls, pool: pool).flatMap { connection in
             connection.multiplexer.createStreamChannel { stream in
                 stream.eventLoop.makeCompletedFuture {
                     try stream.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ClientCodec(httpProtocol: .http))
@@ -42,21 +39,9 @@ final class HTTP2UpstreamConnections {
         }
     }
 
-    private func connection(to key: UpstreamKey, tls: UpstreamTLSSetup?) -> EventLoopFuture<Connection> {
+    private func connection(to key: UpstreamKey, tls: UpstreamTLSSetup?, pool: UpstreamPool) -> EventLoopFuture<Connection> {
         if let existing = connections[key] { return existing }
-        let eventLoop = self.eventLoop
-        let endpoint = key.endpoint
-        let created = ClientBootstrap(group: eventLoop)
-            .connectTimeout(connectTimeout)
-            .channelOption(.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    if let tls {
-                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls.context, serverHostname: tls.hostname))
-                    }
-                }
-            }
-            .connect(host: endpoint.host, port: endpoint.port)
+        let created = pool.openChannel(to: key.endpoint, tls: tls)
             .flatMapThrowing { channel in
                 var settings = NIOHTTP2Handler.ConnectionConfiguration()
                 settings.initialSettings = [HTTP2Setting(parameter: .enablePush, value: 0),

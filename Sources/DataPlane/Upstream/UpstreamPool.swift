@@ -12,12 +12,16 @@ struct UpstreamKey: Hashable {
     var tls: String?
 }
 
-/// TLS towards a backend: the client context and the name to send and verify.
+/// TLS towards a backend: the client context and the policy it was made from.
 struct UpstreamTLSSetup {
     let context: NIOSSLContext
-    let hostname: String
-    let policy: String
-    var key: String { policy + "|" + hostname }
+    let policy: UpstreamTLS
+}
+
+extension UpstreamTLS {
+    /// What tells apart pooled connections made under different policies (or hostnames). Derived from
+    /// the routing table alone, so finding an idle connection needs no look-up of the TLS context.
+    var poolKey: String { policy + "|" + hostname }
 }
 
 /// Keep-alive connections to backends, one pool per event loop (nginx's and Envoy's per-worker model):
@@ -36,7 +40,7 @@ final class UpstreamPool: @unchecked Sendable {  // confined to `eventLoop`
         self.logger = logger
         self.maxIdlePerEndpoint = maxIdlePerEndpoint
         self.connectTimeout = connectTimeout
-        http2 = HTTP2UpstreamConnections(eventLoop: eventLoop, connectTimeout: connectTimeout)
+        http2 = HTTP2UpstreamConnections(eventLoop: eventLoop)
     }
 
     /// A new HTTP/2 stream to `endpoint` (h2c backends); streams are never pooled, their connection is.
@@ -55,29 +59,39 @@ final class UpstreamPool: @unchecked Sendable {  // confined to `eventLoop`
         return nil
     }
 
-    /// A new connection to `endpoint` on this event loop, over TLS when `tls` is given (the certificate
-    /// is verified against the policy's CAs and hostname during the handshake).
-    func connect(_ endpoint: Endpoint, tls: UpstreamTLSSetup? = nil) -> EventLoopFuture<UpstreamConnection> {
-        let key = UpstreamKey(endpoint: endpoint, tls: tls?.key)
-        return ClientBootstrap(group: eventLoop)
+    /// Every connection archway opens to a backend goes through here: one connect timeout, no Nagle,
+    /// and the TLS handler first when a BackendTLSPolicy applies (the certificate is verified against
+    /// the policy's CAs and hostname during the handshake). `configure` adds what goes on top.
+    func openChannel(to endpoint: Endpoint, tls: UpstreamTLSSetup?,
+                     configure: @escaping @Sendable (ChannelPipeline.SynchronousOperations) throws -> Void = { _ in })
+        -> EventLoopFuture<any Channel> {
+        ClientBootstrap(group: eventLoop)
             .connectTimeout(connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let tls {
-                        try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: tls.context, serverHostname: tls.hostname))
+                        try channel.pipeline.syncOperations.addHandler(
+                            NIOSSLClientHandler(context: tls.context, serverHostname: tls.policy.hostname))
                     }
-                    try channel.pipeline.syncOperations.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes, enableOutboundHeaderValidation: false)
-                    try channel.pipeline.syncOperations.addHandler(UpstreamHandler())
+                    try configure(channel.pipeline.syncOperations)
                 }
             }
             .connect(host: endpoint.host, port: endpoint.port)
-            .flatMapThrowing { channel in
-                let handler = try channel.pipeline.syncOperations.handler(type: UpstreamHandler.self)
-                let connection = UpstreamConnection(channel: channel, key: key, handler: handler, pool: self)
-                handler.connection = connection
-                return connection
-            }
+    }
+
+    /// A new HTTP/1.1 connection to `endpoint` on this event loop, over TLS when `tls` is given.
+    func connect(_ endpoint: Endpoint, tls: UpstreamTLSSetup? = nil) -> EventLoopFuture<UpstreamConnection> {
+        let key = UpstreamKey(endpoint: endpoint, tls: tls?.policy.poolKey)
+        return openChannel(to: endpoint, tls: tls) { pipeline in
+            try pipeline.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes, enableOutboundHeaderValidation: false)
+            try pipeline.addHandler(UpstreamHandler())
+        }.flatMapThrowing { channel in
+            let handler = try channel.pipeline.syncOperations.handler(type: UpstreamHandler.self)
+            let connection = UpstreamConnection(channel: channel, key: key, handler: handler, pool: self)
+            handler.connection = connection
+            return connection
+        }
     }
 
     /// Returns a connection whose exchange finished cleanly; closes it if the pool is full.
