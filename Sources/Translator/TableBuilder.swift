@@ -73,11 +73,7 @@ struct TableBuilder {
         }
         var clusters: [String: Cluster] = [:]
         for (id, source) in clusterSources {
-            clusters[id] = Self.cluster(id: id, source: source, snapshot: snapshot)
-            if let service = snapshot.services[source.service],
-               let port = service.spec?.ports?.first(where: { $0.port == source.port }) {
-                clusters[id]?.tls = backendTLS.tls(service: source.service, portName: port.name)
-            }
+            clusters[id] = Self.cluster(id: id, source: source, snapshot: snapshot, backendTLS: backendTLS)
         }
         return RoutingTable(ports: ports.values.sorted { $0.port < $1.port }, clusters: clusters)
     }
@@ -93,7 +89,8 @@ struct TableBuilder {
 
     /// Service port → endpoint port as kube-proxy does it: the EndpointSlice port with the Service
     /// port's name, else a numeric targetPort, else the Service port itself. Ready endpoints only.
-    static func cluster(id: String, source: ClusterSource, snapshot: ResourceSnapshot) -> Cluster {
+    /// TLS from the BackendTLSPolicy for the Service (or this port of it), if any.
+    static func cluster(id: String, source: ClusterSource, snapshot: ResourceSnapshot, backendTLS: BackendTLSIndex) -> Cluster {
         guard let service = snapshot.services[source.service],
               let servicePort = service.spec?.ports?.first(where: { $0.port == source.port }) else {
             return Cluster(name: id, endpoints: [])
@@ -120,6 +117,7 @@ struct TableBuilder {
                 }
             }
         }
-        return Cluster(name: id, endpoints: endpoints, appProtocol: source.http2 ? Cluster.h2cAppProtocol : appProtocol)
+        return Cluster(name: id, endpoints: endpoints, appProtocol: source.http2 ? Cluster.h2cAppProtocol : appProtocol,
+                       tls: backendTLS.tls(service: source.service, portName: servicePort.name))
     }
 }

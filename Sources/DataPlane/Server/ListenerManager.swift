@@ -74,11 +74,7 @@ public actor ListenerManager {
         let eventLoop = group.next()
         let drained = servers.values.map { server in
             let promise = eventLoop.makePromise(of: Void.self)
-            if let quiescing = server.quiescing {
-                quiescing.initiateShutdown(promise: promise)
-            } else {
-                server.channel.close(promise: promise)
-            }
+            Self.stop(server, promise: promise)
             return promise.futureResult
         }
         servers.removeAll()
@@ -90,11 +86,14 @@ public actor ListenerManager {
         timer.cancel()
     }
 
-    private static func stop(_ server: (channel: any Channel, quiescing: ServerQuiescingHelper?, family: String)) {
+    /// Stops accepting: TCP ports drain their connections through the quiescing helper, a UDP port
+    /// simply closes. `promise` completes when that is done.
+    private static func stop(_ server: (channel: any Channel, quiescing: ServerQuiescingHelper?, family: String),
+                             promise: EventLoopPromise<Void>? = nil) {
         if let quiescing = server.quiescing {
-            quiescing.initiateShutdown(promise: nil)
+            quiescing.initiateShutdown(promise: promise)
         } else {
-            server.channel.close(promise: nil)
+            server.channel.close(promise: promise)
         }
     }
 
