@@ -37,17 +37,9 @@ struct BackendTLSTests {
         let other = try TestCertificate.authority("other CA", in: harness.directory)
         let goodPort = try await Self.tlsBackend("good", certificate: try trusted.issue(["backend.internal"], in: harness.directory), harness: harness)
         let badPort = try await Self.tlsBackend("bad", certificate: try other.issue(["backend.internal"], in: harness.directory), harness: harness)
-        let caConfigMap = """
-            apiVersion: v1
-            kind: ConfigMap
-            metadata: {name: trusted-ca}
-            data:
-              ca.crt: |
-            \(trusted.chainPEM.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
-            """
         try harness.write("gw.yaml", Manifests.join(
             Manifests.gateway(), Manifests.service("good", targetPort: goodPort), Manifests.service("bad", targetPort: badPort),
-            caConfigMap, Self.policy("good-tls", service: "good", configMap: "trusted-ca"),
+            trusted.caConfigMap("trusted-ca"), Self.policy("good-tls", service: "good", configMap: "trusted-ca"),
             Self.policy("bad-tls", service: "bad", configMap: "trusted-ca"),
             Self.policy("broken-tls", service: "good", configMap: "no-such-configmap"),
             """

@@ -91,6 +91,12 @@ struct TestCertificate {
                         keyPEM: try String(contentsOfFile: base + ".key", encoding: .utf8), path: base + ".crt")
     }
 
+    /// A ConfigMap holding this (CA) certificate under `ca.crt`, as BackendTLSPolicy reads it.
+    func caConfigMap(_ name: String) -> String {
+        let indented = chainPEM.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n")
+        return "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: \(name)}\ndata:\n  ca.crt: |\n\(indented)"
+    }
+
     /// A `kubernetes.io/tls` Secret holding this certificate.
     func secret(_ name: String, namespace: String = "default", key: String? = nil) -> String {
         func b64(_ text: String) -> String { Data(text.utf8).base64EncodedString() }

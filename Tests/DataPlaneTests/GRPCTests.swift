@@ -112,15 +112,8 @@ struct GRPCTests {
                                     directory: harness.directory)
         defer { secure.stop() }
         try harness.write("gw.yaml", Manifests.join(
-            Manifests.gateway(), Manifests.service("secure", targetPort: secure.port),
+            Manifests.gateway(), Manifests.service("secure", targetPort: secure.port), authority.caConfigMap("grpc-ca"),
             """
-            apiVersion: v1
-            kind: ConfigMap
-            metadata: {name: grpc-ca}
-            data:
-              ca.crt: |
-            \(authority.chainPEM.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
-            ---
             apiVersion: gateway.networking.k8s.io/v1
             kind: BackendTLSPolicy
             metadata: {name: secure-tls}

@@ -127,8 +127,11 @@ enum HarnessError: Error { case timeout(String) }
 
 /// Manifest text for tests, in the shapes users write.
 enum Manifests {
-    static func gateway(namespace: String = "default", from: String = "All") -> String {
-        """
+    /// GatewayClass `archway` and Gateway `gw`. `listeners` are flow-style YAML listener entries; the
+    /// default is one HTTP listener on port 80 taking routes from the namespaces `from` says.
+    static func gateway(namespace: String = "default", from: String = "All", listeners: [String]? = nil) -> String {
+        let entries = listeners ?? ["{name: http, protocol: HTTP, port: 80, allowedRoutes: {namespaces: {from: \(from)}}}"]
+        return """
         apiVersion: gateway.networking.k8s.io/v1
         kind: GatewayClass
         metadata: {name: archway}
@@ -140,23 +143,26 @@ enum Manifests {
         spec:
           gatewayClassName: archway
           listeners:
-          - {name: http, protocol: HTTP, port: 80, allowedRoutes: {namespaces: {from: \(from)}}}
+        \(entries.map { "  - " + $0 }.joined(separator: "\n"))
         """
     }
 
-    /// A Service `name` on port 80 whose one ready endpoint is 127.0.0.1:`targetPort`.
-    static func service(_ name: String, namespace: String = "default", targetPort: Int, ready: Bool = true) -> String {
-        """
+    /// A Service `name` on port 80 whose one ready endpoint is 127.0.0.1:`targetPort`; `protocol`
+    /// (TCP when omitted, as in Kubernetes) is set on both the Service and the EndpointSlice port.
+    static func service(_ name: String, namespace: String = "default", targetPort: Int, ready: Bool = true,
+                        protocol proto: String? = nil) -> String {
+        let protocolField = proto.map { ", protocol: \($0)" } ?? ""
+        return """
         apiVersion: v1
         kind: Service
         metadata: {name: \(name), namespace: \(namespace)}
-        spec: {ports: [{name: http, port: 80, targetPort: \(targetPort)}]}
+        spec: {ports: [{name: http, port: 80, targetPort: \(targetPort)\(protocolField)}]}
         ---
         apiVersion: discovery.k8s.io/v1
         kind: EndpointSlice
         metadata: {name: \(name)-1, namespace: \(namespace), labels: {kubernetes.io/service-name: \(name)}}
         addressType: IPv4
-        ports: [{name: http, port: \(targetPort)}]
+        ports: [{name: http, port: \(targetPort)\(protocolField)}]
         endpoints:
         - addresses: [127.0.0.1]
           conditions: {ready: \(ready)}

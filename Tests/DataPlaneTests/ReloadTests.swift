@@ -112,9 +112,10 @@ struct ReloadTests {
         let harness = try await Self.blueGreen()
         defer { Task { await harness.stop() } }
         #expect(await harness.runtime.localAddress(listenerPort: 8080) == nil)
-        let twoListeners = Manifests.gateway().replacingOccurrences(
-            of: "  - {name: http, protocol: HTTP, port: 80, allowedRoutes: {namespaces: {from: All}}}",
-            with: "  - {name: http, protocol: HTTP, port: 80, allowedRoutes: {namespaces: {from: All}}}\n  - {name: alt, protocol: HTTP, port: 8080}")
+        let twoListeners = Manifests.gateway(listeners: [
+            "{name: http, protocol: HTTP, port: 80, allowedRoutes: {namespaces: {from: All}}}",
+            "{name: alt, protocol: HTTP, port: 8080}",
+        ])
         try harness.write("00-gw.yaml", Manifests.join(twoListeners,
             Manifests.service("blue", targetPort: harness.backendPorts["blue"]!),
             Manifests.service("green", targetPort: harness.backendPorts["green"]!)))

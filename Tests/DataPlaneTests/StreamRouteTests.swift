@@ -46,39 +46,6 @@ struct StreamRouteTests {
         return (channel, channel.localAddress!.port!)
     }
 
-    static func gateway(_ listeners: String) -> String {
-        """
-        apiVersion: gateway.networking.k8s.io/v1
-        kind: GatewayClass
-        metadata: {name: archway}
-        spec: {controllerName: archway.dev/gateway-controller}
-        ---
-        apiVersion: gateway.networking.k8s.io/v1
-        kind: Gateway
-        metadata: {name: gw, namespace: default}
-        spec:
-          gatewayClassName: archway
-          listeners:
-        \(listeners)
-        """
-    }
-
-    static func service(_ name: String, port: Int, protocol proto: String = "TCP") -> String {
-        """
-        apiVersion: v1
-        kind: Service
-        metadata: {name: \(name), namespace: default}
-        spec: {ports: [{name: p, port: 80, targetPort: \(port), protocol: \(proto)}]}
-        ---
-        apiVersion: discovery.k8s.io/v1
-        kind: EndpointSlice
-        metadata: {name: \(name)-1, namespace: default, labels: {kubernetes.io/service-name: \(name)}}
-        addressType: IPv4
-        ports: [{name: p, port: \(port), protocol: \(proto)}]
-        endpoints: [{addresses: [127.0.0.1]}]
-        """
-    }
-
     @Test func tcpRouteSplitsConnectionsByWeightAndEchoesBytes() async throws {
         let harness = GatewayHarness()
         defer { Task { await harness.stop() } }
@@ -87,8 +54,8 @@ struct StreamRouteTests {
         let (b, bPort) = try await Self.tcpEcho("beta", group: harness.group)
         defer { a.close(promise: nil); b.close(promise: nil) }
         try harness.write("gw.yaml", Manifests.join(
-            Self.gateway("  - {name: db, protocol: TCP, port: 5432}"),
-            Self.service("alpha", port: aPort), Self.service("beta", port: bPort),
+            Manifests.gateway(listeners: ["{name: db, protocol: TCP, port: 5432}"]),
+            Manifests.service("alpha", targetPort: aPort), Manifests.service("beta", targetPort: bPort),
             """
             apiVersion: gateway.networking.k8s.io/v1alpha2
             kind: TCPRoute
@@ -123,8 +90,8 @@ struct StreamRouteTests {
         let (echo, echoPort) = try await Self.udpEcho("dns", group: harness.group)
         defer { echo.close(promise: nil) }
         try harness.write("gw.yaml", Manifests.join(
-            Self.gateway("  - {name: dns, protocol: UDP, port: 5353}"),
-            Self.service("dns", port: echoPort, protocol: "UDP"),
+            Manifests.gateway(listeners: ["{name: dns, protocol: UDP, port: 5353}"]),
+            Manifests.service("dns", targetPort: echoPort, protocol: "UDP"),
             """
             apiVersion: gateway.networking.k8s.io/v1alpha2
             kind: UDPRoute
@@ -162,12 +129,12 @@ struct StreamRouteTests {
         try await harness.startBackend("plain")
         let gatewayCert = try TestCertificate(names: ["edge.example.com"], in: harness.directory)
         try harness.write("gw.yaml", Manifests.join(
-            Self.gateway("""
-              - {name: pass, protocol: TLS, port: 443, hostname: secure.example.com, tls: {mode: Passthrough}}
-              - {name: term, protocol: TLS, port: 443, hostname: edge.example.com, tls: {mode: Terminate, certificateRefs: [{name: edge}]}}
-            """),
+            Manifests.gateway(listeners: [
+                "{name: pass, protocol: TLS, port: 443, hostname: secure.example.com, tls: {mode: Passthrough}}",
+                "{name: term, protocol: TLS, port: 443, hostname: edge.example.com, tls: {mode: Terminate, certificateRefs: [{name: edge}]}}",
+            ]),
             gatewayCert.secret("edge"),
-            Self.service("secure", port: tlsBackend.localAddress!.port!),
+            Manifests.service("secure", targetPort: tlsBackend.localAddress!.port!),
             Manifests.service("plain", targetPort: harness.backendPorts["plain"]!),
             """
             apiVersion: gateway.networking.k8s.io/v1alpha2

@@ -14,25 +14,11 @@ struct TLSTests {
         var httpsPort: Int
     }
 
-    static func gateway(listenersExtra: String = "") -> String {
-        """
-        apiVersion: gateway.networking.k8s.io/v1
-        kind: GatewayClass
-        metadata: {name: archway}
-        spec: {controllerName: archway.dev/gateway-controller}
-        ---
-        apiVersion: gateway.networking.k8s.io/v1
-        kind: Gateway
-        metadata: {name: gw, namespace: default}
-        spec:
-          gatewayClassName: archway
-          listeners:
-          - {name: http, protocol: HTTP, port: 80}
-          - {name: a, protocol: HTTPS, port: 443, hostname: a.example.com, tls: {certificateRefs: [{name: a-cert}]}}
-          - {name: b, protocol: HTTPS, port: 443, hostname: "*.b.example.com", tls: {certificateRefs: [{name: b-cert}]}}
-        \(listenersExtra)
-        """
-    }
+    static let listeners = [
+        "{name: http, protocol: HTTP, port: 80}",
+        "{name: a, protocol: HTTPS, port: 443, hostname: a.example.com, tls: {certificateRefs: [{name: a-cert}]}}",
+        "{name: b, protocol: HTTPS, port: 443, hostname: \"*.b.example.com\", tls: {certificateRefs: [{name: b-cert}]}}",
+    ]
 
     static func start() async throws -> Setup {
         let harness = GatewayHarness()
@@ -41,7 +27,7 @@ struct TLSTests {
         let certB = try TestCertificate(names: ["*.b.example.com"], in: harness.directory)
         try await harness.startBackend("svc")
         try harness.write("gw.yaml", Manifests.join(
-            gateway(), Manifests.service("svc", targetPort: harness.backendPorts["svc"]!),
+            Manifests.gateway(listeners: listeners), Manifests.service("svc", targetPort: harness.backendPorts["svc"]!),
             """
             apiVersion: gateway.networking.k8s.io/v1
             kind: HTTPRoute
