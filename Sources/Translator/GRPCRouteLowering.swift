@@ -5,9 +5,10 @@ import RoutingTable
 /// one and goes through the same compiler, precedence and attachment, with its own kind for
 /// ReferenceGrants and status, and its backends spoken to over h2c.
 extension Translator {
-    func attach(_ route: GRPCRoute, snapshot: ResourceSnapshot, listeners: inout ListenerIndex,
+    func attach(_ route: GRPCRoute, snapshot: ResourceSnapshot, conflicts: RouteKindConflicts, listeners: inout ListenerIndex,
                 builder: inout TableBuilder) -> RouteStatus? {
-        attach(Self.lower(route), kind: "GRPCRoute", http2Backends: true, snapshot: snapshot, listeners: &listeners, builder: &builder)
+        attach(Self.lower(route), kind: "GRPCRoute", http2Backends: true, snapshot: snapshot, conflicts: conflicts,
+               listeners: &listeners, builder: &builder)
     }
 
     static func lower(_ route: GRPCRoute) -> HTTPRoute {

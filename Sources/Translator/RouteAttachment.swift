@@ -8,6 +8,17 @@ struct RouteIdentity {
     var parentRefs: [ParentReference]
     var hostnames: [String]
     var namespace: String { metadata.namespace ?? "default" }
+
+    init(kind: String, metadata: ObjectMeta, parentRefs: [ParentReference], hostnames: [String]) {
+        self.kind = kind
+        self.metadata = metadata
+        self.parentRefs = parentRefs
+        self.hostnames = hostnames
+    }
+
+    init(route: HTTPRoute, kind: String) {
+        self.init(kind: kind, metadata: route.metadata, parentRefs: route.spec.parentRefs ?? [], hostnames: route.spec.hostnames ?? [])
+    }
 }
 
 /// A route's rules after compilation, as far as its status is concerned.
@@ -21,13 +32,12 @@ extension Translator {
     /// Attaches one HTTPRoute to each of its parents and returns the route's status (nil when none of
     /// its parents is a Gateway of ours: other controllers' routes are not ours to write).
     func attach(_ route: HTTPRoute, kind: String = "HTTPRoute", http2Backends: Bool = false, snapshot: ResourceSnapshot,
-                listeners: inout ListenerIndex, builder: inout TableBuilder) -> RouteStatus? {
+                conflicts: RouteKindConflicts, listeners: inout ListenerIndex, builder: inout TableBuilder) -> RouteStatus? {
         let compiled = compile(route, kind: kind, http2Backends: http2Backends, snapshot: snapshot)
         builder.addClusters(compiled.clusters)
-        let identity = RouteIdentity(kind: kind, metadata: route.metadata, parentRefs: route.spec.parentRefs ?? [],
-                                     hostnames: route.spec.hostnames ?? [])
+        let identity = RouteIdentity(route: route, kind: kind)
         let outcome = RuleOutcome(acceptedRules: compiled.rules.count, dropped: compiled.dropped, refsProblem: compiled.refsProblem)
-        return attachParents(identity, outcome: outcome, snapshot: snapshot, listeners: &listeners) { gateway, listener, hostnames in
+        return attachParents(identity, outcome: outcome, snapshot: snapshot, conflicts: conflicts, listeners: &listeners) { gateway, listener, hostnames in
             builder.add(compiled, of: route, through: gateway, listener: listener, hostnames: hostnames)
         }
     }
@@ -35,16 +45,17 @@ extension Translator {
     /// The part of attachment every route kind shares: each parentRef is defaulted, its listeners
     /// selected (or the refusal reported), `attachTo` called for every listener taken, and the
     /// Accepted / ResolvedRefs / PartiallyInvalid conditions written.
-    func attachParents(_ route: RouteIdentity, outcome: RuleOutcome, snapshot: ResourceSnapshot, listeners: inout ListenerIndex,
+    func attachParents(_ route: RouteIdentity, outcome: RuleOutcome, snapshot: ResourceSnapshot,
+                       conflicts: RouteKindConflicts = .init(), listeners: inout ListenerIndex,
                        attachTo: (_ gateway: GatewayState, _ listener: Gateway.Listener, _ hostnames: [String]) -> Void) -> RouteStatus? {
         let generation = route.metadata.generation ?? 1
+        let routeKey = RouteKindConflicts.routeKey(kind: route.kind, route.metadata.namespacedName)
         var parents: [RouteParentStatus] = []
         for parentRef in route.parentRefs {
-            let defaulted = ParentReference(group: parentRef.group ?? GatewayAPIGroup.name, kind: parentRef.kind ?? "Gateway",
-                                            namespace: parentRef.namespace ?? route.namespace, name: parentRef.name,
-                                            sectionName: parentRef.sectionName, port: parentRef.port)
+            let defaulted = Self.defaulted(parentRef, routeNamespace: route.namespace)
+            let gatewayKey = NamespacedName(defaulted.namespace!, defaulted.name)
             guard defaulted.group == GatewayAPIGroup.name, defaulted.kind == "Gateway",
-                  var gateway = listeners.gateways[NamespacedName(defaulted.namespace!, defaulted.name)] else { continue }
+                  var gateway = listeners.gateways[gatewayKey] else { continue }
 
             var conditions: [Condition] = []
             func set(_ type: String, _ status: Bool, _ reason: String, _ message: String) {
@@ -54,8 +65,17 @@ extension Translator {
             switch selectListeners(for: parentRef, route: route, gateway: gateway, snapshot: snapshot) {
             case .failure(let problem):
                 set("Accepted", false, problem.reason, problem.message)
-            case .success(let selected):
-                if outcome.acceptedRules == 0 {
+            case .success(let candidates):
+                let selected = candidates.filter { index, _ in
+                    conflicts.winner(over: routeKey, on: .init(gateway: gatewayKey, listener: gateway.listeners[index].spec.name)) == nil
+                }
+                if selected.isEmpty {
+                    let winners = candidates.compactMap { index, _ in
+                        conflicts.winner(over: routeKey, on: .init(gateway: gatewayKey, listener: gateway.listeners[index].spec.name))
+                    }
+                    set("Accepted", false, "Conflicted",
+                        "its hostnames are already served by \(Set(winners).sorted().joined(separator: ", ")) on the same listener, which is older; an HTTPRoute and a GRPCRoute may not share a hostname")
+                } else if outcome.acceptedRules == 0 {
                     set("Accepted", false, "UnsupportedValue", "All rules are invalid: \(reasons)")
                 } else {
                     set("Accepted", true, "Accepted", "Route is accepted")
@@ -73,10 +93,29 @@ extension Translator {
             if !outcome.dropped.isEmpty && outcome.acceptedRules > 0 {
                 set("PartiallyInvalid", true, "UnsupportedValue", "Dropped Rule(s): \(reasons)")
             }
-            listeners.gateways[NamespacedName(defaulted.namespace!, defaulted.name)] = gateway
+            listeners.gateways[gatewayKey] = gateway
             parents.append(RouteParentStatus(parentRef: defaulted, controllerName: options.controllerName, conditions: conditions))
         }
         return parents.isEmpty ? nil : RouteStatus(parents: parents)
+    }
+
+    /// The listeners a route would take on each of its Gateways, conflicts aside.
+    func candidateListeners(for route: RouteIdentity, snapshot: ResourceSnapshot,
+                            listeners: ListenerIndex) -> [(gateway: NamespacedName, listener: String, hostnames: [String])] {
+        route.parentRefs.flatMap { parentRef -> [(gateway: NamespacedName, listener: String, hostnames: [String])] in
+            let defaulted = Self.defaulted(parentRef, routeNamespace: route.namespace)
+            let key = NamespacedName(defaulted.namespace!, defaulted.name)
+            guard defaulted.group == GatewayAPIGroup.name, defaulted.kind == "Gateway", let gateway = listeners.gateways[key],
+                  case .success(let selected) = selectListeners(for: parentRef, route: route, gateway: gateway, snapshot: snapshot)
+            else { return [] }
+            return selected.map { (key, gateway.listeners[$0.0].spec.name, $0.1) }
+        }
+    }
+
+    private static func defaulted(_ parentRef: ParentReference, routeNamespace: String) -> ParentReference {
+        ParentReference(group: parentRef.group ?? GatewayAPIGroup.name, kind: parentRef.kind ?? "Gateway",
+                        namespace: parentRef.namespace ?? routeNamespace, name: parentRef.name,
+                        sectionName: parentRef.sectionName, port: parentRef.port)
     }
 
     private struct AttachProblem: Error {

@@ -42,13 +42,14 @@ public struct Translator: Sendable {
                 builder.addListener(listener.spec, of: gateway.gateway, tls: listener.tls)
             }
         }
+        let conflicts = routeKindConflicts(snapshot, listeners: listeners)
         for route in snapshot.httpRoutes {
-            if let status = attach(route, snapshot: snapshot, listeners: &listeners, builder: &builder) {
+            if let status = attach(route, snapshot: snapshot, conflicts: conflicts, listeners: &listeners, builder: &builder) {
                 statuses.httpRoutes[route.metadata.namespacedName] = status
             }
         }
         for route in snapshot.grpcRoutes {
-            if let status = attach(route, snapshot: snapshot, listeners: &listeners, builder: &builder) {
+            if let status = attach(route, snapshot: snapshot, conflicts: conflicts, listeners: &listeners, builder: &builder) {
                 statuses.grpcRoutes[route.metadata.namespacedName] = status
             }
         }

@@ -57,10 +57,11 @@ struct FixtureTests {
             }
         }
         for (key, parents) in expect.routes ?? [:] {
-            // "ns/name" is an HTTPRoute; "TCPRoute ns/name" (UDPRoute, TLSRoute) names another kind.
+            // "ns/name" is an HTTPRoute; "GRPCRoute ns/name" (TCPRoute, UDPRoute, TLSRoute) names another kind.
             let parts = key.split(separator: " ").map(String.init)
             let name = Self.namespacedName(parts.last!)
             let status = parts.count == 1 ? result.statuses.httpRoutes[name]
+                : parts[0] == "GRPCRoute" ? result.statuses.grpcRoutes[name]
                 : result.statuses.streamRoutes[StreamRoute.Kind(rawValue: parts[0])!]?[name]
             #expect((status?.parents.count ?? 0) == parents.count, "HTTPRoute \(key): number of parent statuses")
             for parentExpect in parents {
