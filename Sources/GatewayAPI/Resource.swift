@@ -12,6 +12,8 @@ public enum Resource: Sendable, Equatable {
     case endpointSlice(EndpointSlice)
     case secret(Secret)
     case namespace(Namespace)
+    case ingress(Ingress)
+    case ingressClass(IngressClass)
     case other(apiVersion: String, kind: String, metadata: ObjectMeta?)
 
     public var kind: String {
@@ -28,6 +30,8 @@ public enum Resource: Sendable, Equatable {
         case .endpointSlice: "EndpointSlice"
         case .secret: "Secret"
         case .namespace: "Namespace"
+        case .ingress: "Ingress"
+        case .ingressClass: "IngressClass"
         case .other(_, let kind, _): kind
         }
     }
@@ -46,6 +50,8 @@ public enum Resource: Sendable, Equatable {
         case .endpointSlice(let r): r.metadata
         case .secret(let r): r.metadata
         case .namespace(let r): r.metadata
+        case .ingress(let r): r.metadata
+        case .ingressClass(let r): r.metadata
         case .other(_, _, let metadata): metadata
         }
     }

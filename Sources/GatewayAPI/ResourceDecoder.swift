@@ -22,6 +22,8 @@ enum ResourceDecoder {
         case ("discovery.k8s.io", "EndpointSlice"): return .endpointSlice(try decoder.decode(from: node))
         case ("", "Secret"): return .secret(try decoder.decode(from: node))
         case ("", "Namespace"): return .namespace(try decoder.decode(from: node))
+        case ("networking.k8s.io", "Ingress"): return .ingress(try decoder.decode(from: node))
+        case ("networking.k8s.io", "IngressClass"): return .ingressClass(try decoder.decode(from: node))
         default:
             let metadata = try? decoder.decode(ObjectMeta.self, from: node["metadata"] ?? Node.mapping(Node.Mapping([])))
             return .other(apiVersion: apiVersion, kind: kind, metadata: metadata)
@@ -46,6 +48,7 @@ extension Resource {
         case .service(var r): fill(&r.metadata); self = .service(r)
         case .endpointSlice(var r): fill(&r.metadata); self = .endpointSlice(r)
         case .secret(var r): fill(&r.metadata); self = .secret(r)
+        case .ingress(var r): fill(&r.metadata); self = .ingress(r)
         case .other(let apiVersion, let kind, var meta?):
             fill(&meta)
             self = .other(apiVersion: apiVersion, kind: kind, metadata: meta)

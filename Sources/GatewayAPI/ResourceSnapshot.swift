@@ -13,6 +13,8 @@ public struct ResourceSnapshot: Sendable {
     /// EndpointSlices by the Service they belong to (label `kubernetes.io/service-name`).
     public private(set) var endpointSlices: [NamespacedName: [EndpointSlice]] = [:]
     public private(set) var secrets: [NamespacedName: Secret] = [:]
+    public private(set) var ingresses: [Ingress] = []
+    public private(set) var ingressClasses: [IngressClass] = []
     private var namespaceLabels: [String: [String: String]] = [:]
 
     public init(_ resources: [Resource]) {
@@ -33,6 +35,8 @@ public struct ResourceSnapshot: Sendable {
                 }
             case .secret(let r): secrets[r.metadata.namespacedName] = r
             case .namespace(let r): namespaceLabels[r.metadata.name] = r.metadata.labels ?? [:]
+            case .ingress(let r): ingresses.append(r)
+            case .ingressClass(let r): ingressClasses.append(r)
             case .other: break
             }
         }
@@ -42,6 +46,8 @@ public struct ResourceSnapshot: Sendable {
         backendTLSPolicies.sort { $0.metadata.namespacedName < $1.metadata.namespacedName }
         grpcRoutes.sort { $0.metadata.namespacedName < $1.metadata.namespacedName }
         streamRoutes.sort { ($0.kind.rawValue, $0.metadata.namespacedName) < ($1.kind.rawValue, $1.metadata.namespacedName) }
+        ingresses.sort { $0.metadata.namespacedName < $1.metadata.namespacedName }
+        ingressClasses.sort { $0.metadata.name < $1.metadata.name }
         for key in endpointSlices.keys { endpointSlices[key]?.sort { $0.metadata.name < $1.metadata.name } }
     }
 

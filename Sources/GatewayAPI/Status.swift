@@ -54,7 +54,20 @@ public struct StatusSet: Sendable, Equatable {
     public var streamRoutes: [StreamRoute.Kind: [NamespacedName: RouteStatus]] = [:]
     public var grpcRoutes: [NamespacedName: RouteStatus] = [:]
     public var backendTLSPolicies: [NamespacedName: PolicyStatus] = [:]
+    /// Whether each Ingress is served side by side, and why (not).
+    public var ingresses: [NamespacedName: IngressServingStatus] = [:]
     public init() {}
+}
+
+public struct IngressServingStatus: Sendable, Equatable {
+    public var served: Bool
+    public var className: String?
+    public var message: String
+    public init(served: Bool, className: String?, message: String) {
+        self.served = served
+        self.className = className
+        self.message = message
+    }
 }
 
 /// Any route kind with its status, for the places that report on routes without caring which kind.

@@ -214,6 +214,10 @@ public enum PathRewrite: Sendable, Codable, Equatable {
     case replaceFullPath(String)
     /// Replaces the prefix matched by the entry's PathPrefix match.
     case replacePrefixMatch(String)
+    /// ingress-nginx's `rewrite-target`: the path matched against `pattern` (anchored at the start)
+    /// and rebuilt from `template`, where `$1`…`$9` are its capture groups. Ingress semantics only;
+    /// Gateway API has no equivalent.
+    case regexReplace(pattern: String, template: String)
 }
 
 public enum HTTPFilter: Sendable, Codable, Equatable {

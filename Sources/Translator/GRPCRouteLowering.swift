@@ -34,7 +34,7 @@ extension Translator {
         case (.Exact, let service?, nil):
             path = .init(type: .PathPrefix, value: "/\(service)")
         case (.Exact, nil, let name?):
-            path = .init(type: .RegularExpression, value: "/[^/]+/" + escapeRegex(name))
+            path = .init(type: .RegularExpression, value: "/[^/]+/" + Self.escapeRegex(name))
         case (.RegularExpression, let service, let name):
             // Grouped, so an alternation in one part ("Get|List") stays inside its segment.
             path = .init(type: .RegularExpression, value: "/(?:\(service ?? "[^/]+"))/(?:\(name ?? "[^/]+"))")
@@ -42,14 +42,5 @@ extension Translator {
             path = .init(type: .PathPrefix, value: "/")
         }
         return HTTPRoute.Match(path: path, headers: match.headers)
-    }
-
-    private static func escapeRegex(_ text: String) -> String {
-        var escaped = ""
-        for character in text {
-            if "\\^$.|?*+()[]{}".contains(character) { escaped.append("\\") }
-            escaped.append(character)
-        }
-        return escaped
     }
 }

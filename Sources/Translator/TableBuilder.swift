@@ -16,6 +16,15 @@ struct TableBuilder {
     }
     private var buckets: [ListenerKey: ListenerBucket] = [:]
     private var clusterSources: [String: ClusterSource] = [:]
+    /// Listeners whose routes are already in their own order (Ingress semantics), by port.
+    private var prebuilt: [Int: (protocol: String, listeners: [ListenerTable])] = [:]
+
+    /// Ports Gateway listeners use; Ingresses are not served on those.
+    var gatewayPorts: Set<Int> { Set(buckets.keys.map(\.port)) }
+
+    mutating func addPrebuilt(_ listener: ListenerTable, port: Int, protocol: String) {
+        prebuilt[port, default: (`protocol`, [])].listeners.append(listener)
+    }
 
     /// Registers a usable listener so its port is bound even before any route attaches.
     mutating func addListener(_ listener: Gateway.Listener, of gateway: Gateway, tls: ListenerTLS?) {
@@ -67,6 +76,9 @@ struct TableBuilder {
                                          hostname: key.hostname, virtualHosts: virtualHosts, tls: bucket.tls,
                                          streamRoutes: Self.streamProtocols.contains(bucket.protocol) ? Self.ordered(bucket.streams) : nil)
             ports[key.port, default: PortTable(port: key.port, protocol: PortTable.family(of: bucket.protocol), listeners: [])].listeners.append(listener)
+        }
+        for (port, entry) in prebuilt where ports[port] == nil {
+            ports[port] = PortTable(port: port, protocol: PortTable.family(of: entry.protocol), listeners: entry.listeners)
         }
         for port in ports.keys {
             ports[port]!.listeners.sort { Hostnames.specificityOrder($0.hostname, $1.hostname) }

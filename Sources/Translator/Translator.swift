@@ -12,6 +12,8 @@ public struct Translator: Sendable {
         /// plane passes its TLS library's parser here so a Secret it could not load is reported in status
         /// (InvalidCertificateRef) instead of failing later at handshake time.
         public var certificateCheck: (@Sendable (_ chainPEM: String, _ keyPEM: String) -> String?)?
+        /// Serve Ingresses of archway's class next to the Gateways (nil: Ingresses are ignored).
+        public var ingress: IngressServing?
 
         public init(controllerName: String = Translator.defaultControllerName, defaultAddress: String = "127.0.0.1",
                     certificateCheck: (@Sendable (_ chainPEM: String, _ keyPEM: String) -> String?)? = nil) {
@@ -60,6 +62,19 @@ public struct Translator: Sendable {
         }
         for (key, gateway) in listeners.gateways {
             statuses.gateways[key] = gatewayStatus(gateway)
+        }
+        if let serving = options.ingress {
+            let served = servedIngresses(snapshot, serving: serving, into: &statuses)
+            let taken = builder.gatewayPorts.intersection([serving.httpPort, serving.httpsPort])
+            if taken.isEmpty {
+                lowerIngresses(served, serving: serving, snapshot: snapshot, builder: &builder)
+            } else {
+                for ingress in served {
+                    statuses.ingresses[ingress.metadata.namespacedName]?.served = false
+                    statuses.ingresses[ingress.metadata.namespacedName]?.message =
+                        "not served: port(s) \(taken.sorted().map(String.init).joined(separator: ", ")) belong to Gateway listeners; choose other Ingress ports"
+                }
+            }
         }
         let ourGateways = listeners.gateways.values.map(\.gateway).sorted { $0.metadata.namespacedName < $1.metadata.namespacedName }
         let backendTLS = resolveBackendTLS(snapshot, gateways: ourGateways, into: &statuses)

@@ -13,7 +13,28 @@ public enum PathRules {
             var result = replacement.hasSuffix("/") && rest.hasPrefix("/") ? String(replacement.dropLast()) + rest : replacement + rest
             if result.isEmpty { result = "/" }
             return result
+        case .regexReplace(let pattern, let template):
+            return regexReplace(path, pattern: pattern, template: template)
         }
+    }
+
+    /// nginx's `rewrite ^pattern template`: no match leaves the path alone.
+    static func regexReplace(_ path: Substring, pattern: String, template: String) -> String {
+        guard let regex = try? Regex("^(?:" + pattern + ")"), let match = try? regex.prefixMatch(in: path) else {
+            return String(path)
+        }
+        var result = ""
+        var characters = template[...]
+        while let first = characters.first {
+            characters = characters.dropFirst()
+            if first == "$", let digit = characters.first?.wholeNumberValue {
+                characters = characters.dropFirst()
+                if digit < match.output.count, let group = match.output[digit].substring { result += group }
+            } else {
+                result.append(first)
+            }
+        }
+        return result.hasPrefix("/") ? result : "/" + result
     }
 
     /// Splits an origin-form or absolute-form request target into path and query.

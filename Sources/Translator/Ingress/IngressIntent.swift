@@ -1,0 +1,134 @@
+import GatewayAPI
+
+/// What an Ingress's ingress-nginx annotations ask for, parsed once. Both readings of an Ingress use
+/// it: the Ingress semantics archway serves side by side (IngressLowering) and the Gateway API
+/// conversion (`archway migrate`); `migrate --verify` compares what the two make of it.
+public struct IngressIntent: Sendable, Equatable {
+    public static let nginx = "nginx.ingress.kubernetes.io/"
+
+    public struct Canary: Sendable, Equatable {
+        public var weight: Int?
+        public var weightTotal: Int
+        public var header: String?
+        public var headerValue: String?
+        public var cookie: String?
+    }
+
+    public struct FixedRedirect: Sendable, Equatable {
+        public var url: String
+        public var statusCode: Int
+    }
+
+    /// nil: not said (ingress-nginx then redirects hosts that have TLS).
+    public var sslRedirect: Bool?
+    public var forceSSLRedirect = false
+    public var rewriteTarget: String?
+    public var useRegex = false
+    public var fixedRedirect: FixedRedirect?
+    public var appRoot: String?
+    public var upstreamVhost: String?
+    public var xForwardedPrefix: String?
+    public var fromToWWWRedirect = false
+    public var canary: Canary?
+    /// Upper-cased: HTTP, HTTPS, GRPC, GRPCS, AUTO_HTTP, FCGI.
+    public var backendProtocol: String?
+    public var sslPassthrough = false
+
+    public init(_ ingress: Ingress) {
+        func value(_ key: String) -> String? { ingress.annotation(Self.nginx + key)?.trimmingSpaces }
+        func flag(_ key: String) -> Bool? { value(key).map { $0.lowercased() == "true" } }
+        sslRedirect = flag("ssl-redirect")
+        forceSSLRedirect = flag("force-ssl-redirect") ?? false
+        rewriteTarget = value("rewrite-target")
+        useRegex = flag("use-regex") ?? false
+        if let url = value("permanent-redirect") {
+            fixedRedirect = FixedRedirect(url: url, statusCode: value("permanent-redirect-code").flatMap { Int($0) } ?? 301)
+        } else if let url = value("temporal-redirect") {
+            fixedRedirect = FixedRedirect(url: url, statusCode: 302)
+        }
+        appRoot = value("app-root")
+        upstreamVhost = value("upstream-vhost")
+        xForwardedPrefix = value("x-forwarded-prefix")
+        fromToWWWRedirect = flag("from-to-www-redirect") ?? false
+        if flag("canary") == true {
+            canary = Canary(weight: value("canary-weight").flatMap { Int($0) },
+                            weightTotal: value("canary-weight-total").flatMap { Int($0) } ?? 100,
+                            header: value("canary-by-header"), headerValue: value("canary-by-header-value"),
+                            cookie: value("canary-by-cookie"))
+        }
+        backendProtocol = value("backend-protocol")?.uppercased()
+        sslPassthrough = flag("ssl-passthrough") ?? false
+    }
+
+    /// Paths are regular expressions (case-insensitive, matched from the start) when ingress-nginx
+    /// is told so, or when a rewrite needs capture groups.
+    public var regexPaths: Bool { useRegex || rewriteTarget != nil }
+}
+
+extension Ingress {
+    /// Hosts this Ingress terminates TLS for (a tls entry with no hosts covers every rule host).
+    public var tlsHosts: [String] {
+        var hosts: [String] = []
+        for entry in spec.tls ?? [] {
+            for host in entry.hosts ?? (spec.rules ?? []).compactMap(\.host) where !hosts.contains(host) {
+                hosts.append(host)
+            }
+        }
+        return hosts
+    }
+
+    /// The tls entry's Secret for a host, if any.
+    public func tlsSecret(for host: String) -> String? {
+        for entry in spec.tls ?? [] where (entry.hosts ?? (spec.rules ?? []).compactMap(\.host)).contains(host) {
+            if let secret = entry.secretName { return secret }
+        }
+        return nil
+    }
+
+    /// Rules with their host ("*" when none), keeping only those with HTTP paths.
+    public var hostRules: [(host: String, paths: [Path])] {
+        var result: [(String, [Path])] = []
+        for rule in spec.rules ?? [] {
+            let host = rule.host ?? "*"
+            let paths = rule.http?.paths ?? []
+            if let index = result.firstIndex(where: { $0.0 == host }) {
+                result[index].1 += paths
+            } else {
+                result.append((host, paths))
+            }
+        }
+        return result
+    }
+}
+
+extension String {
+    var trimmingSpaces: String {
+        String(drop { $0 == " " || $0 == "\n" }.reversed().drop { $0 == " " || $0 == "\n" }.reversed())
+    }
+}
+
+/// Parses "https://host:port/path" (a fixed redirect target) into its parts.
+public struct RedirectURL: Sendable, Equatable {
+    public var scheme: String?
+    public var host: String?
+    public var port: Int?
+    public var path: String
+
+    public init(_ url: String) {
+        var rest = Substring(url)
+        if let range = rest.range(of: "://") {
+            scheme = String(rest[..<range.lowerBound]).lowercased()
+            rest = rest[range.upperBound...]
+            let authorityEnd = rest.firstIndex(of: "/") ?? rest.endIndex
+            let authority = rest[..<authorityEnd]
+            rest = rest[authorityEnd...]
+            if let colon = authority.lastIndex(of: ":"), let number = Int(authority[authority.index(after: colon)...]) {
+                host = String(authority[..<colon])
+                port = number
+            } else {
+                host = String(authority)
+            }
+        }
+        path = rest.isEmpty ? "/" : String(rest)
+    }
+}
