@@ -25,6 +25,7 @@ let package = Package(
         .target(name: "GatewayAPI", dependencies: ["Yams"], swiftSettings: strict),
         .target(name: "RoutingTable", swiftSettings: hotPath),
         .target(name: "Translator", dependencies: ["GatewayAPI", "RoutingTable"], swiftSettings: strict),
+        .target(name: "Migrate", dependencies: ["GatewayAPI", "RoutingTable", "Translator", "Yams"], swiftSettings: strict),
         .target(name: "Observability", dependencies: [
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
@@ -49,7 +50,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], swiftSettings: strict),
         .target(name: "ArchwayCore", dependencies: [
-            "GatewayAPI", "RoutingTable", "Translator", "DataPlane", "Providers", "Observability",
+            "GatewayAPI", "RoutingTable", "Translator", "Migrate", "DataPlane", "Providers", "Observability",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -63,7 +64,7 @@ let package = Package(
             "ArchwayCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
-        .testTarget(name: "TranslatorTests", dependencies: ["Translator", "GatewayAPI", "RoutingTable", "Yams"],
+        .testTarget(name: "TranslatorTests", dependencies: ["Translator", "GatewayAPI", "RoutingTable", "Migrate", "Yams"],
                     resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "DataPlaneTests", dependencies: [
             "ArchwayCore",

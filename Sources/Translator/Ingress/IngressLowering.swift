@@ -215,7 +215,7 @@ extension Translator {
         return WeightedBackend(name: service.name, weight: 1, target: .cluster(id))
     }
 
-    static func escapeRegex(_ text: String) -> String {
+    public static func escapeRegex(_ text: String) -> String {
         var escaped = ""
         for character in text {
             if "\\^$.|?*+()[]{}".contains(character) { escaped.append("\\") }

@@ -1,0 +1,134 @@
+import GatewayAPI
+import Translator
+
+/// What became of one annotation of one Ingress: the stderr line of `archway migrate`.
+public struct AnnotationOutcome: Sendable, Equatable, CustomStringConvertible {
+    public enum Verdict: Sendable, Equatable {
+        case mapped
+        case partly(String)
+        case notMapped(String)
+    }
+    public var ingress: NamespacedName
+    public var key: String
+    public var verdict: Verdict
+
+    public var description: String {
+        let text = switch verdict {
+        case .mapped: "mapped"
+        case .partly(let lost): "partly mapped: \(lost)"
+        case .notMapped(let why): "not mapped: \(why)"
+        }
+        return "Ingress \(ingress): \(key): \(text)"
+    }
+}
+
+/// How each known annotation is treated, for the migration report and the inventory.
+enum AnnotationCatalog {
+    enum Support: String { case convertible, partly, notConvertible = "not convertible" }
+
+    static let nginx = IngressIntent.nginx
+    static let traefik = "traefik.ingress.kubernetes.io/"
+
+    /// nginx annotations that need an archway policy kind (edge policies) that does not exist yet.
+    static let policyAnnotations: [String: String] = [
+        "auth-url": "external authentication", "auth-type": "basic authentication", "auth-secret": "basic authentication",
+        "limit-rps": "rate limiting", "limit-rpm": "rate limiting", "limit-connections": "connection limits",
+        "whitelist-source-range": "IP allow lists", "denylist-source-range": "IP deny lists",
+        "proxy-body-size": "request body size limits",
+    ]
+
+    /// Annotations the converter handles, and how completely, for the inventory's marking.
+    static func support(of key: String) -> Support {
+        if key == "kubernetes.io/ingress.class" || key.hasPrefix("cert-manager.io/") { return .convertible }
+        if key.hasPrefix(traefik) {
+            let name = String(key.dropFirst(traefik.count))
+            return name == "router.entrypoints" || name == "router.tls" ? .partly : .notConvertible
+        }
+        guard key.hasPrefix(nginx) else { return .notConvertible }
+        let name = String(key.dropFirst(nginx.count))
+        switch name {
+        case "ssl-redirect", "force-ssl-redirect", "from-to-www-redirect", "canary", "canary-weight", "canary-weight-total",
+             "canary-by-header", "canary-by-header-value", "permanent-redirect", "permanent-redirect-code", "temporal-redirect",
+             "app-root", "use-regex", "upstream-vhost", "x-forwarded-prefix", "ssl-passthrough":
+            return .convertible
+        case "rewrite-target", "backend-protocol", "proxy-read-timeout", "proxy-ssl-verify", "proxy-ssl-name",
+             "proxy-ssl-secret", "canary-by-cookie":
+            return .partly
+        default:
+            return .notConvertible
+        }
+    }
+}
+
+extension IngressConverter {
+    /// Every annotation of an Ingress with what the conversion did with it.
+    static func report(_ ingress: Ingress, canaries: [Ingress]) -> [AnnotationOutcome] {
+        let intent = IngressIntent(ingress)
+        let name = ingress.metadata.namespacedName
+        return (ingress.metadata.annotations ?? [:]).keys.sorted().map { key in
+            AnnotationOutcome(ingress: name, key: key, verdict: verdict(key, value: ingress.annotation(key) ?? "", intent: intent))
+        }
+    }
+
+    private static func verdict(_ key: String, value: String, intent: IngressIntent) -> AnnotationOutcome.Verdict {
+        let nginx = AnnotationCatalog.nginx, traefik = AnnotationCatalog.traefik
+        if key == "kubernetes.io/ingress.class" { return .mapped }
+        if key == "cert-manager.io/cluster-issuer" || key == "cert-manager.io/issuer" { return .mapped }
+        if key.hasPrefix("cert-manager.io/") { return .partly("copied nowhere; set it on the Gateway if cert-manager needs it") }
+        if key.hasPrefix(traefik) {
+            switch String(key.dropFirst(traefik.count)) {
+            case "router.entrypoints":
+                return .partly("entry points \"\(value)\" became the http (web) and https (websecure) listeners; other entry points have no listener")
+            case "router.tls":
+                return .partly("TLS comes from the Ingress tls section; without one there is no certificate for the HTTPS listener")
+            case "router.middlewares":
+                return .notMapped("Traefik middlewares (\(value)) would be ExtensionRef filters, which archway does not implement; recreate them as route filters or policies")
+            default:
+                return .notMapped("no Gateway API equivalent for this Traefik setting")
+            }
+        }
+        guard key.hasPrefix(nginx) else { return .notMapped("unknown annotation, not read by archway") }
+        let name = String(key.dropFirst(nginx.count))
+        if name.hasSuffix("snippet") {
+            return .notMapped("snippets are raw nginx configuration; rewrite what it does as route filters by hand")
+        }
+        if let policy = AnnotationCatalog.policyAnnotations[name] {
+            return .notMapped("archway has no \(policy) policy kind yet")
+        }
+        switch name {
+        case "ssl-redirect", "force-ssl-redirect":
+            return .mapped  // an {route}-ssl-redirect HTTPRoute on the http listener (308)
+        case "from-to-www-redirect", "permanent-redirect", "permanent-redirect-code", "temporal-redirect", "app-root",
+             "use-regex", "upstream-vhost", "x-forwarded-prefix", "ssl-passthrough",
+             "canary", "canary-weight", "canary-weight-total", "canary-by-header", "canary-by-header-value":
+            return .mapped
+        case "canary-by-cookie":
+            return .notMapped("Gateway API cannot match a cookie's value; use canary-by-header or weights")
+        case "rewrite-target":
+            if value.contains("$") {
+                return .partly("only the PREFIX(/|$)(.*) → /$2 prefix strip becomes ReplacePrefixMatch; other capture-group rewrites are left out (the rule forwards unrewritten) and matching becomes case-sensitive")
+            }
+            return .partly("ReplaceFullPath \(value) on a case-insensitive regular-expression match, as nginx does")
+        case "backend-protocol":
+            switch intent.backendProtocol ?? "" {
+            case "GRPC": return .mapped
+            case "GRPCS", "HTTPS": return .partly("BackendTLSPolicy trusts the system CAs; point caCertificateRefs at your CA ConfigMap")
+            case "HTTP": return .mapped
+            default: return .notMapped("backend protocol \(value) has no Gateway API equivalent")
+            }
+        case "proxy-ssl-name":
+            return .mapped
+        case "proxy-ssl-secret", "proxy-ssl-verify":
+            return .partly("the BackendTLSPolicy verifies against system CAs; a CA bundle must be a ConfigMap (caCertificateRefs), client certificates are not supported")
+        case "proxy-connect-timeout", "proxy-read-timeout", "proxy-send-timeout":
+            return .notMapped("nginx's timeouts bound each connect/read/send, Gateway API's bound the whole request; set HTTPRoute timeouts.request / backendRequest once the total is known")
+        case "enable-cors", "cors-allow-origin", "cors-allow-methods", "cors-allow-headers", "cors-allow-credentials",
+             "cors-expose-headers", "cors-max-age":
+            return .notMapped("archway does not implement the CORS filter yet")
+        case "affinity", "affinity-mode", "session-cookie-name", "session-cookie-path", "session-cookie-max-age", "session-cookie-expires":
+            return .notMapped("archway does not implement sessionPersistence yet")
+        default:
+            return .notMapped("no Gateway API equivalent known to archway")
+        }
+    }
+}

@@ -1,0 +1,133 @@
+import GatewayAPI
+import Translator
+import Yams
+
+public struct MigrationOptions: Sendable {
+    /// The GatewayClass the generated Gateways use.
+    public var gatewayClass: String
+    /// Where Gateways go; by default the Ingresses' namespace when they share one, else "default".
+    public var gatewayNamespace: String?
+
+    public init(gatewayClass: String = "archway", gatewayNamespace: String? = nil) {
+        self.gatewayClass = gatewayClass
+        self.gatewayNamespace = gatewayNamespace
+    }
+}
+
+public struct Migration {
+    /// Gateway, HTTPRoute, GRPCRoute, TLSRoute, BackendTLSPolicy and ReferenceGrant manifests, in that order.
+    public var documents: [Node] = []
+    /// One outcome per annotation of each Ingress.
+    public var report: [AnnotationOutcome] = []
+}
+
+/// networking.k8s.io/v1 Ingress → Gateway API. One Gateway per IngressClass (listener `http` on 80,
+/// one HTTPS listener per TLS host on 443), one HTTPRoute per Ingress and host named
+/// `{ingress}-{host}` (dots as dashes, `*.` as `wildcard-`, no host as `all-hosts`), ReferenceGrants
+/// where a Gateway needs a Secret from another namespace. A canary Ingress is folded into the route
+/// of the Ingress it shadows.
+public enum IngressConverter {
+    public static func convert(_ snapshot: ResourceSnapshot, options: MigrationOptions = MigrationOptions()) -> Migration {
+        var migration = Migration()
+        let ingresses = snapshot.ingresses
+        let namespaces = Set(ingresses.map { $0.metadata.namespace ?? "default" })
+        let gatewayNamespace = options.gatewayNamespace ?? (namespaces.count == 1 ? namespaces.first! : "default")
+        let canaries = ingresses.filter { IngressIntent($0).canary != nil }
+        var classes: [String: [Ingress]] = [:]
+        for ingress in ingresses { classes[ingress.className ?? "ingress", default: []].append(ingress) }
+
+        var gateways: [Node] = [], routes: [Node] = [], policies: [Node] = [], grants: [Node] = []
+        for className in classes.keys.sorted() {
+            let members = classes[className]!
+            var gateway = GatewayPlan(name: className, namespace: gatewayNamespace)
+            for ingress in members { migration.report += report(ingress, canaries: canaries) }
+            for ingress in members where IngressIntent(ingress).canary == nil {
+                var plan = RoutePlan(ingress: ingress, gateway: gateway.name, gatewayNamespace: gatewayNamespace, snapshot: snapshot)
+                plan.build(into: &gateway, canaries: canaries.filter { $0.metadata.namespace == ingress.metadata.namespace })
+                routes += plan.documents
+                policies += plan.policies
+            }
+            gateways.append(gateway.document(options.gatewayClass, crossNamespace: namespaces != [gatewayNamespace]))
+            grants += gateway.referenceGrants()
+        }
+        migration.documents = gateways + routes + policies + grants
+        return migration
+    }
+
+    /// "{ingress}-{host}" with the host made a DNS label.
+    static func routeName(_ ingress: Ingress, host: String) -> String {
+        let slug = host == "*" ? "all-hosts" : host.replacingOccurrences(of: "*.", with: "wildcard-").replacingOccurrences(of: ".", with: "-")
+        return "\(ingress.metadata.name)-\(slug)".lowercased()
+    }
+
+    static func listenerName(_ prefix: String, host: String) -> String {
+        host == "*" ? prefix : "\(prefix)-" + host.replacingOccurrences(of: "*.", with: "wildcard-").replacingOccurrences(of: ".", with: "-")
+    }
+}
+
+/// The Gateway one IngressClass becomes, filled in as its Ingresses are converted.
+struct GatewayPlan {
+    var name: String
+    var namespace: String
+    var annotations: [String: String] = [:]
+    /// HTTPS (Terminate) listeners by host, with the Secret's namespace and name.
+    var httpsListeners: [(host: String, secret: NamespacedName)] = []
+    var passthroughHosts: [String] = []
+
+    mutating func addHTTPS(host: String, secret: NamespacedName) -> String {
+        if !httpsListeners.contains(where: { $0.host == host }) { httpsListeners.append((host, secret)) }
+        return IngressConverter.listenerName("https", host: host)
+    }
+
+    mutating func addPassthrough(host: String) -> String {
+        if !passthroughHosts.contains(host) { passthroughHosts.append(host) }
+        return IngressConverter.listenerName("tls-passthrough", host: host)
+    }
+
+    func document(_ gatewayClass: String, crossNamespace: Bool) -> Node {
+        let allowed = crossNamespace ? Manifest.map([("namespaces", Manifest.map([("from", Manifest.str("All"))]))]) : nil
+        var listeners = [Manifest.map([("name", Manifest.str("http")), ("protocol", Manifest.str("HTTP")), ("port", Manifest.int(80)),
+                                       ("allowedRoutes", allowed)])]
+        for (host, secret) in httpsListeners {
+            let ref = Manifest.map([("kind", Manifest.str("Secret")), ("name", Manifest.str(secret.name)),
+                                    ("namespace", secret.namespace == namespace ? nil : Manifest.str(secret.namespace))])
+            listeners.append(Manifest.map([
+                ("name", Manifest.str(IngressConverter.listenerName("https", host: host))), ("protocol", Manifest.str("HTTPS")),
+                ("port", Manifest.int(443)), ("hostname", host == "*" ? nil : Manifest.str(host)),
+                ("tls", Manifest.map([("mode", Manifest.str("Terminate")), ("certificateRefs", Manifest.seq([ref]))])),
+                ("allowedRoutes", allowed),
+            ]))
+        }
+        for host in passthroughHosts {
+            listeners.append(Manifest.map([
+                ("name", Manifest.str(IngressConverter.listenerName("tls-passthrough", host: host))), ("protocol", Manifest.str("TLS")),
+                ("port", Manifest.int(443)), ("hostname", host == "*" ? nil : Manifest.str(host)),
+                ("tls", Manifest.map([("mode", Manifest.str("Passthrough"))])),
+                ("allowedRoutes", Manifest.map([("namespaces", Manifest.map([("from", Manifest.str(crossNamespace ? "All" : "Same"))])),
+                                                ("kinds", Manifest.seq([Manifest.map([("kind", Manifest.str("TLSRoute"))])]))])),
+            ]))
+        }
+        return Manifest.map([
+            ("apiVersion", Manifest.str("gateway.networking.k8s.io/v1")), ("kind", Manifest.str("Gateway")),
+            ("metadata", Manifest.metadata(name: name, namespace: namespace, annotations: annotations)),
+            ("spec", Manifest.map([("gatewayClassName", Manifest.str(gatewayClass)), ("listeners", Manifest.seq(listeners))])),
+        ])
+    }
+
+    /// A Secret in another namespace needs a ReferenceGrant there naming this Gateway's namespace.
+    func referenceGrants() -> [Node] {
+        let foreign = Dictionary(grouping: httpsListeners.map(\.secret).filter { $0.namespace != namespace }, by: \.namespace)
+        return foreign.keys.sorted().map { secretNamespace in
+            let names = Set(foreign[secretNamespace]!.map(\.name)).sorted()
+            return Manifest.map([
+                ("apiVersion", Manifest.str("gateway.networking.k8s.io/v1beta1")), ("kind", Manifest.str("ReferenceGrant")),
+                ("metadata", Manifest.metadata(name: "\(name)-\(namespace)-certificates", namespace: secretNamespace)),
+                ("spec", Manifest.map([
+                    ("from", Manifest.seq([Manifest.map([("group", Manifest.str("gateway.networking.k8s.io")), ("kind", Manifest.str("Gateway")),
+                                                         ("namespace", Manifest.str(namespace))])])),
+                    ("to", Manifest.seq(names.map { Manifest.map([("group", Manifest.str("")), ("kind", Manifest.str("Secret")), ("name", Manifest.str($0))]) })),
+                ])),
+            ])
+        }
+    }
+}
