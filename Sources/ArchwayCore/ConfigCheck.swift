@@ -6,8 +6,8 @@ import Translator
 public struct ConfigCheck: Sendable {
     public var problems: [String]
 
-    public init(paths: [String], controllerName: String) {
-        let translation = OfflineTranslation(paths: paths, controllerName: controllerName)
+    public init(paths: [String], controllerName: String, ingress: IngressServing? = IngressServing()) {
+        let translation = OfflineTranslation(paths: paths, controllerName: controllerName, ingress: ingress)
         let (snapshot, result) = (translation.snapshot, translation.result)
         var problems = translation.load.errors.map(\.description)
         var locations: [ObjectRef: SourceLocation] = [:]

@@ -22,6 +22,8 @@ public actor GatewayRuntime {
         public var drainTimeout: TimeAmount = .seconds(30)
         public var pollInterval: Duration = .milliseconds(500)
         public var eventLoopThreads = CPUAffinity.usableCores
+        /// Ingresses of archway's class are served on these ports (nil: Ingresses are ignored).
+        public var ingress: IngressServing? = IngressServing()
 
         public init(configPaths: [String]) { self.configPaths = configPaths }
     }
@@ -54,8 +56,10 @@ public actor GatewayRuntime {
         provider = FileProvider(paths: options.configPaths, interval: options.pollInterval)
         let address = ["0.0.0.0", "::"].contains(options.bindHost) ? "127.0.0.1" : options.bindHost
         let certificates = tables.certificates
-        translator = Translator(options: .init(controllerName: options.controllerName, defaultAddress: address,
-                                               certificateCheck: { certificates.problem(chainPEM: $0, keyPEM: $1) }))
+        var translatorOptions = Translator.Options(controllerName: options.controllerName, defaultAddress: address,
+                                                   certificateCheck: { certificates.problem(chainPEM: $0, keyPEM: $1) })
+        translatorOptions.ingress = options.ingress
+        translator = Translator(options: translatorOptions)
     }
 
     /// Loads the configuration, binds the listeners and the admin endpoint. Ready when it returns.

@@ -8,11 +8,12 @@ struct OfflineTranslation {
     let snapshot: ResourceSnapshot
     let result: Translator.Result
 
-    init(paths: [String], controllerName: String) {
+    init(paths: [String], controllerName: String, ingress: IngressServing? = IngressServing()) {
         load = ManifestLoader().load(paths: paths)
         snapshot = ResourceSnapshot(load.resources.map(\.resource))
         let certificates = TLSContextCache()
-        result = Translator(options: .init(controllerName: controllerName,
-                                           certificateCheck: { certificates.problem(chainPEM: $0, keyPEM: $1) })).translate(snapshot)
+        var options = Translator.Options(controllerName: controllerName, certificateCheck: { certificates.problem(chainPEM: $0, keyPEM: $1) })
+        options.ingress = ingress
+        result = Translator(options: options).translate(snapshot)
     }
 }

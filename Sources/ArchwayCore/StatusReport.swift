@@ -22,15 +22,24 @@ public struct StatusReport: Sendable {
         case gateway(GatewayStatus)
         case route(RouteStatus)
         case policy(PolicyStatus)
+        /// Not a Kubernetes status: whether archway serves the Ingress side by side, and why (not).
+        case ingress(IngressServingStatus)
         public func encode(to encoder: any Encoder) throws {
             switch self {
             case .gatewayClass(let status): try status.encode(to: encoder)
             case .gateway(let status): try status.encode(to: encoder)
             case .route(let status): try status.encode(to: encoder)
             case .policy(let status): try status.encode(to: encoder)
+            case .ingress(let status):
+                var container = encoder.container(keyedBy: IngressKeys.self)
+                try container.encode(status.served, forKey: .served)
+                try container.encodeIfPresent(status.className, forKey: .ingressClassName)
+                try container.encode(status.message, forKey: .message)
             }
         }
     }
+
+    private enum IngressKeys: String, CodingKey { case served, ingressClassName, message }
 
     public var items: [Item]
     /// Why a route got no status from this controller, by "namespace/name" (shown in the table).
@@ -85,12 +94,19 @@ public struct StatusReport: Sendable {
                               metadata: .init(name: policy.metadata.name, namespace: policy.metadata.namespace, generation: policy.metadata.generation),
                               status: .policy(status)))
         }
+        for ingress in snapshot.ingresses {
+            guard let status = statuses.ingresses[ingress.metadata.namespacedName] else { continue }
+            items.append(Item(apiVersion: "networking.k8s.io/v1", kind: "Ingress",
+                              metadata: .init(name: ingress.metadata.name, namespace: ingress.metadata.namespace, generation: ingress.metadata.generation),
+                              status: .ingress(status)))
+        }
         self.items = items
     }
 
     /// Loads the manifests and translates them: the manifest errors and the resulting report.
-    public static func compute(paths: [String], controllerName: String) -> (errors: [String], report: StatusReport) {
-        let translation = OfflineTranslation(paths: paths, controllerName: controllerName)
+    public static func compute(paths: [String], controllerName: String,
+                               ingress: IngressServing? = IngressServing()) -> (errors: [String], report: StatusReport) {
+        let translation = OfflineTranslation(paths: paths, controllerName: controllerName, ingress: ingress)
         return (translation.load.errors.map(\.description),
                 StatusReport(snapshot: translation.snapshot, statuses: translation.result.statuses))
     }
@@ -149,6 +165,9 @@ public struct StatusReport: Sendable {
                         itemNotes += problems(parent.conditions, prefix: "parent \(parent.parentRef.namespace ?? "")/\(parent.parentRef.name): ")
                     }
                 }
+            case .ingress(let status):
+                line = status.served ? "Served" : "NotServed"
+                itemNotes = [status.message]
             case .policy(let status):
                 let conditions = status.ancestors.first?.conditions ?? []
                 line = summary(conditions)

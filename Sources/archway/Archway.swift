@@ -55,6 +55,19 @@ struct ConfigOptions: ParsableArguments {
     func validate() throws {
         if config.isEmpty { throw ValidationError("at least one --config PATH is required") }
     }
+
+    @Option(name: .long, help: "Port Ingresses of archway's class are served on over HTTP (0: do not serve Ingresses).")
+    var ingressHttpPort = 80
+
+    @Option(name: .long, help: "Port Ingresses of archway's class are served on over HTTPS.")
+    var ingressHttpsPort = 443
+
+    @Option(name: .long, help: "IngressClass controller name whose Ingresses archway serves.")
+    var ingressController = IngressServing.defaultController
+
+    var ingressServing: IngressServing? {
+        ingressHttpPort == 0 ? nil : IngressServing(controllerName: ingressController, httpPort: ingressHttpPort, httpsPort: ingressHttpsPort)
+    }
 }
 
 struct Serve: AsyncParsableCommand {
@@ -97,6 +110,7 @@ struct Serve: AsyncParsableCommand {
         runtimeOptions.bindHost = bindAddress
         runtimeOptions.drainTimeout = .seconds(Int64(drainTimeout))
         runtimeOptions.eventLoopThreads = threads
+        runtimeOptions.ingress = options.ingressServing
         for mapping in portMap {
             runtimeOptions.portMap[mapping.listenerPort] = .init(host: mapping.binding.host, port: mapping.binding.port)
         }
@@ -116,7 +130,8 @@ struct Status: AsyncParsableCommand {
     var output = Format.table
 
     func run() async throws {
-        let (errors, report) = StatusReport.compute(paths: options.config, controllerName: options.controllerName)
+        let (errors, report) = StatusReport.compute(paths: options.config, controllerName: options.controllerName,
+                                                        ingress: options.ingressServing)
         for error in errors {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
         }
@@ -134,7 +149,7 @@ struct Check: AsyncParsableCommand {
     @OptionGroup var options: ConfigOptions
 
     func run() async throws {
-        let check = ConfigCheck(paths: options.config, controllerName: options.controllerName)
+        let check = ConfigCheck(paths: options.config, controllerName: options.controllerName, ingress: options.ingressServing)
         for problem in check.problems { print(problem) }
         if !check.problems.isEmpty { throw ExitCode(1) }
         print("ok: every resource is valid and accepted")

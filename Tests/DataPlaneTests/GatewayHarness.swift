@@ -1,4 +1,5 @@
 import ArchwayCore
+import Translator
 import Foundation
 import Logging
 import NIOCore
@@ -16,6 +17,8 @@ final class GatewayHarness: @unchecked Sendable {
     private(set) var adminPort = 0
     /// Listener port → host port, beyond the default 80 and 8080 (both on a free port).
     var extraPortMap: [Int: Int] = [:]
+    /// Ingress serving; by default on 80/443, which the test Gateway's listener takes first.
+    var ingress: IngressServing? = IngressServing()
 
     init() {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("archway-test-\(UUID().uuidString)")
@@ -65,6 +68,7 @@ final class GatewayHarness: @unchecked Sendable {
         var options = GatewayRuntime.Options(configPaths: [directory.path])
         options.portMap = [80: .init(host: "127.0.0.1", port: 0), 8080: .init(host: "127.0.0.1", port: 0)]
         for (listenerPort, hostPort) in extraPortMap { options.portMap[listenerPort] = .init(host: "127.0.0.1", port: hostPort) }
+        options.ingress = ingress
         options.adminHost = "127.0.0.1"
         options.adminPort = 0
         options.pollInterval = .milliseconds(50)
