@@ -62,7 +62,10 @@ struct RoutePlan {
             }
             let redirect = intent.forceSSLRedirect || (hasTLS && intent.sslRedirect != false)
             if redirect {
-                let rule = Manifest.map([("filters", Manifest.seq([redirectFilter(scheme: "https", statusCode: 308)]))])
+                // Only the paths the Ingress routes are redirected; others stay unrouted, as in ingress-nginx.
+                let matches = paths.map { convertPath($0.path ?? "/", type: $0.pathType).match }
+                let rule = Manifest.map([("matches", Manifest.seq(matches)),
+                                         ("filters", Manifest.seq([redirectFilter(scheme: "https", statusCode: 308)]))])
                 documents.append(route(kind: "HTTPRoute", name: name + "-ssl-redirect", host: host, parents: ["http"], rules: [rule]))
             } else if entrypoints != "websecure" {
                 parents.insert("http", at: 0)
