@@ -62,7 +62,7 @@ enum AnnotationCatalog {
 
 extension IngressConverter {
     /// Every annotation of an Ingress with what the conversion did with it.
-    static func report(_ ingress: Ingress, canaries: [Ingress]) -> [AnnotationOutcome] {
+    static func report(_ ingress: Ingress) -> [AnnotationOutcome] {
         let intent = IngressIntent(ingress)
         let name = ingress.metadata.namespacedName
         return (ingress.metadata.annotations ?? [:]).keys.sorted().map { key in

@@ -40,7 +40,7 @@ public enum IngressConverter {
         for className in classes.keys.sorted() {
             let members = classes[className]!
             var gateway = GatewayPlan(name: className, namespace: gatewayNamespace)
-            for ingress in members { migration.report += report(ingress, canaries: canaries) }
+            for ingress in members { migration.report += report(ingress) }
             for ingress in members where IngressIntent(ingress).canary == nil {
                 var plan = RoutePlan(ingress: ingress, gateway: gateway.name, gatewayNamespace: gatewayNamespace, snapshot: snapshot)
                 plan.build(into: &gateway, canaries: canaries.filter { $0.metadata.namespace == ingress.metadata.namespace })

@@ -132,8 +132,7 @@ struct RoutePlan {
                     let cases: [(String, Ingress.Backend)] = settings.headerValue.map { [($0, canaryPath.backend)] }
                         ?? [("always", canaryPath.backend), ("never", path.backend)]
                     for (value, backend) in cases {
-                        var withHeader = match
-                        withHeader = Manifest.map(Self.pairs(of: match) + [("headers", Manifest.seq([Manifest.map([
+                        let withHeader = Manifest.map(Self.pairs(of: match) + [("headers", Manifest.seq([Manifest.map([
                             ("name", Manifest.str(header)), ("value", Manifest.str(value))])]))])
                         rules.append(rule([withHeader], [backendRef(backend, weight: nil)]))
                     }

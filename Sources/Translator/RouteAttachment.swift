@@ -66,15 +66,13 @@ extension Translator {
             case .failure(let problem):
                 set("Accepted", false, problem.reason, problem.message)
             case .success(let candidates):
-                let selected = candidates.filter { index, _ in
-                    conflicts.winner(over: routeKey, on: .init(gateway: gatewayKey, listener: gateway.listeners[index].spec.name)) == nil
+                let winners = candidates.map { index, _ in
+                    conflicts.winner(over: routeKey, on: .init(gateway: gatewayKey, listener: gateway.listeners[index].spec.name))
                 }
+                let selected = zip(candidates, winners).filter { $0.1 == nil }.map(\.0)
                 if selected.isEmpty {
-                    let winners = candidates.compactMap { index, _ in
-                        conflicts.winner(over: routeKey, on: .init(gateway: gatewayKey, listener: gateway.listeners[index].spec.name))
-                    }
                     set("Accepted", false, "Conflicted",
-                        "its hostnames are already served by \(Set(winners).sorted().joined(separator: ", ")) on the same listener, which is older; an HTTPRoute and a GRPCRoute may not share a hostname")
+                        "its hostnames are already served by \(Set(winners.compactMap { $0 }).sorted().joined(separator: ", ")) on the same listener, which is older; an HTTPRoute and a GRPCRoute may not share a hostname")
                 } else if outcome.acceptedRules == 0 {
                     set("Accepted", false, "UnsupportedValue", "All rules are invalid: \(reasons)")
                 } else {

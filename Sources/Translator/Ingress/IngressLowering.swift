@@ -168,7 +168,8 @@ extension Translator {
                                                                         filters: filters, action: action))))
             }
         }
-        if let backend = ingress.spec.defaultBackend, !secure || !tlsHosts.isEmpty {
+        // HTTPS listeners carry only their TLS hosts' vhosts, never "*": the catch-all is cleartext only.
+        if let backend = ingress.spec.defaultBackend, !secure {
             let forward = ingressBackend(backend, namespace: namespace, snapshot: snapshot, clusters: &clusters)
             result.append(("*", IngressEntry(sortKey: (Int.max, 3, 1, name, 0),
                                              entry: HTTPRouteEntry(origin: origin(-1, 0), match: HTTPMatch(path: .prefix("")),
