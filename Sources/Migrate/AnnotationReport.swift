@@ -49,9 +49,9 @@ enum AnnotationCatalog {
         switch name {
         case "ssl-redirect", "force-ssl-redirect", "from-to-www-redirect", "canary", "canary-weight", "canary-weight-total",
              "canary-by-header", "canary-by-header-value", "permanent-redirect", "permanent-redirect-code", "temporal-redirect",
-             "app-root", "use-regex", "upstream-vhost", "x-forwarded-prefix", "ssl-passthrough":
+             "app-root", "use-regex", "upstream-vhost", "x-forwarded-prefix":
             return .convertible
-        case "rewrite-target", "backend-protocol", "proxy-read-timeout", "proxy-ssl-verify", "proxy-ssl-name",
+        case "rewrite-target", "ssl-passthrough", "backend-protocol", "proxy-read-timeout", "proxy-ssl-verify", "proxy-ssl-name",
              "proxy-ssl-secret", "canary-by-cookie":
             return .partly
         default:
@@ -66,11 +66,11 @@ extension IngressConverter {
         let intent = IngressIntent(ingress)
         let name = ingress.metadata.namespacedName
         return (ingress.metadata.annotations ?? [:]).keys.sorted().map { key in
-            AnnotationOutcome(ingress: name, key: key, verdict: verdict(key, value: ingress.annotation(key) ?? "", intent: intent))
+            AnnotationOutcome(ingress: name, key: key, verdict: verdict(key, value: ingress.annotation(key) ?? "", intent: intent, hasTLS: !ingress.tlsHosts.isEmpty))
         }
     }
 
-    private static func verdict(_ key: String, value: String, intent: IngressIntent) -> AnnotationOutcome.Verdict {
+    private static func verdict(_ key: String, value: String, intent: IngressIntent, hasTLS: Bool) -> AnnotationOutcome.Verdict {
         let nginx = AnnotationCatalog.nginx, traefik = AnnotationCatalog.traefik
         if key == "kubernetes.io/ingress.class" { return .mapped }
         if key == "cert-manager.io/cluster-issuer" || key == "cert-manager.io/issuer" { return .mapped }
@@ -80,7 +80,10 @@ extension IngressConverter {
             case "router.entrypoints":
                 return .partly("entry points \"\(value)\" became the http (web) and https (websecure) listeners; other entry points have no listener")
             case "router.tls":
-                return .partly("TLS comes from the Ingress tls section; without one there is no certificate for the HTTPS listener")
+                if !hasTLS {
+                    return .notMapped("the Ingress has no tls section, so there is no certificate for an HTTPS listener (Traefik would use its default certificate); add a tls section and convert again")
+                }
+                return .partly("the HTTPS listeners take their certificates from the Ingress tls section")
             case "router.middlewares":
                 return .notMapped("Traefik middlewares (\(value)) would be ExtensionRef filters, which archway does not implement; recreate them as route filters or policies")
             default:
@@ -99,9 +102,11 @@ extension IngressConverter {
         case "ssl-redirect", "force-ssl-redirect":
             return .mapped  // an {route}-ssl-redirect HTTPRoute on the http listener (308)
         case "from-to-www-redirect", "permanent-redirect", "permanent-redirect-code", "temporal-redirect", "app-root",
-             "use-regex", "upstream-vhost", "x-forwarded-prefix", "ssl-passthrough",
+             "use-regex", "upstream-vhost", "x-forwarded-prefix",
              "canary", "canary-weight", "canary-weight-total", "canary-by-header", "canary-by-header-value":
             return .mapped
+        case "ssl-passthrough":
+            return .partly("a TLSRoute on a Passthrough listener; plain HTTP on port 80 still reaches the backend through an HTTPRoute named {route}-http, as ingress-nginx does — delete it if that was never wanted")
         case "canary-by-cookie":
             return .notMapped("Gateway API cannot match a cookie's value; use canary-by-header or weights")
         case "rewrite-target":

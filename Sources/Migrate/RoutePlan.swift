@@ -46,6 +46,7 @@ struct RoutePlan {
         }
         let tlsHosts = Set(ingress.tlsHosts)
         let entrypoints = ingress.annotation(AnnotationCatalog.traefik + "router.entrypoints")
+        let traefik = ingress.className == "traefik" || ingress.metadata.annotations?.keys.contains { $0.hasPrefix(AnnotationCatalog.traefik) } == true
         for (host, paths) in ingress.hostRules {
             let name = IngressConverter.routeName(ingress, host: host)
             if intent.sslPassthrough {
@@ -53,6 +54,9 @@ struct RoutePlan {
                 let refs = paths.prefix(1).compactMap { backendRef($0.backend, weight: nil) }
                 documents.append(route(kind: "TLSRoute", apiVersion: "gateway.networking.k8s.io/v1alpha2", name: name, host: host,
                                        parents: [section], rules: [Manifest.map([("backendRefs", Manifest.seq(refs))])]))
+                // ingress-nginx still serves the host's paths in plain HTTP on port 80 (kubernetes/ingress-nginx#4203).
+                documents.append(route(kind: "HTTPRoute", name: name + "-http", host: host, parents: ["http"],
+                                       rules: httpRules(host: host, paths: paths, canaries: canaries)))
                 continue
             }
             var parents: [String] = []
@@ -60,7 +64,8 @@ struct RoutePlan {
             if hasTLS, let secret = ingress.tlsSecret(for: host), entrypoints != "web" {
                 parents.append(gateway.addHTTPS(host: host, secret: NamespacedName(namespace, secret)))
             }
-            let redirect = intent.forceSSLRedirect || (hasTLS && intent.sslRedirect != false)
+            // ingress-nginx redirects TLS hosts to HTTPS by default; Traefik never does unless told (a middleware).
+            let redirect = intent.forceSSLRedirect || (hasTLS && intent.sslRedirect != false && !traefik)
             if redirect {
                 // Only the paths the Ingress routes are redirected; others stay unrouted, as in ingress-nginx.
                 let matches = paths.map { convertPath($0.path ?? "/", type: $0.pathType).match }

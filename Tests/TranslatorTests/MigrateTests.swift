@@ -117,4 +117,108 @@ import Yams
         #expect(output.contains("statusCode: 308"), "ssl-redirect and from-to-www use 308 as ingress-nginx does")
         #expect(output.contains("hostname: internal.api"))
     }
+
+    static func documents(_ output: String, kind: String) throws -> [[String: Any]] {
+        try Yams.load_all(yaml: output).compactMap { $0 as? [String: Any] }.filter { $0["kind"] as? String == kind }
+    }
+
+    static func spec(_ document: [String: Any]?) -> [String: Any] { document?["spec"] as? [String: Any] ?? [:] }
+
+    @Test func backendProtocolsPassthroughAndCertManager() throws {
+        let yaml = Self.ingress("grpc", annotations: ["nginx.ingress.kubernetes.io/backend-protocol": "GRPC", "cert-manager.io/cluster-issuer": "letsencrypt"],
+                                host: "grpc.example.com", tls: "grpc-tls")
+            + Self.ingress("secure", annotations: ["nginx.ingress.kubernetes.io/backend-protocol": "HTTPS", "nginx.ingress.kubernetes.io/proxy-ssl-name": "internal.secure",
+                                                   "nginx.ingress.kubernetes.io/x-forwarded-prefix": "/secure"], host: "secure.example.com")
+            + Self.ingress("vault", annotations: ["nginx.ingress.kubernetes.io/ssl-passthrough": "true"], host: "vault.example.com")
+            + Self.ingress("moved", annotations: ["nginx.ingress.kubernetes.io/temporal-redirect": "https://tmp.example.com/", "nginx.ingress.kubernetes.io/use-regex": "true"],
+                           host: "moved.example.com", paths: "[{path: \"/docs/[a-z]+\", pathType: ImplementationSpecific, backend: {service: {name: docs, port: {number: 80}}}}]")
+        let (migration, verification, output) = Self.verify(yaml)
+        #expect(verification.loadErrors.isEmpty, "\(verification.loadErrors)")
+        #expect(verification.differences.isEmpty, "\(verification.differences.map(\.description).joined(separator: "\n"))")
+
+        let gateway = try Self.documents(output, kind: "Gateway").first
+        #expect((gateway?["metadata"] as? [String: Any])?["annotations"] as? [String: String] == ["cert-manager.io/cluster-issuer": "letsencrypt"],
+                "cert-manager's Gateway support reads the issuer from the Gateway")
+        let listeners = (Self.spec(gateway)["listeners"] as? [[String: Any]] ?? []).map { "\($0["name"]!) \($0["protocol"]!) \($0["port"]!)" }
+        #expect(listeners == ["http HTTP 80", "https-grpc-example-com HTTPS 443", "tls-passthrough-vault-example-com TLS 443"])
+
+        let grpc = try Self.documents(output, kind: "GRPCRoute")
+        #expect(grpc.map { ($0["metadata"] as? [String: Any])?["name"] as? String } == ["grpc-grpc-example-com"])
+        #expect(output.contains("name: grpc-grpc-example-com-ssl-redirect"), "TLS hosts redirect plain HTTP, as ingress-nginx does by default")
+
+        let policy = try Self.documents(output, kind: "BackendTLSPolicy").first
+        let validation = Self.spec(policy)["validation"] as? [String: Any]
+        #expect(validation?["hostname"] as? String == "internal.secure", "proxy-ssl-name is the name the backend's certificate is checked against")
+        #expect((Self.spec(policy)["targetRefs"] as? [[String: Any]])?.first?["name"] as? String == "app", "the Service behind the HTTPS backend")
+        #expect(output.contains("name: X-Forwarded-Prefix\n          value: /secure"))
+
+        let tlsRoutes = try Self.documents(output, kind: "TLSRoute")
+        #expect(tlsRoutes.count == 1)
+        #expect(output.contains("name: vault-vault-example-com-http"), "passthrough leaves port 80 served, as in ingress-nginx")
+        let passthrough = migration.report.first { $0.key.hasSuffix("ssl-passthrough") }
+        #expect(passthrough?.description.contains("partly mapped") == true)
+
+        #expect(output.contains("statusCode: 302") && output.contains("hostname: tmp.example.com"))
+        #expect(verification.probes >= 20)
+    }
+
+    @Test func traefikEntryPointsChooseListeners() throws {
+        let traefik = "traefik.ingress.kubernetes.io/"
+        func ingress(_ name: String, _ annotations: [String: String], tls: String?) -> String {
+            Self.ingress(name, annotations: annotations, host: "\(name).example.com", tls: tls).replacingOccurrences(of: "ingressClassName: nginx", with: "ingressClassName: traefik")
+        }
+        let yaml = ingress("plain", [traefik + "router.entrypoints": "web"], tls: "plain-tls")
+            + ingress("secure", [traefik + "router.entrypoints": "websecure", traefik + "router.tls": "true"], tls: "secure-tls")
+            + ingress("nocert", [traefik + "router.entrypoints": "websecure", traefik + "router.tls": "true",
+                                 traefik + "router.middlewares": "apps-auth@kubernetescrd"], tls: nil)
+        let (migration, verification, output) = Self.verify(yaml)
+        let routes = try Self.documents(output, kind: "HTTPRoute").map { route in
+            let name = (route["metadata"] as? [String: Any])?["name"] as? String ?? "?"
+            let sections = (Self.spec(route)["parentRefs"] as? [[String: Any]] ?? []).compactMap { $0["sectionName"] as? String }
+            return "\(name) → \(sections.joined(separator: ","))"
+        }
+        #expect(routes.contains("plain-plain-example-com → http"), "web only: no HTTPS listener although the Ingress has a tls section")
+        #expect(routes.contains("secure-secure-example-com → https-secure-example-com"), "websecure only: not on port 80")
+        #expect(!routes.contains { $0.hasPrefix("nocert-") }, "websecure without a certificate has no listener to attach to")
+        let nocert = migration.report.filter { $0.ingress.name == "nocert" }.map(\.description)
+        #expect(nocert.contains { $0.contains("router.tls: not mapped") && $0.contains("no tls section") })
+        #expect(nocert.contains { $0.contains("router.middlewares: not mapped") && $0.contains("apps-auth@kubernetescrd") })
+        // archway's Ingress reading is ingress-nginx's; --verify shows where Traefik-only settings change routing.
+        #expect(verification.differences.contains { $0.probe.hasPrefix("http://nocert.example.com/") })
+    }
+
+    @Test func inventoryCountsClassesAnnotationsAndCrossNamespaceNeeds() throws {
+        let classes = """
+        ---
+        apiVersion: networking.k8s.io/v1
+        kind: IngressClass
+        metadata: {name: nginx}
+        spec: {controller: k8s.io/ingress-nginx}
+
+        """
+        let yaml = classes
+            + Self.ingress("a", namespace: "shop", annotations: ["nginx.ingress.kubernetes.io/rewrite-target": "/$2", "nginx.ingress.kubernetes.io/server-snippet": "x"], tls: "a-tls")
+            + Self.ingress("b", namespace: "shop", annotations: ["nginx.ingress.kubernetes.io/rewrite-target": "/", "nginx.ingress.kubernetes.io/ssl-redirect": "false"])
+            + Self.ingress("c", namespace: "blog", annotations: ["kubernetes.io/ingress.class": "nginx"], host: "blog.example.com")
+                .replacingOccurrences(of: "  ingressClassName: nginx\n", with: "  defaultBackend: {service: {name: blog, port: {number: 8080}}}\n")
+        let (snapshot, _) = Self.snapshot(yaml)
+        let inventory = IngressInventory(snapshot, gatewayNamespace: "gateways")
+        #expect(inventory.total == 3)
+        #expect(inventory.classes.map { "\($0.namespace) \($0.ingressClass) \($0.controller) \($0.ingresses)" }
+                == ["blog nginx k8s.io/ingress-nginx 1", "shop nginx k8s.io/ingress-nginx 2"],
+                "the legacy ingress.class annotation counts as the class")
+        let uses = Dictionary(uniqueKeysWithValues: inventory.annotations.map { ($0.key, "\($0.count) \($0.support)") })
+        #expect(uses["nginx.ingress.kubernetes.io/rewrite-target"] == "2 partly")
+        #expect(uses["nginx.ingress.kubernetes.io/ssl-redirect"] == "1 convertible")
+        #expect(uses["nginx.ingress.kubernetes.io/server-snippet"] == "1 not convertible")
+        let blog = inventory.ingresses.first { $0.ingress == "blog/c" }
+        #expect(blog?.defaultBackend?.contains("blog:8080") == true)
+        let shopA = inventory.ingresses.first { $0.ingress == "shop/a" }
+        #expect(shopA?.tlsSecrets == ["shop/a-tls"])
+        #expect(shopA?.crossNamespace.first?.contains("ReferenceGrant for the Gateway in gateways") == true)
+        let table = inventory.table()
+        #expect(table.contains("INGRESSES: 3") && table.contains("nginx.ingress.kubernetes.io/"))
+        let json = try JSONSerialization.jsonObject(with: Data(try inventory.json().utf8)) as? [String: Any]
+        #expect(json?["total"] as? Int == 3)
+    }
 }
