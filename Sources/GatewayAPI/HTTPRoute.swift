@@ -107,7 +107,17 @@ public struct HTTPRoute: Codable, Sendable, Equatable {
         public var responseHeaderModifier: HeaderModifier?
         public var requestRedirect: Redirect?
         public var urlRewrite: URLRewrite?
+        public var cors: CORS?
         public var extensionRef: LocalObjectReference?
+    }
+    /// The CORS filter (standard channel since Gateway API v1.5).
+    public struct CORS: Codable, Sendable, Equatable {
+        public var allowOrigins: [String]?
+        public var allowCredentials: Bool?
+        public var allowMethods: [String]?
+        public var allowHeaders: [String]?
+        public var exposeHeaders: [String]?
+        public var maxAge: Int?
     }
     public struct PathModifier: Codable, Sendable, Equatable {
         public enum ModifierType: String, Codable, Sendable { case ReplaceFullPath, ReplacePrefixMatch }
@@ -138,5 +148,23 @@ public struct HTTPRoute: Codable, Sendable, Equatable {
     public init(metadata: ObjectMeta, spec: Spec) {
         self.metadata = metadata
         self.spec = spec
+    }
+}
+
+/// The origin forms the CORS filter accepts: `*`, or `scheme://host[:port]` where the host may begin
+/// with `*.` (any number of labels).
+public enum CORSOrigin {
+    public static func isValidPattern(_ pattern: String) -> Bool {
+        if pattern == "*" { return true }
+        guard let split = pattern.range(of: "://") else { return false }
+        let scheme = pattern[..<split.lowerBound], rest = pattern[split.upperBound...]
+        guard !scheme.isEmpty, scheme.allSatisfy({ $0.isLetter || $0.isNumber || "+-.".contains($0) }) else { return false }
+        var host = Substring(rest)
+        if let colon = host.lastIndex(of: ":") {
+            guard let port = Int(host[host.index(after: colon)...]), (1...65535).contains(port) else { return false }
+            host = host[..<colon]
+        }
+        if host.hasPrefix("*.") { host = host.dropFirst(2) }
+        return !host.isEmpty && host.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." }
     }
 }

@@ -150,14 +150,24 @@ extension HTTPRoute.Filter {
     func validate(field: String, rule: HTTPRoute.Rule, into problems: inout Problems) {
         let configured: [(String, Bool)] = [
             ("RequestHeaderModifier", requestHeaderModifier != nil), ("ResponseHeaderModifier", responseHeaderModifier != nil),
-            ("RequestRedirect", requestRedirect != nil), ("URLRewrite", urlRewrite != nil), ("ExtensionRef", extensionRef != nil),
+            ("RequestRedirect", requestRedirect != nil), ("URLRewrite", urlRewrite != nil), ("CORS", cors != nil), ("ExtensionRef", extensionRef != nil),
         ]
         for (type, present) in configured {
             if type == self.type {
-                problems.require(present, field, "filter of type \(type) needs its \(type.prefix(1).lowercased() + type.dropFirst()) field")
+                let key = type == "CORS" ? "cors" : type.prefix(1).lowercased() + type.dropFirst()
+                problems.require(present, field, "filter of type \(type) needs its \(key) field")
             } else if present {
                 problems.add(field, "field for \(type) must not be set on a filter of type \(self.type)")
             }
+        }
+        if let cors {
+            for origin in cors.allowOrigins ?? [] where !CORSOrigin.isValidPattern(origin) {
+                problems.add(field + ".cors.allowOrigins", "\"\(origin)\" is not \"*\" or scheme://host[:port] (the host may start with \"*.\")")
+            }
+            for name in (cors.allowMethods ?? []) + (cors.allowHeaders ?? []) + (cors.exposeHeaders ?? []) where name != "*" && !isValidHeaderName(name) {
+                problems.add(field + ".cors", "\"\(name)\" is not a valid method or header name")
+            }
+            if let maxAge = cors.maxAge, maxAge < 1 { problems.add(field + ".cors.maxAge", "must be at least 1 second") }
         }
         for modifier in [requestHeaderModifier, responseHeaderModifier].compactMap({ $0 }) {
             let pairs = (modifier.set ?? []) + (modifier.add ?? [])

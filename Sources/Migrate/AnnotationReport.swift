@@ -49,10 +49,11 @@ enum AnnotationCatalog {
         switch name {
         case "ssl-redirect", "force-ssl-redirect", "from-to-www-redirect", "canary", "canary-weight", "canary-weight-total",
              "canary-by-header", "canary-by-header-value", "permanent-redirect", "permanent-redirect-code", "temporal-redirect",
-             "app-root", "use-regex", "upstream-vhost", "x-forwarded-prefix":
+             "app-root", "use-regex", "upstream-vhost", "x-forwarded-prefix", "enable-cors", "cors-allow-origin", "cors-allow-methods",
+             "cors-allow-headers", "cors-allow-credentials", "cors-expose-headers", "cors-max-age":
             return .convertible
         case "rewrite-target", "ssl-passthrough", "backend-protocol", "proxy-read-timeout", "proxy-ssl-verify", "proxy-ssl-name",
-             "proxy-ssl-secret", "canary-by-cookie":
+             "proxy-ssl-secret", "canary-by-cookie", "affinity", "session-cookie-name", "session-cookie-max-age", "session-cookie-expires":
             return .partly
         default:
             return .notConvertible
@@ -66,11 +67,11 @@ extension IngressConverter {
         let intent = IngressIntent(ingress)
         let name = ingress.metadata.namespacedName
         return (ingress.metadata.annotations ?? [:]).keys.sorted().map { key in
-            AnnotationOutcome(ingress: name, key: key, verdict: verdict(key, value: ingress.annotation(key) ?? "", intent: intent, hasTLS: !ingress.tlsHosts.isEmpty))
+            AnnotationOutcome(ingress: name, key: key, verdict: verdict(key, value: ingress.annotation(key) ?? "", intent: intent, ingress: ingress))
         }
     }
 
-    private static func verdict(_ key: String, value: String, intent: IngressIntent, hasTLS: Bool) -> AnnotationOutcome.Verdict {
+    private static func verdict(_ key: String, value: String, intent: IngressIntent, ingress: Ingress) -> AnnotationOutcome.Verdict {
         let nginx = AnnotationCatalog.nginx, traefik = AnnotationCatalog.traefik
         if key == "kubernetes.io/ingress.class" { return .mapped }
         if key == "cert-manager.io/cluster-issuer" || key == "cert-manager.io/issuer" { return .mapped }
@@ -80,7 +81,7 @@ extension IngressConverter {
             case "router.entrypoints":
                 return .partly("entry points \"\(value)\" became the http (web) and https (websecure) listeners; other entry points have no listener")
             case "router.tls":
-                if !hasTLS {
+                if ingress.tlsHosts.isEmpty {
                     return .notMapped("the Ingress has no tls section, so there is no certificate for an HTTPS listener (Traefik would use its default certificate); add a tls section and convert again")
                 }
                 return .partly("the HTTPS listeners take their certificates from the Ingress tls section")
@@ -129,9 +130,12 @@ extension IngressConverter {
             return .notMapped("nginx's timeouts bound each connect/read/send, Gateway API's bound the whole request; set HTTPRoute timeouts.request / backendRequest once the total is known")
         case "enable-cors", "cors-allow-origin", "cors-allow-methods", "cors-allow-headers", "cors-allow-credentials",
              "cors-expose-headers", "cors-max-age":
-            return .notMapped("archway does not implement the CORS filter yet")
-        case "affinity", "affinity-mode", "session-cookie-name", "session-cookie-path", "session-cookie-max-age", "session-cookie-expires":
-            return .notMapped("archway does not implement sessionPersistence yet")
+            // archway answers the preflight itself; ingress-nginx did too, so nothing the browser sees changes.
+            return EdgeAnnotations(ingress: ingress).corsFilter != nil ? .mapped : .notMapped("has no effect without enable-cors: \"true\"")
+        case "affinity", "session-cookie-name", "session-cookie-max-age", "session-cookie-expires":
+            return .partly("a Cookie sessionPersistence on each rule (Gateway API experimental); archway does not enforce session persistence yet, so until it does requests are balanced as before")
+        case "affinity-mode", "session-cookie-path", "session-cookie-samesite", "session-cookie-secure", "session-cookie-change-on-failure":
+            return .notMapped("sessionPersistence has no equivalent for this cookie setting")
         default:
             return .notMapped("no Gateway API equivalent known to archway")
         }

@@ -20,6 +20,8 @@ public enum Manifest {
 
     static func int(_ value: Int) -> Node { .scalar(Node.Scalar(String(value), Tag(.int))) }
 
+    static func bool(_ value: Bool) -> Node { .scalar(Node.Scalar(value ? "true" : "false", Tag(.bool))) }
+
     static func metadata(name: String, namespace: String?, annotations: [String: String] = [:]) -> Node {
         map([("name", str(name)), ("namespace", namespace.map(str)),
              ("annotations", annotations.isEmpty ? nil : map(annotations.sorted { $0.key < $1.key }.map { ($0.key, str($0.value)) }))])
@@ -44,6 +46,7 @@ public enum Manifest {
         case .sequence(let sequence): return sequence.map(plain)
         case .scalar(let scalar):
             if scalar.style != .doubleQuoted, let number = Int(scalar.string) { return number }
+            if scalar.tag == Tag(.bool) { return scalar.string == "true" }
             return scalar.string
         case .alias: return NSNull()
         }

@@ -96,6 +96,7 @@ struct RoutePlan {
 
     private func httpRules(host: String, paths: [Ingress.Path], canaries: [Ingress]) -> [Node] {
         var rules: [Node] = []
+        let edge = EdgeAnnotations(ingress: ingress)
         if let appRoot = intent.appRoot {
             rules.append(Manifest.map([
                 ("matches", Manifest.seq([Manifest.map([("path", pathMatch("Exact", "/"))])])),
@@ -111,6 +112,7 @@ struct RoutePlan {
                     ("set", Manifest.seq([Manifest.map([("name", Manifest.str("X-Forwarded-Prefix")), ("value", Manifest.str(prefix))])])),
                 ]))]))
             }
+            if let cors = edge.corsFilter { filters.append(cors) }
             if rewrite != nil || intent.upstreamVhost != nil {
                 filters.append(Manifest.map([("type", Manifest.str("URLRewrite")), ("urlRewrite", Manifest.map([
                     ("hostname", intent.upstreamVhost.map(Manifest.str)), ("path", rewrite),
@@ -130,7 +132,7 @@ struct RoutePlan {
             }.first
             func rule(_ matches: [Node], _ refs: [Node?]) -> Node {
                 Manifest.map([("matches", Manifest.seq(matches)), ("filters", filters.isEmpty ? nil : Manifest.seq(filters)),
-                              ("backendRefs", Manifest.seq(refs.compactMap { $0 }))])
+                              ("backendRefs", Manifest.seq(refs.compactMap { $0 })), ("sessionPersistence", edge.sessionPersistence)])
             }
             if let (settings, canaryPath) = canary {
                 if let header = settings.header {

@@ -224,6 +224,7 @@ public enum HTTPFilter: Sendable, Codable, Equatable {
     case requestHeaders(HeaderEdits)
     case responseHeaders(HeaderEdits)
     case urlRewrite(hostname: String?, path: PathRewrite?)
+    case cors(CORSPolicy)
 }
 
 public struct Redirect: Sendable, Codable, Equatable {

@@ -128,6 +128,11 @@ extension Translator {
             let redirect = filter.requestRedirect
             return .redirect(Redirect(scheme: redirect?.scheme?.rawValue, hostname: redirect?.hostname, port: redirect?.port,
                                       path: pathRewrite(redirect?.path), statusCode: redirect?.statusCode ?? 302))
+        case "CORS":
+            let cors = filter.cors
+            return .filter(.cors(CORSPolicy(allowOrigins: cors?.allowOrigins ?? [], allowCredentials: cors?.allowCredentials ?? false,
+                                            allowMethods: cors?.allowMethods ?? [], allowHeaders: cors?.allowHeaders ?? [],
+                                            exposeHeaders: cors?.exposeHeaders ?? [], maxAge: cors?.maxAge ?? 5)))
         case "ExtensionRef":
             let ref = filter.extensionRef
             throw RuleError(message: "ExtensionRef filter \(ref?.group ?? "")/\(ref?.kind ?? "")/\(ref?.name ?? "") is not supported")

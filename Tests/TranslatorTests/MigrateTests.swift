@@ -221,4 +221,23 @@ import Yams
         let json = try JSONSerialization.jsonObject(with: Data(try inventory.json().utf8)) as? [String: Any]
         #expect(json?["total"] as? Int == 3)
     }
+
+    @Test func corsAndAffinityBecomeTheFilterAndSessionPersistence() throws {
+        let yaml = Self.ingress("web", annotations: [
+            "nginx.ingress.kubernetes.io/enable-cors": "true", "nginx.ingress.kubernetes.io/cors-allow-origin": "https://app.example.com, https://*.example.org",
+            "nginx.ingress.kubernetes.io/cors-allow-credentials": "false", "nginx.ingress.kubernetes.io/affinity": "cookie",
+            "nginx.ingress.kubernetes.io/session-cookie-name": "route"])
+        let (migration, verification, output) = Self.verify(yaml)
+        #expect(verification.loadErrors.isEmpty && verification.differences.isEmpty, "archway accepts the CORS filter, so the rule is kept")
+        let rule = (Self.spec(try Self.documents(output, kind: "HTTPRoute").first)["rules"] as? [[String: Any]])?.first
+        let cors = (rule?["filters"] as? [[String: Any]])?.first { $0["type"] as? String == "CORS" }?["cors"] as? [String: Any]
+        #expect(cors?["allowOrigins"] as? [String] == ["https://app.example.com", "https://*.example.org"])
+        #expect(cors?["allowCredentials"] as? Bool == false)
+        #expect(cors?["maxAge"] as? Int == 1_728_000, "ingress-nginx's default max age is kept")
+        #expect((cors?["allowMethods"] as? [String])?.contains("PATCH") == true)
+        let session = rule?["sessionPersistence"] as? [String: Any]
+        #expect(session?["sessionName"] as? String == "route" && session?["type"] as? String == "Cookie")
+        #expect(migration.report.first { $0.key.hasSuffix("/affinity") }?.description.contains("does not enforce session persistence yet") == true)
+        #expect(migration.report.first { $0.key.hasSuffix("/enable-cors") }?.verdict == .mapped)
+    }
 }

@@ -29,6 +29,8 @@ final class Exchange {
     /// grpc-status (and message) that a backend sent in its response headers ("trailers-only"): sent on
     /// as trailers, because after the HTTP/1-shaped hop the headers and the end are separate frames.
     var grpcTrailers: HTTPHeaders?
+    /// Access-Control-* headers the route's CORS filter adds to the response.
+    var corsHeaders: [(String, String)] = []
 
     init(requestHead: HTTPRequestHead, upstreamHead: HTTPRequestHead, route: CompiledRoute, cluster: CompiledCluster,
          record: RequestRecord, owesContinue: Bool, upgrade: String?) {

@@ -216,6 +216,21 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         }
         labels.route = route
 
+        var corsHeaders: [(String, String)] = []
+        if let cors = route.cors, let origin = headers.first(name: "origin") {
+            let preflight = head.method == .OPTIONS ? headers.first(name: "access-control-request-method") : nil
+            if !cors.allows(origin: origin) {
+                // A browser would refuse the answer anyway; saying so here is clearer than a backend 405.
+                if preflight != nil { return respondLocally(.forbidden, "CORS: origin \(origin) is not allowed on this route", record: labels) }
+            } else if let preflight {
+                let allowed = cors.preflightHeaders(origin: origin, requestedMethod: preflight,
+                                                    requestedHeaders: headers.first(name: "access-control-request-headers"))
+                return respondLocally(.ok, "CORS preflight allowed", extraHeaders: allowed, record: labels)
+            } else {
+                corsHeaders = cors.responseHeaders(origin: origin)
+            }
+        }
+
         switch route.action {
         case .direct(let status, let reason):
             respondLocally(HTTPResponseStatus(statusCode: status), reason, record: labels)
@@ -241,6 +256,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                                                                    http2: cluster.http2)
                 let exchange = Exchange(requestHead: head, upstreamHead: upstreamHead, route: route, cluster: cluster,
                                         record: labels, owesContinue: owesContinue, upgrade: tunnel)
+                exchange.corsHeaders = corsHeaders
                 exchange.pending.append(.head(upstreamHead))
                 state = .forwarding(exchange)
                 connect(exchange, allowReuse: true)
@@ -358,6 +374,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             let hasLength = headers.contains(name: "content-length")
             HeaderRules.stripHopByHop(&headers)
             if let edits = exchange.route.responseHeaders { HeaderRules.apply(edits, to: &headers) }
+            for (name, value) in exchange.corsHeaders {
+                if name == "vary" { headers.add(name: name, value: value) } else { headers.replaceOrAdd(name: name, value: value) }
+            }
             if requestIsGRPC { exchange.grpcTrailers = HeaderRules.takeGRPCStatus(from: &headers) }
             if exchange.requestHead.version.isHTTP10OrOlder && !hasLength { keepAlive = false }
             if !keepAlive {

@@ -155,6 +155,7 @@ public final class CompiledRoute: Sendable {
     let matcher: RequestMatcher
     public let requestHeaders: HeaderEdits?
     public let responseHeaders: HeaderEdits?
+    public let cors: CORSPolicy?
     public let rewrite: (hostname: String?, path: PathRewrite?)?
     public let action: Action
     /// The prefix the PathPrefix match consumed, for ReplacePrefixMatch.
@@ -167,13 +168,16 @@ public final class CompiledRoute: Sendable {
         var requestHeaders: HeaderEdits?
         var responseHeaders: HeaderEdits?
         var rewrite: (String?, PathRewrite?)?
+        var cors: CORSPolicy?
         for filter in entry.filters {
             switch filter {
             case .requestHeaders(let edits): requestHeaders = edits
             case .responseHeaders(let edits): responseHeaders = edits
             case .urlRewrite(let hostname, let path): rewrite = (hostname, path)
+            case .cors(let policy): cors = policy
             }
         }
+        self.cors = cors
         self.requestHeaders = requestHeaders
         self.responseHeaders = responseHeaders
         self.rewrite = rewrite
