@@ -59,6 +59,7 @@ public struct HTTPRoute: Codable, Sendable, Equatable {
         public var filters: [Filter]?
         public var backendRefs: [BackendReference]?
         public var timeouts: Timeouts?
+        public var retry: Retry?
         public init(name: String? = nil, matches: [Match]? = nil, filters: [Filter]? = nil,
                     backendRefs: [BackendReference]? = nil) {
             self.name = name
@@ -70,6 +71,21 @@ public struct HTTPRoute: Codable, Sendable, Equatable {
     public struct Timeouts: Codable, Sendable, Equatable {
         public var request: String?
         public var backendRequest: String?
+    }
+    /// Gateway API v1.4 retries: `attempts` is the number of retries after the first try.
+    public struct Retry: Codable, Sendable, Equatable {
+        public var codes: [Int]?
+        public var attempts: Int?
+        public var backoff: String?
+    }
+    public struct RequestMirror: Codable, Sendable, Equatable {
+        public struct Fraction: Codable, Sendable, Equatable {
+            public var numerator: Int
+            public var denominator: Int?
+        }
+        public var backendRef: BackendReference
+        public var percent: Int?
+        public var fraction: Fraction?
     }
     public struct Match: Codable, Sendable, Equatable {
         public var path: PathMatch?
@@ -108,6 +124,7 @@ public struct HTTPRoute: Codable, Sendable, Equatable {
         public var requestRedirect: Redirect?
         public var urlRewrite: URLRewrite?
         public var cors: CORS?
+        public var requestMirror: RequestMirror?
         public var extensionRef: LocalObjectReference?
     }
     /// The CORS filter (standard channel since Gateway API v1.5).

@@ -135,6 +135,16 @@ extension HTTPRoute {
                let backend = rule.timeouts?.backendRequest.flatMap(parseGatewayDuration), request > 0 {
                 problems.require(backend <= request, "\(ruleField).timeouts.backendRequest", "must not be longer than timeouts.request")
             }
+            if let retry = rule.retry {
+                for code in retry.codes ?? [] where !(400...599).contains(code) {
+                    problems.add("\(ruleField).retry.codes", "\(code) is not a 4xx or 5xx status code")
+                }
+                if let attempts = retry.attempts { problems.require(attempts >= 0, "\(ruleField).retry.attempts", "must not be negative") }
+                if let backoff = retry.backoff {
+                    problems.require(parseGatewayDuration(backoff) != nil, "\(ruleField).retry.backoff",
+                                     "\"\(backoff)\" is not a Gateway API duration (e.g. 100ms, 1s)")
+                }
+            }
             let redirects = (rule.filters ?? []).filter { $0.type == "RequestRedirect" }.count
             let rewrites = (rule.filters ?? []).filter { $0.type == "URLRewrite" }.count
             problems.require(redirects == 0 || rewrites == 0, ruleField + ".filters", "RequestRedirect and URLRewrite cannot be used together")
@@ -150,7 +160,8 @@ extension HTTPRoute.Filter {
     func validate(field: String, rule: HTTPRoute.Rule, into problems: inout Problems) {
         let configured: [(String, Bool)] = [
             ("RequestHeaderModifier", requestHeaderModifier != nil), ("ResponseHeaderModifier", responseHeaderModifier != nil),
-            ("RequestRedirect", requestRedirect != nil), ("URLRewrite", urlRewrite != nil), ("CORS", cors != nil), ("ExtensionRef", extensionRef != nil),
+            ("RequestRedirect", requestRedirect != nil), ("URLRewrite", urlRewrite != nil), ("CORS", cors != nil), ("RequestMirror", requestMirror != nil),
+            ("ExtensionRef", extensionRef != nil),
         ]
         for (type, present) in configured {
             if type == self.type {
@@ -158,6 +169,15 @@ extension HTTPRoute.Filter {
                 problems.require(present, field, "filter of type \(type) needs its \(key) field")
             } else if present {
                 problems.add(field, "field for \(type) must not be set on a filter of type \(self.type)")
+            }
+        }
+        if let mirror = requestMirror {
+            problems.require(mirror.percent == nil || mirror.fraction == nil, field + ".requestMirror", "percent and fraction cannot both be set")
+            if let percent = mirror.percent { problems.require((0...100).contains(percent), field + ".requestMirror.percent", "must be between 0 and 100") }
+            if let fraction = mirror.fraction {
+                let denominator = fraction.denominator ?? 100
+                problems.require(denominator > 0 && (0...denominator).contains(fraction.numerator), field + ".requestMirror.fraction",
+                                 "numerator must be between 0 and the denominator, which must be above 0")
             }
         }
         if let cors {

@@ -147,12 +147,53 @@ public struct HTTPRouteEntry: Sendable, Codable, Equatable {
     public var match: HTTPMatch
     public var filters: [HTTPFilter]
     public var action: RouteAction
+    public var timeouts: RouteTimeouts?
+    public var retry: RetryPolicy?
 
-    public init(origin: RouteOrigin, match: HTTPMatch, filters: [HTTPFilter], action: RouteAction) {
+    public init(origin: RouteOrigin, match: HTTPMatch, filters: [HTTPFilter], action: RouteAction,
+                timeouts: RouteTimeouts? = nil, retry: RetryPolicy? = nil) {
         self.origin = origin
         self.match = match
         self.filters = filters
         self.action = action
+        self.timeouts = timeouts
+        self.retry = retry
+    }
+}
+
+/// HTTPRoute `timeouts`, in milliseconds; nil or 0 means no limit.
+public struct RouteTimeouts: Sendable, Codable, Equatable {
+    /// From the request's first byte to the response's last.
+    public var requestMillis: Int?
+    /// Each try to a backend, until its response has started.
+    public var backendRequestMillis: Int?
+    public init(requestMillis: Int?, backendRequestMillis: Int?) {
+        self.requestMillis = requestMillis
+        self.backendRequestMillis = backendRequestMillis
+    }
+}
+
+/// HTTPRoute `retry`: which response codes are retried, how many retries, the least wait between tries.
+public struct RetryPolicy: Sendable, Codable, Equatable {
+    public var codes: [Int]
+    public var attempts: Int
+    public var backoffMillis: Int
+    public init(codes: [Int], attempts: Int, backoffMillis: Int) {
+        self.codes = codes
+        self.attempts = attempts
+        self.backoffMillis = backoffMillis
+    }
+}
+
+/// A RequestMirror filter: a copy of `fraction` (0...1) of the requests goes to the cluster.
+public struct RequestMirror: Sendable, Codable, Equatable {
+    public var name: String
+    public var target: WeightedBackend.Target
+    public var fraction: Double
+    public init(name: String, target: WeightedBackend.Target, fraction: Double) {
+        self.name = name
+        self.target = target
+        self.fraction = fraction
     }
 }
 
@@ -225,6 +266,7 @@ public enum HTTPFilter: Sendable, Codable, Equatable {
     case responseHeaders(HeaderEdits)
     case urlRewrite(hostname: String?, path: PathRewrite?)
     case cors(CORSPolicy)
+    case requestMirror(RequestMirror)
 }
 
 public struct Redirect: Sendable, Codable, Equatable {

@@ -10,6 +10,8 @@ struct CompiledRoute {
         var matches: [HTTPMatch]
         var filters: [HTTPFilter]
         var action: RouteAction
+        var timeouts: RouteTimeouts?
+        var retry: RetryPolicy?
     }
     var rules: [Rule] = []
     var dropped: [(rule: Int, message: String)] = []
@@ -41,7 +43,13 @@ extension Translator {
                 let matches = try (rule.matches ?? []).isEmpty ? [HTTPMatch(path: .prefix(""))] : rule.matches!.map(compileMatch)
                 var filters: [HTTPFilter] = []
                 var redirect: Redirect?
+                let routeNamespace = route.metadata.namespace ?? "default"
                 for filter in rule.filters ?? [] {
+                    if filter.type == "RequestMirror", let mirror = filter.requestMirror {
+                        filters.append(.requestMirror(compileMirror(mirror, routeKind: routeKind, routeNamespace: routeNamespace,
+                                                                    http2: http2Backends, snapshot: snapshot, into: &compiled)))
+                        continue
+                    }
                     switch try compileFilter(filter) {
                     case .filter(let f): filters.append(f)
                     case .redirect(let r): redirect = r
@@ -54,7 +62,13 @@ extension Translator {
                     action = resolveBackends(rule.backendRefs ?? [], routeKind: routeKind, routeNamespace: route.metadata.namespace ?? "default",
                                              http2: http2Backends, snapshot: snapshot, into: &compiled)
                 }
-                compiled.rules.append(.init(index: index, matches: matches, filters: filters, action: action))
+                let timeouts = rule.timeouts.map {
+                    RouteTimeouts(requestMillis: $0.request.flatMap(parseGatewayDuration), backendRequestMillis: $0.backendRequest.flatMap(parseGatewayDuration))
+                }
+                let retry = rule.retry.map {
+                    RetryPolicy(codes: $0.codes ?? [], attempts: $0.attempts ?? 1, backoffMillis: $0.backoff.flatMap(parseGatewayDuration) ?? 0)
+                }
+                compiled.rules.append(.init(index: index, matches: matches, filters: filters, action: action, timeouts: timeouts, retry: retry))
             } catch let error as RuleError {
                 compiled.dropped.append((index, error.message))
             } catch {
@@ -170,6 +184,23 @@ extension Translator {
             return .direct(status: 500, reason: "every backendRef of the rule has weight 0")
         }
         return .forward(backends)
+    }
+
+    /// A mirror's backendRef is checked like any other (a bad one makes ResolvedRefs false); an
+    /// unresolvable mirror is skipped by the data plane, never failing the primary request.
+    private func compileMirror(_ mirror: HTTPRoute.RequestMirror, routeKind: String, routeNamespace: String, http2: Bool,
+                               snapshot: ResourceSnapshot, into compiled: inout CompiledRoute) -> RequestMirror {
+        var ref = mirror.backendRef
+        ref.weight = 1
+        let fraction = mirror.fraction.map { Double($0.numerator) / Double($0.denominator ?? 100) } ?? Double(mirror.percent ?? 100) / 100
+        let target: WeightedBackend.Target
+        if case .forward(let backends) = resolveBackends([ref], routeKind: routeKind, routeNamespace: routeNamespace, http2: http2,
+                                                         snapshot: snapshot, into: &compiled), let first = backends.first {
+            target = first.target
+        } else {
+            target = .invalid(reason: "mirror backendRef \(ref.name) could not be resolved")
+        }
+        return RequestMirror(name: ref.name, target: target, fraction: fraction)
     }
 
     private struct BackendProblem: Error {

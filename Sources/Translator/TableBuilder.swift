@@ -48,7 +48,8 @@ struct TableBuilder {
                                          rule: rule.index, match: matchIndex,
                                          gatewayNamespace: gateway.gateway.metadata.namespace ?? "default",
                                          gatewayName: gateway.gateway.metadata.name)
-                let entry = HTTPRouteEntry(origin: origin, match: match, filters: rule.filters, action: rule.action)
+                let entry = HTTPRouteEntry(origin: origin, match: match, filters: rule.filters, action: rule.action,
+                                           timeouts: rule.timeouts, retry: rule.retry)
                 let precedence = PrecedenceKey(match: match, origin: origin, creationTimestamp: route.metadata.creationTimestamp)
                 for hostname in hostnames {
                     buckets[key]?.hosts[hostname, default: []].append((precedence, entry))

@@ -32,6 +32,32 @@ final class Exchange {
     /// Access-Control-* headers the route's CORS filter adds to the response.
     var corsHeaders: [(String, String)] = []
 
+    /// timeouts.request (from the request's start) and timeouts.backendRequest (from each try's start).
+    var requestTimer: Scheduled<Void>?
+    var tryTimer: Scheduled<Void>?
+    /// Retries the route's retry policy still allows.
+    var retriesLeft = 0
+    /// The request's body and end as sent so far, kept while a retry could need them; nil once the
+    /// body outgrew the replay buffer (no retry is possible after that).
+    var replay: [HTTPClientRequestPart]?
+    private var replayBytes = 0
+    static let replayLimit = 64 * 1024
+    var lastEndpoint: Endpoint?
+    var mirrors: [MirrorRequest] = []
+
+    func remember(_ part: HTTPClientRequestPart) {
+        guard replay != nil else { return }
+        if case .body(.byteBuffer(let buffer)) = part { replayBytes += buffer.readableBytes }
+        if replayBytes > Self.replayLimit { replay = nil } else { replay!.append(part) }
+    }
+
+    func cancelTimers() {
+        requestTimer?.cancel()
+        tryTimer?.cancel()
+        requestTimer = nil
+        tryTimer = nil
+    }
+
     init(requestHead: HTTPRequestHead, upstreamHead: HTTPRequestHead, route: CompiledRoute, cluster: CompiledCluster,
          record: RequestRecord, owesContinue: Bool, upgrade: String?) {
         self.upgrade = upgrade

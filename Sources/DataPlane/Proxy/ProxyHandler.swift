@@ -11,7 +11,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
-    private enum State {
+    enum State {
         case idle
         /// Answered locally; the rest of the request body is read and dropped so keep-alive survives.
         case discarding
@@ -21,10 +21,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     private let listenerPort: Int
     /// "http" or "https": how the client reached us, for X-Forwarded-Proto and scheme-less redirects.
     private let scheme: String
-    private let tables: TableStore
-    private let loop: EventLoopContext
-    private var context: ChannelHandlerContext?
-    private var state = State.idle
+    let tables: TableStore
+    let loop: EventLoopContext
+    var context: ChannelHandlerContext?
+    var state = State.idle
     private var keepAlive = true
     private var requestVersion = HTTPVersion.http1_1
     private var readHeld = false
@@ -64,6 +64,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         loop.metrics.gauges.activeConnections.decrement()
         if case .forwarding(let exchange) = state {
             // The client left mid-exchange: the backend connection is in an unknown state.
+            exchange.cancelTimers()
+            for mirror in exchange.mirrors where !exchange.requestEnded { mirror.abandon() }
             exchange.connection?.handler.exchange = nil
             exchange.connection?.channel.close(promise: nil)
         }
@@ -78,6 +80,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         var responding = false
         if case .forwarding(let exchange) = state {
             responding = exchange.responseStarted
+            exchange.cancelTimers()
+            for mirror in exchange.mirrors { mirror.abandon() }
             exchange.connection?.handler.exchange = nil
             exchange.connection?.channel.close(promise: nil)
             state = .idle
@@ -259,6 +263,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 exchange.corsHeaders = corsHeaders
                 exchange.pending.append(.head(upstreamHead))
                 state = .forwarding(exchange)
+                prepareResilience(exchange, start: start, context: context)
+                startMirrors(exchange)
                 connect(exchange, allowReuse: true)
             }
         }
@@ -302,10 +308,15 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     // MARK: Upstream exchange
 
-    private func connect(_ exchange: Exchange, allowReuse: Bool) {
+    func connect(_ exchange: Exchange, allowReuse: Bool) {
         let endpoints = exchange.cluster.endpoints
-        let endpoint = endpoints[loop.nextIndex(cluster: exchange.cluster, count: endpoints.count, table: exchange.record.table)]
+        var index = loop.nextIndex(cluster: exchange.cluster, count: endpoints.count, table: exchange.record.table)
+        // A retry goes elsewhere when there is an elsewhere.
+        if endpoints.count > 1, endpoints[index] == exchange.lastEndpoint { index = (index + 1) % endpoints.count }
+        let endpoint = endpoints[index]
+        exchange.lastEndpoint = endpoint
         exchange.connectAttempts += 1
+        startTryTimer(exchange)
         if !exchange.cluster.http2, allowReuse,
            let idle = loop.pool.takeIdle(UpstreamKey(endpoint: endpoint, tls: exchange.cluster.tls?.poolKey)) {
             return attach(idle, reused: true, to: exchange)
@@ -350,6 +361,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     }
 
     private func sendUpstream(_ part: HTTPClientRequestPart, exchange: Exchange) {
+        exchange.remember(part)
+        for mirror in exchange.mirrors { mirror.send(part) }
         guard let connection = exchange.connection else {
             exchange.pending.append(part)
             return
@@ -367,6 +380,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 return switchProtocols(exchange, response: response, context: context)
             }
             if response.status.code < 200 { return }  // informational answers stay between archway and the backend
+            if let retry = exchange.route.retry, retry.codes.contains(Int(response.status.code)), canRetryAgain(exchange) {
+                return retryExchange(exchange)
+            }
             exchange.responseStarted = true
             exchange.status = Int(response.status.code)
             exchange.responseKeepAlive = response.isKeepAlive
@@ -406,7 +422,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         guard case .forwarding(let exchange) = state, let context else { return }
         let retry = exchange.canRetry && exchange.connectAttempts < 3
         exchange.connection = nil
-        if retry {
+        if !retry, !exchange.responseStarted, canRetryAgain(exchange) {
+            retryExchange(exchange)
+        } else if retry {
             // Replay on a fresh connection: only the head (and the end, if the client finished) went out.
             exchange.pending = [.head(exchange.upstreamHead)] + (exchange.requestEnded ? [.end(nil)] : [])
             connect(exchange, allowReuse: false)
@@ -415,6 +433,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             fail(exchange, .badGateway, "backend \(exchange.cluster.id) failed before responding: \(why)")
         } else {
             // Mid-response: the only honest signal left is to cut the client connection short.
+            exchange.cancelTimers()
             record(exchange.record, status: exchange.status)
             state = .idle
             context.close(promise: nil)
@@ -427,6 +446,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     /// to the tunnel.
     private func switchProtocols(_ exchange: Exchange, response: HTTPResponseHead, context: ChannelHandlerContext) {
         guard let connection = exchange.connection else { return }
+        exchange.cancelTimers()
         exchange.connection = nil
         connection.handler.exchange = nil
         state = .idle
@@ -455,6 +475,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     }
 
     private func finish(_ exchange: Exchange, trailers: HTTPHeaders?, context: ChannelHandlerContext) {
+        exchange.cancelTimers()
         record(exchange.record, status: exchange.status)
         if let connection = exchange.connection {
             exchange.connection = nil
@@ -476,7 +497,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         resumeClientReads()
     }
 
-    private func fail(_ exchange: Exchange, _ status: HTTPResponseStatus, _ message: String) {
+    func fail(_ exchange: Exchange, _ status: HTTPResponseStatus, _ message: String) {
+        exchange.cancelTimers()
         if let connection = exchange.connection {
             connection.handler.exchange = nil
             connection.channel.close(promise: nil)
@@ -527,7 +549,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
     }
 
-    private func record(_ request: RequestRecord, status: Int) {
+    func record(_ request: RequestRecord, status: Int) {
         let elapsed = NIODeadline.now() - request.start
         let key = RequestMetrics.Key(route: request.route.map(ObjectIdentifier.init), backend: request.backend, method: request.method)
         loop.metrics.record(key, table: ObjectIdentifier(request.table), status: status, duration: .nanoseconds(elapsed.nanoseconds)) {

@@ -114,6 +114,13 @@ public final class CompiledRoute: Sendable {
     public enum Target: Sendable {
         case cluster(CompiledCluster)
         case invalid(reason: String)
+
+        init(_ target: WeightedBackend.Target, clusters: [String: CompiledCluster]) {
+            switch target {
+            case .cluster(let id): self = clusters[id].map(Target.cluster) ?? .invalid(reason: "cluster \(id) missing")
+            case .invalid(let reason): self = .invalid(reason: reason)
+            }
+        }
     }
     public struct WeightedChoice: Sendable {
         /// Cumulative weights, so a choice is one random number and a short scan.
@@ -129,12 +136,7 @@ public final class CompiledRoute: Sendable {
             for backend in backends where backend.weight > 0 {
                 sum += backend.weight
                 cumulative.append(sum)
-                switch backend.target {
-                case .cluster(let id):
-                    targets.append((backend.name, clusters[id].map(Target.cluster) ?? .invalid(reason: "cluster \(id) missing")))
-                case .invalid(let reason):
-                    targets.append((backend.name, .invalid(reason: reason)))
-                }
+                targets.append((backend.name, Target(backend.target, clusters: clusters)))
             }
             guard sum > 0 else { return nil }
             self.cumulative = cumulative
@@ -156,6 +158,12 @@ public final class CompiledRoute: Sendable {
     public let requestHeaders: HeaderEdits?
     public let responseHeaders: HeaderEdits?
     public let cors: CORSPolicy?
+    /// Copies of the request sent fire-and-forget; `fraction` of requests (0...1) are mirrored.
+    public let mirrors: [(name: String, target: Target, fraction: Double)]
+    /// Whole request, and each try to a backend; nil when unlimited.
+    public let requestTimeoutMillis: Int?
+    public let backendTimeoutMillis: Int?
+    public let retry: RetryPolicy?
     public let rewrite: (hostname: String?, path: PathRewrite?)?
     public let action: Action
     /// The prefix the PathPrefix match consumed, for ReplacePrefixMatch.
@@ -169,14 +177,21 @@ public final class CompiledRoute: Sendable {
         var responseHeaders: HeaderEdits?
         var rewrite: (String?, PathRewrite?)?
         var cors: CORSPolicy?
+        var mirrors: [(name: String, target: Target, fraction: Double)] = []
         for filter in entry.filters {
             switch filter {
             case .requestHeaders(let edits): requestHeaders = edits
             case .responseHeaders(let edits): responseHeaders = edits
             case .urlRewrite(let hostname, let path): rewrite = (hostname, path)
             case .cors(let policy): cors = policy
+            case .requestMirror(let mirror):
+                mirrors.append((mirror.name, Target(mirror.target, clusters: clusters), mirror.fraction))
             }
         }
+        self.mirrors = mirrors
+        requestTimeoutMillis = entry.timeouts?.requestMillis.flatMap { $0 > 0 ? $0 : nil }
+        backendTimeoutMillis = entry.timeouts?.backendRequestMillis.flatMap { $0 > 0 ? $0 : nil }
+        retry = entry.retry.flatMap { $0.attempts > 0 ? $0 : nil }
         self.cors = cors
         self.requestHeaders = requestHeaders
         self.responseHeaders = responseHeaders

@@ -1,0 +1,91 @@
+import NIOCore
+import NIOHTTP1
+import RoutingTable
+
+/// One mirrored copy of a request, fire-and-forget: it gets the same head and body parts as the
+/// primary while they pass, and its response is read and thrown away. It never holds the client's
+/// reads and never answers the client: a mirror that is slow to connect, refuses, or cannot keep up
+/// is abandoned, and the primary exchange does not notice.
+final class MirrorRequest: UpstreamExchange {
+    /// Bytes held while the mirror connection is being opened; past this the copy is abandoned.
+    static let bufferLimit = 64 * 1024
+    /// A mirror that has not finished by then is cut off, so idle mirrors cannot pile up.
+    static let lifetime = TimeAmount.seconds(60)
+
+    private let pool: UpstreamPool
+    private var connection: UpstreamConnection?
+    private var pending: [HTTPClientRequestPart]
+    private var pendingBytes = 0
+    private var requestEnded = false
+    private var abandoned = false
+    private var deadline: Scheduled<Void>?
+
+    init(head: HTTPRequestHead, cluster: CompiledCluster, endpoint: Endpoint, tls: UpstreamTLSSetup?, pool: UpstreamPool) {
+        self.pool = pool
+        pending = [.head(head)]
+        let key = UpstreamKey(endpoint: endpoint, tls: cluster.tls?.poolKey)
+        if !cluster.http2, let idle = pool.takeIdle(key) {
+            attach(idle)
+        } else {
+            let connecting = cluster.http2 ? pool.openStream(to: endpoint, tls: tls) : pool.connect(endpoint, tls: tls)
+            connecting.assumeIsolated().whenComplete { result in
+                switch result {
+                case .success(let connection) where !self.abandoned: self.attach(connection)
+                case .success(let connection): connection.channel.close(promise: nil)
+                case .failure: self.abandon()
+                }
+            }
+        }
+        deadline = pool.eventLoop.assumeIsolated().scheduleTask(in: Self.lifetime) { self.abandon() }
+    }
+
+    private func attach(_ connection: UpstreamConnection) {
+        self.connection = connection
+        connection.handler.exchange = self
+        for part in pending { connection.channel.write(part, promise: nil) }
+        pending = []
+        connection.channel.flush()
+    }
+
+    /// The primary's next request part.
+    func send(_ part: HTTPClientRequestPart) {
+        guard !abandoned else { return }
+        if case .end = part { requestEnded = true }
+        guard let connection else {
+            if case .body(.byteBuffer(let buffer)) = part { pendingBytes += buffer.readableBytes }
+            pendingBytes <= Self.bufferLimit ? pending.append(part) : abandon()
+            return
+        }
+        // Writing to a mirror that is not keeping up would queue without bound.
+        guard connection.channel.isWritable else { return abandon() }
+        connection.channel.writeAndFlush(part, promise: nil)
+    }
+
+    func abandon() {
+        guard !abandoned else { return }
+        abandoned = true
+        pending = []
+        deadline?.cancel()
+        if let connection {
+            self.connection = nil
+            connection.handler.exchange = nil
+            connection.channel.close(promise: nil)
+        }
+    }
+
+    func upstreamReceived(_ part: HTTPClientResponsePart) {
+        guard case .end = part, let connection else { return }
+        self.connection = nil
+        deadline?.cancel()
+        abandoned = true
+        requestEnded ? pool.release(connection) : connection.channel.close(promise: nil)
+    }
+
+    func upstreamReadComplete() {}
+    func upstreamClosed(error: (any Error)?) {
+        connection = nil
+        abandon()
+    }
+    func upstreamWritabilityChanged(isWritable: Bool) {}
+    var downstreamIsWritable: Bool { true }
+}

@@ -1,0 +1,93 @@
+import NIOCore
+import NIOHTTP1
+import RoutingTable
+
+/// The route's timeouts, retries and mirrors, as they act on one exchange.
+extension ProxyHandler {
+    func prepareResilience(_ exchange: Exchange, start: NIODeadline, context: ChannelHandlerContext) {
+        let route = exchange.route
+        if let retry = route.retry {
+            exchange.retriesLeft = retry.attempts
+            exchange.replay = []
+        }
+        if let millis = route.requestTimeoutMillis {
+            exchange.requestTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: start + .milliseconds(Int64(millis))) {
+                self.timedOut(exchange, "the route's timeouts.request (\(Self.duration(millis))) passed")
+            }
+        }
+    }
+
+    /// timeouts.backendRequest bounds each try, from its connect to the end of its response.
+    func startTryTimer(_ exchange: Exchange) {
+        exchange.tryTimer?.cancel()
+        guard let millis = exchange.route.backendTimeoutMillis, let context else { return }
+        exchange.tryTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(millis))) {
+            guard case .forwarding(let current) = self.state, current === exchange else { return }
+            if self.canRetryAgain(exchange) {
+                self.retryExchange(exchange)
+            } else {
+                self.timedOut(exchange, "backend \(exchange.cluster.id) did not answer within the route's timeouts.backendRequest (\(Self.duration(millis)))")
+            }
+        }
+    }
+
+    /// Before the response has started the client gets a 504 naming the limit; after, the only
+    /// signal left is to cut the connection, as a backend dying mid-response would.
+    private func timedOut(_ exchange: Exchange, _ why: String) {
+        guard case .forwarding(let current) = state, current === exchange, let context else { return }
+        if !exchange.responseStarted {
+            return fail(exchange, .gatewayTimeout, why)
+        }
+        exchange.cancelTimers()
+        if let connection = exchange.connection {
+            exchange.connection = nil
+            connection.handler.exchange = nil
+            connection.channel.close(promise: nil)
+        }
+        record(exchange.record, status: exchange.status)
+        state = .idle
+        context.close(promise: nil)
+    }
+
+    /// A retry is allowed while the policy has attempts left and everything sent so far can be sent
+    /// again (the body fits in the replay buffer).
+    func canRetryAgain(_ exchange: Exchange) -> Bool {
+        exchange.retriesLeft > 0 && exchange.replay != nil && !exchange.responseStarted
+    }
+
+    /// Drops the current try (its connection is closed: its response is unread) and sends the request
+    /// again after the policy's backoff, to another endpoint when the Service has one.
+    func retryExchange(_ exchange: Exchange) {
+        exchange.retriesLeft -= 1
+        exchange.tryTimer?.cancel()
+        if let connection = exchange.connection {
+            exchange.connection = nil
+            connection.handler.exchange = nil
+            connection.channel.close(promise: nil)
+        }
+        exchange.pending = [.head(exchange.upstreamHead)] + (exchange.replay ?? [])
+        exchange.bodyForwarded = false
+        exchange.connectAttempts = 0
+        let backoff = exchange.route.retry?.backoffMillis ?? 0
+        guard backoff > 0, let context else { return connect(exchange, allowReuse: true) }
+        context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(backoff))) {
+            guard case .forwarding(let current) = self.state, current === exchange else { return }
+            self.connect(exchange, allowReuse: true)
+        }
+    }
+
+    /// One fire-and-forget copy per RequestMirror filter whose fraction this request falls in.
+    func startMirrors(_ exchange: Exchange) {
+        for mirror in exchange.route.mirrors {
+            guard case .cluster(let cluster) = mirror.target, !cluster.endpoints.isEmpty else { continue }
+            if mirror.fraction < 1, Double(loop.nextRandom() % 1_000_000) >= mirror.fraction * 1_000_000 { continue }
+            let endpoint = cluster.endpoints[loop.nextIndex(cluster: cluster, count: cluster.endpoints.count, table: exchange.record.table)]
+            let tls = cluster.tls == nil ? nil : tables.upstreamTLS(cluster: cluster.id)
+            exchange.mirrors.append(MirrorRequest(head: exchange.upstreamHead, cluster: cluster, endpoint: endpoint, tls: tls, pool: loop.pool))
+        }
+    }
+
+    static func duration(_ millis: Int) -> String {
+        millis % 1000 == 0 ? "\(millis / 1000)s" : "\(millis)ms"
+    }
+}
