@@ -24,6 +24,8 @@ public actor GatewayRuntime {
         public var eventLoopThreads = CPUAffinity.usableCores
         /// Ingresses of archway's class are served on these ports (nil: Ingresses are ignored).
         public var ingress: IngressServing? = IngressServing()
+        /// Sizes, timeouts and connection budget for clients.
+        public var limits = ClientLimits()
 
         public init(configPaths: [String]) { self.configPaths = configPaths }
     }
@@ -50,7 +52,7 @@ public actor GatewayRuntime {
         self.logger = logger
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.eventLoopThreads))
         admin = AdminServer(metrics: metrics)
-        contexts = EventLoopContexts(group: group, metrics: metrics, logger: logger)
+        contexts = EventLoopContexts(group: group, metrics: metrics, logger: logger, limits: options.limits)
         listeners = ListenerManager(group: group, tables: tables, contexts: contexts, bindHost: options.bindHost,
                                     portMap: options.portMap, logger: logger)
         provider = FileProvider(paths: options.configPaths, interval: options.pollInterval)

@@ -93,7 +93,29 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Access log destination (PATH or stdout). Not implemented yet: refused rather than ignored.")
     var accessLog: String?
 
+    @Option(name: .long, help: "Most open client connections across all listeners; more are closed at accept (0: no limit).")
+    var maxConnections = 0
+
+    @Option(name: .long, help: "Largest request body in bytes; larger ones get 413 (0: no limit).")
+    var maxRequestBody = 0
+
+    @Option(name: .long, help: "Largest request head (request line and header fields) in bytes; larger ones get 431.")
+    var maxHeaderBytes = 64 * 1024
+
+    @Option(name: .long, help: "Most header fields in a request; more get 431.")
+    var maxHeaderCount = 100
+
+    @Option(name: .long, help: "Seconds a client has to send a complete request head (408, then close).")
+    var headerTimeout = 10.0
+
+    @Option(name: .long, help: "Seconds a keep-alive connection may wait for its next request.")
+    var idleTimeout = 60.0
+
     func validate() throws {
+        guard headerTimeout > 0, idleTimeout > 0 else { throw ValidationError("--header-timeout and --idle-timeout must be above 0") }
+        guard maxHeaderBytes > 0, maxHeaderCount > 0, maxConnections >= 0, maxRequestBody >= 0 else {
+            throw ValidationError("size and count limits must not be negative (0 turns --max-connections and --max-request-body off)")
+        }
         if accessLog != nil {
             throw ValidationError("--access-log is not implemented yet (see the observability issue)")
         }
@@ -111,6 +133,12 @@ struct Serve: AsyncParsableCommand {
         runtimeOptions.drainTimeout = .seconds(Int64(drainTimeout))
         runtimeOptions.eventLoopThreads = threads
         runtimeOptions.ingress = options.ingressServing
+        runtimeOptions.limits.maxConnections = maxConnections
+        runtimeOptions.limits.maxRequestBodyBytes = maxRequestBody > 0 ? maxRequestBody : nil
+        runtimeOptions.limits.maxHeaderBytes = maxHeaderBytes
+        runtimeOptions.limits.maxHeaderCount = maxHeaderCount
+        runtimeOptions.limits.headerTimeout = .nanoseconds(Int64(headerTimeout * 1e9))
+        runtimeOptions.limits.idleTimeout = .nanoseconds(Int64(idleTimeout * 1e9))
         for mapping in portMap {
             runtimeOptions.portMap[mapping.listenerPort] = .init(host: mapping.binding.host, port: mapping.binding.port)
         }

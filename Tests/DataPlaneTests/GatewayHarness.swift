@@ -1,4 +1,5 @@
 import ArchwayCore
+import DataPlane
 import Translator
 import Foundation
 import Logging
@@ -19,6 +20,7 @@ final class GatewayHarness: @unchecked Sendable {
     var extraPortMap: [Int: Int] = [:]
     /// Ingress serving; by default on 80/443, which the test Gateway's listener takes first.
     var ingress: IngressServing? = IngressServing()
+    var limits = ClientLimits()
 
     init() {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("archway-test-\(UUID().uuidString)")
@@ -69,6 +71,7 @@ final class GatewayHarness: @unchecked Sendable {
         options.portMap = [80: .init(host: "127.0.0.1", port: 0), 8080: .init(host: "127.0.0.1", port: 0)]
         for (listenerPort, hostPort) in extraPortMap { options.portMap[listenerPort] = .init(host: "127.0.0.1", port: hostPort) }
         options.ingress = ingress
+        options.limits = limits
         options.adminHost = "127.0.0.1"
         options.adminPort = 0
         options.pollInterval = .milliseconds(50)

@@ -25,7 +25,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     let loop: EventLoopContext
     var context: ChannelHandlerContext?
     var state = State.idle
-    private var keepAlive = true
+    private(set) var keepAlive = true
+    /// An answer that ends the connection has been written.
+    private var closing = false
+    func keepAliveOff() { keepAlive = false }
     private var requestVersion = HTTPVersion.http1_1
     private var readHeld = false
     private var upstreamNeedsFlush = false
@@ -39,7 +42,20 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     /// gRPC clients read errors from grpc-status, not from the HTTP status.
     private var requestIsGRPC = false
 
-    init(listenerPort: Int, scheme: String, tables: TableStore, loop: EventLoopContext) {
+    /// HTTP/1 connections guard themselves against slow and idle clients; HTTP/2 streams leave that
+    /// to the connection.
+    private let guardsConnection: Bool
+    private var connectionGuard: Scheduled<Void>?
+    /// When the connection started waiting for its next request head, and when bytes of that head
+    /// first arrived (nil until they do).
+    private var waitingSince = NIODeadline.now()
+    private var headStartedAt: NIODeadline?
+    private var headSeenInThisRead = false
+    private var requestsSeen = 0
+    private var requestBodyBytes = 0
+
+    init(listenerPort: Int, scheme: String, tables: TableStore, loop: EventLoopContext, guardsConnection: Bool = false) {
+        self.guardsConnection = guardsConnection
         self.listenerPort = listenerPort
         self.scheme = scheme
         self.tables = tables
@@ -51,17 +67,71 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         clientAddress = context.channel.remoteAddress?.ipAddress ?? ""
+        // HTTP/1 handlers are added once the first bytes have told the protocol: already active.
+        if context.channel.isActive { becameActive(context: context) }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
     func channelActive(context: ChannelHandlerContext) {
-        loop.metrics.gauges.activeConnections.increment()
+        becameActive(context: context)
         context.fireChannelActive()
     }
 
+    private var counted = false
+
+    private func becameActive(context: ChannelHandlerContext) {
+        guard !counted else { return }
+        counted = true
+        loop.metrics.gauges.activeConnections.increment()
+        if guardsConnection { startConnectionGuard(context: context) }
+    }
+
+    /// One cheap periodic check per connection rather than a timer per request: closes a connection
+    /// whose request head is not complete within the header timeout of its first byte (408), or that
+    /// waited for a request longer than allowed (the header timeout before the first request, the
+    /// idle timeout between requests).
+    private func startConnectionGuard(context: ChannelHandlerContext) {
+        let shortest = min(loop.limits.headerTimeout, loop.limits.idleTimeout)
+        let interval = TimeAmount.nanoseconds(min(max(shortest.nanoseconds / 10, 50_000_000), 1_000_000_000))
+        waitingSince = .now()
+        armConnectionGuard(every: interval, on: context.eventLoop)
+    }
+
+    private func armConnectionGuard(every interval: TimeAmount, on eventLoop: any EventLoop) {
+        connectionGuard = eventLoop.assumeIsolated().scheduleTask(in: interval) {
+            guard let context = self.context else { return }
+            if self.checkConnectionGuard(context: context) { self.armConnectionGuard(every: interval, on: eventLoop) }
+        }
+    }
+
+    /// False once the connection has been closed for dawdling.
+    private func checkConnectionGuard(context: ChannelHandlerContext) -> Bool {
+        guard awaitingHead else { return true }
+        let limits = loop.limits, now = NIODeadline.now()
+        if let started = headStartedAt, now - started >= limits.headerTimeout {
+            keepAlive = false
+            let record = RequestRecord(table: tables.current, method: "OTHER", start: started)
+            respondLocally(.requestTimeout, "request head not received within \(Self.duration(Int(limits.headerTimeout.nanoseconds / 1_000_000)))",
+                           record: record, requestEnded: true)
+            return false
+        }
+        if headStartedAt == nil, now - waitingSince >= (requestsSeen == 0 ? limits.headerTimeout : limits.idleTimeout) {
+            context.close(promise: nil)
+            return false
+        }
+        return true
+    }
+
+    private var awaitingHead: Bool {
+        guard case .idle = state else { return false }
+        return pipelined.isEmpty && !upgradeRequested
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
-        loop.metrics.gauges.activeConnections.decrement()
+        if counted { loop.metrics.gauges.activeConnections.decrement() }
+        counted = false
+        connectionGuard?.cancel()
         if case .forwarding(let exchange) = state {
             // The client left mid-exchange: the backend connection is in an unknown state.
             exchange.cancelTimers()
@@ -99,6 +169,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
+        if case .head = part { headSeenInThisRead = true }
         // A pipelined request waits until the response before it is complete. Holding it here (rather
         // than with NIO's pipelining helper, which stops and restarts reading around every request)
         // saves two epoll_ctl calls per request on the common, unpipelined path.
@@ -133,10 +204,15 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     }
 
     private func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        // After an answer that closes the connection nothing more is read from it: a pipelined request
+        // behind a refused one must never reach a backend.
+        guard !closing else { return }
         switch part {
         case .head(let head):
             begin(head, context: context)
         case .body(let buffer):
+            requestBodyBytes += buffer.readableBytes
+            if let limit = loop.limits.maxRequestBodyBytes, requestBodyBytes > limit { return bodyTooLarge(limit) }
             guard case .forwarding(let exchange) = state else { return }
             sendUpstream(.body(.byteBuffer(buffer)), exchange: exchange)
         case .end(let trailers):
@@ -151,6 +227,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        // Bytes arrived that did not complete a head: the next request has started arriving.
+        if guardsConnection, !headSeenInThisRead, headStartedAt == nil, awaitingHead { headStartedAt = .now() }
+        headSeenInThisRead = false
         if upstreamNeedsFlush, case .forwarding(let exchange) = state, let connection = exchange.connection {
             connection.channel.flush()
         }
@@ -187,6 +266,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     private func begin(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         let start = NIODeadline.now()
+        headStartedAt = nil
+        requestsSeen += 1
+        requestBodyBytes = 0
         // An HTTP/2 stream ends with its response; the connection's life is NIOHTTP2's business.
         keepAlive = (head.version.major == 2 || head.isKeepAlive) && !quiescing
         requestVersion = head.version
@@ -199,6 +281,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         let method = head.method.rawValue
         let table = tables.current
         var labels = RequestRecord(table: table, method: method, start: start)
+
+        if let (status, why) = limitExceeded(head) {
+            keepAlive = false
+            return respondLocally(status, why, record: labels)
+        }
 
         let hostValue = head.headers.first(name: "host")
         if hostValue == nil && !head.version.isHTTP10OrOlder {
@@ -476,6 +563,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     private func finish(_ exchange: Exchange, trailers: HTTPHeaders?, context: ChannelHandlerContext) {
         exchange.cancelTimers()
+        waitingSince = .now()
         record(exchange.record, status: exchange.status)
         if let connection = exchange.connection {
             exchange.connection = nil
@@ -488,6 +576,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         }
         state = exchange.requestEnded ? .idle : .discarding
         let promise: EventLoopPromise<Void>? = keepAlive ? nil : context.eventLoop.makePromise()
+        if !keepAlive { closing = true }
         context.writeAndFlush(wrapOutboundOut(.end(trailers ?? exchange.grpcTrailers)), promise: promise)
         if let promise {
             let channel = context.channel
@@ -512,10 +601,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     // MARK: Local answers
 
-    private func respondLocally(_ status: HTTPResponseStatus, _ message: String, extraHeaders: [(String, String)] = [],
+    func respondLocally(_ status: HTTPResponseStatus, _ message: String, extraHeaders: [(String, String)] = [],
                                 record request: RequestRecord, requestEnded: Bool = false) {
         guard let context else { return }
         record(request, status: Int(status.code))
+        waitingSince = .now()
         if !requestEnded { state = .discarding }
         if requestIsGRPC { return respondGRPC(status, message, context: context) }
         let body = message + "\n"
@@ -527,6 +617,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         if keepAlive {
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         } else {
+            closing = true
             let channel = context.channel
             context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
         }

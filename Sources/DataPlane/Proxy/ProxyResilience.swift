@@ -91,3 +91,46 @@ extension ProxyHandler {
         millis % 1000 == 0 ? "\(millis / 1000)s" : "\(millis)ms"
     }
 }
+
+/// Request size limits, checked before anything is forwarded.
+extension ProxyHandler {
+    func limitExceeded(_ head: HTTPRequestHead) -> (HTTPResponseStatus, String)? {
+        let limits = loop.limits
+        if head.uri.utf8.count > limits.maxURIBytes {
+            return (.uriTooLong, "request target is \(head.uri.utf8.count) bytes; the limit is \(limits.maxURIBytes)")
+        }
+        if head.headers.count > limits.maxHeaderCount {
+            return (.requestHeaderFieldsTooLarge, "request has \(head.headers.count) header fields; the limit is \(limits.maxHeaderCount)")
+        }
+        var bytes = head.uri.utf8.count
+        for (name, value) in head.headers { bytes += name.utf8.count + value.utf8.count + 4 }
+        if bytes > limits.maxHeaderBytes {
+            return (.requestHeaderFieldsTooLarge, "request head is \(bytes) bytes; the limit is \(limits.maxHeaderBytes)")
+        }
+        if let limit = limits.maxRequestBodyBytes, let length = head.headers.first(name: "content-length").flatMap({ Int($0) }), length > limit {
+            return (.payloadTooLarge, "request body is \(length) bytes; the limit is \(limit)")
+        }
+        return nil
+    }
+
+    /// A body without a (small enough) Content-Length crossed the limit while streaming: 413 if the
+    /// backend has not answered yet, and the connection closes either way (the rest is unread).
+    func bodyTooLarge(_ limit: Int) {
+        guard let context else { return }
+        let why = "request body exceeded the limit of \(limit) bytes"
+        switch state {
+        case .forwarding(let exchange) where !exchange.responseStarted:
+            keepAliveOff()
+            fail(exchange, .payloadTooLarge, why)
+        case .forwarding(let exchange):
+            exchange.cancelTimers()
+            exchange.connection?.handler.exchange = nil
+            exchange.connection?.channel.close(promise: nil)
+            exchange.connection = nil
+            state = .idle
+            context.close(promise: nil)
+        case .idle, .discarding:
+            break
+        }
+    }
+}

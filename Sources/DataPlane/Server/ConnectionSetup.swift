@@ -17,15 +17,28 @@ struct ConnectionSetup: Sendable {
     let logger: Logger
 
     func configure(_ channel: any Channel, family: String) throws {
+        let budget = contexts.budget
+        guard budget.acquire() else {
+            // Over the connection budget: closed at once, before any handler or buffer is spent on it.
+            channel.close(promise: nil)
+            return
+        }
+        channel.closeFuture.whenComplete { _ in budget.release() }
+        if family == "TCP" { return try channel.pipeline.syncOperations.addHandler(streamProxy(channel, serverName: nil)) }
+        // A client that connects and says nothing is closed after the header timeout; once its first
+        // bytes have chosen the protocol, that protocol's handlers take over the guarding.
+        let silence = channel.eventLoop.assumeIsolated().scheduleTask(in: contexts.context(for: channel.eventLoop).limits.headerTimeout) {
+            channel.close(promise: nil)
+        }
         switch family {
         case "TLS":
             try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(SNIHandler { result in
-                self.serverNameKnown(result, channel: channel)
+                silence.cancel()
+                return self.serverNameKnown(result, channel: channel)
             }))
-        case "TCP":
-            try channel.pipeline.syncOperations.addHandler(streamProxy(channel, serverName: nil))
         default:
             try channel.pipeline.syncOperations.addHandler(HTTP2PrefaceSniffer { isHTTP2, channel in
+                silence.cancel()
                 if isHTTP2 {
                     try self.configureHTTP2(channel, scheme: "http")
                 } else {
@@ -76,7 +89,7 @@ struct ConnectionSetup: Sendable {
         try channel.pipeline.syncOperations.configureHTTPServerPipeline(
             withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false)
         try channel.pipeline.syncOperations.addHandler(ProxyHandler(listenerPort: listenerPort, scheme: scheme, tables: tables,
-                                                                    loop: contexts.context(for: channel.eventLoop)))
+                                                                    loop: contexts.context(for: channel.eventLoop), guardsConnection: true))
     }
 
     /// HTTP/2: each stream becomes an HTTP/1-shaped exchange on its own child channel, so routing,

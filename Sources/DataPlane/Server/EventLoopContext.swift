@@ -9,12 +9,14 @@ final class EventLoopContext: @unchecked Sendable {
     let eventLoop: any EventLoop
     let pool: UpstreamPool
     let metrics: RequestMetrics
+    let limits: ClientLimits
     private var roundRobin: [ObjectIdentifier: Int] = [:]
     private weak var roundRobinTable: CompiledTable?
     private var randomState: UInt64
 
-    init(eventLoop: any EventLoop, metrics: GatewayMetrics, logger: Logger, seed: UInt64) {
+    init(eventLoop: any EventLoop, metrics: GatewayMetrics, logger: Logger, seed: UInt64, limits: ClientLimits) {
         self.eventLoop = eventLoop
+        self.limits = limits
         self.pool = UpstreamPool(eventLoop: eventLoop, logger: logger)
         self.metrics = RequestMetrics(metrics)
         self.randomState = seed | 1
@@ -45,13 +47,15 @@ final class EventLoopContext: @unchecked Sendable {
 /// Maps each event loop of the group to its context; built once, read-only afterwards.
 public final class EventLoopContexts: Sendable {
     private let contexts: [ObjectIdentifier: EventLoopContext]
+    let budget: ConnectionBudget
 
-    public init(group: any EventLoopGroup, metrics: GatewayMetrics, logger: Logger) {
+    public init(group: any EventLoopGroup, metrics: GatewayMetrics, logger: Logger, limits: ClientLimits = ClientLimits()) {
+        budget = ConnectionBudget(limit: limits.maxConnections)
         var contexts: [ObjectIdentifier: EventLoopContext] = [:]
         var seed: UInt64 = UInt64.random(in: 1...UInt64.max)
         for eventLoop in group.makeIterator() {
             seed = seed &* 6364136223846793005 &+ 1442695040888963407
-            contexts[ObjectIdentifier(eventLoop)] = EventLoopContext(eventLoop: eventLoop, metrics: metrics, logger: logger, seed: seed)
+            contexts[ObjectIdentifier(eventLoop)] = EventLoopContext(eventLoop: eventLoop, metrics: metrics, logger: logger, seed: seed, limits: limits)
         }
         self.contexts = contexts
     }
