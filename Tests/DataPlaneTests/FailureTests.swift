@@ -96,6 +96,36 @@ struct MalformedRequestTests {
         #expect(reply.lowercased().contains("connection: close"))
     }
 
+    /// RELIABILITY.md's smuggling vectors, each with a request pipelined behind it: the vector is
+    /// refused with 400 and the connection closed, so the follow-up is never served.
+    @Test(arguments: [
+        "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 6\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 6\r\n\r\n0\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nab",
+        "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: +2\r\n\r\nab",
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: identity, chunked\r\n\r\n0\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n",
+        "POST / HTTP/1.0\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a\r\nX: a\u{0}b\r\n\r\n",
+        "GET / HTTP/1.1\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a b\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffff1\r\n",
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n1\na\r\n0\r\n\r\n",
+        "GET /a%2fb HTTP/1.1\r\nHost: a\r\n\r\n",
+        "GET /../../etc/passwd HTTP/1.1\r\nHost: a\r\n\r\n",
+    ])
+    func smugglingVectorsCloseTheConnection(_ vector: String) async throws {
+        let harness = try await GatewayHarness.startWithOneRoute()
+        defer { Task { await harness.stop() } }
+        let reply = try rawExchange(port: harness.port, vector + "GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(reply.hasPrefix("HTTP/1.1 400") || reply.hasPrefix("HTTP/1.0 400"), "\(reply)")
+        #expect(reply.lowercased().contains("connection: close"))
+        #expect(!reply.contains("/smuggled"), "the pipelined request was served: \(reply)")
+    }
+
     /// Sends bytes on a plain socket and reads until the server closes (or 3 s pass).
     func rawExchange(port: Int, _ text: String) throws -> String {
         let socket = try BlockingSocket(port: port, timeout: 3)

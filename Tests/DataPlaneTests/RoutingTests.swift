@@ -6,6 +6,38 @@ import Testing
 @Suite(.timeLimit(.minutes(2)))
 struct RoutingTests {
     /// The seed playbook's routes: host, path prefix, header blue/green, cross-namespace with a grant.
+    /// However a path is spelled, it is matched and forwarded in its normal form (PathNormalization).
+    @Test func spellingsOfAPathRouteTheSame() async throws {
+        let harness = GatewayHarness()
+        for name in ["admin", "public"] { try await harness.startBackend(name) }
+        try harness.write("gw.yaml", Manifests.join(
+            Manifests.gateway(),
+            Manifests.service("admin", targetPort: harness.backendPorts["admin"]!),
+            Manifests.service("public", targetPort: harness.backendPorts["public"]!),
+            """
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: HTTPRoute
+            metadata: {name: split}
+            spec:
+              parentRefs: [{name: gw}]
+              rules:
+              - matches: [{path: {type: PathPrefix, value: /admin}}]
+                backendRefs: [{name: admin, port: 80}]
+              - backendRefs: [{name: public, port: 80}]
+            """))
+        try await harness.start()
+        defer { Task { await harness.stop() } }
+        for spelling in ["/public/../admin/x", "//admin/x", "/%61dmin/x", "/p/%2e%2e/admin/x", "/./admin//x"] {
+            let response = try await harness.send(spelling, host: "n.example.com")
+            #expect(response.echoName == "admin" && response.echo["path"] as? String == "/admin/x", "\(spelling): \(response.text)")
+        }
+        // Refused and closed: read on a raw socket, as the gateway may close before a client finishes writing.
+        let socket = try BlockingSocket(port: harness.port, timeout: 3)
+        socket.send("GET /admin%2Fx HTTP/1.1\r\nHost: n.example.com\r\n\r\n")
+        let refused = String(decoding: socket.receiveAll(), as: UTF8.self)
+        #expect(refused.hasPrefix("HTTP/1.1 400") && refused.contains("encoded slash"), "\(refused)")
+    }
+
     @Test func routesByHostPathAndHeader() async throws {
         let harness = GatewayHarness()
         for name in ["frontend", "api-v1", "app-blue", "app-green", "backend-svc"] { try await harness.startBackend(name) }

@@ -12,6 +12,40 @@ enum HeaderRules {
     /// Removes hop-by-hop headers, including any the Connection header names. One pass over the
     /// headers, comparing bytes case-insensitively (no lowercased copies), so the usual message costs
     /// no allocation and no removal at all.
+    /// Framing and authority a proxy must not guess at (RFC 9112 §3.2, §6.1): no Host or several,
+    /// a Host that is not a host, Transfer-Encoding in HTTP/1.0 or with any coding but chunked alone.
+    /// One pass over the fields; nil when the request is unambiguous.
+    static func framingProblem(_ head: HTTPRequestHead) -> String? {
+        var hosts = 0
+        var host: Substring = ""
+        var transferEncodings = 0
+        var onlyChunked = true
+        for (name, value) in head.headers {
+            if name.utf8.count == 4, name.lowercased() == "host" {
+                hosts += 1
+                host = Substring(value)
+            } else if name.utf8.count == 17, name.lowercased() == "transfer-encoding" {
+                transferEncodings += 1
+                if value.lowercased().split(separator: " ", omittingEmptySubsequences: true) != ["chunked"] { onlyChunked = false }
+            }
+        }
+        if hosts == 0 && !head.version.isHTTP10OrOlder { return "request has no Host header" }
+        if hosts > 1 { return "request has \(hosts) Host headers" }
+        if hosts == 1 && !isValidAuthority(host) { return "Host header \"\(host)\" is not a host[:port]" }
+        if transferEncodings > 0 && head.version.isHTTP10OrOlder { return "Transfer-Encoding is not allowed in an HTTP/1.0 request" }
+        if transferEncodings > 1 || !onlyChunked { return "Transfer-Encoding must be chunked alone" }
+        return nil
+    }
+
+    private static func isValidAuthority(_ value: Substring) -> Bool {
+        !value.isEmpty && value.utf8.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
+            default: "-._~:[]!$&'()*+,;=%".utf8.contains(byte)
+            }
+        }
+    }
+
     static func stripHopByHop(_ headers: inout HTTPHeaders) {
         var found: [String] = []
         for (name, value) in headers {

@@ -287,12 +287,21 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             return respondLocally(status, why, record: labels)
         }
 
-        let hostValue = head.headers.first(name: "host")
-        if hostValue == nil && !head.version.isHTTP10OrOlder {
-            return respondLocally(.badRequest, "request has no Host header", record: labels)
+        if let why = HeaderRules.framingProblem(head) {
+            // Ambiguous framing or authority: answered and closed, so nothing behind it is trusted.
+            keepAlive = false
+            return respondLocally(.badRequest, why, record: labels)
         }
+        let hostValue = head.headers.first(name: "host")
         let host = routingHost(hostValue ?? "")
-        let (path, query) = PathRules.split(head.uri)
+        let (rawPath, query) = PathRules.split(head.uri)
+        let path: Substring
+        switch PathNormalization.normalize(rawPath) {
+        case .success(let normalized): path = normalized
+        case .failure(let refusal):
+            keepAlive = false
+            return respondLocally(.badRequest, "\(refusal.reason): \(rawPath)", record: labels)
+        }
         let headers = head.headers
         let view = RequestView(path: path, query: query, method: method, header: { headers.first(name: $0) })
 
