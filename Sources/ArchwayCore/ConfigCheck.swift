@@ -45,6 +45,14 @@ public struct ConfigCheck: Sendable {
                 }
             }
         }
+        // A policy says the same thing through every ancestor: once is enough.
+        for (kind, statuses) in [("BackendTLSPolicy", result.statuses.backendTLSPolicies), ("BackendTrafficPolicy", result.statuses.backendTrafficPolicies)] {
+            for (key, status) in statuses.sorted(by: { $0.key < $1.key }) {
+                for condition in status.ancestors.first?.conditions ?? [] where condition.isProblem {
+                    report(kind, key.namespace, key.name, "status", condition)
+                }
+            }
+        }
         self.problems = problems
     }
 }

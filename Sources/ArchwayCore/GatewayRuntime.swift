@@ -38,6 +38,7 @@ public actor GatewayRuntime {
     private let admin: AdminServer
     private let contexts: EventLoopContexts
     private let listeners: ListenerManager
+    private let healthChecks: HealthChecks
     private let provider: FileProvider
     private let translator: Translator
     private var lastGood: (snapshot: ResourceSnapshot, statuses: StatusSet)?
@@ -55,6 +56,7 @@ public actor GatewayRuntime {
         contexts = EventLoopContexts(group: group, metrics: metrics, logger: logger, limits: options.limits)
         listeners = ListenerManager(group: group, tables: tables, contexts: contexts, bindHost: options.bindHost,
                                     portMap: options.portMap, logger: logger)
+        healthChecks = HealthChecks(contexts: contexts, tables: tables)
         provider = FileProvider(paths: options.configPaths, interval: options.pollInterval)
         let address = ["0.0.0.0", "::"].contains(options.bindHost) ? "127.0.0.1" : options.bindHost
         let certificates = tables.certificates
@@ -88,6 +90,7 @@ public actor GatewayRuntime {
         isShutDown = true
         admin.setReady(false)  // before draining, so load balancers stop sending new connections first
         logger.info("draining", metadata: ["timeout_s": "\(options.drainTimeout.nanoseconds / 1_000_000_000)"])
+        healthChecks.stopAll()
         await listeners.drain(timeout: options.drainTimeout)
         await contexts.closeIdleConnections()
         await admin.stop()
@@ -119,7 +122,8 @@ public actor GatewayRuntime {
         let snapshot = ResourceSnapshot(load.resources.map(\.resource))
         let result = translator.translate(snapshot)
         do {
-            try tables.swap(CompiledTable(result.table))
+            try tables.swap(CompiledTable(result.table, previous: tables.current))
+            healthChecks.reconcile()
         } catch {
             metrics.configReloadFailures.increment()
             logger.error("routing table rejected; the last good configuration keeps serving", metadata: ["error": "\(error)"])

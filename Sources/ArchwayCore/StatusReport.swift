@@ -94,6 +94,13 @@ public struct StatusReport: Sendable {
                               metadata: .init(name: policy.metadata.name, namespace: policy.metadata.namespace, generation: policy.metadata.generation),
                               status: .policy(status)))
         }
+        for policy in snapshot.backendTrafficPolicies {
+            guard var status = statuses.backendTrafficPolicies[policy.metadata.namespacedName] else { continue }
+            for index in status.ancestors.indices { status.ancestors[index].conditions = stamp(status.ancestors[index].conditions) }
+            items.append(Item(apiVersion: "\(BackendTrafficPolicy.group)/v1alpha1", kind: "BackendTrafficPolicy",
+                              metadata: .init(name: policy.metadata.name, namespace: policy.metadata.namespace, generation: policy.metadata.generation),
+                              status: .policy(status)))
+        }
         for ingress in snapshot.ingresses {
             guard let status = statuses.ingresses[ingress.metadata.namespacedName] else { continue }
             items.append(Item(apiVersion: "networking.k8s.io/v1", kind: "Ingress",

@@ -6,6 +6,7 @@ public enum Resource: Sendable, Equatable {
     case streamRoute(StreamRoute)
     case grpcRoute(GRPCRoute)
     case backendTLSPolicy(BackendTLSPolicy)
+    case backendTrafficPolicy(BackendTrafficPolicy)
     case configMap(ConfigMap)
     case referenceGrant(ReferenceGrant)
     case service(Service)
@@ -24,6 +25,7 @@ public enum Resource: Sendable, Equatable {
         case .streamRoute(let r): r.kind.rawValue
         case .grpcRoute: "GRPCRoute"
         case .backendTLSPolicy: "BackendTLSPolicy"
+        case .backendTrafficPolicy: "BackendTrafficPolicy"
         case .configMap: "ConfigMap"
         case .referenceGrant: "ReferenceGrant"
         case .service: "Service"
@@ -44,6 +46,7 @@ public enum Resource: Sendable, Equatable {
         case .streamRoute(let r): r.metadata
         case .grpcRoute(let r): r.metadata
         case .backendTLSPolicy(let r): r.metadata
+        case .backendTrafficPolicy(let r): r.metadata
         case .configMap(let r): r.metadata
         case .referenceGrant(let r): r.metadata
         case .service(let r): r.metadata

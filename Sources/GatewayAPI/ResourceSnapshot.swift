@@ -7,6 +7,7 @@ public struct ResourceSnapshot: Sendable {
     public private(set) var streamRoutes: [StreamRoute] = []
     public private(set) var grpcRoutes: [GRPCRoute] = []
     public private(set) var backendTLSPolicies: [BackendTLSPolicy] = []
+    public private(set) var backendTrafficPolicies: [BackendTrafficPolicy] = []
     public private(set) var configMaps: [NamespacedName: ConfigMap] = [:]
     public private(set) var referenceGrants: [String: [ReferenceGrant]] = [:]
     public private(set) var services: [NamespacedName: Service] = [:]
@@ -26,6 +27,7 @@ public struct ResourceSnapshot: Sendable {
             case .streamRoute(let r): streamRoutes.append(r)
             case .grpcRoute(let r): grpcRoutes.append(r)
             case .backendTLSPolicy(let r): backendTLSPolicies.append(r)
+            case .backendTrafficPolicy(let r): backendTrafficPolicies.append(r)
             case .configMap(let r): configMaps[r.metadata.namespacedName] = r
             case .referenceGrant(let r): referenceGrants[r.metadata.namespace ?? "default", default: []].append(r)
             case .service(let r): services[r.metadata.namespacedName] = r
@@ -44,6 +46,7 @@ public struct ResourceSnapshot: Sendable {
         gateways.sort { $0.metadata.namespacedName < $1.metadata.namespacedName }
         httpRoutes.sort { $0.metadata.namespacedName < $1.metadata.namespacedName }
         backendTLSPolicies.sort { $0.metadata.namespacedName < $1.metadata.namespacedName }
+        backendTrafficPolicies.sort { $0.metadata.namespacedName < $1.metadata.namespacedName }
         grpcRoutes.sort { $0.metadata.namespacedName < $1.metadata.namespacedName }
         streamRoutes.sort { ($0.kind.rawValue, $0.metadata.namespacedName) < ($1.kind.rawValue, $1.metadata.namespacedName) }
         ingresses.sort { $0.metadata.namespacedName < $1.metadata.namespacedName }

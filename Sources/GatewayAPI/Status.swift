@@ -54,6 +54,7 @@ public struct StatusSet: Sendable, Equatable {
     public var streamRoutes: [StreamRoute.Kind: [NamespacedName: RouteStatus]] = [:]
     public var grpcRoutes: [NamespacedName: RouteStatus] = [:]
     public var backendTLSPolicies: [NamespacedName: PolicyStatus] = [:]
+    public var backendTrafficPolicies: [NamespacedName: PolicyStatus] = [:]
     /// Whether each Ingress is served side by side, and why (not).
     public var ingresses: [NamespacedName: IngressServingStatus] = [:]
     public init() {}

@@ -16,6 +16,7 @@ extension Resource {
             problems.require(r.spec.controllerName.contains("/"), "spec.controllerName", "must be a domain-prefixed path such as example.com/controller")
         case .gateway(let r): r.validate(into: &problems)
         case .httpRoute(let r): r.validate(into: &problems)
+        case .backendTrafficPolicy(let r): r.validate(into: &problems)
         case .endpointSlice(let r):
             problems.require(["IPv4", "IPv6", "FQDN"].contains(r.addressType), "addressType", "must be IPv4, IPv6 or FQDN")
         case .service(let r):

@@ -326,11 +326,60 @@ public struct Cluster: Sendable, Codable, Equatable {
     public var appProtocol: String?
     /// TLS to the endpoints, from a BackendTLSPolicy targeting the Service.
     public var tls: UpstreamTLS?
-    public init(name: String, endpoints: [Endpoint], appProtocol: String? = nil, tls: UpstreamTLS? = nil) {
+    /// Circuit breaker, outlier detection and health checks, from a BackendTrafficPolicy.
+    public var resilience: BackendResilience?
+    public init(name: String, endpoints: [Endpoint], appProtocol: String? = nil, tls: UpstreamTLS? = nil,
+                resilience: BackendResilience? = nil) {
         self.name = name
         self.endpoints = endpoints
         self.appProtocol = appProtocol
         self.tls = tls
+        self.resilience = resilience
+    }
+}
+
+/// A BackendTrafficPolicy as the data plane applies it to one cluster. Limits are for the whole
+/// process (all event loops together); nil means no limit.
+public struct BackendResilience: Sendable, Codable, Equatable, Hashable {
+    public struct HealthCheck: Sendable, Codable, Equatable, Hashable {
+        public var path: String
+        public var intervalMillis: Int
+        public var timeoutMillis: Int
+        public var unhealthyThreshold: Int
+        public var healthyThreshold: Int
+        public var expectedStatuses: [Int]
+        public init(path: String, intervalMillis: Int, timeoutMillis: Int, unhealthyThreshold: Int, healthyThreshold: Int, expectedStatuses: [Int]) {
+            self.path = path
+            self.intervalMillis = intervalMillis
+            self.timeoutMillis = timeoutMillis
+            self.unhealthyThreshold = unhealthyThreshold
+            self.healthyThreshold = healthyThreshold
+            self.expectedStatuses = expectedStatuses
+        }
+    }
+    /// "namespace/name" of the policy, for errors.
+    public var policy: String
+    public var maxConnections: Int?
+    public var maxPendingRequests: Int?
+    public var maxRequests: Int?
+    public var consecutive5xx: Int?
+    public var consecutiveConnectFailures: Int?
+    public var baseEjectionMillis: Int
+    public var maxEjectionMillis: Int
+    public var healthCheck: HealthCheck?
+
+    public init(policy: String, maxConnections: Int? = nil, maxPendingRequests: Int? = nil, maxRequests: Int? = nil,
+                consecutive5xx: Int? = nil, consecutiveConnectFailures: Int? = nil, baseEjectionMillis: Int = 30_000,
+                maxEjectionMillis: Int = 300_000, healthCheck: HealthCheck? = nil) {
+        self.policy = policy
+        self.maxConnections = maxConnections
+        self.maxPendingRequests = maxPendingRequests
+        self.maxRequests = maxRequests
+        self.consecutive5xx = consecutive5xx
+        self.consecutiveConnectFailures = consecutiveConnectFailures
+        self.baseEjectionMillis = baseEjectionMillis
+        self.maxEjectionMillis = maxEjectionMillis
+        self.healthCheck = healthCheck
     }
 }
 

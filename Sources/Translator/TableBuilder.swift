@@ -64,7 +64,8 @@ struct TableBuilder {
         buckets[key]?.streams.append((created ?? "", entry))
     }
 
-    func build(snapshot: ResourceSnapshot, backendTLS: BackendTLSIndex = BackendTLSIndex()) -> RoutingTable {
+    func build(snapshot: ResourceSnapshot, backendTLS: BackendTLSIndex = BackendTLSIndex(),
+               backendTraffic: [NamespacedName: BackendResilience] = [:]) -> RoutingTable {
         var ports: [Int: PortTable] = [:]
         for (key, bucket) in buckets {
             let virtualHosts = bucket.hosts.keys.sorted(by: Hostnames.specificityOrder).map { hostname in
@@ -87,6 +88,7 @@ struct TableBuilder {
         var clusters: [String: Cluster] = [:]
         for (id, source) in clusterSources {
             clusters[id] = Self.cluster(id: id, source: source, snapshot: snapshot, backendTLS: backendTLS)
+            clusters[id]?.resilience = backendTraffic[source.service]
         }
         return RoutingTable(ports: ports.values.sorted { $0.port < $1.port }, clusters: clusters)
     }

@@ -78,7 +78,8 @@ public struct Translator: Sendable {
         }
         let ourGateways = listeners.gateways.values.map(\.gateway).sorted { $0.metadata.namespacedName < $1.metadata.namespacedName }
         let backendTLS = resolveBackendTLS(snapshot, gateways: ourGateways, into: &statuses)
-        return Result(table: builder.build(snapshot: snapshot, backendTLS: backendTLS), statuses: statuses)
+        let backendTraffic = resolveBackendTraffic(snapshot, gateways: ourGateways, into: &statuses)
+        return Result(table: builder.build(snapshot: snapshot, backendTLS: backendTLS, backendTraffic: backendTraffic), statuses: statuses)
     }
 
     /// GatewayClasses naming our controller get `Accepted`; the others are not ours to touch.

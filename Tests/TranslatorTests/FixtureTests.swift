@@ -85,6 +85,15 @@ struct FixtureTests {
             let actual = result.table.clusters[id]?.endpoints.map { "\($0.host):\($0.port)" }
             #expect(actual == endpoints, "cluster \(id) endpoints")
         }
+        for (key, conditions) in expect.policies ?? [:] {
+            let name = Self.namespacedName(key)
+            let status = result.statuses.backendTrafficPolicies[name] ?? result.statuses.backendTLSPolicies[name]
+            #expect(status != nil && !(status?.ancestors.isEmpty ?? true), "policy \(key) has ancestors")
+            for ancestor in status?.ancestors ?? [] { check(ancestor.conditions, conditions, "policy \(key)") }
+        }
+        for (id, policy) in expect.clusterPolicies ?? [:] {
+            #expect((result.table.clusters[id]?.resilience?.policy ?? "none") == policy, "cluster \(id) policy")
+        }
         if let ports = expect.ports {
             #expect(result.table.ports.map(\.port) == ports, "bound listener ports")
         }
@@ -194,6 +203,10 @@ struct Expectations: Decodable {
     var clusters: [String: [String]]?
     var ports: [Int]?
     var requests: [RequestExpect]?
+    /// BackendTLSPolicy or BackendTrafficPolicy "ns/name" → conditions on every ancestor.
+    var policies: [String: [String: String]]?
+    /// Cluster id → the policy (ns/name) whose resilience settings it carries, or "none".
+    var clusterPolicies: [String: String]?
 }
 
 struct GatewayExpect: Decodable {

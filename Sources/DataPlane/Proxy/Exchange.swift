@@ -44,6 +44,10 @@ final class Exchange {
     static let replayLimit = 64 * 1024
     var lastEndpoint: Endpoint?
     var mirrors: [MirrorRequest] = []
+    /// The circuit breaker's maxRequests slot this request holds; given back when the exchange ends.
+    var requestSlot: ClusterHealth?
+
+    deinit { requestSlot?.releaseRequest() }
 
     func remember(_ part: HTTPClientRequestPart) {
         guard replay != nil else { return }

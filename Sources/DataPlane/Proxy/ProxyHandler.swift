@@ -349,6 +349,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 respondLocally(.internalServerError, "backend \(picked.name) is invalid: \(reason)", record: labels)
             case .cluster(let cluster) where cluster.endpoints.isEmpty:
                 respondLocally(.serviceUnavailable, "Service \(cluster.id) has no ready endpoints", record: labels)
+            case .cluster(let cluster) where cluster.health?.acquireRequest() == false:
+                respondLocally(.serviceUnavailable, "circuit breaker open: Service \(cluster.id) already has its maxRequests (\(cluster.health?.policy.maxRequests ?? 0)) in flight",
+                               record: labels)
             case .cluster(let cluster):
                 // h2c upgrades are not forwarded: the backend connection is archway's to choose.
                 let tunnel = upgrade.flatMap { $0.lowercased() == "h2c" ? nil : $0 }
@@ -356,6 +359,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                                                                    http2: cluster.http2)
                 let exchange = Exchange(requestHead: head, upstreamHead: upstreamHead, route: route, cluster: cluster,
                                         record: labels, owesContinue: owesContinue, upgrade: tunnel)
+                exchange.requestSlot = cluster.health
                 exchange.corsHeaders = corsHeaders
                 exchange.pending.append(.head(upstreamHead))
                 state = .forwarding(exchange)
@@ -406,9 +410,18 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     func connect(_ exchange: Exchange, allowReuse: Bool) {
         let endpoints = exchange.cluster.endpoints
+        let health = exchange.cluster.health
         var index = loop.nextIndex(cluster: exchange.cluster, count: endpoints.count, table: exchange.record.table)
         // A retry goes elsewhere when there is an elsewhere.
         if endpoints.count > 1, endpoints[index] == exchange.lastEndpoint { index = (index + 1) % endpoints.count }
+        if let health {
+            // Ejected endpoints and those failing health checks are skipped; with none left the
+            // answer is an immediate 503 rather than a wait on a backend known to be down.
+            guard let usable = (0..<endpoints.count).lazy.map({ (index + $0) % endpoints.count }).first(where: { health.isUsable(endpoints[$0]) }) else {
+                return fail(exchange, .serviceUnavailable, "every endpoint of Service \(exchange.cluster.id) is ejected or failing its health checks")
+            }
+            index = usable
+        }
         let endpoint = endpoints[index]
         exchange.lastEndpoint = endpoint
         exchange.connectAttempts += 1
@@ -417,10 +430,20 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
            let idle = loop.pool.takeIdle(UpstreamKey(endpoint: endpoint, tls: exchange.cluster.tls?.poolKey)) {
             return attach(idle, reused: true, to: exchange)
         }
+        if let health, let refusal = Self.reserveConnection(health) {
+            return fail(exchange, .serviceUnavailable, "circuit breaker open: Service \(exchange.cluster.id) \(refusal)")
+        }
         // The TLS context is only needed to open a connection, not to reuse one.
         let tls = exchange.cluster.tls == nil ? nil : tables.upstreamTLS(cluster: exchange.cluster.id)
         let connecting = exchange.cluster.http2 ? loop.pool.openStream(to: endpoint, tls: tls) : loop.pool.connect(endpoint, tls: tls)
         connecting.assumeIsolated().whenComplete { result in
+            if let health {
+                health.releasePending()
+                switch result {
+                case .success(let connection): connection.channel.closeFuture.whenComplete { _ in health.releaseConnection() }
+                case .failure: health.releaseConnection(); health.record(.connectFailure, endpoint: endpoint)
+                }
+            }
             guard case .forwarding(let current) = self.state, current === exchange else {
                 // The client went away (or the request ended) while connecting.
                 if case .success(let connection) = result { self.loop.pool.release(connection) }
@@ -476,6 +499,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 return switchProtocols(exchange, response: response, context: context)
             }
             if response.status.code < 200 { return }  // informational answers stay between archway and the backend
+            if let health = exchange.cluster.health, let endpoint = exchange.lastEndpoint {
+                health.record(response.status.code >= 500 ? .serverError : .success, endpoint: endpoint)
+            }
             if let retry = exchange.route.retry, retry.codes.contains(Int(response.status.code)), canRetryAgain(exchange) {
                 return retryExchange(exchange)
             }
@@ -518,6 +544,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         guard case .forwarding(let exchange) = state, let context else { return }
         let retry = exchange.canRetry && exchange.connectAttempts < 3
         exchange.connection = nil
+        if !exchange.responseStarted, !retry, let health = exchange.cluster.health, let endpoint = exchange.lastEndpoint {
+            health.record(.connectFailure, endpoint: endpoint)
+        }
         if !retry, !exchange.responseStarted, canRetryAgain(exchange) {
             retryExchange(exchange)
         } else if retry {

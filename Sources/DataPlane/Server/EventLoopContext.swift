@@ -60,6 +60,9 @@ public final class EventLoopContexts: Sendable {
         self.contexts = contexts
     }
 
+    /// One of the group's event loops, for work that belongs to none in particular.
+    var anyEventLoop: any EventLoop { contexts.values.first!.eventLoop }
+
     func context(for eventLoop: any EventLoop) -> EventLoopContext {
         contexts[ObjectIdentifier(eventLoop)]!
     }

@@ -7,13 +7,19 @@ public final class CompiledTable: Sendable {
     let streams: [Int: HostIndex<HostIndex<CompiledStreamRoute>>]
     public let clusters: [String: CompiledCluster]
 
-    public init(_ table: RoutingTable) throws {
+    /// `previous`: the table being replaced, whose clusters' health state carries over when the
+    /// cluster keeps its endpoints and policy.
+    public init(_ table: RoutingTable, previous: CompiledTable? = nil) throws {
         source = table
         var clusters: [String: CompiledCluster] = [:]
         for (id, cluster) in table.clusters {
+            let health = cluster.resilience.map { policy in
+                previous?.clusters[id]?.health.flatMap { $0.policy == policy && $0.endpoints == cluster.endpoints ? $0 : nil }
+                    ?? ClusterHealth(policy: policy, endpoints: cluster.endpoints)
+            }
             clusters[id] = CompiledCluster(id: id, endpoints: cluster.endpoints,
                                            http2: [Cluster.h2cAppProtocol, "kubernetes.io/h2"].contains(cluster.appProtocol ?? ""),
-                                           tls: cluster.tls)
+                                           tls: cluster.tls, health: health)
         }
         var ports: [Int: HostIndex<CompiledListener>] = [:]
         var streams: [Int: HostIndex<HostIndex<CompiledStreamRoute>>] = [:]
@@ -97,11 +103,14 @@ public final class CompiledCluster: Sendable {
     /// Requests go to it as HTTP/2 streams (h2c with prior knowledge).
     public let http2: Bool
     public let tls: UpstreamTLS?
-    init(id: String, endpoints: [Endpoint], http2: Bool, tls: UpstreamTLS?) {
+    /// Circuit breaker and endpoint health, when a BackendTrafficPolicy targets the Service.
+    public let health: ClusterHealth?
+    init(id: String, endpoints: [Endpoint], http2: Bool, tls: UpstreamTLS?, health: ClusterHealth?) {
         self.id = id
         self.endpoints = endpoints
         self.http2 = http2
         self.tls = tls
+        self.health = health
     }
 }
 
