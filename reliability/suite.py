@@ -435,6 +435,41 @@ def rapid_reset(gw, quick):
     return 1 + len(good), sum(good), 1 + len(good) - sum(good), 1 if bounded else 0, note
 
 
+def continuation_flood(gw, quick):
+    """HEADERS without END_HEADERS, then CONTINUATION frames of 1 KiB that never end the block."""
+    frames = 2000 if quick else 20000
+    def frame(kind, flags, stream, payload):
+        return len(payload).to_bytes(3, "big") + bytes([kind, flags]) + stream.to_bytes(4, "big") + payload
+    s = socket.create_connection((HOST, gw.port), timeout=5)
+    s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + frame(4, 0, 0, b""))
+    # A literal header field without indexing, name and value 1000 bytes of "a": valid HPACK, never finished.
+    block = b"\x00\x7f\x81\x07" + b"a" * 1000
+    sent = 0
+    try:
+        s.sendall(frame(1, 0, 1, block[:1000]))
+        for _ in range(frames):
+            s.sendall(frame(9, 0, 1, b"a" * 1024))
+            sent += 1
+    except OSError:
+        pass
+    s.settimeout(2)
+    received = b""
+    try:
+        while data := s.recv(65536):
+            received += data
+    except OSError:
+        pass
+    s.close()
+    offset, goaway = 0, False
+    while offset + 9 <= len(received):
+        goaway |= received[offset + 3] == 7
+        offset += 9 + int.from_bytes(received[offset:offset + 3], "big")
+    good = [gw.get("/after-continuation")[0] == 200 for _ in range(10)]
+    bounded = goaway or sent < frames
+    note = f"{sent} of {frames} CONTINUATION frames written; " + ("the gateway sent GOAWAY / closed" if bounded else "no GOAWAY: unbounded")
+    return 1 + len(good), sum(good), 1 + len(good) - sum(good), 1 if bounded else 0, note
+
+
 SCENARIOS = [
     ("backend killed mid-stream", killed_mid_stream),
     ("slow backend", slow_backend),
@@ -444,6 +479,7 @@ SCENARIOS = [
     ("smuggling probes", smuggling),
     ("slowloris", slowloris),
     ("HTTP/2 rapid reset", rapid_reset),
+    ("HTTP/2 CONTINUATION flood", continuation_flood),
     ("idle connections", idle_connections),
 ]
 
