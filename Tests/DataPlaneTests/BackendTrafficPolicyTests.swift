@@ -78,7 +78,7 @@ struct BackendTrafficPolicyTests {
         defer { Task { await harness.stop() } }
 
         let first = Task { try await harness.send("/first", host: "c.example.com") }
-        try await BackendTrafficPolicyTests.eventually { hanging.requests.count == 1 }
+        try await ResilienceTests.eventually { hanging.requests.count == 1 }
         let second = try await harness.send("/second", host: "c.example.com")
         #expect(second.status == 503 && second.text.contains("maxRequests (1)"), "\(second.text)")
         #expect(try await first.value.status == 504, "the request holding the slot ends at its timeout")
@@ -102,7 +102,7 @@ struct BackendTrafficPolicyTests {
         try await harness.start()
         defer { Task { await harness.stop() } }
 
-        try await BackendTrafficPolicyTests.eventually { sick.requests.filter { $0.path == "/healthz" }.count >= 4 }
+        try await ResilienceTests.eventually { sick.requests.filter { $0.path == "/healthz" }.count >= 4 }
         let before = sick.requests.filter { $0.path != "/healthz" }.count
         for _ in 0..<10 {
             let response = try await harness.send("/work", host: "h.example.com")
@@ -110,10 +110,5 @@ struct BackendTrafficPolicyTests {
         }
         #expect(sick.requests.filter { $0.path != "/healthz" }.count == before, "no request went to the endpoint failing its checks")
         #expect(healthy.requests.contains { $0.path == "/healthz" && $0.method == "GET" })
-    }
-
-    static func eventually(_ condition: @Sendable () -> Bool) async throws {
-        for _ in 0..<100 where !condition() { try await Task.sleep(for: .milliseconds(50)) }
-        #expect(condition())
     }
 }
