@@ -26,6 +26,8 @@ public actor GatewayRuntime {
         public var ingress: IngressServing? = IngressServing()
         /// Sizes, timeouts and connection budget for clients.
         public var limits = ClientLimits()
+        /// One JSON line per request; nil turns the access log off.
+        public var accessLog: AccessLogWriter?
 
         public init(configPaths: [String]) { self.configPaths = configPaths }
     }
@@ -53,7 +55,7 @@ public actor GatewayRuntime {
         self.logger = logger
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.eventLoopThreads))
         admin = AdminServer(metrics: metrics)
-        contexts = EventLoopContexts(group: group, metrics: metrics, logger: logger, limits: options.limits)
+        contexts = EventLoopContexts(group: group, metrics: metrics, logger: logger, limits: options.limits, accessLog: options.accessLog)
         listeners = ListenerManager(group: group, tables: tables, contexts: contexts, bindHost: options.bindHost,
                                     portMap: options.portMap, logger: logger)
         healthChecks = HealthChecks(contexts: contexts, tables: tables)
@@ -93,6 +95,7 @@ public actor GatewayRuntime {
         healthChecks.stopAll()
         await listeners.drain(timeout: options.drainTimeout)
         await contexts.closeIdleConnections()
+        await contexts.flushAccessLog()
         await admin.stop()
         logger.info("stopped")
         if releasingThreads {

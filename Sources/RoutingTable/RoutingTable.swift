@@ -149,15 +149,20 @@ public struct HTTPRouteEntry: Sendable, Codable, Equatable {
     public var action: RouteAction
     public var timeouts: RouteTimeouts?
     public var retry: RetryPolicy?
+    /// The `environment` and `tenant` labels of the route, else of its Gateway, for the access log.
+    public var environment: String?
+    public var tenant: String?
 
     public init(origin: RouteOrigin, match: HTTPMatch, filters: [HTTPFilter], action: RouteAction,
-                timeouts: RouteTimeouts? = nil, retry: RetryPolicy? = nil) {
+                timeouts: RouteTimeouts? = nil, retry: RetryPolicy? = nil, environment: String? = nil, tenant: String? = nil) {
         self.origin = origin
         self.match = match
         self.filters = filters
         self.action = action
         self.timeouts = timeouts
         self.retry = retry
+        self.environment = environment
+        self.tenant = tenant
     }
 }
 

@@ -48,8 +48,11 @@ struct TableBuilder {
                                          rule: rule.index, match: matchIndex,
                                          gatewayNamespace: gateway.gateway.metadata.namespace ?? "default",
                                          gatewayName: gateway.gateway.metadata.name)
+                let labels = route.metadata.labels ?? [:], gatewayLabels = gateway.gateway.metadata.labels ?? [:]
                 let entry = HTTPRouteEntry(origin: origin, match: match, filters: rule.filters, action: rule.action,
-                                           timeouts: rule.timeouts, retry: rule.retry)
+                                           timeouts: rule.timeouts, retry: rule.retry,
+                                           environment: labels["environment"] ?? gatewayLabels["environment"],
+                                           tenant: labels["tenant"] ?? gatewayLabels["tenant"])
                 let precedence = PrecedenceKey(match: match, origin: origin, creationTimestamp: route.metadata.creationTimestamp)
                 for hostname in hostnames {
                     buckets[key]?.hosts[hostname, default: []].append((precedence, entry))

@@ -5,6 +5,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import Observability
 import Translator
 
 @main
@@ -90,7 +91,7 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Event-loop threads (default: one per core this process may run on).")
     var threads = CPUAffinity.usableCores
 
-    @Option(name: .long, help: "Access log destination (PATH or stdout). Not implemented yet: refused rather than ignored.")
+    @Option(name: .long, help: "Access log: one JSON line per request, to stdout or appended to PATH (default: off).")
     var accessLog: String?
 
     @Option(name: .long, help: "Most open client connections across all listeners; more are closed at accept (0: no limit).")
@@ -116,9 +117,6 @@ struct Serve: AsyncParsableCommand {
         guard maxHeaderBytes > 0, maxHeaderCount > 0, maxConnections >= 0, maxRequestBody >= 0 else {
             throw ValidationError("size and count limits must not be negative (0 turns --max-connections and --max-request-body off)")
         }
-        if accessLog != nil {
-            throw ValidationError("--access-log is not implemented yet (see the observability issue)")
-        }
     }
 
     func run() async throws {
@@ -133,6 +131,13 @@ struct Serve: AsyncParsableCommand {
         runtimeOptions.drainTimeout = .seconds(Int64(drainTimeout))
         runtimeOptions.eventLoopThreads = threads
         runtimeOptions.ingress = options.ingressServing
+        if let accessLog {
+            do {
+                runtimeOptions.accessLog = try AccessLogWriter(destination: accessLog)
+            } catch {
+                throw ValidationError("--access-log: \(error)")
+            }
+        }
         runtimeOptions.limits.maxConnections = maxConnections
         runtimeOptions.limits.maxRequestBodyBytes = maxRequestBody > 0 ? maxRequestBody : nil
         runtimeOptions.limits.maxHeaderBytes = maxHeaderBytes

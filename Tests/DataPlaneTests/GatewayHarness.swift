@@ -1,5 +1,6 @@
 import ArchwayCore
 import DataPlane
+import Observability
 import Translator
 import Foundation
 import Logging
@@ -21,6 +22,8 @@ final class GatewayHarness: @unchecked Sendable {
     /// Ingress serving; by default on 80/443, which the test Gateway's listener takes first.
     var ingress: IngressServing? = IngressServing()
     var limits = ClientLimits()
+    /// Access log file (nil: off).
+    var accessLogPath: String?
 
     init() {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("archway-test-\(UUID().uuidString)")
@@ -72,6 +75,7 @@ final class GatewayHarness: @unchecked Sendable {
         for (listenerPort, hostPort) in extraPortMap { options.portMap[listenerPort] = .init(host: "127.0.0.1", port: hostPort) }
         options.ingress = ingress
         options.limits = limits
+        options.accessLog = try accessLogPath.map { try AccessLogWriter(destination: $0) }
         options.adminHost = "127.0.0.1"
         options.adminPort = 0
         options.pollInterval = .milliseconds(50)

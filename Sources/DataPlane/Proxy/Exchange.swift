@@ -43,6 +43,9 @@ final class Exchange {
     private var replayBytes = 0
     static let replayLimit = 64 * 1024
     var lastEndpoint: Endpoint?
+    /// When the current try began (its connect), and how many retries came before it.
+    var tryStart: NIODeadline?
+    var retries = 0
     var mirrors: [MirrorRequest] = []
     /// The circuit breaker's maxRequests slot this request holds; given back when the exchange ends.
     var requestSlot: ClusterHealth?

@@ -52,7 +52,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     private var headStartedAt: NIODeadline?
     private var headSeenInThisRead = false
     private var requestsSeen = 0
-    private var requestBodyBytes = 0
+    private(set) var requestBodyBytes = 0
+    private(set) var responseBytes = 0
 
     init(listenerPort: Int, scheme: String, tables: TableStore, loop: EventLoopContext, guardsConnection: Bool = false) {
         self.guardsConnection = guardsConnection
@@ -269,6 +270,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         headStartedAt = nil
         requestsSeen += 1
         requestBodyBytes = 0
+        responseBytes = 0
         // An HTTP/2 stream ends with its response; the connection's life is NIOHTTP2's business.
         keepAlive = (head.version.major == 2 || head.isKeepAlive) && !quiescing
         requestVersion = head.version
@@ -295,6 +297,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         let hostValue = head.headers.first(name: "host")
         let host = routingHost(hostValue ?? "")
         let (rawPath, query) = PathRules.split(head.uri)
+        labels.requestID = RequestIdentity.requestID(head.headers, loop: loop)
+        if loop.accessLog != nil {
+            labels.host = host
+            labels.path = rawPath
+            labels.tenantHeader = head.headers.first(name: "x-tenant")
+        }
         let path: Substring
         switch PathNormalization.normalize(rawPath) {
         case .success(let normalized): path = normalized
@@ -302,6 +310,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             keepAlive = false
             return respondLocally(.badRequest, "\(refusal.reason): \(rawPath)", record: labels)
         }
+        if loop.accessLog != nil { labels.path = path }
         let headers = head.headers
         let view = RequestView(path: path, query: query, method: method, header: { headers.first(name: $0) })
 
@@ -356,7 +365,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 // h2c upgrades are not forwarded: the backend connection is archway's to choose.
                 let tunnel = upgrade.flatMap { $0.lowercased() == "h2c" ? nil : $0 }
                 let (upstreamHead, owesContinue) = upstreamRequest(head, route: route, path: path, query: query, upgrade: tunnel,
-                                                                   http2: cluster.http2)
+                                                                   http2: cluster.http2, requestID: labels.requestID)
                 let exchange = Exchange(requestHead: head, upstreamHead: upstreamHead, route: route, cluster: cluster,
                                         record: labels, owesContinue: owesContinue, upgrade: tunnel)
                 exchange.requestSlot = cluster.health
@@ -373,7 +382,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     /// The request as the backend sees it: hop-by-hop headers gone, framing explicit, filters applied,
     /// X-Forwarded-* and Forwarded set.
     private func upstreamRequest(_ head: HTTPRequestHead, route: CompiledRoute, path: Substring, query: Substring?,
-                                 upgrade: String?, http2: Bool) -> (HTTPRequestHead, owesContinue: Bool) {
+                                 upgrade: String?, http2: Bool, requestID: String) -> (HTTPRequestHead, owesContinue: Bool) {
         var headers = head.headers
         let chunked = headers["transfer-encoding"].contains { $0.containsToken("chunked") }
         let wantsTrailers = headers["te"].contains { $0.containsToken("trailers") }
@@ -393,6 +402,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
         let originalHost = head.headers.first(name: "host") ?? ""
         ForwardedHeaders.add(to: &headers, client: clientAddress, host: originalHost, proto: scheme)
+        headers.replaceOrAdd(name: "x-request-id", value: requestID)
+        headers.replaceOrAdd(name: "traceparent", value: RequestIdentity.traceparent(head.headers, loop: loop))
         if let edits = route.requestHeaders { HeaderRules.apply(edits, to: &headers) }
 
         var newPath = String(path)
@@ -424,6 +435,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         }
         let endpoint = endpoints[index]
         exchange.lastEndpoint = endpoint
+        exchange.tryStart = .now()
         exchange.connectAttempts += 1
         startTryTimer(exchange)
         if !exchange.cluster.http2, allowReuse,
@@ -525,6 +537,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             context.write(wrapOutboundOut(.head(HTTPResponseHead(version: exchange.requestHead.version, status: response.status, headers: headers))), promise: nil)
         case .body(let buffer):
             guard exchange.responseStarted else { return }
+            responseBytes += buffer.readableBytes
             context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
         case .end(let trailers):
             guard exchange.responseStarted else { return }
@@ -559,7 +572,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         } else {
             // Mid-response: the only honest signal left is to cut the client connection short.
             exchange.cancelTimers()
-            record(exchange.record, status: exchange.status)
+            record(exchange.record, status: exchange.status, exchange: exchange)
             state = .idle
             context.close(promise: nil)
         }
@@ -581,7 +594,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         headers.add(name: "upgrade", value: response.headers.first(name: "upgrade") ?? exchange.upgrade ?? "")
         if let edits = exchange.route.responseHeaders { HeaderRules.apply(edits, to: &headers) }
         context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .switchingProtocols, headers: headers))), promise: nil)
-        record(exchange.record, status: 101)
+        record(exchange.record, status: 101, exchange: exchange)
         upgradeRequested = false  // the tunnel's reads must pass
         let downstream = context.channel
         let gauges = loop.metrics.gauges
@@ -602,7 +615,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     private func finish(_ exchange: Exchange, trailers: HTTPHeaders?, context: ChannelHandlerContext) {
         exchange.cancelTimers()
         waitingSince = .now()
-        record(exchange.record, status: exchange.status)
+        record(exchange.record, status: exchange.status, exchange: exchange)
         if let connection = exchange.connection {
             exchange.connection = nil
             if exchange.requestEnded && exchange.responseKeepAlive {
@@ -642,11 +655,12 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     func respondLocally(_ status: HTTPResponseStatus, _ message: String, extraHeaders: [(String, String)] = [],
                                 record request: RequestRecord, requestEnded: Bool = false) {
         guard let context else { return }
+        let body = message + "\n"
+        responseBytes = requestIsGRPC ? 0 : body.utf8.count
         record(request, status: Int(status.code))
         waitingSince = .now()
         if !requestEnded { state = .discarding }
         if requestIsGRPC { return respondGRPC(status, message, context: context) }
-        let body = message + "\n"
         var headers = HTTPHeaders([("content-type", "text/plain; charset=utf-8"), ("content-length", String(body.utf8.count))])
         headers.add(contentsOf: extraHeaders)
         if !keepAlive { headers.add(name: "connection", value: "close") }
@@ -678,8 +692,19 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         context.writeAndFlush(wrapOutboundOut(.end(trailers)), promise: nil)
     }
 
-    func record(_ request: RequestRecord, status: Int) {
-        let elapsed = NIODeadline.now() - request.start
+    func record(_ request: RequestRecord, status: Int, exchange: Exchange? = nil) {
+        let now = NIODeadline.now()
+        let elapsed = now - request.start
+        if let log = loop.accessLog {
+            let route = request.route
+            log.append(AccessLog.Entry(
+                requestID: request.requestID, gateway: route?.origin.gatewayName ?? "", namespace: route?.origin.namespace ?? "",
+                route: route?.origin.name ?? "", backend: request.backendName, hostname: request.host, path: request.path,
+                method: request.method, status: status, durationNanos: elapsed.nanoseconds,
+                upstreamNanos: exchange?.tryStart.map { (now - $0).nanoseconds }, environment: route?.environment,
+                tenant: route?.tenant ?? request.tenantHeader, client: clientAddress, bytesReceived: requestBodyBytes,
+                bytesSent: responseBytes, upstream: exchange?.lastEndpoint, retries: exchange?.retries ?? 0))
+        }
         let key = RequestMetrics.Key(route: request.route.map(ObjectIdentifier.init), backend: request.backend, method: request.method)
         loop.metrics.record(key, table: ObjectIdentifier(request.table), status: status, duration: .nanoseconds(elapsed.nanoseconds)) {
             GatewayMetrics.RequestLabels(gateway: request.route?.origin.gatewayName ?? "", namespace: request.route?.origin.namespace ?? "",
@@ -700,6 +725,11 @@ struct RequestRecord {
     var route: CompiledRoute?
     var backend = -1
     var backendName = ""
+    /// For the access log.
+    var requestID = ""
+    var host = ""
+    var path: Substring = ""
+    var tenantHeader: String?
 
     init(table: CompiledTable, method: String, start: NIODeadline) {
         self.table = table

@@ -59,6 +59,7 @@ extension ProxyHandler {
     /// again after the policy's backoff, to another endpoint when the Service has one.
     func retryExchange(_ exchange: Exchange) {
         exchange.retriesLeft -= 1
+        exchange.retries += 1
         exchange.tryTimer?.cancel()
         if let connection = exchange.connection {
             exchange.connection = nil

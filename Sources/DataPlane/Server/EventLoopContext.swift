@@ -10,13 +10,17 @@ final class EventLoopContext: @unchecked Sendable {
     let pool: UpstreamPool
     let metrics: RequestMetrics
     let limits: ClientLimits
+    /// This loop's share of the access log; nil when it is off.
+    let accessLog: AccessLog?
     private var roundRobin: [ObjectIdentifier: Int] = [:]
     private weak var roundRobinTable: CompiledTable?
     private var randomState: UInt64
 
-    init(eventLoop: any EventLoop, metrics: GatewayMetrics, logger: Logger, seed: UInt64, limits: ClientLimits) {
+    init(eventLoop: any EventLoop, metrics: GatewayMetrics, logger: Logger, seed: UInt64, limits: ClientLimits,
+         accessLog: AccessLogWriter?) {
         self.eventLoop = eventLoop
         self.limits = limits
+        self.accessLog = accessLog.map { AccessLog(writer: $0, eventLoop: eventLoop) }
         self.pool = UpstreamPool(eventLoop: eventLoop, logger: logger)
         self.metrics = RequestMetrics(metrics)
         self.randomState = seed | 1
@@ -49,13 +53,17 @@ public final class EventLoopContexts: Sendable {
     private let contexts: [ObjectIdentifier: EventLoopContext]
     let budget: ConnectionBudget
 
-    public init(group: any EventLoopGroup, metrics: GatewayMetrics, logger: Logger, limits: ClientLimits = ClientLimits()) {
+    private let accessLog: AccessLogWriter?
+
+    public init(group: any EventLoopGroup, metrics: GatewayMetrics, logger: Logger, limits: ClientLimits = ClientLimits(),
+                accessLog: AccessLogWriter? = nil) {
+        self.accessLog = accessLog
         budget = ConnectionBudget(limit: limits.maxConnections)
         var contexts: [ObjectIdentifier: EventLoopContext] = [:]
         var seed: UInt64 = UInt64.random(in: 1...UInt64.max)
         for eventLoop in group.makeIterator() {
             seed = seed &* 6364136223846793005 &+ 1442695040888963407
-            contexts[ObjectIdentifier(eventLoop)] = EventLoopContext(eventLoop: eventLoop, metrics: metrics, logger: logger, seed: seed, limits: limits)
+            contexts[ObjectIdentifier(eventLoop)] = EventLoopContext(eventLoop: eventLoop, metrics: metrics, logger: logger, seed: seed, limits: limits, accessLog: accessLog)
         }
         self.contexts = contexts
     }
@@ -65,6 +73,15 @@ public final class EventLoopContexts: Sendable {
 
     func context(for eventLoop: any EventLoop) -> EventLoopContext {
         contexts[ObjectIdentifier(eventLoop)]!
+    }
+
+    /// Hands every loop's buffered access-log lines to the writer and waits until they are written.
+    public func flushAccessLog() async {
+        guard let accessLog else { return }
+        for context in contexts.values {
+            try? await context.eventLoop.submit { context.accessLog?.flush() }.get()
+        }
+        accessLog.flush()
     }
 
     /// Closes every pooled upstream connection and waits until they are closed, so the event loops

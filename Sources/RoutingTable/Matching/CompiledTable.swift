@@ -173,6 +173,8 @@ public final class CompiledRoute: Sendable {
     public let requestTimeoutMillis: Int?
     public let backendTimeoutMillis: Int?
     public let retry: RetryPolicy?
+    public let environment: String?
+    public let tenant: String?
     public let rewrite: (hostname: String?, path: PathRewrite?)?
     public let action: Action
     /// The prefix the PathPrefix match consumed, for ReplacePrefixMatch.
@@ -201,6 +203,8 @@ public final class CompiledRoute: Sendable {
         requestTimeoutMillis = entry.timeouts?.requestMillis.flatMap { $0 > 0 ? $0 : nil }
         backendTimeoutMillis = entry.timeouts?.backendRequestMillis.flatMap { $0 > 0 ? $0 : nil }
         retry = entry.retry.flatMap { $0.attempts > 0 ? $0 : nil }
+        environment = entry.environment
+        tenant = entry.tenant
         self.cors = cors
         self.requestHeaders = requestHeaders
         self.responseHeaders = responseHeaders

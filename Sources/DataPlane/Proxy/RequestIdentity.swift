@@ -1,0 +1,43 @@
+import NIOHTTP1
+
+/// The identities a request carries to its backend: `X-Request-Id` (the client's, when it sent a
+/// sane one, else a new one; the access log's `request_id`) and W3C trace context, where archway is
+/// one hop: the caller's trace id is kept, the parent id becomes archway's own span id, and a request
+/// without a valid `traceparent` starts a new trace (sampled flag off: archway does not decide sampling).
+enum RequestIdentity {
+    static func requestID(_ headers: HTTPHeaders, loop: EventLoopContext) -> String {
+        if let given = headers.first(name: "x-request-id"), !given.isEmpty, given.utf8.count <= 128,
+           given.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) {
+            return given
+        }
+        return hex(loop.nextRandom()) + hex(loop.nextRandom())
+    }
+
+    static func traceparent(_ headers: HTTPHeaders, loop: EventLoopContext) -> String {
+        let span = hex(loop.nextRandom() | 1)  // never all zeros
+        if let parent = headers.first(name: "traceparent"), let (trace, flags) = parse(parent) {
+            return "00-\(trace)-\(span)-\(flags)"
+        }
+        return "00-\(hex(loop.nextRandom() | 1))\(hex(loop.nextRandom()))-\(span)-00"
+    }
+
+    /// version-traceid-parentid-flags, lower-case hex, ids not all zero, version not ff.
+    static func parse(_ value: String) -> (trace: Substring, flags: Substring)? {
+        let parts = value.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count >= 4, parts[0].count == 2, parts[0] != "ff", parts[1].count == 32, parts[2].count == 16, parts[3].count == 2,
+              parts[0...3].allSatisfy({ $0.utf8.allSatisfy(isLowerHex) }),
+              parts[1].contains(where: { $0 != "0" }), parts[2].contains(where: { $0 != "0" }) else { return nil }
+        if parts[0] == "00" && parts.count != 4 { return nil }
+        return (parts[1], parts[3])
+    }
+
+    private static func isLowerHex(_ byte: UInt8) -> Bool {
+        (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte)
+    }
+
+    /// 16 lower-case hex digits.
+    static func hex(_ value: Int) -> String {
+        let digits = String(UInt64(bitPattern: Int64(value)), radix: 16)
+        return digits.count >= 16 ? digits : String(repeating: "0", count: 16 - digits.count) + digits
+    }
+}
