@@ -26,6 +26,7 @@ struct AccessLogTests {
               rules: [{backendRefs: [{name: shop, port: 80}]}]
             """))
         try await harness.start()
+        defer { Task { await harness.stop() } }
 
         let served = try await harness.send(.POST, "/cart/items?id=7", host: "shop.example.com",
                                             headers: [("X-Request-Id", "req-42"), ("Content-Length", "0")])
@@ -35,7 +36,8 @@ struct AccessLogTests {
         #expect(traceparent.range(of: #"^00-[0-9a-f]{32}-[0-9a-f]{16}-00$"#, options: .regularExpression) != nil, "a trace is started: \(traceparent)")
         let unrouted = try await harness.send("/nothing", host: "nowhere.example.com")
         #expect(unrouted.status == 404)
-        await harness.stop()
+        // Shutting the gateway down flushes the log; the test's clients and backends stop later.
+        await harness.runtime.shutdown()
 
         let lines = try String(contentsOfFile: logPath, encoding: .utf8).split(separator: "\n")
         #expect(lines.count == 2)

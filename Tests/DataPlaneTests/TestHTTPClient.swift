@@ -61,17 +61,23 @@ final class TestHTTPClient: Sendable {
         let promise = channel.eventLoop.makePromise(of: Response.self)
         handler.expect(promise, keepBody: keepBody, channel: channel)
         let head = HTTPRequestHead(version: .http1_1, method: method, uri: uri, headers: requestHeaders)
-        try await channel.writeAndFlush(HTTPClientRequestPart.head(head))
-        if let body {
-            try await channel.writeAndFlush(HTTPClientRequestPart.body(.byteBuffer(body)))
-        }
-        if bodyChunks > 0 {
-            let chunk = channel.allocator.buffer(repeating: UInt8(ascii: "a"), count: chunkSize)
-            for _ in 0..<bodyChunks {
-                try await channel.writeAndFlush(HTTPClientRequestPart.body(.byteBuffer(chunk)))
+        do {
+            try await channel.writeAndFlush(HTTPClientRequestPart.head(head))
+            if let body {
+                try await channel.writeAndFlush(HTTPClientRequestPart.body(.byteBuffer(body)))
             }
+            if bodyChunks > 0 {
+                let chunk = channel.allocator.buffer(repeating: UInt8(ascii: "a"), count: chunkSize)
+                for _ in 0..<bodyChunks {
+                    try await channel.writeAndFlush(HTTPClientRequestPart.body(.byteBuffer(chunk)))
+                }
+            }
+            try await channel.writeAndFlush(HTTPClientRequestPart.end(nil))
+        } catch {
+            // The server may answer and close before the request is written out (a refused request):
+            // its answer, if it came, is still the result.
+            handler.giveUp(promise, error: error, channel: channel)
         }
-        try await channel.writeAndFlush(HTTPClientRequestPart.end(nil))
         return try await promise.futureResult.get()
     }
 
@@ -89,8 +95,19 @@ private final class ResponseCollector: ChannelInboundHandler, @unchecked Sendabl
     private var body = ByteBuffer()
     private var bodyBytes = 0
 
+    /// Fails the request's promise unless the answer already completed it.
+    func giveUp(_ promise: EventLoopPromise<TestHTTPClient.Response>, error: any Error, channel: any Channel) {
+        channel.eventLoop.execute {
+            guard self.promise?.futureResult === promise.futureResult else { return }
+            self.promise = nil
+            promise.fail(error)
+        }
+    }
+
     func expect(_ promise: EventLoopPromise<TestHTTPClient.Response>, keepBody: Bool, channel: any Channel) {
         channel.eventLoop.execute {
+            // A connection the server already closed will never answer.
+            guard channel.isActive else { return promise.fail(ChannelError.ioOnClosedChannel) }
             self.promise = promise
             self.keepBody = keepBody
             self.head = nil
