@@ -9,6 +9,9 @@ public final class GatewayMetrics: Sendable {
     public let activeConnections: Gauge
     public let configReloads: Counter
     public let configReloadFailures: Counter
+    public let upstreamConnections: Gauge
+    public let tlsHandshakes: Counter
+    public let tlsHandshakeFailures: Counter
 
     /// Edge latency: most requests take well under 10 ms, and the tail matters up to tens of seconds.
     static let latencyBuckets: [Duration] = [
@@ -25,6 +28,31 @@ public final class GatewayMetrics: Sendable {
                                                                helpText: "Configuration changes applied"))
         configReloadFailures = registry.makeCounter(descriptor: .init(namespace: "gateway", subsystem: "config", metricName: "reload_failures", unitName: "total",
                                                                       helpText: "Configuration changes rejected; the last good configuration kept serving"))
+        upstreamConnections = registry.makeGauge(descriptor: .init(namespace: "gateway", subsystem: "upstream", metricName: "connections",
+                                                                   helpText: "Open connections to backends (pooled idle ones included)"))
+        tlsHandshakes = registry.makeCounter(descriptor: .init(namespace: "gateway", subsystem: "tls", metricName: "handshakes", unitName: "total",
+                                                               helpText: "Completed downstream TLS handshakes"))
+        tlsHandshakeFailures = registry.makeCounter(descriptor: .init(namespace: "gateway", subsystem: "tls", metricName: "handshake_errors", unitName: "total",
+                                                                      helpText: "Downstream TLS handshakes that failed"))
+    }
+
+    /// Per-route counters that are not per status: bytes, retries, mirrored copies.
+    func routeCounter(_ name: String, help: String, _ labels: RequestLabels, extra: [(String, String)] = []) -> Counter {
+        registry.makeCounter(descriptor: .init(namespace: "gateway", subsystem: "http", metricName: name, unitName: "total", helpText: help),
+                             labels: labels.pairs + extra)
+    }
+
+    func upstreamHistogram(_ labels: RequestLabels) -> DurationHistogram {
+        registry.makeDurationHistogram(descriptor: .init(namespace: "gateway", subsystem: "http", metricName: "upstream_duration", unitName: "seconds",
+                                                         helpText: "Time the backend took: from the last try's connect to the end of its response"),
+                                       labels: labels.pairs, buckets: Self.latencyBuckets)
+    }
+
+    /// An endpoint ejected by outlier detection.
+    public func ejection(service: String) {
+        registry.makeCounter(descriptor: .init(namespace: "gateway", subsystem: "backend", metricName: "ejections", unitName: "total",
+                                               helpText: "Endpoints ejected by outlier detection"),
+                             labels: [("service", service)]).increment()
     }
 
     public struct RequestLabels: Hashable, Sendable {
@@ -90,6 +118,34 @@ public final class RequestMetrics {
     private let metrics: GatewayMetrics
     private var counters: [CounterKey: Counter] = [:]
     private var histograms: [Key: DurationHistogram] = [:]
+    /// Handles that do not depend on the status: request/response bytes, upstream time, retries.
+    private struct RouteHandles {
+        var bytesIn: Counter
+        var bytesOut: Counter
+        var upstream: DurationHistogram
+        var retries: Counter
+    }
+    private var routeHandles: [Key: RouteHandles] = [:]
+    private var mirrors: [MirrorKey: Counter] = [:]
+    private struct MirrorKey: Hashable {
+        var key: Key
+        var mirror: String
+        var abandoned: Bool
+    }
+
+    /// What one request adds besides its status and duration.
+    public struct Extras {
+        public var bytesIn: Int
+        public var bytesOut: Int
+        public var upstream: Duration?
+        public var retries: Int
+        public init(bytesIn: Int, bytesOut: Int, upstream: Duration?, retries: Int) {
+            self.bytesIn = bytesIn
+            self.bytesOut = bytesOut
+            self.upstream = upstream
+            self.retries = retries
+        }
+    }
     /// The routing table the cached keys belong to: route identities change with every reload.
     private var table: ObjectIdentifier?
 
@@ -98,13 +154,32 @@ public final class RequestMetrics {
     static let knownMethods: Set<String> = ["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"]
 
     /// `labels` is only called the first time a key is seen.
-    public func record(_ key: Key, table: ObjectIdentifier, status: Int, duration: Duration,
+    public func record(_ key: Key, table: ObjectIdentifier, status: Int, duration: Duration, extras: Extras,
                        labels: () -> GatewayMetrics.RequestLabels) {
         if table != self.table {
             counters.removeAll(keepingCapacity: true)
             histograms.removeAll(keepingCapacity: true)
+            routeHandles.removeAll(keepingCapacity: true)
+            mirrors.removeAll(keepingCapacity: true)
             self.table = table
         }
+        let handles: RouteHandles
+        if let cached = routeHandles[key] {
+            handles = cached
+        } else {
+            var resolved = labels()
+            resolved.method = key.method
+            handles = RouteHandles(
+                bytesIn: metrics.routeCounter("request_bytes", help: "Request body bytes received from clients", resolved),
+                bytesOut: metrics.routeCounter("response_bytes", help: "Response body bytes sent to clients", resolved),
+                upstream: metrics.upstreamHistogram(resolved),
+                retries: metrics.routeCounter("retries", help: "Tries sent again by the route's retry policy", resolved))
+            routeHandles[key] = handles
+        }
+        if extras.bytesIn > 0 { handles.bytesIn.increment(by: Int64(extras.bytesIn)) }
+        if extras.bytesOut > 0 { handles.bytesOut.increment(by: Int64(extras.bytesOut)) }
+        if let upstream = extras.upstream { handles.upstream.record(upstream) }
+        if extras.retries > 0 { handles.retries.increment(by: Int64(extras.retries)) }
         let counterKey = CounterKey(key: key, status: status)
         if let counter = counters[counterKey] {
             counter.increment()
@@ -124,6 +199,18 @@ public final class RequestMetrics {
             histograms[key] = histogram
             histogram.record(duration)
         }
+    }
+
+    /// A mirrored copy: sent to the end, or abandoned (slow, refused, dead).
+    public func mirrored(_ key: Key, mirror: String, abandoned: Bool, labels: () -> GatewayMetrics.RequestLabels) {
+        let mirrorKey = MirrorKey(key: key, mirror: mirror, abandoned: abandoned)
+        if let counter = mirrors[mirrorKey] { return counter.increment() }
+        var resolved = labels()
+        resolved.method = key.method
+        let counter = metrics.routeCounter("mirrored_requests", help: "Copies sent by RequestMirror filters, by mirror and result", resolved,
+                                           extra: [("mirror_backend", mirror), ("result", abandoned ? "abandoned" : "sent")])
+        mirrors[mirrorKey] = counter
+        counter.increment()
     }
 
     public var gauges: GatewayMetrics { metrics }

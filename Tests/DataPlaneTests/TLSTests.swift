@@ -73,6 +73,9 @@ struct TLSTests {
         #expect(old.status != 0, "a TLS 1.1 handshake must fail")
         let modern = try Self.curlHTTPS(setup, host: "a.example.com", trusting: setup.certA, extra: ["--tlsv1.2", "--tls-max", "1.2"])
         #expect(modern.status == 0, "TLS 1.2: \(modern.stderr)")
+        let samples = try await MetricsTests.scrape(setup.harness)
+        #expect(samples["gateway_tls_handshakes_total"] == 1, "the TLS 1.2 handshake")
+        #expect(samples["gateway_tls_handshake_errors_total"] == 1, "the refused TLS 1.1 handshake")
     }
 
     @Test func http2OverALPNAndPriorKnowledgeCleartext() async throws {

@@ -19,9 +19,13 @@ final class MirrorRequest: UpstreamExchange {
     private var requestEnded = false
     private var abandoned = false
     private var deadline: Scheduled<Void>?
+    /// Called once: false when the copy was answered, true when it was abandoned.
+    private var onFinish: ((_ abandoned: Bool) -> Void)?
 
-    init(head: HTTPRequestHead, cluster: CompiledCluster, endpoint: Endpoint, tls: UpstreamTLSSetup?, pool: UpstreamPool) {
+    init(head: HTTPRequestHead, cluster: CompiledCluster, endpoint: Endpoint, tls: UpstreamTLSSetup?, pool: UpstreamPool,
+         onFinish: @escaping (_ abandoned: Bool) -> Void) {
         self.pool = pool
+        self.onFinish = onFinish
         pending = [.head(head)]
         let key = UpstreamKey(endpoint: endpoint, tls: cluster.tls?.poolKey)
         if !cluster.http2, let idle = pool.takeIdle(key) {
@@ -61,9 +65,15 @@ final class MirrorRequest: UpstreamExchange {
         connection.channel.writeAndFlush(part, promise: nil)
     }
 
+    private func finished(abandoned: Bool) {
+        onFinish?(abandoned)
+        onFinish = nil
+    }
+
     func abandon() {
         guard !abandoned else { return }
         abandoned = true
+        finished(abandoned: true)
         pending = []
         deadline?.cancel()
         if let connection {
@@ -78,6 +88,7 @@ final class MirrorRequest: UpstreamExchange {
         self.connection = nil
         deadline?.cancel()
         abandoned = true
+        finished(abandoned: false)
         requestEnded ? pool.release(connection) : connection.channel.close(promise: nil)
     }
 

@@ -453,7 +453,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 health.releasePending()
                 switch result {
                 case .success(let connection): connection.channel.closeFuture.whenComplete { _ in health.releaseConnection() }
-                case .failure: health.releaseConnection(); health.record(.connectFailure, endpoint: endpoint)
+                case .failure:
+                    health.releaseConnection()
+                    if health.record(.connectFailure, endpoint: endpoint) { self.loop.metrics.gauges.ejection(service: exchange.cluster.id) }
                 }
             }
             guard case .forwarding(let current) = self.state, current === exchange else {
@@ -512,7 +514,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             }
             if response.status.code < 200 { return }  // informational answers stay between archway and the backend
             if let health = exchange.cluster.health, let endpoint = exchange.lastEndpoint {
-                health.record(response.status.code >= 500 ? .serverError : .success, endpoint: endpoint)
+                if health.record(response.status.code >= 500 ? .serverError : .success, endpoint: endpoint) { loop.metrics.gauges.ejection(service: exchange.cluster.id) }
             }
             if let retry = exchange.route.retry, retry.codes.contains(Int(response.status.code)), canRetryAgain(exchange) {
                 return retryExchange(exchange)
@@ -558,7 +560,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         let retry = exchange.canRetry && exchange.connectAttempts < 3
         exchange.connection = nil
         if !exchange.responseStarted, !retry, let health = exchange.cluster.health, let endpoint = exchange.lastEndpoint {
-            health.record(.connectFailure, endpoint: endpoint)
+            if health.record(.connectFailure, endpoint: endpoint) { loop.metrics.gauges.ejection(service: exchange.cluster.id) }
         }
         if !retry, !exchange.responseStarted, canRetryAgain(exchange) {
             retryExchange(exchange)
@@ -705,11 +707,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 tenant: route?.tenant ?? request.tenantHeader, client: clientAddress, bytesReceived: requestBodyBytes,
                 bytesSent: responseBytes, upstream: exchange?.lastEndpoint, retries: exchange?.retries ?? 0))
         }
-        let key = RequestMetrics.Key(route: request.route.map(ObjectIdentifier.init), backend: request.backend, method: request.method)
-        loop.metrics.record(key, table: ObjectIdentifier(request.table), status: status, duration: .nanoseconds(elapsed.nanoseconds)) {
-            GatewayMetrics.RequestLabels(gateway: request.route?.origin.gatewayName ?? "", namespace: request.route?.origin.namespace ?? "",
-                                         route: request.route?.origin.name ?? "", backend: request.backendName, method: request.method)
-        }
+        let key = request.metricsKey
+        let extras = RequestMetrics.Extras(bytesIn: requestBodyBytes, bytesOut: responseBytes,
+                                           upstream: exchange?.tryStart.map { .nanoseconds((now - $0).nanoseconds) }, retries: exchange?.retries ?? 0)
+        loop.metrics.record(key, table: ObjectIdentifier(request.table), status: status, duration: .nanoseconds(elapsed.nanoseconds),
+                            extras: extras, labels: request.metricLabels)
     }
 }
 
@@ -730,6 +732,15 @@ struct RequestRecord {
     var host = ""
     var path: Substring = ""
     var tenantHeader: String?
+
+    var metricsKey: RequestMetrics.Key {
+        RequestMetrics.Key(route: route.map(ObjectIdentifier.init), backend: backend, method: method)
+    }
+
+    func metricLabels() -> GatewayMetrics.RequestLabels {
+        GatewayMetrics.RequestLabels(gateway: route?.origin.gatewayName ?? "", namespace: route?.origin.namespace ?? "",
+                                     route: route?.origin.name ?? "", backend: backendName, method: method)
+    }
 
     init(table: CompiledTable, method: String, start: NIODeadline) {
         self.table = table

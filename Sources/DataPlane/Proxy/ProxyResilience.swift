@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import Observability
 import RoutingTable
 
 /// The route's timeouts, retries and mirrors, as they act on one exchange.
@@ -84,7 +85,10 @@ extension ProxyHandler {
             if mirror.fraction < 1, Double(loop.nextRandom() % 1_000_000) >= mirror.fraction * 1_000_000 { continue }
             let endpoint = cluster.endpoints[loop.nextIndex(cluster: cluster, count: cluster.endpoints.count, table: exchange.record.table)]
             let tls = cluster.tls == nil ? nil : tables.upstreamTLS(cluster: cluster.id)
-            exchange.mirrors.append(MirrorRequest(head: exchange.upstreamHead, cluster: cluster, endpoint: endpoint, tls: tls, pool: loop.pool))
+            let record = exchange.record, metrics = loop.metrics
+            exchange.mirrors.append(MirrorRequest(head: exchange.upstreamHead, cluster: cluster, endpoint: endpoint, tls: tls, pool: loop.pool) { abandoned in
+                metrics.mirrored(record.metricsKey, mirror: mirror.name, abandoned: abandoned, labels: record.metricLabels)
+            })
         }
     }
 

@@ -59,6 +59,7 @@ struct ConnectionSetup: Sendable {
                 try channel.pipeline.syncOperations.addHandler(streamProxy(channel, serverName: serverName))
             case .terminate(let context):
                 try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
+                try channel.pipeline.syncOperations.addHandler(TLSHandshakeCounter(metrics: contexts.context(for: channel.eventLoop).metrics.gauges))
                 try channel.pipeline.syncOperations.addHandler(TLSRecordCoalescer())
                 try channel.pipeline.syncOperations.addHandler(ApplicationProtocolNegotiationHandler { alpn, channel in
                     channel.eventLoop.makeCompletedFuture {

@@ -21,7 +21,7 @@ final class EventLoopContext: @unchecked Sendable {
         self.eventLoop = eventLoop
         self.limits = limits
         self.accessLog = accessLog.map { AccessLog(writer: $0, eventLoop: eventLoop) }
-        self.pool = UpstreamPool(eventLoop: eventLoop, logger: logger)
+        self.pool = UpstreamPool(eventLoop: eventLoop, logger: logger, openConnections: metrics.upstreamConnections)
         self.metrics = RequestMetrics(metrics)
         self.randomState = seed | 1
     }

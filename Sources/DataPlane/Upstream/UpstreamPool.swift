@@ -1,4 +1,5 @@
 import NIOCore
+import Prometheus
 import NIOHTTP1
 import Logging
 import NIOPosix
@@ -35,7 +36,12 @@ final class UpstreamPool: @unchecked Sendable {  // confined to `eventLoop`
     private let connectTimeout: TimeAmount
     private let http2: HTTP2UpstreamConnections
 
-    init(eventLoop: any EventLoop, logger: Logger, maxIdlePerEndpoint: Int = 256, connectTimeout: TimeAmount = .seconds(5)) {
+    /// Open backend connections, for the `gateway_upstream_connections` gauge.
+    private let openConnections: Gauge?
+
+    init(eventLoop: any EventLoop, logger: Logger, maxIdlePerEndpoint: Int = 256, connectTimeout: TimeAmount = .seconds(5),
+         openConnections: Gauge? = nil) {
+        self.openConnections = openConnections
         self.eventLoop = eventLoop
         self.logger = logger
         self.maxIdlePerEndpoint = maxIdlePerEndpoint
@@ -78,6 +84,13 @@ final class UpstreamPool: @unchecked Sendable {  // confined to `eventLoop`
                 }
             }
             .connect(host: endpoint.host, port: endpoint.port)
+            .map { [openConnections] channel in
+                if let openConnections {
+                    openConnections.increment()
+                    channel.closeFuture.whenComplete { _ in openConnections.decrement() }
+                }
+                return channel
+            }
     }
 
     /// A new HTTP/1.1 connection to `endpoint` on this event loop, over TLS when `tls` is given.

@@ -41,9 +41,11 @@ public final class ClusterHealth: Sendable {
 
     /// Passive outlier detection: `consecutive5xx` server errors or `consecutiveConnectFailures`
     /// failed connections in a row eject the endpoint for base × (times ejected), up to the maximum.
-    public func record(_ outcome: Outcome, endpoint: Endpoint, now: ContinuousClock.Instant = .now) {
-        guard policy.consecutive5xx != nil || policy.consecutiveConnectFailures != nil else { return }
-        states.withLock { states in
+    /// True when this outcome ejected the endpoint.
+    @discardableResult
+    public func record(_ outcome: Outcome, endpoint: Endpoint, now: ContinuousClock.Instant = .now) -> Bool {
+        guard policy.consecutive5xx != nil || policy.consecutiveConnectFailures != nil else { return false }
+        return states.withLock { states in
             var state = states[endpoint] ?? EndpointState()
             switch outcome {
             case .success:
@@ -64,6 +66,7 @@ public final class ClusterHealth: Sendable {
                 state.consecutiveConnectFailures = 0
             }
             states[endpoint] = state
+            return tripped
         }
     }
 
