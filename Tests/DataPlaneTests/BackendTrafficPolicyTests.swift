@@ -60,7 +60,7 @@ struct BackendTrafficPolicyTests {
         var ejected: TestHTTPClient.Response?
         let took = try await clock.measure { ejected = try await client.request(.GET, "/alone", host: "o.example.com") }
         #expect(ejected?.status == 503 && ejected?.text.contains("every endpoint of Service default/alone:80 is ejected") == true, "\(ejected?.text ?? "")")
-        #expect(took < .milliseconds(500) && alone.requests.count == 1, "answered by the gateway without trying the backend")
+        #expect(took < .seconds(2) && alone.requests.count == 1, "answered by the gateway without trying the backend")
         await client.close()
     }
 
@@ -73,7 +73,7 @@ struct BackendTrafficPolicyTests {
             Manifests.gateway(),
             Manifests.service("slow", targetPort: port),
             Self.policy("slow", "circuitBreaker: {maxRequests: 1}"),
-            Self.route("/", "slow", extra: "\n    timeouts: {request: 1500ms}")))
+            Self.route("/", "slow", extra: "\n    timeouts: {request: 3s}")))
         try await harness.start()
         defer { Task { await harness.stop() } }
 

@@ -40,7 +40,7 @@ struct ResilienceTests {
         let took = try await clock.measure { whole = try await harness.send("/whole", host: "t.example.com") }
         #expect(whole?.status == 504)
         #expect(whole?.text.contains("timeouts.request (300ms)") == true, "\(whole?.text ?? "")")
-        #expect(took < .seconds(3), "a hung backend is given up on at the limit, not held")
+        #expect(took < .seconds(8), "a hung backend is given up on at the limit, not held")
 
         let perTry = try await harness.send("/per-try", host: "t.example.com")
         #expect(perTry.status == 504 && perTry.text.contains("timeouts.backendRequest (200ms)"), "\(perTry.text)")
