@@ -10,15 +10,27 @@ enum RequestIdentity {
            given.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) {
             return given
         }
-        return hex(loop.nextRandom()) + hex(loop.nextRandom())
+        return hexString([loop.nextRandom(), loop.nextRandom()])
     }
 
     static func traceparent(_ headers: HTTPHeaders, loop: EventLoopContext) -> String {
-        let span = hex(loop.nextRandom() | 1)  // never all zeros
+        let span = loop.nextRandom() | 1  // never all zeros
         if let parent = headers.first(name: "traceparent"), let (trace, flags) = parse(parent) {
-            return "00-\(trace)-\(span)-\(flags)"
+            return "00-\(trace)-\(hexString([span]))-\(flags)"
         }
-        return "00-\(hex(loop.nextRandom() | 1))\(hex(loop.nextRandom()))-\(span)-00"
+        // One allocation: "00-" + 32 hex trace id + "-" + 16 hex span id + "-00".
+        let words = [loop.nextRandom() | 1, loop.nextRandom(), span]
+        return String(unsafeUninitializedCapacity: 55) { out in
+            var index = 0
+            func put(_ byte: UInt8) { out[index] = byte; index += 1 }
+            put(UInt8(ascii: "0")); put(UInt8(ascii: "0")); put(UInt8(ascii: "-"))
+            writeHex(words[0], into: out, at: &index)
+            writeHex(words[1], into: out, at: &index)
+            put(UInt8(ascii: "-"))
+            writeHex(words[2], into: out, at: &index)
+            put(UInt8(ascii: "-")); put(UInt8(ascii: "0")); put(UInt8(ascii: "0"))
+            return index
+        }
     }
 
     /// version-traceid-parentid-flags, lower-case hex, ids not all zero, version not ff.
@@ -35,9 +47,22 @@ enum RequestIdentity {
         (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains(byte)
     }
 
-    /// 16 lower-case hex digits.
-    static func hex(_ value: Int) -> String {
-        let digits = String(UInt64(bitPattern: Int64(value)), radix: 16)
-        return digits.count >= 16 ? digits : String(repeating: "0", count: 16 - digits.count) + digits
+    /// 16 lower-case hex digits per word, in one allocation.
+    static func hexString(_ words: [Int]) -> String {
+        String(unsafeUninitializedCapacity: words.count * 16) { out in
+            var index = 0
+            for word in words { writeHex(word, into: out, at: &index) }
+            return index
+        }
+    }
+
+    private static let digits = Array("0123456789abcdef".utf8)
+
+    private static func writeHex(_ word: Int, into out: UnsafeMutableBufferPointer<UInt8>, at index: inout Int) {
+        let value = UInt64(bitPattern: Int64(word))
+        for shift in stride(from: 60, through: 0, by: -4) {
+            out[index] = digits[Int((value >> UInt64(shift)) & 0xF)]
+            index += 1
+        }
     }
 }
