@@ -53,6 +53,9 @@ public struct ConfigCheck: Sendable {
                 }
             }
         }
+        for (key, conditions) in result.statuses.serviceLevelObjectives.sorted(by: { $0.key < $1.key }) {
+            for condition in conditions where condition.isProblem { report("ServiceLevelObjective", key.namespace, key.name, "status", condition) }
+        }
         self.problems = problems
     }
 }

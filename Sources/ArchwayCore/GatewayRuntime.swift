@@ -28,6 +28,8 @@ public actor GatewayRuntime {
         public var limits = ClientLimits()
         /// One JSON line per request; nil turns the access log off.
         public var accessLog: AccessLogWriter?
+        /// How often SLO budgets are recomputed for /metrics and /slo.
+        public var sloRefreshInterval: TimeAmount = .seconds(2)
 
         public init(configPaths: [String]) { self.configPaths = configPaths }
     }
@@ -74,7 +76,13 @@ public actor GatewayRuntime {
         logger.info("admin endpoint listening", metadata: ["address": "\(adminAddress.map { "\($0)" } ?? "?")"])
         baseline = provider.fingerprint()
         await apply(provider.load())
+        let tables = self.tables, metrics = self.metrics, admin = self.admin
+        sloRefresh = group.next().scheduleRepeatedTask(initialDelay: .zero, delay: options.sloRefreshInterval) { _ in
+            ServiceLevelReport.publish(tables.current.slos.values.map { $0.snapshot() }, metrics: metrics, admin: admin)
+        }
     }
+
+    private var sloRefresh: RepeatedTask?
 
     /// Applies every settled change of the watched files until the task is cancelled.
     public func watch() async {
@@ -93,6 +101,7 @@ public actor GatewayRuntime {
         admin.setReady(false)  // before draining, so load balancers stop sending new connections first
         logger.info("draining", metadata: ["timeout_s": "\(options.drainTimeout.nanoseconds / 1_000_000_000)"])
         healthChecks.stopAll()
+        sloRefresh?.cancel()
         await listeners.drain(timeout: options.drainTimeout)
         await contexts.closeIdleConnections()
         await contexts.flushAccessLog()

@@ -24,12 +24,17 @@ public struct StatusReport: Sendable {
         case policy(PolicyStatus)
         /// Not a Kubernetes status: whether archway serves the Ingress side by side, and why (not).
         case ingress(IngressServingStatus)
+        /// archway.dev objects with a plain condition list (ServiceLevelObjective).
+        case conditions([Condition])
         public func encode(to encoder: any Encoder) throws {
             switch self {
             case .gatewayClass(let status): try status.encode(to: encoder)
             case .gateway(let status): try status.encode(to: encoder)
             case .route(let status): try status.encode(to: encoder)
             case .policy(let status): try status.encode(to: encoder)
+            case .conditions(let conditions):
+                var container = encoder.container(keyedBy: ConditionKeys.self)
+                try container.encode(conditions, forKey: .conditions)
             case .ingress(let status):
                 var container = encoder.container(keyedBy: IngressKeys.self)
                 try container.encode(status.served, forKey: .served)
@@ -40,6 +45,7 @@ public struct StatusReport: Sendable {
     }
 
     private enum IngressKeys: String, CodingKey { case served, ingressClassName, message }
+    private enum ConditionKeys: String, CodingKey { case conditions }
 
     public var items: [Item]
     /// Why a route got no status from this controller, by "namespace/name" (shown in the table).
@@ -100,6 +106,12 @@ public struct StatusReport: Sendable {
             items.append(Item(apiVersion: "\(BackendTrafficPolicy.group)/v1alpha1", kind: "BackendTrafficPolicy",
                               metadata: .init(name: policy.metadata.name, namespace: policy.metadata.namespace, generation: policy.metadata.generation),
                               status: .policy(status)))
+        }
+        for slo in snapshot.serviceLevelObjectives {
+            guard let conditions = statuses.serviceLevelObjectives[slo.metadata.namespacedName] else { continue }
+            items.append(Item(apiVersion: "\(BackendTrafficPolicy.group)/v1alpha1", kind: "ServiceLevelObjective",
+                              metadata: .init(name: slo.metadata.name, namespace: slo.metadata.namespace, generation: slo.metadata.generation),
+                              status: .conditions(stamp(conditions))))
         }
         for ingress in snapshot.ingresses {
             guard let status = statuses.ingresses[ingress.metadata.namespacedName] else { continue }
@@ -178,6 +190,9 @@ public struct StatusReport: Sendable {
             case .policy(let status):
                 let conditions = status.ancestors.first?.conditions ?? []
                 line = summary(conditions)
+                itemNotes = problems(conditions, prefix: "")
+            case .conditions(let conditions):
+                line = summary(conditions) + (conditions.first { $0.isTrue }.map { " (\($0.message))" } ?? "")
                 itemNotes = problems(conditions, prefix: "")
             case .none: line = "-"
             }

@@ -7,6 +7,7 @@ public enum Resource: Sendable, Equatable {
     case grpcRoute(GRPCRoute)
     case backendTLSPolicy(BackendTLSPolicy)
     case backendTrafficPolicy(BackendTrafficPolicy)
+    case serviceLevelObjective(ServiceLevelObjective)
     case configMap(ConfigMap)
     case referenceGrant(ReferenceGrant)
     case service(Service)
@@ -26,6 +27,7 @@ public enum Resource: Sendable, Equatable {
         case .grpcRoute: "GRPCRoute"
         case .backendTLSPolicy: "BackendTLSPolicy"
         case .backendTrafficPolicy: "BackendTrafficPolicy"
+        case .serviceLevelObjective: "ServiceLevelObjective"
         case .configMap: "ConfigMap"
         case .referenceGrant: "ReferenceGrant"
         case .service: "Service"
@@ -47,6 +49,7 @@ public enum Resource: Sendable, Equatable {
         case .grpcRoute(let r): r.metadata
         case .backendTLSPolicy(let r): r.metadata
         case .backendTrafficPolicy(let r): r.metadata
+        case .serviceLevelObjective(let r): r.metadata
         case .configMap(let r): r.metadata
         case .referenceGrant(let r): r.metadata
         case .service(let r): r.metadata

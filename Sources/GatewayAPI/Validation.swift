@@ -17,6 +17,7 @@ extension Resource {
         case .gateway(let r): r.validate(into: &problems)
         case .httpRoute(let r): r.validate(into: &problems)
         case .backendTrafficPolicy(let r): r.validate(into: &problems)
+        case .serviceLevelObjective(let r): r.validate(into: &problems)
         case .endpointSlice(let r):
             problems.require(["IPv4", "IPv6", "FQDN"].contains(r.addressType), "addressType", "must be IPv4, IPv6 or FQDN")
         case .service(let r):

@@ -10,6 +10,7 @@ public final class AdminServer: Sendable {
     public let metrics: GatewayMetrics
     private let ready = NIOLockedValueBox(false)
     private let status = NIOLockedValueBox<[UInt8]>(Array("{}\n".utf8))
+    private let slo = NIOLockedValueBox<[UInt8]>(Array("[]\n".utf8))
     private let channel = NIOLockedValueBox<(any Channel)?>(nil)
 
     public init(metrics: GatewayMetrics) { self.metrics = metrics }
@@ -18,6 +19,9 @@ public final class AdminServer: Sendable {
     /// The live `.status` of every object (JSON), as `archway status -o json` prints it.
     public func setStatus(_ json: String) { status.withLockedValue { $0 = Array(json.utf8) } }
     var statusDocument: [UInt8] { status.withLockedValue { $0 } }
+    /// The live budget of every ServiceLevelObjective (JSON), refreshed by the runtime.
+    public func setSLOs(_ json: String) { slo.withLockedValue { $0 = Array(json.utf8) } }
+    var sloDocument: [UInt8] { slo.withLockedValue { $0 } }
     var isReady: Bool { ready.withLockedValue { $0 } }
 
     public func start(host: String, port: Int, group: any EventLoopGroup) async throws -> SocketAddress? {
@@ -65,7 +69,8 @@ private final class AdminHandler: ChannelInboundHandler {
                 (status, type, body) = server.isReady ? (.ok, "text/plain", Array("ready\n".utf8))
                     : (.serviceUnavailable, "text/plain", Array("not ready\n".utf8))
             case "/status": (status, type, body) = (.ok, "application/json", server.statusDocument)
-            default: (status, type, body) = (.notFound, "text/plain", Array("admin endpoints: /metrics /healthz /readyz /status\n".utf8))
+            case "/slo": (status, type, body) = (.ok, "application/json", server.sloDocument)
+            default: (status, type, body) = (.notFound, "text/plain", Array("admin endpoints: /metrics /healthz /readyz /status /slo\n".utf8))
             }
             var headers = HTTPHeaders([("content-type", type), ("content-length", String(body.count))])
             if !head.isKeepAlive { headers.add(name: "connection", value: "close") }

@@ -48,6 +48,19 @@ public final class GatewayMetrics: Sendable {
                                        labels: labels.pairs, buckets: Self.latencyBuckets)
     }
 
+    /// A ServiceLevelObjective's live state, refreshed periodically from its tracker.
+    public func setSLO(name: String, budgetRemaining: Double, burnRate5m: Double, burnRate1h: Double, exhaustionSeconds: Double?) {
+        func gauge(_ metric: String, _ help: String, _ extra: [(String, String)] = []) -> Gauge {
+            registry.makeGauge(descriptor: .init(namespace: "gateway", subsystem: "slo", metricName: metric, helpText: help),
+                               labels: [("slo", name)] + extra)
+        }
+        gauge("error_budget_remaining_ratio", "Share of the error budget left over the SLO window (1 untouched, 0 spent)").set(budgetRemaining)
+        gauge("burn_rate", "Bad share of requests divided by the allowed bad share", [("window", "5m")]).set(burnRate5m)
+        gauge("burn_rate", "Bad share of requests divided by the allowed bad share", [("window", "1h")]).set(burnRate1h)
+        gauge("budget_exhaustion_seconds", "Seconds until the budget is spent at the last hour's burn rate (+Inf when not burning)")
+            .set(exhaustionSeconds ?? .infinity)
+    }
+
     /// An endpoint ejected by outlier detection.
     public func ejection(service: String) {
         registry.makeCounter(descriptor: .init(namespace: "gateway", subsystem: "backend", metricName: "ejections", unitName: "total",

@@ -5,10 +5,33 @@ public struct RoutingTable: Sendable, Codable, Equatable {
     public var ports: [PortTable]
     /// Upstream clusters keyed by `ClusterID` ("namespace/service:port").
     public var clusters: [String: Cluster]
+    /// ServiceLevelObjectives whose budgets archway tracks live, by "namespace/name".
+    public var slos: [String: SLOSpec]
 
-    public init(ports: [PortTable] = [], clusters: [String: Cluster] = [:]) {
+    public init(ports: [PortTable] = [], clusters: [String: Cluster] = [:], slos: [String: SLOSpec] = [:]) {
         self.ports = ports
         self.clusters = clusters
+        self.slos = slos
+    }
+}
+
+/// A ServiceLevelObjective as the data plane counts it.
+public struct SLOSpec: Sendable, Codable, Equatable, Hashable {
+    public enum Kind: String, Sendable, Codable { case availability, latency }
+    public var name: String
+    public var kind: Kind
+    /// Share of good requests, 0...1 (99.9% is 0.999).
+    public var objective: Double
+    public var windowSeconds: Int
+    /// Latency objectives: a request slower than this is bad.
+    public var latencyThresholdMillis: Int?
+
+    public init(name: String, kind: Kind, objective: Double, windowSeconds: Int, latencyThresholdMillis: Int? = nil) {
+        self.name = name
+        self.kind = kind
+        self.objective = objective
+        self.windowSeconds = windowSeconds
+        self.latencyThresholdMillis = latencyThresholdMillis
     }
 }
 
@@ -152,6 +175,8 @@ public struct HTTPRouteEntry: Sendable, Codable, Equatable {
     /// The `environment` and `tenant` labels of the route, else of its Gateway, for the access log.
     public var environment: String?
     public var tenant: String?
+    /// Names of the ServiceLevelObjectives this entry's requests count towards.
+    public var slos: [String] = []
 
     public init(origin: RouteOrigin, match: HTTPMatch, filters: [HTTPFilter], action: RouteAction,
                 timeouts: RouteTimeouts? = nil, retry: RetryPolicy? = nil, environment: String? = nil, tenant: String? = nil) {

@@ -38,7 +38,7 @@ extension Translator {
         let identity = RouteIdentity(route: route, kind: kind)
         let outcome = RuleOutcome(acceptedRules: compiled.rules.count, dropped: compiled.dropped, refsProblem: compiled.refsProblem)
         return attachParents(identity, outcome: outcome, snapshot: snapshot, conflicts: conflicts, listeners: &listeners) { gateway, listener, hostnames in
-            builder.add(compiled, of: route, through: gateway, listener: listener, hostnames: hostnames)
+            builder.add(compiled, of: route, kind: kind, through: gateway, listener: listener, hostnames: hostnames)
         }
     }
 

@@ -39,8 +39,14 @@ struct TableBuilder {
         clusterSources.merge(sources) { first, _ in first }
     }
 
-    mutating func add(_ compiled: CompiledRoute, of route: HTTPRoute, through gateway: GatewayState,
+    /// ServiceLevelObjective names by the object they target ("HTTPRoute ns/name", "Gateway ns/name").
+    var sloTargets: [String: [String]] = [:]
+    var slos: [String: SLOSpec] = [:]
+
+    mutating func add(_ compiled: CompiledRoute, of route: HTTPRoute, kind: String, through gateway: GatewayState,
                       listener: Gateway.Listener, hostnames: [String]) {
+        let slos = (sloTargets["\(kind) \(route.metadata.namespacedName)"] ?? [])
+            + (sloTargets["Gateway \(gateway.gateway.metadata.namespacedName)"] ?? [])
         let key = ListenerKey(port: listener.port, hostname: listener.hostname)
         for rule in compiled.rules {
             for (matchIndex, match) in rule.matches.enumerated() {
@@ -49,10 +55,11 @@ struct TableBuilder {
                                          gatewayNamespace: gateway.gateway.metadata.namespace ?? "default",
                                          gatewayName: gateway.gateway.metadata.name)
                 let labels = route.metadata.labels ?? [:], gatewayLabels = gateway.gateway.metadata.labels ?? [:]
-                let entry = HTTPRouteEntry(origin: origin, match: match, filters: rule.filters, action: rule.action,
+                var entry = HTTPRouteEntry(origin: origin, match: match, filters: rule.filters, action: rule.action,
                                            timeouts: rule.timeouts, retry: rule.retry,
                                            environment: labels["environment"] ?? gatewayLabels["environment"],
                                            tenant: labels["tenant"] ?? gatewayLabels["tenant"])
+                entry.slos = slos
                 let precedence = PrecedenceKey(match: match, origin: origin, creationTimestamp: route.metadata.creationTimestamp)
                 for hostname in hostnames {
                     buckets[key]?.hosts[hostname, default: []].append((precedence, entry))
@@ -93,7 +100,7 @@ struct TableBuilder {
             clusters[id] = Self.cluster(id: id, source: source, snapshot: snapshot, backendTLS: backendTLS)
             clusters[id]?.resilience = backendTraffic[source.service]
         }
-        return RoutingTable(ports: ports.values.sorted { $0.port < $1.port }, clusters: clusters)
+        return RoutingTable(ports: ports.values.sorted { $0.port < $1.port }, clusters: clusters, slos: slos)
     }
 
     static let streamProtocols: Set<String> = ["TCP", "UDP", "TLS"]

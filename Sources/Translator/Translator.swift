@@ -44,6 +44,7 @@ public struct Translator: Sendable {
                 builder.addListener(listener.spec, of: gateway.gateway, tls: listener.tls)
             }
         }
+        resolveServiceLevels(snapshot, into: &statuses, builder: &builder)
         let conflicts = routeKindConflicts(snapshot, listeners: listeners)
         for route in snapshot.httpRoutes {
             if let status = attach(route, snapshot: snapshot, conflicts: conflicts, listeners: &listeners, builder: &builder) {

@@ -91,6 +91,18 @@ struct FixtureTests {
             #expect(status != nil && !(status?.ancestors.isEmpty ?? true), "policy \(key) has ancestors")
             for ancestor in status?.ancestors ?? [] { check(ancestor.conditions, conditions, "policy \(key)") }
         }
+        for (key, conditions) in expect.slos ?? [:] {
+            check(result.statuses.serviceLevelObjectives[Self.namespacedName(key)], conditions, "ServiceLevelObjective \(key)")
+        }
+        for (key, fragment) in expect.sloMessages ?? [:] {
+            let messages = result.statuses.serviceLevelObjectives[Self.namespacedName(key)]?.map(\.message) ?? []
+            #expect(messages.contains { $0.contains(fragment) }, "ServiceLevelObjective \(key): \(messages)")
+        }
+        for (route, names) in expect.sloRoutes ?? [:] {
+            let entries = result.table.ports.flatMap(\.listeners).flatMap(\.virtualHosts).flatMap(\.routes)
+                .filter { "\($0.origin.namespace)/\($0.origin.name)" == route }
+            #expect(!entries.isEmpty && entries.allSatisfy { Set($0.slos) == Set(names) }, "route \(route) SLOs: \(entries.map(\.slos))")
+        }
         for (id, policy) in expect.clusterPolicies ?? [:] {
             #expect((result.table.clusters[id]?.resilience?.policy ?? "none") == policy, "cluster \(id) policy")
         }
@@ -207,6 +219,10 @@ struct Expectations: Decodable {
     var policies: [String: [String: String]]?
     /// Cluster id → the policy (ns/name) whose resilience settings it carries, or "none".
     var clusterPolicies: [String: String]?
+    /// ServiceLevelObjective "ns/name" → conditions; `sloRoutes`: route key → the SLOs its entries count towards.
+    var slos: [String: [String: String]]?
+    var sloMessages: [String: String]?
+    var sloRoutes: [String: [String]]?
 }
 
 struct GatewayExpect: Decodable {

@@ -697,6 +697,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     func record(_ request: RequestRecord, status: Int, exchange: Exchange? = nil) {
         let now = NIODeadline.now()
         let elapsed = now - request.start
+        for slo in request.route?.slos ?? [] { slo.record(status: status, durationNanos: elapsed.nanoseconds) }
         if let log = loop.accessLog {
             let route = request.route
             log.append(AccessLog.Entry(

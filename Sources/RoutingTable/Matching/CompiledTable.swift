@@ -6,6 +6,8 @@ public final class CompiledTable: Sendable {
     /// TCP, UDP and TLS listeners: listener hostname, then route hostname (SNI), to a stream route.
     let streams: [Int: HostIndex<HostIndex<CompiledStreamRoute>>]
     public let clusters: [String: CompiledCluster]
+    /// Live ServiceLevelObjective counters, by name.
+    public let slos: [String: SLOTracker]
 
     /// `previous`: the table being replaced, whose clusters' health state carries over when the
     /// cluster keeps its endpoints and policy.
@@ -21,11 +23,15 @@ public final class CompiledTable: Sendable {
                                            http2: [Cluster.h2cAppProtocol, "kubernetes.io/h2"].contains(cluster.appProtocol ?? ""),
                                            tls: cluster.tls, health: health)
         }
+        var slos: [String: SLOTracker] = [:]
+        for (name, spec) in table.slos {
+            slos[name] = previous?.slos[name].flatMap { $0.spec == spec ? $0 : nil } ?? SLOTracker(spec: spec)
+        }
         var ports: [Int: HostIndex<CompiledListener>] = [:]
         var streams: [Int: HostIndex<HostIndex<CompiledStreamRoute>>] = [:]
         for port in table.ports {
             let listeners = try port.listeners.filter { $0.streamRoutes == nil }.map { listener in
-                (hostname: listener.hostname, value: try CompiledListener(listener, clusters: clusters))
+                (hostname: listener.hostname, value: try CompiledListener(listener, clusters: clusters, slos: slos))
             }
             ports[port.port] = HostIndex(listeners)
             streams[port.port] = HostIndex(port.listeners.compactMap { listener in
@@ -40,6 +46,7 @@ public final class CompiledTable: Sendable {
         self.ports = ports
         self.streams = streams
         self.clusters = clusters
+        self.slos = slos
     }
 
     public static let empty: CompiledTable = try! CompiledTable(RoutingTable())
@@ -89,9 +96,9 @@ public enum RouteLookup {
 struct CompiledListener: Sendable {
     let virtualHosts: HostIndex<[CompiledRoute]>
 
-    init(_ listener: ListenerTable, clusters: [String: CompiledCluster]) throws {
+    init(_ listener: ListenerTable, clusters: [String: CompiledCluster], slos: [String: SLOTracker]) throws {
         virtualHosts = HostIndex(try listener.virtualHosts.map { vhost in
-            (hostname: vhost.hostname, value: try vhost.routes.map { try CompiledRoute($0, clusters: clusters) })
+            (hostname: vhost.hostname, value: try vhost.routes.map { try CompiledRoute($0, clusters: clusters, slos: slos) })
         })
     }
 }
@@ -175,12 +182,14 @@ public final class CompiledRoute: Sendable {
     public let retry: RetryPolicy?
     public let environment: String?
     public let tenant: String?
+    /// ServiceLevelObjectives this route's requests count towards.
+    public let slos: [SLOTracker]
     public let rewrite: (hostname: String?, path: PathRewrite?)?
     public let action: Action
     /// The prefix the PathPrefix match consumed, for ReplacePrefixMatch.
     public let matchedPrefix: String?
 
-    init(_ entry: HTTPRouteEntry, clusters: [String: CompiledCluster]) throws {
+    init(_ entry: HTTPRouteEntry, clusters: [String: CompiledCluster], slos: [String: SLOTracker] = [:]) throws {
         origin = entry.origin
         matcher = try RequestMatcher(entry.match)
         if case .prefix(let prefix) = entry.match.path { matchedPrefix = prefix } else { matchedPrefix = nil }
@@ -205,6 +214,7 @@ public final class CompiledRoute: Sendable {
         retry = entry.retry.flatMap { $0.attempts > 0 ? $0 : nil }
         environment = entry.environment
         tenant = entry.tenant
+        self.slos = entry.slos.compactMap { slos[$0] }
         self.cors = cors
         self.requestHeaders = requestHeaders
         self.responseHeaders = responseHeaders

@@ -1,0 +1,42 @@
+import Foundation
+import Observability
+import RoutingTable
+
+/// The live error budgets: exported as gauges and as the admin endpoint's /slo document, and read
+/// back by `archway slo status`.
+public enum ServiceLevelReport {
+    static func publish(_ snapshots: [SLOTracker.Snapshot], metrics: GatewayMetrics, admin: AdminServer) {
+        let sorted = snapshots.sorted { $0.name < $1.name }
+        for snapshot in sorted {
+            metrics.setSLO(name: snapshot.name, budgetRemaining: snapshot.budgetRemaining, burnRate5m: snapshot.burnRate5m,
+                           burnRate1h: snapshot.burnRate1h, exhaustionSeconds: snapshot.exhaustionSeconds)
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        if let data = try? encoder.encode(sorted) { admin.setSLOs(String(decoding: data, as: UTF8.self) + "\n") }
+    }
+
+    /// A table for people: one line per objective.
+    public static func table(_ snapshots: [SLOTracker.Snapshot]) -> String {
+        var out = "SLO                                  REQUESTS   BAD  BUDGET LEFT  BURN 5m  BURN 1h  EXHAUSTED IN\n"
+        for s in snapshots {
+            let left = String(format: "%.1f%%", s.budgetRemaining * 100)
+            let exhausted = s.exhaustionSeconds.map(duration) ?? "not burning"
+            out += s.name.padding(toLength: 36, withPad: " ", startingAt: 0) + " "
+                + String(s.total).leftPadded(8) + " " + String(s.bad).leftPadded(5) + " " + left.leftPadded(12) + " "
+                + String(format: "%.2f", s.burnRate5m).leftPadded(8) + " " + String(format: "%.2f", s.burnRate1h).leftPadded(8) + "  " + exhausted + "\n"
+        }
+        return out
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        if seconds >= 86_400 { return String(format: "%.1f days", seconds / 86_400) }
+        if seconds >= 3_600 { return String(format: "%.1f hours", seconds / 3_600) }
+        if seconds >= 60 { return String(format: "%.1f minutes", seconds / 60) }
+        return String(format: "%.0f seconds", seconds)
+    }
+}
+
+private extension String {
+    func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
+}

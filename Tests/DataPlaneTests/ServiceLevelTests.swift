@@ -1,0 +1,150 @@
+import Foundation
+import GatewayAPI
+import NIOCore
+import RoutingTable
+import Testing
+import Translator
+
+/// ServiceLevelObjectives: the budget arithmetic, the Prometheus rules (checked and unit-tested by
+/// promtool when it is installed), and the live budget a running archway reports.
+@Suite(.timeLimit(.minutes(2)))
+struct ServiceLevelTests {
+    @Test func budgetArithmetic() {
+        let thirtyDays = ServiceLevelObjective.windowSeconds("30d")!
+        #expect(thirtyDays == 2_592_000)
+        // 99.9% over 30 days leaves 0.1% of 720 h: 0.72 h, i.e. 43.2 minutes (4.32 h would be 99.4%, or 180 days).
+        #expect(abs(ServiceLevelObjective.budgetSeconds(objectivePercent: 99.9, windowSeconds: thirtyDays) - 2_592) < 1e-6)
+        #expect(Translator.describe(seconds: ServiceLevelObjective.budgetSeconds(objectivePercent: 99.9, windowSeconds: thirtyDays)) == "43.2 minutes")
+        #expect(Translator.describe(seconds: ServiceLevelObjective.budgetSeconds(objectivePercent: 99.9, windowSeconds: 180 * 86_400)) == "4.32 hours")
+        #expect(Translator.describe(seconds: ServiceLevelObjective.budgetSeconds(objectivePercent: 99, windowSeconds: 7 * 86_400)) == "1.68 hours")
+
+        // 1,000 requests, 5 of them failed, against 99% over an hour: half the budget is gone, burning
+        // at half the sustainable rate, so what is left lasts another hour.
+        let tracker = SLOTracker(spec: SLOSpec(name: "t", kind: .availability, objective: 0.99, windowSeconds: 3_600))
+        for index in 0..<1_000 { tracker.record(status: index < 5 ? 503 : 200, durationNanos: 1_000_000) }
+        let snapshot = tracker.snapshot()
+        #expect(snapshot.total == 1_000 && snapshot.bad == 5)
+        #expect(abs(snapshot.budgetRemaining - 0.5) < 1e-9)
+        #expect(abs(snapshot.burnRate1h - 0.5) < 1e-9 && abs(snapshot.burnRate5m - 0.5) < 1e-9)
+        #expect(abs((snapshot.exhaustionSeconds ?? 0) - 3_600) < 1e-6)
+
+        let latency = SLOTracker(spec: SLOSpec(name: "l", kind: .latency, objective: 0.9, windowSeconds: 3_600, latencyThresholdMillis: 500))
+        latency.record(status: 200, durationNanos: 499_000_000)
+        latency.record(status: 500, durationNanos: 10_000_000)  // fast errors are not latency violations
+        latency.record(status: 200, durationNanos: 501_000_000)
+        #expect(latency.snapshot().bad == 1)
+    }
+
+    static let shopSLO = """
+        apiVersion: archway.dev/v1alpha1
+        kind: ServiceLevelObjective
+        metadata: {name: shop-availability, namespace: default}
+        spec:
+          targetRef: {group: gateway.networking.k8s.io, kind: HTTPRoute, name: shop}
+          type: Availability
+          objective: 99.9
+          window: 30d
+        """
+
+    @Test func rulesPassPromtoolAndFireOnlyWhenBurning() throws {
+        let loaded = ManifestLoader().parse(text: Self.shopSLO, file: "slo.yaml")
+        guard case .serviceLevelObjective(let slo) = loaded.resources.first?.resource else { Issue.record("\(loaded.errors)"); return }
+        let rules = ServiceLevelRules.yaml([slo])
+        #expect(rules.contains(#"sum(rate(gateway_http_requests_total{namespace="default",route_name="shop",status=~"5.."}[5m]))"#))
+        #expect(rules.contains("> 0.0144 and"), "page: 14.4 × the 0.1% budget")
+        guard (try? ExternalTool.run("promtool", ["--version"]).status) == 0 else {
+            print("promtool not installed: rule validation skipped (.ci/run installs Debian's prometheus package)")
+            return
+        }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("slo-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try rules.write(to: directory.appendingPathComponent("rules.yaml"), atomically: true, encoding: .utf8)
+        let check = try ExternalTool.run("promtool", ["check", "rules", directory.appendingPathComponent("rules.yaml").path])
+        #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
+
+        // 2% errors is 20× the budget's pace: all four alerts fire; 0.05% is within budget: none do.
+        let series = #"gateway_http_requests_total{gateway_name="gw",namespace="default",route_name="shop",backend_name="svc",method="GET""#
+        func alerts(_ severity: String, _ long: String, _ short: String) -> String {
+            let factor = ["1h": "14.4", "6h": "6", "1d": "3", "3d": "1"][long]!
+            return """
+                    - exp_labels: {severity: \(severity), slo: default/shop-availability, long_window: \(long)}
+                      exp_annotations: {summary: 'default/shop-availability is spending its error budget \(factor)x too fast (\(long) and \(short) windows)'}
+            """
+        }
+        let test = """
+        rule_files: [rules.yaml]
+        evaluation_interval: 1m
+        tests:
+        - interval: 1m
+          input_series:
+          - series: '\(series),status="200"}'
+            values: '0+980x200'
+          - series: '\(series),status="503"}'
+            values: '0+20x200'
+          alert_rule_test:
+          - eval_time: 150m
+            alertname: SLOErrorBudgetBurn
+            exp_alerts:
+        \(alerts("page", "1h", "5m"))
+        \(alerts("page", "6h", "30m"))
+        \(alerts("ticket", "1d", "2h"))
+        \(alerts("ticket", "3d", "6h"))
+        - interval: 1m
+          input_series:
+          - series: '\(series),status="200"}'
+            values: '0+9995x200'
+          - series: '\(series),status="503"}'
+            values: '0+5x200'
+          alert_rule_test:
+          - eval_time: 150m
+            alertname: SLOErrorBudgetBurn
+            exp_alerts: []
+        """
+        try test.write(to: directory.appendingPathComponent("test.yaml"), atomically: true, encoding: .utf8)
+        let unit = try ExternalTool.run("promtool", ["test", "rules", directory.appendingPathComponent("test.yaml").path])
+        #expect(unit.status == 0, "\(unit.stdout)\(unit.stderr)")
+    }
+
+    @Test func aRunningGatewayReportsTheLiveBudget() async throws {
+        let harness = GatewayHarness()
+        try await harness.startBackend("svc")
+        try harness.write("gw.yaml", Manifests.join(
+            Manifests.gateway(), Manifests.service("svc", targetPort: harness.backendPorts["svc"]!),
+            """
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: HTTPRoute
+            metadata: {name: shop}
+            spec:
+              parentRefs: [{name: gw}]
+              rules: [{backendRefs: [{name: svc, port: 80}]}]
+            """,
+            Self.shopSLO.replacingOccurrences(of: "objective: 99.9", with: "objective: 99").replacingOccurrences(of: "window: 30d", with: "window: 1h")))
+        try await harness.start()
+        defer { Task { await harness.stop() } }
+        let client = try await harness.client()
+        for _ in 0..<98 { #expect(try await client.request(.GET, "/ok", host: "s.example.com").status == 200) }
+        for _ in 0..<2 { #expect(try await client.request(.GET, "/__echo/status/503", host: "s.example.com").status == 503) }
+        await client.close()
+
+        // 2 bad of 100 against a 1% allowance: the budget is overspent twice over.
+        var budget: [[String: Any]] = []
+        for _ in 0..<100 {
+            let admin = try await TestHTTPClient.connect(port: harness.adminPort, group: harness.group)
+            let text = try await admin.request(.GET, "/slo", host: "admin").text
+            await admin.close()
+            budget = (try? JSONSerialization.jsonObject(with: Data(text.utf8))) as? [[String: Any]] ?? []
+            if budget.first?["total"] as? Int == 100 { break }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        let shop = try #require(budget.first)
+        #expect(shop["name"] as? String == "default/shop-availability")
+        #expect(shop["bad"] as? Int == 2 && shop["total"] as? Int == 100)
+        #expect(abs((shop["budgetRemaining"] as? Double ?? 0) - -1.0) < 1e-9)
+        #expect(abs((shop["burnRate1h"] as? Double ?? 0) - 2.0) < 1e-9)
+        #expect(abs((shop["budgetSeconds"] as? Double ?? 0) - 36) < 1e-9, "1% of an hour")
+        let samples = try await MetricsTests.scrape(harness)
+        #expect(abs((samples[#"gateway_slo_error_budget_remaining_ratio{slo="default/shop-availability"}"#] ?? 0) - -1) < 1e-9)
+        #expect(abs((samples[#"gateway_slo_burn_rate{slo="default/shop-availability",window="1h"}"#] ?? 0) - 2) < 1e-9)
+    }
+}
