@@ -35,6 +35,7 @@ struct MetricsTests {
             Manifests.service("shadow", targetPort: shadowPort),
             Manifests.service("broken", targetPort: brokenPort),
             BackendTrafficPolicyTests.policy("broken", "outlierDetection: {consecutive5xx: 1}"),
+            ServiceLevelTests.shopSLO,
             """
             apiVersion: gateway.networking.k8s.io/v1
             kind: HTTPRoute
@@ -83,5 +84,18 @@ struct MetricsTests {
         #expect(samples[#"gateway_backend_ejections_total{service="default/broken:80"}"#] == 1)
         #expect((samples["gateway_upstream_connections"] ?? 0) >= 1, "pooled backend connections are counted")
         #expect(samples["gateway_config_reloads_total"] == 1)
+
+        // Every series the bundled Grafana dashboard queries is one archway exports.
+        let dashboard = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("deploy/grafana/archway-dashboard.json")
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: dashboard)) as? [String: Any] ?? [:]
+        let exprs = (json["panels"] as? [[String: Any]] ?? []).flatMap { ($0["targets"] as? [[String: Any]] ?? []).compactMap { $0["expr"] as? String } }
+        #expect(exprs.count >= 12)
+        let exported = Set(samples.keys.map { String($0.prefix { $0 != "{" }) })
+        for expr in exprs {
+            for name in expr.matches(of: /gateway_[a-z_]+(?![a-z_]*\s*[=!~])/).map({ String($0.output) }) where name != "gateway_name" {
+                #expect(exported.contains(name), "the dashboard queries \(name), which archway does not export")
+            }
+        }
     }
 }
