@@ -151,6 +151,7 @@ public actor GatewayRuntime {
         if !isShutDown { admin.setReady(failures.isEmpty) }
         lastGood = (snapshot, statuses)
         if let json = try? StatusReport(snapshot: snapshot, statuses: statuses).json() { admin.setStatus(json) }
+        admin.setTopology(DashboardTopology(snapshot: snapshot, statuses: statuses).json())
         generation += 1
         metrics.configReloads.increment()
         logStatusProblems(statuses, snapshot: snapshot)

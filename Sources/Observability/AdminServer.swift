@@ -11,6 +11,7 @@ public final class AdminServer: Sendable {
     private let ready = NIOLockedValueBox(false)
     private let status = NIOLockedValueBox<[UInt8]>(Array("{}\n".utf8))
     private let slo = NIOLockedValueBox<[UInt8]>(Array("[]\n".utf8))
+    private let topology = NIOLockedValueBox<[UInt8]>(Array("{\"gateways\":[],\"routes\":[]}".utf8))
     private let channel = NIOLockedValueBox<(any Channel)?>(nil)
 
     public init(metrics: GatewayMetrics) { self.metrics = metrics }
@@ -22,6 +23,9 @@ public final class AdminServer: Sendable {
     /// The live budget of every ServiceLevelObjective (JSON), refreshed by the runtime.
     public func setSLOs(_ json: String) { slo.withLockedValue { $0 = Array(json.utf8) } }
     var sloDocument: [UInt8] { slo.withLockedValue { $0 } }
+    /// What the dashboard draws (JSON), refreshed with each applied configuration.
+    public func setTopology(_ json: String) { topology.withLockedValue { $0 = Array(json.utf8) } }
+    var topologyDocument: [UInt8] { topology.withLockedValue { $0 } }
     var isReady: Bool { ready.withLockedValue { $0 } }
 
     public func start(host: String, port: Int, group: any EventLoopGroup) async throws -> SocketAddress? {
@@ -70,9 +74,14 @@ private final class AdminHandler: ChannelInboundHandler {
                     : (.serviceUnavailable, "text/plain", Array("not ready\n".utf8))
             case "/status": (status, type, body) = (.ok, "application/json", server.statusDocument)
             case "/slo": (status, type, body) = (.ok, "application/json", server.sloDocument)
-            default: (status, type, body) = (.notFound, "text/plain", Array("admin endpoints: /metrics /healthz /readyz /status /slo\n".utf8))
+            case "/dashboard", "/": (status, type, body) = (.ok, "text/html; charset=utf-8", DashboardPage.bytes)
+            case "/dashboard/topology": (status, type, body) = (.ok, "application/json", server.topologyDocument)
+            default: (status, type, body) = (.notFound, "text/plain", Array("admin endpoints: /dashboard /metrics /healthz /readyz /status /slo\n".utf8))
             }
             var headers = HTTPHeaders([("content-type", type), ("content-length", String(body.count))])
+            // The server's own clock, so the dashboard divides by real elapsed time even where the
+            // browser's clock is virtual (headless screenshots).
+            headers.add(name: "x-archway-clock-ms", value: String(NIODeadline.now().uptimeNanoseconds / 1_000_000))
             if !head.isKeepAlive { headers.add(name: "connection", value: "close") }
             context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
             context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)

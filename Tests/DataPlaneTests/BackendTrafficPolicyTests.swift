@@ -73,7 +73,7 @@ struct BackendTrafficPolicyTests {
             Manifests.gateway(),
             Manifests.service("slow", targetPort: port),
             Self.policy("slow", "circuitBreaker: {maxRequests: 1}"),
-            Self.route("/", "slow", extra: "\n    timeouts: {request: 3s}")))
+            Self.route("/", "slow", extra: "\n    timeouts: {request: 6s}")))
         try await harness.start()
         defer { Task { await harness.stop() } }
 
