@@ -97,6 +97,7 @@ struct ConnectionSetup: Sendable {
     /// filters and the upstream side are the same code as for HTTP/1.1. NIOHTTP2's defaults bound
     /// rapid resets, CONTINUATION floods and control-frame buffering.
     func configureHTTP2(_ channel: any Channel, scheme: String) throws {
+        try? channel.pipeline.syncOperations.handler(type: TLSRecordCoalescer.self).defersFlushes = true
         var connection = NIOHTTP2Handler.ConnectionConfiguration()
         connection.initialSettings = [
             HTTP2Setting(parameter: .maxConcurrentStreams, value: 128),

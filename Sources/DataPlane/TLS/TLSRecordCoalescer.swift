@@ -11,6 +11,11 @@ final class TLSRecordCoalescer: ChannelOutboundHandler, RemovableChannelHandler 
     private static let limit = 16 * 1024
     private var pending: ByteBuffer?
     private var promises: [EventLoopPromise<Void>] = []
+    /// HTTP/2: many streams may answer in one event-loop tick, each flushing; the flushes are joined
+    /// into one at the end of the tick, so the responses share TLS records and one write syscall.
+    var defersFlushes = false
+    private var flushScheduled = false
+    private var removed = false
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         var buffer = unwrapOutboundIn(data)
@@ -28,17 +33,30 @@ final class TLSRecordCoalescer: ChannelOutboundHandler, RemovableChannelHandler 
     }
 
     func flush(context: ChannelHandlerContext) {
-        writePending(context: context)
-        context.flush()
+        guard defersFlushes else {
+            writePending(context: context)
+            return context.flush()
+        }
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        context.eventLoop.assumeIsolated().execute {
+            self.flushScheduled = false
+            guard !self.removed else { return }
+            self.writePending(context: context)
+            context.flush()
+        }
     }
 
     func close(context: ChannelHandlerContext, mode: CloseMode, promise: EventLoopPromise<Void>?) {
         writePending(context: context)
+        if flushScheduled { context.flush() }
         context.close(mode: mode, promise: promise)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        removed = true
         writePending(context: context)
+        if flushScheduled { context.flush() }
     }
 
     private func writePending(context: ChannelHandlerContext) {
