@@ -6,6 +6,7 @@ import NIOCore
 import NIOPosix
 import Observability
 import Providers
+import ServiceLifecycle
 import RoutingTable
 import Translator
 
@@ -30,6 +31,8 @@ public actor GatewayRuntime {
         public var accessLog: AccessLogWriter?
         /// How often SLO budgets are recomputed for /metrics and /slo.
         public var sloRefreshInterval: TimeAmount = .seconds(2)
+        /// Server spans to an OTLP collector; nil: traceparent is still propagated, nothing is exported.
+        public var tracing: OTLPTracing?
 
         public init(configPaths: [String]) { self.configPaths = configPaths }
     }
@@ -57,7 +60,8 @@ public actor GatewayRuntime {
         self.logger = logger
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.eventLoopThreads))
         admin = AdminServer(metrics: metrics)
-        contexts = EventLoopContexts(group: group, metrics: metrics, logger: logger, limits: options.limits, accessLog: options.accessLog)
+        contexts = EventLoopContexts(group: group, metrics: metrics, logger: logger, limits: options.limits, accessLog: options.accessLog,
+                                     tracer: options.tracing?.tracer)
         listeners = ListenerManager(group: group, tables: tables, contexts: contexts, bindHost: options.bindHost,
                                     portMap: options.portMap, logger: logger)
         healthChecks = HealthChecks(contexts: contexts, tables: tables)
@@ -76,6 +80,7 @@ public actor GatewayRuntime {
         logger.info("admin endpoint listening", metadata: ["address": "\(adminAddress.map { "\($0)" } ?? "?")"])
         baseline = provider.fingerprint()
         await apply(provider.load())
+        tracingExport = options.tracing?.run(logger: logger)
         let tables = self.tables, metrics = self.metrics, admin = self.admin
         sloRefresh = group.next().scheduleRepeatedTask(initialDelay: .zero, delay: options.sloRefreshInterval) { _ in
             ServiceLevelReport.publish(tables.current.slos.values.map { $0.snapshot() }, metrics: metrics, admin: admin)
@@ -83,6 +88,7 @@ public actor GatewayRuntime {
     }
 
     private var sloRefresh: RepeatedTask?
+    private var tracingExport: (group: ServiceGroup, task: Task<Void, Never>)?
 
     /// Applies every settled change of the watched files until the task is cancelled.
     public func watch() async {
@@ -105,6 +111,11 @@ public actor GatewayRuntime {
         await listeners.drain(timeout: options.drainTimeout)
         await contexts.closeIdleConnections()
         await contexts.flushAccessLog()
+        if let export = tracingExport {
+            // The exporter sends what it still holds before it stops.
+            await export.group.triggerGracefulShutdown()
+            await export.task.value
+        }
         await admin.stop()
         logger.info("stopped")
         if releasingThreads {

@@ -94,6 +94,12 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Access log: one JSON line per request, to stdout or appended to PATH (default: off).")
     var accessLog: String?
 
+    @Option(name: .long, help: "Export a server span per request to this OTLP/HTTP traces URL (e.g. http://127.0.0.1:4318/v1/traces).")
+    var otlpEndpoint: String?
+
+    @Option(name: .long, help: "OTLP encoding: http/protobuf or http/json.")
+    var otlpProtocol = "http/protobuf"
+
     @Option(name: .long, help: "Most open client connections across all listeners; more are closed at accept (0: no limit).")
     var maxConnections = 0
 
@@ -131,6 +137,14 @@ struct Serve: AsyncParsableCommand {
         runtimeOptions.drainTimeout = .seconds(Int64(drainTimeout))
         runtimeOptions.eventLoopThreads = threads
         runtimeOptions.ingress = options.ingressServing
+        if let otlpEndpoint {
+            guard ["http/protobuf", "http/json"].contains(otlpProtocol) else { throw ValidationError("--otlp-protocol must be http/protobuf or http/json") }
+            do {
+                runtimeOptions.tracing = try OTLPTracing(endpoint: otlpEndpoint, json: otlpProtocol == "http/json")
+            } catch {
+                throw ValidationError("--otlp-endpoint: \(error)")
+            }
+        }
         if let accessLog {
             do {
                 runtimeOptions.accessLog = try AccessLogWriter(destination: accessLog)

@@ -67,4 +67,54 @@ struct AccessLogTests {
         #expect((missing["request_id"] as? String)?.count == 32, "a request id is made when the client sends none")
         #expect(missing["upstream_address"] is NSNull)
     }
+
+    /// With an OTLP endpoint, each request's server span is exported under the caller's trace, and
+    /// the backend sees archway's span as its parent.
+    @Test func serverSpansAreExportedOverOTLP() async throws {
+        let collector = RecordingBackend(name: "collector")
+        let harness = GatewayHarness()
+        let collectorPort = try await collector.start(group: harness.group)
+        defer { Task { await collector.stop() } }
+        harness.otlpEndpoint = "http://127.0.0.1:\(collectorPort)/v1/traces"
+        try await harness.startBackend("shop")
+        try harness.write("gw.yaml", Manifests.join(
+            Manifests.gateway(), Manifests.service("shop", targetPort: harness.backendPorts["shop"]!),
+            """
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: HTTPRoute
+            metadata: {name: shop-route}
+            spec:
+              parentRefs: [{name: gw}]
+              rules: [{backendRefs: [{name: shop, port: 80}]}]
+            """))
+        try await harness.start()
+        defer { Task { await harness.stop() } }
+
+        let trace = "4bf92f3577b34da6a3ce929d0e0e4736", callerSpan = "00f067aa0ba902b7"
+        let served = try await harness.send("/cart", host: "shop.example.com", headers: [("traceparent", "00-\(trace)-\(callerSpan)-01")])
+        #expect(served.status == 200)
+        let forwarded = served.echoHeaders["traceparent"] ?? ""
+        #expect(forwarded.hasPrefix("00-\(trace)-") && !forwarded.contains(callerSpan), "same trace, archway's span as parent: \(forwarded)")
+
+        try await ResilienceTests.eventually { collector.requests.contains { $0.path == "/v1/traces" } }
+        let export = try #require(collector.requests.first { $0.path == "/v1/traces" })
+        #expect(export.method == "POST")
+        let json = try JSONSerialization.jsonObject(with: Data(export.body)) as? [String: Any] ?? [:]
+        let spans = (json["resourceSpans"] as? [[String: Any]] ?? []).flatMap { ($0["scopeSpans"] as? [[String: Any]] ?? []).flatMap { $0["spans"] as? [[String: Any]] ?? [] } }
+        let span = try #require(spans.first)
+        // swift-otel's JSON carries ids as base64 (protobuf's JSON mapping), not OTLP/JSON's hex.
+        func hex(_ field: String) -> String {
+            guard let text = span[field] as? String, let bytes = Data(base64Encoded: text) else { return "?" }
+            return bytes.map { String(format: "%02x", $0) }.joined()
+        }
+        #expect(hex("traceId") == trace)
+        #expect(hex("parentSpanId") == callerSpan)
+        #expect(forwarded.contains(hex("spanId")), "the backend's parent is the exported span")
+        let attributes = Dictionary(uniqueKeysWithValues: (span["attributes"] as? [[String: Any]] ?? []).map {
+            ($0["key"] as? String ?? "", (($0["value"] as? [String: Any])?.values.first).map { "\($0)" } ?? "")
+        })
+        #expect(attributes["http.route"] == "default/shop-route")
+        #expect(attributes["http.response.status_code"] == "200")
+        #expect(attributes["url.path"] == "/cart")
+    }
 }

@@ -24,6 +24,8 @@ final class GatewayHarness: @unchecked Sendable {
     var limits = ClientLimits()
     /// Access log file (nil: off).
     var accessLogPath: String?
+    /// OTLP/JSON traces URL (nil: no export).
+    var otlpEndpoint: String?
 
     init() {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("archway-test-\(UUID().uuidString)")
@@ -76,6 +78,7 @@ final class GatewayHarness: @unchecked Sendable {
         options.ingress = ingress
         options.limits = limits
         options.accessLog = try accessLogPath.map { try AccessLogWriter(destination: $0) }
+        options.tracing = try otlpEndpoint.map { try OTLPTracing(endpoint: $0, json: true, exportDelay: .milliseconds(100)) }
         options.adminHost = "127.0.0.1"
         options.adminPort = 0
         options.pollInterval = .milliseconds(50)

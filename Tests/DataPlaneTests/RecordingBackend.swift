@@ -11,6 +11,8 @@ final class RecordingBackend: Sendable {
         var path: String
         var host: String
         var bodyBytes: Int
+        /// The body itself (for a collector that must be read, e.g. OTLP/JSON).
+        var body: [UInt8]
     }
     let name: String
     let status: Int
@@ -52,6 +54,7 @@ private final class RecordingHandler: ChannelInboundHandler {
     let backend: RecordingBackend
     var head: HTTPRequestHead?
     var bodyBytes = 0
+    var body: [UInt8] = []
 
     init(backend: RecordingBackend) { self.backend = backend }
 
@@ -60,11 +63,13 @@ private final class RecordingHandler: ChannelInboundHandler {
         case .head(let head):
             self.head = head
             bodyBytes = 0
+            body = []
         case .body(let buffer):
             bodyBytes += buffer.readableBytes
+            body += buffer.readableBytesView
         case .end:
             guard let head else { return }
-            backend.record(.init(method: head.method.rawValue, path: head.uri, host: head.headers.first(name: "host") ?? "", bodyBytes: bodyBytes))
+            backend.record(.init(method: head.method.rawValue, path: head.uri, host: head.headers.first(name: "host") ?? "", bodyBytes: bodyBytes, body: body))
             guard !backend.silent else { return }
             let body = context.channel.allocator.buffer(string: backend.name)
             let response = HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: backend.status),

@@ -2,6 +2,7 @@ import NIOCore
 import NIOHTTP1
 import Observability
 import RoutingTable
+import Tracing
 
 /// The downstream side of one client connection. Runs the fixed request phases on the connection's
 /// event loop: listener and route selection, request filters, backend choice, upstream exchange,
@@ -311,6 +312,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             return respondLocally(.badRequest, "\(refusal.reason): \(rawPath)", record: labels)
         }
         if loop.accessLog != nil { labels.path = path }
+        labels.span = loop.tracing?.start(head, host: host, path: path)
         let headers = head.headers
         let view = RequestView(path: path, query: query, method: method, header: { headers.first(name: $0) })
 
@@ -365,7 +367,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 // h2c upgrades are not forwarded: the backend connection is archway's to choose.
                 let tunnel = upgrade.flatMap { $0.lowercased() == "h2c" ? nil : $0 }
                 let (upstreamHead, owesContinue) = upstreamRequest(head, route: route, path: path, query: query, upgrade: tunnel,
-                                                                   http2: cluster.http2, requestID: labels.requestID)
+                                                                   http2: cluster.http2, requestID: labels.requestID, span: labels.span)
                 let exchange = Exchange(requestHead: head, upstreamHead: upstreamHead, route: route, cluster: cluster,
                                         record: labels, owesContinue: owesContinue, upgrade: tunnel)
                 exchange.requestSlot = cluster.health
@@ -382,7 +384,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     /// The request as the backend sees it: hop-by-hop headers gone, framing explicit, filters applied,
     /// X-Forwarded-* and Forwarded set.
     private func upstreamRequest(_ head: HTTPRequestHead, route: CompiledRoute, path: Substring, query: Substring?,
-                                 upgrade: String?, http2: Bool, requestID: String) -> (HTTPRequestHead, owesContinue: Bool) {
+                                 upgrade: String?, http2: Bool, requestID: String, span: (any Span)?) -> (HTTPRequestHead, owesContinue: Bool) {
         var headers = head.headers
         let chunked = headers["transfer-encoding"].contains { $0.containsToken("chunked") }
         let wantsTrailers = headers["te"].contains { $0.containsToken("trailers") }
@@ -403,7 +405,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         let originalHost = head.headers.first(name: "host") ?? ""
         ForwardedHeaders.add(to: &headers, client: clientAddress, host: originalHost, proto: scheme)
         headers.replaceOrAdd(name: "x-request-id", value: requestID)
-        headers.replaceOrAdd(name: "traceparent", value: RequestIdentity.traceparent(head.headers, loop: loop))
+        if let span, let tracing = loop.tracing {
+            tracing.inject(span, into: &headers)
+        } else {
+            headers.replaceOrAdd(name: "traceparent", value: RequestIdentity.traceparent(head.headers, loop: loop))
+        }
         if let edits = route.requestHeaders { HeaderRules.apply(edits, to: &headers) }
 
         var newPath = String(path)
@@ -698,6 +704,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         let now = NIODeadline.now()
         let elapsed = now - request.start
         for slo in request.route?.slos ?? [] { slo.record(status: status, durationNanos: elapsed.nanoseconds) }
+        if let span = request.span {
+            RequestTracing.end(span, status: status, route: request.route.map { "\($0.origin.namespace)/\($0.origin.name)" },
+                               gateway: request.route?.origin.gatewayName, backend: request.backendName,
+                               upstream: exchange?.lastEndpoint.map { "\($0.host):\($0.port)" })
+        }
         if let log = loop.accessLog {
             let route = request.route
             log.append(AccessLog.Entry(
@@ -728,6 +739,8 @@ struct RequestRecord {
     var route: CompiledRoute?
     var backend = -1
     var backendName = ""
+    /// The server span, when requests are traced.
+    var span: (any Span)?
     /// For the access log.
     var requestID = ""
     var host = ""

@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import Observability
 import RoutingTable
+import Tracing
 
 /// State that belongs to one event loop and is only touched on it: the upstream pool, round-robin
 /// positions, a cheap random generator and cached metric handles. No locks on the hot path.
@@ -12,12 +13,15 @@ final class EventLoopContext: @unchecked Sendable {
     let limits: ClientLimits
     /// This loop's share of the access log; nil when it is off.
     let accessLog: AccessLog?
+    /// Server spans exported over OTLP; nil when no endpoint is configured.
+    let tracing: RequestTracing?
     private var roundRobin: [ObjectIdentifier: Int] = [:]
     private weak var roundRobinTable: CompiledTable?
     private var randomState: UInt64
 
     init(eventLoop: any EventLoop, metrics: GatewayMetrics, logger: Logger, seed: UInt64, limits: ClientLimits,
-         accessLog: AccessLogWriter?) {
+         accessLog: AccessLogWriter?, tracing: RequestTracing?) {
+        self.tracing = tracing
         self.eventLoop = eventLoop
         self.limits = limits
         self.accessLog = accessLog.map { AccessLog(writer: $0, eventLoop: eventLoop) }
@@ -56,14 +60,15 @@ public final class EventLoopContexts: Sendable {
     private let accessLog: AccessLogWriter?
 
     public init(group: any EventLoopGroup, metrics: GatewayMetrics, logger: Logger, limits: ClientLimits = ClientLimits(),
-                accessLog: AccessLogWriter? = nil) {
+                accessLog: AccessLogWriter? = nil, tracer: (any Tracer)? = nil) {
+        let tracing = tracer.map(RequestTracing.init)
         self.accessLog = accessLog
         budget = ConnectionBudget(limit: limits.maxConnections)
         var contexts: [ObjectIdentifier: EventLoopContext] = [:]
         var seed: UInt64 = UInt64.random(in: 1...UInt64.max)
         for eventLoop in group.makeIterator() {
             seed = seed &* 6364136223846793005 &+ 1442695040888963407
-            contexts[ObjectIdentifier(eventLoop)] = EventLoopContext(eventLoop: eventLoop, metrics: metrics, logger: logger, seed: seed, limits: limits, accessLog: accessLog)
+            contexts[ObjectIdentifier(eventLoop)] = EventLoopContext(eventLoop: eventLoop, metrics: metrics, logger: logger, seed: seed, limits: limits, accessLog: accessLog, tracing: tracing)
         }
         self.contexts = contexts
     }
