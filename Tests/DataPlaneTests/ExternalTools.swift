@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 
 /// Real clients and tools the protocol tests drive: curl, openssl. `.ci/run` installs them.
 enum ExternalTool {
@@ -19,8 +20,18 @@ enum ExternalTool {
         try process.run()
         if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
         try? input.fileHandleForWriting.close()
+        // Both pipes are drained at once: a tool that fills stderr while stdout is being read to the
+        // end (Chromium is chatty) would otherwise wait on us forever.
+        let stderrData = NIOLockedValueBox(Data())
+        let drained = DispatchSemaphore(value: 0)
+        let errorReader = Thread {
+            stderrData.withLockedValue { $0 = err.fileHandleForReading.readDataToEndOfFile() }
+            drained.signal()
+        }
+        errorReader.start()
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        drained.wait()
+        let stderr = stderrData.withLockedValue { $0 }
         process.waitUntilExit()
         return Output(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
                       stderr: String(decoding: stderr, as: UTF8.self))
