@@ -58,6 +58,15 @@ final class Exchange {
         if replayBytes > Self.replayLimit { replay = nil } else { replay!.append(part) }
     }
 
+    /// Detaches and closes the backend connection of the current try, if any: its state (a response
+    /// half read, a request half sent) makes it unfit for the pool.
+    func dropConnection() {
+        guard let connection else { return }
+        self.connection = nil
+        connection.handler.exchange = nil
+        connection.channel.close(promise: nil)
+    }
+
     func cancelTimers() {
         requestTimer?.cancel()
         tryTimer?.cancel()

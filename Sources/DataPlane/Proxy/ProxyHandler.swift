@@ -138,8 +138,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             // The client left mid-exchange: the backend connection is in an unknown state.
             exchange.cancelTimers()
             for mirror in exchange.mirrors where !exchange.requestEnded { mirror.abandon() }
-            exchange.connection?.handler.exchange = nil
-            exchange.connection?.channel.close(promise: nil)
+            exchange.dropConnection()
         }
         state = .idle
         context.fireChannelInactive()
@@ -154,8 +153,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             responding = exchange.responseStarted
             exchange.cancelTimers()
             for mirror in exchange.mirrors { mirror.abandon() }
-            exchange.connection?.handler.exchange = nil
-            exchange.connection?.channel.close(promise: nil)
+            exchange.dropConnection()
             state = .idle
         }
         if let parserError = error as? HTTPParserError, !responding {
@@ -578,12 +576,18 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             let why = error.map { "\($0)" } ?? "connection closed"
             fail(exchange, .badGateway, "backend \(exchange.cluster.id) failed before responding: \(why)")
         } else {
-            // Mid-response: the only honest signal left is to cut the client connection short.
-            exchange.cancelTimers()
-            record(exchange.record, status: exchange.status, exchange: exchange)
-            state = .idle
-            context.close(promise: nil)
+            cutMidResponse(exchange, context: context)
         }
+    }
+
+    /// After the response has started there is no status left to send: the honest signal is to cut
+    /// the client connection short, as the backend's own failure would.
+    func cutMidResponse(_ exchange: Exchange, context: ChannelHandlerContext) {
+        exchange.cancelTimers()
+        exchange.dropConnection()
+        record(exchange.record, status: exchange.status, exchange: exchange)
+        state = .idle
+        context.close(promise: nil)
     }
 
     /// The backend accepted the Upgrade: the 101 goes to the client, then both connections drop their
@@ -625,12 +629,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         waitingSince = .now()
         record(exchange.record, status: exchange.status, exchange: exchange)
         if let connection = exchange.connection {
-            exchange.connection = nil
             if exchange.requestEnded && exchange.responseKeepAlive {
+                exchange.connection = nil
                 loop.pool.release(connection)
             } else {
-                connection.handler.exchange = nil
-                connection.channel.close(promise: nil)
+                exchange.dropConnection()
             }
         }
         state = exchange.requestEnded ? .idle : .discarding
@@ -647,11 +650,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     func fail(_ exchange: Exchange, _ status: HTTPResponseStatus, _ message: String) {
         exchange.cancelTimers()
-        if let connection = exchange.connection {
-            connection.handler.exchange = nil
-            connection.channel.close(promise: nil)
-            exchange.connection = nil
-        }
+        exchange.dropConnection()
         state = .idle
         respondLocally(status, message, record: exchange.record, requestEnded: exchange.requestEnded)
         drainPipelined()

@@ -39,15 +39,7 @@ extension ProxyHandler {
         if !exchange.responseStarted {
             return fail(exchange, .gatewayTimeout, why)
         }
-        exchange.cancelTimers()
-        if let connection = exchange.connection {
-            exchange.connection = nil
-            connection.handler.exchange = nil
-            connection.channel.close(promise: nil)
-        }
-        record(exchange.record, status: exchange.status)
-        state = .idle
-        context.close(promise: nil)
+        cutMidResponse(exchange, context: context)
     }
 
     /// A retry is allowed while the policy has attempts left and everything sent so far can be sent
@@ -62,11 +54,7 @@ extension ProxyHandler {
         exchange.retriesLeft -= 1
         exchange.retries += 1
         exchange.tryTimer?.cancel()
-        if let connection = exchange.connection {
-            exchange.connection = nil
-            connection.handler.exchange = nil
-            connection.channel.close(promise: nil)
-        }
+        exchange.dropConnection()
         exchange.pending = [.head(exchange.upstreamHead)] + (exchange.replay ?? [])
         exchange.bodyForwarded = false
         exchange.connectAttempts = 0
@@ -128,12 +116,7 @@ extension ProxyHandler {
             keepAliveOff()
             fail(exchange, .payloadTooLarge, why)
         case .forwarding(let exchange):
-            exchange.cancelTimers()
-            exchange.connection?.handler.exchange = nil
-            exchange.connection?.channel.close(promise: nil)
-            exchange.connection = nil
-            state = .idle
-            context.close(promise: nil)
+            cutMidResponse(exchange, context: context)
         case .idle, .discarding:
             break
         }
