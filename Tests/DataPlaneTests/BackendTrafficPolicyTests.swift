@@ -17,19 +17,6 @@ struct BackendTrafficPolicyTests {
         """
     }
 
-    static func route(_ path: String, _ service: String, extra: String = "") -> String {
-        """
-        apiVersion: gateway.networking.k8s.io/v1
-        kind: HTTPRoute
-        metadata: {name: route-\(service)}
-        spec:
-          parentRefs: [{name: gw}]
-          rules:
-          - matches: [{path: {type: PathPrefix, value: \(path)}}]
-            backendRefs: [{name: \(service), port: 80}]\(extra)
-        """
-    }
-
     @Test func failingEndpointsAreEjectedAndAllEjectedAnswers503AtOnce() async throws {
         let harness = GatewayHarness()
         try await harness.startBackend("good")
@@ -44,8 +31,8 @@ struct BackendTrafficPolicyTests {
             Manifests.service("alone", targetPort: alonePort),
             Self.policy("mixed", "outlierDetection: {consecutive5xx: 2, baseEjectionTime: 30s}"),
             Self.policy("alone", "outlierDetection: {consecutive5xx: 1, baseEjectionTime: 30s}"),
-            Self.route("/mixed", "mixed"),
-            Self.route("/alone", "alone")))
+            Manifests.route("route-mixed", path: "/mixed", service: "mixed"),
+            Manifests.route("route-alone", path: "/alone", service: "alone")))
         try await harness.start()
         defer { Task { await harness.stop() } }
 
@@ -73,7 +60,7 @@ struct BackendTrafficPolicyTests {
             Manifests.gateway(),
             Manifests.service("slow", targetPort: port),
             Self.policy("slow", "circuitBreaker: {maxRequests: 1}"),
-            Self.route("/", "slow", extra: "\n    timeouts: {request: 6s}")))
+            Manifests.route("route-slow", path: "/", service: "slow", ruleFields: "timeouts: {request: 6s}")))
         try await harness.start()
         defer { Task { await harness.stop() } }
 
@@ -98,7 +85,7 @@ struct BackendTrafficPolicyTests {
             Manifests.gateway(),
             Manifests.service("pair", targetPorts: [healthyPort, sickPort]),
             Self.policy("pair", "healthCheck: {path: /healthz, interval: 100ms, timeout: 500ms, unhealthyThreshold: 2, healthyThreshold: 1, expectedStatuses: [200]}"),
-            Self.route("/", "pair")))
+            Manifests.route("route-pair", path: "/", service: "pair")))
         try await harness.start()
         defer { Task { await harness.stop() } }
 

@@ -183,6 +183,22 @@ enum Manifests {
         """
     }
 
+    /// HTTPRoute `name` on Gateway `gw`: one rule matching PathPrefix `path`, to Service `service`
+    /// port 80; `ruleFields` are further YAML lines of that rule (timeouts, retry, filters).
+    static func route(_ name: String, path: String, service: String, ruleFields: String = "") -> String {
+        """
+        apiVersion: gateway.networking.k8s.io/v1
+        kind: HTTPRoute
+        metadata: {name: \(name)}
+        spec:
+          parentRefs: [{name: gw}]
+          rules:
+          - matches: [{path: {type: PathPrefix, value: \(path)}}]
+            backendRefs: [{name: \(service), port: 80}]
+        \(ruleFields.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
+        """
+    }
+
     static func join(_ documents: String...) -> String { documents.joined(separator: "\n---\n") + "\n" }
 }
 

@@ -15,14 +15,7 @@ struct LimitsTests {
         try harness.write("gw.yaml", Manifests.join(
             Manifests.gateway(),
             Manifests.service("backend", targetPort: port),
-            """
-            apiVersion: gateway.networking.k8s.io/v1
-            kind: HTTPRoute
-            metadata: {name: all}
-            spec:
-              parentRefs: [{name: gw}]
-              rules: [{backendRefs: [{name: backend, port: 80}]}]
-            """))
+            Manifests.route("all", path: "/", service: "backend")))
         try await harness.start()
         return (harness, backend)
     }

@@ -5,20 +5,6 @@ import Testing
 /// HTTPRoute timeouts, retries and RequestMirror filters, against backends that hang, fail and count.
 @Suite(.timeLimit(.minutes(2)))
 struct ResilienceTests {
-    static func route(_ name: String, path: String, service: String, extra: String = "") -> String {
-        """
-        apiVersion: gateway.networking.k8s.io/v1
-        kind: HTTPRoute
-        metadata: {name: \(name)}
-        spec:
-          parentRefs: [{name: gw}]
-          rules:
-          - matches: [{path: {type: PathPrefix, value: \(path)}}]
-            backendRefs: [{name: \(service), port: 80}]
-        \(extra.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
-        """
-    }
-
     @Test func timeoutsAnswer504AndABackendTimeoutRetriesElsewhere() async throws {
         let harness = GatewayHarness()
         try await harness.startBackend("good")
@@ -29,9 +15,9 @@ struct ResilienceTests {
             Manifests.gateway(),
             Manifests.service("silent", targetPort: silentPort),
             Manifests.service("mixed", targetPorts: [silentPort, harness.backendPorts["good"]!]),
-            Self.route("whole", path: "/whole", service: "silent", extra: "timeouts: {request: 300ms}"),
-            Self.route("per-try", path: "/per-try", service: "silent", extra: "timeouts: {request: 5s, backendRequest: 200ms}"),
-            Self.route("elsewhere", path: "/elsewhere", service: "mixed", extra: "timeouts: {backendRequest: 200ms}\nretry: {attempts: 1}")))
+            Manifests.route("whole", path: "/whole", service: "silent", ruleFields: "timeouts: {request: 300ms}"),
+            Manifests.route("per-try", path: "/per-try", service: "silent", ruleFields: "timeouts: {request: 5s, backendRequest: 200ms}"),
+            Manifests.route("elsewhere", path: "/elsewhere", service: "mixed", ruleFields: "timeouts: {backendRequest: 200ms}\nretry: {attempts: 1}")))
         try await harness.start()
         defer { Task { await harness.stop() } }
 
@@ -63,9 +49,9 @@ struct ResilienceTests {
             Manifests.gateway(),
             Manifests.service("mixed", targetPorts: [flakyPort, harness.backendPorts["good"]!]),
             Manifests.service("flaky", targetPort: flakyPort),
-            Self.route("mixed", path: "/mixed", service: "mixed", extra: "retry: {codes: [503], attempts: 2, backoff: 10ms}"),
-            Self.route("hopeless", path: "/hopeless", service: "flaky", extra: "retry: {codes: [503], attempts: 2, backoff: 50ms}"),
-            Self.route("other-code", path: "/other-code", service: "flaky", extra: "retry: {codes: [500], attempts: 2}")))
+            Manifests.route("mixed", path: "/mixed", service: "mixed", ruleFields: "retry: {codes: [503], attempts: 2, backoff: 10ms}"),
+            Manifests.route("hopeless", path: "/hopeless", service: "flaky", ruleFields: "retry: {codes: [503], attempts: 2, backoff: 50ms}"),
+            Manifests.route("other-code", path: "/other-code", service: "flaky", ruleFields: "retry: {codes: [500], attempts: 2}")))
         try await harness.start()
         defer { Task { await harness.stop() } }
 

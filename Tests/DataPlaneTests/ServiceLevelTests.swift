@@ -111,14 +111,7 @@ struct ServiceLevelTests {
         try await harness.startBackend("svc")
         try harness.write("gw.yaml", Manifests.join(
             Manifests.gateway(), Manifests.service("svc", targetPort: harness.backendPorts["svc"]!),
-            """
-            apiVersion: gateway.networking.k8s.io/v1
-            kind: HTTPRoute
-            metadata: {name: shop}
-            spec:
-              parentRefs: [{name: gw}]
-              rules: [{backendRefs: [{name: svc, port: 80}]}]
-            """,
+            Manifests.route("shop", path: "/", service: "svc"),
             Self.shopSLO.replacingOccurrences(of: "objective: 99.9", with: "objective: 99").replacingOccurrences(of: "window: 30d", with: "window: 1h")))
         try await harness.start()
         defer { Task { await harness.stop() } }
