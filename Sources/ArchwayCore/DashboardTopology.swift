@@ -50,21 +50,23 @@ struct DashboardTopology: Encodable {
         func backends(_ refs: [BackendReference], namespace: String) -> [BackendView] {
             refs.map { BackendView(name: "\($0.namespace ?? namespace)/\($0.name)\($0.port.map { ":\($0)" } ?? "")", weight: $0.weight ?? 1) }
         }
+        // Each route's backends and hostnames, by "Kind namespace/name", read once from the snapshot.
+        var specs: [String: (refs: [BackendReference], hostnames: [String])] = [:]
+        for route in snapshot.httpRoutes {
+            specs["HTTPRoute \(route.metadata.namespacedName)"] = (route.spec.rules?.flatMap { $0.backendRefs ?? [] } ?? [], route.spec.hostnames ?? [])
+        }
+        for route in snapshot.grpcRoutes {
+            specs["GRPCRoute \(route.metadata.namespacedName)"] = (route.spec.rules?.flatMap { $0.backendRefs ?? [] } ?? [], route.spec.hostnames ?? [])
+        }
+        for route in snapshot.streamRoutes {
+            specs["\(route.kind.rawValue) \(route.metadata.namespacedName)"] = (route.spec.rules?.flatMap { $0.backendRefs ?? [] } ?? [], route.spec.hostnames ?? [])
+        }
         var routes: [RouteView] = []
         for report in statuses.routeReports(snapshot) {
             guard let status = report.status, !status.parents.isEmpty else { continue }
             let namespace = report.metadata.namespace ?? "default"
             let name = report.metadata.namespacedName
-            let refs: [BackendReference] = switch report.kind {
-            case "HTTPRoute": snapshot.httpRoutes.first { $0.metadata.namespacedName == name }?.spec.rules?.flatMap { $0.backendRefs ?? [] } ?? []
-            case "GRPCRoute": snapshot.grpcRoutes.first { $0.metadata.namespacedName == name }?.spec.rules?.flatMap { $0.backendRefs ?? [] } ?? []
-            default: snapshot.streamRoutes.first { $0.kind.rawValue == report.kind && $0.metadata.namespacedName == name }?.spec.rules?.flatMap { $0.backendRefs ?? [] } ?? []
-            }
-            let hostnames: [String] = switch report.kind {
-            case "HTTPRoute": snapshot.httpRoutes.first { $0.metadata.namespacedName == name }?.spec.hostnames ?? []
-            case "GRPCRoute": snapshot.grpcRoutes.first { $0.metadata.namespacedName == name }?.spec.hostnames ?? []
-            default: snapshot.streamRoutes.first { $0.kind.rawValue == report.kind && $0.metadata.namespacedName == name }?.spec.hostnames ?? []
-            }
+            let (refs, hostnames) = specs["\(report.kind) \(name)"] ?? ([], [])
             routes.append(RouteView(kind: report.kind, name: name.description,
                                     parents: status.parents.map { "\($0.parentRef.namespace ?? namespace)/\($0.parentRef.name)" },
                                     hostnames: hostnames, backends: backends(refs, namespace: namespace),

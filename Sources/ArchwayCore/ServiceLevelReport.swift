@@ -1,6 +1,7 @@
 import Foundation
 import Observability
 import RoutingTable
+import Translator
 
 /// The live error budgets: exported as gauges and as the admin endpoint's /slo document, and read
 /// back by `archway slo status`.
@@ -21,19 +22,12 @@ public enum ServiceLevelReport {
         var out = "SLO                                  REQUESTS   BAD  BUDGET LEFT  BURN 5m  BURN 1h  EXHAUSTED IN\n"
         for s in snapshots {
             let left = String(format: "%.1f%%", s.budgetRemaining * 100)
-            let exhausted = s.exhaustionSeconds.map(duration) ?? "not burning"
+            let exhausted = s.exhaustionSeconds.map(Translator.describe(seconds:)) ?? "not burning"
             out += s.name.padding(toLength: 36, withPad: " ", startingAt: 0) + " "
                 + String(s.total).leftPadded(8) + " " + String(s.bad).leftPadded(5) + " " + left.leftPadded(12) + " "
                 + String(format: "%.2f", s.burnRate5m).leftPadded(8) + " " + String(format: "%.2f", s.burnRate1h).leftPadded(8) + "  " + exhausted + "\n"
         }
         return out
-    }
-
-    static func duration(_ seconds: Double) -> String {
-        if seconds >= 86_400 { return String(format: "%.1f days", seconds / 86_400) }
-        if seconds >= 3_600 { return String(format: "%.1f hours", seconds / 3_600) }
-        if seconds >= 60 { return String(format: "%.1f minutes", seconds / 60) }
-        return String(format: "%.0f seconds", seconds)
     }
 }
 
