@@ -20,6 +20,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        // The Kubernetes provider's REST client (no Swift Kubernetes client is available).
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
         // OTLP/HTTP only: the gRPC exporter would bring grpc-swift for nothing archway needs.
         .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
@@ -51,8 +53,13 @@ let package = Package(
             .product(name: "Tracing", package: "swift-distributed-tracing"),
         ], swiftSettings: hotPath),
         .target(name: "Providers", dependencies: [
-            "GatewayAPI",
+            "GatewayAPI", "Yams",
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "NIOFoundationCompat", package: "swift-nio"),
         ], swiftSettings: strict),
         .target(name: "ArchwayCore", dependencies: [
             "GatewayAPI", "RoutingTable", "Translator", "Migrate", "DataPlane", "Providers", "Observability",
@@ -68,7 +75,7 @@ let package = Package(
             "Yams",
         ], swiftSettings: strict),
         .executableTarget(name: "archway", dependencies: [
-            "ArchwayCore",
+            "ArchwayCore", "Providers", "GatewayAPI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
         .testTarget(name: "TranslatorTests", dependencies: ["Translator", "GatewayAPI", "RoutingTable", "Migrate", "Yams"],

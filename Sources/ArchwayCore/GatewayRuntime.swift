@@ -33,6 +33,10 @@ public actor GatewayRuntime {
         public var sloRefreshInterval: TimeAmount = .seconds(2)
         /// Server spans to an OTLP collector; nil: traceparent is still propagated, nothing is exported.
         public var tracing: OTLPTracing?
+        /// Resources from the API server instead of `configPaths`, and status written back.
+        public var kubernetes: KubernetesMode?
+        /// The Service in front of archway's pods: Gateways report its addresses (Kubernetes mode).
+        public var gatewayService: NamespacedName?
 
         public init(configPaths: [String]) { self.configPaths = configPaths }
     }
@@ -46,10 +50,9 @@ public actor GatewayRuntime {
     private let contexts: EventLoopContexts
     private let listeners: ListenerManager
     private let healthChecks: HealthChecks
-    private let provider: FileProvider
+    private let source: any ConfigurationSource
     private let translator: Translator
     private var lastGood: (snapshot: ResourceSnapshot, statuses: StatusSet)?
-    private var baseline: FileProvider.Fingerprint = [:]
     private var isShutDown = false
     public private(set) var adminAddress: SocketAddress?
     /// Increments on every applied configuration; lets tests and operators see that a change landed.
@@ -65,12 +68,13 @@ public actor GatewayRuntime {
         listeners = ListenerManager(group: group, tables: tables, contexts: contexts, bindHost: options.bindHost,
                                     portMap: options.portMap, logger: logger)
         healthChecks = HealthChecks(contexts: contexts, tables: tables)
-        provider = FileProvider(paths: options.configPaths, interval: options.pollInterval)
+        source = options.kubernetes?.provider ?? FileProvider(paths: options.configPaths, interval: options.pollInterval)
         let address = ["0.0.0.0", "::"].contains(options.bindHost) ? "127.0.0.1" : options.bindHost
         let certificates = tables.certificates
         var translatorOptions = Translator.Options(controllerName: options.controllerName, defaultAddress: address,
                                                    certificateCheck: { certificates.problem(chainPEM: $0, keyPEM: $1) })
         translatorOptions.ingress = options.ingress
+        translatorOptions.gatewayService = options.gatewayService
         translator = Translator(options: translatorOptions)
     }
 
@@ -78,8 +82,8 @@ public actor GatewayRuntime {
     public func start() async throws {
         adminAddress = try await admin.start(host: options.adminHost, port: options.adminPort, group: group)
         logger.info("admin endpoint listening", metadata: ["address": "\(adminAddress.map { "\($0)" } ?? "?")"])
-        baseline = provider.fingerprint()
-        await apply(provider.load())
+        await options.kubernetes?.startElection()
+        await apply(source.initialLoad())
         tracingExport = options.tracing?.run(logger: logger)
         let tables = self.tables, metrics = self.metrics, admin = self.admin
         sloRefresh = group.next().scheduleRepeatedTask(initialDelay: .zero, delay: options.sloRefreshInterval) { _ in
@@ -90,9 +94,9 @@ public actor GatewayRuntime {
     private var sloRefresh: RepeatedTask?
     private var tracingExport: (group: ServiceGroup, task: Task<Void, Never>)?
 
-    /// Applies every settled change of the watched files until the task is cancelled.
+    /// Applies every settled change of the source until the task is cancelled.
     public func watch() async {
-        for await change in provider.changes(since: baseline) {
+        for await change in await source.changes() {
             await apply(change)
         }
     }
@@ -116,6 +120,7 @@ public actor GatewayRuntime {
             await export.group.triggerGracefulShutdown()
             await export.task.value
         }
+        await options.kubernetes?.stop()
         await admin.stop()
         logger.info("stopped")
         if releasingThreads {
@@ -166,6 +171,7 @@ public actor GatewayRuntime {
         generation += 1
         metrics.configReloads.increment()
         logStatusProblems(statuses, snapshot: snapshot)
+        await options.kubernetes?.publish(snapshot: snapshot, statuses: statuses)
         logger.info("configuration applied", metadata: [
             "generation": "\(generation)", "gateways": "\(result.statuses.gateways.count)",
             "httproutes": "\(result.statuses.httpRoutes.count)", "ports": "\(result.table.ports.map(\.port))",

@@ -51,25 +51,27 @@ public struct StatusReport: Sendable {
     /// Why a route got no status from this controller, by "namespace/name" (shown in the table).
     var unattached: [String: String] = [:]
 
-    /// `timestamp` is stamped into every condition's `lastTransitionTime` (the translator has no clock).
+    /// `timestamp` is stamped into every condition's `lastTransitionTime` (the translator has no clock),
+    /// and the object's generation into each `observedGeneration` the translator left empty.
     public init(snapshot: ResourceSnapshot, statuses: StatusSet, timestamp: Date = Date()) {
         let time = ISO8601DateFormatter().string(from: timestamp)
-        func stamp(_ conditions: [Condition]) -> [Condition] {
-            conditions.map { var c = $0; c.lastTransitionTime = time; return c }
+        func stamp(_ conditions: [Condition], _ generation: Int64?) -> [Condition] {
+            conditions.map { var c = $0; c.lastTransitionTime = time; c.observedGeneration = c.observedGeneration ?? generation; return c }
         }
         let v1 = "\(GatewayAPIGroup.name)/v1"
         var items: [Item] = []
         for gatewayClass in snapshot.gatewayClasses {
             guard var status = statuses.gatewayClasses[gatewayClass.metadata.name] else { continue }
-            status.conditions = stamp(status.conditions)
+            status.conditions = stamp(status.conditions, gatewayClass.metadata.generation)
             items.append(Item(apiVersion: v1, kind: "GatewayClass",
                               metadata: .init(name: gatewayClass.metadata.name, generation: gatewayClass.metadata.generation),
                               status: .gatewayClass(status)))
         }
         for gateway in snapshot.gateways {
             guard var status = statuses.gateways[gateway.metadata.namespacedName] else { continue }
-            status.conditions = stamp(status.conditions)
-            for index in status.listeners.indices { status.listeners[index].conditions = stamp(status.listeners[index].conditions) }
+            let generation = gateway.metadata.generation
+            status.conditions = stamp(status.conditions, generation)
+            for index in status.listeners.indices { status.listeners[index].conditions = stamp(status.listeners[index].conditions, generation) }
             items.append(Item(apiVersion: v1, kind: "Gateway",
                               metadata: .init(name: gateway.metadata.name, namespace: gateway.metadata.namespace, generation: gateway.metadata.generation),
                               status: .gateway(status)))
@@ -87,7 +89,7 @@ public struct StatusReport: Sendable {
                 unattached[route.metadata.namespacedName.description] = parents.isEmpty ? "the route has no parentRefs" : parents.joined(separator: "; ")
             }
             if status != nil {
-                for index in status!.parents.indices { status!.parents[index].conditions = stamp(status!.parents[index].conditions) }
+                for index in status!.parents.indices { status!.parents[index].conditions = stamp(status!.parents[index].conditions, route.metadata.generation) }
             }
             items.append(Item(apiVersion: ["HTTPRoute", "GRPCRoute"].contains(route.kind) ? v1 : "gateway.networking.k8s.io/v1alpha2", kind: route.kind,
                               metadata: .init(name: route.metadata.name, namespace: route.metadata.namespace, generation: route.metadata.generation),
@@ -95,14 +97,14 @@ public struct StatusReport: Sendable {
         }
         for policy in snapshot.backendTLSPolicies {
             guard var status = statuses.backendTLSPolicies[policy.metadata.namespacedName] else { continue }
-            for index in status.ancestors.indices { status.ancestors[index].conditions = stamp(status.ancestors[index].conditions) }
+            for index in status.ancestors.indices { status.ancestors[index].conditions = stamp(status.ancestors[index].conditions, policy.metadata.generation) }
             items.append(Item(apiVersion: v1, kind: "BackendTLSPolicy",
                               metadata: .init(name: policy.metadata.name, namespace: policy.metadata.namespace, generation: policy.metadata.generation),
                               status: .policy(status)))
         }
         for policy in snapshot.backendTrafficPolicies {
             guard var status = statuses.backendTrafficPolicies[policy.metadata.namespacedName] else { continue }
-            for index in status.ancestors.indices { status.ancestors[index].conditions = stamp(status.ancestors[index].conditions) }
+            for index in status.ancestors.indices { status.ancestors[index].conditions = stamp(status.ancestors[index].conditions, policy.metadata.generation) }
             items.append(Item(apiVersion: "\(BackendTrafficPolicy.group)/v1alpha1", kind: "BackendTrafficPolicy",
                               metadata: .init(name: policy.metadata.name, namespace: policy.metadata.namespace, generation: policy.metadata.generation),
                               status: .policy(status)))
@@ -111,7 +113,7 @@ public struct StatusReport: Sendable {
             guard let conditions = statuses.serviceLevelObjectives[slo.metadata.namespacedName] else { continue }
             items.append(Item(apiVersion: "\(BackendTrafficPolicy.group)/v1alpha1", kind: "ServiceLevelObjective",
                               metadata: .init(name: slo.metadata.name, namespace: slo.metadata.namespace, generation: slo.metadata.generation),
-                              status: .conditions(stamp(conditions))))
+                              status: .conditions(stamp(conditions, slo.metadata.generation))))
         }
         for ingress in snapshot.ingresses {
             guard let status = statuses.ingresses[ingress.metadata.namespacedName] else { continue }

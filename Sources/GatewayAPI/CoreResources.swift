@@ -14,8 +14,21 @@ public struct Service: Codable, Sendable, Equatable {
         public var `protocol`: String?
         public var appProtocol: String?
     }
+    /// `status.loadBalancer.ingress`: where a LoadBalancer Service is reachable; a Gateway served
+    /// through it reports these as its addresses.
+    public struct Status: Codable, Sendable, Equatable {
+        public struct LoadBalancer: Codable, Sendable, Equatable {
+            public struct Ingress: Codable, Sendable, Equatable {
+                public var ip: String?
+                public var hostname: String?
+            }
+            public var ingress: [Ingress]?
+        }
+        public var loadBalancer: LoadBalancer?
+    }
     public var metadata: ObjectMeta
     public var spec: Spec?
+    public var status: Status?
 }
 
 public struct EndpointSlice: Codable, Sendable, Equatable {

@@ -9,6 +9,10 @@ public struct ManifestLoader: Sendable {
     public struct Result: Sendable {
         public var resources: [LoadedResource]
         public var errors: [ManifestError]
+        public init(resources: [LoadedResource], errors: [ManifestError]) {
+            self.resources = resources
+            self.errors = errors
+        }
     }
 
     public init() {}

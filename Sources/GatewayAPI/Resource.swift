@@ -82,12 +82,17 @@ public struct SourceLocation: Sendable, Hashable, Codable, CustomStringConvertib
         self.file = file
         self.document = document
     }
-    public var description: String { "\(file): document \(document)" }
+    /// Document 0: the whole source is one object (an API server object, an unreadable file).
+    public var description: String { document == 0 ? file : "\(file): document \(document)" }
 }
 
 public struct LoadedResource: Sendable, Equatable {
     public var location: SourceLocation
     public var resource: Resource
+    public init(location: SourceLocation, resource: Resource) {
+        self.location = location
+        self.resource = resource
+    }
 }
 
 /// A manifest that could not be accepted, located precisely enough to fix it.

@@ -36,27 +36,39 @@ enum ResourceDecoder {
 extension Resource {
     mutating func defaultNamespace() {
         guard !Resource.isClusterScoped(kind: kind) else { return }
-        func fill(_ meta: inout ObjectMeta) {
+        editMetadata { meta in
             if meta.namespace?.isEmpty ?? true { meta.namespace = "default" }
         }
+    }
+
+    /// For comparing two versions of an object by content: the API server bumps resourceVersion on
+    /// every write, status-only ones included.
+    public mutating func clearResourceVersion() {
+        editMetadata { $0.resourceVersion = nil }
+    }
+
+    mutating func editMetadata(_ edit: (inout ObjectMeta) -> Void) {
         switch self {
-        case .gateway(var r): fill(&r.metadata); self = .gateway(r)
-        case .httpRoute(var r): fill(&r.metadata); self = .httpRoute(r)
-        case .streamRoute(var r): fill(&r.metadata); self = .streamRoute(r)
-        case .grpcRoute(var r): fill(&r.metadata); self = .grpcRoute(r)
-        case .backendTLSPolicy(var r): fill(&r.metadata); self = .backendTLSPolicy(r)
-        case .backendTrafficPolicy(var r): fill(&r.metadata); self = .backendTrafficPolicy(r)
-        case .serviceLevelObjective(var r): fill(&r.metadata); self = .serviceLevelObjective(r)
-        case .configMap(var r): fill(&r.metadata); self = .configMap(r)
-        case .referenceGrant(var r): fill(&r.metadata); self = .referenceGrant(r)
-        case .service(var r): fill(&r.metadata); self = .service(r)
-        case .endpointSlice(var r): fill(&r.metadata); self = .endpointSlice(r)
-        case .secret(var r): fill(&r.metadata); self = .secret(r)
-        case .ingress(var r): fill(&r.metadata); self = .ingress(r)
+        case .gatewayClass(var r): edit(&r.metadata); self = .gatewayClass(r)
+        case .gateway(var r): edit(&r.metadata); self = .gateway(r)
+        case .httpRoute(var r): edit(&r.metadata); self = .httpRoute(r)
+        case .streamRoute(var r): edit(&r.metadata); self = .streamRoute(r)
+        case .grpcRoute(var r): edit(&r.metadata); self = .grpcRoute(r)
+        case .backendTLSPolicy(var r): edit(&r.metadata); self = .backendTLSPolicy(r)
+        case .backendTrafficPolicy(var r): edit(&r.metadata); self = .backendTrafficPolicy(r)
+        case .serviceLevelObjective(var r): edit(&r.metadata); self = .serviceLevelObjective(r)
+        case .configMap(var r): edit(&r.metadata); self = .configMap(r)
+        case .referenceGrant(var r): edit(&r.metadata); self = .referenceGrant(r)
+        case .service(var r): edit(&r.metadata); self = .service(r)
+        case .endpointSlice(var r): edit(&r.metadata); self = .endpointSlice(r)
+        case .secret(var r): edit(&r.metadata); self = .secret(r)
+        case .namespace(var r): edit(&r.metadata); self = .namespace(r)
+        case .ingress(var r): edit(&r.metadata); self = .ingress(r)
+        case .ingressClass(var r): edit(&r.metadata); self = .ingressClass(r)
         case .other(let apiVersion, let kind, var meta?):
-            fill(&meta)
+            edit(&meta)
             self = .other(apiVersion: apiVersion, kind: kind, metadata: meta)
-        default: break
+        case .other: break
         }
     }
 }

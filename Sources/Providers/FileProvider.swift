@@ -1,6 +1,7 @@
 import Foundation
 import GatewayAPI
 import Logging
+import Synchronization
 
 /// Watches manifest files and directories and yields a fresh load whenever they change.
 ///
@@ -8,10 +9,12 @@ import Logging
 /// new and deleted files and directories alike, with no per-file watch to re-arm, and a stat of a few
 /// hundred files every half second costs nothing. A change is loaded only once the files have been
 /// stable for one interval, so an editor's partial writes are never read half-way.
-public struct FileProvider: Sendable {
+public final class FileProvider: ConfigurationSource {
     public let paths: [String]
     public let interval: Duration
     private let loader = ManifestLoader()
+    /// Taken just before the initial load; `changes()` compares against it.
+    private let baseline = Mutex<Fingerprint>([:])
 
     public init(paths: [String], interval: Duration = .milliseconds(500)) {
         self.paths = paths
@@ -19,6 +22,16 @@ public struct FileProvider: Sendable {
     }
 
     public func load() -> ManifestLoader.Result { loader.load(paths: paths) }
+
+    public func initialLoad() async -> ManifestLoader.Result {
+        let before = fingerprint()
+        baseline.withLock { $0 = before }
+        return load()
+    }
+
+    public func changes() async -> AsyncStream<ManifestLoader.Result> {
+        changes(since: baseline.withLock { $0 })
+    }
 
     public typealias Fingerprint = [String: [Int]]
 

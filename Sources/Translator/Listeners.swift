@@ -39,12 +39,26 @@ extension Translator {
         for gateway in snapshot.gateways where classes.contains(gateway.spec.gatewayClassName) {
             let listeners = gateway.spec.listeners.map { validateListener($0, of: gateway, snapshot: snapshot) }
             let addresses = (gateway.spec.addresses ?? []).isEmpty
-                ? [Gateway.Address(type: "IPAddress", value: options.defaultAddress)]
+                ? defaultAddresses(snapshot)
                 : gateway.spec.addresses!.map { Gateway.Address(type: $0.type ?? "IPAddress", value: $0.value) }
             index.gateways[gateway.metadata.namespacedName] = GatewayState(
                 gateway: gateway, listeners: markConflicts(listeners), addresses: addresses)
         }
         return index
+    }
+
+    private func defaultAddresses(_ snapshot: ResourceSnapshot) -> [Gateway.Address] {
+        guard let name = options.gatewayService else { return [Gateway.Address(type: "IPAddress", value: options.defaultAddress)] }
+        guard let service = snapshot.services[name] else { return [] }
+        let ingress = service.status?.loadBalancer?.ingress ?? []
+        if !ingress.isEmpty {
+            return ingress.compactMap { entry in
+                entry.ip.map { Gateway.Address(type: "IPAddress", value: $0) }
+                    ?? entry.hostname.map { Gateway.Address(type: "Hostname", value: $0) }
+            }
+        }
+        guard let clusterIP = service.spec?.clusterIP, !clusterIP.isEmpty, clusterIP != "None" else { return [] }
+        return [Gateway.Address(type: "IPAddress", value: clusterIP)]
     }
 
     private func validateListener(_ listener: Gateway.Listener, of gateway: Gateway, snapshot: ResourceSnapshot) -> ListenerState {

@@ -14,6 +14,9 @@ public struct Translator: Sendable {
         public var certificateCheck: (@Sendable (_ chainPEM: String, _ keyPEM: String) -> String?)?
         /// Serve Ingresses of archway's class next to the Gateways (nil: Ingresses are ignored).
         public var ingress: IngressServing?
+        /// In a cluster, the Service that carries traffic to archway's pods: Gateways that ask for no
+        /// address report its load-balancer addresses (or, before it has any, its cluster IP).
+        public var gatewayService: NamespacedName?
 
         public init(controllerName: String = Translator.defaultControllerName, defaultAddress: String = "127.0.0.1",
                     certificateCheck: (@Sendable (_ chainPEM: String, _ keyPEM: String) -> String?)? = nil) {

@@ -53,7 +53,8 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .long, help: "Serve only Gateways whose GatewayClass names this controller.")
     var controllerName = Translator.defaultControllerName
 
-    func validate() throws {
+    /// Every command but `serve --kubernetes` reads manifests, so each asks for them itself.
+    func requireConfig() throws {
         if config.isEmpty { throw ValidationError("at least one --config PATH is required") }
     }
 
@@ -118,7 +119,11 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds a keep-alive connection may wait for its next request.")
     var idleTimeout = 60.0
 
+    @OptionGroup var cluster: KubernetesOptions
+
     func validate() throws {
+        if !cluster.kubernetes { try options.requireConfig() }
+        if cluster.kubernetes, !options.config.isEmpty { throw ValidationError("--kubernetes reads resources from the API server; drop --config") }
         guard headerTimeout > 0, idleTimeout > 0 else { throw ValidationError("--header-timeout and --idle-timeout must be above 0") }
         guard maxHeaderBytes > 0, maxHeaderCount > 0, maxConnections >= 0, maxRequestBody >= 0 else {
             throw ValidationError("size and count limits must not be negative (0 turns --max-connections and --max-request-body off)")
@@ -161,6 +166,10 @@ struct Serve: AsyncParsableCommand {
         for mapping in portMap {
             runtimeOptions.portMap[mapping.listenerPort] = .init(host: mapping.binding.host, port: mapping.binding.port)
         }
+        if cluster.kubernetes {
+            runtimeOptions.kubernetes = try cluster.mode(controllerName: options.controllerName, logger: logger)
+            runtimeOptions.gatewayService = try cluster.gatewayServiceName()
+        }
         let runtime = GatewayRuntime(options: runtimeOptions, logger: logger)
         try await ServeService.runUntilSignalled(runtime, logger: logger)
     }
@@ -175,6 +184,8 @@ struct Status: AsyncParsableCommand {
 
     @Option(name: .shortAndLong, help: "table, json or yaml.")
     var output = Format.table
+
+    func validate() throws { try options.requireConfig() }
 
     func run() async throws {
         let (errors, report) = StatusReport.compute(paths: options.config, controllerName: options.controllerName,
@@ -194,6 +205,8 @@ struct Check: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Validate the manifests without serving: exit 1 if anything is wrong.")
 
     @OptionGroup var options: ConfigOptions
+
+    func validate() throws { try options.requireConfig() }
 
     func run() async throws {
         let check = ConfigCheck(paths: options.config, controllerName: options.controllerName, ingress: options.ingressServing)

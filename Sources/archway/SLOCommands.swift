@@ -15,6 +15,8 @@ struct SLO: AsyncParsableCommand {
 
         @OptionGroup var options: ConfigOptions
 
+        func validate() throws { try options.requireConfig() }
+
         func run() async throws {
             let (yaml, problems) = ServiceLevelRules.generate(paths: options.config, controllerName: options.controllerName)
             print(yaml, terminator: "")

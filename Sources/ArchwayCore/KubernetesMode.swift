@@ -1,0 +1,93 @@
+import Foundation
+import GatewayAPI
+import Logging
+import Providers
+
+/// `archway serve --kubernetes`: the API server feeds resources in, every replica serves them, and
+/// the one holding the Lease writes `.status` back.
+public actor KubernetesMode {
+    public struct Options: Sendable {
+        public var connection: KubeConnection
+        /// Namespace and name of the Lease; nil turns leader election off (a single replica writes).
+        public var lease: NamespacedName?
+        public var identity: String
+        public var timing = LeaderElector.Timing()
+        public var debounce: Duration = .milliseconds(200)
+        public var secretLabelSelector: String?
+        public var watchSeconds = 300
+        public init(connection: KubeConnection, lease: NamespacedName?, identity: String) {
+            self.connection = connection
+            self.lease = lease
+            self.identity = identity
+        }
+    }
+
+    nonisolated public let provider: KubernetesProvider
+    nonisolated public let writer: StatusWriter
+    nonisolated public let elector: LeaderElector?
+    private let client: KubeClient
+    private let logger: Logger
+    private var latest: [StatusUpdate] = []
+    private var dirty = false
+    private var writing = false
+    private var electionTask: Task<Void, Never>?
+
+    public init(options: Options, controllerName: String, logger: Logger) throws {
+        let client = try KubeClient(connection: options.connection)
+        let provider = KubernetesProvider(client: client, debounce: options.debounce, secretLabelSelector: options.secretLabelSelector,
+                                          watchSeconds: options.watchSeconds, logger: logger)
+        self.client = client
+        self.provider = provider
+        writer = StatusWriter(client: client, cache: provider.cache, controllerName: controllerName, logger: logger)
+        elector = options.lease.map {
+            LeaderElector(client: client, namespace: $0.namespace, name: $0.name, identity: options.identity, timing: options.timing, logger: logger)
+        }
+        self.logger = logger
+    }
+
+    public var isLeader: Bool {
+        get async {
+            guard let elector else { return true }
+            return await elector.isLeader
+        }
+    }
+
+    public func startElection() {
+        guard let elector, electionTask == nil else { return }
+        electionTask = Task { [self] in
+            await elector.run { leading in
+                if leading { await self.writeLatest() }
+            }
+        }
+    }
+
+    /// Remembers the statuses of the configuration just applied and, when leading, writes what changed.
+    public func publish(snapshot: ResourceSnapshot, statuses: StatusSet) async {
+        let encoder = JSONEncoder()
+        latest = StatusReport(snapshot: snapshot, statuses: statuses).items.compactMap { item in
+            guard item.kind != "Ingress", let status = item.status, let data = try? encoder.encode(status) else { return nil }
+            return StatusUpdate(ref: ObjectRef(kind: item.kind, namespace: item.metadata.namespace ?? "", name: item.metadata.name), status: data)
+        }
+        await writeLatest()
+    }
+
+    /// One writer at a time; a publish during a write is picked up when it ends.
+    private func writeLatest() async {
+        dirty = true
+        guard !writing, await isLeader else { return }
+        writing = true
+        while dirty {
+            dirty = false
+            await writer.write(latest)
+        }
+        writing = false
+    }
+
+    public func stop() async {
+        electionTask?.cancel()
+        electionTask = nil
+        await elector?.release()
+        await provider.stop()
+        await client.shutdown()
+    }
+}

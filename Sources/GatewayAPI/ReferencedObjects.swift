@@ -1,0 +1,29 @@
+extension ResourceSnapshot {
+    /// The Secrets and ConfigMaps that some resource names: what a provider that does not load every
+    /// Secret of a cluster must fetch. Whether a reference is allowed (ReferenceGrant) is the
+    /// translator's question, not this one's: a refused reference is still fetched so that it can be
+    /// reported precisely.
+    public var referencedObjects: Set<ObjectRef> {
+        var refs: Set<ObjectRef> = []
+        for gateway in gateways {
+            let namespace = gateway.metadata.namespace ?? "default"
+            for listener in gateway.spec.listeners {
+                for ref in listener.tls?.certificateRefs ?? [] where (ref.group ?? "").isEmpty && (ref.kind ?? "Secret") == "Secret" {
+                    refs.insert(ObjectRef(kind: "Secret", namespace: ref.namespace ?? namespace, name: ref.name))
+                }
+            }
+        }
+        for ingress in ingresses {
+            for tls in ingress.spec.tls ?? [] {
+                guard let name = tls.secretName else { continue }
+                refs.insert(ObjectRef(kind: "Secret", namespace: ingress.metadata.namespace ?? "default", name: name))
+            }
+        }
+        for policy in backendTLSPolicies {
+            for ref in policy.spec.validation.caCertificateRefs ?? [] where (ref.group ?? "").isEmpty && ["ConfigMap", "Secret"].contains(ref.kind) {
+                refs.insert(ObjectRef(kind: ref.kind, namespace: policy.metadata.namespace ?? "default", name: ref.name))
+            }
+        }
+        return refs
+    }
+}

@@ -1,0 +1,70 @@
+/// A kind archway reads from the API server, and where its REST collection lives.
+public struct KubeKind: Sendable, Hashable, CustomStringConvertible {
+    public var group: String
+    public var version: String
+    public var kind: String
+    public var plural: String
+    public var namespaced: Bool
+    /// Installed with the experimental channel or by archway's own CRDs: a 404 is expected and only logged.
+    public var optional: Bool
+
+    public init(_ group: String, _ version: String, _ kind: String, _ plural: String, namespaced: Bool = true, optional: Bool = false) {
+        self.group = group
+        self.version = version
+        self.kind = kind
+        self.plural = plural
+        self.namespaced = namespaced
+        self.optional = optional
+    }
+
+    public var apiVersion: String { group.isEmpty ? version : "\(group)/\(version)" }
+    public var description: String { "\(kind) (\(apiVersion))" }
+
+    /// `/api/v1` for the core group, `/apis/GROUP/VERSION` otherwise.
+    var groupPath: String { group.isEmpty ? "/api/\(version)" : "/apis/\(group)/\(version)" }
+
+    /// The collection, across all namespaces or in one.
+    public func collectionPath(namespace: String? = nil) -> String {
+        guard namespaced, let namespace else { return "\(groupPath)/\(plural)" }
+        return "\(groupPath)/namespaces/\(namespace)/\(plural)"
+    }
+
+    public func objectPath(namespace: String?, name: String) -> String {
+        collectionPath(namespace: namespaced ? namespace ?? "default" : nil) + "/" + name
+    }
+
+    static let gatewayGroup = "gateway.networking.k8s.io"
+    static let archwayGroup = "archway.dev"
+
+    public static let gatewayClass = KubeKind(gatewayGroup, "v1", "GatewayClass", "gatewayclasses", namespaced: false)
+    public static let gateway = KubeKind(gatewayGroup, "v1", "Gateway", "gateways")
+    public static let httpRoute = KubeKind(gatewayGroup, "v1", "HTTPRoute", "httproutes")
+    public static let grpcRoute = KubeKind(gatewayGroup, "v1", "GRPCRoute", "grpcroutes")
+    public static let tcpRoute = KubeKind(gatewayGroup, "v1alpha2", "TCPRoute", "tcproutes", optional: true)
+    public static let tlsRoute = KubeKind(gatewayGroup, "v1alpha2", "TLSRoute", "tlsroutes", optional: true)
+    public static let udpRoute = KubeKind(gatewayGroup, "v1alpha2", "UDPRoute", "udproutes", optional: true)
+    public static let referenceGrant = KubeKind(gatewayGroup, "v1beta1", "ReferenceGrant", "referencegrants")
+    public static let backendTLSPolicy = KubeKind(gatewayGroup, "v1", "BackendTLSPolicy", "backendtlspolicies", optional: true)
+    public static let backendTrafficPolicy = KubeKind(archwayGroup, "v1alpha1", "BackendTrafficPolicy", "backendtrafficpolicies", optional: true)
+    public static let serviceLevelObjective = KubeKind(archwayGroup, "v1alpha1", "ServiceLevelObjective", "servicelevelobjectives", optional: true)
+    public static let service = KubeKind("", "v1", "Service", "services")
+    public static let endpointSlice = KubeKind("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices")
+    public static let namespace = KubeKind("", "v1", "Namespace", "namespaces", namespaced: false)
+    public static let ingress = KubeKind("networking.k8s.io", "v1", "Ingress", "ingresses")
+    public static let ingressClass = KubeKind("networking.k8s.io", "v1", "IngressClass", "ingressclasses", namespaced: false)
+    public static let secret = KubeKind("", "v1", "Secret", "secrets")
+    public static let configMap = KubeKind("", "v1", "ConfigMap", "configmaps")
+    public static let lease = KubeKind("coordination.k8s.io", "v1", "Lease", "leases")
+
+    /// Watched whole, across all namespaces. Secrets and ConfigMaps are not: only the ones a resource
+    /// references are watched, one by one, so archway never holds every Secret of the cluster.
+    public static let watchedWhole: [KubeKind] = [
+        gatewayClass, gateway, httpRoute, grpcRoute, tcpRoute, tlsRoute, udpRoute, referenceGrant,
+        backendTLSPolicy, backendTrafficPolicy, serviceLevelObjective, service, endpointSlice, namespace,
+        ingress, ingressClass,
+    ]
+
+    /// Kinds whose `.status` archway writes, by kind name.
+    public static let byKind: [String: KubeKind] = Dictionary(
+        (watchedWhole + [secret, configMap, lease]).map { ($0.kind, $0) }, uniquingKeysWith: { first, _ in first })
+}

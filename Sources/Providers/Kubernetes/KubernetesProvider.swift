@@ -1,0 +1,114 @@
+import GatewayAPI
+import Logging
+
+/// Feeds the runtime from the API server: one reflector per watched kind, plus one per Secret or
+/// ConfigMap that a resource references (or, with a label selector, every matching one). Bursts of
+/// events within `debounce` become one load, so one routing-table swap.
+public actor KubernetesProvider: ConfigurationSource {
+    nonisolated public let client: KubeClient
+    nonisolated public let cache = ObjectCache()
+    private let logger: Logger
+    private let debounce: Duration
+    private let kinds: [KubeKind]
+    /// nil: watch only the Secrets and ConfigMaps that resources name; set: watch every one with these labels.
+    private let secretLabelSelector: String?
+    private let watchSeconds: Int
+    private var reflectors: [Reflector.Query: Task<Void, Never>] = [:]
+    private var unsynced: Set<Reflector.Query> = []
+    private var syncWaiters: [CheckedContinuation<Void, Never>] = []
+    private var lastYielded = -1
+
+    public init(client: KubeClient, debounce: Duration = .milliseconds(200), kinds: [KubeKind] = KubeKind.watchedWhole,
+                secretLabelSelector: String? = nil, watchSeconds: Int = 300, logger: Logger) {
+        self.client = client
+        self.debounce = debounce
+        self.kinds = kinds
+        self.secretLabelSelector = secretLabelSelector
+        self.watchSeconds = watchSeconds
+        self.logger = logger
+    }
+
+    public func initialLoad() async -> ManifestLoader.Result {
+        var queries = kinds.map { Reflector.Query(kind: $0) }
+        if let secretLabelSelector {
+            queries += [KubeKind.secret, .configMap].map { Reflector.Query(kind: $0, labelSelector: secretLabelSelector) }
+        }
+        for query in queries { startReflector(query) }
+        await waitForSync()
+        await reconcileReferences()
+        return await currentLoad()
+    }
+
+    public func changes() async -> AsyncStream<ManifestLoader.Result> {
+        let signals = await cache.changes()
+        let (stream, continuation) = AsyncStream.makeStream(of: ManifestLoader.Result.self, bufferingPolicy: .bufferingNewest(1))
+        let task = Task { [self, debounce] in
+            for await _ in signals {
+                try? await Task.sleep(for: debounce)
+                if Task.isCancelled { break }
+                guard await cache.revision != lastYielded else { continue }  // already covered by the last load
+                await reconcileReferences()
+                continuation.yield(await currentLoad())
+            }
+            continuation.finish()
+        }
+        continuation.onTermination = { _ in task.cancel() }
+        return stream
+    }
+
+    public func stop() {
+        for task in reflectors.values { task.cancel() }
+        reflectors.removeAll()
+    }
+
+    private func currentLoad() async -> ManifestLoader.Result {
+        lastYielded = await cache.revision
+        return await cache.load()
+    }
+
+    private func startReflector(_ query: Reflector.Query) {
+        let reflector = Reflector(client: client, query: query, cache: cache, logger: logger, watchSeconds: watchSeconds)
+        unsynced.insert(query)
+        // The provider lives as long as the runtime; reflectors are cancelled by `stop()`.
+        reflectors[query] = Task { [self] in
+            await reflector.run { await self.markSynced(query) }
+        }
+    }
+
+    private func markSynced(_ query: Reflector.Query) {
+        unsynced.remove(query)
+        if unsynced.isEmpty {
+            for waiter in syncWaiters { waiter.resume() }
+            syncWaiters.removeAll()
+        }
+    }
+
+    /// Until every running reflector has listed once (or found its kind missing).
+    private func waitForSync() async {
+        guard !unsynced.isEmpty else { return }
+        await withCheckedContinuation { syncWaiters.append($0) }
+    }
+
+    /// Starts a watch for each newly referenced Secret or ConfigMap and stops those no longer named,
+    /// then waits (up to 5 s) for the new ones' first answer, so a certificate arrives with the Gateway naming it.
+    private func reconcileReferences() async {
+        guard secretLabelSelector == nil else { return }
+        let load = await cache.load()
+        let wanted = Set(ResourceSnapshot(load.resources.map(\.resource)).referencedObjects.compactMap { ref -> Reflector.Query? in
+            guard let kind = KubeKind.byKind[ref.kind] else { return nil }
+            return Reflector.Query(kind: kind, namespace: ref.namespace, fieldSelector: "metadata.name=\(ref.name)")
+        })
+        let current = Set(reflectors.keys.filter { $0.fieldSelector != nil })
+        for query in current.subtracting(wanted) {
+            reflectors.removeValue(forKey: query)?.cancel()
+            unsynced.remove(query)
+            await cache.drop(query: query.id)
+        }
+        let added = wanted.subtracting(current)
+        for query in added { startReflector(query) }
+        // Bounded: a Secret we may not read must not hold every later change back.
+        for _ in 0..<50 where !unsynced.isDisjoint(with: added) {
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+    }
+}

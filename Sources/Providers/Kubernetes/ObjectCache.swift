@@ -1,0 +1,130 @@
+import Foundation
+import GatewayAPI
+
+/// One object as last seen from the API server: decoded for the translator (or the reasons it could
+/// not be), plus what the status writer needs to compare and update it.
+public struct CachedObject: Sendable {
+    public var ref: ObjectRef
+    public var apiVersion: String
+    public var resourceVersion: String
+    public var generation: Int64?
+    /// Decoded and validated; nil when the object is invalid (see `errors`).
+    public var resource: Resource?
+    public var errors: [ManifestError]
+    /// `.status` as canonical JSON (sorted keys), nil when the object has none.
+    public var status: Data?
+
+    /// Decodes an object from a list or watch answer. Lists of built-in kinds leave `apiVersion` and
+    /// `kind` out of their items; they are filled in from the collection being read.
+    public static func decode(_ object: [String: Any], kind: KubeKind) -> CachedObject? {
+        var object = object
+        if object["apiVersion"] == nil { object["apiVersion"] = kind.apiVersion }
+        if object["kind"] == nil { object["kind"] = kind.kind }
+        guard let metadata = object["metadata"] as? [String: Any], let name = metadata["name"] as? String else { return nil }
+        let namespace = kind.namespaced ? (metadata["namespace"] as? String ?? "default") : ""
+        let ref = ObjectRef(kind: kind.kind, namespace: namespace, name: name)
+        var cached = CachedObject(ref: ref, apiVersion: object["apiVersion"] as? String ?? kind.apiVersion,
+                                  resourceVersion: metadata["resourceVersion"] as? String ?? "",
+                                  generation: (metadata["generation"] as? NSNumber)?.int64Value, resource: nil, errors: [], status: nil)
+        if let status = object["status"] {
+            cached.status = try? JSONSerialization.data(withJSONObject: status, options: [.sortedKeys])
+        }
+        // Manifest decoding and validation are the file provider's: one set of rules and messages.
+        guard let data = try? JSONSerialization.data(withJSONObject: object) else { return nil }
+        let result = ManifestLoader().parse(text: String(decoding: data, as: UTF8.self), file: "API server")
+        cached.resource = result.resources.first?.resource
+        cached.errors = result.errors.map { var error = $0; error.location.document = 0; return error }
+        return cached
+    }
+
+    /// What the translator sees: a change to anything else (a resourceVersion bump from a status
+    /// write, say) needs no new routing table.
+    var translatorView: Resource? {
+        guard var resource else { return nil }
+        resource.clearResourceVersion()
+        return resource
+    }
+}
+
+/// Every object the reflectors hold, by the query that brought it. A query's relist replaces its
+/// whole share, so objects deleted while a watch was down disappear too.
+public actor ObjectCache {
+    private var objects: [ObjectRef: CachedObject] = [:]
+    private var byQuery: [String: Set<ObjectRef>] = [:]
+    private var changeContinuations: [AsyncStream<Void>.Continuation] = []
+    /// Counts changes the translator would see; status-only updates do not count.
+    public private(set) var revision = 0
+
+    public init() {}
+
+    /// A signal after each change the translator would see. Signals coalesce: one pending is enough.
+    public func changes() -> AsyncStream<Void> {
+        let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        changeContinuations.append(continuation)
+        return stream
+    }
+
+    private func changed() {
+        revision += 1
+        for continuation in changeContinuations { continuation.yield() }
+    }
+
+    func replace(query: String, with list: [CachedObject]) {
+        let previous = byQuery[query] ?? []
+        var significant = false
+        var current: Set<ObjectRef> = []
+        for object in list {
+            current.insert(object.ref)
+            significant = store(object) || significant
+        }
+        for ref in previous.subtracting(current) where objects.removeValue(forKey: ref) != nil { significant = true }
+        byQuery[query] = current
+        if significant { changed() }
+    }
+
+    func upsert(query: String, _ object: CachedObject) {
+        byQuery[query, default: []].insert(object.ref)
+        if store(object) { changed() }
+    }
+
+    func delete(query: String, _ ref: ObjectRef) {
+        byQuery[query]?.remove(ref)
+        if objects.removeValue(forKey: ref) != nil { changed() }
+    }
+
+    /// Forgets a query's objects (its watch was stopped: nothing references them any more).
+    func drop(query: String) {
+        let refs = byQuery.removeValue(forKey: query) ?? []
+        var significant = false
+        for ref in refs where objects.removeValue(forKey: ref) != nil { significant = true }
+        if significant { changed() }
+    }
+
+    /// Stores and tells whether the translator's view changed.
+    private func store(_ object: CachedObject) -> Bool {
+        let old = objects.updateValue(object, forKey: object.ref)
+        guard let old else { return true }
+        return old.translatorView != object.translatorView || old.errors != object.errors
+    }
+
+    public func object(_ ref: ObjectRef) -> CachedObject? { objects[ref] }
+
+    /// Records a write's answer at once, so the next write uses the new resourceVersion.
+    func recordStatus(_ ref: ObjectRef, resourceVersion: String, status: Data?) {
+        objects[ref]?.resourceVersion = resourceVersion
+        objects[ref]?.status = status
+    }
+
+    /// Everything, as the file provider would have loaded it: valid resources and located errors.
+    public func load() -> ManifestLoader.Result {
+        var result = ManifestLoader.Result(resources: [], errors: [])
+        for ref in objects.keys.sorted() {
+            let object = objects[ref]!
+            if let resource = object.resource {
+                result.resources.append(LoadedResource(location: SourceLocation(file: "API server \(ref)", document: 0), resource: resource))
+            }
+            result.errors += object.errors
+        }
+        return result
+    }
+}

@@ -1,0 +1,146 @@
+import Foundation
+import Logging
+import NIOCore
+
+/// Keeps one query's share of the `ObjectCache` equal to the API server's: list, then watch from the
+/// list's resourceVersion. A dropped watch resumes from the last version seen (bookmarks keep it
+/// fresh); 410 Gone means the server no longer has that version, so the query is listed again.
+/// Failures back off exponentially, from half a second to thirty.
+struct Reflector: Sendable {
+    struct Query: Sendable, Hashable, CustomStringConvertible {
+        var kind: KubeKind
+        var namespace: String?
+        var fieldSelector: String?
+        var labelSelector: String?
+
+        var id: String { description }
+        var description: String {
+            var text = kind.kind + (namespace.map { " in \($0)" } ?? "")
+            if let fieldSelector { text += " where \(fieldSelector)" }
+            if let labelSelector { text += " labelled \(labelSelector)" }
+            return text
+        }
+
+        var selectors: [(String, String)] {
+            var query: [(String, String)] = []
+            if let fieldSelector { query.append(("fieldSelector", fieldSelector)) }
+            if let labelSelector { query.append(("labelSelector", labelSelector)) }
+            return query
+        }
+    }
+
+    let client: KubeClient
+    let query: Query
+    let cache: ObjectCache
+    let logger: Logger
+    /// How long the server keeps one watch open before we start the next; real clients pick 5–10 min.
+    var watchSeconds = 300
+    var notFoundRetry: Duration = .seconds(30)
+
+    private struct Gone: Error {}
+
+    /// Runs until cancelled. `synced` is called once, after the first list (or when the kind turns out
+    /// not to be installed), so the provider knows when its first snapshot is complete.
+    func run(synced: @escaping @Sendable () async -> Void) async {
+        var didSync = false
+        func markSynced() async {
+            if !didSync {
+                didSync = true
+                await synced()
+            }
+        }
+        var resourceVersion: String?
+        var backoff: Duration = .milliseconds(500)
+        var reportedMissing = false
+        while !Task.isCancelled {
+            do {
+                if resourceVersion == nil {
+                    switch try await list() {
+                    case .some(let version):
+                        resourceVersion = version
+                        reportedMissing = false
+                    case .none:
+                        if !reportedMissing {
+                            logger.warning("kind not served by the API server; install its CRD to use it",
+                                           metadata: ["kind": "\(query.kind)"])
+                            reportedMissing = true
+                        }
+                        await markSynced()
+                        try await Task.sleep(for: notFoundRetry)
+                        continue
+                    }
+                    await markSynced()
+                }
+                resourceVersion = try await watch(from: resourceVersion!)
+                backoff = .milliseconds(500)
+            } catch is Gone {
+                logger.info("watch expired (410 Gone); listing again", metadata: ["query": "\(query)"])
+                resourceVersion = nil
+            } catch is CancellationError {
+                return
+            } catch {
+                if Task.isCancelled { return }
+                logger.warning("API server request failed; retrying", metadata: [
+                    "query": "\(query)", "error": "\(error)", "retry_in": "\(backoff)"])
+                try? await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, .seconds(30))
+            }
+        }
+    }
+
+    /// Lists the query and replaces its share of the cache. nil: the kind is not installed.
+    private func list() async throws -> String? {
+        let response = try await client.send(.GET, query.kind.collectionPath(namespace: query.namespace), query: query.selectors)
+        if response.status == 404, query.kind.optional { return nil }
+        if response.status == 410 { throw Gone() }
+        guard response.status == 200, let body = response.object else {
+            throw KubeClient.RequestError(method: "GET", path: query.kind.collectionPath(namespace: query.namespace),
+                                          status: response.status, message: response.message)
+        }
+        let items = body["items"] as? [[String: Any]] ?? []
+        await cache.replace(query: query.id, with: items.compactMap { CachedObject.decode($0, kind: query.kind) })
+        let metadata = body["metadata"] as? [String: Any]
+        return metadata?["resourceVersion"] as? String ?? ""
+    }
+
+    /// Applies watch events until the server ends the stream; returns the last resourceVersion seen.
+    private func watch(from start: String) async throws -> String {
+        var resourceVersion = start
+        let path = query.kind.collectionPath(namespace: query.namespace)
+        let parameters = query.selectors + [
+            ("watch", "true"), ("resourceVersion", start), ("allowWatchBookmarks", "true"), ("timeoutSeconds", "\(watchSeconds)"),
+        ]
+        let (status, lines) = try await client.watch(path, query: parameters, timeout: .seconds(Int64(watchSeconds + 30)))
+        if status == 410 { throw Gone() }
+        guard status == 200 else {
+            var message = ""
+            for try await line in lines { message += String(decoding: line.prefix(200), as: UTF8.self) }
+            throw KubeClient.RequestError(method: "GET", path: path + "?watch", status: status, message: message)
+        }
+        for try await line in lines {
+            guard let event = try? JSONSerialization.jsonObject(with: line) as? [String: Any],
+                  let type = event["type"] as? String, let object = event["object"] as? [String: Any] else {
+                logger.warning("unreadable watch event skipped", metadata: ["query": "\(query)", "line": "\(String(decoding: line.prefix(200), as: UTF8.self))"])
+                continue
+            }
+            let version = (object["metadata"] as? [String: Any])?["resourceVersion"] as? String
+            switch type {
+            case "ADDED", "MODIFIED":
+                if let cached = CachedObject.decode(object, kind: query.kind) { await cache.upsert(query: query.id, cached) }
+            case "DELETED":
+                if let cached = CachedObject.decode(object, kind: query.kind) { await cache.delete(query: query.id, cached.ref) }
+            case "BOOKMARK":
+                break
+            case "ERROR":
+                // A metav1.Status: 410 (Expired/Gone) is the usual one, sent when our version was compacted away.
+                if (object["code"] as? NSNumber)?.intValue == 410 { throw Gone() }
+                throw KubeClient.RequestError(method: "GET", path: path + "?watch", status: (object["code"] as? NSNumber)?.intValue ?? 0,
+                                              message: object["message"] as? String ?? "watch error")
+            default:
+                logger.warning("unknown watch event type skipped", metadata: ["type": "\(type)"])
+            }
+            if let version { resourceVersion = version }
+        }
+        return resourceVersion
+    }
+}

@@ -1,0 +1,165 @@
+import Foundation
+import GatewayAPI
+import Logging
+
+/// A `.status` the controller computed for one object.
+public struct StatusUpdate: Sendable {
+    public var ref: ObjectRef
+    /// JSON of the status, conditions stamped with this moment as their transition time.
+    public var status: Data
+    public init(ref: ObjectRef, status: Data) {
+        self.ref = ref
+        self.status = status
+    }
+}
+
+/// Writes statuses through the status subresource, and only those that changed.
+///
+/// "Changed" is decided against the status the object has now: a condition whose status did not flip
+/// keeps its lastTransitionTime, route `parents` and policy `ancestors` entries of other controllers
+/// are kept as they are, and if what remains equals what is there, nothing is sent. Writes carry the
+/// resourceVersion they were computed from; on 409 Conflict the object is read again and the
+/// comparison redone.
+public actor StatusWriter {
+    private let client: KubeClient
+    private let cache: ObjectCache
+    private let controllerName: String
+    private let logger: Logger
+    /// Writes that reached the API server, for logs and tests.
+    public private(set) var writes = 0
+
+    public enum Outcome: Sendable, Equatable { case unchanged, written, gone, failed(String) }
+
+    public init(client: KubeClient, cache: ObjectCache, controllerName: String, logger: Logger) {
+        self.client = client
+        self.cache = cache
+        self.controllerName = controllerName
+        self.logger = logger
+    }
+
+    @discardableResult
+    public func write(_ updates: [StatusUpdate]) async -> [ObjectRef: Outcome] {
+        var outcomes: [ObjectRef: Outcome] = [:]
+        for update in updates { outcomes[update.ref] = await write(update) }
+        let written = outcomes.values.filter { $0 == .written }.count
+        if written > 0 { logger.info("status written", metadata: ["objects": "\(written)"]) }
+        return outcomes
+    }
+
+    private func write(_ update: StatusUpdate) async -> Outcome {
+        guard let kind = KubeKind.byKind[update.ref.kind] else { return .failed("no REST path known for \(update.ref.kind)") }
+        let path = kind.objectPath(namespace: update.ref.namespace, name: update.ref.name) + "/status"
+        guard let desired = try? JSONSerialization.jsonObject(with: update.status) else { return .failed("status is not JSON") }
+        var observed = await cache.object(update.ref)
+        for _ in 0..<5 {
+            guard let current = observed else { return .gone }
+            let existing = current.status.flatMap { try? JSONSerialization.jsonObject(with: $0) }
+            let merged = StatusMerge(controllerName: controllerName).merge(desired, existing)
+            if StatusMerge.canonical(merged) == StatusMerge.canonical(existing ?? [String: Any]()) { return .unchanged }
+            do {
+                let patch: [String: Any] = ["metadata": ["resourceVersion": current.resourceVersion], "status": merged]
+                let response = try await client.send(.PATCH, path, body: try JSONSerialization.data(withJSONObject: patch),
+                                                      contentType: "application/merge-patch+json")
+                switch response.status {
+                case 200, 201:
+                    writes += 1
+                    let object = response.object
+                    let version = (object?["metadata"] as? [String: Any])?["resourceVersion"] as? String ?? current.resourceVersion
+                    let status = (object?["status"]).flatMap { try? JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]) }
+                    await cache.recordStatus(update.ref, resourceVersion: version, status: status)
+                    return .written
+                case 404:
+                    return .gone
+                case 409:
+                    logger.debug("status write conflicted; reading the object again", metadata: ["object": "\(update.ref)"])
+                    observed = try await fetch(kind: kind, ref: update.ref)
+                default:
+                    return .failed("PATCH \(path): HTTP \(response.status): \(response.message)")
+                }
+            } catch {
+                logger.warning("status write failed", metadata: ["object": "\(update.ref)", "error": "\(error)"])
+                return .failed("\(error)")
+            }
+        }
+        return .failed("PATCH \(path): still conflicting after 5 tries")
+    }
+
+    private func fetch(kind: KubeKind, ref: ObjectRef) async throws -> CachedObject? {
+        let response = try await client.send(.GET, kind.objectPath(namespace: ref.namespace, name: ref.name))
+        guard response.status == 200, let object = response.object else { return nil }
+        return CachedObject.decode(object, kind: kind)
+    }
+}
+
+/// Merges a computed status into the one an object has, as JSON values.
+struct StatusMerge {
+    var controllerName: String
+
+    func merge(_ desired: Any, _ existing: Any?) -> Any {
+        if let desired = desired as? [String: Any] {
+            let existing = existing as? [String: Any] ?? [:]
+            var result: [String: Any] = [:]
+            for (key, value) in desired {
+                switch key {
+                case "parents": result[key] = mergeShared(value, existing[key], refKey: "parentRef")
+                case "ancestors": result[key] = mergeShared(value, existing[key], refKey: "ancestorRef")
+                case "conditions": result[key] = carryTransitionTimes(value, existing[key])
+                default: result[key] = merge(value, existing[key])
+                }
+            }
+            return result
+        }
+        if let desired = desired as? [[String: Any]] {
+            // Lists of named things (listeners) match by name; anything else by position.
+            let existing = existing as? [[String: Any]] ?? []
+            return desired.enumerated().map { index, item in
+                let match = item["name"].map { name in existing.first { Self.same($0["name"], name) } }
+                    ?? (index < existing.count ? existing[index] : nil)
+                return merge(item, match)
+            }
+        }
+        return desired
+    }
+
+    /// Entries of other controllers stay, in place; ours are replaced by the computed ones.
+    private func mergeShared(_ desired: Any, _ existing: Any?, refKey: String) -> [Any] {
+        let ours = desired as? [[String: Any]] ?? []
+        let theirs = (existing as? [[String: Any]] ?? []).filter { $0["controllerName"] as? String != controllerName }
+        let previous = (existing as? [[String: Any]] ?? []).filter { $0["controllerName"] as? String == controllerName }
+        return theirs + ours.map { entry in merge(entry, previous.first { Self.same($0[refKey], entry[refKey]) }) }
+    }
+
+    /// A condition that did not change status keeps the moment it last did.
+    private func carryTransitionTimes(_ desired: Any, _ existing: Any?) -> Any {
+        let old = existing as? [[String: Any]] ?? []
+        return (desired as? [[String: Any]] ?? []).map { condition in
+            var condition = condition
+            if let previous = old.first(where: { Self.same($0["type"], condition["type"]) }),
+               Self.same(previous["status"], condition["status"]), let time = previous["lastTransitionTime"] {
+                condition["lastTransitionTime"] = time
+            }
+            return condition
+        }
+    }
+
+    static func same(_ a: Any?, _ b: Any?) -> Bool { canonical(a ?? NSNull()) == canonical(b ?? NSNull()) }
+
+    /// Sorted-key JSON with empty lists and nulls left out, so `{}` and `{"parents": []}` compare equal.
+    static func canonical(_ value: Any) -> Data {
+        (try? JSONSerialization.data(withJSONObject: ["v": pruned(value)], options: [.sortedKeys])) ?? Data()
+    }
+
+    private static func pruned(_ value: Any) -> Any {
+        if let object = value as? [String: Any] {
+            var result: [String: Any] = [:]
+            for (key, item) in object {
+                if item is NSNull { continue }
+                if let list = item as? [Any], list.isEmpty { continue }
+                result[key] = pruned(item)
+            }
+            return result
+        }
+        if let list = value as? [Any] { return list.map(pruned) }
+        return value
+    }
+}
