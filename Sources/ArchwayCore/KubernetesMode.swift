@@ -83,6 +83,14 @@ public actor KubernetesMode {
         writing = false
     }
 
+    /// Stops renewing without handing the Lease back: what a crashed or cut-off replica looks like
+    /// to the others. For tests of takeover.
+    func stopRenewing() async {
+        electionTask?.cancel()
+        electionTask = nil
+        await elector?.forgetLeadership()
+    }
+
     public func stop() async {
         electionTask?.cancel()
         electionTask = nil

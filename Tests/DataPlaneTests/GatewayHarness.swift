@@ -1,5 +1,6 @@
 import ArchwayCore
 import DataPlane
+import GatewayAPI
 import Observability
 import Translator
 import Foundation
@@ -26,6 +27,9 @@ final class GatewayHarness: @unchecked Sendable {
     var accessLogPath: String?
     /// OTLP/JSON traces URL (nil: no export).
     var otlpEndpoint: String?
+    /// Resources from an API server instead of the directory.
+    var kubernetes: KubernetesMode?
+    var gatewayService: NamespacedName?
 
     init() {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("archway-test-\(UUID().uuidString)")
@@ -84,6 +88,8 @@ final class GatewayHarness: @unchecked Sendable {
         options.pollInterval = .milliseconds(50)
         options.eventLoopThreads = 2
         options.drainTimeout = .seconds(5)
+        options.kubernetes = kubernetes
+        options.gatewayService = gatewayService
         var logger = Logger(label: "archway-test", factory: { StreamLogHandler.standardError(label: $0) })
         logger.logLevel = ProcessInfo.processInfo.environment["ARCHWAY_TEST_LOG"] == nil ? .critical : .debug
         runtime = GatewayRuntime(options: options, logger: logger)

@@ -36,6 +36,9 @@ public final class KubeClient: Sendable {
             tlsConfiguration: connection.server.hasPrefix("https") ? try connection.tlsConfiguration() : nil,
             timeout: .init(connect: .seconds(10), read: nil))
         configuration.httpVersion = .automatic
+        // Every watch holds a request open. Over TLS the API server speaks HTTP/2 and they share one
+        // connection; over HTTP/1.1 each needs its own, so the pool must not queue them behind each other.
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 512)
         http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }
 

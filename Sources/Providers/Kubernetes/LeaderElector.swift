@@ -75,6 +75,9 @@ public actor LeaderElector {
         logger.info("leader lease released", metadata: ["lease": "\(namespace)/\(name)"])
     }
 
+    /// Believes it no longer leads, without touching the Lease (which then expires).
+    public func forgetLeadership() { isLeader = false }
+
     private func setLeader(_ leading: Bool) async {
         guard leading != isLeader else { return }
         isLeader = leading
