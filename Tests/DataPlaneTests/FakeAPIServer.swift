@@ -71,12 +71,13 @@ final class FakeAPIServer: @unchecked Sendable {
     /// The resourceVersion each watch request started from, in order.
     private(set) var watchStarts: [(resource: String, version: String)] = []
 
-    let group: any EventLoopGroup
+    /// Its own thread, so it outlives (and never depends on) the gateway under test.
+    private let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
     private var channel: (any Channel)?
     var port: Int { channel?.localAddress?.port ?? 0 }
     var url: String { "http://127.0.0.1:\(port)" }
 
-    init(group: any EventLoopGroup) { self.group = group }
+    init() {}
 
     func start() async throws {
         channel = try await ServerBootstrap(group: group)
@@ -92,6 +93,7 @@ final class FakeAPIServer: @unchecked Sendable {
     func stop() async {
         dropWatches()
         try? await channel?.close()
+        try? await group.shutdownGracefully()
     }
 
     // MARK: Test controls

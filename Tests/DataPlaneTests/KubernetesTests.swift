@@ -36,7 +36,7 @@ struct KubernetesTests {
 
     /// An API server holding a Gateway, route `r` to echo backend `svc`, and archway's Service.
     static func cluster(group: GatewayHarness) async throws -> FakeAPIServer {
-        let server = FakeAPIServer(group: group.group)
+        let server = FakeAPIServer()
         try await server.start()
         try await group.startBackend("svc")
         try server.apply(Manifests.join(Manifests.gateway(), Manifests.service("svc", targetPort: group.backendPorts["svc"]!),
