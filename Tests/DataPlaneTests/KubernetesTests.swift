@@ -106,6 +106,27 @@ struct KubernetesTests {
         #expect(server.listCount("secrets") == 0, "no Secret is referenced, so none is read")
     }
 
+    @Test func anotherControllersRouteStatusIsKept() async throws {
+        let harness = GatewayHarness()
+        let server = try await Self.cluster(group: harness)
+        // Route r is also attached to a Gateway of another implementation, which already wrote its entry.
+        try server.apply(Manifests.route("r", path: "/", service: "svc") + """
+
+            status:
+              parents:
+              - parentRef: {name: other-gw}
+                controllerName: example.com/other-controller
+                conditions: [{type: Accepted, status: "True", reason: Accepted, message: theirs, lastTransitionTime: "2026-01-01T00:00:00Z"}]
+            """)
+        _ = try await Self.replica(server, backends: harness)
+        defer { Task { await harness.stop(); await server.stop() } }
+        try await Self.waitUntil("route r's status is written") { server.statusWriteCount("HTTPRoute", "default", "r") == 1 }
+        let parents = (server.object(kind: "HTTPRoute", namespace: "default", name: "r")?["status"] as? [String: Any])?["parents"] as? [[String: Any]] ?? []
+        #expect(parents.compactMap { $0["controllerName"] as? String }.sorted() == ["archway.dev/gateway-controller", "example.com/other-controller"])
+        let theirs = parents.first { $0["controllerName"] as? String == "example.com/other-controller" }
+        #expect((theirs?["conditions"] as? [[String: Any]])?.first?["message"] as? String == "theirs", "their entry is left exactly as it was")
+    }
+
     @Test func routesAddedChangedAndDeletedWhileTrafficFlows() async throws {
         let harness = GatewayHarness()
         let server = try await Self.cluster(group: harness)
