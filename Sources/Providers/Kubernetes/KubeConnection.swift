@@ -100,7 +100,8 @@ public struct KubeConnection: Sendable {
         return connection
     }
 
-    func currentToken() -> String? {
+    /// The token to send now: read again from its file when there is one.
+    public func currentToken() -> String? {
         if let tokenFile, let text = try? String(contentsOfFile: tokenFile, encoding: .utf8) {
             return text.trimmingCharacters(in: .whitespacesAndNewlines)
         }
