@@ -1,6 +1,8 @@
 import DataPlane
 import GatewayAPI
+import Logging
 import Migrate
+import Providers
 import Translator
 
 /// `archway migrate` and `archway inventory` without the command line, so tests run them in-process.
@@ -12,13 +14,19 @@ public enum MigrationRun {
     }
 
     public static func migrate(inputs: [String], gatewayClass: String, gatewayNamespace: String?, json: Bool, verify: Bool) -> Output {
+        migrate(load: ManifestLoader().load(paths: inputs), from: inputs.joined(separator: ", "), gatewayClass: gatewayClass,
+                gatewayNamespace: gatewayNamespace, json: json, verify: verify)
+    }
+
+    /// `from` names where the resources came from, for the message when there is no Ingress.
+    public static func migrate(load: ManifestLoader.Result, from: String, gatewayClass: String, gatewayNamespace: String?, json: Bool,
+                               verify: Bool) -> Output {
         var output = Output()
-        let load = ManifestLoader().load(paths: inputs)
         output.stderr += load.errors.map { "error: \($0)" }
         let resources = load.resources.map(\.resource)
         let snapshot = ResourceSnapshot(resources)
         if snapshot.ingresses.isEmpty {
-            output.stderr.append("error: no networking.k8s.io/v1 Ingress in \(inputs.joined(separator: ", "))")
+            output.stderr.append("error: no networking.k8s.io/v1 Ingress in \(from)")
             output.exitCode = 1
             return output
         }
@@ -45,8 +53,26 @@ public enum MigrationRun {
     }
 
     public static func inventory(inputs: [String], json: Bool) -> Output {
+        inventory(load: ManifestLoader().load(paths: inputs), json: json)
+    }
+
+    /// What `inventory` and `migrate` read from a cluster: the Ingresses, their classes, the Services
+    /// and EndpointSlices behind them, Namespaces, and the TLS Secrets they name.
+    public static func readCluster(_ connection: KubeConnection, logger: Logger = Logger(label: "archway")) async throws -> ManifestLoader.Result {
+        let client = try KubeClient(connection: connection)
+        do {
+            let load = try await KubernetesProvider.readOnce(
+                client: client, kinds: [.ingress, .ingressClass, .service, .endpointSlice, .namespace], logger: logger)
+            await client.shutdown()
+            return load
+        } catch {
+            await client.shutdown()
+            throw error
+        }
+    }
+
+    public static func inventory(load: ManifestLoader.Result, json: Bool) -> Output {
         var output = Output()
-        let load = ManifestLoader().load(paths: inputs)
         output.stderr += load.errors.map { "error: \($0)" }
         let inventory = IngressInventory(ResourceSnapshot(load.resources.map(\.resource)))
         output.stdout = json ? ((try? inventory.json()) ?? "{}") : inventory.table()

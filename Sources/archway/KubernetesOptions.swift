@@ -5,16 +5,29 @@ import GatewayAPI
 import Logging
 import Providers
 
-/// `serve --kubernetes` and its connection, election and Service options.
-struct KubernetesOptions: ParsableArguments {
-    @Flag(name: .long, help: "Read resources from the Kubernetes API server (in-cluster credentials, or --kubeconfig) and write status back.")
-    var kubernetes = false
-
+/// Where the API server is: a kubeconfig, or the pod's service account.
+struct ClusterConnectionOptions: ParsableArguments {
     @Option(name: .long, help: "A kubeconfig file (token or client certificate); default: the pod's service account.")
     var kubeconfig: String?
 
     @Option(name: .long, help: "The kubeconfig context to use (default: its current-context).")
     var kubeContext: String?
+
+    func connection() throws -> KubeConnection {
+        do {
+            return try kubeconfig.map { try KubeConnection.kubeconfig(path: $0, context: kubeContext) } ?? KubeConnection.inCluster()
+        } catch {
+            throw ValidationError("cannot reach the API server: \(error)")
+        }
+    }
+}
+
+/// `serve --kubernetes` and its connection, election and Service options.
+struct KubernetesOptions: ParsableArguments {
+    @Flag(name: .long, help: "Read resources from the Kubernetes API server (in-cluster credentials, or --kubeconfig) and write status back.")
+    var kubernetes = false
+
+    @OptionGroup var connectionOptions: ClusterConnectionOptions
 
     @Option(name: .long, help: "NAMESPACE/NAME of the Service in front of archway; Gateways report its load-balancer addresses.")
     var gatewayService: String?
@@ -42,12 +55,7 @@ struct KubernetesOptions: ParsableArguments {
     }
 
     func mode(controllerName: String, logger: Logger) throws -> KubernetesMode {
-        let connection: KubeConnection
-        do {
-            connection = try kubeconfig.map { try KubeConnection.kubeconfig(path: $0, context: kubeContext) } ?? KubeConnection.inCluster()
-        } catch {
-            throw ValidationError("cannot reach the API server: \(error)")
-        }
+        let connection = try connectionOptions.connection()
         let environment = ProcessInfo.processInfo.environment
         let identity = leaderIdentity ?? environment["POD_NAME"] ?? ProcessInfo.processInfo.hostName
         let lease: NamespacedName? = switch leaderElectionLease {

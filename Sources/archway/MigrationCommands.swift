@@ -23,13 +23,21 @@ struct Migrate: AsyncParsableCommand {
     @Flag(name: .long, help: "Probe the Ingresses and the generated routes with the same requests; exit 1 if any routing decision differs.")
     var verify = false
 
+    @Flag(name: .long, help: "Read the Ingresses (and their Services, EndpointSlices and TLS Secrets) from the cluster instead of --input.")
+    var fromCluster = false
+
+    @OptionGroup var cluster: ClusterConnectionOptions
+
     func validate() throws {
-        if input.isEmpty { throw ValidationError("at least one --input FILE_OR_DIR is required") }
+        if input.isEmpty == !fromCluster { throw ValidationError("give either --input FILE_OR_DIR (repeatable) or --from-cluster") }
     }
 
     func run() async throws {
-        let result = MigrationRun.migrate(inputs: input, gatewayClass: gatewayClass, gatewayNamespace: gatewayNamespace,
-                                          json: output == .json, verify: verify)
+        let result = fromCluster
+            ? MigrationRun.migrate(load: try await MigrationRun.readCluster(try cluster.connection()), from: "the cluster", gatewayClass: gatewayClass,
+                                   gatewayNamespace: gatewayNamespace, json: output == .json, verify: verify)
+            : MigrationRun.migrate(inputs: input, gatewayClass: gatewayClass, gatewayNamespace: gatewayNamespace,
+                                   json: output == .json, verify: verify)
         print(result.stdout, terminator: "")
         for line in result.stderr { FileHandle.standardError.write(Data((line + "\n").utf8)) }
         if result.exitCode != 0 { throw ExitCode(result.exitCode) }
@@ -48,12 +56,19 @@ struct Inventory: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "table or json.")
     var output = Format.table
 
+    @Flag(name: .long, help: "Read the Ingresses from the cluster instead of --input.")
+    var fromCluster = false
+
+    @OptionGroup var cluster: ClusterConnectionOptions
+
     func validate() throws {
-        if input.isEmpty { throw ValidationError("at least one --input FILE_OR_DIR is required") }
+        if input.isEmpty == !fromCluster { throw ValidationError("give either --input FILE_OR_DIR (repeatable) or --from-cluster") }
     }
 
     func run() async throws {
-        let result = MigrationRun.inventory(inputs: input, json: output == .json)
+        let result = fromCluster
+            ? MigrationRun.inventory(load: try await MigrationRun.readCluster(try cluster.connection()), json: output == .json)
+            : MigrationRun.inventory(inputs: input, json: output == .json)
         print(result.stdout, terminator: "")
         for line in result.stderr { FileHandle.standardError.write(Data((line + "\n").utf8)) }
         if result.exitCode != 0 { throw ExitCode(result.exitCode) }

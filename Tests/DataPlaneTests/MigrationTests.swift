@@ -1,5 +1,6 @@
 import ArchwayCore
 import Foundation
+import Providers
 import Testing
 import Translator
 
@@ -105,5 +106,28 @@ import Translator
         #expect(try http(ingressHTTP, "/").status == 7)
         let disabled = StatusReport.compute(paths: [harness.directory.path], controllerName: Translator.defaultControllerName, ingress: serving).report
         #expect(disabled.table().contains("class \"disabled\" is not archway's"))
+    }
+
+    /// `--from-cluster` reads the same objects through the API server as `--input` reads from files:
+    /// the inventory and the conversion must come out identical.
+    @Test func inventoryAndMigrationFromTheClusterMatchTheFiles() async throws {
+        let examples = DeployManifestTests.root.appendingPathComponent("examples/migration")
+        let server = FakeAPIServer()
+        try await server.start()
+        defer { Task { await server.stop() } }
+        for file in ["ingresses.yaml", "services.yaml"] {
+            try server.apply(String(contentsOf: examples.appendingPathComponent(file), encoding: .utf8))
+        }
+        let load = try await MigrationRun.readCluster(KubeConnection(server: server.url))
+        #expect(load.errors.isEmpty, "\(load.errors)")
+        let fromFiles = MigrationRun.inventory(inputs: [examples.path], json: true)
+        let fromCluster = MigrationRun.inventory(load: load, json: true)
+        #expect(fromCluster.stdout == fromFiles.stdout)
+        #expect(fromCluster.stdout.contains("\"ingresses\""))
+        let converted = MigrationRun.migrate(load: load, from: "the cluster", gatewayClass: "archway", gatewayNamespace: nil, json: false, verify: true)
+        let expected = MigrationRun.migrate(inputs: [examples.path], gatewayClass: "archway", gatewayNamespace: nil, json: false, verify: true)
+        #expect(converted.stdout == expected.stdout)
+        #expect(converted.exitCode == 0, "\(converted.stderr.suffix(3))")
+        #expect(server.calls.allSatisfy { ["list"].contains($0.verb) }, "reading the cluster once only lists")
     }
 }

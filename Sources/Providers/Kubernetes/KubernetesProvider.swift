@@ -56,6 +56,22 @@ public actor KubernetesProvider: ConfigurationSource {
         return stream
     }
 
+    /// One list of each kind and of the Secrets they reference, no watch: for commands that read the
+    /// cluster once (`inventory`, `migrate`). Missing optional kinds are skipped; any other failure throws.
+    public static func readOnce(client: KubeClient, kinds: [KubeKind], logger: Logger) async throws -> ManifestLoader.Result {
+        let cache = ObjectCache()
+        for kind in kinds {
+            _ = try await Reflector(client: client, query: .init(kind: kind), cache: cache, logger: logger).list()
+        }
+        let referenced = ResourceSnapshot(await cache.load().resources.map(\.resource)).referencedObjects
+        for ref in referenced.sorted() {
+            guard let kind = KubeKind.byKind[ref.kind] else { continue }
+            let query = Reflector.Query(kind: kind, namespace: ref.namespace, fieldSelector: "metadata.name=\(ref.name)")
+            _ = try await Reflector(client: client, query: query, cache: cache, logger: logger).list()
+        }
+        return await cache.load()
+    }
+
     public func stop() {
         for task in reflectors.values { task.cancel() }
         reflectors.removeAll()

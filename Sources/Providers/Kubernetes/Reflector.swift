@@ -89,7 +89,7 @@ struct Reflector: Sendable {
     }
 
     /// Lists the query and replaces its share of the cache. nil: the kind is not installed.
-    private func list() async throws -> String? {
+    func list() async throws -> String? {
         let response = try await client.send(.GET, query.kind.collectionPath(namespace: query.namespace), query: query.selectors)
         if response.status == 404, query.kind.optional { return nil }
         if response.status == 410 { throw Gone() }
