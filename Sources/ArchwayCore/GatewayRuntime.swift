@@ -53,6 +53,8 @@ public actor GatewayRuntime {
     private let source: any ConfigurationSource
     private let translator: Translator
     private var lastGood: (snapshot: ResourceSnapshot, statuses: StatusSet)?
+    /// Invalid API server objects already logged, so each is named once rather than on every change.
+    private var reportedInvalid: Set<String> = []
     private var isShutDown = false
     public private(set) var adminAddress: SocketAddress?
     /// Increments on every applied configuration; lets tests and operators see that a change landed.
@@ -135,7 +137,14 @@ public actor GatewayRuntime {
     public var statuses: StatusSet? { lastGood?.statuses }
 
     func apply(_ load: ManifestLoader.Result) async {
-        if !load.errors.isEmpty {
+        if options.kubernetes != nil {
+            // In a cluster, objects belong to different teams and change independently: one invalid
+            // object is skipped (and named in the log once), it does not freeze everyone else's changes.
+            for error in load.errors where !reportedInvalid.contains(error.description) {
+                logger.error("invalid object skipped", metadata: ["error": "\(error)"])
+            }
+            reportedInvalid = Set(load.errors.map(\.description))
+        } else if !load.errors.isEmpty {
             for error in load.errors {
                 logger.error("invalid manifest", metadata: ["error": "\(error)"])
             }

@@ -127,6 +127,24 @@ struct KubernetesTests {
         #expect((theirs?["conditions"] as? [[String: Any]])?.first?["message"] as? String == "theirs", "their entry is left exactly as it was")
     }
 
+    @Test func anInvalidObjectNeitherStopsItsLastGoodVersionNorOtherChanges() async throws {
+        let harness = GatewayHarness()
+        let server = try await Self.cluster(group: harness)
+        try await harness.startBackend("two")
+        try server.apply(Manifests.join(Manifests.service("two", targetPort: harness.backendPorts["two"]!),
+                                        Manifests.route("r2", path: "/two", service: "two")))
+        _ = try await Self.replica(server, backends: harness)
+        defer { Task { await harness.stop(); await server.stop() } }
+        #expect(try await harness.send("/two", host: "a").echoName == "two")
+
+        // r2 is edited into something archway refuses (a timeout that is no duration): its last good
+        // version keeps serving, and a change to another route still lands.
+        try server.apply(Manifests.route("r2", path: "/two", service: "two", ruleFields: "timeouts: {request: soon}"))
+        try server.apply(Manifests.route("r3", path: "/three", service: "two"))
+        try await Self.waitUntil("a valid change lands next to the invalid object") { try await harness.send("/three", host: "a").echoName == "two" }
+        #expect(try await harness.send("/two", host: "a").echoName == "two", "the invalid edit did not take the route down")
+    }
+
     @Test func routesAddedChangedAndDeletedWhileTrafficFlows() async throws {
         let harness = GatewayHarness()
         let server = try await Self.cluster(group: harness)

@@ -100,8 +100,12 @@ public actor ObjectCache {
         if significant { changed() }
     }
 
-    /// Stores and tells whether the translator's view changed.
+    /// Stores and tells whether the translator's view changed. An object edited into something
+    /// invalid keeps its last valid version for the translator: what was serving keeps serving, and
+    /// the errors are reported next to it.
     private func store(_ object: CachedObject) -> Bool {
+        var object = object
+        if object.resource == nil, let previous = objects[object.ref]?.resource { object.resource = previous }
         let old = objects.updateValue(object, forKey: object.ref)
         guard let old else { return true }
         return old.translatorView != object.translatorView || old.errors != object.errors
