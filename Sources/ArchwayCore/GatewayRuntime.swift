@@ -180,7 +180,7 @@ public actor GatewayRuntime {
         generation += 1
         metrics.configReloads.increment()
         logStatusProblems(statuses, snapshot: snapshot)
-        await options.kubernetes?.publish(snapshot: snapshot, statuses: statuses)
+        await options.kubernetes?.publish(snapshot: snapshot, statuses: statuses, gatewayService: options.gatewayService)
         logger.info("configuration applied", metadata: [
             "generation": "\(generation)", "gateways": "\(result.statuses.gateways.count)",
             "httproutes": "\(result.statuses.httpRoutes.count)", "ports": "\(result.table.ports.map(\.port))",

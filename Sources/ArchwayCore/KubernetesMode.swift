@@ -62,13 +62,25 @@ public actor KubernetesMode {
     }
 
     /// Remembers the statuses of the configuration just applied and, when leading, writes what changed.
-    public func publish(snapshot: ResourceSnapshot, statuses: StatusSet) async {
+    /// Ingresses archway serves get the `gatewayService`'s load-balancer addresses, as ingress
+    /// controllers publish them (the ADDRESS column of `kubectl get ingress`).
+    public func publish(snapshot: ResourceSnapshot, statuses: StatusSet, gatewayService: NamespacedName?) async {
         let encoder = JSONEncoder()
+        let balancer = gatewayService.flatMap { snapshot.services[$0]?.status?.loadBalancer } ?? .init(ingress: [])
         latest = StatusReport(snapshot: snapshot, statuses: statuses).items.compactMap { item in
-            guard item.kind != "Ingress", let status = item.status, let data = try? encoder.encode(status) else { return nil }
-            return StatusUpdate(ref: ObjectRef(kind: item.kind, namespace: item.metadata.namespace ?? "", name: item.metadata.name), status: data)
+            let ref = ObjectRef(kind: item.kind, namespace: item.metadata.namespace ?? "", name: item.metadata.name)
+            if case .ingress(let serving) = item.status {
+                guard serving.served, let data = try? encoder.encode(IngressStatus(loadBalancer: balancer)) else { return nil }
+                return StatusUpdate(ref: ref, status: data)
+            }
+            guard let status = item.status, let data = try? encoder.encode(status) else { return nil }
+            return StatusUpdate(ref: ref, status: data)
         }
         await writeLatest()
+    }
+
+    private struct IngressStatus: Encodable {
+        var loadBalancer: Service.Status.LoadBalancer
     }
 
     /// One writer at a time; a publish during a write is picked up when it ends.

@@ -23,6 +23,7 @@ public struct Service: Codable, Sendable, Equatable {
                 public var hostname: String?
             }
             public var ingress: [Ingress]?
+            public init(ingress: [Ingress]?) { self.ingress = ingress }
         }
         public var loadBalancer: LoadBalancer?
     }

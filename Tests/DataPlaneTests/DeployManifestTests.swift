@@ -154,7 +154,7 @@ struct DeployManifestTests {
         }
         // Status: merge-patched, and the object read again after a conflict.
         for kind in ["GatewayClass", "Gateway", "HTTPRoute", "GRPCRoute", "TCPRoute", "TLSRoute", "UDPRoute", "BackendTLSPolicy",
-                     "BackendTrafficPolicy", "ServiceLevelObjective"] {
+                     "BackendTrafficPolicy", "ServiceLevelObjective", "Ingress"] {
             let kind = KubeKind.byKind[kind]!
             calls.insert("patch \(name(kind))/status")
             calls.insert("get \(name(kind))")

@@ -4,6 +4,7 @@ import GatewayAPI
 import Logging
 import Providers
 import Testing
+import Translator
 
 /// `serve --kubernetes` against a fake API server: resources come from list and watch, traffic
 /// follows them, status is written back by the one replica holding the Lease.
@@ -143,6 +144,39 @@ struct KubernetesTests {
         try server.apply(Manifests.route("r3", path: "/three", service: "two"))
         try await Self.waitUntil("a valid change lands next to the invalid object") { try await harness.send("/three", host: "a").echoName == "two" }
         #expect(try await harness.send("/two", host: "a").echoName == "two", "the invalid edit did not take the route down")
+    }
+
+    @Test func ingressesOfArchwaysClassGetTheLoadBalancerAddressOthersAreLeftAlone() async throws {
+        let harness = GatewayHarness()
+        harness.ingress = IngressServing(httpPort: 8000, httpsPort: 8443)
+        harness.extraPortMap = [8000: 0]
+        let server = try await Self.cluster(group: harness)
+        func ingress(_ name: String, className: String) -> String {
+            """
+            apiVersion: networking.k8s.io/v1
+            kind: Ingress
+            metadata: {name: \(name)}
+            spec:
+              ingressClassName: \(className)
+              rules: [{host: \(name).example, http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: svc, port: {number: 80}}}}]}}]
+            """
+        }
+        try server.apply(Manifests.join(
+            "apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata: {name: archway}\nspec: {controller: archway.dev/ingress-controller}",
+            "apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata: {name: nginx}\nspec: {controller: k8s.io/ingress-nginx}",
+            ingress("ours", className: "archway"), ingress("theirs", className: "nginx")))
+        _ = try await Self.replica(server, backends: harness)
+        defer { Task { await harness.stop(); await server.stop() } }
+
+        try await Self.waitUntil("the served Ingress gets its address") { server.statusWriteCount("Ingress", "default", "ours") == 1 }
+        let balancer = (server.object(kind: "Ingress", namespace: "default", name: "ours")?["status"] as? [String: Any])?["loadBalancer"] as? [String: Any]
+        #expect((balancer?["ingress"] as? [[String: Any]])?.map { $0["ip"] as? String } == ["203.0.113.7"])
+        let port = await harness.hostPort(8000)
+        let client = try await TestHTTPClient.connect(port: port, group: harness.group)
+        #expect(try await client.request(.GET, "/", host: "ours.example").echoName == "svc", "and archway serves it")
+        await client.close()
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(server.statusWriteCount("Ingress", "default", "theirs") == 0, "another controller's Ingress is not touched")
     }
 
     @Test func routesAddedChangedAndDeletedWhileTrafficFlows() async throws {
