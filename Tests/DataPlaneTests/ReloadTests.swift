@@ -88,17 +88,26 @@ struct ReloadTests {
         defer { Task { await harness.stop() } }
         #expect(try await harness.send("/", host: "reload.example.com").echoName == "blue")
 
-        // Broken YAML, then a schema violation: both refused, blue keeps serving.
+        // Broken YAML, then a schema violation: both refused, blue keeps serving. Each is awaited
+        // through the failure counter, not a fixed sleep: a loaded machine may poll late.
+        func failures() async throws -> String {
+            let metrics = try await TestHTTPClient.connect(port: harness.adminPort, group: harness.group)
+            let exposition = try await metrics.request(.GET, "/metrics", host: "admin").text
+            await metrics.close()
+            return exposition.split(separator: "\n").first { $0.hasPrefix("gateway_config_reload_failures_total ") }.map(String.init) ?? ""
+        }
+        func waitForFailures(_ count: Int) async throws {
+            for _ in 0..<100 where try await failures() != "gateway_config_reload_failures_total \(count)" {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            #expect(try await failures() == "gateway_config_reload_failures_total \(count)")
+        }
         try harness.write("10-route.yaml", "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r\n")
-        try await Task.sleep(for: .milliseconds(400))
+        try await waitForFailures(1)
         try harness.write("10-route.yaml", Self.route(to: "green").replacingOccurrences(of: "port: 80}", with: "port: 80, weight: -5}"))
-        try await Task.sleep(for: .milliseconds(400))
+        try await waitForFailures(2)
         #expect(await harness.runtime.generation == 1)
         #expect(try await harness.send("/", host: "reload.example.com").echoName == "blue")
-        let metrics = try await TestHTTPClient.connect(port: harness.adminPort, group: harness.group)
-        let exposition = try await metrics.request(.GET, "/metrics", host: "admin").text
-        await metrics.close()
-        #expect(exposition.contains("gateway_config_reload_failures_total 2"))
 
         // A good change then lands.
         try harness.write("10-route.yaml", Self.route(to: "green"))
