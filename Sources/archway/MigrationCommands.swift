@@ -1,6 +1,37 @@
 import ArchwayCore
 import ArgumentParser
 import Foundation
+import GatewayAPI
+
+/// Where `migrate` and `inventory` read Ingresses from: manifest files, or the cluster.
+struct IngressSource: ParsableArguments {
+    @Option(name: .long, help: "An Ingress manifest file or a directory (repeatable); Services there resolve named ports.")
+    var input: [String] = []
+
+    @Flag(name: .long, help: "Read the Ingresses (and their classes, Services, EndpointSlices, Namespaces and TLS Secrets) from the cluster instead of --input.")
+    var fromCluster = false
+
+    @OptionGroup var cluster: ClusterConnectionOptions
+
+    func validate() throws {
+        if input.isEmpty == !fromCluster { throw ValidationError("give either --input FILE_OR_DIR (repeatable) or --from-cluster") }
+    }
+
+    /// The resources, and a name for where they came from.
+    func load() async throws -> (load: ManifestLoader.Result, from: String) {
+        if fromCluster { return (try await MigrationRun.readCluster(try cluster.connection()), "the cluster") }
+        return (ManifestLoader().load(paths: input), input.joined(separator: ", "))
+    }
+}
+
+extension MigrationRun.Output {
+    /// stdout, stderr line by line, and the exit code.
+    func emit() throws {
+        print(stdout, terminator: "")
+        for line in stderr { FileHandle.standardError.write(Data((line + "\n").utf8)) }
+        if exitCode != 0 { throw ExitCode(exitCode) }
+    }
+}
 
 struct Migrate: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -8,8 +39,7 @@ struct Migrate: AsyncParsableCommand {
 
     enum Format: String, ExpressibleByArgument { case yaml, json }
 
-    @Option(name: .long, help: "An Ingress manifest file or a directory (repeatable); Services there resolve named ports.")
-    var input: [String] = []
+    @OptionGroup var source: IngressSource
 
     @Option(name: .long, help: "GatewayClass of the generated Gateways.")
     var gatewayClass = "archway"
@@ -23,24 +53,10 @@ struct Migrate: AsyncParsableCommand {
     @Flag(name: .long, help: "Probe the Ingresses and the generated routes with the same requests; exit 1 if any routing decision differs.")
     var verify = false
 
-    @Flag(name: .long, help: "Read the Ingresses (and their Services, EndpointSlices and TLS Secrets) from the cluster instead of --input.")
-    var fromCluster = false
-
-    @OptionGroup var cluster: ClusterConnectionOptions
-
-    func validate() throws {
-        if input.isEmpty == !fromCluster { throw ValidationError("give either --input FILE_OR_DIR (repeatable) or --from-cluster") }
-    }
-
     func run() async throws {
-        let result = fromCluster
-            ? MigrationRun.migrate(load: try await MigrationRun.readCluster(try cluster.connection()), from: "the cluster", gatewayClass: gatewayClass,
-                                   gatewayNamespace: gatewayNamespace, json: output == .json, verify: verify)
-            : MigrationRun.migrate(inputs: input, gatewayClass: gatewayClass, gatewayNamespace: gatewayNamespace,
-                                   json: output == .json, verify: verify)
-        print(result.stdout, terminator: "")
-        for line in result.stderr { FileHandle.standardError.write(Data((line + "\n").utf8)) }
-        if result.exitCode != 0 { throw ExitCode(result.exitCode) }
+        let (load, from) = try await source.load()
+        try MigrationRun.migrate(load: load, from: from, gatewayClass: gatewayClass, gatewayNamespace: gatewayNamespace,
+                                 json: output == .json, verify: verify).emit()
     }
 }
 
@@ -50,27 +66,12 @@ struct Inventory: AsyncParsableCommand {
 
     enum Format: String, ExpressibleByArgument { case table, json }
 
-    @Option(name: .long, help: "An Ingress manifest file or a directory (repeatable).")
-    var input: [String] = []
+    @OptionGroup var source: IngressSource
 
     @Option(name: .shortAndLong, help: "table or json.")
     var output = Format.table
 
-    @Flag(name: .long, help: "Read the Ingresses from the cluster instead of --input.")
-    var fromCluster = false
-
-    @OptionGroup var cluster: ClusterConnectionOptions
-
-    func validate() throws {
-        if input.isEmpty == !fromCluster { throw ValidationError("give either --input FILE_OR_DIR (repeatable) or --from-cluster") }
-    }
-
     func run() async throws {
-        let result = fromCluster
-            ? MigrationRun.inventory(load: try await MigrationRun.readCluster(try cluster.connection()), json: output == .json)
-            : MigrationRun.inventory(inputs: input, json: output == .json)
-        print(result.stdout, terminator: "")
-        for line in result.stderr { FileHandle.standardError.write(Data((line + "\n").utf8)) }
-        if result.exitCode != 0 { throw ExitCode(result.exitCode) }
+        try MigrationRun.inventory(load: try await source.load().load, json: output == .json).emit()
     }
 }

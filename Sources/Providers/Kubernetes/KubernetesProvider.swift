@@ -35,8 +35,7 @@ public actor KubernetesProvider: ConfigurationSource {
         }
         for query in queries { startReflector(query) }
         await waitForSync()
-        await reconcileReferences()
-        return await currentLoad()
+        return await settledLoad()
     }
 
     public func changes() async -> AsyncStream<ManifestLoader.Result> {
@@ -47,8 +46,7 @@ public actor KubernetesProvider: ConfigurationSource {
                 try? await Task.sleep(for: debounce)
                 if Task.isCancelled { break }
                 guard await cache.revision != lastYielded else { continue }  // already covered by the last load
-                await reconcileReferences()
-                continuation.yield(await currentLoad())
+                continuation.yield(await settledLoad())
             }
             continuation.finish()
         }
@@ -64,9 +62,7 @@ public actor KubernetesProvider: ConfigurationSource {
             _ = try await Reflector(client: client, query: .init(kind: kind), cache: cache, logger: logger).list()
         }
         let referenced = ResourceSnapshot(await cache.load().resources.map(\.resource)).referencedObjects
-        for ref in referenced.sorted() {
-            guard let kind = KubeKind.byKind[ref.kind] else { continue }
-            let query = Reflector.Query(kind: kind, namespace: ref.namespace, fieldSelector: "metadata.name=\(ref.name)")
+        for query in referenced.sorted().compactMap(Reflector.Query.init(naming:)) {
             _ = try await Reflector(client: client, query: query, cache: cache, logger: logger).list()
         }
         return await cache.load()
@@ -77,7 +73,12 @@ public actor KubernetesProvider: ConfigurationSource {
         reflectors.removeAll()
     }
 
-    private func currentLoad() async -> ManifestLoader.Result {
+    /// A complete load. The references it names are reconciled first; only when that started or
+    /// stopped a watch is the cache read again, so that the load holds what those watches brought.
+    private func settledLoad() async -> ManifestLoader.Result {
+        lastYielded = await cache.revision
+        let load = await cache.load()
+        guard await reconcileReferences(of: load) else { return load }
         lastYielded = await cache.revision
         return await cache.load()
     }
@@ -106,14 +107,11 @@ public actor KubernetesProvider: ConfigurationSource {
     }
 
     /// Starts a watch for each newly referenced Secret or ConfigMap and stops those no longer named,
-    /// then waits (up to 5 s) for the new ones' first answer, so a certificate arrives with the Gateway naming it.
-    private func reconcileReferences() async {
-        guard secretLabelSelector == nil else { return }
-        let load = await cache.load()
-        let wanted = Set(ResourceSnapshot(load.resources.map(\.resource)).referencedObjects.compactMap { ref -> Reflector.Query? in
-            guard let kind = KubeKind.byKind[ref.kind] else { return nil }
-            return Reflector.Query(kind: kind, namespace: ref.namespace, fieldSelector: "metadata.name=\(ref.name)")
-        })
+    /// then waits (up to 5 s) for the new ones' first answer, so a certificate arrives with the Gateway
+    /// naming it. Tells whether any watch was started or stopped.
+    private func reconcileReferences(of load: ManifestLoader.Result) async -> Bool {
+        guard secretLabelSelector == nil else { return false }
+        let wanted = Set(ResourceSnapshot(load.resources.map(\.resource)).referencedObjects.compactMap(Reflector.Query.init(naming:)))
         let current = Set(reflectors.keys.filter { $0.fieldSelector != nil })
         for query in current.subtracting(wanted) {
             reflectors.removeValue(forKey: query)?.cancel()
@@ -126,5 +124,6 @@ public actor KubernetesProvider: ConfigurationSource {
         for _ in 0..<50 where !unsynced.isDisjoint(with: added) {
             try? await Task.sleep(for: .milliseconds(100))
         }
+        return !added.isEmpty || !current.isSubset(of: wanted)
     }
 }

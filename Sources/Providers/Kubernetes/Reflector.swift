@@ -1,4 +1,5 @@
 import Foundation
+import GatewayAPI
 import Logging
 import NIOCore
 
@@ -19,6 +20,19 @@ struct Reflector: Sendable {
             if let fieldSelector { text += " where \(fieldSelector)" }
             if let labelSelector { text += " labelled \(labelSelector)" }
             return text
+        }
+
+        /// One named Secret or ConfigMap (a `metadata.name` field selector in its namespace).
+        init?(naming ref: ObjectRef) {
+            guard let kind = KubeKind.byKind[ref.kind] else { return nil }
+            self.init(kind: kind, namespace: ref.namespace, fieldSelector: "metadata.name=\(ref.name)")
+        }
+
+        init(kind: KubeKind, namespace: String? = nil, fieldSelector: String? = nil, labelSelector: String? = nil) {
+            self.kind = kind
+            self.namespace = namespace
+            self.fieldSelector = fieldSelector
+            self.labelSelector = labelSelector
         }
 
         var selectors: [(String, String)] {
