@@ -139,9 +139,15 @@ final class FakeAPIServer: @unchecked Sendable {
     }
 
     /// Closes every open watch, as an API server restart or a load balancer timeout does.
-    func dropWatches() {
+    func dropWatches() { dropWatches(thenLocked: {}) }
+
+    /// Cuts every watch and, before any client can come back, makes `change` (with the lock held).
+    private func dropWatches(thenLocked change: () -> Void) {
         let channels = lock.withLock {
-            defer { watchers.removeAll() }
+            defer {
+                watchers.removeAll()
+                change()
+            }
             return watchers.values.map(\.channel)
         }
         for channel in channels { channel.close(promise: nil) }
@@ -150,24 +156,18 @@ final class FakeAPIServer: @unchecked Sendable {
     /// An API server restart that loses history: every watch is cut, the object is deleted while
     /// no one watches, and resuming from any older version gets 410 Expired. Only a re-list sees the deletion.
     func restartLosingHistory(deleting kind: String, namespace: String?, name: String) {
-        let channels = lock.withLock {
-            defer {
-                watchers.removeAll()
-                deleteLocked(kind: kind, namespace: namespace, name: name)
-                oldestKept = revision + 1
-                history.removeAll()
-            }
-            return watchers.values.map(\.channel)
+        dropWatches {
+            deleteLocked(kind: kind, namespace: namespace, name: name)
+            compactLocked()
         }
-        for channel in channels { channel.close(promise: nil) }
     }
 
     /// Forgets all history up to now: a watch resuming from an older version gets 410 Expired.
-    func compact() {
-        lock.withLock {
-            oldestKept = revision + 1
-            history.removeAll()
-        }
+    func compact() { lock.withLock { compactLocked() } }
+
+    private func compactLocked() {
+        oldestKept = revision + 1
+        history.removeAll()
     }
 
     /// Sends a BOOKMARK carrying the current resourceVersion to every watch.

@@ -13,13 +13,9 @@ struct KubeConnectionTests {
     }
 
     @Test func kubeconfigWithTokenReachesTheServerItNames() async throws {
-        let server = FakeAPIServer()
-        try await server.start()
         let harness = GatewayHarness()
+        let server = try await KubernetesTests.cluster(group: harness)
         defer { Task { await harness.stop(); await server.stop() } }
-        try await harness.startBackend("svc")
-        try server.apply(Manifests.join(Manifests.gateway(), Manifests.service("svc", targetPort: harness.backendPorts["svc"]!),
-                                        Manifests.route("r", path: "/", service: "svc")))
         let directory = try Self.directory()
         let path = directory.appendingPathComponent("config").path
         try """

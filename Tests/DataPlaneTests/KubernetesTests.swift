@@ -45,6 +45,15 @@ struct KubernetesTests {
         return server
     }
 
+    /// `cluster` plus a second echo backend `two` and route `r2` (PathPrefix /two) to it.
+    static func clusterWithRouteTwo(group: GatewayHarness) async throws -> FakeAPIServer {
+        let server = try await cluster(group: group)
+        try await group.startBackend("two")
+        try server.apply(Manifests.join(Manifests.service("two", targetPort: group.backendPorts["two"]!),
+                                        Manifests.route("r2", path: "/two", service: "two")))
+        return server
+    }
+
     static func replica(_ server: FakeAPIServer, backends from: GatewayHarness? = nil, lease: NamespacedName? = nil, identity: String = "replica-a",
                         timing: LeaderElector.Timing = .init()) async throws -> GatewayHarness {
         let harness = from ?? GatewayHarness()
@@ -130,10 +139,7 @@ struct KubernetesTests {
 
     @Test func anInvalidObjectNeitherStopsItsLastGoodVersionNorOtherChanges() async throws {
         let harness = GatewayHarness()
-        let server = try await Self.cluster(group: harness)
-        try await harness.startBackend("two")
-        try server.apply(Manifests.join(Manifests.service("two", targetPort: harness.backendPorts["two"]!),
-                                        Manifests.route("r2", path: "/two", service: "two")))
+        let server = try await Self.clusterWithRouteTwo(group: harness)
         _ = try await Self.replica(server, backends: harness)
         defer { Task { await harness.stop(); await server.stop() } }
         #expect(try await harness.send("/two", host: "a").echoName == "two")
@@ -227,10 +233,7 @@ struct KubernetesTests {
 
     @Test func droppedWatchResumesAndExpiredHistoryRelists() async throws {
         let harness = GatewayHarness()
-        let server = try await Self.cluster(group: harness)
-        try await harness.startBackend("two")
-        try server.apply(Manifests.join(Manifests.service("two", targetPort: harness.backendPorts["two"]!),
-                                        Manifests.route("r2", path: "/two", service: "two")))
+        let server = try await Self.clusterWithRouteTwo(group: harness)
         _ = try await Self.replica(server, backends: harness)
         defer { Task { await harness.stop(); await server.stop() } }
         #expect(try await harness.send("/two", host: "a").echoName == "two")

@@ -90,17 +90,12 @@ struct ReloadTests {
 
         // Broken YAML, then a schema violation: both refused, blue keeps serving. Each is awaited
         // through the failure counter, not a fixed sleep: a loaded machine may poll late.
-        func failures() async throws -> String {
-            let metrics = try await TestHTTPClient.connect(port: harness.adminPort, group: harness.group)
-            let exposition = try await metrics.request(.GET, "/metrics", host: "admin").text
-            await metrics.close()
-            return exposition.split(separator: "\n").first { $0.hasPrefix("gateway_config_reload_failures_total ") }.map(String.init) ?? ""
-        }
-        func waitForFailures(_ count: Int) async throws {
-            for _ in 0..<100 where try await failures() != "gateway_config_reload_failures_total \(count)" {
+        func waitForFailures(_ count: Double) async throws {
+            func failures() async throws -> Double? { try await MetricsTests.scrape(harness)["gateway_config_reload_failures_total"] }
+            for _ in 0..<100 where try await failures() != count {
                 try await Task.sleep(for: .milliseconds(50))
             }
-            #expect(try await failures() == "gateway_config_reload_failures_total \(count)")
+            #expect(try await failures() == count)
         }
         try harness.write("10-route.yaml", "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: r\n")
         try await waitForFailures(1)
