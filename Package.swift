@@ -23,13 +23,19 @@ let package = Package(
         // The Kubernetes provider's REST client (no Swift Kubernetes client is available).
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+        // Edge policies: API-key digests, JWT validation (RSA and EC JWKS), htpasswd bcrypt hashes.
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        // Only its HummingbirdBcrypt product (bcrypt over a small C core) is built.
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
         // OTLP/HTTP only: the gRPC exporter would bring grpc-swift for nothing archway needs.
         .package(url: "https://github.com/swift-otel/swift-otel.git", from: "1.6.0", traits: ["OTLPHTTP"]),
     ],
     targets: [
         .target(name: "GatewayAPI", dependencies: ["Yams"], swiftSettings: strict),
         .target(name: "RoutingTable", swiftSettings: hotPath),
-        .target(name: "Translator", dependencies: ["GatewayAPI", "RoutingTable"], swiftSettings: strict),
+        .target(name: "Translator", dependencies: ["GatewayAPI", "RoutingTable", .product(name: "Crypto", package: "swift-crypto")],
+                swiftSettings: strict),
         .target(name: "Migrate", dependencies: ["GatewayAPI", "RoutingTable", "Translator", "Yams"], swiftSettings: strict),
         .target(name: "Observability", dependencies: [
             .product(name: "Logging", package: "swift-log"),
@@ -51,6 +57,10 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Tracing", package: "swift-distributed-tracing"),
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "JWTKit", package: "jwt-kit"),
+            .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
         ], swiftSettings: hotPath),
         .target(name: "Providers", dependencies: [
             "GatewayAPI", "Yams",

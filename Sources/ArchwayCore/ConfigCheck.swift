@@ -46,7 +46,8 @@ public struct ConfigCheck: Sendable {
             }
         }
         // A policy says the same thing through every ancestor: once is enough.
-        for (kind, statuses) in [("BackendTLSPolicy", result.statuses.backendTLSPolicies), ("BackendTrafficPolicy", result.statuses.backendTrafficPolicies)] {
+        let edgeStatuses = result.statuses.edgePolicies.sorted { $0.key.rawValue < $1.key.rawValue }.map { ($0.key.rawValue, $0.value) }
+        for (kind, statuses) in [("BackendTLSPolicy", result.statuses.backendTLSPolicies), ("BackendTrafficPolicy", result.statuses.backendTrafficPolicies)] + edgeStatuses {
             for (key, status) in statuses.sorted(by: { $0.key < $1.key }) {
                 for condition in status.ancestors.first?.conditions ?? [] where condition.isProblem {
                     report(kind, key.namespace, key.name, "status", condition)

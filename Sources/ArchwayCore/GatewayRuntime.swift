@@ -159,7 +159,7 @@ public actor GatewayRuntime {
         let snapshot = ResourceSnapshot(load.resources.map(\.resource))
         let result = translator.translate(snapshot)
         do {
-            try tables.swap(CompiledTable(result.table, previous: tables.current))
+            try tables.swap(CompiledTable(result.table, previous: tables.current, edgeGuards: tables.edgeGuards.factory))
             healthChecks.reconcile()
         } catch {
             metrics.configReloadFailures.increment()

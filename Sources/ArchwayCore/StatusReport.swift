@@ -109,6 +109,13 @@ public struct StatusReport: Sendable {
                               metadata: .init(name: policy.metadata.name, namespace: policy.metadata.namespace, generation: policy.metadata.generation),
                               status: .policy(status)))
         }
+        for policy in snapshot.edgePolicies {
+            guard var status = statuses.edgePolicies[policy.kind]?[policy.metadata.namespacedName] else { continue }
+            for index in status.ancestors.indices { status.ancestors[index].conditions = stamp(status.ancestors[index].conditions, policy.metadata.generation) }
+            items.append(Item(apiVersion: "\(BackendTrafficPolicy.group)/v1alpha1", kind: policy.kind.rawValue,
+                              metadata: .init(name: policy.metadata.name, namespace: policy.metadata.namespace, generation: policy.metadata.generation),
+                              status: .policy(status)))
+        }
         for slo in snapshot.serviceLevelObjectives {
             guard let conditions = statuses.serviceLevelObjectives[slo.metadata.namespacedName] else { continue }
             items.append(Item(apiVersion: "\(BackendTrafficPolicy.group)/v1alpha1", kind: "ServiceLevelObjective",

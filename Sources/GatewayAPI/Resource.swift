@@ -8,6 +8,7 @@ public enum Resource: Sendable, Equatable {
     case backendTLSPolicy(BackendTLSPolicy)
     case backendTrafficPolicy(BackendTrafficPolicy)
     case serviceLevelObjective(ServiceLevelObjective)
+    case edgePolicy(EdgePolicy)
     case configMap(ConfigMap)
     case referenceGrant(ReferenceGrant)
     case service(Service)
@@ -28,6 +29,7 @@ public enum Resource: Sendable, Equatable {
         case .backendTLSPolicy: "BackendTLSPolicy"
         case .backendTrafficPolicy: "BackendTrafficPolicy"
         case .serviceLevelObjective: "ServiceLevelObjective"
+        case .edgePolicy(let r): r.kind.rawValue
         case .configMap: "ConfigMap"
         case .referenceGrant: "ReferenceGrant"
         case .service: "Service"
@@ -50,6 +52,7 @@ public enum Resource: Sendable, Equatable {
         case .backendTLSPolicy(let r): r.metadata
         case .backendTrafficPolicy(let r): r.metadata
         case .serviceLevelObjective(let r): r.metadata
+        case .edgePolicy(let r): r.metadata
         case .configMap(let r): r.metadata
         case .referenceGrant(let r): r.metadata
         case .service(let r): r.metadata

@@ -17,6 +17,8 @@ enum ResourceDecoder {
         case (GatewayAPIGroup.name, "GRPCRoute"): return .grpcRoute(try decoder.decode(from: node))
         case (GatewayAPIGroup.name, "BackendTLSPolicy"): return .backendTLSPolicy(try decoder.decode(from: node))
         case (BackendTrafficPolicy.group, "BackendTrafficPolicy"): return .backendTrafficPolicy(try decoder.decode(from: node))
+        case (BackendTrafficPolicy.group, _) where EdgePolicy.Kind(rawValue: kind) != nil:
+            return .edgePolicy(try EdgePolicy.decode(node, kind: EdgePolicy.Kind(rawValue: kind)!, with: decoder))
         case (BackendTrafficPolicy.group, "ServiceLevelObjective"): return .serviceLevelObjective(try decoder.decode(from: node))
         case ("", "ConfigMap"): return .configMap(try decoder.decode(from: node))
         case (GatewayAPIGroup.name, "ReferenceGrant"): return .referenceGrant(try decoder.decode(from: node))
@@ -57,6 +59,7 @@ extension Resource {
         case .backendTLSPolicy(var r): edit(&r.metadata); self = .backendTLSPolicy(r)
         case .backendTrafficPolicy(var r): edit(&r.metadata); self = .backendTrafficPolicy(r)
         case .serviceLevelObjective(var r): edit(&r.metadata); self = .serviceLevelObjective(r)
+        case .edgePolicy(var r): edit(&r.metadata); self = .edgePolicy(r)
         case .configMap(var r): edit(&r.metadata); self = .configMap(r)
         case .referenceGrant(var r): edit(&r.metadata); self = .referenceGrant(r)
         case .service(var r): edit(&r.metadata); self = .service(r)

@@ -9,6 +9,8 @@ public struct ResourceSnapshot: Sendable {
     public private(set) var backendTLSPolicies: [BackendTLSPolicy] = []
     public private(set) var backendTrafficPolicies: [BackendTrafficPolicy] = []
     public private(set) var serviceLevelObjectives: [ServiceLevelObjective] = []
+    /// archway.dev edge policies (BasicAuth, RateLimit, ...), sorted by kind then namespace/name.
+    public private(set) var edgePolicies: [EdgePolicy] = []
     public private(set) var configMaps: [NamespacedName: ConfigMap] = [:]
     public private(set) var referenceGrants: [String: [ReferenceGrant]] = [:]
     public private(set) var services: [NamespacedName: Service] = [:]
@@ -30,6 +32,7 @@ public struct ResourceSnapshot: Sendable {
             case .backendTLSPolicy(let r): backendTLSPolicies.append(r)
             case .backendTrafficPolicy(let r): backendTrafficPolicies.append(r)
             case .serviceLevelObjective(let r): serviceLevelObjectives.append(r)
+            case .edgePolicy(let r): edgePolicies.append(r)
             case .configMap(let r): configMaps[r.metadata.namespacedName] = r
             case .referenceGrant(let r): referenceGrants[r.metadata.namespace ?? "default", default: []].append(r)
             case .service(let r): services[r.metadata.namespacedName] = r
@@ -50,6 +53,7 @@ public struct ResourceSnapshot: Sendable {
         backendTLSPolicies.sort { $0.metadata.namespacedName < $1.metadata.namespacedName }
         backendTrafficPolicies.sort { $0.metadata.namespacedName < $1.metadata.namespacedName }
         serviceLevelObjectives.sort { $0.metadata.namespacedName < $1.metadata.namespacedName }
+        edgePolicies.sort { ($0.kind.rawValue, $0.metadata.namespacedName) < ($1.kind.rawValue, $1.metadata.namespacedName) }
         grpcRoutes.sort { $0.metadata.namespacedName < $1.metadata.namespacedName }
         streamRoutes.sort { ($0.kind.rawValue, $0.metadata.namespacedName) < ($1.kind.rawValue, $1.metadata.namespacedName) }
         ingresses.sort { $0.metadata.namespacedName < $1.metadata.namespacedName }

@@ -55,6 +55,8 @@ public struct StatusSet: Sendable, Equatable {
     public var grpcRoutes: [NamespacedName: RouteStatus] = [:]
     public var backendTLSPolicies: [NamespacedName: PolicyStatus] = [:]
     public var backendTrafficPolicies: [NamespacedName: PolicyStatus] = [:]
+    /// BasicAuth, RateLimit and the other archway.dev edge policies, by kind.
+    public var edgePolicies: [EdgePolicy.Kind: [NamespacedName: PolicyStatus]] = [:]
     /// Accepted (the target exists) or not, per ServiceLevelObjective.
     public var serviceLevelObjectives: [NamespacedName: [Condition]] = [:]
     /// Whether each Ingress is served side by side, and why (not).

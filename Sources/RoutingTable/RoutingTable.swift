@@ -177,6 +177,8 @@ public struct HTTPRouteEntry: Sendable, Codable, Equatable {
     public var tenant: String?
     /// Names of the ServiceLevelObjectives this entry's requests count towards.
     public var slos: [String] = []
+    /// Edge policies (auth, rate limits, allow lists, body size), at most one per kind, in phase order.
+    public var edge: [EdgeRule] = []
 
     public init(origin: RouteOrigin, match: HTTPMatch, filters: [HTTPFilter], action: RouteAction,
                 timeouts: RouteTimeouts? = nil, retry: RetryPolicy? = nil, environment: String? = nil, tenant: String? = nil) {

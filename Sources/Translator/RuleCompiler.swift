@@ -7,11 +7,14 @@ import RoutingTable
 struct CompiledRoute {
     struct Rule {
         var index: Int
+        var name: String?
         var matches: [HTTPMatch]
         var filters: [HTTPFilter]
         var action: RouteAction
         var timeouts: RouteTimeouts?
         var retry: RetryPolicy?
+        /// Edge policies named by the rule's ExtensionRef filters.
+        var edge: [EdgeRule] = []
     }
     var rules: [Rule] = []
     var dropped: [(rule: Int, message: String)] = []
@@ -43,8 +46,17 @@ extension Translator {
                 let matches = try (rule.matches ?? []).isEmpty ? [HTTPMatch(path: .prefix(""))] : rule.matches!.map(compileMatch)
                 var filters: [HTTPFilter] = []
                 var redirect: Redirect?
+                var edge: [EdgeRule] = []
+                var edgeProblem: EdgeProblem?
                 let routeNamespace = route.metadata.namespace ?? "default"
                 for filter in rule.filters ?? [] {
+                    if filter.type == "ExtensionRef", let ref = filter.extensionRef {
+                        switch edgeRule(extensionRef: ref, namespace: routeNamespace, snapshot: snapshot) {
+                        case .success(let rule): edge.append(rule)
+                        case .failure(let problem): edgeProblem = edgeProblem ?? problem
+                        }
+                        continue
+                    }
                     if filter.type == "RequestMirror", let mirror = filter.requestMirror {
                         filters.append(.requestMirror(compileMirror(mirror, routeKind: routeKind, routeNamespace: routeNamespace,
                                                                     http2: http2Backends, snapshot: snapshot, into: &compiled)))
@@ -56,7 +68,12 @@ extension Translator {
                     }
                 }
                 let action: RouteAction
-                if let redirect {
+                if let edgeProblem {
+                    // The spec: a filter that cannot be honoured answers 500 rather than letting the
+                    // request through unchecked.
+                    if compiled.refsProblem == nil { compiled.refsProblem = (edgeProblem.reason, edgeProblem.message) }
+                    action = .direct(status: 500, reason: edgeProblem.message)
+                } else if let redirect {
                     action = .redirect(redirect)
                 } else {
                     action = resolveBackends(rule.backendRefs ?? [], routeKind: routeKind, routeNamespace: route.metadata.namespace ?? "default",
@@ -68,7 +85,8 @@ extension Translator {
                 let retry = rule.retry.map {
                     RetryPolicy(codes: $0.codes ?? [], attempts: $0.attempts ?? 1, backoffMillis: $0.backoff.flatMap(parseGatewayDuration) ?? 0)
                 }
-                compiled.rules.append(.init(index: index, matches: matches, filters: filters, action: action, timeouts: timeouts, retry: retry))
+                compiled.rules.append(.init(index: index, name: rule.name, matches: matches, filters: filters, action: action,
+                                            timeouts: timeouts, retry: retry, edge: edge))
             } catch let error as RuleError {
                 compiled.dropped.append((index, error.message))
             } catch {
@@ -148,8 +166,7 @@ extension Translator {
                                             allowMethods: cors?.allowMethods ?? [], allowHeaders: cors?.allowHeaders ?? [],
                                             exposeHeaders: cors?.exposeHeaders ?? [], maxAge: cors?.maxAge ?? 5)))
         case "ExtensionRef":
-            let ref = filter.extensionRef
-            throw RuleError(message: "ExtensionRef filter \(ref?.group ?? "")/\(ref?.kind ?? "")/\(ref?.name ?? "") is not supported")
+            throw RuleError(message: "ExtensionRef filter without extensionRef")
         default:
             throw RuleError(message: "filter type \(filter.type) is not supported")
         }

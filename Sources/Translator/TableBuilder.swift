@@ -42,6 +42,7 @@ struct TableBuilder {
     /// ServiceLevelObjective names by the object they target ("HTTPRoute ns/name", "Gateway ns/name").
     var sloTargets: [String: [String]] = [:]
     var slos: [String: SLOSpec] = [:]
+    var edge = EdgeAttachments()
 
     mutating func add(_ compiled: CompiledRoute, of route: HTTPRoute, kind: String, through gateway: GatewayState,
                       listener: Gateway.Listener, hostnames: [String]) {
@@ -60,6 +61,9 @@ struct TableBuilder {
                                            environment: labels["environment"] ?? gatewayLabels["environment"],
                                            tenant: labels["tenant"] ?? gatewayLabels["tenant"])
                 entry.slos = slos
+                entry.edge = edge.rules(gateway: gateway.gateway.metadata.namespacedName, listener: listener.name,
+                                        route: kind == "HTTPRoute" ? route.metadata.namespacedName : nil,
+                                        ruleName: rule.name, extensionRefs: rule.edge)
                 let precedence = PrecedenceKey(match: match, origin: origin, creationTimestamp: route.metadata.creationTimestamp)
                 for hostname in hostnames {
                     buckets[key]?.hosts[hostname, default: []].append((precedence, entry))

@@ -48,6 +48,8 @@ public struct Translator: Sendable {
             }
         }
         resolveServiceLevels(snapshot, into: &statuses, builder: &builder)
+        let ourGateways = listeners.gateways.values.map(\.gateway).sorted { $0.metadata.namespacedName < $1.metadata.namespacedName }
+        builder.edge = resolveEdgePolicies(snapshot, gateways: ourGateways, into: &statuses)
         let conflicts = routeKindConflicts(snapshot, listeners: listeners)
         for route in snapshot.httpRoutes {
             if let status = attach(route, snapshot: snapshot, conflicts: conflicts, listeners: &listeners, builder: &builder) {
@@ -80,7 +82,6 @@ public struct Translator: Sendable {
                 }
             }
         }
-        let ourGateways = listeners.gateways.values.map(\.gateway).sorted { $0.metadata.namespacedName < $1.metadata.namespacedName }
         let backendTLS = resolveBackendTLS(snapshot, gateways: ourGateways, into: &statuses)
         let backendTraffic = resolveBackendTraffic(snapshot, gateways: ourGateways, into: &statuses)
         return Result(table: builder.build(snapshot: snapshot, backendTLS: backendTLS, backendTraffic: backendTraffic), statuses: statuses)

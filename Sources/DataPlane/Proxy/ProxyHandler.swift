@@ -17,11 +17,14 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         /// Answered locally; the rest of the request body is read and dropped so keep-alive survives.
         case discarding
         case forwarding(Exchange)
+        /// An edge policy is deciding (a password hash, a token signature, an auth service); the
+        /// request's body waits in `EdgeWait.parts` and the client is not read meanwhile.
+        case authorizing(EdgeWait)
     }
 
     private let listenerPort: Int
     /// "http" or "https": how the client reached us, for X-Forwarded-Proto and scheme-less redirects.
-    private let scheme: String
+    let scheme: String
     let tables: TableStore
     let loop: EventLoopContext
     var context: ChannelHandlerContext?
@@ -33,7 +36,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     private var requestVersion = HTTPVersion.http1_1
     private var readHeld = false
     private var upstreamNeedsFlush = false
-    private var clientAddress = ""
+    private(set) var clientAddress = ""
     private var pipelined: [HTTPServerRequestPart] = []
     private var quiescing = false
     /// An Upgrade request was read: the HTTP/1 decoder has stopped parsing, so nothing more is read
@@ -54,6 +57,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     private var headSeenInThisRead = false
     private var requestsSeen = 0
     private(set) var requestBodyBytes = 0
+    /// The global body limit, lowered by a BodySize policy on the request's route.
+    private var requestBodyLimit: Int?
     private(set) var responseBytes = 0
 
     init(listenerPort: Int, scheme: String, tables: TableStore, loop: EventLoopContext, guardsConnection: Bool = false) {
@@ -156,6 +161,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             exchange.dropConnection()
             state = .idle
         }
+        if case .authorizing = state { state = .idle }
         if let parserError = error as? HTTPParserError, !responding {
             keepAlive = false
             let record = RequestRecord(table: tables.current, method: "OTHER", start: .now())
@@ -181,12 +187,15 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     }
 
     private func isAnswering(before part: HTTPServerRequestPart) -> Bool {
-        guard case .head = part, case .forwarding = state else { return false }
-        return true
+        guard case .head = part else { return false }
+        switch state {
+        case .forwarding, .authorizing: return true
+        case .idle, .discarding: return false
+        }
     }
 
     /// Runs requests that arrived pipelined, once the one before them has been answered.
-    private func drainPipelined() {
+    func drainPipelined() {
         guard let context else { return }
         while let part = pipelined.first, !isAnswering(before: part) {
             pipelined.removeFirst()
@@ -203,7 +212,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         if case .idle = state, pipelined.isEmpty { context.close(promise: nil) }
     }
 
-    private func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+    func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
         // After an answer that closes the connection nothing more is read from it: a pipelined request
         // behind a refused one must never reach a backend.
         guard !closing else { return }
@@ -211,14 +220,16 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         case .head(let head):
             begin(head, context: context)
         case .body(let buffer):
+            if case .authorizing(let wait) = state { return wait.parts.append(part) }
             requestBodyBytes += buffer.readableBytes
-            if let limit = loop.limits.maxRequestBodyBytes, requestBodyBytes > limit { return bodyTooLarge(limit) }
+            if let limit = requestBodyLimit, requestBodyBytes > limit { return bodyTooLarge(limit) }
             guard case .forwarding(let exchange) = state else { return }
             sendUpstream(.body(.byteBuffer(buffer)), exchange: exchange)
         case .end(let trailers):
             switch state {
             case .idle: break
             case .discarding: state = .idle
+            case .authorizing(let wait): wait.parts.append(part)
             case .forwarding(let exchange):
                 exchange.requestEnded = true
                 sendUpstream(.end(trailers), exchange: exchange)
@@ -241,6 +252,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     func read(context: ChannelHandlerContext) {
         if !pipelined.isEmpty || upgradeRequested {
             readHeld = true
+        } else if case .authorizing = state {
+            readHeld = true
         } else if case .forwarding(let exchange) = state, !exchange.requestEnded,
            !(exchange.connection?.channel.isWritable ?? false) {
             readHeld = true
@@ -256,7 +269,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         context.fireChannelWritabilityChanged()
     }
 
-    private func resumeClientReads() {
+    func resumeClientReads() {
         guard readHeld, let context else { return }
         readHeld = false
         context.read()
@@ -269,6 +282,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         headStartedAt = nil
         requestsSeen += 1
         requestBodyBytes = 0
+        requestBodyLimit = loop.limits.maxRequestBodyBytes
         responseBytes = 0
         // An HTTP/2 stream ends with its response; the connection's life is NIOHTTP2's business.
         keepAlive = (head.version.major == 2 || head.isKeepAlive) && !quiescing
@@ -340,6 +354,21 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             }
         }
 
+        if route.edgeGuards.isEmpty {
+            return dispatch(head, route: route, labels: labels, host: host, path: path, query: query, upgrade: upgrade,
+                            corsHeaders: corsHeaders, edits: nil, context: context)
+        }
+        let wait = EdgeWait(head: head, route: route, labels: labels, host: host, path: path, query: query, upgrade: upgrade, corsHeaders: corsHeaders)
+        runEdgeGuards(wait, context: context)
+    }
+
+    /// Sends the request where its route says, once every edge policy has let it through.
+    func dispatch(_ head: HTTPRequestHead, route: CompiledRoute, labels: RequestRecord, host: String, path: Substring, query: Substring?,
+                  upgrade: String?, corsHeaders: [(String, String)], edits: EdgeEdits?, context: ChannelHandlerContext) {
+        var labels = labels
+        if let limit = edits?.maxRequestBody {
+            requestBodyLimit = min(requestBodyLimit ?? limit, limit)
+        }
         switch route.action {
         case .direct(let status, let reason):
             respondLocally(HTTPResponseStatus(statusCode: status), reason, record: labels)
@@ -365,14 +394,14 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 // h2c upgrades are not forwarded: the backend connection is archway's to choose.
                 let tunnel = upgrade.flatMap { $0.lowercased() == "h2c" ? nil : $0 }
                 let (upstreamHead, owesContinue) = upstreamRequest(head, route: route, path: path, query: query, upgrade: tunnel,
-                                                                   http2: cluster.http2, requestID: labels.requestID, span: labels.span)
+                                                                   http2: cluster.http2, requestID: labels.requestID, span: labels.span, edits: edits)
                 let exchange = Exchange(requestHead: head, upstreamHead: upstreamHead, route: route, cluster: cluster,
                                         record: labels, owesContinue: owesContinue, upgrade: tunnel)
                 exchange.requestSlot = cluster.health
                 exchange.corsHeaders = corsHeaders
                 exchange.pending.append(.head(upstreamHead))
                 state = .forwarding(exchange)
-                prepareResilience(exchange, start: start, context: context)
+                prepareResilience(exchange, start: labels.start, context: context)
                 startMirrors(exchange)
                 connect(exchange, allowReuse: true)
             }
@@ -382,7 +411,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     /// The request as the backend sees it: hop-by-hop headers gone, framing explicit, filters applied,
     /// X-Forwarded-* and Forwarded set.
     private func upstreamRequest(_ head: HTTPRequestHead, route: CompiledRoute, path: Substring, query: Substring?,
-                                 upgrade: String?, http2: Bool, requestID: String, span: (any Span)?) -> (HTTPRequestHead, owesContinue: Bool) {
+                                 upgrade: String?, http2: Bool, requestID: String, span: (any Span)?, edits: EdgeEdits?) -> (HTTPRequestHead, owesContinue: Bool) {
         var headers = head.headers
         let chunked = headers["transfer-encoding"].contains { $0.containsToken("chunked") }
         let wantsTrailers = headers["te"].contains { $0.containsToken("trailers") }
@@ -409,6 +438,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             headers.replaceOrAdd(name: "traceparent", value: RequestIdentity.traceparent(head.headers, loop: loop))
         }
         if let edits = route.requestHeaders { HeaderRules.apply(edits, to: &headers) }
+        if let edits {
+            // Last, so what an auth policy vouches for (user, client, claims) cannot be forged upstream.
+            for name in edits.removeHeaders { headers.remove(name: name) }
+            for (name, value) in edits.setHeaders { headers.add(name: name, value: value) }
+        }
 
         var newPath = String(path)
         if let rewrite = route.rewrite {

@@ -117,7 +117,7 @@ extension ProxyHandler {
             fail(exchange, .payloadTooLarge, why)
         case .forwarding(let exchange):
             cutMidResponse(exchange, context: context)
-        case .idle, .discarding:
+        case .idle, .discarding, .authorizing:
             break
         }
     }

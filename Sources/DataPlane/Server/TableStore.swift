@@ -14,6 +14,8 @@ public final class TableStore: Sendable {
     }
     private let box: NIOLockedValueBox<Serving>
     public let certificates = TLSContextCache()
+    /// Live edge-policy guards, kept across swaps while their policy is unchanged.
+    public let edgeGuards = EdgeGuardRegistry()
 
     public init(_ table: CompiledTable = .empty) { box = NIOLockedValueBox(Serving(routes: table, tls: [:], upstreamTLS: [:])) }
 
@@ -39,5 +41,6 @@ public final class TableStore: Sendable {
         box.withLockedValue { $0 = Serving(routes: table, tls: tls, upstreamTLS: upstreamTLS) }
         let inUse = table.source.ports.flatMap(\.listeners).compactMap(\.tls).flatMap(\.certificates)
         certificates.keepOnly(Set(inUse))
+        edgeGuards.keepOnly(table.source)
     }
 }

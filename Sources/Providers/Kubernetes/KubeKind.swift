@@ -1,3 +1,5 @@
+import GatewayAPI
+
 /// A kind archway reads from the API server, and where its REST collection lives.
 public struct KubeKind: Sendable, Hashable, CustomStringConvertible {
     public var group: String
@@ -47,6 +49,10 @@ public struct KubeKind: Sendable, Hashable, CustomStringConvertible {
     public static let backendTLSPolicy = KubeKind(gatewayGroup, "v1", "BackendTLSPolicy", "backendtlspolicies", optional: true)
     public static let backendTrafficPolicy = KubeKind(archwayGroup, "v1alpha1", "BackendTrafficPolicy", "backendtrafficpolicies", optional: true)
     public static let serviceLevelObjective = KubeKind(archwayGroup, "v1alpha1", "ServiceLevelObjective", "servicelevelobjectives", optional: true)
+    /// BasicAuth, RateLimit and the other edge policies (optional: their CRDs may not be installed).
+    public static let edgePolicies: [KubeKind] = EdgePolicy.Kind.allCases.map {
+        KubeKind(archwayGroup, "v1alpha1", $0.rawValue, $0.rawValue.lowercased() + ($0.rawValue.hasSuffix("s") ? "es" : "s"), optional: true)
+    }
     public static let service = KubeKind("", "v1", "Service", "services")
     public static let endpointSlice = KubeKind("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices")
     public static let namespace = KubeKind("", "v1", "Namespace", "namespaces", namespaced: false)
@@ -62,7 +68,7 @@ public struct KubeKind: Sendable, Hashable, CustomStringConvertible {
         gatewayClass, gateway, httpRoute, grpcRoute, tcpRoute, tlsRoute, udpRoute, referenceGrant,
         backendTLSPolicy, backendTrafficPolicy, serviceLevelObjective, service, endpointSlice, namespace,
         ingress, ingressClass,
-    ]
+    ] + edgePolicies
 
     /// Kinds whose `.status` archway writes, by kind name.
     public static let byKind: [String: KubeKind] = Dictionary(

@@ -11,7 +11,8 @@ public final class CompiledTable: Sendable {
 
     /// `previous`: the table being replaced, whose clusters' health state carries over when the
     /// cluster keeps its endpoints and policy.
-    public init(_ table: RoutingTable, previous: CompiledTable? = nil) throws {
+    /// `edgeGuards` makes the live checks for edge policies; without it (route verification) they are not enforced.
+    public init(_ table: RoutingTable, previous: CompiledTable? = nil, edgeGuards: EdgeGuardFactory? = nil) throws {
         source = table
         var clusters: [String: CompiledCluster] = [:]
         for (id, cluster) in table.clusters {
@@ -31,7 +32,7 @@ public final class CompiledTable: Sendable {
         var streams: [Int: HostIndex<HostIndex<CompiledStreamRoute>>] = [:]
         for port in table.ports {
             let listeners = try port.listeners.filter { $0.streamRoutes == nil }.map { listener in
-                (hostname: listener.hostname, value: try CompiledListener(listener, clusters: clusters, slos: slos))
+                (hostname: listener.hostname, value: try CompiledListener(listener, clusters: clusters, slos: slos, edgeGuards: edgeGuards))
             }
             ports[port.port] = HostIndex(listeners)
             streams[port.port] = HostIndex(port.listeners.compactMap { listener in
@@ -96,9 +97,9 @@ public enum RouteLookup {
 struct CompiledListener: Sendable {
     let virtualHosts: HostIndex<[CompiledRoute]>
 
-    init(_ listener: ListenerTable, clusters: [String: CompiledCluster], slos: [String: SLOTracker]) throws {
+    init(_ listener: ListenerTable, clusters: [String: CompiledCluster], slos: [String: SLOTracker], edgeGuards: EdgeGuardFactory?) throws {
         virtualHosts = HostIndex(try listener.virtualHosts.map { vhost in
-            (hostname: vhost.hostname, value: try vhost.routes.map { try CompiledRoute($0, clusters: clusters, slos: slos) })
+            (hostname: vhost.hostname, value: try vhost.routes.map { try CompiledRoute($0, clusters: clusters, slos: slos, edgeGuards: edgeGuards) })
         })
     }
 }
@@ -188,9 +189,13 @@ public final class CompiledRoute: Sendable {
     public let action: Action
     /// The prefix the PathPrefix match consumed, for ReplacePrefixMatch.
     public let matchedPrefix: String?
+    /// Live checks for the entry's edge policies, in phase order.
+    public let edgeGuards: [any EdgeGuard]
 
-    init(_ entry: HTTPRouteEntry, clusters: [String: CompiledCluster], slos: [String: SLOTracker] = [:]) throws {
+    init(_ entry: HTTPRouteEntry, clusters: [String: CompiledCluster], slos: [String: SLOTracker] = [:],
+         edgeGuards: EdgeGuardFactory? = nil) throws {
         origin = entry.origin
+        self.edgeGuards = edgeGuards.map { make in entry.edge.map(make) } ?? []
         matcher = try RequestMatcher(entry.match)
         if case .prefix(let prefix) = entry.match.path { matchedPrefix = prefix } else { matchedPrefix = nil }
         var requestHeaders: HeaderEdits?

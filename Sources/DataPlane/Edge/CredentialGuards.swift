@@ -1,0 +1,125 @@
+import Crypto
+import Foundation
+import HummingbirdBcrypt
+import NIOConcurrencyHelpers
+import NIOPosix
+import RoutingTable
+
+/// Outcomes of expensive checks (bcrypt, signature verification), keyed by a digest of the credential
+/// so that the cache never holds a password. Bounded: when full it starts over.
+final class VerifiedCache<Value: Sendable>: Sendable {
+    typealias Key = SHA256Digest
+    private let entries = NIOLockedValueBox<[SHA256Digest: Value]>([:])
+    private let limit: Int
+    init(limit: Int) { self.limit = limit }
+
+    static func key(_ parts: String...) -> SHA256Digest {
+        var hasher = SHA256()
+        for part in parts {
+            hasher.update(data: Data(part.utf8))
+            hasher.update(data: [0])
+        }
+        return hasher.finalize()
+    }
+
+    subscript(key: SHA256Digest) -> Value? {
+        get { entries.withLockedValue { $0[key] } }
+        set {
+            entries.withLockedValue { entries in
+                if entries.count >= limit { entries.removeAll(keepingCapacity: true) }
+                entries[key] = newValue
+            }
+        }
+    }
+}
+
+/// htpasswd users: bcrypt (`$2y$`, `$2a$`, `$2b$`) and `{SHA}`. bcrypt is slow by design, so a first
+/// check of a password runs on the thread pool and its outcome is cached; the event loop never hashes.
+final class BasicAuthGuard: EdgeGuard {
+    let rule: EdgeRule
+    private let spec: BasicAuthRule
+    private let verified = VerifiedCache<Bool>(limit: 4096)
+
+    init(_ spec: BasicAuthRule) {
+        self.spec = spec
+        rule = .basicAuth(spec)
+    }
+
+    func check(_ request: EdgeRequest) -> EdgeDecision {
+        guard let header = request.header("authorization"), header.count > 6, header.prefix(6).lowercased() == "basic ",
+              let decoded = Data(base64Encoded: String(header.dropFirst(6)).trimmingCharacters(in: .whitespaces)),
+              let credentials = String(data: decoded, encoding: .utf8), let colon = credentials.firstIndex(of: ":") else {
+            return refuse("credentials required")
+        }
+        let user = String(credentials[..<colon]), password = String(credentials[credentials.index(after: colon)...])
+        guard let hash = spec.users[user] else { return refuse("unknown user or wrong password") }
+        if hash.hasPrefix("{SHA}") {
+            let digest = Data(Insecure.SHA1.hash(data: Data(password.utf8))).base64EncodedString()
+            return Self.constantTimeEqual(digest, String(hash.dropFirst(5))) ? pass(user) : refuse("unknown user or wrong password")
+        }
+        let key = VerifiedCache<Bool>.key(user, password, hash)
+        if let known = verified[key] { return known ? pass(user) : refuse("unknown user or wrong password") }
+        return .later { [self] resume in
+            NIOThreadPool.singleton.submit { _ in
+                let ok = Bcrypt.verify(password, hash: hash)
+                self.verified[key] = ok
+                resume(ok ? self.pass(user) : self.refuse("unknown user or wrong password"))
+            }
+        }
+    }
+
+    private func pass(_ user: String) -> EdgeDecision {
+        var edits = EdgeEdits()
+        if spec.stripAuthorization { edits.removeHeaders.append("authorization") }
+        edits.setHeaders.append(("x-auth-user", user))
+        return .pass(edits)
+    }
+
+    private func refuse(_ why: String) -> EdgeDecision {
+        let realm = spec.realm.replacingOccurrences(of: "\"", with: "'")
+        return .refuse(EdgeRefusal(status: 401, message: "\(spec.policy): \(why)", headers: [("www-authenticate", "Basic realm=\"\(realm)\", charset=\"UTF-8\"")]))
+    }
+
+    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
+        let x = Array(a.utf8), y = Array(b.utf8)
+        guard x.count == y.count else { return false }
+        var difference: UInt8 = 0
+        for index in x.indices { difference |= x[index] ^ y[index] }
+        return difference == 0
+    }
+}
+
+/// API keys, looked up by their SHA-256 so that comparing them takes the same time whatever the key.
+final class APIKeyGuard: EdgeGuard {
+    let rule: EdgeRule
+    private let spec: APIKeyAuthRule
+
+    init(_ spec: APIKeyAuthRule) {
+        self.spec = spec
+        rule = .apiKeyAuth(spec)
+    }
+
+    func check(_ request: EdgeRequest) -> EdgeDecision {
+        var key = request.header(spec.header)
+        if key == nil, let parameter = spec.queryParameter, let query = request.query {
+            for pair in query.split(separator: "&") {
+                let parts = pair.split(separator: "=", maxSplits: 1)
+                if parts.count == 2, parts[0] == parameter { key = String(parts[1]).removingPercentEncoding ?? String(parts[1]) }
+            }
+        }
+        let challenge = [("www-authenticate", "APIKey header=\"\(spec.header)\"")]
+        guard let key, !key.isEmpty else {
+            return .refuse(EdgeRefusal(status: 401, message: "\(spec.policy): API key required in header \(spec.header)"
+                                       + (spec.queryParameter.map { " or query parameter \($0)" } ?? ""), headers: challenge))
+        }
+        let digest = SHA256.hash(data: Data(key.utf8)).map { $0 < 16 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+        guard let client = spec.clientsByKeyDigest[digest] else {
+            return .refuse(EdgeRefusal(status: 401, message: "\(spec.policy): API key not recognised", headers: challenge))
+        }
+        var edits = EdgeEdits()
+        // The backend learns who called, never the key itself.
+        edits.removeHeaders.append(spec.header)
+        edits.setHeaders.append((spec.clientHeader, client))
+        return .pass(edits)
+    }
+}

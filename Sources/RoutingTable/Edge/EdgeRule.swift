@@ -1,0 +1,167 @@
+/// One edge policy as the data plane runs it, with everything it needs resolved by the translator
+/// (Secrets read, durations parsed). `policy` names the source object ("BasicAuth team-a/admins") for
+/// answers, logs and `archway status`.
+public enum EdgeRule: Sendable, Codable, Equatable, Hashable {
+    case ipAllowList(IPAllowListRule)
+    case rateLimit(RateLimitRule)
+    case bodySize(BodySizeRule)
+    case basicAuth(BasicAuthRule)
+    case apiKeyAuth(APIKeyAuthRule)
+    case jwtAuth(JWTAuthRule)
+    case forwardAuth(ForwardAuthRule)
+
+    public var policy: String {
+        switch self {
+        case .ipAllowList(let r): r.policy
+        case .rateLimit(let r): r.policy
+        case .bodySize(let r): r.policy
+        case .basicAuth(let r): r.policy
+        case .apiKeyAuth(let r): r.policy
+        case .jwtAuth(let r): r.policy
+        case .forwardAuth(let r): r.policy
+        }
+    }
+
+    /// The object kind, which is also what "one policy per kind" means when several levels attach one.
+    public var kind: String { String(policy.prefix { $0 != " " }) }
+
+    /// Cheap refusals first: an address outside the allow list or a client over its rate never costs a
+    /// password hash or a sub-request.
+    public var phase: Int {
+        switch self {
+        case .ipAllowList: 0
+        case .rateLimit: 1
+        case .bodySize: 2
+        case .apiKeyAuth: 3
+        case .basicAuth: 4
+        case .jwtAuth: 5
+        case .forwardAuth: 6
+        }
+    }
+}
+
+public struct IPAllowListRule: Sendable, Codable, Equatable, Hashable {
+    public var policy: String
+    public var allow: [CIDR]
+    public var deny: [CIDR]
+    public var trustedProxyDepth: Int
+    public init(policy: String, allow: [CIDR], deny: [CIDR], trustedProxyDepth: Int) {
+        self.policy = policy
+        self.allow = allow
+        self.deny = deny
+        self.trustedProxyDepth = trustedProxyDepth
+    }
+}
+
+public struct RateLimitRule: Sendable, Codable, Equatable, Hashable {
+    public enum Key: Sendable, Codable, Equatable, Hashable {
+        case clientIP(trustedProxyDepth: Int)
+        /// Lowercased header name; requests without it share one bucket.
+        case header(String)
+        case route
+    }
+    public var policy: String
+    public var requests: Int
+    public var periodSeconds: Int
+    public var burst: Int
+    public var key: Key
+    public init(policy: String, requests: Int, periodSeconds: Int, burst: Int, key: Key) {
+        self.policy = policy
+        self.requests = requests
+        self.periodSeconds = periodSeconds
+        self.burst = burst
+        self.key = key
+    }
+}
+
+public struct BodySizeRule: Sendable, Codable, Equatable, Hashable {
+    public var policy: String
+    public var maxBytes: Int
+    public init(policy: String, maxBytes: Int) {
+        self.policy = policy
+        self.maxBytes = maxBytes
+    }
+}
+
+public struct BasicAuthRule: Sendable, Codable, Equatable, Hashable {
+    public var policy: String
+    public var realm: String
+    /// User name to htpasswd hash (`$2y$...` bcrypt or `{SHA}...`).
+    public var users: [String: String]
+    public var stripAuthorization: Bool
+    public init(policy: String, realm: String, users: [String: String], stripAuthorization: Bool) {
+        self.policy = policy
+        self.realm = realm
+        self.users = users
+        self.stripAuthorization = stripAuthorization
+    }
+}
+
+public struct APIKeyAuthRule: Sendable, Codable, Equatable, Hashable {
+    public var policy: String
+    /// Lowercased.
+    public var header: String
+    public var queryParameter: String?
+    public var clientHeader: String
+    /// Hex SHA-256 of each key to its client's name: the table (and its dumps) never hold a key.
+    public var clientsByKeyDigest: [String: String]
+    public init(policy: String, header: String, queryParameter: String?, clientHeader: String, clientsByKeyDigest: [String: String]) {
+        self.policy = policy
+        self.header = header
+        self.queryParameter = queryParameter
+        self.clientHeader = clientHeader
+        self.clientsByKeyDigest = clientsByKeyDigest
+    }
+}
+
+public struct JWTAuthRule: Sendable, Codable, Equatable, Hashable {
+    public struct ClaimHeader: Sendable, Codable, Equatable, Hashable {
+        public var claim: String
+        public var header: String
+        public init(claim: String, header: String) {
+            self.claim = claim
+            self.header = header
+        }
+    }
+    public var policy: String
+    /// The JWKS document, when it came from the policy, a Secret or a ConfigMap.
+    public var jwks: String?
+    /// Otherwise fetched from here, every `refreshSeconds`.
+    public var jwksURL: String?
+    public var refreshSeconds: Int
+    public var issuer: String?
+    public var audiences: [String]
+    public var claimsToHeaders: [ClaimHeader]
+    public var stripAuthorization: Bool
+    public init(policy: String, jwks: String?, jwksURL: String?, refreshSeconds: Int, issuer: String?, audiences: [String],
+                claimsToHeaders: [ClaimHeader], stripAuthorization: Bool) {
+        self.policy = policy
+        self.jwks = jwks
+        self.jwksURL = jwksURL
+        self.refreshSeconds = refreshSeconds
+        self.issuer = issuer
+        self.audiences = audiences
+        self.claimsToHeaders = claimsToHeaders
+        self.stripAuthorization = stripAuthorization
+    }
+}
+
+public struct ForwardAuthRule: Sendable, Codable, Equatable, Hashable {
+    public var policy: String
+    public var url: String
+    /// Lowercased names of the client's headers sent to the auth service.
+    public var requestHeaders: [String]
+    /// Lowercased names of the auth service's headers copied onto the upstream request.
+    public var responseHeaders: [String]
+    public var timeoutMillis: Int
+    /// Let requests through when the auth service cannot be reached (otherwise 503).
+    public var failOpen: Bool
+    public init(policy: String, url: String, requestHeaders: [String], responseHeaders: [String], timeoutMillis: Int, failOpen: Bool) {
+        self.policy = policy
+        self.url = url
+        self.requestHeaders = requestHeaders
+        self.responseHeaders = responseHeaders
+        self.timeoutMillis = timeoutMillis
+        self.failOpen = failOpen
+    }
+}
