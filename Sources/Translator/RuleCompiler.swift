@@ -50,7 +50,8 @@ extension Translator {
                 var edgeProblem: EdgeProblem?
                 let routeNamespace = route.metadata.namespace ?? "default"
                 for filter in rule.filters ?? [] {
-                    if filter.type == "ExtensionRef", let ref = filter.extensionRef {
+                    if filter.type == "ExtensionRef", let ref = filter.extensionRef, ref.group == BackendTrafficPolicy.group,
+                       EdgePolicy.Kind(rawValue: ref.kind) != nil {
                         switch edgeRule(extensionRef: ref, namespace: routeNamespace, snapshot: snapshot) {
                         case .success(let rule): edge.append(rule)
                         case .failure(let problem): edgeProblem = edgeProblem ?? problem
@@ -166,7 +167,8 @@ extension Translator {
                                             allowMethods: cors?.allowMethods ?? [], allowHeaders: cors?.allowHeaders ?? [],
                                             exposeHeaders: cors?.exposeHeaders ?? [], maxAge: cors?.maxAge ?? 5)))
         case "ExtensionRef":
-            throw RuleError(message: "ExtensionRef filter without extensionRef")
+            let ref = filter.extensionRef
+            throw RuleError(message: "ExtensionRef filter \(ref?.group ?? "")/\(ref?.kind ?? "")/\(ref?.name ?? "") is not supported (archway.dev kinds: \(EdgePolicy.Kind.allCases.map(\.rawValue).joined(separator: ", ")))")
         default:
             throw RuleError(message: "filter type \(filter.type) is not supported")
         }

@@ -91,6 +91,18 @@ struct FixtureTests {
             #expect(status != nil && !(status?.ancestors.isEmpty ?? true), "policy \(key) has ancestors")
             for ancestor in status?.ancestors ?? [] { check(ancestor.conditions, conditions, "policy \(key)") }
         }
+        for (key, conditions) in expect.edgePolicies ?? [:] {
+            let parts = key.split(separator: " ", maxSplits: 1).map(String.init)
+            let status = EdgePolicy.Kind(rawValue: parts[0]).flatMap { result.statuses.edgePolicies[$0]?[Self.namespacedName(parts[1])] }
+            #expect(status != nil && !(status?.ancestors.isEmpty ?? true), "edge policy \(key) has ancestors")
+            for ancestor in status?.ancestors ?? [] { check(ancestor.conditions, conditions, "edge policy \(key)") }
+        }
+        for (key, fragment) in expect.edgeMessages ?? [:] {
+            let parts = key.split(separator: " ", maxSplits: 1).map(String.init)
+            let status = EdgePolicy.Kind(rawValue: parts[0]).flatMap { result.statuses.edgePolicies[$0]?[Self.namespacedName(parts[1])] }
+            let messages = status?.ancestors.flatMap(\.conditions).map(\.message) ?? []
+            #expect(messages.contains { $0.contains(fragment) }, "edge policy \(key): \(messages)")
+        }
         for (key, conditions) in expect.slos ?? [:] {
             check(result.statuses.serviceLevelObjectives[Self.namespacedName(key)], conditions, "ServiceLevelObjective \(key)")
         }
@@ -126,6 +138,9 @@ struct FixtureTests {
             #expect(request.status == 404 && request.route == nil, "\(what): expected \(request.route ?? "status \(request.status ?? 0)"), got 404")
         case .matched(let route):
             let origin = "\(route.origin.namespace)/\(route.origin.name)"
+            if let edge = request.edge {
+                #expect(route.edgePolicies == edge, "\(what): edge policies")
+            }
             if let expected = request.route {
                 let parts = expected.split(separator: "#")
                 #expect(origin == String(parts[0]), "\(what): routed to \(origin)#\(route.origin.rule)")
@@ -223,6 +238,9 @@ struct Expectations: Decodable {
     var slos: [String: [String: String]]?
     var sloMessages: [String: String]?
     var sloRoutes: [String: [String]]?
+    /// Edge policy "Kind ns/name" → conditions on every ancestor; `edgeMessages`: a fragment of its message.
+    var edgePolicies: [String: [String: String]]?
+    var edgeMessages: [String: String]?
 }
 
 struct GatewayExpect: Decodable {
@@ -254,4 +272,6 @@ struct RequestExpect: Decodable {
     var location: String?
     var backends: [String: Int]?
     var rewrittenPath: String?
+    /// The edge policies the matched route enforces, in phase order.
+    var edge: [String]?
 }

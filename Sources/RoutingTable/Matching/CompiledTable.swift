@@ -191,11 +191,14 @@ public final class CompiledRoute: Sendable {
     public let matchedPrefix: String?
     /// Live checks for the entry's edge policies, in phase order.
     public let edgeGuards: [any EdgeGuard]
+    /// The policies those guards enforce ("RateLimit team-a/api"), enforced or not.
+    public let edgePolicies: [String]
 
     init(_ entry: HTTPRouteEntry, clusters: [String: CompiledCluster], slos: [String: SLOTracker] = [:],
          edgeGuards: EdgeGuardFactory? = nil) throws {
         origin = entry.origin
         self.edgeGuards = edgeGuards.map { make in entry.edge.map(make) } ?? []
+        edgePolicies = entry.edge.map(\.policy)
         matcher = try RequestMatcher(entry.match)
         if case .prefix(let prefix) = entry.match.path { matchedPrefix = prefix } else { matchedPrefix = nil }
         var requestHeaders: HeaderEdits?
