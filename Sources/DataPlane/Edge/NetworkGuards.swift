@@ -73,15 +73,16 @@ final class RateLimitGuard: EdgeGuard {
         case .header(let name): request.header(name) ?? ""
         case .route: request.routeKey
         }
-        let now = NIODeadline.now().uptimeNanoseconds
         let capacity = Double(spec.burst)
         let rate = tokensPerNano
         let (allowed, remaining) = buckets.withLockedValue { buckets -> (Bool, Double) in
+            // Read under the lock: a time taken before it could be older than the bucket's last update.
+            let now = NIODeadline.now().uptimeNanoseconds
             if buckets.count > Self.keyLimit {
-                buckets = buckets.filter { $0.value.tokens + Double(now - $0.value.updated) * rate < capacity }
+                buckets = buckets.filter { $0.value.tokens + Double(now - min(now, $0.value.updated)) * rate < capacity }
             }
             var bucket = buckets[key] ?? Bucket(tokens: capacity, updated: now)
-            bucket.tokens = min(capacity, bucket.tokens + Double(now &- bucket.updated) * rate)
+            bucket.tokens = min(capacity, bucket.tokens + Double(now - min(now, bucket.updated)) * rate)
             bucket.updated = now
             let allowed = bucket.tokens >= 1
             if allowed { bucket.tokens -= 1 }

@@ -441,6 +441,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         if let edits {
             // Last, so what an auth policy vouches for (user, client, claims) cannot be forged upstream.
             for name in edits.removeHeaders { headers.remove(name: name) }
+            for (name, _) in edits.setHeaders { headers.remove(name: name) }
             for (name, value) in edits.setHeaders { headers.add(name: name, value: value) }
         }
 
