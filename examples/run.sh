@@ -7,6 +7,7 @@
 #   curl -H "Host: app.example.com" -H "X-Canary: true" localhost:8080/   # app-green
 #   curl -H "Host: app.example.com" localhost:8080/                  # app-blue
 #   curl -H "Host: backend.example.com" localhost:8080/              # cross-namespace, via ReferenceGrant
+#   curl -u demo:demo -H "Host: admin.example.com" localhost:8080/   # BasicAuth (401 without -u)
 #   curl localhost:9901/metrics
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -33,11 +33,13 @@ struct DashboardTopology: Encodable {
         var hostnames: [String]
         var backends: [BackendView]
         var conditions: [ConditionView]
+        /// Edge policies per rule ("rule 0: RateLimit ns/name, ...").
+        var policies: [String]
     }
     var gateways: [GatewayView]
     var routes: [RouteView]
 
-    init(snapshot: ResourceSnapshot, statuses: StatusSet) {
+    init(snapshot: ResourceSnapshot, statuses: StatusSet, edgePolicies: [String: [String]] = [:]) {
         func views(_ conditions: [Condition]) -> [ConditionView] { conditions.map { ConditionView(type: $0.type, status: $0.status, reason: $0.reason) } }
         gateways = snapshot.gateways.compactMap { gateway in
             guard let status = statuses.gateways[gateway.metadata.namespacedName] else { return nil }
@@ -70,7 +72,8 @@ struct DashboardTopology: Encodable {
             routes.append(RouteView(kind: report.kind, name: name.description,
                                     parents: status.parents.map { "\($0.parentRef.namespace ?? namespace)/\($0.parentRef.name)" },
                                     hostnames: hostnames, backends: backends(refs, namespace: namespace),
-                                    conditions: views(status.parents.first?.conditions ?? [])))
+                                    conditions: views(status.parents.first?.conditions ?? []),
+                                    policies: edgePolicies[name.description] ?? []))
         }
         self.routes = routes
     }

@@ -176,7 +176,7 @@ public actor GatewayRuntime {
         if !isShutDown { admin.setReady(failures.isEmpty) }
         lastGood = (snapshot, statuses)
         if let json = try? StatusReport(snapshot: snapshot, statuses: statuses).json() { admin.setStatus(json) }
-        admin.setTopology(DashboardTopology(snapshot: snapshot, statuses: statuses).json())
+        admin.setTopology(DashboardTopology(snapshot: snapshot, statuses: statuses, edgePolicies: result.table.edgePoliciesByRoute()).json())
         generation += 1
         metrics.configReloads.increment()
         logStatusProblems(statuses, snapshot: snapshot)

@@ -50,6 +50,9 @@ public struct StatusReport: Sendable {
     public var items: [Item]
     /// Why a route got no status from this controller, by "namespace/name" (shown in the table).
     var unattached: [String: String] = [:]
+    /// The edge policies guarding each route's rules, by "namespace/name" (shown in the table only:
+    /// it is not part of any Kubernetes status).
+    public var edgePolicies: [String: [String]] = [:]
 
     /// `timestamp` is stamped into every condition's `lastTransitionTime` (the translator has no clock),
     /// and the object's generation into each `observedGeneration` the translator left empty.
@@ -135,8 +138,9 @@ public struct StatusReport: Sendable {
     public static func compute(paths: [String], controllerName: String,
                                ingress: IngressServing? = IngressServing()) -> (errors: [String], report: StatusReport) {
         let translation = OfflineTranslation(paths: paths, controllerName: controllerName, ingress: ingress)
-        return (translation.load.errors.map(\.description),
-                StatusReport(snapshot: translation.snapshot, statuses: translation.result.statuses))
+        var report = StatusReport(snapshot: translation.snapshot, statuses: translation.result.statuses)
+        report.edgePolicies = translation.result.table.edgePoliciesByRoute()
+        return (translation.load.errors.map(\.description), report)
     }
 
     private struct List: Encodable {
@@ -160,6 +164,7 @@ public struct StatusReport: Sendable {
     public func table() -> String {
         var rows: [[String]] = [["KIND", "NAMESPACE", "NAME", "STATUS"]]
         var notes: [Int: [String]] = [:]
+        var policyLines: [Int: [String]] = [:]
         func problems(_ conditions: [Condition], prefix: String) -> [String] {
             conditions.filter(\.isProblem)
                 .map { "\(prefix)\($0.type)=\($0.status) \($0.reason): \($0.message)" }
@@ -170,6 +175,7 @@ public struct StatusReport: Sendable {
         for item in items {
             var line = ""
             var itemNotes: [String] = []
+            var infos: [String] = []
             switch item.status {
             case .gatewayClass(let status):
                 line = summary(status.conditions)
@@ -192,6 +198,9 @@ public struct StatusReport: Sendable {
                     for parent in status.parents {
                         itemNotes += problems(parent.conditions, prefix: "parent \(parent.parentRef.namespace ?? "")/\(parent.parentRef.name): ")
                     }
+                    if item.kind == "HTTPRoute" || item.kind == "GRPCRoute" {
+                        infos = edgePolicies["\(item.metadata.namespace ?? "default")/\(item.metadata.name)"] ?? []
+                    }
                 }
             case .ingress(let status):
                 line = status.served ? "Served" : "NotServed"
@@ -206,6 +215,7 @@ public struct StatusReport: Sendable {
             case .none: line = "-"
             }
             notes[rows.count] = itemNotes
+            policyLines[rows.count] = infos
             rows.append([item.kind, item.metadata.namespace ?? "", item.metadata.name, line])
         }
         let widths = (0..<3).map { column in rows.map { $0[column].count }.max() ?? 0 }
@@ -215,6 +225,7 @@ public struct StatusReport: Sendable {
             for column in 0..<3 { text += row[column].padding(toLength: widths[column] + 2, withPad: " ", startingAt: 0) }
             output += text + row[3] + "\n"
             for note in notes[index] ?? [] { output += "    ! " + note + "\n" }
+            for line in policyLines[index] ?? [] { output += "    policies " + line + "\n" }
         }
         return output
     }

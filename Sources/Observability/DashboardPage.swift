@@ -36,7 +36,7 @@ enum DashboardPage {
 <main>
   <section><h2>Topology</h2><div id="graph" class="muted">loading…</div></section>
   <section><h2>Routes</h2>
-    <table id="routes"><thead><tr><th>route</th><th>parents</th><th>status</th><th>req/s</th><th>errors</th><th>p50</th><th>p95</th><th>p99</th></tr></thead><tbody></tbody></table>
+    <table id="routes"><thead><tr><th>route</th><th>parents</th><th>status</th><th>policies</th><th>req/s</th><th>errors</th><th>p50</th><th>p95</th><th>p99</th></tr></thead><tbody></tbody></table>
   </section>
   <section><h2>Service level objectives</h2><div id="slos" class="muted">none configured</div></section>
 </main>
@@ -138,7 +138,7 @@ function drawRoutes(topology, now, before, seconds) {
       errors = requests > 0 ? (100 * (current.errors - old.errors) / requests).toFixed(1) + "%" : "0.0%";
       p50 = quantile(0.5, current.buckets, old.buckets); p95 = quantile(0.95, current.buckets, old.buckets); p99 = quantile(0.99, current.buckets, old.buckets);
     }
-    return `<tr data-route="${esc(r.name)}"><td>${esc(r.kind + " " + r.name)}</td><td>${esc(r.parents.join(", "))}</td><td>${badge(r.conditions)}</td>` +
+    return `<tr data-route="${esc(r.name)}"><td>${esc(r.kind + " " + r.name)}</td><td>${esc(r.parents.join(", "))}</td><td>${badge(r.conditions)}</td><td>${esc((r.policies || []).join("; "))}</td>` +
       `<td class="rate">${rate}</td><td class="errors">${errors}</td><td>${ms(p50)}</td><td>${ms(p95)}</td><td>${ms(p99)}</td></tr>`;
   }).join("");
 }

@@ -28,7 +28,7 @@ struct StatusReportTests {
     @Test func playbookIsFullyAccepted() throws {
         let items = try Self.json("playbook")
         let routes = items.filter { $0["kind"] as? String == "HTTPRoute" }
-        #expect(routes.count == 4)
+        #expect(routes.count == 5)
         for route in routes {
             let parents = (route["status"] as? [String: Any])?["parents"] as? [[String: Any]] ?? []
             #expect(parents.count == 1)
@@ -45,10 +45,19 @@ struct StatusReportTests {
         let addresses = status?["addresses"] as? [[String: Any]]
         #expect(addresses?.first?["type"] as? String == "IPAddress" && addresses?.first?["value"] as? String == "127.0.0.1")
         let listener = (status?["listeners"] as? [[String: Any]])?.first
-        #expect(listener?["attachedRoutes"] as? Int == 4)
+        #expect(listener?["attachedRoutes"] as? Int == 5)
         let kinds = listener?["supportedKinds"] as? [[String: Any]]
         #expect(kinds?.first?["group"] as? String == "gateway.networking.k8s.io" && kinds?.first?["kind"] as? String == "HTTPRoute")
         #expect(Self.conditions(status)["Programmed"] == "True/Programmed")
+    }
+
+    @Test func tableShowsWhichEdgePoliciesGuardEachRoute() throws {
+        let (_, report) = StatusReport.compute(paths: [Self.examples.appendingPathComponent("playbook").path],
+                                               controllerName: "archway.dev/gateway-controller")
+        let table = report.table()
+        #expect(table.contains("policies rule 0: RateLimit platform/per-client, BasicAuth apps/admins"), "\(table)")
+        #expect(table.contains("policies rule 0: RateLimit platform/per-client\n"), "a Gateway-wide policy reaches every route")
+        #expect(table.contains("BasicAuth     apps       admins") || table.contains("BasicAuth"), "the policy itself is listed with its status")
     }
 
     @Test func brokenExampleNamesEachReason() throws {

@@ -165,3 +165,18 @@ public struct ForwardAuthRule: Sendable, Codable, Equatable, Hashable {
         self.failOpen = failOpen
     }
 }
+
+extension RoutingTable {
+    /// Which edge policies guard each HTTP route ("namespace/name"), one line per rule that has any:
+    /// "rule 1: IPAllowList team-a/office, BasicAuth team-a/staff". A rule reached through listeners
+    /// with different policies lists each set once.
+    public func edgePoliciesByRoute() -> [String: [String]] {
+        var lines: [String: [String]] = [:]
+        for entry in ports.flatMap(\.listeners).flatMap(\.virtualHosts).flatMap(\.routes) where !entry.edge.isEmpty {
+            let line = "rule \(entry.origin.rule): " + entry.edge.map(\.policy).joined(separator: ", ")
+            let key = "\(entry.origin.namespace)/\(entry.origin.name)"
+            if !(lines[key]?.contains(line) ?? false) { lines[key, default: []].append(line) }
+        }
+        return lines.mapValues { $0.sorted() }
+    }
+}
