@@ -332,10 +332,15 @@ public struct WeightedBackend: Sendable, Codable, Equatable {
     public var name: String
     public var weight: Int
     public var target: Target
-    public init(name: String, weight: Int, target: Target) {
+    /// The backendRef's own header filters, applied only to requests sent to it.
+    public var requestHeaders: HeaderEdits?
+    public var responseHeaders: HeaderEdits?
+    public init(name: String, weight: Int, target: Target, requestHeaders: HeaderEdits? = nil, responseHeaders: HeaderEdits? = nil) {
         self.name = name
         self.weight = weight
         self.target = target
+        self.requestHeaders = requestHeaders
+        self.responseHeaders = responseHeaders
     }
 }
 

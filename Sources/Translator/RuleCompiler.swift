@@ -39,9 +39,11 @@ extension Translator {
         let rules = route.spec.rules ?? []
         for (index, rule) in (rules.isEmpty ? [HTTPRoute.Rule()] : rules).enumerated() {
             do {
-                if (rule.backendRefs ?? []).contains(where: { !($0.filters ?? []).isEmpty }) {
-                    // Refused rather than ignored: a dropped header edit or redirect would be silent.
-                    throw RuleError(message: "filters on backendRefs are not supported yet")
+                for ref in rule.backendRefs ?? [] {
+                    for filter in ref.filters ?? [] where !["RequestHeaderModifier", "ResponseHeaderModifier"].contains(filter.type) {
+                        // Refused rather than ignored: a dropped rewrite or redirect would be silent.
+                        throw RuleError(message: "backendRef \(ref.name): filter type \(filter.type) is not supported on backendRefs (RequestHeaderModifier and ResponseHeaderModifier are)")
+                    }
                 }
                 let matches = try (rule.matches ?? []).isEmpty ? [HTTPMatch(path: .prefix(""))] : rule.matches!.map(compileMatch)
                 var filters: [HTTPFilter] = []
@@ -139,12 +141,14 @@ extension Translator {
         case redirect(Redirect)
     }
 
+    static func headerEdits(_ modifier: HeaderModifier?) -> HeaderEdits {
+        HeaderEdits(set: (modifier?.set ?? []).map { HeaderValue(name: $0.name, value: $0.value) },
+                    add: (modifier?.add ?? []).map { HeaderValue(name: $0.name, value: $0.value) },
+                    remove: modifier?.remove ?? [])
+    }
+
     private func compileFilter(_ filter: HTTPRoute.Filter) throws -> CompiledFilter {
-        func edits(_ modifier: HeaderModifier?) -> HeaderEdits {
-            HeaderEdits(set: (modifier?.set ?? []).map { HeaderValue(name: $0.name, value: $0.value) },
-                        add: (modifier?.add ?? []).map { HeaderValue(name: $0.name, value: $0.value) },
-                        remove: modifier?.remove ?? [])
-        }
+        let edits = Self.headerEdits
         func pathRewrite(_ modifier: HTTPRoute.PathModifier?) -> PathRewrite? {
             guard let modifier else { return nil }
             switch modifier.type {
@@ -193,7 +197,15 @@ extension Translator {
                 source.http2 = http2
                 let id = "\(source.service.namespace)/\(source.service.name):\(source.port)" + (http2 ? "/h2c" : "")
                 compiled.clusters[id] = source
-                backends.append(WeightedBackend(name: ref.name, weight: weight, target: .cluster(id)))
+                var backend = WeightedBackend(name: ref.name, weight: weight, target: .cluster(id))
+                for filter in ref.filters ?? [] {
+                    switch filter.type {
+                    case "RequestHeaderModifier": backend.requestHeaders = Self.headerEdits(filter.requestHeaderModifier)
+                    case "ResponseHeaderModifier": backend.responseHeaders = Self.headerEdits(filter.responseHeaderModifier)
+                    default: break
+                    }
+                }
+                backends.append(backend)
             case .failure(let problem):
                 if compiled.refsProblem == nil { compiled.refsProblem = (problem.reason, problem.message) }
                 backends.append(WeightedBackend(name: ref.name, weight: weight, target: .invalid(reason: problem.message)))

@@ -346,3 +346,50 @@ private struct TestClaims: JWTPayload {
     var groups: [String]
     func verify(using _: some JWTAlgorithm) async throws {}
 }
+
+/// Gateway API backendRef-level filters: header edits that apply only to the backend chosen.
+@Suite(.timeLimit(.minutes(2)))
+struct BackendRefFilterTests {
+    @Test func headerFiltersFollowTheChosenBackend() async throws {
+        let harness = GatewayHarness()
+        try await harness.startBackend("blue")
+        try await harness.startBackend("green")
+        try harness.write("gw.yaml", Manifests.join(
+            Manifests.gateway(),
+            Manifests.service("blue", targetPort: harness.backendPorts["blue"]!),
+            Manifests.service("green", targetPort: harness.backendPorts["green"]!),
+            """
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: HTTPRoute
+            metadata: {name: split}
+            spec:
+              parentRefs: [{name: gw}]
+              rules:
+              - filters: [{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: X-Route, value: split}]}}]
+                backendRefs:
+                - name: blue
+                  port: 80
+                  filters:
+                  - {type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: X-Color, value: blue}], remove: [X-Debug]}}
+                  - {type: ResponseHeaderModifier, responseHeaderModifier: {add: [{name: X-Served-By, value: blue-pool}]}}
+                - name: green
+                  port: 80
+                  filters:
+                  - {type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: X-Color, value: green}]}}
+            """))
+        try await harness.start()
+        defer { Task { await harness.stop() } }
+
+        var seen: Set<String> = []
+        for _ in 0..<40 {
+            let response = try await harness.send("/", host: "split.example.com", headers: [("X-Debug", "1")])
+            let backend = try #require(response.echoName)
+            seen.insert(backend)
+            #expect(response.echoHeaders["x-color"] == backend, "each backend gets its own filter's header")
+            #expect(response.echoHeaders["x-route"] == "split", "the rule's filters still apply")
+            #expect((response.echoHeaders["x-debug"] == nil) == (backend == "blue"))
+            #expect((response.headers.first(name: "x-served-by") == "blue-pool") == (backend == "blue"))
+        }
+        #expect(seen == ["blue", "green"])
+    }
+}

@@ -31,6 +31,8 @@ final class Exchange {
     var grpcTrailers: HTTPHeaders?
     /// Access-Control-* headers the route's CORS filter adds to the response.
     var corsHeaders: [(String, String)] = []
+    /// The chosen backendRef's ResponseHeaderModifier.
+    var backendResponseHeaders: HeaderEdits?
 
     /// timeouts.request (from the request's start) and timeouts.backendRequest (from each try's start).
     var requestTimer: Scheduled<Void>?

@@ -394,11 +394,13 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 // h2c upgrades are not forwarded: the backend connection is archway's to choose.
                 let tunnel = upgrade.flatMap { $0.lowercased() == "h2c" ? nil : $0 }
                 let (upstreamHead, owesContinue) = upstreamRequest(head, route: route, path: path, query: query, upgrade: tunnel,
-                                                                   http2: cluster.http2, requestID: labels.requestID, span: labels.span, edits: edits)
+                                                                   http2: cluster.http2, requestID: labels.requestID, span: labels.span, edits: edits,
+                                                                   backendEdits: picked.requestHeaders)
                 let exchange = Exchange(requestHead: head, upstreamHead: upstreamHead, route: route, cluster: cluster,
                                         record: labels, owesContinue: owesContinue, upgrade: tunnel)
                 exchange.requestSlot = cluster.health
                 exchange.corsHeaders = corsHeaders
+                exchange.backendResponseHeaders = picked.responseHeaders
                 exchange.pending.append(.head(upstreamHead))
                 state = .forwarding(exchange)
                 prepareResilience(exchange, start: labels.start, context: context)
@@ -411,7 +413,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     /// The request as the backend sees it: hop-by-hop headers gone, framing explicit, filters applied,
     /// X-Forwarded-* and Forwarded set.
     private func upstreamRequest(_ head: HTTPRequestHead, route: CompiledRoute, path: Substring, query: Substring?,
-                                 upgrade: String?, http2: Bool, requestID: String, span: (any Span)?, edits: EdgeEdits?) -> (HTTPRequestHead, owesContinue: Bool) {
+                                 upgrade: String?, http2: Bool, requestID: String, span: (any Span)?, edits: EdgeEdits?,
+                                 backendEdits: HeaderEdits?) -> (HTTPRequestHead, owesContinue: Bool) {
         var headers = head.headers
         let chunked = headers["transfer-encoding"].contains { $0.containsToken("chunked") }
         let wantsTrailers = headers["te"].contains { $0.containsToken("trailers") }
@@ -438,6 +441,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             headers.replaceOrAdd(name: "traceparent", value: RequestIdentity.traceparent(head.headers, loop: loop))
         }
         if let edits = route.requestHeaders { HeaderRules.apply(edits, to: &headers) }
+        if let backendEdits { HeaderRules.apply(backendEdits, to: &headers) }
         if let edits {
             // Last, so what an auth policy vouches for (user, client, claims) cannot be forged upstream.
             for name in edits.removeHeaders { headers.remove(name: name) }
@@ -565,6 +569,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             let hasLength = headers.contains(name: "content-length")
             HeaderRules.stripHopByHop(&headers)
             if let edits = exchange.route.responseHeaders { HeaderRules.apply(edits, to: &headers) }
+            if let edits = exchange.backendResponseHeaders { HeaderRules.apply(edits, to: &headers) }
             for (name, value) in exchange.corsHeaders {
                 if name == "vary" { headers.add(name: name, value: value) } else { headers.replaceOrAdd(name: name, value: value) }
             }

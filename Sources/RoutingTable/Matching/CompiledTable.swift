@@ -139,21 +139,29 @@ public final class CompiledRoute: Sendable {
             }
         }
     }
+    public struct Choice: Sendable {
+        public let name: String
+        public let target: Target
+        /// The backendRef's own header filters.
+        public let requestHeaders: HeaderEdits?
+        public let responseHeaders: HeaderEdits?
+    }
     public struct WeightedChoice: Sendable {
         /// Cumulative weights, so a choice is one random number and a short scan.
         public let cumulative: [Int]
-        public let targets: [(name: String, target: Target)]
+        public let targets: [Choice]
         public var total: Int { cumulative.last ?? 0 }
 
         /// nil when no backend has a weight above 0.
         init?(_ backends: [WeightedBackend], clusters: [String: CompiledCluster]) {
             var cumulative: [Int] = []
-            var targets: [(name: String, target: Target)] = []
+            var targets: [Choice] = []
             var sum = 0
             for backend in backends where backend.weight > 0 {
                 sum += backend.weight
                 cumulative.append(sum)
-                targets.append((backend.name, Target(backend.target, clusters: clusters)))
+                targets.append(Choice(name: backend.name, target: Target(backend.target, clusters: clusters),
+                                      requestHeaders: backend.requestHeaders, responseHeaders: backend.responseHeaders))
             }
             guard sum > 0 else { return nil }
             self.cumulative = cumulative
