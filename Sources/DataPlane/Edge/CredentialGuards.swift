@@ -47,7 +47,7 @@ final class BasicAuthGuard: EdgeGuard {
 
     func check(_ request: EdgeRequest) -> EdgeDecision {
         guard let header = request.header("authorization"), header.count > 6, header.prefix(6).lowercased() == "basic ",
-              let decoded = Data(base64Encoded: String(header.dropFirst(6)).trimmingCharacters(in: .whitespaces)),
+              let decoded = Data(base64Encoded: String(header.dropFirst(6).trimmingSpaces())),
               let credentials = String(data: decoded, encoding: .utf8), let colon = credentials.firstIndex(of: ":") else {
             return refuse("credentials required")
         }
@@ -121,5 +121,15 @@ final class APIKeyGuard: EdgeGuard {
         edits.removeHeaders.append(spec.header)
         edits.setHeaders.append((spec.clientHeader, client))
         return .pass(edits)
+    }
+}
+
+extension Substring {
+    /// Spaces and tabs off both ends, without Foundation's UTF-16 round trip (this runs per request).
+    func trimmingSpaces() -> Substring {
+        var view = self
+        while let first = view.first, first == " " || first == "\t" { view = view.dropFirst() }
+        while let last = view.last, last == " " || last == "\t" { view = view.dropLast() }
+        return view
     }
 }

@@ -1,6 +1,7 @@
 import AsyncHTTPClient
 import Foundation
 import JWTKit
+import NIOConcurrencyHelpers
 import NIOCore
 import RoutingTable
 
@@ -15,31 +16,36 @@ final class JWTGuard: EdgeGuard {
         var headers: [(name: String, value: String)]
         var expires: Double?
     }
-    private let verified = VerifiedCache<Verified>(limit: 10_000)
+    /// By the token itself: hashing it with the dictionary's hasher is far cheaper than a digest, and
+    /// the token is in the request being served anyway.
+    private let verified = NIOLockedValueBox<[String: Verified]>([:])
+    private static let cacheLimit = 10_000
+    private let removedHeaders: [String]
 
     init(_ spec: JWTAuthRule) {
         self.spec = spec
         rule = .jwtAuth(spec)
         keys = JWKSKeys(document: spec.jwks, url: spec.jwksURL, refreshSeconds: spec.refreshSeconds)
+        // Claims headers are the gateway's word: a client cannot send its own.
+        removedHeaders = spec.claimsToHeaders.map(\.header) + (spec.stripAuthorization ? ["authorization"] : [])
     }
 
     func check(_ request: EdgeRequest) -> EdgeDecision {
         guard let header = request.header("authorization"), header.count > 7, header.prefix(7).lowercased() == "bearer " else {
             return refuse(nil, "bearer token required")
         }
-        let token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
-        let key = VerifiedCache<Verified>.key(token)
-        if let known = verified[key], (known.expires ?? .infinity) > Date().timeIntervalSince1970 {
+        let token = String(header.dropFirst(7).trimmingSpaces())
+        if let known = verified.withLockedValue({ $0[token] }), (known.expires ?? .infinity) > Date().timeIntervalSince1970 {
             return pass(known.headers)
         }
         return .later { [self] resume in
             Task {
-                resume(await self.verify(token, cacheKey: key))
+                resume(await self.verify(token))
             }
         }
     }
 
-    private func verify(_ token: String, cacheKey: VerifiedCache<Verified>.Key) async -> EdgeDecision {
+    private func verify(_ token: String) async -> EdgeDecision {
         let collection: JWTKeyCollection
         do {
             collection = try await keys.collection()
@@ -51,7 +57,7 @@ final class JWTGuard: EdgeGuard {
             claims = try await collection.verify(token, as: TimeClaims.self)
         } catch {
             if "\(error)".contains("unknown kid"), await keys.refreshAfterUnknownKey() {
-                return await verify(token, cacheKey: cacheKey)
+                return await verify(token)
             }
             return refuse("invalid_token", Self.reason(error))
         }
@@ -75,14 +81,17 @@ final class JWTGuard: EdgeGuard {
             }
             if !text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f }) { headers.append((mapping.header, text)) }
         }
-        verified[cacheKey] = Verified(headers: headers, expires: claims.exp?.value.timeIntervalSince1970)
+        let entry = Verified(headers: headers, expires: claims.exp?.value.timeIntervalSince1970)
+        verified.withLockedValue { cache in
+            if cache.count >= Self.cacheLimit { cache.removeAll(keepingCapacity: true) }
+            cache[token] = entry
+        }
         return pass(headers)
     }
 
     private func pass(_ headers: [(name: String, value: String)]) -> EdgeDecision {
         var edits = EdgeEdits()
-        // Claims headers are the gateway's word: a client cannot send its own.
-        edits.removeHeaders = spec.claimsToHeaders.map(\.header) + (spec.stripAuthorization ? ["authorization"] : [])
+        edits.removeHeaders = removedHeaders
         edits.setHeaders = headers
         return .pass(edits)
     }
