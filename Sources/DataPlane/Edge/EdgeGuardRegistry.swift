@@ -22,7 +22,7 @@ public final class EdgeGuardRegistry: Sendable {
 
     /// Forgets guards whose rule the table being served no longer uses.
     public func keepOnly(_ table: RoutingTable) {
-        let inUse = Set(table.ports.flatMap(\.listeners).flatMap(\.virtualHosts).flatMap(\.routes).flatMap(\.edge))
+        let inUse = Set(table.httpRouteEntries.flatMap(\.edge))
         guards.withLockedValue { $0 = $0.filter { inUse.contains($0.key) } }
     }
 
