@@ -51,7 +51,7 @@ public struct KubeKind: Sendable, Hashable, CustomStringConvertible {
     public static let serviceLevelObjective = KubeKind(archwayGroup, "v1alpha1", "ServiceLevelObjective", "servicelevelobjectives", optional: true)
     /// BasicAuth, RateLimit and the other edge policies (optional: their CRDs may not be installed).
     public static let edgePolicies: [KubeKind] = EdgePolicy.Kind.allCases.map {
-        KubeKind(archwayGroup, "v1alpha1", $0.rawValue, $0.rawValue.lowercased() + ($0.rawValue.hasSuffix("s") ? "es" : "s"), optional: true)
+        KubeKind(archwayGroup, "v1alpha1", $0.rawValue, $0.rawValue.lowercased() + "s", optional: true)
     }
     public static let service = KubeKind("", "v1", "Service", "services")
     public static let endpointSlice = KubeKind("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices")

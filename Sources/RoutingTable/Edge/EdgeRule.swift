@@ -23,7 +23,17 @@ public enum EdgeRule: Sendable, Codable, Equatable, Hashable {
     }
 
     /// The object kind, which is also what "one policy per kind" means when several levels attach one.
-    public var kind: String { String(policy.prefix { $0 != " " }) }
+    public var kind: String {
+        switch self {
+        case .ipAllowList: "IPAllowList"
+        case .rateLimit: "RateLimit"
+        case .bodySize: "BodySize"
+        case .basicAuth: "BasicAuth"
+        case .apiKeyAuth: "APIKeyAuth"
+        case .jwtAuth: "JWTAuth"
+        case .forwardAuth: "ForwardAuth"
+        }
+    }
 
     /// Cheap refusals first: an address outside the allow list or a client over its rate never costs a
     /// password hash or a sub-request.
