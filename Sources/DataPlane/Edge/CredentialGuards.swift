@@ -5,24 +5,13 @@ import NIOConcurrencyHelpers
 import NIOPosix
 import RoutingTable
 
-/// Outcomes of expensive checks (bcrypt, signature verification), keyed by a digest of the credential
-/// so that the cache never holds a password. Bounded: when full it starts over.
-final class VerifiedCache<Value: Sendable>: Sendable {
-    typealias Key = SHA256Digest
-    private let entries = NIOLockedValueBox<[SHA256Digest: Value]>([:])
+/// Outcomes of expensive checks (bcrypt, signature verification), bounded: when full it starts over.
+final class VerifiedCache<Key: Hashable & Sendable, Value: Sendable>: Sendable {
+    private let entries = NIOLockedValueBox<[Key: Value]>([:])
     private let limit: Int
     init(limit: Int) { self.limit = limit }
 
-    static func key(_ parts: String...) -> SHA256Digest {
-        var hasher = SHA256()
-        for part in parts {
-            hasher.update(data: Data(part.utf8))
-            hasher.update(data: [0])
-        }
-        return hasher.finalize()
-    }
-
-    subscript(key: SHA256Digest) -> Value? {
+    subscript(key: Key) -> Value? {
         get { entries.withLockedValue { $0[key] } }
         set {
             entries.withLockedValue { entries in
@@ -33,12 +22,24 @@ final class VerifiedCache<Value: Sendable>: Sendable {
     }
 }
 
+extension VerifiedCache where Key == SHA256Digest {
+    /// A digest of the credential's parts, so that the cache never holds a password.
+    static func key(_ parts: String...) -> SHA256Digest {
+        var hasher = SHA256()
+        for part in parts {
+            hasher.update(data: Data(part.utf8))
+            hasher.update(data: [0])
+        }
+        return hasher.finalize()
+    }
+}
+
 /// htpasswd users: bcrypt (`$2y$`, `$2a$`, `$2b$`) and `{SHA}`. bcrypt is slow by design, so a first
 /// check of a password runs on the thread pool and its outcome is cached; the event loop never hashes.
 final class BasicAuthGuard: EdgeGuard {
     let rule: EdgeRule
     private let spec: BasicAuthRule
-    private let verified = VerifiedCache<Bool>(limit: 4096)
+    private let verified = VerifiedCache<SHA256Digest, Bool>(limit: 4096)
 
     init(_ spec: BasicAuthRule) {
         self.spec = spec
@@ -57,7 +58,7 @@ final class BasicAuthGuard: EdgeGuard {
             let digest = Data(Insecure.SHA1.hash(data: Data(password.utf8))).base64EncodedString()
             return Self.constantTimeEqual(digest, String(hash.dropFirst(5))) ? pass(user) : refuse("unknown user or wrong password")
         }
-        let key = VerifiedCache<Bool>.key(user, password, hash)
+        let key = VerifiedCache<SHA256Digest, Bool>.key(user, password, hash)
         if let known = verified[key] { return known ? pass(user) : refuse("unknown user or wrong password") }
         return .later { [self] resume in
             NIOThreadPool.singleton.submit { _ in

@@ -1,7 +1,6 @@
 import AsyncHTTPClient
 import Foundation
 import JWTKit
-import NIOConcurrencyHelpers
 import NIOCore
 import RoutingTable
 
@@ -18,8 +17,7 @@ final class JWTGuard: EdgeGuard {
     }
     /// By the token itself: hashing it with the dictionary's hasher is far cheaper than a digest, and
     /// the token is in the request being served anyway.
-    private let verified = NIOLockedValueBox<[String: Verified]>([:])
-    private static let cacheLimit = 10_000
+    private let verified = VerifiedCache<String, Verified>(limit: 10_000)
     private let removedHeaders: [String]
 
     init(_ spec: JWTAuthRule) {
@@ -35,7 +33,7 @@ final class JWTGuard: EdgeGuard {
             return refuse(nil, "bearer token required")
         }
         let token = String(header.dropFirst(7).trimmingSpaces())
-        if let known = verified.withLockedValue({ $0[token] }), (known.expires ?? .infinity) > Date().timeIntervalSince1970 {
+        if let known = verified[token], (known.expires ?? .infinity) > Date().timeIntervalSince1970 {
             return pass(known.headers)
         }
         return .later { [self] resume in
@@ -81,11 +79,7 @@ final class JWTGuard: EdgeGuard {
             }
             if !text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7f }) { headers.append((mapping.header, text)) }
         }
-        let entry = Verified(headers: headers, expires: claims.exp?.value.timeIntervalSince1970)
-        verified.withLockedValue { cache in
-            if cache.count >= Self.cacheLimit { cache.removeAll(keepingCapacity: true) }
-            cache[token] = entry
-        }
+        verified[token] = Verified(headers: headers, expires: claims.exp?.value.timeIntervalSince1970)
         return pass(headers)
     }
 
