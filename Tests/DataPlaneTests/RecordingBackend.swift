@@ -3,6 +3,28 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
+/// An HTTP/1.1 server on a loopback port for test peers; each connection gets a handler from `makeHandler`.
+final class LoopbackHTTPListener: Sendable {
+    private let channel = NIOLockedValueBox<(any Channel)?>(nil)
+
+    func start(group: any EventLoopGroup, makeHandler: @escaping @Sendable () -> any ChannelInboundHandler) async throws -> Int {
+        let bound = try await ServerBootstrap(group: group)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(makeHandler())
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        channel.withLockedValue { $0 = bound }
+        return bound.localAddress!.port!
+    }
+
+    func stop() async {
+        try? await channel.withLockedValue { $0 }?.close()
+    }
+}
+
 /// A backend that remembers what reached it, for tests that must count tries and mirrored copies.
 /// It answers `status` (with its name as the body), or never answers when `silent`.
 final class RecordingBackend: Sendable {
@@ -18,7 +40,7 @@ final class RecordingBackend: Sendable {
     let status: Int
     let silent: Bool
     private let seen = NIOLockedValueBox<[Seen]>([])
-    private let channel = NIOLockedValueBox<(any Channel)?>(nil)
+    private let listener = LoopbackHTTPListener()
 
     init(name: String, status: Int = 200, silent: Bool = false) {
         self.name = name
@@ -29,21 +51,10 @@ final class RecordingBackend: Sendable {
     var requests: [Seen] { seen.withLockedValue { $0 } }
 
     func start(group: any EventLoopGroup) async throws -> Int {
-        let bound = try await ServerBootstrap(group: group)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(RecordingHandler(backend: self))
-                }
-            }
-            .bind(host: "127.0.0.1", port: 0).get()
-        channel.withLockedValue { $0 = bound }
-        return bound.localAddress!.port!
+        try await listener.start(group: group) { RecordingHandler(backend: self) }
     }
 
-    func stop() async {
-        try? await channel.withLockedValue { $0 }?.close()
-    }
+    func stop() async { await listener.stop() }
 
     fileprivate func record(_ entry: Seen) { seen.withLockedValue { $0.append(entry) } }
 }

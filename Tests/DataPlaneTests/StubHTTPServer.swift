@@ -1,7 +1,6 @@
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
-import NIOPosix
 
 /// A small HTTP/1.1 server whose answers a test decides from each request head: an auth service for
 /// ForwardAuth, a JWKS endpoint. It remembers the heads it saw.
@@ -14,28 +13,17 @@ final class StubHTTPServer: Sendable {
     typealias Decide = @Sendable (HTTPRequestHead) -> Answer
     private let decide: Decide
     private let seen = NIOLockedValueBox<[HTTPRequestHead]>([])
-    private let channel = NIOLockedValueBox<(any Channel)?>(nil)
+    private let listener = LoopbackHTTPListener()
 
     init(_ decide: @escaping Decide) { self.decide = decide }
 
     var requests: [HTTPRequestHead] { seen.withLockedValue { $0 } }
 
     func start(group: any EventLoopGroup) async throws -> Int {
-        let bound = try await ServerBootstrap(group: group)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(StubHandler(server: self))
-                }
-            }
-            .bind(host: "127.0.0.1", port: 0).get()
-        channel.withLockedValue { $0 = bound }
-        return bound.localAddress!.port!
+        try await listener.start(group: group) { StubHandler(server: self) }
     }
 
-    func stop() async {
-        try? await channel.withLockedValue { $0 }?.close()
-    }
+    func stop() async { await listener.stop() }
 
     fileprivate func answer(_ head: HTTPRequestHead) -> Answer {
         seen.withLockedValue { $0.append(head) }
