@@ -91,7 +91,7 @@ let package = Package(
         .testTarget(name: "TranslatorTests", dependencies: ["Translator", "GatewayAPI", "RoutingTable", "Migrate", "Yams"],
                     resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "DataPlaneTests", dependencies: [
-            "ArchwayCore", "Providers", "GatewayAPI", "Yams",
+            "ArchwayCore", "Providers", "GatewayAPI", "RoutingTable", "Yams",
             // To sign test tokens and hash test passwords as real identity providers and htpasswd do.
             .product(name: "JWTKit", package: "jwt-kit"),
             .product(name: "Crypto", package: "swift-crypto"),

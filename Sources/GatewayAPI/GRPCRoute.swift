@@ -10,6 +10,7 @@ public struct GRPCRoute: Codable, Sendable, Equatable {
         public var matches: [Match]?
         public var filters: [HTTPRoute.Filter]?
         public var backendRefs: [BackendReference]?
+        public var sessionPersistence: HTTPRoute.SessionPersistence?
     }
     public struct Match: Codable, Sendable, Equatable {
         public var method: MethodMatch?

@@ -60,13 +60,28 @@ public struct HTTPRoute: Codable, Sendable, Equatable {
         public var backendRefs: [BackendReference]?
         public var timeouts: Timeouts?
         public var retry: Retry?
+        public var sessionPersistence: SessionPersistence?
         public init(name: String? = nil, matches: [Match]? = nil, filters: [Filter]? = nil,
-                    backendRefs: [BackendReference]? = nil) {
+                    backendRefs: [BackendReference]? = nil, sessionPersistence: SessionPersistence? = nil) {
             self.name = name
             self.matches = matches
             self.filters = filters
             self.backendRefs = backendRefs
+            self.sessionPersistence = sessionPersistence
         }
+    }
+    /// Gateway API (experimental) sticky sessions, shared with GRPCRoute rules.
+    public struct SessionPersistence: Codable, Sendable, Equatable {
+        public struct CookieConfig: Codable, Sendable, Equatable {
+            /// "Permanent" (the cookie outlives the browser session; needs absoluteTimeout) or "Session".
+            public var lifetimeType: String?
+        }
+        public var sessionName: String?
+        public var absoluteTimeout: String?
+        public var idleTimeout: String?
+        /// "Cookie" (the default) or "Header".
+        public var type: String?
+        public var cookieConfig: CookieConfig?
     }
     public struct Timeouts: Codable, Sendable, Equatable {
         public var request: String?

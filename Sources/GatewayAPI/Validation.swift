@@ -50,7 +50,8 @@ public func isValidGatewayHostname(_ value: String) -> Bool {
     return !value.contains(":")
 }
 
-private func isValidHeaderName(_ name: String) -> Bool {
+/// RFC 9110 token: what a header name (and so a cookie name) may be made of.
+public func isValidHeaderName(_ name: String) -> Bool {
     !name.isEmpty && name.utf8.allSatisfy { byte in
         switch byte {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true

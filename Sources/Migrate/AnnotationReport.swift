@@ -133,9 +133,11 @@ extension IngressConverter {
             // archway answers the preflight itself; ingress-nginx did too, so nothing the browser sees changes.
             return EdgeAnnotations(ingress: ingress).corsFilter != nil ? .mapped : .notMapped("has no effect without enable-cors: \"true\"")
         case "affinity", "session-cookie-name", "session-cookie-max-age", "session-cookie-expires":
-            return .partly("a Cookie sessionPersistence on each rule (Gateway API experimental); archway does not enforce session persistence yet, so until it does requests are balanced as before")
+            return EdgeAnnotations(ingress: ingress).sessionPersistence != nil
+                ? .partly("a Cookie sessionPersistence on each rule; the cookie keeps its name, but ingress-nginx's values mean nothing to archway, so each client is balanced once more on its first request and sticks from then on")
+                : .notMapped("has no effect without affinity: cookie")
         case "affinity-mode", "session-cookie-path", "session-cookie-samesite", "session-cookie-secure", "session-cookie-change-on-failure":
-            return .notMapped("sessionPersistence has no equivalent for this cookie setting")
+            return .notMapped("sessionPersistence has no equivalent for this cookie setting; archway's cookie is HttpOnly and SameSite=Lax, Secure on HTTPS, its Path the rule's path, and a session moves only when its endpoint goes or a retry lands elsewhere")
         default:
             return .notMapped("no Gateway API equivalent known to archway")
         }

@@ -179,6 +179,8 @@ public struct HTTPRouteEntry: Sendable, Codable, Equatable {
     public var slos: [String] = []
     /// Edge policies (auth, rate limits, allow lists, body size), at most one per kind, in phase order.
     public var edge: [EdgeRule] = []
+    /// The rule's sessionPersistence: a client that presents its session goes back to the same endpoint.
+    public var session: StickySession?
 
     public init(origin: RouteOrigin, match: HTTPMatch, filters: [HTTPFilter], action: RouteAction,
                 timeouts: RouteTimeouts? = nil, retry: RetryPolicy? = nil, environment: String? = nil, tenant: String? = nil) {

@@ -14,7 +14,7 @@ extension Translator {
     static func lower(_ route: GRPCRoute) -> HTTPRoute {
         let rules = (route.spec.rules ?? []).map { rule in
             HTTPRoute.Rule(name: rule.name, matches: rule.matches.map { $0.map(lower) }, filters: rule.filters,
-                           backendRefs: rule.backendRefs)
+                           backendRefs: rule.backendRefs, sessionPersistence: rule.sessionPersistence)
         }
         return HTTPRoute(metadata: route.metadata,
                          spec: .init(parentRefs: route.spec.parentRefs, hostnames: route.spec.hostnames, rules: rules))

@@ -15,6 +15,7 @@ struct CompiledRoute {
         var retry: RetryPolicy?
         /// Edge policies named by the rule's ExtensionRef filters.
         var edge: [EdgeRule] = []
+        var session: StickySession?
     }
     var rules: [Rule] = []
     var dropped: [(rule: Int, message: String)] = []
@@ -88,8 +89,11 @@ extension Translator {
                 let retry = rule.retry.map {
                     RetryPolicy(codes: $0.codes ?? [], attempts: $0.attempts ?? 1, backoffMillis: $0.backoff.flatMap(parseGatewayDuration) ?? 0)
                 }
+                let session = try rule.sessionPersistence.map {
+                    try compileSession($0, matches: matches, defaultName: "\(routeKind)/\(routeNamespace)/\(route.metadata.name)/\(rule.name ?? String(index))")
+                }
                 compiled.rules.append(.init(index: index, name: rule.name, matches: matches, filters: filters, action: action,
-                                            timeouts: timeouts, retry: retry, edge: edge))
+                                            timeouts: timeouts, retry: retry, edge: edge, session: session))
             } catch let error as RuleError {
                 compiled.dropped.append((index, error.message))
             } catch {

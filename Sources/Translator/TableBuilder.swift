@@ -61,6 +61,7 @@ struct TableBuilder {
                                            environment: labels["environment"] ?? gatewayLabels["environment"],
                                            tenant: labels["tenant"] ?? gatewayLabels["tenant"])
                 entry.slos = slos
+                entry.session = rule.session
                 entry.edge = edge.rules(gateway: gateway.gateway.metadata.namespacedName, listener: listener.name,
                                         route: kind == "HTTPRoute" ? route.metadata.namespacedName : nil,
                                         ruleName: rule.name, extensionRefs: rule.edge)

@@ -141,6 +141,12 @@ struct FixtureTests {
             if let edge = request.edge {
                 #expect(route.edgePolicies == edge, "\(what): edge policies")
             }
+            if let session = request.session {
+                #expect((route.session?.summary ?? "none") == session, "\(what): session persistence")
+            }
+            if let path = request.sessionCookiePath {
+                #expect(route.session?.cookiePath == path, "\(what): session cookie path")
+            }
             if let expected = request.route {
                 let parts = expected.split(separator: "#")
                 #expect(origin == String(parts[0]), "\(what): routed to \(origin)#\(route.origin.rule)")
@@ -274,4 +280,7 @@ struct RequestExpect: Decodable {
     var rewrittenPath: String?
     /// The edge policies the matched route enforces, in phase order.
     var edge: [String]?
+    /// The matched rule's session persistence as `archway status` shows it, or "none".
+    var session: String?
+    var sessionCookiePath: String?
 }

@@ -237,7 +237,7 @@ import Yams
         #expect((cors?["allowMethods"] as? [String])?.contains("PATCH") == true)
         let session = rule?["sessionPersistence"] as? [String: Any]
         #expect(session?["sessionName"] as? String == "route" && session?["type"] as? String == "Cookie")
-        #expect(migration.report.first { $0.key.hasSuffix("/affinity") }?.description.contains("does not enforce session persistence yet") == true)
+        #expect(migration.report.first { $0.key.hasSuffix("/affinity") }?.description.contains("sticks from then on") == true)
         #expect(migration.report.first { $0.key.hasSuffix("/enable-cors") }?.verdict == .mapped)
     }
 }

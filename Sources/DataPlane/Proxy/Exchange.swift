@@ -33,6 +33,8 @@ final class Exchange {
     var corsHeaders: [(String, String)] = []
     /// The chosen backendRef's ResponseHeaderModifier.
     var backendResponseHeaders: HeaderEdits?
+    /// The request's session, on routes with sessionPersistence.
+    var sticky: StickyBinding?
 
     /// timeouts.request (from the request's start) and timeouts.backendRequest (from each try's start).
     var requestTimer: Scheduled<Void>?

@@ -378,7 +378,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             respondLocally(HTTPResponseStatus(statusCode: redirect.statusCode), "redirecting to \(location)",
                            extraHeaders: [("location", location)], record: labels)
         case .forward(let choice):
-            let index = choice.pick(loop.nextRandom())
+            let (index, sticky) = chooseTarget(choice, route: route, headers: head.headers)
             let picked = choice.targets[index]
             labels.backend = index
             labels.backendName = picked.name
@@ -401,6 +401,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
                 exchange.requestSlot = cluster.health
                 exchange.corsHeaders = corsHeaders
                 exchange.backendResponseHeaders = picked.responseHeaders
+                exchange.sticky = sticky
                 exchange.pending.append(.head(upstreamHead))
                 state = .forwarding(exchange)
                 prepareResilience(exchange, start: labels.start, context: context)
@@ -467,7 +468,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         let health = exchange.cluster.health
         var index = loop.nextIndex(cluster: exchange.cluster, count: endpoints.count, table: exchange.record.table)
         // A retry goes elsewhere when there is an elsewhere.
-        if endpoints.count > 1, endpoints[index] == exchange.lastEndpoint { index = (index + 1) % endpoints.count }
+        if let pinned = pinnedEndpointIndex(exchange) {
+            index = pinned
+        } else if endpoints.count > 1, endpoints[index] == exchange.lastEndpoint {
+            index = (index + 1) % endpoints.count
+        }
         if let health {
             // Ejected endpoints and those failing health checks are skipped; with none left the
             // answer is an immediate 503 rather than a wait on a backend known to be down.
@@ -572,6 +577,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             if let edits = exchange.backendResponseHeaders { HeaderRules.apply(edits, to: &headers) }
             for (name, value) in exchange.corsHeaders {
                 if name == "vary" { headers.add(name: name, value: value) } else { headers.replaceOrAdd(name: name, value: value) }
+            }
+            if let session = sessionHeader(for: exchange) {
+                // Added, not replaced: the backend's own cookies still reach the client.
+                if session.name == "set-cookie" { headers.add(name: session.name, value: session.value) } else { headers.replaceOrAdd(name: session.name, value: session.value) }
             }
             if requestIsGRPC { exchange.grpcTrailers = HeaderRules.takeGRPCStatus(from: &headers) }
             if exchange.requestHead.version.isHTTP10OrOlder && !hasLength { keepAlive = false }

@@ -47,7 +47,7 @@ public struct CIDR: Sendable, Codable, Equatable, Hashable, CustomStringConverti
 
     /// 4 bytes for IPv4, 16 for IPv6; nil for anything else (host names included).
     public static func parseAddress(_ text: String) -> [UInt8]? {
-        let trimmed = text.trimmingASCIISpaces()
+        let trimmed = String(Substring(text).trimmingSpaces())
         if trimmed.contains(":") {
             var storage = in6_addr()
             guard inet_pton(AF_INET6, trimmed, &storage) == 1 else { return nil }
@@ -60,14 +60,5 @@ public struct CIDR: Sendable, Codable, Equatable, Hashable, CustomStringConverti
 
     private static func formatIPv6(_ bytes: [UInt8]) -> String {
         stride(from: 0, to: 16, by: 2).map { String(UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]), radix: 16) }.joined(separator: ":")
-    }
-}
-
-extension String {
-    fileprivate func trimmingASCIISpaces() -> String {
-        var view = Substring(self)
-        while view.first == " " { view = view.dropFirst() }
-        while view.last == " " { view = view.dropLast() }
-        return String(view)
     }
 }

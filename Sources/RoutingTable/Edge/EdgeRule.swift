@@ -180,13 +180,13 @@ extension RoutingTable {
     /// Every HTTP route entry of every listener and virtual host.
     public var httpRouteEntries: [HTTPRouteEntry] { ports.flatMap(\.listeners).flatMap(\.virtualHosts).flatMap(\.routes) }
 
-    /// Which edge policies guard each HTTP route ("namespace/name"), one line per rule that has any:
-    /// "rule 1: IPAllowList team-a/office, BasicAuth team-a/staff". A rule reached through listeners
-    /// with different policies lists each set once.
+    /// Which edge policies (and session persistence) shape each HTTP route ("namespace/name"), one
+    /// line per rule that has any: "rule 1: IPAllowList team-a/office, BasicAuth team-a/staff". A rule
+    /// reached through listeners with different policies lists each set once.
     public func edgePoliciesByRoute() -> [String: [String]] {
         var lines: [String: [String]] = [:]
-        for entry in httpRouteEntries where !entry.edge.isEmpty {
-            let line = "rule \(entry.origin.rule): " + entry.edge.map(\.policy).joined(separator: ", ")
+        for entry in httpRouteEntries where !entry.edge.isEmpty || entry.session != nil {
+            let line = "rule \(entry.origin.rule): " + (entry.edge.map(\.policy) + [entry.session?.summary].compactMap { $0 }).joined(separator: ", ")
             let key = "\(entry.origin.namespace)/\(entry.origin.name)"
             if !(lines[key]?.contains(line) ?? false) { lines[key, default: []].append(line) }
         }

@@ -113,9 +113,12 @@ public final class CompiledCluster: Sendable {
     public let tls: UpstreamTLS?
     /// Circuit breaker and endpoint health, when a BackendTrafficPolicy targets the Service.
     public let health: ClusterHealth?
+    /// Each endpoint's name in session tokens, index for index.
+    public let endpointKeys: [UInt64]
     init(id: String, endpoints: [Endpoint], http2: Bool, tls: UpstreamTLS?, health: ClusterHealth?) {
         self.id = id
         self.endpoints = endpoints
+        endpointKeys = endpoints.map { SessionToken.endpointKey(cluster: id, endpoint: $0) }
         self.http2 = http2
         self.tls = tls
         self.health = health
@@ -176,6 +179,17 @@ public final class CompiledRoute: Sendable {
             }
             return targets.count - 1
         }
+
+        /// The target and endpoint a session token names, while that endpoint is still there and usable.
+        public func locate(endpointKey: UInt64) -> (target: Int, endpoint: Endpoint)? {
+            for (index, choice) in targets.enumerated() {
+                guard case .cluster(let cluster) = choice.target, let at = cluster.endpointKeys.firstIndex(of: endpointKey) else { continue }
+                let endpoint = cluster.endpoints[at]
+                if let health = cluster.health, !health.isUsable(endpoint) { return nil }
+                return (index, endpoint)
+            }
+            return nil
+        }
     }
 
     public let origin: RouteOrigin
@@ -201,12 +215,14 @@ public final class CompiledRoute: Sendable {
     public let edgeGuards: [any EdgeGuard]
     /// The policies those guards enforce ("RateLimit team-a/api"), enforced or not.
     public let edgePolicies: [String]
+    public let session: StickySession?
 
     init(_ entry: HTTPRouteEntry, clusters: [String: CompiledCluster], slos: [String: SLOTracker] = [:],
          edgeGuards: EdgeGuardFactory? = nil) throws {
         origin = entry.origin
         self.edgeGuards = edgeGuards.map { make in entry.edge.map(make) } ?? []
         edgePolicies = entry.edge.map(\.policy)
+        session = entry.session
         matcher = try RequestMatcher(entry.match)
         if case .prefix(let prefix) = entry.match.path { matchedPrefix = prefix } else { matchedPrefix = nil }
         var requestHeaders: HeaderEdits?
