@@ -4,14 +4,6 @@ import RoutingTable
 /// Header handling shared by requests and responses: hop-by-hop removal (RFC 9110 §7.6.1) and the
 /// Gateway API header modifier semantics.
 enum HeaderRules {
-    static let hopByHop: [String] = [
-        "connection", "keep-alive", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade",
-        "proxy-authenticate", "proxy-authorization",
-    ]
-
-    /// Removes hop-by-hop headers, including any the Connection header names. One pass over the
-    /// headers, comparing bytes case-insensitively (no lowercased copies), so the usual message costs
-    /// no allocation and no removal at all.
     /// Framing and authority a proxy must not guess at (RFC 9112 §3.2, §6.1): no Host or several,
     /// a Host that is not a host, Transfer-Encoding in HTTP/1.0 or with any coding but chunked alone.
     /// One pass over the fields; nil when the request is unambiguous.
@@ -46,20 +38,47 @@ enum HeaderRules {
         }
     }
 
+    /// Removes hop-by-hop headers, including any the Connection header names. One pass over the
+    /// headers, comparing bytes case-insensitively (no lowercased copies), so the usual message costs
+    /// no allocation and no removal at all.
     static func stripHopByHop(_ headers: inout HTTPHeaders) {
-        var found: [String] = []
+        var found: [String]?
         for (name, value) in headers {
-            guard let canonical = hopByHop.first(where: { name.equalsLowercaseASCII($0) }) else { continue }
-            found.append(canonical)
+            guard let canonical = hopByHopName(name) else { continue }
+            found = (found ?? []) + [canonical]
             if canonical == "connection" {
                 for token in value.utf8.split(separator: UInt8(ascii: ",")) {
                     let named = String(decoding: token.lazy.filter { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") }
                         .map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 }, as: UTF8.self)
-                    if !named.isEmpty && named != "close" && named != "keep-alive" { found.append(named) }
+                    if !named.isEmpty && named != "close" && named != "keep-alive" { found!.append(named) }
                 }
             }
         }
+        guard let found else { return }
+        if found == ["connection"] {
+            // A backend's `Connection: keep-alive` alone, the common case: one removal pass.
+            headers.remove(name: "connection")
+            return
+        }
         for name in found { headers.remove(name: name) }
+    }
+
+    /// The lower-case hop-by-hop name `name` is, if it is one (connection, keep-alive, proxy-connection,
+    /// te, trailer, transfer-encoding, upgrade, proxy-authenticate, proxy-authorization); the length
+    /// picks the one candidate to compare with.
+    private static func hopByHopName(_ name: String) -> String? {
+        let candidate: String
+        switch name.utf8.count {
+        case 2: candidate = "te"
+        case 7: candidate = name.utf8.first.map { $0 | 0x20 } == UInt8(ascii: "u") ? "upgrade" : "trailer"
+        case 10: candidate = name.utf8.first.map { $0 | 0x20 } == UInt8(ascii: "c") ? "connection" : "keep-alive"
+        case 16: candidate = "proxy-connection"
+        case 17: candidate = "transfer-encoding"
+        case 18: candidate = "proxy-authenticate"
+        case 19: candidate = "proxy-authorization"
+        default: return nil
+        }
+        return name.equalsLowercaseASCII(candidate) ? candidate : nil
     }
 
     /// The protocol an HTTP/1.1 request asks to switch to (`Upgrade` named by `Connection`), if any.

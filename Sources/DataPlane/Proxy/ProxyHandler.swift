@@ -37,6 +37,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     private var readHeld = false
     private var upstreamNeedsFlush = false
     private(set) var clientAddress = ""
+    /// The client as a Forwarded `for=` node, worked out once per connection.
+    private var forwardedNode = ""
     private var pipelined: [HTTPServerRequestPart] = []
     private var quiescing = false
     /// An Upgrade request was read: the HTTP/1 decoder has stopped parsing, so nothing more is read
@@ -74,6 +76,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         clientAddress = context.channel.remoteAddress?.ipAddress ?? ""
+        forwardedNode = ForwardedHeaders.node(client: clientAddress)
         // HTTP/1 handlers are added once the first bytes have told the protocol: already active.
         if context.channel.isActive { becameActive(context: context) }
     }
@@ -434,12 +437,19 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         if owesContinue { headers.remove(name: "expect") }
 
         let originalHost = head.headers.first(name: "host") ?? ""
-        ForwardedHeaders.add(to: &headers, client: clientAddress, host: originalHost, proto: scheme)
-        headers.replaceOrAdd(name: "x-request-id", value: requestID)
+        ForwardedHeaders.add(to: &headers, client: clientAddress, node: forwardedNode, host: originalHost, proto: scheme)
+        // Set without replaceOrAdd's remove pass when the client sent none (the usual case); the
+        // client's own X-Request-Id, when kept, is already there.
+        if let sent = head.headers.first(name: "x-request-id") {
+            if sent != requestID { headers.replaceOrAdd(name: "x-request-id", value: requestID) }
+        } else {
+            headers.add(name: "x-request-id", value: requestID)
+        }
         if let span, let tracing = loop.tracing {
             tracing.inject(span, into: &headers)
         } else {
-            headers.replaceOrAdd(name: "traceparent", value: RequestIdentity.traceparent(head.headers, loop: loop))
+            let traceparent = RequestIdentity.traceparent(head.headers, loop: loop)
+            if head.headers.contains(name: "traceparent") { headers.replaceOrAdd(name: "traceparent", value: traceparent) } else { headers.add(name: "traceparent", value: traceparent) }
         }
         if let edits = route.requestHeaders { HeaderRules.apply(edits, to: &headers) }
         if let backendEdits { HeaderRules.apply(backendEdits, to: &headers) }
