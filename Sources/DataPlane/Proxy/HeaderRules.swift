@@ -42,25 +42,27 @@ enum HeaderRules {
     /// headers, comparing bytes case-insensitively (no lowercased copies), so the usual message costs
     /// no allocation and no removal at all.
     static func stripHopByHop(_ headers: inout HTTPHeaders) {
-        var found: [String]?
+        var found: [String] = []
         for (name, value) in headers {
             guard let canonical = hopByHopName(name) else { continue }
-            found = (found ?? []) + [canonical]
-            if canonical == "connection" {
-                for token in value.utf8.split(separator: UInt8(ascii: ",")) {
-                    let named = String(decoding: token.lazy.filter { $0 != UInt8(ascii: " ") && $0 != UInt8(ascii: "\t") }
-                        .map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 }, as: UTF8.self)
-                    if !named.isEmpty && named != "close" && named != "keep-alive" { found!.append(named) }
-                }
+            found.append(canonical)
+            guard canonical == "connection" else { continue }
+            for token in value.utf8.split(separator: UInt8(ascii: ",")) {
+                let token = token.drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
+                    .reversed().drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }.reversed()
+                // `close` and `keep-alive` (what backends send) name no header worth a removal pass.
+                if token.isEmpty || Self.equalsLowercase(token, "close") || Self.equalsLowercase(token, "keep-alive") { continue }
+                found.append(String(decoding: Array(token).map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 }, as: UTF8.self))
             }
         }
-        guard let found else { return }
-        if found == ["connection"] {
-            // A backend's `Connection: keep-alive` alone, the common case: one removal pass.
-            headers.remove(name: "connection")
-            return
-        }
         for name in found { headers.remove(name: name) }
+    }
+
+    private static func equalsLowercase(_ bytes: some Collection<UInt8>, _ lowercase: StaticString) -> Bool {
+        guard bytes.count == lowercase.utf8CodeUnitCount else { return false }
+        return lowercase.withUTF8Buffer { other in
+            zip(bytes, other).allSatisfy { ($0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0) == $1 }
+        }
     }
 
     /// The lower-case hop-by-hop name `name` is, if it is one (connection, keep-alive, proxy-connection,
