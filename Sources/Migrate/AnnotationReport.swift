@@ -29,14 +29,6 @@ enum AnnotationCatalog {
     static let nginx = IngressIntent.nginx
     static let traefik = "traefik.ingress.kubernetes.io/"
 
-    /// nginx annotations that need an archway policy kind (edge policies) that does not exist yet.
-    static let policyAnnotations: [String: String] = [
-        "auth-url": "external authentication", "auth-type": "basic authentication", "auth-secret": "basic authentication",
-        "limit-rps": "rate limiting", "limit-rpm": "rate limiting", "limit-connections": "connection limits",
-        "whitelist-source-range": "IP allow lists", "denylist-source-range": "IP deny lists",
-        "proxy-body-size": "request body size limits",
-    ]
-
     /// Annotations the converter handles, and how completely, for the inventory's marking.
     static func support(of key: String) -> Support {
         if key == "kubernetes.io/ingress.class" || key.hasPrefix("cert-manager.io/") { return .convertible }
@@ -53,7 +45,9 @@ enum AnnotationCatalog {
              "cors-allow-headers", "cors-allow-credentials", "cors-expose-headers", "cors-max-age":
             return .convertible
         case "rewrite-target", "ssl-passthrough", "backend-protocol", "proxy-read-timeout", "proxy-ssl-verify", "proxy-ssl-name",
-             "proxy-ssl-secret", "canary-by-cookie", "affinity", "session-cookie-name", "session-cookie-max-age", "session-cookie-expires":
+             "proxy-ssl-secret", "canary-by-cookie", "affinity", "session-cookie-name", "session-cookie-max-age", "session-cookie-expires",
+             "limit-rps", "limit-rpm", "limit-burst-multiplier", "whitelist-source-range", "allowlist-source-range", "denylist-source-range",
+             "proxy-body-size", "auth-type", "auth-secret", "auth-secret-type", "auth-realm", "auth-url", "auth-response-headers":
             return .partly
         default:
             return .notConvertible
@@ -63,15 +57,17 @@ enum AnnotationCatalog {
 
 extension IngressConverter {
     /// Every annotation of an Ingress with what the conversion did with it.
-    static func report(_ ingress: Ingress) -> [AnnotationOutcome] {
+    /// `policyRoutes`: the HTTPRoutes the Ingress's edge policies attach to.
+    static func report(_ ingress: Ingress, policyRoutes: [String]) -> [AnnotationOutcome] {
         let intent = IngressIntent(ingress)
         let name = ingress.metadata.namespacedName
         return (ingress.metadata.annotations ?? [:]).keys.sorted().map { key in
-            AnnotationOutcome(ingress: name, key: key, verdict: verdict(key, value: ingress.annotation(key) ?? "", intent: intent, ingress: ingress))
+            AnnotationOutcome(ingress: name, key: key, verdict: verdict(key, value: ingress.annotation(key) ?? "", intent: intent, ingress: ingress,
+                                                                        policyRoutes: policyRoutes))
         }
     }
 
-    private static func verdict(_ key: String, value: String, intent: IngressIntent, ingress: Ingress) -> AnnotationOutcome.Verdict {
+    private static func verdict(_ key: String, value: String, intent: IngressIntent, ingress: Ingress, policyRoutes: [String]) -> AnnotationOutcome.Verdict {
         let nginx = AnnotationCatalog.nginx, traefik = AnnotationCatalog.traefik
         if key == "kubernetes.io/ingress.class" { return .mapped }
         if key == "cert-manager.io/cluster-issuer" || key == "cert-manager.io/issuer" { return .mapped }
@@ -86,7 +82,7 @@ extension IngressConverter {
                 }
                 return .partly("the HTTPS listeners take their certificates from the Ingress tls section")
             case "router.middlewares":
-                return .notMapped("Traefik middlewares (\(value)) would be ExtensionRef filters, which archway does not implement; recreate them as route filters or policies")
+                return .notMapped("Traefik middlewares (\(value)) are not read; recreate each as an HTTPRoute filter or an archway policy (BasicAuth, ForwardAuth, RateLimit, IPAllowList, BodySize...) named by an ExtensionRef filter or attached with targetRefs")
             default:
                 return .notMapped("no Gateway API equivalent for this Traefik setting")
             }
@@ -96,8 +92,9 @@ extension IngressConverter {
         if name.hasSuffix("snippet") {
             return .notMapped("snippets are raw nginx configuration; rewrite what it does as route filters by hand")
         }
-        if let policy = AnnotationCatalog.policyAnnotations[name] {
-            return .notMapped("archway has no \(policy) policy kind yet")
+        let grpc = intent.backendProtocol == "GRPC" || intent.backendProtocol == "GRPCS"
+        if let outcome = EdgePolicyAnnotations(ingress: ingress).verdict(name, routes: policyRoutes.count, grpc: grpc, canary: intent.canary != nil) {
+            return outcome
         }
         switch name {
         case "ssl-redirect", "force-ssl-redirect":

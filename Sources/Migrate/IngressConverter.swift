@@ -15,7 +15,7 @@ public struct MigrationOptions: Sendable {
 }
 
 public struct Migration {
-    /// Gateway, HTTPRoute, GRPCRoute, TLSRoute, BackendTLSPolicy and ReferenceGrant manifests, in that order.
+    /// Gateway, HTTPRoute, GRPCRoute, TLSRoute, BackendTLSPolicy, archway edge policy and ReferenceGrant manifests, in that order.
     public var documents: [Node] = []
     /// One outcome per annotation of each Ingress.
     public var report: [AnnotationOutcome] = []
@@ -40,13 +40,15 @@ public enum IngressConverter {
         for className in classes.keys.sorted() {
             let members = classes[className]!
             var gateway = GatewayPlan(name: className, namespace: gatewayNamespace)
-            for ingress in members { migration.report += report(ingress) }
+            var policyRoutes: [NamespacedName: [String]] = [:]
             for ingress in members where IngressIntent(ingress).canary == nil {
                 var plan = RoutePlan(ingress: ingress, gateway: gateway.name, gatewayNamespace: gatewayNamespace, snapshot: snapshot)
                 plan.build(into: &gateway, canaries: canaries.filter { $0.metadata.namespace == ingress.metadata.namespace })
                 routes += plan.documents
                 policies += plan.policies
+                policyRoutes[ingress.metadata.namespacedName] = plan.backendRoutes
             }
+            for ingress in members { migration.report += report(ingress, policyRoutes: policyRoutes[ingress.metadata.namespacedName] ?? []) }
             gateways.append(gateway.document(options.gatewayClass, crossNamespace: namespaces != [gatewayNamespace]))
             grants += gateway.referenceGrants()
         }

@@ -12,6 +12,8 @@ struct RoutePlan {
     let intent: IngressIntent
     var documents: [Node] = []
     var policies: [Node] = []
+    /// The HTTPRoutes that carry the Ingress's backends: what its edge policies attach to.
+    var backendRoutes: [String] = []
     private var namespace: String { ingress.metadata.namespace ?? "default" }
 
     init(ingress: Ingress, gateway: String, gatewayNamespace: String, snapshot: ResourceSnapshot) {
@@ -57,6 +59,7 @@ struct RoutePlan {
                 // ingress-nginx still serves the host's paths in plain HTTP on port 80 (kubernetes/ingress-nginx#4203).
                 documents.append(route(kind: "HTTPRoute", name: name + "-http", host: host, parents: ["http"],
                                        rules: httpRules(host: host, paths: paths, canaries: canaries)))
+                backendRoutes.append(name + "-http")
                 continue
             }
             var parents: [String] = []
@@ -84,6 +87,7 @@ struct RoutePlan {
             let grpc = intent.backendProtocol == "GRPC" || intent.backendProtocol == "GRPCS"
             let rules = grpc ? grpcRules(paths) : httpRules(host: host, paths: paths, canaries: canaries)
             documents.append(route(kind: grpc ? "GRPCRoute" : "HTTPRoute", name: name, host: host, parents: parents, rules: rules))
+            if !grpc { backendRoutes.append(name) }
             if intent.backendProtocol == "HTTPS" || intent.backendProtocol == "GRPCS" {
                 for service in Set(paths.compactMap { $0.backend.service?.name }).sorted() { policies.append(backendTLSPolicy(service)) }
             }
@@ -91,7 +95,9 @@ struct RoutePlan {
         if let backend = ingress.spec.defaultBackend, let ref = backendRef(backend, weight: nil) {
             documents.append(route(kind: "HTTPRoute", name: "\(ingress.metadata.name)-default-backend", host: "*", parents: ["http"],
                                    rules: [Manifest.map([("backendRefs", Manifest.seq([ref]))])]))
+            backendRoutes.append("\(ingress.metadata.name)-default-backend")
         }
+        policies += EdgePolicyAnnotations(ingress: ingress).policies(routes: backendRoutes)
     }
 
     private func httpRules(host: String, paths: [Ingress.Path], canaries: [Ingress]) -> [Node] {

@@ -2,6 +2,7 @@ import Foundation
 import GatewayAPI
 import Migrate
 import Testing
+import Translator
 import Yams
 
 /// `archway migrate` from manifests: what each annotation becomes, the Prefix boundary, the canary
@@ -239,5 +240,63 @@ import Yams
         #expect(session?["sessionName"] as? String == "route" && session?["type"] as? String == "Cookie")
         #expect(migration.report.first { $0.key.hasSuffix("/affinity") }?.description.contains("sticks from then on") == true)
         #expect(migration.report.first { $0.key.hasSuffix("/enable-cors") }?.verdict == .mapped)
+    }
+}
+
+/// ingress-nginx's auth, rate-limit, allow-list and body-size annotations become archway policies
+/// attached to the converted route, which archway then accepts.
+@Suite struct MigrateEdgePolicyTests {
+    @Test func nginxEdgeAnnotationsBecomeAttachedPolicies() throws {
+        let nginx = "nginx.ingress.kubernetes.io/"
+        let yaml = MigrateTests.ingress("shop", annotations: [
+            nginx + "limit-rps": "10", nginx + "limit-burst-multiplier": "3", nginx + "limit-rpm": "300",
+            nginx + "whitelist-source-range": "10.0.0.0/8, 192.168.1.7", nginx + "denylist-source-range": "10.6.6.0/24",
+            nginx + "proxy-body-size": "8m",
+            nginx + "auth-type": "basic", nginx + "auth-secret": "shop-users", nginx + "auth-realm": "Shop staff",
+            nginx + "auth-url": "http://auth.apps.svc:8080/check", nginx + "auth-response-headers": "X-User, X-Team",
+        ]) + MigrateTests.ingress("api", annotations: [nginx + "auth-type": "basic", nginx + "auth-secret": "other/users",
+                                                     nginx + "proxy-body-size": "0"], host: "api.example.com")
+        let (migration, verification, output) = MigrateTests.verify(yaml)
+        #expect(verification.loadErrors.isEmpty, "\(verification.loadErrors)")
+        #expect(verification.differences.isEmpty)
+        func policy(_ kind: String) throws -> [String: Any] {
+            let found = try MigrateTests.documents(output, kind: kind)
+            #expect(found.count == 1, "one \(kind): \(found.count)")
+            let spec = MigrateTests.spec(found.first)
+            let targets = spec["targetRefs"] as? [[String: String]]
+            #expect(targets == [["group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "name": "shop-app-example-com"]], "\(kind) targets")
+            return spec
+        }
+        let rate = try policy("RateLimit")
+        #expect(rate["requests"] as? Int == 10 && rate["unit"] as? String == "Second" && rate["burst"] as? Int == 30)
+        #expect((rate["key"] as? [String: String]) == ["type": "ClientIP"])
+        let list = try policy("IPAllowList")
+        #expect(list["allow"] as? [String] == ["10.0.0.0/8", "192.168.1.7"] && list["deny"] as? [String] == ["10.6.6.0/24"])
+        #expect(try policy("BodySize")["maxRequestBody"] as? String == "8Mi")
+        let basic = try policy("BasicAuth")
+        #expect(basic["secretRef"] as? [String: String] == ["name": "shop-users", "key": "auth"] && basic["realm"] as? String == "Shop staff")
+        let forward = try policy("ForwardAuth")
+        #expect(forward["url"] as? String == "http://auth.apps.svc:8080/check" && forward["responseHeaders"] as? [String] == ["X-User", "X-Team"])
+
+        let report = Dictionary(uniqueKeysWithValues: migration.report.map { ("\($0.ingress.name) \($0.key.replacingOccurrences(of: nginx, with: ""))", $0.description) })
+        #expect(report["shop limit-rps"]?.contains("partly mapped: RateLimit shop-ratelimit") == true && report["shop limit-rps"]?.contains("503") == true)
+        #expect(report["shop limit-rpm"]?.contains("not mapped: ingress-nginx applied both limits") == true)
+        #expect(report["shop auth-secret"]?.contains("re-hash apr1") == true)
+        #expect(report["shop proxy-body-size"]?.contains("413 above 8Mi") == true)
+        // A Secret in another namespace cannot be read by a policy, and size 0 means no limit: no policies for `api`.
+        #expect(report["api auth-secret"]?.contains("not mapped: auth-secret must be a Secret in the Ingress's namespace") == true)
+        #expect(report["api proxy-body-size"] == "Ingress apps/api: \(nginx)proxy-body-size: mapped")
+        #expect(!output.contains("name: api-basicauth") && !output.contains("name: api-bodysize"))
+
+        // archway accepts what was generated once the Secret it names exists.
+        let secret = "---\napiVersion: v1\nkind: Secret\nmetadata: {name: shop-users, namespace: apps}\nstringData: {auth: \"ann:{SHA}qUqP5cyxm6YcTAhz05Hph5gvu9M=\"}\n"
+        let gatewayClass = "---\napiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: archway}\nspec: {controllerName: archway.dev/gateway-controller}\n"
+        let loaded = ManifestLoader().parse(text: output + secret + gatewayClass, file: "generated.yaml")
+        #expect(loaded.errors.isEmpty, "\(loaded.errors)")
+        let statuses = Translator().translate(ResourceSnapshot(loaded.resources.map(\.resource))).statuses.edgePolicies
+        for kind in [EdgePolicy.Kind.rateLimit, .ipAllowList, .bodySize, .basicAuth, .forwardAuth] {
+            let conditions = statuses[kind]?[NamespacedName("apps", "shop-\(kind.rawValue.lowercased())")]?.ancestors.flatMap(\.conditions) ?? []
+            #expect(!conditions.isEmpty && conditions.allSatisfy { $0.status == "True" }, "\(kind.rawValue): \(conditions.map(\.message))")
+        }
     }
 }
