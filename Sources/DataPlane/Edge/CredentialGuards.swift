@@ -37,13 +37,11 @@ extension VerifiedCache where Key == SHA256Digest {
 /// htpasswd users: bcrypt (`$2y$`, `$2a$`, `$2b$`) and `{SHA}`. bcrypt is slow by design, so a first
 /// check of a password runs on the thread pool and its outcome is cached; the event loop never hashes.
 final class BasicAuthGuard: EdgeGuard {
-    let rule: EdgeRule
     private let spec: BasicAuthRule
     private let verified = VerifiedCache<SHA256Digest, Bool>(limit: 4096)
 
     init(_ spec: BasicAuthRule) {
         self.spec = spec
-        rule = .basicAuth(spec)
     }
 
     func check(_ request: EdgeRequest) -> EdgeDecision {
@@ -92,12 +90,10 @@ final class BasicAuthGuard: EdgeGuard {
 
 /// API keys, looked up by their SHA-256 so that comparing them takes the same time whatever the key.
 final class APIKeyGuard: EdgeGuard {
-    let rule: EdgeRule
     private let spec: APIKeyAuthRule
 
     init(_ spec: APIKeyAuthRule) {
         self.spec = spec
-        rule = .apiKeyAuth(spec)
     }
 
     func check(_ request: EdgeRequest) -> EdgeDecision {

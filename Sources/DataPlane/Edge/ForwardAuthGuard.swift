@@ -7,7 +7,6 @@ import RoutingTable
 /// chosen headers, plus X-Forwarded-Method/-Proto/-Host/-Uri/-For). A 2xx lets it through with the
 /// chosen answer headers added; any other answer is what the client gets, status, headers and body.
 final class ForwardAuthGuard: EdgeGuard {
-    let rule: EdgeRule
     private let spec: ForwardAuthRule
     /// Headers of the auth service's refusal that describe its own message, not the client's request.
     private static let refusalHeaders: Set<String> = ["www-authenticate", "location", "content-type", "set-cookie", "retry-after", "cache-control"]
@@ -15,7 +14,6 @@ final class ForwardAuthGuard: EdgeGuard {
 
     init(_ spec: ForwardAuthRule) {
         self.spec = spec
-        rule = .forwardAuth(spec)
     }
 
     func check(_ request: EdgeRequest) -> EdgeDecision {

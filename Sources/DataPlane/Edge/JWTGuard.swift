@@ -8,7 +8,6 @@ import RoutingTable
 /// audience; chosen claims are copied to request headers. A verified token is remembered until it
 /// expires, so a client reusing its token costs a hash lookup rather than a signature check.
 final class JWTGuard: EdgeGuard {
-    let rule: EdgeRule
     private let spec: JWTAuthRule
     private let keys: JWKSKeys
     private struct Verified: Sendable {
@@ -22,7 +21,6 @@ final class JWTGuard: EdgeGuard {
 
     init(_ spec: JWTAuthRule) {
         self.spec = spec
-        rule = .jwtAuth(spec)
         keys = JWKSKeys(document: spec.jwks, url: spec.jwksURL, refreshSeconds: spec.refreshSeconds)
         // Claims headers are the gateway's word: a client cannot send its own.
         removedHeaders = spec.claimsToHeaders.map(\.header) + (spec.stripAuthorization ? ["authorization"] : [])

@@ -3,12 +3,10 @@ import NIOCore
 import RoutingTable
 
 final class IPAllowListGuard: EdgeGuard {
-    let rule: EdgeRule
     private let spec: IPAllowListRule
 
     init(_ spec: IPAllowListRule) {
         self.spec = spec
-        rule = .ipAllowList(spec)
     }
 
     func check(_ request: EdgeRequest) -> EdgeDecision {
@@ -27,12 +25,10 @@ final class IPAllowListGuard: EdgeGuard {
 }
 
 final class BodySizeGuard: EdgeGuard {
-    let rule: EdgeRule
     private let spec: BodySizeRule
 
     init(_ spec: BodySizeRule) {
         self.spec = spec
-        rule = .bodySize(spec)
     }
 
     func check(_ request: EdgeRequest) -> EdgeDecision {
@@ -50,7 +46,6 @@ final class BodySizeGuard: EdgeGuard {
 /// exact however its connections are spread over the loops, and the lock is held for a few
 /// arithmetic operations per request.
 final class RateLimitGuard: EdgeGuard {
-    let rule: EdgeRule
     private let spec: RateLimitRule
     private let tokensPerNano: Double
     private struct Bucket {
@@ -63,7 +58,6 @@ final class RateLimitGuard: EdgeGuard {
 
     init(_ spec: RateLimitRule) {
         self.spec = spec
-        rule = .rateLimit(spec)
         tokensPerNano = Double(spec.requests) / (Double(spec.periodSeconds) * 1e9)
     }
 

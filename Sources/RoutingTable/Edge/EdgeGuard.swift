@@ -75,7 +75,6 @@ public enum EdgeDecision: Sendable {
 /// The data plane's implementation of one EdgeRule. Instances outlive table swaps while their rule is
 /// unchanged, so rate-limit buckets, verified-credential caches and fetched key sets carry over.
 public protocol EdgeGuard: AnyObject, Sendable {
-    var rule: EdgeRule { get }
     func check(_ request: EdgeRequest) -> EdgeDecision
 }
 
