@@ -47,22 +47,13 @@ enum HeaderRules {
             guard let canonical = hopByHopName(name) else { continue }
             found.append(canonical)
             guard canonical == "connection" else { continue }
-            for token in value.utf8.split(separator: UInt8(ascii: ",")) {
-                let token = token.drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
-                    .reversed().drop { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }.reversed()
+            for token in value.headerListItems {
                 // `close` and `keep-alive` (what backends send) name no header worth a removal pass.
-                if token.isEmpty || Self.equalsLowercase(token, "close") || Self.equalsLowercase(token, "keep-alive") { continue }
-                found.append(String(decoding: Array(token).map { $0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0 }, as: UTF8.self))
+                if token.utf8.equalsLowercaseASCII("close") || token.utf8.equalsLowercaseASCII("keep-alive") { continue }
+                found.append(token.lowercased())
             }
         }
         for name in found { headers.remove(name: name) }
-    }
-
-    private static func equalsLowercase(_ bytes: some Collection<UInt8>, _ lowercase: StaticString) -> Bool {
-        guard bytes.count == lowercase.utf8CodeUnitCount else { return false }
-        return lowercase.withUTF8Buffer { other in
-            zip(bytes, other).allSatisfy { ($0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0) == $1 }
-        }
     }
 
     /// The lower-case hop-by-hop name `name` is, if it is one (connection, keep-alive, proxy-connection,
@@ -118,26 +109,26 @@ enum HeaderRules {
     }
 }
 
-extension String {
+extension Collection<UInt8> {
     /// ASCII case-insensitive equality with a lowercase ASCII string, without allocating.
     @inline(__always)
     func equalsLowercaseASCII(_ lowercase: String) -> Bool {
-        let mine = utf8
-        let other = lowercase.utf8
-        guard mine.count == other.count else { return false }
-        for (a, b) in zip(mine, other) where (a >= 65 && a <= 90 ? a | 0x20 : a) != b {
-            return false
-        }
-        return true
+        guard count == lowercase.utf8.count else { return false }
+        return zip(self, lowercase.utf8).allSatisfy { ($0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0) == $1 }
+    }
+}
+
+extension String {
+    @inline(__always)
+    func equalsLowercaseASCII(_ lowercase: String) -> Bool { utf8.equalsLowercaseASCII(lowercase) }
+
+    /// The non-empty items of a comma-separated header value, spaces and tabs trimmed.
+    var headerListItems: some Sequence<Substring> {
+        utf8.split(separator: UInt8(ascii: ",")).lazy.map { Substring($0).trimmingSpaces() }.filter { !$0.isEmpty }
     }
 
     /// Whether a comma-separated header value lists `token` (lowercase), ignoring case and spaces.
     func containsToken(_ token: String) -> Bool {
-        utf8.split(separator: UInt8(ascii: ",")).contains { part in
-            let trimmed = part.drop { $0 == 32 || $0 == 9 }.reversed().drop { $0 == 32 || $0 == 9 }
-            guard trimmed.count == token.utf8.count else { return false }
-            return zip(trimmed.reversed(), token.utf8).allSatisfy { ($0 >= 65 && $0 <= 90 ? $0 | 0x20 : $0) == $1 }
-        }
+        headerListItems.contains { $0.utf8.equalsLowercaseASCII(token) }
     }
 }
-
