@@ -93,7 +93,7 @@ extension IngressConverter {
             return .notMapped("snippets are raw nginx configuration; rewrite what it does as route filters by hand")
         }
         let grpc = intent.backendProtocol == "GRPC" || intent.backendProtocol == "GRPCS"
-        if let outcome = EdgePolicyAnnotations(ingress: ingress).verdict(name, routes: policyRoutes.count, grpc: grpc, canary: intent.canary != nil) {
+        if let outcome = EdgeAnnotations(ingress: ingress).verdict(name, routes: policyRoutes.count, grpc: grpc, canary: intent.canary != nil) {
             return outcome
         }
         switch name {

@@ -4,14 +4,17 @@ import Translator
 import Yams
 
 /// ingress-nginx's CORS and cookie-affinity annotations as their Gateway API counterparts: the
-/// HTTPRoute CORS filter and a rule's sessionPersistence. Defaults are ingress-nginx's, so an
+/// HTTPRoute CORS filter and a rule's sessionPersistence (auth, limits and allow lists, which become
+/// archway policies, are in EdgePolicyAnnotations.swift). Defaults are ingress-nginx's, so an
 /// Ingress that only says `enable-cors: "true"` keeps the headers it had.
 struct EdgeAnnotations {
     let ingress: Ingress
 
-    private func value(_ name: String) -> String? { ingress.annotation(IngressIntent.nginx + name) }
+    func value(_ name: String) -> String? {
+        ingress.annotation(IngressIntent.nginx + name)?.trimmingCharacters(in: .whitespaces)
+    }
 
-    private func list(_ name: String, default fallback: String) -> [String] {
+    func list(_ name: String, default fallback: String = "") -> [String] {
         (value(name) ?? fallback).split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
     }
 

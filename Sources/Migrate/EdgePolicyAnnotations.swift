@@ -6,17 +6,8 @@ import Yams
 /// ingress-nginx's auth, rate-limit, allow-list and body-size annotations as archway edge policies
 /// (`archway.dev/v1alpha1`), attached with targetRefs to the HTTPRoutes the Ingress became. Each
 /// annotation's verdict says what differs from ingress-nginx, so nothing changes silently.
-struct EdgePolicyAnnotations {
-    let ingress: Ingress
+extension EdgeAnnotations {
     private var namespace: String { ingress.metadata.namespace ?? "default" }
-
-    private func value(_ name: String) -> String? {
-        ingress.annotation(IngressIntent.nginx + name)?.trimmingCharacters(in: .whitespaces)
-    }
-
-    private func list(_ name: String) -> [String] {
-        (value(name) ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-    }
 
     /// The policy documents; `routes` are the HTTPRoutes carrying the Ingress's backends.
     func policies(routes: [String]) -> [Node] {
@@ -39,13 +30,13 @@ struct EdgePolicyAnnotations {
 
     private typealias Made = (kind: String, spec: [(String, Node?)])
 
+    private func rate(_ name: String) -> Int? { value(name).flatMap(Int.init).flatMap { $0 > 0 ? $0 : nil } }
+
     /// `limit-rps` (or `limit-rpm`) per client address; ingress-nginx's burst is the rate times
     /// `limit-burst-multiplier` (5 unless set).
     private var rateLimit: Made? {
-        let perSecond = value("limit-rps").flatMap(Int.init).flatMap { $0 > 0 ? $0 : nil }
-        let perMinute = value("limit-rpm").flatMap(Int.init).flatMap { $0 > 0 ? $0 : nil }
-        guard let (requests, unit) = perSecond.map({ ($0, "Second") }) ?? perMinute.map({ ($0, "Minute") }) else { return nil }
-        let multiplier = value("limit-burst-multiplier").flatMap(Int.init).flatMap { $0 > 0 ? $0 : nil } ?? 5
+        guard let (requests, unit) = rate("limit-rps").map({ ($0, "Second") }) ?? rate("limit-rpm").map({ ($0, "Minute") }) else { return nil }
+        let multiplier = rate("limit-burst-multiplier") ?? 5
         return ("RateLimit", [("requests", Manifest.int(requests)), ("unit", Manifest.str(unit)),
                               ("burst", Manifest.int(requests * multiplier)),
                               ("key", Manifest.map([("type", Manifest.str("ClientIP"))]))])
@@ -107,14 +98,15 @@ struct EdgePolicyAnnotations {
         switch name {
         case "limit-rps", "limit-rpm", "limit-burst-multiplier":
             guard rateLimit != nil else { return .notMapped("not a positive whole number") }
-            if name == "limit-rpm", value("limit-rps").flatMap(Int.init).map({ $0 > 0 }) == true {
+            if name == "limit-rpm", rate("limit-rps") != nil {
                 return .notMapped("ingress-nginx applied both limits; RateLimit \(policy)ratelimit takes limit-rps only")
             }
             return .partly("RateLimit \(policy)ratelimit per client address (burst = rate × \(value("limit-burst-multiplier") ?? "5")); over the limit archway answers 429 with Retry-After, where ingress-nginx answered 503")
         case "whitelist-source-range", "allowlist-source-range", "denylist-source-range":
             return .partly("IPAllowList \(policy)ipallowlist on the connection's address; if clients reach archway through a load balancer that adds X-Forwarded-For, set trustedProxyDepth (ingress-nginx's use-forwarded-headers)")
         case "proxy-body-size":
-            return bodySizeLimit == nil ? .mapped : .partly("BodySize \(policy)bodysize (413 above \(bodySizeLimit!)); note that ingress-nginx's default was 1m, archway has no limit where no policy says so")
+            guard let limit = bodySizeLimit else { return .mapped }
+            return .partly("BodySize \(policy)bodysize (413 above \(limit)); note that ingress-nginx's default was 1m, archway has no limit where no policy says so")
         case "auth-type", "auth-secret", "auth-secret-type", "auth-realm":
             if value("auth-type")?.lowercased() != "basic" { return .notMapped("only auth-type basic has an archway kind (BasicAuth)") }
             if value("auth-secret-type").map({ $0 != "auth-file" }) == true { return .notMapped("BasicAuth reads htpasswd lines (auth-file); turn the auth-map Secret into user:hash lines under the key auth") }

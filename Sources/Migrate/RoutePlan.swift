@@ -97,7 +97,7 @@ struct RoutePlan {
                                    rules: [Manifest.map([("backendRefs", Manifest.seq([ref]))])]))
             backendRoutes.append("\(ingress.metadata.name)-default-backend")
         }
-        policies += EdgePolicyAnnotations(ingress: ingress).policies(routes: backendRoutes)
+        policies += EdgeAnnotations(ingress: ingress).policies(routes: backendRoutes)
     }
 
     private func httpRules(host: String, paths: [Ingress.Path], canaries: [Ingress]) -> [Node] {
