@@ -11,19 +11,14 @@ import Testing
 /// allowed request carries to its backend.
 @Suite(.timeLimit(.minutes(3)))
 struct EdgePolicyTests {
+    /// A route to Service `api`; `filter` ("Kind/name") names an archway.dev policy in an ExtensionRef filter.
     static func route(_ name: String, path: String, filter: String? = nil, ruleName: String? = nil) -> String {
-        """
-        apiVersion: gateway.networking.k8s.io/v1
-        kind: HTTPRoute
-        metadata: {name: \(name)}
-        spec:
-          parentRefs: [{name: gw}]
-          rules:
-          - matches: [{path: {type: PathPrefix, value: \(path)}}]
-        \(ruleName.map { "    name: \($0)" } ?? "")
-        \(filter.map { "    filters: [{type: ExtensionRef, extensionRef: {group: archway.dev, kind: \($0.split(separator: "/")[0]), name: \($0.split(separator: "/")[1])}}]" } ?? "")
-            backendRefs: [{name: api, port: 80}]
-        """
+        let extensionRef = filter.map { ref in
+            let parts = ref.split(separator: "/")
+            return "filters: [{type: ExtensionRef, extensionRef: {group: archway.dev, kind: \(parts[0]), name: \(parts[1])}}]"
+        }
+        return Manifests.route(name, path: path, service: "api",
+                               ruleFields: [ruleName.map { "name: \($0)" }, extensionRef].compactMap { $0 }.joined(separator: "\n"))
     }
 
     @Test func basicAuthAPIKeysAllowListsAndBodySize() async throws {
@@ -357,12 +352,9 @@ private struct TestClaims: JWTPayload {
 struct BackendRefFilterTests {
     @Test func headerFiltersFollowTheChosenBackend() async throws {
         let harness = GatewayHarness()
-        try await harness.startBackend("blue")
-        try await harness.startBackend("green")
         try harness.write("gw.yaml", Manifests.join(
             Manifests.gateway(),
-            Manifests.service("blue", targetPort: harness.backendPorts["blue"]!),
-            Manifests.service("green", targetPort: harness.backendPorts["green"]!),
+            try await harness.startBackendServices("blue", "green"),
             """
             apiVersion: gateway.networking.k8s.io/v1
             kind: HTTPRoute

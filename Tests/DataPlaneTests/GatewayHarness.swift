@@ -43,6 +43,17 @@ final class GatewayHarness: @unchecked Sendable {
         backendPorts[name] = channel.localAddress!.port!
     }
 
+    /// Starts an echo backend per name, each the one endpoint of a Service of that name; returns
+    /// those Services' manifests.
+    func startBackendServices(_ names: String...) async throws -> String {
+        var services: [String] = []
+        for name in names {
+            try await startBackend(name)
+            services.append(Manifests.service(name, targetPort: backendPorts[name]!))
+        }
+        return services.joined(separator: "\n---\n")
+    }
+
     func stopBackend(_ name: String) async throws {
         guard let port = backendPorts[name], let index = backendChannels.firstIndex(where: { $0.localAddress?.port == port }) else { return }
         try await backendChannels.remove(at: index).close()

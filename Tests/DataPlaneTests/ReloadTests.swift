@@ -21,12 +21,7 @@ struct ReloadTests {
     /// Backends `blue` and `green`; the route (its own file, so tests can rewrite it) points at blue.
     static func blueGreen() async throws -> GatewayHarness {
         let harness = GatewayHarness()
-        try await harness.startBackend("blue")
-        try await harness.startBackend("green")
-        try harness.write("00-gw.yaml", Manifests.join(
-            Manifests.gateway(),
-            Manifests.service("blue", targetPort: harness.backendPorts["blue"]!),
-            Manifests.service("green", targetPort: harness.backendPorts["green"]!)))
+        try harness.write("00-gw.yaml", Manifests.join(Manifests.gateway(), try await harness.startBackendServices("blue", "green")))
         try harness.write("10-route.yaml", route(to: "blue"))
         try await harness.start()
         return harness

@@ -120,12 +120,9 @@ struct RoutingTests {
     /// Weighted backendRefs: 1000 requests split 90/10 within ±5 points.
     @Test func weightedSplit() async throws {
         let harness = GatewayHarness()
-        try await harness.startBackend("v1")
-        try await harness.startBackend("v2")
         try harness.write("gw.yaml", Manifests.join(
             Manifests.gateway(),
-            Manifests.service("v1", targetPort: harness.backendPorts["v1"]!),
-            Manifests.service("v2", targetPort: harness.backendPorts["v2"]!),
+            try await harness.startBackendServices("v1", "v2"),
             """
             apiVersion: gateway.networking.k8s.io/v1
             kind: HTTPRoute

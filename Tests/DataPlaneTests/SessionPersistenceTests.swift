@@ -7,12 +7,13 @@ import Testing
 /// on one endpoint, and is moved only when that endpoint goes away or the session times out.
 @Suite(.timeLimit(.minutes(2)))
 struct SessionPersistenceTests {
-    /// Three echo backends as three endpoints of Service `pool`.
+    /// The named echo backends as the endpoints of Service `pool`.
     static func pool(_ harness: GatewayHarness, _ names: [String]) -> String {
         Manifests.service("pool", targetPorts: names.map { harness.backendPorts[$0]! })
     }
 
-    static func route(_ ruleFields: String) -> String {
+    /// HTTPRoute `shop` on shop.example.com; `rules` are its YAML rule entries.
+    static func route(rules: String) -> String {
         """
         apiVersion: gateway.networking.k8s.io/v1
         kind: HTTPRoute
@@ -21,9 +22,7 @@ struct SessionPersistenceTests {
           parentRefs: [{name: gw}]
           hostnames: [shop.example.com]
           rules:
-          - backendRefs: [{name: pool, port: 80}]
-            sessionPersistence:
-        \(ruleFields.split(separator: "\n").map { "      " + $0 }.joined(separator: "\n"))
+        \(rules.split(separator: "\n").map { "  " + $0 }.joined(separator: "\n"))
         """
     }
 
@@ -40,10 +39,9 @@ struct SessionPersistenceTests {
         defer { Task { await harness.stop() } }
         for name in ["a", "b", "c"] { try await harness.startBackend(name) }
         try harness.write("00-gw.yaml", Manifests.join(Manifests.gateway(), Self.pool(harness, ["a", "b", "c"])))
-        try harness.write("10-route.yaml", Self.route("""
-            sessionName: shop-session
-            absoluteTimeout: 1h
-            cookieConfig: {lifetimeType: Permanent}
+        try harness.write("10-route.yaml", Self.route(rules: """
+            - backendRefs: [{name: pool, port: 80}]
+              sessionPersistence: {sessionName: shop-session, absoluteTimeout: 1h, cookieConfig: {lifetimeType: Permanent}}
             """))
         try await harness.start()
         let client = try await harness.client()
@@ -97,23 +95,12 @@ struct SessionPersistenceTests {
     @Test func aCanarysSessionsStayOnTheCanaryUntilItsWeightIsZero() async throws {
         let harness = GatewayHarness()
         defer { Task { await harness.stop() } }
-        for name in ["stable", "canary"] { try await harness.startBackend(name) }
-        try harness.write("00-gw.yaml", Manifests.join(
-            Manifests.gateway(),
-            Manifests.service("stable", targetPort: harness.backendPorts["stable"]!),
-            Manifests.service("canary", targetPort: harness.backendPorts["canary"]!)))
+        try harness.write("00-gw.yaml", Manifests.join(Manifests.gateway(), try await harness.startBackendServices("stable", "canary")))
         func route(canaryWeight: Int) -> String {
-            """
-            apiVersion: gateway.networking.k8s.io/v1
-            kind: HTTPRoute
-            metadata: {name: shop}
-            spec:
-              parentRefs: [{name: gw}]
-              hostnames: [shop.example.com]
-              rules:
-              - backendRefs: [{name: stable, port: 80, weight: 80}, {name: canary, port: 80, weight: \(canaryWeight)}]
-                sessionPersistence: {sessionName: Canary-Session, type: Header}
-            """
+            Self.route(rules: """
+                - backendRefs: [{name: stable, port: 80, weight: 80}, {name: canary, port: 80, weight: \(canaryWeight)}]
+                  sessionPersistence: {sessionName: Canary-Session, type: Header}
+                """)
         }
         try harness.write("10-route.yaml", route(canaryWeight: 20))
         try await harness.start()
@@ -146,21 +133,14 @@ struct SessionPersistenceTests {
         defer { Task { await harness.stop() } }
         for name in ["a", "b"] { try await harness.startBackend(name) }
         try harness.write("00-gw.yaml", Manifests.join(Manifests.gateway(), Self.pool(harness, ["a", "b"])))
-        try harness.write("10-route.yaml", """
-            apiVersion: gateway.networking.k8s.io/v1
-            kind: HTTPRoute
-            metadata: {name: shop}
-            spec:
-              parentRefs: [{name: gw}]
-              hostnames: [shop.example.com]
-              rules:
-              - matches: [{path: {type: PathPrefix, value: /idle}}]
-                backendRefs: [{name: pool, port: 80}]
-                sessionPersistence: {type: Header, sessionName: X-Idle, idleTimeout: 1s, absoluteTimeout: 1h}
-              - matches: [{path: {type: PathPrefix, value: /absolute}}]
-                backendRefs: [{name: pool, port: 80}]
-                sessionPersistence: {type: Header, sessionName: X-Absolute, absoluteTimeout: 1500ms}
-            """)
+        try harness.write("10-route.yaml", Self.route(rules: """
+            - matches: [{path: {type: PathPrefix, value: /idle}}]
+              backendRefs: [{name: pool, port: 80}]
+              sessionPersistence: {type: Header, sessionName: X-Idle, idleTimeout: 1s, absoluteTimeout: 1h}
+            - matches: [{path: {type: PathPrefix, value: /absolute}}]
+              backendRefs: [{name: pool, port: 80}]
+              sessionPersistence: {type: Header, sessionName: X-Absolute, absoluteTimeout: 1500ms}
+            """))
         try await harness.start()
         let client = try await harness.client()
         defer { Task { await client.close() } }
