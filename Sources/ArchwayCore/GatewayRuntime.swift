@@ -27,6 +27,8 @@ public actor GatewayRuntime {
         public var ingress: IngressServing? = IngressServing()
         /// Sizes, timeouts and connection budget for clients.
         public var limits = ClientLimits()
+        /// Plain HTTP/1.1 requests are proxied as bytes, past NIOHTTP1's codec (see FastLaneHandler).
+        public var fastLane = true
         /// One JSON line per request; nil turns the access log off.
         public var accessLog: AccessLogWriter?
         /// How often SLO budgets are recomputed for /metrics and /slo.
@@ -66,7 +68,7 @@ public actor GatewayRuntime {
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.eventLoopThreads))
         admin = AdminServer(metrics: metrics)
         contexts = EventLoopContexts(group: group, metrics: metrics, logger: logger, limits: options.limits, accessLog: options.accessLog,
-                                     tracer: options.tracing?.tracer)
+                                     tracer: options.tracing?.tracer, fastLane: options.fastLane)
         listeners = ListenerManager(group: group, tables: tables, contexts: contexts, bindHost: options.bindHost,
                                     portMap: options.portMap, logger: logger)
         healthChecks = HealthChecks(contexts: contexts, tables: tables)

@@ -163,6 +163,8 @@ struct Serve: AsyncParsableCommand {
         runtimeOptions.limits.maxHeaderCount = maxHeaderCount
         runtimeOptions.limits.headerTimeout = .nanoseconds(Int64(headerTimeout * 1e9))
         runtimeOptions.limits.idleTimeout = .nanoseconds(Int64(idleTimeout * 1e9))
+        // An escape hatch rather than a tuning knob: off, every request takes the general path.
+        runtimeOptions.fastLane = ProcessInfo.processInfo.environment["ARCHWAY_FAST_LANE"] != "off"
         for mapping in portMap {
             runtimeOptions.portMap[mapping.listenerPort] = .init(host: mapping.binding.host, port: mapping.binding.port)
         }

@@ -23,14 +23,14 @@ enum HeaderRules {
         }
         if hosts == 0 && !head.version.isHTTP10OrOlder { return "request has no Host header" }
         if hosts > 1 { return "request has \(hosts) Host headers" }
-        if hosts == 1 && !isValidAuthority(host) { return "Host header \"\(host)\" is not a host[:port]" }
+        if hosts == 1 && !isValidAuthority(host.utf8) { return "Host header \"\(host)\" is not a host[:port]" }
         if transferEncodings > 0 && head.version.isHTTP10OrOlder { return "Transfer-Encoding is not allowed in an HTTP/1.0 request" }
         if transferEncodings > 1 || !onlyChunked { return "Transfer-Encoding must be chunked alone" }
         return nil
     }
 
-    private static func isValidAuthority(_ value: Substring) -> Bool {
-        !value.isEmpty && value.utf8.allSatisfy { byte in
+    static func isValidAuthority(_ value: some Collection<UInt8>) -> Bool {
+        !value.isEmpty && value.allSatisfy { byte in
             switch byte {
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
             default: "-._~:[]!$&'()*+,;=%".utf8.contains(byte)
@@ -44,7 +44,7 @@ enum HeaderRules {
     static func stripHopByHop(_ headers: inout HTTPHeaders) {
         var found: [String] = []
         for (name, value) in headers {
-            guard let canonical = hopByHopName(name) else { continue }
+            guard let canonical = hopByHopName(name.utf8) else { continue }
             found.append(canonical)
             guard canonical == "connection" else { continue }
             for token in value.headerListItems {
@@ -59,12 +59,12 @@ enum HeaderRules {
     /// The lower-case hop-by-hop name `name` is, if it is one (connection, keep-alive, proxy-connection,
     /// te, trailer, transfer-encoding, upgrade, proxy-authenticate, proxy-authorization); the length
     /// picks the one candidate to compare with.
-    private static func hopByHopName(_ name: String) -> String? {
+    private static func hopByHopName(_ name: some Collection<UInt8>) -> String? {
         let candidate: String
-        switch name.utf8.count {
+        switch name.count {
         case 2: candidate = "te"
-        case 7: candidate = name.utf8.first.map { $0 | 0x20 } == UInt8(ascii: "u") ? "upgrade" : "trailer"
-        case 10: candidate = name.utf8.first.map { $0 | 0x20 } == UInt8(ascii: "c") ? "connection" : "keep-alive"
+        case 7: candidate = name.first.map { $0 | 0x20 } == UInt8(ascii: "u") ? "upgrade" : "trailer"
+        case 10: candidate = name.first.map { $0 | 0x20 } == UInt8(ascii: "c") ? "connection" : "keep-alive"
         case 16: candidate = "proxy-connection"
         case 17: candidate = "transfer-encoding"
         case 18: candidate = "proxy-authenticate"
@@ -72,6 +72,15 @@ enum HeaderRules {
         default: return nil
         }
         return name.equalsLowercaseASCII(candidate) ? candidate : nil
+    }
+
+    /// Hop-by-hop, but neither Connection (its tokens need reading) nor Transfer-Encoding (the fast
+    /// lane forwards a chunked body as it came, framing included).
+    static func isHopByHopExceptFraming(_ name: some Collection<UInt8>) -> Bool {
+        switch hopByHopName(name) {
+        case nil, "connection", "transfer-encoding": false
+        default: true
+        }
     }
 
     /// The protocol an HTTP/1.1 request asks to switch to (`Upgrade` named by `Connection`), if any.

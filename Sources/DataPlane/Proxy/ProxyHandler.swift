@@ -38,7 +38,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     private var upstreamNeedsFlush = false
     private(set) var clientAddress = ""
     /// The client as a Forwarded `for=` node, worked out once per connection.
-    private var forwardedNode = ""
+    private(set) var forwardedNode = ""
     private var pipelined: [HTTPServerRequestPart] = []
     private var quiescing = false
     /// An Upgrade request was read: the HTTP/1 decoder has stopped parsing, so nothing more is read
@@ -134,8 +134,19 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     }
 
     private var awaitingHead: Bool {
-        guard case .idle = state else { return false }
+        guard case .idle = state, !fastLaneBusy else { return false }
         return pipelined.isEmpty && !upgradeRequested
+    }
+
+    /// The fast lane in front is serving a request on this connection: the idle and header timeouts
+    /// wait. When it has answered, the connection is idle from then on.
+    private var fastLaneBusy = false
+    func fastLane(busy: Bool) {
+        fastLaneBusy = busy
+        if !busy {
+            requestsSeen += 1
+            waitingSince = .now()
+        }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -759,29 +770,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     }
 
     func record(_ request: RequestRecord, status: Int, exchange: Exchange? = nil) {
-        let now = NIODeadline.now()
-        let elapsed = now - request.start
-        for slo in request.route?.slos ?? [] { slo.record(status: status, durationNanos: elapsed.nanoseconds) }
-        if let span = request.span {
-            RequestTracing.end(span, status: status, route: request.route.map { "\($0.origin.namespace)/\($0.origin.name)" },
-                               gateway: request.route?.origin.gatewayName, backend: request.backendName,
-                               upstream: exchange?.lastEndpoint.map { "\($0.host):\($0.port)" })
-        }
-        if let log = loop.accessLog {
-            let route = request.route
-            log.append(AccessLog.Entry(
-                requestID: request.requestID, gateway: route?.origin.gatewayName ?? "", namespace: route?.origin.namespace ?? "",
-                route: route?.origin.name ?? "", backend: request.backendName, hostname: request.host, path: request.path,
-                method: request.method, status: status, durationNanos: elapsed.nanoseconds,
-                upstreamNanos: exchange?.tryStart.map { (now - $0).nanoseconds }, environment: route?.environment,
-                tenant: route?.tenant ?? request.tenantHeader, client: clientAddress, bytesReceived: requestBodyBytes,
-                bytesSent: responseBytes, upstream: exchange?.lastEndpoint, retries: exchange?.retries ?? 0))
-        }
-        let key = request.metricsKey
-        let extras = RequestMetrics.Extras(bytesIn: requestBodyBytes, bytesOut: responseBytes,
-                                           upstream: exchange?.tryStart.map { .nanoseconds((now - $0).nanoseconds) }, retries: exchange?.retries ?? 0)
-        loop.metrics.record(key, table: ObjectIdentifier(request.table), status: status, duration: .nanoseconds(elapsed.nanoseconds),
-                            extras: extras, labels: request.metricLabels)
+        loop.record(request, RequestOutcome(status: status, client: clientAddress, bytesIn: requestBodyBytes, bytesOut: responseBytes,
+                                            tryStart: exchange?.tryStart, endpoint: exchange?.lastEndpoint, retries: exchange?.retries ?? 0))
     }
 }
 

@@ -6,16 +6,29 @@ import NIOHTTP1
 /// without a valid `traceparent` starts a new trace (sampled flag off: archway does not decide sampling).
 enum RequestIdentity {
     static func requestID(_ headers: HTTPHeaders, loop: EventLoopContext) -> String {
-        if let given = headers.first(name: "x-request-id"), !given.isEmpty, given.utf8.count <= 128,
-           given.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) {
+        if let given = headers.first(name: "x-request-id"), isKept(requestID: given.utf8) {
             return given
         }
-        return hexString([loop.nextRandom(), loop.nextRandom()])
+        return newRequestID(loop: loop)
+    }
+
+    /// Whether a client's X-Request-Id is sane enough to keep: short, visible ASCII.
+    static func isKept(requestID: some Collection<UInt8>) -> Bool {
+        !requestID.isEmpty && requestID.count <= 128 && requestID.allSatisfy { $0 > 0x20 && $0 < 0x7F }
+    }
+
+    static func newRequestID(loop: EventLoopContext) -> String {
+        hexString([loop.nextRandom(), loop.nextRandom()])
     }
 
     static func traceparent(_ headers: HTTPHeaders, loop: EventLoopContext) -> String {
+        traceparent(given: headers.first(name: "traceparent"), loop: loop)
+    }
+
+    /// The caller's `traceparent` (nil when it sent none) continued with archway's span id.
+    static func traceparent(given: String?, loop: EventLoopContext) -> String {
         let span = loop.nextRandom() | 1  // never all zeros
-        if let parent = headers.first(name: "traceparent"), let (trace, flags) = parse(parent) {
+        if let parent = given, let (trace, flags) = parse(parent) {
             return "00-\(trace)-\(hexString([span]))-\(flags)"
         }
         // One allocation: "00-" + 32 hex trace id + "-" + 16 hex span id + "-00".

@@ -86,11 +86,17 @@ struct ConnectionSetup: Sendable {
     /// HTTP/1.1. Parse errors are answered by ProxyHandler, which also does its own pipelining.
     /// Response headers are either parsed from a backend by llhttp (which refuses CR/LF) or come from
     /// configuration validated at load time, so the encoder does not validate them again.
+    /// The fast lane goes in front of the codec; it steps aside at the first request it does not take.
     func configureHTTP1(_ channel: any Channel, scheme: String) throws {
+        let loop = contexts.context(for: channel.eventLoop)
+        let proxy = ProxyHandler(listenerPort: listenerPort, scheme: scheme, tables: tables, loop: loop, guardsConnection: true)
+        if loop.fastLane {
+            try channel.pipeline.syncOperations.addHandler(
+                FastLaneHandler(proxy: proxy, loop: loop, tables: tables, listenerPort: listenerPort, scheme: scheme))
+        }
         try channel.pipeline.syncOperations.configureHTTPServerPipeline(
             withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false)
-        try channel.pipeline.syncOperations.addHandler(ProxyHandler(listenerPort: listenerPort, scheme: scheme, tables: tables,
-                                                                    loop: contexts.context(for: channel.eventLoop), guardsConnection: true))
+        try channel.pipeline.syncOperations.addHandler(proxy)
     }
 
     /// HTTP/2: each stream becomes an HTTP/1-shaped exchange on its own child channel, so routing,

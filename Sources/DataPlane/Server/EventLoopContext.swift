@@ -9,6 +9,10 @@ import Tracing
 final class EventLoopContext: @unchecked Sendable {
     let eventLoop: any EventLoop
     let pool: UpstreamPool
+    /// Backend connections of the HTTP/1 fast lane (no codec in their pipelines).
+    let rawPool: RawUpstreamPool
+    /// Plain HTTP/1.1 requests take the fast lane; off, every request takes the general path.
+    let fastLane: Bool
     let metrics: RequestMetrics
     let limits: ClientLimits
     /// This loop's share of the access log; nil when it is off.
@@ -20,12 +24,15 @@ final class EventLoopContext: @unchecked Sendable {
     private var randomState: UInt64
 
     init(eventLoop: any EventLoop, metrics: GatewayMetrics, logger: Logger, seed: UInt64, limits: ClientLimits,
-         accessLog: AccessLogWriter?, tracing: RequestTracing?) {
+         accessLog: AccessLogWriter?, tracing: RequestTracing?, fastLane: Bool = true) {
         self.tracing = tracing
+        // Spans are started by the general path only, so traced gateways keep every request there.
+        self.fastLane = fastLane && tracing == nil
         self.eventLoop = eventLoop
         self.limits = limits
         self.accessLog = accessLog.map { AccessLog(writer: $0, eventLoop: eventLoop) }
         self.pool = UpstreamPool(eventLoop: eventLoop, logger: logger, openConnections: metrics.upstreamConnections)
+        self.rawPool = RawUpstreamPool(connections: pool)
         self.metrics = RequestMetrics(metrics)
         self.randomState = seed | 1
     }
@@ -60,7 +67,7 @@ public final class EventLoopContexts: Sendable {
     private let accessLog: AccessLogWriter?
 
     public init(group: any EventLoopGroup, metrics: GatewayMetrics, logger: Logger, limits: ClientLimits = ClientLimits(),
-                accessLog: AccessLogWriter? = nil, tracer: (any Tracer)? = nil) {
+                accessLog: AccessLogWriter? = nil, tracer: (any Tracer)? = nil, fastLane: Bool = true) {
         let tracing = tracer.map(RequestTracing.init)
         self.accessLog = accessLog
         budget = ConnectionBudget(limit: limits.maxConnections)
@@ -68,7 +75,7 @@ public final class EventLoopContexts: Sendable {
         var seed: UInt64 = UInt64.random(in: 1...UInt64.max)
         for eventLoop in group.makeIterator() {
             seed = seed &* 6364136223846793005 &+ 1442695040888963407
-            contexts[ObjectIdentifier(eventLoop)] = EventLoopContext(eventLoop: eventLoop, metrics: metrics, logger: logger, seed: seed, limits: limits, accessLog: accessLog, tracing: tracing)
+            contexts[ObjectIdentifier(eventLoop)] = EventLoopContext(eventLoop: eventLoop, metrics: metrics, logger: logger, seed: seed, limits: limits, accessLog: accessLog, tracing: tracing, fastLane: fastLane)
         }
         self.contexts = contexts
     }
@@ -93,7 +100,7 @@ public final class EventLoopContexts: Sendable {
     /// can then shut down with no work left on them.
     public func closeIdleConnections() async {
         for context in contexts.values {
-            let closed = context.eventLoop.flatSubmit { context.pool.closeAll() }
+            let closed = context.eventLoop.flatSubmit { context.pool.closeAll().and(context.rawPool.closeAll()).map { _ in } }
             try? await closed.get()
         }
     }

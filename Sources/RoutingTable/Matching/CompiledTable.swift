@@ -216,6 +216,9 @@ public final class CompiledRoute: Sendable {
     /// The policies those guards enforce ("RateLimit team-a/api"), enforced or not.
     public let edgePolicies: [String]
     public let session: StickySession?
+    /// A weighted forward and nothing else: no filter, edge policy, session, timeout or retry acts on
+    /// the request, so the HTTP/1 fast lane may carry it as bytes.
+    public let isPlainForward: Bool
 
     init(_ entry: HTTPRouteEntry, clusters: [String: CompiledCluster], slos: [String: SLOTracker] = [:],
          edgeGuards: EdgeGuardFactory? = nil) throws {
@@ -258,5 +261,8 @@ public final class CompiledRoute: Sendable {
             action = WeightedChoice(backends, clusters: clusters).map(Action.forward)
                 ?? .direct(status: 500, reason: "no backend has a weight above 0")
         }
+        let forwards = if case .forward = action { true } else { false }
+        isPlainForward = forwards && entry.filters.isEmpty && entry.edge.isEmpty && session == nil && retry == nil
+            && requestTimeoutMillis == nil && backendTimeoutMillis == nil
     }
 }

@@ -1,0 +1,76 @@
+import NIOCore
+import RoutingTable
+
+/// One request on the fast lane, from admission to the end of its response. Confined to the client
+/// connection's event loop.
+final class FastExchange {
+    enum Response {
+        case awaitingHead
+        case streaming(ScannedResponseHead.Framing)
+    }
+
+    let record: RequestRecord
+    let cluster: CompiledCluster
+    /// The request as the backend gets it; kept for one retry on a fresh connection.
+    let request: ByteBuffer
+    let isHEAD: Bool
+    /// The client connection stays open after this response.
+    var keepAlive: Bool
+
+    var upstream: RawUpstreamConnection?
+    var endpoint: Endpoint?
+    var tryStart: NIODeadline?
+    var connectAttempts = 0
+    var reusedConnection = false
+    var receivedAny = false
+    /// The start of a response head that has not all arrived.
+    var heldResponse: ByteBuffer?
+    private(set) var response = Response.awaitingHead
+    var status = 0
+    /// The backend connection may serve another request: it said so, and sent no byte past the response.
+    var upstreamReusable = true
+    var bodyBytesSent = 0
+    private var remaining = 0
+    private var chunks = ChunkedBodyTracker()
+
+    init(record: RequestRecord, cluster: CompiledCluster, request: ByteBuffer, isHEAD: Bool, keepAlive: Bool) {
+        self.record = record
+        self.cluster = cluster
+        self.request = request
+        self.isHEAD = isHEAD
+        self.keepAlive = keepAlive
+    }
+
+    func startBody(_ framing: ScannedResponseHead.Framing) {
+        response = .streaming(framing)
+        if case .length(let length) = framing { remaining = length }
+    }
+
+    /// The part of `buffer` that belongs to the response body, and whether the body ends in it; nil
+    /// when a chunked body is malformed. Bytes past the end mark the connection out of step.
+    func take(_ buffer: ByteBuffer) -> (ByteBuffer?, ended: Bool) {
+        guard case .streaming(let framing) = response else { return (nil, false) }
+        switch framing {
+        case .none:
+            if buffer.readableBytes > 0 { upstreamReusable = false }
+            return (ByteBuffer(), true)
+        case .length:
+            let taken = min(remaining, buffer.readableBytes)
+            remaining -= taken
+            if buffer.readableBytes > taken { upstreamReusable = false }
+            return (buffer.getSlice(at: buffer.readerIndex, length: taken), remaining == 0)
+        case .chunked:
+            switch buffer.withUnsafeReadableBytes({ chunks.consume($0) }) {
+            case .needMore:
+                return (buffer, false)
+            case .ended(let at):
+                if at < buffer.readableBytes { upstreamReusable = false }
+                return (buffer.getSlice(at: buffer.readerIndex, length: at), true)
+            case .malformed:
+                return (nil, false)
+            }
+        case .untilClose:
+            return (buffer, false)
+        }
+    }
+}

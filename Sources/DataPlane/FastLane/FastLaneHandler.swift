@@ -1,0 +1,436 @@
+import NIOCore
+import NIOHTTP1
+import RoutingTable
+
+/// The HTTP/1.1 fast lane (Pingora's and nginx's way of proxying: bytes in, edited bytes out). It
+/// sits in front of NIOHTTP1's codec and serves the common request — a body-less GET on a route that
+/// only forwards — by scanning the head in place and writing the backend's response through as
+/// bytes: no HTTPRequestHead, no HTTPHeaders, no encoder on either side.
+///
+/// Everything else leaves the lane for good: the first request the lane will not take (or cannot
+/// yet see whole) is handed, bytes untouched, to the codec and `ProxyHandler` behind it, and the lane
+/// removes itself. So the general path keeps sole charge of bodies, upgrades, filters, policies,
+/// every locally made answer and every malformed request; the lane only ever answers a backend
+/// failure it met itself (502), the way the general path words it.
+final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = IOData
+    typealias OutboundOut = IOData
+
+    private let proxy: ProxyHandler
+    private let loop: EventLoopContext
+    private let tables: TableStore
+    private let listenerPort: Int
+    private let scheme: String
+    private let scanner: RequestHeadScanner
+    private var context: ChannelHandlerContext?
+    /// Bytes read from the client and not yet served (a pipelined request waits here).
+    private var inbound: ByteBuffer?
+    private var exchange: FastExchange?
+    private var readHeld = false
+    private var quiescing = false
+    private var closing = false
+    private var needsFlush = false
+
+    init(proxy: ProxyHandler, loop: EventLoopContext, tables: TableStore, listenerPort: Int, scheme: String) {
+        self.proxy = proxy
+        self.loop = loop
+        self.tables = tables
+        self.listenerPort = listenerPort
+        self.scheme = scheme
+        scanner = RequestHeadScanner(maxHeaderBytes: loop.limits.maxHeaderBytes, maxHeaderCount: loop.limits.maxHeaderCount,
+                                     maxURIBytes: loop.limits.maxURIBytes)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    // MARK: Client side
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        var bytes = unwrapInboundIn(data)
+        if inbound == nil {
+            inbound = bytes
+        } else {
+            inbound!.writeBuffer(&bytes)
+        }
+        if exchange == nil { serveBuffered(context: context) }
+    }
+
+    /// The codec behind has seen no bytes, so it has nothing to finish; telling it a read completed
+    /// would only start its slow-head clock.
+    func channelReadComplete(context: ChannelHandlerContext) {}
+
+    func read(context: ChannelHandlerContext) {
+        // Pipelined requests wait for the answer before them; reading more would only pile them up.
+        if exchange != nil, inbound != nil {
+            readHeld = true
+        } else {
+            context.read()
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { exchange?.upstream?.resumeReading() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    var downstreamIsWritable: Bool { context?.channel.isWritable ?? true }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            quiescing = true
+            // Mid-exchange the answer goes out with `connection: close`; idle, ProxyHandler closes now.
+            if exchange != nil { return }
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if let exchange {
+            // The client left mid-exchange: the backend connection is in an unknown state.
+            self.exchange = nil
+            exchange.upstream?.user = nil
+            exchange.upstream?.close()
+            proxy.fastLane(busy: false)
+        }
+        context.fireChannelInactive()
+    }
+
+    private func serveBuffered(context: ChannelHandlerContext) {
+        while exchange == nil, !closing, let buffer = inbound {
+            let scan = buffer.withUnsafeReadableBytes { scanner.scan($0) }
+            guard case .head(let head) = scan, let request = admit(head, bytes: buffer, context: context) else {
+                return leaveLane(context: context)
+            }
+            inbound!.moveReaderIndex(forwardBy: head.length)
+            if inbound!.readableBytes == 0 { inbound = nil }
+            start(request)
+        }
+        if exchange == nil, readHeld {
+            readHeld = false
+            context.read()
+        }
+    }
+
+    /// Hands what is buffered to the codec behind, unread, and steps out of the pipeline.
+    private func leaveLane(context: ChannelHandlerContext) {
+        if let bytes = inbound {
+            inbound = nil
+            context.fireChannelRead(wrapInboundOut(bytes))
+            context.fireChannelReadComplete()
+        }
+        if readHeld {
+            readHeld = false
+            context.read()
+        }
+        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+    }
+
+    // MARK: Admission
+
+    /// Routes the request and decides whether the lane may carry it; nil sends it to the general path.
+    private func admit(_ head: ScannedRequestHead, bytes: ByteBuffer, context: ChannelHandlerContext) -> FastExchange? {
+        let start = NIODeadline.now()
+        let table = tables.current
+        let host = routingHost(head.host)
+        let (rawPath, query) = PathRules.split(head.target)
+        guard case .success(let path) = PathNormalization.normalize(rawPath) else { return nil }
+        let fields = head.fields
+        let view = RequestView(path: path, query: query, method: head.method) { name in
+            bytes.withUnsafeReadableBytes { raw in
+                fields.first { $0.name.count == name.utf8.count && raw[$0.name].equalsLowercaseASCII(name) }
+                    .map { String(decoding: raw[$0.value], as: UTF8.self) }
+            }
+        }
+        guard case .matched(let route) = table.route(port: listenerPort, host: host, request: view), route.isPlainForward,
+              case .forward(let choice) = route.action else { return nil }
+        let index = choice.pick(loop.nextRandom())
+        let picked = choice.targets[index]
+        guard picked.requestHeaders == nil, picked.responseHeaders == nil, case .cluster(let cluster) = picked.target,
+              !cluster.endpoints.isEmpty, !cluster.http2, cluster.tls == nil, cluster.health == nil else { return nil }
+
+        var record = RequestRecord(table: table, method: head.method, start: start)
+        record.route = route
+        record.backend = index
+        record.backendName = picked.name
+        record.requestID = head.requestID ?? RequestIdentity.newRequestID(loop: loop)
+        if loop.accessLog != nil {
+            record.host = host
+            record.path = path
+            record.tenantHeader = head.tenant
+        }
+        let request = upstreamRequest(head, bytes: bytes, path: path, query: query, requestID: record.requestID, allocator: context.channel.allocator)
+        return FastExchange(record: record, cluster: cluster, request: request, isHEAD: head.method == "HEAD",
+                            keepAlive: !head.closeRequested && !quiescing)
+    }
+
+    /// The request line with the normalised path, the client's fields minus the hop-by-hop ones,
+    /// then the X-Forwarded-*, Forwarded, X-Request-Id and traceparent fields, as the general path
+    /// writes them.
+    private func upstreamRequest(_ head: ScannedRequestHead, bytes: ByteBuffer, path: Substring, query: Substring?,
+                                 requestID: String, allocator: ByteBufferAllocator) -> ByteBuffer {
+        var out = allocator.buffer(capacity: head.length + 384)
+        out.writeString(head.method)
+        out.writeStaticString(" ")
+        out.writeSubstring(path)
+        if let query {
+            out.writeStaticString("?")
+            out.writeSubstring(query)
+        }
+        out.writeStaticString(" HTTP/1.1\r\n")
+        bytes.withUnsafeReadableBytes { raw in
+            for span in head.keptSpans { out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[span])) }
+        }
+        let client = proxy.clientAddress
+        out.writeStaticString("x-forwarded-for: ")
+        out.writeString(client)
+        out.writeStaticString("\r\nx-forwarded-proto: ")
+        out.writeString(scheme)
+        out.writeStaticString("\r\nx-forwarded-host: ")
+        out.writeString(head.host)
+        out.writeStaticString("\r\nforwarded: for=")
+        out.writeString(proxy.forwardedNode)
+        out.writeStaticString(";proto=")
+        out.writeString(scheme)
+        out.writeStaticString(";host=\"")
+        out.writeString(head.host)
+        out.writeStaticString("\"\r\n")
+        if head.requestID == nil {
+            out.writeStaticString("x-request-id: ")
+            out.writeString(requestID)
+            out.writeStaticString("\r\n")
+        }
+        out.writeStaticString("traceparent: ")
+        out.writeString(RequestIdentity.traceparent(given: head.traceparent, loop: loop))
+        out.writeStaticString("\r\n\r\n")
+        return out
+    }
+
+    // MARK: Backend side
+
+    private func start(_ exchange: FastExchange) {
+        self.exchange = exchange
+        proxy.fastLane(busy: true)
+        connect(exchange, allowReuse: true)
+    }
+
+    /// Round robin over the Service's endpoints; a second try goes to the next one when there is one.
+    private func connect(_ exchange: FastExchange, allowReuse: Bool) {
+        let endpoints = exchange.cluster.endpoints
+        var index = loop.nextIndex(cluster: exchange.cluster, count: endpoints.count, table: exchange.record.table)
+        if endpoints.count > 1, endpoints[index] == exchange.endpoint { index = (index + 1) % endpoints.count }
+        let endpoint = endpoints[index]
+        exchange.endpoint = endpoint
+        exchange.tryStart = .now()
+        exchange.connectAttempts += 1
+        if allowReuse, let idle = loop.rawPool.takeIdle(endpoint) {
+            return attach(idle, reused: true, to: exchange)
+        }
+        loop.rawPool.connect(endpoint).assumeIsolated().whenComplete { result in
+            guard self.exchange === exchange else {
+                if case .success(let connection) = result { self.loop.rawPool.release(connection) }
+                return
+            }
+            switch result {
+            case .success(let connection):
+                self.attach(connection, reused: false, to: exchange)
+            case .failure(let error):
+                if exchange.connectAttempts < min(3, endpoints.count + 1) {
+                    self.connect(exchange, allowReuse: false)
+                } else {
+                    self.fail(exchange, .badGateway, "cannot connect to backend \(endpoint.host):\(endpoint.port) of \(exchange.cluster.id): \(error)")
+                }
+            }
+        }
+    }
+
+    private func attach(_ connection: RawUpstreamConnection, reused: Bool, to exchange: FastExchange) {
+        exchange.upstream = connection
+        exchange.reusedConnection = reused
+        connection.user = self
+        connection.send(exchange.request)
+    }
+
+    func upstreamRead(_ buffer: ByteBuffer) {
+        guard let exchange, let context else { return }
+        exchange.receivedAny = true
+        var buffer = buffer
+        if case .awaitingHead = exchange.response {
+            if var held = exchange.heldResponse {
+                held.writeBuffer(&buffer)
+                buffer = held
+                exchange.heldResponse = nil
+            }
+            while true {
+                let scan = buffer.withUnsafeReadableBytes { ResponseHeadScanner().scan($0, requestIsHEAD: exchange.isHEAD) }
+                switch scan {
+                case .incomplete:
+                    exchange.heldResponse = buffer
+                    return
+                case .malformed(let why):
+                    return backendBroke(exchange, "backend \(exchange.cluster.id) sent an invalid response: \(why)", context: context)
+                case .head(let head) where head.status < 200:
+                    // Interim answers (103 Early Hints, a stray 100) stay between archway and the backend;
+                    // a 101 cannot be one, since no upgrade was asked for.
+                    guard head.status != 101 else {
+                        return backendBroke(exchange, "backend \(exchange.cluster.id) switched protocols unasked", context: context)
+                    }
+                    buffer.moveReaderIndex(forwardBy: head.length)
+                    if buffer.readableBytes == 0 { return }
+                case .head(let head):
+                    return beginResponse(exchange, head: head, buffer: buffer, context: context)
+                }
+            }
+        }
+        forwardBody(exchange, buffer, context: context)
+    }
+
+    private func beginResponse(_ exchange: FastExchange, head: ScannedResponseHead, buffer: ByteBuffer, context: ChannelHandlerContext) {
+        exchange.status = head.status
+        exchange.upstreamReusable = head.reusable
+        if head.framing == .untilClose { exchange.keepAlive = false }
+        let bodyBytes = buffer.readableBytes - head.length
+        var out = context.channel.allocator.buffer(capacity: head.length + 32 + (bodyBytes <= 4096 ? bodyBytes : 0))
+        out.writeStaticString("HTTP/1.1 ")
+        buffer.withUnsafeReadableBytes { raw in
+            out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[head.statusText]))
+            out.writeStaticString("\r\n")
+            for span in head.keptSpans { out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[span])) }
+        }
+        if !exchange.keepAlive { out.writeStaticString("connection: close\r\n") }
+        out.writeStaticString("\r\n")
+        var body = buffer
+        body.moveReaderIndex(forwardBy: head.length)
+        exchange.startBody(head.framing)
+        let (taken, ended) = exchange.take(body)
+        guard var forwarded = taken else {
+            return backendBroke(exchange, "backend \(exchange.cluster.id) sent a malformed chunked body", context: context)
+        }
+        exchange.bodyBytesSent += forwarded.readableBytes
+        if forwarded.readableBytes <= 4096 {
+            // Head and a small body in one buffer: one iovec, one TLS record.
+            out.writeBuffer(&forwarded)
+            context.write(wrapOutboundOut(.byteBuffer(out)), promise: nil)
+        } else {
+            context.write(wrapOutboundOut(.byteBuffer(out)), promise: nil)
+            context.write(wrapOutboundOut(.byteBuffer(forwarded)), promise: nil)
+        }
+        if ended { complete(exchange, context: context) } else { needsFlush = true }
+    }
+
+    private func forwardBody(_ exchange: FastExchange, _ buffer: ByteBuffer, context: ChannelHandlerContext) {
+        let (forwarded, ended) = exchange.take(buffer)
+        guard let forwarded else {
+            return backendBroke(exchange, "backend \(exchange.cluster.id) sent a malformed chunked body", context: context)
+        }
+        if forwarded.readableBytes > 0 {
+            exchange.bodyBytesSent += forwarded.readableBytes
+            context.write(wrapOutboundOut(.byteBuffer(forwarded)), promise: nil)
+            needsFlush = true
+        }
+        if ended { complete(exchange, context: context) }
+    }
+
+    func upstreamReadComplete() {
+        guard needsFlush, let context else { return }
+        needsFlush = false
+        context.flush()
+    }
+
+    func upstreamClosed() {
+        guard let exchange, let context else { return }
+        exchange.upstream = nil
+        switch exchange.response {
+        case .streaming(.untilClose):
+            exchange.upstreamReusable = false
+            complete(exchange, context: context)
+        case .streaming:
+            cutMidResponse(exchange, context: context)
+        case .awaitingHead:
+            if exchange.reusedConnection, !exchange.receivedAny, exchange.connectAttempts < 3 {
+                // A pooled connection the backend had closed as the request went out: once more, on a new one.
+                exchange.heldResponse = nil
+                connect(exchange, allowReuse: false)
+            } else {
+                fail(exchange, .badGateway, "backend \(exchange.cluster.id) failed before responding: connection closed")
+            }
+        }
+    }
+
+    /// The response is complete: the backend connection goes back to the pool (if it stayed in step),
+    /// the request is counted, and the next pipelined request, if any, is served.
+    private func complete(_ exchange: FastExchange, context: ChannelHandlerContext) {
+        if let upstream = exchange.upstream {
+            exchange.upstream = nil
+            if exchange.upstreamReusable {
+                loop.rawPool.release(upstream)
+            } else {
+                upstream.user = nil
+                upstream.close()
+            }
+        }
+        end(exchange, status: exchange.status, context: context)
+    }
+
+    private func end(_ exchange: FastExchange, status: Int, context: ChannelHandlerContext) {
+        self.exchange = nil
+        loop.record(exchange.record, RequestOutcome(status: status, client: proxy.clientAddress, bytesOut: exchange.bodyBytesSent,
+                                                    tryStart: exchange.tryStart, endpoint: exchange.endpoint))
+        proxy.fastLane(busy: false)
+        needsFlush = false
+        guard exchange.keepAlive && !quiescing else {
+            // Closed once everything written so far is out (writes complete in order).
+            closing = true
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(.byteBuffer(ByteBuffer()))).whenComplete { _ in channel.close(promise: nil) }
+            return
+        }
+        context.flush()
+        if inbound != nil { serveBuffered(context: context) } else if readHeld {
+            readHeld = false
+            context.read()
+        }
+    }
+
+    // MARK: Failures
+
+    /// The backend broke the exchange: before the response started the client gets a 502 naming why;
+    /// after, the only honest signal left is to cut the connection.
+    private func backendBroke(_ exchange: FastExchange, _ why: String, context: ChannelHandlerContext) {
+        exchange.upstreamReusable = false
+        if case .streaming = exchange.response { return cutMidResponse(exchange, context: context) }
+        fail(exchange, .badGateway, why)
+    }
+
+    private func cutMidResponse(_ exchange: FastExchange, context: ChannelHandlerContext) {
+        exchange.upstream?.user = nil
+        exchange.upstream?.close()
+        exchange.upstream = nil
+        self.exchange = nil
+        loop.record(exchange.record, RequestOutcome(status: exchange.status, client: proxy.clientAddress, bytesOut: exchange.bodyBytesSent,
+                                                    tryStart: exchange.tryStart, endpoint: exchange.endpoint))
+        proxy.fastLane(busy: false)
+        closing = true
+        context.flush()
+        context.close(promise: nil)
+    }
+
+    /// A gateway-made answer in the general path's words and shape (ProxyHandler.respondLocally).
+    private func fail(_ exchange: FastExchange, _ status: HTTPResponseStatus, _ message: String) {
+        guard let context else { return }
+        exchange.upstream?.user = nil
+        exchange.upstream?.close()
+        exchange.upstream = nil
+        let body = message + "\n"
+        var out = context.channel.allocator.buffer(capacity: body.utf8.count + 160)
+        out.writeString("HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: \(body.utf8.count)\r\n")
+        if !exchange.keepAlive || quiescing { out.writeStaticString("connection: close\r\n") }
+        out.writeStaticString("\r\n")
+        out.writeString(body)
+        context.write(wrapOutboundOut(.byteBuffer(out)), promise: nil)
+        exchange.bodyBytesSent = body.utf8.count
+        end(exchange, status: Int(status.code), context: context)
+    }
+}

@@ -1,0 +1,121 @@
+import NIOCore
+import RoutingTable
+
+/// A backend connection with no HTTP codec in its pipeline: the fast lane writes request bytes and
+/// reads response bytes itself. It is its own (only) handler.
+final class RawUpstreamConnection: ChannelDuplexHandler, @unchecked Sendable {  // confined to its event loop
+    typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    let endpoint: Endpoint
+    unowned let pool: RawUpstreamPool
+    private(set) var channel: (any Channel)?
+    private var context: ChannelHandlerContext?
+    /// The fast lane whose exchange this connection is serving; nil while pooled.
+    var user: FastLaneHandler?
+    var isIdle = false
+    private var readHeld = false
+
+    init(endpoint: Endpoint, pool: RawUpstreamPool) {
+        self.endpoint = endpoint
+        self.pool = pool
+    }
+
+    var isActive: Bool { channel?.isActive ?? false }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        channel = context.channel
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+
+    func send(_ request: ByteBuffer) {
+        context?.writeAndFlush(wrapOutboundOut(request), promise: nil)
+    }
+
+    func close() { context?.close(promise: nil) }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard let user else {
+            // Bytes nobody asked for: the connection is out of step, so it is not reused.
+            return context.close(promise: nil)
+        }
+        user.upstreamRead(unwrapInboundIn(data))
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        user?.upstreamReadComplete()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        pool.forget(self)
+        let user = self.user
+        self.user = nil
+        user?.upstreamClosed()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
+    /// Response backpressure: while the client is slow, the backend is not read.
+    func read(context: ChannelHandlerContext) {
+        if let user, !user.downstreamIsWritable {
+            readHeld = true
+        } else {
+            context.read()
+        }
+    }
+
+    func resumeReading() {
+        guard readHeld, let context else { return }
+        readHeld = false
+        context.read()
+    }
+}
+
+/// The fast lane's keep-alive connections, one pool per event loop like `UpstreamPool` (whose
+/// connect settings they share), kept apart because their pipelines carry no HTTP codec.
+final class RawUpstreamPool: @unchecked Sendable {  // confined to the pool's event loop
+    private let connections: UpstreamPool
+    private var idle: [Endpoint: [RawUpstreamConnection]] = [:]
+    private let maxIdlePerEndpoint = 256
+
+    init(connections: UpstreamPool) { self.connections = connections }
+
+    func takeIdle(_ endpoint: Endpoint) -> RawUpstreamConnection? {
+        while let connection = idle[endpoint]?.popLast() {
+            connection.isIdle = false
+            if connection.isActive { return connection }
+        }
+        return nil
+    }
+
+    func connect(_ endpoint: Endpoint) -> EventLoopFuture<RawUpstreamConnection> {
+        let connection = RawUpstreamConnection(endpoint: endpoint, pool: self)
+        return connections.openChannel(to: endpoint, tls: nil) { pipeline in
+            try pipeline.addHandler(connection)
+        }.map { _ in connection }
+    }
+
+    func release(_ connection: RawUpstreamConnection) {
+        connection.user = nil
+        guard connection.isActive, (idle[connection.endpoint]?.count ?? 0) < maxIdlePerEndpoint else { return connection.close() }
+        connection.isIdle = true
+        idle[connection.endpoint, default: []].append(connection)
+    }
+
+    func forget(_ connection: RawUpstreamConnection) {
+        guard connection.isIdle else { return }
+        connection.isIdle = false
+        idle[connection.endpoint]?.removeAll { $0 === connection }
+    }
+
+    func closeAll() -> EventLoopFuture<Void> {
+        let closes = idle.values.joined().compactMap { $0.channel?.close() }
+        idle.removeAll()
+        return EventLoopFuture.andAllComplete(closes, on: connections.eventLoop)
+    }
+}

@@ -1,0 +1,216 @@
+/// A request head the fast lane forwards as bytes, read without building an HTTPRequestHead or
+/// HTTPHeaders. Offsets are into the bytes that were scanned.
+struct ScannedRequestHead {
+    struct Field {
+        let name: Range<Int>
+        let value: Range<Int>
+    }
+
+    var method: String
+    var target: String
+    /// Bytes of the whole head, the empty line included.
+    var length = 0
+    var host = ""
+    /// Every field, for header matches; `keptSpans` says which of them the backend sees.
+    var fields: [Field] = []
+    /// Runs of whole field lines (CRLFs included) forwarded unchanged. Hop-by-hop fields, and the
+    /// identity fields archway writes itself, fall between the runs.
+    var keptSpans: [Range<Int>] = []
+    var closeRequested = false
+    /// The client's X-Request-Id when it is one archway keeps (it then stays among the kept lines).
+    var requestID: String?
+    var traceparent: String?
+    var tenant: String?
+}
+
+enum RequestHeadScan {
+    case head(ScannedRequestHead)
+    /// The head has not all arrived.
+    case incomplete
+    /// Left to the general path: a body, an upgrade, a forwarded chain to merge, or anything unusual
+    /// or malformed. The general path answers it (every 400 included) exactly as it always has, so
+    /// the scanner never has to be the one that decides what a bad request gets.
+    case unsuitable
+}
+
+/// Accepts a strict subset of HTTP/1.1 (RFC 9112): `METHOD SP origin-form SP HTTP/1.1 CRLF`, then
+/// `token ":" OWS visible-ASCII OWS CRLF` fields, exactly one valid Host, no Transfer-Encoding, no
+/// Content-Length but 0, no obs-fold, no bare CR or LF. Anything outside that is `unsuitable`,
+/// never guessed at: request smuggling lives in the ambiguous cases, and those stay with llhttp.
+struct RequestHeadScanner {
+    let maxHeaderBytes: Int
+    let maxHeaderCount: Int
+    let maxURIBytes: Int
+
+    func scan(_ bytes: UnsafeRawBufferPointer) -> RequestHeadScan {
+        let count = bytes.count
+        var at = 0
+        func byte(_ index: Int) -> UInt8 { bytes[index] }
+
+        // Request line.
+        while at < count, at < 20, byte(at) >= UInt8(ascii: "A"), byte(at) <= UInt8(ascii: "Z") { at += 1 }
+        guard at < count else { return count > 20 ? .unsuitable : .incomplete }
+        guard at > 0, byte(at) == UInt8(ascii: " ") else { return .unsuitable }
+        let method = Self.method(bytes, 0..<at)
+        at += 1
+        let targetStart = at
+        while at < count, byte(at) > 0x20, byte(at) < 0x7F { at += 1 }
+        guard at - targetStart <= maxURIBytes else { return .unsuitable }
+        guard at < count else { return .incomplete }
+        guard byte(at) == UInt8(ascii: " "), byte(targetStart) == UInt8(ascii: "/") else { return .unsuitable }
+        let targetEnd = at
+        at += 1
+        guard count - at >= 10 else {
+            return bytes[at...].elementsEqual("HTTP/1.1\r\n".utf8.prefix(count - at)) ? .incomplete : .unsuitable
+        }
+        guard bytes[at..<(at + 10)].elementsEqual("HTTP/1.1\r\n".utf8) else { return .unsuitable }
+        at += 10
+
+        var head = ScannedRequestHead(method: method, target: String(decoding: bytes[targetStart..<targetEnd], as: UTF8.self))
+        head.fields.reserveCapacity(16)
+        var hosts = 0
+        var spanStart = at
+        var requestIDLines = 0
+        var traceparentLines = 0
+
+        while true {
+            guard at < count else { return .incomplete }
+            guard at <= maxHeaderBytes else { return .unsuitable }
+            if byte(at) == UInt8(ascii: "\r") {
+                guard at + 1 < count else { return .incomplete }
+                guard byte(at + 1) == UInt8(ascii: "\n") else { return .unsuitable }
+                if spanStart < at { head.keptSpans.append(spanStart..<at) }
+                head.length = at + 2
+                break
+            }
+            let lineStart = at
+            while at < count, Self.isTokenByte(byte(at)) { at += 1 }
+            guard at < count else { return .incomplete }
+            // An empty name, a space before the colon and obs-fold (a line starting with a space) all land here.
+            guard at > lineStart, byte(at) == UInt8(ascii: ":") else { return .unsuitable }
+            let name = lineStart..<at
+            at += 1
+            while at < count, byte(at) == UInt8(ascii: " ") || byte(at) == UInt8(ascii: "\t") { at += 1 }
+            let valueStart = at
+            var valueEnd = at
+            while at < count {
+                let value = byte(at)
+                if value == UInt8(ascii: "\r") { break }
+                guard (value >= 0x20 && value < 0x7F) || value == UInt8(ascii: "\t") else { return .unsuitable }
+                at += 1
+                if value != UInt8(ascii: " ") && value != UInt8(ascii: "\t") { valueEnd = at }
+            }
+            guard at + 1 < count else { return .incomplete }
+            guard byte(at + 1) == UInt8(ascii: "\n") else { return .unsuitable }
+            at += 2
+            guard head.fields.count < maxHeaderCount else { return .unsuitable }
+            let field = ScannedRequestHead.Field(name: name, value: valueStart..<valueEnd)
+            head.fields.append(field)
+
+            switch Self.classify(bytes, name) {
+            case .ordinary:
+                continue
+            case .unsuitable:
+                return .unsuitable
+            case .host:
+                hosts += 1
+                head.host = String(decoding: bytes[field.value], as: UTF8.self)
+                continue
+            case .contentLength:
+                // Zero is the only length without a body to forward; anything else is the general path's.
+                guard !field.value.isEmpty, bytes[field.value].allSatisfy({ $0 == UInt8(ascii: "0") }) else { return .unsuitable }
+                continue
+            case .connection:
+                let value = bytes[field.value]
+                if value.equalsLowercaseASCII("close") {
+                    head.closeRequested = true
+                } else if !value.equalsLowercaseASCII("keep-alive") {
+                    return .unsuitable  // other tokens name more hop-by-hop fields, or ask for an upgrade
+                }
+            case .hopByHop:
+                break
+            case .requestID:
+                requestIDLines += 1
+                let value = bytes[field.value]
+                if RequestIdentity.isKept(requestID: value) {
+                    head.requestID = String(decoding: value, as: UTF8.self)
+                    continue
+                }
+            case .traceparent:
+                traceparentLines += 1
+                head.traceparent = String(decoding: bytes[field.value], as: UTF8.self)
+            case .tenant:
+                head.tenant = String(decoding: bytes[field.value], as: UTF8.self)
+                continue
+            }
+            // This line is not forwarded: close the run of kept lines before it.
+            if spanStart < lineStart { head.keptSpans.append(spanStart..<lineStart) }
+            spanStart = at
+        }
+        // Repeated identity fields need the general path's replace-all semantics.
+        guard hosts == 1, requestIDLines <= 1, traceparentLines <= 1, HeaderRules.isValidAuthority(head.host.utf8) else { return .unsuitable }
+        return .head(head)
+    }
+
+    private enum FieldKind {
+        case ordinary, unsuitable, host, contentLength, connection, hopByHop, requestID, traceparent, tenant
+    }
+
+    /// Picks the one candidate name by length, then compares bytes case-insensitively.
+    private static func classify(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> FieldKind {
+        let name = bytes[range]
+        func isName(_ lowercase: String) -> Bool { name.equalsLowercaseASCII(lowercase) }
+        switch range.count {
+        case 2: return isName("te") ? .hopByHop : .ordinary
+        case 4: return isName("host") ? .host : .ordinary
+        case 6: return isName("expect") ? .unsuitable : .ordinary
+        case 7:
+            if isName("upgrade") { return .unsuitable }
+            return isName("trailer") ? .hopByHop : .ordinary
+        case 8: return isName("x-tenant") ? .tenant : .ordinary
+        case 9: return isName("forwarded") ? .unsuitable : .ordinary
+        case 10:
+            if isName("connection") { return .connection }
+            return isName("keep-alive") ? .hopByHop : .ordinary
+        case 11: return isName("traceparent") ? .traceparent : .ordinary
+        case 12: return isName("x-request-id") ? .requestID : .ordinary
+        case 14: return isName("content-length") ? .contentLength : .ordinary
+        case 15: return isName("x-forwarded-for") ? .unsuitable : .ordinary
+        case 16:
+            if isName("proxy-connection") { return .hopByHop }
+            return isName("x-forwarded-host") ? .unsuitable : .ordinary
+        case 17:
+            // Transfer-Encoding means a chunked body; X-Forwarded-Proto a chain to rewrite.
+            return isName("transfer-encoding") || isName("x-forwarded-proto") ? .unsuitable : .ordinary
+        case 18: return isName("proxy-authenticate") ? .hopByHop : .ordinary
+        case 19: return isName("proxy-authorization") ? .hopByHop : .ordinary
+        default: return .ordinary
+        }
+    }
+
+    /// The usual methods without an allocation.
+    private static func method(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> String {
+        let name = bytes[range]
+        switch range.count {
+        case 3 where name.elementsEqual("GET".utf8): return "GET"
+        case 3 where name.elementsEqual("PUT".utf8): return "PUT"
+        case 4 where name.elementsEqual("HEAD".utf8): return "HEAD"
+        case 4 where name.elementsEqual("POST".utf8): return "POST"
+        case 5 where name.elementsEqual("PATCH".utf8): return "PATCH"
+        case 6 where name.elementsEqual("DELETE".utf8): return "DELETE"
+        case 7 where name.elementsEqual("OPTIONS".utf8): return "OPTIONS"
+        default: return String(decoding: name, as: UTF8.self)
+        }
+    }
+
+    /// RFC 9110 §5.6.2 tchar.
+    static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
+        case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
+             UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
+             UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"): true
+        default: false
+        }
+    }
+}

@@ -1,0 +1,238 @@
+/// A backend's response head, read as bytes: where it ends, how its body is framed, and which field
+/// lines go on to the client unchanged.
+struct ScannedResponseHead {
+    enum Framing: Equatable {
+        case none
+        case length(Int)
+        case chunked
+        /// No length and not chunked: the body ends when the backend closes (RFC 9112 §6.3).
+        case untilClose
+    }
+
+    var status = 0
+    /// Bytes of the whole head, the empty line included.
+    var length = 0
+    /// The status line after its version ("200 OK"), CRLF excluded.
+    var statusText: Range<Int> = 0..<0
+    /// Runs of whole field lines (CRLFs included) that go to the client; hop-by-hop fields fall between.
+    var keptSpans: [Range<Int>] = []
+    var framing = Framing.none
+    /// The backend connection may carry another request after this response.
+    var reusable = true
+}
+
+enum ResponseHeadScan {
+    case head(ScannedResponseHead)
+    case incomplete
+    /// What is wrong, for the 502 and the log.
+    case malformed(String)
+}
+
+/// Strict on framing, because a proxy that reads a response's length differently from its client
+/// desynchronises the connection: several or invalid Content-Lengths, Content-Length with
+/// Transfer-Encoding, and any coding but chunked are refused, as are obs-fold and bare CR or LF.
+struct ResponseHeadScanner {
+    var maxHeadBytes = 64 * 1024
+
+    func scan(_ bytes: UnsafeRawBufferPointer, requestIsHEAD: Bool) -> ResponseHeadScan {
+        let count = bytes.count
+        guard count >= 14 else { return Self.couldStartStatusLine(bytes) ? .incomplete : .malformed("response does not start with an HTTP/1.x status line") }
+        guard bytes[0..<7].elementsEqual("HTTP/1.".utf8), bytes[7] == UInt8(ascii: "1") || bytes[7] == UInt8(ascii: "0"),
+              bytes[8] == UInt8(ascii: " "), bytes[9...11].allSatisfy(Self.isDigit) else {
+            return .malformed("response does not start with an HTTP/1.x status line")
+        }
+        var head = ScannedResponseHead()
+        head.reusable = bytes[7] == UInt8(ascii: "1")
+        head.status = bytes[9...11].reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
+        var at = 12
+        while at < count, bytes[at] != UInt8(ascii: "\r") {
+            guard bytes[at] >= 0x20 && bytes[at] != 0x7F || bytes[at] == UInt8(ascii: "\t") else { return .malformed("invalid byte in the status line") }
+            at += 1
+        }
+        head.statusText = 9..<at
+        guard at + 1 < count else { return at > maxHeadBytes ? .malformed("response head is over \(maxHeadBytes) bytes") : .incomplete }
+        guard bytes[at + 1] == UInt8(ascii: "\n") else { return .malformed("bare CR in the status line") }
+        at += 2
+
+        var fields: [(line: Range<Int>, name: Range<Int>, value: Range<Int>)] = []
+        fields.reserveCapacity(16)
+        var dropped: [Bool] = []
+        dropped.reserveCapacity(16)
+        var lengths = 0, length = 0, codings = 0
+        var chunked = false
+        var named: [String] = []  // further hop-by-hop fields the Connection field names
+        while true {
+            guard at < count else { return at > maxHeadBytes ? .malformed("response head is over \(maxHeadBytes) bytes") : .incomplete }
+            guard at <= maxHeadBytes else { return .malformed("response head is over \(maxHeadBytes) bytes") }
+            if bytes[at] == UInt8(ascii: "\r") {
+                guard at + 1 < count else { return .incomplete }
+                guard bytes[at + 1] == UInt8(ascii: "\n") else { return .malformed("bare CR in the response head") }
+                head.length = at + 2
+                break
+            }
+            let lineStart = at
+            while at < count, RequestHeadScanner.isTokenByte(bytes[at]) { at += 1 }
+            guard at < count else { return .incomplete }
+            guard at > lineStart, bytes[at] == UInt8(ascii: ":") else { return .malformed("invalid response header line") }
+            let name = lineStart..<at
+            at += 1
+            while at < count, bytes[at] == UInt8(ascii: " ") || bytes[at] == UInt8(ascii: "\t") { at += 1 }
+            let valueStart = at
+            var valueEnd = at
+            while at < count, bytes[at] != UInt8(ascii: "\r") {
+                let value = bytes[at]
+                guard value >= 0x20 && value != 0x7F || value == UInt8(ascii: "\t") else { return .malformed("invalid byte in response header \(Self.text(bytes, name))") }
+                at += 1
+                if value != UInt8(ascii: " ") && value != UInt8(ascii: "\t") { valueEnd = at }
+            }
+            guard at + 1 < count else { return .incomplete }
+            guard bytes[at + 1] == UInt8(ascii: "\n") else { return .malformed("bare CR in response header \(Self.text(bytes, name))") }
+            at += 2
+            let value = bytes[valueStart..<valueEnd]
+            var drop = false
+            switch name.count {
+            case 14 where bytes[name].equalsLowercaseASCII("content-length"):
+                lengths += 1
+                guard !value.isEmpty, value.count <= 18, value.allSatisfy(Self.isDigit) else { return .malformed("invalid Content-Length \"\(Self.text(bytes, valueStart..<valueEnd))\"") }
+                length = value.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
+            case 17 where bytes[name].equalsLowercaseASCII("transfer-encoding"):
+                codings += 1
+                chunked = value.equalsLowercaseASCII("chunked")
+            case 10 where bytes[name].equalsLowercaseASCII("connection"):
+                drop = true
+                for token in String(decoding: value, as: UTF8.self).headerListItems {
+                    if token.utf8.equalsLowercaseASCII("close") {
+                        head.reusable = false
+                    } else if !token.utf8.equalsLowercaseASCII("keep-alive") {
+                        named.append(token.lowercased())
+                    }
+                }
+            default:
+                drop = HeaderRules.isHopByHopExceptFraming(bytes[name])
+            }
+            fields.append((lineStart..<at, name, valueStart..<valueEnd))
+            dropped.append(drop)
+        }
+
+        if lengths > 1 { return .malformed("response has \(lengths) Content-Length headers") }
+        if codings > 0 && lengths > 0 { return .malformed("response has both Content-Length and Transfer-Encoding") }
+        if codings > 1 || (codings == 1 && !chunked) { return .malformed("response Transfer-Encoding is not chunked alone") }
+        if !named.isEmpty {
+            for index in fields.indices where !dropped[index] {
+                let name = bytes[fields[index].name]
+                if named.contains(where: { name.equalsLowercaseASCII($0) }) { dropped[index] = true }
+            }
+        }
+        var spanStart = fields.first?.line.lowerBound ?? at
+        for index in fields.indices where dropped[index] {
+            if spanStart < fields[index].line.lowerBound { head.keptSpans.append(spanStart..<fields[index].line.lowerBound) }
+            spanStart = fields[index].line.upperBound
+        }
+        let fieldsEnd = head.length - 2
+        if spanStart < fieldsEnd { head.keptSpans.append(spanStart..<fieldsEnd) }
+
+        if requestIsHEAD || head.status < 200 || head.status == 204 || head.status == 304 {
+            head.framing = .none
+        } else if chunked {
+            head.framing = .chunked
+        } else if lengths == 1 {
+            head.framing = .length(length)
+        } else {
+            head.framing = .untilClose
+            head.reusable = false
+        }
+        return .head(head)
+    }
+
+    private static func couldStartStatusLine(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        bytes.prefix(7).elementsEqual("HTTP/1.".utf8.prefix(min(7, bytes.count)))
+    }
+
+    private static func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+
+    private static func text(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> String {
+        String(decoding: bytes[range].prefix(64), as: UTF8.self)
+    }
+}
+
+/// Follows a chunked body (RFC 9112 §7.1) as it streams past, to find where the message ends; the
+/// bytes themselves go on unchanged.
+struct ChunkedBodyTracker {
+    enum Progress: Equatable {
+        case needMore
+        /// The message ends this many bytes into the bytes just given.
+        case ended(at: Int)
+        case malformed
+    }
+
+    private enum State {
+        case size, sizeExtension, sizeLF, data, dataCR, dataLF, trailerStart, trailerLine, trailerLF, finalLF
+    }
+
+    private var state = State.size
+    private var size = 0
+    private var sizeDigits = 0
+
+    mutating func consume(_ bytes: UnsafeRawBufferPointer) -> Progress {
+        var at = 0
+        let count = bytes.count
+        while at < count {
+            let byte = bytes[at]
+            switch state {
+            case .size:
+                if let digit = Self.hexValue(byte) {
+                    guard sizeDigits < 15 else { return .malformed }
+                    size = size * 16 + digit
+                    sizeDigits += 1
+                } else if sizeDigits > 0 && byte == UInt8(ascii: ";") {
+                    state = .sizeExtension
+                } else if sizeDigits > 0 && byte == UInt8(ascii: "\r") {
+                    state = .sizeLF
+                } else {
+                    return .malformed
+                }
+            case .sizeExtension:
+                if byte == UInt8(ascii: "\r") { state = .sizeLF } else if byte == UInt8(ascii: "\n") { return .malformed }
+            case .sizeLF:
+                guard byte == UInt8(ascii: "\n") else { return .malformed }
+                state = size == 0 ? .trailerStart : .data
+                sizeDigits = 0
+            case .data:
+                let taken = min(size, count - at)
+                size -= taken
+                at += taken
+                if size == 0 { state = .dataCR }
+                continue
+            case .dataCR:
+                guard byte == UInt8(ascii: "\r") else { return .malformed }
+                state = .dataLF
+            case .dataLF:
+                guard byte == UInt8(ascii: "\n") else { return .malformed }
+                state = .size
+            case .trailerStart:
+                state = byte == UInt8(ascii: "\r") ? .finalLF : .trailerLine
+                if byte == UInt8(ascii: "\n") { return .malformed }
+            case .trailerLine:
+                if byte == UInt8(ascii: "\r") { state = .trailerLF } else if byte == UInt8(ascii: "\n") { return .malformed }
+            case .trailerLF:
+                guard byte == UInt8(ascii: "\n") else { return .malformed }
+                state = .trailerStart
+            case .finalLF:
+                guard byte == UInt8(ascii: "\n") else { return .malformed }
+                state = .size
+                return .ended(at: at + 1)
+            }
+            at += 1
+        }
+        return .needMore
+    }
+
+    private static func hexValue(_ byte: UInt8) -> Int? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): Int(byte - UInt8(ascii: "0"))
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): Int(byte - UInt8(ascii: "a")) + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): Int(byte - UInt8(ascii: "A")) + 10
+        default: nil
+        }
+    }
+}

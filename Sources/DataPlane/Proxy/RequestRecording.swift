@@ -1,0 +1,44 @@
+import NIOCore
+import Observability
+import RoutingTable
+
+/// How a request ended, for the metrics, the SLOs, the span and the access log.
+struct RequestOutcome {
+    var status: Int
+    var client: String
+    var bytesIn = 0
+    var bytesOut = 0
+    /// When the last try to a backend started; nil when no backend was tried.
+    var tryStart: NIODeadline?
+    var endpoint: Endpoint?
+    var retries = 0
+}
+
+extension EventLoopContext {
+    /// Every answered request passes through here once, whichever path served it.
+    func record(_ request: RequestRecord, _ outcome: RequestOutcome) {
+        let now = NIODeadline.now()
+        let elapsed = now - request.start
+        let status = outcome.status
+        for slo in request.route?.slos ?? [] { slo.record(status: status, durationNanos: elapsed.nanoseconds) }
+        if let span = request.span {
+            RequestTracing.end(span, status: status, route: request.route.map { "\($0.origin.namespace)/\($0.origin.name)" },
+                               gateway: request.route?.origin.gatewayName, backend: request.backendName,
+                               upstream: outcome.endpoint.map { "\($0.host):\($0.port)" })
+        }
+        if let accessLog {
+            let route = request.route
+            accessLog.append(AccessLog.Entry(
+                requestID: request.requestID, gateway: route?.origin.gatewayName ?? "", namespace: route?.origin.namespace ?? "",
+                route: route?.origin.name ?? "", backend: request.backendName, hostname: request.host, path: request.path,
+                method: request.method, status: status, durationNanos: elapsed.nanoseconds,
+                upstreamNanos: outcome.tryStart.map { (now - $0).nanoseconds }, environment: route?.environment,
+                tenant: route?.tenant ?? request.tenantHeader, client: outcome.client, bytesReceived: outcome.bytesIn,
+                bytesSent: outcome.bytesOut, upstream: outcome.endpoint, retries: outcome.retries))
+        }
+        let extras = RequestMetrics.Extras(bytesIn: outcome.bytesIn, bytesOut: outcome.bytesOut,
+                                           upstream: outcome.tryStart.map { .nanoseconds((now - $0).nanoseconds) }, retries: outcome.retries)
+        metrics.record(request.metricsKey, table: ObjectIdentifier(request.table), status: status, duration: .nanoseconds(elapsed.nanoseconds),
+                       extras: extras, labels: request.metricLabels)
+    }
+}
