@@ -3,13 +3,13 @@ import NIOHTTP1
 import RoutingTable
 
 /// The HTTP/1.1 fast lane (Pingora's and nginx's way of proxying: bytes in, edited bytes out). It
-/// sits in front of NIOHTTP1's codec and serves the common request — a body-less GET on a route that
+/// sits where NIOHTTP1's codec would and serves the common request — a body-less GET on a route that
 /// only forwards — by scanning the head in place and writing the backend's response through as
 /// bytes: no HTTPRequestHead, no HTTPHeaders, no encoder on either side.
 ///
-/// Everything else leaves the lane for good: the first request the lane will not take (or cannot
-/// yet see whole) is handed, bytes untouched, to the codec and `ProxyHandler` behind it, and the lane
-/// removes itself. So the general path keeps sole charge of bodies, upgrades, filters, policies,
+/// Everything else leaves the lane for good: at the first request the lane will not take (or cannot
+/// yet see whole), the codec is put in front of `ProxyHandler`, gets the bytes untouched, and the
+/// lane removes itself. So the general path keeps sole charge of bodies, upgrades, filters, policies,
 /// every locally made answer and every malformed request; the lane only ever answers a backend
 /// failure it met itself (502), the way the general path words it.
 final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
@@ -58,8 +58,8 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if exchange == nil { serveBuffered(context: context) }
     }
 
-    /// The codec behind has seen no bytes, so it has nothing to finish; telling it a read completed
-    /// would only start its slow-head clock.
+    /// ProxyHandler behind has seen no bytes; telling it a read completed would only start its
+    /// slow-head clock.
     func channelReadComplete(context: ChannelHandlerContext) {}
 
     func read(context: ChannelHandlerContext) {
@@ -114,8 +114,13 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    /// Hands what is buffered to the codec behind, unread, and steps out of the pipeline.
+    /// Puts the codec in behind, hands it what is buffered, unread, and steps out of the pipeline.
     private func leaveLane(context: ChannelHandlerContext) {
+        do {
+            try HTTPPipelines.addServerCodec(to: context.pipeline.syncOperations, position: .after(self))
+        } catch {
+            return context.close(promise: nil)
+        }
         if let bytes = inbound {
             inbound = nil
             context.fireChannelRead(wrapInboundOut(bytes))
@@ -155,7 +160,8 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         record.route = route
         record.backend = index
         record.backendName = picked.name
-        record.requestID = head.requestID ?? RequestIdentity.newRequestID(loop: loop)
+        // The id is only needed as a String for the access log; otherwise it is written as bytes.
+        record.requestID = head.requestID ?? (loop.accessLog == nil ? "" : RequestIdentity.newRequestID(loop: loop))
         if loop.accessLog != nil {
             record.host = host
             record.path = path
@@ -199,11 +205,11 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         out.writeStaticString("\"\r\n")
         if head.requestID == nil {
             out.writeStaticString("x-request-id: ")
-            out.writeString(requestID)
+            if requestID.isEmpty { RequestIdentity.writeNewRequestID(into: &out, loop: loop) } else { out.writeString(requestID) }
             out.writeStaticString("\r\n")
         }
         out.writeStaticString("traceparent: ")
-        out.writeString(RequestIdentity.traceparent(given: head.traceparent, loop: loop))
+        RequestIdentity.writeTraceparent(given: head.traceparent, into: &out, loop: loop)
         out.writeStaticString("\r\n\r\n")
         return out
     }

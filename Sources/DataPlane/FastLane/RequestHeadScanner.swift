@@ -63,7 +63,7 @@ struct RequestHeadScanner {
         guard count - at >= 10 else {
             return bytes[at...].elementsEqual("HTTP/1.1\r\n".utf8.prefix(count - at)) ? .incomplete : .unsuitable
         }
-        guard bytes[at..<(at + 10)].elementsEqual("HTTP/1.1\r\n".utf8) else { return .unsuitable }
+        guard bytes.matches(at..<(at + 10), "HTTP/1.1\r\n") else { return .unsuitable }
         at += 10
 
         var head = ScannedRequestHead(method: method, target: String(decoding: bytes[targetStart..<targetEnd], as: UTF8.self))
@@ -122,9 +122,9 @@ struct RequestHeadScanner {
                 continue
             case .connection:
                 let value = bytes[field.value]
-                if value.equalsLowercaseASCII("close") {
+                if bytes.matches(field.value, "close", ignoringCase: true) {
                     head.closeRequested = true
-                } else if !value.equalsLowercaseASCII("keep-alive") {
+                } else if !bytes.matches(field.value, "keep-alive", ignoringCase: true) {
                     return .unsuitable  // other tokens name more hop-by-hop fields, or ask for an upgrade
                 }
             case .hopByHop:
@@ -158,8 +158,7 @@ struct RequestHeadScanner {
 
     /// Picks the one candidate name by length, then compares bytes case-insensitively.
     private static func classify(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> FieldKind {
-        let name = bytes[range]
-        func isName(_ lowercase: String) -> Bool { name.equalsLowercaseASCII(lowercase) }
+        func isName(_ lowercase: StaticString) -> Bool { bytes.matches(range, lowercase, ignoringCase: true) }
         switch range.count {
         case 2: return isName("te") ? .hopByHop : .ordinary
         case 4: return isName("host") ? .host : .ordinary
@@ -190,16 +189,15 @@ struct RequestHeadScanner {
 
     /// The usual methods without an allocation.
     private static func method(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> String {
-        let name = bytes[range]
         switch range.count {
-        case 3 where name.elementsEqual("GET".utf8): return "GET"
-        case 3 where name.elementsEqual("PUT".utf8): return "PUT"
-        case 4 where name.elementsEqual("HEAD".utf8): return "HEAD"
-        case 4 where name.elementsEqual("POST".utf8): return "POST"
-        case 5 where name.elementsEqual("PATCH".utf8): return "PATCH"
-        case 6 where name.elementsEqual("DELETE".utf8): return "DELETE"
-        case 7 where name.elementsEqual("OPTIONS".utf8): return "OPTIONS"
-        default: return String(decoding: name, as: UTF8.self)
+        case 3 where bytes.matches(range, "GET"): return "GET"
+        case 3 where bytes.matches(range, "PUT"): return "PUT"
+        case 4 where bytes.matches(range, "HEAD"): return "HEAD"
+        case 4 where bytes.matches(range, "POST"): return "POST"
+        case 5 where bytes.matches(range, "PATCH"): return "PATCH"
+        case 6 where bytes.matches(range, "DELETE"): return "DELETE"
+        case 7 where bytes.matches(range, "OPTIONS"): return "OPTIONS"
+        default: return String(decoding: bytes[range], as: UTF8.self)
         }
     }
 
@@ -212,5 +210,23 @@ struct RequestHeadScanner {
              UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"): true
         default: false
         }
+    }
+}
+
+extension UnsafeRawBufferPointer {
+    /// Whether the bytes at `range` are `expected` (a lower-case name when `ignoringCase`), compared
+    /// byte by byte: the scanners' inner comparison, kept free of generic iteration.
+    @inline(__always)
+    func matches(_ range: Range<Int>, _ expected: StaticString, ignoringCase: Bool = false) -> Bool {
+        guard range.count == expected.utf8CodeUnitCount else { return false }
+        let wanted = expected.utf8Start
+        var offset = 0
+        while offset < range.count {
+            var byte = self[range.lowerBound + offset]
+            if ignoringCase && byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") { byte |= 0x20 }
+            if byte != wanted[offset] { return false }
+            offset += 1
+        }
+        return true
     }
 }

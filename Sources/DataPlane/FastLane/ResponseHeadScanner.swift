@@ -54,19 +54,18 @@ struct ResponseHeadScanner {
         guard bytes[at + 1] == UInt8(ascii: "\n") else { return .malformed("bare CR in the status line") }
         at += 2
 
-        var fields: [(line: Range<Int>, name: Range<Int>, value: Range<Int>)] = []
-        fields.reserveCapacity(16)
-        var dropped: [Bool] = []
-        dropped.reserveCapacity(16)
+        let fieldsStart = at
+        var spanStart = at
         var lengths = 0, length = 0, codings = 0
         var chunked = false
-        var named: [String] = []  // further hop-by-hop fields the Connection field names
+        var namesMore = false  // the Connection field names further hop-by-hop fields
         while true {
             guard at < count else { return at > maxHeadBytes ? .malformed("response head is over \(maxHeadBytes) bytes") : .incomplete }
             guard at <= maxHeadBytes else { return .malformed("response head is over \(maxHeadBytes) bytes") }
             if bytes[at] == UInt8(ascii: "\r") {
                 guard at + 1 < count else { return .incomplete }
                 guard bytes[at + 1] == UInt8(ascii: "\n") else { return .malformed("bare CR in the response head") }
+                if spanStart < at { head.keptSpans.append(spanStart..<at) }
                 head.length = at + 2
                 break
             }
@@ -88,48 +87,43 @@ struct ResponseHeadScanner {
             guard at + 1 < count else { return .incomplete }
             guard bytes[at + 1] == UInt8(ascii: "\n") else { return .malformed("bare CR in response header \(Self.text(bytes, name))") }
             at += 2
-            let value = bytes[valueStart..<valueEnd]
+            let value = valueStart..<valueEnd
             var drop = false
             switch name.count {
-            case 14 where bytes[name].equalsLowercaseASCII("content-length"):
+            case 14 where bytes.matches(name, "content-length", ignoringCase: true):
                 lengths += 1
-                guard !value.isEmpty, value.count <= 18, value.allSatisfy(Self.isDigit) else { return .malformed("invalid Content-Length \"\(Self.text(bytes, valueStart..<valueEnd))\"") }
-                length = value.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
-            case 17 where bytes[name].equalsLowercaseASCII("transfer-encoding"):
+                guard !value.isEmpty, value.count <= 18, bytes[value].allSatisfy(Self.isDigit) else { return .malformed("invalid Content-Length \"\(Self.text(bytes, value))\"") }
+                length = bytes[value].reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
+            case 17 where bytes.matches(name, "transfer-encoding", ignoringCase: true):
                 codings += 1
-                chunked = value.equalsLowercaseASCII("chunked")
-            case 10 where bytes[name].equalsLowercaseASCII("connection"):
+                chunked = bytes.matches(value, "chunked", ignoringCase: true)
+            case 10 where bytes.matches(name, "connection", ignoringCase: true):
                 drop = true
-                for token in String(decoding: value, as: UTF8.self).headerListItems {
-                    if token.utf8.equalsLowercaseASCII("close") {
-                        head.reusable = false
-                    } else if !token.utf8.equalsLowercaseASCII("keep-alive") {
-                        named.append(token.lowercased())
+                // What backends send, read without building a String; anything longer is a list.
+                if bytes.matches(value, "close", ignoringCase: true) {
+                    head.reusable = false
+                } else if !bytes.matches(value, "keep-alive", ignoringCase: true) {
+                    for token in String(decoding: bytes[value], as: UTF8.self).headerListItems {
+                        if token.utf8.equalsLowercaseASCII("close") {
+                            head.reusable = false
+                        } else if !token.utf8.equalsLowercaseASCII("keep-alive") {
+                            namesMore = true
+                        }
                     }
                 }
             default:
                 drop = HeaderRules.isHopByHopExceptFraming(bytes[name])
             }
-            fields.append((lineStart..<at, name, valueStart..<valueEnd))
-            dropped.append(drop)
+            if drop {
+                if spanStart < lineStart { head.keptSpans.append(spanStart..<lineStart) }
+                spanStart = at
+            }
         }
 
         if lengths > 1 { return .malformed("response has \(lengths) Content-Length headers") }
         if codings > 0 && lengths > 0 { return .malformed("response has both Content-Length and Transfer-Encoding") }
         if codings > 1 || (codings == 1 && !chunked) { return .malformed("response Transfer-Encoding is not chunked alone") }
-        if !named.isEmpty {
-            for index in fields.indices where !dropped[index] {
-                let name = bytes[fields[index].name]
-                if named.contains(where: { name.equalsLowercaseASCII($0) }) { dropped[index] = true }
-            }
-        }
-        var spanStart = fields.first?.line.lowerBound ?? at
-        for index in fields.indices where dropped[index] {
-            if spanStart < fields[index].line.lowerBound { head.keptSpans.append(spanStart..<fields[index].line.lowerBound) }
-            spanStart = fields[index].line.upperBound
-        }
-        let fieldsEnd = head.length - 2
-        if spanStart < fieldsEnd { head.keptSpans.append(spanStart..<fieldsEnd) }
+        if namesMore { head.keptSpans = Self.spansWithoutNamedFields(bytes, fieldsStart..<(head.length - 2)) }
 
         if requestIsHEAD || head.status < 200 || head.status == 204 || head.status == 304 {
             head.framing = .none
@@ -142,6 +136,37 @@ struct ResponseHeadScanner {
             head.reusable = false
         }
         return .head(head)
+    }
+
+    /// The rare second pass, when the Connection field names other fields: the lines were validated by
+    /// the first pass, so this one only splits them and drops every hop-by-hop one.
+    private static func spansWithoutNamedFields(_ bytes: UnsafeRawBufferPointer, _ fields: Range<Int>) -> [Range<Int>] {
+        var lines: [(line: Range<Int>, name: Substring, value: String)] = []
+        var at = fields.lowerBound
+        while at < fields.upperBound {
+            let start = at
+            while bytes[at] != UInt8(ascii: "\n") { at += 1 }
+            at += 1
+            let line = String(decoding: bytes[start..<(at - 2)], as: UTF8.self)
+            let colon = line.firstIndex(of: ":")!
+            lines.append((start..<at, line[..<colon], String(line[line.index(after: colon)...])))
+        }
+        var named: Set<String> = []
+        for line in lines where line.name.utf8.equalsLowercaseASCII("connection") {
+            for token in line.value.headerListItems where !token.utf8.equalsLowercaseASCII("close") && !token.utf8.equalsLowercaseASCII("keep-alive") {
+                named.insert(token.lowercased())
+            }
+        }
+        var spans: [Range<Int>] = []
+        var spanStart = fields.lowerBound
+        for line in lines {
+            let name = line.name.lowercased()
+            guard name == "connection" || named.contains(name) || HeaderRules.isHopByHopExceptFraming(name.utf8) else { continue }
+            if spanStart < line.line.lowerBound { spans.append(spanStart..<line.line.lowerBound) }
+            spanStart = line.line.upperBound
+        }
+        if spanStart < fields.upperBound { spans.append(spanStart..<fields.upperBound) }
+        return spans
     }
 
     private static func couldStartStatusLine(_ bytes: UnsafeRawBufferPointer) -> Bool {

@@ -1,3 +1,4 @@
+import NIOCore
 import NIOHTTP1
 
 /// The identities a request carries to its backend: `X-Request-Id` (the client's, when it sent a
@@ -31,17 +32,42 @@ enum RequestIdentity {
         if let parent = given, let (trace, flags) = parse(parent) {
             return "00-\(trace)-\(hexString([span]))-\(flags)"
         }
-        // One allocation: "00-" + 32 hex trace id + "-" + 16 hex span id + "-00".
-        let words = [loop.nextRandom() | 1, loop.nextRandom(), span]
-        return String(unsafeUninitializedCapacity: 55) { out in
+        return String(unsafeUninitializedCapacity: 55) { out in writeNewTrace(span: span, into: out, loop: loop) }
+    }
+
+    /// "00-" + 32 hex trace id + "-" + 16 hex span id + "-00": 55 bytes into `out`.
+    private static func writeNewTrace(span: Int, into out: UnsafeMutableBufferPointer<UInt8>, loop: EventLoopContext) -> Int {
+        var index = 0
+        func put(_ byte: UInt8) { out[index] = byte; index += 1 }
+        put(UInt8(ascii: "0")); put(UInt8(ascii: "0")); put(UInt8(ascii: "-"))
+        writeHex(loop.nextRandom() | 1, into: out, at: &index)
+        writeHex(loop.nextRandom(), into: out, at: &index)
+        put(UInt8(ascii: "-"))
+        writeHex(span, into: out, at: &index)
+        put(UInt8(ascii: "-")); put(UInt8(ascii: "0")); put(UInt8(ascii: "0"))
+        return index
+    }
+
+    /// `traceparent(given:loop:)` written straight into a request being built, without a String
+    /// when a new trace starts (the usual case).
+    static func writeTraceparent(given: String?, into buffer: inout ByteBuffer, loop: EventLoopContext) {
+        guard given == nil else {
+            buffer.writeString(traceparent(given: given, loop: loop))
+            return
+        }
+        let span = loop.nextRandom() | 1
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 55) { raw in
+            writeNewTrace(span: span, into: raw.bindMemory(to: UInt8.self), loop: loop)
+        }
+    }
+
+    /// A new request id (32 hex digits) written straight into a request being built.
+    static func writeNewRequestID(into buffer: inout ByteBuffer, loop: EventLoopContext) {
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: 32) { raw in
+            let out = raw.bindMemory(to: UInt8.self)
             var index = 0
-            func put(_ byte: UInt8) { out[index] = byte; index += 1 }
-            put(UInt8(ascii: "0")); put(UInt8(ascii: "0")); put(UInt8(ascii: "-"))
-            writeHex(words[0], into: out, at: &index)
-            writeHex(words[1], into: out, at: &index)
-            put(UInt8(ascii: "-"))
-            writeHex(words[2], into: out, at: &index)
-            put(UInt8(ascii: "-")); put(UInt8(ascii: "0")); put(UInt8(ascii: "0"))
+            writeHex(loop.nextRandom(), into: out, at: &index)
+            writeHex(loop.nextRandom(), into: out, at: &index)
             return index
         }
     }

@@ -83,20 +83,18 @@ struct ConnectionSetup: Sendable {
                            loop: contexts.context(for: channel.eventLoop), logger: logger)
     }
 
-    /// HTTP/1.1. Parse errors are answered by ProxyHandler, which also does its own pipelining.
-    /// Response headers are either parsed from a backend by llhttp (which refuses CR/LF) or come from
-    /// configuration validated at load time, so the encoder does not validate them again.
-    /// The fast lane goes in front of the codec; it steps aside at the first request it does not take.
+    /// HTTP/1.1. With the fast lane, the codec is only added when the lane steps aside, so a connection
+    /// the lane serves throughout never builds one.
     func configureHTTP1(_ channel: any Channel, scheme: String) throws {
         let loop = contexts.context(for: channel.eventLoop)
+        let pipeline = channel.pipeline.syncOperations
         let proxy = ProxyHandler(listenerPort: listenerPort, scheme: scheme, tables: tables, loop: loop, guardsConnection: true)
         if loop.fastLane {
-            try channel.pipeline.syncOperations.addHandler(
-                FastLaneHandler(proxy: proxy, loop: loop, tables: tables, listenerPort: listenerPort, scheme: scheme))
+            try pipeline.addHandler(FastLaneHandler(proxy: proxy, loop: loop, tables: tables, listenerPort: listenerPort, scheme: scheme))
+        } else {
+            try HTTPPipelines.addServerCodec(to: pipeline, position: .last)
         }
-        try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-            withPipeliningAssistance: false, withErrorHandling: false, withOutboundHeaderValidation: false)
-        try channel.pipeline.syncOperations.addHandler(proxy)
+        try pipeline.addHandler(proxy)
     }
 
     /// HTTP/2: each stream becomes an HTTP/1-shaped exchange on its own child channel, so routing,

@@ -1,9 +1,19 @@
 import NIOCore
 import NIOHTTP1
 
-/// Takes the HTTP/1 codecs out of a connection that switched protocols. The decoders go last: when
-/// removed they hand the bytes they hold (the first frames after the 101) to the tunnel behind them.
+/// Puts the HTTP/1 server codec into a connection, and takes the codecs out of one that switched
+/// protocols. The decoders go last: when removed they hand the bytes they hold (the first frames
+/// after the 101) to the tunnel behind them.
 enum HTTPPipelines {
+    /// Parse errors are answered by ProxyHandler, which also does its own pipelining. Response headers
+    /// are either parsed from a backend by llhttp (which refuses CR/LF) or come from configuration
+    /// validated at load time, so the encoder does not validate them again.
+    static func addServerCodec(to pipeline: ChannelPipeline.SynchronousOperations,
+                               position: ChannelPipeline.SynchronousOperations.Position) throws {
+        try pipeline.configureHTTPServerPipeline(position: position, withPipeliningAssistance: false, withErrorHandling: false,
+                                                 withOutboundHeaderValidation: false)
+    }
+
     static func removeClientHandlers(from channel: any Channel) throws {
         let pipeline = channel.pipeline.syncOperations
         try pipeline.removeHandler(pipeline.handler(type: UpstreamHandler.self), promise: nil)
