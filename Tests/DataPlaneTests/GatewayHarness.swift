@@ -23,6 +23,8 @@ final class GatewayHarness: @unchecked Sendable {
     /// Ingress serving; by default on 80/443, which the test Gateway's listener takes first.
     var ingress: IngressServing? = IngressServing()
     var limits = ClientLimits()
+    /// Off: every HTTP/1 request takes the general path, to compare the two.
+    var fastLane = true
     /// Access log file (nil: off).
     var accessLogPath: String?
     /// OTLP/JSON traces URL (nil: no export).
@@ -92,6 +94,7 @@ final class GatewayHarness: @unchecked Sendable {
         for (listenerPort, hostPort) in extraPortMap { options.portMap[listenerPort] = .init(host: "127.0.0.1", port: hostPort) }
         options.ingress = ingress
         options.limits = limits
+        options.fastLane = fastLane
         options.accessLog = try accessLogPath.map { try AccessLogWriter(destination: $0) }
         options.tracing = try otlpEndpoint.map { try OTLPTracing(endpoint: $0, json: true, exportDelay: .milliseconds(100)) }
         options.adminHost = "127.0.0.1"

@@ -71,6 +71,7 @@ struct RequestHeadScanner {
         var hosts = 0
         var spanStart = at
         var requestIDLines = 0
+        var lengthLines = 0
         var traceparentLines = 0
 
         while true {
@@ -118,7 +119,8 @@ struct RequestHeadScanner {
                 continue
             case .contentLength:
                 // Zero is the only length without a body to forward; anything else is the general path's.
-                guard !field.value.isEmpty, bytes[field.value].allSatisfy({ $0 == UInt8(ascii: "0") }) else { return .unsuitable }
+                lengthLines += 1
+                guard lengthLines == 1, !field.value.isEmpty, bytes[field.value].allSatisfy({ $0 == UInt8(ascii: "0") }) else { return .unsuitable }
                 continue
             case .connection:
                 let value = bytes[field.value]

@@ -1,0 +1,133 @@
+@testable import DataPlane
+import Testing
+
+/// The fast lane's byte scanners, without sockets. What they accept is forwarded as bytes, so every
+/// ambiguous head must be refused (left to llhttp and the general path), never guessed at.
+@Suite struct FastLaneScannerTests {
+    private let requests = RequestHeadScanner(maxHeaderBytes: 64 * 1024, maxHeaderCount: 100, maxURIBytes: 16 * 1024)
+
+    private func scan(_ text: String) -> RequestHeadScan {
+        Array(text.utf8).withUnsafeBytes { requests.scan($0) }
+    }
+
+    private func kept(_ text: String, _ head: ScannedRequestHead) -> String {
+        let bytes = Array(text.utf8)
+        return head.keptSpans.map { String(decoding: bytes[$0], as: UTF8.self) }.joined()
+    }
+
+    @Test func aPlainRequestKeepsItsEndToEndFieldsInOrder() throws {
+        let text = "GET /a/b?x=1 HTTP/1.1\r\nHost: Shop.Example.com:8080\r\nAccept: */*\r\nConnection: keep-alive\r\n"
+            + "TE: trailers\r\nX-Request-Id: req-7\r\nKeep-Alive: timeout=5\r\nUser-Agent: t\r\n\r\nGET /next"
+        guard case .head(let head) = scan(text) else { Issue.record("not scanned"); return }
+        #expect(head.method == "GET" && head.target == "/a/b?x=1" && head.host == "Shop.Example.com:8080")
+        #expect(head.length == text.utf8.count - "GET /next".utf8.count, "the pipelined request after it is not part of it")
+        #expect(kept(text, head) == "Host: Shop.Example.com:8080\r\nAccept: */*\r\nX-Request-Id: req-7\r\nUser-Agent: t\r\n")
+        #expect(head.requestID == "req-7" && !head.closeRequested)
+    }
+
+    @Test func identityFieldsArchwayRewritesAreNotForwardedAsSent() throws {
+        let text = "GET / HTTP/1.1\r\nHost: a\r\ntraceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n"
+            + "X-Request-Id: has space\r\nConnection: close\r\n\r\n"
+        guard case .head(let head) = scan(text) else { Issue.record("not scanned"); return }
+        #expect(kept(text, head) == "Host: a\r\n")
+        #expect(head.requestID == nil, "an id with a space is replaced, as the general path does")
+        #expect(head.traceparent?.hasPrefix("00-0af7") == true && head.closeRequested)
+    }
+
+    @Test func everyAmbiguousOrUnusualHeadIsLeftToTheGeneralPath() {
+        let refused: [(String, String)] = [
+            ("chunked body", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            ("body with a length", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello"),
+            ("length and chunked", "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nTransfer-Encoding: chunked\r\n\r\n"),
+            ("two lengths", "GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nContent-Length: 0\r\n\r\n") ,
+            ("no Host", "GET / HTTP/1.1\r\nAccept: */*\r\n\r\n"),
+            ("two Hosts", "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"),
+            ("Host that is no host", "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n"),
+            ("obs-fold", "GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\r\n 2\r\n\r\n"),
+            ("bare LF", "GET / HTTP/1.1\nHost: a\n\n"),
+            ("bare LF in a field", "GET / HTTP/1.1\r\nHost: a\nX: 1\r\n\r\n"),
+            ("space before colon", "GET / HTTP/1.1\r\nHost : a\r\n\r\n"),
+            ("NUL in a value", "GET / HTTP/1.1\r\nHost: a\r\nX: a\u{0}b\r\n\r\n"),
+            ("HTTP/1.0", "GET / HTTP/1.0\r\nHost: a\r\n\r\n"),
+            ("absolute form", "GET http://a/ HTTP/1.1\r\nHost: a\r\n\r\n"),
+            ("asterisk form", "OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n"),
+            ("lower-case method", "get / HTTP/1.1\r\nHost: a\r\n\r\n"),
+            ("two spaces", "GET  / HTTP/1.1\r\nHost: a\r\n\r\n"),
+            ("upgrade", "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"),
+            ("other connection tokens", "GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, X-Secret\r\n\r\n"),
+            ("expect", "GET / HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n\r\n"),
+            ("forwarded chain", "GET / HTTP/1.1\r\nHost: a\r\nX-Forwarded-For: 10.0.0.1\r\n\r\n"),
+            ("two request ids", "GET / HTTP/1.1\r\nHost: a\r\nX-Request-Id: 1\r\nX-Request-Id: 2\r\n\r\n"),
+            ("non-ASCII value", "GET / HTTP/1.1\r\nHost: a\r\nX: caf\u{e9}\r\n\r\n"),
+            ("not HTTP", "\u{16}\u{3}\u{1}\u{2}\u{0}\u{1}\u{0}\u{1}\u{fc}\u{3}\u{3}"),
+        ]
+        for (why, text) in refused {
+            guard case .unsuitable = scan(text) else { Issue.record("\(why) was not refused: \(scan(text))"); continue }
+        }
+    }
+
+    @Test func aHeadArrivingInPiecesIsIncompleteUntilItsLastByte() {
+        let text = "GET /x HTTP/1.1\r\nHost: a.example.com\r\nAccept: */*\r\n\r\n"
+        for cut in 1..<text.utf8.count {
+            let prefix = String(decoding: Array(text.utf8)[..<cut], as: UTF8.self)
+            guard case .incomplete = scan(prefix) else { Issue.record("prefix of \(cut) bytes: \(scan(prefix))"); return }
+        }
+        guard case .head = scan(text) else { Issue.record("whole head not scanned"); return }
+    }
+
+    // MARK: Responses
+
+    private func response(_ text: String, head: Bool = false) -> ResponseHeadScan {
+        Array(text.utf8).withUnsafeBytes { ResponseHeadScanner().scan($0, requestIsHEAD: head) }
+    }
+
+    @Test func responseFramingIsReadStrictly() {
+        func framing(_ text: String, head: Bool = false) -> ScannedResponseHead.Framing? {
+            if case .head(let scanned) = response(text, head: head) { return scanned.framing }
+            return nil
+        }
+        #expect(framing("HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n") == .length(12))
+        #expect(framing("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n") == .chunked)
+        #expect(framing("HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n", head: true) == ScannedResponseHead.Framing.none)
+        #expect(framing("HTTP/1.1 304 Not Modified\r\nContent-Length: 12\r\n\r\n") == ScannedResponseHead.Framing.none)
+        #expect(framing("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n") == .untilClose)
+        for malformed in ["HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+                          "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n",
+                          "HTTP/1.1 200 OK\r\nContent-Length: -3\r\n\r\n",
+                          "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+                          "HTTP/1.1 200 OK\r\nX: 1\r\n folded\r\n\r\n",
+                          "HTTP/1.1 200 OK\nContent-Length: 0\n\n",
+                          "SSH-2.0-OpenSSH_9.2\r\n\r\n"] {
+            guard case .malformed = response(malformed) else { Issue.record("accepted: \(malformed)"); continue }
+        }
+    }
+
+    @Test func hopByHopResponseFieldsAndThoseConnectionNamesStayBehind() {
+        let text = "HTTP/1.1 200 OK\r\nX-Secret: s\r\nContent-Length: 2\r\nConnection: close, X-Secret\r\nKeep-Alive: timeout=5\r\nVary: Accept\r\n\r\nok"
+        guard case .head(let head) = response(text) else { Issue.record("not scanned"); return }
+        let bytes = Array(text.utf8)
+        #expect(head.keptSpans.map { String(decoding: bytes[$0], as: UTF8.self) }.joined() == "Content-Length: 2\r\nVary: Accept\r\n")
+        #expect(!head.reusable && head.status == 200 && String(decoding: bytes[head.statusText], as: UTF8.self) == "200 OK")
+        #expect(head.length == text.utf8.count - 2)
+    }
+
+    @Test func aChunkedBodyEndsAtTheSamePlaceHoweverItIsSplit() {
+        let body = Array("5;ext=1\r\nhello\r\n10\r\n0123456789abcdef\r\n0\r\nTrailer-A: 1\r\n\r\n".utf8)
+        let after = Array("HTTP/1.1 200".utf8)
+        for cut in 0...body.count {
+            var tracker = ChunkedBodyTracker()
+            let first = Array(body[..<cut]), second = Array(body[cut...]) + after
+            let one = first.withUnsafeBytes { tracker.consume($0) }
+            if cut == body.count {
+                #expect(one == .ended(at: body.count), "cut \(cut)")
+                continue
+            }
+            #expect(one == .needMore, "cut \(cut)")
+            #expect(second.withUnsafeBytes { tracker.consume($0) } == .ended(at: body.count - cut), "cut \(cut)")
+        }
+        for malformed in ["5\r\nhelloX\r\n", "zz\r\n", "\r\n", "5\nhello"] {
+            var tracker = ChunkedBodyTracker()
+            #expect(Array(malformed.utf8).withUnsafeBytes { tracker.consume($0) } == .malformed, "\(malformed)")
+        }
+    }
+}
