@@ -1,0 +1,163 @@
+import Foundation
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import Testing
+
+/// The HTTP/1 fast lane over real sockets: what a backend and a client see must not depend on which
+/// path carried the request, and a connection must keep its order when it leaves the lane.
+@Suite(.timeLimit(.minutes(2)))
+struct FastLaneTests {
+    /// The same raw request through a gateway with the lane and one without: the backend gets the
+    /// same fields in the same order (identity fields aside, which are fresh per request), and the
+    /// client the same response fields.
+    @Test func bothPathsSendTheSameRequestAndResponseFields() async throws {
+        let request = "GET /p/./q?x=1 HTTP/1.1\r\nHost: shop.example.com\r\nAccept: */*\r\nConnection: keep-alive\r\n"
+            + "TE: trailers\r\nKeep-Alive: timeout=5\r\nX-Request-Id: client-42\r\nUser-Agent: parity\r\n"
+            + "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n\r\n"
+        var seen: [[(String, String)]] = []
+        var answers: [String] = []
+        for fastLane in [true, false] {
+            let backend = StubHTTPServer { _ in
+                .init(status: 200, headers: [("X-Kept", "2"), ("Connection", "keep-alive, X-Hop"), ("X-Hop", "1"), ("Proxy-Authenticate", "Basic")], body: "ok")
+            }
+            let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+            let backendPort = try await backend.start(group: group)
+            let harness = GatewayHarness()
+            harness.fastLane = fastLane
+            try harness.write("gw.yaml", Manifests.join(Manifests.gateway(), Manifests.service("svc", targetPort: backendPort),
+                                                        Manifests.route("r", path: "/", service: "svc")))
+            try await harness.start()
+            let socket = try BlockingSocket(port: harness.port, timeout: 3)
+            socket.send(request)
+            answers.append(socket.receive(through: "\r\n\r\n") ?? "")
+            seen.append(backend.requests.first.map { head in
+                head.headers.map { name, value in
+                    // A new span id per hop; the caller's trace id must survive either way.
+                    (name.lowercased(), name.lowercased() == "traceparent" ? String(value.split(separator: "-")[1]) : value)
+                } + [("request-line", "\(head.method.rawValue) \(head.uri)")]
+            } ?? [])
+            await harness.stop()
+            await backend.stop()
+            try await group.shutdownGracefully()
+        }
+        #expect(seen[0].map { "\($0.0): \($0.1)" } == seen[1].map { "\($0.0): \($0.1)" })
+        #expect(seen[0].contains { $0 == ("request-line", "GET /p/q?x=1") }, "the normalised path is forwarded")
+        #expect(seen[0].contains { $0 == ("x-forwarded-proto", "http") } && !seen[0].contains { $0.0 == "te" || $0.0 == "keep-alive" })
+        func fields(_ answer: String) -> [String] { answer.split(separator: "\r\n").map { $0.lowercased() }.sorted() }
+        #expect(fields(answers[0]) == fields(answers[1]))
+        #expect(answers[0].hasPrefix("HTTP/1.1 200 OK") && answers[0].contains("X-Kept: 2") && !answers[0].lowercased().contains("x-hop"), "\(answers[0])")
+    }
+
+    /// GET, then a POST with a body (which the lane leaves to the general path), then GETs, all
+    /// pipelined in one write: answered in order, the body delivered, and the connection still usable.
+    @Test func aConnectionLeavingTheLaneKeepsItsOrder() async throws {
+        let harness = try await GatewayHarness.startWithOneRoute()
+        defer { Task { await harness.stop() } }
+        let socket = try BlockingSocket(port: harness.port, timeout: 3)
+        socket.send("GET /one HTTP/1.1\r\nHost: a.example.com\r\n\r\n"
+                    + "POST /two HTTP/1.1\r\nHost: a.example.com\r\nContent-Length: 5\r\n\r\nhello"
+                    + "GET /three HTTP/1.1\r\nHost: a.example.com\r\n\r\n")
+        var echoed: [[String: Any]] = []
+        for _ in 0..<3 { echoed.append(try Self.readEcho(socket)) }
+        #expect(echoed.map { $0["path"] as? String } == ["/one", "/two", "/three"])
+        #expect(echoed[1]["body_bytes"] as? Int == 5)
+        socket.send("GET /four HTTP/1.1\r\nHost: a.example.com\r\n\r\n")
+        #expect(try Self.readEcho(socket)["path"] as? String == "/four")
+    }
+
+    /// Backends frame responses every way HTTP/1.1 allows; the lane finds each end without
+    /// reframing, drops interim answers, refuses a response it cannot frame unambiguously with a 502
+    /// that says why, and closes the client connection after a close-delimited body.
+    @Test func everyResponseFramingArrivesWholeAndAmbiguousOnesAreRefused() async throws {
+        let backend = ScriptedBackend([
+            "/chunked": ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;x=y\r\n world\r\n0\r\nX-Sum: 11\r\n\r\n", false),
+            "/hints": ("HTTP/1.1 103 Early Hints\r\nLink: </style.css>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false),
+            "/head": ("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n", false),
+            "/smuggle": ("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\nok", false),
+            "/close": ("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end", true),
+        ])
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let backendPort = try await backend.start(group: group)
+        let harness = GatewayHarness()
+        try harness.write("gw.yaml", Manifests.join(Manifests.gateway(), Manifests.service("svc", targetPort: backendPort),
+                                                    Manifests.route("r", path: "/", service: "svc")))
+        try await harness.start()
+        defer { Task { await harness.stop(); await backend.stop(); try? await group.shutdownGracefully() } }
+
+        let socket = try BlockingSocket(port: harness.port, timeout: 3)
+        socket.send("GET /chunked HTTP/1.1\r\nHost: a\r\n\r\n")
+        let chunked = socket.receive(through: "0\r\nX-Sum: 11\r\n\r\n") ?? ""
+        #expect(chunked.contains("Transfer-Encoding: chunked") && chunked.hasSuffix("5\r\nhello\r\n6;x=y\r\n world\r\n0\r\nX-Sum: 11\r\n\r\n"), "\(chunked)")
+        socket.send("GET /hints HTTP/1.1\r\nHost: a\r\n\r\n")
+        let hints = (socket.receive(through: "\r\n\r\n") ?? "") + String(decoding: socket.receive(exactly: 2) ?? [], as: UTF8.self)
+        #expect(hints.hasPrefix("HTTP/1.1 200 OK") && hints.hasSuffix("ok") && !hints.contains("103"), "\(hints)")
+        socket.send("HEAD /head HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(socket.receive(through: "\r\n\r\n")?.contains("Content-Length: 1000") == true, "a HEAD answer has no body to wait for")
+        socket.send("GET /smuggle HTTP/1.1\r\nHost: a\r\n\r\n")
+        let refused = socket.receive(through: "\r\n\r\n") ?? ""
+        #expect(refused.hasPrefix("HTTP/1.1 502"), "\(refused)")
+        let length = Int(refused.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }?.split(separator: " ").last ?? "0") ?? 0
+        let why = String(decoding: socket.receive(exactly: length) ?? [], as: UTF8.self)
+        #expect(why.contains("both Content-Length and Transfer-Encoding"), "\(why)")
+        socket.send("GET /close HTTP/1.1\r\nHost: a\r\n\r\n")
+        let untilClose = String(decoding: socket.receiveAll(), as: UTF8.self)
+        #expect(untilClose.lowercased().contains("connection: close") && untilClose.hasSuffix("\r\n\r\nuntil the end"), "\(untilClose)")
+    }
+
+    /// Reads one response from the echo backend (it always sends Content-Length) and decodes its JSON.
+    static func readEcho(_ socket: BlockingSocket) throws -> [String: Any] {
+        let head = try #require(socket.receive(through: "\r\n\r\n"))
+        let line = try #require(head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") })
+        let length = try #require(Int(line.split(separator: " ").last ?? ""))
+        let body = try #require(socket.receive(exactly: length))
+        return try #require(try JSONSerialization.jsonObject(with: Data(body)) as? [String: Any])
+    }
+}
+
+/// A backend that answers each request path with fixed bytes, closing afterwards when told to: for
+/// response shapes a well-behaved HTTP library would not produce.
+final class ScriptedBackend: Sendable {
+    private let answers: [String: (String, Bool)]
+    private let channel = NIOLockedValueBox<(any Channel)?>(nil)
+
+    init(_ answers: [String: (String, Bool)]) { self.answers = answers }
+
+    func start(group: any EventLoopGroup) async throws -> Int {
+        let answers = self.answers
+        let bound = try await ServerBootstrap(group: group)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(ScriptedHandler(answers: answers)) }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        channel.withLockedValue { $0 = bound }
+        return bound.localAddress!.port!
+    }
+
+    func stop() async { try? await channel.withLockedValue { $0 }?.close() }
+}
+
+private final class ScriptedHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+    let answers: [String: (String, Bool)]
+    private var received = ""
+
+    init(answers: [String: (String, Bool)]) { self.answers = answers }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        received += String(buffer: unwrapInboundIn(data))
+        while let end = received.range(of: "\r\n\r\n") {
+            let head = received[..<end.lowerBound]
+            received = String(received[end.upperBound...])
+            let path = head.split(separator: " ").dropFirst().first.map(String.init) ?? "/"
+            let (answer, close) = answers[path] ?? ("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", false)
+            let written = context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(string: answer)))
+            if close {
+                let channel = context.channel
+                written.whenComplete { _ in channel.close(promise: nil) }
+            }
+        }
+    }
+}
