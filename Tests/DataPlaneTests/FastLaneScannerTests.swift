@@ -25,6 +25,22 @@ import Testing
         #expect(head.requestID == "req-7" && !head.closeRequested)
     }
 
+    @Test func tokenBytesAreExactlyRFC9110TChar() {
+        let tchar = Set("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
+        for byte in UInt8.min...UInt8.max {
+            #expect(RequestHeadScanner.isTokenByte(byte) == tchar.contains(byte), "byte \(byte)")
+        }
+    }
+
+    @Test func headerMatchesReadTheFirstValueOfAField() throws {
+        let text = "GET / HTTP/1.1\r\nHost: a\r\nX-Env:  canary \r\nx-env: second\r\n\r\n"
+        guard case .head(let head) = scan(text) else { Issue.record("not scanned"); return }
+        Array(text.utf8).withUnsafeBytes { bytes in
+            #expect(RequestHeadScanner.value(of: "x-env", in: bytes, head) == "canary")
+            #expect(RequestHeadScanner.value(of: "x-missing", in: bytes, head) == nil)
+        }
+    }
+
     @Test func identityFieldsArchwayRewritesAreNotForwardedAsSent() throws {
         let text = "GET / HTTP/1.1\r\nHost: a\r\ntraceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n"
             + "X-Request-Id: has space\r\nConnection: close\r\n\r\n"

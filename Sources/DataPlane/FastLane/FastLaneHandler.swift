@@ -142,12 +142,8 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let host = routingHost(head.host)
         let (rawPath, query) = PathRules.split(head.target)
         guard case .success(let path) = PathNormalization.normalize(rawPath) else { return nil }
-        let fields = head.fields
         let view = RequestView(path: path, query: query, method: head.method) { name in
-            bytes.withUnsafeReadableBytes { raw in
-                fields.first { $0.name.count == name.utf8.count && raw[$0.name].equalsLowercaseASCII(name) }
-                    .map { String(decoding: raw[$0.value], as: UTF8.self) }
-            }
+            bytes.withUnsafeReadableBytes { RequestHeadScanner.value(of: name, in: $0, head) }
         }
         guard case .matched(let route) = table.route(port: listenerPort, host: host, request: view), route.isPlainForward,
               case .forward(let choice) = route.action else { return nil }

@@ -1,18 +1,14 @@
 /// A request head the fast lane forwards as bytes, read without building an HTTPRequestHead or
 /// HTTPHeaders. Offsets are into the bytes that were scanned.
 struct ScannedRequestHead {
-    struct Field {
-        let name: Range<Int>
-        let value: Range<Int>
-    }
-
     var method: String
     var target: String
     /// Bytes of the whole head, the empty line included.
     var length = 0
     var host = ""
-    /// Every field, for header matches; `keptSpans` says which of them the backend sees.
-    var fields: [Field] = []
+    /// Where the field lines start (after the request line).
+    var fieldsStart = 0
+    var fieldCount = 0
     /// Runs of whole field lines (CRLFs included) forwarded unchanged. Hop-by-hop fields, and the
     /// identity fields archway writes itself, fall between the runs.
     var keptSpans: [Range<Int>] = []
@@ -67,7 +63,7 @@ struct RequestHeadScanner {
         at += 10
 
         var head = ScannedRequestHead(method: method, target: String(decoding: bytes[targetStart..<targetEnd], as: UTF8.self))
-        head.fields.reserveCapacity(16)
+        head.fieldsStart = at
         var hosts = 0
         var spanStart = at
         var requestIDLines = 0
@@ -104,9 +100,9 @@ struct RequestHeadScanner {
             guard at + 1 < count else { return .incomplete }
             guard byte(at + 1) == UInt8(ascii: "\n") else { return .unsuitable }
             at += 2
-            guard head.fields.count < maxHeaderCount else { return .unsuitable }
-            let field = ScannedRequestHead.Field(name: name, value: valueStart..<valueEnd)
-            head.fields.append(field)
+            guard head.fieldCount < maxHeaderCount else { return .unsuitable }
+            head.fieldCount += 1
+            let field = (name: name, value: valueStart..<valueEnd)
 
             switch Self.classify(bytes, name) {
             case .ordinary:
@@ -152,6 +148,24 @@ struct RequestHeadScanner {
         // Repeated identity fields need the general path's replace-all semantics.
         guard hosts == 1, requestIDLines <= 1, traceparentLines <= 1, HeaderRules.isValidAuthority(head.host.utf8) else { return .unsuitable }
         return .head(head)
+    }
+
+    /// The first value of field `name` (lower case) in a head this scanner accepted: a second walk
+    /// over its lines, for the rare route that matches on a header.
+    static func value(of name: String, in bytes: UnsafeRawBufferPointer, _ head: ScannedRequestHead) -> String? {
+        var at = head.fieldsStart
+        let end = head.length - 2
+        while at < end {
+            var colon = at
+            while bytes[colon] != UInt8(ascii: ":") { colon += 1 }
+            var lineEnd = colon
+            while bytes[lineEnd] != UInt8(ascii: "\r") { lineEnd += 1 }
+            if bytes[at..<colon].equalsLowercaseASCII(name) {
+                return String(Substring(decoding: bytes[(colon + 1)..<lineEnd], as: UTF8.self).trimmingSpaces())
+            }
+            at = lineEnd + 2
+        }
+        return nil
     }
 
     private enum FieldKind {
@@ -203,15 +217,12 @@ struct RequestHeadScanner {
         }
     }
 
-    /// RFC 9110 §5.6.2 tchar.
+    /// RFC 9110 §5.6.2 tchar, as two 64-bit masks over ASCII (one shift and test per byte).
+    @inline(__always)
     static func isTokenByte(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"): true
-        case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
-             UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
-             UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"): true
-        default: false
-        }
+        let low: UInt64 = 0x03FF_6CFA_0000_0000   // ! # $ % & ' * + - . 0-9
+        let high: UInt64 = 0x57FF_FFFF_C7FF_FFFE  // A-Z ^ _ ` a-z | ~
+        return byte < 64 ? (low >> UInt64(byte)) & 1 == 1 : byte < 128 && (high >> UInt64(byte - 64)) & 1 == 1
     }
 }
 

@@ -95,12 +95,12 @@ enum RequestIdentity {
         }
     }
 
-    private static let digits = Array("0123456789abcdef".utf8)
 
     private static func writeHex(_ word: Int, into out: UnsafeMutableBufferPointer<UInt8>, at index: inout Int) {
         let value = UInt64(bitPattern: Int64(word))
         for shift in stride(from: 60, through: 0, by: -4) {
-            out[index] = digits[Int((value >> UInt64(shift)) & 0xF)]
+            let digit = UInt8(truncatingIfNeeded: (value >> UInt64(shift)) & 0xF)
+            out[index] = digit < 10 ? UInt8(ascii: "0") + digit : UInt8(ascii: "a") - 10 + digit
             index += 1
         }
     }

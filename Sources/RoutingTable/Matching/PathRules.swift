@@ -40,12 +40,13 @@ public enum PathRules {
     /// Splits an origin-form or absolute-form request target into path and query.
     public static func split(_ uri: String) -> (path: Substring, query: Substring?) {
         var target = Substring(uri)
-        if target.hasPrefix("http://") || target.hasPrefix("https://") {
+        // Origin form (the usual one) needs no scheme check; the search is over bytes, not Characters.
+        if target.utf8.first != UInt8(ascii: "/"), target.hasPrefix("http://") || target.hasPrefix("https://") {
             let afterScheme = target.dropFirst(target.hasPrefix("https://") ? 8 : 7)
             target = afterScheme.firstIndex(where: { $0 == "/" || $0 == "?" }).map { afterScheme[$0...] } ?? "/"
         }
-        if let mark = target.firstIndex(of: "?") {
-            return (target[..<mark], target[target.index(after: mark)...])
+        if let mark = target.utf8.firstIndex(of: UInt8(ascii: "?")) {
+            return (target[..<mark], target[target.utf8.index(after: mark)...])
         }
         return (target, nil)
     }
