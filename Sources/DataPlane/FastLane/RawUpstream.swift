@@ -103,6 +103,9 @@ final class RawUpstreamPool: @unchecked Sendable {  // confined to the pool's ev
     func release(_ connection: RawUpstreamConnection) {
         connection.user = nil
         guard connection.isActive, (idle[connection.endpoint]?.count ?? 0) < maxIdlePerEndpoint else { return connection.close() }
+        // A read held for a slow client is resumed: an idle connection must see the backend close it,
+        // and the next exchange must see its answer.
+        connection.resumeReading()
         connection.isIdle = true
         idle[connection.endpoint, default: []].append(connection)
     }
