@@ -106,6 +106,26 @@ struct FastLaneTests {
         #expect(untilClose.lowercased().contains("connection: close") && untilClose.hasSuffix("\r\n\r\nuntil the end"), "\(untilClose)")
     }
 
+    /// A backend that keeps connections alive by its answers but closes each one when a second
+    /// request arrives on it (a keep-alive timeout racing the request): the request meets a closed
+    /// pooled connection, and is sent again on a new one. The client never sees it, on either path.
+    @Test(arguments: [true, false]) func aBackendClosingPooledConnectionsCostsTheClientNothing(fastLane: Bool) async throws {
+        let backend = ScriptedBackend(["/": ("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false)], answersPerConnection: 1)
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let backendPort = try await backend.start(group: group)
+        let harness = GatewayHarness()
+        harness.fastLane = fastLane
+        try harness.write("gw.yaml", Manifests.join(Manifests.gateway(), Manifests.service("svc", targetPort: backendPort),
+                                                    Manifests.route("r", path: "/", service: "svc")))
+        try await harness.start()
+        defer { Task { await harness.stop(); await backend.stop(); try? await group.shutdownGracefully() } }
+        let client = try await harness.client()
+        var statuses: [Int] = []
+        for _ in 0..<30 { statuses.append(try await client.request(.GET, "/", host: "a.example.com").status) }
+        #expect(statuses == Array(repeating: 200, count: 30))
+        #expect(backend.connectionsClosedUnanswered > 0, "the stale-connection path was not exercised")
+    }
+
     /// Reads one response from the echo backend (it always sends Content-Length) and decodes its JSON.
     static func readEcho(_ socket: BlockingSocket) throws -> [String: Any] {
         let head = try #require(socket.receive(through: "\r\n\r\n"))
@@ -120,15 +140,28 @@ struct FastLaneTests {
 /// response shapes a well-behaved HTTP library would not produce.
 final class ScriptedBackend: Sendable {
     private let answers: [String: (String, Bool)]
+    private let answersPerConnection: Int?
     private let channel = NIOLockedValueBox<(any Channel)?>(nil)
+    private let unanswered = NIOLockedValueBox(0)
 
-    init(_ answers: [String: (String, Bool)]) { self.answers = answers }
+    /// With `answersPerConnection`, a connection that already answered that many requests is closed
+    /// when the next one arrives, unanswered.
+    init(_ answers: [String: (String, Bool)], answersPerConnection: Int? = nil) {
+        self.answers = answers
+        self.answersPerConnection = answersPerConnection
+    }
+
+    var connectionsClosedUnanswered: Int { unanswered.withLockedValue { $0 } }
 
     func start(group: any EventLoopGroup) async throws -> Int {
-        let answers = self.answers
+        let answers = self.answers, limit = answersPerConnection
         let bound = try await ServerBootstrap(group: group)
             .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(ScriptedHandler(answers: answers)) }
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ScriptedHandler(answers: answers, limit: limit) { [self] in
+                        unanswered.withLockedValue { $0 += 1 }
+                    })
+                }
             }
             .bind(host: "127.0.0.1", port: 0).get()
         channel.withLockedValue { $0 = bound }
@@ -142,13 +175,26 @@ private final class ScriptedHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
     let answers: [String: (String, Bool)]
+    let limit: Int?
+    let closedUnanswered: () -> Void
     private var received = ""
+    private var answered = 0
 
-    init(answers: [String: (String, Bool)]) { self.answers = answers }
+    init(answers: [String: (String, Bool)], limit: Int?, closedUnanswered: @escaping () -> Void) {
+        self.answers = answers
+        self.limit = limit
+        self.closedUnanswered = closedUnanswered
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         received += String(buffer: unwrapInboundIn(data))
         while let end = received.range(of: "\r\n\r\n") {
+            if let limit, answered >= limit {
+                closedUnanswered()
+                received = ""
+                return context.close(promise: nil)
+            }
+            answered += 1
             let head = received[..<end.lowerBound]
             received = String(received[end.upperBound...])
             let path = head.split(separator: " ").dropFirst().first.map(String.init) ?? "/"
