@@ -28,7 +28,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Bytes read from the client and not yet served (a pipelined request waits here).
     private var inbound: ByteBuffer?
     private var exchange: FastExchange?
-    private var readHeld = false
+    private var clientRead = HeldRead()
     private var quiescing = false
     private var closing = false
     private var needsFlush = false
@@ -64,11 +64,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func read(context: ChannelHandlerContext) {
         // Pipelined requests wait for the answer before them; reading more would only pile them up.
-        if exchange != nil, inbound != nil {
-            readHeld = true
-        } else {
-            context.read()
-        }
+        if clientRead.passes(when: exchange == nil || inbound == nil) { context.read() }
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -108,10 +104,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
             if inbound!.readableBytes == 0 { inbound = nil }
             start(request)
         }
-        if exchange == nil, readHeld {
-            readHeld = false
-            context.read()
-        }
+        if exchange == nil, clientRead.releases() { context.read() }
     }
 
     /// Puts the codec in behind, hands it what is buffered, unread, and steps out of the pipeline.
@@ -126,10 +119,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
             context.fireChannelRead(wrapInboundOut(bytes))
             context.fireChannelReadComplete()
         }
-        if readHeld {
-            readHeld = false
-            context.read()
-        }
+        if clientRead.releases() { context.read() }
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
 
@@ -390,10 +380,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         context.flush()
-        if inbound != nil { serveBuffered(context: context) } else if readHeld {
-            readHeld = false
-            context.read()
-        }
+        if inbound != nil { serveBuffered(context: context) } else if clientRead.releases() { context.read() }
     }
 
     // MARK: Failures

@@ -15,7 +15,7 @@ final class RawUpstreamConnection: ChannelDuplexHandler, @unchecked Sendable {  
     /// The fast lane whose exchange this connection is serving; nil while pooled.
     var user: FastLaneHandler?
     var isIdle = false
-    private var readHeld = false
+    private var backendRead = HeldRead()
 
     init(endpoint: Endpoint, pool: RawUpstreamPool) {
         self.endpoint = endpoint
@@ -62,17 +62,11 @@ final class RawUpstreamConnection: ChannelDuplexHandler, @unchecked Sendable {  
 
     /// Response backpressure: while the client is slow, the backend is not read.
     func read(context: ChannelHandlerContext) {
-        if let user, !user.downstreamIsWritable {
-            readHeld = true
-        } else {
-            context.read()
-        }
+        if backendRead.passes(when: user?.downstreamIsWritable ?? true) { context.read() }
     }
 
     func resumeReading() {
-        guard readHeld, let context else { return }
-        readHeld = false
-        context.read()
+        if let context, backendRead.releases() { context.read() }
     }
 }
 

@@ -34,7 +34,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     private var closing = false
     func keepAliveOff() { keepAlive = false }
     private var requestVersion = HTTPVersion.http1_1
-    private var readHeld = false
+    private var clientRead = HeldRead()
     private var upstreamNeedsFlush = false
     private(set) var clientAddress = ""
     /// The client as a Forwarded `for=` node, worked out once per connection.
@@ -264,15 +264,15 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     /// Request backpressure: hold the client's bytes while the backend is not connected or not writable.
     func read(context: ChannelHandlerContext) {
-        if !pipelined.isEmpty || upgradeRequested {
-            readHeld = true
-        } else if case .authorizing = state {
-            readHeld = true
-        } else if case .forwarding(let exchange) = state, !exchange.requestEnded,
-           !(exchange.connection?.channel.isWritable ?? false) {
-            readHeld = true
-        } else {
-            context.read()
+        if clientRead.passes(when: mayReadClient) { context.read() }
+    }
+
+    private var mayReadClient: Bool {
+        if !pipelined.isEmpty || upgradeRequested { return false }
+        switch state {
+        case .authorizing: return false
+        case .forwarding(let exchange) where !exchange.requestEnded: return exchange.connection?.channel.isWritable ?? false
+        case .idle, .discarding, .forwarding: return true
         }
     }
 
@@ -284,9 +284,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     }
 
     func resumeClientReads() {
-        guard readHeld, let context else { return }
-        readHeld = false
-        context.read()
+        if let context, clientRead.releases() { context.read() }
     }
 
     // MARK: Request phases

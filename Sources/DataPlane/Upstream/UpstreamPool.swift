@@ -170,7 +170,7 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     var connection: UpstreamConnection?
     var exchange: (any UpstreamExchange)?
     private var context: ChannelHandlerContext?
-    private var readHeld = false
+    private var backendRead = HeldRead()
     private var closeError: (any Error)?
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
@@ -209,16 +209,10 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Response backpressure: while the client is slow, stop reading from the backend.
     func read(context: ChannelHandlerContext) {
-        if let exchange, !exchange.downstreamIsWritable {
-            readHeld = true
-        } else {
-            context.read()
-        }
+        if backendRead.passes(when: exchange?.downstreamIsWritable ?? true) { context.read() }
     }
 
     func resumeReading() {
-        guard readHeld, let context else { return }
-        readHeld = false
-        context.read()
+        if let context, backendRead.releases() { context.read() }
     }
 }
