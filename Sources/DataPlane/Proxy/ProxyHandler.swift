@@ -485,13 +485,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
     func connect(_ exchange: Exchange, allowReuse: Bool) {
         let endpoints = exchange.cluster.endpoints
         let health = exchange.cluster.health
-        var index = loop.nextIndex(cluster: exchange.cluster, count: endpoints.count, table: exchange.record.table)
-        // A retry goes elsewhere when there is an elsewhere.
-        if let pinned = pinnedEndpointIndex(exchange) {
-            index = pinned
-        } else if endpoints.count > 1, endpoints[index] == exchange.lastEndpoint {
-            index = (index + 1) % endpoints.count
-        }
+        let next = loop.nextIndex(cluster: exchange.cluster, table: exchange.record.table, avoiding: exchange.lastEndpoint)
+        var index = pinnedEndpointIndex(exchange) ?? next
         if let health {
             // Ejected endpoints and those failing health checks are skipped; with none left the
             // answer is an immediate 503 rather than a wait on a backend known to be down.
@@ -534,10 +529,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             case .success(let connection):
                 self.attach(connection, reused: false, to: exchange)
             case .failure(let error):
-                if exchange.connectAttempts < min(3, endpoints.count + 1) {
+                if ConnectTries.mayConnectAgain(after: exchange.connectAttempts, endpoints: endpoints.count) {
                     self.connect(exchange, allowReuse: false)
                 } else {
-                    self.fail(exchange, .badGateway, "cannot connect to backend \(endpoint.host):\(endpoint.port) of \(exchange.cluster.id): \(error)")
+                    self.fail(exchange, .badGateway, ConnectTries.failure(endpoint, cluster: exchange.cluster.id, error))
                 }
             }
         }
