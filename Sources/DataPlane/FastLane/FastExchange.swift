@@ -41,6 +41,13 @@ final class FastExchange {
         self.keepAlive = keepAlive
     }
 
+    /// Closes the backend connection (its state is unknown, or it fell out of step) and lets go of it.
+    func dropUpstream() {
+        upstream?.user = nil
+        upstream?.close()
+        upstream = nil
+    }
+
     func startBody(_ framing: ScannedResponseHead.Framing) {
         response = .streaming(framing)
         if case .length(let length) = framing { remaining = length }

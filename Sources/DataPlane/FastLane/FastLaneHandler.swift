@@ -87,8 +87,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if let exchange {
             // The client left mid-exchange: the backend connection is in an unknown state.
             self.exchange = nil
-            exchange.upstream?.user = nil
-            exchange.upstream?.close()
+            exchange.dropUpstream()
             proxy.fastLane(busy: false)
         }
         context.fireChannelInactive()
@@ -208,12 +207,10 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         connect(exchange, allowReuse: true)
     }
 
-    /// Round robin over the Service's endpoints; a second try goes to the next one when there is one.
+    /// Round robin over the Service's endpoints; a second try goes elsewhere (ConnectTries).
     private func connect(_ exchange: FastExchange, allowReuse: Bool) {
         let endpoints = exchange.cluster.endpoints
-        var index = loop.nextIndex(cluster: exchange.cluster, count: endpoints.count, table: exchange.record.table)
-        if endpoints.count > 1, endpoints[index] == exchange.endpoint { index = (index + 1) % endpoints.count }
-        let endpoint = endpoints[index]
+        let endpoint = endpoints[loop.nextIndex(cluster: exchange.cluster, table: exchange.record.table, avoiding: exchange.endpoint)]
         exchange.endpoint = endpoint
         exchange.tryStart = .now()
         exchange.connectAttempts += 1
@@ -229,10 +226,10 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
             case .success(let connection):
                 self.attach(connection, reused: false, to: exchange)
             case .failure(let error):
-                if exchange.connectAttempts < min(3, endpoints.count + 1) {
+                if ConnectTries.mayConnectAgain(after: exchange.connectAttempts, endpoints: endpoints.count) {
                     self.connect(exchange, allowReuse: false)
                 } else {
-                    self.fail(exchange, .badGateway, "cannot connect to backend \(endpoint.host):\(endpoint.port) of \(exchange.cluster.id): \(error)")
+                    self.fail(exchange, .badGateway, ConnectTries.failure(endpoint, cluster: exchange.cluster.id, error))
                 }
             }
         }
@@ -354,23 +351,25 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The response is complete: the backend connection goes back to the pool (if it stayed in step),
     /// the request is counted, and the next pipelined request, if any, is served.
     private func complete(_ exchange: FastExchange, context: ChannelHandlerContext) {
-        if let upstream = exchange.upstream {
+        if exchange.upstreamReusable, let upstream = exchange.upstream {
             exchange.upstream = nil
-            if exchange.upstreamReusable {
-                loop.rawPool.release(upstream)
-            } else {
-                upstream.user = nil
-                upstream.close()
-            }
+            loop.rawPool.release(upstream)
+        } else {
+            exchange.dropUpstream()
         }
         end(exchange, status: exchange.status, context: context)
     }
 
-    private func end(_ exchange: FastExchange, status: Int, context: ChannelHandlerContext) {
+    /// The exchange is over: it is counted, and the connection is no longer busy.
+    private func settle(_ exchange: FastExchange, status: Int) {
         self.exchange = nil
         loop.record(exchange.record, RequestOutcome(status: status, client: proxy.clientAddress, bytesOut: exchange.bodyBytesSent,
                                                     tryStart: exchange.tryStart, endpoint: exchange.endpoint))
         proxy.fastLane(busy: false)
+    }
+
+    private func end(_ exchange: FastExchange, status: Int, context: ChannelHandlerContext) {
+        settle(exchange, status: status)
         needsFlush = false
         guard exchange.keepAlive && !quiescing else {
             // Closed once everything written so far is out (writes complete in order).
@@ -394,13 +393,8 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func cutMidResponse(_ exchange: FastExchange, context: ChannelHandlerContext) {
-        exchange.upstream?.user = nil
-        exchange.upstream?.close()
-        exchange.upstream = nil
-        self.exchange = nil
-        loop.record(exchange.record, RequestOutcome(status: exchange.status, client: proxy.clientAddress, bytesOut: exchange.bodyBytesSent,
-                                                    tryStart: exchange.tryStart, endpoint: exchange.endpoint))
-        proxy.fastLane(busy: false)
+        exchange.dropUpstream()
+        settle(exchange, status: exchange.status)
         closing = true
         context.flush()
         context.close(promise: nil)
@@ -409,9 +403,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// A gateway-made answer in the general path's words and shape (ProxyHandler.respondLocally).
     private func fail(_ exchange: FastExchange, _ status: HTTPResponseStatus, _ message: String) {
         guard let context else { return }
-        exchange.upstream?.user = nil
-        exchange.upstream?.close()
-        exchange.upstream = nil
+        exchange.dropUpstream()
         let body = message + "\n"
         var out = context.channel.allocator.buffer(capacity: body.utf8.count + 160)
         out.writeString("HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: \(body.utf8.count)\r\n")
