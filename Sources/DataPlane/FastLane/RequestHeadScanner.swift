@@ -173,33 +173,25 @@ struct RequestHeadScanner {
     }
 
     /// Picks the one candidate name by length, then compares bytes case-insensitively.
+    /// The fields the lane looks at, picked by length, then compared byte by byte; the hop-by-hop list
+    /// itself is HeaderRules', shared with the general path.
     private static func classify(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> FieldKind {
         func isName(_ lowercase: StaticString) -> Bool { bytes.matches(range, lowercase, ignoringCase: true) }
         switch range.count {
-        case 2: return isName("te") ? .hopByHop : .ordinary
-        case 4: return isName("host") ? .host : .ordinary
-        case 6: return isName("expect") ? .unsuitable : .ordinary
-        case 7:
-            if isName("upgrade") { return .unsuitable }
-            return isName("trailer") ? .hopByHop : .ordinary
-        case 8: return isName("x-tenant") ? .tenant : .ordinary
-        case 9: return isName("forwarded") ? .unsuitable : .ordinary
-        case 10:
-            if isName("connection") { return .connection }
-            return isName("keep-alive") ? .hopByHop : .ordinary
-        case 11: return isName("traceparent") ? .traceparent : .ordinary
-        case 12: return isName("x-request-id") ? .requestID : .ordinary
-        case 14: return isName("content-length") ? .contentLength : .ordinary
-        case 15: return isName("x-forwarded-for") ? .unsuitable : .ordinary
-        case 16:
-            if isName("proxy-connection") { return .hopByHop }
-            return isName("x-forwarded-host") ? .unsuitable : .ordinary
-        case 17:
-            // Transfer-Encoding means a chunked body; X-Forwarded-Proto a chain to rewrite.
-            return isName("transfer-encoding") || isName("x-forwarded-proto") ? .unsuitable : .ordinary
-        case 18: return isName("proxy-authenticate") ? .hopByHop : .ordinary
-        case 19: return isName("proxy-authorization") ? .hopByHop : .ordinary
-        default: return .ordinary
+        case 4 where isName("host"): return .host
+        case 6 where isName("expect"): return .unsuitable
+        case 7 where isName("upgrade"): return .unsuitable
+        case 8 where isName("x-tenant"): return .tenant
+        case 9 where isName("forwarded"): return .unsuitable
+        case 10 where isName("connection"): return .connection
+        case 11 where isName("traceparent"): return .traceparent
+        case 12 where isName("x-request-id"): return .requestID
+        case 14 where isName("content-length"): return .contentLength
+        case 15 where isName("x-forwarded-for"): return .unsuitable
+        case 16 where isName("x-forwarded-host"): return .unsuitable
+        // Transfer-Encoding means a chunked body; X-Forwarded-Proto a chain to rewrite.
+        case 17 where isName("transfer-encoding") || isName("x-forwarded-proto"): return .unsuitable
+        default: return HeaderRules.isHopByHopExceptFraming(bytes[range]) ? .hopByHop : .ordinary
         }
     }
 
