@@ -22,13 +22,7 @@ struct FastLaneTests {
             let backend = StubHTTPServer { _ in
                 .init(status: 200, headers: [("X-Kept", "2"), ("Connection", "keep-alive, X-Hop"), ("X-Hop", "1"), ("Proxy-Authenticate", "Basic")], body: "ok")
             }
-            let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-            let backendPort = try await backend.start(group: group)
-            let harness = GatewayHarness()
-            harness.fastLane = fastLane
-            try harness.write("gw.yaml", Manifests.join(Manifests.gateway(), Manifests.service("svc", targetPort: backendPort),
-                                                        Manifests.route("r", path: "/", service: "svc")))
-            try await harness.start()
+            let harness = try await Self.gateway(fastLane: fastLane, backend: backend.start)
             let socket = try BlockingSocket(port: harness.port, timeout: 3)
             socket.send(request)
             answers.append(socket.receive(through: "\r\n\r\n") ?? "")
@@ -38,9 +32,8 @@ struct FastLaneTests {
                     (name.lowercased(), name.lowercased() == "traceparent" ? String(value.split(separator: "-")[1]) : value)
                 } + [("request-line", "\(head.method.rawValue) \(head.uri)")]
             } ?? [])
-            await harness.stop()
             await backend.stop()
-            try await group.shutdownGracefully()
+            await harness.stop()
         }
         #expect(seen[0].map { "\($0.0): \($0.1)" } == seen[1].map { "\($0.0): \($0.1)" })
         #expect(seen[0].contains { $0 == ("request-line", "GET /p/q?x=1") }, "the normalised path is forwarded")
@@ -78,13 +71,8 @@ struct FastLaneTests {
             "/smuggle": ("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\nok", false),
             "/close": ("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end", true),
         ])
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let backendPort = try await backend.start(group: group)
-        let harness = GatewayHarness()
-        try harness.write("gw.yaml", Manifests.join(Manifests.gateway(), Manifests.service("svc", targetPort: backendPort),
-                                                    Manifests.route("r", path: "/", service: "svc")))
-        try await harness.start()
-        defer { Task { await harness.stop(); await backend.stop(); try? await group.shutdownGracefully() } }
+        let harness = try await Self.gateway(backend: backend.start)
+        defer { Task { await backend.stop(); await harness.stop() } }
 
         let socket = try BlockingSocket(port: harness.port, timeout: 3)
         socket.send("GET /chunked HTTP/1.1\r\nHost: a\r\n\r\n")
@@ -111,19 +99,25 @@ struct FastLaneTests {
     /// pooled connection, and is sent again on a new one. The client never sees it, on either path.
     @Test(arguments: [true, false]) func aBackendClosingPooledConnectionsCostsTheClientNothing(fastLane: Bool) async throws {
         let backend = ScriptedBackend(["/": ("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false)], answersPerConnection: 1)
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let backendPort = try await backend.start(group: group)
-        let harness = GatewayHarness()
-        harness.fastLane = fastLane
-        try harness.write("gw.yaml", Manifests.join(Manifests.gateway(), Manifests.service("svc", targetPort: backendPort),
-                                                    Manifests.route("r", path: "/", service: "svc")))
-        try await harness.start()
-        defer { Task { await harness.stop(); await backend.stop(); try? await group.shutdownGracefully() } }
+        let harness = try await Self.gateway(fastLane: fastLane, backend: backend.start)
+        defer { Task { await backend.stop(); await harness.stop() } }
         let client = try await harness.client()
         var statuses: [Int] = []
         for _ in 0..<30 { statuses.append(try await client.request(.GET, "/", host: "a.example.com").status) }
         #expect(statuses == Array(repeating: 200, count: 30))
         #expect(backend.connectionsClosedUnanswered > 0, "the stale-connection path was not exercised")
+    }
+
+    /// Archway in front of a test backend started on the harness's event loops: Gateway `gw`, Service
+    /// `svc`, and one route sending every request there.
+    static func gateway(fastLane: Bool = true, backend start: (any EventLoopGroup) async throws -> Int) async throws -> GatewayHarness {
+        let harness = GatewayHarness()
+        harness.fastLane = fastLane
+        let backendPort = try await start(harness.group)
+        try harness.write("gw.yaml", Manifests.join(Manifests.gateway(), Manifests.service("svc", targetPort: backendPort),
+                                                    Manifests.route("r", path: "/", service: "svc")))
+        try await harness.start()
+        return harness
     }
 
     /// Reads one response from the echo backend (it always sends Content-Length) and decodes its JSON.
