@@ -55,6 +55,8 @@ public actor GatewayRuntime {
     private let source: any ConfigurationSource
     private let translator: Translator
     private var lastGood: (snapshot: ResourceSnapshot, statuses: StatusSet)?
+    /// Edge policies that blocked requests in the last applied table, for the metric's reset to 0.
+    private var blockingPolicies: Set<String> = []
     /// Invalid API server objects already logged, so each is named once rather than on every change.
     private var reportedInvalid: Set<String> = []
     private var isShutDown = false
@@ -182,6 +184,7 @@ public actor GatewayRuntime {
         generation += 1
         metrics.configReloads.increment()
         logStatusProblems(statuses, snapshot: snapshot)
+        reportUnenforceable(result.table)
         await options.kubernetes?.publish(snapshot: snapshot, statuses: statuses, gatewayService: options.gatewayService)
         logger.info("configuration applied", metadata: [
             "generation": "\(generation)", "gateways": "\(result.statuses.gateways.count)",
@@ -213,6 +216,27 @@ public actor GatewayRuntime {
             result.gateways[key] = updated
         }
         return result
+    }
+
+    /// Every policy that applies to requests but cannot be enforced: an error line each time a
+    /// configuration is applied, and the gauge the alerts read.
+    private func reportUnenforceable(_ table: RoutingTable) {
+        var blocking: [String: String] = [:]
+        var routes: [String: Set<String>] = [:]
+        for entry in table.httpRouteEntries {
+            for case .unenforceable(let broken) in entry.edge {
+                blocking[broken.policy] = broken.problem
+                routes[broken.policy, default: []].insert("\(entry.origin.namespace)/\(entry.origin.name)")
+            }
+        }
+        for (policy, problem) in blocking.sorted(by: { $0.key < $1.key }) {
+            logger.error("edge policy cannot be enforced; the requests it covers are refused with 500", metadata: [
+                "policy": "\(policy)", "problem": "\(problem)", "routes": "\(routes[policy, default: []].sorted().joined(separator: ", "))",
+            ])
+            metrics.setUnenforceable(policy: policy, true)
+        }
+        for fixed in blockingPolicies.subtracting(blocking.keys) { metrics.setUnenforceable(policy: fixed, false) }
+        blockingPolicies = Set(blocking.keys)
     }
 
     private func logStatusProblems(_ statuses: StatusSet, snapshot: ResourceSnapshot) {

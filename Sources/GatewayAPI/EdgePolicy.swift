@@ -22,6 +22,9 @@ public struct EdgePolicy: Sendable, Equatable {
         case rateLimit(RateLimitSpec)
         case ipAllowList(IPAllowListSpec)
         case bodySize(BodySizeSpec)
+        /// The document could not be decoded (the message says where). Kept rather than dropped so
+        /// that what it targets is refused instead of served unprotected; see `unreadable(_:kind:problem:)`.
+        case unreadable(String)
     }
     public var kind: Kind
     public var metadata: ObjectMeta
@@ -35,6 +38,9 @@ public struct EdgePolicy: Sendable, Equatable {
         self.targetRefs = targetRefs
         self.spec = spec
     }
+
+    /// "BasicAuth team-a/admins": how answers, logs and status name the policy.
+    public var label: String { "\(kind.rawValue) \(metadata.namespace ?? "default")/\(metadata.name)" }
 }
 
 /// A Secret or ConfigMap key in the policy's own namespace.
@@ -169,6 +175,8 @@ extension EdgePolicy {
             if spec.key?.type == .Header { problems.require(!(spec.key?.header ?? "").isEmpty, "spec.key.header", "is required when type is Header") }
         case .ipAllowList(let spec):
             problems.require((spec.trustedProxyDepth ?? 0) >= 0, "spec.trustedProxyDepth", "must not be negative")
+        case .unreadable:
+            break  // the translator reports it; the loader has already named the field
         case .bodySize(let spec):
             problems.require(parseByteQuantity(spec.maxRequestBody) != nil, "spec.maxRequestBody", "\"\(spec.maxRequestBody)\" is not a byte count (e.g. 1048576 or 8Mi)")
         }
@@ -231,5 +239,20 @@ extension EdgePolicy {
         }
         let targets = try decoder.decode(Document<Targets>.self, from: node).spec.targetRefs ?? []
         return EdgePolicy(kind: kind, metadata: metadata, targetRefs: targets, spec: spec)
+    }
+
+    /// What stands for a policy document that could not be decoded, when at least its name can be
+    /// read: its targets are read field by field, leniently, so that a typo elsewhere in the spec
+    /// still leaves the routes it was meant to protect refused rather than open.
+    static func unreadable(_ node: Yams.Node, kind: Kind, problem: String) -> EdgePolicy? {
+        guard let name = node["metadata"]?["name"]?.string, !name.isEmpty else { return nil }
+        var metadata = ObjectMeta(name: name)
+        metadata.namespace = node["metadata"]?["namespace"]?.string
+        metadata.creationTimestamp = node["metadata"]?["creationTimestamp"]?.string
+        let targets = (node["spec"]?["targetRefs"]?.array() ?? []).compactMap { ref -> BackendTLSPolicy.TargetRef? in
+            guard let kind = ref["kind"]?.string, let name = ref["name"]?.string else { return nil }
+            return BackendTLSPolicy.TargetRef(group: ref["group"]?.string, kind: kind, name: name, sectionName: ref["sectionName"]?.string)
+        }
+        return EdgePolicy(kind: kind, metadata: metadata, targetRefs: targets, spec: .unreadable(problem))
     }
 }

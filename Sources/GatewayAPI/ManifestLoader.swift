@@ -116,9 +116,21 @@ public struct ManifestLoader: Sendable {
         } catch let error as DecodingError {
             let (path, message) = Self.describe(error)
             result.errors.append(ManifestError(location: location, object: objectText, field: fieldPrefix + path, message: message))
+            keepPlaceholder(for: node, kind: kind, apiVersion: apiVersion, problem: "\(path): \(message) (\(location))", at: location, into: &result)
         } catch {
             result.errors.append(ManifestError(location: location, object: objectText, message: "\(error)"))
+            keepPlaceholder(for: node, kind: kind, apiVersion: apiVersion, problem: "\(error) (\(location))", at: location, into: &result)
         }
+    }
+
+    /// An edge policy that cannot be decoded is still an error (a file-mode change is refused whole),
+    /// but where the rest is served anyway (the first load, a cluster) its targets must be refused,
+    /// not served as if the policy had never been written.
+    private func keepPlaceholder(for node: Node, kind: String, apiVersion: String, problem: String,
+                                 at location: SourceLocation, into result: inout Result) {
+        guard var resource = ResourceDecoder.placeholder(for: node, kind: kind, apiVersion: apiVersion, problem: problem) else { return }
+        resource.defaultNamespace()
+        result.resources.append(LoadedResource(location: location, resource: resource))
     }
 
     private func duplicateErrors(_ resources: [LoadedResource]) -> [ManifestError] {

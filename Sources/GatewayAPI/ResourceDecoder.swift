@@ -3,6 +3,13 @@ import Yams
 /// Maps (apiVersion, kind) to a model type. Kinds of other groups or versions are kept as opaque
 /// resources: tolerated, never an error, never served.
 enum ResourceDecoder {
+    /// For a document `decode` refused: the resource that must still exist so that refusing it
+    /// fails closed (only edge policies need one), or nil.
+    static func placeholder(for node: Node, kind: String, apiVersion: String, problem: String) -> Resource? {
+        guard apiVersion.hasPrefix(BackendTrafficPolicy.group + "/"), let kind = EdgePolicy.Kind(rawValue: kind) else { return nil }
+        return EdgePolicy.unreadable(node, kind: kind, problem: problem).map(Resource.edgePolicy)
+    }
+
     static func decode(_ node: Node, kind: String, apiVersion: String) throws -> Resource {
         let decoder = YAMLDecoder()
         let group = apiVersion.split(separator: "/").dropLast().joined(separator: "/")

@@ -61,6 +61,14 @@ public final class GatewayMetrics: Sendable {
             .set(exhaustionSeconds ?? .infinity)
     }
 
+    /// 1 while a policy applies to requests but cannot be enforced (they are refused with 500), 0 once
+    /// it is fixed or gone: an alert on `max(...) > 0` finds a broken policy before its users do.
+    public func setUnenforceable(policy: String, _ blocking: Bool) {
+        registry.makeGauge(descriptor: .init(namespace: "gateway", subsystem: "edge_policy", metricName: "unenforceable",
+                                             helpText: "1 while an edge policy covers requests but cannot be enforced; they are refused with 500"),
+                           labels: [("policy", policy)]).set(Double(blocking ? 1 : 0))
+    }
+
     /// An endpoint ejected by outlier detection.
     public func ejection(service: String) {
         registry.makeCounter(descriptor: .init(namespace: "gateway", subsystem: "backend", metricName: "ejections", unitName: "total",

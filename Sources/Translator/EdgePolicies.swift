@@ -41,34 +41,41 @@ extension Translator {
         }
         for policy in policies {
             let namespace = policy.metadata.namespace ?? "default"
-            var condition: (reason: String, message: String)
-            switch edgeRule(for: policy, snapshot: snapshot) {
+            // A policy that cannot be enforced still takes its targets: what it covers is refused
+            // (500) until it is fixed, rather than served as if the policy did not exist.
+            let resolved = edgeRule(for: policy, snapshot: snapshot)
+            let rule: EdgeRule = switch resolved {
+            case .success(let rule): rule
             case .failure(let problem):
-                condition = ("Invalid", problem.message)
-            case .success(let rule):
-                var attached: [String] = [], problems: [(reason: String, message: String)] = []
-                for target in policy.targetRefs {
-                    switch locate(target, namespace: namespace, snapshot: snapshot) {
-                    case .failure(let problem): problems.append((problem.reason, problem.message))
-                    case .success(let (key, description)):
-                        let slot = "\(policy.kind.rawValue) \(description)"
-                        if let holder = holders[slot] {
-                            problems.append(("Conflicted", "\(description) already has \(holder)"))
-                            continue
-                        }
-                        holders[slot] = rule.policy
-                        attachments.byTarget[key, default: []].append(rule)
-                        attached.append(description)
+                .unenforceable(UnenforceableRule(policy: policy.label, kind: policy.kind.rawValue, problem: problem.message))
+            }
+            var attached: [String] = [], problems: [(reason: String, message: String)] = []
+            for target in policy.targetRefs {
+                switch locate(target, namespace: namespace, snapshot: snapshot) {
+                case .failure(let problem): problems.append((problem.reason, problem.message))
+                case .success(let (key, description)):
+                    let slot = "\(policy.kind.rawValue) \(description)"
+                    if let holder = holders[slot] {
+                        problems.append(("Conflicted", "\(description) already has \(holder)"))
+                        continue
                     }
+                    holders[slot] = rule.policy
+                    attachments.byTarget[key, default: []].append(rule)
+                    attached.append(description)
                 }
-                if let first = problems.first, attached.isEmpty && !policy.targetRefs.isEmpty {
-                    condition = (first.reason, problems.map(\.message).joined(separator: "; "))
-                } else if attached.isEmpty {
-                    condition = ("Accepted", "Policy is accepted; it has no targetRefs and applies where an HTTPRoute ExtensionRef filter names it")
-                } else {
-                    let skipped = problems.isEmpty ? "" : "; not attached: " + problems.map(\.message).joined(separator: "; ")
-                    condition = ("Accepted", "Policy is accepted and attached to " + attached.joined(separator: ", ") + skipped)
-                }
+            }
+            var condition: (reason: String, message: String)
+            if case .failure(let problem) = resolved {
+                let covered = attached.isEmpty ? "requests through HTTPRoute ExtensionRef filters naming it"
+                    : "requests to " + attached.joined(separator: ", ")
+                condition = ("Invalid", problem.message + "; \(covered) are refused with 500 until this is fixed")
+            } else if let first = problems.first, attached.isEmpty && !policy.targetRefs.isEmpty {
+                condition = (first.reason, problems.map(\.message).joined(separator: "; "))
+            } else if attached.isEmpty {
+                condition = ("Accepted", "Policy is accepted; it has no targetRefs and applies where an HTTPRoute ExtensionRef filter names it")
+            } else {
+                let skipped = problems.isEmpty ? "" : "; not attached: " + problems.map(\.message).joined(separator: "; ")
+                condition = ("Accepted", "Policy is accepted and attached to " + attached.joined(separator: ", ") + skipped)
             }
             let generation = policy.metadata.generation ?? 1
             let accepted = Condition(type: "Accepted", status: condition.reason == "Accepted", reason: condition.reason,
@@ -134,13 +141,15 @@ extension Translator {
     /// The policy with its Secrets and ConfigMaps read and its values checked.
     func edgeRule(for policy: EdgePolicy, snapshot: ResourceSnapshot) -> Swift.Result<EdgeRule, EdgeProblem> {
         let namespace = policy.metadata.namespace ?? "default"
-        let label = "\(policy.kind.rawValue) \(namespace)/\(policy.metadata.name)"
+        let label = policy.label
         let invalid = { (message: String) in Swift.Result<EdgeRule, EdgeProblem>.failure(EdgeProblem(reason: "Invalid", message: message)) }
         let problems = policy.specProblems()
         if !problems.isEmpty { return invalid(problems.map { "\($0.field): \($0.message)" }.joined(separator: "; ")) }
         func secret(_ ref: KeyReference) -> Secret? { snapshot.secrets[NamespacedName(namespace, ref.name)] }
 
         switch policy.spec {
+        case .unreadable(let problem):
+            return invalid("the object could not be read: \(problem)")
         case .basicAuth(let spec):
             guard let secret = secret(spec.secretRef) else { return invalid("Secret \(namespace)/\(spec.secretRef.name) not found") }
             let key = spec.secretRef.key ?? (secret.value(forKey: "users") != nil ? "users" : "auth")
@@ -231,4 +240,31 @@ extension Translator {
 
 extension String {
     fileprivate func leftPadded() -> String { count == 1 ? "0" + self : self }
+}
+
+extension Translator {
+    /// The condition type a route's parent status gets while a policy that applies to it cannot be
+    /// enforced. Only written then, so that a healthy route's status is exactly the spec's.
+    static let policiesEnforcedCondition = "archway.dev/PoliciesEnforced"
+
+    /// Says on each route which of its requests are refused because a policy cannot be enforced, on
+    /// the parent (Gateway) they arrive through: the route's owner sees why it answers 500.
+    func markUnenforceable(_ blocked: [TableBuilder.BlockedRoute: Set<String>], in statuses: inout StatusSet) {
+        for (key, policies) in blocked {
+            func mark(_ status: inout RouteStatus?) {
+                guard var updated = status else { return }
+                for index in updated.parents.indices {
+                    let parent = updated.parents[index].parentRef
+                    guard parent.name == key.gateway.name, parent.namespace == key.gateway.namespace else { continue }
+                    let generation = updated.parents[index].conditions.first?.observedGeneration
+                    updated.parents[index].conditions.append(Condition(
+                        type: Self.policiesEnforcedCondition, status: false, reason: "PolicyInvalid",
+                        message: policies.sorted().joined(separator: "; ") + "; the requests it covers are refused with 500",
+                        observedGeneration: generation))
+                }
+                status = updated
+            }
+            if key.kind == "GRPCRoute" { mark(&statuses.grpcRoutes[key.route]) } else { mark(&statuses.httpRoutes[key.route]) }
+        }
+    }
 }

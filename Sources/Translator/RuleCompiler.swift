@@ -50,14 +50,18 @@ extension Translator {
                 var filters: [HTTPFilter] = []
                 var redirect: Redirect?
                 var edge: [EdgeRule] = []
-                var edgeProblem: EdgeProblem?
                 let routeNamespace = route.metadata.namespace ?? "default"
                 for filter in rule.filters ?? [] {
                     if filter.type == "ExtensionRef", let ref = filter.extensionRef, ref.group == BackendTrafficPolicy.group,
                        EdgePolicy.Kind(rawValue: ref.kind) != nil {
                         switch edgeRule(extensionRef: ref, namespace: routeNamespace, snapshot: snapshot) {
                         case .success(let rule): edge.append(rule)
-                        case .failure(let problem): edgeProblem = edgeProblem ?? problem
+                        case .failure(let problem):
+                            // The spec: a filter that cannot be honoured answers 500 rather than letting
+                            // the request through unchecked; the same rule as a broken targetRef policy.
+                            if compiled.refsProblem == nil { compiled.refsProblem = (problem.reason, problem.message) }
+                            edge.append(.unenforceable(UnenforceableRule(policy: "\(ref.kind) \(routeNamespace)/\(ref.name)", kind: ref.kind,
+                                                                         problem: problem.message)))
                         }
                         continue
                     }
@@ -72,12 +76,7 @@ extension Translator {
                     }
                 }
                 let action: RouteAction
-                if let edgeProblem {
-                    // The spec: a filter that cannot be honoured answers 500 rather than letting the
-                    // request through unchecked.
-                    if compiled.refsProblem == nil { compiled.refsProblem = (edgeProblem.reason, edgeProblem.message) }
-                    action = .direct(status: 500, reason: edgeProblem.message)
-                } else if let redirect {
+                if let redirect {
                     action = .redirect(redirect)
                 } else {
                     action = resolveBackends(rule.backendRefs ?? [], routeKind: routeKind, routeNamespace: route.metadata.namespace ?? "default",

@@ -43,6 +43,13 @@ struct TableBuilder {
     var sloTargets: [String: [String]] = [:]
     var slos: [String: SLOSpec] = [:]
     var edge = EdgeAttachments()
+    /// Policies that cannot be enforced, by the route and Gateway whose requests they refuse.
+    var unenforceable: [BlockedRoute: Set<String>] = [:]
+    struct BlockedRoute: Hashable {
+        var kind: String
+        var route: NamespacedName
+        var gateway: NamespacedName
+    }
 
     mutating func add(_ compiled: CompiledRoute, of route: HTTPRoute, kind: String, through gateway: GatewayState,
                       listener: Gateway.Listener, hostnames: [String]) {
@@ -65,6 +72,10 @@ struct TableBuilder {
                 entry.edge = edge.rules(gateway: gateway.gateway.metadata.namespacedName, listener: listener.name,
                                         route: kind == "HTTPRoute" ? route.metadata.namespacedName : nil,
                                         ruleName: rule.name, extensionRefs: rule.edge)
+                for case .unenforceable(let broken) in entry.edge {
+                    let key = BlockedRoute(kind: kind, route: route.metadata.namespacedName, gateway: gateway.gateway.metadata.namespacedName)
+                    unenforceable[key, default: []].insert("\(broken.policy) cannot be enforced (\(broken.problem))")
+                }
                 let precedence = PrecedenceKey(match: match, origin: origin, creationTimestamp: route.metadata.creationTimestamp)
                 for hostname in hostnames {
                     buckets[key]?.hosts[hostname, default: []].append((precedence, entry))

@@ -61,6 +61,7 @@ public struct Translator: Sendable {
                 statuses.grpcRoutes[route.metadata.namespacedName] = status
             }
         }
+        markUnenforceable(builder.unenforceable, in: &statuses)
         for route in snapshot.streamRoutes {
             if let status = attach(route, snapshot: snapshot, listeners: &listeners, builder: &builder) {
                 statuses.streamRoutes[route.kind, default: [:]][route.metadata.namespacedName] = status
@@ -74,6 +75,11 @@ public struct Translator: Sendable {
             let taken = builder.gatewayPorts.intersection([serving.httpPort, serving.httpsPort])
             if taken.isEmpty {
                 lowerIngresses(served, serving: serving, snapshot: snapshot, builder: &builder)
+                for ingress in served where !IngressIntent(ingress).accessControl.isEmpty {
+                    statuses.ingresses[ingress.metadata.namespacedName]?.message +=
+                        "; its requests are refused with 500: " + IngressIntent(ingress).accessControl.joined(separator: ", ")
+                        + " not enforced when archway serves Ingresses (convert it with `archway migrate`)"
+                }
             } else {
                 for ingress in served {
                     statuses.ingresses[ingress.metadata.namespacedName]?.served = false

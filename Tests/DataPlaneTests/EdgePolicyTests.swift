@@ -114,13 +114,13 @@ struct EdgePolicyTests {
         let inside = try await harness.send("/office", host: host, headers: [("X-Forwarded-For", "203.0.113.9, 10.1.2.3")])
         #expect(inside.status == 200, "the proxy in front wrote 10.1.2.3, the rightmost entry")
         let spoofed = try await harness.send("/office", host: host, headers: [("X-Forwarded-For", "10.1.2.3, 203.0.113.9")])
-        #expect(spoofed.status == 403 && spoofed.text.contains("client 203.0.113.9 is not in an allowed range"),
-                "an entry the client wrote itself is not trusted")
+        #expect(spoofed.status == 403 && spoofed.text == "forbidden: client address not allowed\n",
+                "an entry the client wrote itself is not trusted; the body names neither the policy nor its ranges")
         let denied = try await harness.send("/office", host: host, headers: [("X-Forwarded-For", "10.66.1.1")])
-        #expect(denied.status == 403 && denied.text.contains("10.66.0.0/16"))
+        #expect(denied.status == 403 && !denied.text.contains("10.66.0.0/16"), "inside 10/8 but in the denied range")
 
         let tooBig = try await harness.send(.POST, "/upload", host: host, headers: [("content-length", "2048")])
-        #expect(tooBig.status == 413 && tooBig.text.contains("BodySize default/small-uploads"))
+        #expect(tooBig.status == 413 && tooBig.text.contains("the limit is 1024") && !tooBig.text.contains("small-uploads"))
         let uploads = try await harness.client()
         let fits = try await uploads.request(.POST, "/upload", host: host, body: ByteBuffer(repeating: 1, count: 1000))
         #expect(fits.status == 200)
@@ -265,7 +265,7 @@ struct EdgePolicyTests {
             #expect(allowed.echoHeaders["x-groups"] == "admin,ops")
         }
         let missing = try await harness.send("/orders", host: host)
-        #expect(missing.status == 401 && missing.headers.first(name: "www-authenticate") == "Bearer realm=\"JWTAuth default/id\"")
+        #expect(missing.status == 401 && missing.headers.first(name: "www-authenticate") == "Bearer")
         let expired = try await harness.send("/orders", host: host, headers: [bearer(try await token(signers, kid: "ec-1", expiresIn: -60))])
         #expect(expired.status == 401 && expired.text.contains("expired"), "\(expired.text)")
         #expect(expired.headers.first(name: "www-authenticate")?.contains("error=\"invalid_token\"") == true)
@@ -334,7 +334,7 @@ struct EdgePolicyTests {
 
         #expect(try await harness.send("/open", host: host).status == 200, "failureMode Allow lets requests through an unreachable auth service")
         let closed = try await harness.send("/closed", host: host)
-        #expect(closed.status == 503 && closed.text.contains("auth service http://127.0.0.1:1/verify unavailable"))
+        #expect(closed.status == 503 && closed.text == "authentication service unavailable\n", "the client is not told where the auth service is")
     }
 }
 

@@ -152,6 +152,10 @@ struct FixtureTests {
                 #expect(origin == String(parts[0]), "\(what): routed to \(origin)#\(route.origin.rule)")
                 if parts.count > 1 { #expect(route.origin.rule == Int(parts[1]), "\(what): rule \(route.origin.rule)") }
             }
+            if let blocker = route.blockedBy {
+                #expect(request.status == 500, "\(what): refused (500) because \(blocker) cannot be enforced")
+                return
+            }
             switch route.action {
             case .direct(let status, _):
                 #expect(request.status == status, "\(what): answered \(status) by the gateway")

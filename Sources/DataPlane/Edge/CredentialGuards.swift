@@ -60,11 +60,17 @@ final class BasicAuthGuard: EdgeGuard {
         if let known = verified[key] { return known ? pass(user) : refuse("unknown user or wrong password") }
         return .later { [self] resume in
             NIOThreadPool.singleton.submit { _ in
-                let ok = Bcrypt.verify(password, hash: hash)
+                let ok = Bcrypt.verify(password, hash: Self.bcryptVerifiable(hash))
                 self.verified[key] = ok
                 resume(ok ? self.pass(user) : self.refuse("unknown user or wrong password"))
             }
         }
+    }
+
+    /// `$2y$` (what `htpasswd -B` writes) is the same algorithm as `$2b$`, but the OpenBSD code behind
+    /// `Bcrypt.verify` only knows the latter's name: without this every password of such a user fails.
+    static func bcryptVerifiable(_ hash: String) -> String {
+        hash.hasPrefix("$2y$") ? "$2b$" + hash.dropFirst(4) : hash
     }
 
     private func pass(_ user: String) -> EdgeDecision {
@@ -76,7 +82,8 @@ final class BasicAuthGuard: EdgeGuard {
 
     private func refuse(_ why: String) -> EdgeDecision {
         let realm = spec.realm.replacingOccurrences(of: "\"", with: "'")
-        return .refuse(EdgeRefusal(status: 401, message: "\(spec.policy): \(why)", headers: [("www-authenticate", "Basic realm=\"\(realm)\", charset=\"UTF-8\"")]))
+        return .refuse(EdgeRefusal(status: 401, message: "unauthorized: \(why)", detail: "\(spec.policy): \(why)",
+                                   headers: [("www-authenticate", "Basic realm=\"\(realm)\", charset=\"UTF-8\"")]))
     }
 
     static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
@@ -106,12 +113,13 @@ final class APIKeyGuard: EdgeGuard {
         }
         let challenge = [("www-authenticate", "APIKey header=\"\(spec.header)\"")]
         guard let key, !key.isEmpty else {
-            return .refuse(EdgeRefusal(status: 401, message: "\(spec.policy): API key required in header \(spec.header)"
-                                       + (spec.queryParameter.map { " or query parameter \($0)" } ?? ""), headers: challenge))
+            let why = "API key required in header \(spec.header)" + (spec.queryParameter.map { " or query parameter \($0)" } ?? "")
+            return .refuse(EdgeRefusal(status: 401, message: "unauthorized: \(why)", detail: "\(spec.policy): \(why)", headers: challenge))
         }
         let digest = SHA256.hash(data: Data(key.utf8)).map { $0 < 16 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
         guard let client = spec.clientsByKeyDigest[digest] else {
-            return .refuse(EdgeRefusal(status: 401, message: "\(spec.policy): API key not recognised", headers: challenge))
+            return .refuse(EdgeRefusal(status: 401, message: "unauthorized: API key not recognised", detail: "\(spec.policy): API key not recognised",
+                                       headers: challenge))
         }
         var edits = EdgeEdits()
         // The backend learns who called, never the key itself.

@@ -35,6 +35,7 @@ public final class EdgeGuardRegistry: Sendable {
         case .apiKeyAuth(let r): APIKeyGuard(r)
         case .jwtAuth(let r): JWTGuard(r)
         case .forwardAuth(let r): ForwardAuthGuard(r)
+        case .unenforceable(let r): UnenforceableGuard(r)
         }
     }
 }

@@ -45,12 +45,15 @@ final class ForwardAuthGuard: EdgeGuard {
                     let body = try await response.body.collect(upTo: Self.bodyLimit)
                     let headers = response.headers.filter { Self.refusalHeaders.contains($0.name.lowercased()) }.map { (name: $0.name.lowercased(), value: $0.value) }
                     let text = String(buffer: body)
+                    // The auth service's own answer is what the client gets: it chose what to say.
                     resume(.refuse(EdgeRefusal(status: Int(response.status.code),
-                                               message: text.isEmpty ? "\(spec.policy): refused by the auth service (\(response.status.code))" : text,
+                                               message: text.isEmpty ? "refused by the authentication service" : text,
+                                               detail: "\(spec.policy): refused by the auth service (\(response.status.code))",
                                                headers: headers)))
                 } catch {
                     if spec.failOpen { return resume(.pass(EdgeEdits())) }
-                    resume(.refuse(EdgeRefusal(status: 503, message: "\(spec.policy): auth service \(spec.url) unavailable: \(error)")))
+                    resume(.refuse(EdgeRefusal(status: 503, message: "authentication service unavailable",
+                                               detail: "\(spec.policy): auth service \(spec.url) unavailable: \(error)")))
                 }
             }
         }

@@ -46,7 +46,8 @@ final class JWTGuard: EdgeGuard {
         do {
             collection = try await keys.collection()
         } catch {
-            return .refuse(EdgeRefusal(status: 503, message: "\(spec.policy): signing keys unavailable: \(error)"))
+            return .refuse(EdgeRefusal(status: 503, message: "token signing keys unavailable",
+                                       detail: "\(spec.policy): signing keys unavailable: \(error)"))
         }
         let claims: TimeClaims
         do {
@@ -89,9 +90,10 @@ final class JWTGuard: EdgeGuard {
     }
 
     private func refuse(_ error: String?, _ why: String) -> EdgeDecision {
-        var challenge = "Bearer realm=\"\(spec.policy)\""
-        if let error { challenge += ", error=\"\(error)\", error_description=\"\(why.replacingOccurrences(of: "\"", with: "'"))\"" }
-        return .refuse(EdgeRefusal(status: 401, message: "\(spec.policy): \(why)", headers: [("www-authenticate", challenge)]))
+        // No realm: RFC 6750 makes it optional, and the policy's name is not the client's business.
+        var challenge = "Bearer"
+        if let error { challenge += " error=\"\(error)\", error_description=\"\(why.replacingOccurrences(of: "\"", with: "'"))\"" }
+        return .refuse(EdgeRefusal(status: 401, message: "unauthorized: \(why)", detail: "\(spec.policy): \(why)", headers: [("www-authenticate", challenge)]))
     }
 
     private static func reason(_ error: any Error) -> String {

@@ -12,15 +12,20 @@ final class IPAllowListGuard: EdgeGuard {
     func check(_ request: EdgeRequest) -> EdgeDecision {
         let client = request.clientAddress(trustedProxyDepth: spec.trustedProxyDepth)
         guard let address = CIDR.parseAddress(client) else {
-            return .refuse(EdgeRefusal(status: 403, message: "\(spec.policy): client address \"\(client)\" is not an IP address"))
+            return refuse("client address \"\(client)\" is not an IP address")
         }
         if let denied = spec.deny.first(where: { $0.contains(address) }) {
-            return .refuse(EdgeRefusal(status: 403, message: "\(spec.policy): client \(client) is in denied range \(denied)"))
+            return refuse("client \(client) is in denied range \(denied)")
         }
         if !spec.allow.isEmpty, !spec.allow.contains(where: { $0.contains(address) }) {
-            return .refuse(EdgeRefusal(status: 403, message: "\(spec.policy): client \(client) is not in an allowed range"))
+            return refuse("client \(client) is not in an allowed range")
         }
         return .pass(EdgeEdits())
+    }
+
+    /// The client learns only that its address is not allowed, not the ranges that decided it.
+    private func refuse(_ why: String) -> EdgeDecision {
+        .refuse(EdgeRefusal(status: 403, message: "forbidden: client address not allowed", detail: "\(spec.policy): \(why)"))
     }
 }
 
@@ -33,7 +38,8 @@ final class BodySizeGuard: EdgeGuard {
 
     func check(_ request: EdgeRequest) -> EdgeDecision {
         if let length = request.header("content-length").flatMap({ Int($0) }), length > spec.maxBytes {
-            return .refuse(EdgeRefusal(status: 413, message: "\(spec.policy): request body is \(length) bytes; the limit is \(spec.maxBytes)"))
+            return .refuse(EdgeRefusal(status: 413, message: "request body too large: \(length) bytes; the limit is \(spec.maxBytes)",
+                                       detail: "\(spec.policy): request body is \(length) bytes; the limit is \(spec.maxBytes)"))
         }
         // A body without a declared length is cut when it crosses the limit while streaming.
         var edits = EdgeEdits()
@@ -86,7 +92,8 @@ final class RateLimitGuard: EdgeGuard {
         if allowed { return .pass(EdgeEdits()) }
         let wait = Int(((1 - remaining) / rate / 1e9).rounded(.up))
         let window = spec.periodSeconds
-        return .refuse(EdgeRefusal(status: 429, message: "\(spec.policy): rate limit of \(spec.requests) per \(window == 1 ? "second" : "\(window) s") exceeded",
+        return .refuse(EdgeRefusal(status: 429, message: "too many requests: retry after \(max(1, wait)) s",
+                                   detail: "\(spec.policy): rate limit of \(spec.requests) per \(window == 1 ? "second" : "\(window) s") exceeded",
                                    headers: [("retry-after", String(max(1, wait))),
                                              ("ratelimit-limit", String(spec.requests)),
                                              ("ratelimit-remaining", "0"),

@@ -41,6 +41,7 @@ final class AccessLog {
         var bytesSent: Int
         var upstream: Endpoint?
         var retries: Int
+        var refusedBy: String?
     }
 
     /// The seeds' field names first, then archway's additions.
@@ -64,6 +65,8 @@ final class AccessLog {
         if let upstream = entry.upstream { field("upstream_address", "\(upstream.host):\(upstream.port)") } else { raw("upstream_address", "null") }
         if let nanos = entry.upstreamNanos { milliseconds("upstream_duration_ms", nanos) } else { raw("upstream_duration_ms", "null") }
         number("retry_count", entry.retries)
+        // Only on answers an edge policy gave: which policy and why, kept from the client's body.
+        if let refusedBy = entry.refusedBy { field("refused_by", refusedBy) }
         buffer.append(UInt8(ascii: "}"))
         buffer.append(UInt8(ascii: "\n"))
         if buffer.count >= 32 * 1024 {

@@ -83,15 +83,17 @@ extension ProxyHandler {
         case .refuse(let refusal):
             refuseAtEdge(wait, refusal)
         case .later:
-            refuseAtEdge(wait, EdgeRefusal(status: 500, message: "edge policy deferred its decision twice"))
+            refuseAtEdge(wait, EdgeRefusal(status: 500, message: "internal error", detail: "edge policy deferred its decision twice"))
         }
     }
 
     private func refuseAtEdge(_ wait: EdgeWait, _ refusal: EdgeRefusal) {
         let ended = wait.parts.contains { if case .end = $0 { return true } else { return false } }
         if case .authorizing = state { state = .idle }
+        var record = wait.labels
+        record.refusedBy = refusal.detail
         respondLocally(HTTPResponseStatus(statusCode: refusal.status), refusal.message, extraHeaders: refusal.headers.map { ($0.name, $0.value) },
-                       record: wait.labels, requestEnded: ended)
+                       record: record, requestEnded: ended)
         wait.parts = []
         drainPipelined()
         resumeClientReads()

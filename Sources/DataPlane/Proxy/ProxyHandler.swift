@@ -787,6 +787,8 @@ struct RequestRecord {
     var host = ""
     var path: Substring = ""
     var tenantHeader: String?
+    /// The edge policy that answered instead of the backend, and why ("BasicAuth ns/name: ...").
+    var refusedBy: String?
 
     var metricsKey: RequestMetrics.Key {
         RequestMetrics.Key(route: route.map(ObjectIdentifier.init), backend: backend, method: method)

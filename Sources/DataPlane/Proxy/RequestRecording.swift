@@ -34,7 +34,7 @@ extension EventLoopContext {
                 method: request.method, status: status, durationNanos: elapsed.nanoseconds,
                 upstreamNanos: outcome.tryStart.map { (now - $0).nanoseconds }, environment: route?.environment,
                 tenant: route?.tenant ?? request.tenantHeader, client: outcome.client, bytesReceived: outcome.bytesIn,
-                bytesSent: outcome.bytesOut, upstream: outcome.endpoint, retries: outcome.retries))
+                bytesSent: outcome.bytesOut, upstream: outcome.endpoint, retries: outcome.retries, refusedBy: request.refusedBy))
         }
         let extras = RequestMetrics.Extras(bytesIn: outcome.bytesIn, bytesOut: outcome.bytesOut,
                                            upstream: outcome.tryStart.map { .nanoseconds((now - $0).nanoseconds) }, retries: outcome.retries)

@@ -53,14 +53,18 @@ public struct EdgeEdits: Sendable {
     }
 }
 
-/// The answer given instead of forwarding. `message` is the body, so a client sees why.
+/// The answer given instead of forwarding. `message` is the body an anonymous client reads, so it
+/// says what to do (send credentials, slow down) and never which policy or what configuration
+/// refused it; `detail` names the policy and the exact reason, for the access log and the operator.
 public struct EdgeRefusal: Sendable {
     public var status: Int
     public var message: String
+    public var detail: String
     public var headers: [(name: String, value: String)]
-    public init(status: Int, message: String, headers: [(name: String, value: String)] = []) {
+    public init(status: Int, message: String, detail: String, headers: [(name: String, value: String)] = []) {
         self.status = status
         self.message = message
+        self.detail = detail
         self.headers = headers
     }
 }

@@ -9,6 +9,9 @@ public enum EdgeRule: Sendable, Codable, Equatable, Hashable {
     case apiKeyAuth(APIKeyAuthRule)
     case jwtAuth(JWTAuthRule)
     case forwardAuth(ForwardAuthRule)
+    /// A policy that applies here but cannot be enforced (invalid, or a Secret, ConfigMap or JWKS it
+    /// needs is missing or unreadable): the request is refused with 500, never let through unchecked.
+    case unenforceable(UnenforceableRule)
 
     public var policy: String {
         switch self {
@@ -19,6 +22,7 @@ public enum EdgeRule: Sendable, Codable, Equatable, Hashable {
         case .apiKeyAuth(let r): r.policy
         case .jwtAuth(let r): r.policy
         case .forwardAuth(let r): r.policy
+        case .unenforceable(let r): r.policy
         }
     }
 
@@ -32,6 +36,9 @@ public enum EdgeRule: Sendable, Codable, Equatable, Hashable {
         case .apiKeyAuth: "APIKeyAuth"
         case .jwtAuth: "JWTAuth"
         case .forwardAuth: "ForwardAuth"
+        // It takes its own kind's place: a broken BasicAuth on a route overrides a working one on
+        // the Gateway, because what the route's owner asked for cannot be done.
+        case .unenforceable(let r): r.kind
         }
     }
 
@@ -46,7 +53,26 @@ public enum EdgeRule: Sendable, Codable, Equatable, Hashable {
         case .basicAuth: 4
         case .jwtAuth: 5
         case .forwardAuth: 6
+        case .unenforceable: -1
         }
+    }
+
+    public var isEnforceable: Bool {
+        if case .unenforceable = self { return false }
+        return true
+    }
+}
+
+public struct UnenforceableRule: Sendable, Codable, Equatable, Hashable {
+    public var policy: String
+    /// The policy's kind ("BasicAuth").
+    public var kind: String
+    /// Why it cannot be enforced, for logs and status (never sent to clients).
+    public var problem: String
+    public init(policy: String, kind: String, problem: String) {
+        self.policy = policy
+        self.kind = kind
+        self.problem = problem
     }
 }
 
@@ -186,7 +212,11 @@ extension RoutingTable {
     public func edgePoliciesByRoute() -> [String: [String]] {
         var lines: [String: [String]] = [:]
         for entry in httpRouteEntries where !entry.edge.isEmpty || entry.session != nil {
-            let line = "rule \(entry.origin.rule): " + (entry.edge.map(\.policy) + [entry.session?.summary].compactMap { $0 }).joined(separator: ", ")
+            let policies = entry.edge.map { rule in
+                if case .unenforceable(let broken) = rule { return "\(broken.policy) (cannot be enforced, requests refused: \(broken.problem))" }
+                return rule.policy
+            }
+            let line = "rule \(entry.origin.rule): " + (policies + [entry.session?.summary].compactMap { $0 }).joined(separator: ", ")
             let key = "\(entry.origin.namespace)/\(entry.origin.name)"
             if !(lines[key]?.contains(line) ?? false) { lines[key, default: []].append(line) }
         }

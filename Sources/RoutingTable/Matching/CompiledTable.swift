@@ -215,6 +215,8 @@ public final class CompiledRoute: Sendable {
     public let edgeGuards: [any EdgeGuard]
     /// The policies those guards enforce ("RateLimit team-a/api"), enforced or not.
     public let edgePolicies: [String]
+    /// The first policy that applies but cannot be enforced: every request here is refused (500).
+    public let blockedBy: String?
     public let session: StickySession?
     /// A weighted forward and nothing else: no filter, edge policy, session, timeout or retry acts on
     /// the request, so the HTTP/1 fast lane may carry it as bytes.
@@ -225,6 +227,7 @@ public final class CompiledRoute: Sendable {
         origin = entry.origin
         self.edgeGuards = edgeGuards.map { make in entry.edge.map(make) } ?? []
         edgePolicies = entry.edge.map(\.policy)
+        blockedBy = entry.edge.first { !$0.isEnforceable }?.policy
         session = entry.session
         matcher = try RequestMatcher(entry.match)
         if case .prefix(let prefix) = entry.match.path { matchedPrefix = prefix } else { matchedPrefix = nil }

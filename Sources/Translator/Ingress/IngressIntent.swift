@@ -33,6 +33,12 @@ public struct IngressIntent: Sendable, Equatable {
     /// Upper-cased: HTTP, HTTPS, GRPC, GRPCS, AUTO_HTTP, FCGI.
     public var backendProtocol: String?
     public var sslPassthrough = false
+    /// Access-control annotations present on the Ingress (full keys). Serving Ingresses side by side
+    /// does not enforce them (`archway migrate` converts them to policies), so the Ingress's routes
+    /// are refused with 500 rather than served without the check its owner asked for.
+    public var accessControl: [String] = []
+    public static let accessControlKeys = ["auth-type", "auth-secret", "auth-url", "auth-tls-secret", "auth-tls-verify-client",
+                                           "whitelist-source-range", "allowlist-source-range", "denylist-source-range"]
 
     public init(_ ingress: Ingress) {
         func value(_ key: String) -> String? { ingress.annotation(Self.nginx + key)?.trimmingSpaces }
@@ -58,6 +64,7 @@ public struct IngressIntent: Sendable, Equatable {
         }
         backendProtocol = value("backend-protocol")?.uppercased()
         sslPassthrough = flag("ssl-passthrough") ?? false
+        accessControl = Self.accessControlKeys.filter { value($0) != nil }.map { Self.nginx + $0 }
     }
 
     /// Paths are regular expressions (case-insensitive, matched from the start) when ingress-nginx

@@ -175,7 +175,23 @@ extension Translator {
                                              entry: HTTPRouteEntry(origin: origin(-1, 0), match: HTTPMatch(path: .prefix("")),
                                                                    filters: [], action: .forward([forward])))))
         }
+        if let unenforced = Self.unenforcedAccessControl(intent, ingress: name) {
+            for index in result.indices {
+                // Redirects (to HTTPS, app-root) run before access checks in ingress-nginx too.
+                if case .redirect = result[index].1.entry.action { continue }
+                result[index].1.entry.edge = [unenforced]
+            }
+        }
         return result
+    }
+
+    /// The rule that refuses an Ingress's requests while it asks for access control the side-by-side
+    /// serving does not enforce; nil when it asks for none.
+    static func unenforcedAccessControl(_ intent: IngressIntent, ingress: String) -> EdgeRule? {
+        guard !intent.accessControl.isEmpty else { return nil }
+        return .unenforceable(UnenforceableRule(
+            policy: "Ingress \(ingress) annotations", kind: "IngressAccessControl",
+            problem: intent.accessControl.joined(separator: ", ") + " not enforced when archway serves Ingresses; convert it with `archway migrate` (which turns them into archway.dev policies)"))
     }
 
     static func ingressPathMatch(_ value: String, type: Ingress.Path.PathType, intent: IngressIntent) -> HTTPMatch {
