@@ -74,6 +74,7 @@ let package = Package(
         .target(name: "ArchwayCore", dependencies: [
             "GatewayAPI", "RoutingTable", "Translator", "Migrate", "DataPlane", "Providers", "Observability",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "OTel", package: "swift-otel"),
             .product(name: "Tracing", package: "swift-distributed-tracing"),
             .product(name: "NIOCore", package: "swift-nio"),

@@ -29,7 +29,13 @@ public struct ConfigCheck: Sendable {
                 }
             }
         }
-        let gatewayNames = Set(snapshot.gateways.map(\.metadata.namespacedName))
+        for gateway in snapshot.gateways where result.statuses.gateways[gateway.metadata.namespacedName] == nil {
+            let className = gateway.spec.gatewayClassName
+            guard !snapshot.gatewayClasses.contains(where: { $0.metadata.name == className }) else { continue }
+            let location = locations[ObjectRef(kind: "Gateway", namespace: gateway.metadata.namespace ?? "default", name: gateway.metadata.name)]
+            problems.append("\(location.map { "\($0)" } ?? "?") (Gateway \(gateway.metadata.namespacedName)): spec.gatewayClassName: "
+                            + "no GatewayClass \(className) exists; create one with spec.controllerName: \(controllerName)")
+        }
         for route in result.statuses.routeReports(snapshot) {
             let key = route.metadata.namespacedName
             for (index, parent) in (route.status?.parents ?? []).enumerated() {
@@ -37,12 +43,11 @@ public struct ConfigCheck: Sendable {
                     report(route.kind, key.namespace, key.name, "status.parents[\(index)] (Gateway \(parent.parentRef.namespace ?? "")/\(parent.parentRef.name))", condition)
                 }
             }
-            for (index, parentRef) in route.parentRefs.enumerated() where (parentRef.kind ?? "Gateway") == "Gateway" {
-                let target = NamespacedName(parentRef.namespace ?? key.namespace, parentRef.name)
-                if !gatewayNames.contains(target) {
-                    let location = locations[ObjectRef(kind: route.kind, namespace: key.namespace, name: key.name)]
-                    problems.append("\(location.map { "\($0)" } ?? "?") (\(route.kind) \(key)): spec.parentRefs[\(index)]: Gateway \(target) not found")
-                }
+            for (index, parentRef) in route.parentRefs.enumerated() {
+                guard let explanation = ParentRefExplanation.explain(parentRef, routeNamespace: key.namespace, snapshot: snapshot,
+                                                                     statuses: result.statuses), explanation.isError else { continue }
+                let location = locations[ObjectRef(kind: route.kind, namespace: key.namespace, name: key.name)]
+                problems.append("\(location.map { "\($0)" } ?? "?") (\(route.kind) \(key)): spec.parentRefs[\(index)]: \(explanation.message)")
             }
         }
         // A policy says the same thing through every ancestor: once is enough.

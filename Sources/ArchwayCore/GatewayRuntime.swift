@@ -179,7 +179,16 @@ public actor GatewayRuntime {
         // Ready means: a configuration is loaded and every listener port it asks for is bound.
         if !isShutDown { admin.setReady(failures.isEmpty) }
         lastGood = (snapshot, statuses)
-        if let json = try? StatusReport(snapshot: snapshot, statuses: statuses).json() { admin.setStatus(json) }
+        var report = StatusReport(snapshot: snapshot, statuses: statuses)
+        report.edgePolicies = result.table.edgePoliciesByRoute()
+        admin.setStatus { [report] format in
+            switch format {
+            case "json": try? report.json()
+            case "table": report.table()
+            case "yaml": try? report.yaml()
+            default: nil
+            }
+        }
         admin.setTopology(DashboardTopology(snapshot: snapshot, statuses: statuses, edgePolicies: result.table.edgePoliciesByRoute()).json())
         generation += 1
         metrics.configReloads.increment()
@@ -240,6 +249,9 @@ public actor GatewayRuntime {
     }
 
     private func logStatusProblems(_ statuses: StatusSet, snapshot: ResourceSnapshot) {
+        for (key, ingress) in statuses.ingresses.sorted(by: { $0.key < $1.key }) where ingress.degraded {
+            logger.warning("ingress not served as written", metadata: ["ingress": "\(key)", "message": "\(ingress.message)"])
+        }
         for route in statuses.routeReports(snapshot) {
             for parent in route.status?.parents ?? [] {
                 for condition in parent.conditions where condition.isProblem {

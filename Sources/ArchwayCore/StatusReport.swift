@@ -82,12 +82,9 @@ public struct StatusReport: Sendable {
         for route in statuses.routeReports(snapshot) {
             var status = route.status
             if status == nil {
-                let parents = route.parentRefs.map { ref -> String in
-                    let key = NamespacedName(ref.namespace ?? route.metadata.namespace ?? "default", ref.name)
-                    guard let gateway = snapshot.gateways.first(where: { $0.metadata.namespacedName == key }) else {
-                        return "Gateway \(key) not found"
-                    }
-                    return "Gateway \(key) has class \(gateway.spec.gatewayClassName), not served by this controller"
+                let parents = route.parentRefs.compactMap { ref in
+                    ParentRefExplanation.explain(ref, routeNamespace: route.metadata.namespace ?? "default", snapshot: snapshot,
+                                                 statuses: statuses)?.message
                 }
                 unattached[route.metadata.namespacedName.description] = parents.isEmpty ? "the route has no parentRefs" : parents.joined(separator: "; ")
             }

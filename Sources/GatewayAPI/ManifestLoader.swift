@@ -113,6 +113,8 @@ public struct ManifestLoader: Sendable {
                                                        field: fieldPrefix + problem.field, message: problem.message))
                 }
             }
+        } catch let error as FieldProblemError {
+            result.errors.append(ManifestError(location: location, object: objectText, field: fieldPrefix + error.field, message: error.message))
         } catch let error as DecodingError {
             let (path, message) = Self.describe(error)
             result.errors.append(ManifestError(location: location, object: objectText, field: fieldPrefix + path, message: message))

@@ -36,6 +36,7 @@ enum ResourceDecoder {
         case ("networking.k8s.io", "Ingress"): return .ingress(try decoder.decode(from: node))
         case ("networking.k8s.io", "IngressClass"): return .ingressClass(try decoder.decode(from: node))
         default:
+            if let problem = KnownKinds.problem(kind: kind, group: group) { throw FieldProblemError(field: "kind", message: problem) }
             let metadata = try? decoder.decode(ObjectMeta.self, from: node["metadata"] ?? Node.mapping(Node.Mapping([])))
             return .other(apiVersion: apiVersion, kind: kind, metadata: metadata)
         }

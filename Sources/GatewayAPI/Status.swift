@@ -68,6 +68,9 @@ public struct IngressServingStatus: Sendable, Equatable {
     public var served: Bool
     public var className: String?
     public var message: String
+    /// archway's Ingress, not served as its owner expects (a port taken by a Gateway, a canary with no
+    /// main Ingress, access control refused with 500): `serve` logs it.
+    public var degraded = false
     public init(served: Bool, className: String?, message: String) {
         self.served = served
         self.className = className

@@ -9,7 +9,9 @@ import NIOPosix
 public final class AdminServer: Sendable {
     public let metrics: GatewayMetrics
     private let ready = NIOLockedValueBox(false)
-    private let status = NIOLockedValueBox<[UInt8]>(Array("{}\n".utf8))
+    /// Renders the live status in a format ("json", "table", "yaml"; nil for any other), when asked:
+    /// a large configuration is not rendered three times on every change nobody reads.
+    private let status = NIOLockedValueBox<@Sendable (String) -> String?>({ $0 == "json" ? "{}\n" : nil })
     private let slo = NIOLockedValueBox<[UInt8]>(Array("[]\n".utf8))
     private let topology = NIOLockedValueBox<[UInt8]>(Array("{\"gateways\":[],\"routes\":[]}".utf8))
     private let channel = NIOLockedValueBox<(any Channel)?>(nil)
@@ -17,9 +19,12 @@ public final class AdminServer: Sendable {
     public init(metrics: GatewayMetrics) { self.metrics = metrics }
 
     public func setReady(_ value: Bool) { ready.withLockedValue { $0 = value } }
-    /// The live `.status` of every object (JSON), as `archway status -o json` prints it.
-    public func setStatus(_ json: String) { status.withLockedValue { $0 = Array(json.utf8) } }
-    var statusDocument: [UInt8] { status.withLockedValue { $0 } }
+    /// The live `.status` of every object, as `archway status -o FORMAT` prints it: `/status` is the
+    /// JSON, `/status?o=table` and `?o=yaml` the others (what `archway status --admin` reads).
+    public func setStatus(_ render: @escaping @Sendable (_ format: String) -> String?) {
+        status.withLockedValue { $0 = render }
+    }
+    func statusDocument(format: String) -> [UInt8]? { status.withLockedValue { $0 }(format).map { Array($0.utf8) } }
     /// The live budget of every ServiceLevelObjective (JSON), refreshed by the runtime.
     public func setSLOs(_ json: String) { slo.withLockedValue { $0 = Array(json.utf8) } }
     var sloDocument: [UInt8] { slo.withLockedValue { $0 } }
@@ -64,7 +69,9 @@ private final class AdminHandler: ChannelInboundHandler {
         case .end:
             guard let head else { return }
             self.head = nil
-            let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? "/"
+            let parts = head.uri.split(separator: "?", maxSplits: 1)
+            let path = parts.first.map(String.init) ?? "/"
+            let format = parts.count > 1 ? parts[1].split(separator: "&").first { $0.hasPrefix("o=") }.map { String($0.dropFirst(2)) } : nil
             let (status, type, body): (HTTPResponseStatus, String, [UInt8])
             switch path {
             case "/metrics": (status, type, body) = (.ok, "text/plain; version=0.0.4; charset=utf-8", server.metrics.exposition())
@@ -72,7 +79,12 @@ private final class AdminHandler: ChannelInboundHandler {
             case "/readyz":
                 (status, type, body) = server.isReady ? (.ok, "text/plain", Array("ready\n".utf8))
                     : (.serviceUnavailable, "text/plain", Array("not ready\n".utf8))
-            case "/status": (status, type, body) = (.ok, "application/json", server.statusDocument)
+            case "/status":
+                if let document = server.statusDocument(format: format ?? "json") {
+                    (status, type, body) = (.ok, format == nil || format == "json" ? "application/json" : "text/plain; charset=utf-8", document)
+                } else {
+                    (status, type, body) = (.badRequest, "text/plain", Array("o= takes json, table or yaml\n".utf8))
+                }
             case "/slo": (status, type, body) = (.ok, "application/json", server.sloDocument)
             case "/dashboard", "/": (status, type, body) = (.ok, "text/html; charset=utf-8", DashboardPage.bytes)
             case "/dashboard/topology": (status, type, body) = (.ok, "application/json", server.topologyDocument)

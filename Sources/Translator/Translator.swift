@@ -75,7 +75,15 @@ public struct Translator: Sendable {
             let taken = builder.gatewayPorts.intersection([serving.httpPort, serving.httpsPort])
             if taken.isEmpty {
                 lowerIngresses(served, serving: serving, snapshot: snapshot, builder: &builder)
+                for ingress in served {
+                    guard let value = IngressIntent(ingress).unservedBackendProtocol else { continue }
+                    statuses.ingresses[ingress.metadata.namespacedName]?.degraded = true
+                    statuses.ingresses[ingress.metadata.namespacedName]?.message +=
+                        "; backend-protocol \(value) is not spoken by the side-by-side serving (it sends cleartext HTTP/1.1): "
+                        + "convert it with `archway migrate`, which writes a BackendTLSPolicy for HTTPS/GRPCS"
+                }
                 for ingress in served where !IngressIntent(ingress).accessControl.isEmpty {
+                    statuses.ingresses[ingress.metadata.namespacedName]?.degraded = true
                     statuses.ingresses[ingress.metadata.namespacedName]?.message +=
                         "; its requests are refused with 500: " + IngressIntent(ingress).accessControl.joined(separator: ", ")
                         + " not enforced when archway serves Ingresses (convert it with `archway migrate`)"
@@ -83,6 +91,7 @@ public struct Translator: Sendable {
             } else {
                 for ingress in served {
                     statuses.ingresses[ingress.metadata.namespacedName]?.served = false
+                    statuses.ingresses[ingress.metadata.namespacedName]?.degraded = true
                     statuses.ingresses[ingress.metadata.namespacedName]?.message =
                         "not served: port(s) \(taken.sorted().map(String.init).joined(separator: ", ")) belong to Gateway listeners; choose other Ingress ports"
                 }

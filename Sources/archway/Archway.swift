@@ -17,9 +17,12 @@ struct Archway: AsyncParsableCommand {
 }
 
 /// "HOST:PORT" or "PORT", for flags that take an address.
-struct HostPort: ExpressibleByArgument {
+struct HostPort: ExpressibleByArgument, CustomStringConvertible {
     var host: String
     var port: Int
+
+    /// As it is typed, so that `--help` shows defaults the way a user would write them.
+    var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
 
     init?(argument: String) {
         if let port = Int(argument) {
@@ -187,9 +190,16 @@ struct Status: AsyncParsableCommand {
     @Option(name: .shortAndLong, help: "table, json or yaml.")
     var output = Format.table
 
-    func validate() throws { try options.requireConfig() }
+    @Option(name: .long, help: "Read the live status from a running archway's admin endpoint (ADDR:PORT) instead of --config: it knows serve's flags and the ports it could bind.")
+    var admin: HostPort?
+
+    func validate() throws { if admin == nil { try options.requireConfig() } }
 
     func run() async throws {
+        if let admin {
+            let document = try await AdminReader.get(host: admin.host, port: admin.port, path: "/status?o=\(output.rawValue)")
+            return print(String(decoding: document, as: UTF8.self), terminator: output == .json ? "\n" : "")
+        }
         let (errors, report) = StatusReport.compute(paths: options.config, controllerName: options.controllerName,
                                                         ingress: options.ingressServing)
         for error in errors {

@@ -38,13 +38,7 @@ struct SLO: AsyncParsableCommand {
         var output = Format.table
 
         func run() async throws {
-            let url = URL(string: "http://\(admin.host):\(admin.port)/slo")!
-            let data: Data
-            do {
-                data = try Data(contentsOf: url)
-            } catch {
-                throw ValidationError("cannot read \(url): \(error.localizedDescription) (is archway serve running with --admin \(admin.host):\(admin.port)?)")
-            }
+            let data = try await AdminReader.get(host: admin.host, port: admin.port, path: "/slo")
             if output == .json { return print(String(decoding: data, as: UTF8.self), terminator: "") }
             let snapshots = try JSONDecoder().decode([SLOTracker.Snapshot].self, from: data)
             print(ServiceLevelReport.table(snapshots), terminator: "")

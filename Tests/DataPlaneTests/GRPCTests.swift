@@ -1,4 +1,6 @@
 import Foundation
+import GatewayAPI
+import Translator
 import Testing
 
 /// A real gRPC client and servers (Python grpcio, installed by .ci/run) through a GRPCRoute: unary
@@ -62,8 +64,9 @@ struct GRPCTests {
         defer { blue.stop(); green.stop() }
         let harness = GatewayHarness()
         defer { Task { await harness.stop() } }
+        try await harness.startBackend("http1")
         try harness.write("gw.yaml", Manifests.join(
-            Manifests.gateway(),
+            Manifests.gateway(), Manifests.service("http1", targetPort: harness.backendPorts["http1"]!),
             Manifests.service("blue", targetPort: blue.port), Manifests.service("green", targetPort: green.port),
             Manifests.service("down", targetPort: 9, ready: false),
             """
@@ -81,6 +84,8 @@ struct GRPCTests {
                 backendRefs: [{name: blue, port: 80}]
               - matches: [{method: {service: echo.Down}}]
                 backendRefs: [{name: down, port: 80}]
+              - matches: [{method: {service: echo.HTTP1}}]
+                backendRefs: [{name: http1, port: 80}]
             """))
         try await harness.start()
         let statuses = try #require(await harness.runtime.statuses)
@@ -101,6 +106,8 @@ struct GRPCTests {
         #expect(result["fail_details"] as? String == "no entry for bob")
         #expect(result["unrouted_code"] as? String == "UNIMPLEMENTED", "\(result["unrouted_details"] ?? "")")
         #expect(result["down_code"] as? String == "UNAVAILABLE", "\(result["down_details"] ?? "")")
+        #expect(result["http1_code"] as? String == "UNAVAILABLE" && (result["http1_details"] as? String ?? "").contains("HTTP/2"),
+                "an HTTP/1-only backend fails fast, saying why: \(result["http1_code"] ?? "none") \(result["http1_details"] ?? "")")
     }
 
     /// GRPCRoute to a backend that speaks gRPC over TLS: HTTP/2 with ALPN h2, verified by a BackendTLSPolicy.
@@ -135,5 +142,37 @@ struct GRPCTests {
         #expect(result["served"] as? [String: Int] == ["secure": 40], "\(result["served"] ?? "none")")
         #expect(result["stream_count"] as? Int == 100)
         #expect(result["fail_code"] as? String == "PERMISSION_DENIED")
+    }
+
+    /// An Ingress served side by side with ingress-nginx's `backend-protocol: GRPC` reaches a real gRPC
+    /// server over h2c; `GRPCS` (TLS without a CA to verify) is said in the Ingress's status.
+    @Test func ingressWithBackendProtocolGRPC() async throws {
+        let blue = try PeerServer(name: "blue")
+        defer { blue.stop() }
+        let harness = GatewayHarness()
+        defer { Task { await harness.stop() } }
+        harness.ingress = IngressServing(httpPort: 80, httpsPort: 443)
+        func ingress(_ name: String, _ backendProtocol: String) -> String {
+            """
+            apiVersion: networking.k8s.io/v1
+            kind: Ingress
+            metadata:
+              name: \(name)
+              annotations: {nginx.ingress.kubernetes.io/backend-protocol: \(backendProtocol)}
+            spec:
+              ingressClassName: archway
+              rules:
+              - host: \(name).example.com
+                http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: blue, port: {number: 80}}}}]}
+            """
+        }
+        try harness.write("ingress.yaml", Manifests.join(
+            "apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata: {name: archway}\nspec: {controller: archway.dev/ingress-controller}",
+            Manifests.service("blue", targetPort: blue.port), ingress("grpc", "GRPC"), ingress("grpcs", "GRPCS")))
+        try await harness.start()
+        let run = try ExternalTool.run("python3", [Self.peer, "say", String(harness.port), "grpc.example.com"])
+        #expect(run.status == 0 && run.stdout.hasPrefix("blue:hi"), "\(run.stdout) \(run.stderr)")
+        let status = await harness.runtime.statuses?.ingresses[NamespacedName("default", "grpcs")]
+        #expect(status?.degraded == true && status?.message.contains("backend-protocol GRPCS is not spoken") == true, "\(status?.message ?? "")")
     }
 }

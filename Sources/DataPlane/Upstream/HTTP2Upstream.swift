@@ -42,7 +42,9 @@ final class HTTP2UpstreamConnections {
     private func connection(to key: UpstreamKey, tls: UpstreamTLSSetup?, pool: UpstreamPool) -> EventLoopFuture<Connection> {
         if let existing = connections[key] { return existing }
         let created = pool.openChannel(to: key.endpoint, tls: tls)
-            .flatMapThrowing { channel in
+            .flatMapThrowing { channel -> (Connection, EventLoopFuture<Void>) in
+                let preface = channel.eventLoop.makePromise(of: Void.self)
+                try channel.pipeline.syncOperations.addHandler(HTTP2PrefaceWatcher(promise: preface, timeout: pool.connectTimeout))
                 var settings = NIOHTTP2Handler.ConnectionConfiguration()
                 settings.initialSettings = [HTTP2Setting(parameter: .enablePush, value: 0),
                                             HTTP2Setting(parameter: .initialWindowSize, value: 1 << 20)]
@@ -52,14 +54,19 @@ final class HTTP2UpstreamConnections {
                 let multiplexer = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
                     mode: .client, connectionConfiguration: settings, streamConfiguration: stream
                 ) { pushed in pushed.close() }
-                return Connection(channel: channel, multiplexer: multiplexer)
+                return (Connection(channel: channel, multiplexer: multiplexer), preface.futureResult)
             }
+            .flatMap { connection, preface in preface.map { connection } }
         connections[key] = created
         created.assumeIsolated().whenComplete { result in
             switch result {
             case .success(let connection):
                 connection.channel.closeFuture.assumeIsolated().whenComplete { _ in self.forget(key, created) }
-            case .failure:
+            case .failure(let error):
+                if error is HTTP2PrefaceWatcher.NotHTTP2 {
+                    pool.logger.error("HTTP/2 backend unusable", metadata: [
+                        "endpoint": "\(key.endpoint.host):\(key.endpoint.port)", "error": "\(error)"])
+                }
                 self.forget(key, created)
             }
         }

@@ -33,7 +33,7 @@ final class UpstreamPool: @unchecked Sendable {  // confined to `eventLoop`
     private var idle: [UpstreamKey: [UpstreamConnection]] = [:]
     let logger: Logger
     private let maxIdlePerEndpoint: Int
-    private let connectTimeout: TimeAmount
+    let connectTimeout: TimeAmount
     private let http2: HTTP2UpstreamConnections
 
     /// Open backend connections, for the `gateway_upstream_connections` gauge.

@@ -67,6 +67,13 @@ public struct IngressIntent: Sendable, Equatable {
         accessControl = Self.accessControlKeys.filter { value($0) != nil }.map { Self.nginx + $0 }
     }
 
+    /// backend-protocol values the side-by-side serving cannot speak: TLS to a backend needs a CA to
+    /// verify it against (a BackendTLSPolicy after `archway migrate`), and FastCGI is not HTTP.
+    public var unservedBackendProtocol: String? {
+        guard let value = backendProtocol, ["HTTPS", "GRPCS", "FCGI"].contains(value) else { return nil }
+        return value
+    }
+
     /// Paths are regular expressions (case-insensitive, matched from the start) when ingress-nginx
     /// is told so, or when a rewrite needs capture groups.
     public var regexPaths: Bool { useRegex || rewriteTarget != nil }

@@ -48,6 +48,25 @@ extension Translator {
             }
             statuses.ingresses[ingress.metadata.namespacedName] = IngressServingStatus(served: ours, className: className, message: why)
         }
+        // A canary only splits its main Ingress's traffic (same namespace, host and path): without a
+        // served main Ingress nothing of it is reachable, so it is not reported as served.
+        let mains = served.filter { IngressIntent($0).canary == nil }
+        for canary in served where IngressIntent(canary).canary != nil {
+            let pairs = canary.hostRules.flatMap { rule in rule.paths.map { (rule.host, $0.path ?? "/") } }
+            let reachable = pairs.contains { host, path in
+                mains.contains { main in
+                    main.metadata.namespace == canary.metadata.namespace
+                        && main.hostRules.contains { $0.host == host && $0.paths.contains { ($0.path ?? "/") == path } }
+                }
+            }
+            guard !reachable else { continue }
+            let key = canary.metadata.namespacedName
+            statuses.ingresses[key]?.served = false
+            statuses.ingresses[key]?.degraded = true
+            statuses.ingresses[key]?.message = "not served: a canary Ingress only splits the traffic of a main Ingress with the same host and path "
+                + "in namespace \(canary.metadata.namespace ?? "default"), and no served Ingress has "
+                + pairs.map { "\($0.0)\($0.1)" }.joined(separator: ", ")
+        }
         return served
     }
 
@@ -133,7 +152,7 @@ extension Translator {
                     action = .redirect(Redirect(scheme: url.scheme, hostname: url.host, port: url.port,
                                                 path: .replaceFullPath(url.path), statusCode: fixed.statusCode))
                 } else {
-                    let mainBackend = ingressBackend(path.backend, namespace: namespace, snapshot: snapshot, clusters: &clusters)
+                    let mainBackend = ingressBackend(path.backend, namespace: namespace, intent: intent, snapshot: snapshot, clusters: &clusters)
                     let canary = canaries.lazy.compactMap { candidate -> (Ingress, Ingress.Path)? in
                         guard candidate.metadata.namespace == ingress.metadata.namespace,
                               let match = candidate.hostRules.first(where: { $0.host == host })?.paths.first(where: { $0.path == path.path })
@@ -142,7 +161,7 @@ extension Translator {
                     }.first
                     action = .forward([mainBackend])
                     if let (canaryIngress, canaryPath) = canary, let settings = IngressIntent(canaryIngress).canary {
-                        let canaryBackend = ingressBackend(canaryPath.backend, namespace: namespace, snapshot: snapshot, clusters: &clusters)
+                        let canaryBackend = ingressBackend(canaryPath.backend, namespace: namespace, intent: IngressIntent(canaryIngress), snapshot: snapshot, clusters: &clusters)
                         if let weight = settings.weight {
                             var main = mainBackend, other = canaryBackend
                             main.weight = max(0, settings.weightTotal - weight)
@@ -170,7 +189,7 @@ extension Translator {
         }
         // HTTPS listeners carry only their TLS hosts' vhosts, never "*": the catch-all is cleartext only.
         if let backend = ingress.spec.defaultBackend, !secure {
-            let forward = ingressBackend(backend, namespace: namespace, snapshot: snapshot, clusters: &clusters)
+            let forward = ingressBackend(backend, namespace: namespace, intent: intent, snapshot: snapshot, clusters: &clusters)
             result.append(("*", IngressEntry(sortKey: (Int.max, 3, 1, name, 0),
                                              entry: HTTPRouteEntry(origin: origin(-1, 0), match: HTTPMatch(path: .prefix("")),
                                                                    filters: [], action: .forward([forward])))))
@@ -217,7 +236,8 @@ extension Translator {
     }
 
     /// A Service backend as a cluster; a missing Service or port is answered 503, as ingress-nginx does.
-    private func ingressBackend(_ backend: Ingress.Backend, namespace: String, snapshot: ResourceSnapshot,
+    /// `backend-protocol: GRPC` speaks HTTP/2 with prior knowledge (h2c) to it, as ingress-nginx's grpc_pass does.
+    private func ingressBackend(_ backend: Ingress.Backend, namespace: String, intent: IngressIntent, snapshot: ResourceSnapshot,
                                 clusters: inout [String: ClusterSource]) -> WeightedBackend {
         guard let service = backend.service else {
             return WeightedBackend(name: backend.description, weight: 1, target: .invalid(reason: "resource backends are not supported"))
@@ -227,8 +247,9 @@ extension Translator {
         guard let port = service.port.number ?? ports.first(where: { $0.name == service.port.name })?.port else {
             return WeightedBackend(name: service.name, weight: 1, target: .invalid(reason: "Service \(key) has no port \(service.port.name ?? "?")"))
         }
-        let id = "\(namespace)/\(service.name):\(port)"
-        clusters[id] = ClusterSource(service: key, port: port)
+        let http2 = intent.backendProtocol == "GRPC"
+        let id = "\(namespace)/\(service.name):\(port)" + (http2 ? "/h2c" : "")
+        clusters[id] = ClusterSource(service: key, port: port, http2: http2)
         return WeightedBackend(name: service.name, weight: 1, target: .cluster(id))
     }
 

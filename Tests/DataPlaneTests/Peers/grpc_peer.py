@@ -3,6 +3,7 @@
 server PORT NAME [CERT KEY]
                    serves echo.Echo/{Say,Chat,Fail} on 127.0.0.1:PORT, h2c or (with CERT and KEY) TLS
 client PORT HOST   calls through 127.0.0.1:PORT with :authority HOST and prints one JSON result
+say PORT HOST      one unary echo.Echo/Say call; prints the reply
 """
 import json
 import sys
@@ -81,11 +82,21 @@ def call(port, host):
         except grpc.RpcError as error:
             result["down_code"] = error.code().name
             result["down_details"] = error.details()
+        # Routed to a backend that speaks only HTTP/1: must fail as UNAVAILABLE well before the deadline.
+        try:
+            channel.unary_unary("/echo.HTTP1/Call", identity, identity)(b"x", timeout=20)
+        except grpc.RpcError as error:
+            result["http1_code"] = error.code().name
+            result["http1_details"] = error.details()
     print(json.dumps(result), flush=True)
 
 
 if __name__ == "__main__":
     if sys.argv[1] == "server":
         serve(int(sys.argv[2]), sys.argv[3], *sys.argv[4:6])
+    elif sys.argv[1] == "say":
+        options = (("grpc.default_authority", sys.argv[3]),)
+        with grpc.insecure_channel("127.0.0.1:%s" % sys.argv[2], options=options) as channel:
+            print(channel.unary_unary("/echo.Echo/Say", identity, identity)(b"hi", timeout=10).decode(), flush=True)
     else:
         call(int(sys.argv[2]), sys.argv[3])

@@ -1,0 +1,28 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+
+/// Reads a document from a running archway's admin endpoint (`archway slo status`, `archway status
+/// --admin`). Foundation's URL loading cannot fetch http:// URLs on Linux, so the project's HTTP client does.
+public enum AdminReader {
+    public struct Failure: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    public static func get(host: String, port: Int, path: String) async throws -> Data {
+        let url = "http://\(host.contains(":") ? "[\(host)]" : host):\(port)\(path)"
+        let hint = "is `archway serve` running with --admin \(host):\(port)?"
+        let response: HTTPClientResponse
+        do {
+            // Short: the admin endpoint is local, and the client retries a refused connect until this runs out.
+            response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(3))
+        } catch {
+            throw Failure(description: "cannot read \(url): \(error) (\(hint))")
+        }
+        let body = try await response.body.collect(upTo: 64 << 20)
+        guard response.status == .ok else {
+            throw Failure(description: "\(url) answered \(response.status.code) \(String(buffer: body).prefix(200)) (\(hint))")
+        }
+        return Data(body.readableBytesView)
+    }
+}
