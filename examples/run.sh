@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the bundled playbook example: six echo backends on 127.0.0.1:9101-9106 and archway serving
 # examples/playbook with its port-80 listener on 127.0.0.1:8080 (admin on 127.0.0.1:9901).
+# Stop it with Ctrl-C or `kill PID` (this script's pid): both stop the backends and archway.
 # Try it from another terminal:
 #   curl -H "Host: frontend.example.com" localhost:8080/
 #   curl -H "Host: api.example.com" localhost:8080/api/x             # api-v1 90%, api-v2 10%
@@ -11,11 +12,24 @@
 #   curl localhost:9901/metrics
 set -euo pipefail
 cd "$(dirname "$0")/.."
-swift build -c release --product archway
 bin=.build/release/archway
+# Build only when the binary is missing or older than a source file.
+if [ ! -x "$bin" ] || [ -n "$(find Sources Package.swift -newer "$bin" -print -quit)" ]; then
+  swift build -c release --product archway
+fi
+pids=()
+stop() {
+  trap - EXIT INT TERM
+  [ ${#pids[@]} -gt 0 ] && kill "${pids[@]}" 2>/dev/null
+  wait 2>/dev/null || true
+}
+trap stop EXIT
+trap 'stop; exit 130' INT
+trap 'stop; exit 143' TERM
 "$bin" echo frontend-service=127.0.0.1:9101 api-v1=127.0.0.1:9102 api-v2=127.0.0.1:9103 \
   app-blue=127.0.0.1:9104 app-green=127.0.0.1:9105 backend-service=127.0.0.1:9106 &
-echo_pid=$!
-trap 'kill $echo_pid 2>/dev/null' EXIT
-exec_args=(serve --config examples/playbook --port-map 80=127.0.0.1:8080 --admin 127.0.0.1:9901)
-"$bin" "${exec_args[@]}"
+pids+=($!)
+"$bin" serve --config examples/playbook --port-map 80=127.0.0.1:8080 --admin 127.0.0.1:9901 &
+pids+=($!)
+# Either one ending (a port already taken, say) ends the example; `wait` lets the traps run at once.
+wait -n

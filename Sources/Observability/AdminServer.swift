@@ -34,7 +34,7 @@ public final class AdminServer: Sendable {
     var isReady: Bool { ready.withLockedValue { $0 } }
 
     public func start(host: String, port: Int, group: any EventLoopGroup) async throws -> SocketAddress? {
-        let server = try await ServerBootstrap(group: group)
+        let server = try await BindFailure.naming("the admin endpoint", host: host, port: port) { try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -42,7 +42,7 @@ public final class AdminServer: Sendable {
                     try channel.pipeline.syncOperations.addHandler(AdminHandler(server: self))
                 }
             }
-            .bind(host: host, port: port).get()
+            .bind(host: host, port: port).get() }
         channel.withLockedValue { $0 = server }
         return server.localAddress
     }

@@ -7,7 +7,7 @@ import Providers
 
 /// Where the API server is: a kubeconfig, or the pod's service account.
 struct ClusterConnectionOptions: ParsableArguments {
-    @Option(name: .long, help: "A kubeconfig file (token or client certificate); default: the pod's service account.")
+    @Option(name: .long, help: "A kubeconfig file (token, client certificate or exec plugin); default: the pod's service account, else $KUBECONFIG, else ~/.kube/config.")
     var kubeconfig: String?
 
     @Option(name: .long, help: "The kubeconfig context to use (default: its current-context).")
@@ -15,7 +15,7 @@ struct ClusterConnectionOptions: ParsableArguments {
 
     func connection() throws -> KubeConnection {
         do {
-            return try kubeconfig.map { try KubeConnection.kubeconfig(path: $0, context: kubeContext) } ?? KubeConnection.inCluster()
+            return try KubeConnection.resolve(kubeconfig: kubeconfig, context: kubeContext)
         } catch {
             throw ValidationError("cannot reach the API server: \(error)")
         }

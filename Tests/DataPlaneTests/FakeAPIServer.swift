@@ -181,6 +181,13 @@ final class FakeAPIServer: @unchecked Sendable {
         }
     }
 
+    /// When set, a request without `Authorization: Bearer <token>` gets 401, as a real API server answers.
+    var requiredToken: String? {
+        get { lock.withLock { requiredTokenValue } }
+        set { lock.withLock { requiredTokenValue = newValue } }
+    }
+    private var requiredTokenValue: String?
+
     /// The next `count` status writes answer 409 Conflict, as if another writer got there first.
     func injectConflicts(_ count: Int) { lock.withLock { injectedConflicts = count } }
 
@@ -424,7 +431,11 @@ private final class FakeAPIHandler: ChannelInboundHandler, @unchecked Sendable {
             body.append(contentsOf: buffer.readableBytesView)
         case .end:
             guard let head else { return }
-            guard let answer = server.handle(method: head.method, uri: head.uri, body: body, channel: context.channel) else { return }
+            let unauthorized = server.requiredToken.flatMap { token in
+                head.headers.first(name: "authorization") == "Bearer \(token)" ? nil
+                    : FakeAPIServer.failure(.unauthorized, "Unauthorized", "Unauthorized")
+            }
+            guard let answer = unauthorized ?? server.handle(method: head.method, uri: head.uri, body: body, channel: context.channel) else { return }
             let data = (try? JSONSerialization.data(withJSONObject: answer.body)) ?? Data()
             var response = HTTPResponseHead(version: .http1_1, status: answer.status)
             response.headers.add(name: "Content-Type", value: "application/json")

@@ -67,11 +67,58 @@ struct KubeConnectionTests {
         let kubeClient = try KubeClient(connection: connection)  // the TLS configuration accepts the CA and the key pair
         await kubeClient.shutdown()
 
-        // What cannot work is said plainly.
-        try "apiVersion: v1\nkind: Config\ncurrent-context: x\ncontexts: [{name: x, context: {cluster: c, user: u}}]\nclusters: [{name: c, cluster: {server: https://h}}]\nusers: [{name: u, user: {exec: {command: aws}}}]\n"
+        // What cannot work is said plainly, at start.
+        try "apiVersion: v1\nkind: Config\ncurrent-context: x\ncontexts: [{name: x, context: {cluster: c, user: u}}]\nclusters: [{name: c, cluster: {server: https://h}}]\nusers: [{name: u, user: {exec: {command: no-such-credential-helper}}}]\n"
             .write(toFile: path, atomically: true, encoding: .utf8)
         let error = #expect(throws: KubeConnection.ConfigError.self) { try KubeConnection.kubeconfig(path: path) }
-        #expect(error?.description.contains("exec and auth-provider plugins are not supported") == true)
+        #expect(error?.description.contains("exec credential plugin no-such-credential-helper exited 127") == true, "\(error?.description ?? "")")
+    }
+
+    /// An EKS/GKE/AKS-style kubeconfig: the token comes from an exec plugin (a script printing an
+    /// ExecCredential), found next to the kubeconfig, and a server that demands it is reached with it.
+    /// Outside a pod, with no --kubeconfig, `$KUBECONFIG` is where archway looks.
+    @Test func execCredentialPluginAndKUBECONFIG() async throws {
+        let harness = GatewayHarness()
+        let server = try await KubernetesTests.cluster(group: harness)
+        defer { Task { await harness.stop(); await server.stop() } }
+        server.requiredToken = "token-from-plugin"
+        let directory = try Self.directory()
+        let plugin = directory.appendingPathComponent("bin/get-token")
+        try FileManager.default.createDirectory(at: plugin.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try """
+            #!/bin/sh
+            # Proves it was called as kubectl calls it: KUBERNETES_EXEC_INFO set, the kubeconfig's env passed.
+            case "$KUBERNETES_EXEC_INFO" in *ExecCredential*) ;; *) echo "no exec info" >&2; exit 3 ;; esac
+            printf '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"%s","expirationTimestamp":"2999-01-01T00:00:00Z"}}' "$TOKEN_VALUE"
+            """.write(to: plugin, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: plugin.path)
+        let path = directory.appendingPathComponent("config").path
+        try """
+            apiVersion: v1
+            kind: Config
+            current-context: eks
+            contexts: [{name: eks, context: {cluster: fake, user: iam}}]
+            clusters: [{name: fake, cluster: {server: "\(server.url)"}}]
+            users:
+            - name: iam
+              user:
+                exec:
+                  apiVersion: client.authentication.k8s.io/v1
+                  command: ./bin/get-token
+                  args: [--cluster, fake]
+                  env: [{name: TOKEN_VALUE, value: token-from-plugin}]
+                  interactiveMode: Never
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        let connection = try KubeConnection.resolve(kubeconfig: nil, context: nil, environment: ["KUBECONFIG": "/nonexistent:" + path, "HOME": "/nonexistent"])
+        #expect(connection.server == server.url)
+        #expect(connection.currentToken() == "token-from-plugin")
+        harness.kubernetes = try KubernetesMode(options: .init(connection: connection, lease: nil, identity: "a"),
+                                                controllerName: KubernetesTests.controller, logger: KubernetesTests.logger)
+        try await harness.start()
+        #expect(try await harness.send("/", host: "a").echoName == "svc", "the watch was authorised with the plugin's token")
+        #expect(throws: KubeConnection.ConfigError.self) {
+            try KubeConnection.resolve(kubeconfig: nil, context: nil, environment: ["HOME": "/nonexistent"])
+        }
     }
 
     @Test func inClusterReadsTheServiceAccount() throws {

@@ -3,6 +3,7 @@ import NIOCore
 import NIOExtras
 import NIOHTTP1
 import NIOPosix
+import Observability
 
 /// Binds one server socket per listener port in the table and keeps the set in step with reloads:
 /// new ports are bound, removed ports stop accepting (their open connections finish), kept ports are
@@ -98,6 +99,14 @@ public actor ListenerManager {
     }
 
     private func bind(listenerPort: Int, family: String, on binding: Binding, quiescing: ServerQuiescingHelper?) async throws -> any Channel {
+        do {
+            return try await bindUnnamed(listenerPort: listenerPort, family: family, on: binding, quiescing: quiescing)
+        } catch {
+            throw BindFailure(purpose: "listener port \(listenerPort)", host: binding.host, port: binding.port, underlying: error)
+        }
+    }
+
+    private func bindUnnamed(listenerPort: Int, family: String, on binding: Binding, quiescing: ServerQuiescingHelper?) async throws -> any Channel {
         let setup = ConnectionSetup(listenerPort: listenerPort, tables: tables, contexts: contexts, logger: logger)
         guard let quiescing else {
             let tables = self.tables, contexts = self.contexts, logger = self.logger

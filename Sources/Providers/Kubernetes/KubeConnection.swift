@@ -13,6 +13,8 @@ public struct KubeConnection: Sendable {
     public var clientCertificatePEM: [UInt8]?
     public var clientKeyPEM: [UInt8]?
     public var insecureSkipTLSVerify = false
+    /// A kubeconfig `exec` plugin that hands out (and renews) the token.
+    public var execPlugin: ExecCredentialPlugin?
     /// The namespace archway itself runs in (its Lease lives there).
     public var namespace = "default"
 
@@ -27,6 +29,20 @@ public struct KubeConnection: Sendable {
     }
 
     public static let serviceAccountDirectory = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+    /// What `--kubeconfig` left unsaid, as kubectl resolves it: in a pod, the service account; outside
+    /// one, the first file of `$KUBECONFIG`, else `~/.kube/config`.
+    public static func resolve(kubeconfig: String?, context: String?,
+                               environment: [String: String] = ProcessInfo.processInfo.environment) throws -> KubeConnection {
+        if let kubeconfig { return try Self.kubeconfig(path: kubeconfig, context: context) }
+        if environment["KUBERNETES_SERVICE_HOST"] != nil { return try inCluster(environment: environment) }
+        let candidates = (environment["KUBECONFIG"] ?? "").split(separator: ":").map(String.init)
+            + [(environment["HOME"] ?? NSHomeDirectory()) + "/.kube/config"]
+        guard let path = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) else {
+            throw ConfigError("no cluster credentials: not in a pod, $KUBECONFIG unset or missing, and no ~/.kube/config; pass --kubeconfig")
+        }
+        return try Self.kubeconfig(path: path, context: context)
+    }
 
     /// In a pod: the API server from KUBERNETES_SERVICE_HOST/PORT, the service account's token, CA and namespace.
     public static func inCluster(environment: [String: String] = ProcessInfo.processInfo.environment,
@@ -94,14 +110,23 @@ public struct KubeConnection: Sendable {
         connection.clientCertificatePEM = try bytes(user, inline: "client-certificate-data", file: "client-certificate")
         connection.clientKeyPEM = try bytes(user, inline: "client-key-data", file: "client-key")
         if let namespace = context["namespace"] as? String { connection.namespace = namespace }
-        if connection.token == nil, connection.clientCertificatePEM == nil {
-            throw ConfigError("\(path): user \(userName) has neither a token nor a client certificate (exec and auth-provider plugins are not supported)")
+        if connection.token == nil, connection.clientCertificatePEM == nil, let exec = user["exec"] as? [String: Any] {
+            let plugin = try ExecCredentialPlugin(exec: exec, kubeconfigDirectory: base)
+            // Run once now: a plugin that cannot work is reported at start, not at the first watch.
+            let credential = try plugin.credential()
+            connection.execPlugin = plugin
+            connection.clientCertificatePEM = credential.clientCertificatePEM
+            connection.clientKeyPEM = credential.clientKeyPEM
+        }
+        if connection.token == nil, connection.clientCertificatePEM == nil, connection.execPlugin == nil {
+            throw ConfigError("\(path): user \(userName) has neither a token, a client certificate nor an exec plugin (auth-provider plugins are not supported)")
         }
         return connection
     }
 
     /// The token to send now: read again from its file when there is one.
     public func currentToken() -> String? {
+        if let execPlugin { return try? execPlugin.credential().token }
         if let tokenFile, let text = try? String(contentsOfFile: tokenFile, encoding: .utf8) {
             return text.trimmingCharacters(in: .whitespacesAndNewlines)
         }
