@@ -15,6 +15,8 @@ struct DashboardTopology: Encodable {
         var port: Int
         var `protocol`: String
         var attachedRoutes: Int
+        /// An HTTPS listener without a usable certificate is unhealthy even when its Gateway is Programmed.
+        var conditions: [ConditionView]
     }
     struct GatewayView: Encodable {
         var name: String
@@ -25,6 +27,16 @@ struct DashboardTopology: Encodable {
     struct BackendView: Encodable {
         var name: String
         var weight: Int
+        /// Which rule sends traffic here and to what share of that rule's requests: "X-Canary=true:
+        /// 100%" for a header-matched rule, "90%" for a weight split. Shares are per rule: two rules
+        /// with one backend each are not a 50/50 split.
+        var label: String
+    }
+    /// An edge policy that is not in force as written (invalid, cannot be enforced, target missing).
+    struct PolicyProblemView: Encodable {
+        var name: String
+        var reason: String
+        var message: String
     }
     struct RouteView: Encodable {
         var kind: String
@@ -38,6 +50,7 @@ struct DashboardTopology: Encodable {
     }
     var gateways: [GatewayView]
     var routes: [RouteView]
+    var policyProblems: [PolicyProblemView]
 
     init(snapshot: ResourceSnapshot, statuses: StatusSet, edgePolicies: [String: [String]] = [:]) {
         func views(_ conditions: [Condition]) -> [ConditionView] { conditions.map { ConditionView(type: $0.type, status: $0.status, reason: $0.reason) } }
@@ -45,42 +58,81 @@ struct DashboardTopology: Encodable {
             guard let status = statuses.gateways[gateway.metadata.namespacedName] else { return nil }
             let attached = Dictionary(status.listeners.map { ($0.name, $0.attachedRoutes) }) { first, _ in first }
             return GatewayView(name: gateway.metadata.namespacedName.description, gatewayClass: gateway.spec.gatewayClassName,
-                               listeners: gateway.spec.listeners.map { ListenerView(name: $0.name, port: $0.port, protocol: $0.protocol,
-                                                                                       attachedRoutes: attached[$0.name] ?? 0) },
+                               listeners: gateway.spec.listeners.map { listener in
+                                   ListenerView(name: listener.name, port: listener.port, protocol: listener.protocol,
+                                                attachedRoutes: attached[listener.name] ?? 0,
+                                                conditions: views(status.listeners.first { $0.name == listener.name }?.conditions ?? []))
+                               },
                                conditions: views(status.conditions))
         }
-        func backends(_ refs: [BackendReference], namespace: String) -> [BackendView] {
-            refs.map { BackendView(name: "\($0.namespace ?? namespace)/\($0.name)\($0.port.map { ":\($0)" } ?? "")", weight: $0.weight ?? 1) }
+        /// One rule's backends, each labelled with the rule's matches (when it has any) and its share.
+        func backends(_ refs: [BackendReference], matches: String?, namespace: String) -> [BackendView] {
+            let total = refs.reduce(0) { $0 + ($1.weight ?? 1) }
+            return refs.map { ref in
+                let share = total > 0 ? "\(Int((100 * Double(ref.weight ?? 1) / Double(total)).rounded()))%" : "0%"
+                return BackendView(name: "\(ref.namespace ?? namespace)/\(ref.name)\(ref.port.map { ":\($0)" } ?? "")", weight: ref.weight ?? 1,
+                                   label: matches.map { "\($0): \(share)" } ?? share)
+            }
         }
         // Each route's backends and hostnames, by "Kind namespace/name", read once from the snapshot.
-        var specs: [String: (refs: [BackendReference], hostnames: [String])] = [:]
+        var specs: [String: (backends: [BackendView], hostnames: [String])] = [:]
         for route in snapshot.httpRoutes {
-            specs["HTTPRoute \(route.metadata.namespacedName)"] = (route.spec.rules?.flatMap { $0.backendRefs ?? [] } ?? [], route.spec.hostnames ?? [])
+            let namespace = route.metadata.namespace ?? "default"
+            specs["HTTPRoute \(route.metadata.namespacedName)"] = ((route.spec.rules ?? []).flatMap {
+                backends($0.backendRefs ?? [], matches: Self.summary($0.matches ?? []), namespace: namespace)
+            }, route.spec.hostnames ?? [])
         }
         for route in snapshot.grpcRoutes {
-            specs["GRPCRoute \(route.metadata.namespacedName)"] = (route.spec.rules?.flatMap { $0.backendRefs ?? [] } ?? [], route.spec.hostnames ?? [])
+            let namespace = route.metadata.namespace ?? "default"
+            specs["GRPCRoute \(route.metadata.namespacedName)"] = ((route.spec.rules ?? []).flatMap { rule in
+                let methods = (rule.matches ?? []).compactMap { match in match.method.map { "\($0.service ?? "*")/\($0.method ?? "*")" } }
+                return backends(rule.backendRefs ?? [], matches: methods.isEmpty ? nil : methods.joined(separator: " or "), namespace: namespace)
+            }, route.spec.hostnames ?? [])
         }
         for route in snapshot.streamRoutes {
-            specs["\(route.kind.rawValue) \(route.metadata.namespacedName)"] = (route.spec.rules?.flatMap { $0.backendRefs ?? [] } ?? [], route.spec.hostnames ?? [])
+            let namespace = route.metadata.namespace ?? "default"
+            specs["\(route.kind.rawValue) \(route.metadata.namespacedName)"] = ((route.spec.rules ?? []).flatMap {
+                backends($0.backendRefs ?? [], matches: nil, namespace: namespace)
+            }, route.spec.hostnames ?? [])
         }
         var routes: [RouteView] = []
         for report in statuses.routeReports(snapshot) {
             guard let status = report.status, !status.parents.isEmpty else { continue }
             let namespace = report.metadata.namespace ?? "default"
             let name = report.metadata.namespacedName
-            let (refs, hostnames) = specs["\(report.kind) \(name)"] ?? ([], [])
+            let (routeBackends, hostnames) = specs["\(report.kind) \(name)"] ?? ([], [])
             routes.append(RouteView(kind: report.kind, name: name.description,
                                     parents: status.parents.map { "\($0.parentRef.namespace ?? namespace)/\($0.parentRef.name)" },
-                                    hostnames: hostnames, backends: backends(refs, namespace: namespace),
+                                    hostnames: hostnames, backends: routeBackends,
                                     conditions: views(status.parents.first?.conditions ?? []),
                                     policies: edgePolicies[name.description] ?? []))
         }
         self.routes = routes
+        policyProblems = statuses.edgePolicies.sorted { $0.key.rawValue < $1.key.rawValue }.flatMap { kind, byName in
+            byName.sorted { $0.key < $1.key }.compactMap { name, status -> PolicyProblemView? in
+                guard let accepted = status.ancestors.first?.conditions.first(where: { $0.type == "Accepted" }), accepted.isProblem else { return nil }
+                return PolicyProblemView(name: "\(kind.rawValue) \(name)", reason: accepted.reason, message: accepted.message)
+            }
+        }
+    }
+
+    /// What distinguishes a rule's requests, for its edge labels: "X-Canary=true", "/api", "POST /upload";
+    /// nil for a rule that takes everything.
+    static func summary(_ matches: [HTTPRoute.Match]) -> String? {
+        let parts = matches.compactMap { match -> String? in
+            var words: [String] = []
+            if let method = match.method { words.append(method.rawValue) }
+            if let path = match.path?.value, path != "/" { words.append(path) }
+            words += (match.headers ?? []).map { "\($0.name)=\($0.value)" }
+            words += (match.queryParams ?? []).map { "?\($0.name)=\($0.value)" }
+            return words.isEmpty ? nil : words.joined(separator: " ")
+        }
+        return parts.isEmpty ? nil : parts.joined(separator: " or ")
     }
 
     func json() -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "{\"gateways\":[],\"routes\":[]}"
+        return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "{\"gateways\":[],\"routes\":[],\"policyProblems\":[]}"
     }
 }

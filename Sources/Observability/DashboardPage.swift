@@ -35,6 +35,7 @@ enum DashboardPage {
 <header><h1>archway</h1><span class="live" id="live">connecting…</span></header>
 <main>
   <section><h2>Topology</h2><div id="graph" class="muted">loading…</div></section>
+  <section id="policy-problems" hidden><h2>Policies not in force</h2><table><thead><tr><th>policy</th><th>reason</th><th>what is wrong</th></tr></thead><tbody></tbody></table></section>
   <section><h2>Routes</h2>
     <table id="routes"><thead><tr><th>route</th><th>parents</th><th>status</th><th>policies</th><th>req/s</th><th>errors</th><th>p50</th><th>p95</th><th>p99</th></tr></thead><tbody></tbody></table>
   </section>
@@ -102,26 +103,29 @@ const esc = s => String(s).replace(/[&<>"]/g, ch => ({ "&": "&amp;", "<": "&lt;"
 function drawGraph(topology) {
   const gateways = topology.gateways, routes = topology.routes;
   const backends = [...new Set(routes.flatMap(r => r.backends.map(b => b.name)))].sort();
-  const rowH = 46, width = 980;
-  const col = [20, 360, 720], boxW = [260, 280, 240];
+  const rowH = 46, width = 1010;
+  const col = [20, 320, 770], boxW = [250, 250, 230];
   const ys = list => Object.fromEntries(list.map((item, i) => [item, 20 + i * rowH]));
   const gy = ys(gateways.map(g => g.name)), ry = ys(routes.map(r => r.kind + " " + r.name)), by = ys(backends);
   const height = 40 + rowH * Math.max(gateways.length, routes.length, backends.length, 1);
   let svg = `<svg width="${width}" height="${height}" xmlns="http://www.w3.org/2000/svg">`;
+  // Edge labels sit just before the backend box, one line each, so lines that cross never stack
+  // their labels on each other; each says which rule (its matches) and that rule's share.
+  const labelsAt = {};
   for (const r of routes) {
     const y = ry[r.kind + " " + r.name] + 18;
     for (const parent of r.parents) if (parent in gy) svg += `<line x1="${col[0] + boxW[0]}" y1="${gy[parent] + 18}" x2="${col[1]}" y2="${y}" stroke="#9aa4b2"/>`;
-    const totalWeight = r.backends.reduce((sum, b) => sum + b.weight, 0) || 1;
     for (const b of r.backends) {
-      const y2 = by[b.name] + 18;
+      const y2 = by[b.name] + 18, k = labelsAt[b.name] = (labelsAt[b.name] || 0) + 1;
       svg += `<line x1="${col[1] + boxW[1]}" y1="${y}" x2="${col[2]}" y2="${y2}" stroke="#9aa4b2"/>`;
-      svg += `<text x="${(col[1] + boxW[1] + col[2]) / 2 - 14}" y="${(y + y2) / 2 - 3}" fill="#5b6576">${Math.round(100 * b.weight / totalWeight)}%</text>`;
+      svg += `<text class="share" x="${col[2] - 6}" y="${y2 - 6 + (k - 1) * 13}" text-anchor="end" fill="#5b6576">${esc(b.label)}</text>`;
     }
   }
+  const listenersHealthy = g => g.listeners.every(l => healthy(l.conditions || []));
   const box = (x, y, w, title, sub, ok) =>
     `<rect x="${x}" y="${y}" width="${w}" height="36" rx="5" fill="#fff" stroke="${ok ? "#1a7f37" : "#cf222e"}" stroke-width="1.5"/>` +
     `<text x="${x + 8}" y="${y + 15}" font-weight="600">${esc(title)}</text><text x="${x + 8}" y="${y + 30}" fill="#5b6576">${esc(sub)}</text>`;
-  for (const g of gateways) svg += box(col[0], gy[g.name], boxW[0], "Gateway " + g.name, g.listeners.map(l => `${l.name}:${l.port}/${l.protocol} (${l.attachedRoutes})`).join(" "), healthy(g.conditions));
+  for (const g of gateways) svg += box(col[0], gy[g.name], boxW[0], "Gateway " + g.name, g.listeners.map(l => `${l.name}:${l.port}/${l.protocol} (${l.attachedRoutes})`).join(" "), healthy(g.conditions) && listenersHealthy(g));
   for (const r of routes) svg += box(col[1], ry[r.kind + " " + r.name], boxW[1], r.kind + " " + r.name, (r.hostnames.join(", ") || "all hosts"), healthy(r.conditions));
   for (const b of backends) svg += box(col[2], by[b], boxW[2], b, "backend", true);
   document.getElementById("graph").innerHTML = svg + "</svg>";
@@ -141,6 +145,13 @@ function drawRoutes(topology, now, before, seconds) {
     return `<tr data-route="${esc(r.name)}"><td>${esc(r.kind + " " + r.name)}</td><td>${esc(r.parents.join(", "))}</td><td>${badge(r.conditions)}</td><td>${esc((r.policies || []).join("; "))}</td>` +
       `<td class="rate">${rate}</td><td class="errors">${errors}</td><td>${ms(p50)}</td><td>${ms(p95)}</td><td>${ms(p99)}</td></tr>`;
   }).join("");
+}
+
+function drawPolicyProblems(problems) {
+  const section = document.getElementById("policy-problems");
+  section.hidden = problems.length === 0;
+  section.querySelector("tbody").innerHTML = problems.map(p =>
+    `<tr data-policy="${esc(p.name)}"><td>${esc(p.name)}</td><td class="bad">${esc(p.reason)}</td><td>${esc(p.message)}</td></tr>`).join("");
 }
 
 function drawSLOs(slos) {
@@ -167,6 +178,7 @@ async function refresh() {
     drawGraph(topology);
     drawRoutes(topology, now.routes, oldest && oldest.routes, oldest ? (now.at - oldest.at) / 1000 : 0);
     drawSLOs(slos);
+    drawPolicyProblems(topology.policyProblems || []);
     document.getElementById("live").textContent = "live · updated " + new Date().toLocaleTimeString();
   } catch (error) {
     document.getElementById("live").textContent = "cannot reach archway: " + error;

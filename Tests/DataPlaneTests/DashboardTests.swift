@@ -29,6 +29,29 @@ struct DashboardTests {
               parentRefs: [{name: gw}]
               hostnames: [shop.example.com]
               rules: [{backendRefs: [{name: shop, port: 80, weight: 3}, {name: missing, port: 80, weight: 1}]}]
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: HTTPRoute
+            metadata: {name: colours}
+            spec:
+              parentRefs: [{name: gw}]
+              hostnames: [app.example.com]
+              rules:
+              - matches: [{headers: [{name: X-Canary, value: "true"}]}]
+                backendRefs: [{name: green, port: 80}]
+              - backendRefs: [{name: blue, port: 80}]
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: Gateway
+            metadata: {name: tls-gw}
+            spec:
+              gatewayClassName: archway
+              listeners: [{name: https, protocol: HTTPS, port: 443, hostname: secure.example.com, tls: {certificateRefs: [{name: no-such-cert}]}}]
+            ---
+            apiVersion: archway.dev/v1alpha1
+            kind: BasicAuth
+            metadata: {name: broken-auth}
+            spec: {targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: colours}], secretRef: {name: no-such-users}}
             """,
             ServiceLevelTests.shopSLO))
         try await harness.start()
@@ -65,6 +88,14 @@ struct DashboardTests {
         #expect((Double(errors) ?? 0) > 5, "the missing backend's 500s show as errors: \(row)")
         #expect(row.contains(" ms</td>"), "latency quantiles")
         #expect(dom.contains(#"data-slo="default/shop-availability""#), "the SLO's budget row")
+        // Blue/green by header is two rules, each all of its traffic: not a 50/50 split.
+        #expect(dom.contains(">X-Canary=true: 100%</text>") && dom.contains(">100%</text>") && !dom.contains(">50%</text>"), "per-rule shares")
+        // A Gateway whose HTTPS listener has no certificate is drawn red, the healthy one green.
+        #expect(dom.firstMatch(of: /stroke="#cf222e" stroke-width="1.5"><\/rect><text[^>]*>Gateway default\/tls-gw</) != nil, "the cert-less Gateway is red")
+        #expect(dom.firstMatch(of: /stroke="#1a7f37" stroke-width="1.5"><\/rect><text[^>]*>Gateway default\/gw</) != nil, "the healthy Gateway is green")
+        // A policy that is not in force is listed, and the route it blocks says so.
+        #expect(dom.contains(#"data-policy="BasicAuth default/broken-auth""#) && dom.contains("Secret default/no-such-users not found"), "policy problems")
+        #expect(dom.contains("BasicAuth default/broken-auth (cannot be enforced"), "the blocked route names the policy")
 
         let screenshot = FileManager.default.temporaryDirectory.appendingPathComponent("dashboard-\(UUID().uuidString).png")
         defer { try? FileManager.default.removeItem(at: screenshot) }
