@@ -2,9 +2,8 @@ import GatewayAPI
 import Translator
 
 extension ServiceLevelRules {
-    /// The rules for the objectives in `paths` whose targets exist; problems (manifest errors, targets
-    /// not found) are returned for stderr.
-    public static func generate(paths: [String], controllerName: String) -> (yaml: String, problems: [String]) {
+    /// The objectives in `paths` whose targets exist, and the problems with the others.
+    public static func acceptedObjectives(paths: [String], controllerName: String) -> ([ServiceLevelObjective], [String]) {
         let translation = OfflineTranslation(paths: paths, controllerName: controllerName)
         var problems = translation.load.errors.map(\.description)
         var accepted: [ServiceLevelObjective] = []
@@ -16,6 +15,6 @@ extension ServiceLevelRules {
                 accepted.append(slo)
             }
         }
-        return (yaml(accepted), problems)
+        return (accepted, problems)
     }
 }

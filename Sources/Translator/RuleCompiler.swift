@@ -259,9 +259,18 @@ extension Translator {
             return .failure(.init(reason: "BackendNotFound", message: "Service \(name) not found"))
         }
         guard let port = ref.port, (service.spec?.ports ?? []).contains(where: { $0.port == port }) else {
-            return .failure(.init(reason: "BackendNotFound", message: "Service \(name) has no port \(ref.port.map(String.init) ?? "(none given)")"))
+            return .failure(.init(reason: "BackendNotFound", message: "Service \(name) has no port \(ref.port.map(String.init) ?? "(none given)")"
+                                  + "; its ports: \(Self.describePorts(service))"))
         }
         return .success(ClusterSource(service: name, port: port))
+    }
+}
+
+extension Translator {
+    /// "80 (http), 443 (https)", or "none": what a user needs beside "has no port 8080" to fix the ref.
+    static func describePorts(_ service: Service) -> String {
+        let ports = (service.spec?.ports ?? []).map { port in "\(port.port)" + (port.name.map { " (\($0))" } ?? "") }
+        return ports.isEmpty ? "none" : ports.joined(separator: ", ")
     }
 }
 

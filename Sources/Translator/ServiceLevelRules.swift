@@ -36,6 +36,22 @@ public enum ServiceLevelRules {
         return out
     }
 
+    /// The same groups as a Prometheus Operator `PrometheusRule` (monitoring.coreos.com/v1), which the
+    /// operator loads by its labels (`ruleSelector`, often `release: <helm release>`).
+    public static func prometheusRule(_ objectives: [ServiceLevelObjective], name: String, namespace: String,
+                                      labels: [(String, String)]) -> String {
+        var out = "apiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata:\n  name: \(name)\n  namespace: \(namespace)\n"
+        if !labels.isEmpty {
+            out += "  labels:\n" + labels.map { "    \($0.0): \(quoted($0.1))\n" }.joined()
+        }
+        out += "spec:\n"
+        out += yaml(objectives).split(separator: "\n", omittingEmptySubsequences: false).map { $0.isEmpty ? "" : "  " + $0 }.joined(separator: "\n")
+        return out
+    }
+
+    /// A YAML scalar that stays a string whatever it holds ("true", "1.0", "a: b").
+    private static func quoted(_ value: String) -> String { "'" + value.replacingOccurrences(of: "'", with: "''") + "'" }
+
     /// The bad share of requests over `window`, from archway's own counters and histogram.
     static func errorRatio(_ slo: ServiceLevelObjective, window: String) -> String {
         let selector = selector(slo)

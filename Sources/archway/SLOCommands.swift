@@ -15,11 +15,36 @@ struct SLO: AsyncParsableCommand {
 
         @OptionGroup var options: ConfigOptions
 
-        func validate() throws { try options.requireConfig() }
+        enum Format: String, ExpressibleByArgument { case rules, prometheusrule }
+
+        @Option(name: .shortAndLong, help: "rules (a Prometheus rule file) or prometheusrule (a Prometheus Operator PrometheusRule).")
+        var output = Format.rules
+
+        @Option(name: .long, help: "The PrometheusRule's name.")
+        var ruleName = "archway-slos"
+
+        @Option(name: .long, help: "The PrometheusRule's namespace.")
+        var ruleNamespace = "monitoring"
+
+        @Option(name: .long, help: "A label the Prometheus Operator's ruleSelector wants on the PrometheusRule, KEY=VALUE (repeatable), e.g. release=kube-prometheus-stack.")
+        var ruleLabel: [String] = []
+
+        func validate() throws {
+            try options.requireConfig()
+            for label in ruleLabel where !label.contains("=") { throw ValidationError("--rule-label takes KEY=VALUE, got \(label)") }
+        }
 
         func run() async throws {
-            let (yaml, problems) = ServiceLevelRules.generate(paths: options.config, controllerName: options.controllerName)
-            print(yaml, terminator: "")
+            let (objectives, problems) = ServiceLevelRules.acceptedObjectives(paths: options.config, controllerName: options.controllerName)
+            switch output {
+            case .rules: print(ServiceLevelRules.yaml(objectives), terminator: "")
+            case .prometheusrule:
+                let labels = ruleLabel.map { label in
+                    let parts = label.split(separator: "=", maxSplits: 1).map(String.init)
+                    return (parts[0], parts.count > 1 ? parts[1] : "")
+                }
+                print(ServiceLevelRules.prometheusRule(objectives, name: ruleName, namespace: ruleNamespace, labels: labels), terminator: "")
+            }
             for problem in problems { FileHandle.standardError.write(Data((problem + "\n").utf8)) }
             if !problems.isEmpty { throw ExitCode(1) }
         }

@@ -40,6 +40,13 @@ struct OperatorCommandTests {
         #expect(problems.contains { $0.contains("parentRef kind Gateways in group gateway.networking.k8s.io is not a Gateway; did you mean Gateway?") }, "\(problems)")
         #expect(problems.contains { $0.contains("(HTTPRoutes plural): kind: gateway.networking.k8s.io has no kind HTTPRoutes; did you mean HTTPRoute?") },
                 "\(problems)")
+        // A wrong port lists the ports the Service has.
+        let port = try Self.write(["gw.yaml": Manifests.join(
+            Manifests.gateway(), Self.service,
+            Manifests.route("api", path: "/", service: "api").replacingOccurrences(of: "port: 80}", with: "port: 8080}"))])
+        defer { try? FileManager.default.removeItem(at: port) }
+        let portProblems = ConfigCheck(paths: [port.path], controllerName: Translator.defaultControllerName).problems
+        #expect(portProblems.contains { $0.contains("Service default/api has no port 8080; its ports: 80 (http)") }, "\(portProblems)")
         // A route for another controller's Gateway is nobody's mistake.
         let other = try Self.write(["gw.yaml": Manifests.join(
             Manifests.gateway().replacingOccurrences(of: "controllerName: archway.dev/gateway-controller", with: "controllerName: example.com/other"),

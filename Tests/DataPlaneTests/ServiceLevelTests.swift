@@ -3,6 +3,7 @@ import GatewayAPI
 import NIOCore
 import RoutingTable
 import Testing
+import Yams
 import Translator
 
 /// ServiceLevelObjectives: the budget arithmetic, the Prometheus rules (checked and unit-tested by
@@ -62,6 +63,16 @@ struct ServiceLevelTests {
         try rules.write(to: directory.appendingPathComponent("rules.yaml"), atomically: true, encoding: .utf8)
         let check = try ExternalTool.run("promtool", ["check", "rules", directory.appendingPathComponent("rules.yaml").path])
         #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
+
+        // The Prometheus Operator's form carries the same groups under spec, which promtool accepts as a rule file.
+        let operatorForm = ServiceLevelRules.prometheusRule([slo], name: "archway-slos", namespace: "monitoring", labels: [("release", "kube-prometheus-stack")])
+        let object = try #require(try Yams.load(yaml: operatorForm) as? [String: Any])
+        #expect(object["apiVersion"] as? String == "monitoring.coreos.com/v1" && object["kind"] as? String == "PrometheusRule")
+        #expect(((object["metadata"] as? [String: Any])?["labels"] as? [String: Any])?["release"] as? String == "kube-prometheus-stack")
+        let spec = try #require(object["spec"] as? [String: Any])
+        try Yams.dump(object: spec).write(to: directory.appendingPathComponent("spec.yaml"), atomically: true, encoding: .utf8)
+        let specCheck = try ExternalTool.run("promtool", ["check", "rules", directory.appendingPathComponent("spec.yaml").path])
+        #expect(specCheck.status == 0 && specCheck.stdout.contains("SUCCESS: 11 rules found"), "\(specCheck.stdout)\(specCheck.stderr)")
 
         // 2% errors is 20× the budget's pace: all four alerts fire; 0.05% is within budget: none do.
         let series = #"gateway_http_requests_total{gateway_name="gw",namespace="default",route_name="shop",backend_name="svc",method="GET""#

@@ -245,7 +245,9 @@ extension Translator {
         let key = NamespacedName(namespace, service.name)
         let ports = snapshot.services[key]?.spec?.ports ?? []
         guard let port = service.port.number ?? ports.first(where: { $0.name == service.port.name })?.port else {
-            return WeightedBackend(name: service.name, weight: 1, target: .invalid(reason: "Service \(key) has no port \(service.port.name ?? "?")"))
+            let known = snapshot.services[key].map { "its ports: " + Self.describePorts($0) } ?? "the Service does not exist"
+            return WeightedBackend(name: service.name, weight: 1,
+                                   target: .invalid(reason: "Service \(key) has no port \(service.port.name ?? "?"); \(known)"))
         }
         let http2 = intent.backendProtocol == "GRPC"
         let id = "\(namespace)/\(service.name):\(port)" + (http2 ? "/h2c" : "")
