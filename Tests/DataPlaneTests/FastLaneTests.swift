@@ -137,6 +137,7 @@ final class ScriptedBackend: Sendable {
     private let answersPerConnection: Int?
     private let channel = NIOLockedValueBox<(any Channel)?>(nil)
     private let unanswered = NIOLockedValueBox(0)
+    private let lines = NIOLockedValueBox<[String]>([])
 
     /// With `answersPerConnection`, a connection that already answered that many requests is closed
     /// when the next one arrives, unanswered.
@@ -146,15 +147,17 @@ final class ScriptedBackend: Sendable {
     }
 
     var connectionsClosedUnanswered: Int { unanswered.withLockedValue { $0 } }
+    /// Every request line received, answered or not ("POST /x HTTP/1.1").
+    var requestLines: [String] { lines.withLockedValue { $0 } }
 
     func start(group: any EventLoopGroup) async throws -> Int {
         let answers = self.answers, limit = answersPerConnection
         let bound = try await ServerBootstrap(group: group)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ScriptedHandler(answers: answers, limit: limit) { [self] in
+                    try channel.pipeline.syncOperations.addHandler(ScriptedHandler(answers: answers, limit: limit, closedUnanswered: { [self] in
                         unanswered.withLockedValue { $0 += 1 }
-                    })
+                    }, received: { [self] line in lines.withLockedValue { $0.append(line) } }))
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
@@ -171,18 +174,21 @@ private final class ScriptedHandler: ChannelInboundHandler {
     let answers: [String: (String, Bool)]
     let limit: Int?
     let closedUnanswered: () -> Void
+    let requestLine: (String) -> Void
     private var received = ""
     private var answered = 0
 
-    init(answers: [String: (String, Bool)], limit: Int?, closedUnanswered: @escaping () -> Void) {
+    init(answers: [String: (String, Bool)], limit: Int?, closedUnanswered: @escaping () -> Void, received: @escaping (String) -> Void) {
         self.answers = answers
         self.limit = limit
         self.closedUnanswered = closedUnanswered
+        self.requestLine = received
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         received += String(buffer: unwrapInboundIn(data))
         while let end = received.range(of: "\r\n\r\n") {
+            requestLine(received[..<end.lowerBound].components(separatedBy: "\r\n").first ?? "")
             if let limit, answered >= limit {
                 closedUnanswered()
                 received = ""

@@ -338,7 +338,9 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .streaming:
             cutMidResponse(exchange, context: context)
         case .awaitingHead:
-            if exchange.reusedConnection, !exchange.receivedAny, exchange.connectAttempts < 3 {
+            if ConnectTries.mayResendAfterStaleClose(method: exchange.record.method, reusedConnection: exchange.reusedConnection,
+                                                     answered: exchange.receivedAny, bodySent: false,
+                                                     connectAttempts: exchange.connectAttempts) {
                 // A pooled connection the backend had closed as the request went out: once more, on a new one.
                 exchange.heldResponse = nil
                 connect(exchange, allowReuse: false)

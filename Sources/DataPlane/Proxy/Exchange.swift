@@ -39,6 +39,9 @@ final class Exchange {
     /// timeouts.request (from the request's start) and timeouts.backendRequest (from each try's start).
     var requestTimer: Scheduled<Void>?
     var tryTimer: Scheduled<Void>?
+    /// The wait before a retry: cancelled with the exchange, so a client that leaves meanwhile gives its
+    /// circuit-breaker slot back at once rather than when the wait would have ended.
+    var backoffTimer: Scheduled<Void>?
     /// Retries the route's retry policy still allows.
     var retriesLeft = 0
     /// The request's body and end as sent so far, kept while a retry could need them; nil once the
@@ -74,8 +77,10 @@ final class Exchange {
     func cancelTimers() {
         requestTimer?.cancel()
         tryTimer?.cancel()
+        backoffTimer?.cancel()
         requestTimer = nil
         tryTimer = nil
+        backoffTimer = nil
     }
 
     init(requestHead: HTTPRequestHead, upstreamHead: HTTPRequestHead, route: CompiledRoute, cluster: CompiledCluster,
@@ -89,13 +94,10 @@ final class Exchange {
         self.owesContinue = owesContinue
     }
 
-    /// Pingora's rule: before the first response byte, a failure on a *reused* keep-alive connection is
-    /// most likely one the backend closed while idle, so an idempotent request whose body did not go
-    /// out (there is nothing buffered to replay) is sent again on a fresh connection. Anything else
-    /// might already have had its effect, and gets a 502 instead of a duplicate.
-    var canRetry: Bool {
-        !responseStarted && !bodyForwarded && reusedConnection && Self.idempotent.contains(requestHead.method)
+    /// Whether a failure of this exchange's connection may be answered by sending it again: see
+    /// `ConnectTries.mayResendAfterStaleClose`, the rule the fast lane follows too.
+    var mayResendAfterStaleClose: Bool {
+        ConnectTries.mayResendAfterStaleClose(method: requestHead.method.rawValue, reusedConnection: reusedConnection,
+                                              answered: responseStarted, bodySent: bodyForwarded, connectAttempts: connectAttempts)
     }
-
-    private static let idempotent: [HTTPMethod] = [.GET, .HEAD, .OPTIONS, .TRACE, .PUT, .DELETE]
 }

@@ -624,7 +624,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
 
     func upstreamClosed(error: (any Error)?) {
         guard case .forwarding(let exchange) = state, let context else { return }
-        let retry = exchange.canRetry && exchange.connectAttempts < 3
+        let retry = exchange.mayResendAfterStaleClose
         exchange.connection = nil
         if !exchange.responseStarted, !retry, let health = exchange.cluster.health, let endpoint = exchange.lastEndpoint {
             if health.record(.connectFailure, endpoint: endpoint) { loop.metrics.gauges.ejection(service: exchange.cluster.id) }

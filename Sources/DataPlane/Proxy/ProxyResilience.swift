@@ -60,8 +60,9 @@ extension ProxyHandler {
         exchange.connectAttempts = 0
         let backoff = exchange.route.retry?.backoffMillis ?? 0
         guard backoff > 0, let context else { return connect(exchange, allowReuse: true) }
-        context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(backoff))) {
-            guard case .forwarding(let current) = self.state, current === exchange else { return }
+        exchange.backoffTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(backoff))) { [weak exchange] in
+            guard let exchange, case .forwarding(let current) = self.state, current === exchange else { return }
+            exchange.backoffTimer = nil
             self.connect(exchange, allowReuse: true)
         }
     }
