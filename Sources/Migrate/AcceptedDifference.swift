@@ -10,6 +10,9 @@ public struct AcceptedDifference: Sendable, Equatable, CustomStringConvertible {
         /// A PathPrefix (kept so that its ReplacePrefixMatch survives) matches `prefix` only in this
         /// spelling, where ingress-nginx's location matches it in any case.
         case caseSensitive(prefix: String)
+        /// A PathPrefix written with a trailing slash ("/foo/") also matches "/foo", which
+        /// ingress-nginx leaves to the host's other paths.
+        case prefixWithoutSlash(String)
     }
     public var ingress: NamespacedName
     public var host: String

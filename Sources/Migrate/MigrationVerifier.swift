@@ -38,6 +38,24 @@ public struct Verification: Sendable {
     public var routeProblems: [String] = []
 
     public var acceptedProbes: Int { accepted.reduce(0) { $0 + $1.probes.count } }
+
+    /// Both compiled readings, for asking about one request after the fact.
+    var tables: (ingress: CompiledTable, gateway: CompiledTable)?
+
+    /// What each side does with one request ("https://host/path?query"), in the report's words; nil
+    /// when nothing could be compared.
+    public func outcomes(_ url: String, headers: [String: String] = [:]) -> (ingress: String, gateway: String)? {
+        guard let tables, let schemeEnd = url.range(of: "://") else { return nil }
+        let rest = url[schemeEnd.upperBound...]
+        let authority = rest.prefix { $0 != "/" && $0 != "?" }
+        let (host, port) = authority.split(separator: ":").count == 2
+            ? (String(authority.split(separator: ":")[0]), Int(authority.split(separator: ":")[1]) ?? 0)
+            : (String(authority), url.hasPrefix("https") ? 443 : 80)
+        let path = String(rest.dropFirst(authority.count))
+        let probe = Probe(port: port, host: host, path: path.isEmpty ? "/" : path,
+                          headers: Dictionary(headers.map { ($0.key.lowercased(), $0.value) }) { first, _ in first })
+        return (Outcome(tables.ingress, probe).text, Outcome(tables.gateway, probe).text)
+    }
 }
 
 public enum MigrationVerifier {
@@ -76,6 +94,7 @@ public enum MigrationVerifier {
             verification.loadErrors = ["a regular expression in the Ingresses or the generated routes does not compile"]
             return verification
         }
+        verification.tables = (ingressTable, gatewayTable)
         let describe = RuleNames(input.ingresses)
         for probe in ProbeGenerator.probes([ingressSide.table, gatewaySide.table]) {
             verification.probes += 1
@@ -97,18 +116,21 @@ public enum MigrationVerifier {
     /// for this probe's difference, asked of the tables rather than assumed.
     private static func explains(_ accepted: AcceptedDifference, source: (NamespacedName, String, String)?, probe: Probe,
                                  _ ingress: Outcome, _ gateway: Outcome, _ gatewayTable: CompiledTable) -> Bool {
-        guard let (name, host, path) = source, name == accepted.ingress, host == accepted.host, path == accepted.path else { return false }
+        let fromThisPath = source.map { $0.0 == accepted.ingress && $0.1 == accepted.host && $0.2 == accepted.path } ?? false
         switch accepted.kind {
         case .pathNotRewritten:
             // The same backend and everything else the same: only the path it receives differs.
-            return ingress.withoutPath == gateway.withoutPath
+            return fromThisPath && ingress.withoutPath == gateway.withoutPath
         case .caseSensitive(let prefix):
             // Spelled as the PathPrefix is, the probe gets what the Ingress gives it.
             let (bare, query) = PathRules.split(probe.path)
-            guard bare.lowercased().hasPrefix(prefix.lowercased()), !bare.hasPrefix(prefix) else { return false }
+            guard fromThisPath, bare.lowercased().hasPrefix(prefix.lowercased()), !bare.hasPrefix(prefix) else { return false }
             var respelled = probe
             respelled.path = prefix + bare.dropFirst(prefix.count) + (query.map { "?" + $0 } ?? "")
             return Outcome(gatewayTable, respelled).text == ingress.text
+        case .prefixWithoutSlash(let path):
+            // ingress-nginx matched no location of this path (perhaps none at all): the probe is the path without its slash.
+            return probe.host == ProbeGenerator.probeHost(accepted.host) && PathRules.split(probe.path).path == path
         }
     }
 

@@ -22,6 +22,10 @@ struct PathConversion {
     static func plain(_ value: String, type: Ingress.Path.PathType) -> PathConversion {
         switch type {
         case .Exact: PathConversion(matches: [.exact(value)])
+        case .Prefix where value.hasSuffix("/") && value != "/":
+            PathConversion(matches: [.prefix(value)], accepted: (
+                .prefixWithoutSlash(String(value.dropLast())),
+                "PathPrefix \(value) also matches \(value.dropLast()), which ingress-nginx (locations \(value) and = \(value)) leaves to the host's other paths"))
         case .Prefix: PathConversion(matches: [.prefix(value)])
         case .ImplementationSpecific: PathConversion(matches: [.regex(Translator.escapeRegex(value) + ".*")])
         }

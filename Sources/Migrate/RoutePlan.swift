@@ -83,7 +83,9 @@ struct RoutePlan {
                 let matches = redirectMatches(host: host, paths: paths)
                 let rule = Manifest.map([("matches", Manifest.seq(matches)),
                                          ("filters", Manifest.seq([redirectFilter(scheme: "https", statusCode: 308)]))])
-                documents.append(route(kind: "HTTPRoute", name: name + "-ssl-redirect", host: host, parents: ["http"], rules: [rule]))
+                // app-root answers before any location, in cleartext too (keeping the scheme).
+                documents.append(route(kind: "HTTPRoute", name: name + "-ssl-redirect", host: host, parents: ["http"],
+                                       rules: appRootRule().map { [$0, rule] } ?? [rule]))
             } else if entrypoints != "websecure" {
                 parents.insert("http", at: 0)
             }
@@ -101,7 +103,8 @@ struct RoutePlan {
                 for service in Set(paths.compactMap { $0.backend.service?.name }).sorted() { policies.append(backendTLSPolicy(service)) }
             }
         }
-        if let backend = ingress.spec.defaultBackend, let ref = backendRef(backend, weight: nil) {
+        // Without rules, the default backend is the catch-all for every host (with rules, see hostDefaultBackend).
+        if (ingress.spec.rules ?? []).isEmpty, let backend = ingress.spec.defaultBackend, let ref = backendRef(backend, weight: nil) {
             documents.append(route(kind: "HTTPRoute", name: "\(ingress.metadata.name)-default-backend", host: "*", parents: ["http"],
                                    rules: [Manifest.map([("backendRefs", Manifest.seq([ref]))])]))
             backendRoutes.append("\(ingress.metadata.name)-default-backend")
@@ -127,20 +130,18 @@ struct RoutePlan {
                 ? PathConversion(matches: nginx.patterns(host: host, path: path, intent: intent).map { .regex(NginxLocations.locationRegex($0)) })
                 : PathConversion.plain(path.path ?? "/", type: path.pathType)
         }
-        return conversions.flatMap(matchNodes)
+        let fallback = hostDefaultBackend(host).map { _ in [Manifest.map([("path", pathMatch("PathPrefix", "/"))])] } ?? []
+        return conversions.flatMap(matchNodes) + fallback
     }
 
     /// Each path with what it becomes, in the order its rules must have: nginx's order on a host in
     /// regex mode (ties between rules of one route go by rule order), the Ingress's order elsewhere.
     private mutating func conversions(host: String, paths: [Ingress.Path]) -> [(path: Ingress.Path, conversion: PathConversion)] {
         let name = ingress.metadata.namespacedName
-        guard nginx.isRegex(host: host) else {
-            return paths.map { ($0, PathConversion.plain($0.path ?? "/", type: $0.pathType)) }
-        }
-        let plan = RegexHostPlan(host: host, ingresses: neighbours, nginx: nginx)
-        let ordered = paths.indices.sorted { plan.rank(name, path: $0) < plan.rank(name, path: $1) }
+        let plan = nginx.isRegex(host: host) ? RegexHostPlan(host: host, ingresses: neighbours, nginx: nginx) : nil
+        let ordered = plan.map { plan in paths.indices.sorted { plan.rank(name, path: $0) < plan.rank(name, path: $1) } } ?? Array(paths.indices)
         return ordered.map { index in
-            let conversion = plan.conversion(name, path: index) ?? PathConversion.plain(paths[index].path ?? "/", type: paths[index].pathType)
+            let conversion = plan?.conversion(name, path: index) ?? PathConversion.plain(paths[index].path ?? "/", type: paths[index].pathType)
             if let (kind, why) = conversion.accepted {
                 let difference = AcceptedDifference(ingress: name, host: host, path: paths[index].path ?? "/", kind: kind, why: why)
                 if !accepted.contains(difference) { accepted.append(difference) }
@@ -152,12 +153,7 @@ struct RoutePlan {
     private mutating func httpRules(host: String, paths: [Ingress.Path], canaries: [Ingress]) -> [Node] {
         var rules: [Node] = []
         let edge = EdgeAnnotations(ingress: ingress)
-        if let appRoot = intent.appRoot {
-            rules.append(Manifest.map([
-                ("matches", Manifest.seq([Manifest.map([("path", pathMatch("Exact", "/"))])])),
-                ("filters", Manifest.seq([redirectFilter(path: appRoot, statusCode: 302)])),
-            ]))
-        }
+        if let appRoot = appRootRule() { rules.append(appRoot) }
         for (path, conversion) in conversions(host: host, paths: paths) {
             let matches = matchNodes(conversion)
             var filters: [Node] = []
@@ -215,7 +211,28 @@ struct RoutePlan {
             }
             rules.append(rule(matches, [backendRef(path.backend, weight: nil)]))
         }
+        if let fallback = hostDefaultBackend(host) {
+            rules.append(Manifest.map([("matches", Manifest.seq([Manifest.map([("path", pathMatch("PathPrefix", "/"))])])),
+                                       ("backendRefs", Manifest.seq([fallback]))]))
+        }
         return rules
+    }
+
+    /// `app-root`: "/" exactly is redirected (302) there.
+    private func appRootRule() -> Node? {
+        intent.appRoot.map { appRoot in
+            Manifest.map([
+                ("matches", Manifest.seq([Manifest.map([("path", pathMatch("Exact", "/"))])])),
+                ("filters", Manifest.seq([redirectFilter(path: appRoot, statusCode: 302)])),
+            ])
+        }
+    }
+
+    /// ingress-nginx gives the hosts an Ingress with rules defines a root location with its
+    /// defaultBackend: what their paths leave unmatched goes there (a last rule PathPrefix "/").
+    private func hostDefaultBackend(_ host: String) -> Node? {
+        guard host != "*", !(ingress.spec.rules ?? []).isEmpty, let backend = ingress.spec.defaultBackend else { return nil }
+        return backendRef(backend, weight: nil)
     }
 
     private static func pairs(of node: Node) -> [(String, Node?)] {

@@ -149,7 +149,9 @@ extension Translator {
                                                                          filters: [], action: .redirect(redirect)))))
             }
             if let appRoot = intent.appRoot {
-                let redirect = Redirect(scheme: redirectToHTTPS ? "https" : nil, hostname: nil, port: nil, path: .replaceFullPath(appRoot), statusCode: 302)
+                // `if ($uri = /) { return 302 $scheme://$http_host APP-ROOT; }` runs in the server block,
+                // before any location: the request's scheme is kept, HTTPS redirect or not.
+                let redirect = Redirect(scheme: nil, hostname: nil, port: nil, path: .replaceFullPath(appRoot), statusCode: 302)
                 result.append((host, IngressEntry(order: IngressOrder(group: -1, ingress: name, index: ruleIndex),
                                                   entry: HTTPRouteEntry(origin: origin(ruleIndex, -1), match: HTTPMatch(path: .exact("/")),
                                                                         filters: [], action: .redirect(redirect)))))
@@ -189,12 +191,20 @@ extension Translator {
                 }
             }
         }
-        // HTTPS listeners carry only their TLS hosts' vhosts, never "*": the catch-all is cleartext only.
-        if let backend = ingress.spec.defaultBackend, !secure {
+        // ingress-nginx's createServers: an Ingress without rules makes its default backend the catch-all
+        // server's; with rules, it answers what the paths of the hosts it defines leave unmatched (their
+        // root location). HTTPS listeners carry only TLS hosts' vhosts, never "*": the catch-all is cleartext only.
+        if let backend = ingress.spec.defaultBackend {
             let forward = ingressBackend(backend, namespace: namespace, snapshot: snapshot, clusters: &clusters)
-            result.append(("*", IngressEntry(order: IngressOrder(group: 1, typeRank: 3, ingress: name),
-                                             entry: HTTPRouteEntry(origin: origin(-1, 0), match: HTTPMatch(path: .prefix("")),
-                                                                   filters: [], action: .forward([forward])))))
+            let hosts = (ingress.spec.rules ?? []).isEmpty ? (secure ? [] : ["*"]) : ingress.hostRules.map(\.host).filter { $0 != "*" }
+            for host in hosts {
+                let redirectToHTTPS = !secure && (intent.forceSSLRedirect || (tlsHosts.contains(host) && intent.sslRedirect != false))
+                let action: RouteAction = redirectToHTTPS
+                    ? .redirect(Redirect(scheme: "https", hostname: nil, port: nil, path: nil, statusCode: 308)) : .forward([forward])
+                result.append((host, IngressEntry(order: IngressOrder(group: 1, typeRank: 3, ingress: name),
+                                                  entry: HTTPRouteEntry(origin: origin(-1, 0), match: HTTPMatch(path: .prefix("")),
+                                                                        filters: [], action: action))))
+            }
         }
         if let unenforced = Self.unenforcedAccessControl(intent, ingress: name) {
             for index in result.indices {
@@ -250,13 +260,12 @@ extension Translator {
             problem: intent.accessControl.joined(separator: ", ") + " not enforced when archway serves Ingresses; convert it with `archway migrate` (which turns them into archway.dev policies)"))
     }
 
-    /// A path of a host not in regex mode.
+    /// A path of a host not in regex mode. Prefix "/foo" becomes the locations "/foo/" and "= /foo":
+    /// whole path segments. Prefix "/foo/" becomes "/foo/" and "= /foo/" (ingress-nginx keeps the
+    /// path as written for the exact one), so unlike the Ingress spec "/foo" itself is not matched.
     static func ingressPathMatch(_ value: String, type: Ingress.Path.PathType) -> HTTPMatch {
         if type == .Exact { return HTTPMatch(path: .exact(value)) }
-        if type == .Prefix {
-            let trimmed = value.hasSuffix("/") ? String(value.dropLast()) : value
-            return HTTPMatch(path: .prefix(trimmed))
-        }
+        if type == .Prefix && !(value.hasSuffix("/") && value != "/") { return HTTPMatch(path: .prefix(value == "/" ? "" : value)) }
         return HTTPMatch(path: .regularExpression(Self.escapeRegex(value) + ".*"))
     }
 
