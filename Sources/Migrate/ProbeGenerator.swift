@@ -19,7 +19,7 @@ struct Probe: Hashable, CustomStringConvertible {
 /// - for each path match, strings it matches (regexes walked by RegexSamples) and near-misses of
 ///   each: one character fewer, one more, a trailing slash added or removed, one character changed,
 ///   only the first segment, a deeper path, a query;
-/// - upper-case and capitalised variants on hosts where either side matches without case;
+/// - upper-case, lower-case and capitalised variants on hosts where either side matches without case;
 /// - for each header match (canary header and cookie), the values that match and one that does not,
 ///   on the paths of the matches that carry headers.
 enum ProbeGenerator {
@@ -89,7 +89,8 @@ enum ProbeGenerator {
         for sample in matching {
             let path = sample.hasPrefix("/") ? sample : "/" + sample
             result += [path] + nearMisses(path)
-            if anyCase { result += [path.uppercased(), capitalised(path)] }
+            if anyCase { result += [path.uppercased(), path.lowercased(), capitalised(path)] }
+
         }
         result.append(matching.first.map { ($0.hasPrefix("/") ? $0 : "/" + $0) + "?q=1" } ?? "/?q=1")
         // As the data plane does before matching: one spelling per path, none it would refuse.
