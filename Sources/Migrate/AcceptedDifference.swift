@@ -22,4 +22,12 @@ public struct AcceptedDifference: Sendable, Equatable, CustomStringConvertible {
     public var why: String
 
     public var description: String { "Ingress \(ingress) host \(host) path \(path): \(why)" }
+
+    /// What rewrite-target's line in the annotation report must mention.
+    var isAboutRewrite: Bool {
+        switch kind {
+        case .pathNotRewritten, .caseSensitive: true
+        case .prefixWithoutSlash: false
+        }
+    }
 }

@@ -54,7 +54,7 @@ public enum IngressConverter {
             }
             for ingress in members {
                 migration.report += report(ingress, policyRoutes: policyRoutes[ingress.metadata.namespacedName] ?? [],
-                                           accepted: migration.accepted.filter { $0.ingress == ingress.metadata.namespacedName })
+                                           accepted: migration.accepted.filter { $0.ingress == ingress.metadata.namespacedName && $0.isAboutRewrite })
             }
             gateways.append(gateway.document(options.gatewayClass, crossNamespace: namespaces != [gatewayNamespace]))
             grants += gateway.referenceGrants()
