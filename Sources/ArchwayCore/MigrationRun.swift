@@ -38,11 +38,13 @@ public enum MigrationRun {
             if verify {
                 let certificates = TLSContextCache()
                 let result = MigrationVerifier.verify(input: snapshot, generated: yaml, inputResources: resources, gatewayClass: gatewayClass,
+                                                      accepted: migration.accepted,
                                                       certificateCheck: { certificates.problem(chainPEM: $0, keyPEM: $1) })
-                output.stderr += result.loadErrors.map { "verify: generated manifests do not load: \($0)" }
-                for difference in result.differences { output.stderr.append("verify: differs: \(difference)") }
-                output.stderr.append("verify: \(result.probes) probes, \(result.differences.count) differ")
-                if !result.differences.isEmpty || !result.loadErrors.isEmpty { output.exitCode = 1 }
+                output.stderr += verifyReport(result)
+                // Accepted differences are listed, not failed: the conversion cannot do better with Gateway API.
+                if !result.differences.isEmpty || !result.loadErrors.isEmpty || !result.routeProblems.isEmpty {
+                    output.exitCode = 1
+                }
             }
         } catch {
             output.stderr.append("error: cannot write manifests: \(error)")
@@ -50,6 +52,25 @@ public enum MigrationRun {
         }
         if !load.errors.isEmpty { output.exitCode = 1 }
         return output
+    }
+
+    /// The `verify:` lines: what was substituted, what does not load, every difference (defects
+    /// first, then each accepted difference with the probes it explains), and the count. The command
+    /// fails on the defects; accepted differences are what Gateway API cannot say, listed so that
+    /// nobody learns of them in production.
+    static func verifyReport(_ result: Verification) -> [String] {
+        var lines = result.substitutedSecrets.map { "verify: \($0)" }
+        lines += result.loadErrors.map { "verify: generated manifests do not load: \($0)" }
+        lines += result.routeProblems.map { "verify: generated route not accepted as it is: \($0)" }
+        lines += result.differences.map { "verify: differs: \($0)" }
+        for accepted in result.accepted {
+            lines.append("verify: accepted: \(accepted.difference) (\(accepted.probes.count) probes)")
+            lines += accepted.probes.map { "verify: differs (accepted): \($0)" }
+        }
+        let total = result.differences.count + result.acceptedProbes
+        lines.append("verify: \(result.probes) probes, \(total) differ"
+            + (result.accepted.isEmpty ? "" : ": \(result.acceptedProbes) accepted, \(result.differences.count) not"))
+        return lines
     }
 
     public static func inventory(inputs: [String], json: Bool) -> Output {

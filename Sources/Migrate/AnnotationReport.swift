@@ -40,12 +40,12 @@ enum AnnotationCatalog {
         let name = String(key.dropFirst(nginx.count))
         switch name {
         case "ssl-redirect", "force-ssl-redirect", "from-to-www-redirect", "canary", "canary-weight", "canary-weight-total",
-             "canary-by-header", "canary-by-header-value", "permanent-redirect", "permanent-redirect-code", "temporal-redirect",
+             "canary-by-header", "canary-by-header-value", "canary-by-cookie", "permanent-redirect", "permanent-redirect-code", "temporal-redirect",
              "app-root", "use-regex", "upstream-vhost", "x-forwarded-prefix", "enable-cors", "cors-allow-origin", "cors-allow-methods",
              "cors-allow-headers", "cors-allow-credentials", "cors-expose-headers", "cors-max-age":
             return .convertible
         case "rewrite-target", "ssl-passthrough", "backend-protocol", "proxy-read-timeout", "proxy-ssl-verify", "proxy-ssl-name",
-             "proxy-ssl-secret", "canary-by-cookie", "affinity", "session-cookie-name", "session-cookie-max-age", "session-cookie-expires",
+             "proxy-ssl-secret", "affinity", "session-cookie-name", "session-cookie-max-age", "session-cookie-expires",
              "limit-rps", "limit-rpm", "limit-burst-multiplier", "whitelist-source-range", "allowlist-source-range", "denylist-source-range",
              "proxy-body-size", "auth-type", "auth-secret", "auth-secret-type", "auth-realm", "auth-url", "auth-response-headers":
             return .partly
@@ -58,16 +58,18 @@ enum AnnotationCatalog {
 extension IngressConverter {
     /// Every annotation of an Ingress with what the conversion did with it.
     /// `policyRoutes`: the HTTPRoutes the Ingress's edge policies attach to.
-    static func report(_ ingress: Ingress, policyRoutes: [String]) -> [AnnotationOutcome] {
+    /// `accepted`: what the conversion of this Ingress's paths knowingly loses.
+    static func report(_ ingress: Ingress, policyRoutes: [String], accepted: [AcceptedDifference] = []) -> [AnnotationOutcome] {
         let intent = IngressIntent(ingress)
         let name = ingress.metadata.namespacedName
         return (ingress.metadata.annotations ?? [:]).keys.sorted().map { key in
             AnnotationOutcome(ingress: name, key: key, verdict: verdict(key, value: ingress.annotation(key) ?? "", intent: intent, ingress: ingress,
-                                                                        policyRoutes: policyRoutes))
+                                                                        policyRoutes: policyRoutes, accepted: accepted))
         }
     }
 
-    private static func verdict(_ key: String, value: String, intent: IngressIntent, ingress: Ingress, policyRoutes: [String]) -> AnnotationOutcome.Verdict {
+    private static func verdict(_ key: String, value: String, intent: IngressIntent, ingress: Ingress, policyRoutes: [String],
+                                accepted: [AcceptedDifference]) -> AnnotationOutcome.Verdict {
         let nginx = AnnotationCatalog.nginx, traefik = AnnotationCatalog.traefik
         if key == "kubernetes.io/ingress.class" { return .mapped }
         if key == "cert-manager.io/cluster-issuer" || key == "cert-manager.io/issuer" { return .mapped }
@@ -103,15 +105,16 @@ extension IngressConverter {
              "use-regex", "upstream-vhost", "x-forwarded-prefix",
              "canary", "canary-weight", "canary-weight-total", "canary-by-header", "canary-by-header-value":
             return .mapped
+        case "canary-by-cookie":
+            return .mapped  // a RegularExpression match on the Cookie header, for "always" and "never"
         case "ssl-passthrough":
             return .partly("a TLSRoute on a Passthrough listener; plain HTTP on port 80 still reaches the backend through an HTTPRoute named {route}-http, as ingress-nginx does — delete it if that was never wanted")
-        case "canary-by-cookie":
-            return .notMapped("Gateway API cannot match a cookie's value; use canary-by-header or weights")
         case "rewrite-target":
-            if value.contains("$") {
-                return .partly("only the PREFIX(/|$)(.*) → /$2 prefix strip becomes ReplacePrefixMatch; other capture-group rewrites are left out (the rule forwards unrewritten) and matching becomes case-sensitive")
+            let lost = accepted.map { "\($0.path): \($0.why)" }
+            if lost.isEmpty {
+                return .mapped  // case-insensitive RegularExpression matches in nginx's order, with ReplaceFullPath or ReplacePrefixMatch
             }
-            return .partly("ReplaceFullPath \(value) on a case-insensitive regular-expression match, as nginx does")
+            return .partly(lost.joined(separator: "; "))
         case "backend-protocol":
             switch intent.backendProtocol ?? "" {
             case "GRPC": return .mapped

@@ -19,6 +19,8 @@ public struct Migration {
     public var documents: [Node] = []
     /// One outcome per annotation of each Ingress.
     public var report: [AnnotationOutcome] = []
+    /// What the generated routes knowingly do differently from ingress-nginx (`--verify` labels it).
+    public var accepted: [AcceptedDifference] = []
 }
 
 /// networking.k8s.io/v1 Ingress → Gateway API. One Gateway per IngressClass (listener `http` on 80,
@@ -42,13 +44,18 @@ public enum IngressConverter {
             var gateway = GatewayPlan(name: className, namespace: gatewayNamespace)
             var policyRoutes: [NamespacedName: [String]] = [:]
             for ingress in members where IngressIntent(ingress).canary == nil {
-                var plan = RoutePlan(ingress: ingress, gateway: gateway.name, gatewayNamespace: gatewayNamespace, snapshot: snapshot)
+                var plan = RoutePlan(ingress: ingress, gateway: gateway.name, gatewayNamespace: gatewayNamespace, snapshot: snapshot,
+                                     neighbours: members)
                 plan.build(into: &gateway, canaries: canaries.filter { $0.metadata.namespace == ingress.metadata.namespace })
                 routes += plan.documents
                 policies += plan.policies
+                migration.accepted += plan.accepted
                 policyRoutes[ingress.metadata.namespacedName] = plan.backendRoutes
             }
-            for ingress in members { migration.report += report(ingress, policyRoutes: policyRoutes[ingress.metadata.namespacedName] ?? []) }
+            for ingress in members {
+                migration.report += report(ingress, policyRoutes: policyRoutes[ingress.metadata.namespacedName] ?? [],
+                                           accepted: migration.accepted.filter { $0.ingress == ingress.metadata.namespacedName && $0.isAboutRewrite })
+            }
             gateways.append(gateway.document(options.gatewayClass, crossNamespace: namespaces != [gatewayNamespace]))
             grants += gateway.referenceGrants()
         }

@@ -4,24 +4,66 @@ import Translator
 
 /// `archway migrate --verify`: the Ingresses read with Ingress semantics and the generated routes
 /// read with Gateway API semantics are loaded into the same routing engine, probed with the same
-/// requests, and every probe whose routing decision differs is reported.
+/// requests (ProbeGenerator: from both sides' matches), and every probe whose outcome differs
+/// (backend, what reaches it, redirect, status) is reported with the rule that decided it on each
+/// side: as a defect, or under the accepted difference of the conversion that explains it.
 public struct Verification: Sendable {
     public struct Difference: Sendable, CustomStringConvertible {
         public var probe: String
         public var ingress: String
         public var gateway: String
-        public var description: String { "\(probe)\n    Ingress:     \(ingress)\n    Gateway API: \(gateway)" }
+        /// The Ingress path and the generated rule that decided, on each side.
+        public var ingressRule: String
+        public var gatewayRule: String
+        public var description: String {
+            "\(probe)\n    Ingress:     \(ingress)  [\(ingressRule)]\n    Gateway API: \(gateway)  [\(gatewayRule)]"
+        }
+    }
+    public struct Accepted: Sendable {
+        public var difference: AcceptedDifference
+        /// The probes it explains; none when no probe reached it.
+        public var probes: [Difference] = []
     }
     public var probes = 0
+    /// Probes routed differently that no accepted difference explains: conversion defects.
     public var differences: [Difference] = []
+    /// Every difference the conversion accepted, with the probes it explains.
+    public var accepted: [Accepted] = []
+    /// TLS Secrets the Ingresses name that the input lacks or that cannot be used; routing was
+    /// compared with a placeholder certificate in their place.
+    public var substitutedSecrets: [String] = []
     /// The generated manifests failed to load: nothing could be compared.
     public var loadErrors: [String] = []
+    /// Generated routes (or rules) archway does not accept as they are.
+    public var routeProblems: [String] = []
+
+    public var acceptedProbes: Int { accepted.reduce(0) { $0 + $1.probes.count } }
+
+    /// Both compiled readings, for asking about one request after the fact.
+    var tables: (ingress: CompiledTable, gateway: CompiledTable)?
+
+    /// What each side does with one request ("https://host/path?query"), in the report's words; nil
+    /// when nothing could be compared.
+    public func outcomes(_ url: String, headers: [String: String] = [:]) -> (ingress: String, gateway: String)? {
+        guard let tables, let schemeEnd = url.range(of: "://") else { return nil }
+        let rest = url[schemeEnd.upperBound...]
+        let authority = rest.prefix { $0 != "/" && $0 != "?" }
+        let (host, port) = authority.split(separator: ":").count == 2
+            ? (String(authority.split(separator: ":")[0]), Int(authority.split(separator: ":")[1]) ?? 0)
+            : (String(authority), url.hasPrefix("https") ? 443 : 80)
+        let path = String(rest.dropFirst(authority.count))
+        let probe = Probe(port: port, host: host, path: path.isEmpty ? "/" : path,
+                          headers: Dictionary(headers.map { ($0.key.lowercased(), $0.value) }) { first, _ in first })
+        return (Outcome(tables.ingress, probe).text, Outcome(tables.gateway, probe).text)
+    }
 }
 
 public enum MigrationVerifier {
     public static func verify(input: ResourceSnapshot, generated: String, inputResources: [Resource], gatewayClass: String,
+                              accepted: [AcceptedDifference] = [],
                               certificateCheck: (@Sendable (String, String) -> String?)? = nil) -> Verification {
         var verification = Verification()
+        verification.accepted = accepted.map { Verification.Accepted(difference: $0) }
         // Only what the routes point at comes from the input: Services, their endpoints and Secrets.
         var shared = inputResources.filter {
             switch $0 { case .service, .endpointSlice, .secret, .namespace, .configMap: true; default: false }
@@ -36,22 +78,67 @@ public enum MigrationVerifier {
         verification.loadErrors = loaded.errors.map(\.description)
         guard loaded.errors.isEmpty else { return verification }
         shared += assumed
+        // A `kubectl get ingress -o yaml` export has no Secrets: without a certificate neither side has
+        // an HTTPS listener and every HTTPS probe would agree on a 404. Compare as if it were there.
+        let placeholders = PlaceholderCertificates(input, resources: shared, check: certificateCheck)
+        verification.substitutedSecrets = placeholders.substituted
+        shared = placeholders.resources
+        let check = placeholders.check
 
-        var ingressOptions = Translator.Options(certificateCheck: certificateCheck)
+        var ingressOptions = Translator.Options(certificateCheck: check)
         ingressOptions.ingress = IngressServing(httpPort: 80, httpsPort: 443, everyClass: true)
         let ingressSide = Translator(options: ingressOptions).translate(ResourceSnapshot(shared + input.ingresses.map(Resource.ingress)))
-        let gatewaySide = Translator(options: .init(certificateCheck: certificateCheck))
-            .translate(ResourceSnapshot(shared + loaded.resources.map(\.resource)))
+        let gatewaySide = Translator(options: .init(certificateCheck: check)).translate(ResourceSnapshot(shared + loaded.resources.map(\.resource)))
+        verification.routeProblems = routeProblems(gatewaySide.statuses)
         guard let ingressTable = try? CompiledTable(ingressSide.table), let gatewayTable = try? CompiledTable(gatewaySide.table) else {
             verification.loadErrors = ["a regular expression in the Ingresses or the generated routes does not compile"]
             return verification
         }
-        for probe in Probe.all(for: input.ingresses) {
+        verification.tables = (ingressTable, gatewayTable)
+        let describe = RuleNames(input.ingresses)
+        for probe in ProbeGenerator.probes([ingressSide.table, gatewaySide.table]) {
             verification.probes += 1
-            let a = decision(ingressTable, probe), b = decision(gatewayTable, probe)
-            if a != b { verification.differences.append(.init(probe: probe.description, ingress: a, gateway: b)) }
+            let a = Outcome(ingressTable, probe), b = Outcome(gatewayTable, probe)
+            guard a.text != b.text else { continue }
+            let difference = Verification.Difference(probe: probe.description, ingress: a.text, gateway: b.text,
+                                                     ingressRule: describe.rule(a.origin), gatewayRule: describe.rule(b.origin))
+            let source = describe.path(a.origin)
+            if let index = verification.accepted.firstIndex(where: { explains($0.difference, source: source, probe: probe, a, b, gatewayTable) }) {
+                verification.accepted[index].probes.append(difference)
+            } else {
+                verification.differences.append(difference)
+            }
         }
         return verification
+    }
+
+    /// Whether an accepted difference of the Ingress path that decided on the Ingress side accounts
+    /// for this probe's difference, asked of the tables rather than assumed.
+    private static func explains(_ accepted: AcceptedDifference, source: (NamespacedName, String, String)?, probe: Probe,
+                                 _ ingress: Outcome, _ gateway: Outcome, _ gatewayTable: CompiledTable) -> Bool {
+        let fromThisPath = source.map { $0.0 == accepted.ingress && $0.1 == accepted.host && $0.2 == accepted.path } ?? false
+        switch accepted.kind {
+        case .pathNotRewritten:
+            // The same backend and everything else the same: only the path it receives differs.
+            return fromThisPath && ingress.withoutPath == gateway.withoutPath
+        case .caseSensitive(let prefix):
+            // Spelled as the PathPrefix is, the probe gets what the Ingress gives it.
+            let (bare, query) = PathRules.split(probe.path)
+            guard fromThisPath, bare.lowercased().hasPrefix(prefix.lowercased()), !bare.hasPrefix(prefix) else { return false }
+            var respelled = probe
+            respelled.path = prefix + bare.dropFirst(prefix.count) + (query.map { "?" + $0 } ?? "")
+            return Outcome(gatewayTable, respelled).text == ingress.text
+        case .prefixWithoutSlash(let path):
+            // ingress-nginx matched no location of this path (perhaps none at all): the probe is the path without its slash.
+            return probe.host == ProbeGenerator.probeHost(accepted.host) && PathRules.split(probe.path).path == path
+        }
+    }
+
+    private static func routeProblems(_ statuses: StatusSet) -> [String] {
+        let routes = statuses.httpRoutes.map { ("HTTPRoute", $0.key, $0.value) } + statuses.grpcRoutes.map { ("GRPCRoute", $0.key, $0.value) }
+        return routes.sorted { ($0.1.namespace, $0.1.name) < ($1.1.namespace, $1.1.name) }.flatMap { kind, name, status in
+            Set(status.parents.flatMap(\.conditions).filter { $0.status == "False" }.map { "\(kind) \(name): \($0.reason): \($0.message)" }).sorted()
+        }
     }
 
     private static func assumedServices(_ input: ResourceSnapshot) -> String {
@@ -69,24 +156,33 @@ public enum MigrationVerifier {
         }
         return text
     }
+}
 
-    /// What a request would get, in words: the backends with their shares and what reaches them, a
-    /// redirect and its Location, or the gateway's own answer.
-    static func decision(_ table: CompiledTable, _ probe: Probe) -> String {
+/// What a request gets from one routing table, in words: the backends with their shares and what
+/// reaches them, a redirect and its Location, or the gateway's own answer.
+struct Outcome {
+    var text: String
+    /// The same without the path the backend receives.
+    var withoutPath: String
+    /// The entry that decided; nil when none did.
+    var origin: RouteOrigin?
+
+    init(_ table: CompiledTable, _ probe: Probe) {
         let (path, query) = PathRules.split(probe.path)
         let headers = probe.headers
         let view = RequestView(path: path, query: query, method: "GET", header: { headers[$0] })
         switch table.route(port: probe.port, host: probe.host, request: view) {
         case .noListener, .noRoute:
-            return "404 (no route)"
+            text = "404 (no route)"
         case .matched(let route):
+            origin = route.origin
             switch route.action {
             case .direct(let status, _):
-                return "\(status) from the gateway"
+                text = "\(status) from the gateway"
             case .redirect(let redirect):
                 let location = RedirectRules.location(redirect, requestScheme: probe.port == 443 ? "https" : "http", host: probe.host,
                                                       path: path, query: query, listenerPort: probe.port, matchedPrefix: route.matchedPrefix)
-                return "redirect \(redirect.statusCode) to \(location)"
+                text = "redirect \(redirect.statusCode) to \(location)"
             case .forward(let choice):
                 var shares: [String] = []
                 var previous = 0
@@ -99,64 +195,50 @@ public enum MigrationVerifier {
                     }
                     shares.append(choice.targets.count > 1 ? "\(target) \(share)%" : target)
                 }
-                var sent = "path \(route.rewrite?.path.map { PathRules.rewrite(path, with: $0, matchedPrefix: route.matchedPrefix) } ?? String(path))"
-                if let host = route.rewrite?.hostname { sent += ", Host \(host)" }
-                for header in route.requestHeaders?.set ?? [] { sent += ", \(header.name.lowercased()): \(header.value)" }
-                return "forward to \(shares.sorted().joined(separator: " + ")) with \(sent)"
+                let sentPath = route.rewrite?.path.map { PathRules.rewrite(path, with: $0, matchedPrefix: route.matchedPrefix) } ?? String(path)
+                var rest = ""
+                if let host = route.rewrite?.hostname { rest += ", Host \(host)" }
+                for header in route.requestHeaders?.set ?? [] { rest += ", \(header.name.lowercased()): \(header.value)" }
+                let backends = "forward to \(shares.sorted().joined(separator: " + "))"
+                text = "\(backends) with path \(sentPath)\(rest)"
+                withoutPath = "\(backends) with\(rest)"
+                return
             }
         }
+        withoutPath = text
     }
 }
 
-/// One request both readings are asked about.
-struct Probe: CustomStringConvertible {
-    var port: Int
-    var host: String
-    var path: String
-    var headers: [String: String] = [:]
+/// Names for the entry that decided, in the words of its source: the Ingress path on the Ingress
+/// side, the HTTPRoute rule on the Gateway API side.
+struct RuleNames {
+    private var ingresses: [NamespacedName: Ingress] = [:]
 
-    var description: String {
-        let extra = headers.sorted { $0.key < $1.key }.map { " [\($0.key): \($0.value)]" }.joined()
-        return "\(port == 443 ? "https" : "http")://\(host)\(path)\(extra)"
+    init(_ ingresses: [Ingress]) {
+        for ingress in ingresses { self.ingresses[ingress.metadata.namespacedName] = ingress }
     }
 
-    /// For every rule: each host over http (and https when it has TLS), each path as written, with
-    /// and without a trailing slash, a sibling that shares its characters but not its segment
-    /// (/foobar for /foo), a deeper path and "/"; canary headers with each value that matters.
-    static func all(for ingresses: [Ingress]) -> [Probe] {
-        var probes: [Probe] = []
-        var seen = Set<String>()
-        func add(_ probe: Probe) {
-            if seen.insert(probe.description).inserted { probes.append(probe) }
-        }
-        for ingress in ingresses {
-            let tls = Set(ingress.tlsHosts)
-            var headerSets: [[String: String]] = [[:]]
-            if let canary = IngressIntent(ingress).canary, let header = canary.header?.lowercased() {
-                headerSets += (canary.headerValue.map { [$0] } ?? ["always", "never"]).map { [header: $0] }
-            }
-            for (host, paths) in ingress.hostRules {
-                let probeHost = host == "*" ? "unlisted-host.example" : host.replacingOccurrences(of: "*.", with: "probe.")
-                var ports = [80]
-                if tls.contains(host) { ports.append(443) }
-                var pathVariants = ["/"]
-                for path in paths {
-                    let literal = literalPrefix(path.path ?? "/")
-                    let bare = literal.count > 1 && literal.hasSuffix("/") ? String(literal.dropLast()) : literal
-                    pathVariants += [literal, bare, bare + "/", bare + "bar", bare + "/deeper/page", bare + "/deeper/page?q=1"]
-                }
-                for port in ports {
-                    for path in pathVariants {
-                        for headers in headerSets { add(Probe(port: port, host: probeHost, path: path.replacingOccurrences(of: "//", with: "/"), headers: headers)) }
-                    }
-                }
-            }
-        }
-        return probes
+    /// The Ingress, host and path an Ingress-side entry came from.
+    func path(_ origin: RouteOrigin?) -> (NamespacedName, String, String)? {
+        guard let origin, origin.gatewayName == "ingress", origin.gatewayNamespace.isEmpty,
+              let ingress = ingresses[NamespacedName(origin.namespace, origin.name)],
+              let index = Translator.ingressPathIndex(of: origin), origin.rule < ingress.hostRules.count else { return nil }
+        let (host, paths) = ingress.hostRules[origin.rule]
+        guard index < paths.count else { return nil }
+        return (ingress.metadata.namespacedName, host, paths[index].path ?? "/")
     }
 
-    /// The part of a path (possibly a regular expression) before its first metacharacter.
-    static func literalPrefix(_ path: String) -> String {
-        String(path.prefix { !"\\^$.|?*+()[]{}".contains($0) })
+    func rule(_ origin: RouteOrigin?) -> String {
+        guard let origin else { return "no rule" }
+        let name = "\(origin.namespace)/\(origin.name)"
+        guard origin.gatewayName == "ingress", origin.gatewayNamespace.isEmpty else { return "route \(name) rule \(origin.rule)" }
+        if let (_, host, path) = path(origin) {
+            return "Ingress \(name) host \(host) path \(path)" + (origin.match % 100 >= 10 ? " (canary case)" : "")
+        }
+        switch origin.match {
+        case -1: return "Ingress \(name) app-root"
+        case -2: return "Ingress \(name) from-to-www-redirect"
+        default: return origin.rule < 0 ? "Ingress \(name) defaultBackend" : "Ingress \(name)"
+        }
     }
 }

@@ -10,14 +10,22 @@ struct RoutePlan {
     let gatewayNamespace: String
     let snapshot: ResourceSnapshot
     let intent: IngressIntent
+    /// ingress-nginx's locations for the hosts of the Ingresses this one shares a Gateway with.
+    let nginx: NginxLocations
+    /// Those Ingresses, whose paths share nginx's order with this one's on a host in regex mode.
+    let neighbours: [Ingress]
     var documents: [Node] = []
+    /// What the routes knowingly do differently from ingress-nginx.
+    var accepted: [AcceptedDifference] = []
     var policies: [Node] = []
     /// The HTTPRoutes that carry the Ingress's backends: what its edge policies attach to.
     var backendRoutes: [String] = []
     private var namespace: String { ingress.metadata.namespace ?? "default" }
 
-    init(ingress: Ingress, gateway: String, gatewayNamespace: String, snapshot: ResourceSnapshot) {
+    init(ingress: Ingress, gateway: String, gatewayNamespace: String, snapshot: ResourceSnapshot, neighbours: [Ingress]) {
         self.ingress = ingress
+        self.neighbours = neighbours
+        self.nginx = NginxLocations(neighbours)
         self.gateway = gateway
         self.gatewayNamespace = gatewayNamespace
         self.snapshot = snapshot
@@ -63,18 +71,21 @@ struct RoutePlan {
                 continue
             }
             var parents: [String] = []
-            let hasTLS = tlsHosts.contains(host)
-            if hasTLS, let secret = ingress.tlsSecret(for: host), entrypoints != "web" {
-                parents.append(gateway.addHTTPS(host: host, secret: NamespacedName(namespace, secret)))
+            let secret = tlsSecret(host: host, traefik: traefik)
+            let hasTLS = tlsHosts.contains(host) || secret != nil
+            if let secret, entrypoints != "web" {
+                parents.append(gateway.addHTTPS(host: host, secret: secret))
             }
             // ingress-nginx redirects TLS hosts to HTTPS by default; Traefik never does unless told (a middleware).
             let redirect = intent.forceSSLRedirect || (hasTLS && intent.sslRedirect != false && !traefik)
             if redirect {
                 // Only the paths the Ingress routes are redirected; others stay unrouted, as in ingress-nginx.
-                let matches = paths.map { convertPath($0.path ?? "/", type: $0.pathType).match }
+                let matches = redirectMatches(host: host, paths: paths)
                 let rule = Manifest.map([("matches", Manifest.seq(matches)),
                                          ("filters", Manifest.seq([redirectFilter(scheme: "https", statusCode: 308)]))])
-                documents.append(route(kind: "HTTPRoute", name: name + "-ssl-redirect", host: host, parents: ["http"], rules: [rule]))
+                // app-root answers before any location, in cleartext too (keeping the scheme).
+                documents.append(route(kind: "HTTPRoute", name: name + "-ssl-redirect", host: host, parents: ["http"],
+                                       rules: appRootRule().map { [$0, rule] } ?? [rule]))
             } else if entrypoints != "websecure" {
                 parents.insert("http", at: 0)
             }
@@ -92,7 +103,8 @@ struct RoutePlan {
                 for service in Set(paths.compactMap { $0.backend.service?.name }).sorted() { policies.append(backendTLSPolicy(service)) }
             }
         }
-        if let backend = ingress.spec.defaultBackend, let ref = backendRef(backend, weight: nil) {
+        // Without rules, the default backend is the catch-all for every host (with rules, see hostDefaultBackend).
+        if (ingress.spec.rules ?? []).isEmpty, let backend = ingress.spec.defaultBackend, let ref = backendRef(backend, weight: nil) {
             documents.append(route(kind: "HTTPRoute", name: "\(ingress.metadata.name)-default-backend", host: "*", parents: ["http"],
                                    rules: [Manifest.map([("backendRefs", Manifest.seq([ref]))])]))
             backendRoutes.append("\(ingress.metadata.name)-default-backend")
@@ -100,18 +112,50 @@ struct RoutePlan {
         policies += EdgeAnnotations(ingress: ingress).policies(routes: backendRoutes)
     }
 
-    private func httpRules(host: String, paths: [Ingress.Path], canaries: [Ingress]) -> [Node] {
+    /// The Secret of a host's HTTPS listener. ingress-nginx terminates TLS per host, so a tls section
+    /// of another Ingress on the host covers this one's paths too; Traefik's routers each have their own.
+    private func tlsSecret(host: String, traefik: Bool) -> NamespacedName? {
+        let owners = traefik ? [ingress] : [ingress] + neighbours.filter { IngressIntent($0).canary == nil }
+        return owners.lazy.compactMap { owner in
+            owner.tlsSecret(for: host).map { NamespacedName(owner.metadata.namespace ?? "default", $0) }
+        }.first
+    }
+
+    /// What the cleartext listener redirects to HTTPS: exactly the paths the Ingress routes, each in
+    /// the form that matches as nginx does (regex mode: the location regexes, case and all; a redirect
+    /// needs no rewrite, so nothing is lost and their order does not matter).
+    private func redirectMatches(host: String, paths: [Ingress.Path]) -> [Node] {
+        let conversions = paths.map { path in
+            nginx.isRegex(host: host)
+                ? PathConversion(matches: nginx.patterns(host: host, path: path, intent: intent).map { .regex(NginxLocations.locationRegex($0)) })
+                : PathConversion.plain(path.path ?? "/", type: path.pathType)
+        }
+        let fallback = hostDefaultBackend(host).map { _ in [Manifest.map([("path", pathMatch("PathPrefix", "/"))])] } ?? []
+        return conversions.flatMap(matchNodes) + fallback
+    }
+
+    /// Each path with what it becomes, in the order its rules must have: nginx's order on a host in
+    /// regex mode (ties between rules of one route go by rule order), the Ingress's order elsewhere.
+    private mutating func conversions(host: String, paths: [Ingress.Path]) -> [(path: Ingress.Path, conversion: PathConversion)] {
+        let name = ingress.metadata.namespacedName
+        let plan = nginx.isRegex(host: host) ? RegexHostPlan(host: host, ingresses: neighbours, nginx: nginx) : nil
+        let ordered = plan.map { plan in paths.indices.sorted { plan.rank(name, path: $0) < plan.rank(name, path: $1) } } ?? Array(paths.indices)
+        return ordered.map { index in
+            let conversion = plan?.conversion(name, path: index) ?? PathConversion.plain(paths[index].path ?? "/", type: paths[index].pathType)
+            if let (kind, why) = conversion.accepted {
+                let difference = AcceptedDifference(ingress: name, host: host, path: paths[index].path ?? "/", kind: kind, why: why)
+                if !accepted.contains(difference) { accepted.append(difference) }
+            }
+            return (paths[index], conversion)
+        }
+    }
+
+    private mutating func httpRules(host: String, paths: [Ingress.Path], canaries: [Ingress]) -> [Node] {
         var rules: [Node] = []
         let edge = EdgeAnnotations(ingress: ingress)
-        if let appRoot = intent.appRoot {
-            rules.append(Manifest.map([
-                ("matches", Manifest.seq([Manifest.map([("path", pathMatch("Exact", "/"))])])),
-                ("filters", Manifest.seq([redirectFilter(path: appRoot, statusCode: 302)])),
-            ]))
-        }
-        for path in paths {
-            let value = path.path ?? "/"
-            let (match, rewrite) = convertPath(value, type: path.pathType)
+        if let appRoot = appRootRule() { rules.append(appRoot) }
+        for (path, conversion) in conversions(host: host, paths: paths) {
+            let matches = matchNodes(conversion)
             var filters: [Node] = []
             if let prefix = intent.xForwardedPrefix {
                 filters.append(Manifest.map([("type", Manifest.str("RequestHeaderModifier")), ("requestHeaderModifier", Manifest.map([
@@ -119,14 +163,14 @@ struct RoutePlan {
                 ]))]))
             }
             if let cors = edge.corsFilter { filters.append(cors) }
-            if rewrite != nil || intent.upstreamVhost != nil {
+            if conversion.rewrite != nil || intent.upstreamVhost != nil {
                 filters.append(Manifest.map([("type", Manifest.str("URLRewrite")), ("urlRewrite", Manifest.map([
-                    ("hostname", intent.upstreamVhost.map(Manifest.str)), ("path", rewrite),
+                    ("hostname", intent.upstreamVhost.map(Manifest.str)), ("path", conversion.rewrite.map(rewriteNode)),
                 ]))]))
             }
             if let fixed = intent.fixedRedirect {
                 let url = RedirectURL(fixed.url)
-                rules.append(Manifest.map([("matches", Manifest.seq([match])), ("filters", Manifest.seq([
+                rules.append(Manifest.map([("matches", Manifest.seq(matches)), ("filters", Manifest.seq([
                     redirectFilter(scheme: url.scheme, hostname: url.host, port: url.port, path: url.path, statusCode: fixed.statusCode),
                 ]))]))
                 continue
@@ -140,25 +184,55 @@ struct RoutePlan {
                 Manifest.map([("matches", Manifest.seq(matches)), ("filters", filters.isEmpty ? nil : Manifest.seq(filters)),
                               ("backendRefs", Manifest.seq(refs.compactMap { $0 })), ("sessionPersistence", edge.sessionPersistence)])
             }
+            func withHeader(_ name: String, _ value: String, regex: Bool) -> [Node] {
+                matches.map { match in
+                    Manifest.map(Self.pairs(of: match) + [("headers", Manifest.seq([Manifest.map([
+                        ("type", regex ? Manifest.str("RegularExpression") : nil), ("name", Manifest.str(name)), ("value", Manifest.str(value))])]))])
+                }
+            }
             if let (settings, canaryPath) = canary {
+                // ingress-nginx asks the header, then the cookie, then the weight.
                 if let header = settings.header {
                     let cases: [(String, Ingress.Backend)] = settings.headerValue.map { [($0, canaryPath.backend)] }
                         ?? [("always", canaryPath.backend), ("never", path.backend)]
                     for (value, backend) in cases {
-                        let withHeader = Manifest.map(Self.pairs(of: match) + [("headers", Manifest.seq([Manifest.map([
-                            ("name", Manifest.str(header)), ("value", Manifest.str(value))])]))])
-                        rules.append(rule([withHeader], [backendRef(backend, weight: nil)]))
+                        rules.append(rule(withHeader(header, value, regex: false), [backendRef(backend, weight: nil)]))
                     }
                 }
+                for (value, backend) in [("always", canaryPath.backend), ("never", path.backend)] {
+                    guard let cookie = settings.cookieMatch(value) else { break }
+                    rules.append(rule(withHeader("Cookie", cookie, regex: true), [backendRef(backend, weight: nil)]))
+                }
                 if let weight = settings.weight {
-                    rules.append(rule([match], [backendRef(path.backend, weight: max(0, settings.weightTotal - weight)),
+                    rules.append(rule(matches, [backendRef(path.backend, weight: max(0, settings.weightTotal - weight)),
                                                 backendRef(canaryPath.backend, weight: weight)]))
                     continue
                 }
             }
-            rules.append(rule([match], [backendRef(path.backend, weight: nil)]))
+            rules.append(rule(matches, [backendRef(path.backend, weight: nil)]))
+        }
+        if let fallback = hostDefaultBackend(host) {
+            rules.append(Manifest.map([("matches", Manifest.seq([Manifest.map([("path", pathMatch("PathPrefix", "/"))])])),
+                                       ("backendRefs", Manifest.seq([fallback]))]))
         }
         return rules
+    }
+
+    /// `app-root`: "/" exactly is redirected (302) there.
+    private func appRootRule() -> Node? {
+        intent.appRoot.map { appRoot in
+            Manifest.map([
+                ("matches", Manifest.seq([Manifest.map([("path", pathMatch("Exact", "/"))])])),
+                ("filters", Manifest.seq([redirectFilter(path: appRoot, statusCode: 302)])),
+            ])
+        }
+    }
+
+    /// ingress-nginx gives the hosts an Ingress with rules defines a root location with its
+    /// defaultBackend: what their paths leave unmatched goes there (a last rule PathPrefix "/").
+    private func hostDefaultBackend(_ host: String) -> Node? {
+        guard host != "*", !(ingress.spec.rules ?? []).isEmpty, let backend = ingress.spec.defaultBackend else { return nil }
+        return backendRef(backend, weight: nil)
     }
 
     private static func pairs(of node: Node) -> [(String, Node?)] {
@@ -176,33 +250,21 @@ struct RoutePlan {
         }
     }
 
-    /// A path and the rewrite it needs. ImplementationSpecific is a plain string prefix in
-    /// ingress-nginx, so it becomes a regular expression; with `use-regex`/`rewrite-target` the path
-    /// already is one. The common `rewrite-target: /$2` on `PREFIX(/|$)(.*)` is a prefix strip:
-    /// PathPrefix + ReplacePrefixMatch.
-    private func convertPath(_ value: String, type: Ingress.Path.PathType) -> (match: Node, rewrite: Node?) {
-        if type == .Exact {
-            return (Manifest.map([("path", pathMatch("Exact", value))]), rewriteNode(nil))
+    private func matchNodes(_ conversion: PathConversion) -> [Node] {
+        conversion.matches.map { match in
+            switch match {
+            case .exact(let value): Manifest.map([("path", pathMatch("Exact", value))])
+            case .prefix(let value): Manifest.map([("path", pathMatch("PathPrefix", value))])
+            case .regex(let value): Manifest.map([("path", pathMatch("RegularExpression", value))])
+            }
         }
-        if let target = intent.rewriteTarget, let strip = PrefixStrip(path: value, target: target) {
-            return (Manifest.map([("path", pathMatch("PathPrefix", strip.prefix))]),
-                    Manifest.map([("type", Manifest.str("ReplacePrefixMatch")), ("replacePrefixMatch", Manifest.str(strip.replacement))]))
-        }
-        if intent.regexPaths {
-            return (Manifest.map([("path", pathMatch("RegularExpression", "(?i)(?:" + value + ").*"))]), rewriteNode(value))
-        }
-        if type == .Prefix { return (Manifest.map([("path", pathMatch("PathPrefix", value))]), nil) }
-        return (Manifest.map([("path", pathMatch("RegularExpression", Translator.escapeRegex(value) + ".*"))]), nil)
     }
 
-    /// nginx rewrites the whole path to the target. When the path has no capture groups, every `$n`
-    /// in the target is empty, so the result is one fixed path: ReplaceFullPath.
-    private func rewriteNode(_ pattern: String?) -> Node? {
-        guard let target = intent.rewriteTarget else { return nil }
-        if target.contains("$") && (pattern ?? "").contains("(") { return nil }
-        var fixed = target.replacing(#/\$[0-9]/#, with: "")
-        if !fixed.hasPrefix("/") { fixed = "/" + fixed }
-        return Manifest.map([("type", Manifest.str("ReplaceFullPath")), ("replaceFullPath", Manifest.str(fixed))])
+    private func rewriteNode(_ rewrite: PathConversion.Rewrite) -> Node {
+        switch rewrite {
+        case .fullPath(let value): Manifest.map([("type", Manifest.str("ReplaceFullPath")), ("replaceFullPath", Manifest.str(value))])
+        case .prefixMatch(let value): Manifest.map([("type", Manifest.str("ReplacePrefixMatch")), ("replacePrefixMatch", Manifest.str(value))])
+        }
     }
 
     private func pathMatch(_ type: String, _ value: String) -> Node {
@@ -235,25 +297,6 @@ struct RoutePlan {
                 ("validation", Manifest.map([("hostname", Manifest.str(hostname)), ("wellKnownCACertificates", Manifest.str("System"))])),
             ])),
         ])
-    }
-}
-
-/// `PREFIX(/|$)(.*)` rewritten to `REPLACEMENT$2` (the form ingress-nginx's documentation teaches):
-/// strip PREFIX and keep the rest, which is what ReplacePrefixMatch does.
-struct PrefixStrip {
-    var prefix: String
-    var replacement: String
-
-    init?(path: String, target: String) {
-        let suffixes = ["(/|$)(.*)", "(/|$)(.*)$"]
-        guard let suffix = suffixes.first(where: path.hasSuffix) else { return nil }
-        let prefix = String(path.dropLast(suffix.count))
-        guard prefix.hasPrefix("/"), !prefix.contains(where: { "\\^$.|?*+()[]{}".contains($0) }) else { return nil }
-        guard target.hasSuffix("$2"), !target.dropLast(2).contains("$") else { return nil }
-        var replacement = String(target.dropLast(2))
-        if replacement.isEmpty { replacement = "/" }
-        self.prefix = prefix.isEmpty ? "/" : prefix
-        self.replacement = replacement
     }
 }
 

@@ -73,7 +73,7 @@ extension Translator {
 
 extension Secret {
     /// A key from `stringData` (plain) or `data` (base64), as the API server would merge them.
-    func value(forKey key: String) -> String? {
+    public func value(forKey key: String) -> String? {
         if let plain = stringData?[key] { return plain }
         guard let encoded = data?[key], let bytes = Data(base64Encoded: encoded, options: .ignoreUnknownCharacters) else { return nil }
         return String(decoding: bytes, as: UTF8.self)

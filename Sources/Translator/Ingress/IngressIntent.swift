@@ -12,6 +12,12 @@ public struct IngressIntent: Sendable, Equatable {
         public var header: String?
         public var headerValue: String?
         public var cookie: String?
+
+        /// canary-by-cookie as a match on the Cookie header: the cookie (its name compared without
+        /// case, as nginx's $cookie_ variables do) set to `value`, "always" or "never"; nil without one.
+        public func cookieMatch(_ value: String) -> String? {
+            cookie.map { "(?:.*;\\s*)?(?i:\(Translator.escapeRegex($0)))=\(Translator.escapeRegex(value))(?:;.*)?" }
+        }
     }
 
     public struct FixedRedirect: Sendable, Equatable {
@@ -74,9 +80,6 @@ public struct IngressIntent: Sendable, Equatable {
         return value
     }
 
-    /// Paths are regular expressions (case-insensitive, matched from the start) when ingress-nginx
-    /// is told so, or when a rewrite needs capture groups.
-    public var regexPaths: Bool { useRegex || rewriteTarget != nil }
 }
 
 extension Ingress {

@@ -21,13 +21,46 @@ public struct IngressServing: Sendable, Equatable {
 /// Ingress semantics, as ingress-nginx applies them, lowered straight into the routing table (not
 /// through Gateway API resources, so that `migrate --verify` compares two independent readings):
 /// within a host the longest path wins, Exact before Prefix on a tie; Prefix matches whole path
-/// elements; ImplementationSpecific is a plain string prefix, or a case-insensitive regular
-/// expression from the start of the path when `use-regex` or `rewrite-target` is set; hosts with TLS
-/// redirect cleartext requests with 308 unless `ssl-redirect: "false"`.
+/// elements; ImplementationSpecific is a plain string prefix. A host in regex mode (NginxLocations:
+/// `use-regex` or `rewrite-target` on any of its Ingresses) has only case-insensitive regular
+/// expressions from the start of the path, tried longest first. Hosts with TLS redirect cleartext
+/// requests with 308 unless `ssl-redirect: "false"`.
 extension Translator {
     struct IngressEntry {
-        var sortKey: (Int, Int, Int, String, Int)
+        var order: IngressOrder
         var entry: HTTPRouteEntry
+    }
+
+    /// An entry's place among its host's: nginx's order between locations, then the canary cases
+    /// of one location before the location itself.
+    struct IngressOrder: Comparable {
+        /// -1 before every location (app-root), 1 after them (default backend, www redirect).
+        var group = 0
+        /// The location's path length; longer first.
+        var length = 0
+        /// Regex mode: equal lengths in descending byte order, nginx's tie-break.
+        var pattern = ""
+        /// Not regex mode: Exact, then Prefix, then ImplementationSpecific on equal length.
+        var typeRank = 0
+        var variant = 0
+        var ingress = ""
+        var index = 0
+
+        static func < (a: Self, b: Self) -> Bool {
+            if a.group != b.group { return a.group < b.group }
+            if a.length != b.length { return a.length > b.length }
+            if a.pattern != b.pattern { return NginxLocations.precedes(a.pattern, b.pattern) }
+            return (a.typeRank, a.variant, a.ingress, a.index) < (b.typeRank, b.variant, b.ingress, b.index)
+        }
+
+        static func == (a: Self, b: Self) -> Bool { !(a < b) && !(b < a) }
+    }
+
+    /// The Ingress path (index into its host rule's paths) an entry of an Ingress came from; nil for
+    /// app-root, www and default-backend entries. Each path's entries are numbered
+    /// `path * 100 + n`: n below 10 is the location's own match, from 10 its canary cases.
+    public static func ingressPathIndex(of origin: RouteOrigin) -> Int? {
+        origin.rule >= 0 && origin.match >= 0 ? origin.match / 100 : nil
     }
 
     func servedIngresses(_ snapshot: ResourceSnapshot, serving: IngressServing, into statuses: inout StatusSet) -> [Ingress] {
@@ -75,17 +108,18 @@ extension Translator {
         let canaries = ingresses.filter { IngressIntent($0).canary != nil }
         let mains = ingresses.filter { IngressIntent($0).canary == nil }
         let tlsHosts = Set(mains.flatMap(\.tlsHosts))
+        let nginx = NginxLocations(mains)
         var clusters: [String: ClusterSource] = [:]
         for (port, secure) in [(serving.httpPort, false), (serving.httpsPort, true)] {
             var hosts: [String: [IngressEntry]] = [:]
             for ingress in mains {
-                for (index, entry) in entries(of: ingress, canaries: canaries, secure: secure, tlsHosts: tlsHosts,
+                for (index, entry) in entries(of: ingress, canaries: canaries, secure: secure, tlsHosts: tlsHosts, nginx: nginx,
                                               snapshot: snapshot, clusters: &clusters) {
                     hosts[index, default: []].append(entry)
                 }
             }
             let virtualHosts = hosts.keys.sorted(by: Hostnames.specificityOrder).map { host in
-                VirtualHost(hostname: host, routes: hosts[host]!.sorted { $0.sortKey < $1.sortKey }.map(\.entry))
+                VirtualHost(hostname: host, routes: hosts[host]!.sorted { $0.order < $1.order }.map(\.entry))
             }
             let ref = ListenerTable.Ref(gatewayNamespace: "", gatewayName: "ingress", listenerName: secure ? "https" : "http")
             if secure {
@@ -115,7 +149,7 @@ extension Translator {
     }
 
     /// (vhost, entry) pairs one Ingress contributes on one port.
-    private func entries(of ingress: Ingress, canaries: [Ingress], secure: Bool, tlsHosts: Set<String>,
+    private func entries(of ingress: Ingress, canaries: [Ingress], secure: Bool, tlsHosts: Set<String>, nginx: NginxLocations,
                          snapshot: ResourceSnapshot, clusters: inout [String: ClusterSource]) -> [(String, IngressEntry)] {
         let intent = IngressIntent(ingress)
         let namespace = ingress.metadata.namespace ?? "default"
@@ -129,70 +163,67 @@ extension Translator {
             if intent.fromToWWWRedirect && host != "*" {
                 let other = host.hasPrefix("www.") ? String(host.dropFirst(4)) : "www." + host
                 let redirect = Redirect(scheme: nil, hostname: host, port: nil, path: nil, statusCode: 308)
-                result.append((other, IngressEntry(sortKey: (0, 0, 0, name, ruleIndex),
+                result.append((other, IngressEntry(order: IngressOrder(group: 1, ingress: name, index: ruleIndex),
                                                    entry: HTTPRouteEntry(origin: origin(ruleIndex, -2), match: HTTPMatch(path: .prefix("")),
                                                                          filters: [], action: .redirect(redirect)))))
             }
             if let appRoot = intent.appRoot {
-                let redirect = Redirect(scheme: redirectToHTTPS ? "https" : nil, hostname: nil, port: nil, path: .replaceFullPath(appRoot), statusCode: 302)
-                result.append((host, IngressEntry(sortKey: (Int.min, 0, 0, name, ruleIndex),
+                // `if ($uri = /) { return 302 $scheme://$http_host APP-ROOT; }` runs in the server block,
+                // before any location: the request's scheme is kept, HTTPS redirect or not.
+                let redirect = Redirect(scheme: nil, hostname: nil, port: nil, path: .replaceFullPath(appRoot), statusCode: 302)
+                result.append((host, IngressEntry(order: IngressOrder(group: -1, ingress: name, index: ruleIndex),
                                                   entry: HTTPRouteEntry(origin: origin(ruleIndex, -1), match: HTTPMatch(path: .exact("/")),
                                                                         filters: [], action: .redirect(redirect)))))
             }
+            let regexMode = nginx.isRegex(host: host)
             for (pathIndex, path) in paths.enumerated() {
                 let value = path.path ?? "/"
-                let match = Self.ingressPathMatch(value, type: path.pathType, intent: intent)
-                let typeRank = path.pathType == .Exact ? 0 : path.pathType == .Prefix ? 1 : 2
-                var filters: [HTTPFilter] = []
-                var action: RouteAction
+                // One match per nginx location the path becomes, each in its own place in nginx's order.
+                let locations: [(match: HTTPMatch, order: IngressOrder)] = regexMode
+                    ? nginx.patterns(host: host, path: path, intent: intent).map { pattern in
+                        (HTTPMatch(path: .regularExpression(NginxLocations.locationRegex(pattern))),
+                         IngressOrder(length: pattern.utf8.count, pattern: pattern, ingress: name, index: ruleIndex * 1000 + pathIndex))
+                    }
+                    : [(Self.ingressPathMatch(value, type: path.pathType),
+                        IngressOrder(length: value.count, typeRank: path.pathType == .Exact ? 0 : path.pathType == .Prefix ? 1 : 2,
+                                     ingress: name, index: ruleIndex * 1000 + pathIndex))]
+                let filters = redirectToHTTPS || intent.fixedRedirect != nil ? [] : Self.ingressFilters(intent, pathValue: value, regexMode: regexMode)
+                var cases: [(ValueMatch?, RouteAction)] = []
                 if redirectToHTTPS {
-                    action = .redirect(Redirect(scheme: "https", hostname: nil, port: nil, path: nil, statusCode: 308))
+                    cases = [(nil, .redirect(Redirect(scheme: "https", hostname: nil, port: nil, path: nil, statusCode: 308)))]
                 } else if let fixed = intent.fixedRedirect {
                     let url = RedirectURL(fixed.url)
-                    action = .redirect(Redirect(scheme: url.scheme, hostname: url.host, port: url.port,
-                                                path: .replaceFullPath(url.path), statusCode: fixed.statusCode))
+                    cases = [(nil, .redirect(Redirect(scheme: url.scheme, hostname: url.host, port: url.port,
+                                                      path: .replaceFullPath(url.path), statusCode: fixed.statusCode)))]
                 } else {
-                    let mainBackend = ingressBackend(path.backend, namespace: namespace, intent: intent, snapshot: snapshot, clusters: &clusters)
-                    let canary = canaries.lazy.compactMap { candidate -> (Ingress, Ingress.Path)? in
-                        guard candidate.metadata.namespace == ingress.metadata.namespace,
-                              let match = candidate.hostRules.first(where: { $0.host == host })?.paths.first(where: { $0.path == path.path })
-                        else { return nil }
-                        return (candidate, match)
-                    }.first
-                    action = .forward([mainBackend])
-                    if let (canaryIngress, canaryPath) = canary, let settings = IngressIntent(canaryIngress).canary {
-                        let canaryBackend = ingressBackend(canaryPath.backend, namespace: namespace, intent: IngressIntent(canaryIngress), snapshot: snapshot, clusters: &clusters)
-                        if let weight = settings.weight {
-                            var main = mainBackend, other = canaryBackend
-                            main.weight = max(0, settings.weightTotal - weight)
-                            other.weight = weight
-                            action = .forward([main, other])
-                        }
-                        if let header = settings.header?.lowercased() {
-                            let cases: [(String, WeightedBackend)] = settings.headerValue.map { [($0, canaryBackend)] }
-                                ?? [("always", canaryBackend), ("never", mainBackend)]
-                            for (offset, (headerValue, backend)) in cases.enumerated() {
-                                let headerMatch = HTTPMatch(path: match.path, headers: [ValueMatch(name: header, kind: .exact, value: headerValue)])
-                                result.append((host, IngressEntry(sortKey: (-value.count, typeRank, 0, name, ruleIndex * 1000 + pathIndex),
-                                                                  entry: HTTPRouteEntry(origin: origin(ruleIndex, 1000 + pathIndex * 10 + offset),
-                                                                                        match: headerMatch, filters: Self.ingressFilters(intent, pathValue: value),
-                                                                                        action: .forward([backend])))))
-                            }
-                        }
-                    }
-                    filters = Self.ingressFilters(intent, pathValue: value)
+                    cases = forwardCases(host: host, path: path, namespace: namespace, intent: intent, canaries: canaries, snapshot: snapshot, clusters: &clusters)
                 }
-                result.append((host, IngressEntry(sortKey: (-value.count, typeRank, 1, name, ruleIndex * 1000 + pathIndex),
-                                                  entry: HTTPRouteEntry(origin: origin(ruleIndex, pathIndex), match: match,
-                                                                        filters: filters, action: action))))
+                for (variant, (condition, action)) in cases.enumerated() {
+                    for (patternIndex, location) in locations.enumerated() {
+                        var order = location.order
+                        order.variant = condition == nil ? cases.count : variant
+                        let match = HTTPMatch(path: location.match.path, headers: condition.map { [$0] } ?? [])
+                        let code = pathIndex * 100 + (condition == nil ? patternIndex : 10 + variant * 2 + patternIndex)
+                        result.append((host, IngressEntry(order: order, entry: HTTPRouteEntry(origin: origin(ruleIndex, code), match: match,
+                                                                                             filters: filters, action: action))))
+                    }
+                }
             }
         }
-        // HTTPS listeners carry only their TLS hosts' vhosts, never "*": the catch-all is cleartext only.
-        if let backend = ingress.spec.defaultBackend, !secure {
+        // ingress-nginx's createServers: an Ingress without rules makes its default backend the catch-all
+        // server's; with rules, it answers what the paths of the hosts it defines leave unmatched (their
+        // root location). HTTPS listeners carry only TLS hosts' vhosts, never "*": the catch-all is cleartext only.
+        if let backend = ingress.spec.defaultBackend {
             let forward = ingressBackend(backend, namespace: namespace, intent: intent, snapshot: snapshot, clusters: &clusters)
-            result.append(("*", IngressEntry(sortKey: (Int.max, 3, 1, name, 0),
-                                             entry: HTTPRouteEntry(origin: origin(-1, 0), match: HTTPMatch(path: .prefix("")),
-                                                                   filters: [], action: .forward([forward])))))
+            let hosts = (ingress.spec.rules ?? []).isEmpty ? (secure ? [] : ["*"]) : ingress.hostRules.map(\.host).filter { $0 != "*" }
+            for host in hosts {
+                let redirectToHTTPS = !secure && (intent.forceSSLRedirect || (tlsHosts.contains(host) && intent.sslRedirect != false))
+                let action: RouteAction = redirectToHTTPS
+                    ? .redirect(Redirect(scheme: "https", hostname: nil, port: nil, path: nil, statusCode: 308)) : .forward([forward])
+                result.append((host, IngressEntry(order: IngressOrder(group: 1, typeRank: 3, ingress: name),
+                                                  entry: HTTPRouteEntry(origin: origin(-1, 0), match: HTTPMatch(path: .prefix("")),
+                                                                        filters: [], action: action))))
+            }
         }
         if let unenforced = Self.unenforcedAccessControl(intent, ingress: name) {
             for index in result.indices {
@@ -204,6 +235,42 @@ extension Translator {
         return result
     }
 
+    /// Where one path forwards: a canary Ingress on the same host and path adds, in ingress-nginx's
+    /// order, its header cases, its cookie cases, then its weight to the main backend (the last case,
+    /// with no condition).
+    private func forwardCases(host: String, path: Ingress.Path, namespace: String, intent: IngressIntent, canaries: [Ingress], snapshot: ResourceSnapshot,
+                              clusters: inout [String: ClusterSource]) -> [(ValueMatch?, RouteAction)] {
+        let mainBackend = ingressBackend(path.backend, namespace: namespace, intent: intent, snapshot: snapshot, clusters: &clusters)
+        let canary = canaries.lazy.compactMap { candidate -> (IngressIntent, Ingress.Path)? in
+            let candidateIntent = IngressIntent(candidate)
+            guard candidate.metadata.namespace ?? "default" == namespace, candidateIntent.canary != nil,
+                  let match = candidate.hostRules.first(where: { $0.host == host })?.paths.first(where: { $0.path == path.path })
+            else { return nil }
+            return (candidateIntent, match)
+        }.first
+        guard let (canaryIntent, canaryPath) = canary, let settings = canaryIntent.canary else { return [(nil, .forward([mainBackend]))] }
+        let canaryBackend = ingressBackend(canaryPath.backend, namespace: namespace, intent: canaryIntent, snapshot: snapshot, clusters: &clusters)
+        var cases: [(ValueMatch?, RouteAction)] = []
+        if let header = settings.header?.lowercased() {
+            let values: [(String, WeightedBackend)] = settings.headerValue.map { [($0, canaryBackend)] }
+                ?? [("always", canaryBackend), ("never", mainBackend)]
+            cases += values.map { (ValueMatch(name: header, kind: .exact, value: $0.0), .forward([$0.1])) }
+        }
+        if settings.cookie != nil {
+            cases += [("always", canaryBackend), ("never", mainBackend)].map { value, backend in
+                (ValueMatch(name: "cookie", kind: .regularExpression, value: settings.cookieMatch(value)!), .forward([backend]))
+            }
+        }
+        var weighted = [mainBackend]
+        if let weight = settings.weight {
+            var other = canaryBackend
+            weighted[0].weight = max(0, settings.weightTotal - weight)
+            other.weight = weight
+            weighted.append(other)
+        }
+        return cases + [(nil, .forward(weighted))]
+    }
+
     /// The rule that refuses an Ingress's requests while it asks for access control the side-by-side
     /// serving does not enforce; nil when it asks for none.
     static func unenforcedAccessControl(_ intent: IngressIntent, ingress: String) -> EdgeRule? {
@@ -213,22 +280,23 @@ extension Translator {
             problem: intent.accessControl.joined(separator: ", ") + " not enforced when archway serves Ingresses; convert it with `archway migrate` (which turns them into archway.dev policies)"))
     }
 
-    static func ingressPathMatch(_ value: String, type: Ingress.Path.PathType, intent: IngressIntent) -> HTTPMatch {
+    /// A path of a host not in regex mode. Prefix "/foo" becomes the locations "/foo/" and "= /foo":
+    /// whole path segments. Prefix "/foo/" becomes "/foo/" and "= /foo/" (ingress-nginx keeps the
+    /// path as written for the exact one), so unlike the Ingress spec "/foo" itself is not matched.
+    static func ingressPathMatch(_ value: String, type: Ingress.Path.PathType) -> HTTPMatch {
         if type == .Exact { return HTTPMatch(path: .exact(value)) }
-        if intent.regexPaths { return HTTPMatch(path: .regularExpression("(?i)(?:" + value + ").*")) }
-        if type == .Prefix {
-            let trimmed = value.hasSuffix("/") ? String(value.dropLast()) : value
-            return HTTPMatch(path: .prefix(trimmed))
-        }
+        if type == .Prefix && !(value.hasSuffix("/") && value != "/") { return HTTPMatch(path: .prefix(value == "/" ? "" : value)) }
         return HTTPMatch(path: .regularExpression(Self.escapeRegex(value) + ".*"))
     }
 
-    static func ingressFilters(_ intent: IngressIntent, pathValue: String) -> [HTTPFilter] {
+    /// x-forwarded-prefix, upstream-vhost and, in regex mode, nginx's `rewrite "(?i)PATH" TARGET`.
+    static func ingressFilters(_ intent: IngressIntent, pathValue: String, regexMode: Bool) -> [HTTPFilter] {
         var filters: [HTTPFilter] = []
         if let prefix = intent.xForwardedPrefix {
             filters.append(.requestHeaders(HeaderEdits(set: [HeaderValue(name: "x-forwarded-prefix", value: prefix)], add: [], remove: [])))
         }
-        let rewrite = intent.rewriteTarget.map { PathRewrite.regexReplace(pattern: "(?i)" + pathValue, template: $0) }
+        let rewrite = regexMode && NginxLocations.needsRewrite(intent, path: pathValue)
+            ? intent.rewriteTarget.map { PathRewrite.regexReplace(pattern: "(?i)" + pathValue, template: $0) } : nil
         if rewrite != nil || intent.upstreamVhost != nil {
             filters.append(.urlRewrite(hostname: intent.upstreamVhost, path: rewrite))
         }
