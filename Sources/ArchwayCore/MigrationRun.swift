@@ -31,13 +31,14 @@ public enum MigrationRun {
             return output
         }
         let migration = IngressConverter.convert(snapshot, options: MigrationOptions(gatewayClass: gatewayClass, gatewayNamespace: gatewayNamespace))
+        output.stderr += migration.notes.map { "note: \($0)" }
         output.stderr += migration.report.map(\.description)
         do {
             let yaml = try Manifest.yaml(migration.documents)
             output.stdout = json ? try Manifest.json(migration.documents) : yaml
             if verify {
                 let certificates = TLSContextCache()
-                let result = MigrationVerifier.verify(input: snapshot, generated: yaml, inputResources: resources, gatewayClass: gatewayClass,
+                let result = MigrationVerifier.verify(input: snapshot, generated: yaml, inputResources: resources,
                                                       accepted: migration.accepted,
                                                       certificateCheck: { certificates.problem(chainPEM: $0, keyPEM: $1) })
                 output.stderr += verifyReport(result)

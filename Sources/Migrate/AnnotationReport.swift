@@ -7,6 +7,27 @@ public struct AnnotationOutcome: Sendable, Equatable, CustomStringConvertible {
         case mapped
         case partly(String)
         case notMapped(String)
+        /// Nothing to convert: kubectl's, Helm's or Argo CD's record of the object, not routing.
+        case bookkeeping
+
+        /// What the inventory says of an annotation, from the same verdicts `migrate` prints.
+        var support: String {
+            switch self {
+            case .mapped: "convertible"
+            case .partly: "partly"
+            case .notMapped: "not convertible"
+            case .bookkeeping: "nothing to convert"
+            }
+        }
+        /// Worst first, for an annotation whose uses convert differently.
+        var rank: Int {
+            switch self {
+            case .bookkeeping: 0
+            case .mapped: 1
+            case .partly: 2
+            case .notMapped: 3
+            }
+        }
     }
     public var ingress: NamespacedName
     public var key: String
@@ -17,6 +38,7 @@ public struct AnnotationOutcome: Sendable, Equatable, CustomStringConvertible {
         case .mapped: "mapped"
         case .partly(let lost): "partly mapped: \(lost)"
         case .notMapped(let why): "not mapped: \(why)"
+        case .bookkeeping: "mapped: nothing to convert (bookkeeping by kubectl, Helm, Argo CD or Flux)"
         }
         return "Ingress \(ingress): \(key): \(text)"
     }
@@ -24,34 +46,16 @@ public struct AnnotationOutcome: Sendable, Equatable, CustomStringConvertible {
 
 /// How each known annotation is treated, for the migration report and the inventory.
 enum AnnotationCatalog {
-    enum Support: String { case convertible, partly, notConvertible = "not convertible" }
 
     static let nginx = IngressIntent.nginx
     static let traefik = "traefik.ingress.kubernetes.io/"
 
-    /// Annotations the converter handles, and how completely, for the inventory's marking.
-    static func support(of key: String) -> Support {
-        if key == "kubernetes.io/ingress.class" || key.hasPrefix("cert-manager.io/") { return .convertible }
-        if key.hasPrefix(traefik) {
-            let name = String(key.dropFirst(traefik.count))
-            return name == "router.entrypoints" || name == "router.tls" ? .partly : .notConvertible
-        }
-        guard key.hasPrefix(nginx) else { return .notConvertible }
-        let name = String(key.dropFirst(nginx.count))
-        switch name {
-        case "ssl-redirect", "force-ssl-redirect", "from-to-www-redirect", "canary", "canary-weight", "canary-weight-total",
-             "canary-by-header", "canary-by-header-value", "canary-by-cookie", "permanent-redirect", "permanent-redirect-code", "temporal-redirect",
-             "app-root", "use-regex", "upstream-vhost", "x-forwarded-prefix", "enable-cors", "cors-allow-origin", "cors-allow-methods",
-             "cors-allow-headers", "cors-allow-credentials", "cors-expose-headers", "cors-max-age":
-            return .convertible
-        case "rewrite-target", "ssl-passthrough", "backend-protocol", "proxy-read-timeout", "proxy-ssl-verify", "proxy-ssl-name",
-             "proxy-ssl-secret", "affinity", "session-cookie-name", "session-cookie-max-age", "session-cookie-expires",
-             "limit-rps", "limit-rpm", "limit-burst-multiplier", "whitelist-source-range", "allowlist-source-range", "denylist-source-range",
-             "proxy-body-size", "auth-type", "auth-secret", "auth-secret-type", "auth-realm", "auth-url", "auth-response-headers":
-            return .partly
-        default:
-            return .notConvertible
-        }
+    /// Annotations that record who applied the object (kubectl, Helm, Argo CD, Flux) rather than how
+    /// to route it: there is nothing to convert, and nothing lost.
+    static func isBookkeeping(_ key: String) -> Bool {
+        key == "kubectl.kubernetes.io/last-applied-configuration" || key.hasPrefix("meta.helm.sh/")
+            || key.hasPrefix("argocd.argoproj.io/") || key.hasPrefix("kustomize.toolkit.fluxcd.io/")
+            || key == "deployment.kubernetes.io/revision"
     }
 }
 
@@ -71,6 +75,7 @@ extension IngressConverter {
     private static func verdict(_ key: String, value: String, intent: IngressIntent, ingress: Ingress, policyRoutes: [String],
                                 accepted: [AcceptedDifference]) -> AnnotationOutcome.Verdict {
         let nginx = AnnotationCatalog.nginx, traefik = AnnotationCatalog.traefik
+        if AnnotationCatalog.isBookkeeping(key) { return .bookkeeping }
         if key == "kubernetes.io/ingress.class" { return .mapped }
         if key == "cert-manager.io/cluster-issuer" || key == "cert-manager.io/issuer" { return .mapped }
         if key.hasPrefix("cert-manager.io/") { return .partly("copied nowhere; set it on the Gateway if cert-manager needs it") }

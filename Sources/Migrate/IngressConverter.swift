@@ -7,16 +7,22 @@ public struct MigrationOptions: Sendable {
     public var gatewayClass: String
     /// Where Gateways go; by default the Ingresses' namespace when they share one, else "default".
     public var gatewayNamespace: String?
+    /// The controller the emitted GatewayClass names: archway serves only Gateways of such a class.
+    public var controllerName: String
 
-    public init(gatewayClass: String = "archway", gatewayNamespace: String? = nil) {
+    public init(gatewayClass: String = "archway", gatewayNamespace: String? = nil, controllerName: String = Translator.defaultControllerName) {
         self.gatewayClass = gatewayClass
         self.gatewayNamespace = gatewayNamespace
+        self.controllerName = controllerName
     }
 }
 
 public struct Migration {
-    /// Gateway, HTTPRoute, GRPCRoute, TLSRoute, BackendTLSPolicy, archway edge policy and ReferenceGrant manifests, in that order.
+    /// GatewayClass, Gateway, HTTPRoute, GRPCRoute, TLSRoute, BackendTLSPolicy, archway edge policy and ReferenceGrant
+    /// manifests, in that order.
     public var documents: [Node] = []
+    /// Lines about the output as a whole (stderr, `note:`), beside the per-annotation report.
+    public var notes: [String] = []
     /// One outcome per annotation of each Ingress.
     public var report: [AnnotationOutcome] = []
     /// What the generated routes knowingly do differently from ingress-nginx (`--verify` labels it).
@@ -59,7 +65,16 @@ public enum IngressConverter {
             gateways.append(gateway.document(options.gatewayClass, crossNamespace: namespaces != [gatewayNamespace]))
             grants += gateway.referenceGrants()
         }
-        migration.documents = gateways + routes + policies + grants
+        // Without a GatewayClass naming archway's controller the Gateways are nobody's and every route
+        // attaches to nothing, so the class is part of the output.
+        let gatewayClass = Manifest.map([
+            ("apiVersion", Manifest.str("gateway.networking.k8s.io/v1")), ("kind", Manifest.str("GatewayClass")),
+            ("metadata", Manifest.metadata(name: options.gatewayClass, namespace: nil)),
+            ("spec", Manifest.map([("controllerName", Manifest.str(options.controllerName))])),
+        ])
+        migration.notes.append("GatewayClass \(options.gatewayClass) is emitted with controllerName \(options.controllerName): archway serves "
+                               + "only Gateways of a class naming it (deploy/ installs the same one; applying it again changes nothing)")
+        migration.documents = [gatewayClass] + gateways + routes + policies + grants
         return migration
     }
 

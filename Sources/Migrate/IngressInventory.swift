@@ -40,6 +40,12 @@ public struct IngressInventory: Codable, Sendable {
         var counts: [String: ClassCount] = [:]
         var uses: [String: Int] = [:]
         var entries: [Entry] = []
+        // What `migrate` would say of each annotation, so that the two never disagree: an annotation
+        // used several ways is marked by its worst use.
+        var verdicts: [String: AnnotationOutcome.Verdict] = [:]
+        for outcome in IngressConverter.convert(snapshot).report where outcome.verdict.rank >= verdicts[outcome.key]?.rank ?? -1 {
+            verdicts[outcome.key] = outcome.verdict
+        }
         for ingress in snapshot.ingresses {
             let namespace = ingress.metadata.namespace ?? "default"
             let className = ingress.className ?? defaultClass ?? "(none)"
@@ -58,7 +64,7 @@ public struct IngressInventory: Codable, Sendable {
         classes = counts.values.sorted { ($0.namespace, $0.ingressClass) < ($1.namespace, $1.ingressClass) }
         annotations = uses.keys.sorted().map { key in
             let prefix = key.contains("/") ? String(key[...key.firstIndex(of: "/")!]) : "(none)"
-            return AnnotationUse(key: key, prefix: prefix, count: uses[key]!, support: AnnotationCatalog.support(of: key).rawValue)
+            return AnnotationUse(key: key, prefix: prefix, count: uses[key]!, support: verdicts[key]?.support ?? "not convertible")
         }
         ingresses = entries
     }

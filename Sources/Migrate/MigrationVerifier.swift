@@ -59,7 +59,7 @@ public struct Verification: Sendable {
 }
 
 public enum MigrationVerifier {
-    public static func verify(input: ResourceSnapshot, generated: String, inputResources: [Resource], gatewayClass: String,
+    public static func verify(input: ResourceSnapshot, generated: String, inputResources: [Resource],
                               accepted: [AcceptedDifference] = [],
                               certificateCheck: (@Sendable (String, String) -> String?)? = nil) -> Verification {
         var verification = Verification()
@@ -68,10 +68,9 @@ public enum MigrationVerifier {
         var shared = inputResources.filter {
             switch $0 { case .service, .endpointSlice, .secret, .namespace, .configMap: true; default: false }
         }
-        // The generated manifests go through the same loader `serve` uses, with a GatewayClass of ours.
-        let gatewayClassManifest = "\n---\napiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\n"
-            + "metadata: {name: \"\(gatewayClass)\"}\nspec: {controllerName: \"\(Translator.defaultControllerName)\"}\n"
-        let loaded = ManifestLoader().parse(text: generated + gatewayClassManifest, file: "migrate output")
+        // The generated manifests go through the same loader `serve` uses, as they are: their own
+        // GatewayClass included, so output that `serve` would not attach is caught here too.
+        let loaded = ManifestLoader().parse(text: generated, file: "migrate output")
         // A Service the input does not define is assumed to exist with the port the Ingress names, so
         // both readings resolve it and only routing is compared.
         let assumed = ManifestLoader().parse(text: assumedServices(input), file: "assumed Services").resources.map(\.resource)

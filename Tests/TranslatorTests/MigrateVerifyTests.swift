@@ -164,7 +164,7 @@ import Yams
         #expect(verification.accepted.first?.probes.map(\.probe).contains("http://docs.example.com/docs") == true)
         // Without the acceptance the same probe is a difference: the label never hides one.
         let (snapshot, resources) = MigrateTests.snapshot(yaml)
-        let unlabelled = MigrationVerifier.verify(input: snapshot, generated: output, inputResources: resources, gatewayClass: "archway")
+        let unlabelled = MigrationVerifier.verify(input: snapshot, generated: output, inputResources: resources)
         #expect(unlabelled.differences.map(\.probe) == verification.accepted.first?.probes.map(\.probe))
         #expect(migration.accepted.count == 1)
         // ImplementationSpecific as PathPrefix would lose "/docs/apix".
@@ -219,7 +219,7 @@ import Yams
         #expect(shown.contains { $0.probe.hasPrefix("http://users.example.com/USERS/") }, "case variants of a case-insensitive location")
         #expect(migration.report.contains { $0.key.hasSuffix("rewrite-target") && $0.description.contains("partly mapped: /users/([0-9]+)/(profile|settings): rewrite-target /$2/$1") })
         let (snapshot, resources) = MigrateTests.snapshot(yaml)
-        let unlabelled = MigrationVerifier.verify(input: snapshot, generated: output, inputResources: resources, gatewayClass: "archway")
+        let unlabelled = MigrationVerifier.verify(input: snapshot, generated: output, inputResources: resources)
         #expect(unlabelled.differences.map(\.probe) == shown.map(\.probe) && !shown.isEmpty)
     }
 
