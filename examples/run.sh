@@ -12,9 +12,10 @@
 #   curl localhost:9901/metrics
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=.build/release/archway
+# ARCHWAY_BIN runs a binary built elsewhere (the tests use the debug build) and skips the build.
+bin=${ARCHWAY_BIN:-.build/release/archway}
 # Build only when the binary is missing or older than a source file.
-if [ ! -x "$bin" ] || [ -n "$(find Sources Package.swift -newer "$bin" -print -quit)" ]; then
+if [ -z "${ARCHWAY_BIN:-}" ] && { [ ! -x "$bin" ] || [ -n "$(find Sources Package.swift -newer "$bin" -print -quit)" ]; }; then
   swift build -c release --product archway
 fi
 pids=()
