@@ -244,28 +244,13 @@ struct FailClosedTests {
         let harness = GatewayHarness()
         try await harness.startBackend("api")
         harness.ingress = IngressServing(httpPort: 80, httpsPort: 443)
-        func ingress(_ name: String, host: String, annotations: String) -> String {
-            """
-            apiVersion: networking.k8s.io/v1
-            kind: Ingress
-            metadata:
-              name: \(name)
-              annotations: {\(annotations)}
-            spec:
-              ingressClassName: archway
-              rules:
-              - host: \(host)
-                http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: api, port: {number: 80}}}}]}
-            """
-        }
         try harness.write("ingress.yaml", Manifests.join(
-            "apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata: {name: archway}\nspec: {controller: archway.dev/ingress-controller}",
-            Manifests.service("api", targetPort: harness.backendPorts["api"]!),
-            ingress("private", host: "private.test", annotations: """
+            Manifests.ingressClass(), Manifests.service("api", targetPort: harness.backendPorts["api"]!),
+            Manifests.ingress("private", host: "private.test", service: "api", annotations: """
                 nginx.ingress.kubernetes.io/auth-type: basic, nginx.ingress.kubernetes.io/auth-secret: basic-auth
                 """),
-            ingress("office", host: "office.test", annotations: "nginx.ingress.kubernetes.io/whitelist-source-range: 10.0.0.0/8"),
-            ingress("public", host: "public.test", annotations: "nginx.ingress.kubernetes.io/ssl-redirect: 'false'")))
+            Manifests.ingress("office", host: "office.test", service: "api", annotations: "nginx.ingress.kubernetes.io/whitelist-source-range: 10.0.0.0/8"),
+            Manifests.ingress("public", host: "public.test", service: "api", annotations: "nginx.ingress.kubernetes.io/ssl-redirect: 'false'")))
         try await harness.start()
         defer { Task { await harness.stop() } }
         #expect(try await harness.send("/", host: "public.test").echoName == "api")

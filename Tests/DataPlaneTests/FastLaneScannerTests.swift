@@ -33,7 +33,10 @@ import Testing
     }
 
     @Test func headerMatchesReadTheFirstValueOfAField() throws {
-        let text = "GET / HTTP/1.1\r\nHost: a\r\nX-Env:  canary \r\nx-env: second\r\n\r\n"
+        if case .head = scan("GET / HTTP/1.1\r\nHost: a\r\nX-Env: canary \r\n\r\n") {
+            Issue.record("trailing whitespace: llhttp keeps it in the value, so the general path must decide")
+        }
+        let text = "GET / HTTP/1.1\r\nHost: a\r\nX-Env:  canary\r\nx-env: second\r\n\r\n"
         guard case .head(let head) = scan(text) else { Issue.record("not scanned"); return }
         Array(text.utf8).withUnsafeBytes { bytes in
             #expect(RequestHeadScanner.value(of: "x-env", in: bytes, head) == "canary")
@@ -76,6 +79,11 @@ import Testing
             ("two request ids", "GET / HTTP/1.1\r\nHost: a\r\nX-Request-Id: 1\r\nX-Request-Id: 2\r\n\r\n"),
             ("non-ASCII value", "GET / HTTP/1.1\r\nHost: a\r\nX: caf\u{e9}\r\n\r\n"),
             ("not HTTP", "\u{16}\u{3}\u{1}\u{2}\u{0}\u{1}\u{0}\u{1}\u{fc}\u{3}\u{3}"),
+            // Found by FastLaneDifferentialTests: llhttp refuses methods it does not know, and keeps
+            // trailing whitespace in a value; either way the general path must be the one to answer.
+            ("unknown method", "NELETE / HTTP/1.1\r\nHost: a\r\n\r\n"),
+            ("the HTTP/2 preface's method", "PRI / HTTP/1.1\r\nHost: a\r\n\r\n"),
+            ("trailing whitespace in Host", "GET / HTTP/1.1\r\nHost: a \r\n\r\n"),
         ]
         for (why, text) in refused {
             guard case .unsuitable = scan(text) else { Issue.record("\(why) was not refused: \(scan(text))"); continue }

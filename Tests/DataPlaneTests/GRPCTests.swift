@@ -153,22 +153,10 @@ struct GRPCTests {
         defer { Task { await harness.stop() } }
         harness.ingress = IngressServing(httpPort: 80, httpsPort: 443)
         func ingress(_ name: String, _ backendProtocol: String) -> String {
-            """
-            apiVersion: networking.k8s.io/v1
-            kind: Ingress
-            metadata:
-              name: \(name)
-              annotations: {nginx.ingress.kubernetes.io/backend-protocol: \(backendProtocol)}
-            spec:
-              ingressClassName: archway
-              rules:
-              - host: \(name).example.com
-                http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: blue, port: {number: 80}}}}]}
-            """
+            Manifests.ingress(name, host: "\(name).example.com", service: "blue", annotations: "nginx.ingress.kubernetes.io/backend-protocol: \(backendProtocol)")
         }
         try harness.write("ingress.yaml", Manifests.join(
-            "apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata: {name: archway}\nspec: {controller: archway.dev/ingress-controller}",
-            Manifests.service("blue", targetPort: blue.port), ingress("grpc", "GRPC"), ingress("grpcs", "GRPCS")))
+            Manifests.ingressClass(), Manifests.service("blue", targetPort: blue.port), ingress("grpc", "GRPC"), ingress("grpcs", "GRPCS")))
         try await harness.start()
         let run = try ExternalTool.run("python3", [Self.peer, "say", String(harness.port), "grpc.example.com"])
         #expect(run.status == 0 && run.stdout.hasPrefix("blue:hi"), "\(run.stdout) \(run.stderr)")

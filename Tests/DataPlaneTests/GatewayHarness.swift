@@ -219,6 +219,28 @@ enum Manifests {
         """
     }
 
+    /// IngressClass `name` whose controller is `controller` (archway's by default).
+    static func ingressClass(_ name: String = "archway", controller: String = "archway.dev/ingress-controller") -> String {
+        "apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata: {name: \(name)}\nspec: {controller: \(controller)}"
+    }
+
+    /// Ingress `name` of class `className`: every path of `host` to Service `service` port 80;
+    /// `annotations` are flow-style mapping entries ("key: value, key: value").
+    static func ingress(_ name: String, host: String, service: String, annotations: String = "", className: String = "archway") -> String {
+        """
+        apiVersion: networking.k8s.io/v1
+        kind: Ingress
+        metadata:
+          name: \(name)
+          annotations: {\(annotations)}
+        spec:
+          ingressClassName: \(className)
+          rules:
+          - host: \(host)
+            http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: \(service), port: {number: 80}}}}]}
+        """
+    }
+
     static func join(_ documents: String...) -> String { documents.joined(separator: "\n---\n") + "\n" }
 }
 

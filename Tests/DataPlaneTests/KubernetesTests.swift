@@ -168,8 +168,7 @@ struct KubernetesTests {
             """
         }
         try server.apply(Manifests.join(
-            "apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata: {name: archway}\nspec: {controller: archway.dev/ingress-controller}",
-            "apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata: {name: nginx}\nspec: {controller: k8s.io/ingress-nginx}",
+            Manifests.ingressClass(), Manifests.ingressClass("nginx", controller: "k8s.io/ingress-nginx"),
             ingress("ours", className: "archway"), ingress("theirs", className: "nginx")))
         _ = try await Self.replica(server, backends: harness)
         defer { Task { await harness.stop(); await server.stop() } }

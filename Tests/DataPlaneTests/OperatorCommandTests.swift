@@ -58,20 +58,11 @@ struct OperatorCommandTests {
     /// A canary Ingress is only reachable through its main Ingress: alone, it is not "served".
     @Test func aCanaryWithoutItsMainIngressIsNotServed() throws {
         func ingress(_ name: String, className: String, canary: Bool) -> String {
-            """
-            apiVersion: networking.k8s.io/v1
-            kind: Ingress
-            metadata:
-              name: \(name)
-              annotations: {\(canary ? "nginx.ingress.kubernetes.io/canary: 'true', nginx.ingress.kubernetes.io/canary-weight: '20'" : "")}
-            spec:
-              ingressClassName: \(className)
-              rules:
-              - host: shop.example.com
-                http: {paths: [{path: /, pathType: Prefix, backend: {service: {name: api, port: {number: 80}}}}]}
-            """
+            Manifests.ingress(name, host: "shop.example.com", service: "api",
+                              annotations: canary ? "nginx.ingress.kubernetes.io/canary: 'true', nginx.ingress.kubernetes.io/canary-weight: '20'" : "",
+                              className: className)
         }
-        let classes = "apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata: {name: archway}\nspec: {controller: archway.dev/ingress-controller}"
+        let classes = Manifests.ingressClass()
         let directory = try Self.write(["i.yaml": Manifests.join(classes, Self.service, ingress("shop", className: "disabled", canary: false),
                                                                  ingress("shop-canary", className: "archway", canary: true))])
         defer { try? FileManager.default.removeItem(at: directory) }

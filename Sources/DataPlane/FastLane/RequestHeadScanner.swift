@@ -47,7 +47,9 @@ struct RequestHeadScanner {
         while at < count, at < 20, byte(at) >= UInt8(ascii: "A"), byte(at) <= UInt8(ascii: "Z") { at += 1 }
         guard at < count else { return count > 20 ? .unsuitable : .incomplete }
         guard at > 0, byte(at) == UInt8(ascii: " ") else { return .unsuitable }
-        let method = Self.method(bytes, 0..<at)
+        // Only the common methods: llhttp (the general path) refuses a token it does not know, and
+        // the lane must not forward what the general path would answer 400.
+        guard let method = Self.method(bytes, 0..<at) else { return .unsuitable }
         at += 1
         let targetStart = at
         while at < count, byte(at) > 0x20, byte(at) < 0x7F { at += 1 }
@@ -99,6 +101,9 @@ struct RequestHeadScanner {
             }
             guard at + 1 < count else { return .incomplete }
             guard byte(at + 1) == UInt8(ascii: "\n") else { return .unsuitable }
+            // Trailing whitespace stays part of the value for llhttp, so the general path would route
+            // and match on "a.example.com " where the lane reads "a.example.com": such heads go there.
+            guard valueEnd == at else { return .unsuitable }
             at += 2
             guard head.fieldCount < maxHeaderCount else { return .unsuitable }
             head.fieldCount += 1
@@ -196,7 +201,7 @@ struct RequestHeadScanner {
     }
 
     /// The usual methods without an allocation.
-    private static func method(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> String {
+    private static func method(_ bytes: UnsafeRawBufferPointer, _ range: Range<Int>) -> String? {
         switch range.count {
         case 3 where bytes.matches(range, "GET"): return "GET"
         case 3 where bytes.matches(range, "PUT"): return "PUT"
@@ -205,7 +210,8 @@ struct RequestHeadScanner {
         case 5 where bytes.matches(range, "PATCH"): return "PATCH"
         case 6 where bytes.matches(range, "DELETE"): return "DELETE"
         case 7 where bytes.matches(range, "OPTIONS"): return "OPTIONS"
-        default: return String(decoding: bytes[range], as: UTF8.self)
+        case 5 where bytes.matches(range, "TRACE"): return "TRACE"
+        default: return nil
         }
     }
 
