@@ -9,10 +9,24 @@ import Testing
 /// path carried the request, and a connection must keep its order when it leaves the lane.
 @Suite(.timeLimit(.minutes(2)))
 struct FastLaneTests {
+    /// Header filters on both hops (identity fields among their targets) and timeouts: what the
+    /// playbook's routes carry, and what the lane now carries too.
+    static let filteredRule = """
+        filters:
+        - type: RequestHeaderModifier
+          requestHeaderModifier:
+            set: [{name: X-Env, value: prod}, {name: X-Forwarded-Proto, value: https}]
+            add: [{name: Accept, value: text/html}, {name: X-New, value: "1"}]
+            remove: [User-Agent]
+        - type: ResponseHeaderModifier
+          responseHeaderModifier: {set: [{name: X-Kept, value: "3"}], add: [{name: X-Served-By, value: archway}], remove: [Proxy-Authenticate]}
+        timeouts: {request: 30s, backendRequest: 10s}
+        """
+
     /// The same raw request through a gateway with the lane and one without: the backend gets the
     /// same fields in the same order (identity fields aside, which are fresh per request), and the
-    /// client the same response fields.
-    @Test func bothPathsSendTheSameRequestAndResponseFields() async throws {
+    /// client the same response fields; on a plain route and on one with filters and timeouts.
+    @Test(arguments: ["", Self.filteredRule]) func bothPathsSendTheSameRequestAndResponseFields(ruleFields: String) async throws {
         let request = "GET /p/./q?x=1 HTTP/1.1\r\nHost: shop.example.com\r\nAccept: */*\r\nConnection: keep-alive\r\n"
             + "TE: trailers\r\nKeep-Alive: timeout=5\r\nX-Request-Id: client-42\r\nUser-Agent: parity\r\n"
             + "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n\r\n"
@@ -22,7 +36,7 @@ struct FastLaneTests {
             let backend = StubHTTPServer { _ in
                 .init(status: 200, headers: [("X-Kept", "2"), ("Connection", "keep-alive, X-Hop"), ("X-Hop", "1"), ("Proxy-Authenticate", "Basic")], body: "ok")
             }
-            let harness = try await Self.gateway(fastLane: fastLane, backend: backend.start)
+            let harness = try await Self.gateway(fastLane: fastLane, ruleFields: ruleFields, backend: backend.start)
             let socket = try BlockingSocket(port: harness.port, timeout: 3)
             socket.send(request)
             answers.append(socket.receive(through: "\r\n\r\n") ?? "")
@@ -37,10 +51,31 @@ struct FastLaneTests {
         }
         #expect(seen[0].map { "\($0.0): \($0.1)" } == seen[1].map { "\($0.0): \($0.1)" })
         #expect(seen[0].contains { $0 == ("request-line", "GET /p/q?x=1") }, "the normalised path is forwarded")
-        #expect(seen[0].contains { $0 == ("x-forwarded-proto", "http") } && !seen[0].contains { $0.0 == "te" || $0.0 == "keep-alive" })
+        #expect(seen[0].contains { $0 == ("x-forwarded-proto", ruleFields.isEmpty ? "http" : "https") } && !seen[0].contains { $0.0 == "te" || $0.0 == "keep-alive" })
         func fields(_ answer: String) -> [String] { answer.split(separator: "\r\n").map { $0.lowercased() }.sorted() }
         #expect(fields(answers[0]) == fields(answers[1]))
-        #expect(answers[0].hasPrefix("HTTP/1.1 200 OK") && answers[0].contains("X-Kept: 2") && !answers[0].lowercased().contains("x-hop"), "\(answers[0])")
+        #expect(answers[0].hasPrefix("HTTP/1.1 200 OK") && !answers[0].lowercased().contains("x-hop"), "\(answers[0])")
+        if ruleFields.isEmpty {
+            #expect(answers[0].contains("X-Kept: 2"))
+        } else {
+            // The filters acted (on both paths alike, as checked above).
+            #expect(seen[0].contains { $0 == ("x-env", "prod") } && seen[0].contains { $0 == ("x-forwarded-proto", "https") }, "\(seen[0])")
+            #expect(seen[0].contains { $0 == ("accept", "*/*,text/html") } && !seen[0].contains { $0.0 == "user-agent" }, "\(seen[0])")
+            let lower = answers[0].lowercased()
+            #expect(lower.contains("x-kept: 3") && lower.contains("x-served-by: archway") && !lower.contains("proxy-authenticate"), "\(answers[0])")
+        }
+    }
+
+    /// timeouts.backendRequest on the lane: a backend that never answers gets the general path's 504.
+    @Test(arguments: [true, false]) func aSilentBackendTimesOutAlike(fastLane: Bool) async throws {
+        let silent = RecordingBackend(name: "silent", silent: true)
+        let harness = try await Self.gateway(fastLane: fastLane, ruleFields: "timeouts: {backendRequest: 300ms}") { try await silent.start(group: $0) }
+        defer { Task { await harness.stop() } }
+        let started = ContinuousClock.now
+        let answer = try await harness.send("/slow", host: "a.example.com")
+        #expect(answer.status == 504 && answer.text == "backend default/svc:80 did not answer within the route's timeouts.backendRequest (300ms)\n",
+                "\(answer.status) \(answer.text)")
+        #expect(ContinuousClock.now - started < .seconds(3))
     }
 
     /// GET, then a POST with a body (which the lane leaves to the general path), then GETs, all
@@ -110,12 +145,13 @@ struct FastLaneTests {
 
     /// Archway in front of a test backend started on the harness's event loops: Gateway `gw`, Service
     /// `svc`, and one route sending every request there.
-    static func gateway(fastLane: Bool = true, backend start: (any EventLoopGroup) async throws -> Int) async throws -> GatewayHarness {
+    static func gateway(fastLane: Bool = true, ruleFields: String = "",
+                        backend start: (any EventLoopGroup) async throws -> Int) async throws -> GatewayHarness {
         let harness = GatewayHarness()
         harness.fastLane = fastLane
         let backendPort = try await start(harness.group)
         try harness.write("gw.yaml", Manifests.join(Manifests.gateway(), Manifests.service("svc", targetPort: backendPort),
-                                                    Manifests.route("r", path: "/", service: "svc")))
+                                                    Manifests.route("r", path: "/", service: "svc", ruleFields: ruleFields)))
         try await harness.start()
         return harness
     }

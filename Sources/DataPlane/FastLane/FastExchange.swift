@@ -16,6 +16,11 @@ final class FastExchange {
     let isHEAD: Bool
     /// The client connection stays open after this response.
     var keepAlive: Bool
+    /// ResponseHeaderModifier filters, the route's then the backendRef's (the general path's order).
+    let responseEdits: [HeaderEdits]
+    /// timeouts.request (from admission) and timeouts.backendRequest (from each connect).
+    var requestTimer: Scheduled<Void>?
+    var tryTimer: Scheduled<Void>?
 
     var upstream: RawUpstreamConnection?
     var endpoint: Endpoint?
@@ -33,12 +38,20 @@ final class FastExchange {
     private var remaining = 0
     private var chunks = ChunkedBodyTracker()
 
-    init(record: RequestRecord, cluster: CompiledCluster, request: ByteBuffer, isHEAD: Bool, keepAlive: Bool) {
+    init(record: RequestRecord, cluster: CompiledCluster, request: ByteBuffer, isHEAD: Bool, keepAlive: Bool, responseEdits: [HeaderEdits]) {
         self.record = record
         self.cluster = cluster
         self.request = request
         self.isHEAD = isHEAD
         self.keepAlive = keepAlive
+        self.responseEdits = responseEdits
+    }
+
+    func cancelTimers() {
+        requestTimer?.cancel()
+        tryTimer?.cancel()
+        requestTimer = nil
+        tryTimer = nil
     }
 
     /// Closes the backend connection (its state is unknown, or it fell out of step) and lets go of it.

@@ -87,6 +87,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if let exchange {
             // The client left mid-exchange: the backend connection is in an unknown state.
             self.exchange = nil
+            exchange.cancelTimers()
             exchange.dropUpstream()
             proxy.fastLane(busy: false)
         }
@@ -134,12 +135,12 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let view = RequestView(path: path, query: query, method: head.method) { name in
             bytes.withUnsafeReadableBytes { RequestHeadScanner.value(of: name, in: $0, head) }
         }
-        guard case .matched(let route) = table.route(port: listenerPort, host: host, request: view), route.isPlainForward,
+        guard case .matched(let route) = table.route(port: listenerPort, host: host, request: view), route.fastLaneCarries,
               case .forward(let choice) = route.action else { return nil }
         let index = choice.pick(loop.nextRandom())
         let picked = choice.targets[index]
-        guard picked.requestHeaders == nil, picked.responseHeaders == nil, case .cluster(let cluster) = picked.target,
-              !cluster.endpoints.isEmpty, !cluster.http2, cluster.tls == nil, cluster.health == nil else { return nil }
+        guard case .cluster(let cluster) = picked.target, !cluster.endpoints.isEmpty, !cluster.http2, cluster.tls == nil,
+              cluster.health == nil else { return nil }
 
         var record = RequestRecord(table: table, method: head.method, start: start)
         record.route = route
@@ -152,16 +153,21 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
             record.path = path
             record.tenantHeader = head.tenant
         }
-        let request = upstreamRequest(head, bytes: bytes, path: path, query: query, requestID: record.requestID, allocator: context.channel.allocator)
+        let requestEdits = [route.requestHeaders, picked.requestHeaders].compactMap { $0 }
+        let request = upstreamRequest(head, bytes: bytes, path: path, query: query, requestID: record.requestID, edits: requestEdits,
+                                      allocator: context.channel.allocator)
         return FastExchange(record: record, cluster: cluster, request: request, isHEAD: head.method == "HEAD",
-                            keepAlive: !head.closeRequested && !quiescing)
+                            keepAlive: !head.closeRequested && !quiescing,
+                            responseEdits: [route.responseHeaders, picked.responseHeaders].compactMap { $0 })
     }
 
     /// The request line with the normalised path, the client's fields minus the hop-by-hop ones,
     /// then the X-Forwarded-*, Forwarded, X-Request-Id and traceparent fields, as the general path
     /// writes them.
+    /// Header filters (`edits`, the route's then the backendRef's) act on those fields last, through
+    /// the general path's own `HeaderRules.apply`.
     private func upstreamRequest(_ head: ScannedRequestHead, bytes: ByteBuffer, path: Substring, query: Substring?,
-                                 requestID: String, allocator: ByteBufferAllocator) -> ByteBuffer {
+                                 requestID: String, edits: [HeaderEdits], allocator: ByteBufferAllocator) -> ByteBuffer {
         var out = allocator.buffer(capacity: head.length + 384)
         out.writeString(head.method)
         out.writeStaticString(" ")
@@ -171,6 +177,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
             out.writeSubstring(query)
         }
         out.writeStaticString(" HTTP/1.1\r\n")
+        let fieldsStart = out.writerIndex
         bytes.withUnsafeReadableBytes { raw in
             for span in head.keptSpans { out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[span])) }
         }
@@ -195,7 +202,9 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         out.writeStaticString("traceparent: ")
         RequestIdentity.writeTraceparent(given: head.traceparent, into: &out, loop: loop)
-        out.writeStaticString("\r\n\r\n")
+        out.writeStaticString("\r\n")
+        if !edits.isEmpty { FieldLines.edit(&out, from: fieldsStart, with: edits) }
+        out.writeStaticString("\r\n")
         return out
     }
 
@@ -204,7 +213,20 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func start(_ exchange: FastExchange) {
         self.exchange = exchange
         proxy.fastLane(busy: true)
+        if let millis = exchange.record.route?.requestTimeoutMillis, let context {
+            exchange.requestTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: exchange.record.start + .milliseconds(Int64(millis))) {
+                self.timedOut(exchange, TimeoutMessages.request(millis))
+            }
+        }
         connect(exchange, allowReuse: true)
+    }
+
+    /// As the general path: a 504 naming the limit before the response started; a cut after.
+    private func timedOut(_ exchange: FastExchange, _ why: String) {
+        guard self.exchange === exchange, let context else { return }
+        exchange.upstreamReusable = false
+        if case .streaming = exchange.response { return cutMidResponse(exchange, context: context) }
+        fail(exchange, .gatewayTimeout, why)
     }
 
     /// Round robin over the Service's endpoints; a second try goes elsewhere (ConnectTries).
@@ -214,6 +236,13 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         exchange.endpoint = endpoint
         exchange.tryStart = .now()
         exchange.connectAttempts += 1
+        // timeouts.backendRequest bounds each try, from its connect to the end of its response.
+        if let millis = exchange.record.route?.backendTimeoutMillis, let context {
+            exchange.tryTimer?.cancel()
+            exchange.tryTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(millis))) {
+                self.timedOut(exchange, TimeoutMessages.backend(exchange.cluster.id, millis))
+            }
+        }
         if allowReuse, let idle = loop.rawPool.takeIdle(endpoint) {
             return attach(idle, reused: true, to: exchange)
         }
@@ -283,11 +312,14 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let bodyBytes = buffer.readableBytes - head.length
         var out = context.channel.allocator.buffer(capacity: head.length + 32 + (bodyBytes <= 4096 ? bodyBytes : 0))
         out.writeStaticString("HTTP/1.1 ")
-        buffer.withUnsafeReadableBytes { raw in
+        let fieldsStart = buffer.withUnsafeReadableBytes { raw in
             out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[head.statusText]))
             out.writeStaticString("\r\n")
+            let start = out.writerIndex
             for span in head.keptSpans { out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[span])) }
+            return start
         }
+        if !exchange.responseEdits.isEmpty { FieldLines.edit(&out, from: fieldsStart, with: exchange.responseEdits) }
         if !exchange.keepAlive { out.writeStaticString("connection: close\r\n") }
         out.writeStaticString("\r\n")
         var body = buffer
@@ -365,6 +397,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The exchange is over: it is counted, and the connection is no longer busy.
     private func settle(_ exchange: FastExchange, status: Int) {
         self.exchange = nil
+        exchange.cancelTimers()
         loop.record(exchange.record, RequestOutcome(status: status, client: proxy.clientAddress, bytesOut: exchange.bodyBytesSent,
                                                     tryStart: exchange.tryStart, endpoint: exchange.endpoint))
         proxy.fastLane(busy: false)

@@ -122,7 +122,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         if let started = headStartedAt, now - started >= limits.headerTimeout {
             keepAlive = false
             let record = RequestRecord(table: tables.current, method: "OTHER", start: started)
-            respondLocally(.requestTimeout, "request head not received within \(Self.duration(Int(limits.headerTimeout.nanoseconds / 1_000_000)))",
+            respondLocally(.requestTimeout, "request head not received within \(TimeoutMessages.duration(Int(limits.headerTimeout.nanoseconds / 1_000_000)))",
                            record: record, requestEnded: true)
             return false
         }

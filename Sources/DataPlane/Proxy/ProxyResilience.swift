@@ -13,7 +13,7 @@ extension ProxyHandler {
         }
         if let millis = route.requestTimeoutMillis {
             exchange.requestTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: start + .milliseconds(Int64(millis))) {
-                self.timedOut(exchange, "the route's timeouts.request (\(Self.duration(millis))) passed")
+                self.timedOut(exchange, TimeoutMessages.request(millis))
             }
         }
     }
@@ -27,7 +27,7 @@ extension ProxyHandler {
             if self.canRetryAgain(exchange) {
                 self.retryExchange(exchange)
             } else {
-                self.timedOut(exchange, "backend \(exchange.cluster.id) did not answer within the route's timeouts.backendRequest (\(Self.duration(millis)))")
+                self.timedOut(exchange, TimeoutMessages.backend(exchange.cluster.id, millis))
             }
         }
     }
@@ -79,10 +79,6 @@ extension ProxyHandler {
                 metrics.mirrored(record.metricsKey, mirror: mirror.name, abandoned: abandoned, labels: record.metricLabels)
             })
         }
-    }
-
-    static func duration(_ millis: Int) -> String {
-        millis % 1000 == 0 ? "\(millis / 1000)s" : "\(millis)ms"
     }
 }
 

@@ -11,6 +11,17 @@ extension EventLoopContext {
     }
 }
 
+/// How a timed-out request is worded, the same on both paths.
+enum TimeoutMessages {
+    static func request(_ millis: Int) -> String { "the route's timeouts.request (\(duration(millis))) passed" }
+
+    static func backend(_ cluster: String, _ millis: Int) -> String {
+        "backend \(cluster) did not answer within the route's timeouts.backendRequest (\(duration(millis)))"
+    }
+
+    static func duration(_ millis: Int) -> String { millis % 1000 == 0 ? "\(millis / 1000)s" : "\(millis)ms" }
+}
+
 enum ConnectTries {
     /// At most three connects, and no more than one per endpoint plus one.
     static func mayConnectAgain(after attempts: Int, endpoints: Int) -> Bool {

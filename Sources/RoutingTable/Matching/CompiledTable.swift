@@ -218,9 +218,10 @@ public final class CompiledRoute: Sendable {
     /// The first policy that applies but cannot be enforced: every request here is refused (500).
     public let blockedBy: String?
     public let session: StickySession?
-    /// A weighted forward and nothing else: no filter, edge policy, session, timeout or retry acts on
-    /// the request, so the HTTP/1 fast lane may carry it as bytes.
-    public let isPlainForward: Bool
+    /// A weighted forward whose only filters edit header fields, with no edge policy, session or retry
+    /// (timeouts allowed): the HTTP/1 fast lane may carry it as bytes. What decides whether it does is
+    /// this and `FastLaneHandler.admit`, nothing else.
+    public let fastLaneCarries: Bool
 
     init(_ entry: HTTPRouteEntry, clusters: [String: CompiledCluster], slos: [String: SLOTracker] = [:],
          edgeGuards: EdgeGuardFactory? = nil) throws {
@@ -265,7 +266,12 @@ public final class CompiledRoute: Sendable {
                 ?? .direct(status: 500, reason: "no backend has a weight above 0")
         }
         let forwards = if case .forward = action { true } else { false }
-        isPlainForward = forwards && entry.filters.isEmpty && entry.edge.isEmpty && session == nil && retry == nil
-            && requestTimeoutMillis == nil && backendTimeoutMillis == nil
+        let onlyHeaderFilters = entry.filters.allSatisfy { filter in
+            switch filter {
+            case .requestHeaders, .responseHeaders: true
+            default: false
+            }
+        }
+        fastLaneCarries = forwards && onlyHeaderFilters && entry.edge.isEmpty && session == nil && retry == nil
     }
 }
