@@ -18,9 +18,11 @@ final class FastExchange {
     var keepAlive: Bool
     /// ResponseHeaderModifier filters, the route's then the backendRef's (the general path's order).
     let responseEdits: [HeaderEdits]
-    /// timeouts.request (from admission) and timeouts.backendRequest (from each connect).
-    var requestTimer: Scheduled<Void>?
-    var tryTimer: Scheduled<Void>?
+    /// timeouts.request (from admission) and timeouts.backendRequest (from each connect), watched by
+    /// one timer at the earlier of the two: one scheduled task per request, not two.
+    var requestDeadline: NIODeadline?
+    var tryDeadline: NIODeadline?
+    var timer: Scheduled<Void>?
 
     var upstream: RawUpstreamConnection?
     var endpoint: Endpoint?
@@ -48,10 +50,18 @@ final class FastExchange {
     }
 
     func cancelTimers() {
-        requestTimer?.cancel()
-        tryTimer?.cancel()
-        requestTimer = nil
-        tryTimer = nil
+        timer?.cancel()
+        timer = nil
+    }
+
+    /// The earlier deadline still ahead of the exchange, if any.
+    var nextDeadline: NIODeadline? {
+        switch (requestDeadline, tryDeadline) {
+        case (let request?, let attempt?): min(request, attempt)
+        case (let request?, nil): request
+        case (nil, let attempt?): attempt
+        case (nil, nil): nil
+        }
     }
 
     /// Closes the backend connection (its state is unknown, or it fell out of step) and lets go of it.

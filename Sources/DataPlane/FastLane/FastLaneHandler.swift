@@ -213,17 +213,35 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func start(_ exchange: FastExchange) {
         self.exchange = exchange
         proxy.fastLane(busy: true)
-        if let millis = exchange.record.route?.requestTimeoutMillis, let context {
-            exchange.requestTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: exchange.record.start + .milliseconds(Int64(millis))) {
-                self.timedOut(exchange, TimeoutMessages.request(millis))
-            }
+        if let millis = exchange.record.route?.requestTimeoutMillis {
+            exchange.requestDeadline = exchange.record.start + .milliseconds(Int64(millis))
         }
         connect(exchange, allowReuse: true)
     }
 
+    /// Schedules the exchange's one timer at its next deadline, unless it already has one (a later
+    /// try's deadline is never earlier than the one the timer was set for).
+    private func armTimer(_ exchange: FastExchange) {
+        guard exchange.timer == nil, let deadline = exchange.nextDeadline, let context else { return }
+        exchange.timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { self.deadlineReached(exchange) }
+    }
+
+    private func deadlineReached(_ exchange: FastExchange) {
+        guard self.exchange === exchange, let route = exchange.record.route else { return }
+        exchange.timer = nil
+        let now = NIODeadline.now()
+        if let deadline = exchange.requestDeadline, deadline <= now, let millis = route.requestTimeoutMillis {
+            return timedOut(exchange, TimeoutMessages.request(millis))
+        }
+        if let deadline = exchange.tryDeadline, deadline <= now, let millis = route.backendTimeoutMillis {
+            return timedOut(exchange, TimeoutMessages.backend(exchange.cluster.id, millis))
+        }
+        armTimer(exchange)
+    }
+
     /// As the general path: a 504 naming the limit before the response started; a cut after.
     private func timedOut(_ exchange: FastExchange, _ why: String) {
-        guard self.exchange === exchange, let context else { return }
+        guard let context else { return }
         exchange.upstreamReusable = false
         if case .streaming = exchange.response { return cutMidResponse(exchange, context: context) }
         fail(exchange, .gatewayTimeout, why)
@@ -237,12 +255,8 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         exchange.tryStart = .now()
         exchange.connectAttempts += 1
         // timeouts.backendRequest bounds each try, from its connect to the end of its response.
-        if let millis = exchange.record.route?.backendTimeoutMillis, let context {
-            exchange.tryTimer?.cancel()
-            exchange.tryTimer = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(millis))) {
-                self.timedOut(exchange, TimeoutMessages.backend(exchange.cluster.id, millis))
-            }
-        }
+        if let millis = exchange.record.route?.backendTimeoutMillis { exchange.tryDeadline = .now() + .milliseconds(Int64(millis)) }
+        armTimer(exchange)
         if allowReuse, let idle = loop.rawPool.takeIdle(endpoint) {
             return attach(idle, reused: true, to: exchange)
         }

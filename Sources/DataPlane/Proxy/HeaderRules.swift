@@ -104,10 +104,11 @@ enum HeaderRules {
 
     /// `set` replaces, `add` appends to an existing value with a comma (one field, as the conformance
     /// suite expects), `remove` deletes; names compare case-insensitively.
-    static func apply(_ edits: HeaderEdits, to headers: inout HTTPHeaders) {
+    /// Generic so that the fast lane's field lines follow this one implementation too.
+    static func apply<Fields: EditableFields>(_ edits: HeaderEdits, to headers: inout Fields) {
         for header in edits.set { headers.replaceOrAdd(name: header.name, value: header.value) }
         for header in edits.add {
-            let existing = headers[header.name]
+            let existing = headers.values(named: header.name)
             if existing.isEmpty {
                 headers.add(name: header.name, value: header.value)
             } else {
@@ -116,6 +117,19 @@ enum HeaderRules {
         }
         for name in edits.remove { headers.remove(name: name) }
     }
+}
+
+/// What `HeaderRules.apply` needs of a list of fields, with HTTPHeaders' meaning: names compare
+/// case-insensitively, `replaceOrAdd` removes every field of the name and appends one, `add` appends.
+protocol EditableFields {
+    func values(named name: String) -> [String]
+    mutating func add(name: String, value: String)
+    mutating func replaceOrAdd(name: String, value: String)
+    mutating func remove(name: String)
+}
+
+extension HTTPHeaders: EditableFields {
+    func values(named name: String) -> [String] { self[name] }
 }
 
 extension Collection<UInt8> {
