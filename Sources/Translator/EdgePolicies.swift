@@ -127,7 +127,10 @@ extension Translator {
     /// The rule an HTTPRoute `ExtensionRef` filter names, looked up in the route's namespace.
     func edgeRule(extensionRef ref: HTTPRoute.LocalObjectReference, namespace: String, snapshot: ResourceSnapshot) -> Swift.Result<EdgeRule, EdgeProblem> {
         guard ref.group == BackendTrafficPolicy.group, let kind = EdgePolicy.Kind(rawValue: ref.kind) else {
-            return .failure(.init(reason: "InvalidKind", message: "ExtensionRef \(ref.group)/\(ref.kind) is not an archway.dev edge policy kind (\(EdgePolicy.Kind.allCases.map(\.rawValue).joined(separator: ", ")))"))
+            let kinds = EdgePolicy.Kind.allCases.map(\.rawValue)
+            let suggestion = KnownKinds.closest(to: ref.kind, among: kinds).map { "; did you mean \(BackendTrafficPolicy.group)/\($0)?" } ?? ""
+            return .failure(.init(reason: "InvalidKind", message: "ExtensionRef \(ref.group)/\(ref.kind) \(ref.name) is not an archway.dev edge policy kind "
+                                  + "(\(kinds.joined(separator: ", ")))\(suggestion); the rule's requests are refused with 500"))
         }
         let name = NamespacedName(namespace, ref.name)
         guard let policy = snapshot.edgePolicies.first(where: { $0.kind == kind && $0.metadata.namespacedName == name }) else {

@@ -52,15 +52,18 @@ extension Translator {
                 var edge: [EdgeRule] = []
                 let routeNamespace = route.metadata.namespace ?? "default"
                 for filter in rule.filters ?? [] {
-                    if filter.type == "ExtensionRef", let ref = filter.extensionRef, ref.group == BackendTrafficPolicy.group,
-                       EdgePolicy.Kind(rawValue: ref.kind) != nil {
+                    if filter.type == "ExtensionRef", let ref = filter.extensionRef {
+                        // The spec: an ExtensionRef that cannot be resolved is never skipped; the requests
+                        // it would have processed get an error. So the rule keeps its matches (nothing
+                        // falls through to a less specific rule) and answers 500, whatever the kind.
                         switch edgeRule(extensionRef: ref, namespace: routeNamespace, snapshot: snapshot) {
                         case .success(let rule): edge.append(rule)
                         case .failure(let problem):
                             // The spec: a filter that cannot be honoured answers 500 rather than letting
                             // the request through unchecked; the same rule as a broken targetRef policy.
                             if compiled.refsProblem == nil { compiled.refsProblem = (problem.reason, problem.message) }
-                            edge.append(.unenforceable(UnenforceableRule(policy: "\(ref.kind) \(routeNamespace)/\(ref.name)", kind: ref.kind,
+                            let kind = ref.group == BackendTrafficPolicy.group ? ref.kind : "\(ref.group)/\(ref.kind)"
+                            edge.append(.unenforceable(UnenforceableRule(policy: "\(kind) \(routeNamespace)/\(ref.name)", kind: kind,
                                                                          problem: problem.message)))
                         }
                         continue
@@ -174,8 +177,7 @@ extension Translator {
                                             allowMethods: cors?.allowMethods ?? [], allowHeaders: cors?.allowHeaders ?? [],
                                             exposeHeaders: cors?.exposeHeaders ?? [], maxAge: cors?.maxAge ?? 5)))
         case "ExtensionRef":
-            let ref = filter.extensionRef
-            throw RuleError(message: "ExtensionRef filter \(ref?.group ?? "")/\(ref?.kind ?? "")/\(ref?.name ?? "") is not supported (archway.dev kinds: \(EdgePolicy.Kind.allCases.map(\.rawValue).joined(separator: ", ")))")
+            throw RuleError(message: "an ExtensionRef filter needs extensionRef (group, kind and name)")
         default:
             throw RuleError(message: "filter type \(filter.type) is not supported")
         }

@@ -262,4 +262,33 @@ struct FailClosedTests {
         #expect(status?.message.contains("refused with 500: nginx.ingress.kubernetes.io/auth-type, nginx.ingress.kubernetes.io/auth-secret not enforced") == true,
                 "\(status?.message ?? "no status")")
     }
+
+    /// An ExtensionRef archway cannot resolve (a typo in its kind) is never skipped: its rule answers
+    /// 500 instead of vanishing and letting a catch-all rule serve its requests unprotected.
+    @Test func anUnresolvableExtensionRefKeepsItsRuleAndRefuses() async throws {
+        let harness = GatewayHarness()
+        try await harness.startBackend("api")
+        try harness.write("gw.yaml", Manifests.join(
+            Manifests.gateway(), Manifests.service("api", targetPort: harness.backendPorts["api"]!),
+            """
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: HTTPRoute
+            metadata: {name: site}
+            spec:
+              parentRefs: [{name: gw}]
+              rules:
+              - backendRefs: [{name: api, port: 80}]
+              - matches: [{path: {type: PathPrefix, value: /admin}}]
+                filters: [{type: ExtensionRef, extensionRef: {group: archway.dev, kind: BasicAuths, name: staff}}]
+                backendRefs: [{name: api, port: 80}]
+            """))
+        try await harness.start()
+        defer { Task { await harness.stop() } }
+        #expect(try await harness.send("/", host: "site.test").echoName == "api")
+        let admin = try await harness.send("/admin/users", host: "site.test")
+        #expect(admin.status == 500 && admin.echoName == nil, "the catch-all served /admin: \(admin.status)")
+        let conditions = await harness.runtime.statuses?.httpRoutes[NamespacedName("default", "site")]?.parents.first?.conditions ?? []
+        #expect(conditions.contains { $0.type == "ResolvedRefs" && $0.reason == "InvalidKind" && $0.message.contains("did you mean archway.dev/BasicAuth?") },
+                "\(conditions)")
+    }
 }
