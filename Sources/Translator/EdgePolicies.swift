@@ -198,6 +198,17 @@ extension Translator {
             if let document {
                 let keys = (try? JSONSerialization.jsonObject(with: Data(document.utf8)) as? [String: Any])?["keys"] as? [Any]
                 guard let keys, !keys.isEmpty else { return invalid("the JWKS is not a JSON object with a non-empty \"keys\" array") }
+                // Each key must carry what its type needs (RFC 7518 §6): a set whose keys cannot be read
+                // would refuse every token at request time while the policy looked accepted.
+                let required = ["RSA": ["n", "e"], "EC": ["crv", "x", "y"], "OKP": ["crv", "x"]]
+                for (index, entry) in keys.enumerated() {
+                    guard let key = entry as? [String: Any], let type = key["kty"] as? String, let fields = required[type] else {
+                        return invalid("JWKS key \(index) has no kty of RSA, EC or OKP (the key types JWTAuth verifies)")
+                    }
+                    if let missing = fields.first(where: { (key[$0] as? String)?.isEmpty ?? true }) {
+                        return invalid("JWKS key \(index) (\(type)) has no \"\(missing)\"")
+                    }
+                }
             }
             let refresh = spec.jwks.refreshInterval.flatMap(parseGatewayDuration).map { max(1, $0 / 1000) } ?? 300
             return .success(.jwtAuth(JWTAuthRule(policy: label, jwks: document, jwksURL: spec.jwks.url, refreshSeconds: refresh, issuer: spec.issuer,

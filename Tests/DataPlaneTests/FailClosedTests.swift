@@ -11,14 +11,16 @@ import Testing
 struct FailClosedTests {
     /// Each kind with a spec (flow-style mapping entries) the translator cannot enforce, as a user
     /// would get it wrong.
-    static let brokenSpecs: [(kind: String, spec: String)] = [
-        ("BasicAuth", "secretRef: {name: no-such-secret}"),
-        ("APIKeyAuth", "secretRef: {name: no-such-secret}"),
-        ("JWTAuth", "jwks: {secretRef: {name: no-such-secret}}"),
-        ("ForwardAuth", "url: ftp://auth.example.com/check"),
-        ("RateLimit", "requests: 0, unit: Second"),
-        ("IPAllowList", "allow: [not-an-address]"),
-        ("BodySize", "maxRequestBody: lots"),
+    /// `id` names the objects made for the case (hostnames, routes, policies).
+    static let brokenSpecs: [(kind: String, id: String, spec: String)] = [
+        ("BasicAuth", "basicauth", "secretRef: {name: no-such-secret}"),
+        ("APIKeyAuth", "apikeyauth", "secretRef: {name: no-such-secret}"),
+        ("JWTAuth", "jwtauth", "jwks: {secretRef: {name: no-such-secret}}"),
+        ("JWTAuth", "jwks", "jwks: {inline: '{\"keys\": [{\"kty\": \"RSA\", \"n\": \"\"}]}'}"),
+        ("ForwardAuth", "forwardauth", "url: ftp://auth.example.com/check"),
+        ("RateLimit", "ratelimit", "requests: 0, unit: Second"),
+        ("IPAllowList", "ipallowlist", "allow: [not-an-address]"),
+        ("BodySize", "bodysize", "maxRequestBody: lots"),
     ]
 
     static let levels = ["gateway", "listener", "route", "rule", "extensionref"]
@@ -42,8 +44,7 @@ struct FailClosedTests {
             spec: {controllerName: archway.dev/gateway-controller}
             """]
         var mainListeners = ["{name: any, protocol: HTTP, port: 80}"]
-        for (kind, spec) in brokenSpecs {
-            let k = kind.lowercased()
+        for (kind, k, spec) in brokenSpecs {
             mainListeners.append("{name: l-\(k), protocol: HTTP, port: 80, hostname: listener.\(k).test}")
             documents.append("""
                 apiVersion: gateway.networking.k8s.io/v1
@@ -111,8 +112,7 @@ struct FailClosedTests {
 
         #expect(try await harness.send("/", host: "control.test").echoName == "api", "a route no broken policy covers is served")
         var refused = 0
-        for (kind, _) in Self.brokenSpecs {
-            let k = kind.lowercased()
+        for (kind, k, _) in Self.brokenSpecs {
             for level in Self.levels {
                 let answer = try await harness.send("/", host: "\(level).\(k).test")
                 #expect(answer.status == 500, "\(kind) at \(level) level: got \(answer.status)")
