@@ -200,15 +200,20 @@ extension Translator {
                 guard let keys, !keys.isEmpty else { return invalid("the JWKS is not a JSON object with a non-empty \"keys\" array") }
                 // Each key must carry what its type needs (RFC 7518 §6): a set whose keys cannot be read
                 // would refuse every token at request time while the policy looked accepted.
+                // Keys of other types (a symmetric "oct" key in a mixed set) are left to the verifier.
                 let required = ["RSA": ["n", "e"], "EC": ["crv", "x", "y"], "OKP": ["crv", "x"]]
+                var usable = 0
                 for (index, entry) in keys.enumerated() {
-                    guard let key = entry as? [String: Any], let type = key["kty"] as? String, let fields = required[type] else {
-                        return invalid("JWKS key \(index) has no kty of RSA, EC or OKP (the key types JWTAuth verifies)")
+                    guard let key = entry as? [String: Any], let type = key["kty"] as? String else {
+                        return invalid("JWKS key \(index) is not an object with a kty")
                     }
+                    guard let fields = required[type] else { continue }
                     if let missing = fields.first(where: { (key[$0] as? String)?.isEmpty ?? true }) {
                         return invalid("JWKS key \(index) (\(type)) has no \"\(missing)\"")
                     }
+                    usable += 1
                 }
+                guard usable > 0 else { return invalid("the JWKS has no RSA, EC or OKP key (the key types JWTAuth verifies)") }
             }
             let refresh = spec.jwks.refreshInterval.flatMap(parseGatewayDuration).map { max(1, $0 / 1000) } ?? 300
             return .success(.jwtAuth(JWTAuthRule(policy: label, jwks: document, jwksURL: spec.jwks.url, refreshSeconds: refresh, issuer: spec.issuer,
