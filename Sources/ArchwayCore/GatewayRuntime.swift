@@ -179,8 +179,9 @@ public actor GatewayRuntime {
         // Ready means: a configuration is loaded and every listener port it asks for is bound.
         if !isShutDown { admin.setReady(failures.isEmpty) }
         lastGood = (snapshot, statuses)
+        let edgePolicies = result.table.edgePoliciesByRoute()
         var report = StatusReport(snapshot: snapshot, statuses: statuses)
-        report.edgePolicies = result.table.edgePoliciesByRoute()
+        report.edgePolicies = edgePolicies
         admin.setStatus { [report] format in
             switch format {
             case "json": try? report.json()
@@ -189,7 +190,7 @@ public actor GatewayRuntime {
             default: nil
             }
         }
-        admin.setTopology(DashboardTopology(snapshot: snapshot, statuses: statuses, edgePolicies: result.table.edgePoliciesByRoute()).json())
+        admin.setTopology(DashboardTopology(snapshot: snapshot, statuses: statuses, edgePolicies: edgePolicies).json())
         generation += 1
         metrics.configReloads.increment()
         logStatusProblems(statuses, snapshot: snapshot)

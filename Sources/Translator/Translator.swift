@@ -76,17 +76,19 @@ public struct Translator: Sendable {
             if taken.isEmpty {
                 lowerIngresses(served, serving: serving, snapshot: snapshot, builder: &builder)
                 for ingress in served {
-                    guard let value = IngressIntent(ingress).unservedBackendProtocol else { continue }
+                    let intent = IngressIntent(ingress)
+                    var caveats: [String] = []
+                    if let value = intent.unservedBackendProtocol {
+                        caveats.append("backend-protocol \(value) is not spoken by the side-by-side serving (it sends cleartext HTTP/1.1): "
+                                       + "convert it with `archway migrate`, which writes a BackendTLSPolicy for HTTPS/GRPCS")
+                    }
+                    if !intent.accessControl.isEmpty {
+                        caveats.append("its requests are refused with 500: " + intent.accessControl.joined(separator: ", ")
+                                       + " not enforced when archway serves Ingresses (convert it with `archway migrate`)")
+                    }
+                    guard !caveats.isEmpty else { continue }
                     statuses.ingresses[ingress.metadata.namespacedName]?.degraded = true
-                    statuses.ingresses[ingress.metadata.namespacedName]?.message +=
-                        "; backend-protocol \(value) is not spoken by the side-by-side serving (it sends cleartext HTTP/1.1): "
-                        + "convert it with `archway migrate`, which writes a BackendTLSPolicy for HTTPS/GRPCS"
-                }
-                for ingress in served where !IngressIntent(ingress).accessControl.isEmpty {
-                    statuses.ingresses[ingress.metadata.namespacedName]?.degraded = true
-                    statuses.ingresses[ingress.metadata.namespacedName]?.message +=
-                        "; its requests are refused with 500: " + IngressIntent(ingress).accessControl.joined(separator: ", ")
-                        + " not enforced when archway serves Ingresses (convert it with `archway migrate`)"
+                    statuses.ingresses[ingress.metadata.namespacedName]?.message += caveats.map { "; " + $0 }.joined()
                 }
             } else {
                 for ingress in served {

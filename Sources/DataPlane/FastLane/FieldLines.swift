@@ -47,20 +47,19 @@ struct FieldLines: EditableFields {
         }
     }
 
-    private func isNamed(_ index: Int, _ name: String) -> Bool {
-        source.withUnsafeReadableBytes { raw in
-            let range = lines[index].name
-            guard range.count == name.utf8.count else { return false }
-            return zip(raw[range], name.utf8).allSatisfy { a, b in a | 0x20 == b | 0x20 && (a == b || a.isASCIILetter) }
-        }
+    /// `lowercase`: the name already lowercased, as `equalsLowercaseASCII` (the lane's one
+    /// case-insensitive compare) takes it.
+    private func isNamed(_ index: Int, _ lowercase: String) -> Bool {
+        source.withUnsafeReadableBytes { $0[lines[index].name].equalsLowercaseASCII(lowercase) }
     }
 
     func values(named name: String) -> [String] {
+        let lowercase = name.lowercased()
         var values: [String] = []
-        for index in lines.indices where !removed[index] && isNamed(index, name) {
+        for index in lines.indices where !removed[index] && isNamed(index, lowercase) {
             values.append(source.withUnsafeReadableBytes { String(decoding: UnsafeRawBufferPointer(rebasing: $0[lines[index].value]), as: UTF8.self) })
         }
-        return values + appended.filter { $0.name.lowercased() == name.lowercased() }.map(\.value)
+        return values + appended.filter { $0.name.lowercased() == lowercase }.map(\.value)
     }
 
     mutating func add(name: String, value: String) { appended.append((name, value)) }
@@ -71,11 +70,8 @@ struct FieldLines: EditableFields {
     }
 
     mutating func remove(name: String) {
-        for index in lines.indices where !removed[index] && isNamed(index, name) { removed[index] = true }
-        appended.removeAll { $0.name.lowercased() == name.lowercased() }
+        let lowercase = name.lowercased()
+        for index in lines.indices where !removed[index] && isNamed(index, lowercase) { removed[index] = true }
+        appended.removeAll { $0.name.lowercased() == lowercase }
     }
-}
-
-extension UInt8 {
-    fileprivate var isASCIILetter: Bool { (self | 0x20) >= UInt8(ascii: "a") && (self | 0x20) <= UInt8(ascii: "z") }
 }
