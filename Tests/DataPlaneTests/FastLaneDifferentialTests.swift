@@ -6,8 +6,8 @@ import Testing
 
 /// The fast lane's request scanner against llhttp (NIOHTTP1's parser) on the same bytes. The lane
 /// forwards what it accepts as bytes, so whatever it accepts llhttp must accept too, as the same
-/// request: same method, target and fields, and no body (a head the two frame differently is how
-/// requests get smuggled). Refusing what llhttp accepts is allowed: such requests take the general path.
+/// request: same method, target and fields, and a body framed the same way, ending at the same byte
+/// (a message the two frame differently is how requests get smuggled). Refusing what llhttp accepts is allowed: such requests take the general path.
 @Suite struct FastLaneDifferentialTests {
     /// xorshift64*: deterministic, so a failure names a case that can be replayed.
     struct Generator {
@@ -27,7 +27,9 @@ import Testing
         "Host: a.example.com", "host:b", "HOST: c:8080", "Host : a", "Host: a b", "Host:", "Host: [::1]:80",
         "Accept: */*", "User-Agent: t/1.0", "X-Env:  canary", "X-A:\tb", "X-B: \u{1}", "X-C: é", "X:", ": v", "X Y: z",
         "Content-Length: 0", "Content-Length: 5", "Content-Length: 0, 0", "Content-Length: +0", "content-length:00",
-        "Transfer-Encoding: chunked", "Transfer-Encoding: identity", "TE: trailers", "Connection: close", "Connection: keep-alive, Upgrade",
+        "Content-Length: 012", "Content-Length: 5 5", "Content-Length: -1", "Content-Length: 99999999999999999999",
+        "Transfer-Encoding: chunked", "Transfer-Encoding: identity", "Transfer-Encoding: Chunked", "transfer-encoding:chunked",
+        "Transfer-Encoding: chunked, chunked", "Transfer-Encoding: gzip, chunked", "Transfer-Encoding: chunked ", "TE: trailers", "Connection: close", "Connection: keep-alive, Upgrade",
         "Upgrade: websocket", "Expect: 100-continue", "Keep-Alive: timeout=5", "X-Request-Id: r-1", "traceparent: 00-abc-def-01",
         "X-Forwarded-For: 1.2.3.4", "Forwarded: for=x", " X-Fold: y", "\tX-Fold: y", "X-Tenant: t1",
     ]
@@ -73,21 +75,53 @@ import Testing
         return parts
     }
 
-    @Test func whatTheScannerAcceptsLLHTTPReadsAsTheSameBodilessRequest() {
+    /// A body for the framing the scanner read, sometimes with a request pipelined after it.
+    static func body(for framing: BodyFraming, _ random: inout Generator) -> (wire: [UInt8], content: [UInt8]) {
+        switch framing {
+        case .length(let length):
+            let content = (0..<length).map { UInt8(truncatingIfNeeded: 97 + $0 % 26) }
+            return (content, content)
+        case .chunked:
+            var wire: [UInt8] = [], content: [UInt8] = []
+            for _ in 0..<(random.next() % 3) {
+                let size = Int(random.next() % 20) + 1
+                let data = (0..<size).map { UInt8(truncatingIfNeeded: 65 + $0 % 26) }
+                wire += Array((String(size, radix: 16) + (random.chance(20) ? ";ext=1" : "") + "\r\n").utf8) + data + Array("\r\n".utf8)
+                content += data
+            }
+            wire += Array((random.chance(20) ? "0\r\nX-Trailer: t\r\n\r\n" : "0\r\n\r\n").utf8)
+            return (wire, content)
+        case .none, .untilClose:
+            return ([], [])
+        }
+    }
+
+    @Test func whatTheScannerAcceptsLLHTTPReadsAsTheSameRequest() {
         let scanner = RequestHeadScanner(maxHeaderBytes: 64 * 1024, maxHeaderCount: 100, maxURIBytes: 16 * 1024)
         var random = Generator(state: 0x9E37_79B9_7F4A_7C15)
-        var accepted = 0
+        var accepted = 0, withBody = 0
         for index in 0..<20_000 {
             let bytes = Self.request(&random)
             guard case .head(let head) = bytes.withUnsafeBytes({ scanner.scan($0) }) else { continue }
             accepted += 1
             let what = "case \(index): \(String(decoding: bytes, as: UTF8.self).debugDescription)"
-            guard let parts = Self.llhttp(Array(bytes[..<head.length])) else {
+            let (body, content) = Self.body(for: head.body, &random)
+            if !body.isEmpty { withBody += 1 }
+            // Where the lane's own framing says the body ends; llhttp must end the message there too.
+            var follower = BodyFollower(head.body)
+            guard let (forwarded, rest) = follower.split(ByteBuffer(bytes: body)), rest == nil, follower.ended,
+                  forwarded.readableBytes == body.count else {
+                Issue.record("the lane does not find the end of the body it framed: \(what)")
+                continue
+            }
+            guard let parts = Self.llhttp(Array(bytes[..<head.length]) + body) else {
                 Issue.record("the scanner accepted what llhttp refuses: \(what)")
                 continue
             }
-            guard parts.count == 2, case .head(let parsed) = parts[0], case .end = parts[1] else {
-                Issue.record("llhttp frames it differently (a body, or not complete): \(parts.count) parts, \(what)")
+            var bodyRead: [UInt8] = []
+            for case .body(let chunk) in parts { bodyRead += chunk.readableBytesView }
+            guard parts.count >= 2, case .head(let parsed) = parts.first!, case .end = parts.last!, bodyRead == content else {
+                Issue.record("llhttp frames it differently (another body, or not complete): \(parts.count) parts, \(what)")
                 continue
             }
             #expect(parsed.method.rawValue == head.method && parsed.uri == head.target && parsed.version == .http1_1, "\(what)")
@@ -96,5 +130,6 @@ import Testing
         }
         // The generator must reach the interesting side: enough heads the lane really takes.
         #expect(accepted > 1_000, "only \(accepted) of 20000 generated heads were accepted")
+        #expect(withBody > 100, "only \(withBody) accepted heads had a body")
     }
 }

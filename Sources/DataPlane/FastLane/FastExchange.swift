@@ -6,13 +6,19 @@ import RoutingTable
 final class FastExchange {
     enum Response {
         case awaitingHead
-        case streaming(ScannedResponseHead.Framing)
+        case streaming(BodyFraming)
     }
 
     let record: RequestRecord
     let cluster: CompiledCluster
-    /// The request as the backend gets it; kept for one retry on a fresh connection.
+    /// The request head as the backend gets it; kept for one retry on a fresh connection.
     let request: ByteBuffer
+    /// The request body, followed as the client sends it.
+    var requestBody: BodyFollower
+    /// Body bytes read from the client before a backend connection could take them.
+    var pendingBody: ByteBuffer?
+    /// Body bytes written to a backend: once there are any, the request is never sent again.
+    var bodyBytesForwarded = 0
     let isHEAD: Bool
     /// The client connection stays open after this response.
     var keepAlive: Bool
@@ -37,13 +43,14 @@ final class FastExchange {
     /// The backend connection may serve another request: it said so, and sent no byte past the response.
     var upstreamReusable = true
     var bodyBytesSent = 0
-    private var remaining = 0
-    private var chunks = ChunkedBodyTracker()
+    private var responseBody = BodyFollower(.none)
 
-    init(record: RequestRecord, cluster: CompiledCluster, request: ByteBuffer, isHEAD: Bool, keepAlive: Bool, responseEdits: [HeaderEdits]) {
+    init(record: RequestRecord, cluster: CompiledCluster, request: ByteBuffer, requestBody: BodyFraming, isHEAD: Bool, keepAlive: Bool,
+         responseEdits: [HeaderEdits]) {
         self.record = record
         self.cluster = cluster
         self.request = request
+        self.requestBody = BodyFollower(requestBody)
         self.isHEAD = isHEAD
         self.keepAlive = keepAlive
         self.responseEdits = responseEdits
@@ -71,36 +78,16 @@ final class FastExchange {
         upstream = nil
     }
 
-    func startBody(_ framing: ScannedResponseHead.Framing) {
+    func startBody(_ framing: BodyFraming) {
         response = .streaming(framing)
-        if case .length(let length) = framing { remaining = length }
+        responseBody = BodyFollower(framing)
     }
 
     /// The part of `buffer` that belongs to the response body, and whether the body ends in it; nil
     /// when a chunked body is malformed. Bytes past the end mark the connection out of step.
     func take(_ buffer: ByteBuffer) -> (ByteBuffer?, ended: Bool) {
-        guard case .streaming(let framing) = response else { return (nil, false) }
-        switch framing {
-        case .none:
-            if buffer.readableBytes > 0 { upstreamReusable = false }
-            return (ByteBuffer(), true)
-        case .length:
-            let taken = min(remaining, buffer.readableBytes)
-            remaining -= taken
-            if buffer.readableBytes > taken { upstreamReusable = false }
-            return (buffer.getSlice(at: buffer.readerIndex, length: taken), remaining == 0)
-        case .chunked:
-            switch buffer.withUnsafeReadableBytes({ chunks.consume($0) }) {
-            case .needMore:
-                return (buffer, false)
-            case .ended(let at):
-                if at < buffer.readableBytes { upstreamReusable = false }
-                return (buffer.getSlice(at: buffer.readerIndex, length: at), true)
-            case .malformed:
-                return (nil, false)
-            }
-        case .untilClose:
-            return (buffer, false)
-        }
+        guard case .streaming = response, let (body, rest) = responseBody.split(buffer) else { return (nil, false) }
+        if rest != nil { upstreamReusable = false }
+        return (body, responseBody.ended)
     }
 }

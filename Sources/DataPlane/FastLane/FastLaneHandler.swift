@@ -3,9 +3,10 @@ import NIOHTTP1
 import RoutingTable
 
 /// The HTTP/1.1 fast lane (Pingora's and nginx's way of proxying: bytes in, edited bytes out). It
-/// sits where NIOHTTP1's codec would and serves the common request — a body-less GET on a route that
-/// only forwards — by scanning the head in place and writing the backend's response through as
-/// bytes: no HTTPRequestHead, no HTTPHeaders, no encoder on either side.
+/// sits where NIOHTTP1's codec would and serves the common request — a route that forwards, with
+/// header filters and timeouts, with or without a body — by scanning the head in place, streaming
+/// the body as it came (Content-Length or chunked, framing checked on the way) and writing the
+/// backend's response through as bytes: no HTTPRequestHead, no HTTPHeaders, no encoder on either side.
 ///
 /// Everything else leaves the lane for good: at the first request the lane will not take (or cannot
 /// yet see whole), the codec is put in front of `ProxyHandler`, gets the bytes untouched, and the
@@ -28,6 +29,9 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Bytes read from the client and not yet served (a pipelined request waits here).
     private var inbound: ByteBuffer?
     private var exchange: FastExchange?
+    /// The rest of a request body the backend no longer wants (it answered early, or the lane did),
+    /// read and dropped so that the connection can carry the next request.
+    private var discarding: BodyFollower?
     private var clientRead = HeldRead()
     private var quiescing = false
     private var closing = false
@@ -40,7 +44,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         self.listenerPort = listenerPort
         self.scheme = scheme
         scanner = RequestHeadScanner(maxHeaderBytes: loop.limits.maxHeaderBytes, maxHeaderCount: loop.limits.maxHeaderCount,
-                                     maxURIBytes: loop.limits.maxURIBytes)
+                                     maxURIBytes: loop.limits.maxURIBytes, maxBodyBytes: loop.limits.maxRequestBodyBytes)
     }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
@@ -49,13 +53,23 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: Client side
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var bytes = unwrapInboundIn(data)
+        let bytes = unwrapInboundIn(data)
+        if let exchange, !exchange.requestBody.ended {
+            return takeRequestBody(bytes, for: exchange, context: context)
+        }
+        if discarding != nil { return discard(bytes, context: context) }
+        buffer(bytes)
+        if exchange == nil { serveBuffered(context: context) }
+    }
+
+    /// Bytes after the current request: the next pipelined one, served when this one is answered.
+    private func buffer(_ bytes: ByteBuffer) {
         if inbound == nil {
             inbound = bytes
         } else {
+            var bytes = bytes
             inbound!.writeBuffer(&bytes)
         }
-        if exchange == nil { serveBuffered(context: context) }
     }
 
     /// ProxyHandler behind has seen no bytes; telling it a read completed would only start its
@@ -63,8 +77,25 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func channelReadComplete(context: ChannelHandlerContext) {}
 
     func read(context: ChannelHandlerContext) {
-        // Pipelined requests wait for the answer before them; reading more would only pile them up.
-        if clientRead.passes(when: exchange == nil || inbound == nil) { context.read() }
+        if clientRead.passes(when: mayReadClient) { context.read() }
+    }
+
+    /// A request body flows as fast as the backend takes it (a little is buffered while it connects);
+    /// pipelined requests wait for the answer before them, since reading more would only pile them up.
+    private var mayReadClient: Bool {
+        guard let exchange else { return true }
+        if !exchange.requestBody.ended {
+            if let upstream = exchange.upstream { return upstream.isWritable }
+            return (exchange.pendingBody?.readableBytes ?? 0) < Self.maxPendingBody
+        }
+        return inbound == nil
+    }
+
+    private static let maxPendingBody = 64 * 1024
+
+    /// The backend connection drained what the lane wrote to it: the client's body may flow again.
+    func upstreamWritable() {
+        if let context, mayReadClient, clientRead.releases() { context.read() }
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -95,16 +126,55 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func serveBuffered(context: ChannelHandlerContext) {
-        while exchange == nil, !closing, let buffer = inbound {
+        while exchange == nil, discarding == nil, !closing, let buffer = inbound {
             let scan = buffer.withUnsafeReadableBytes { scanner.scan($0) }
             guard case .head(let head) = scan, let request = admit(head, bytes: buffer, context: context) else {
                 return leaveLane(context: context)
             }
             inbound!.moveReaderIndex(forwardBy: head.length)
-            if inbound!.readableBytes == 0 { inbound = nil }
-            start(request)
+            let afterHead = inbound!
+            inbound = nil
+            start(request, then: afterHead, context: context)
         }
-        if exchange == nil, clientRead.releases() { context.read() }
+        if mayReadClient, clientRead.releases() { context.read() }
+    }
+
+    // MARK: Request body
+
+    /// Splits what the client sent into this request's body (on to the backend, or held while it
+    /// connects) and whatever follows it (the next request).
+    private func takeRequestBody(_ bytes: ByteBuffer, for exchange: FastExchange, context: ChannelHandlerContext) {
+        guard let (body, rest) = exchange.requestBody.split(bytes) else {
+            // What llhttp answers on the general path: 400, and the connection closes.
+            exchange.keepAlive = false
+            exchange.upstreamReusable = false
+            if case .streaming = exchange.response { return cutMidResponse(exchange, context: context) }
+            return fail(exchange, .badRequest, "malformed HTTP request: invalid chunked body")
+        }
+        if body.readableBytes > 0 {
+            if let upstream = exchange.upstream {
+                exchange.bodyBytesForwarded += body.readableBytes
+                upstream.send(body)
+            } else if exchange.pendingBody == nil {
+                exchange.pendingBody = body
+            } else {
+                var body = body
+                exchange.pendingBody!.writeBuffer(&body)
+            }
+        }
+        if let rest { buffer(rest) }
+    }
+
+    /// Drops the rest of a body nobody will read, then serves what follows it.
+    private func discard(_ bytes: ByteBuffer, context: ChannelHandlerContext) {
+        guard let (_, rest) = discarding!.split(bytes) else {
+            closing = true
+            return context.close(promise: nil)
+        }
+        guard discarding!.ended else { return }
+        discarding = nil
+        if let rest { buffer(rest) }
+        serveBuffered(context: context)
     }
 
     /// Puts the codec in behind, hands it what is buffered, unread, and steps out of the pipeline.
@@ -156,7 +226,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let requestEdits = [route.requestHeaders, picked.requestHeaders].compactMap { $0 }
         let request = upstreamRequest(head, bytes: bytes, path: path, query: query, requestID: record.requestID, edits: requestEdits,
                                       allocator: context.channel.allocator)
-        return FastExchange(record: record, cluster: cluster, request: request, isHEAD: head.method == "HEAD",
+        return FastExchange(record: record, cluster: cluster, request: request, requestBody: head.body, isHEAD: head.method == "HEAD",
                             keepAlive: !head.closeRequested && !quiescing,
                             responseEdits: [route.responseHeaders, picked.responseHeaders].compactMap { $0 })
     }
@@ -210,9 +280,16 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     // MARK: Backend side
 
-    private func start(_ exchange: FastExchange) {
+    /// Starts the exchange with what followed its head: the start of its body, or the next request.
+    private func start(_ exchange: FastExchange, then bytes: ByteBuffer, context: ChannelHandlerContext) {
         self.exchange = exchange
         proxy.fastLane(busy: true)
+        if !exchange.requestBody.ended {
+            takeRequestBody(bytes, for: exchange, context: context)
+            guard self.exchange === exchange else { return }  // a malformed body, answered already
+        } else if bytes.readableBytes > 0 {
+            buffer(bytes)
+        }
         if let millis = exchange.record.route?.requestTimeoutMillis {
             exchange.requestDeadline = exchange.record.start + .milliseconds(Int64(millis))
         }
@@ -282,7 +359,15 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         exchange.upstream = connection
         exchange.reusedConnection = reused
         connection.user = self
-        connection.send(exchange.request)
+        if let body = exchange.pendingBody {
+            // Head and the body read so far leave in one flush.
+            exchange.pendingBody = nil
+            exchange.bodyBytesForwarded += body.readableBytes
+            connection.send(exchange.request, body)
+        } else {
+            connection.send(exchange.request)
+        }
+        if let context, mayReadClient, clientRead.releases() { context.read() }
     }
 
     func upstreamRead(_ buffer: ByteBuffer) {
@@ -385,7 +470,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
             cutMidResponse(exchange, context: context)
         case .awaitingHead:
             if ConnectTries.mayResendAfterStaleClose(method: exchange.record.method, reusedConnection: exchange.reusedConnection,
-                                                     answered: exchange.receivedAny, bodySent: false,
+                                                     answered: exchange.receivedAny, bodySent: exchange.bodyBytesForwarded > 0,
                                                      connectAttempts: exchange.connectAttempts) {
                 // A pooled connection the backend had closed as the request went out: once more, on a new one.
                 exchange.heldResponse = nil
@@ -399,6 +484,8 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The response is complete: the backend connection goes back to the pool (if it stayed in step),
     /// the request is counted, and the next pipelined request, if any, is served.
     private func complete(_ exchange: FastExchange, context: ChannelHandlerContext) {
+        // A backend that answered before the whole body reached it expects the rest: out of step.
+        if !exchange.requestBody.ended { exchange.upstreamReusable = false }
         if exchange.upstreamReusable, let upstream = exchange.upstream {
             exchange.upstream = nil
             loop.rawPool.release(upstream)
@@ -420,6 +507,8 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func end(_ exchange: FastExchange, status: Int, context: ChannelHandlerContext) {
         settle(exchange, status: status)
         needsFlush = false
+        // Answered before its body was all read: the rest is read and dropped (RFC 9112 §9.6).
+        if !exchange.requestBody.ended { discarding = exchange.requestBody }
         guard exchange.keepAlive && !quiescing else {
             // Closed once everything written so far is out (writes complete in order).
             closing = true
@@ -428,7 +517,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         context.flush()
-        if inbound != nil { serveBuffered(context: context) } else if clientRead.releases() { context.read() }
+        if discarding == nil, inbound != nil { serveBuffered(context: context) } else if clientRead.releases() { context.read() }
     }
 
     // MARK: Failures

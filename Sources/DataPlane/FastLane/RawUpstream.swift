@@ -31,8 +31,22 @@ final class RawUpstreamConnection: ChannelDuplexHandler, @unchecked Sendable {  
 
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
+    var isWritable: Bool { channel?.isWritable ?? false }
+
     func send(_ request: ByteBuffer) {
         context?.writeAndFlush(wrapOutboundOut(request), promise: nil)
+    }
+
+    /// Two buffers, one flush: one writev.
+    func send(_ head: ByteBuffer, _ body: ByteBuffer) {
+        guard let context else { return }
+        context.write(wrapOutboundOut(head), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(body), promise: nil)
+    }
+
+    /// Request-body backpressure: the client is read again once the backend drained what it was sent.
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { user?.upstreamWritable() }
     }
 
     func close() { context?.close(promise: nil) }

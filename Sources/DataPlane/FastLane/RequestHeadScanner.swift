@@ -13,6 +13,8 @@ struct ScannedRequestHead {
     /// identity fields archway writes itself, fall between the runs.
     var keptSpans: [Range<Int>] = []
     var closeRequested = false
+    /// Content-Length or chunked, checked as strictly as llhttp checks them; the body follows the head.
+    var body = BodyFraming.none
     /// The client's X-Request-Id when it is one archway keeps (it then stays among the kept lines).
     var requestID: String?
     var traceparent: String?
@@ -23,20 +25,23 @@ enum RequestHeadScan {
     case head(ScannedRequestHead)
     /// The head has not all arrived.
     case incomplete
-    /// Left to the general path: a body, an upgrade, a forwarded chain to merge, or anything unusual
-    /// or malformed. The general path answers it (every 400 included) exactly as it always has, so
+    /// Left to the general path: an upgrade, an Expect, a forwarded chain to merge, a body over the
+    /// limit, or anything unusual or malformed. The general path answers it (every 400 included) exactly as it always has, so
     /// the scanner never has to be the one that decides what a bad request gets.
     case unsuitable
 }
 
 /// Accepts a strict subset of HTTP/1.1 (RFC 9112): `METHOD SP origin-form SP HTTP/1.1 CRLF`, then
-/// `token ":" OWS visible-ASCII OWS CRLF` fields, exactly one valid Host, no Transfer-Encoding, no
-/// Content-Length but 0, no obs-fold, no bare CR or LF. Anything outside that is `unsuitable`,
+/// `token ":" OWS visible-ASCII OWS CRLF` fields, exactly one valid Host, at most one framing field
+/// (one all-digit Content-Length, or `Transfer-Encoding: chunked` alone), no obs-fold, no bare CR or LF. Anything outside that is `unsuitable`,
 /// never guessed at: request smuggling lives in the ambiguous cases, and those stay with llhttp.
 struct RequestHeadScanner {
     let maxHeaderBytes: Int
     let maxHeaderCount: Int
     let maxURIBytes: Int
+    /// The global request body limit: a larger Content-Length, or a chunked body (whose size is only
+    /// known as it streams), is left to the general path, which answers 413.
+    var maxBodyBytes: Int? = nil
 
     func scan(_ bytes: UnsafeRawBufferPointer) -> RequestHeadScan {
         let count = bytes.count
@@ -70,6 +75,7 @@ struct RequestHeadScanner {
         var spanStart = at
         var requestIDLines = 0
         var lengthLines = 0
+        var codingLines = 0
         var traceparentLines = 0
 
         while true {
@@ -119,9 +125,20 @@ struct RequestHeadScanner {
                 head.host = String(decoding: bytes[field.value], as: UTF8.self)
                 continue
             case .contentLength:
-                // Zero is the only length without a body to forward; anything else is the general path's.
                 lengthLines += 1
-                guard lengthLines == 1, !field.value.isEmpty, bytes[field.value].allSatisfy({ $0 == UInt8(ascii: "0") }) else { return .unsuitable }
+                let digits = bytes[field.value]
+                guard lengthLines == 1, !digits.isEmpty, digits.count <= 15, digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }) else {
+                    return .unsuitable
+                }
+                let length = digits.reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
+                if let maxBodyBytes, length > maxBodyBytes { return .unsuitable }
+                head.body = length == 0 ? .none : .length(length)
+                continue
+            case .transferEncoding:
+                // Only `chunked` alone: any other coding, or a list, is llhttp's to judge.
+                codingLines += 1
+                guard codingLines == 1, maxBodyBytes == nil, bytes.matches(field.value, "chunked", ignoringCase: true) else { return .unsuitable }
+                head.body = .chunked
                 continue
             case .connection:
                 let value = bytes[field.value]
@@ -151,7 +168,8 @@ struct RequestHeadScanner {
             spanStart = at
         }
         // Repeated identity fields need the general path's replace-all semantics.
-        guard hosts == 1, requestIDLines <= 1, traceparentLines <= 1, HeaderRules.isValidAuthority(head.host.utf8) else { return .unsuitable }
+        // Both framings at once is the classic smuggling vector (RFC 9112 §6.1): llhttp refuses it.
+        guard lengthLines + codingLines <= 1, hosts == 1, requestIDLines <= 1, traceparentLines <= 1, HeaderRules.isValidAuthority(head.host.utf8) else { return .unsuitable }
         return .head(head)
     }
 
@@ -174,7 +192,7 @@ struct RequestHeadScanner {
     }
 
     private enum FieldKind {
-        case ordinary, unsuitable, host, contentLength, connection, hopByHop, requestID, traceparent, tenant
+        case ordinary, unsuitable, host, contentLength, transferEncoding, connection, hopByHop, requestID, traceparent, tenant
     }
 
     /// Picks the one candidate name by length, then compares bytes case-insensitively.
@@ -194,8 +212,9 @@ struct RequestHeadScanner {
         case 14 where isName("content-length"): return .contentLength
         case 15 where isName("x-forwarded-for"): return .unsuitable
         case 16 where isName("x-forwarded-host"): return .unsuitable
-        // Transfer-Encoding means a chunked body; X-Forwarded-Proto a chain to rewrite.
-        case 17 where isName("transfer-encoding") || isName("x-forwarded-proto"): return .unsuitable
+        case 17 where isName("transfer-encoding"): return .transferEncoding
+        // X-Forwarded-Proto is a chain to rewrite.
+        case 17 where isName("x-forwarded-proto"): return .unsuitable
         default: return HeaderRules.isHopByHopExceptFraming(bytes[range]) ? .hopByHop : .ordinary
         }
     }

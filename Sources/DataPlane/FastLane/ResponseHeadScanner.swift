@@ -1,13 +1,7 @@
 /// A backend's response head, read as bytes: where it ends, how its body is framed, and which field
 /// lines go on to the client unchanged.
 struct ScannedResponseHead {
-    enum Framing: Equatable {
-        case none
-        case length(Int)
-        case chunked
-        /// No length and not chunked: the body ends when the backend closes (RFC 9112 §6.3).
-        case untilClose
-    }
+    typealias Framing = BodyFraming
 
     var status = 0
     /// Bytes of the whole head, the empty line included.

@@ -215,7 +215,16 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
             pipelined.removeFirst()
             handle(part, context: context)
         }
+        // Parts handled here came from no read, so no read-complete will flush them to the backend.
+        flushUpstream()
         if pipelined.isEmpty { resumeClientReads() }
+    }
+
+    private func flushUpstream() {
+        if upstreamNeedsFlush, case .forwarding(let exchange) = state, let connection = exchange.connection {
+            connection.channel.flush()
+        }
+        upstreamNeedsFlush = false
     }
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
@@ -255,10 +264,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Upstrea
         // Bytes arrived that did not complete a head: the next request has started arriving.
         if guardsConnection, !headSeenInThisRead, headStartedAt == nil, awaitingHead { headStartedAt = .now() }
         headSeenInThisRead = false
-        if upstreamNeedsFlush, case .forwarding(let exchange) = state, let connection = exchange.connection {
-            connection.channel.flush()
-        }
-        upstreamNeedsFlush = false
+        flushUpstream()
         context.fireChannelReadComplete()
     }
 
