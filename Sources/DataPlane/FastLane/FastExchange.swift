@@ -25,10 +25,9 @@ final class FastExchange {
     /// ResponseHeaderModifier filters, the route's then the backendRef's (the general path's order).
     let responseEdits: [HeaderEdits]
     /// timeouts.request (from admission) and timeouts.backendRequest (from each connect), watched by
-    /// one timer at the earlier of the two: one scheduled task per request, not two.
+    /// the connection's one timer.
     var requestDeadline: NIODeadline?
     var tryDeadline: NIODeadline?
-    var timer: Scheduled<Void>?
 
     var upstream: RawUpstreamConnection?
     var endpoint: Endpoint?
@@ -54,11 +53,6 @@ final class FastExchange {
         self.isHEAD = isHEAD
         self.keepAlive = keepAlive
         self.responseEdits = responseEdits
-    }
-
-    func cancelTimers() {
-        timer?.cancel()
-        timer = nil
     }
 
     /// The earlier deadline still ahead of the exchange, if any.

@@ -29,6 +29,9 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Bytes read from the client and not yet served (a pipelined request waits here).
     private var inbound: ByteBuffer?
     private var exchange: FastExchange?
+    /// The connection's one timer for `timeouts:`, and when it fires.
+    private var timer: Scheduled<Void>?
+    private var timerDeadline: NIODeadline?
     /// The rest of a request body the backend no longer wants (it answered early, or the lane did),
     /// read and dropped so that the connection can carry the next request.
     private var discarding: BodyFollower?
@@ -48,7 +51,10 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
-    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        cancelTimer()
+    }
 
     // MARK: Client side
 
@@ -118,10 +124,10 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if let exchange {
             // The client left mid-exchange: the backend connection is in an unknown state.
             self.exchange = nil
-            exchange.cancelTimers()
             exchange.dropUpstream()
             proxy.fastLane(busy: false)
         }
+        cancelTimer()
         context.fireChannelInactive()
     }
 
@@ -296,16 +302,28 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         connect(exchange, allowReuse: true)
     }
 
-    /// Schedules the exchange's one timer at its next deadline, unless it already has one (a later
-    /// try's deadline is never earlier than the one the timer was set for).
+    /// Makes sure the connection's one timer fires no later than the exchange's next deadline. A
+    /// timer already due earlier is kept: when it fires it re-arms for whatever exchange is current.
+    /// So a keep-alive connection whose requests all carry `timeouts:` schedules about one task per
+    /// timeout period, not one (plus a cancel) per request.
     private func armTimer(_ exchange: FastExchange) {
-        guard exchange.timer == nil, let deadline = exchange.nextDeadline, let context else { return }
-        exchange.timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { self.deadlineReached(exchange) }
+        guard let deadline = exchange.nextDeadline, let context else { return }
+        if let timerDeadline, timerDeadline <= deadline { return }
+        timer?.cancel()
+        timerDeadline = deadline
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { self.timerFired() }
     }
 
-    private func deadlineReached(_ exchange: FastExchange) {
-        guard self.exchange === exchange, let route = exchange.record.route else { return }
-        exchange.timer = nil
+    private func cancelTimer() {
+        timer?.cancel()
+        timer = nil
+        timerDeadline = nil
+    }
+
+    private func timerFired() {
+        timer = nil
+        timerDeadline = nil
+        guard let exchange, let route = exchange.record.route else { return }
         let now = NIODeadline.now()
         if let deadline = exchange.requestDeadline, deadline <= now, let millis = route.requestTimeoutMillis {
             return timedOut(exchange, TimeoutMessages.request(millis))
@@ -498,7 +516,6 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The exchange is over: it is counted, and the connection is no longer busy.
     private func settle(_ exchange: FastExchange, status: Int) {
         self.exchange = nil
-        exchange.cancelTimers()
         loop.record(exchange.record, RequestOutcome(status: status, client: proxy.clientAddress, bytesOut: exchange.bodyBytesSent,
                                                     tryStart: exchange.tryStart, endpoint: exchange.endpoint))
         proxy.fastLane(busy: false)

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
 import NIOCore
 import RoutingTable
 
@@ -29,22 +34,40 @@ struct FieldLines: EditableFields {
         removed = Array(repeating: false, count: lines.count)
     }
 
+    /// Edits the field lines in place. The lines are read and the edits planned first, with the
+    /// buffer shared; it is only written once that reader is gone, so nothing is copied on write.
     static func edit(_ buffer: inout ByteBuffer, from start: Int, with edits: [HeaderEdits]) {
-        var fields = FieldLines(buffer, from: start)
-        for edit in edits { HeaderRules.apply(edit, to: &fields) }
-        guard fields.removed.contains(true) || !fields.appended.isEmpty else { return }
-        buffer.moveWriterIndex(to: start)
-        fields.source.withUnsafeReadableBytes { raw in
-            for (index, line) in fields.lines.enumerated() where !fields.removed[index] {
-                buffer.writeBytes(UnsafeRawBufferPointer(rebasing: raw[line.line]))
-            }
-        }
-        for (name, value) in fields.appended {
+        let (dropped, appended) = plan(buffer, from: start, edits)
+        if !dropped.isEmpty { compact(&buffer, dropping: dropped) }
+        for (name, value) in appended {
             buffer.writeString(name)
             buffer.writeStaticString(": ")
             buffer.writeString(value)
             buffer.writeStaticString("\r\n")
         }
+    }
+
+    /// The lines the edits remove (in order, relative to the readable bytes) and the ones they add.
+    private static func plan(_ buffer: ByteBuffer, from start: Int, _ edits: [HeaderEdits]) -> ([Range<Int>], [(name: String, value: String)]) {
+        var fields = FieldLines(buffer, from: start)
+        for edit in edits { HeaderRules.apply(edit, to: &fields) }
+        let dropped = fields.lines.indices.filter { fields.removed[$0] }.map { fields.lines[$0].line }
+        return (dropped, fields.appended)
+    }
+
+    /// Removes whole lines by moving the bytes after each one down over it (memmove: the regions overlap).
+    private static func compact(_ buffer: inout ByteBuffer, dropping dropped: [Range<Int>]) {
+        let end = buffer.withUnsafeMutableReadableBytes { raw -> Int in
+            var write = dropped[0].lowerBound
+            for (index, gap) in dropped.enumerated() {
+                let keptEnd = index + 1 < dropped.count ? dropped[index + 1].lowerBound : raw.count
+                let kept = keptEnd - gap.upperBound
+                if kept > 0 { memmove(raw.baseAddress! + write, raw.baseAddress! + gap.upperBound, kept) }
+                write += kept
+            }
+            return write
+        }
+        buffer.moveWriterIndex(to: buffer.readerIndex + end)
     }
 
     /// `lowercase`: the name already lowercased, as `equalsLowercaseASCII` (the lane's one
