@@ -155,3 +155,7 @@ extension String {
         headerListItems.contains { $0.utf8.equalsLowercaseASCII(token) }
     }
 }
+
+extension HTTPVersion {
+    var isHTTP10OrOlder: Bool { major < 1 || (major == 1 && minor == 0) }
+}

@@ -27,4 +27,22 @@ enum HTTPPipelines {
         try pipeline.removeHandler(pipeline.handler(type: HTTPResponseEncoder.self), promise: nil)
         try pipeline.removeHandler(pipeline.handler(type: ByteToMessageHandler<HTTPRequestDecoder>.self), promise: nil)
     }
+
+    /// After a 101, both connections drop their HTTP handlers and become the two ends of a byte
+    /// tunnel. The surgery waits for the next tick so the decoders have finished the call that
+    /// delivered the 101; bytes they hold by then are handed to the tunnel.
+    static func tunnel(client: any Channel, proxy: ProxyHandler, backend: any Channel, onClose: @escaping () -> Void) {
+        client.eventLoop.assumeIsolated().execute {
+            do {
+                let (clientEnd, backendEnd) = TunnelHandler.pair(onClose: onClose)
+                try client.pipeline.syncOperations.addHandler(clientEnd)
+                try backend.pipeline.syncOperations.addHandler(backendEnd)
+                try removeClientHandlers(from: backend)
+                try removeServerHandlers(from: client, proxy: proxy)
+            } catch {
+                client.close(promise: nil)
+                backend.close(promise: nil)
+            }
+        }
+    }
 }

@@ -1,6 +1,53 @@
 import NIOCore
 import Observability
 import RoutingTable
+import Tracing
+
+/// The phase that always runs: every answered request, whichever path served it, is counted in the
+/// metrics and SLOs, ends its span and gets its access-log line here, exactly once.
+enum LogPhase {
+    /// The general path's requests. `attempt` is the upstream attempt whose response the client got;
+    /// nil for an answer the gateway made itself.
+    static func run(_ record: RequestRecord, status: Int, bytesIn: Int, bytesOut: Int, client: String, attempt: UpstreamAttempt?,
+                    loop: EventLoopContext) {
+        loop.record(record, RequestOutcome(status: status, client: client, bytesIn: bytesIn, bytesOut: bytesOut,
+                                           tryStart: attempt?.tryStart, endpoint: attempt?.lastEndpoint, retries: attempt?.retries ?? 0))
+    }
+}
+
+/// What the metrics (and later the access log) need to know about a request, gathered as it goes.
+struct RequestRecord {
+    let table: CompiledTable
+    let method: String
+    let start: NIODeadline
+    var route: CompiledRoute?
+    var backend = -1
+    var backendName = ""
+    /// The server span, when requests are traced.
+    var span: (any Span)?
+    /// For the access log.
+    var requestID = ""
+    var host = ""
+    var path: Substring = ""
+    var tenantHeader: String?
+    /// The edge policy that answered instead of the backend, and why ("BasicAuth ns/name: ...").
+    var refusedBy: String?
+
+    var metricsKey: RequestMetrics.Key {
+        RequestMetrics.Key(route: route.map(ObjectIdentifier.init), backend: backend, method: method)
+    }
+
+    func metricLabels() -> GatewayMetrics.RequestLabels {
+        GatewayMetrics.RequestLabels(gateway: route?.origin.gatewayName ?? "", namespace: route?.origin.namespace ?? "",
+                                     route: route?.origin.name ?? "", backend: backendName, method: method)
+    }
+
+    init(table: CompiledTable, method: String, start: NIODeadline) {
+        self.table = table
+        self.method = method
+        self.start = start
+    }
+}
 
 /// How a request ended, for the metrics, the SLOs, the span and the access log.
 struct RequestOutcome {

@@ -1,0 +1,63 @@
+import NIOHTTP1
+
+/// An answer the gateway gives itself instead of a backend's: a refusal, a redirect, a CORS preflight,
+/// an error naming what went wrong.
+struct LocalAnswer {
+    var status: HTTPResponseStatus
+    /// The body a client reads, so it says what happened; one line.
+    var message: String
+    var headers: [(String, String)] = []
+    /// The connection closes after the answer: what came with the request (its framing, a body past
+    /// its limit) means nothing later on the connection can be trusted or will be read.
+    var closesConnection = false
+
+    init(_ status: HTTPResponseStatus, _ message: String, headers: [(String, String)] = [], closesConnection: Bool = false) {
+        self.status = status
+        self.message = message
+        self.headers = headers
+        self.closesConnection = closesConnection
+    }
+
+    var body: String { message + "\n" }
+
+    func textHead(version: HTTPVersion, keepAlive: Bool) -> HTTPResponseHead {
+        var fields = HTTPHeaders([("content-type", "text/plain; charset=utf-8"), ("content-length", String(body.utf8.count))])
+        fields.add(contentsOf: headers)
+        if !keepAlive { fields.add(name: "connection", value: "close") }
+        return HTTPResponseHead(version: version, status: status, headers: fields)
+    }
+
+    /// For a gRPC call, a trailers-only response: HTTP 200 with grpc-status mapped from the HTTP status
+    /// the way gRPC's HTTP mapping does, and the message in grpc-message.
+    func grpcResponse(version: HTTPVersion) -> (head: HTTPResponseHead, trailers: HTTPHeaders) {
+        let code = switch status.code {
+        case 400: 13
+        case 401: 16
+        case 403: 7
+        case 404: 12
+        case 429, 502, 503, 504: 14
+        default: 2
+        }
+        let trailers = HTTPHeaders([("grpc-status", String(code)), ("grpc-message", message.addingGRPCPercentEncoding())])
+        return (HTTPResponseHead(version: version, status: .ok, headers: HTTPHeaders([("content-type", "application/grpc")])), trailers)
+    }
+}
+
+extension String {
+    /// grpc-message is percent-encoded: everything outside printable ASCII, and '%' itself.
+    func addingGRPCPercentEncoding() -> String {
+        var result = ""
+        for byte in utf8 {
+            if byte >= 0x20 && byte <= 0x7e && byte != UInt8(ascii: "%") {
+                result.unicodeScalars.append(Unicode.Scalar(byte))
+            } else {
+                result += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
+            }
+        }
+        return result
+    }
+
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}

@@ -1,0 +1,73 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import NIOHTTP1
+import RoutingTable
+
+/// What the route's action says: an answer of its own (a fixed status, a redirect) or a backendRef,
+/// chosen by weight or by the client's session. A backendRef that cannot take the request is answered
+/// here: 500 when it is invalid, 503 when its Service has no ready endpoint or its circuit breaker is
+/// open. A request that goes on holds one of the breaker's maxRequests slots (the upstream attempt
+/// gives it back).
+enum PickUpstreamPhase {
+    static func run(_ request: inout RequestContext, route: CompiledRoute, downstream: Downstream, loop: EventLoopContext) -> PhaseDecision {
+        switch route.action {
+        case .direct(let status, let reason):
+            return .answer(LocalAnswer(HTTPResponseStatus(statusCode: status), reason))
+        case .redirect(let redirect):
+            let location = RedirectRules.location(redirect, requestScheme: downstream.scheme, host: request.host, path: request.path,
+                                                  query: request.query, listenerPort: downstream.listenerPort, matchedPrefix: route.matchedPrefix)
+            return .answer(LocalAnswer(HTTPResponseStatus(statusCode: redirect.statusCode), "redirecting to \(location)",
+                                       headers: [("location", location)]))
+        case .forward(let choice):
+            let (index, sticky) = chooseTarget(choice, route: route, headers: request.head.headers, loop: loop)
+            let picked = choice.targets[index]
+            request.record.backend = index
+            request.record.backendName = picked.name
+            switch picked.target {
+            case .invalid(let reason):
+                return .answer(LocalAnswer(.internalServerError, "backend \(picked.name) is invalid: \(reason)"))
+            case .cluster(let cluster) where cluster.endpoints.isEmpty:
+                return .answer(LocalAnswer(.serviceUnavailable, "Service \(cluster.id) has no ready endpoints"))
+            case .cluster(let cluster) where cluster.health?.acquireRequest() == false:
+                return .answer(LocalAnswer(.serviceUnavailable,
+                                           "circuit breaker open: Service \(cluster.id) already has its maxRequests (\(cluster.health?.policy.maxRequests ?? 0)) in flight"))
+            case .cluster(let cluster):
+                request.backend = ChosenBackend(choice: picked, cluster: cluster, sticky: sticky)
+                return .continue
+            }
+        }
+    }
+
+    /// A live session keeps its endpoint whatever the weights say (a canary's users stay on the
+    /// canary); everything else is a weighted pick, and the session then starts on whichever endpoint
+    /// answers.
+    static func chooseTarget(_ choice: CompiledRoute.WeightedChoice, route: CompiledRoute, headers: HTTPHeaders,
+                             loop: EventLoopContext) -> (index: Int, sticky: StickyBinding?) {
+        guard let session = route.session else { return (choice.pick(loop.nextRandom()), nil) }
+        let presented = session.presentedToken(headerValues: headers[session.carrier == .cookie ? "cookie" : session.name])
+        if let presented, let token = SessionToken(decoding: presented), session.isLive(token, nowMillis: StickyBinding.wallClockMillis()),
+           let found = choice.locate(endpointKey: token.endpointKey) {
+            return (found.target, StickyBinding(session: session, pinned: found.endpoint, createdMillis: token.createdMillis))
+        }
+        return (choice.pick(loop.nextRandom()), StickyBinding(session: session, pinned: nil, createdMillis: nil))
+    }
+}
+
+/// A request on a route with sessionPersistence: the endpoint its session names, if it presented a
+/// live one whose endpoint is still there, and when that session began.
+struct StickyBinding {
+    let session: StickySession
+    /// nil for a new session, an expired one, or one whose endpoint has gone.
+    let pinned: Endpoint?
+    let createdMillis: UInt64?
+
+    /// Wall-clock time, not monotonic: tokens are read by other replicas and after restarts.
+    static func wallClockMillis() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return UInt64(now.tv_sec) * 1000 + UInt64(now.tv_nsec) / 1_000_000
+    }
+}

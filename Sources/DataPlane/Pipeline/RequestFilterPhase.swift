@@ -1,0 +1,67 @@
+import NIOHTTP1
+import RoutingTable
+import Tracing
+
+/// The request as the backend sees it: hop-by-hop fields gone and framing explicit, X-Forwarded-*,
+/// Forwarded, X-Request-Id and traceparent set, then the route's and the backendRef's
+/// RequestHeaderModifier, what the edge policies vouch for, and the URLRewrite. Always forwards.
+enum RequestFilterPhase {
+    static func run(_ request: RequestContext, route: CompiledRoute, backend: ChosenBackend, downstream: Downstream,
+                    loop: EventLoopContext) -> PhaseDecision {
+        let head = request.head
+        // h2c upgrades are not forwarded: the backend connection is archway's to choose.
+        let upgrade = request.upgrade.flatMap { $0.lowercased() == "h2c" ? nil : $0 }
+        var headers = head.headers
+        let chunked = headers["transfer-encoding"].contains { $0.containsToken("chunked") }
+        let wantsTrailers = headers["te"].contains { $0.containsToken("trailers") }
+        HeaderRules.stripHopByHop(&headers)
+        // `TE: trailers` is the one TE HTTP/2 allows, and gRPC servers expect it.
+        if backend.cluster.http2 && wantsTrailers { headers.add(name: "te", value: "trailers") }
+        if let upgrade {
+            // Upgrade is hop-by-hop, so it is asked for again on the backend hop.
+            headers.add(name: "connection", value: "upgrade")
+            headers.add(name: "upgrade", value: upgrade)
+        }
+        if chunked && !headers.contains(name: "content-length") {
+            headers.add(name: "transfer-encoding", value: "chunked")
+        }
+        let owesContinue = headers.first(name: "expect")?.lowercased() == "100-continue"
+        if owesContinue { headers.remove(name: "expect") }
+
+        let originalHost = head.headers.first(name: "host") ?? ""
+        ForwardedHeaders.add(to: &headers, client: downstream.clientAddress, node: downstream.forwardedNode, host: originalHost,
+                             proto: downstream.scheme)
+        // Set without replaceOrAdd's remove pass when the client sent none (the usual case); the
+        // client's own X-Request-Id, when kept, is already there.
+        let requestID = request.record.requestID
+        if let sent = head.headers.first(name: "x-request-id") {
+            if sent != requestID { headers.replaceOrAdd(name: "x-request-id", value: requestID) }
+        } else {
+            headers.add(name: "x-request-id", value: requestID)
+        }
+        if let span = request.record.span, let tracing = loop.tracing {
+            tracing.inject(span, into: &headers)
+        } else {
+            let traceparent = RequestIdentity.traceparent(head.headers, loop: loop)
+            if head.headers.contains(name: "traceparent") { headers.replaceOrAdd(name: "traceparent", value: traceparent) } else { headers.add(name: "traceparent", value: traceparent) }
+        }
+        if let edits = route.requestHeaders { HeaderRules.apply(edits, to: &headers) }
+        if let edits = backend.choice.requestHeaders { HeaderRules.apply(edits, to: &headers) }
+        // Last, so what an auth policy vouches for (user, client, claims) cannot be forged upstream.
+        let edge = request.edgeEdits
+        for name in edge.removeHeaders { headers.remove(name: name) }
+        for (name, _) in edge.setHeaders { headers.remove(name: name) }
+        for (name, value) in edge.setHeaders { headers.add(name: name, value: value) }
+
+        var newPath = String(request.path)
+        if let rewrite = route.rewrite {
+            if let hostname = rewrite.hostname { headers.replaceOrAdd(name: "host", value: hostname) }
+            if let pathRewrite = rewrite.path {
+                newPath = PathRules.rewrite(request.path, with: pathRewrite, matchedPrefix: route.matchedPrefix)
+            }
+        }
+        let uri = request.query.map { newPath + "?" + $0 } ?? newPath
+        let upstreamHead = HTTPRequestHead(version: .http1_1, method: head.method, uri: uri, headers: headers)
+        return .forward(ForwardPlan(route: route, backend: backend, head: upstreamHead, owesContinue: owesContinue, upgrade: upgrade))
+    }
+}

@@ -1,0 +1,361 @@
+import NIOCore
+import NIOHTTP1
+import RoutingTable
+
+/// The forward phase: one request's way to a backend and back. It connects (or reuses a pooled
+/// connection), sends the request as the client's bytes arrive, passes the response on through the
+/// response filters, and applies the route's resilience around that (timeouts, retries, mirrors, the
+/// circuit breaker and outlier detection, in `UpstreamResilience`). Confined to the client
+/// connection's event loop; the client connection only hears results through `ClientConnection`.
+final class UpstreamAttempt: UpstreamExchange {
+    /// The request as the phases left it; its body and response counters go on counting here.
+    var request: RequestContext
+    let plan: ForwardPlan
+    let client: any ClientConnection
+    let loop: EventLoopContext
+    let tables: TableStore
+    let downstream: Downstream
+    var cluster: CompiledCluster { plan.backend.cluster }
+
+    var owesContinue: Bool
+    var connection: UpstreamConnection?
+    var reusedConnection = false
+    var connectAttempts = 0
+    /// Parts received from the client before the backend connection was ready.
+    var pending: [HTTPClientRequestPart]
+    /// Parts written to the backend since the client's last read completed, not yet flushed.
+    private var needsFlush = false
+    private(set) var requestEnded = false
+    var bodyForwarded = false
+    private(set) var responseStarted = false
+    private var responseKeepAlive = true
+    private(set) var status = 0
+    private var grpcTrailers: HTTPHeaders?
+    /// Set once the attempt has answered, failed, been cut or abandoned: late timers and connects
+    /// find it over and leave it alone.
+    private(set) var isOver = false
+
+    /// timeouts.request (from the request's start) and timeouts.backendRequest (from each try's start).
+    var requestTimer: Scheduled<Void>?
+    var tryTimer: Scheduled<Void>?
+    /// The wait before a retry: cancelled with the attempt, so a client that leaves meanwhile gives its
+    /// circuit-breaker slot back at once rather than when the wait would have ended.
+    var backoffTimer: Scheduled<Void>?
+    /// Retries the route's retry policy still allows.
+    var retriesLeft = 0
+    /// The request's body and end as sent so far, kept while a retry could need them; nil once the
+    /// body outgrew the replay buffer (no retry is possible after that).
+    var replay: [HTTPClientRequestPart]?
+    private var replayBytes = 0
+    static let replayLimit = 64 * 1024
+    private(set) var lastEndpoint: Endpoint?
+    /// When the current try began (its connect), and how many retries came before it.
+    private(set) var tryStart: NIODeadline?
+    var retries = 0
+    var mirrors: [MirrorRequest] = []
+    /// The circuit breaker's maxRequests slot the pick phase took; given back when the attempt ends.
+    private let requestSlot: ClusterHealth?
+
+    init(request: RequestContext, plan: ForwardPlan, client: any ClientConnection, downstream: Downstream, loop: EventLoopContext,
+         tables: TableStore) {
+        self.request = request
+        self.plan = plan
+        self.client = client
+        self.downstream = downstream
+        self.loop = loop
+        self.tables = tables
+        owesContinue = plan.owesContinue
+        pending = [.head(plan.head)]
+        requestSlot = plan.backend.cluster.health
+    }
+
+    deinit { requestSlot?.releaseRequest() }
+
+    func start() {
+        prepareResilience()
+        startMirrors()
+        connect(allowReuse: true)
+    }
+
+    // MARK: Request, from the client
+
+    func send(_ part: HTTPClientRequestPart) {
+        if case .end = part { requestEnded = true }
+        remember(part)
+        for mirror in mirrors { mirror.send(part) }
+        guard let connection else {
+            pending.append(part)
+            return
+        }
+        if case .body = part { bodyForwarded = true }
+        connection.channel.write(part, promise: nil)
+        needsFlush = true
+    }
+
+    /// The client's read is complete: what it brought goes to the backend in one flush.
+    func flushRequest() {
+        if needsFlush, let connection { connection.channel.flush() }
+        needsFlush = false
+    }
+
+    /// Request backpressure: the client is read only while the backend connection takes bytes.
+    var takesRequestBytes: Bool {
+        requestEnded || (connection?.channel.isWritable ?? false)
+    }
+
+    /// Response backpressure: the client can take bytes again, so the backend is read again.
+    func clientBecameWritable() { connection?.handler.resumeReading() }
+
+    private func remember(_ part: HTTPClientRequestPart) {
+        guard replay != nil else { return }
+        if case .body(.byteBuffer(let buffer)) = part { replayBytes += buffer.readableBytes }
+        if replayBytes > Self.replayLimit { replay = nil } else { replay!.append(part) }
+    }
+
+    /// A piece of the request body, counted against the request's limit. A body without a (small
+    /// enough) Content-Length that crosses it while streaming gets a 413 if the backend has not
+    /// answered yet, and the connection closes either way (the rest is unread).
+    func sendBody(_ buffer: ByteBuffer) {
+        request.bodyBytes += buffer.readableBytes
+        guard let limit = request.bodyLimit, request.bodyBytes > limit else { return send(.body(.byteBuffer(buffer))) }
+        if responseStarted { return cut() }
+        fail(LocalAnswer(.payloadTooLarge, "request body exceeded the limit of \(limit) bytes", closesConnection: true))
+    }
+
+    // MARK: Connection to the backend
+
+    func connect(allowReuse: Bool) {
+        let cluster = self.cluster
+        let endpoints = cluster.endpoints
+        let health = cluster.health
+        let next = loop.nextIndex(cluster: cluster, table: request.record.table, avoiding: lastEndpoint)
+        var index = pinnedEndpointIndex ?? next
+        if let health {
+            // Ejected endpoints and those failing health checks are skipped; with none left the
+            // answer is an immediate 503 rather than a wait on a backend known to be down.
+            guard let usable = (0..<endpoints.count).lazy.map({ (index + $0) % endpoints.count }).first(where: { health.isUsable(endpoints[$0]) }) else {
+                return fail(LocalAnswer(.serviceUnavailable, "every endpoint of Service \(cluster.id) is ejected or failing its health checks"))
+            }
+            index = usable
+        }
+        let endpoint = endpoints[index]
+        lastEndpoint = endpoint
+        tryStart = .now()
+        connectAttempts += 1
+        startTryTimer()
+        if !cluster.http2, allowReuse, let idle = loop.pool.takeIdle(UpstreamKey(endpoint: endpoint, tls: cluster.tls?.poolKey)) {
+            return attach(idle, reused: true)
+        }
+        if let health, let refusal = Self.reserveConnection(health) {
+            return fail(LocalAnswer(.serviceUnavailable, "circuit breaker open: Service \(cluster.id) \(refusal)"))
+        }
+        // The TLS context is only needed to open a connection, not to reuse one.
+        let tls = cluster.tls == nil ? nil : tables.upstreamTLS(cluster: cluster.id)
+        let connecting = cluster.http2 ? loop.pool.openStream(to: endpoint, tls: tls) : loop.pool.connect(endpoint, tls: tls)
+        connecting.assumeIsolated().whenComplete { result in
+            if let health {
+                health.releasePending()
+                switch result {
+                case .success(let connection): connection.channel.closeFuture.whenComplete { _ in health.releaseConnection() }
+                case .failure:
+                    health.releaseConnection()
+                    if health.record(.connectFailure, endpoint: endpoint) { self.loop.metrics.gauges.ejection(service: cluster.id) }
+                }
+            }
+            guard !self.isOver else {
+                // The client went away (or the request was answered) while connecting.
+                if case .success(let connection) = result { self.loop.pool.release(connection) }
+                return
+            }
+            switch result {
+            case .success(let connection):
+                self.attach(connection, reused: false)
+            case .failure(let error):
+                if ConnectTries.mayConnectAgain(after: self.connectAttempts, endpoints: endpoints.count) {
+                    self.connect(allowReuse: false)
+                } else {
+                    self.fail(LocalAnswer(.badGateway, ConnectTries.failure(endpoint, cluster: cluster.id, error)))
+                }
+            }
+        }
+    }
+
+    /// The endpoint a session pins this try to: only the first try; a retry goes elsewhere, and the
+    /// session follows it.
+    private var pinnedEndpointIndex: Int? {
+        guard retries == 0, connectAttempts == 0, let pinned = plan.backend.sticky?.pinned else { return nil }
+        return cluster.endpoints.firstIndex(of: pinned)
+    }
+
+    private func attach(_ connection: UpstreamConnection, reused: Bool) {
+        self.connection = connection
+        reusedConnection = reused
+        connection.handler.exchange = self
+        if owesContinue {
+            owesContinue = false
+            client.sendContinue(version: request.head.version)
+        }
+        for part in pending {
+            if case .body = part { bodyForwarded = true }
+            connection.channel.write(part, promise: nil)
+        }
+        pending.removeAll()
+        connection.channel.flush()
+        client.backendTakesBytes()
+    }
+
+    /// Detaches and closes the backend connection of the current try, if any: its state (a response
+    /// half read, a request half sent) makes it unfit for the pool.
+    func dropConnection() {
+        guard let connection else { return }
+        self.connection = nil
+        connection.handler.exchange = nil
+        connection.channel.close(promise: nil)
+    }
+
+    /// Whether a failure of this attempt's connection may be answered by sending it again: see
+    /// `ConnectTries.mayResendAfterStaleClose`, the rule the fast lane follows too.
+    private var mayResendAfterStaleClose: Bool {
+        ConnectTries.mayResendAfterStaleClose(method: request.head.method.rawValue, reusedConnection: reusedConnection,
+                                              answered: responseStarted, bodySent: bodyForwarded, connectAttempts: connectAttempts)
+    }
+
+    // MARK: Response, from the backend
+
+    func upstreamReceived(_ part: HTTPClientResponsePart) {
+        guard !isOver else { return }
+        switch part {
+        case .head(let response):
+            if response.status == .switchingProtocols, plan.upgrade != nil { return switchProtocols(response) }
+            if response.status.code < 200 { return }  // informational answers stay between archway and the backend
+            if let health = cluster.health, let endpoint = lastEndpoint {
+                if health.record(response.status.code >= 500 ? .serverError : .success, endpoint: endpoint) { loop.metrics.gauges.ejection(service: cluster.id) }
+            }
+            if let retry = plan.route.retry, retry.codes.contains(Int(response.status.code)), canRetryAgain { return retryAttempt() }
+            responseStarted = true
+            status = Int(response.status.code)
+            responseKeepAlive = response.isKeepAlive
+            let filtered = ResponseFilterPhase.run(response, request: request, plan: plan, endpoint: lastEndpoint,
+                                                      secure: downstream.scheme == "https")
+            grpcTrailers = filtered.grpcTrailers
+            client.startResponse(HTTPResponseHead(version: request.head.version, status: response.status, headers: filtered.headers),
+                                 framedByLength: response.headers.contains(name: "content-length"))
+        case .body(let buffer):
+            guard responseStarted else { return }
+            request.responseBytes += buffer.readableBytes
+            client.sendResponseBody(buffer)
+        case .end(let trailers):
+            guard responseStarted else { return }
+            finish(trailers: trailers)
+        }
+    }
+
+    func upstreamReadComplete() { client.flushResponse() }
+
+    var downstreamIsWritable: Bool { client.takesResponseBytes }
+
+    func upstreamWritabilityChanged(isWritable: Bool) {
+        if isWritable { client.backendTakesBytes() }
+    }
+
+    func upstreamClosed(error: (any Error)?) {
+        guard !isOver else { return }
+        let retry = mayResendAfterStaleClose
+        connection = nil
+        if !responseStarted, !retry, let health = cluster.health, let endpoint = lastEndpoint {
+            if health.record(.connectFailure, endpoint: endpoint) { loop.metrics.gauges.ejection(service: cluster.id) }
+        }
+        if !retry, !responseStarted, canRetryAgain {
+            retryAttempt()
+        } else if retry {
+            // Replay on a fresh connection: only the head (and the end, if the client finished) went out.
+            pending = [.head(plan.head)] + (requestEnded ? [.end(nil)] : [])
+            connect(allowReuse: false)
+        } else if !responseStarted {
+            let why = error.map { "\($0)" } ?? "connection closed"
+            fail(LocalAnswer(.badGateway, "backend \(cluster.id) failed before responding: \(why)"))
+        } else {
+            cut()
+        }
+    }
+
+    // MARK: Endings
+
+    private func finish(trailers: HTTPHeaders?) {
+        end()
+        log(status: status)
+        if let connection {
+            if requestEnded && responseKeepAlive {
+                self.connection = nil
+                loop.pool.release(connection)
+            } else {
+                dropConnection()
+            }
+        }
+        client.endResponse(self, trailers: trailers ?? grpcTrailers)
+    }
+
+    /// Before the response has started: the client gets the answer instead.
+    func fail(_ answer: LocalAnswer) {
+        end()
+        dropConnection()
+        client.answerInstead(self, answer)
+    }
+
+    /// After the response has started there is no status left to send: the honest signal is to cut
+    /// the client connection short, as the backend's own failure would.
+    func cut() {
+        end()
+        dropConnection()
+        log(status: status)
+        client.cutResponse()
+    }
+
+    /// The client left, or its connection failed: the backend connection is in an unknown state.
+    /// Mirrors that have the whole request may still finish when the client merely left.
+    func abandon(mirrorsWithWholeRequestFinish: Bool) {
+        end()
+        for mirror in mirrors where !(mirrorsWithWholeRequestFinish && requestEnded) { mirror.abandon() }
+        dropConnection()
+    }
+
+    /// The backend accepted the Upgrade: the 101 goes to the client and the two connections become
+    /// the ends of a byte tunnel, which the client connection sets up.
+    private func switchProtocols(_ response: HTTPResponseHead) {
+        guard let connection else { return }
+        end()
+        self.connection = nil
+        connection.handler.exchange = nil
+        log(status: 101)
+        client.switchProtocols(ResponseFilterPhase.switchingProtocols(response, plan: plan), backend: connection)
+    }
+
+    private func end() {
+        isOver = true
+        cancelTimers()
+    }
+
+    private func log(status: Int) {
+        LogPhase.run(request.record, status: status, bytesIn: request.bodyBytes, bytesOut: request.responseBytes, client: downstream.clientAddress,
+                     attempt: self, loop: loop)
+    }
+}
+
+/// What an upstream attempt needs of the client connection its request came on.
+protocol ClientConnection: AnyObject {
+    /// While false, the backend is not read (response backpressure).
+    var takesResponseBytes: Bool { get }
+    /// The backend takes bytes (again): the client's may be read.
+    func backendTakesBytes()
+    /// `Expect: 100-continue` is answered once a backend is connected.
+    func sendContinue(version: HTTPVersion)
+    func startResponse(_ head: HTTPResponseHead, framedByLength: Bool)
+    func sendResponseBody(_ buffer: ByteBuffer)
+    func flushResponse()
+    func endResponse(_ attempt: UpstreamAttempt, trailers: HTTPHeaders?)
+    /// The attempt failed before a response started.
+    func answerInstead(_ attempt: UpstreamAttempt, _ answer: LocalAnswer)
+    /// The attempt failed after the response started.
+    func cutResponse()
+    func switchProtocols(_ head: HTTPResponseHead, backend: UpstreamConnection)
+}
