@@ -243,3 +243,69 @@ private final class ScriptedHandler: ChannelInboundHandler {
         }
     }
 }
+
+/// URL rewrites and the routes' own answers (redirects, a fixed 500, a Service without endpoints),
+/// which the lane now carries: the backend and the client see exactly what the general path gives.
+@Suite(.timeLimit(.minutes(2)))
+struct FastLaneAnswerParityTests {
+    static let routes = """
+        apiVersion: gateway.networking.k8s.io/v1
+        kind: HTTPRoute
+        metadata: {name: r}
+        spec:
+          parentRefs: [{name: gw}]
+          rules:
+          - matches: [{path: {type: PathPrefix, value: /old}}]
+            filters:
+            - type: URLRewrite
+              urlRewrite: {hostname: internal.example.com, path: {type: ReplacePrefixMatch, replacePrefixMatch: /new}}
+            - type: RequestHeaderModifier
+              requestHeaderModifier: {set: [{name: X-Env, value: prod}]}
+            backendRefs: [{name: svc, port: 80}]
+          - matches: [{path: {type: PathPrefix, value: /go}}]
+            filters:
+            - type: RequestRedirect
+              requestRedirect: {scheme: https, statusCode: 301}
+          - matches: [{path: {type: PathPrefix, value: /broken}}]
+            backendRefs: [{name: missing, port: 80}]
+          - matches: [{path: {type: PathPrefix, value: /empty}}]
+            backendRefs: [{name: empty, port: 80}]
+        """
+
+    @Test func theLaneAnswersAndRewritesAsTheGeneralPathDoes() async throws {
+        var seen: [[String]] = []
+        var answers: [[String]] = []
+        for fastLane in [true, false] {
+            let backend = StubHTTPServer { _ in .init(status: 200, body: "ok") }
+            let harness = GatewayHarness()
+            harness.fastLane = fastLane
+            let port = try await backend.start(group: harness.group)
+            try harness.write("gw.yaml", Manifests.join(Manifests.gateway(), Manifests.service("svc", targetPort: port),
+                                                        Manifests.service("empty", targetPort: port, ready: false), Self.routes))
+            try await harness.start()
+            let socket = try BlockingSocket(port: harness.port, timeout: 3)
+            var answered: [String] = []
+            for path in ["/old/x?q=1", "/go/a?b=c", "/broken", "/empty", "/old/y"] {
+                socket.send("GET \(path) HTTP/1.1\r\nHost: shop.example.com\r\nUser-Agent: parity\r\n\r\n")
+                let head = socket.receive(through: "\r\n\r\n") ?? ""
+                let length = Int(head.split(separator: "\r\n").first { $0.lowercased().hasPrefix("content-length:") }?.split(separator: " ").last ?? "0") ?? 0
+                let body = String(decoding: socket.receive(exactly: length) ?? [], as: UTF8.self)
+                answered.append(head.split(separator: "\r\n").map { $0.lowercased() }.sorted().joined(separator: "|") + " " + body)
+            }
+            answers.append(answered)
+            seen.append(backend.requests.map { request in
+                "\(request.uri) " + request.headers.filter { !["x-request-id", "traceparent"].contains($0.name.lowercased()) }
+                    .map { "\($0.name.lowercased())=\($0.value)" }.joined(separator: ",")
+            })
+            await backend.stop()
+            await harness.stop()
+        }
+        #expect(answers[0] == answers[1])
+        #expect(seen[0] == seen[1])
+        #expect(seen[0].first?.hasPrefix("/new/x?q=1 ") == true && seen[0].first?.contains("host=internal.example.com") == true, "\(seen[0])")
+        #expect(seen[0].first?.contains("x-forwarded-host=shop.example.com") == true && seen[0].first?.contains("x-env=prod") == true, "\(seen[0])")
+        #expect(answers[0][1].contains("location: https://shop.example.com/go/a?b=c") && answers[0][1].hasPrefix("content-length"), "\(answers[0][1])")
+        #expect(answers[0][1].contains("http/1.1 301"), "\(answers[0][1])")
+        #expect(answers[0][2].contains("http/1.1 500") && answers[0][3].contains("http/1.1 503"), "\(answers[0])")
+    }
+}

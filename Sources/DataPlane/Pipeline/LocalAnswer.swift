@@ -1,3 +1,4 @@
+import NIOCore
 import NIOHTTP1
 
 /// An answer the gateway gives itself instead of a backend's: a refusal, a redirect, a CORS preflight,
@@ -25,6 +26,23 @@ struct LocalAnswer {
         fields.add(contentsOf: headers)
         if !keepAlive { fields.add(name: "connection", value: "close") }
         return HTTPResponseHead(version: version, status: status, headers: fields)
+    }
+
+    /// The text answer as HTTP/1.1 bytes, for the fast lane: the head `textHead` makes, written the
+    /// way NIO's encoder writes it, then the body.
+    func http1Bytes(keepAlive: Bool, allocator: ByteBufferAllocator) -> ByteBuffer {
+        let head = textHead(version: .http1_1, keepAlive: keepAlive)
+        var out = allocator.buffer(capacity: 192 + message.utf8.count)
+        out.writeString("HTTP/1.1 \(head.status.code) \(head.status.reasonPhrase)\r\n")
+        for (name, value) in head.headers {
+            out.writeString(name)
+            out.writeStaticString(": ")
+            out.writeString(value)
+            out.writeStaticString("\r\n")
+        }
+        out.writeStaticString("\r\n")
+        out.writeString(body)
+        return out
     }
 
     /// For a gRPC call, a trailers-only response: HTTP 200 with grpc-status mapped from the HTTP status

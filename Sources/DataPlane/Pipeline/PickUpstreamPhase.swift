@@ -13,31 +13,48 @@ import RoutingTable
 /// gives it back).
 enum PickUpstreamPhase {
     static func run(_ request: inout RequestContext, route: CompiledRoute, downstream: Downstream, loop: EventLoopContext) -> PhaseDecision {
+        if let answer = ownAnswer(route, scheme: downstream.scheme, host: request.host, path: request.path, query: request.query,
+                                  listenerPort: downstream.listenerPort) {
+            return .answer(answer)
+        }
+        guard case .forward(let choice) = route.action else { preconditionFailure("every other action has its own answer") }
+        let (index, sticky) = chooseTarget(choice, route: route, headers: request.head.headers, loop: loop)
+        let picked = choice.targets[index]
+        request.record.backend = index
+        request.record.backendName = picked.name
+        if let refusal = unusable(picked) { return .answer(refusal) }
+        guard case .cluster(let cluster) = picked.target else { preconditionFailure("an invalid target is unusable") }
+        if cluster.health?.acquireRequest() == false {
+            return .answer(LocalAnswer(.serviceUnavailable,
+                                       "circuit breaker open: Service \(cluster.id) already has its maxRequests (\(cluster.health?.policy.maxRequests ?? 0)) in flight"))
+        }
+        request.backend = ChosenBackend(choice: picked, cluster: cluster, sticky: sticky)
+        return .continue
+    }
+
+    /// The route's own answer when its action is not a forward: a fixed status, or a redirect whose
+    /// Location follows the spec's rules. The HTTP/1 fast lane answers with this too.
+    static func ownAnswer(_ route: CompiledRoute, scheme: String, host: String, path: Substring, query: Substring?,
+                          listenerPort: Int) -> LocalAnswer? {
         switch route.action {
         case .direct(let status, let reason):
-            return .answer(LocalAnswer(HTTPResponseStatus(statusCode: status), reason))
+            return LocalAnswer(HTTPResponseStatus(statusCode: status), reason)
         case .redirect(let redirect):
-            let location = RedirectRules.location(redirect, requestScheme: downstream.scheme, host: request.host, path: request.path,
-                                                  query: request.query, listenerPort: downstream.listenerPort, matchedPrefix: route.matchedPrefix)
-            return .answer(LocalAnswer(HTTPResponseStatus(statusCode: redirect.statusCode), "redirecting to \(location)",
-                                       headers: [("location", location)]))
-        case .forward(let choice):
-            let (index, sticky) = chooseTarget(choice, route: route, headers: request.head.headers, loop: loop)
-            let picked = choice.targets[index]
-            request.record.backend = index
-            request.record.backendName = picked.name
-            switch picked.target {
-            case .invalid(let reason):
-                return .answer(LocalAnswer(.internalServerError, "backend \(picked.name) is invalid: \(reason)"))
-            case .cluster(let cluster) where cluster.endpoints.isEmpty:
-                return .answer(LocalAnswer(.serviceUnavailable, "Service \(cluster.id) has no ready endpoints"))
-            case .cluster(let cluster) where cluster.health?.acquireRequest() == false:
-                return .answer(LocalAnswer(.serviceUnavailable,
-                                           "circuit breaker open: Service \(cluster.id) already has its maxRequests (\(cluster.health?.policy.maxRequests ?? 0)) in flight"))
-            case .cluster(let cluster):
-                request.backend = ChosenBackend(choice: picked, cluster: cluster, sticky: sticky)
-                return .continue
-            }
+            let location = RedirectRules.location(redirect, requestScheme: scheme, host: host, path: path, query: query,
+                                                  listenerPort: listenerPort, matchedPrefix: route.matchedPrefix)
+            return LocalAnswer(HTTPResponseStatus(statusCode: redirect.statusCode), "redirecting to \(location)", headers: [("location", location)])
+        case .forward:
+            return nil
+        }
+    }
+
+    /// A backendRef that can take no request at all: 500 when invalid, 503 when its Service has no
+    /// ready endpoint. Shared with the fast lane.
+    static func unusable(_ picked: CompiledRoute.Choice) -> LocalAnswer? {
+        switch picked.target {
+        case .invalid(let reason): LocalAnswer(.internalServerError, "backend \(picked.name) is invalid: \(reason)")
+        case .cluster(let cluster) where cluster.endpoints.isEmpty: LocalAnswer(.serviceUnavailable, "Service \(cluster.id) has no ready endpoints")
+        case .cluster: nil
         }
     }
 

@@ -54,8 +54,8 @@ enum RequestFilterPhase {
         for (name, value) in edge.setHeaders { headers.add(name: name, value: value) }
 
         var newPath = String(request.path)
+        if let hostRewrite = route.hostRewrite { HeaderRules.apply(hostRewrite, to: &headers) }
         if let rewrite = route.rewrite {
-            if let hostname = rewrite.hostname { headers.replaceOrAdd(name: "host", value: hostname) }
             if let pathRewrite = rewrite.path {
                 newPath = PathRules.rewrite(request.path, with: pathRewrite, matchedPrefix: route.matchedPrefix)
             }

@@ -218,9 +218,13 @@ public final class CompiledRoute: Sendable {
     /// The first policy that applies but cannot be enforced: every request here is refused (500).
     public let blockedBy: String?
     public let session: StickySession?
-    /// A weighted forward whose only filters edit header fields, with no edge policy, session or retry
-    /// (timeouts allowed): the HTTP/1 fast lane may carry it as bytes. What decides whether it does is
-    /// this and `FastLaneHandler.admit`, nothing else.
+    /// URLRewrite's hostname as the header edit it is (the Host field replaced), applied after every
+    /// other request filter on both paths.
+    public let hostRewrite: HeaderEdits?
+    /// A route whose filters edit header fields or rewrite the URL, with no edge policy, session or
+    /// retry (timeouts allowed), that forwards or answers itself (redirect, fixed status): the HTTP/1
+    /// fast lane may carry it as bytes. What decides whether it does is this and
+    /// `FastLaneHandler.admit`, nothing else.
     public let fastLaneCarries: Bool
 
     init(_ entry: HTTPRouteEntry, clusters: [String: CompiledCluster], slos: [String: SLOTracker] = [:],
@@ -265,13 +269,13 @@ public final class CompiledRoute: Sendable {
             action = WeightedChoice(backends, clusters: clusters).map(Action.forward)
                 ?? .direct(status: 500, reason: "no backend has a weight above 0")
         }
-        let forwards = if case .forward = action { true } else { false }
-        let onlyHeaderFilters = entry.filters.allSatisfy { filter in
+        hostRewrite = rewrite?.0.map { HeaderEdits(set: [HeaderValue(name: "host", value: $0)], add: [], remove: []) }
+        let laneFilters = entry.filters.allSatisfy { filter in
             switch filter {
-            case .requestHeaders, .responseHeaders: true
-            default: false
+            case .requestHeaders, .responseHeaders, .urlRewrite: true
+            case .cors, .requestMirror: false
             }
         }
-        fastLaneCarries = forwards && onlyHeaderFilters && entry.edge.isEmpty && session == nil && retry == nil
+        fastLaneCarries = laneFilters && entry.edge.isEmpty && session == nil && retry == nil
     }
 }

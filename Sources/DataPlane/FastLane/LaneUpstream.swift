@@ -1,0 +1,287 @@
+import NIOCore
+import NIOHTTP1
+import RoutingTable
+
+extension FastLaneHandler {
+    // MARK: Backend side
+
+    /// Starts the exchange with what followed its head: the start of its body, or the next request.
+    func start(_ exchange: FastExchange, then bytes: ByteBuffer, context: ChannelHandlerContext) {
+        self.exchange = exchange
+        proxy.fastLane(busy: true)
+        if !exchange.requestBody.ended {
+            takeRequestBody(bytes, for: exchange, context: context)
+            guard self.exchange === exchange else { return }  // a malformed body, answered already
+        } else if bytes.readableBytes > 0 {
+            buffer(bytes)
+        }
+        if let millis = exchange.record.route?.requestTimeoutMillis {
+            exchange.requestDeadline = exchange.record.start + .milliseconds(Int64(millis))
+        }
+        connect(exchange, allowReuse: true)
+    }
+
+    /// Makes sure the connection's one timer fires no later than the exchange's next deadline. A
+    /// timer already due earlier is kept: when it fires it re-arms for whatever exchange is current.
+    /// So a keep-alive connection whose requests all carry `timeouts:` schedules about one task per
+    /// timeout period, not one (plus a cancel) per request.
+    func armTimer(_ exchange: FastExchange) {
+        guard let deadline = exchange.nextDeadline, let context else { return }
+        if let timerDeadline, timerDeadline <= deadline { return }
+        timer?.cancel()
+        timerDeadline = deadline
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { self.timerFired() }
+    }
+
+    func cancelTimer() {
+        timer?.cancel()
+        timer = nil
+        timerDeadline = nil
+    }
+
+    func timerFired() {
+        timer = nil
+        timerDeadline = nil
+        guard let exchange, let route = exchange.record.route else { return }
+        let now = NIODeadline.now()
+        if let deadline = exchange.requestDeadline, deadline <= now, let millis = route.requestTimeoutMillis {
+            return timedOut(exchange, TimeoutMessages.request(millis))
+        }
+        if let deadline = exchange.tryDeadline, deadline <= now, let millis = route.backendTimeoutMillis {
+            return timedOut(exchange, TimeoutMessages.backend(exchange.cluster.id, millis))
+        }
+        armTimer(exchange)
+    }
+
+    /// As the general path: a 504 naming the limit before the response started; a cut after.
+    func timedOut(_ exchange: FastExchange, _ why: String) {
+        guard let context else { return }
+        exchange.upstreamReusable = false
+        if case .streaming = exchange.response { return cutMidResponse(exchange, context: context) }
+        fail(exchange, .gatewayTimeout, why)
+    }
+
+    /// Round robin over the Service's endpoints; a second try goes elsewhere (ConnectTries).
+    func connect(_ exchange: FastExchange, allowReuse: Bool) {
+        let endpoints = exchange.cluster.endpoints
+        let endpoint = endpoints[loop.nextIndex(cluster: exchange.cluster, table: exchange.record.table, avoiding: exchange.endpoint)]
+        exchange.endpoint = endpoint
+        exchange.tryStart = .now()
+        exchange.connectAttempts += 1
+        // timeouts.backendRequest bounds each try, from its connect to the end of its response.
+        if let millis = exchange.record.route?.backendTimeoutMillis { exchange.tryDeadline = .now() + .milliseconds(Int64(millis)) }
+        armTimer(exchange)
+        if allowReuse, let idle = loop.rawPool.takeIdle(endpoint) {
+            return attach(idle, reused: true, to: exchange)
+        }
+        loop.rawPool.connect(endpoint).assumeIsolated().whenComplete { result in
+            guard self.exchange === exchange else {
+                if case .success(let connection) = result { self.loop.rawPool.release(connection) }
+                return
+            }
+            switch result {
+            case .success(let connection):
+                self.attach(connection, reused: false, to: exchange)
+            case .failure(let error):
+                if ConnectTries.mayConnectAgain(after: exchange.connectAttempts, endpoints: endpoints.count) {
+                    self.connect(exchange, allowReuse: false)
+                } else {
+                    self.fail(exchange, .badGateway, ConnectTries.failure(endpoint, cluster: exchange.cluster.id, error))
+                }
+            }
+        }
+    }
+
+    func attach(_ connection: RawUpstreamConnection, reused: Bool, to exchange: FastExchange) {
+        exchange.upstream = connection
+        exchange.reusedConnection = reused
+        connection.user = self
+        if let body = exchange.pendingBody {
+            // Head and the body read so far leave in one flush.
+            exchange.pendingBody = nil
+            exchange.bodyBytesForwarded += body.readableBytes
+            connection.send(exchange.request, body)
+        } else {
+            connection.send(exchange.request)
+        }
+        if let context, mayReadClient, clientRead.releases() { context.read() }
+    }
+
+    func upstreamRead(_ buffer: ByteBuffer) {
+        guard let exchange, let context else { return }
+        exchange.receivedAny = true
+        var buffer = buffer
+        if case .awaitingHead = exchange.response {
+            if var held = exchange.heldResponse {
+                held.writeBuffer(&buffer)
+                buffer = held
+                exchange.heldResponse = nil
+            }
+            while true {
+                let scan = buffer.withUnsafeReadableBytes { ResponseHeadScanner().scan($0, requestIsHEAD: exchange.isHEAD) }
+                switch scan {
+                case .incomplete:
+                    exchange.heldResponse = buffer
+                    return
+                case .malformed(let why):
+                    return backendBroke(exchange, "backend \(exchange.cluster.id) sent an invalid response: \(why)", context: context)
+                case .head(let head) where head.status < 200:
+                    // Interim answers (103 Early Hints, a stray 100) stay between archway and the backend;
+                    // a 101 cannot be one, since no upgrade was asked for.
+                    guard head.status != 101 else {
+                        return backendBroke(exchange, "backend \(exchange.cluster.id) switched protocols unasked", context: context)
+                    }
+                    buffer.moveReaderIndex(forwardBy: head.length)
+                    if buffer.readableBytes == 0 { return }
+                case .head(let head):
+                    return beginResponse(exchange, head: head, buffer: buffer, context: context)
+                }
+            }
+        }
+        forwardBody(exchange, buffer, context: context)
+    }
+
+    func beginResponse(_ exchange: FastExchange, head: ScannedResponseHead, buffer: ByteBuffer, context: ChannelHandlerContext) {
+        exchange.status = head.status
+        exchange.upstreamReusable = head.reusable
+        if head.framing == .untilClose { exchange.keepAlive = false }
+        let bodyBytes = buffer.readableBytes - head.length
+        var out = context.channel.allocator.buffer(capacity: head.length + 32 + (bodyBytes <= 4096 ? bodyBytes : 0))
+        out.writeStaticString("HTTP/1.1 ")
+        let fieldsStart = buffer.withUnsafeReadableBytes { raw in
+            out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[head.statusText]))
+            out.writeStaticString("\r\n")
+            let start = out.writerIndex
+            for span in head.keptSpans { out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[span])) }
+            return start
+        }
+        if !exchange.responseEdits.isEmpty { FieldLines.edit(&out, from: fieldsStart, with: exchange.responseEdits) }
+        if !exchange.keepAlive { out.writeStaticString("connection: close\r\n") }
+        out.writeStaticString("\r\n")
+        var body = buffer
+        body.moveReaderIndex(forwardBy: head.length)
+        exchange.startBody(head.framing)
+        let (taken, ended) = exchange.take(body)
+        guard var forwarded = taken else {
+            return backendBroke(exchange, "backend \(exchange.cluster.id) sent a malformed chunked body", context: context)
+        }
+        exchange.bodyBytesSent += forwarded.readableBytes
+        if forwarded.readableBytes <= 4096 {
+            // Head and a small body in one buffer: one iovec, one TLS record.
+            out.writeBuffer(&forwarded)
+            context.write(wrapOutboundOut(.byteBuffer(out)), promise: nil)
+        } else {
+            context.write(wrapOutboundOut(.byteBuffer(out)), promise: nil)
+            context.write(wrapOutboundOut(.byteBuffer(forwarded)), promise: nil)
+        }
+        if ended { complete(exchange, context: context) } else { needsFlush = true }
+    }
+
+    func forwardBody(_ exchange: FastExchange, _ buffer: ByteBuffer, context: ChannelHandlerContext) {
+        let (forwarded, ended) = exchange.take(buffer)
+        guard let forwarded else {
+            return backendBroke(exchange, "backend \(exchange.cluster.id) sent a malformed chunked body", context: context)
+        }
+        if forwarded.readableBytes > 0 {
+            exchange.bodyBytesSent += forwarded.readableBytes
+            context.write(wrapOutboundOut(.byteBuffer(forwarded)), promise: nil)
+            needsFlush = true
+        }
+        if ended { complete(exchange, context: context) }
+    }
+
+    func upstreamReadComplete() {
+        guard needsFlush, let context else { return }
+        needsFlush = false
+        context.flush()
+    }
+
+    func upstreamClosed() {
+        guard let exchange, let context else { return }
+        exchange.upstream = nil
+        switch exchange.response {
+        case .streaming(.untilClose):
+            exchange.upstreamReusable = false
+            complete(exchange, context: context)
+        case .streaming:
+            cutMidResponse(exchange, context: context)
+        case .awaitingHead:
+            if ConnectTries.mayResendAfterStaleClose(method: exchange.record.method, reusedConnection: exchange.reusedConnection,
+                                                     answered: exchange.receivedAny, bodySent: exchange.bodyBytesForwarded > 0,
+                                                     connectAttempts: exchange.connectAttempts) {
+                // A pooled connection the backend had closed as the request went out: once more, on a new one.
+                exchange.heldResponse = nil
+                connect(exchange, allowReuse: false)
+            } else {
+                fail(exchange, .badGateway, "backend \(exchange.cluster.id) failed before responding: connection closed")
+            }
+        }
+    }
+
+    /// The response is complete: the backend connection goes back to the pool (if it stayed in step),
+    /// the request is counted, and the next pipelined request, if any, is served.
+    func complete(_ exchange: FastExchange, context: ChannelHandlerContext) {
+        // A backend that answered before the whole body reached it expects the rest: out of step.
+        if !exchange.requestBody.ended { exchange.upstreamReusable = false }
+        if exchange.upstreamReusable, let upstream = exchange.upstream {
+            exchange.upstream = nil
+            loop.rawPool.release(upstream)
+        } else {
+            exchange.dropUpstream()
+        }
+        end(exchange, status: exchange.status, context: context)
+    }
+
+    /// The exchange is over: it is counted, and the connection is no longer busy.
+    func settle(_ exchange: FastExchange, status: Int) {
+        self.exchange = nil
+        loop.record(exchange.record, RequestOutcome(status: status, client: proxy.clientAddress, bytesOut: exchange.bodyBytesSent,
+                                                    tryStart: exchange.tryStart, endpoint: exchange.endpoint))
+        proxy.fastLane(busy: false)
+    }
+
+    func end(_ exchange: FastExchange, status: Int, context: ChannelHandlerContext) {
+        settle(exchange, status: status)
+        needsFlush = false
+        // Answered before its body was all read: the rest is read and dropped (RFC 9112 §9.6).
+        if !exchange.requestBody.ended { discarding = exchange.requestBody }
+        guard exchange.keepAlive && !quiescing else {
+            // Closed once everything written so far is out (writes complete in order).
+            closing = true
+            let channel = context.channel
+            context.writeAndFlush(wrapOutboundOut(.byteBuffer(ByteBuffer()))).whenComplete { _ in channel.close(promise: nil) }
+            return
+        }
+        context.flush()
+        if discarding == nil, inbound != nil { serveBuffered(context: context) } else if clientRead.releases() { context.read() }
+    }
+
+    // MARK: Failures
+
+    /// The backend broke the exchange: before the response started the client gets a 502 naming why;
+    /// after, the only honest signal left is to cut the connection.
+    func backendBroke(_ exchange: FastExchange, _ why: String, context: ChannelHandlerContext) {
+        exchange.upstreamReusable = false
+        if case .streaming = exchange.response { return cutMidResponse(exchange, context: context) }
+        fail(exchange, .badGateway, why)
+    }
+
+    func cutMidResponse(_ exchange: FastExchange, context: ChannelHandlerContext) {
+        exchange.dropUpstream()
+        settle(exchange, status: exchange.status)
+        closing = true
+        context.flush()
+        context.close(promise: nil)
+    }
+
+    /// A gateway-made answer: the same `LocalAnswer` the general path writes.
+    func fail(_ exchange: FastExchange, _ status: HTTPResponseStatus, _ message: String) {
+        guard let context else { return }
+        exchange.dropUpstream()
+        let answer = LocalAnswer(status, message)
+        context.write(wrapOutboundOut(.byteBuffer(answer.http1Bytes(keepAlive: exchange.keepAlive && !quiescing, allocator: context.channel.allocator))),
+                      promise: nil)
+        exchange.bodyBytesSent = answer.body.utf8.count
+        end(exchange, status: Int(status.code), context: context)
+    }
+}
