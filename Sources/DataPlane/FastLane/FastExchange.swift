@@ -17,8 +17,6 @@ final class FastExchange {
     var requestBody: BodyFollower
     /// Body bytes read from the client before a backend connection could take them.
     var pendingBody: ByteBuffer?
-    /// Body bytes written to a backend: once there are any, the request is never sent again.
-    var bodyBytesForwarded = 0
     let isHEAD: Bool
     /// The client connection stays open after this response.
     var keepAlive: Bool
@@ -32,9 +30,8 @@ final class FastExchange {
     var upstream: RawUpstreamConnection?
     var endpoint: Endpoint?
     var tryStart: NIODeadline?
-    var connectAttempts = 0
-    var reusedConnection = false
-    var receivedAny = false
+    /// Every decision about trying again and timing out, the general path's own rules.
+    var tries: UpstreamTries
     /// The start of a response head that has not all arrived.
     var heldResponse: ByteBuffer?
     private(set) var response = Response.awaitingHead
@@ -50,6 +47,7 @@ final class FastExchange {
         self.cluster = cluster
         self.request = request
         self.requestBody = BodyFollower(requestBody)
+        tries = UpstreamTries(method: record.method, retry: nil, endpointCount: cluster.endpoints.count)
         self.isHEAD = isHEAD
         self.keepAlive = keepAlive
         self.responseEdits = responseEdits

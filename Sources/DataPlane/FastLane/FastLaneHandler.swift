@@ -167,7 +167,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         if body.readableBytes > 0 {
             if let upstream = exchange.upstream {
-                exchange.bodyBytesForwarded += body.readableBytes
+                exchange.tries.sentBody()
                 upstream.send(body)
             } else if exchange.pendingBody == nil {
                 exchange.pendingBody = body

@@ -45,29 +45,43 @@ extension FastLaneHandler {
         guard let exchange, let route = exchange.record.route else { return }
         let now = NIODeadline.now()
         if let deadline = exchange.requestDeadline, deadline <= now, let millis = route.requestTimeoutMillis {
-            return timedOut(exchange, TimeoutMessages.request(millis))
+            return act(on: exchange.tries.deadlinePassed(.request), exchange, why: TimeoutMessages.request(millis))
         }
         if let deadline = exchange.tryDeadline, deadline <= now, let millis = route.backendTimeoutMillis {
-            return timedOut(exchange, TimeoutMessages.backend(exchange.cluster.id, millis))
+            return act(on: exchange.tries.deadlinePassed(.backend), exchange, why: TimeoutMessages.backend(exchange.cluster.id, millis))
         }
         armTimer(exchange)
     }
 
-    /// As the general path: a 504 naming the limit before the response started; a cut after.
-    func timedOut(_ exchange: FastExchange, _ why: String) {
+    /// Carries out what `UpstreamTries` decided; `why` words a failure for the client. The lane takes
+    /// no route with a retry policy, so retries never come up here.
+    func act(on next: UpstreamTries.Next, _ exchange: FastExchange, why: @autoclosure () -> String) {
         guard let context else { return }
-        exchange.upstreamReusable = false
-        if case .streaming = exchange.response { return cutMidResponse(exchange, context: context) }
-        fail(exchange, .gatewayTimeout, why)
+        switch next {
+        case .nothing, .forwardResponse, .retry, .connect:
+            break
+        case .connectAgain:
+            connect(exchange, allowReuse: false)
+        case .resend:
+            // A pooled connection the backend had closed as the request went out: once more, on a new one.
+            exchange.heldResponse = nil
+            connect(exchange, allowReuse: false)
+        case .fail(let failure):
+            exchange.upstreamReusable = false
+            fail(exchange, failure == .requestTimeout || failure == .backendTimeout ? .gatewayTimeout : .badGateway, why())
+        case .cut:
+            exchange.upstreamReusable = false
+            cutMidResponse(exchange, context: context)
+        }
     }
 
-    /// Round robin over the Service's endpoints; a second try goes elsewhere (ConnectTries).
+    /// Round robin over the Service's endpoints; a second try goes elsewhere.
     func connect(_ exchange: FastExchange, allowReuse: Bool) {
         let endpoints = exchange.cluster.endpoints
         let endpoint = endpoints[loop.nextIndex(cluster: exchange.cluster, table: exchange.record.table, avoiding: exchange.endpoint)]
         exchange.endpoint = endpoint
         exchange.tryStart = .now()
-        exchange.connectAttempts += 1
+        exchange.tries.connecting()
         // timeouts.backendRequest bounds each try, from its connect to the end of its response.
         if let millis = exchange.record.route?.backendTimeoutMillis { exchange.tryDeadline = .now() + .milliseconds(Int64(millis)) }
         armTimer(exchange)
@@ -83,23 +97,19 @@ extension FastLaneHandler {
             case .success(let connection):
                 self.attach(connection, reused: false, to: exchange)
             case .failure(let error):
-                if ConnectTries.mayConnectAgain(after: exchange.connectAttempts, endpoints: endpoints.count) {
-                    self.connect(exchange, allowReuse: false)
-                } else {
-                    self.fail(exchange, .badGateway, ConnectTries.failure(endpoint, cluster: exchange.cluster.id, error))
-                }
+                self.act(on: exchange.tries.connectFailed(), exchange, why: ConnectTries.failure(endpoint, cluster: exchange.cluster.id, error))
             }
         }
     }
 
     func attach(_ connection: RawUpstreamConnection, reused: Bool, to exchange: FastExchange) {
         exchange.upstream = connection
-        exchange.reusedConnection = reused
+        exchange.tries.attached(reused: reused)
         connection.user = self
         if let body = exchange.pendingBody {
             // Head and the body read so far leave in one flush.
             exchange.pendingBody = nil
-            exchange.bodyBytesForwarded += body.readableBytes
+            exchange.tries.sentBody()
             connection.send(exchange.request, body)
         } else {
             connection.send(exchange.request)
@@ -109,7 +119,7 @@ extension FastLaneHandler {
 
     func upstreamRead(_ buffer: ByteBuffer) {
         guard let exchange, let context else { return }
-        exchange.receivedAny = true
+        exchange.tries.responseBytesArrived()
         var buffer = buffer
         if case .awaitingHead = exchange.response {
             if var held = exchange.heldResponse {
@@ -142,6 +152,8 @@ extension FastLaneHandler {
     }
 
     func beginResponse(_ exchange: FastExchange, head: ScannedResponseHead, buffer: ByteBuffer, context: ChannelHandlerContext) {
+        // No retry policy on the lane: the answer is always to forward the response.
+        _ = exchange.tries.responseHead(status: head.status)
         exchange.status = head.status
         exchange.upstreamReusable = head.reusable
         if head.framing == .untilClose { exchange.keepAlive = false }
@@ -203,24 +215,15 @@ extension FastLaneHandler {
         case .streaming(.untilClose):
             exchange.upstreamReusable = false
             complete(exchange, context: context)
-        case .streaming:
-            cutMidResponse(exchange, context: context)
-        case .awaitingHead:
-            if ConnectTries.mayResendAfterStaleClose(method: exchange.record.method, reusedConnection: exchange.reusedConnection,
-                                                     answered: exchange.receivedAny, bodySent: exchange.bodyBytesForwarded > 0,
-                                                     connectAttempts: exchange.connectAttempts) {
-                // A pooled connection the backend had closed as the request went out: once more, on a new one.
-                exchange.heldResponse = nil
-                connect(exchange, allowReuse: false)
-            } else {
-                fail(exchange, .badGateway, "backend \(exchange.cluster.id) failed before responding: connection closed")
-            }
+        case .streaming, .awaitingHead:
+            act(on: exchange.tries.connectionClosed(), exchange, why: "backend \(exchange.cluster.id) failed before responding: connection closed")
         }
     }
 
     /// The response is complete: the backend connection goes back to the pool (if it stayed in step),
     /// the request is counted, and the next pipelined request, if any, is served.
     func complete(_ exchange: FastExchange, context: ChannelHandlerContext) {
+        exchange.tries.finished()
         // A backend that answered before the whole body reached it expects the rest: out of step.
         if !exchange.requestBody.ended { exchange.upstreamReusable = false }
         if exchange.upstreamReusable, let upstream = exchange.upstream {

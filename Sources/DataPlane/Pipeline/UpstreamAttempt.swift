@@ -19,21 +19,20 @@ final class UpstreamAttempt: UpstreamExchange {
 
     var owesContinue: Bool
     var connection: UpstreamConnection?
-    var reusedConnection = false
-    var connectAttempts = 0
+    /// Every decision about trying again, timing out and the breaker's request slot.
+    var tries: UpstreamTries
     /// Parts received from the client before the backend connection was ready.
     var pending: [HTTPClientRequestPart]
     /// Parts written to the backend since the client's last read completed, not yet flushed.
     private var needsFlush = false
     private(set) var requestEnded = false
-    var bodyForwarded = false
-    private(set) var responseStarted = false
+    var responseStarted: Bool { tries.responseStarted }
     private var responseKeepAlive = true
     private(set) var status = 0
     private var grpcTrailers: HTTPHeaders?
-    /// Set once the attempt has answered, failed, been cut or abandoned: late timers and connects
-    /// find it over and leave it alone.
-    private(set) var isOver = false
+    /// Once the attempt has answered, failed, been cut or abandoned, late timers and connects find it
+    /// over and leave it alone.
+    var isOver: Bool { tries.isOver }
 
     /// timeouts.request (from the request's start) and timeouts.backendRequest (from each try's start).
     var requestTimer: Scheduled<Void>?
@@ -41,8 +40,6 @@ final class UpstreamAttempt: UpstreamExchange {
     /// The wait before a retry: cancelled with the attempt, so a client that leaves meanwhile gives its
     /// circuit-breaker slot back at once rather than when the wait would have ended.
     var backoffTimer: Scheduled<Void>?
-    /// Retries the route's retry policy still allows.
-    var retriesLeft = 0
     /// The request's body and end as sent so far, kept while a retry could need them; nil once the
     /// body outgrew the replay buffer (no retry is possible after that).
     var replay: [HTTPClientRequestPart]?
@@ -51,7 +48,7 @@ final class UpstreamAttempt: UpstreamExchange {
     private(set) var lastEndpoint: Endpoint?
     /// When the current try began (its connect), and how many retries came before it.
     private(set) var tryStart: NIODeadline?
-    var retries = 0
+    var retries: Int { tries.retries }
     var mirrors: [MirrorRequest] = []
     /// The circuit breaker's maxRequests slot the pick phase took; given back when the attempt ends.
     private let requestSlot: ClusterHealth?
@@ -67,9 +64,10 @@ final class UpstreamAttempt: UpstreamExchange {
         owesContinue = plan.owesContinue
         pending = [.head(plan.head)]
         requestSlot = plan.backend.cluster.health
+        tries = UpstreamTries(method: request.head.method.rawValue, retry: plan.route.retry, endpointCount: plan.backend.cluster.endpoints.count,
+                              holdsRequestSlot: requestSlot != nil)
+        if plan.route.retry != nil { replay = [] }
     }
-
-    deinit { requestSlot?.releaseRequest() }
 
     func start() {
         prepareResilience()
@@ -87,7 +85,7 @@ final class UpstreamAttempt: UpstreamExchange {
             pending.append(part)
             return
         }
-        if case .body = part { bodyForwarded = true }
+        if case .body = part { tries.sentBody() }
         connection.channel.write(part, promise: nil)
         needsFlush = true
     }
@@ -109,7 +107,12 @@ final class UpstreamAttempt: UpstreamExchange {
     private func remember(_ part: HTTPClientRequestPart) {
         guard replay != nil else { return }
         if case .body(.byteBuffer(let buffer)) = part { replayBytes += buffer.readableBytes }
-        if replayBytes > Self.replayLimit { replay = nil } else { replay!.append(part) }
+        if replayBytes > Self.replayLimit {
+            replay = nil
+            tries.replayOverflowed()
+        } else {
+            replay!.append(part)
+        }
     }
 
     /// A piece of the request body, counted against the request's limit. A body without a (small
@@ -141,7 +144,7 @@ final class UpstreamAttempt: UpstreamExchange {
         let endpoint = endpoints[index]
         lastEndpoint = endpoint
         tryStart = .now()
-        connectAttempts += 1
+        tries.connecting()
         startTryTimer()
         if !cluster.http2, allowReuse, let idle = loop.pool.takeIdle(UpstreamKey(endpoint: endpoint, tls: cluster.tls?.poolKey)) {
             return attach(idle, reused: true)
@@ -171,11 +174,7 @@ final class UpstreamAttempt: UpstreamExchange {
             case .success(let connection):
                 self.attach(connection, reused: false)
             case .failure(let error):
-                if ConnectTries.mayConnectAgain(after: self.connectAttempts, endpoints: endpoints.count) {
-                    self.connect(allowReuse: false)
-                } else {
-                    self.fail(LocalAnswer(.badGateway, ConnectTries.failure(endpoint, cluster: cluster.id, error)))
-                }
+                self.act(on: self.tries.connectFailed(), connectError: (endpoint, error))
             }
         }
     }
@@ -183,20 +182,20 @@ final class UpstreamAttempt: UpstreamExchange {
     /// The endpoint a session pins this try to: only the first try; a retry goes elsewhere, and the
     /// session follows it.
     private var pinnedEndpointIndex: Int? {
-        guard retries == 0, connectAttempts == 0, let pinned = plan.backend.sticky?.pinned else { return nil }
+        guard tries.retries == 0, tries.connectAttempts == 0, let pinned = plan.backend.sticky?.pinned else { return nil }
         return cluster.endpoints.firstIndex(of: pinned)
     }
 
     private func attach(_ connection: UpstreamConnection, reused: Bool) {
         self.connection = connection
-        reusedConnection = reused
+        tries.attached(reused: reused)
         connection.handler.exchange = self
         if owesContinue {
             owesContinue = false
             client.sendContinue(version: request.head.version)
         }
         for part in pending {
-            if case .body = part { bodyForwarded = true }
+            if case .body = part { tries.sentBody() }
             connection.channel.write(part, promise: nil)
         }
         pending.removeAll()
@@ -213,12 +212,6 @@ final class UpstreamAttempt: UpstreamExchange {
         connection.channel.close(promise: nil)
     }
 
-    /// Whether a failure of this attempt's connection may be answered by sending it again: see
-    /// `ConnectTries.mayResendAfterStaleClose`, the rule the fast lane follows too.
-    private var mayResendAfterStaleClose: Bool {
-        ConnectTries.mayResendAfterStaleClose(method: request.head.method.rawValue, reusedConnection: reusedConnection,
-                                              answered: responseStarted, bodySent: bodyForwarded, connectAttempts: connectAttempts)
-    }
 
     // MARK: Response, from the backend
 
@@ -226,13 +219,14 @@ final class UpstreamAttempt: UpstreamExchange {
         guard !isOver else { return }
         switch part {
         case .head(let response):
+            tries.responseBytesArrived()
             if response.status == .switchingProtocols, plan.upgrade != nil { return switchProtocols(response) }
             if response.status.code < 200 { return }  // informational answers stay between archway and the backend
             if let health = cluster.health, let endpoint = lastEndpoint {
                 if health.record(response.status.code >= 500 ? .serverError : .success, endpoint: endpoint) { loop.metrics.gauges.ejection(service: cluster.id) }
             }
-            if let retry = plan.route.retry, retry.codes.contains(Int(response.status.code)), canRetryAgain { return retryAttempt() }
-            responseStarted = true
+            let next = tries.responseHead(status: Int(response.status.code))
+            guard next == .forwardResponse else { return act(on: next) }
             status = Int(response.status.code)
             responseKeepAlive = response.isKeepAlive
             let filtered = ResponseFilterPhase.run(response, request: request, plan: plan, endpoint: lastEndpoint,
@@ -260,28 +254,56 @@ final class UpstreamAttempt: UpstreamExchange {
 
     func upstreamClosed(error: (any Error)?) {
         guard !isOver else { return }
-        let retry = mayResendAfterStaleClose
         connection = nil
-        if !responseStarted, !retry, let health = cluster.health, let endpoint = lastEndpoint {
+        let next = tries.connectionClosed()
+        if next != .resend, next != .cut, let health = cluster.health, let endpoint = lastEndpoint {
             if health.record(.connectFailure, endpoint: endpoint) { loop.metrics.gauges.ejection(service: cluster.id) }
         }
-        if !retry, !responseStarted, canRetryAgain {
-            retryAttempt()
-        } else if retry {
+        act(on: next, closeError: error)
+    }
+
+    /// Carries out what `UpstreamTries` decided.
+    func act(on next: UpstreamTries.Next, connectError: (Endpoint, any Error)? = nil, closeError: (any Error)? = nil) {
+        switch next {
+        case .nothing, .forwardResponse:
+            break
+        case .connectAgain:
+            connect(allowReuse: false)
+        case .resend:
             // Replay on a fresh connection: only the head (and the end, if the client finished) went out.
             pending = [.head(plan.head)] + (requestEnded ? [.end(nil)] : [])
             connect(allowReuse: false)
-        } else if !responseStarted {
-            let why = error.map { "\($0)" } ?? "connection closed"
-            fail(LocalAnswer(.badGateway, "backend \(cluster.id) failed before responding: \(why)"))
-        } else {
+        case .retry(let backoffMillis):
+            retry(after: backoffMillis)
+        case .connect:
+            backoffTimer = nil
+            connect(allowReuse: true)
+        case .fail(let failure):
+            fail(LocalAnswer(failure == .requestTimeout || failure == .backendTimeout ? .gatewayTimeout : .badGateway,
+                             message(failure, connectError: connectError, closeError: closeError)))
+        case .cut:
             cut()
+        }
+    }
+
+    private func message(_ failure: UpstreamTries.Failure, connectError: (Endpoint, any Error)?, closeError: (any Error)?) -> String {
+        switch failure {
+        case .cannotConnect:
+            guard let (endpoint, error) = connectError else { return "cannot connect to backend \(cluster.id)" }
+            return ConnectTries.failure(endpoint, cluster: cluster.id, error)
+        case .closedBeforeAnswer:
+            return "backend \(cluster.id) failed before responding: " + (closeError.map { "\($0)" } ?? "connection closed")
+        case .requestTimeout:
+            return TimeoutMessages.request(plan.route.requestTimeoutMillis ?? 0)
+        case .backendTimeout:
+            return TimeoutMessages.backend(cluster.id, plan.route.backendTimeoutMillis ?? 0)
         }
     }
 
     // MARK: Endings
 
     private func finish(trailers: HTTPHeaders?) {
+        tries.finished()
         end()
         log(status: status)
         if let connection {
@@ -297,6 +319,7 @@ final class UpstreamAttempt: UpstreamExchange {
 
     /// Before the response has started: the client gets the answer instead.
     func fail(_ answer: LocalAnswer) {
+        tries.abandoned()
         end()
         dropConnection()
         client.answerInstead(self, answer)
@@ -305,6 +328,7 @@ final class UpstreamAttempt: UpstreamExchange {
     /// After the response has started there is no status left to send: the honest signal is to cut
     /// the client connection short, as the backend's own failure would.
     func cut() {
+        tries.abandoned()
         end()
         dropConnection()
         log(status: status)
@@ -314,6 +338,7 @@ final class UpstreamAttempt: UpstreamExchange {
     /// The client left, or its connection failed: the backend connection is in an unknown state.
     /// Mirrors that have the whole request may still finish when the client merely left.
     func abandon(mirrorsWithWholeRequestFinish: Bool) {
+        tries.abandoned()
         end()
         for mirror in mirrors where !(mirrorsWithWholeRequestFinish && requestEnded) { mirror.abandon() }
         dropConnection()
@@ -323,6 +348,7 @@ final class UpstreamAttempt: UpstreamExchange {
     /// the ends of a byte tunnel, which the client connection sets up.
     private func switchProtocols(_ response: HTTPResponseHead) {
         guard let connection else { return }
+        tries.finished()
         end()
         self.connection = nil
         connection.handler.exchange = nil
@@ -331,8 +357,9 @@ final class UpstreamAttempt: UpstreamExchange {
     }
 
     private func end() {
-        isOver = true
         cancelTimers()
+        // A client that leaves during a back-off gives its slot back now, not when the wait ends.
+        if tries.releasesRequestSlot() { requestSlot?.releaseRequest() }
     }
 
     private func log(status: Int) {

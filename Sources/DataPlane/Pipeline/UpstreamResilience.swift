@@ -7,14 +7,9 @@ import RoutingTable
 /// on one upstream attempt.
 extension UpstreamAttempt {
     func prepareResilience() {
-        let route = plan.route
-        if let retry = route.retry {
-            retriesLeft = retry.attempts
-            replay = []
-        }
-        if let millis = route.requestTimeoutMillis {
+        if let millis = plan.route.requestTimeoutMillis {
             requestTimer = loop.eventLoop.assumeIsolated().scheduleTask(deadline: request.record.start + .milliseconds(Int64(millis))) {
-                self.timedOut(TimeoutMessages.request(millis))
+                self.act(on: self.tries.deadlinePassed(.request))
             }
         }
     }
@@ -24,12 +19,7 @@ extension UpstreamAttempt {
         tryTimer?.cancel()
         guard let millis = plan.route.backendTimeoutMillis else { return }
         tryTimer = loop.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(millis))) {
-            guard !self.isOver else { return }
-            if self.canRetryAgain {
-                self.retryAttempt()
-            } else {
-                self.timedOut(TimeoutMessages.backend(self.cluster.id, millis))
-            }
+            self.act(on: self.tries.deadlinePassed(.backend))
         }
     }
 
@@ -42,36 +32,16 @@ extension UpstreamAttempt {
         backoffTimer = nil
     }
 
-    /// Before the response has started the client gets a 504 naming the limit; after, the only
-    /// signal left is to cut the connection, as a backend dying mid-response would.
-    private func timedOut(_ why: String) {
-        guard !isOver else { return }
-        if !responseStarted { return fail(LocalAnswer(.gatewayTimeout, why)) }
-        cut()
-    }
-
-    /// A retry is allowed while the policy has attempts left and everything sent so far can be sent
-    /// again (the body fits in the replay buffer).
-    var canRetryAgain: Bool {
-        retriesLeft > 0 && replay != nil && !responseStarted
-    }
-
     /// Drops the current try (its connection is closed: its response is unread) and sends the request
-    /// again after the policy's backoff, to another endpoint when the Service has one.
-    func retryAttempt() {
-        retriesLeft -= 1
-        retries += 1
+    /// again after the policy's back-off, to another endpoint when the Service has one.
+    func retry(after backoffMillis: Int) {
         tryTimer?.cancel()
         dropConnection()
         pending = [.head(plan.head)] + (replay ?? [])
-        bodyForwarded = false
-        connectAttempts = 0
-        let backoff = plan.route.retry?.backoffMillis ?? 0
-        guard backoff > 0 else { return connect(allowReuse: true) }
-        backoffTimer = loop.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(backoff))) { [weak self] in
-            guard let self, !self.isOver else { return }
-            self.backoffTimer = nil
-            self.connect(allowReuse: true)
+        guard backoffMillis > 0 else { return connect(allowReuse: true) }
+        backoffTimer = loop.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(backoffMillis))) { [weak self] in
+            guard let self else { return }
+            self.act(on: self.tries.backoffElapsed())
         }
     }
 
