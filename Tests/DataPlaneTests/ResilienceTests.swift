@@ -5,8 +5,10 @@ import Testing
 /// HTTPRoute timeouts, retries and RequestMirror filters, against backends that hang, fail and count.
 @Suite(.timeLimit(.minutes(2)))
 struct ResilienceTests {
-    @Test func timeoutsAnswer504AndABackendTimeoutRetriesElsewhere() async throws {
+    /// On the fast lane and on the general path alike: one `UpstreamTries` decides for both.
+    @Test(arguments: [true, false]) func timeoutsAnswer504AndABackendTimeoutRetriesElsewhere(fastLane: Bool) async throws {
         let harness = GatewayHarness()
+        harness.fastLane = fastLane
         try await harness.startBackend("good")
         let silent = RecordingBackend(name: "silent", silent: true)
         let silentPort = try await silent.start(group: harness.group)
@@ -39,8 +41,10 @@ struct ResilienceTests {
         #expect(silent.requests.contains { $0.path == "/elsewhere" }, "some tries did reach the silent endpoint first")
     }
 
-    @Test func retriesOnConfiguredCodesGoToAnotherEndpoint() async throws {
+    /// On the fast lane and on the general path alike: one `UpstreamTries` decides for both.
+    @Test(arguments: [true, false]) func retriesOnConfiguredCodesGoToAnotherEndpoint(fastLane: Bool) async throws {
         let harness = GatewayHarness()
+        harness.fastLane = fastLane
         try await harness.startBackend("good")
         let flaky = RecordingBackend(name: "flaky", status: 503)
         let flakyPort = try await flaky.start(group: harness.group)

@@ -17,6 +17,14 @@ struct BodyFollower {
     private var remaining = 0
     private var chunks = ChunkedBodyTracker()
     private(set) var ended: Bool
+    /// Body bytes so far, chunk framing excluded (what the access log's bytes_received counts).
+    var contentBytes: Int {
+        switch framing {
+        case .length(let length): length - remaining
+        case .chunked: chunks.dataBytes
+        case .none, .untilClose: 0
+        }
+    }
 
     init(_ framing: BodyFraming) {
         self.framing = framing

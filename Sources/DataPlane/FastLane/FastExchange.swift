@@ -32,6 +32,11 @@ final class FastExchange {
     var tryStart: NIODeadline?
     /// Every decision about trying again and timing out, the general path's own rules.
     var tries: UpstreamTries
+    /// With a retry policy, the body bytes sent so far, kept while a retry could need them (nil
+    /// once they outgrow the replay limit, which then rules retries out).
+    var replay: ByteBuffer?
+    /// The wait before a retry; cancelled with the exchange.
+    var backoff: Scheduled<Void>?
     /// The start of a response head that has not all arrived.
     var heldResponse: ByteBuffer?
     private(set) var response = Response.awaitingHead
@@ -47,7 +52,8 @@ final class FastExchange {
         self.cluster = cluster
         self.request = request
         self.requestBody = BodyFollower(requestBody)
-        tries = UpstreamTries(method: record.method, retry: nil, endpointCount: cluster.endpoints.count)
+        tries = UpstreamTries(method: record.method, retry: record.route?.retry, endpointCount: cluster.endpoints.count)
+        if tries.retry != nil { replay = ByteBuffer() }
         self.isHEAD = isHEAD
         self.keepAlive = keepAlive
         self.responseEdits = responseEdits
@@ -60,6 +66,19 @@ final class FastExchange {
         case (let request?, nil): request
         case (nil, let attempt?): attempt
         case (nil, nil): nil
+        }
+    }
+
+    /// Body bytes on their way to the backend: counted as sent, and kept for a retry while they fit.
+    func sending(_ body: ByteBuffer) {
+        tries.sentBody()
+        guard replay != nil else { return }
+        if replay!.readableBytes + body.readableBytes > UpstreamAttempt.replayLimit {
+            replay = nil
+            tries.replayOverflowed()
+        } else {
+            var body = body
+            replay!.writeBuffer(&body)
         }
     }
 

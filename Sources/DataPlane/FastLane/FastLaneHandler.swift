@@ -124,6 +124,8 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if let exchange {
             // The client left mid-exchange: the backend connection is in an unknown state.
             self.exchange = nil
+            exchange.tries.abandoned()
+            exchange.backoff?.cancel()
             exchange.dropUpstream()
             proxy.fastLane(busy: false)
         }
@@ -167,7 +169,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         if body.readableBytes > 0 {
             if let upstream = exchange.upstream {
-                exchange.tries.sentBody()
+                exchange.sending(body)
                 upstream.send(body)
             } else if exchange.pendingBody == nil {
                 exchange.pendingBody = body

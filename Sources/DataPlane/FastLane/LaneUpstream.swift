@@ -48,18 +48,23 @@ extension FastLaneHandler {
             return act(on: exchange.tries.deadlinePassed(.request), exchange, why: TimeoutMessages.request(millis))
         }
         if let deadline = exchange.tryDeadline, deadline <= now, let millis = route.backendTimeoutMillis {
-            return act(on: exchange.tries.deadlinePassed(.backend), exchange, why: TimeoutMessages.backend(exchange.cluster.id, millis))
+            exchange.tryDeadline = nil
+            act(on: exchange.tries.deadlinePassed(.backend), exchange, why: TimeoutMessages.backend(exchange.cluster.id, millis))
         }
-        armTimer(exchange)
+        if self.exchange === exchange { armTimer(exchange) }
     }
 
-    /// Carries out what `UpstreamTries` decided; `why` words a failure for the client. The lane takes
-    /// no route with a retry policy, so retries never come up here.
+    /// Carries out what `UpstreamTries` decided; `why` words a failure for the client.
     func act(on next: UpstreamTries.Next, _ exchange: FastExchange, why: @autoclosure () -> String) {
         guard let context else { return }
         switch next {
-        case .nothing, .forwardResponse, .retry, .connect:
+        case .nothing, .forwardResponse:
             break
+        case .retry(let backoffMillis):
+            retry(exchange, after: backoffMillis)
+        case .connect:
+            exchange.backoff = nil
+            connect(exchange, allowReuse: true)
         case .connectAgain:
             connect(exchange, allowReuse: false)
         case .resend:
@@ -72,6 +77,24 @@ extension FastLaneHandler {
         case .cut:
             exchange.upstreamReusable = false
             cutMidResponse(exchange, context: context)
+        }
+    }
+
+    /// Gives the try up (its connection closes: its answer is unread) and sends the request again,
+    /// what was sent of its body first, after the policy's back-off.
+    func retry(_ exchange: FastExchange, after backoffMillis: Int) {
+        exchange.dropUpstream()
+        exchange.heldResponse = nil
+        exchange.tryDeadline = nil
+        if var sent = exchange.replay, sent.readableBytes > 0 {
+            if var pending = exchange.pendingBody { sent.writeBuffer(&pending) }
+            exchange.pendingBody = sent
+            exchange.replay = ByteBuffer()
+        }
+        guard backoffMillis > 0, let context else { return connect(exchange, allowReuse: true) }
+        exchange.backoff = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(backoffMillis))) {
+            guard self.exchange === exchange else { return }
+            self.act(on: exchange.tries.backoffElapsed(), exchange, why: "")
         }
     }
 
@@ -109,7 +132,7 @@ extension FastLaneHandler {
         if let body = exchange.pendingBody {
             // Head and the body read so far leave in one flush.
             exchange.pendingBody = nil
-            exchange.tries.sentBody()
+            exchange.sending(body)
             connection.send(exchange.request, body)
         } else {
             connection.send(exchange.request)
@@ -152,8 +175,8 @@ extension FastLaneHandler {
     }
 
     func beginResponse(_ exchange: FastExchange, head: ScannedResponseHead, buffer: ByteBuffer, context: ChannelHandlerContext) {
-        // No retry policy on the lane: the answer is always to forward the response.
-        _ = exchange.tries.responseHead(status: head.status)
+        let next = exchange.tries.responseHead(status: head.status)
+        guard next == .forwardResponse else { return act(on: next, exchange, why: "") }
         exchange.status = head.status
         exchange.upstreamReusable = head.reusable
         if head.framing == .untilClose { exchange.keepAlive = false }
@@ -238,8 +261,11 @@ extension FastLaneHandler {
     /// The exchange is over: it is counted, and the connection is no longer busy.
     func settle(_ exchange: FastExchange, status: Int) {
         self.exchange = nil
-        loop.record(exchange.record, RequestOutcome(status: status, client: proxy.clientAddress, bytesOut: exchange.bodyBytesSent,
-                                                    tryStart: exchange.tryStart, endpoint: exchange.endpoint))
+        exchange.tries.abandoned()
+        exchange.backoff?.cancel()
+        loop.record(exchange.record, RequestOutcome(status: status, client: proxy.clientAddress, bytesIn: exchange.requestBody.contentBytes,
+                                                    bytesOut: exchange.bodyBytesSent,
+                                                    tryStart: exchange.tryStart, endpoint: exchange.endpoint, retries: exchange.tries.retries))
         proxy.fastLane(busy: false)
     }
 

@@ -190,6 +190,8 @@ struct ChunkedBodyTracker {
 
     private var state = State.size
     private var size = 0
+    /// Data bytes seen so far, framing excluded: what the body weighs.
+    private(set) var dataBytes = 0
     private var sizeDigits = 0
 
     mutating func consume(_ bytes: UnsafeRawBufferPointer) -> Progress {
@@ -218,6 +220,7 @@ struct ChunkedBodyTracker {
                 sizeDigits = 0
             case .data:
                 let taken = min(size, count - at)
+                dataBytes += taken
                 size -= taken
                 at += taken
                 if size == 0 { state = .dataCR }
