@@ -30,8 +30,10 @@ struct BackendTLSTests {
         """
     }
 
-    @Test func backendCertificateFromThePolicyCAIsAcceptedAndAnotherCAIsRefused() async throws {
+    /// On the fast lane (TLS under its bytes) and on the general path alike.
+    @Test(arguments: [true, false]) func backendCertificateFromThePolicyCAIsAcceptedAndAnotherCAIsRefused(fastLane: Bool) async throws {
         let harness = GatewayHarness()
+        harness.fastLane = fastLane
         defer { Task { await harness.stop() } }
         let trusted = try TestCertificate.authority("trusted CA", in: harness.directory)
         let other = try TestCertificate.authority("other CA", in: harness.directory)

@@ -108,10 +108,13 @@ extension FastLaneHandler {
         // timeouts.backendRequest bounds each try, from its connect to the end of its response.
         if let millis = exchange.record.route?.backendTimeoutMillis { exchange.tryDeadline = .now() + .milliseconds(Int64(millis)) }
         armTimer(exchange)
-        if allowReuse, let idle = loop.rawPool.takeIdle(endpoint) {
+        let cluster = exchange.cluster
+        if allowReuse, let idle = loop.rawPool.takeIdle(UpstreamKey(endpoint: endpoint, tls: cluster.tls?.poolKey)) {
             return attach(idle, reused: true, to: exchange)
         }
-        loop.rawPool.connect(endpoint).assumeIsolated().whenComplete { result in
+        // The TLS context is only needed to open a connection, not to reuse one.
+        let tls = cluster.tls == nil ? nil : tables.upstreamTLS(cluster: cluster.id)
+        loop.rawPool.connect(endpoint, tls: tls).assumeIsolated().whenComplete { result in
             guard self.exchange === exchange else {
                 if case .success(let connection) = result { self.loop.rawPool.release(connection) }
                 return

@@ -8,7 +8,8 @@ final class RawUpstreamConnection: ChannelDuplexHandler, @unchecked Sendable {  
     typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
-    let endpoint: Endpoint
+    /// The endpoint, and the BackendTLSPolicy it is reached under, if any.
+    let key: UpstreamKey
     unowned let pool: RawUpstreamPool
     private(set) var channel: (any Channel)?
     private var context: ChannelHandlerContext?
@@ -17,8 +18,8 @@ final class RawUpstreamConnection: ChannelDuplexHandler, @unchecked Sendable {  
     var isIdle = false
     private var backendRead = HeldRead()
 
-    init(endpoint: Endpoint, pool: RawUpstreamPool) {
-        self.endpoint = endpoint
+    init(key: UpstreamKey, pool: RawUpstreamPool) {
+        self.key = key
         self.pool = pool
     }
 
@@ -85,43 +86,44 @@ final class RawUpstreamConnection: ChannelDuplexHandler, @unchecked Sendable {  
 }
 
 /// The fast lane's keep-alive connections, one pool per event loop like `UpstreamPool` (whose
-/// connect settings they share), kept apart because their pipelines carry no HTTP codec.
+/// connect settings and TLS set-up they share), kept apart because their pipelines carry no HTTP
+/// codec. With a BackendTLSPolicy the TLS handler sits under the lane's bytes, nothing else changes.
 final class RawUpstreamPool: @unchecked Sendable {  // confined to the pool's event loop
     private let connections: UpstreamPool
-    private var idle: [Endpoint: [RawUpstreamConnection]] = [:]
+    private var idle: [UpstreamKey: [RawUpstreamConnection]] = [:]
     private let maxIdlePerEndpoint = 256
 
     init(connections: UpstreamPool) { self.connections = connections }
 
-    func takeIdle(_ endpoint: Endpoint) -> RawUpstreamConnection? {
-        while let connection = idle[endpoint]?.popLast() {
+    func takeIdle(_ key: UpstreamKey) -> RawUpstreamConnection? {
+        while let connection = idle[key]?.popLast() {
             connection.isIdle = false
             if connection.isActive { return connection }
         }
         return nil
     }
 
-    func connect(_ endpoint: Endpoint) -> EventLoopFuture<RawUpstreamConnection> {
-        let connection = RawUpstreamConnection(endpoint: endpoint, pool: self)
-        return connections.openChannel(to: endpoint, tls: nil) { pipeline in
+    func connect(_ endpoint: Endpoint, tls: UpstreamTLSSetup?) -> EventLoopFuture<RawUpstreamConnection> {
+        let connection = RawUpstreamConnection(key: UpstreamKey(endpoint: endpoint, tls: tls?.policy.poolKey), pool: self)
+        return connections.openChannel(to: endpoint, tls: tls) { pipeline in
             try pipeline.addHandler(connection)
         }.map { _ in connection }
     }
 
     func release(_ connection: RawUpstreamConnection) {
         connection.user = nil
-        guard connection.isActive, (idle[connection.endpoint]?.count ?? 0) < maxIdlePerEndpoint else { return connection.close() }
+        guard connection.isActive, (idle[connection.key]?.count ?? 0) < maxIdlePerEndpoint else { return connection.close() }
         // A read held for a slow client is resumed: an idle connection must see the backend close it,
         // and the next exchange must see its answer.
         connection.resumeReading()
         connection.isIdle = true
-        idle[connection.endpoint, default: []].append(connection)
+        idle[connection.key, default: []].append(connection)
     }
 
     func forget(_ connection: RawUpstreamConnection) {
         guard connection.isIdle else { return }
         connection.isIdle = false
-        idle[connection.endpoint]?.removeAll { $0 === connection }
+        idle[connection.key]?.removeAll { $0 === connection }
     }
 
     func closeAll() -> EventLoopFuture<Void> {
