@@ -216,7 +216,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let index = choice.pick(loop.nextRandom())
         let picked = choice.targets[index]
         guard case .cluster(let cluster) = picked.target, !cluster.endpoints.isEmpty, !cluster.http2, cluster.tls == nil,
-              cluster.health == nil else { return nil }
+              cluster.resilience == nil else { return nil }
 
         var record = RequestRecord(table: table, method: head.method, start: start)
         record.route = route

@@ -16,6 +16,7 @@ final class UpstreamAttempt: UpstreamExchange {
     let tables: TableStore
     let downstream: Downstream
     var cluster: CompiledCluster { plan.backend.cluster }
+    var health: ClusterHealth? { plan.backend.health }
 
     var owesContinue: Bool
     var connection: UpstreamConnection?
@@ -66,7 +67,7 @@ final class UpstreamAttempt: UpstreamExchange {
         self.tables = tables
         owesContinue = plan.owesContinue
         pending = [.head(plan.head)]
-        requestSlot = plan.backend.cluster.health
+        requestSlot = plan.backend.health
     }
 
     deinit { requestSlot?.releaseRequest() }
@@ -127,7 +128,7 @@ final class UpstreamAttempt: UpstreamExchange {
     func connect(allowReuse: Bool) {
         let cluster = self.cluster
         let endpoints = cluster.endpoints
-        let health = cluster.health
+        let health = self.health
         let next = loop.nextIndex(cluster: cluster, table: request.record.table, avoiding: lastEndpoint)
         var index = pinnedEndpointIndex ?? next
         if let health {
@@ -228,7 +229,7 @@ final class UpstreamAttempt: UpstreamExchange {
         case .head(let response):
             if response.status == .switchingProtocols, plan.upgrade != nil { return switchProtocols(response) }
             if response.status.code < 200 { return }  // informational answers stay between archway and the backend
-            if let health = cluster.health, let endpoint = lastEndpoint {
+            if let health, let endpoint = lastEndpoint {
                 if health.record(response.status.code >= 500 ? .serverError : .success, endpoint: endpoint) { loop.metrics.gauges.ejection(service: cluster.id) }
             }
             if let retry = plan.route.retry, retry.codes.contains(Int(response.status.code)), canRetryAgain { return retryAttempt() }
@@ -262,7 +263,7 @@ final class UpstreamAttempt: UpstreamExchange {
         guard !isOver else { return }
         let retry = mayResendAfterStaleClose
         connection = nil
-        if !responseStarted, !retry, let health = cluster.health, let endpoint = lastEndpoint {
+        if !responseStarted, !retry, let health, let endpoint = lastEndpoint {
             if health.record(.connectFailure, endpoint: endpoint) { loop.metrics.gauges.ejection(service: cluster.id) }
         }
         if !retry, !responseStarted, canRetryAgain {
