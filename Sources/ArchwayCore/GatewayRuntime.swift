@@ -93,7 +93,7 @@ public actor GatewayRuntime {
         tracingExport = options.tracing?.run(logger: logger)
         let tables = self.tables, metrics = self.metrics, admin = self.admin
         sloRefresh = group.next().scheduleRepeatedTask(initialDelay: .zero, delay: options.sloRefreshInterval) { _ in
-            ServiceLevelReport.publish(tables.current.slos.values.map { $0.snapshot() }, metrics: metrics, admin: admin)
+            ServiceLevelReport.publish(tables.current.sloSnapshots(), metrics: metrics, admin: admin)
         }
     }
 
@@ -163,7 +163,7 @@ public actor GatewayRuntime {
         let snapshot = ResourceSnapshot(load.resources.map(\.resource))
         let result = translator.translate(snapshot)
         do {
-            try tables.swap(CompiledTable(result.table, previous: tables.current, edgeGuards: tables.edgeGuards.factory))
+            try tables.swap(CompiledTable(result.table))
             healthChecks.reconcile()
         } catch {
             metrics.configReloadFailures.increment()

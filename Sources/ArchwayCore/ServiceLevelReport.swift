@@ -1,6 +1,6 @@
+import DataPlane
 import Foundation
 import Observability
-import RoutingTable
 import Translator
 
 /// The live error budgets: exported as gauges and as the admin endpoint's /slo document, and read

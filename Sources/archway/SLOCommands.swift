@@ -1,7 +1,7 @@
 import ArchwayCore
 import ArgumentParser
+import DataPlane
 import Foundation
-import RoutingTable
 import Translator
 
 struct SLO: AsyncParsableCommand {

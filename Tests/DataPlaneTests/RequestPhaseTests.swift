@@ -15,11 +15,11 @@ import Translator
     let loop = EventLoopContext(eventLoop: EmbeddedEventLoop(), metrics: GatewayMetrics(), logger: Logger(label: "test"), seed: 7,
                                 limits: ClientLimits(), accessLog: nil, tracing: nil)
 
-    static func table(_ yaml: String, edgeGuards: EdgeGuardFactory? = EdgeGuardRegistry().factory) throws -> CompiledTable {
+    static func table(_ yaml: String, makeGuard: (EdgeRule) -> any EdgeGuard = EdgeGuards.make) throws -> ServedTable {
         let loaded = ManifestLoader().parse(text: yaml, file: "test.yaml")
         #expect(loaded.errors.isEmpty, "\(loaded.errors)")
         let result = Translator().translate(ResourceSnapshot(loaded.resources.map(\.resource)))
-        return try CompiledTable(result.table, edgeGuards: edgeGuards)
+        return ServedTable(try CompiledTable(result.table), carryingOver: nil, makeGuard: makeGuard)
     }
 
     /// The manifests of a gateway `gw` on port 80, Service `api` with one ready endpoint, and `more`.
@@ -35,7 +35,7 @@ import Translator
     }
 
     func request(_ uri: String, method: HTTPMethod = .GET, host: String = "shop.example.com", headers: [(String, String)] = [],
-                 table: CompiledTable, version: HTTPVersion = .http1_1) -> RequestContext {
+                 table: ServedTable, version: HTTPVersion = .http1_1) -> RequestContext {
         let head = HTTPRequestHead(version: version, method: method, uri: uri, headers: HTTPHeaders([("Host", host)] + headers))
         return RequestContext(head: head, table: table, start: .now(), bodyLimit: loop.limits.maxRequestBodyBytes)
     }
@@ -199,7 +199,7 @@ import Translator
     @Test func aDeferredDecisionResumesWhereThePhaseStopped() throws {
         let table = try Self.table(Self.gateway(Self.basicAuth, Manifests.route("staff", path: "/", service: "api", ruleFields: """
             filters: [{type: ExtensionRef, extensionRef: {group: archway.dev, kind: BasicAuth, name: staff}}]
-            """)), edgeGuards: { _ in DeferringGuard() })
+            """)), makeGuard: { _ in DeferringGuard() })
         var request = request("/reports", table: table)
         let pipeline = pipeline()
         guard case .wait = pipeline.run(&request) else { Issue.record("did not wait for the policy"); return }

@@ -1,3 +1,4 @@
+import DataPlane
 import Foundation
 import GatewayAPI
 import NIOCore

@@ -45,7 +45,7 @@ extension FastLaneHandler {
         record.backend = index
         record.backendName = picked.name
         if let refusal = PickUpstreamPhase.unusable(picked) { return head.body == .none ? .answer(refusal, record) : .leave }
-        guard case .cluster(let cluster) = picked.target, !cluster.http2, cluster.health == nil else { return .leave }
+        guard case .cluster(let cluster) = picked.target, !cluster.http2, cluster.resilience == nil else { return .leave }
 
         var upstreamPath = path
         if let pathRewrite = route.rewrite?.path {

@@ -7,7 +7,7 @@ import RoutingTable
 /// A policy that lets the request through may edit it on its way upstream (`EdgeEdits`).
 enum EdgePolicyPhase {
     static func run(_ request: inout RequestContext, route: CompiledRoute, downstream: Downstream) -> PhaseDecision {
-        let guards = route.edgeGuards
+        let guards = request.record.table.edgeGuards(of: route)
         if request.nextEdgeGuard < guards.count {
             let headers = request.head.headers
             let origin = route.origin

@@ -17,7 +17,8 @@ enum LogPhase {
 
 /// What the metrics (and later the access log) need to know about a request, gathered as it goes.
 struct RequestRecord {
-    let table: CompiledTable
+    /// The table the request was served from; its live state counts the request against its SLOs.
+    let table: ServedTable
     let method: String
     let start: NIODeadline
     var route: CompiledRoute?
@@ -42,7 +43,7 @@ struct RequestRecord {
                                      route: route?.origin.name ?? "", backend: backendName, method: method)
     }
 
-    init(table: CompiledTable, method: String, start: NIODeadline) {
+    init(table: ServedTable, method: String, start: NIODeadline) {
         self.table = table
         self.method = method
         self.start = start
@@ -67,7 +68,9 @@ extension EventLoopContext {
         let now = NIODeadline.now()
         let elapsed = now - request.start
         let status = outcome.status
-        for slo in request.route?.slos ?? [] { slo.record(status: status, durationNanos: elapsed.nanoseconds) }
+        if let route = request.route {
+            for slo in request.table.sloTrackers(of: route) { slo.record(status: status, durationNanos: elapsed.nanoseconds) }
+        }
         if let span = request.span {
             RequestTracing.end(span, status: status, route: request.route.map { "\($0.origin.namespace)/\($0.origin.name)" },
                                gateway: request.route?.origin.gatewayName, backend: request.backendName,

@@ -18,17 +18,19 @@ enum PickUpstreamPhase {
             return .answer(answer)
         }
         guard case .forward(let choice) = route.action else { preconditionFailure("every other action has its own answer") }
-        let (index, sticky) = chooseTarget(choice, route: route, headers: request.head.headers, loop: loop)
+        let table = request.record.table
+        let (index, sticky) = chooseTarget(choice, route: route, headers: request.head.headers, table: table, loop: loop)
         let picked = choice.targets[index]
         request.record.backend = index
         request.record.backendName = picked.name
         if let refusal = unusable(picked) { return .answer(refusal) }
         guard case .cluster(let cluster) = picked.target else { preconditionFailure("an invalid target is unusable") }
-        if cluster.health?.acquireRequest() == false {
+        let health = table.health(of: cluster)
+        if let health, !health.acquireRequest() {
             return .answer(LocalAnswer(.serviceUnavailable,
-                                       "circuit breaker open: Service \(cluster.id) already has its maxRequests (\(cluster.health?.policy.maxRequests ?? 0)) in flight"))
+                                       "circuit breaker open: Service \(cluster.id) already has its maxRequests (\(health.policy.maxRequests ?? 0)) in flight"))
         }
-        request.backend = ChosenBackend(choice: picked, cluster: cluster, sticky: sticky)
+        request.backend = ChosenBackend(choice: picked, cluster: cluster, health: health, sticky: sticky)
         return .continue
     }
 
@@ -59,14 +61,14 @@ enum PickUpstreamPhase {
     }
 
     /// A live session keeps its endpoint whatever the weights say (a canary's users stay on the
-    /// canary); everything else is a weighted pick, and the session then starts on whichever endpoint
-    /// answers.
+    /// canary), while that endpoint is usable; everything else is a weighted pick, and the session then
+    /// starts on whichever endpoint answers.
     static func chooseTarget(_ choice: CompiledRoute.WeightedChoice, route: CompiledRoute, headers: HTTPHeaders,
-                             loop: EventLoopContext) -> (index: Int, sticky: StickyBinding?) {
+                             table: ServedTable, loop: EventLoopContext) -> (index: Int, sticky: StickyBinding?) {
         guard let session = route.session else { return (choice.pick(loop.nextRandom()), nil) }
         let presented = session.presentedToken(headerValues: headers[session.carrier == .cookie ? "cookie" : session.name])
         if let presented, let token = SessionToken(decoding: presented), session.isLive(token, nowMillis: StickyBinding.wallClockMillis()),
-           let found = choice.locate(endpointKey: token.endpointKey) {
+           let found = choice.locate(endpointKey: token.endpointKey), table.health(of: found.cluster)?.isUsable(found.endpoint) != false {
             return (found.target, StickyBinding(session: session, pinned: found.endpoint, createdMillis: token.createdMillis))
         }
         return (choice.pick(loop.nextRandom()), StickyBinding(session: session, pinned: nil, createdMillis: nil))

@@ -38,7 +38,7 @@ struct RequestContext {
     /// The route the match phase found.
     var route: CompiledRoute? { record.route }
 
-    init(head: HTTPRequestHead, table: CompiledTable, start: NIODeadline, bodyLimit: Int?) {
+    init(head: HTTPRequestHead, table: ServedTable, start: NIODeadline, bodyLimit: Int?) {
         self.head = head
         isGRPC = head.version.major == 2 && (head.headers.first(name: "content-type")?.hasPrefix("application/grpc") ?? false)
         upgrade = head.version == .http1_1 ? HeaderRules.upgradeRequest(head.headers) : nil
@@ -84,6 +84,8 @@ extension EdgeDecision {
 struct ChosenBackend {
     let choice: CompiledRoute.Choice
     let cluster: CompiledCluster
+    /// The cluster's circuit breaker and endpoint health, when a BackendTrafficPolicy asks for them.
+    let health: ClusterHealth?
     let sticky: StickyBinding?
 }
 

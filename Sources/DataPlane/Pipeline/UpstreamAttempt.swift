@@ -16,6 +16,7 @@ final class UpstreamAttempt: UpstreamExchange {
     let tables: TableStore
     let downstream: Downstream
     var cluster: CompiledCluster { plan.backend.cluster }
+    var health: ClusterHealth? { plan.backend.health }
 
     var owesContinue: Bool
     var connection: UpstreamConnection?
@@ -63,7 +64,7 @@ final class UpstreamAttempt: UpstreamExchange {
         self.tables = tables
         owesContinue = plan.owesContinue
         pending = [.head(plan.head)]
-        requestSlot = plan.backend.cluster.health
+        requestSlot = plan.backend.health
         tries = UpstreamTries(method: request.head.method.rawValue, retry: plan.route.retry, endpointCount: plan.backend.cluster.endpoints.count,
                               holdsRequestSlot: requestSlot != nil)
         if plan.route.retry != nil { replay = [] }
@@ -130,7 +131,7 @@ final class UpstreamAttempt: UpstreamExchange {
     func connect(allowReuse: Bool) {
         let cluster = self.cluster
         let endpoints = cluster.endpoints
-        let health = cluster.health
+        let health = self.health
         let next = loop.nextIndex(cluster: cluster, table: request.record.table, avoiding: lastEndpoint)
         var index = pinnedEndpointIndex ?? next
         if let health {
@@ -222,7 +223,7 @@ final class UpstreamAttempt: UpstreamExchange {
             tries.responseBytesArrived()
             if response.status == .switchingProtocols, plan.upgrade != nil { return switchProtocols(response) }
             if response.status.code < 200 { return }  // informational answers stay between archway and the backend
-            if let health = cluster.health, let endpoint = lastEndpoint {
+            if let health, let endpoint = lastEndpoint {
                 if health.record(response.status.code >= 500 ? .serverError : .success, endpoint: endpoint) { loop.metrics.gauges.ejection(service: cluster.id) }
             }
             let next = tries.responseHead(status: Int(response.status.code))
@@ -256,7 +257,7 @@ final class UpstreamAttempt: UpstreamExchange {
         guard !isOver else { return }
         connection = nil
         let next = tries.connectionClosed()
-        if next != .resend, next != .cut, let health = cluster.health, let endpoint = lastEndpoint {
+        if next != .resend, next != .cut, let health, let endpoint = lastEndpoint {
             if health.record(.connectFailure, endpoint: endpoint) { loop.metrics.gauges.ejection(service: cluster.id) }
         }
         act(on: next, closeError: error)

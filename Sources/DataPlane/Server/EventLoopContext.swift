@@ -20,7 +20,7 @@ final class EventLoopContext: @unchecked Sendable {
     /// Server spans exported over OTLP; nil when no endpoint is configured.
     let tracing: RequestTracing?
     private var roundRobin: [ObjectIdentifier: Int] = [:]
-    private weak var roundRobinTable: CompiledTable?
+    private weak var roundRobinTable: ServedTable?
     private var randomState: UInt64
 
     init(eventLoop: any EventLoop, metrics: GatewayMetrics, logger: Logger, seed: UInt64, limits: ClientLimits,
@@ -47,7 +47,7 @@ final class EventLoopContext: @unchecked Sendable {
 
     /// Round robin per cluster. Positions are keyed by the cluster object, which a reload replaces,
     /// so they are dropped when the table changes.
-    func nextIndex(cluster: CompiledCluster, count: Int, table: CompiledTable) -> Int {
+    func nextIndex(cluster: CompiledCluster, count: Int, table: ServedTable) -> Int {
         if roundRobinTable !== table {
             roundRobin.removeAll(keepingCapacity: true)
             roundRobinTable = table

@@ -4,43 +4,47 @@ import RoutingTable
 /// Holds the table being served. A swap is one assignment: each request reads `current` once at its
 /// start and keeps that immutable table until it ends, so in-flight requests finish on the old table.
 /// TLS contexts swap with the routes: a rotated certificate is offered from the next handshake on,
-/// while connections already established keep the one they negotiated.
+/// while connections already established keep the one they negotiated. Installing a table attaches
+/// the live state (health, SLO counters, edge guards), carried over from the table it replaces.
 public final class TableStore: Sendable {
     private struct Serving: Sendable {
-        var routes: CompiledTable
+        var table: ServedTable
         var tls: [Int: TLSPortTable]
         /// Client contexts for BackendTLSPolicies, by cluster id.
         var upstreamTLS: [String: UpstreamTLSSetup]
     }
     private let box: NIOLockedValueBox<Serving>
+    /// One swap at a time: each carries over the live state of the table it replaces, which a
+    /// concurrent swap could otherwise replace in between.
+    private let swapping = NIOLock()
     public let certificates = TLSContextCache()
-    /// Live edge-policy guards, kept across swaps while their policy is unchanged.
-    public let edgeGuards = EdgeGuardRegistry()
 
-    public init(_ table: CompiledTable = .empty) { box = NIOLockedValueBox(Serving(routes: table, tls: [:], upstreamTLS: [:])) }
+    public init() { box = NIOLockedValueBox(Serving(table: .empty, tls: [:], upstreamTLS: [:])) }
 
-    public var current: CompiledTable { box.withLockedValue { $0.routes } }
+    public var current: ServedTable { box.withLockedValue { $0.table } }
 
     func tls(port: Int) -> TLSPortTable? { box.withLockedValue { $0.tls[port] } }
 
     /// How to speak TLS to a cluster's endpoints, when a BackendTLSPolicy says so.
     func upstreamTLS(cluster: String) -> UpstreamTLSSetup? { box.withLockedValue { $0.upstreamTLS[cluster] } }
 
-    /// Builds the TLS contexts the table needs, then swaps both in. Throws (and keeps the old table)
-    /// if a certificate cannot be loaded.
+    /// Builds the TLS contexts the table needs, attaches the live state, then swaps both in. Throws
+    /// (and keeps the old table, whose live state stays as it was) if a certificate cannot be loaded.
     public func swap(_ table: CompiledTable) throws {
-        var tls: [Int: TLSPortTable] = [:]
-        for port in table.source.ports where port.protocol == "TLS" {
-            tls[port.port] = try TLSPortTable(port, cache: certificates)
+        try swapping.withLock {
+            var tls: [Int: TLSPortTable] = [:]
+            for port in table.source.ports where port.protocol == "TLS" {
+                tls[port.port] = try TLSPortTable(port, cache: certificates)
+            }
+            var upstreamTLS: [String: UpstreamTLSSetup] = [:]
+            for (id, cluster) in table.clusters {
+                guard let policy = cluster.tls else { continue }
+                upstreamTLS[id] = UpstreamTLSSetup(context: try certificates.clientContext(for: policy, http2: cluster.http2), policy: policy)
+            }
+            let served = ServedTable(table, carryingOver: current)
+            box.withLockedValue { $0 = Serving(table: served, tls: tls, upstreamTLS: upstreamTLS) }
+            let inUse = table.source.ports.flatMap(\.listeners).compactMap(\.tls).flatMap(\.certificates)
+            certificates.keepOnly(Set(inUse))
         }
-        var upstreamTLS: [String: UpstreamTLSSetup] = [:]
-        for (id, cluster) in table.clusters {
-            guard let policy = cluster.tls else { continue }
-            upstreamTLS[id] = UpstreamTLSSetup(context: try certificates.clientContext(for: policy, http2: cluster.http2), policy: policy)
-        }
-        box.withLockedValue { $0 = Serving(routes: table, tls: tls, upstreamTLS: upstreamTLS) }
-        let inUse = table.source.ports.flatMap(\.listeners).compactMap(\.tls).flatMap(\.certificates)
-        certificates.keepOnly(Set(inUse))
-        edgeGuards.keepOnly(table.source)
     }
 }

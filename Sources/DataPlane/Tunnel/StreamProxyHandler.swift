@@ -71,7 +71,7 @@ final class StreamProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         connect(cluster, table: table, attempt: 1, context: context)
     }
 
-    private func connect(_ cluster: CompiledCluster, table: CompiledTable, attempt: Int, context: ChannelHandlerContext) {
+    private func connect(_ cluster: CompiledCluster, table: ServedTable, attempt: Int, context: ChannelHandlerContext) {
         let endpoint = cluster.endpoints[loop.nextIndex(cluster: cluster, count: cluster.endpoints.count, table: table)]
         let gauges = loop.metrics.gauges
         loop.pool.openChannel(to: endpoint, tls: nil)

@@ -4,7 +4,7 @@ import RoutingTable
 /// lane: round robin, and a second try elsewhere when there is an elsewhere (how many tries there are
 /// is `UpstreamTries`' to decide).
 extension EventLoopContext {
-    func nextIndex(cluster: CompiledCluster, table: CompiledTable, avoiding last: Endpoint?) -> Int {
+    func nextIndex(cluster: CompiledCluster, table: ServedTable, avoiding last: Endpoint?) -> Int {
         let endpoints = cluster.endpoints
         let index = nextIndex(cluster: cluster, count: endpoints.count, table: table)
         return endpoints.count > 1 && endpoints[index] == last ? (index + 1) % endpoints.count : index

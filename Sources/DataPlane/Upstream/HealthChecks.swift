@@ -6,7 +6,7 @@ import RoutingTable
 /// Active health checks for clusters whose BackendTrafficPolicy asks for them: every interval, a GET
 /// of the policy's path to each endpoint on a fresh connection; a status outside the expected ones, a
 /// failed connection or no answer within the timeout counts as a failed check. Verdicts go to the
-/// cluster's ClusterHealth, which request routing consults.
+/// cluster's ClusterHealth (the served table's live state), which request routing consults.
 public final class HealthChecks: Sendable {
     private let contexts: EventLoopContexts
     private let tables: TableStore
@@ -20,8 +20,9 @@ public final class HealthChecks: Sendable {
     /// Starts checks for the table's clusters that need them and stops those no longer in it.
     public func reconcile() {
         var wanted: [ObjectIdentifier: (ClusterHealth, CompiledCluster)] = [:]
-        for cluster in tables.current.clusters.values {
-            if let health = cluster.health, health.policy.healthCheck != nil { wanted[ObjectIdentifier(health)] = (health, cluster) }
+        let served = tables.current
+        for cluster in served.routes.clustersBySlot {
+            if let health = served.health(of: cluster), health.policy.healthCheck != nil { wanted[ObjectIdentifier(health)] = (health, cluster) }
         }
         running.withLockedValue { running in
             for (key, task) in running where wanted[key] == nil {

@@ -1,38 +1,37 @@
 /// The routing table made ready for the hot path: hash lookups for hosts, regexes compiled,
 /// weights turned into cumulative arrays. Built off the event loops, before the swap; immutable after.
+/// It holds no live state: the data plane attaches that when it installs the table.
 public final class CompiledTable: Sendable {
     public let source: RoutingTable
     let ports: [Int: HostIndex<CompiledListener>]
     /// TCP, UDP and TLS listeners: listener hostname, then route hostname (SNI), to a stream route.
     let streams: [Int: HostIndex<HostIndex<CompiledStreamRoute>>]
     public let clusters: [String: CompiledCluster]
-    /// Live ServiceLevelObjective counters, by name.
-    public let slos: [String: SLOTracker]
+    /// Every cluster, at the index its `slot` names (ordered by id).
+    public let clustersBySlot: [CompiledCluster]
+    /// Every HTTP route, at the index its `slot` names. The data plane keeps its live state for the
+    /// table (health, SLO counters, edge guards) in arrays indexed the same way, so a request finds
+    /// it without hashing a name.
+    public let routesBySlot: [CompiledRoute]
 
-    /// `previous`: the table being replaced, whose clusters' health state carries over when the
-    /// cluster keeps its endpoints and policy.
-    /// `edgeGuards` makes the live checks for edge policies; without it (route verification) they are not enforced.
-    public init(_ table: RoutingTable, previous: CompiledTable? = nil, edgeGuards: EdgeGuardFactory? = nil) throws {
+    public init(_ table: RoutingTable) throws {
         source = table
         var clusters: [String: CompiledCluster] = [:]
-        for (id, cluster) in table.clusters {
-            let health = cluster.resilience.map { policy in
-                previous?.clusters[id]?.health.flatMap { $0.policy == policy && $0.endpoints == cluster.endpoints ? $0 : nil }
-                    ?? ClusterHealth(policy: policy, endpoints: cluster.endpoints)
-            }
-            clusters[id] = CompiledCluster(id: id, endpoints: cluster.endpoints,
+        var clustersBySlot: [CompiledCluster] = []
+        for id in table.clusters.keys.sorted() {
+            let cluster = table.clusters[id]!
+            let compiled = CompiledCluster(id: id, slot: clustersBySlot.count, endpoints: cluster.endpoints,
                                            http2: [Cluster.h2cAppProtocol, "kubernetes.io/h2"].contains(cluster.appProtocol ?? ""),
-                                           tls: cluster.tls, health: health)
+                                           tls: cluster.tls, resilience: cluster.resilience)
+            clusters[id] = compiled
+            clustersBySlot.append(compiled)
         }
-        var slos: [String: SLOTracker] = [:]
-        for (name, spec) in table.slos {
-            slos[name] = previous?.slos[name].flatMap { $0.spec == spec ? $0 : nil } ?? SLOTracker(spec: spec)
-        }
+        var routesBySlot: [CompiledRoute] = []
         var ports: [Int: HostIndex<CompiledListener>] = [:]
         var streams: [Int: HostIndex<HostIndex<CompiledStreamRoute>>] = [:]
         for port in table.ports {
             let listeners = try port.listeners.filter { $0.streamRoutes == nil }.map { listener in
-                (hostname: listener.hostname, value: try CompiledListener(listener, clusters: clusters, slos: slos, edgeGuards: edgeGuards))
+                (hostname: listener.hostname, value: try CompiledListener(listener, clusters: clusters, routesBySlot: &routesBySlot))
             }
             ports[port.port] = HostIndex(listeners)
             streams[port.port] = HostIndex(port.listeners.compactMap { listener in
@@ -47,7 +46,8 @@ public final class CompiledTable: Sendable {
         self.ports = ports
         self.streams = streams
         self.clusters = clusters
-        self.slos = slos
+        self.clustersBySlot = clustersBySlot
+        self.routesBySlot = routesBySlot
     }
 
     public static let empty: CompiledTable = try! CompiledTable(RoutingTable())
@@ -97,31 +97,40 @@ public enum RouteLookup {
 struct CompiledListener: Sendable {
     let virtualHosts: HostIndex<[CompiledRoute]>
 
-    init(_ listener: ListenerTable, clusters: [String: CompiledCluster], slos: [String: SLOTracker], edgeGuards: EdgeGuardFactory?) throws {
+    /// Each route compiled is appended to `routesBySlot`, its slot being its index there.
+    init(_ listener: ListenerTable, clusters: [String: CompiledCluster], routesBySlot: inout [CompiledRoute]) throws {
         virtualHosts = HostIndex(try listener.virtualHosts.map { vhost in
-            (hostname: vhost.hostname, value: try vhost.routes.map { try CompiledRoute($0, clusters: clusters, slos: slos, edgeGuards: edgeGuards) })
+            (hostname: vhost.hostname, value: try vhost.routes.map { entry in
+                let route = try CompiledRoute(entry, slot: routesBySlot.count, clusters: clusters)
+                routesBySlot.append(route)
+                return route
+            })
         })
     }
 }
 
-/// Per-cluster identity only; endpoint choice state (round robin) lives per event loop.
+/// Per-cluster identity and configuration only. Its live state (circuit breaker, outlier ejection,
+/// health-check verdicts) is the data plane's, found by `slot`; round-robin positions live per event loop.
 public final class CompiledCluster: Sendable {
     public let id: String
+    /// This cluster's index in `CompiledTable.clustersBySlot`.
+    public let slot: Int
     public let endpoints: [Endpoint]
     /// Requests go to it as HTTP/2 streams (h2c with prior knowledge).
     public let http2: Bool
     public let tls: UpstreamTLS?
-    /// Circuit breaker and endpoint health, when a BackendTrafficPolicy targets the Service.
-    public let health: ClusterHealth?
+    /// Circuit breaker, outlier detection and health checks, when a BackendTrafficPolicy targets the Service.
+    public let resilience: BackendResilience?
     /// Each endpoint's name in session tokens, index for index.
     public let endpointKeys: [UInt64]
-    init(id: String, endpoints: [Endpoint], http2: Bool, tls: UpstreamTLS?, health: ClusterHealth?) {
+    init(id: String, slot: Int, endpoints: [Endpoint], http2: Bool, tls: UpstreamTLS?, resilience: BackendResilience?) {
         self.id = id
+        self.slot = slot
         self.endpoints = endpoints
         endpointKeys = endpoints.map { SessionToken.endpointKey(cluster: id, endpoint: $0) }
         self.http2 = http2
         self.tls = tls
-        self.health = health
+        self.resilience = resilience
     }
 }
 
@@ -180,19 +189,20 @@ public final class CompiledRoute: Sendable {
             return targets.count - 1
         }
 
-        /// The target and endpoint a session token names, while that endpoint is still there and usable.
-        public func locate(endpointKey: UInt64) -> (target: Int, endpoint: Endpoint)? {
+        /// The target and endpoint a session token names, while that endpoint is still in the table
+        /// (whether it is usable right now is the data plane's to say).
+        public func locate(endpointKey: UInt64) -> (target: Int, cluster: CompiledCluster, endpoint: Endpoint)? {
             for (index, choice) in targets.enumerated() {
                 guard case .cluster(let cluster) = choice.target, let at = cluster.endpointKeys.firstIndex(of: endpointKey) else { continue }
-                let endpoint = cluster.endpoints[at]
-                if let health = cluster.health, !health.isUsable(endpoint) { return nil }
-                return (index, endpoint)
+                return (index, cluster, cluster.endpoints[at])
             }
             return nil
         }
     }
 
     public let origin: RouteOrigin
+    /// This route's index in `CompiledTable.routesBySlot`.
+    public let slot: Int
     let matcher: RequestMatcher
     public let requestHeaders: HeaderEdits?
     public let responseHeaders: HeaderEdits?
@@ -205,14 +215,14 @@ public final class CompiledRoute: Sendable {
     public let retry: RetryPolicy?
     public let environment: String?
     public let tenant: String?
-    /// ServiceLevelObjectives this route's requests count towards.
-    public let slos: [SLOTracker]
+    /// Names of the ServiceLevelObjectives this route's requests count towards.
+    public let sloNames: [String]
     public let rewrite: (hostname: String?, path: PathRewrite?)?
     public let action: Action
     /// The prefix the PathPrefix match consumed, for ReplacePrefixMatch.
     public let matchedPrefix: String?
-    /// Live checks for the entry's edge policies, in phase order.
-    public let edgeGuards: [any EdgeGuard]
+    /// The entry's edge policies, in phase order; the data plane runs one live guard per distinct rule.
+    public let edgeRules: [EdgeRule]
     /// The policies those guards enforce ("RateLimit team-a/api"), enforced or not.
     public let edgePolicies: [String]
     /// The first policy that applies but cannot be enforced: every request here is refused (500).
@@ -227,10 +237,10 @@ public final class CompiledRoute: Sendable {
     /// `FastLaneHandler.admit`, nothing else.
     public let fastLaneCarries: Bool
 
-    init(_ entry: HTTPRouteEntry, clusters: [String: CompiledCluster], slos: [String: SLOTracker] = [:],
-         edgeGuards: EdgeGuardFactory? = nil) throws {
+    init(_ entry: HTTPRouteEntry, slot: Int, clusters: [String: CompiledCluster]) throws {
         origin = entry.origin
-        self.edgeGuards = edgeGuards.map { make in entry.edge.map(make) } ?? []
+        self.slot = slot
+        edgeRules = entry.edge
         edgePolicies = entry.edge.map(\.policy)
         blockedBy = entry.edge.first { !$0.isEnforceable }?.policy
         session = entry.session
@@ -257,7 +267,7 @@ public final class CompiledRoute: Sendable {
         retry = entry.retry.flatMap { $0.attempts > 0 ? $0 : nil }
         environment = entry.environment
         tenant = entry.tenant
-        self.slos = entry.slos.compactMap { slos[$0] }
+        sloNames = entry.slos
         self.cors = cors
         self.requestHeaders = requestHeaders
         self.responseHeaders = responseHeaders

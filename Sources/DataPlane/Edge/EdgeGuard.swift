@@ -1,5 +1,5 @@
-/// What an edge policy sees of a request. Header lookups go through closures so the routing core
-/// stays free of any HTTP library's types.
+/// What an edge policy sees of a request. Header lookups go through closures so the guards stay free
+/// of any HTTP library's types.
 public struct EdgeRequest {
     /// "http" or "https", as the client reached the gateway.
     public var scheme: String
@@ -77,10 +77,8 @@ public enum EdgeDecision: Sendable {
 }
 
 /// The data plane's implementation of one EdgeRule. Instances outlive table swaps while their rule is
-/// unchanged, so rate-limit buckets, verified-credential caches and fetched key sets carry over.
+/// unchanged (`LiveState` carries them over), so rate-limit buckets, verified-credential caches and
+/// fetched key sets survive a reload.
 public protocol EdgeGuard: AnyObject, Sendable {
     func check(_ request: EdgeRequest) -> EdgeDecision
 }
-
-/// Makes (or reuses) the guard for a rule; nil when rules are not enforced (e.g. route verification).
-public typealias EdgeGuardFactory = @Sendable (EdgeRule) -> any EdgeGuard

@@ -1,3 +1,4 @@
+import RoutingTable
 import Synchronization
 
 /// The live side of a cluster with a BackendTrafficPolicy, shared by every event loop: the circuit

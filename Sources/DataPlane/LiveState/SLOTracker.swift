@@ -1,3 +1,4 @@
+import RoutingTable
 import Synchronization
 
 /// Counts one ServiceLevelObjective's good and bad requests per minute over its rolling window, so

@@ -1,0 +1,56 @@
+import RoutingTable
+
+/// A compiled table with the data plane's live state attached: what requests are served from. Each
+/// request reads it once from the `TableStore` and keeps it to its end, so a request that began before
+/// a swap finishes with the routes and the live objects it started with. The live objects are
+/// resolved here, once per swap, into arrays indexed by the slots the compiled clusters and routes
+/// carry: a request finds its cluster's health or its route's guards by index, never by hashing a name.
+public final class ServedTable: Sendable {
+    public let routes: CompiledTable
+    let live: LiveState
+    /// By `CompiledCluster.slot`; nil for clusters without a BackendTrafficPolicy.
+    private let healthBySlot: [ClusterHealth?]
+    /// By `CompiledRoute.slot`: the route's guards in phase order, and the objectives it counts towards.
+    private let guardsBySlot: [[any EdgeGuard]]
+    private let slosBySlot: [[SLOTracker]]
+
+    static let empty = ServedTable(.empty, carryingOver: nil)
+
+    /// `previous`: the table being replaced, whose live objects carry over (see `LiveState`).
+    /// `makeGuard` is the tests' way to put a guard of their own in place of a policy's.
+    init(_ routes: CompiledTable, carryingOver previous: ServedTable?, makeGuard: (EdgeRule) -> any EdgeGuard = EdgeGuards.make) {
+        let live = LiveState(for: routes, carryingOver: previous?.live ?? .empty, makeGuard: makeGuard)
+        self.routes = routes
+        self.live = live
+        healthBySlot = routes.clustersBySlot.map { live.health[$0.id] }
+        // LiveState made a guard for every rule of every route, so none is missing.
+        guardsBySlot = routes.routesBySlot.map { route in route.edgeRules.map { live.guards[$0]! } }
+        slosBySlot = routes.routesBySlot.map { route in route.sloNames.compactMap { live.slos[$0] } }
+    }
+
+    /// Circuit breaker and endpoint health of a cluster of this table, when a policy asks for them.
+    func health(of cluster: CompiledCluster) -> ClusterHealth? { healthBySlot[cluster.slot] }
+
+    /// The live checks for a route of this table's edge policies, in phase order.
+    func edgeGuards(of route: CompiledRoute) -> [any EdgeGuard] { guardsBySlot[route.slot] }
+
+    /// The counters of the objectives a route of this table counts towards.
+    func sloTrackers(of route: CompiledRoute) -> [SLOTracker] { slosBySlot[route.slot] }
+
+    /// Every objective's budget and burn rates now, for the metrics and `archway slo status`.
+    public func sloSnapshots() -> [SLOTracker.Snapshot] { live.slos.values.map { $0.snapshot() } }
+
+    // MARK: Routing, as the compiled table answers it
+
+    public func route(port: Int, host: String, request: RequestView) -> RouteLookup {
+        routes.route(port: port, host: host, request: request)
+    }
+
+    public func streamRoute(port: Int, serverName: String?) -> CompiledStreamRoute? {
+        routes.streamRoute(port: port, serverName: serverName)
+    }
+
+    public func isStreamListener(port: Int, serverName: String?) -> Bool {
+        routes.isStreamListener(port: port, serverName: serverName)
+    }
+}
