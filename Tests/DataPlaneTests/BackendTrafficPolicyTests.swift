@@ -17,8 +17,10 @@ struct BackendTrafficPolicyTests {
         """
     }
 
-    @Test func failingEndpointsAreEjectedAndAllEjectedAnswers503AtOnce() async throws {
+    /// Each test runs on the fast lane and on the general path: both go through `BackendGate`.
+    @Test(arguments: [true, false]) func failingEndpointsAreEjectedAndAllEjectedAnswers503AtOnce(fastLane: Bool) async throws {
         let harness = GatewayHarness()
+        harness.fastLane = fastLane
         try await harness.startBackend("good")
         let flaky = RecordingBackend(name: "flaky", status: 503)
         let alone = RecordingBackend(name: "alone", status: 502)
@@ -51,8 +53,9 @@ struct BackendTrafficPolicyTests {
         await client.close()
     }
 
-    @Test func circuitBreakerRefusesOverMaxRequests() async throws {
+    @Test(arguments: [true, false]) func circuitBreakerRefusesOverMaxRequests(fastLane: Bool) async throws {
         let harness = GatewayHarness()
+        harness.fastLane = fastLane
         let hanging = RecordingBackend(name: "hanging", silent: true)
         let port = try await hanging.start(group: harness.group)
         defer { Task { await hanging.stop() } }
@@ -74,8 +77,9 @@ struct BackendTrafficPolicyTests {
         #expect(third.status == 504 && hanging.requests.contains { $0.path == "/third" })
     }
 
-    @Test func healthChecksTakeFailingEndpointsOutOfRotation() async throws {
+    @Test(arguments: [true, false]) func healthChecksTakeFailingEndpointsOutOfRotation(fastLane: Bool) async throws {
         let harness = GatewayHarness()
+        harness.fastLane = fastLane
         let healthy = RecordingBackend(name: "healthy")
         let sick = RecordingBackend(name: "sick", status: 500)
         let healthyPort = try await healthy.start(group: harness.group)

@@ -11,6 +11,8 @@ final class FastExchange {
 
     let record: RequestRecord
     let cluster: CompiledCluster
+    /// The cluster's BackendTrafficPolicy at work, when it has one.
+    let gate: BackendGate?
     /// The request head as the backend gets it; kept for one retry on a fresh connection.
     let request: ByteBuffer
     /// The request body, followed as the client sends it.
@@ -46,13 +48,15 @@ final class FastExchange {
     var bodyBytesSent = 0
     private var responseBody = BodyFollower(.none)
 
-    init(record: RequestRecord, cluster: CompiledCluster, request: ByteBuffer, requestBody: BodyFraming, isHEAD: Bool, keepAlive: Bool,
+    init(record: RequestRecord, cluster: CompiledCluster, gate: BackendGate?, request: ByteBuffer, requestBody: BodyFraming, isHEAD: Bool, keepAlive: Bool,
          responseEdits: [HeaderEdits]) {
         self.record = record
         self.cluster = cluster
+        self.gate = gate
         self.request = request
         self.requestBody = BodyFollower(requestBody)
-        tries = UpstreamTries(method: record.method, retry: record.route?.retry, endpointCount: cluster.endpoints.count)
+        tries = UpstreamTries(method: record.method, retry: record.route?.retry, endpointCount: cluster.endpoints.count,
+                              holdsRequestSlot: gate != nil)
         if tries.retry != nil { replay = ByteBuffer() }
         self.isHEAD = isHEAD
         self.keepAlive = keepAlive
@@ -67,6 +71,14 @@ final class FastExchange {
         case (nil, let attempt?): attempt
         case (nil, nil): nil
         }
+    }
+
+    /// The exchange is over, however it ended: a pending back-off is moot and the breaker's request
+    /// slot goes back.
+    func over() {
+        tries.abandoned()
+        backoff?.cancel()
+        if tries.releasesRequestSlot() { gate?.health.releaseRequest() }
     }
 
     /// Body bytes on their way to the backend: counted as sent, and kept for a retry while they fit.

@@ -124,8 +124,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if let exchange {
             // The client left mid-exchange: the backend connection is in an unknown state.
             self.exchange = nil
-            exchange.tries.abandoned()
-            exchange.backoff?.cancel()
+            exchange.over()
             exchange.dropUpstream()
             proxy.fastLane(busy: false)
         }

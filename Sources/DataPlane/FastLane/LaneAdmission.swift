@@ -45,7 +45,10 @@ extension FastLaneHandler {
         record.backend = index
         record.backendName = picked.name
         if let refusal = PickUpstreamPhase.unusable(picked) { return head.body == .none ? .answer(refusal, record) : .leave }
-        guard case .cluster(let cluster) = picked.target, !cluster.http2, cluster.resilience == nil else { return .leave }
+        guard case .cluster(let cluster) = picked.target, !cluster.http2 else { return .leave }
+        // Last, because it takes the breaker's request slot when there is one: nothing leaves the lane after.
+        let health = table.health(of: cluster)
+        if let refusal = BackendGate.admit(health, cluster: cluster.id) { return head.body == .none ? .answer(refusal, record) : .leave }
 
         var upstreamPath = path
         if let pathRewrite = route.rewrite?.path {
@@ -55,7 +58,8 @@ extension FastLaneHandler {
         let requestEdits = [route.requestHeaders, picked.requestHeaders, route.hostRewrite].compactMap { $0 }
         let request = upstreamRequest(head, bytes: bytes, path: upstreamPath, query: query, requestID: record.requestID, edits: requestEdits,
                                       allocator: context.channel.allocator)
-        return .forward(FastExchange(record: record, cluster: cluster, request: request, requestBody: head.body, isHEAD: head.method == "HEAD",
+        return .forward(FastExchange(record: record, cluster: cluster, gate: health.map { BackendGate(health: $0, cluster: cluster.id, loop: loop) },
+                                     request: request, requestBody: head.body, isHEAD: head.method == "HEAD",
                                      keepAlive: !head.closeRequested && !quiescing,
                                      responseEdits: [route.responseHeaders, picked.responseHeaders].compactMap { $0 }))
     }

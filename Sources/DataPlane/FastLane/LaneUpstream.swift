@@ -101,7 +101,12 @@ extension FastLaneHandler {
     /// Round robin over the Service's endpoints; a second try goes elsewhere.
     func connect(_ exchange: FastExchange, allowReuse: Bool) {
         let endpoints = exchange.cluster.endpoints
-        let endpoint = endpoints[loop.nextIndex(cluster: exchange.cluster, table: exchange.record.table, avoiding: exchange.endpoint)]
+        var index = loop.nextIndex(cluster: exchange.cluster, table: exchange.record.table, avoiding: exchange.endpoint)
+        if let gate = exchange.gate {
+            guard let usable = gate.usableIndex(from: index, of: endpoints) else { return fail(exchange, gate.noneUsable) }
+            index = usable
+        }
+        let endpoint = endpoints[index]
         exchange.endpoint = endpoint
         exchange.tryStart = .now()
         exchange.tries.connecting()
@@ -112,9 +117,11 @@ extension FastLaneHandler {
         if allowReuse, let idle = loop.rawPool.takeIdle(UpstreamKey(endpoint: endpoint, tls: cluster.tls?.poolKey)) {
             return attach(idle, reused: true, to: exchange)
         }
+        if let refusal = exchange.gate?.reserveConnection() { return fail(exchange, refusal) }
         // The TLS context is only needed to open a connection, not to reuse one.
         let tls = cluster.tls == nil ? nil : tables.upstreamTLS(cluster: cluster.id)
         loop.rawPool.connect(endpoint, tls: tls).assumeIsolated().whenComplete { result in
+            exchange.gate?.connectFinished(try? result.get().channel, endpoint: endpoint)
             guard self.exchange === exchange else {
                 if case .success(let connection) = result { self.loop.rawPool.release(connection) }
                 return
@@ -178,6 +185,7 @@ extension FastLaneHandler {
     }
 
     func beginResponse(_ exchange: FastExchange, head: ScannedResponseHead, buffer: ByteBuffer, context: ChannelHandlerContext) {
+        if let gate = exchange.gate, let endpoint = exchange.endpoint { gate.recordResponse(status: head.status, endpoint: endpoint) }
         let next = exchange.tries.responseHead(status: head.status)
         guard next == .forwardResponse else { return act(on: next, exchange, why: "") }
         exchange.status = head.status
@@ -242,7 +250,9 @@ extension FastLaneHandler {
             exchange.upstreamReusable = false
             complete(exchange, context: context)
         case .streaming, .awaitingHead:
-            act(on: exchange.tries.connectionClosed(), exchange, why: "backend \(exchange.cluster.id) failed before responding: connection closed")
+            let next = exchange.tries.connectionClosed()
+            if next != .resend, next != .cut, let gate = exchange.gate, let endpoint = exchange.endpoint { gate.record(.connectFailure, endpoint: endpoint) }
+            act(on: next, exchange, why: "backend \(exchange.cluster.id) failed before responding: connection closed")
         }
     }
 
@@ -264,8 +274,7 @@ extension FastLaneHandler {
     /// The exchange is over: it is counted, and the connection is no longer busy.
     func settle(_ exchange: FastExchange, status: Int) {
         self.exchange = nil
-        exchange.tries.abandoned()
-        exchange.backoff?.cancel()
+        exchange.over()
         loop.record(exchange.record, RequestOutcome(status: status, client: proxy.clientAddress, bytesIn: exchange.requestBody.contentBytes,
                                                     bytesOut: exchange.bodyBytesSent,
                                                     tryStart: exchange.tryStart, endpoint: exchange.endpoint, retries: exchange.tries.retries))
@@ -308,12 +317,15 @@ extension FastLaneHandler {
 
     /// A gateway-made answer: the same `LocalAnswer` the general path writes.
     func fail(_ exchange: FastExchange, _ status: HTTPResponseStatus, _ message: String) {
+        fail(exchange, LocalAnswer(status, message))
+    }
+
+    func fail(_ exchange: FastExchange, _ answer: LocalAnswer) {
         guard let context else { return }
         exchange.dropUpstream()
-        let answer = LocalAnswer(status, message)
         context.write(wrapOutboundOut(.byteBuffer(answer.http1Bytes(keepAlive: exchange.keepAlive && !quiescing, allocator: context.channel.allocator))),
                       promise: nil)
         exchange.bodyBytesSent = answer.body.utf8.count
-        end(exchange, status: Int(status.code), context: context)
+        end(exchange, status: Int(answer.status.code), context: context)
     }
 }

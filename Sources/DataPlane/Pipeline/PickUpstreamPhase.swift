@@ -26,10 +26,7 @@ enum PickUpstreamPhase {
         if let refusal = unusable(picked) { return .answer(refusal) }
         guard case .cluster(let cluster) = picked.target else { preconditionFailure("an invalid target is unusable") }
         let health = table.health(of: cluster)
-        if let health, !health.acquireRequest() {
-            return .answer(LocalAnswer(.serviceUnavailable,
-                                       "circuit breaker open: Service \(cluster.id) already has its maxRequests (\(health.policy.maxRequests ?? 0)) in flight"))
-        }
+        if let refusal = BackendGate.admit(health, cluster: cluster.id) { return .answer(refusal) }
         request.backend = ChosenBackend(choice: picked, cluster: cluster, health: health, sticky: sticky)
         return .continue
     }

@@ -16,7 +16,8 @@ final class UpstreamAttempt: UpstreamExchange {
     let tables: TableStore
     let downstream: Downstream
     var cluster: CompiledCluster { plan.backend.cluster }
-    var health: ClusterHealth? { plan.backend.health }
+    /// The cluster's BackendTrafficPolicy at work, when it has one.
+    var gate: BackendGate? { plan.backend.health.map { BackendGate(health: $0, cluster: cluster.id, loop: loop) } }
 
     var owesContinue: Bool
     var connection: UpstreamConnection?
@@ -131,15 +132,11 @@ final class UpstreamAttempt: UpstreamExchange {
     func connect(allowReuse: Bool) {
         let cluster = self.cluster
         let endpoints = cluster.endpoints
-        let health = self.health
+        let gate = self.gate
         let next = loop.nextIndex(cluster: cluster, table: request.record.table, avoiding: lastEndpoint)
         var index = pinnedEndpointIndex ?? next
-        if let health {
-            // Ejected endpoints and those failing health checks are skipped; with none left the
-            // answer is an immediate 503 rather than a wait on a backend known to be down.
-            guard let usable = (0..<endpoints.count).lazy.map({ (index + $0) % endpoints.count }).first(where: { health.isUsable(endpoints[$0]) }) else {
-                return fail(LocalAnswer(.serviceUnavailable, "every endpoint of Service \(cluster.id) is ejected or failing its health checks"))
-            }
+        if let gate {
+            guard let usable = gate.usableIndex(from: index, of: endpoints) else { return fail(gate.noneUsable) }
             index = usable
         }
         let endpoint = endpoints[index]
@@ -150,22 +147,12 @@ final class UpstreamAttempt: UpstreamExchange {
         if !cluster.http2, allowReuse, let idle = loop.pool.takeIdle(UpstreamKey(endpoint: endpoint, tls: cluster.tls?.poolKey)) {
             return attach(idle, reused: true)
         }
-        if let health, let refusal = Self.reserveConnection(health) {
-            return fail(LocalAnswer(.serviceUnavailable, "circuit breaker open: Service \(cluster.id) \(refusal)"))
-        }
+        if let refusal = gate?.reserveConnection() { return fail(refusal) }
         // The TLS context is only needed to open a connection, not to reuse one.
         let tls = cluster.tls == nil ? nil : tables.upstreamTLS(cluster: cluster.id)
         let connecting = cluster.http2 ? loop.pool.openStream(to: endpoint, tls: tls) : loop.pool.connect(endpoint, tls: tls)
         connecting.assumeIsolated().whenComplete { result in
-            if let health {
-                health.releasePending()
-                switch result {
-                case .success(let connection): connection.channel.closeFuture.whenComplete { _ in health.releaseConnection() }
-                case .failure:
-                    health.releaseConnection()
-                    if health.record(.connectFailure, endpoint: endpoint) { self.loop.metrics.gauges.ejection(service: cluster.id) }
-                }
-            }
+            gate?.connectFinished(try? result.get().channel, endpoint: endpoint)
             guard !self.isOver else {
                 // The client went away (or the request was answered) while connecting.
                 if case .success(let connection) = result { self.loop.pool.release(connection) }
@@ -223,9 +210,7 @@ final class UpstreamAttempt: UpstreamExchange {
             tries.responseBytesArrived()
             if response.status == .switchingProtocols, plan.upgrade != nil { return switchProtocols(response) }
             if response.status.code < 200 { return }  // informational answers stay between archway and the backend
-            if let health, let endpoint = lastEndpoint {
-                if health.record(response.status.code >= 500 ? .serverError : .success, endpoint: endpoint) { loop.metrics.gauges.ejection(service: cluster.id) }
-            }
+            if let gate, let endpoint = lastEndpoint { gate.recordResponse(status: Int(response.status.code), endpoint: endpoint) }
             let next = tries.responseHead(status: Int(response.status.code))
             guard next == .forwardResponse else { return act(on: next) }
             status = Int(response.status.code)
@@ -257,9 +242,7 @@ final class UpstreamAttempt: UpstreamExchange {
         guard !isOver else { return }
         connection = nil
         let next = tries.connectionClosed()
-        if next != .resend, next != .cut, let health, let endpoint = lastEndpoint {
-            if health.record(.connectFailure, endpoint: endpoint) { loop.metrics.gauges.ejection(service: cluster.id) }
-        }
+        if next != .resend, next != .cut, let gate, let endpoint = lastEndpoint { gate.record(.connectFailure, endpoint: endpoint) }
         act(on: next, closeError: error)
     }
 

@@ -59,15 +59,4 @@ extension UpstreamAttempt {
         }
     }
 
-    /// Takes a connection slot and a pending slot, or says which limit is reached (taking neither).
-    static func reserveConnection(_ health: ClusterHealth) -> String? {
-        guard health.acquireConnection() else {
-            return "already has its maxConnections (\(health.policy.maxConnections ?? 0)) open"
-        }
-        guard health.acquirePending() else {
-            health.releaseConnection()
-            return "already has its maxPendingRequests (\(health.policy.maxPendingRequests ?? 0)) waiting for a connection"
-        }
-        return nil
-    }
 }
