@@ -34,8 +34,11 @@ struct SessionPersistenceTests {
         }.first
     }
 
-    @Test func cookieHoldsAcross1000RequestsAndMovesOnlyWhenItsEndpointGoes() async throws {
+    /// Each test runs on the fast lane and on the general path: both choose with `PickUpstreamPhase.chooseTarget`
+    /// and hand the session out with `ResponseFilterPhase.sessionHeader`.
+    @Test(arguments: [true, false]) func cookieHoldsAcross1000RequestsAndMovesOnlyWhenItsEndpointGoes(fastLane: Bool) async throws {
         let harness = GatewayHarness()
+        harness.fastLane = fastLane
         defer { Task { await harness.stop() } }
         for name in ["a", "b", "c"] { try await harness.startBackend(name) }
         try harness.write("00-gw.yaml", Manifests.join(Manifests.gateway(), Self.pool(harness, ["a", "b", "c"])))
@@ -92,8 +95,9 @@ struct SessionPersistenceTests {
         #expect(afterReturn == [newHome], "after the endpoint returned: \(afterReturn)")
     }
 
-    @Test func aCanarysSessionsStayOnTheCanaryUntilItsWeightIsZero() async throws {
+    @Test(arguments: [true, false]) func aCanarysSessionsStayOnTheCanaryUntilItsWeightIsZero(fastLane: Bool) async throws {
         let harness = GatewayHarness()
+        harness.fastLane = fastLane
         defer { Task { await harness.stop() } }
         try harness.write("00-gw.yaml", Manifests.join(Manifests.gateway(), try await harness.startBackendServices("stable", "canary")))
         func route(canaryWeight: Int) -> String {
@@ -128,8 +132,9 @@ struct SessionPersistenceTests {
         #expect(moved.headers.first(name: "canary-session").map { $0 != token } == true, "the moved session gets a new token")
     }
 
-    @Test func idleAndAbsoluteTimeoutsEndSessions() async throws {
+    @Test(arguments: [true, false]) func idleAndAbsoluteTimeoutsEndSessions(fastLane: Bool) async throws {
         let harness = GatewayHarness()
+        harness.fastLane = fastLane
         defer { Task { await harness.stop() } }
         for name in ["a", "b"] { try await harness.startBackend(name) }
         try harness.write("00-gw.yaml", Manifests.join(Manifests.gateway(), Self.pool(harness, ["a", "b"])))

@@ -13,6 +13,8 @@ final class FastExchange {
     let cluster: CompiledCluster
     /// The cluster's BackendTrafficPolicy at work, when it has one.
     let gate: BackendGate?
+    /// The client's session, on a route with sessionPersistence.
+    let sticky: StickyBinding?
     /// The request head as the backend gets it; kept for one retry on a fresh connection.
     let request: ByteBuffer
     /// The request body, followed as the client sends it.
@@ -48,11 +50,12 @@ final class FastExchange {
     var bodyBytesSent = 0
     private var responseBody = BodyFollower(.none)
 
-    init(record: RequestRecord, cluster: CompiledCluster, gate: BackendGate?, request: ByteBuffer, requestBody: BodyFraming, isHEAD: Bool, keepAlive: Bool,
+    init(record: RequestRecord, cluster: CompiledCluster, gate: BackendGate?, sticky: StickyBinding?, request: ByteBuffer, requestBody: BodyFraming, isHEAD: Bool, keepAlive: Bool,
          responseEdits: [HeaderEdits]) {
         self.record = record
         self.cluster = cluster
         self.gate = gate
+        self.sticky = sticky
         self.request = request
         self.requestBody = BodyFollower(requestBody)
         tries = UpstreamTries(method: record.method, retry: record.route?.retry, endpointCount: cluster.endpoints.count,

@@ -40,7 +40,9 @@ extension FastLaneHandler {
             return head.body == .none ? .answer(answer, record) : .leave
         }
         guard case .forward(let choice) = route.action else { return .leave }
-        let index = choice.pick(loop.nextRandom())
+        let (index, sticky) = PickUpstreamPhase.chooseTarget(choice, route: route, headerValues: { name in
+            bytes.withUnsafeReadableBytes { RequestHeadScanner.values(of: name, in: $0, head) }
+        }, table: table, loop: loop)
         let picked = choice.targets[index]
         record.backend = index
         record.backendName = picked.name
@@ -59,7 +61,7 @@ extension FastLaneHandler {
         let request = upstreamRequest(head, bytes: bytes, path: upstreamPath, query: query, requestID: record.requestID, edits: requestEdits,
                                       allocator: context.channel.allocator)
         return .forward(FastExchange(record: record, cluster: cluster, gate: health.map { BackendGate(health: $0, cluster: cluster.id, loop: loop) },
-                                     request: request, requestBody: head.body, isHEAD: head.method == "HEAD",
+                                     sticky: sticky, request: request, requestBody: head.body, isHEAD: head.method == "HEAD",
                                      keepAlive: !head.closeRequested && !quiescing,
                                      responseEdits: [route.responseHeaders, picked.responseHeaders].compactMap { $0 }))
     }

@@ -101,7 +101,8 @@ extension FastLaneHandler {
     /// Round robin over the Service's endpoints; a second try goes elsewhere.
     func connect(_ exchange: FastExchange, allowReuse: Bool) {
         let endpoints = exchange.cluster.endpoints
-        var index = loop.nextIndex(cluster: exchange.cluster, table: exchange.record.table, avoiding: exchange.endpoint)
+        var index = exchange.tries.pinnedIndex(exchange.sticky, in: endpoints)
+            ?? loop.nextIndex(cluster: exchange.cluster, table: exchange.record.table, avoiding: exchange.endpoint)
         if let gate = exchange.gate {
             guard let usable = gate.usableIndex(from: index, of: endpoints) else { return fail(exchange, gate.noneUsable) }
             index = usable
@@ -202,6 +203,15 @@ extension FastLaneHandler {
             return start
         }
         if !exchange.responseEdits.isEmpty { FieldLines.edit(&out, from: fieldsStart, with: exchange.responseEdits) }
+        if let session = ResponseFilterPhase.sessionHeader(exchange.sticky, cluster: exchange.cluster.id, endpoint: exchange.endpoint,
+                                                           secure: scheme == "https") {
+            // As the general path: a cookie is added beside the backend's own, a header replaces.
+            if session.name == "set-cookie" {
+                out.writeString("set-cookie: \(session.value)\r\n")
+            } else {
+                FieldLines.edit(&out, from: fieldsStart, with: [HeaderEdits(set: [HeaderValue(name: session.name, value: session.value)], add: [], remove: [])])
+            }
+        }
         if !exchange.keepAlive { out.writeStaticString("connection: close\r\n") }
         out.writeStaticString("\r\n")
         var body = buffer

@@ -176,6 +176,26 @@ struct RequestHeadScanner {
     /// The first value of field `name` (lower case) in a head this scanner accepted: a second walk
     /// over its lines, for the rare route that matches on a header.
     static func value(of name: String, in bytes: UnsafeRawBufferPointer, _ head: ScannedRequestHead) -> String? {
+        var first: String?
+        forEachValue(of: name, in: bytes, head) { value in
+            first = value
+            return false
+        }
+        return first
+    }
+
+    /// Every value of field `name` (lower case), in order: a session cookie may be in any Cookie line.
+    static func values(of name: String, in bytes: UnsafeRawBufferPointer, _ head: ScannedRequestHead) -> [String] {
+        var values: [String] = []
+        forEachValue(of: name, in: bytes, head) { value in
+            values.append(value)
+            return true
+        }
+        return values
+    }
+
+    /// Calls `body` with each value of `name` until it returns false.
+    private static func forEachValue(of name: String, in bytes: UnsafeRawBufferPointer, _ head: ScannedRequestHead, _ body: (String) -> Bool) {
         var at = head.fieldsStart
         let end = head.length - 2
         while at < end {
@@ -183,12 +203,12 @@ struct RequestHeadScanner {
             while bytes[colon] != UInt8(ascii: ":") { colon += 1 }
             var lineEnd = colon
             while bytes[lineEnd] != UInt8(ascii: "\r") { lineEnd += 1 }
-            if bytes[at..<colon].equalsLowercaseASCII(name) {
-                return String(Substring(decoding: bytes[(colon + 1)..<lineEnd], as: UTF8.self).trimmingSpaces())
+            if bytes[at..<colon].equalsLowercaseASCII(name),
+               !body(String(Substring(decoding: bytes[(colon + 1)..<lineEnd], as: UTF8.self).trimmingSpaces())) {
+                return
             }
             at = lineEnd + 2
         }
-        return nil
     }
 
     private enum FieldKind {

@@ -19,7 +19,8 @@ enum PickUpstreamPhase {
         }
         guard case .forward(let choice) = route.action else { preconditionFailure("every other action has its own answer") }
         let table = request.record.table
-        let (index, sticky) = chooseTarget(choice, route: route, headers: request.head.headers, table: table, loop: loop)
+        let headers = request.head.headers
+        let (index, sticky) = chooseTarget(choice, route: route, headerValues: { headers[$0] }, table: table, loop: loop)
         let picked = choice.targets[index]
         request.record.backend = index
         request.record.backendName = picked.name
@@ -60,10 +61,12 @@ enum PickUpstreamPhase {
     /// A live session keeps its endpoint whatever the weights say (a canary's users stay on the
     /// canary), while that endpoint is usable; everything else is a weighted pick, and the session then
     /// starts on whichever endpoint answers.
-    static func chooseTarget(_ choice: CompiledRoute.WeightedChoice, route: CompiledRoute, headers: HTTPHeaders,
+    /// `headerValues` gives every value of a request field (lower-case name): the general path reads
+    /// them from HTTPHeaders, the fast lane from the scanned bytes.
+    static func chooseTarget(_ choice: CompiledRoute.WeightedChoice, route: CompiledRoute, headerValues: (String) -> [String],
                              table: ServedTable, loop: EventLoopContext) -> (index: Int, sticky: StickyBinding?) {
         guard let session = route.session else { return (choice.pick(loop.nextRandom()), nil) }
-        let presented = session.presentedToken(headerValues: headers[session.carrier == .cookie ? "cookie" : session.name])
+        let presented = session.presentedToken(headerValues: headerValues(session.carrier == .cookie ? "cookie" : session.name.lowercased()))
         if let presented, let token = SessionToken(decoding: presented), session.isLive(token, nowMillis: StickyBinding.wallClockMillis()),
            let found = choice.locate(endpointKey: token.endpointKey), table.health(of: found.cluster)?.isUsable(found.endpoint) != false {
             return (found.target, StickyBinding(session: session, pinned: found.endpoint, createdMillis: token.createdMillis))

@@ -21,7 +21,7 @@ enum ResponseFilterPhase {
         for (name, value) in request.corsHeaders {
             if name == "vary" { headers.add(name: name, value: value) } else { headers.replaceOrAdd(name: name, value: value) }
         }
-        if let session = sessionHeader(plan.backend, endpoint: endpoint, secure: secure) {
+        if let session = sessionHeader(plan.backend.sticky, cluster: plan.backend.cluster.id, endpoint: endpoint, secure: secure) {
             // Added, not replaced: the backend's own cookies still reach the client.
             if session.name == "set-cookie" { headers.add(name: session.name, value: session.value) } else { headers.replaceOrAdd(name: session.name, value: session.value) }
         }
@@ -42,12 +42,12 @@ enum ResponseFilterPhase {
 
     /// The header that hands the client its session: when the session is new or has moved, and on
     /// every answer when an idle timeout needs its clock pushed on.
-    static func sessionHeader(_ backend: ChosenBackend, endpoint: Endpoint?, secure: Bool) -> (name: String, value: String)? {
-        guard let sticky = backend.sticky, let endpoint else { return nil }
+    static func sessionHeader(_ sticky: StickyBinding?, cluster: String, endpoint: Endpoint?, secure: Bool) -> (name: String, value: String)? {
+        guard let sticky, let endpoint else { return nil }
         let stayed = sticky.pinned == endpoint
         guard !stayed || sticky.session.idleTimeoutMillis != nil else { return nil }
         let now = StickyBinding.wallClockMillis()
-        let token = SessionToken(endpointKey: SessionToken.endpointKey(cluster: backend.cluster.id, endpoint: endpoint),
+        let token = SessionToken(endpointKey: SessionToken.endpointKey(cluster: cluster, endpoint: endpoint),
                                  createdMillis: stayed ? sticky.createdMillis ?? now : now, lastSeenMillis: now)
         return sticky.session.responseHeader(token: token.encoded, secure: secure)
     }

@@ -167,12 +167,7 @@ final class UpstreamAttempt: UpstreamExchange {
         }
     }
 
-    /// The endpoint a session pins this try to: only the first try; a retry goes elsewhere, and the
-    /// session follows it.
-    private var pinnedEndpointIndex: Int? {
-        guard tries.retries == 0, tries.connectAttempts == 0, let pinned = plan.backend.sticky?.pinned else { return nil }
-        return cluster.endpoints.firstIndex(of: pinned)
-    }
+    private var pinnedEndpointIndex: Int? { tries.pinnedIndex(plan.backend.sticky, in: cluster.endpoints) }
 
     private func attach(_ connection: UpstreamConnection, reused: Bool) {
         self.connection = connection

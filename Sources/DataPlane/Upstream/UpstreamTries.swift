@@ -85,6 +85,13 @@ struct UpstreamTries {
         retriesLeft > 0 && replayable && (phase == .connecting || phase == .awaitingHead)
     }
 
+    /// The endpoint a session pins this try to: only the first try's first connect; a retry goes
+    /// elsewhere, and the session follows it.
+    func pinnedIndex(_ sticky: StickyBinding?, in endpoints: [Endpoint]) -> Int? {
+        guard retries == 0, connectAttempts == 0, let pinned = sticky?.pinned else { return nil }
+        return endpoints.firstIndex(of: pinned)
+    }
+
     // MARK: Events
 
     /// A connect (or a pooled connection taken) for the current try.

@@ -231,8 +231,8 @@ public final class CompiledRoute: Sendable {
     /// URLRewrite's hostname as the header edit it is (the Host field replaced), applied after every
     /// other request filter on both paths.
     public let hostRewrite: HeaderEdits?
-    /// A route whose filters edit header fields or rewrite the URL, with no edge policy or session
-    /// (timeouts and retries allowed), that forwards or answers itself (redirect, fixed status): the
+    /// A route whose filters edit header fields or rewrite the URL, with no edge policy (timeouts,
+    /// retries and sessions allowed), that forwards or answers itself (redirect, fixed status): the
     /// HTTP/1 fast lane may carry it as bytes. What decides whether it does is this and
     /// `FastLaneHandler.admit`, nothing else.
     public let fastLaneCarries: Bool
@@ -286,6 +286,6 @@ public final class CompiledRoute: Sendable {
             case .cors, .requestMirror: false
             }
         }
-        fastLaneCarries = laneFilters && entry.edge.isEmpty && session == nil
+        fastLaneCarries = laneFilters && entry.edge.isEmpty
     }
 }
