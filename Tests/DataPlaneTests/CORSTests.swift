@@ -6,8 +6,10 @@ import Testing
 /// origins echoed on real responses, other origins refused.
 @Suite(.timeLimit(.minutes(2)))
 struct CORSTests {
-    @Test func preflightsAreAnsweredAndResponsesCarryTheOrigin() async throws {
+    /// On the fast lane and on the general path: both decide with `CORSPhase.decide`.
+    @Test(arguments: [true, false]) func preflightsAreAnsweredAndResponsesCarryTheOrigin(fastLane: Bool) async throws {
         let harness = GatewayHarness()
+        harness.fastLane = fastLane
         try await harness.startBackend("api")
         try harness.write("gw.yaml", Manifests.join(
             Manifests.gateway(),

@@ -15,6 +15,8 @@ final class FastExchange {
     let gate: BackendGate?
     /// The client's session, on a route with sessionPersistence.
     let sticky: StickyBinding?
+    /// The CORS filter's headers for an allowed origin.
+    let corsHeaders: [(String, String)]
     /// The request head as the backend gets it; kept for one retry on a fresh connection.
     let request: ByteBuffer
     /// The request body, followed as the client sends it.
@@ -50,12 +52,14 @@ final class FastExchange {
     var bodyBytesSent = 0
     private var responseBody = BodyFollower(.none)
 
-    init(record: RequestRecord, cluster: CompiledCluster, gate: BackendGate?, sticky: StickyBinding?, request: ByteBuffer, requestBody: BodyFraming, isHEAD: Bool, keepAlive: Bool,
+    init(record: RequestRecord, cluster: CompiledCluster, gate: BackendGate?, sticky: StickyBinding?, corsHeaders: [(String, String)],
+         request: ByteBuffer, requestBody: BodyFraming, isHEAD: Bool, keepAlive: Bool,
          responseEdits: [HeaderEdits]) {
         self.record = record
         self.cluster = cluster
         self.gate = gate
         self.sticky = sticky
+        self.corsHeaders = corsHeaders
         self.request = request
         self.requestBody = BodyFollower(requestBody)
         tries = UpstreamTries(method: record.method, retry: record.route?.retry, endpointCount: cluster.endpoints.count,

@@ -37,7 +37,14 @@ struct FieldLines: EditableFields {
     /// Edits the field lines in place. The lines are read and the edits planned first, with the
     /// buffer shared; it is only written once that reader is gone, so nothing is copied on write.
     static func edit(_ buffer: inout ByteBuffer, from start: Int, with edits: [HeaderEdits]) {
-        let (dropped, appended) = plan(buffer, from: start, edits)
+        edit(&buffer, from: start) { fields in
+            for edit in edits { HeaderRules.apply(edit, to: &fields) }
+        }
+    }
+
+    /// The same with any edit the general path makes on HTTPHeaders through `EditableFields`.
+    static func edit(_ buffer: inout ByteBuffer, from start: Int, _ apply: (inout FieldLines) -> Void) {
+        let (dropped, appended) = plan(buffer, from: start, apply)
         if !dropped.isEmpty { compact(&buffer, dropping: dropped) }
         for (name, value) in appended {
             buffer.writeString(name)
@@ -48,9 +55,10 @@ struct FieldLines: EditableFields {
     }
 
     /// The lines the edits remove (in order, relative to the readable bytes) and the ones they add.
-    private static func plan(_ buffer: ByteBuffer, from start: Int, _ edits: [HeaderEdits]) -> ([Range<Int>], [(name: String, value: String)]) {
+    private static func plan(_ buffer: ByteBuffer, from start: Int, _ apply: (inout FieldLines) -> Void)
+        -> ([Range<Int>], [(name: String, value: String)]) {
         var fields = FieldLines(buffer, from: start)
-        for edit in edits { HeaderRules.apply(edit, to: &fields) }
+        apply(&fields)
         let dropped = fields.lines.indices.filter { fields.removed[$0] }.map { fields.lines[$0].line }
         return (dropped, fields.appended)
     }

@@ -36,6 +36,12 @@ extension FastLaneHandler {
             record.tenantHeader = head.tenant
         }
         // A local answer leaves no body to drop on the lane: those requests take the general path.
+        var corsHeaders: [(String, String)] = []
+        switch CORSPhase.decide(route.cors, method: head.method, field: view.header) {
+        case .answer(let answer): return head.body == .none ? .answer(answer, record) : .leave
+        case .responseHeaders(let headers): corsHeaders = headers
+        case .nothing: break
+        }
         if let answer = PickUpstreamPhase.ownAnswer(route, scheme: scheme, host: host, path: path, query: query, listenerPort: listenerPort) {
             return head.body == .none ? .answer(answer, record) : .leave
         }
@@ -61,7 +67,7 @@ extension FastLaneHandler {
         let request = upstreamRequest(head, bytes: bytes, path: upstreamPath, query: query, requestID: record.requestID, edits: requestEdits,
                                       allocator: context.channel.allocator)
         return .forward(FastExchange(record: record, cluster: cluster, gate: health.map { BackendGate(health: $0, cluster: cluster.id, loop: loop) },
-                                     sticky: sticky, request: request, requestBody: head.body, isHEAD: head.method == "HEAD",
+                                     sticky: sticky, corsHeaders: corsHeaders, request: request, requestBody: head.body, isHEAD: head.method == "HEAD",
                                      keepAlive: !head.closeRequested && !quiescing,
                                      responseEdits: [route.responseHeaders, picked.responseHeaders].compactMap { $0 }))
     }

@@ -202,14 +202,12 @@ extension FastLaneHandler {
             for span in head.keptSpans { out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[span])) }
             return start
         }
-        if !exchange.responseEdits.isEmpty { FieldLines.edit(&out, from: fieldsStart, with: exchange.responseEdits) }
-        if let session = ResponseFilterPhase.sessionHeader(exchange.sticky, cluster: exchange.cluster.id, endpoint: exchange.endpoint,
-                                                           secure: scheme == "https") {
-            // As the general path: a cookie is added beside the backend's own, a header replaces.
-            if session.name == "set-cookie" {
-                out.writeString("set-cookie: \(session.value)\r\n")
-            } else {
-                FieldLines.edit(&out, from: fieldsStart, with: [HeaderEdits(set: [HeaderValue(name: session.name, value: session.value)], add: [], remove: [])])
+        let session = ResponseFilterPhase.sessionHeader(exchange.sticky, cluster: exchange.cluster.id, endpoint: exchange.endpoint,
+                                                        secure: scheme == "https")
+        if !exchange.responseEdits.isEmpty || !exchange.corsHeaders.isEmpty || session != nil {
+            FieldLines.edit(&out, from: fieldsStart) { fields in
+                for edits in exchange.responseEdits { HeaderRules.apply(edits, to: &fields) }
+                ResponseFilterPhase.addClientFields(cors: exchange.corsHeaders, session: session, to: &fields)
             }
         }
         if !exchange.keepAlive { out.writeStaticString("connection: close\r\n") }

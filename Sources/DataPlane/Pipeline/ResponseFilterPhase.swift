@@ -18,15 +18,23 @@ enum ResponseFilterPhase {
         HeaderRules.stripHopByHop(&headers)
         if let edits = plan.route.responseHeaders { HeaderRules.apply(edits, to: &headers) }
         if let edits = plan.backend.choice.responseHeaders { HeaderRules.apply(edits, to: &headers) }
-        for (name, value) in request.corsHeaders {
-            if name == "vary" { headers.add(name: name, value: value) } else { headers.replaceOrAdd(name: name, value: value) }
-        }
-        if let session = sessionHeader(plan.backend.sticky, cluster: plan.backend.cluster.id, endpoint: endpoint, secure: secure) {
-            // Added, not replaced: the backend's own cookies still reach the client.
-            if session.name == "set-cookie" { headers.add(name: session.name, value: session.value) } else { headers.replaceOrAdd(name: session.name, value: session.value) }
-        }
+        addClientFields(cors: request.corsHeaders,
+                        session: sessionHeader(plan.backend.sticky, cluster: plan.backend.cluster.id, endpoint: endpoint, secure: secure),
+                        to: &headers)
         let grpcTrailers = request.isGRPC ? HeaderRules.takeGRPCStatus(from: &headers) : nil
         return Filtered(headers: headers, grpcTrailers: grpcTrailers)
+    }
+
+    /// What the gateway itself adds for the client, after the header filters, on both paths: the CORS
+    /// filter's headers (Vary added beside the backend's, the rest replaced) and the session (a cookie
+    /// added beside the backend's own cookies, a header replaced).
+    static func addClientFields<Fields: EditableFields>(cors: [(String, String)], session: (name: String, value: String)?, to fields: inout Fields) {
+        for (name, value) in cors {
+            if name == "vary" { fields.add(name: name, value: value) } else { fields.replaceOrAdd(name: name, value: value) }
+        }
+        if let session {
+            if session.name == "set-cookie" { fields.add(name: session.name, value: session.value) } else { fields.replaceOrAdd(name: session.name, value: session.value) }
+        }
     }
 
     /// The 101 that hands the connection to a tunnel: the backend's fields, the route's

@@ -231,8 +231,8 @@ public final class CompiledRoute: Sendable {
     /// URLRewrite's hostname as the header edit it is (the Host field replaced), applied after every
     /// other request filter on both paths.
     public let hostRewrite: HeaderEdits?
-    /// A route whose filters edit header fields or rewrite the URL, with no edge policy (timeouts,
-    /// retries and sessions allowed), that forwards or answers itself (redirect, fixed status): the
+    /// A route whose filters edit header fields, rewrite the URL or answer CORS, with no edge policy or
+    /// mirror (timeouts, retries and sessions allowed), that forwards or answers itself (redirect, fixed status): the
     /// HTTP/1 fast lane may carry it as bytes. What decides whether it does is this and
     /// `FastLaneHandler.admit`, nothing else.
     public let fastLaneCarries: Bool
@@ -282,8 +282,8 @@ public final class CompiledRoute: Sendable {
         hostRewrite = rewrite?.0.map { HeaderEdits(set: [HeaderValue(name: "host", value: $0)], add: [], remove: []) }
         let laneFilters = entry.filters.allSatisfy { filter in
             switch filter {
-            case .requestHeaders, .responseHeaders, .urlRewrite: true
-            case .cors, .requestMirror: false
+            case .requestHeaders, .responseHeaders, .urlRewrite, .cors: true
+            case .requestMirror: false
             }
         }
         fastLaneCarries = laneFilters && entry.edge.isEmpty
