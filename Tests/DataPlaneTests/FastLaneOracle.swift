@@ -172,9 +172,11 @@ enum FastLaneOracle {
         // (After HEAD, NIOHTTP1 judges keep-alive before it knows there is no body: only GET counts here.)
         guard !head.reusable || parsed.isKeepAlive || requestIsHEAD else { return "the scanner reuses a connection llhttp would not keep" }
         // The general path forwards llhttp's fields less the hop-by-hop ones; the lane its kept lines.
+        // Framing is compared above: the general path frames the body anew, the lane as it came.
         var general = parsed.headers
         HeaderRules.stripHopByHop(&general)
-        let forwarded = kept.filter { $0.name.lowercased() != "transfer-encoding" }
+        general.remove(name: "content-length")
+        let forwarded = kept.filter { !["transfer-encoding", "content-length"].contains($0.name.lowercased()) }
         guard forwarded.elementsEqual(general, by: { $0.name.sameBytes($1.name) && $0.value.sameBytes($1.value.trimmingOWS) }) else {
             return "kept lines \(forwarded), the general path's \(Array(general))"
         }
