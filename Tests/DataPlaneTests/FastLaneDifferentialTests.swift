@@ -1,13 +1,16 @@
 @testable import DataPlane
+import Foundation
 import NIOCore
 import NIOEmbedded
 import NIOHTTP1
 import Testing
 
-/// The fast lane's request scanner against llhttp (NIOHTTP1's parser) on the same bytes. The lane
-/// forwards what it accepts as bytes, so whatever it accepts llhttp must accept too, as the same
-/// request: same method, target and fields, and a body framed the same way, ending at the same byte
-/// (a message the two frame differently is how requests get smuggled). Refusing what llhttp accepts is allowed: such requests take the general path.
+/// The fast lane's byte path against llhttp (NIOHTTP1's parser) on the same bytes, through the checks
+/// in FastLaneOracle that the fuzzers (Fuzz/run) make too. The lane forwards what it accepts as
+/// bytes, so whatever it accepts llhttp must accept too, as the same message: same request line and
+/// fields and a body ending at the same byte; the same status, forwarded fields and framing; a chunked body ending at the
+/// same byte (a message the two frame differently is how requests get smuggled and responses
+/// desynchronised). Refusing what llhttp accepts is allowed: such requests take the general path.
 @Suite struct FastLaneDifferentialTests {
     /// xorshift64*: deterministic, so a failure names a case that can be replayed.
     struct Generator {
@@ -64,72 +67,111 @@ import Testing
         return bytes
     }
 
-    /// What llhttp makes of the bytes: the parts it decodes, or nil when it refuses them.
-    static func llhttp(_ bytes: [UInt8]) -> [HTTPServerRequestPart]? {
-        let channel = EmbeddedChannel()
-        defer { _ = try? channel.finish() }
-        guard (try? channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .forwardBytes)))) != nil,
-              (try? channel.writeInbound(ByteBuffer(bytes: bytes))) != nil else { return nil }
-        var parts: [HTTPServerRequestPart] = []
-        while let part = try? channel.readInbound(as: HTTPServerRequestPart.self) { parts.append(part) }
-        return parts
-    }
-
-    /// A body for the framing the scanner read, sometimes with a request pipelined after it.
-    static func body(for framing: BodyFraming, _ random: inout Generator) -> (wire: [UInt8], content: [UInt8]) {
-        switch framing {
-        case .length(let length):
-            let content = (0..<length).map { UInt8(truncatingIfNeeded: 97 + $0 % 26) }
-            return (content, content)
-        case .chunked:
-            var wire: [UInt8] = [], content: [UInt8] = []
-            for _ in 0..<(random.next() % 3) {
-                let size = Int(random.next() % 20) + 1
-                let data = (0..<size).map { UInt8(truncatingIfNeeded: 65 + $0 % 26) }
-                wire += Array((String(size, radix: 16) + (random.chance(20) ? ";ext=1" : "") + "\r\n").utf8) + data + Array("\r\n".utf8)
-                content += data
-            }
-            wire += Array((random.chance(20) ? "0\r\nX-Trailer: t\r\n\r\n" : "0\r\n\r\n").utf8)
-            return (wire, content)
-        case .none, .untilClose:
-            return ([], [])
-        }
-    }
-
     @Test func whatTheScannerAcceptsLLHTTPReadsAsTheSameRequest() {
-        let scanner = RequestHeadScanner(maxHeaderBytes: 64 * 1024, maxHeaderCount: 100, maxURIBytes: 16 * 1024)
         var random = Generator(state: 0x9E37_79B9_7F4A_7C15)
         var accepted = 0, withBody = 0
         for index in 0..<20_000 {
             let bytes = Self.request(&random)
-            guard case .head(let head) = bytes.withUnsafeBytes({ scanner.scan($0) }) else { continue }
+            guard case .head(let head) = bytes.withUnsafeBytes({ FastLaneOracle.requestScanner.scan($0) }) else { continue }
             accepted += 1
-            let what = "case \(index): \(String(decoding: bytes, as: UTF8.self).debugDescription)"
-            let (body, content) = Self.body(for: head.body, &random)
-            if !body.isEmpty { withBody += 1 }
-            // Where the lane's own framing says the body ends; llhttp must end the message there too.
-            var follower = BodyFollower(head.body)
-            guard let (forwarded, rest) = follower.split(ByteBuffer(bytes: body)), rest == nil, follower.ended,
-                  forwarded.readableBytes == body.count else {
-                Issue.record("the lane does not find the end of the body it framed: \(what)")
-                continue
+            if head.body != .none { withBody += 1 }
+            if let problem = FastLaneOracle.checkRequest(bytes) {
+                Issue.record("case \(index): \(problem): \(String(decoding: bytes, as: UTF8.self).debugDescription)")
             }
-            guard let parts = Self.llhttp(Array(bytes[..<head.length]) + body) else {
-                Issue.record("the scanner accepted what llhttp refuses: \(what)")
-                continue
-            }
-            var bodyRead: [UInt8] = []
-            for case .body(let chunk) in parts { bodyRead += chunk.readableBytesView }
-            guard parts.count >= 2, case .head(let parsed) = parts.first!, case .end = parts.last!, bodyRead == content else {
-                Issue.record("llhttp frames it differently (another body, or not complete): \(parts.count) parts, \(what)")
-                continue
-            }
-            #expect(parsed.method.rawValue == head.method && parsed.uri == head.target && parsed.version == .http1_1, "\(what)")
-            #expect(parsed.headers.count == head.fieldCount, "field count: \(what)")
-            #expect(parsed.headers["host"] == [head.host], "Host: \(what)")
         }
         // The generator must reach the interesting side: enough heads the lane really takes.
         #expect(accepted > 1_000, "only \(accepted) of 20000 generated heads were accepted")
         #expect(withBody > 100, "only \(withBody) accepted heads had a body")
+    }
+
+    static let statusLines = ["HTTP/1.1 200 OK", "HTTP/1.1 204 No Content", "HTTP/1.1 304 Not Modified", "HTTP/1.0 200 OK", "HTTP/1.1 404",
+                              "HTTP/1.1 100 Continue", "HTTP/1.1 2000 OK", "HTTP/1.1 099 X", "HTTP/1.1 200  OK ", "HTTP/1.2 200 OK", "HTTP/1.1 20 OK"]
+    static let responseFields = [
+        "Content-Length: 3", "Content-Length: 0", "Content-Length: 3 ", "Content-Length: 3\t", "Content-Length: +3", "Content-Length: 3, 3",
+        "Transfer-Encoding: chunked", "Transfer-Encoding: Chunked ", "Transfer-Encoding: chunked\t", "Transfer-Encoding: gzip, chunked",
+        "Connection: close", "Connection: keep-alive", "Connection: close, X-A", "Connection: content-length", "Connection: transfer-encoding",
+        "Keep-Alive: timeout=5", "X-A: 1", "Vary: Accept", "Trailer: X-T", "Proxy-Authenticate: Basic", "Upgrade: h2c", " X-Fold: y",
+        "X-B: a\u{1}b", "X-C: caf\u{e9}", "Connection:\u{59c}x, X-A",
+    ]
+
+    /// A response head llhttp (mostly) takes, with awkward status lines, framing fields and
+    /// Connection names mixed in and, sometimes, one byte changed anywhere.
+    static func response(_ random: inout Generator) -> [UInt8] {
+        var lines = [random.chance(80) ? "HTTP/1.1 200 OK" : random.pick(statusLines)]
+        for _ in 0..<(random.next() % 5) { lines.append(random.pick(responseFields)) }
+        var text = lines.map { $0 + (random.chance(3) ? "\n" : "\r\n") }.joined() + "\r\n"
+        text += random.pick(["", "abc", "3\r\nabc\r\n0\r\n\r\n"])
+        var bytes = Array(text.utf8)
+        if random.chance(10) { bytes[Int(random.next() % UInt64(bytes.count))] = UInt8(truncatingIfNeeded: random.next()) }
+        return bytes
+    }
+
+    @Test func whatTheResponseScannerAcceptsLLHTTPFramesTheSameWay() {
+        var random = Generator(state: 0x2545_F491_4F6C_DD1D)
+        var accepted = 0
+        for index in 0..<6_000 {
+            let bytes = Self.response(&random)
+            let isHEAD = random.chance(15)
+            guard case .head = bytes.withUnsafeBytes({ ResponseHeadScanner().scan($0, requestIsHEAD: isHEAD) }) else { continue }
+            accepted += 1
+            if let problem = FastLaneOracle.checkResponse(bytes, requestIsHEAD: isHEAD) {
+                Issue.record("case \(index)\(isHEAD ? " (HEAD)" : ""): \(problem): \(String(decoding: bytes, as: UTF8.self).debugDescription)")
+            }
+        }
+        #expect(accepted > 1_500, "only \(accepted) of 6000 generated responses were accepted")
+    }
+
+    @Test func whereTheChunkedTrackerEndsABodyLLHTTPEndsItToo() {
+        var random = Generator(state: 0xD1B5_4A32_D192_ED03)
+        let chunks = ["5\r\nhello\r\n", "a;x=1\r\n0123456789\r\n", "3;q=\"a b\"\r\nabc\r\n", "1;e;f=g\r\nx\r\n", "0A\r\n0123456789\r\n"]
+        let awkward = ["3;a b\r\nabc\r\n", "0\r\n", "\r\n", "X-T: v\r\n", "X\\T: v\r\n", " folded\r\n", "3\nabc\n", "3 \r\nabc\r\n",
+                       "3;a=\"\\\"\"\r\nabc\r\n", "fffffffffffffff\r\n", "3\r\nabcd\r\n"]
+        var ended = 0
+        for index in 0..<6_000 {
+            var text = ""
+            for _ in 0..<(1 + random.next() % 4) { text += random.chance(85) ? random.pick(chunks) : random.pick(awkward) }
+            if random.chance(60) { text += "0\r\n" + (random.chance(30) ? "X-T: v\r\n" : "") + "\r\n" }
+            var bytes = Array(text.utf8)
+            if random.chance(15) { bytes[Int(random.next() % UInt64(bytes.count))] = UInt8(truncatingIfNeeded: random.next()) }
+            var tracker = ChunkedBodyTracker()
+            if case .ended = bytes.withUnsafeBytes({ tracker.consume($0) }) { ended += 1 }
+            if let problem = FastLaneOracle.checkChunked(bytes) {
+                Issue.record("case \(index): \(problem): \(String(decoding: bytes, as: UTF8.self).debugDescription)")
+            }
+        }
+        #expect(ended > 1_500, "only \(ended) of 6000 generated bodies ended")
+    }
+
+    /// Fuzz/corpus: the fuzzers' seeds and every input that once broke one of their properties,
+    /// through the same checks (FastLaneOracle) in every test run.
+    static func corpus(_ target: String) throws -> [(name: String, bytes: [UInt8])] {
+        let directory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+            .appendingPathComponent("../../Fuzz/corpus/\(target)").standardizedFileURL
+        return try FileManager.default.contentsOfDirectory(atPath: directory.path).sorted().map { name in
+            (name, Array(try Data(contentsOf: directory.appendingPathComponent(name))))
+        }
+    }
+
+    @Test func theFuzzCorpusReadsAsLLHTTPReadsIt() throws {
+        var accepted = (requests: 0, responses: 0, bodies: 0)
+        for (name, bytes) in try Self.corpus("request-head") {
+            if case .head = bytes.withUnsafeBytes({ FastLaneOracle.requestScanner.scan($0) }) { accepted.requests += 1 }
+            if let problem = FastLaneOracle.checkRequest(bytes) { Issue.record("request-head/\(name): \(problem)") }
+        }
+        for (name, bytes) in try Self.corpus("response-head") {
+            for isHEAD in [false, true] {
+                if case .head = bytes.withUnsafeBytes({ ResponseHeadScanner().scan($0, requestIsHEAD: isHEAD) }) { accepted.responses += 1 }
+                if let problem = FastLaneOracle.checkResponse(bytes, requestIsHEAD: isHEAD) {
+                    Issue.record("response-head/\(name)\(isHEAD ? " (HEAD)" : ""): \(problem)")
+                }
+            }
+        }
+        for (name, bytes) in try Self.corpus("chunked-body") {
+            var tracker = ChunkedBodyTracker()
+            if case .ended = bytes.withUnsafeBytes({ tracker.consume($0) }) { accepted.bodies += 1 }
+            if let problem = FastLaneOracle.checkChunked(bytes) { Issue.record("chunked-body/\(name): \(problem)") }
+        }
+        // The corpus must keep inputs the byte path takes, or these checks check nothing.
+        #expect(accepted.requests >= 5 && accepted.responses >= 10 && accepted.bodies >= 5, "\(accepted)")
     }
 }

@@ -87,6 +87,14 @@ import Testing
         #expect(bareLF.split(ByteBuffer(string: "3\nabc\r\n")) == nil)
     }
 
+    @Test func theFirstTenantFieldCountsAsOnTheGeneralPath() {
+        // Found by Fuzz/run request-head: the lane kept the last X-Tenant, headers.first(name:) the first.
+        guard case .head(let head) = scan("GET / HTTP/1.1\r\nHost: a\r\nX-Tenant: first\r\nx-tenant: second\r\n\r\n") else {
+            Issue.record("not scanned"); return
+        }
+        #expect(head.tenant == "first")
+    }
+
     @Test func everyAmbiguousOrUnusualHeadIsLeftToTheGeneralPath() {
         let refused: [(String, String)] = [
             ("a coding before chunked", "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: gzip, chunked\r\n\r\n"),
@@ -162,6 +170,42 @@ import Testing
         }
     }
 
+    /// Each found by Fuzz/run response-head: heads the scanner took where llhttp refuses them or
+    /// frames their body another way.
+    @Test func statusLinesAndFramingFieldsLLHTTPReadsOtherwiseAreRefused() {
+        for (why, text) in [
+            ("a fourth digit after the status", "HTTP/1.1 2000 OK\r\nContent-Length: 0\r\n\r\n"),
+            ("a byte run on after the status", "HTTP/1.1 100\u{d6} Continue\r\n\r\n"),
+            ("a status under 100, which llhttp reads until close", "HTTP/1.1 099 X\r\n\r\n"),
+            ("a tab after the length, which llhttp refuses", "HTTP/1.1 200 OK\r\nContent-Length: 5\t\r\n\r\nhello"),
+            ("a tab after chunked, which llhttp does not read as chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\t\r\n\r\n"),
+        ] {
+            guard case .malformed = response(text) else { Issue.record("\(why) was accepted: \(response(text))"); continue }
+        }
+        guard case .head(let head) = response("HTTP/1.1 200\r\nContent-Length: 1 \r\n\r\nx") else { Issue.record("trailing space refused"); return }
+        #expect(head.framing == .length(1) && head.status == 200)
+    }
+
+    @Test func framingFieldsAreForwardedEvenWhenConnectionNamesThem() {
+        // The body goes on as it came, so the line that frames it must go too, or the client reads
+        // the body until close while the lane keeps the connection for the next response.
+        for (text, framing) in [("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: content-length, X-A\r\nX-A: 1\r\n\r\nok", "Content-Length: 2\r\n"),
+                                ("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: Transfer-Encoding\r\n\r\n", "Transfer-Encoding: chunked\r\n")] {
+            guard case .head(let head) = response(text) else { Issue.record("not scanned: \(text)"); continue }
+            let bytes = Array(text.utf8)
+            #expect(head.keptSpans.map { String(decoding: bytes[$0], as: UTF8.self) }.joined() == framing, "\(text.debugDescription)")
+        }
+    }
+
+    @Test func aConnectionFieldWithACombiningMarkAfterItsColonStaysBehind() {
+        // Found by Fuzz/run response-head: as a String, ":" and a combining mark are one Character,
+        // so the second pass did not find the colon and forwarded the Connection line.
+        let text = "HTTP/1.1 200 OK\r\nConnection:\u{59c}x, X-Secret\r\nX-Secret: s\r\nContent-Length: 0\r\n\r\n"
+        guard case .head(let head) = response(text) else { Issue.record("not scanned"); return }
+        let bytes = Array(text.utf8)
+        #expect(head.keptSpans.map { String(decoding: bytes[$0], as: UTF8.self) }.joined() == "Content-Length: 0\r\n")
+    }
+
     @Test func hopByHopResponseFieldsAndThoseConnectionNamesStayBehind() {
         let text = "HTTP/1.1 200 OK\r\nX-Secret: s\r\nContent-Length: 2\r\nConnection: close, X-Secret\r\nKeep-Alive: timeout=5\r\nVary: Accept\r\n\r\nok"
         guard case .head(let head) = response(text) else { Issue.record("not scanned"); return }
@@ -185,7 +229,17 @@ import Testing
             #expect(one == .needMore, "cut \(cut)")
             #expect(second.withUnsafeBytes { tracker.consume($0) } == .ended(at: body.count - cut), "cut \(cut)")
         }
-        for malformed in ["5\r\nhelloX\r\n", "zz\r\n", "\r\n", "5\nhello"] {
+        // Extensions and trailers are forwarded as they came, so they are read as strictly as llhttp
+        // reads them (found by Fuzz/run chunked-body: a trailer name with a backslash).
+        for ended in ["3;a\r\nabc\r\n0\r\n\r\n", "3;a=b;c=\"d \\\" e\"\r\nabc\r\n0;x=y\r\n\r\n", "0\r\nX-T: v \t\r\nY:\r\n\r\n"] {
+            var tracker = ChunkedBodyTracker()
+            let bytes = Array(ended.utf8)
+            #expect(bytes.withUnsafeBytes { tracker.consume($0) } == .ended(at: bytes.count), "\(ended.debugDescription)")
+            #expect(FastLaneOracle.checkChunked(bytes) == nil, "llhttp reads \(ended.debugDescription) otherwise")
+        }
+        for malformed in ["5\r\nhelloX\r\n", "zz\r\n", "\r\n", "5\nhello", "5;a b\r\n", "5;\r\n", "5;=b\r\n", "5;a=\r\n",
+                          "5;a=\"b\r\n", "5;a=\"\u{1}\"\r\n", "5;a=\"b\"c\r\n", "0\r\nTrai\\er: 1\r\n\r\n", "0\r\n: v\r\n\r\n",
+                          "0\r\n X: folded\r\n\r\n", "0\r\nX: a\u{0}b\r\n\r\n", "0\r\nX v\r\n\r\n"] {
             var tracker = ChunkedBodyTracker()
             #expect(Array(malformed.utf8).withUnsafeBytes { tracker.consume($0) } == .malformed, "\(malformed)")
         }

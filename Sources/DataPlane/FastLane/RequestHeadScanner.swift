@@ -160,7 +160,8 @@ struct RequestHeadScanner {
                 traceparentLines += 1
                 head.traceparent = String(decoding: bytes[field.value], as: UTF8.self)
             case .tenant:
-                head.tenant = String(decoding: bytes[field.value], as: UTF8.self)
+                // The first, as the general path reads it (headers.first(name:)).
+                if head.tenant == nil { head.tenant = String(decoding: bytes[field.value], as: UTF8.self) }
                 continue
             }
             // This line is not forwarded: close the run of kept lines before it.

@@ -32,12 +32,15 @@ struct ResponseHeadScanner {
         let count = bytes.count
         guard count >= 14 else { return Self.couldStartStatusLine(bytes) ? .incomplete : .malformed("response does not start with an HTTP/1.x status line") }
         guard bytes[0..<7].elementsEqual("HTTP/1.".utf8), bytes[7] == UInt8(ascii: "1") || bytes[7] == UInt8(ascii: "0"),
-              bytes[8] == UInt8(ascii: " "), bytes[9...11].allSatisfy(Self.isDigit) else {
+              bytes[8] == UInt8(ascii: " "), bytes[9...11].allSatisfy(Self.isDigit),
+              bytes[12] == UInt8(ascii: " ") || bytes[12] == UInt8(ascii: "\r") else {  // three digits, no more
             return .malformed("response does not start with an HTTP/1.x status line")
         }
         var head = ScannedResponseHead()
         head.reusable = bytes[7] == UInt8(ascii: "1")
         head.status = bytes[9...11].reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
+        // llhttp frames "099" as a final response read until close; no such status exists (RFC 9110 §15).
+        guard head.status >= 100 else { return .malformed("response status \(head.status) is under 100") }
         var at = 12
         while at < count, bytes[at] != UInt8(ascii: "\r") {
             guard bytes[at] >= 0x20 && bytes[at] != 0x7F || bytes[at] == UInt8(ascii: "\t") else { return .malformed("invalid byte in the status line") }
@@ -82,15 +85,17 @@ struct ResponseHeadScanner {
             guard bytes[at + 1] == UInt8(ascii: "\n") else { return .malformed("bare CR in response header \(Self.text(bytes, name))") }
             at += 2
             let value = valueStart..<valueEnd
+            // llhttp refuses a Content-Length and ignores a chunked coding followed by a tab.
+            let trailingTab = bytes[valueEnd..<(at - 2)].contains(UInt8(ascii: "\t"))
             var drop = false
             switch name.count {
             case 14 where bytes.matches(name, "content-length", ignoringCase: true):
                 lengths += 1
-                guard !value.isEmpty, value.count <= 18, bytes[value].allSatisfy(Self.isDigit) else { return .malformed("invalid Content-Length \"\(Self.text(bytes, value))\"") }
+                guard !value.isEmpty, value.count <= 18, bytes[value].allSatisfy(Self.isDigit), !trailingTab else { return .malformed("invalid Content-Length \"\(Self.text(bytes, value))\"") }
                 length = bytes[value].reduce(0) { $0 * 10 + Int($1 - UInt8(ascii: "0")) }
             case 17 where bytes.matches(name, "transfer-encoding", ignoringCase: true):
                 codings += 1
-                chunked = bytes.matches(value, "chunked", ignoringCase: true)
+                chunked = bytes.matches(value, "chunked", ignoringCase: true) && !trailingTab
             case 10 where bytes.matches(name, "connection", ignoringCase: true):
                 drop = true
                 // What backends send, read without building a String; anything longer is a list.
@@ -135,15 +140,17 @@ struct ResponseHeadScanner {
     /// The rare second pass, when the Connection field names other fields: the lines were validated by
     /// the first pass, so this one only splits them and drops every hop-by-hop one.
     private static func spansWithoutNamedFields(_ bytes: UnsafeRawBufferPointer, _ fields: Range<Int>) -> [Range<Int>] {
-        var lines: [(line: Range<Int>, name: Substring, value: String)] = []
+        var lines: [(line: Range<Int>, name: String, value: String)] = []
         var at = fields.lowerBound
         while at < fields.upperBound {
             let start = at
             while bytes[at] != UInt8(ascii: "\n") { at += 1 }
             at += 1
-            let line = String(decoding: bytes[start..<(at - 2)], as: UTF8.self)
-            let colon = line.firstIndex(of: ":")!
-            lines.append((start..<at, line[..<colon], String(line[line.index(after: colon)...])))
+            // The colon is found among bytes: in a String, ":" followed by a combining mark is one
+            // Character, and the name would run on into the value.
+            let colon = bytes[start..<(at - 2)].firstIndex(of: UInt8(ascii: ":"))!
+            lines.append((start..<at, String(decoding: bytes[start..<colon], as: UTF8.self),
+                          String(decoding: bytes[(colon + 1)..<(at - 2)], as: UTF8.self)))
         }
         var named: Set<String> = []
         for line in lines where line.name.utf8.equalsLowercaseASCII("connection") {
@@ -155,7 +162,9 @@ struct ResponseHeadScanner {
         var spanStart = fields.lowerBound
         for line in lines {
             let name = line.name.lowercased()
-            guard name == "connection" || named.contains(name) || HeaderRules.isHopByHopExceptFraming(name.utf8) else { continue }
+            // The body goes on framed as it came, so its framing field goes with it even when named.
+            let framing = name == "content-length" || name == "transfer-encoding"
+            guard name == "connection" || named.contains(name) && !framing || HeaderRules.isHopByHopExceptFraming(name.utf8) else { continue }
             if spanStart < line.line.lowerBound { spans.append(spanStart..<line.line.lowerBound) }
             spanStart = line.line.upperBound
         }
@@ -185,7 +194,10 @@ struct ChunkedBodyTracker {
     }
 
     private enum State {
-        case size, sizeExtension, sizeLF, data, dataCR, dataLF, trailerStart, trailerLine, trailerLF, finalLF
+        case size, sizeLF, data, dataCR, dataLF, trailerStart, trailerName, trailerValue, trailerLF, finalLF
+        /// `;name`, `=token` or `="quoted"` after a chunk size (RFC 9112 §7.1.1), read strictly: the
+        /// lane forwards them as they came, so it takes none that llhttp (the general path) refuses.
+        case extensionName, extensionValue, quoted, quotedPair, quotedEnd
     }
 
     private var state = State.size
@@ -193,6 +205,8 @@ struct ChunkedBodyTracker {
     /// Data bytes seen so far, framing excluded: what the body weighs.
     private(set) var dataBytes = 0
     private var sizeDigits = 0
+    /// Bytes of the extension name or token value being read.
+    private var tokenBytes = 0
 
     mutating func consume(_ bytes: UnsafeRawBufferPointer) -> Progress {
         var at = 0
@@ -206,14 +220,50 @@ struct ChunkedBodyTracker {
                     size = size * 16 + digit
                     sizeDigits += 1
                 } else if sizeDigits > 0 && byte == UInt8(ascii: ";") {
-                    state = .sizeExtension
+                    state = .extensionName
+                    tokenBytes = 0
                 } else if sizeDigits > 0 && byte == UInt8(ascii: "\r") {
                     state = .sizeLF
                 } else {
                     return .malformed
                 }
-            case .sizeExtension:
-                if byte == UInt8(ascii: "\r") { state = .sizeLF } else if byte == UInt8(ascii: "\n") { return .malformed }
+            case .extensionName, .extensionValue:
+                if RequestHeadScanner.isTokenByte(byte) {
+                    tokenBytes += 1
+                } else if state == .extensionValue && tokenBytes == 0 && byte == UInt8(ascii: "\"") {
+                    state = .quoted
+                } else if tokenBytes > 0 && byte == UInt8(ascii: "=") && state == .extensionName {
+                    state = .extensionValue
+                    tokenBytes = 0
+                } else if tokenBytes > 0 && byte == UInt8(ascii: ";") {
+                    state = .extensionName
+                    tokenBytes = 0
+                } else if tokenBytes > 0 && byte == UInt8(ascii: "\r") {
+                    state = .sizeLF
+                } else {
+                    return .malformed
+                }
+            case .quoted:
+                // qdtext: HTAB, SP and visible ASCII but DQUOTE and backslash.
+                if byte == UInt8(ascii: "\"") {
+                    state = .quotedEnd
+                } else if byte == UInt8(ascii: "\\") {
+                    state = .quotedPair
+                } else if !(byte == UInt8(ascii: "\t") || (byte >= 0x20 && byte < 0x7F)) {
+                    return .malformed
+                }
+            case .quotedPair:
+                guard byte == UInt8(ascii: "\t") || (byte >= 0x20 && byte < 0x7F) else { return .malformed }
+                state = .quoted
+            case .quotedEnd:
+                if byte == UInt8(ascii: ";") {
+                    state = .extensionName
+                    tokenBytes = 0
+                } else if byte == UInt8(ascii: "\r") {
+                    state = .sizeLF
+                } else {
+                    return .malformed
+                }
             case .sizeLF:
                 guard byte == UInt8(ascii: "\n") else { return .malformed }
                 state = size == 0 ? .trailerStart : .data
@@ -232,10 +282,23 @@ struct ChunkedBodyTracker {
                 guard byte == UInt8(ascii: "\n") else { return .malformed }
                 state = .size
             case .trailerStart:
-                state = byte == UInt8(ascii: "\r") ? .finalLF : .trailerLine
-                if byte == UInt8(ascii: "\n") { return .malformed }
-            case .trailerLine:
-                if byte == UInt8(ascii: "\r") { state = .trailerLF } else if byte == UInt8(ascii: "\n") { return .malformed }
+                // A trailer field is a field line like those of the head: token ":" value.
+                if byte == UInt8(ascii: "\r") {
+                    state = .finalLF
+                } else if RequestHeadScanner.isTokenByte(byte) {
+                    state = .trailerName
+                } else {
+                    return .malformed
+                }
+            case .trailerName:
+                if byte == UInt8(ascii: ":") { state = .trailerValue } else if !RequestHeadScanner.isTokenByte(byte) { return .malformed }
+            case .trailerValue:
+                // As the response head scanner takes values: no control bytes but HTAB.
+                if byte == UInt8(ascii: "\r") {
+                    state = .trailerLF
+                } else if !(byte == UInt8(ascii: "\t") || (byte >= 0x20 && byte != 0x7F)) {
+                    return .malformed
+                }
             case .trailerLF:
                 guard byte == UInt8(ascii: "\n") else { return .malformed }
                 state = .trailerStart
