@@ -141,7 +141,6 @@ struct RequestHeadScanner {
                 head.body = .chunked
                 continue
             case .connection:
-                let value = bytes[field.value]
                 if bytes.matches(field.value, "close", ignoringCase: true) {
                     head.closeRequested = true
                 } else if !bytes.matches(field.value, "keep-alive", ignoringCase: true) {
