@@ -62,7 +62,7 @@ final class AccessLog {
         field("client_address", entry.client)
         number("bytes_received", entry.bytesReceived)
         number("bytes_sent", entry.bytesSent)
-        if let upstream = entry.upstream { field("upstream_address", "\(upstream.host):\(upstream.port)") } else { raw("upstream_address", "null") }
+        if let upstream = entry.upstream { address("upstream_address", upstream) } else { raw("upstream_address", "null") }
         if let nanos = entry.upstreamNanos { milliseconds("upstream_duration_ms", nanos) } else { raw("upstream_duration_ms", "null") }
         number("retry_count", entry.retries)
         // Only on answers an edge policy gave: which policy and why, kept from the client's body.
@@ -120,13 +120,38 @@ final class AccessLog {
 
     private func number(_ name: StaticString, _ value: Int) {
         key(name)
-        buffer.append(contentsOf: String(value).utf8)
+        digits(value)
+    }
+
+    /// A non-negative integer's digits (a negative one as 0: no field here is ever below it), written
+    /// without the String a conversion would allocate on every request.
+    private func digits(_ value: Int) {
+        var value = max(0, value)
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { reversed in
+            var count = 0
+            repeat {
+                reversed[count] = UInt8(ascii: "0") + UInt8(value % 10)
+                value /= 10
+                count += 1
+            } while value > 0
+            for index in stride(from: count - 1, through: 0, by: -1) { buffer.append(reversed[index]) }
+        }
+    }
+
+    /// "host:port" of an upstream, as one JSON string.
+    private func address(_ name: StaticString, _ endpoint: Endpoint) {
+        key(name)
+        buffer.append(UInt8(ascii: "\""))
+        escaped(endpoint.host)
+        buffer.append(UInt8(ascii: ":"))
+        digits(endpoint.port)
+        buffer.append(UInt8(ascii: "\""))
     }
 
     private func milliseconds(_ name: StaticString, _ nanos: Int64) {
         key(name)
         let micros = max(0, nanos / 1000)
-        buffer.append(contentsOf: String(micros / 1000).utf8)
+        digits(Int(micros / 1000))
         buffer.append(UInt8(ascii: "."))
         let fraction = micros % 1000
         buffer.append(UInt8(ascii: "0") + UInt8(fraction / 100))
@@ -142,7 +167,17 @@ final class AccessLog {
     private func field<S: StringProtocol>(_ name: StaticString, _ value: S) {
         key(name)
         buffer.append(UInt8(ascii: "\""))
-        for byte in value.utf8 {
+        escaped(value)
+        buffer.append(UInt8(ascii: "\""))
+    }
+
+    /// The usual value (nothing to escape) is appended in one copy; the rest byte by byte.
+    private func escaped<S: StringProtocol>(_ value: S) {
+        let utf8 = value.utf8
+        if !utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            return buffer.append(contentsOf: utf8)
+        }
+        for byte in utf8 {
             switch byte {
             case UInt8(ascii: "\""): buffer.append(contentsOf: "\\\"".utf8)
             case UInt8(ascii: "\\"): buffer.append(contentsOf: "\\\\".utf8)
@@ -153,7 +188,6 @@ final class AccessLog {
             default: buffer.append(byte)
             }
         }
-        buffer.append(UInt8(ascii: "\""))
     }
 
     private static let hex = Array("0123456789abcdef".utf8)
