@@ -36,14 +36,15 @@ extension FastLaneHandler {
             record.tenantHeader = head.tenant
         }
         // A local answer leaves no body to drop on the lane: those requests take the general path.
+        func answer(_ local: LocalAnswer) -> Admission { head.body == .none ? .answer(local, record) : .leave }
         var corsHeaders: [(String, String)] = []
         switch CORSPhase.decide(route.cors, method: head.method, field: view.header) {
-        case .answer(let answer): return head.body == .none ? .answer(answer, record) : .leave
+        case .answer(let local): return answer(local)
         case .responseHeaders(let headers): corsHeaders = headers
         case .nothing: break
         }
-        if let answer = PickUpstreamPhase.ownAnswer(route, scheme: scheme, host: host, path: path, query: query, listenerPort: listenerPort) {
-            return head.body == .none ? .answer(answer, record) : .leave
+        if let own = PickUpstreamPhase.ownAnswer(route, scheme: scheme, host: host, path: path, query: query, listenerPort: listenerPort) {
+            return answer(own)
         }
         guard case .forward(let choice) = route.action else { return .leave }
         let (index, sticky) = PickUpstreamPhase.chooseTarget(choice, route: route, headerValues: { name in
@@ -52,11 +53,11 @@ extension FastLaneHandler {
         let picked = choice.targets[index]
         record.backend = index
         record.backendName = picked.name
-        if let refusal = PickUpstreamPhase.unusable(picked) { return head.body == .none ? .answer(refusal, record) : .leave }
+        if let refusal = PickUpstreamPhase.unusable(picked) { return answer(refusal) }
         guard case .cluster(let cluster) = picked.target, !cluster.http2 else { return .leave }
         // Last, because it takes the breaker's request slot when there is one: nothing leaves the lane after.
         let health = table.health(of: cluster)
-        if let refusal = BackendGate.admit(health, cluster: cluster.id) { return head.body == .none ? .answer(refusal, record) : .leave }
+        if let refusal = BackendGate.admit(health, cluster: cluster.id) { return answer(refusal) }
 
         var upstreamPath = path
         if let pathRewrite = route.rewrite?.path {

@@ -42,20 +42,20 @@ extension FastLaneHandler {
     func timerFired() {
         timer = nil
         timerDeadline = nil
-        guard let exchange, let route = exchange.record.route else { return }
+        guard let exchange else { return }
         let now = NIODeadline.now()
-        if let deadline = exchange.requestDeadline, deadline <= now, let millis = route.requestTimeoutMillis {
-            return act(on: exchange.tries.deadlinePassed(.request), exchange, why: TimeoutMessages.request(millis))
+        if let deadline = exchange.requestDeadline, deadline <= now {
+            return act(on: exchange.tries.deadlinePassed(.request), exchange)
         }
-        if let deadline = exchange.tryDeadline, deadline <= now, let millis = route.backendTimeoutMillis {
+        if let deadline = exchange.tryDeadline, deadline <= now {
             exchange.tryDeadline = nil
-            act(on: exchange.tries.deadlinePassed(.backend), exchange, why: TimeoutMessages.backend(exchange.cluster.id, millis))
+            act(on: exchange.tries.deadlinePassed(.backend), exchange)
         }
         if self.exchange === exchange { armTimer(exchange) }
     }
 
-    /// Carries out what `UpstreamTries` decided; `why` words a failure for the client.
-    func act(on next: UpstreamTries.Next, _ exchange: FastExchange, why: @autoclosure () -> String) {
+    /// Carries out what `UpstreamTries` decided.
+    func act(on next: UpstreamTries.Next, _ exchange: FastExchange, connectError: (Endpoint, any Error)? = nil) {
         guard let context else { return }
         switch next {
         case .nothing, .forwardResponse:
@@ -73,7 +73,8 @@ extension FastLaneHandler {
             connect(exchange, allowReuse: false)
         case .fail(let failure):
             exchange.upstreamReusable = false
-            fail(exchange, failure == .requestTimeout || failure == .backendTimeout ? .gatewayTimeout : .badGateway, why())
+            fail(exchange, ConnectTries.answer(failure, cluster: exchange.cluster.id, route: exchange.record.route, connectError: connectError,
+                                               closeError: nil))
         case .cut:
             exchange.upstreamReusable = false
             cutMidResponse(exchange, context: context)
@@ -94,20 +95,16 @@ extension FastLaneHandler {
         guard backoffMillis > 0, let context else { return connect(exchange, allowReuse: true) }
         exchange.backoff = context.eventLoop.assumeIsolated().scheduleTask(in: .milliseconds(Int64(backoffMillis))) {
             guard self.exchange === exchange else { return }
-            self.act(on: exchange.tries.backoffElapsed(), exchange, why: "")
+            self.act(on: exchange.tries.backoffElapsed(), exchange)
         }
     }
 
     /// Round robin over the Service's endpoints; a second try goes elsewhere.
     func connect(_ exchange: FastExchange, allowReuse: Bool) {
-        let endpoints = exchange.cluster.endpoints
-        var index = exchange.tries.pinnedIndex(exchange.sticky, in: endpoints)
-            ?? loop.nextIndex(cluster: exchange.cluster, table: exchange.record.table, avoiding: exchange.endpoint)
-        if let gate = exchange.gate {
-            guard let usable = gate.usableIndex(from: index, of: endpoints) else { return fail(exchange, gate.noneUsable) }
-            index = usable
+        guard let endpoint = loop.endpointForTry(exchange.cluster, table: exchange.record.table, tries: exchange.tries, sticky: exchange.sticky,
+                                                 gate: exchange.gate, last: exchange.endpoint) else {
+            return fail(exchange, exchange.gate!.noneUsable)
         }
-        let endpoint = endpoints[index]
         exchange.endpoint = endpoint
         exchange.tryStart = .now()
         exchange.tries.connecting()
@@ -119,8 +116,7 @@ extension FastLaneHandler {
             return attach(idle, reused: true, to: exchange)
         }
         if let refusal = exchange.gate?.reserveConnection() { return fail(exchange, refusal) }
-        // The TLS context is only needed to open a connection, not to reuse one.
-        let tls = cluster.tls == nil ? nil : tables.upstreamTLS(cluster: cluster.id)
+        let tls = tables.upstreamTLS(for: cluster)
         loop.rawPool.connect(endpoint, tls: tls).assumeIsolated().whenComplete { result in
             exchange.gate?.connectFinished(try? result.get().channel, endpoint: endpoint)
             guard self.exchange === exchange else {
@@ -131,7 +127,7 @@ extension FastLaneHandler {
             case .success(let connection):
                 self.attach(connection, reused: false, to: exchange)
             case .failure(let error):
-                self.act(on: exchange.tries.connectFailed(), exchange, why: ConnectTries.failure(endpoint, cluster: exchange.cluster.id, error))
+                self.act(on: exchange.tries.connectFailed(), exchange, connectError: (endpoint, error))
             }
         }
     }
@@ -188,7 +184,7 @@ extension FastLaneHandler {
     func beginResponse(_ exchange: FastExchange, head: ScannedResponseHead, buffer: ByteBuffer, context: ChannelHandlerContext) {
         if let gate = exchange.gate, let endpoint = exchange.endpoint { gate.recordResponse(status: head.status, endpoint: endpoint) }
         let next = exchange.tries.responseHead(status: head.status)
-        guard next == .forwardResponse else { return act(on: next, exchange, why: "") }
+        guard next == .forwardResponse else { return act(on: next, exchange) }
         exchange.status = head.status
         exchange.upstreamReusable = head.reusable
         if head.framing == .untilClose { exchange.keepAlive = false }
@@ -259,8 +255,8 @@ extension FastLaneHandler {
             complete(exchange, context: context)
         case .streaming, .awaitingHead:
             let next = exchange.tries.connectionClosed()
-            if next != .resend, next != .cut, let gate = exchange.gate, let endpoint = exchange.endpoint { gate.record(.connectFailure, endpoint: endpoint) }
-            act(on: next, exchange, why: "backend \(exchange.cluster.id) failed before responding: connection closed")
+            exchange.gate?.connectionClosed(deciding: next, endpoint: exchange.endpoint)
+            act(on: next, exchange)
         }
     }
 

@@ -62,6 +62,13 @@ struct BackendGate {
         if health.record(outcome, endpoint: endpoint) { loop.metrics.gauges.ejection(service: cluster) }
     }
 
+    /// The try's connection closed and `UpstreamTries` decided `next`: unless the request is simply
+    /// resent (a stale pooled connection) or the response had already begun, the endpoint failed it.
+    func connectionClosed(deciding next: UpstreamTries.Next, endpoint: Endpoint?) {
+        guard next != .resend, next != .cut, let endpoint else { return }
+        record(.connectFailure, endpoint: endpoint)
+    }
+
     /// What a response status says about the endpoint.
     func recordResponse(status: Int, endpoint: Endpoint) {
         record(status >= 500 ? .serverError : .success, endpoint: endpoint)

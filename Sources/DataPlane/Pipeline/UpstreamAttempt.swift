@@ -131,15 +131,11 @@ final class UpstreamAttempt: UpstreamExchange {
 
     func connect(allowReuse: Bool) {
         let cluster = self.cluster
-        let endpoints = cluster.endpoints
         let gate = self.gate
-        let next = loop.nextIndex(cluster: cluster, table: request.record.table, avoiding: lastEndpoint)
-        var index = pinnedEndpointIndex ?? next
-        if let gate {
-            guard let usable = gate.usableIndex(from: index, of: endpoints) else { return fail(gate.noneUsable) }
-            index = usable
+        guard let endpoint = loop.endpointForTry(cluster, table: request.record.table, tries: tries, sticky: plan.backend.sticky, gate: gate,
+                                                 last: lastEndpoint) else {
+            return fail(gate!.noneUsable)
         }
-        let endpoint = endpoints[index]
         lastEndpoint = endpoint
         tryStart = .now()
         tries.connecting()
@@ -148,8 +144,7 @@ final class UpstreamAttempt: UpstreamExchange {
             return attach(idle, reused: true)
         }
         if let refusal = gate?.reserveConnection() { return fail(refusal) }
-        // The TLS context is only needed to open a connection, not to reuse one.
-        let tls = cluster.tls == nil ? nil : tables.upstreamTLS(cluster: cluster.id)
+        let tls = tables.upstreamTLS(for: cluster)
         let connecting = cluster.http2 ? loop.pool.openStream(to: endpoint, tls: tls) : loop.pool.connect(endpoint, tls: tls)
         connecting.assumeIsolated().whenComplete { result in
             gate?.connectFinished(try? result.get().channel, endpoint: endpoint)
@@ -167,7 +162,6 @@ final class UpstreamAttempt: UpstreamExchange {
         }
     }
 
-    private var pinnedEndpointIndex: Int? { tries.pinnedIndex(plan.backend.sticky, in: cluster.endpoints) }
 
     private func attach(_ connection: UpstreamConnection, reused: Bool) {
         self.connection = connection
@@ -237,7 +231,7 @@ final class UpstreamAttempt: UpstreamExchange {
         guard !isOver else { return }
         connection = nil
         let next = tries.connectionClosed()
-        if next != .resend, next != .cut, let gate, let endpoint = lastEndpoint { gate.record(.connectFailure, endpoint: endpoint) }
+        gate?.connectionClosed(deciding: next, endpoint: lastEndpoint)
         act(on: next, closeError: error)
     }
 
@@ -258,24 +252,9 @@ final class UpstreamAttempt: UpstreamExchange {
             backoffTimer = nil
             connect(allowReuse: true)
         case .fail(let failure):
-            fail(LocalAnswer(failure == .requestTimeout || failure == .backendTimeout ? .gatewayTimeout : .badGateway,
-                             message(failure, connectError: connectError, closeError: closeError)))
+            fail(ConnectTries.answer(failure, cluster: cluster.id, route: plan.route, connectError: connectError, closeError: closeError))
         case .cut:
             cut()
-        }
-    }
-
-    private func message(_ failure: UpstreamTries.Failure, connectError: (Endpoint, any Error)?, closeError: (any Error)?) -> String {
-        switch failure {
-        case .cannotConnect:
-            guard let (endpoint, error) = connectError else { return "cannot connect to backend \(cluster.id)" }
-            return ConnectTries.failure(endpoint, cluster: cluster.id, error)
-        case .closedBeforeAnswer:
-            return "backend \(cluster.id) failed before responding: " + (closeError.map { "\($0)" } ?? "connection closed")
-        case .requestTimeout:
-            return TimeoutMessages.request(plan.route.requestTimeoutMillis ?? 0)
-        case .backendTimeout:
-            return TimeoutMessages.backend(cluster.id, plan.route.backendTimeoutMillis ?? 0)
         }
     }
 

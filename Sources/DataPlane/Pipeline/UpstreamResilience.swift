@@ -51,7 +51,7 @@ extension UpstreamAttempt {
             guard case .cluster(let cluster) = mirror.target, !cluster.endpoints.isEmpty else { continue }
             if mirror.fraction < 1, Double(loop.nextRandom() % 1_000_000) >= mirror.fraction * 1_000_000 { continue }
             let endpoint = cluster.endpoints[loop.nextIndex(cluster: cluster, count: cluster.endpoints.count, table: request.record.table)]
-            let tls = cluster.tls == nil ? nil : tables.upstreamTLS(cluster: cluster.id)
+            let tls = tables.upstreamTLS(for: cluster)
             let record = request.record, metrics = loop.metrics
             mirrors.append(MirrorRequest(head: plan.head, cluster: cluster, endpoint: endpoint, tls: tls, pool: loop.pool) { abandoned in
                 metrics.mirrored(record.metricsKey, mirror: mirror.name, abandoned: abandoned, labels: record.metricLabels)

@@ -25,8 +25,11 @@ public final class TableStore: Sendable {
 
     func tls(port: Int) -> TLSPortTable? { box.withLockedValue { $0.tls[port] } }
 
-    /// How to speak TLS to a cluster's endpoints, when a BackendTLSPolicy says so.
-    func upstreamTLS(cluster: String) -> UpstreamTLSSetup? { box.withLockedValue { $0.upstreamTLS[cluster] } }
+    /// How to speak TLS to a cluster's endpoints, when a BackendTLSPolicy says so (no look-up when
+    /// none does). Only needed to open a connection, not to reuse one.
+    func upstreamTLS(for cluster: CompiledCluster) -> UpstreamTLSSetup? {
+        cluster.tls == nil ? nil : box.withLockedValue { $0.upstreamTLS[cluster.id] }
+    }
 
     /// Builds the TLS contexts the table needs, attaches the live state, then swaps both in. Throws
     /// (and keeps the old table, whose live state stays as it was) if a certificate cannot be loaded.

@@ -45,7 +45,7 @@ public final class HealthChecks: Sendable {
     private func start(_ health: ClusterHealth, cluster: CompiledCluster) -> any Cancellable {
         let check = health.policy.healthCheck!
         let loop = contexts.context(for: contexts.anyEventLoop)
-        let tls = cluster.tls == nil ? nil : tables.upstreamTLS(cluster: cluster.id)
+        let tls = tables.upstreamTLS(for: cluster)
         let interval = TimeAmount.milliseconds(Int64(check.intervalMillis))
         let task = loop.eventLoop.scheduleRepeatedTask(initialDelay: .zero, delay: interval) { _ in
             for endpoint in health.endpoints {
