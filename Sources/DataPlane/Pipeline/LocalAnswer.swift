@@ -79,3 +79,11 @@ extension String {
         count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }
+
+extension LocalAnswer {
+    /// A body that crossed its limit (global, or a BodySize policy's) while streaming: the rest is
+    /// unread, so the connection closes. Both paths answer with this.
+    static func bodyOverLimit(_ limit: Int) -> LocalAnswer {
+        LocalAnswer(.payloadTooLarge, "request body exceeded the limit of \(limit) bytes", closesConnection: true)
+    }
+}

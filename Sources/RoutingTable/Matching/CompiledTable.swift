@@ -231,10 +231,10 @@ public final class CompiledRoute: Sendable {
     /// URLRewrite's hostname as the header edit it is (the Host field replaced), applied after every
     /// other request filter on both paths.
     public let hostRewrite: HeaderEdits?
-    /// A route whose filters edit header fields, rewrite the URL or answer CORS, with no edge policy or
-    /// mirror (timeouts, retries and sessions allowed), that forwards or answers itself (redirect, fixed status): the
-    /// HTTP/1 fast lane may carry it as bytes. What decides whether it does is this and
-    /// `FastLaneHandler.admit`, nothing else.
+    /// A route whose filters edit header fields, rewrite the URL or answer CORS, with no mirror (edge
+    /// policies, timeouts, retries and sessions allowed), that answers itself (redirect, fixed status)
+    /// or forwards to HTTP/1 backends only: the HTTP/1 fast lane may carry it as bytes. What decides
+    /// whether it does is this and `FastLaneHandler.admit` before its first edge policy, nothing else.
     public let fastLaneCarries: Bool
 
     init(_ entry: HTTPRouteEntry, slot: Int, clusters: [String: CompiledCluster]) throws {
@@ -286,6 +286,12 @@ public final class CompiledRoute: Sendable {
             case .requestMirror: false
             }
         }
-        fastLaneCarries = laneFilters && entry.edge.isEmpty
+        // Decided here, before any edge policy runs, so the lane never hands a request it has already
+        // asked a policy about (a rate-limit token spent) to the general path.
+        var forwardsOverHTTP1 = true
+        if case .forward(let choice) = action {
+            forwardsOverHTTP1 = choice.targets.allSatisfy { if case .cluster(let cluster) = $0.target { !cluster.http2 } else { true } }
+        }
+        fastLaneCarries = laneFilters && forwardsOverHTTP1
     }
 }
