@@ -35,6 +35,8 @@ final class FastExchange {
     var requestDeadline: NIODeadline?
     var tryDeadline: NIODeadline?
 
+    /// Fire-and-forget copies for the route's RequestMirror filters.
+    var mirrors: [LaneMirror] = []
     var upstream: RawUpstreamConnection?
     var endpoint: Endpoint?
     var tryStart: NIODeadline?

@@ -128,6 +128,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
             self.exchange = nil
             exchange.over()
             exchange.dropUpstream()
+            for mirror in exchange.mirrors { mirror.clientLeft() }
             proxy.fastLane(busy: false)
         }
         deciding = nil
@@ -199,6 +200,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// connects) and whatever follows it (the next request).
     func takeRequestBody(_ bytes: ByteBuffer, for exchange: FastExchange, context: ChannelHandlerContext) {
         guard let (body, rest) = exchange.requestBody.split(bytes) else {
+            for mirror in exchange.mirrors { mirror.abandon() }
             // What llhttp answers on the general path: 400, and the connection closes.
             exchange.keepAlive = false
             exchange.upstreamReusable = false
@@ -206,11 +208,13 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
             return fail(exchange, .badRequest, "malformed HTTP request: invalid chunked body")
         }
         if let limit = exchange.bodyLimit, exchange.requestBody.contentBytes > limit {
+            for mirror in exchange.mirrors { mirror.abandon() }
             exchange.keepAlive = false
             exchange.upstreamReusable = false
             if case .streaming = exchange.response { return cutMidResponse(exchange, context: context) }
             return fail(exchange, .bodyOverLimit(limit))
         }
+        for mirror in exchange.mirrors { mirror.send(body, ended: exchange.requestBody.ended) }
         if body.readableBytes > 0 {
             if let upstream = exchange.upstream {
                 exchange.sending(body)

@@ -2,13 +2,18 @@ import NIOCore
 import NIOHTTP1
 import RoutingTable
 
-extension FastLaneHandler {
+extension FastLaneHandler: RawUpstreamUser {
     // MARK: Backend side
 
     /// Starts the exchange with what followed its head: the start of its body, or the next request.
     func start(_ exchange: FastExchange, then bytes: ByteBuffer, context: ChannelHandlerContext) {
         self.exchange = exchange
         proxy.fastLane(busy: true)
+        for copy in MirrorRequest.copies(of: exchange.record, loop: loop) {
+            exchange.mirrors.append(LaneMirror(request: exchange.request, requestEnded: exchange.requestBody.ended, isHEAD: exchange.isHEAD,
+                                               cluster: copy.cluster, endpoint: copy.endpoint, tls: tables.upstreamTLS(for: copy.cluster),
+                                               pool: loop.rawPool, eventLoop: context.eventLoop, onFinish: copy.finished))
+        }
         if !exchange.requestBody.ended {
             takeRequestBody(bytes, for: exchange, context: context)
             guard self.exchange === exchange else { return }  // a malformed body, answered already
