@@ -177,20 +177,9 @@ extension FastLaneHandler {
         bytes.withUnsafeReadableBytes { raw in
             for span in head.keptSpans { out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[span])) }
         }
-        let client = proxy.clientAddress
-        out.writeStaticString("x-forwarded-for: ")
-        out.writeString(client)
-        out.writeStaticString("\r\nx-forwarded-proto: ")
-        out.writeString(scheme)
-        out.writeStaticString("\r\nx-forwarded-host: ")
-        out.writeString(head.host)
-        out.writeStaticString("\r\nforwarded: for=")
-        out.writeString(proxy.forwardedNode)
-        out.writeStaticString(";proto=")
-        out.writeString(scheme)
-        out.writeStaticString(";host=\"")
-        out.writeString(head.host)
-        out.writeStaticString("\"\r\n")
+        if !head.forwardedChain {
+            ForwardedHeaders.appendFresh(to: &out, client: proxy.clientAddress, node: proxy.forwardedNode, host: head.host, proto: scheme)
+        }
         if head.requestID == nil {
             out.writeStaticString("x-request-id: ")
             if requestID.isEmpty { RequestIdentity.writeNewRequestID(into: &out, loop: loop) } else { out.writeString(requestID) }
@@ -199,7 +188,15 @@ extension FastLaneHandler {
         out.writeStaticString("traceparent: ")
         RequestIdentity.writeTraceparent(given: head.traceparent, into: &out, loop: loop)
         out.writeStaticString("\r\n")
-        if let edits { FieldLines.edit(&out, from: fieldsStart, edits) }
+        if head.forwardedChain {
+            let (client, node, scheme) = (proxy.clientAddress, proxy.forwardedNode, scheme)
+            FieldLines.edit(&out, from: fieldsStart) { fields in
+                ForwardedHeaders.merge(into: &fields, client: client, node: node, host: head.host, proto: scheme)
+                edits?(&fields)
+            }
+        } else if let edits {
+            FieldLines.edit(&out, from: fieldsStart, edits)
+        }
         out.writeStaticString("\r\n")
         return out
     }

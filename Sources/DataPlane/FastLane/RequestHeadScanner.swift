@@ -19,13 +19,16 @@ struct ScannedRequestHead {
     var requestID: String?
     var traceparent: String?
     var tenant: String?
+    /// The client sent Forwarded or X-Forwarded-* fields: they are kept, and this hop is merged into
+    /// them (`ForwardedHeaders.merge`) rather than appended.
+    var forwardedChain = false
 }
 
 enum RequestHeadScan {
     case head(ScannedRequestHead)
     /// The head has not all arrived.
     case incomplete
-    /// Left to the general path: an upgrade, an Expect, a forwarded chain to merge, a body over the
+    /// Left to the general path: an upgrade, an Expect, a body over the
     /// limit, or anything unusual or malformed. The general path answers it (every 400 included) exactly as it always has, so
     /// the scanner never has to be the one that decides what a bad request gets.
     case unsuitable
@@ -117,6 +120,9 @@ struct RequestHeadScanner {
 
             switch Self.classify(bytes, name) {
             case .ordinary:
+                continue
+            case .forwarding:
+                head.forwardedChain = true
                 continue
             case .unsuitable:
                 return .unsuitable
@@ -212,7 +218,7 @@ struct RequestHeadScanner {
     }
 
     private enum FieldKind {
-        case ordinary, unsuitable, host, contentLength, transferEncoding, connection, hopByHop, requestID, traceparent, tenant
+        case ordinary, forwarding, unsuitable, host, contentLength, transferEncoding, connection, hopByHop, requestID, traceparent, tenant
     }
 
     /// Picks the one candidate name by length, then compares bytes case-insensitively.
@@ -225,16 +231,15 @@ struct RequestHeadScanner {
         case 6 where isName("expect"): return .unsuitable
         case 7 where isName("upgrade"): return .unsuitable
         case 8 where isName("x-tenant"): return .tenant
-        case 9 where isName("forwarded"): return .unsuitable
+        case 9 where isName("forwarded"): return .forwarding
         case 10 where isName("connection"): return .connection
         case 11 where isName("traceparent"): return .traceparent
         case 12 where isName("x-request-id"): return .requestID
         case 14 where isName("content-length"): return .contentLength
-        case 15 where isName("x-forwarded-for"): return .unsuitable
-        case 16 where isName("x-forwarded-host"): return .unsuitable
+        case 15 where isName("x-forwarded-for"): return .forwarding
+        case 16 where isName("x-forwarded-host"): return .forwarding
         case 17 where isName("transfer-encoding"): return .transferEncoding
-        // X-Forwarded-Proto is a chain to rewrite.
-        case 17 where isName("x-forwarded-proto"): return .unsuitable
+        case 17 where isName("x-forwarded-proto"): return .forwarding
         default: return HeaderRules.isHopByHopExceptFraming(bytes[range]) ? .hopByHop : .ordinary
         }
     }
