@@ -1,6 +1,7 @@
 import NIOCore
 import NIOHTTP1
 import RoutingTable
+import Tracing
 
 extension FastLaneHandler {
     /// What the lane does with a request it has scanned.
@@ -50,6 +51,7 @@ extension FastLaneHandler {
             record.path = path
             record.tenantHeader = head.tenant
         }
+        record.span = loop.tracing?.start(method: head.method, host: host, path: path, field: view.header)
         var corsHeaders: [(String, String)] = []
         switch CORSPhase.decide(route.cors, method: head.method, field: view.header) {
         case .answer(let local): return .answer(local, record)
@@ -132,7 +134,7 @@ extension FastLaneHandler {
                 if let edits = route.hostRewrite { HeaderRules.apply(edits, to: &fields) }
             }
         let upstream = upstreamRequest(head, bytes: bytes, path: upstreamPath, query: request.query, requestID: record.requestID,
-                                       allocator: context.channel.allocator, edits: edits)
+                                       span: record.span, allocator: context.channel.allocator, edits: edits)
         let exchange = FastExchange(record: record, cluster: cluster, gate: health.map { BackendGate(health: $0, cluster: cluster.id, loop: loop) },
                                     sticky: sticky, corsHeaders: request.corsHeaders, request: upstream, requestBody: head.body,
                                     isHEAD: head.method == "HEAD", keepAlive: !head.closeRequested && !quiescing,
@@ -163,7 +165,7 @@ extension FastLaneHandler {
     /// Header filters (`edits`, nil when there are none) act on those fields last, through the general
     /// path's own `HeaderRules.apply`.
     func upstreamRequest(_ head: ScannedRequestHead, bytes: ByteBuffer, path: Substring, query: Substring?,
-                         requestID: String, allocator: ByteBufferAllocator, edits: ((inout FieldLines) -> Void)?) -> ByteBuffer {
+                         requestID: String, span: (any Span)?, allocator: ByteBufferAllocator, edits: ((inout FieldLines) -> Void)?) -> ByteBuffer {
         var out = allocator.buffer(capacity: head.length + 384)
         out.writeString(head.method)
         out.writeStaticString(" ")
@@ -185,13 +187,17 @@ extension FastLaneHandler {
             if requestID.isEmpty { RequestIdentity.writeNewRequestID(into: &out, loop: loop) } else { out.writeString(requestID) }
             out.writeStaticString("\r\n")
         }
-        out.writeStaticString("traceparent: ")
-        RequestIdentity.writeTraceparent(given: head.traceparent, into: &out, loop: loop)
-        out.writeStaticString("\r\n")
-        if head.forwardedChain {
+        let traced = span.flatMap { span in loop.tracing.map { (span, $0) } }
+        if traced == nil {
+            out.writeStaticString("traceparent: ")
+            RequestIdentity.writeTraceparent(given: head.traceparent, into: &out, loop: loop)
+            out.writeStaticString("\r\n")
+        }
+        if head.forwardedChain || traced != nil {
             let (client, node, scheme) = (proxy.clientAddress, proxy.forwardedNode, scheme)
             FieldLines.edit(&out, from: fieldsStart) { fields in
-                ForwardedHeaders.merge(into: &fields, client: client, node: node, host: head.host, proto: scheme)
+                if head.forwardedChain { ForwardedHeaders.merge(into: &fields, client: client, node: node, host: head.host, proto: scheme) }
+                if let (span, tracing) = traced { tracing.inject(span, into: &fields) }
                 edits?(&fields)
             }
         } else if let edits {
