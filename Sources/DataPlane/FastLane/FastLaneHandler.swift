@@ -170,7 +170,9 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         case .forward(let exchange):
             start(exchange, then: afterHead, context: context)
         case .answer(let local, let record):
-            answer(local, record: record, keepAlive: !head.closeRequested && !quiescing && !local.closesConnection, context: context)
+            let closes = local.closesConnection
+                || LocalAnswer.closesConnection(continueOwed: head.expectsContinue, bodyPending: head.body != .none)
+            answer(local, record: record, keepAlive: !head.closeRequested && !quiescing && !closes, context: context)
             guard !closing else { return true }
             if head.body != .none {
                 // Answered without its body: the body is read and dropped, and the connection goes on.

@@ -140,6 +140,7 @@ extension FastLaneHandler {
                                     isHEAD: head.method == "HEAD", keepAlive: !head.closeRequested && !quiescing,
                                     responseEdits: [route.responseHeaders, picked.responseHeaders].compactMap { $0 })
         exchange.bodyLimit = request.edgeEdits.maxRequestBody
+        exchange.owesContinue = head.expectsContinue
         return .forward(exchange)
     }
 

@@ -141,6 +141,11 @@ extension FastLaneHandler: RawUpstreamUser {
         exchange.upstream = connection
         exchange.tries.attached(reused: reused)
         connection.user = self
+        if exchange.owesContinue, let context {
+            exchange.owesContinue = false
+            context.writeAndFlush(wrapOutboundOut(.byteBuffer(context.channel.allocator.buffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n"))),
+                                  promise: nil)
+        }
         if let body = exchange.pendingBody {
             // Head and the body read so far leave in one flush.
             exchange.pendingBody = nil
@@ -332,6 +337,9 @@ extension FastLaneHandler: RawUpstreamUser {
     func fail(_ exchange: FastExchange, _ answer: LocalAnswer) {
         guard let context else { return }
         exchange.dropUpstream()
+        if answer.closesConnection || LocalAnswer.closesConnection(continueOwed: exchange.owesContinue, bodyPending: !exchange.requestBody.ended) {
+            exchange.keepAlive = false
+        }
         context.write(wrapOutboundOut(.byteBuffer(answer.http1Bytes(keepAlive: exchange.keepAlive && !quiescing, allocator: context.channel.allocator))),
                       promise: nil)
         exchange.bodyBytesSent = answer.body.utf8.count

@@ -22,13 +22,15 @@ struct ScannedRequestHead {
     /// The client sent Forwarded or X-Forwarded-* fields: they are kept, and this hop is merged into
     /// them (`ForwardedHeaders.merge`) rather than appended.
     var forwardedChain = false
+    /// `Expect: 100-continue`: archway answers it itself once a backend is connected (the line is not forwarded).
+    var expectsContinue = false
 }
 
 enum RequestHeadScan {
     case head(ScannedRequestHead)
     /// The head has not all arrived.
     case incomplete
-    /// Left to the general path: an upgrade, an Expect, a body over the
+    /// Left to the general path: an upgrade, an Expect other than 100-continue, a body over the
     /// limit, or anything unusual or malformed. The general path answers it (every 400 included) exactly as it always has, so
     /// the scanner never has to be the one that decides what a bad request gets.
     case unsuitable
@@ -154,6 +156,9 @@ struct RequestHeadScanner {
                 }
             case .hopByHop:
                 break
+            case .expect:
+                guard !head.expectsContinue, bytes.matches(field.value, "100-continue", ignoringCase: true) else { return .unsuitable }
+                head.expectsContinue = true
             case .requestID:
                 requestIDLines += 1
                 let value = bytes[field.value]
@@ -218,7 +223,7 @@ struct RequestHeadScanner {
     }
 
     private enum FieldKind {
-        case ordinary, forwarding, unsuitable, host, contentLength, transferEncoding, connection, hopByHop, requestID, traceparent, tenant
+        case ordinary, forwarding, expect, unsuitable, host, contentLength, transferEncoding, connection, hopByHop, requestID, traceparent, tenant
     }
 
     /// Picks the one candidate name by length, then compares bytes case-insensitively.
@@ -228,7 +233,7 @@ struct RequestHeadScanner {
         func isName(_ lowercase: StaticString) -> Bool { bytes.matches(range, lowercase, ignoringCase: true) }
         switch range.count {
         case 4 where isName("host"): return .host
-        case 6 where isName("expect"): return .unsuitable
+        case 6 where isName("expect"): return .expect
         case 7 where isName("upgrade"): return .unsuitable
         case 8 where isName("x-tenant"): return .tenant
         case 9 where isName("forwarded"): return .forwarding

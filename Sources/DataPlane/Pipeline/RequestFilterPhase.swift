@@ -25,7 +25,7 @@ enum RequestFilterPhase {
         if chunked && !headers.contains(name: "content-length") {
             headers.add(name: "transfer-encoding", value: "chunked")
         }
-        let owesContinue = headers.first(name: "expect")?.lowercased() == "100-continue"
+        let owesContinue = request.expectsContinue
         if owesContinue { headers.remove(name: "expect") }
 
         let originalHost = head.headers.first(name: "host") ?? ""
