@@ -23,7 +23,7 @@ final class FastExchange {
     var requestBody: BodyFollower
     /// `Expect: 100-continue` not yet answered: the 100 goes out when a backend connection is attached.
     var owesContinue = false
-    /// A BodySize policy's limit on the request body; crossing it is answered as the general path does.
+    /// The request body limit (global, or a BodySize policy's); crossing it is answered as the general path does.
     var bodyLimit: Int?
     /// Body bytes read from the client before a backend connection could take them.
     var pendingBody: ByteBuffer?

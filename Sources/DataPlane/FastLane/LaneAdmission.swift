@@ -139,7 +139,8 @@ extension FastLaneHandler {
                                     sticky: sticky, corsHeaders: request.corsHeaders, request: upstream, requestBody: head.body,
                                     isHEAD: head.method == "HEAD", keepAlive: !head.closeRequested && !quiescing,
                                     responseEdits: [route.responseHeaders, picked.responseHeaders].compactMap { $0 })
-        exchange.bodyLimit = request.edgeEdits.maxRequestBody
+        // The global limit, lowered by a BodySize policy, as the general path's RequestContext.bodyLimit.
+        exchange.bodyLimit = [loop.limits.maxRequestBodyBytes, request.edgeEdits.maxRequestBody].compactMap { $0 }.min()
         exchange.owesContinue = head.expectsContinue
         return .forward(exchange)
     }

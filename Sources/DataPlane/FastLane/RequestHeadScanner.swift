@@ -44,8 +44,8 @@ struct RequestHeadScanner {
     let maxHeaderBytes: Int
     let maxHeaderCount: Int
     let maxURIBytes: Int
-    /// The global request body limit: a larger Content-Length, or a chunked body (whose size is only
-    /// known as it streams), is left to the general path, which answers 413.
+    /// The global request body limit: a larger Content-Length is left to the general path, which
+    /// answers 413 at once; a chunked body is held to it as it streams (`FastExchange.bodyLimit`).
     var maxBodyBytes: Int? = nil
 
     func scan(_ bytes: UnsafeRawBufferPointer) -> RequestHeadScan {
@@ -145,7 +145,7 @@ struct RequestHeadScanner {
             case .transferEncoding:
                 // Only `chunked` alone: any other coding, or a list, is llhttp's to judge.
                 codingLines += 1
-                guard codingLines == 1, maxBodyBytes == nil, bytes.matches(field.value, "chunked", ignoringCase: true) else { return .unsuitable }
+                guard codingLines == 1, bytes.matches(field.value, "chunked", ignoringCase: true) else { return .unsuitable }
                 head.body = .chunked
                 continue
             case .connection:
