@@ -64,18 +64,28 @@ def ended(streams):
 
 def concurrent(port, host, count):
     sock, conn = connect(port)
-    expected = {}
+    expected, bodies_left = {}, {}
     for i in range(count):
         stream = conn.get_next_available_stream_id()
         if i % 2:
-            body = b"b" * (i * 100)
-            conn.send_headers(stream, request_headers(host, "POST", f"/c/{i}", [("content-length", str(len(body)))]))
-            conn.send_data(stream, body, end_stream=True)
+            bodies_left[stream] = b"b" * (i * 100)
+            conn.send_headers(stream, request_headers(host, "POST", f"/c/{i}", [("content-length", str(i * 100))]))
         else:
             conn.send_headers(stream, request_headers(host, "GET", f"/c/{i}"), end_stream=True)
         expected[stream] = (f"/c/{i}", i * 100 if i % 2 else 0)
     sock.sendall(conn.data_to_send())
-    events = pump(sock, conn, ended(set(expected)))
+    events = []
+    while bodies_left or not ended(set(expected))(events):
+        # The bodies go out as the windows allow; the rest waits for the server's WINDOW_UPDATEs.
+        for stream, body in list(bodies_left.items()):
+            size = min(len(body), conn.local_flow_control_window(stream), conn.max_outbound_frame_size)
+            if size > 0 or not body:
+                conn.send_data(stream, body[:size], end_stream=size == len(body))
+                bodies_left[stream] = body[size:]
+                if size == len(body):
+                    del bodies_left[stream]
+        sock.sendall(conn.data_to_send())
+        events += pump(sock, conn, lambda seen: len(seen) > 0)
     status = {e.stream_id: dict(e.headers).get(b":status") for e in events if isinstance(e, h2.events.ResponseReceived)}
     bodies = {}
     for e in events:
