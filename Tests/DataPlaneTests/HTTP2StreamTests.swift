@@ -75,6 +75,20 @@ struct HTTP2StreamTests {
         #expect(run.stdout == "reset:1 reset:1 reset:1 reset:1 200\n", "\(run.stdout) \(run.stderr)")
     }
 
+    /// Shutdown drains an HTTP/2 connection: GOAWAY names the stream in flight, which is answered
+    /// whole, then the connection closes.
+    @Test func drainSendsGoAwayFinishesTheStreamAndCloses() async throws {
+        let harness = try await GatewayHarness.startWithOneRoute()
+        defer { Task { await harness.stop() } }
+        let size = 64 << 20
+        let port = harness.port
+        async let drained = Task.detached { try Self.peer("drain", String(port), "a.example.com", String(size)) }.value
+        try await Task.sleep(for: .milliseconds(100))
+        await harness.runtime.shutdown()
+        let run = try await drained
+        #expect(run.stdout == "\(size) goaway:1 closed\n", "\(run.stdout) \(run.stderr)")
+    }
+
     /// No route: gRPC's Trailers-Only answer, one HEADERS frame with grpc-status 12 (UNIMPLEMENTED).
     @Test func grpcLocalAnswersAreTrailersOnly() async throws {
         let harness = GatewayHarness()

@@ -187,6 +187,6 @@ final class HTTP2Connection: ChannelInboundHandler, NIOHTTP2FrameDelegate {
     /// Response backpressure: NIOHTTP2Handler tells when a DATA frame leaves its flow-control buffer.
     func wroteFrame(_ frame: HTTP2Frame) {
         guard case .data(let data) = frame.payload, let stream = streams[frame.streamID] else { return }
-        stream.dataLeftHandler(data.data.readableBytes)
+        stream.dataWentOut(data.data.readableBytes)
     }
 }

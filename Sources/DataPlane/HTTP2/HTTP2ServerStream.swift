@@ -80,8 +80,8 @@ final class HTTP2ServerStream {
         connection.flushSoon()
     }
 
-    /// NIOHTTP2Handler passed `bytes` of this stream's DATA on to the socket.
-    func dataLeftHandler(_ bytes: Int) {
+    /// NIOHTTP2Handler passed `bytes` of this stream's DATA on towards the socket: the client's window admitted them.
+    func dataWentOut(_ bytes: Int) {
         let wasHeld = bufferedOut >= Self.responseHighWater
         bufferedOut -= bytes
         if wasHeld, bufferedOut < Self.responseHighWater { connectionBecameWritable() }

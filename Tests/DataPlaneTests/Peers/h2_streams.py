@@ -11,6 +11,8 @@ h2_streams.py reset PORT HOST           a 64 MiB download reset after its first 
                                          same connection; prints "<status> <path the backend saw>"
 h2_streams.py malformed PORT HOST       four malformed streams and a good one on one connection;
                                          prints each outcome ("reset:CODE" or the status)
+h2_streams.py drain PORT HOST BYTES     GET /__echo/bytes/BYTES read to the end while the gateway
+                                         drains; prints "<bytes> goaway:<last stream id> <closed|open>"
 h2_streams.py grpc PORT HOST PATH       a gRPC call; prints "<frames> <grpc-status>" where frames is
                                          how many HEADERS frames the answer took
 """
@@ -55,6 +57,19 @@ def pump(sock, conn, until, acknowledge=True, timeout=10):
                 conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
         sock.sendall(conn.data_to_send())
     return seen
+
+
+def poll(sock, conn):
+    """The events of what arrives within the socket's timeout: [] if nothing did, None once closed."""
+    try:
+        data = sock.recv(1 << 16)
+    except socket.timeout:
+        return []
+    if not data:
+        return None
+    events = conn.receive_data(data)
+    sock.sendall(conn.data_to_send())
+    return events
 
 
 def ended(streams):
@@ -115,15 +130,8 @@ def upload(port, host, total):
             sent += window
             last_progress = time.monotonic()
             sock.sendall(conn.data_to_send())
-            continue
-        try:
-            data = sock.recv(1 << 16)
-        except socket.timeout:
-            continue
-        if not data:
+        elif poll(sock, conn) is None:
             break
-        conn.receive_data(data)
-        sock.sendall(conn.data_to_send())
     print(sent)
 
 
@@ -135,16 +143,11 @@ def download(port, host, total):
     received, deadline = 0, time.monotonic() + 2
     sock.settimeout(0.2)
     while time.monotonic() < deadline:
-        try:
-            data = sock.recv(1 << 16)
-        except socket.timeout:
-            continue
-        if not data:
+        events = poll(sock, conn)
+        if events is None:
             break
-        for event in conn.receive_data(data):
-            if isinstance(event, h2.events.DataReceived):
-                received += len(event.data)  # never acknowledged: the window stays closed
-        sock.sendall(conn.data_to_send())
+        # Never acknowledged: the window stays closed.
+        received += sum(len(e.data) for e in events if isinstance(e, h2.events.DataReceived))
     print(received, flush=True)
     time.sleep(float(sys.argv[5]) if len(sys.argv) > 5 else 0)
 
@@ -194,6 +197,30 @@ def malformed(port, host):
     print(" ".join(outcome.get(s, "none") for s in streams))
 
 
+def drain(port, host, total):
+    sock, conn = connect(port)
+    stream = conn.get_next_available_stream_id()
+    conn.send_headers(stream, request_headers(host, "GET", f"/__echo/bytes/{total}"), end_stream=True)
+    sock.sendall(conn.data_to_send())
+    received, goaway, state = 0, None, "open"
+    while True:
+        try:
+            data = sock.recv(1 << 20)
+        except socket.timeout:
+            break
+        if not data:
+            state = "closed"
+            break
+        for event in conn.receive_data(data):
+            if isinstance(event, h2.events.DataReceived):
+                received += len(event.data)
+                conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
+            elif isinstance(event, h2.events.ConnectionTerminated):
+                goaway = event.last_stream_id
+        sock.sendall(conn.data_to_send())
+    print(received, f"goaway:{goaway}", state)
+
+
 def grpc(port, host, path):
     sock, conn = connect(port)
     stream = conn.get_next_available_stream_id()
@@ -218,5 +245,7 @@ if __name__ == "__main__":
         reset(port, host)
     elif mode == "malformed":
         malformed(port, host)
+    elif mode == "drain":
+        drain(port, host, int(sys.argv[4]))
     elif mode == "grpc":
         grpc(port, host, sys.argv[4])
