@@ -82,8 +82,9 @@ struct HTTP2StreamTests {
         defer { Task { await harness.stop() } }
         let size = 64 << 20
         let port = harness.port
-        async let drained = Task.detached { try Self.peer("drain", String(port), "a.example.com", String(size)) }.value
-        try await Task.sleep(for: .milliseconds(100))
+        let ready = harness.directory.appendingPathComponent("h2-stream-started").path
+        async let drained = Task.detached { try Self.peer("drain", String(port), "a.example.com", String(size), ready) }.value
+        for _ in 0..<100 where !FileManager.default.fileExists(atPath: ready) { try await Task.sleep(for: .milliseconds(50)) }
         await harness.runtime.shutdown()
         let run = try await drained
         #expect(run.stdout == "\(size) goaway:1 closed\n", "\(run.stdout) \(run.stderr)")

@@ -134,7 +134,7 @@ final class HTTP2Connection: ChannelInboundHandler, NIOHTTP2FrameDelegate {
             for stream in streams.values { stream.inboundWindow = stream.inboundWindow.map { $0 + change.delta } }
         case let closed as StreamClosedEvent:
             streams.removeValue(forKey: closed.streamID)?.closed()
-            if quiescing && streams.isEmpty { context.close(promise: nil) }
+            if quiescing && streams.isEmpty { closeAfterGoAway(context: context) }
         case is ChannelShouldQuiesceEvent:
             drain(context: context)
         default:
@@ -147,10 +147,31 @@ final class HTTP2Connection: ChannelInboundHandler, NIOHTTP2FrameDelegate {
     private func drain(context: ChannelHandlerContext) {
         guard !quiescing else { return }
         quiescing = true
-        write(HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: lastStreamID, errorCode: .noError, opaqueData: nil)))
+        if streams.isEmpty { return closeAfterGoAway(context: context) }
+        write(goAway)
         flushSoon()
-        if streams.isEmpty { context.close(promise: nil) }
     }
+
+    private var goAway: HTTP2Frame {
+        HTTP2Frame(streamID: .rootStream, payload: .goAway(lastStreamID: lastStreamID, errorCode: .noError, opaqueData: nil))
+    }
+
+    /// A (final) GOAWAY, then the close once it has left: closing at once would drop what the last
+    /// streams still have waiting to be written. The output is closed first: the client reads to
+    /// the end before our FIN, and what it still sends meanwhile (WINDOW_UPDATEs) does not turn the
+    /// close into a reset that could discard the end of the last response. It then closes its side,
+    /// or the grace period ends.
+    private func closeAfterGoAway(context: ChannelHandlerContext) {
+        let written = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(wrapOutboundOut(goAway), promise: written)
+        let channel = context.channel
+        written.futureResult.whenComplete { _ in
+            channel.close(mode: .output).whenFailure { _ in channel.close(promise: nil) }
+            _ = channel.eventLoop.scheduleTask(in: Self.closeGrace) { channel.close(promise: nil) }
+        }
+    }
+
+    static let closeGrace = TimeAmount.seconds(2)
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable {

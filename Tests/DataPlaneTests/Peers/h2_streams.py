@@ -11,8 +11,8 @@ h2_streams.py reset PORT HOST           a 64 MiB download reset after its first 
                                          same connection; prints "<status> <path the backend saw>"
 h2_streams.py malformed PORT HOST       four malformed streams and a good one on one connection;
                                          prints each outcome ("reset:CODE" or the status)
-h2_streams.py drain PORT HOST BYTES     GET /__echo/bytes/BYTES read to the end while the gateway
-                                         drains; prints "<bytes> goaway:<last stream id> <closed|open>"
+h2_streams.py drain PORT HOST BYTES FILE GET /__echo/bytes/BYTES read to the end while the gateway
+                                         drains (FILE is created once the first DATA came); prints "<bytes> goaway:<last stream id> <closed|open>"
 h2_streams.py grpc PORT HOST PATH       a gRPC call; prints "<frames> <grpc-status>" where frames is
                                          how many HEADERS frames the answer took
 """
@@ -197,12 +197,18 @@ def malformed(port, host):
     print(" ".join(outcome.get(s, "none") for s in streams))
 
 
-def drain(port, host, total):
+def frame(kind, flags, stream, payload):
+    return len(payload).to_bytes(3, "big") + bytes([kind, flags]) + stream.to_bytes(4, "big") + payload
+
+
+def drain(port, host, total, ready_file):
+    """Frames are read by hand: python h2 stops at a GOAWAY, while RFC 9113 §6.8 has the streams it
+    names go on to their end."""
     sock, conn = connect(port)
     stream = conn.get_next_available_stream_id()
     conn.send_headers(stream, request_headers(host, "GET", f"/__echo/bytes/{total}"), end_stream=True)
     sock.sendall(conn.data_to_send())
-    received, goaway, state = 0, None, "open"
+    buffered, received, goaway, state = b"", 0, None, "open"
     while True:
         try:
             data = sock.recv(1 << 20)
@@ -211,13 +217,20 @@ def drain(port, host, total):
         if not data:
             state = "closed"
             break
-        for event in conn.receive_data(data):
-            if isinstance(event, h2.events.DataReceived):
-                received += len(event.data)
-                conn.acknowledge_received_data(event.flow_controlled_length, event.stream_id)
-            elif isinstance(event, h2.events.ConnectionTerminated):
-                goaway = event.last_stream_id
-        sock.sendall(conn.data_to_send())
+        buffered += data
+        while len(buffered) >= 9 and len(buffered) >= 9 + int.from_bytes(buffered[:3], "big"):
+            length, kind, flags = int.from_bytes(buffered[:3], "big"), buffered[3], buffered[4]
+            payload, buffered = buffered[9:9 + length], buffered[9 + length:]
+            if kind == 0 and length:  # DATA: the window goes back at once, for the stream and the connection
+                if not received:
+                    open(ready_file, "w").close()
+                received += length
+                if not flags & 1:  # not END_STREAM: more is to come
+                    sock.sendall(frame(8, 0, 0, length.to_bytes(4, "big")) + frame(8, 0, stream, length.to_bytes(4, "big")))
+            elif kind == 4 and not flags & 1:  # SETTINGS: acknowledged
+                sock.sendall(frame(4, 1, 0, b""))
+            elif kind == 7:  # GOAWAY
+                goaway = int.from_bytes(payload[:4], "big") & 0x7FFFFFFF
     print(received, f"goaway:{goaway}", state)
 
 
@@ -246,6 +259,6 @@ if __name__ == "__main__":
     elif mode == "malformed":
         malformed(port, host)
     elif mode == "drain":
-        drain(port, host, int(sys.argv[4]))
+        drain(port, host, int(sys.argv[4]), sys.argv[5])
     elif mode == "grpc":
         grpc(port, host, sys.argv[4])
