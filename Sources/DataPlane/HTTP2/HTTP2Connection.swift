@@ -29,6 +29,7 @@ final class HTTP2Connection: ChannelInboundHandler, NIOHTTP2FrameDelegate {
     private var connectionWindow = 65535
     private var lastStreamID = HTTP2StreamID(0)
     private var quiescing = false
+    private var closing = false
     private var counted = false
 
     init(listenerPort: Int, scheme: String, tables: TableStore, loop: EventLoopContext, targetWindow: Int) {
@@ -162,6 +163,8 @@ final class HTTP2Connection: ChannelInboundHandler, NIOHTTP2FrameDelegate {
     /// close into a reset that could discard the end of the last response. It then closes its side,
     /// or the grace period ends.
     private func closeAfterGoAway(context: ChannelHandlerContext) {
+        guard !closing, context.channel.isActive else { return }
+        closing = true
         let written = context.eventLoop.makePromise(of: Void.self)
         context.writeAndFlush(wrapOutboundOut(goAway), promise: written)
         let channel = context.channel

@@ -29,6 +29,9 @@ final class HTTP2ServerStream {
     var inboundWindow: Int?
     /// Response bytes written into NIOHTTP2Handler and not yet out of it.
     private var bufferedOut = 0
+    /// The response's latest body piece, held until the next part says whether it is the last: then
+    /// it carries END_STREAM itself, and the response needs no empty DATA frame to end.
+    private var heldBody: ByteBuffer?
 
     init(id: HTTP2StreamID, connection: HTTP2Connection) {
         self.id = id
@@ -94,6 +97,7 @@ final class HTTP2ServerStream {
     /// The client reset the stream, or the connection ended: an exchange still under way is abandoned
     /// as when an HTTP/1 client leaves (mirrors with the whole request may finish).
     func closed() {
+        heldBody = nil
         if case .forwarding(let attempt) = state { attempt.abandon(mirrorsWithWholeRequestFinish: true) }
         state = .idle
         isOver = true
@@ -166,17 +170,30 @@ extension HTTP2ServerStream: ClientConnection {
         writeHeaders(HTTP2Messages.responseBlock(head), endStream: false)
     }
 
-    func sendResponseBody(_ buffer: ByteBuffer) { writeData(buffer, endStream: false) }
+    func sendResponseBody(_ buffer: ByteBuffer) {
+        if let held = heldBody { writeData(held, endStream: false) }
+        heldBody = buffer
+    }
 
-    func flushResponse() { connection.flushSoon() }
+    /// The backend's read is over: what it brought goes out, without waiting for the next one.
+    func flushResponse() {
+        if let held = heldBody {
+            heldBody = nil
+            writeData(held, endStream: false)
+        }
+        connection.flushSoon()
+    }
 
     func endResponse(_ attempt: UpstreamAttempt, trailers: HTTPHeaders?) {
+        let held = heldBody
+        heldBody = nil
         // The state changes first: ending the stream may close it, and the close comes back at once.
         finished()
         if let trailers {
+            if let held { writeData(held, endStream: false) }
             writeHeaders(HPACKHeaders(httpHeaders: trailers), endStream: true)
         } else {
-            writeData(connection.allocator.buffer(capacity: 0), endStream: true)
+            writeData(held ?? connection.allocator.buffer(capacity: 0), endStream: true)
         }
         connection.flushSoon()
     }
@@ -187,6 +204,7 @@ extension HTTP2ServerStream: ClientConnection {
 
     /// The response cannot be finished: the stream is reset, as closing a child stream channel did.
     func cutResponse() {
+        heldBody = nil
         state = .idle
         isOver = true
         connection.reset(id, .cancel)
