@@ -109,7 +109,9 @@ final class HTTP2Connection: ChannelInboundHandler, NIOHTTP2FrameDelegate {
     func channelReadComplete(context: ChannelHandlerContext) {
         for stream in readBatch { stream.readBatchEnded() }
         readBatch.removeAll(keepingCapacity: true)
-        if connectionWindow <= targetWindow / 2 {
+        // Once a stream has come the preface is through, and the connection window can be topped up
+        // (from the protocol's initial 65535 the first time).
+        if lastStreamID != .rootStream, connectionWindow <= targetWindow / 2 {
             write(HTTP2Frame(streamID: .rootStream, payload: .windowUpdate(windowSizeIncrement: targetWindow - connectionWindow)))
             connectionWindow = targetWindow
         }
