@@ -56,6 +56,23 @@ struct HTTP2StreamTests {
         #expect(growth < 128, "resident memory grew by \(growth) MiB while a 512 MiB response waited for a client that reads nothing")
     }
 
+    /// An HTTP/2 connection left without a stream for the idle timeout gets a GOAWAY naming the last
+    /// stream it served and is closed, as an idle HTTP/1 connection is.
+    @Test func anIdleConnectionIsToldGoAwayAndClosed() async throws {
+        let harness = GatewayHarness()
+        harness.limits.idleTimeout = .milliseconds(1000)
+        try await harness.startBackend("svc")
+        try harness.write("gw.yaml", Manifests.join(Manifests.gateway(), Manifests.service("svc", targetPort: harness.backendPorts["svc"]!),
+                                                    Manifests.route("r", path: "/", service: "svc")))
+        try await harness.start()
+        defer { Task { await harness.stop() } }
+        let run = try Self.peer("idle", String(harness.port), "a.example.com")
+        let fields = run.stdout.split(separator: " ").map(String.init)
+        #expect(fields.prefix(3) == ["200", "goaway:1", "closed"], "\(run.stdout) \(run.stderr)")
+        let seconds = Double(fields.last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? -1
+        #expect(seconds >= 0.8 && seconds < 5, "closed \(seconds) s after the answer, with a 1 s idle timeout")
+    }
+
     @Test func aResetMidResponseFreesTheBackendExchange() async throws {
         let harness = try await GatewayHarness.startWithOneRoute()
         defer { Task { await harness.stop() } }

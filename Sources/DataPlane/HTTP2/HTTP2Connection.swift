@@ -5,7 +5,7 @@ import NIOHTTP2
 /// state and its defences: rapid resets, CONTINUATION floods, control-frame buffering, header block
 /// validation). Streams get no child channel: each is an `HTTP2ServerStream` in a table here, fed its
 /// frames directly. This handler owns only what is the connection's: the stream table, one flush per
-/// read batch, the connection's receive window, drain (GOAWAY) and the connection gauge.
+/// read batch, the connection's receive window, drain (GOAWAY), the idle timeout and the connection gauge.
 ///
 /// Without NIOHTTP2's stream multiplexer nothing sends WINDOW_UPDATEs by itself: the connection
 /// window is topped up here as soon as DATA arrives (a stalled stream must not stall the others:
@@ -31,6 +31,10 @@ final class HTTP2Connection: ChannelInboundHandler, NIOHTTP2FrameDelegate {
     private var quiescing = false
     private var closing = false
     private var counted = false
+    /// Since when the connection has had no open stream (nil while it has one), and the one timer that
+    /// closes it once that lasts the idle timeout.
+    private var idleSince: NIODeadline? = .now()
+    private var idleTimer: Scheduled<Void>?
 
     init(listenerPort: Int, scheme: String, tables: TableStore, loop: EventLoopContext, targetWindow: Int) {
         self.tables = tables
@@ -60,13 +64,33 @@ final class HTTP2Connection: ChannelInboundHandler, NIOHTTP2FrameDelegate {
         context.fireChannelActive()
     }
 
+    /// An HTTP/2 connection with no stream open for the idle timeout gets a GOAWAY and is closed, as an
+    /// idle HTTP/1 connection is (RFC 9113 §6.8). One timer: when it fires early (streams came and
+    /// went meanwhile) it is set again for the current idle period.
+    private func armIdleTimer() {
+        guard idleTimer == nil, let since = idleSince, let context else { return }
+        let timeout = pipeline.loop.limits.idleTimeout
+        idleTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: since + timeout) {
+            self.idleTimer = nil
+            guard let since = self.idleSince, let context = self.context else { return }
+            if NIODeadline.now() >= since + timeout {
+                self.closeAfterGoAway(context: context)
+            } else {
+                self.armIdleTimer()
+            }
+        }
+    }
+
     private func becameActive() {
         guard !counted else { return }
         counted = true
         pipeline.loop.metrics.gauges.activeConnections.increment()
+        armIdleTimer()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        idleTimer?.cancel()
+        idleTimer = nil
         if counted { pipeline.loop.metrics.gauges.activeConnections.decrement() }
         counted = false
         let open = streams.values
@@ -89,6 +113,7 @@ final class HTTP2Connection: ChannelInboundHandler, NIOHTTP2FrameDelegate {
                 guard !quiescing || frame.streamID <= lastStreamID else { return reset(frame.streamID, .refusedStream) }
                 stream = HTTP2ServerStream(id: frame.streamID, connection: self)
                 streams[frame.streamID] = stream
+                idleSince = nil
                 lastStreamID = max(lastStreamID, frame.streamID)
             }
             noteRead(stream)
@@ -137,6 +162,10 @@ final class HTTP2Connection: ChannelInboundHandler, NIOHTTP2FrameDelegate {
             for stream in streams.values { stream.inboundWindow = stream.inboundWindow.map { $0 + change.delta } }
         case let closed as StreamClosedEvent:
             streams.removeValue(forKey: closed.streamID)?.closed()
+            if streams.isEmpty {
+                idleSince = .now()
+                armIdleTimer()
+            }
             if quiescing && streams.isEmpty { closeAfterGoAway(context: context) }
         case is ChannelShouldQuiesceEvent:
             drain(context: context)

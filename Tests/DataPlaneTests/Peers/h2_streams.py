@@ -13,6 +13,8 @@ h2_streams.py malformed PORT HOST       four malformed streams and a good one on
                                          prints each outcome ("reset:CODE" or the status)
 h2_streams.py drain PORT HOST BYTES FILE GET /__echo/bytes/BYTES read to the end while the gateway
                                          drains (FILE is created once the first DATA came); prints "<bytes> goaway:<last stream id> <closed|open>"
+h2_streams.py idle PORT HOST           one GET, then nothing: prints "<status> goaway:<last stream id>
+                                         <closed|open> <seconds from the answer to the close>"
 h2_streams.py grpc PORT HOST PATH       a gRPC call; prints "<frames> <grpc-status>" where frames is
                                          how many HEADERS frames the answer took
 """
@@ -246,6 +248,31 @@ def grpc(port, host, path):
     print(len(blocks), status)
 
 
+def idle(port, host):
+    sock, conn = connect(port)
+    stream = conn.get_next_available_stream_id()
+    conn.send_headers(stream, request_headers(host, "GET", "/before-idle", []), end_stream=True)
+    sock.sendall(conn.data_to_send())
+    events = pump(sock, conn, ended({stream}))
+    status = next((dict(e.headers)[b":status"].decode() for e in events if isinstance(e, h2.events.ResponseReceived)), "none")
+    answered = time.monotonic()
+    goaway, state = "none", "open"
+    sock.settimeout(10)
+    while True:
+        try:
+            data = sock.recv(65536)
+        except (socket.timeout, ConnectionResetError):
+            break
+        if not data:
+            state = "closed"
+            break
+        for event in conn.receive_data(data):
+            if isinstance(event, h2.events.ConnectionTerminated):
+                goaway = event.last_stream_id
+        sock.sendall(conn.data_to_send())
+    print(status, f"goaway:{goaway}", state, f"{time.monotonic() - answered:.1f}")
+
+
 if __name__ == "__main__":
     mode, port, host = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     if mode == "concurrent":
@@ -260,5 +287,7 @@ if __name__ == "__main__":
         malformed(port, host)
     elif mode == "drain":
         drain(port, host, int(sys.argv[4]), sys.argv[5])
+    elif mode == "idle":
+        idle(port, host)
     elif mode == "grpc":
         grpc(port, host, sys.argv[4])
