@@ -77,11 +77,12 @@ extension FastLaneHandler {
     /// when the client asked).
     func answer(_ answer: LocalAnswer, record: RequestRecord, keepAlive: Bool, context: ChannelHandlerContext) {
         let bytes = answer.http1Bytes(keepAlive: keepAlive, allocator: context.channel.allocator)
-        loop.record(record, RequestOutcome(status: Int(answer.status.code), client: proxy.clientAddress, bytesOut: answer.body.utf8.count,
+        loop.record(record, RequestOutcome(status: Int(answer.status.code), client: downstream.clientAddress, bytesOut: answer.body.utf8.count,
                                            tryStart: nil, endpoint: nil))
-        proxy.fastLane(busy: false)
+        timers.answered(countingRequest: true)
         if keepAlive {
             context.writeAndFlush(wrapOutboundOut(.byteBuffer(bytes)), promise: nil)
+            guardConnection()
         } else {
             closing = true
             let channel = context.channel
@@ -109,7 +110,7 @@ extension FastLaneHandler {
         bytes.withUnsafeReadableBytes { raw in
             for span in head.keptSpans { out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[span])) }
         }
-        let client = proxy.clientAddress
+        let client = downstream.clientAddress
         out.writeStaticString("x-forwarded-for: ")
         out.writeString(client)
         out.writeStaticString("\r\nx-forwarded-proto: ")
@@ -117,7 +118,7 @@ extension FastLaneHandler {
         out.writeStaticString("\r\nx-forwarded-host: ")
         out.writeString(head.host)
         out.writeStaticString("\r\nforwarded: for=")
-        out.writeString(proxy.forwardedNode)
+        out.writeString(downstream.forwardedNode)
         out.writeStaticString(";proto=")
         out.writeString(scheme)
         out.writeStaticString(";host=\"")

@@ -120,6 +120,9 @@ public actor ListenerManager {
                 }
                 .bind(host: binding.host, port: binding.port).get()
         }
+        // No child channel options: the bootstrap applies those through a chain of futures per
+        // accepted connection (about ten allocations); `configure` sets them synchronously instead.
+        // TCP_NODELAY needs none: NIO sets it on the listening socket, and accepted sockets inherit it.
         return try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -128,8 +131,6 @@ public actor ListenerManager {
                     try channel.pipeline.syncOperations.addHandler(quiescing.makeServerChannelHandler(channel: channel))
                 }
             }
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try setup.configure(channel, family: family) }
             }
