@@ -13,7 +13,7 @@ extension FastLaneHandler: NIOScheduledCallbackHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
-        timer.cancel()
+        timer.cancel(on: loop.eventLoop)
     }
 
     /// Added at accept: a client that connects and says nothing is closed after the header timeout.
@@ -84,7 +84,7 @@ extension FastLaneHandler: NIOScheduledCallbackHandler {
     }
 
     func connectionClosed() {
-        timer.cancel()
+        timer.cancel(on: loop.eventLoop)
         if counted { loop.metrics.gauges.activeConnections.decrement() }
         counted = false
     }

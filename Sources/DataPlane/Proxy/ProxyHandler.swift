@@ -81,7 +81,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
-        timer.cancel()
+        timer.cancel(on: loop.eventLoop)
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -113,7 +113,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func channelInactive(context: ChannelHandlerContext) {
         if counted { loop.metrics.gauges.activeConnections.decrement() }
         counted = false
-        timer.cancel()
+        timer.cancel(on: loop.eventLoop)
         // The client left mid-exchange: mirrors that have the whole request may still finish.
         if case .forwarding(let attempt) = state { attempt.abandon(mirrorsWithWholeRequestFinish: true) }
         state = .idle
