@@ -70,9 +70,10 @@ struct AccessLogTests {
 
     /// With an OTLP endpoint, each request's server span is exported under the caller's trace, and
     /// the backend sees archway's span as its parent.
-    @Test func serverSpansAreExportedOverOTLP() async throws {
+    @Test(arguments: [true, false]) func serverSpansAreExportedOverOTLP(fastLane: Bool) async throws {
         let collector = RecordingBackend(name: "collector")
         let harness = GatewayHarness()
+        harness.fastLane = fastLane
         let collectorPort = try await collector.start(group: harness.group)
         defer { Task { await collector.stop() } }
         harness.otlpEndpoint = "http://127.0.0.1:\(collectorPort)/v1/traces"

@@ -21,8 +21,9 @@ struct EdgePolicyTests {
                                ruleFields: [ruleName.map { "name: \($0)" }, extensionRef].compactMap { $0 }.joined(separator: "\n"))
     }
 
-    @Test func basicAuthAPIKeysAllowListsAndBodySize() async throws {
+    @Test(arguments: [true, false]) func basicAuthAPIKeysAllowListsAndBodySize(fastLane: Bool) async throws {
         let harness = GatewayHarness()
+        harness.fastLane = fastLane
         try await harness.startBackend("api")
         let bcrypt = Bcrypt.hash("wonderland", cost: 6)
         let sha = Data(Insecure.SHA1.hash(data: Data("builder".utf8))).base64EncodedString()
@@ -131,8 +132,9 @@ struct EdgePolicyTests {
         await streamed.close()
     }
 
-    @Test func rateLimitHoldsItsRateAcrossBothEventLoops() async throws {
+    @Test(arguments: [true, false]) func rateLimitHoldsItsRateAcrossBothEventLoops(fastLane: Bool) async throws {
         let harness = GatewayHarness()
+        harness.fastLane = fastLane
         try await harness.startBackend("api")
         try harness.write("gw.yaml", Manifests.join(
             Manifests.gateway(),
@@ -198,7 +200,7 @@ struct EdgePolicyTests {
         #expect(refused.headers.first(name: "ratelimit-policy") == "40;w=1;burst=10")
     }
 
-    @Test func jwtFromRSAAndECKeySets() async throws {
+    @Test(arguments: [true, false]) func jwtFromRSAAndECKeySets(fastLane: Bool) async throws {
         let rsa = try Insecure.RSA.PrivateKey(backing: _RSA.Signing.PrivateKey(keySize: .bits2048))
         let ec = ES256PrivateKey()
         let stranger = ES256PrivateKey()
@@ -224,6 +226,7 @@ struct EdgePolicyTests {
 
         let jwksServer = StubHTTPServer { _ in .init(status: 200, headers: [("content-type", "application/json")], body: jwks) }
         let harness = GatewayHarness()
+        harness.fastLane = fastLane
         try await harness.startBackend("api")
         let jwksPort = try await jwksServer.start(group: harness.group)
         defer { Task { await jwksServer.stop() } }
@@ -280,7 +283,7 @@ struct EdgePolicyTests {
         #expect(jwksServer.requests.count == 1 && jwksServer.requests.first?.uri == "/.well-known/jwks.json")
     }
 
-    @Test func forwardAuthAsksARealAuthService() async throws {
+    @Test(arguments: [true, false]) func forwardAuthAsksARealAuthService(fastLane: Bool) async throws {
         let auth = StubHTTPServer { head in
             if head.headers.first(name: "authorization") == "Bearer good" {
                 return .init(status: 200, headers: [("X-Auth-User", "alice"), ("X-Internal", "secret")])
@@ -288,6 +291,7 @@ struct EdgePolicyTests {
             return .init(status: 401, headers: [("WWW-Authenticate", "Bearer realm=\"stub\""), ("Content-Type", "text/plain")], body: "go away")
         }
         let harness = GatewayHarness()
+        harness.fastLane = fastLane
         try await harness.startBackend("api")
         let authPort = try await auth.start(group: harness.group)
         defer { Task { await auth.stop() } }
@@ -350,8 +354,9 @@ private struct TestClaims: JWTPayload {
 /// Gateway API backendRef-level filters: header edits that apply only to the backend chosen.
 @Suite(.timeLimit(.minutes(2)))
 struct BackendRefFilterTests {
-    @Test func headerFiltersFollowTheChosenBackend() async throws {
+    @Test(arguments: [true, false]) func headerFiltersFollowTheChosenBackend(fastLane: Bool) async throws {
         let harness = GatewayHarness()
+        harness.fastLane = fastLane
         try harness.write("gw.yaml", Manifests.join(
             Manifests.gateway(),
             try await harness.startBackendServices("blue", "green"),

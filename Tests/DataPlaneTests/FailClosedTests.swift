@@ -103,8 +103,9 @@ struct FailClosedTests {
         return documents.joined(separator: "\n---\n") + "\n"
     }
 
-    @Test func everyKindAtEveryLevelRefusesWith500() async throws {
+    @Test(arguments: [true, false]) func everyKindAtEveryLevelRefusesWith500(fastLane: Bool) async throws {
         let harness = GatewayHarness()
+        harness.fastLane = fastLane
         try await harness.startBackend("api")
         try harness.write("gw.yaml", Self.configuration(backendPort: harness.backendPorts["api"]!))
         try await harness.start()
@@ -161,8 +162,9 @@ struct FailClosedTests {
 
     /// A policy document that cannot even be decoded is an error, but on a first load (or in a
     /// cluster) the rest is served: its targets must be refused, not opened.
-    @Test func anUndecodablePolicyStillCoversItsTargets() async throws {
+    @Test(arguments: [true, false]) func anUndecodablePolicyStillCoversItsTargets(fastLane: Bool) async throws {
         let harness = GatewayHarness()
+        harness.fastLane = fastLane
         try await harness.startBackend("api")
         try harness.write("gw.yaml", Manifests.join(
             Manifests.gateway(), Manifests.service("api", targetPort: harness.backendPorts["api"]!),
@@ -186,8 +188,9 @@ struct FailClosedTests {
 
     /// htpasswd's formats: `-B` writes `$2y$` bcrypt, which must verify; `-c`'s default `$apr1$` is
     /// not understood, so its route is refused rather than opened. Refusals name no policy.
-    @Test func htpasswdHashesAndGenericBodies() async throws {
+    @Test(arguments: [true, false]) func htpasswdHashesAndGenericBodies(fastLane: Bool) async throws {
         let harness = GatewayHarness()
+        harness.fastLane = fastLane
         try await harness.startBackend("api")
         let logPath = harness.directory.deletingLastPathComponent().appendingPathComponent("fail-closed-\(UUID().uuidString).log").path
         harness.accessLogPath = logPath
@@ -240,8 +243,9 @@ struct FailClosedTests {
 
     /// An Ingress served side by side that asks ingress-nginx for authentication or an allow list is
     /// refused (500), not served without them; its other Ingresses and its redirects are unaffected.
-    @Test func ingressAccessControlAnnotationsFailClosed() async throws {
+    @Test(arguments: [true, false]) func ingressAccessControlAnnotationsFailClosed(fastLane: Bool) async throws {
         let harness = GatewayHarness()
+        harness.fastLane = fastLane
         try await harness.startBackend("api")
         harness.ingress = IngressServing(httpPort: 80, httpsPort: 443)
         try harness.write("ingress.yaml", Manifests.join(
@@ -265,8 +269,9 @@ struct FailClosedTests {
 
     /// An ExtensionRef archway cannot resolve (a typo in its kind) is never skipped: its rule answers
     /// 500 instead of vanishing and letting a catch-all rule serve its requests unprotected.
-    @Test func anUnresolvableExtensionRefKeepsItsRuleAndRefuses() async throws {
+    @Test(arguments: [true, false]) func anUnresolvableExtensionRefKeepsItsRuleAndRefuses(fastLane: Bool) async throws {
         let harness = GatewayHarness()
+        harness.fastLane = fastLane
         try await harness.startBackend("api")
         try harness.write("gw.yaml", Manifests.join(
             Manifests.gateway(), Manifests.service("api", targetPort: harness.backendPorts["api"]!),

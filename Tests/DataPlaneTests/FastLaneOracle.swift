@@ -95,11 +95,15 @@ enum FastLaneOracle {
               zip(lines, parsed.headers).allSatisfy({ $0.name.sameBytes($1.name) && $0.value.sameBytes($1.value.trimmingOWS) }) else {
             return "field lines: llhttp \(parsed.headers.map { "\($0.name): \($0.value)" }), bytes \(lines)"
         }
-        // What the lane forwards: every line but the hop-by-hop ones and the identities it rewrites.
+        // The general path answers `Expect: 100-continue` itself and drops the line (RequestFilterPhase).
+        guard head.expectsContinue == (parsed.headers.first(name: "expect")?.lowercased() == "100-continue") else {
+            return "the scanner's 100-continue (\(head.expectsContinue)) is not llhttp's"
+        }
+        // What the lane forwards: every line but the hop-by-hop ones, the identities it rewrites and the expectation it answers.
         let kept = head.keptSpans.flatMap { fieldLines(bytes, $0) }
         let expected = lines.filter { line in
             let name = line.name.lowercased()
-            if name == "connection" || name == "traceparent" || HeaderRules.isHopByHopExceptFraming(name.utf8) { return false }
+            if name == "connection" || name == "traceparent" || name == "expect" || HeaderRules.isHopByHopExceptFraming(name.utf8) { return false }
             return name != "x-request-id" || head.requestID != nil
         }
         guard kept.elementsEqual(expected, by: { $0.name.sameBytes($1.name) && $0.value.sameBytes($1.value) }) else { return "kept lines \(kept), expected \(expected)" }

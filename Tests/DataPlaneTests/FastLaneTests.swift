@@ -66,6 +66,64 @@ struct FastLaneTests {
         }
     }
 
+    /// A request that came through a load balancer (its own X-Forwarded-* and Forwarded fields): this
+    /// hop is merged into the chain on both paths alike, with the route's filters acting after.
+    @Test func aForwardedChainIsMergedAsTheGeneralPathMergesIt() async throws {
+        let request = "GET /chain HTTP/1.1\r\nHost: shop.example.com\r\nX-Forwarded-For: 203.0.113.7, 10.0.0.2\r\n"
+            + "X-Forwarded-Proto: https\r\nX-Forwarded-Host: www.example.com\r\nForwarded: for=203.0.113.7;proto=https\r\nAccept: */*\r\n\r\n"
+        var seen: [[String]] = []
+        for fastLane in [true, false] {
+            let backend = StubHTTPServer { _ in .init(status: 200, body: "ok") }
+            let harness = try await Self.gateway(fastLane: fastLane, ruleFields: Self.filteredRule, backend: backend.start)
+            let socket = try BlockingSocket(port: harness.port, timeout: 3)
+            socket.send(request)
+            #expect(socket.receive(through: "\r\n\r\n")?.hasPrefix("HTTP/1.1 200") == true)
+            seen.append(backend.requests.first.map { head in
+                head.headers.filter { !["x-request-id", "traceparent"].contains($0.name.lowercased()) }.map { "\($0.name.lowercased()): \($0.value)" }.sorted()
+            } ?? [])
+            await backend.stop()
+            await harness.stop()
+        }
+        #expect(seen[0] == seen[1])
+        #expect(seen[0].contains("x-forwarded-for: 203.0.113.7, 10.0.0.2, 127.0.0.1"), "\(seen[0])")
+        #expect(seen[0].contains("forwarded: for=203.0.113.7;proto=https, for=127.0.0.1;proto=http;host=\"shop.example.com\""), "\(seen[0])")
+        #expect(seen[0].contains("x-forwarded-host: shop.example.com"), "this hop's host, not the client's claim: \(seen[0])")
+        #expect(seen[0].contains("x-forwarded-proto: https") && seen[0].filter { $0.hasPrefix("x-forwarded-proto") }.count == 1,
+                "the filter's value, set after the merge: \(seen[0])")
+    }
+
+    /// `Expect: 100-continue`: the 100 comes once a backend is connected, then the body and the answer;
+    /// a request answered before its 100 (here a Service without endpoints) closes the connection,
+    /// since its client may never send the body. The same on both paths.
+    @Test func aContinueExpectationIsAnsweredByTheGateway() async throws {
+        var transcripts: [[String]] = []
+        for fastLane in [true, false] {
+            let harness = GatewayHarness()
+            harness.fastLane = fastLane
+            try await harness.startBackend("svc")
+            try harness.write("gw.yaml", Manifests.join(Manifests.gateway(), Manifests.service("svc", targetPort: harness.backendPorts["svc"]!),
+                                                        Manifests.service("empty", targetPort: 1, ready: false),
+                                                        Manifests.route("up", path: "/up", service: "svc"), Manifests.route("down", path: "/down", service: "empty")))
+            try await harness.start()
+            let socket = try BlockingSocket(port: harness.port, timeout: 3)
+            var transcript: [String] = []
+            socket.send("POST /up HTTP/1.1\r\nHost: a.example.com\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+            transcript.append(socket.receive(through: "\r\n\r\n") ?? "")
+            socket.send("hello")
+            let echoed = try Self.readEcho(socket)
+            transcript.append("\(echoed["path"] ?? "") \(echoed["body_bytes"] ?? "") expect=\((echoed["headers"] as? [String: Any])?["expect"] ?? "none")")
+            socket.send("POST /down HTTP/1.1\r\nHost: a.example.com\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+            let refused = socket.receive(through: "\r\n\r\n") ?? ""
+            transcript.append(refused.split(separator: "\r\n").first.map(String.init) ?? "")
+            transcript.append(refused.lowercased().contains("connection: close") ? "close" : "keep-alive")
+            _ = socket.receiveAll()
+            transcripts.append(transcript)
+            await harness.stop()
+        }
+        #expect(transcripts[0] == transcripts[1])
+        #expect(transcripts[0] == ["HTTP/1.1 100 Continue\r\n\r\n", "/up 5 expect=none", "HTTP/1.1 503 Service Unavailable", "close"], "\(transcripts)")
+    }
+
     /// timeouts.backendRequest on the lane: a backend that never answers gets the general path's 504.
     @Test(arguments: [true, false]) func aSilentBackendTimesOutAlike(fastLane: Bool) async throws {
         let silent = RecordingBackend(name: "silent", silent: true)

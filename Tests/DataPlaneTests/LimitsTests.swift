@@ -7,8 +7,9 @@ import Testing
 /// closed, and a connection budget that closes the excess at accept.
 @Suite(.timeLimit(.minutes(2)))
 struct LimitsTests {
-    static func harness(_ configure: (inout ClientLimits) -> Void) async throws -> (GatewayHarness, RecordingBackend) {
+    static func harness(fastLane: Bool = true, _ configure: (inout ClientLimits) -> Void) async throws -> (GatewayHarness, RecordingBackend) {
         let harness = GatewayHarness()
+        harness.fastLane = fastLane
         configure(&harness.limits)
         let backend = RecordingBackend(name: "backend")
         let port = try await backend.start(group: harness.group)
@@ -27,8 +28,8 @@ struct LimitsTests {
         return String(decoding: socket.receiveAll(), as: UTF8.self)
     }
 
-    @Test func oversizedRequestsAreRefusedBeforeTheBackend() async throws {
-        let (harness, backend) = try await Self.harness { $0.maxRequestBodyBytes = 1000 }
+    @Test(arguments: [true, false]) func oversizedRequestsAreRefusedBeforeTheBackend(fastLane: Bool) async throws {
+        let (harness, backend) = try await Self.harness(fastLane: fastLane) { $0.maxRequestBodyBytes = 1000 }
         defer { Task { await harness.stop(); await backend.stop() } }
         let manyHeaders = (0..<150).map { "X-H\($0): v\r\n" }.joined()
         let tooMany = try Self.exchange(harness.port, "GET /a HTTP/1.1\r\nHost: a\r\n\(manyHeaders)\r\nGET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n")

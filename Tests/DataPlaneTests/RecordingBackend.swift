@@ -35,6 +35,7 @@ final class RecordingBackend: Sendable {
         var bodyBytes: Int
         /// The body itself (for a collector that must be read, e.g. OTLP/JSON).
         var body: [UInt8]
+        var headers: HTTPHeaders = [:]
     }
     let name: String
     let status: Int
@@ -80,7 +81,7 @@ private final class RecordingHandler: ChannelInboundHandler {
             body += buffer.readableBytesView
         case .end:
             guard let head else { return }
-            backend.record(.init(method: head.method.rawValue, path: head.uri, host: head.headers.first(name: "host") ?? "", bodyBytes: bodyBytes, body: body))
+            backend.record(.init(method: head.method.rawValue, path: head.uri, host: head.headers.first(name: "host") ?? "", bodyBytes: bodyBytes, body: body, headers: head.headers))
             guard !backend.silent else { return }
             let body = context.channel.allocator.buffer(string: backend.name)
             let response = HTTPResponseHead(version: .http1_1, status: HTTPResponseStatus(statusCode: backend.status),

@@ -83,8 +83,9 @@ struct ResilienceTests {
         await client.close()
     }
 
-    @Test func mirrorsGetCopiesAndNeverDelayThePrimary() async throws {
+    @Test(arguments: [true, false]) func mirrorsGetCopiesAndNeverDelayThePrimary(fastLane: Bool) async throws {
         let harness = GatewayHarness()
+        harness.fastLane = fastLane
         try await harness.startBackend("primary")
         try await harness.startBackend("gone")
         let gonePort = harness.backendPorts["gone"]!

@@ -21,6 +21,10 @@ final class FastExchange {
     let request: ByteBuffer
     /// The request body, followed as the client sends it.
     var requestBody: BodyFollower
+    /// `Expect: 100-continue` not yet answered: the 100 goes out when a backend connection is attached.
+    var owesContinue = false
+    /// The request body limit (global, or a BodySize policy's); crossing it is answered as the general path does.
+    var bodyLimit: Int?
     /// Body bytes read from the client before a backend connection could take them.
     var pendingBody: ByteBuffer?
     let isHEAD: Bool
@@ -33,6 +37,8 @@ final class FastExchange {
     var requestDeadline: NIODeadline?
     var tryDeadline: NIODeadline?
 
+    /// Fire-and-forget copies for the route's RequestMirror filters.
+    var mirrors: [LaneMirror] = []
     var upstream: RawUpstreamConnection?
     var endpoint: Endpoint?
     var tryStart: NIODeadline?

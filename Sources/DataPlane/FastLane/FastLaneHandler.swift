@@ -32,6 +32,8 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Bytes read from the client and not yet served (a pipelined request waits here).
     var inbound: ByteBuffer?
     var exchange: FastExchange?
+    /// A request whose edge policy is deciding; nothing more is read or served meanwhile.
+    var deciding: LaneRequest?
     /// The connection's one timer: the wait for a request head, or the exchange's `timeouts:`.
     var timer = ConnectionDeadline()
     var timers: ConnectionTimers
@@ -100,7 +102,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// A request body flows as fast as the backend takes it (a little is buffered while it connects);
     /// pipelined requests wait for the answer before them, since reading more would only pile them up.
     var mayReadClient: Bool {
-        guard let exchange else { return true }
+        guard let exchange else { return deciding == nil }
         if !exchange.requestBody.ended {
             if let upstream = exchange.upstream { return upstream.isWritable }
             return (exchange.pendingBody?.readableBytes ?? 0) < Self.maxPendingBody
@@ -128,31 +130,70 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
             self.exchange = nil
             exchange.over()
             exchange.dropUpstream()
+            for mirror in exchange.mirrors { mirror.clientLeft() }
         }
+        deciding = nil
         connectionClosed()
         context.fireChannelInactive()
     }
 
     func serveBuffered(context: ChannelHandlerContext) {
-        while exchange == nil, discarding == nil, !closing, let buffer = inbound {
+        while exchange == nil, discarding == nil, deciding == nil, !closing, let buffer = inbound {
             let scan = buffer.withUnsafeReadableBytes { scanner.scan($0) }
             guard case .head(let head) = scan else { return leaveLane(context: context) }
-            let admission = admit(head, bytes: buffer, context: context)
-            if case .leave = admission { return leaveLane(context: context) }
-            inbound!.moveReaderIndex(forwardBy: head.length)
-            let afterHead = inbound!
-            inbound = nil
-            switch admission {
-            case .forward(let request):
-                start(request, then: afterHead, context: context)
-            case .answer(let local, let record):
-                if afterHead.readableBytes > 0 { inbound = afterHead }
-                answer(local, record: record, keepAlive: !head.closeRequested && !quiescing, context: context)
-            case .leave:
-                break
-            }
+            guard proceed(with: admit(head, bytes: buffer, context: context), head: head, context: context) else { return }
         }
         if mayReadClient, clientRead.releases() { context.read() }
+    }
+
+    /// Carries out what admission decided; false once the lane has left.
+    func proceed(with admission: Admission, head: ScannedRequestHead, context: ChannelHandlerContext) -> Bool {
+        switch admission {
+        case .leave:
+            leaveLane(context: context)
+            return false
+        case .wait(let request, let decide):
+            // The head stays in `inbound` (the policy's answer is read against it), and so does
+            // whatever arrives meanwhile: nothing is read until the policy has decided.
+            deciding = request
+            let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+            let eventLoop = context.eventLoop
+            decide { decision in eventLoop.execute { bound.value.policyDecided(decision) } }
+            return true
+        case .forward, .answer:
+            break
+        }
+        inbound!.moveReaderIndex(forwardBy: head.length)
+        let afterHead = inbound!
+        inbound = nil
+        switch admission {
+        case .forward(let exchange):
+            start(exchange, then: afterHead, context: context)
+        case .answer(let local, let record):
+            let closes = local.closesConnection
+                || LocalAnswer.closesConnection(continueOwed: head.expectsContinue, bodyPending: head.body != .none)
+            answer(local, record: record, keepAlive: !head.closeRequested && !quiescing && !closes, context: context)
+            guard !closing else { return true }
+            if head.body != .none {
+                // Answered without its body: the body is read and dropped, and the connection goes on.
+                discarding = BodyFollower(head.body)
+                if afterHead.readableBytes > 0 { discard(afterHead, context: context) }
+            } else if afterHead.readableBytes > 0 {
+                inbound = afterHead
+            }
+        case .wait, .leave:
+            break
+        }
+        return true
+    }
+
+    /// An edge policy decided on the parked request: on with its admission, then with what followed it.
+    func policyDecided(_ decision: EdgeDecision) {
+        guard let context, let request = deciding, let bytes = inbound else { return }
+        deciding = nil
+        if proceed(with: resumeAdmission(request, after: decision, bytes: bytes, context: context), head: request.head, context: context) {
+            serveBuffered(context: context)
+        }
     }
 
     // MARK: Request body
@@ -161,12 +202,21 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// connects) and whatever follows it (the next request).
     func takeRequestBody(_ bytes: ByteBuffer, for exchange: FastExchange, context: ChannelHandlerContext) {
         guard let (body, rest) = exchange.requestBody.split(bytes) else {
+            for mirror in exchange.mirrors { mirror.abandon() }
             // What llhttp answers on the general path: 400, and the connection closes.
             exchange.keepAlive = false
             exchange.upstreamReusable = false
             if case .streaming = exchange.response { return cutMidResponse(exchange, context: context) }
             return fail(exchange, .badRequest, "malformed HTTP request: invalid chunked body")
         }
+        if let limit = exchange.bodyLimit, exchange.requestBody.contentBytes > limit {
+            for mirror in exchange.mirrors { mirror.abandon() }
+            exchange.keepAlive = false
+            exchange.upstreamReusable = false
+            if case .streaming = exchange.response { return cutMidResponse(exchange, context: context) }
+            return fail(exchange, .bodyOverLimit(limit))
+        }
+        for mirror in exchange.mirrors { mirror.send(body, ended: exchange.requestBody.ended) }
         if body.readableBytes > 0 {
             if let upstream = exchange.upstream {
                 exchange.sending(body)

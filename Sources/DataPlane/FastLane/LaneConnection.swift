@@ -60,7 +60,7 @@ extension FastLaneHandler: NIOScheduledCallbackHandler {
     /// Makes sure the timer fires by the end of the wait for the next request head. A timer already
     /// due earlier is kept (it re-arms when it fires); busy, the exchange's own deadlines apply.
     func guardConnection() {
-        guard let context, exchange == nil, !closing else { return }
+        guard let context, exchange == nil, deciding == nil, !closing else { return }
         timer.arm(at: timers.deadline, on: context.eventLoop, handler: self)
     }
 
@@ -70,17 +70,17 @@ extension FastLaneHandler: NIOScheduledCallbackHandler {
     /// part of a head (it leaves for the general path, which answers a slow one 408), so what is
     /// overdue here is a silent new connection or an idle keep-alive one: closed, without an answer.
     func waitRanOut() {
-        guard let context, !closing else { return }
+        guard let context, deciding == nil, !closing else { return }
         guard case .fine = timers.check(now: .now()) else { return context.close(promise: nil) }
         guardConnection()
     }
 
-    /// Draining: the answer in flight goes out with `connection: close`; an idle connection (or one
-    /// that has not said anything yet) closes now.
+    /// Draining: the answer in flight (or the request a policy is deciding on) goes out with
+    /// `connection: close`; an idle connection (or one that has not said anything yet) closes now.
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         guard event is ChannelShouldQuiesceEvent else { return context.fireUserInboundEventTriggered(event) }
         quiescing = true
-        if exchange == nil { context.close(promise: nil) }
+        if exchange == nil, deciding == nil { context.close(promise: nil) }
     }
 
     func connectionClosed() {

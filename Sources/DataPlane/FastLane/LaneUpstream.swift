@@ -2,12 +2,17 @@ import NIOCore
 import NIOHTTP1
 import RoutingTable
 
-extension FastLaneHandler {
+extension FastLaneHandler: RawUpstreamUser {
     // MARK: Backend side
 
     /// Starts the exchange with what followed its head: the start of its body, or the next request.
     func start(_ exchange: FastExchange, then bytes: ByteBuffer, context: ChannelHandlerContext) {
         self.exchange = exchange
+        for copy in MirrorRequest.copies(of: exchange.record, loop: loop) {
+            exchange.mirrors.append(LaneMirror(request: exchange.request, requestEnded: exchange.requestBody.ended, isHEAD: exchange.isHEAD,
+                                               cluster: copy.cluster, endpoint: copy.endpoint, tls: tables.upstreamTLS(for: copy.cluster),
+                                               pool: loop.rawPool, eventLoop: context.eventLoop, onFinish: copy.finished))
+        }
         if !exchange.requestBody.ended {
             takeRequestBody(bytes, for: exchange, context: context)
             guard self.exchange === exchange else { return }  // a malformed body, answered already
@@ -123,6 +128,11 @@ extension FastLaneHandler {
         exchange.upstream = connection
         exchange.tries.attached(reused: reused)
         connection.user = self
+        if exchange.owesContinue, let context {
+            exchange.owesContinue = false
+            context.writeAndFlush(wrapOutboundOut(.byteBuffer(context.channel.allocator.buffer(staticString: "HTTP/1.1 100 Continue\r\n\r\n"))),
+                                  promise: nil)
+        }
         if let body = exchange.pendingBody {
             // Head and the body read so far leave in one flush.
             exchange.pendingBody = nil
@@ -315,6 +325,9 @@ extension FastLaneHandler {
     func fail(_ exchange: FastExchange, _ answer: LocalAnswer) {
         guard let context else { return }
         exchange.dropUpstream()
+        if answer.closesConnection || LocalAnswer.closesConnection(continueOwed: exchange.owesContinue, bodyPending: !exchange.requestBody.ended) {
+            exchange.keepAlive = false
+        }
         context.write(wrapOutboundOut(.byteBuffer(answer.http1Bytes(keepAlive: exchange.keepAlive && !quiescing, allocator: context.channel.allocator))),
                       promise: nil)
         exchange.bodyBytesSent = answer.body.utf8.count

@@ -1,6 +1,17 @@
 import NIOCore
 import RoutingTable
 
+/// What a raw backend connection tells whoever it is serving.
+protocol RawUpstreamUser: AnyObject {
+    func upstreamRead(_ buffer: ByteBuffer)
+    func upstreamReadComplete()
+    func upstreamClosed()
+    /// The connection drained what it was sent.
+    func upstreamWritable()
+    /// While false, the backend is not read (response backpressure).
+    var downstreamIsWritable: Bool { get }
+}
+
 /// A backend connection with no HTTP codec in its pipeline: the fast lane writes request bytes and
 /// reads response bytes itself. It is its own (only) handler.
 final class RawUpstreamConnection: ChannelDuplexHandler, @unchecked Sendable {  // confined to its event loop
@@ -10,11 +21,12 @@ final class RawUpstreamConnection: ChannelDuplexHandler, @unchecked Sendable {  
 
     /// The endpoint, and the BackendTLSPolicy it is reached under, if any.
     let key: UpstreamKey
-    unowned let pool: RawUpstreamPool
+    /// Weak: a connection can outlive its pool (a mirror still waiting after the gateway stopped).
+    private(set) weak var pool: RawUpstreamPool?
     private(set) var channel: (any Channel)?
     private var context: ChannelHandlerContext?
-    /// The fast lane whose exchange this connection is serving; nil while pooled.
-    var user: FastLaneHandler?
+    /// The fast lane exchange (or the mirrored copy) this connection is serving; nil while pooled.
+    var user: (any RawUpstreamUser)?
     var isIdle = false
     private var backendRead = HeldRead()
 
@@ -65,7 +77,7 @@ final class RawUpstreamConnection: ChannelDuplexHandler, @unchecked Sendable {  
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        pool.forget(self)
+        pool?.forget(self)
         let user = self.user
         self.user = nil
         user?.upstreamClosed()

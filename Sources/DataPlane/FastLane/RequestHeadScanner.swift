@@ -19,13 +19,18 @@ struct ScannedRequestHead {
     var requestID: String?
     var traceparent: String?
     var tenant: String?
+    /// The client sent Forwarded or X-Forwarded-* fields: they are kept, and this hop is merged into
+    /// them (`ForwardedHeaders.merge`) rather than appended.
+    var forwardedChain = false
+    /// `Expect: 100-continue`: archway answers it itself once a backend is connected (the line is not forwarded).
+    var expectsContinue = false
 }
 
 enum RequestHeadScan {
     case head(ScannedRequestHead)
     /// The head has not all arrived.
     case incomplete
-    /// Left to the general path: an upgrade, an Expect, a forwarded chain to merge, a body over the
+    /// Left to the general path: an upgrade, an Expect other than 100-continue, a body over the
     /// limit, or anything unusual or malformed. The general path answers it (every 400 included) exactly as it always has, so
     /// the scanner never has to be the one that decides what a bad request gets.
     case unsuitable
@@ -39,8 +44,8 @@ struct RequestHeadScanner {
     let maxHeaderBytes: Int
     let maxHeaderCount: Int
     let maxURIBytes: Int
-    /// The global request body limit: a larger Content-Length, or a chunked body (whose size is only
-    /// known as it streams), is left to the general path, which answers 413.
+    /// The global request body limit: a larger Content-Length is left to the general path, which
+    /// answers 413 at once; a chunked body is held to it as it streams (`FastExchange.bodyLimit`).
     var maxBodyBytes: Int? = nil
 
     func scan(_ bytes: UnsafeRawBufferPointer) -> RequestHeadScan {
@@ -118,6 +123,9 @@ struct RequestHeadScanner {
             switch Self.classify(bytes, name) {
             case .ordinary:
                 continue
+            case .forwarding:
+                head.forwardedChain = true
+                continue
             case .unsuitable:
                 return .unsuitable
             case .host:
@@ -137,7 +145,7 @@ struct RequestHeadScanner {
             case .transferEncoding:
                 // Only `chunked` alone: any other coding, or a list, is llhttp's to judge.
                 codingLines += 1
-                guard codingLines == 1, maxBodyBytes == nil, bytes.matches(field.value, "chunked", ignoringCase: true) else { return .unsuitable }
+                guard codingLines == 1, bytes.matches(field.value, "chunked", ignoringCase: true) else { return .unsuitable }
                 head.body = .chunked
                 continue
             case .connection:
@@ -148,6 +156,9 @@ struct RequestHeadScanner {
                 }
             case .hopByHop:
                 break
+            case .expect:
+                guard !head.expectsContinue, bytes.matches(field.value, "100-continue", ignoringCase: true) else { return .unsuitable }
+                head.expectsContinue = true
             case .requestID:
                 requestIDLines += 1
                 let value = bytes[field.value]
@@ -212,7 +223,7 @@ struct RequestHeadScanner {
     }
 
     private enum FieldKind {
-        case ordinary, unsuitable, host, contentLength, transferEncoding, connection, hopByHop, requestID, traceparent, tenant
+        case ordinary, forwarding, expect, unsuitable, host, contentLength, transferEncoding, connection, hopByHop, requestID, traceparent, tenant
     }
 
     /// Picks the one candidate name by length, then compares bytes case-insensitively.
@@ -222,19 +233,18 @@ struct RequestHeadScanner {
         func isName(_ lowercase: StaticString) -> Bool { bytes.matches(range, lowercase, ignoringCase: true) }
         switch range.count {
         case 4 where isName("host"): return .host
-        case 6 where isName("expect"): return .unsuitable
+        case 6 where isName("expect"): return .expect
         case 7 where isName("upgrade"): return .unsuitable
         case 8 where isName("x-tenant"): return .tenant
-        case 9 where isName("forwarded"): return .unsuitable
+        case 9 where isName("forwarded"): return .forwarding
         case 10 where isName("connection"): return .connection
         case 11 where isName("traceparent"): return .traceparent
         case 12 where isName("x-request-id"): return .requestID
         case 14 where isName("content-length"): return .contentLength
-        case 15 where isName("x-forwarded-for"): return .unsuitable
-        case 16 where isName("x-forwarded-host"): return .unsuitable
+        case 15 where isName("x-forwarded-for"): return .forwarding
+        case 16 where isName("x-forwarded-host"): return .forwarding
         case 17 where isName("transfer-encoding"): return .transferEncoding
-        // X-Forwarded-Proto is a chain to rewrite.
-        case 17 where isName("x-forwarded-proto"): return .unsuitable
+        case 17 where isName("x-forwarded-proto"): return .forwarding
         default: return HeaderRules.isHopByHopExceptFraming(bytes[range]) ? .hopByHop : .ordinary
         }
     }

@@ -79,3 +79,18 @@ extension String {
         count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }
+
+extension LocalAnswer {
+    /// A body that crossed its limit (global, or a BodySize policy's) while streaming: the rest is
+    /// unread, so the connection closes. Both paths answer with this.
+    static func bodyOverLimit(_ limit: Int) -> LocalAnswer {
+        LocalAnswer(.payloadTooLarge, "request body exceeded the limit of \(limit) bytes", closesConnection: true)
+    }
+}
+
+extension LocalAnswer {
+    /// RFC 9110 §10.1.1: a client that asked `Expect: 100-continue` and got a final answer instead of
+    /// the 100 may never send its body, so the connection cannot wait for it (nor read the next
+    /// request as body): it closes. Both paths ask this before keeping a connection after an answer.
+    static func closesConnection(continueOwed: Bool, bodyPending: Bool) -> Bool { continueOwed && bodyPending }
+}

@@ -28,7 +28,10 @@ enum NormalisePhase {
             return .answer(LocalAnswer(.badRequest, "\(refusal.reason): \(rawPath)", closesConnection: true))
         }
         if loop.accessLog != nil { request.record.path = path }
-        request.record.span = loop.tracing?.start(head, host: host, path: path)
+        if let tracing = loop.tracing {
+            let headers = head.headers
+            request.record.span = tracing.start(method: head.method.rawValue, host: host, path: path) { headers.first(name: $0) }
+        }
         request.host = host
         request.path = path
         request.query = query

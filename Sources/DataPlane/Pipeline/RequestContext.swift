@@ -12,6 +12,8 @@ struct RequestContext {
     let isGRPC: Bool
     /// The protocol an HTTP/1.1 Upgrade asks to switch to (e.g. "websocket"), if any.
     let upgrade: String?
+    /// `Expect: 100-continue`: archway sends the 100 itself once a backend is connected.
+    let expectsContinue: Bool
     /// What the metrics, the span and the access log are told, filled in as the phases learn it.
     var record: RequestRecord
     /// The next phase to run; the edge policy phase may stop and run again when a policy answers.
@@ -42,6 +44,7 @@ struct RequestContext {
         self.head = head
         isGRPC = head.version.major == 2 && (head.headers.first(name: "content-type")?.hasPrefix("application/grpc") ?? false)
         upgrade = head.version == .http1_1 ? HeaderRules.upgradeRequest(head.headers) : nil
+        expectsContinue = head.headers.first(name: "expect")?.lowercased() == "100-continue"
         record = RequestRecord(table: table, method: head.method.rawValue, start: start)
         self.bodyLimit = bodyLimit
     }

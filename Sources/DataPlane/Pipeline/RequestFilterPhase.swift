@@ -25,7 +25,7 @@ enum RequestFilterPhase {
         if chunked && !headers.contains(name: "content-length") {
             headers.add(name: "transfer-encoding", value: "chunked")
         }
-        let owesContinue = headers.first(name: "expect")?.lowercased() == "100-continue"
+        let owesContinue = request.expectsContinue
         if owesContinue { headers.remove(name: "expect") }
 
         let originalHost = head.headers.first(name: "host") ?? ""
@@ -48,10 +48,7 @@ enum RequestFilterPhase {
         if let edits = route.requestHeaders { HeaderRules.apply(edits, to: &headers) }
         if let edits = backend.choice.requestHeaders { HeaderRules.apply(edits, to: &headers) }
         // Last, so what an auth policy vouches for (user, client, claims) cannot be forged upstream.
-        let edge = request.edgeEdits
-        for name in edge.removeHeaders { headers.remove(name: name) }
-        for (name, _) in edge.setHeaders { headers.remove(name: name) }
-        for (name, value) in edge.setHeaders { headers.add(name: name, value: value) }
+        EdgeChecks.apply(request.edgeEdits, to: &headers)
 
         var newPath = String(request.path)
         if let hostRewrite = route.hostRewrite { HeaderRules.apply(hostRewrite, to: &headers) }

@@ -124,7 +124,7 @@ final class UpstreamAttempt: UpstreamExchange {
         request.bodyBytes += buffer.readableBytes
         guard let limit = request.bodyLimit, request.bodyBytes > limit else { return send(.body(.byteBuffer(buffer))) }
         if responseStarted { return cut() }
-        fail(LocalAnswer(.payloadTooLarge, "request body exceeded the limit of \(limit) bytes", closesConnection: true))
+        fail(.bodyOverLimit(limit))
     }
 
     // MARK: Connection to the backend

@@ -47,15 +47,9 @@ extension UpstreamAttempt {
 
     /// One fire-and-forget copy per RequestMirror filter whose fraction this request falls in.
     func startMirrors() {
-        for mirror in plan.route.mirrors {
-            guard case .cluster(let cluster) = mirror.target, !cluster.endpoints.isEmpty else { continue }
-            if mirror.fraction < 1, Double(loop.nextRandom() % 1_000_000) >= mirror.fraction * 1_000_000 { continue }
-            let endpoint = cluster.endpoints[loop.nextIndex(cluster: cluster, count: cluster.endpoints.count, table: request.record.table)]
-            let tls = tables.upstreamTLS(for: cluster)
-            let record = request.record, metrics = loop.metrics
-            mirrors.append(MirrorRequest(head: plan.head, cluster: cluster, endpoint: endpoint, tls: tls, pool: loop.pool) { abandoned in
-                metrics.mirrored(record.metricsKey, mirror: mirror.name, abandoned: abandoned, labels: record.metricLabels)
-            })
+        for copy in MirrorRequest.copies(of: request.record, loop: loop) {
+            mirrors.append(MirrorRequest(head: plan.head, cluster: copy.cluster, endpoint: copy.endpoint, tls: tables.upstreamTLS(for: copy.cluster),
+                                         pool: loop.pool, onFinish: copy.finished))
         }
     }
 

@@ -22,6 +22,22 @@ final class MirrorRequest: UpstreamExchange {
     /// Called once: false when the copy was answered, true when it was abandoned.
     private var onFinish: ((_ abandoned: Bool) -> Void)?
 
+    /// Which RequestMirror filters of the request's route copy this request (each by its fraction),
+    /// to which endpoint, and what is counted when the copy finishes. Both paths start their copies from this.
+    static func copies(of record: RequestRecord, loop: EventLoopContext)
+        -> [(cluster: CompiledCluster, endpoint: Endpoint, finished: (_ abandoned: Bool) -> Void)] {
+        guard let route = record.route, !route.mirrors.isEmpty else { return [] }
+        return route.mirrors.compactMap { mirror in
+            guard case .cluster(let cluster) = mirror.target, !cluster.endpoints.isEmpty else { return nil }
+            if mirror.fraction < 1, Double(loop.nextRandom() % 1_000_000) >= mirror.fraction * 1_000_000 { return nil }
+            let endpoint = cluster.endpoints[loop.nextIndex(cluster: cluster, count: cluster.endpoints.count, table: record.table)]
+            let metrics = loop.metrics
+            return (cluster, endpoint, { abandoned in
+                metrics.mirrored(record.metricsKey, mirror: mirror.name, abandoned: abandoned, labels: record.metricLabels)
+            })
+        }
+    }
+
     init(head: HTTPRequestHead, cluster: CompiledCluster, endpoint: Endpoint, tls: UpstreamTLSSetup?, pool: UpstreamPool,
          onFinish: @escaping (_ abandoned: Bool) -> Void) {
         self.pool = pool

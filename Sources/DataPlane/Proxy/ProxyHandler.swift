@@ -295,7 +295,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     // MARK: Local answers
 
-    func respondLocally(_ answer: LocalAnswer, for request: RequestContext, requestEnded: Bool = false) {
+    /// `continueOwed`: the request asked for a 100 that was never sent (no attempt got that far).
+    func respondLocally(_ answer: LocalAnswer, for request: RequestContext, requestEnded: Bool = false, continueOwed: Bool? = nil) {
+        if LocalAnswer.closesConnection(continueOwed: continueOwed ?? request.expectsContinue, bodyPending: !requestEnded) { keepAlive = false }
         respondLocally(answer, record: request.record, bytesIn: request.bodyBytes, grpc: request.isGRPC, requestEnded: requestEnded)
     }
 
@@ -393,7 +395,7 @@ extension ProxyHandler: ClientConnection {
 
     func answerInstead(_ attempt: UpstreamAttempt, _ answer: LocalAnswer) {
         state = .idle
-        respondLocally(answer, for: attempt.request, requestEnded: attempt.requestEnded)
+        respondLocally(answer, for: attempt.request, requestEnded: attempt.requestEnded, continueOwed: attempt.owesContinue)
         drainPipelined()
         resumeClientReads()
     }

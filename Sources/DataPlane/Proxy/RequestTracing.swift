@@ -8,19 +8,24 @@ import Tracing
 struct RequestTracing: Sendable {
     let tracer: any Tracer
 
-    func start(_ head: HTTPRequestHead, host: String, path: Substring) -> any Span {
+    /// `field` gives the first value of a request field (lower-case name): from HTTPHeaders on the
+    /// general path, from the scanned bytes on the fast lane.
+    func start(method: String, host: String, path: Substring, field: (String) -> String?) -> any Span {
         var context = ServiceContext.topLevel
-        tracer.extract(head.headers, into: &context, using: HeadersExtractor())
-        let span = tracer.startSpan("\(head.method.rawValue) \(host)", context: context, ofKind: .server)
-        span.attributes["http.request.method"] = head.method.rawValue
+        withoutActuallyEscaping(field) { field in
+            tracer.extract(FieldLookup(first: field), into: &context, using: LookupExtractor())
+        }
+        let span = tracer.startSpan("\(method) \(host)", context: context, ofKind: .server)
+        span.attributes["http.request.method"] = method
         span.attributes["url.path"] = String(path)
         span.attributes["server.address"] = host
         return span
     }
 
-    func inject(_ span: any Span, into headers: inout HTTPHeaders) {
-        headers.remove(name: "traceparent")
-        tracer.inject(span.context, into: &headers, using: HeadersInjector())
+    /// Replaces the traceparent with the span's context, in HTTPHeaders or the lane's field lines.
+    func inject<Fields: EditableFields>(_ span: any Span, into fields: inout Fields) {
+        fields.remove(name: "traceparent")
+        tracer.inject(span.context, into: &fields, using: FieldsInjector<Fields>())
     }
 }
 
@@ -36,12 +41,17 @@ extension RequestTracing {
     }
 }
 
-private struct HeadersExtractor: Extractor {
-    func extract(key: String, from headers: HTTPHeaders) -> String? { headers.first(name: key) }
+/// Only ever used inside `start`, on the calling thread (the carrier must be Sendable to qualify).
+private struct FieldLookup: @unchecked Sendable {
+    let first: (String) -> String?
 }
 
-private struct HeadersInjector: Injector {
-    func inject(_ value: String, forKey key: String, into headers: inout HTTPHeaders) {
-        headers.replaceOrAdd(name: key, value: value)
+private struct LookupExtractor: Extractor {
+    func extract(key: String, from carrier: FieldLookup) -> String? { carrier.first(key.lowercased()) }
+}
+
+private struct FieldsInjector<Fields: EditableFields>: Injector {
+    func inject(_ value: String, forKey key: String, into fields: inout Fields) {
+        fields.replaceOrAdd(name: key, value: value)
     }
 }

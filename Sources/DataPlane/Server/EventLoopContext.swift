@@ -27,7 +27,7 @@ final class EventLoopContext: @unchecked Sendable {
          accessLog: AccessLogWriter?, tracing: RequestTracing?, fastLane: Bool = true) {
         self.tracing = tracing
         // Spans are started by the general path only, so traced gateways keep every request there.
-        self.fastLane = fastLane && tracing == nil
+        self.fastLane = fastLane
         self.eventLoop = eventLoop
         self.limits = limits
         self.accessLog = accessLog.map { AccessLog(writer: $0, eventLoop: eventLoop) }

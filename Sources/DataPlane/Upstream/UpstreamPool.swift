@@ -137,7 +137,8 @@ final class UpstreamConnection: @unchecked Sendable {  // confined to its channe
     let channel: any Channel
     let key: UpstreamKey
     let handler: UpstreamHandler
-    unowned let pool: UpstreamPool
+    /// Weak: a connection can outlive its pool (a mirror still waiting after the gateway stopped).
+    private(set) weak var pool: UpstreamPool?
     var isIdle = false
     /// An HTTP/2 stream rather than a connection of its own: used once, then closed.
     let isStream: Bool
@@ -185,7 +186,7 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        if let connection { connection.pool.forget(connection) }
+        if let connection { connection.pool?.forget(connection) }
         let exchange = self.exchange
         self.exchange = nil
         exchange?.upstreamClosed(error: closeError)
@@ -195,7 +196,7 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if error is NIOSSLError || error is BoringSSLError, let connection {
             // A refused backend certificate is a configuration problem someone must see.
-            connection.pool.logger.error("TLS to backend failed", metadata: [
+            connection.pool?.logger.error("TLS to backend failed", metadata: [
                 "endpoint": "\(connection.key.endpoint.host):\(connection.key.endpoint.port)",
                 "policy": "\(connection.key.tls ?? "")", "error": "\(error)"])
         }

@@ -231,10 +231,9 @@ public final class CompiledRoute: Sendable {
     /// URLRewrite's hostname as the header edit it is (the Host field replaced), applied after every
     /// other request filter on both paths.
     public let hostRewrite: HeaderEdits?
-    /// A route whose filters edit header fields, rewrite the URL or answer CORS, with no edge policy or
-    /// mirror (timeouts, retries and sessions allowed), that forwards or answers itself (redirect, fixed status): the
-    /// HTTP/1 fast lane may carry it as bytes. What decides whether it does is this and
-    /// `FastLaneHandler.admit`, nothing else.
+    /// A route that answers itself (redirect, fixed status) or forwards and mirrors to HTTP/1 backends
+    /// only, whatever its filters and policies: the HTTP/1 fast lane may carry it as bytes. What decides
+    /// whether it does is this and `FastLaneHandler.admit` before its first edge policy, nothing else.
     public let fastLaneCarries: Bool
 
     init(_ entry: HTTPRouteEntry, slot: Int, clusters: [String: CompiledCluster]) throws {
@@ -280,12 +279,11 @@ public final class CompiledRoute: Sendable {
                 ?? .direct(status: 500, reason: "no backend has a weight above 0")
         }
         hostRewrite = rewrite?.0.map { HeaderEdits(set: [HeaderValue(name: "host", value: $0)], add: [], remove: []) }
-        let laneFilters = entry.filters.allSatisfy { filter in
-            switch filter {
-            case .requestHeaders, .responseHeaders, .urlRewrite, .cors: true
-            case .requestMirror: false
-            }
-        }
-        fastLaneCarries = laneFilters && entry.edge.isEmpty
+        // Decided here, before any edge policy runs, so the lane never hands a request it has already
+        // asked a policy about (a rate-limit token spent) to the general path.
+        func overHTTP1(_ target: Target) -> Bool { if case .cluster(let cluster) = target { !cluster.http2 } else { true } }
+        var forwardsOverHTTP1 = mirrors.allSatisfy { overHTTP1($0.target) }
+        if case .forward(let choice) = action { forwardsOverHTTP1 = forwardsOverHTTP1 && choice.targets.allSatisfy { overHTTP1($0.target) } }
+        fastLaneCarries = forwardsOverHTTP1
     }
 }
