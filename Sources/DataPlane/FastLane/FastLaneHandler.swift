@@ -32,8 +32,14 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Bytes read from the client and not yet served (a pipelined request waits here).
     var inbound: ByteBuffer?
     var exchange: FastExchange?
-    /// A request whose edge policy is deciding; nothing more is read or served meanwhile.
-    var deciding: LaneRequest?
+    /// A request whose edge policy is deciding; nothing more is read or served meanwhile. Boxed:
+    /// the lane exists from accept, and a `LaneRequest` held inline (some 500 bytes) would be paid
+    /// by every idle connection.
+    var deciding: LaneRequest? {
+        get { decidingBox?.request }
+        set { decidingBox = newValue.map(DecidingRequest.init) }
+    }
+    private var decidingBox: DecidingRequest?
     /// The connection's one timer: the wait for a request head, or the exchange's `timeouts:`.
     var timer = ConnectionDeadline()
     var timers: ConnectionTimers
@@ -262,4 +268,10 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if clientRead.releases() { context.read() }
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
+}
+
+/// Where `FastLaneHandler.deciding` is kept.
+final class DecidingRequest {
+    let request: FastLaneHandler.LaneRequest
+    init(_ request: FastLaneHandler.LaneRequest) { self.request = request }
 }
