@@ -336,6 +336,13 @@ struct EdgePolicyTests {
         #expect(refused.status == 401 && refused.text.hasPrefix("go away"), "the auth service's answer is the client's answer")
         #expect(refused.headers.first(name: "www-authenticate") == "Bearer realm=\"stub\"")
 
+        // Over HTTP/2 the stream waits for the auth service the same way (curl, h2c with prior knowledge).
+        let url = "http://127.0.0.1:\(harness.port)/app/h2"
+        let h2Allowed = try await ExternalTool.curlOffThePool(["--http2-prior-knowledge", "-H", "Host: \(host)", "-H", "Authorization: Bearer good", "-w", "\n@@\n%{http_code} %{http_version}", url])
+        #expect(h2Allowed.writeOut == "200 2" && h2Allowed.body.contains("alice"), "\(h2Allowed)")
+        let h2Refused = try await ExternalTool.curlOffThePool(["--http2-prior-knowledge", "-H", "Host: \(host)", "-H", "Authorization: Bearer bad", "-w", "\n@@\n%{http_code} %{http_version}", url])
+        #expect(h2Refused.writeOut == "401 2" && h2Refused.body.hasPrefix("go away"), "\(h2Refused)")
+
         #expect(try await harness.send("/open", host: host).status == 200, "failureMode Allow lets requests through an unreachable auth service")
         let closed = try await harness.send("/closed", host: host)
         #expect(closed.status == 503 && closed.text == "authentication service unavailable\n", "the client is not told where the auth service is")

@@ -37,6 +37,14 @@ enum ExternalTool {
                       stderr: String(decoding: stderr, as: UTF8.self))
     }
 
+    /// curl on a thread of its own, for a test whose gateway needs Swift concurrency's few threads while
+    /// curl waits (a ForwardAuth sub-request runs on them): blocking one there can starve the gateway.
+    static func curlOffThePool(_ arguments: [String]) async throws -> (status: Int32, body: String, writeOut: String, stderr: String) {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(with: Result { try curl(arguments) }) }
+        }
+    }
+
     /// curl with a time limit; `-w` output goes after a marker line so the body and the figures separate.
     static func curl(_ arguments: [String]) throws -> (status: Int32, body: String, writeOut: String, stderr: String) {
         let result = try run("curl", ["-sS", "--max-time", "10"] + arguments)

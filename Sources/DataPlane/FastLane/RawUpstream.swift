@@ -21,8 +21,10 @@ final class RawUpstreamConnection: ChannelDuplexHandler, @unchecked Sendable {  
 
     /// The endpoint, and the BackendTLSPolicy it is reached under, if any.
     let key: UpstreamKey
-    /// Weak: a connection can outlive its pool (a mirror still waiting after the gateway stopped).
-    private(set) weak var pool: RawUpstreamPool?
+    /// Strong: a connection can outlive the gateway that made it (a mirror still waiting after a
+    /// stop), and must find its pool then. (Not weak: a weakly referenced pool would take the slow,
+    /// side-table path on every retain.)
+    let pool: RawUpstreamPool
     private(set) var channel: (any Channel)?
     private var context: ChannelHandlerContext?
     /// The fast lane exchange (or the mirrored copy) this connection is serving; nil while pooled.
@@ -77,7 +79,7 @@ final class RawUpstreamConnection: ChannelDuplexHandler, @unchecked Sendable {  
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        pool?.forget(self)
+        pool.forget(self)
         let user = self.user
         self.user = nil
         user?.upstreamClosed()

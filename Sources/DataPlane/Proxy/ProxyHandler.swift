@@ -3,30 +3,21 @@ import NIOHTTP1
 import Observability
 import RoutingTable
 
-/// The client side of one HTTP/1 connection, or of one HTTP/2 stream: keep-alive, pipelining order,
+/// The client side of one HTTP/1 connection (HTTP/2 streams are `HTTP2ServerStream`'s): keep-alive, pipelining order,
 /// the idle and header timers, drain, and backpressure towards the client. Nothing about routes: each
 /// request head starts a `RequestContext` through the `RequestPipeline`'s phases, and the handler acts
 /// on what they decide: it writes a local answer, parks the request while an edge policy decides, or
 /// hands it to an `UpstreamAttempt` and passes on the response that comes back.
-final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
+final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, RequestDriver {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
-    enum State {
-        case idle
-        /// Answered locally; the rest of the request body is read and dropped so keep-alive survives.
-        case discarding
-        /// An edge policy is deciding; the client is not read meanwhile.
-        case authorizing(ParkedRequest)
-        case forwarding(UpstreamAttempt)
-    }
-
     let tables: TableStore
     let loop: EventLoopContext
-    private var pipeline: RequestPipeline
+    private(set) var pipeline: RequestPipeline
     private var context: ChannelHandlerContext?
-    private var state = State.idle
+    var state = RequestState.idle
     private var keepAlive = true
     /// An answer that ends the connection has been written.
     private var closing = false
@@ -40,9 +31,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// refused (the connection then closes after the answer).
     private var upgradeRequested = false
 
-    /// HTTP/1 connections guard themselves against slow and idle clients; HTTP/2 streams (nil) leave
-    /// that to the connection.
-    private var timers: ConnectionTimers?
+    /// The guard against slow and idle clients.
+    private var timers: ConnectionTimers
     private var timer = ConnectionDeadline()
     /// This handler holds the connection's place in the active-connections gauge.
     private var counted = false
@@ -51,11 +41,11 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// The client as a Forwarded `for=` node, worked out once per connection.
     var forwardedNode: String { pipeline.downstream.forwardedNode }
 
-    init(listenerPort: Int, scheme: String, tables: TableStore, loop: EventLoopContext, guardsConnection: Bool = false) {
+    init(listenerPort: Int, scheme: String, tables: TableStore, loop: EventLoopContext) {
         self.tables = tables
         self.loop = loop
         pipeline = RequestPipeline(downstream: Downstream(listenerPort: listenerPort, scheme: scheme), loop: loop)
-        timers = guardsConnection ? ConnectionTimers(limits: loop.limits) : nil
+        timers = ConnectionTimers(limits: loop.limits)
     }
 
     /// Takes over an HTTP/1 connection the fast lane has served so far: who the client is, how long
@@ -93,7 +83,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if !counted {
             counted = true
             loop.metrics.gauges.activeConnections.increment()
-            timers?.connectionStarted()
+            timers.connectionStarted()
         }
         guardConnection()
     }
@@ -101,8 +91,8 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     /// Makes sure the connection's timer fires by the end of the current wait for a head. Called
     /// wherever the connection may have started waiting: a fire while it is busy does not re-arm.
     private func guardConnection() {
-        guard let context, awaitingHead, let deadline = timers?.deadline else { return }
-        timer.arm(at: deadline, on: context.eventLoop, handler: self)
+        guard let context, awaitingHead else { return }
+        timer.arm(at: timers.deadline, on: context.eventLoop, handler: self)
     }
 
     private var awaitingHead: Bool {
@@ -155,7 +145,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let part = unwrapInboundIn(data)
-        if case .head = part { timers?.headRead() }
+        if case .head = part { timers.headRead() }
         // A pipelined request waits until the response before it is complete. Holding it here (rather
         // than with NIO's pipelining helper, which stops and restarts reading around every request)
         // saves two epoll_ctl calls per request on the common, unpipelined path.
@@ -191,24 +181,15 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         // After an answer that closes the connection nothing more is read from it: a pipelined request
         // behind a refused one must never reach a backend.
         guard !closing else { return }
-        switch (part, state) {
-        case (.head(let head), _):
+        if case .head(let head) = part {
             begin(head, context: context)
-        case (.body, .authorizing(let parked)), (.end, .authorizing(let parked)):
-            parked.parts.append(part)
-        case (.body(let buffer), .forwarding(let attempt)):
-            attempt.sendBody(buffer)
-        case (.end(let trailers), .forwarding(let attempt)):
-            attempt.send(.end(trailers))
-        case (.end, .discarding):
-            state = .idle
-        case (.body, _), (.end, _):
-            break  // the request was answered: the rest of its body is dropped
+        } else {
+            take(part)
         }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        timers?.readCompleted(awaitingHead: awaitingHead)
+        timers.readCompleted(awaitingHead: awaitingHead)
         guardConnection()
         if case .forwarding(let attempt) = state { attempt.flushRequest() }
         context.fireChannelReadComplete()
@@ -241,53 +222,25 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func begin(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
         let start = NIODeadline.now()
-        timers?.requestStarted()
-        // An HTTP/2 stream ends with its response; the connection's life is NIOHTTP2's business.
-        keepAlive = (head.version.major == 2 || head.isKeepAlive) && !quiescing
+        timers.requestStarted()
+        keepAlive = head.isKeepAlive && !quiescing
         version = head.version
         var request = RequestContext(head: head, table: tables.current, start: start, bodyLimit: loop.limits.maxRequestBodyBytes)
         if request.upgrade != nil {
             upgradeRequested = true
             keepAlive = false
         }
-        let decision = pipeline.run(&request)
-        act(on: decision, request, context: context)
+        act(on: pipeline.run(&request), request)
     }
 
-    /// `parked` is the request's parking place when it has waited for a policy before.
-    private func act(on decision: PhaseDecision, _ request: RequestContext, context: ChannelHandlerContext, parked: ParkedRequest? = nil) {
-        switch decision {
-        case .answer(let answer):
-            respondLocally(answer, for: request)
-        case .forward(let plan):
-            let attempt = UpstreamAttempt(request: request, plan: plan, client: self, downstream: pipeline.downstream, loop: loop, tables: tables)
-            state = .forwarding(attempt)
-            attempt.start()
-        case .wait(let decide):
-            let parked = parked ?? ParkedRequest(request)
-            parked.request = request
-            state = .authorizing(parked)
-            let bound = NIOLoopBound((self, parked), eventLoop: context.eventLoop)
-            let eventLoop = context.eventLoop
-            decide { decision in
-                eventLoop.execute { bound.value.0.policyDecided(decision, for: bound.value.1) }
-            }
-        case .continue:
-            preconditionFailure("the pipeline returns only decisions")
-        }
-    }
+    // MARK: What the phases decided (RequestDriver)
 
-    private func policyDecided(_ decision: EdgeDecision, for parked: ParkedRequest) {
-        // The client went away, or the connection was failed meanwhile: nothing to resume.
-        guard let context, case .authorizing(let current) = state, current === parked else { return }
-        state = .idle
-        var request = parked.request
-        let next = pipeline.resume(&request, after: decision)
-        act(on: next, request, context: context, parked: parked)
-        if case .authorizing = state { return }  // another policy is deciding
-        // Replayed through the normal path, so body limits and backpressure apply as usual.
-        let parts = parked.parts
-        parked.parts = []
+    var eventLoop: (any EventLoop)? { context?.eventLoop }
+
+    func answer(_ answer: LocalAnswer, for request: RequestContext) { respondLocally(answer, for: request) }
+
+    func resumeAfterPolicy(replaying parts: [HTTPServerRequestPart]) {
+        guard let context else { return }
         for part in parts { handle(part, context: context) }
         drainPipelined()
         resumeClientReads()
@@ -307,7 +260,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         let body = answer.body
         LogPhase.run(record, status: Int(answer.status.code), bytesIn: bytesIn, bytesOut: grpc ? 0 : body.utf8.count, client: clientAddress,
                      attempt: nil, loop: loop)
-        timers?.answered()
+        timers.answered()
         if !requestEnded { state = .discarding }
         if grpc {
             let (head, trailers) = answer.grpcResponse(version: version)
@@ -333,8 +286,8 @@ extension ProxyHandler: NIOScheduledCallbackHandler {
     /// The wait for a head may have run out; a connection that is busy by now re-arms when it waits again.
     func handleScheduledCallback(eventLoop: some EventLoop) {
         timer.fired()
-        guard let context, awaitingHead, let verdict = timers?.check(now: .now()) else { return }
-        switch verdict {
+        guard let context, awaitingHead else { return }
+        switch timers.check(now: .now()) {
         case .fine:
             guardConnection()
         case .headTooSlow(let started):
@@ -380,7 +333,7 @@ extension ProxyHandler: ClientConnection {
 
     func endResponse(_ attempt: UpstreamAttempt, trailers: HTTPHeaders?) {
         guard let context else { return }
-        timers?.answered()
+        timers.answered()
         state = attempt.requestEnded ? .idle : .discarding
         let promise: EventLoopPromise<Void>? = keepAlive ? nil : context.eventLoop.makePromise()
         if !keepAlive { closing = true }

@@ -104,35 +104,29 @@ final class ConnectionSetup: Sendable {
             return try pipeline.addHandler(FastLaneHandler(setup: self, loop: loop, scheme: scheme, sniffing: false))
         }
         try HTTPPipelines.addServerCodec(to: pipeline, position: .last)
-        try pipeline.addHandler(ProxyHandler(listenerPort: listenerPort, scheme: scheme, tables: tables, loop: loop, guardsConnection: true))
+        try pipeline.addHandler(ProxyHandler(listenerPort: listenerPort, scheme: scheme, tables: tables, loop: loop))
     }
 
-    /// HTTP/2: each stream becomes an HTTP/1-shaped exchange on its own child channel, so routing,
-    /// filters and the upstream side are the same code as for HTTP/1.1. NIOHTTP2's defaults bound
-    /// rapid resets, CONTINUATION floods and control-frame buffering.
+    /// HTTP/2: NIOHTTP2Handler (whose defaults bound rapid resets, CONTINUATION floods and
+    /// control-frame buffering) and `HTTP2Connection`, which runs each stream through the same request
+    /// phases and upstream attempt as HTTP/1.1, without a child channel or an HTTP/1 translation.
     func configureHTTP2(_ channel: any Channel, scheme: String) throws {
         try? channel.pipeline.syncOperations.handler(type: TLSRecordCoalescer.self).defersFlushes = true
+        let window = 1 << 20
         var connection = NIOHTTP2Handler.ConnectionConfiguration()
         connection.initialSettings = [
             HTTP2Setting(parameter: .maxConcurrentStreams, value: 128),
             HTTP2Setting(parameter: .maxHeaderListSize, value: 65536),
-            HTTP2Setting(parameter: .initialWindowSize, value: 1 << 20),
+            HTTP2Setting(parameter: .initialWindowSize, value: window),
         ]
-        connection.targetWindowSize = 1 << 20
+        connection.targetWindowSize = window
         var stream = NIOHTTP2Handler.StreamConfiguration()
-        stream.targetWindowSize = 1 << 20
-        let loop = contexts.context(for: channel.eventLoop)
-        let listenerPort = self.listenerPort
-        let tables = self.tables
-        _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
-            mode: .server, connectionConfiguration: connection, streamConfiguration: stream
-        ) { streamChannel in
-            streamChannel.eventLoop.makeCompletedFuture {
-                try streamChannel.pipeline.syncOperations.addHandler(HTTP2FramePayloadToHTTP1ServerCodec())
-                try streamChannel.pipeline.syncOperations.addHandler(
-                    ProxyHandler(listenerPort: listenerPort, scheme: scheme, tables: tables, loop: loop))
-            }
-        }
+        stream.targetWindowSize = window
+        let streams = HTTP2Connection(listenerPort: listenerPort, scheme: scheme, tables: tables, loop: contexts.context(for: channel.eventLoop),
+                                      targetWindow: window)
+        let pipeline = channel.pipeline.syncOperations
+        try pipeline.addHandler(NIOHTTP2Handler(mode: .server, frameDelegate: streams, connectionConfiguration: connection, streamConfiguration: stream))
+        try pipeline.addHandler(streams)
     }
 }
 

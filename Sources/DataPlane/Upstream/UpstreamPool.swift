@@ -137,8 +137,10 @@ final class UpstreamConnection: @unchecked Sendable {  // confined to its channe
     let channel: any Channel
     let key: UpstreamKey
     let handler: UpstreamHandler
-    /// Weak: a connection can outlive its pool (a mirror still waiting after the gateway stopped).
-    private(set) weak var pool: UpstreamPool?
+    /// Strong: a connection can outlive the gateway that made it (a mirror still waiting after a
+    /// stop), and must find its pool then. (Not weak: a weakly referenced pool would take the slow,
+    /// side-table path on every retain.)
+    let pool: UpstreamPool
     var isIdle = false
     /// An HTTP/2 stream rather than a connection of its own: used once, then closed.
     let isStream: Bool
@@ -186,7 +188,7 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        if let connection { connection.pool?.forget(connection) }
+        if let connection { connection.pool.forget(connection) }
         let exchange = self.exchange
         self.exchange = nil
         exchange?.upstreamClosed(error: closeError)
@@ -196,7 +198,7 @@ final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if error is NIOSSLError || error is BoringSSLError, let connection {
             // A refused backend certificate is a configuration problem someone must see.
-            connection.pool?.logger.error("TLS to backend failed", metadata: [
+            connection.pool.logger.error("TLS to backend failed", metadata: [
                 "endpoint": "\(connection.key.endpoint.host):\(connection.key.endpoint.port)",
                 "policy": "\(connection.key.tls ?? "")", "error": "\(error)"])
         }
