@@ -44,15 +44,11 @@ struct ConnectionSetupTests {
     }
 
     @Test func eachHTTP1ConnectionIsCountedOnceAndClosedWhenIdleOnEitherPath() async throws {
-        let harness = GatewayHarness()
-        harness.limits.headerTimeout = .milliseconds(2000)
-        harness.limits.idleTimeout = .milliseconds(3000)
-        try await harness.startBackend("svc")
-        try harness.write("gw.yaml", Manifests.join(
-            Manifests.gateway(), Manifests.service("svc", targetPort: harness.backendPorts["svc"]!),
-            Manifests.route("all", path: "/", service: "svc")))
-        try await harness.start()
-        defer { Task { await harness.stop() } }
+        let (harness, backend) = try await LimitsTests.harness {
+            $0.headerTimeout = .milliseconds(2000)
+            $0.idleTimeout = .milliseconds(3000)
+        }
+        defer { Task { await harness.stop(); await backend.stop() } }
         let before = try await Self.activeConnections(harness)
 
         let lane = try BlockingSocket(port: harness.port, timeout: 8)
