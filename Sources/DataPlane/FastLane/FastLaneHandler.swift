@@ -9,31 +9,44 @@ import RoutingTable
 /// backend's response through as bytes: no HTTPRequestHead, no HTTPHeaders, no encoder on either side.
 ///
 /// Everything else leaves the lane for good: at the first request the lane will not take (or cannot
-/// yet see whole), the codec is put in front of `ProxyHandler`, gets the bytes untouched, and the
-/// lane removes itself. So the general path keeps sole charge of bodies, upgrades, filters, policies,
-/// every locally made answer and every malformed request; the lane only ever answers a backend
-/// failure it met itself (502), the way the general path words it.
+/// yet see whole), the codec and a `ProxyHandler` are put in behind it, get the bytes untouched, and
+/// the lane removes itself. So the general path keeps sole charge of bodies, upgrades, filters,
+/// policies, every locally made answer and every malformed request; the lane only ever answers a
+/// backend failure it met itself (502), the way the general path words it.
+///
+/// While the lane serves, it is the connection's only handler, and it keeps the connection's own
+/// concerns: on a cleartext port its first bytes tell HTTP/1 from prior-knowledge h2c, and the
+/// header and idle timeouts, drain and the active-connections gauge are its business
+/// (`LaneConnection.swift`), by the rules `ProxyHandler` takes over if the lane leaves.
 final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
     typealias OutboundIn = IOData
     typealias OutboundOut = IOData
 
-    let proxy: ProxyHandler
+    let setup: ConnectionSetup
     let loop: EventLoopContext
-    let tables: TableStore
-    let listenerPort: Int
-    let scheme: String
-    let scanner: RequestHeadScanner
+    /// The client; its address is filled in once the connection is known to speak HTTP/1.
+    var downstream: Downstream
     var context: ChannelHandlerContext?
     /// Bytes read from the client and not yet served (a pipelined request waits here).
     var inbound: ByteBuffer?
     var exchange: FastExchange?
-    /// A request whose edge policy is deciding; nothing more is read or served meanwhile.
-    var deciding: LaneRequest?
-    /// The connection's one timer for `timeouts:`, and when it fires.
-    var timer: Scheduled<Void>?
-    var timerDeadline: NIODeadline?
+    /// A request whose edge policy is deciding; nothing more is read or served meanwhile. Boxed:
+    /// the lane exists from accept, and a `LaneRequest` held inline (some 500 bytes) would be paid
+    /// by every idle connection.
+    var deciding: LaneRequest? {
+        get { decidingBox?.request }
+        set { decidingBox = newValue.map(DecidingRequest.init) }
+    }
+    private var decidingBox: DecidingRequest?
+    /// The connection's one timer: the wait for a request head, or the exchange's `timeouts:`.
+    var timer = ConnectionDeadline()
+    var timers: ConnectionTimers
+    /// A cleartext connection whose first bytes may still be the HTTP/2 connection preface.
+    var sniffing: Bool
+    /// The connection is counted in the active-connections gauge (from when it is known to be HTTP/1).
+    var counted = false
     /// The rest of a request body the backend no longer wants (it answered early, or the lane did),
     /// read and dropped so that the connection can carry the next request.
     var discarding: BodyFollower?
@@ -42,20 +55,23 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
     var closing = false
     var needsFlush = false
 
-    init(proxy: ProxyHandler, loop: EventLoopContext, tables: TableStore, listenerPort: Int, scheme: String) {
-        self.proxy = proxy
+    /// `sniffing`: added at accept on a cleartext port, before anything is known of the protocol;
+    /// otherwise added once TLS's ALPN has chosen HTTP/1.1.
+    init(setup: ConnectionSetup, loop: EventLoopContext, scheme: String, sniffing: Bool) {
+        self.setup = setup
         self.loop = loop
-        self.tables = tables
-        self.listenerPort = listenerPort
-        self.scheme = scheme
-        scanner = RequestHeadScanner(maxHeaderBytes: loop.limits.maxHeaderBytes, maxHeaderCount: loop.limits.maxHeaderCount,
-                                     maxURIBytes: loop.limits.maxURIBytes, maxBodyBytes: loop.limits.maxRequestBodyBytes)
+        downstream = Downstream(listenerPort: setup.listenerPort, scheme: scheme)
+        timers = ConnectionTimers(limits: loop.limits)
+        self.sniffing = sniffing
     }
 
-    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
-    func handlerRemoved(context: ChannelHandlerContext) {
-        self.context = nil
-        cancelTimer()
+    var tables: TableStore { setup.tables }
+    var listenerPort: Int { downstream.listenerPort }
+    var scheme: String { downstream.scheme }
+    /// Made per scan from the loop's limits rather than kept: four words less in every idle connection.
+    var scanner: RequestHeadScanner {
+        RequestHeadScanner(maxHeaderBytes: loop.limits.maxHeaderBytes, maxHeaderCount: loop.limits.maxHeaderCount,
+                           maxURIBytes: loop.limits.maxURIBytes, maxBodyBytes: loop.limits.maxRequestBodyBytes)
     }
 
     // MARK: Client side
@@ -67,6 +83,7 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
         if discarding != nil { return discard(bytes, context: context) }
         buffer(bytes)
+        if sniffing, !protocolChosen(context: context) { return }
         if exchange == nil { serveBuffered(context: context) }
     }
 
@@ -80,8 +97,8 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    /// ProxyHandler behind has seen no bytes; telling it a read completed would only start its
-    /// slow-head clock.
+    /// Nothing behind the lane has seen bytes: there is nothing to tell (when the lane leaves, it
+    /// tells the general path itself).
     func channelReadComplete(context: ChannelHandlerContext) {}
 
     func read(context: ChannelHandlerContext) {
@@ -113,15 +130,6 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     var downstreamIsWritable: Bool { context?.channel.isWritable ?? true }
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if event is ChannelShouldQuiesceEvent {
-            quiescing = true
-            // Mid-exchange the answer goes out with `connection: close`; idle, ProxyHandler closes now.
-            if exchange != nil || deciding != nil { return }
-        }
-        context.fireUserInboundEventTriggered(event)
-    }
-
     func channelInactive(context: ChannelHandlerContext) {
         if let exchange {
             // The client left mid-exchange: the backend connection is in an unknown state.
@@ -129,10 +137,9 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
             exchange.over()
             exchange.dropUpstream()
             for mirror in exchange.mirrors { mirror.clientLeft() }
-            proxy.fastLane(busy: false)
         }
         deciding = nil
-        cancelTimer()
+        connectionClosed()
         context.fireChannelInactive()
     }
 
@@ -155,7 +162,6 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
             // The head stays in `inbound` (the policy's answer is read against it), and so does
             // whatever arrives meanwhile: nothing is read until the policy has decided.
             deciding = request
-            proxy.fastLane(busy: true)
             let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
             let eventLoop = context.eventLoop
             decide { decision in eventLoop.execute { bound.value.policyDecided(decision) } }
@@ -243,10 +249,14 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         serveBuffered(context: context)
     }
 
-    /// Puts the codec in behind, hands it what is buffered, unread, and steps out of the pipeline.
+    /// Puts the codec and the general path in behind, hands them what is buffered, unread, and the
+    /// connection's state, and steps out of the pipeline.
     func leaveLane(context: ChannelHandlerContext) {
         do {
-            try HTTPPipelines.addServerCodec(to: context.pipeline.syncOperations, position: .after(self))
+            let pipeline = context.pipeline.syncOperations
+            try HTTPPipelines.addServerCodec(to: pipeline, position: .after(self))
+            try pipeline.addHandler(ProxyHandler(takingOver: downstream, timers: timers, quiescing: quiescing, tables: tables, loop: loop))
+            counted = false  // the general path now holds the connection's place in the gauge
         } catch {
             return context.close(promise: nil)
         }
@@ -258,4 +268,10 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
         if clientRead.releases() { context.read() }
         context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
     }
+}
+
+/// Where `FastLaneHandler.deciding` is kept.
+final class DecidingRequest {
+    let request: FastLaneHandler.LaneRequest
+    init(_ request: FastLaneHandler.LaneRequest) { self.request = request }
 }

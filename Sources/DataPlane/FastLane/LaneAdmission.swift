@@ -69,7 +69,7 @@ extension FastLaneHandler {
         if request.nextGuard < guards.count {
             let head = request.head
             let edgeRequest = EdgeRequest(scheme: scheme, method: head.method, host: request.host, path: request.path, query: request.query,
-                                          peerAddress: proxy.clientAddress,
+                                          peerAddress: downstream.clientAddress,
                                           header: { name in bytes.withUnsafeReadableBytes { RequestHeadScanner.value(of: name, in: $0, head) } },
                                           headerValues: { name in bytes.withUnsafeReadableBytes { RequestHeadScanner.values(of: name, in: $0, head) } },
                                           routeKey: EdgeChecks.routeKey(request.route))
@@ -149,11 +149,12 @@ extension FastLaneHandler {
     /// when the client asked).
     func answer(_ answer: LocalAnswer, record: RequestRecord, keepAlive: Bool, context: ChannelHandlerContext) {
         let bytes = answer.http1Bytes(keepAlive: keepAlive, allocator: context.channel.allocator)
-        loop.record(record, RequestOutcome(status: Int(answer.status.code), client: proxy.clientAddress, bytesOut: answer.body.utf8.count,
+        loop.record(record, RequestOutcome(status: Int(answer.status.code), client: downstream.clientAddress, bytesOut: answer.body.utf8.count,
                                            tryStart: nil, endpoint: nil))
-        proxy.fastLane(busy: false)
+        timers.answered(countingRequest: true)
         if keepAlive {
             context.writeAndFlush(wrapOutboundOut(.byteBuffer(bytes)), promise: nil)
+            guardConnection()
         } else {
             closing = true
             let channel = context.channel
@@ -182,7 +183,7 @@ extension FastLaneHandler {
             for span in head.keptSpans { out.writeBytes(UnsafeRawBufferPointer(rebasing: raw[span])) }
         }
         if !head.forwardedChain {
-            ForwardedHeaders.appendFresh(to: &out, client: proxy.clientAddress, node: proxy.forwardedNode, host: head.host, proto: scheme)
+            ForwardedHeaders.appendFresh(to: &out, client: downstream.clientAddress, node: downstream.forwardedNode, host: head.host, proto: scheme)
         }
         if head.requestID == nil {
             out.writeStaticString("x-request-id: ")
@@ -196,7 +197,7 @@ extension FastLaneHandler {
             out.writeStaticString("\r\n")
         }
         if head.forwardedChain || traced != nil {
-            let (client, node, scheme) = (proxy.clientAddress, proxy.forwardedNode, scheme)
+            let (client, node, scheme) = (downstream.clientAddress, downstream.forwardedNode, scheme)
             FieldLines.edit(&out, from: fieldsStart) { fields in
                 if head.forwardedChain { ForwardedHeaders.merge(into: &fields, client: client, node: node, host: head.host, proto: scheme) }
                 if let (span, tracing) = traced { tracing.inject(span, into: &fields) }

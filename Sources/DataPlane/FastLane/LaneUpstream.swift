@@ -8,7 +8,6 @@ extension FastLaneHandler: RawUpstreamUser {
     /// Starts the exchange with what followed its head: the start of its body, or the next request.
     func start(_ exchange: FastExchange, then bytes: ByteBuffer, context: ChannelHandlerContext) {
         self.exchange = exchange
-        proxy.fastLane(busy: true)
         for copy in MirrorRequest.copies(of: exchange.record, loop: loop) {
             exchange.mirrors.append(LaneMirror(request: exchange.request, requestEnded: exchange.requestBody.ended, isHEAD: exchange.isHEAD,
                                                cluster: copy.cluster, endpoint: copy.endpoint, tls: tables.upstreamTLS(for: copy.cluster),
@@ -28,26 +27,14 @@ extension FastLaneHandler: RawUpstreamUser {
 
     /// Makes sure the connection's one timer fires no later than the exchange's next deadline. A
     /// timer already due earlier is kept: when it fires it re-arms for whatever exchange is current.
-    /// So a keep-alive connection whose requests all carry `timeouts:` schedules about one task per
-    /// timeout period, not one (plus a cancel) per request.
     func armTimer(_ exchange: FastExchange) {
         guard let deadline = exchange.nextDeadline, let context else { return }
-        if let timerDeadline, timerDeadline <= deadline { return }
-        timer?.cancel()
-        timerDeadline = deadline
-        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { self.timerFired() }
-    }
-
-    func cancelTimer() {
-        timer?.cancel()
-        timer = nil
-        timerDeadline = nil
+        timer.arm(at: deadline, on: context.eventLoop, handler: self)
     }
 
     func timerFired() {
-        timer = nil
-        timerDeadline = nil
-        guard let exchange else { return }
+        timer.fired()
+        guard let exchange else { return waitRanOut() }
         let now = NIODeadline.now()
         if let deadline = exchange.requestDeadline, deadline <= now {
             return act(on: exchange.tries.deadlinePassed(.request), exchange)
@@ -289,10 +276,10 @@ extension FastLaneHandler: RawUpstreamUser {
     func settle(_ exchange: FastExchange, status: Int) {
         self.exchange = nil
         exchange.over()
-        loop.record(exchange.record, RequestOutcome(status: status, client: proxy.clientAddress, bytesIn: exchange.requestBody.contentBytes,
+        loop.record(exchange.record, RequestOutcome(status: status, client: downstream.clientAddress, bytesIn: exchange.requestBody.contentBytes,
                                                     bytesOut: exchange.bodyBytesSent,
                                                     tryStart: exchange.tryStart, endpoint: exchange.endpoint, retries: exchange.tries.retries))
-        proxy.fastLane(busy: false)
+        timers.answered(countingRequest: true)
     }
 
     func end(_ exchange: FastExchange, status: Int, context: ChannelHandlerContext) {
@@ -308,6 +295,7 @@ extension FastLaneHandler: RawUpstreamUser {
             return
         }
         context.flush()
+        guardConnection()
         if discarding == nil, inbound != nil { serveBuffered(context: context) } else if clientRead.releases() { context.read() }
     }
 

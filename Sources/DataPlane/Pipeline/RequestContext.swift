@@ -63,6 +63,12 @@ struct Downstream {
         self.listenerPort = listenerPort
         self.scheme = scheme
     }
+
+    /// Who is at the other end, worked out once per connection by whichever handler serves it first.
+    mutating func identify(_ channel: any Channel) {
+        clientAddress = channel.remoteAddress?.ipAddress ?? ""
+        forwardedNode = ForwardedHeaders.node(client: clientAddress)
+    }
 }
 
 /// What a phase decided about a request.

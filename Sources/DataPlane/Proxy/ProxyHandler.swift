@@ -33,10 +33,9 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Request
 
     /// The guard against slow and idle clients.
     private var timers: ConnectionTimers
-    private var connectionGuard: Scheduled<Void>?
+    private var timer = ConnectionDeadline()
+    /// This handler holds the connection's place in the active-connections gauge.
     private var counted = false
-    /// The fast lane in front is serving a request on this connection: the idle and header timeouts wait.
-    private var fastLaneBusy = false
 
     var clientAddress: String { pipeline.downstream.clientAddress }
     /// The client as a Forwarded `for=` node, worked out once per connection.
@@ -49,18 +48,31 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Request
         timers = ConnectionTimers(limits: loop.limits)
     }
 
+    /// Takes over an HTTP/1 connection the fast lane has served so far: who the client is, how long
+    /// it has waited for its next request, its place in the gauge, and whether it is draining.
+    init(takingOver downstream: Downstream, timers: ConnectionTimers, quiescing: Bool, tables: TableStore, loop: EventLoopContext) {
+        self.tables = tables
+        self.loop = loop
+        pipeline = RequestPipeline(downstream: downstream, loop: loop)
+        self.timers = timers
+        self.quiescing = quiescing
+        keepAlive = !quiescing
+        counted = true
+    }
+
     // MARK: Connection life
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        let address = context.channel.remoteAddress?.ipAddress ?? ""
-        pipeline.downstream.clientAddress = address
-        pipeline.downstream.forwardedNode = ForwardedHeaders.node(client: address)
+        if pipeline.downstream.clientAddress.isEmpty { pipeline.downstream.identify(context.channel) }
         // HTTP/1 handlers are added once the first bytes have told the protocol: already active.
         if context.channel.isActive { becameActive(context: context) }
     }
 
-    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+        timer.cancel(on: loop.eventLoop)
+    }
 
     func channelActive(context: ChannelHandlerContext) {
         becameActive(context: context)
@@ -68,54 +80,30 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Request
     }
 
     private func becameActive(context: ChannelHandlerContext) {
-        guard !counted else { return }
-        counted = true
-        loop.metrics.gauges.activeConnections.increment()
-        timers.connectionStarted()
-        armConnectionGuard(on: context.eventLoop)
+        if !counted {
+            counted = true
+            loop.metrics.gauges.activeConnections.increment()
+            timers.connectionStarted()
+        }
+        guardConnection()
     }
 
-    private func armConnectionGuard(on eventLoop: any EventLoop) {
-        let interval = timers.checkInterval
-        connectionGuard = eventLoop.assumeIsolated().scheduleTask(in: interval) {
-            guard let context = self.context else { return }
-            if self.checkConnectionGuard(context: context) { self.armConnectionGuard(on: eventLoop) }
-        }
-    }
-
-    /// False once the connection has been closed for dawdling.
-    private func checkConnectionGuard(context: ChannelHandlerContext) -> Bool {
-        guard awaitingHead else { return true }
-        let verdict = timers.check(now: .now())
-        switch verdict {
-        case .fine:
-            return true
-        case .headTooSlow(let started):
-            let millis = Int(loop.limits.headerTimeout.nanoseconds / 1_000_000)
-            let answer = LocalAnswer(.requestTimeout, "request head not received within \(TimeoutMessages.duration(millis))", closesConnection: true)
-            respondLocally(answer, record: RequestRecord(table: tables.current, method: "OTHER", start: started), requestEnded: true)
-            return false
-        case .idleTooLong:
-            context.close(promise: nil)
-            return false
-        }
+    /// Makes sure the connection's timer fires by the end of the current wait for a head. Called
+    /// wherever the connection may have started waiting: a fire while it is busy does not re-arm.
+    private func guardConnection() {
+        guard let context, awaitingHead else { return }
+        timer.arm(at: timers.deadline, on: context.eventLoop, handler: self)
     }
 
     private var awaitingHead: Bool {
-        guard case .idle = state, !fastLaneBusy else { return false }
+        guard case .idle = state else { return false }
         return pipelined.isEmpty && !upgradeRequested
-    }
-
-    /// When the fast lane has answered, the connection is idle from then on.
-    func fastLane(busy: Bool) {
-        fastLaneBusy = busy
-        if !busy { timers.answered(countingRequest: true) }
     }
 
     func channelInactive(context: ChannelHandlerContext) {
         if counted { loop.metrics.gauges.activeConnections.decrement() }
         counted = false
-        connectionGuard?.cancel()
+        timer.cancel(on: loop.eventLoop)
         // The client left mid-exchange: mirrors that have the whole request may still finish.
         if case .forwarding(let attempt) = state { attempt.abandon(mirrorsWithWholeRequestFinish: true) }
         state = .idle
@@ -186,6 +174,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Request
         // Parts handled here came from no read, so no read-complete will flush them to the backend.
         if case .forwarding(let attempt) = state { attempt.flushRequest() }
         if pipelined.isEmpty { resumeClientReads() }
+        guardConnection()
     }
 
     private func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
@@ -201,6 +190,7 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Request
 
     func channelReadComplete(context: ChannelHandlerContext) {
         timers.readCompleted(awaitingHead: awaitingHead)
+        guardConnection()
         if case .forwarding(let attempt) = state { attempt.flushRequest() }
         context.fireChannelReadComplete()
     }
@@ -286,6 +276,26 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Request
             closing = true
             let channel = context.channel
             context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in channel.close(promise: nil) }
+        }
+    }
+}
+
+// MARK: The connection's timer
+
+extension ProxyHandler: NIOScheduledCallbackHandler {
+    /// The wait for a head may have run out; a connection that is busy by now re-arms when it waits again.
+    func handleScheduledCallback(eventLoop: some EventLoop) {
+        timer.fired()
+        guard let context, awaitingHead else { return }
+        switch timers.check(now: .now()) {
+        case .fine:
+            guardConnection()
+        case .headTooSlow(let started):
+            let millis = Int(loop.limits.headerTimeout.nanoseconds / 1_000_000)
+            let answer = LocalAnswer(.requestTimeout, "request head not received within \(TimeoutMessages.duration(millis))", closesConnection: true)
+            respondLocally(answer, record: RequestRecord(table: tables.current, method: "OTHER", start: started), requestEnded: true)
+        case .idleTooLong:
+            context.close(promise: nil)
         }
     }
 }

@@ -30,8 +30,15 @@ final class ConnectionBudget: Sendable {
 
     init(limit: Int) { self.limit = limit }
 
-    /// False when the connection would exceed the limit; it must then be closed without a release.
-    func acquire() -> Bool {
+    /// Counts `channel` until it closes; false when it would exceed the limit (it must then be closed).
+    /// Without a limit nothing is counted, so accepting costs no close callback.
+    func admit(_ channel: any Channel) -> Bool {
+        guard limit > 0, acquire() else { return limit <= 0 }
+        channel.closeFuture.whenComplete { _ in self.release() }
+        return true
+    }
+
+    private func acquire() -> Bool {
         guard limit > 0 else { return true }
         let now = open.wrappingAdd(1, ordering: .relaxed).newValue
         if now > limit {
@@ -41,7 +48,7 @@ final class ConnectionBudget: Sendable {
         return true
     }
 
-    func release() {
+    private func release() {
         guard limit > 0 else { return }
         open.wrappingSubtract(1, ordering: .relaxed)
     }

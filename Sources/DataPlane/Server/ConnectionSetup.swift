@@ -9,25 +9,37 @@ import RoutingTable
 /// Builds the pipeline of an accepted connection. What a port speaks is only known once the first
 /// bytes arrive: cleartext ports tell HTTP/1.1 from prior-knowledge h2c by the connection preface,
 /// TLS ports read the ClientHello's server name to pick a certificate (or pass the stream through),
-/// then ALPN picks h2 or http/1.1.
-struct ConnectionSetup: Sendable {
+/// then ALPN picks h2 or http/1.1. One per listener port, shared by its connections' lanes.
+final class ConnectionSetup: Sendable {
     let listenerPort: Int
     let tables: TableStore
     let contexts: EventLoopContexts
     let logger: Logger
 
+    init(listenerPort: Int, tables: TableStore, contexts: EventLoopContexts, logger: Logger) {
+        self.listenerPort = listenerPort
+        self.tables = tables
+        self.contexts = contexts
+        self.logger = logger
+    }
+
     func configure(_ channel: any Channel, family: String) throws {
-        let budget = contexts.budget
-        guard budget.acquire() else {
+        guard contexts.budget.admit(channel) else {
             // Over the connection budget: closed at once, before any handler or buffer is spent on it.
             channel.close(promise: nil)
             return
         }
-        channel.closeFuture.whenComplete { _ in budget.release() }
+        try channel.syncOptions?.setOption(.maxMessagesPerRead, value: 16)
         if family == "TCP" { return try channel.pipeline.syncOperations.addHandler(streamProxy(channel, serverName: nil)) }
+        let loop = contexts.context(for: channel.eventLoop)
+        if family != "TLS", loop.fastLane {
+            // Cleartext HTTP with the fast lane: the lane is the connection's one handler from accept.
+            // It tells HTTP/1 from prior-knowledge h2c by the first bytes and guards the silence itself.
+            return try channel.pipeline.syncOperations.addHandler(FastLaneHandler(setup: self, loop: loop, scheme: "http", sniffing: true))
+        }
         // A client that connects and says nothing is closed after the header timeout; once its first
         // bytes have chosen the protocol, that protocol's handlers take over the guarding.
-        let silence = channel.eventLoop.assumeIsolated().scheduleTask(in: contexts.context(for: channel.eventLoop).limits.headerTimeout) {
+        let silence = channel.eventLoop.assumeIsolated().scheduleTask(in: loop.limits.headerTimeout) {
             channel.close(promise: nil)
         }
         switch family {
@@ -83,18 +95,16 @@ struct ConnectionSetup: Sendable {
                            loop: contexts.context(for: channel.eventLoop), logger: logger)
     }
 
-    /// HTTP/1.1. With the fast lane, the codec is only added when the lane steps aside, so a connection
-    /// the lane serves throughout never builds one.
+    /// HTTP/1.1. With the fast lane, the codec and the general path are only added when the lane
+    /// steps aside, so a connection the lane serves throughout never builds either.
     func configureHTTP1(_ channel: any Channel, scheme: String) throws {
         let loop = contexts.context(for: channel.eventLoop)
         let pipeline = channel.pipeline.syncOperations
-        let proxy = ProxyHandler(listenerPort: listenerPort, scheme: scheme, tables: tables, loop: loop)
         if loop.fastLane {
-            try pipeline.addHandler(FastLaneHandler(proxy: proxy, loop: loop, tables: tables, listenerPort: listenerPort, scheme: scheme))
-        } else {
-            try HTTPPipelines.addServerCodec(to: pipeline, position: .last)
+            return try pipeline.addHandler(FastLaneHandler(setup: self, loop: loop, scheme: scheme, sniffing: false))
         }
-        try pipeline.addHandler(proxy)
+        try HTTPPipelines.addServerCodec(to: pipeline, position: .last)
+        try pipeline.addHandler(ProxyHandler(listenerPort: listenerPort, scheme: scheme, tables: tables, loop: loop))
     }
 
     /// HTTP/2: NIOHTTP2Handler (whose defaults bound rapid resets, CONTINUATION floods and
@@ -120,14 +130,30 @@ struct ConnectionSetup: Sendable {
     }
 }
 
+/// The HTTP/2 connection preface (prior-knowledge h2c, RFC 9113 §3.3), told from an HTTP/1 request
+/// line by a cleartext connection's first bytes: by the fast lane, or by `HTTP2PrefaceSniffer`
+/// when the lane is off.
+enum HTTP2Preface {
+    private static let bytes = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
+
+    /// Whether the connection starts with the preface; nil while `first` is a shorter part of it
+    /// (the preface may arrive split over reads).
+    static func matches(_ first: ByteBuffer) -> Bool? {
+        let available = first.readableBytesView
+        let compared = min(available.count, bytes.count)
+        let isPrefix = available.prefix(compared).elementsEqual(bytes.prefix(compared))
+        if isPrefix && compared < bytes.count { return nil }
+        return isPrefix
+    }
+}
+
 /// Waits for enough of a cleartext connection's first bytes to tell the HTTP/2 connection preface
-/// (prior-knowledge h2c, RFC 9113 §3.3) from an HTTP/1 request line, configures the pipeline for it,
-/// replays the bytes and leaves. Only the first read of a connection passes through here.
+/// from an HTTP/1 request line, configures the pipeline for it, replays the bytes and leaves. Only
+/// the first read of a connection passes through here, and only when the fast lane is off.
 final class HTTP2PrefaceSniffer: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias Configure = (_ isHTTP2: Bool, _ channel: any Channel) throws -> Void
 
-    private static let preface = Array("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".utf8)
     private let configure: Configure
     private var buffered: ByteBuffer?
 
@@ -139,16 +165,13 @@ final class HTTP2PrefaceSniffer: ChannelInboundHandler, RemovableChannelHandler 
             buffered.writeBuffer(&incoming)
             incoming = buffered
         }
-        let available = incoming.readableBytesView
-        let compared = min(available.count, Self.preface.count)
-        let isPrefix = available.prefix(compared).elementsEqual(Self.preface.prefix(compared))
-        if isPrefix && compared < Self.preface.count {
+        guard let isHTTP2 = HTTP2Preface.matches(incoming) else {
             buffered = incoming
             return
         }
         buffered = nil
         do {
-            try configure(isPrefix, context.channel)
+            try configure(isHTTP2, context.channel)
         } catch {
             context.fireErrorCaught(error)
             context.close(promise: nil)

@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#else
+import Darwin
+#endif
 import Logging
 import NIOCore
 import NIOExtras
@@ -24,9 +29,15 @@ public actor ListenerManager {
     private let bindHost: String
     private let portMap: [Int: Binding]
     private let logger: Logger
-    /// NIOExtras' quiescing helper follows one server channel, so each bound port has its own.
-    /// UDP ports have no connections to drain, hence no quiescing helper.
-    private var servers: [Int: (channel: any Channel, quiescing: ServerQuiescingHelper?, family: String)] = [:]
+    /// A bound port: one listening socket per event loop for TCP families, one socket for UDP.
+    private struct Server {
+        /// NIOExtras' quiescing helper follows one server channel, so each socket has its own. UDP
+        /// sockets have no connections to drain, hence no quiescing helper.
+        var sockets: [(channel: any Channel, quiescing: ServerQuiescingHelper?)]
+        let family: String
+    }
+
+    private var servers: [Int: Server] = [:]
 
     public init(group: any EventLoopGroup, tables: TableStore, contexts: EventLoopContexts, bindHost: String,
                 portMap: [Int: Binding], logger: Logger) {
@@ -49,14 +60,12 @@ public actor ListenerManager {
             Self.stop(server)
             servers[port] = nil
             // Closed before apply returns: the port is free for a rebind and refuses new connections.
-            try? await server.channel.closeFuture.get()
+            for socket in server.sockets { try? await socket.channel.closeFuture.get() }
         }
         for (port, family) in ports.sorted(by: { $0.key < $1.key }) where servers[port] == nil {
             let binding = portMap[port] ?? Binding(host: bindHost, port: port)
-            let quiescing = family == "UDP" ? nil : ServerQuiescingHelper(group: group)
             do {
-                let channel = try await bind(listenerPort: port, family: family, on: binding, quiescing: quiescing)
-                servers[port] = (channel, quiescing, family)
+                servers[port] = Server(sockets: try await bind(listenerPort: port, family: family, on: binding), family: family)
                 logger.info("listening", metadata: ["listener_port": "\(port)", "address": "\(binding.host):\(binding.port)"])
             } catch {
                 failures[port] = "\(error)"
@@ -66,7 +75,7 @@ public actor ListenerManager {
         return failures
     }
 
-    public func localAddress(listenerPort: Int) -> SocketAddress? { servers[listenerPort]?.channel.localAddress }
+    public func localAddress(listenerPort: Int) -> SocketAddress? { servers[listenerPort]?.sockets.first?.channel.localAddress }
 
     /// Stops accepting on every port, lets in-flight requests finish and idle keep-alive connections
     /// close, then returns (or returns at the deadline with connections still open). The helpers are
@@ -87,28 +96,48 @@ public actor ListenerManager {
         timer.cancel()
     }
 
-    /// Stops accepting: TCP ports drain their connections through the quiescing helper, a UDP port
+    /// Stops accepting: TCP ports drain their connections through the quiescing helpers, a UDP port
     /// simply closes. `promise` completes when that is done.
-    private static func stop(_ server: (channel: any Channel, quiescing: ServerQuiescingHelper?, family: String),
-                             promise: EventLoopPromise<Void>? = nil) {
-        if let quiescing = server.quiescing {
-            quiescing.initiateShutdown(promise: promise)
-        } else {
-            server.channel.close(promise: promise)
+    private static func stop(_ server: Server, promise: EventLoopPromise<Void>? = nil) {
+        let stopped = server.sockets.map { socket in
+            let done = socket.channel.eventLoop.makePromise(of: Void.self)
+            if let quiescing = socket.quiescing {
+                quiescing.initiateShutdown(promise: done)
+            } else {
+                socket.channel.close(promise: done)
+            }
+            return done.futureResult
         }
+        guard let promise else { return }
+        EventLoopFuture.andAllComplete(stopped, on: promise.futureResult.eventLoop).cascade(to: promise)
     }
 
-    private func bind(listenerPort: Int, family: String, on binding: Binding, quiescing: ServerQuiescingHelper?) async throws -> any Channel {
+    /// TCP families get a listening socket per event loop, sharing the port (SO_REUSEPORT): the kernel
+    /// spreads the connections, and each loop accepts its own, so an accepted connection never hops
+    /// threads (no cross-loop registration, wake-up or bookkeeping per connection), and no loop does
+    /// every accept. A port 0 (the kernel picks) is picked by the first socket; the others join it.
+    private func bind(listenerPort: Int, family: String, on binding: Binding) async throws -> [(channel: any Channel, quiescing: ServerQuiescingHelper?)] {
+        var bound: [(channel: any Channel, quiescing: ServerQuiescingHelper?)] = []
+        var binding = binding
         do {
-            return try await bindUnnamed(listenerPort: listenerPort, family: family, on: binding, quiescing: quiescing)
+            if family == "UDP" { return [(try await bindUnnamed(listenerPort: listenerPort, family: family, on: binding, loop: nil, quiescing: nil), nil)] }
+            for loop in group.makeIterator() {
+                let quiescing = ServerQuiescingHelper(group: loop)
+                let channel = try await bindUnnamed(listenerPort: listenerPort, family: family, on: binding, loop: loop, quiescing: quiescing)
+                bound.append((channel, quiescing))
+                if binding.port == 0, let port = channel.localAddress?.port { binding.port = port }
+            }
+            return bound
         } catch {
+            for socket in bound { try? await socket.channel.close() }
             throw BindFailure(purpose: "listener port \(listenerPort)", host: binding.host, port: binding.port, underlying: error)
         }
     }
 
-    private func bindUnnamed(listenerPort: Int, family: String, on binding: Binding, quiescing: ServerQuiescingHelper?) async throws -> any Channel {
+    private func bindUnnamed(listenerPort: Int, family: String, on binding: Binding, loop: (any EventLoop)?,
+                             quiescing: ServerQuiescingHelper?) async throws -> any Channel {
         let setup = ConnectionSetup(listenerPort: listenerPort, tables: tables, contexts: contexts, logger: logger)
-        guard let quiescing else {
+        guard let quiescing, let loop else {
             let tables = self.tables, contexts = self.contexts, logger = self.logger
             return try await DatagramBootstrap(group: group)
                 .channelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -120,16 +149,18 @@ public actor ListenerManager {
                 }
                 .bind(host: binding.host, port: binding.port).get()
         }
-        return try await ServerBootstrap(group: group)
+        // No child channel options: the bootstrap applies those through a chain of futures per
+        // accepted connection (about ten allocations); `configure` sets them synchronously instead.
+        // TCP_NODELAY needs none: NIO sets it on the listening socket, and accepted sockets inherit it.
+        return try await ServerBootstrap(group: loop)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(.socketOption(NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: 1)
             .serverChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(quiescing.makeServerChannelHandler(channel: channel))
                 }
             }
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try setup.configure(channel, family: family) }
             }
