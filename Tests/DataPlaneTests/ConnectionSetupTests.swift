@@ -25,6 +25,33 @@ struct ConnectionSetupTests {
         return value
     }
 
+    /// Listeners share their port between event loops (SO_REUSEPORT); a second archway started on a
+    /// port the first holds must still be refused it, not silently take a share of its connections.
+    @Test func aSecondGatewayCannotJoinATakenPort() async throws {
+        let first = try await GatewayHarness.startWithOneRoute()
+        defer { Task { await first.stop() } }
+        let second = GatewayHarness()
+        try await second.startBackend("other")
+        try second.write("gw.yaml", Manifests.join(Manifests.gateway(), Manifests.service("other", targetPort: second.backendPorts["other"]!),
+                                                   Manifests.route("r", path: "/", service: "other")))
+        second.extraPortMap = [80: first.port]
+        let started: Bool
+        do {
+            try await second.start()
+            started = await second.hostPort(80) == first.port
+        } catch {
+            started = false
+        }
+        defer { Task { await second.stop() } }
+        #expect(!started, "the second gateway must not hold the first one's port")
+        for index in 0..<20 {
+            let socket = try BlockingSocket(port: first.port, timeout: 3)
+            socket.send("GET /\(index) HTTP/1.1\r\nHost: a.example.com\r\nConnection: close\r\n\r\n")
+            let answer = String(decoding: socket.receiveAll(), as: UTF8.self)
+            #expect(answer.contains("svc") && !answer.contains("other"), "every connection reaches the first gateway: \(answer.prefix(300))")
+        }
+    }
+
     @Test func theHTTP2PrefaceSplitOverReadsStillChoosesHTTP2() async throws {
         let harness = try await GatewayHarness.startWithOneRoute()
         defer { Task { await harness.stop() } }

@@ -121,6 +121,7 @@ public actor ListenerManager {
         var binding = binding
         do {
             if family == "UDP" { return [(try await bindUnnamed(listenerPort: listenerPort, family: family, on: binding, loop: nil, quiescing: nil), nil)] }
+            if binding.port != 0 { try await claimExclusively(binding) }
             for loop in group.makeIterator() {
                 let quiescing = ServerQuiescingHelper(group: loop)
                 let channel = try await bindUnnamed(listenerPort: listenerPort, family: family, on: binding, loop: loop, quiescing: quiescing)
@@ -132,6 +133,16 @@ public actor ListenerManager {
             for socket in bound { try? await socket.channel.close() }
             throw BindFailure(purpose: "listener port \(listenerPort)", host: binding.host, port: binding.port, underlying: error)
         }
+    }
+
+    /// SO_REUSEPORT would let a second process of the same user (another archway left running) join
+    /// the port silently and take a share of its connections. A plain bind first, closed at once,
+    /// makes a port that anyone already holds fail with "address in use", as it did before.
+    private func claimExclusively(_ binding: Binding) async throws {
+        let probe = try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .bind(host: binding.host, port: binding.port).get()
+        try await probe.close()
     }
 
     private func bindUnnamed(listenerPort: Int, family: String, on binding: Binding, loop: (any EventLoop)?,
