@@ -335,6 +335,7 @@ struct EdgePolicyTests {
         let refused = try await harness.send("/app", host: host, headers: [("Authorization", "Bearer bad")])
         #expect(refused.status == 401 && refused.text.hasPrefix("go away"), "the auth service's answer is the client's answer")
         #expect(refused.headers.first(name: "www-authenticate") == "Bearer realm=\"stub\"")
+        #expect(refused.headers["content-type"] == ["text/plain"], "the auth service's type, once: \(refused.headers["content-type"])")
 
         // Over HTTP/2 the stream waits for the auth service the same way (curl, h2c with prior knowledge).
         let url = "http://127.0.0.1:\(harness.port)/app/h2"

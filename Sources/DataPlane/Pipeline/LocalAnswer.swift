@@ -22,7 +22,10 @@ struct LocalAnswer {
     var body: String { message + "\n" }
 
     func textHead(version: HTTPVersion, keepAlive: Bool) -> HTTPResponseHead {
-        var fields = HTTPHeaders([("content-type", "text/plain; charset=utf-8"), ("content-length", String(body.utf8.count))])
+        let length = ("content-length", String(body.utf8.count))
+        // An answer relayed from elsewhere (a ForwardAuth service's refusal) keeps its own type.
+        let typed = headers.contains { $0.0.equalsLowercaseASCII("content-type") }
+        var fields = HTTPHeaders(typed ? [length] : [("content-type", "text/plain; charset=utf-8"), length])
         fields.add(contentsOf: headers)
         if !keepAlive { fields.add(name: "connection", value: "close") }
         return HTTPResponseHead(version: version, status: status, headers: fields)
