@@ -73,6 +73,22 @@ struct HTTP2StreamTests {
         #expect(seconds >= 0.8 && seconds < 5, "closed \(seconds) s after the answer, with a 1 s idle timeout")
     }
 
+    /// `Expect: 100-continue` over HTTP/2 (curl): the gateway's own 100 (a HEADERS block) lets the
+    /// body come, and the backend gets it whole, without the expectation.
+    @Test func aContinueExpectationIsAnsweredOnAStream() async throws {
+        let harness = try await GatewayHarness.startWithOneRoute()
+        defer { Task { await harness.stop() } }
+        let body = String(repeating: "x", count: 5000)
+        let result = try await ExternalTool.curlOffThePool(["--http2-prior-knowledge", "-H", "Host: a.example.com", "-H", "Expect: 100-continue",
+                                                            "--data-binary", body, "-w", "\n@@\n%{http_code} %{http_version}",
+                                                            "http://127.0.0.1:\(harness.port)/upload"])
+        #expect(result.writeOut == "200 2", "\(result)")
+        let echoed = try JSONSerialization.jsonObject(with: Data(result.body.utf8)) as? [String: Any] ?? [:]
+        #expect(echoed["body_bytes"] as? Int == 5000, "\(result.body.prefix(300))")
+        let forwarded = echoed["headers"] as? [String: Any] ?? [:]
+        #expect(forwarded["x-forwarded-for"] != nil && forwarded["expect"] == nil, "the expectation is the gateway's to answer, not forwarded: \(forwarded)")
+    }
+
     @Test func aResetMidResponseFreesTheBackendExchange() async throws {
         let harness = try await GatewayHarness.startWithOneRoute()
         defer { Task { await harness.stop() } }
