@@ -91,27 +91,17 @@ final class LaneMirror: RawUpstreamUser {
         guard !abandoned else { return }
         var buffer = buffer
         if responseBody == nil {
-            if var held = heldResponse {
-                held.writeBuffer(&buffer)
-                buffer = held
-                heldResponse = nil
-            }
-            while responseBody == nil {
-                switch buffer.withUnsafeReadableBytes({ ResponseHeadScanner().scan($0, requestIsHEAD: isHEAD) }) {
-                case .incomplete:
-                    heldResponse = buffer
-                    return
-                case .malformed:
-                    return abandon()
-                case .head(let head):
-                    buffer.moveReaderIndex(forwardBy: head.length)
-                    if head.status >= 200 {
-                        responseBody = BodyFollower(head.framing)
-                        reusable = head.reusable
-                    } else if buffer.readableBytes == 0 {
-                        return
-                    }
-                }
+            switch ResponseHeadScanner.finalHead(&buffer, held: &heldResponse, requestIsHEAD: isHEAD) {
+            case .incomplete:
+                return
+            case .malformed:
+                return abandon()
+            case .head(let head) where head.status == 101:
+                return abandon()  // no upgrade was asked for
+            case .head(let head):
+                buffer.moveReaderIndex(forwardBy: head.length)
+                responseBody = BodyFollower(head.framing)
+                reusable = head.reusable
             }
         }
         guard let (_, rest) = responseBody!.split(buffer) else { return abandon() }

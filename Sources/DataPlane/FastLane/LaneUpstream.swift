@@ -149,30 +149,16 @@ extension FastLaneHandler: RawUpstreamUser {
         exchange.tries.responseBytesArrived()
         var buffer = buffer
         if case .awaitingHead = exchange.response {
-            if var held = exchange.heldResponse {
-                held.writeBuffer(&buffer)
-                buffer = held
-                exchange.heldResponse = nil
-            }
-            while true {
-                let scan = buffer.withUnsafeReadableBytes { ResponseHeadScanner().scan($0, requestIsHEAD: exchange.isHEAD) }
-                switch scan {
-                case .incomplete:
-                    exchange.heldResponse = buffer
-                    return
-                case .malformed(let why):
-                    return backendBroke(exchange, "backend \(exchange.cluster.id) sent an invalid response: \(why)", context: context)
-                case .head(let head) where head.status < 200:
-                    // Interim answers (103 Early Hints, a stray 100) stay between archway and the backend;
-                    // a 101 cannot be one, since no upgrade was asked for.
-                    guard head.status != 101 else {
-                        return backendBroke(exchange, "backend \(exchange.cluster.id) switched protocols unasked", context: context)
-                    }
-                    buffer.moveReaderIndex(forwardBy: head.length)
-                    if buffer.readableBytes == 0 { return }
-                case .head(let head):
-                    return beginResponse(exchange, head: head, buffer: buffer, context: context)
-                }
+            switch ResponseHeadScanner.finalHead(&buffer, held: &exchange.heldResponse, requestIsHEAD: exchange.isHEAD) {
+            case .incomplete:
+                return
+            case .malformed(let why):
+                return backendBroke(exchange, "backend \(exchange.cluster.id) sent an invalid response: \(why)", context: context)
+            case .head(let head) where head.status == 101:
+                // No upgrade was asked for on the lane.
+                return backendBroke(exchange, "backend \(exchange.cluster.id) switched protocols unasked", context: context)
+            case .head(let head):
+                return beginResponse(exchange, head: head, buffer: buffer, context: context)
             }
         }
         forwardBody(exchange, buffer, context: context)
