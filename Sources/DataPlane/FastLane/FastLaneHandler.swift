@@ -3,16 +3,19 @@ import NIOHTTP1
 import RoutingTable
 
 /// The HTTP/1.1 fast lane (Pingora's and nginx's way of proxying: bytes in, edited bytes out). It
-/// sits where NIOHTTP1's codec would and serves the common request — a route that forwards, with
-/// header filters and timeouts, with or without a body — by scanning the head in place, streaming
-/// the body as it came (Content-Length or chunked, framing checked on the way) and writing the
-/// backend's response through as bytes: no HTTPRequestHead, no HTTPHeaders, no encoder on either side.
+/// sits where NIOHTTP1's codec would and serves the common request — a route that forwards or
+/// answers itself, with header filters, rewrites, timeouts, retries, sessions, mirrors and edge
+/// policies, with or without a body — by scanning the head in place, streaming the body as it came
+/// (Content-Length or chunked, framing checked on the way) and writing the backend's response
+/// through as bytes: no HTTPRequestHead, no HTTPHeaders, no encoder on either side. Every decision
+/// is the general path's own rule (`CORSPhase`, `EdgeChecks`, `PickUpstreamPhase`, `HeaderRules`,
+/// `UpstreamTries`, `LocalAnswer`).
 ///
-/// Everything else leaves the lane for good: at the first request the lane will not take (or cannot
-/// yet see whole), the codec and a `ProxyHandler` are put in behind it, get the bytes untouched, and
-/// the lane removes itself. So the general path keeps sole charge of bodies, upgrades, filters,
-/// policies, every locally made answer and every malformed request; the lane only ever answers a
-/// backend failure it met itself (502), the way the general path words it.
+/// Everything else leaves the lane for good, before any policy is asked: at the first request the
+/// lane will not take (or cannot yet see whole), the codec and a `ProxyHandler` are put in behind
+/// it, get the bytes untouched, and the lane removes itself. So the general path keeps sole charge
+/// of upgrades, HTTP/1.0, h2c backends and every head outside the scanner's strict subset
+/// (malformed ones included, which llhttp answers).
 ///
 /// While the lane serves, it is the connection's only handler, and it keeps the connection's own
 /// concerns: on a cleartext port its first bytes tell HTTP/1 from prior-knowledge h2c, and the
