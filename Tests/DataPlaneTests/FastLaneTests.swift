@@ -232,6 +232,7 @@ final class ScriptedBackend: Sendable {
     private let channel = NIOLockedValueBox<(any Channel)?>(nil)
     private let unanswered = NIOLockedValueBox(0)
     private let lines = NIOLockedValueBox<[String]>([])
+    private let accepted = NIOLockedValueBox(0)
 
     /// With `answersPerConnection`, a connection that already answered that many requests is closed
     /// when the next one arrives, unanswered.
@@ -243,12 +244,15 @@ final class ScriptedBackend: Sendable {
     var connectionsClosedUnanswered: Int { unanswered.withLockedValue { $0 } }
     /// Every request line received, answered or not ("POST /x HTTP/1.1").
     var requestLines: [String] { lines.withLockedValue { $0 } }
+    /// Connections the gateway opened to this backend.
+    var connectionsAccepted: Int { accepted.withLockedValue { $0 } }
 
     func start(group: any EventLoopGroup) async throws -> Int {
         let answers = self.answers, limit = answersPerConnection
         let bound = try await ServerBootstrap(group: group)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+            .childChannelInitializer { [self] channel in
+                accepted.withLockedValue { $0 += 1 }
+                return channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(ScriptedHandler(answers: answers, limit: limit, closedUnanswered: { [self] in
                         unanswered.withLockedValue { $0 += 1 }
                     }, received: { [self] line in lines.withLockedValue { $0.append(line) } }))

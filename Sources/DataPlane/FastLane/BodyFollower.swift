@@ -37,7 +37,8 @@ struct BodyFollower {
 
     /// `buffer` split into the bytes that belong to the body and those past its end (nil when there
     /// are none); nil when a chunked body is malformed.
-    mutating func split(_ buffer: ByteBuffer) -> (body: ByteBuffer, rest: ByteBuffer?)? {
+    /// `pieces` hears where a chunked body's data and trailers lie in `buffer`.
+    mutating func split(_ buffer: ByteBuffer, pieces: (ChunkedBodyTracker.Piece) -> Void = { _ in }) -> (body: ByteBuffer, rest: ByteBuffer?)? {
         guard !ended else { return (ByteBuffer(), buffer.readableBytes > 0 ? buffer : nil) }
         switch framing {
         case .none:
@@ -48,7 +49,7 @@ struct BodyFollower {
             ended = remaining == 0
             return Self.cut(buffer, at: taken)
         case .chunked:
-            switch buffer.withUnsafeReadableBytes({ chunks.consume($0) }) {
+            switch buffer.withUnsafeReadableBytes({ chunks.consume($0, pieces: pieces) }) {
             case .needMore:
                 return (buffer, nil)
             case .ended(let at):

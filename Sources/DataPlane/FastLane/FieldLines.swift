@@ -19,19 +19,29 @@ struct FieldLines: EditableFields {
     private init(_ buffer: ByteBuffer, from start: Int) {
         source = buffer
         buffer.withUnsafeReadableBytes { raw in
-            var at = start - buffer.readerIndex
-            while at < raw.count {
-                var colon = at
-                while raw[colon] != UInt8(ascii: ":") { colon += 1 }
-                var valueStart = colon + 1
-                while raw[valueStart] == UInt8(ascii: " ") || raw[valueStart] == UInt8(ascii: "\t") { valueStart += 1 }
-                var end = valueStart
-                while raw[end] != UInt8(ascii: "\r") { end += 1 }
-                lines.append((at..<colon, valueStart..<end, at..<(end + 2)))
-                at = end + 2
-            }
+            Self.forEachLine(raw, from: start - buffer.readerIndex) { lines.append(($0, $1, $2)) }
         }
         removed = Array(repeating: false, count: lines.count)
+    }
+
+    /// Each field line from `start` on, up to the end of `raw` or an empty line: its name, its value
+    /// without the whitespace around it, and the whole line with its CRLF. The lines must have been
+    /// checked by one of the scanners (a colon in each, CRLF endings): nothing is validated here.
+    static func forEachLine(_ raw: UnsafeRawBufferPointer, from start: Int,
+                            _ body: (_ name: Range<Int>, _ value: Range<Int>, _ line: Range<Int>) -> Void) {
+        var at = start
+        while at < raw.count, raw[at] != UInt8(ascii: "\r") {
+            var colon = at
+            while raw[colon] != UInt8(ascii: ":") { colon += 1 }
+            var valueStart = colon + 1
+            while raw[valueStart] == UInt8(ascii: " ") || raw[valueStart] == UInt8(ascii: "\t") { valueStart += 1 }
+            var end = valueStart
+            while raw[end] != UInt8(ascii: "\r") { end += 1 }
+            var valueEnd = end
+            while valueEnd > valueStart, raw[valueEnd - 1] == UInt8(ascii: " ") || raw[valueEnd - 1] == UInt8(ascii: "\t") { valueEnd -= 1 }
+            body(at..<colon, valueStart..<valueEnd, at..<(end + 2))
+            at = end + 2
+        }
     }
 
     /// Edits the field lines in place. The lines are read and the edits planned first, with the

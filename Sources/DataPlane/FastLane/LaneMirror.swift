@@ -6,7 +6,7 @@ import RoutingTable
 /// abandoned; cut off after `MirrorRequest.lifetime`), carried as the primary's own bytes over the
 /// raw pool. The response is read only to find its end, so the connection can go back to the pool.
 final class LaneMirror: RawUpstreamUser {
-    private let pool: RawUpstreamPool
+    private let pool: UpstreamPool
     private var connection: RawUpstreamConnection?
     /// The head and body bytes held while the connection is being opened.
     private var pending: ByteBuffer?
@@ -19,7 +19,7 @@ final class LaneMirror: RawUpstreamUser {
     private var reusable = true
     private let isHEAD: Bool
 
-    init(request: ByteBuffer, requestEnded: Bool, isHEAD: Bool, cluster: CompiledCluster, endpoint: Endpoint, tls: UpstreamTLSSetup?, pool: RawUpstreamPool,
+    init(request: ByteBuffer, requestEnded: Bool, isHEAD: Bool, cluster: CompiledCluster, endpoint: Endpoint, tls: UpstreamTLSSetup?, pool: UpstreamPool,
          eventLoop: any EventLoop, onFinish: @escaping (_ abandoned: Bool) -> Void) {
         self.pool = pool
         self.onFinish = onFinish
@@ -122,7 +122,7 @@ final class LaneMirror: RawUpstreamUser {
 
     func upstreamReadComplete() {}
 
-    func upstreamClosed() {
+    func upstreamClosed(error: (any Error)?) {
         connection = nil
         if case .untilClose? = responseBody?.framing, !abandoned {
             abandoned = true

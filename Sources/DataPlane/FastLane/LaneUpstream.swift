@@ -11,7 +11,7 @@ extension FastLaneHandler: RawUpstreamUser {
         for copy in MirrorRequest.copies(of: exchange.record, loop: loop) {
             exchange.mirrors.append(LaneMirror(request: exchange.request, requestEnded: exchange.requestBody.ended, isHEAD: exchange.isHEAD,
                                                cluster: copy.cluster, endpoint: copy.endpoint, tls: tables.upstreamTLS(for: copy.cluster),
-                                               pool: loop.rawPool, eventLoop: context.eventLoop, onFinish: copy.finished))
+                                               pool: loop.pool, eventLoop: context.eventLoop, onFinish: copy.finished))
         }
         if !exchange.requestBody.ended {
             takeRequestBody(bytes, for: exchange, context: context)
@@ -104,15 +104,15 @@ extension FastLaneHandler: RawUpstreamUser {
         if let millis = exchange.record.route?.backendTimeoutMillis { exchange.tryDeadline = .now() + .milliseconds(Int64(millis)) }
         armTimer(exchange)
         let cluster = exchange.cluster
-        if allowReuse, let idle = loop.rawPool.takeIdle(UpstreamKey(endpoint: endpoint, tls: cluster.tls?.poolKey)) {
+        if allowReuse, let idle = loop.pool.takeIdle(UpstreamKey(endpoint: endpoint, tls: cluster.tls?.poolKey)) {
             return attach(idle, reused: true, to: exchange)
         }
         if let refusal = exchange.gate?.reserveConnection() { return fail(exchange, refusal) }
         let tls = tables.upstreamTLS(for: cluster)
-        loop.rawPool.connect(endpoint, tls: tls).assumeIsolated().whenComplete { result in
+        loop.pool.connect(endpoint, tls: tls).assumeIsolated().whenComplete { result in
             exchange.gate?.connectFinished(try? result.get().channel, endpoint: endpoint)
             guard self.exchange === exchange else {
-                if case .success(let connection) = result { self.loop.rawPool.release(connection) }
+                if case .success(let connection) = result { self.loop.pool.release(connection) }
                 return
             }
             switch result {
@@ -229,7 +229,7 @@ extension FastLaneHandler: RawUpstreamUser {
         context.flush()
     }
 
-    func upstreamClosed() {
+    func upstreamClosed(error: (any Error)?) {
         guard let exchange, let context else { return }
         exchange.upstream = nil
         switch exchange.response {
@@ -251,7 +251,7 @@ extension FastLaneHandler: RawUpstreamUser {
         if !exchange.requestBody.ended { exchange.upstreamReusable = false }
         if exchange.upstreamReusable, let upstream = exchange.upstream {
             exchange.upstream = nil
-            loop.rawPool.release(upstream)
+            loop.pool.release(upstream)
         } else {
             exchange.dropUpstream()
         }

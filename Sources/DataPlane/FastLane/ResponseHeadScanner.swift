@@ -183,9 +183,17 @@ struct ResponseHeadScanner {
     }
 }
 
-/// Follows a chunked body (RFC 9112 §7.1) as it streams past, to find where the message ends; the
-/// bytes themselves go on unchanged.
+/// Follows a chunked body (RFC 9112 §7.1) as it streams past, to find where the message ends. The
+/// fast lane passes the bytes on unchanged; the general path's reader also asks where the data and the
+/// trailer section lie, to hand on the body without its framing.
 struct ChunkedBodyTracker {
+    /// Where, in the bytes just given, a run of chunk data or of the trailer section lies (the trailer
+    /// run ends with the section's closing empty line once it has come).
+    enum Piece: Equatable {
+        case data(Range<Int>)
+        case trailer(Range<Int>)
+    }
+
     enum Progress: Equatable {
         case needMore
         /// The message ends this many bytes into the bytes just given.
@@ -208,9 +216,11 @@ struct ChunkedBodyTracker {
     /// Bytes of the extension name or token value being read.
     private var tokenBytes = 0
 
-    mutating func consume(_ bytes: UnsafeRawBufferPointer) -> Progress {
+    mutating func consume(_ bytes: UnsafeRawBufferPointer, pieces: (Piece) -> Void = { _ in }) -> Progress {
         var at = 0
         let count = bytes.count
+        var trailerFrom: Int? = isInTrailer ? 0 : nil
+        defer { if let from = trailerFrom, from < at, isInTrailer { pieces(.trailer(from..<at)) } }
         while at < count {
             let byte = bytes[at]
             switch state {
@@ -267,9 +277,11 @@ struct ChunkedBodyTracker {
             case .sizeLF:
                 guard byte == UInt8(ascii: "\n") else { return .malformed }
                 state = size == 0 ? .trailerStart : .data
+                if size == 0 { trailerFrom = at + 1 }
                 sizeDigits = 0
             case .data:
                 let taken = min(size, count - at)
+                if taken > 0 { pieces(.data(at..<(at + taken))) }
                 dataBytes += taken
                 size -= taken
                 at += taken
@@ -305,11 +317,20 @@ struct ChunkedBodyTracker {
             case .finalLF:
                 guard byte == UInt8(ascii: "\n") else { return .malformed }
                 state = .size
+                if let from = trailerFrom { pieces(.trailer(from..<(at + 1))) }
+                trailerFrom = nil
                 return .ended(at: at + 1)
             }
             at += 1
         }
         return .needMore
+    }
+
+    private var isInTrailer: Bool {
+        switch state {
+        case .trailerStart, .trailerName, .trailerValue, .trailerLF, .finalLF: true
+        default: false
+        }
     }
 
     private static func hexValue(_ byte: UInt8) -> Int? {

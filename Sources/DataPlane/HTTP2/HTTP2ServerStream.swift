@@ -211,8 +211,8 @@ extension HTTP2ServerStream: ClientConnection {
     }
 
     /// Upgrades are HTTP/1.1 only (`RequestContext.upgrade`): an HTTP/2 request never asks for one.
-    func switchProtocols(_ head: HTTPResponseHead, backend: UpstreamConnection) {
-        backend.channel.close(promise: nil)
+    func switchProtocols(_ head: HTTPResponseHead, backend: any Channel, firstBytes: ByteBuffer?) {
+        backend.close(promise: nil)
         cutResponse()
     }
 }

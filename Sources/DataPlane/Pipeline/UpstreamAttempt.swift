@@ -20,7 +20,7 @@ final class UpstreamAttempt: UpstreamExchange {
     var gate: BackendGate? { plan.backend.health.map { BackendGate(health: $0, cluster: cluster.id, loop: loop) } }
 
     var owesContinue: Bool
-    var connection: UpstreamConnection?
+    var connection: (any UpstreamLink)?
     /// Every decision about trying again, timing out and the breaker's request slot.
     var tries: UpstreamTries
     /// Parts received from the client before the backend connection was ready.
@@ -88,23 +88,23 @@ final class UpstreamAttempt: UpstreamExchange {
             return
         }
         if case .body = part { tries.sentBody() }
-        connection.channel.write(part, promise: nil)
+        connection.write(part)
         needsFlush = true
     }
 
     /// The client's read is complete: what it brought goes to the backend in one flush.
     func flushRequest() {
-        if needsFlush, let connection { connection.channel.flush() }
+        if needsFlush, let connection { connection.flush() }
         needsFlush = false
     }
 
     /// Request backpressure: the client is read only while the backend connection takes bytes.
     var takesRequestBytes: Bool {
-        requestEnded || (connection?.channel.isWritable ?? false)
+        requestEnded || (connection?.isWritable ?? false)
     }
 
     /// Response backpressure: the client can take bytes again, so the backend is read again.
-    func clientBecameWritable() { connection?.handler.resumeReading() }
+    func clientBecameWritable() { connection?.resumeReading() }
 
     private func remember(_ part: HTTPClientRequestPart) {
         guard replay != nil else { return }
@@ -140,17 +140,17 @@ final class UpstreamAttempt: UpstreamExchange {
         tryStart = .now()
         tries.connecting()
         startTryTimer()
-        if !cluster.http2, allowReuse, let idle = loop.pool.takeIdle(UpstreamKey(endpoint: endpoint, tls: cluster.tls?.poolKey)) {
+        if !cluster.http2, allowReuse, let idle = loop.pool.idleLink(UpstreamKey(endpoint: endpoint, tls: cluster.tls?.poolKey)) {
             return attach(idle, reused: true)
         }
         if let refusal = gate?.reserveConnection() { return fail(refusal) }
         let tls = tables.upstreamTLS(for: cluster)
-        let connecting = cluster.http2 ? loop.pool.openStream(to: endpoint, tls: tls) : loop.pool.connect(endpoint, tls: tls)
-        connecting.assumeIsolated().whenComplete { result in
+        loop.pool.openLink(to: endpoint, http2: cluster.http2, tls: tls).assumeIsolated().whenComplete { result in
             gate?.connectFinished(try? result.get().channel, endpoint: endpoint)
             guard !self.isOver else {
-                // The client went away (or the request was answered) while connecting.
-                if case .success(let connection) = result { self.loop.pool.release(connection) }
+                // The client went away (or the request was answered) while connecting: a new HTTP/1
+                // connection that carried nothing goes to the pool.
+                if case .success(let connection) = result { connection.release() }
                 return
             }
             switch result {
@@ -163,20 +163,20 @@ final class UpstreamAttempt: UpstreamExchange {
     }
 
 
-    private func attach(_ connection: UpstreamConnection, reused: Bool) {
+    private func attach(_ connection: any UpstreamLink, reused: Bool) {
         self.connection = connection
         tries.attached(reused: reused)
-        connection.handler.exchange = self
+        connection.attach(self)
         if owesContinue {
             owesContinue = false
             client.sendContinue(version: request.head.version)
         }
         for part in pending {
             if case .body = part { tries.sentBody() }
-            connection.channel.write(part, promise: nil)
+            connection.write(part)
         }
         pending.removeAll()
-        connection.channel.flush()
+        connection.flush()
         client.backendTakesBytes()
     }
 
@@ -185,8 +185,7 @@ final class UpstreamAttempt: UpstreamExchange {
     func dropConnection() {
         guard let connection else { return }
         self.connection = nil
-        connection.handler.exchange = nil
-        connection.channel.close(promise: nil)
+        connection.close()
     }
 
 
@@ -225,6 +224,14 @@ final class UpstreamAttempt: UpstreamExchange {
 
     func upstreamWritabilityChanged(isWritable: Bool) {
         if isWritable { client.backendTakesBytes() }
+    }
+
+    func upstreamMalformed(_ why: String) {
+        guard !isOver else { return }
+        connection = nil
+        tries.responseBytesArrived()
+        if responseStarted { return cut() }
+        fail(LocalAnswer(.badGateway, "backend \(cluster.id) sent an invalid response: \(why)"))
     }
 
     func upstreamClosed(error: (any Error)?) {
@@ -267,7 +274,7 @@ final class UpstreamAttempt: UpstreamExchange {
         if let connection {
             if requestEnded && responseKeepAlive {
                 self.connection = nil
-                loop.pool.release(connection)
+                connection.release()
             } else {
                 dropConnection()
             }
@@ -309,9 +316,12 @@ final class UpstreamAttempt: UpstreamExchange {
         tries.finished()
         end()
         self.connection = nil
-        connection.handler.exchange = nil
+        guard let backend = connection.handOverForTunnel() else {
+            connection.close()
+            return cut()
+        }
         log(status: 101)
-        client.switchProtocols(ResponseFilterPhase.switchingProtocols(response, plan: plan), backend: connection)
+        client.switchProtocols(ResponseFilterPhase.switchingProtocols(response, plan: plan), backend: backend.channel, firstBytes: backend.firstBytes)
     }
 
     private func end() {
@@ -342,5 +352,6 @@ protocol ClientConnection: AnyObject {
     func answerInstead(_ attempt: UpstreamAttempt, _ answer: LocalAnswer)
     /// The attempt failed after the response started.
     func cutResponse()
-    func switchProtocols(_ head: HTTPResponseHead, backend: UpstreamConnection)
+    /// `firstBytes`: what the backend sent after its 101, the tunnel's first bytes towards the client.
+    func switchProtocols(_ head: HTTPResponseHead, backend: any Channel, firstBytes: ByteBuffer?)
 }

@@ -13,7 +13,7 @@ final class MirrorRequest: UpstreamExchange {
     static let lifetime = TimeAmount.seconds(60)
 
     private let pool: UpstreamPool
-    private var connection: UpstreamConnection?
+    private var connection: (any UpstreamLink)?
     private var pending: [HTTPClientRequestPart]
     private var pendingBytes = 0
     private var requestEnded = false
@@ -44,14 +44,13 @@ final class MirrorRequest: UpstreamExchange {
         self.onFinish = onFinish
         pending = [.head(head)]
         let key = UpstreamKey(endpoint: endpoint, tls: cluster.tls?.poolKey)
-        if !cluster.http2, let idle = pool.takeIdle(key) {
+        if !cluster.http2, let idle = pool.idleLink(key) {
             attach(idle)
         } else {
-            let connecting = cluster.http2 ? pool.openStream(to: endpoint, tls: tls) : pool.connect(endpoint, tls: tls)
-            connecting.assumeIsolated().whenComplete { result in
+            pool.openLink(to: endpoint, http2: cluster.http2, tls: tls).assumeIsolated().whenComplete { result in
                 switch result {
                 case .success(let connection) where !self.abandoned: self.attach(connection)
-                case .success(let connection): connection.channel.close(promise: nil)
+                case .success(let connection): connection.release()
                 case .failure: self.abandon()
                 }
             }
@@ -59,12 +58,12 @@ final class MirrorRequest: UpstreamExchange {
         deadline = pool.eventLoop.assumeIsolated().scheduleTask(in: Self.lifetime) { self.abandon() }
     }
 
-    private func attach(_ connection: UpstreamConnection) {
+    private func attach(_ connection: any UpstreamLink) {
         self.connection = connection
-        connection.handler.exchange = self
-        for part in pending { connection.channel.write(part, promise: nil) }
+        connection.attach(self)
+        for part in pending { connection.write(part) }
         pending = []
-        connection.channel.flush()
+        connection.flush()
     }
 
     /// The primary's next request part.
@@ -77,8 +76,9 @@ final class MirrorRequest: UpstreamExchange {
             return
         }
         // Writing to a mirror that is not keeping up would queue without bound.
-        guard connection.channel.isWritable else { return abandon() }
-        connection.channel.writeAndFlush(part, promise: nil)
+        guard connection.isWritable else { return abandon() }
+        connection.write(part)
+        connection.flush()
     }
 
     private func finished(abandoned: Bool) {
@@ -94,8 +94,7 @@ final class MirrorRequest: UpstreamExchange {
         deadline?.cancel()
         if let connection {
             self.connection = nil
-            connection.handler.exchange = nil
-            connection.channel.close(promise: nil)
+            connection.close()
         }
     }
 
@@ -105,10 +104,14 @@ final class MirrorRequest: UpstreamExchange {
         deadline?.cancel()
         abandoned = true
         finished(abandoned: false)
-        requestEnded ? pool.release(connection) : connection.channel.close(promise: nil)
+        requestEnded ? connection.release() : connection.close()
     }
 
     func upstreamReadComplete() {}
+    func upstreamMalformed(_ why: String) {
+        connection = nil
+        abandon()
+    }
     func upstreamClosed(error: (any Error)?) {
         connection = nil
         abandon()

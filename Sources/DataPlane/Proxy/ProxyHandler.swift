@@ -359,12 +359,14 @@ extension ProxyHandler: ClientConnection {
     }
 
     /// The 101 goes to the client, then both connections become the two ends of a byte tunnel.
-    func switchProtocols(_ head: HTTPResponseHead, backend connection: UpstreamConnection) {
-        guard let context else { return connection.channel.close(promise: nil) }
+    func switchProtocols(_ head: HTTPResponseHead, backend: any Channel, firstBytes: ByteBuffer?) {
+        guard let context else { return backend.close(promise: nil) }
         state = .idle
         context.writeAndFlush(wrapOutboundOut(.head(head)), promise: nil)
         upgradeRequested = false  // the tunnel's reads must pass
         let gauges = loop.metrics.gauges
-        HTTPPipelines.tunnel(client: context.channel, proxy: self, backend: connection.channel) { gauges.activeConnections.decrement() }
+        HTTPPipelines.tunnel(client: context.channel, proxy: self, backend: backend, firstBytes: firstBytes) {
+            gauges.activeConnections.decrement()
+        }
     }
 }

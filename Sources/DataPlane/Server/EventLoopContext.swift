@@ -10,7 +10,6 @@ final class EventLoopContext: @unchecked Sendable {
     let eventLoop: any EventLoop
     let pool: UpstreamPool
     /// Backend connections of the HTTP/1 fast lane (no codec in their pipelines).
-    let rawPool: RawUpstreamPool
     /// Plain HTTP/1.1 requests take the fast lane; off, every request takes the general path.
     let fastLane: Bool
     let metrics: RequestMetrics
@@ -32,7 +31,6 @@ final class EventLoopContext: @unchecked Sendable {
         self.limits = limits
         self.accessLog = accessLog.map { AccessLog(writer: $0, eventLoop: eventLoop) }
         self.pool = UpstreamPool(eventLoop: eventLoop, logger: logger, openConnections: metrics.upstreamConnections)
-        self.rawPool = RawUpstreamPool(connections: pool)
         self.metrics = RequestMetrics(metrics)
         self.randomState = seed | 1
     }
@@ -100,7 +98,7 @@ public final class EventLoopContexts: Sendable {
     /// can then shut down with no work left on them.
     public func closeIdleConnections() async {
         for context in contexts.values {
-            let closed = context.eventLoop.flatSubmit { context.pool.closeAll().and(context.rawPool.closeAll()).map { _ in } }
+            let closed = context.eventLoop.flatSubmit { context.pool.closeAll() }
             try? await closed.get()
         }
     }

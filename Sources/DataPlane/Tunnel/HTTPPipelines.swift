@@ -14,12 +14,6 @@ enum HTTPPipelines {
                                                  withOutboundHeaderValidation: false)
     }
 
-    static func removeClientHandlers(from channel: any Channel) throws {
-        let pipeline = channel.pipeline.syncOperations
-        try pipeline.removeHandler(pipeline.handler(type: UpstreamHandler.self), promise: nil)
-        try pipeline.removeHandler(pipeline.handler(type: HTTPRequestEncoder.self), promise: nil)
-        try pipeline.removeHandler(pipeline.handler(type: ByteToMessageHandler<HTTPResponseDecoder>.self), promise: nil)
-    }
 
     static func removeServerHandlers(from channel: any Channel, proxy: ProxyHandler) throws {
         let pipeline = channel.pipeline.syncOperations
@@ -29,16 +23,20 @@ enum HTTPPipelines {
     }
 
     /// After a 101, both connections drop their HTTP handlers and become the two ends of a byte
-    /// tunnel. The surgery waits for the next tick so the decoders have finished the call that
-    /// delivered the 101; bytes they hold by then are handed to the tunnel.
-    static func tunnel(client: any Channel, proxy: ProxyHandler, backend: any Channel, onClose: @escaping () -> Void) {
+    /// tunnel. The surgery waits for the next tick so the client's decoder has finished the call that
+    /// delivered the 101; bytes it holds by then are handed to the tunnel. `firstBytes` are what the
+    /// backend sent after its 101 (read by its raw connection): the client gets them first.
+    static func tunnel(client: any Channel, proxy: ProxyHandler, backend: any Channel, firstBytes: ByteBuffer?,
+                       onClose: @escaping () -> Void) {
         client.eventLoop.assumeIsolated().execute {
             do {
                 let (clientEnd, backendEnd) = TunnelHandler.pair(onClose: onClose)
                 try client.pipeline.syncOperations.addHandler(clientEnd)
                 try backend.pipeline.syncOperations.addHandler(backendEnd)
-                try removeClientHandlers(from: backend)
+                let backendPipeline = backend.pipeline.syncOperations
+                try backendPipeline.removeHandler(backendPipeline.handler(type: RawUpstreamConnection.self), promise: nil)
                 try removeServerHandlers(from: client, proxy: proxy)
+                if let firstBytes { clientEnd.send(firstBytes) }
             } catch {
                 client.close(promise: nil)
                 backend.close(promise: nil)

@@ -46,6 +46,12 @@ final class TunnelHandler: ChannelDuplexHandler, RemovableChannelHandler {
         idleTimer?.cancel()
     }
 
+    /// Bytes for this end's channel that its partner read before the tunnel was built.
+    func send(_ bytes: ByteBuffer) {
+        touch()
+        context?.writeAndFlush(wrapOutboundOut(bytes), promise: nil)
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         touch()
         partner?.context?.write(data, promise: nil)

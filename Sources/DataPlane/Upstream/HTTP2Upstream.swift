@@ -22,7 +22,7 @@ final class HTTP2UpstreamConnections {
     }
 
     /// A new stream to `endpoint`, opening the connection first if there is none (or it died).
-    func openStream(to endpoint: Endpoint, tls: UpstreamTLSSetup?, pool: UpstreamPool) -> EventLoopFuture<UpstreamConnection> {
+    func openStream(to endpoint: Endpoint, tls: UpstreamTLSSetup?, pool: UpstreamPool) -> EventLoopFuture<HTTP2StreamLink> {
         let key = UpstreamKey(endpoint: endpoint, tls: tls?.policy.poolKey)
         return connection(to: key, tls: tls, pool: pool).flatMap { connection in
             connection.multiplexer.createStreamChannel { stream in
@@ -32,10 +32,7 @@ final class HTTP2UpstreamConnections {
                 }
             }
         }.flatMapThrowing { stream in
-            let handler = try stream.pipeline.syncOperations.handler(type: UpstreamHandler.self)
-            let upstream = UpstreamConnection(channel: stream, key: key, handler: handler, pool: pool, isStream: true)
-            handler.connection = upstream
-            return upstream
+            HTTP2StreamLink(stream: stream, handler: try stream.pipeline.syncOperations.handler(type: UpstreamHandler.self))
         }
     }
 

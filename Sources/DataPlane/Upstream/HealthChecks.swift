@@ -71,7 +71,7 @@ protocol Cancellable: Sendable {
 private final class HealthProbe: UpstreamExchange {
     private let check: BackendResilience.HealthCheck
     private let verdict: (Bool) -> Void
-    private var connection: UpstreamConnection?
+    private var connection: HTTP1UpstreamLink?
     private var decided = false
     private var deadline: Scheduled<Void>?
 
@@ -87,14 +87,16 @@ private final class HealthProbe: UpstreamExchange {
         pool.connect(endpoint, tls: tls).assumeIsolated().whenComplete { result in
             switch result {
             case .success(let connection) where probe.decided:
-                connection.channel.close(promise: nil)
-            case .success(let connection):
+                connection.close()
+            case .success(let raw):
+                let connection = HTTP1UpstreamLink(raw)
                 probe.connection = connection
-                connection.handler.exchange = probe
+                connection.attach(probe)
                 let head = HTTPRequestHead(version: .http1_1, method: .GET, uri: check.path,
                                            headers: ["host": "\(endpoint.host):\(endpoint.port)", "user-agent": "archway-health-check"])
-                connection.channel.write(HTTPClientRequestPart.head(head), promise: nil)
-                connection.channel.writeAndFlush(HTTPClientRequestPart.end(nil), promise: nil)
+                connection.write(.head(head))
+                connection.write(.end(nil))
+                connection.flush()
             case .failure:
                 probe.decide(false)
             }
@@ -107,8 +109,7 @@ private final class HealthProbe: UpstreamExchange {
         deadline?.cancel()
         if let connection {
             self.connection = nil
-            connection.handler.exchange = nil
-            connection.channel.close(promise: nil)
+            connection.close()
         }
         verdict(passed)
     }
@@ -117,6 +118,7 @@ private final class HealthProbe: UpstreamExchange {
         if case .head(let head) = part, head.status.code >= 200 { decide(check.expectedStatuses.contains(Int(head.status.code))) }
     }
     func upstreamReadComplete() {}
+    func upstreamMalformed(_ why: String) { decide(false) }
     func upstreamClosed(error: (any Error)?) { decide(false) }
     func upstreamWritabilityChanged(isWritable: Bool) {}
     var downstreamIsWritable: Bool { true }

@@ -27,10 +27,12 @@ extension UpstreamTLS {
 
 /// Keep-alive connections to backends, one pool per event loop (nginx's and Envoy's per-worker model):
 /// a downstream connection only borrows upstream connections of its own loop, so bytes never cross
-/// threads and the pool needs no lock. Idle connections are reused LIFO (the warmest first).
+/// threads and the pool needs no lock. HTTP/1 connections are raw (`RawUpstreamConnection`) and shared
+/// by the fast lane and the general path: one pool, whichever path a request took. Idle connections
+/// are reused LIFO (the warmest first). HTTP/2 backends get one multiplexed connection each.
 final class UpstreamPool: @unchecked Sendable {  // confined to `eventLoop`
     let eventLoop: any EventLoop
-    private var idle: [UpstreamKey: [UpstreamConnection]] = [:]
+    private var idle: [UpstreamKey: [RawUpstreamConnection]] = [:]
     let logger: Logger
     private let maxIdlePerEndpoint: Int
     let connectTimeout: TimeAmount
@@ -50,17 +52,17 @@ final class UpstreamPool: @unchecked Sendable {  // confined to `eventLoop`
     }
 
     /// A new HTTP/2 stream to `endpoint` (h2c backends); streams are never pooled, their connection is.
-    func openStream(to endpoint: Endpoint, tls: UpstreamTLSSetup? = nil) -> EventLoopFuture<UpstreamConnection> {
+    func openStream(to endpoint: Endpoint, tls: UpstreamTLSSetup? = nil) -> EventLoopFuture<HTTP2StreamLink> {
         http2.openStream(to: endpoint, tls: tls, pool: self)
     }
 
     /// The warmest idle connection to `endpoint`, if one is still open. Synchronous: the common case
     /// (a pooled connection) costs no future and no callback.
-    func takeIdle(_ key: UpstreamKey) -> UpstreamConnection? {
+    func takeIdle(_ key: UpstreamKey) -> RawUpstreamConnection? {
         eventLoop.assertInEventLoop()
         while let connection = idle[key]?.popLast() {
             connection.isIdle = false
-            if connection.channel.isActive { return connection }
+            if connection.isActive { return connection }
         }
         return nil
     }
@@ -94,128 +96,35 @@ final class UpstreamPool: @unchecked Sendable {  // confined to `eventLoop`
     }
 
     /// A new HTTP/1.1 connection to `endpoint` on this event loop, over TLS when `tls` is given.
-    func connect(_ endpoint: Endpoint, tls: UpstreamTLSSetup? = nil) -> EventLoopFuture<UpstreamConnection> {
-        let key = UpstreamKey(endpoint: endpoint, tls: tls?.policy.poolKey)
+    func connect(_ endpoint: Endpoint, tls: UpstreamTLSSetup?) -> EventLoopFuture<RawUpstreamConnection> {
+        let connection = RawUpstreamConnection(key: UpstreamKey(endpoint: endpoint, tls: tls?.policy.poolKey), pool: self)
         return openChannel(to: endpoint, tls: tls) { pipeline in
-            try pipeline.addHTTPClientHandlers(leftOverBytesStrategy: .forwardBytes, enableOutboundHeaderValidation: false)
-            try pipeline.addHandler(UpstreamHandler())
-        }.flatMapThrowing { channel in
-            let handler = try channel.pipeline.syncOperations.handler(type: UpstreamHandler.self)
-            let connection = UpstreamConnection(channel: channel, key: key, handler: handler, pool: self)
-            handler.connection = connection
-            return connection
-        }
+            try pipeline.addHandler(connection)
+        }.map { _ in connection }
     }
 
     /// Returns a connection whose exchange finished cleanly; closes it if the pool is full.
-    func release(_ connection: UpstreamConnection) {
+    func release(_ connection: RawUpstreamConnection) {
         eventLoop.assertInEventLoop()
-        connection.handler.exchange = nil
-        guard !connection.isStream, connection.channel.isActive, (idle[connection.key]?.count ?? 0) < maxIdlePerEndpoint else {
-            connection.channel.close(promise: nil)
-            return
-        }
+        connection.user = nil
+        guard connection.isActive, (idle[connection.key]?.count ?? 0) < maxIdlePerEndpoint else { return connection.close() }
+        // A read held for a slow client is resumed: an idle connection must see the backend close it,
+        // and the next exchange must see its answer.
+        connection.resumeReading()
         connection.isIdle = true
         idle[connection.key, default: []].append(connection)
     }
 
     /// Called when an idle connection is closed by the backend.
-    func forget(_ connection: UpstreamConnection) {
+    func forget(_ connection: RawUpstreamConnection) {
         guard connection.isIdle else { return }
         connection.isIdle = false
         idle[connection.key]?.removeAll { $0 === connection }
     }
 
     func closeAll() -> EventLoopFuture<Void> {
-        let closes = idle.values.joined().map { $0.channel.close() } + [http2.closeAll()]
+        let closes = idle.values.joined().compactMap { $0.channel?.close() } + [http2.closeAll()]
         idle.removeAll()
         return EventLoopFuture.andAllComplete(closes, on: eventLoop)
-    }
-}
-
-final class UpstreamConnection: @unchecked Sendable {  // confined to its channel's event loop
-    let channel: any Channel
-    let key: UpstreamKey
-    let handler: UpstreamHandler
-    /// Strong: a connection can outlive the gateway that made it (a mirror still waiting after a
-    /// stop), and must find its pool then. (Not weak: a weakly referenced pool would take the slow,
-    /// side-table path on every retain.)
-    let pool: UpstreamPool
-    var isIdle = false
-    /// An HTTP/2 stream rather than a connection of its own: used once, then closed.
-    let isStream: Bool
-
-    init(channel: any Channel, key: UpstreamKey, handler: UpstreamHandler, pool: UpstreamPool, isStream: Bool = false) {
-        self.channel = channel
-        self.key = key
-        self.handler = handler
-        self.pool = pool
-        self.isStream = isStream
-    }
-}
-
-/// What an upstream connection reports to the request it is serving.
-protocol UpstreamExchange: AnyObject {
-    func upstreamReceived(_ part: HTTPClientResponsePart)
-    func upstreamReadComplete()
-    func upstreamClosed(error: (any Error)?)
-    func upstreamWritabilityChanged(isWritable: Bool)
-    /// False while the downstream client cannot take more bytes: the upstream stops reading.
-    var downstreamIsWritable: Bool { get }
-}
-
-/// Sits at the end of an upstream connection's pipeline and hands everything to the current exchange.
-final class UpstreamHandler: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPClientResponsePart
-    typealias OutboundIn = HTTPClientRequestPart
-    typealias OutboundOut = HTTPClientRequestPart
-
-    var connection: UpstreamConnection?
-    var exchange: (any UpstreamExchange)?
-    private var context: ChannelHandlerContext?
-    private var backendRead = HeldRead()
-    private var closeError: (any Error)?
-
-    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
-    func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        exchange?.upstreamReceived(unwrapInboundIn(data))
-    }
-
-    func channelReadComplete(context: ChannelHandlerContext) {
-        exchange?.upstreamReadComplete()
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        if let connection { connection.pool.forget(connection) }
-        let exchange = self.exchange
-        self.exchange = nil
-        exchange?.upstreamClosed(error: closeError)
-        connection = nil
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if error is NIOSSLError || error is BoringSSLError, let connection {
-            // A refused backend certificate is a configuration problem someone must see.
-            connection.pool.logger.error("TLS to backend failed", metadata: [
-                "endpoint": "\(connection.key.endpoint.host):\(connection.key.endpoint.port)",
-                "policy": "\(connection.key.tls ?? "")", "error": "\(error)"])
-        }
-        closeError = error
-        context.close(promise: nil)
-    }
-
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
-        exchange?.upstreamWritabilityChanged(isWritable: context.channel.isWritable)
-    }
-
-    /// Response backpressure: while the client is slow, stop reading from the backend.
-    func read(context: ChannelHandlerContext) {
-        if backendRead.passes(when: exchange?.downstreamIsWritable ?? true) { context.read() }
-    }
-
-    func resumeReading() {
-        if let context, backendRead.releases() { context.read() }
     }
 }
