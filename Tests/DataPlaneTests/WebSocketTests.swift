@@ -110,6 +110,20 @@ struct WebSocketTests {
         #expect(result.writeOut == "101", "\(result.writeOut) \(result.stderr)")
     }
 
+    /// A backend whose first frame comes in the same read as its 101: the frame is the tunnel's first
+    /// bytes, after the 101, not lost with the HTTP reading of the connection.
+    @Test func bytesTheBackendSendsWithIts101ReachTheClient() async throws {
+        let backend = ScriptedBackend(["/ws": ("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\nfirst-frame", false)])
+        let harness = try await FastLaneTests.gateway(backend: backend.start)
+        defer { Task { await backend.stop(); await harness.stop() } }
+        let socket = try BlockingSocket(port: harness.port, timeout: 3)
+        socket.send("GET /ws HTTP/1.1\r\nHost: a.example.com\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                    + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        let head = socket.receive(through: "\r\n\r\n") ?? ""
+        #expect(head.hasPrefix("HTTP/1.1 101"), "\(head)")
+        #expect(socket.receive(exactly: 11).map { String(decoding: $0, as: UTF8.self) } == "first-frame")
+    }
+
     @Test func aRefusedUpgradeIsAnsweredAndTheConnectionClosed() async throws {
         let harness = try await GatewayHarness.startWithOneRoute()
         defer { Task { await harness.stop() } }

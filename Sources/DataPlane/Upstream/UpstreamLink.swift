@@ -104,16 +104,18 @@ final class HTTP1UpstreamLink: UpstreamLink, RawUpstreamUser, @unchecked Sendabl
 
     func upstreamRead(_ buffer: ByteBuffer) {
         let events = reader.read(buffer)
-        // Bytes after an ended response mean the connection cannot be pooled: known before the end is
-        // delivered, because the exchange releases the link on it.
-        let ended = events.contains { if case .end = $0 { true } else { false } }
-        if ended, case .rest = events.last { outOfStep = true }
+        // What follows the response is known before the response is delivered, because the exchange
+        // acts on it at once: after an end, bytes mean the connection cannot be pooled (the end
+        // releases it); after a 101, they are the tunnel's first (the 101 hands the connection over).
+        if case .rest(let bytes) = events.last {
+            if events.contains(where: { if case .end = $0 { true } else { false } }) { outOfStep = true } else { tunnelBytes = bytes }
+        }
         for event in events {
             switch event {
             case .head(let head): exchange?.upstreamReceived(.head(head))
             case .body(let body): exchange?.upstreamReceived(.body(body))
             case .end(let trailers): exchange?.upstreamReceived(.end(trailers))
-            case .rest(let bytes): if !ended { tunnelBytes = bytes }
+            case .rest: break
             case .malformed(let why):
                 let exchange = self.exchange
                 close()
