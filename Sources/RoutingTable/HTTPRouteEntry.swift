@@ -47,6 +47,9 @@ public struct RetryPolicy: Sendable, Codable, Equatable {
     public var codes: [Int]
     public var attempts: Int
     public var backoffMillis: Int
+    /// The wait between tries when the route names none: Envoy's 25 ms base interval, so a retry does
+    /// not hit a failing backend in the same instant (and a request timeout still has room).
+    public static let defaultBackoffMillis = 25
     public init(codes: [Int], attempts: Int, backoffMillis: Int) {
         self.codes = codes
         self.attempts = attempts

@@ -89,7 +89,8 @@ extension Translator {
                     RouteTimeouts(requestMillis: $0.request.flatMap(parseGatewayDuration), backendRequestMillis: $0.backendRequest.flatMap(parseGatewayDuration))
                 }
                 let retry = rule.retry.map {
-                    RetryPolicy(codes: $0.codes ?? [], attempts: $0.attempts ?? 1, backoffMillis: $0.backoff.flatMap(parseGatewayDuration) ?? 0)
+                    RetryPolicy(codes: $0.codes ?? [], attempts: $0.attempts ?? 1,
+                                backoffMillis: $0.backoff.flatMap(parseGatewayDuration) ?? RetryPolicy.defaultBackoffMillis)
                 }
                 let session = try rule.sessionPersistence.map {
                     try compileSession($0, matches: matches, defaultName: "\(routeKind)/\(routeNamespace)/\(route.metadata.name)/\(rule.name ?? String(index))")

@@ -46,6 +46,31 @@ import Testing
         #expect(decisions == [.resend, .resend, .fail(.closedBeforeAnswer)])
     }
 
+    /// HTTPRouteRetryConnectionError: with `attempts: 3` the backend sees at most four tries, warm
+    /// pooled connections or not (a stale-connection resend would otherwise come on top), and a
+    /// budget spent on resets answers 503.
+    @Test func aRetryPolicyCountsEveryTryLostWithItsConnection() {
+        var tries = Self.tries("GET", retry: RetryPolicy(codes: [], attempts: 3, backoffMillis: 25))
+        var seen = 0
+        var decisions: [UpstreamTries.Next] = []
+        while !tries.isOver {
+            tries.attached(reused: true)
+            seen += 1
+            let next = tries.connectionClosed()
+            decisions.append(next)
+            if case .retry = next { _ = tries.backoffElapsed(); tries.connecting() }
+        }
+        #expect(seen == 4)
+        #expect(decisions == [.retry(backoffMillis: 25), .retry(backoffMillis: 25), .retry(backoffMillis: 25), .fail(.retriesExhausted)])
+        // Once a retry has been made, a stale connection is not resent for free either.
+        var late = Self.tries("GET", retry: RetryPolicy(codes: [500], attempts: 1, backoffMillis: 0))
+        late.attached(reused: false)
+        #expect(late.responseHead(status: 500) == .retry(backoffMillis: 0))
+        late.connecting()
+        late.attached(reused: true)
+        #expect(late.connectionClosed() == .fail(.retriesExhausted))
+    }
+
     @Test func connectFailuresTryOnePerEndpointPlusOneAndAtMostThree() {
         func connects(endpoints: Int) -> Int {
             var tries = Self.tries(endpoints: endpoints)

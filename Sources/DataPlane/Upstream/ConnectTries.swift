@@ -48,6 +48,10 @@ enum ConnectTries {
         case .cannotConnect:
             let why = connectError.map { Self.failure($0.0, cluster: cluster, $0.1) } ?? "cannot connect to backend \(cluster)"
             return LocalAnswer(.badGateway, why)
+        case .retriesExhausted:
+            // Envoy's and the Gateway API conformance tests' status for a retry budget spent on resets.
+            return LocalAnswer(.serviceUnavailable, "backend \(cluster) failed before responding on every try the route's retry policy allows: "
+                               + (closeError.map { "\($0)" } ?? "connection closed"))
         case .closedBeforeAnswer:
             return LocalAnswer(.badGateway, "backend \(cluster) failed before responding: " + (closeError.map { "\($0)" } ?? "connection closed"))
         case .requestTimeout:

@@ -23,6 +23,8 @@ struct UpstreamTries {
     enum Failure: Equatable {
         case cannotConnect
         case closedBeforeAnswer
+        /// Every try the retry policy allowed was lost with its connection (reset, closed unanswered).
+        case retriesExhausted
         case requestTimeout
         case backendTimeout
     }
@@ -130,17 +132,21 @@ struct UpstreamTries {
 
     /// The backend connection closed (or failed) under the current try.
     ///
-    /// Pingora's rule: before any response byte, a *reused* keep-alive connection that fails was most
-    /// likely closed by the backend while idle, so the request is sent once more on a fresh
-    /// connection — but only when a second copy can do no harm: an idempotent method whose body, if
-    /// it has one, had not gone out, and at most three connects in all. Anything else might already
-    /// have had its effect: a retry policy may still try again (the route's owner asked for that),
-    /// otherwise the client gets a 502 rather than the backend getting the request twice.
+    /// A retry policy with attempts left tries again, and the try counts: `attempts` bounds what the
+    /// backend sees, whatever closed the connection (the route's owner asked for retries, so a
+    /// non-idempotent request is tried again too). Without one, Pingora's rule: before any response
+    /// byte, a *reused* keep-alive connection that fails was most likely closed by the backend while
+    /// idle, so the request is sent once more on a fresh connection — but only on the first try and
+    /// when a second copy can do no harm: an idempotent method whose body, if it has one, had not
+    /// gone out, and at most three connects in all. Anything else might already have had its effect:
+    /// the client gets a 502 (a 503 once a policy's tries are used up) rather than the backend
+    /// getting the request again.
     mutating func connectionClosed() -> Next {
         switch phase {
         case .awaitingHead:
-            if reusedConnection, !answered, !bodySent, connectAttempts < 3, Self.idempotentMethods.contains(method) { return .resend }
-            return mayRetry ? startRetry() : fail(.closedBeforeAnswer)
+            if mayRetry { return startRetry() }
+            if retries == 0, reusedConnection, !answered, !bodySent, connectAttempts < 3, Self.idempotentMethods.contains(method) { return .resend }
+            return fail(retries > 0 ? .retriesExhausted : .closedBeforeAnswer)
         case .streaming:
             return cut()
         case .connecting, .backingOff, .over:
