@@ -83,7 +83,8 @@ extension Translator {
                     set("Accepted", true, "Accepted", "Route is accepted")
                     for (index, hostnames) in selected {
                         gateway.listeners[index].attachedRoutes += 1
-                        attachTo(gateway, gateway.listeners[index].spec, hostnames)
+                        // Counted on a listener that cannot be served, but nothing goes to the table.
+                        if gateway.listeners[index].isUsable { attachTo(gateway, gateway.listeners[index].spec, hostnames) }
                     }
                 }
             }
@@ -148,7 +149,7 @@ extension Translator {
         let allowed = candidates.filter { index in
             let listener = gateway.listeners[index]
             let name = listener.spec.name
-            guard listener.isUsable else {
+            guard listener.acceptsRoutes else {
                 refusals.append("listener \"\(name)\" is not valid")
                 return false
             }
