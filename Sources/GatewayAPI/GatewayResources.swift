@@ -18,6 +18,19 @@ public struct Gateway: Codable, Sendable, Equatable {
         public var gatewayClassName: String
         public var listeners: [Listener]
         public var addresses: [Address]?
+        public var infrastructure: Infrastructure?
+    }
+    /// Labels and annotations for generated infrastructure, and a reference to implementation
+    /// parameters (archway defines no parameters kind).
+    public struct Infrastructure: Codable, Sendable, Equatable {
+        public var labels: [String: String]?
+        public var annotations: [String: String]?
+        public var parametersRef: ParametersReference?
+    }
+    public struct ParametersReference: Codable, Sendable, Equatable {
+        public var group: String
+        public var kind: String
+        public var name: String
     }
     public struct Address: Codable, Sendable, Equatable {
         public var type: String?

@@ -3,12 +3,27 @@ import RoutingTable
 
 /// A GRPCRoute is an HTTPRoute over HTTP/2 whose path is "/package.Service/Method": it is lowered to
 /// one and goes through the same compiler, precedence and attachment, with its own kind for
-/// ReferenceGrants and status, and its backends spoken to over h2c.
+/// ReferenceGrants and status, and its backends spoken to over h2c. Only precedence is its own: the
+/// spec ranks service characters, then method characters, then headers, which the lowered paths
+/// cannot express.
 extension Translator {
     func attach(_ route: GRPCRoute, snapshot: ResourceSnapshot, conflicts: RouteKindConflicts, listeners: inout ListenerIndex,
                 builder: inout TableBuilder) -> RouteStatus? {
-        attach(Self.lower(route), kind: "GRPCRoute", http2Backends: true, snapshot: snapshot, conflicts: conflicts,
-               listeners: &listeners, builder: &builder)
+        attach(Self.lower(route), kind: "GRPCRoute", http2Backends: true, criteria: Self.criteria(of: route), snapshot: snapshot,
+               conflicts: conflicts, listeners: &listeners, builder: &builder)
+    }
+
+    /// The spec's ranking of a GRPCRoute match: characters of the service, of the method, then the
+    /// number of header matches. A rule without matches matches everything and ranks last.
+    static func criteria(of route: GRPCRoute) -> MatchRanking {
+        let rules = route.spec.rules ?? []
+        return { ruleIndex, matchIndex, _ in
+            let matches = ruleIndex < rules.count ? rules[ruleIndex].matches ?? [] : []
+            guard matchIndex < matches.count else { return .grpc(serviceCharacters: 0, methodCharacters: 0, headers: 0) }
+            let match = matches[matchIndex]
+            return .grpc(serviceCharacters: match.method?.service?.count ?? 0, methodCharacters: match.method?.method?.count ?? 0,
+                         headers: match.headers?.count ?? 0)
+        }
     }
 
     static func lower(_ route: GRPCRoute) -> HTTPRoute {

@@ -7,6 +7,9 @@ struct GatewayState {
     var listeners: [ListenerState]
     var generation: Int64 { gateway.metadata.generation ?? 1 }
     var addresses: [Gateway.Address]
+    /// Why the Gateway as a whole is not accepted (UnsupportedAddress, InvalidParameters); it then
+    /// serves nothing.
+    var rejection: (reason: String, message: String)?
 }
 
 struct ListenerState {
@@ -23,7 +26,12 @@ struct ListenerState {
 
     /// Routes may attach (and traffic flows) only through a listener that is accepted, not conflicted
     /// and has what it needs to serve.
-    var isUsable: Bool { acceptedProblem == nil && conflict == nil && unservable == nil }
+    var isUsable: Bool { acceptsRoutes && unservable == nil }
+
+    /// Routes attach to (and are counted in attachedRoutes by) an accepted, unconflicted listener even
+    /// when it cannot be served, e.g. its certificate Secret is missing: the spec says listener status
+    /// does not decide attachment, and the count shows the blast radius of the broken reference.
+    var acceptsRoutes: Bool { acceptedProblem == nil && conflict == nil }
 }
 
 struct ListenerIndex {
@@ -37,14 +45,40 @@ extension Translator {
     func buildListeners(_ snapshot: ResourceSnapshot, classes: Set<String>) -> ListenerIndex {
         var index = ListenerIndex()
         for gateway in snapshot.gateways where classes.contains(gateway.spec.gatewayClassName) {
-            let listeners = gateway.spec.listeners.map { validateListener($0, of: gateway, snapshot: snapshot) }
-            let addresses = (gateway.spec.addresses ?? []).isEmpty
+            var listeners = gateway.spec.listeners.map { validateListener($0, of: gateway, snapshot: snapshot) }
+            let rejection = Self.rejection(of: gateway)
+            var addresses = (gateway.spec.addresses ?? []).isEmpty
                 ? defaultAddresses(snapshot)
                 : gateway.spec.addresses!.map { Gateway.Address(type: $0.type ?? "IPAddress", value: $0.value) }
+            if let rejection {
+                // A Gateway that is not accepted is served nowhere, so it reports no address either.
+                addresses = []
+                for i in listeners.indices where listeners[i].unservable == nil {
+                    listeners[i].unservable = "the Gateway is not accepted: \(rejection.message)"
+                }
+            }
             index.gateways[gateway.metadata.namespacedName] = GatewayState(
-                gateway: gateway, listeners: markConflicts(listeners), addresses: addresses)
+                gateway: gateway, listeners: markConflicts(listeners), addresses: addresses, rejection: rejection)
         }
         return index
+    }
+
+    /// Address types archway can report and serve on; any other (NamedAddress, a domain-prefixed
+    /// implementation type) is refused as the spec asks, rather than silently ignored.
+    static let supportedAddressTypes: Set<String> = ["IPAddress", "Hostname"]
+
+    /// Problems of the Gateway as a whole, which the spec reports as Accepted=False on the Gateway.
+    static func rejection(of gateway: Gateway) -> (reason: String, message: String)? {
+        if let type = gateway.spec.addresses?.compactMap({ $0.type }).first(where: { !supportedAddressTypes.contains($0) }) {
+            return ("UnsupportedAddress", "address type \"\(type)\" is not supported (IPAddress and Hostname are)")
+        }
+        // The spec: a parametersRef that cannot be found or names an unsupported kind rejects the
+        // Gateway. archway defines no parameters kind, so every reference is one it cannot honour.
+        if let ref = gateway.spec.infrastructure?.parametersRef {
+            return ("InvalidParameters",
+                    "infrastructure.parametersRef \(ref.group)/\(ref.kind) \(ref.name) cannot be used: archway has no parameters kind for Gateways")
+        }
+        return nil
     }
 
     private func defaultAddresses(_ snapshot: ResourceSnapshot) -> [Gateway.Address] {
@@ -149,7 +183,11 @@ extension Translator {
         let usable = state.listeners.filter(\.isUsable).count
         let accepted: Condition
         let programmed: Condition
-        if usable == state.listeners.count {
+        if let rejection = state.rejection {
+            accepted = Condition(type: "Accepted", status: false, reason: rejection.reason, message: rejection.message, observedGeneration: generation)
+            programmed = Condition(type: "Programmed", status: false, reason: "Invalid",
+                                   message: "the Gateway is not accepted", observedGeneration: generation)
+        } else if usable == state.listeners.count {
             accepted = Condition(type: "Accepted", status: true, reason: "Accepted", message: "Gateway is accepted", observedGeneration: generation)
             programmed = Condition(type: "Programmed", status: true, reason: "Programmed", message: "Gateway is serving", observedGeneration: generation)
         } else if usable > 0 {

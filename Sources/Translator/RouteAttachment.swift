@@ -21,6 +21,9 @@ struct RouteIdentity {
     }
 }
 
+/// How a route kind ranks one match (rule index, match index, the compiled match) for precedence.
+typealias MatchRanking = (_ rule: Int, _ match: Int, _ compiled: HTTPMatch) -> MatchCriteria
+
 /// A route's rules after compilation, as far as its status is concerned.
 struct RuleOutcome {
     var acceptedRules: Int
@@ -31,14 +34,15 @@ struct RuleOutcome {
 extension Translator {
     /// Attaches one HTTPRoute to each of its parents and returns the route's status (nil when none of
     /// its parents is a Gateway of ours: other controllers' routes are not ours to write).
-    func attach(_ route: HTTPRoute, kind: String = "HTTPRoute", http2Backends: Bool = false, snapshot: ResourceSnapshot,
+    func attach(_ route: HTTPRoute, kind: String = "HTTPRoute", http2Backends: Bool = false,
+                criteria: @escaping MatchRanking = { .http($2) }, snapshot: ResourceSnapshot,
                 conflicts: RouteKindConflicts, listeners: inout ListenerIndex, builder: inout TableBuilder) -> RouteStatus? {
         let compiled = compile(route, kind: kind, http2Backends: http2Backends, snapshot: snapshot)
         builder.addClusters(compiled.clusters)
         let identity = RouteIdentity(route: route, kind: kind)
         let outcome = RuleOutcome(acceptedRules: compiled.rules.count, dropped: compiled.dropped, refsProblem: compiled.refsProblem)
         return attachParents(identity, outcome: outcome, snapshot: snapshot, conflicts: conflicts, listeners: &listeners) { gateway, listener, hostnames in
-            builder.add(compiled, of: route, kind: kind, through: gateway, listener: listener, hostnames: hostnames)
+            builder.add(compiled, of: route, kind: kind, through: gateway, listener: listener, hostnames: hostnames, criteria: criteria)
         }
     }
 
@@ -79,7 +83,8 @@ extension Translator {
                     set("Accepted", true, "Accepted", "Route is accepted")
                     for (index, hostnames) in selected {
                         gateway.listeners[index].attachedRoutes += 1
-                        attachTo(gateway, gateway.listeners[index].spec, hostnames)
+                        // Counted on a listener that cannot be served, but nothing goes to the table.
+                        if gateway.listeners[index].isUsable { attachTo(gateway, gateway.listeners[index].spec, hostnames) }
                     }
                 }
             }
@@ -144,7 +149,7 @@ extension Translator {
         let allowed = candidates.filter { index in
             let listener = gateway.listeners[index]
             let name = listener.spec.name
-            guard listener.isUsable else {
+            guard listener.acceptsRoutes else {
                 refusals.append("listener \"\(name)\" is not valid")
                 return false
             }

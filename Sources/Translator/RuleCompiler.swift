@@ -40,18 +40,13 @@ extension Translator {
         let rules = route.spec.rules ?? []
         for (index, rule) in (rules.isEmpty ? [HTTPRoute.Rule()] : rules).enumerated() {
             do {
-                for ref in rule.backendRefs ?? [] {
-                    for filter in ref.filters ?? [] where !["RequestHeaderModifier", "ResponseHeaderModifier"].contains(filter.type) {
-                        // Refused rather than ignored: a dropped rewrite or redirect would be silent.
-                        throw RuleError(message: "backendRef \(ref.name): filter type \(filter.type) is not supported on backendRefs (RequestHeaderModifier and ResponseHeaderModifier are)")
-                    }
-                }
+                let fromBackend = try Self.ruleLevelFilters(fromBackendsOf: rule)
                 let matches = try (rule.matches ?? []).isEmpty ? [HTTPMatch(path: .prefix(""))] : rule.matches!.map(compileMatch)
                 var filters: [HTTPFilter] = []
                 var redirect: Redirect?
                 var edge: [EdgeRule] = []
                 let routeNamespace = route.metadata.namespace ?? "default"
-                for filter in rule.filters ?? [] {
+                for filter in (rule.filters ?? []) + fromBackend {
                     if filter.type == "ExtensionRef", let ref = filter.extensionRef {
                         // The spec: an ExtensionRef that cannot be resolved is never skipped; the requests
                         // it would have processed get an error. So the rule keeps its matches (nothing
@@ -79,11 +74,17 @@ extension Translator {
                     }
                 }
                 let action: RouteAction
-                if let redirect {
+                let forward = { resolveBackends(rule.backendRefs ?? [], routeKind: routeKind, routeNamespace: routeNamespace,
+                                                http2: http2Backends, snapshot: snapshot, into: &compiled) }
+                if let redirect, fromBackend.contains(where: { $0.type == "RequestRedirect" }) {
+                    // The backendRef is still checked (ResolvedRefs), and one that cannot take requests
+                    // (invalid: 500, weight 0) answers as it would without its filter.
+                    let resolved = forward()
+                    if case .forward(let backends) = resolved, case .cluster = backends[0].target { action = .redirect(redirect) } else { action = resolved }
+                } else if let redirect {
                     action = .redirect(redirect)
                 } else {
-                    action = resolveBackends(rule.backendRefs ?? [], routeKind: routeKind, routeNamespace: route.metadata.namespace ?? "default",
-                                             http2: http2Backends, snapshot: snapshot, into: &compiled)
+                    action = forward()
                 }
                 let timeouts = rule.timeouts.map {
                     RouteTimeouts(requestMillis: $0.request.flatMap(parseGatewayDuration), backendRequestMillis: $0.backendRequest.flatMap(parseGatewayDuration))

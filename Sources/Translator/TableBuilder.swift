@@ -51,8 +51,9 @@ struct TableBuilder {
         var gateway: NamespacedName
     }
 
+    /// `criteria` ranks a match of rule `rule`, match `match` (HTTPRoute's by its compiled match).
     mutating func add(_ compiled: CompiledRoute, of route: HTTPRoute, kind: String, through gateway: GatewayState,
-                      listener: Gateway.Listener, hostnames: [String]) {
+                      listener: Gateway.Listener, hostnames: [String], criteria: MatchRanking) {
         let slos = (sloTargets["\(kind) \(route.metadata.namespacedName)"] ?? [])
             + (sloTargets["Gateway \(gateway.gateway.metadata.namespacedName)"] ?? [])
         let key = ListenerKey(port: listener.port, hostname: listener.hostname)
@@ -76,7 +77,8 @@ struct TableBuilder {
                     let key = BlockedRoute(kind: kind, route: route.metadata.namespacedName, gateway: gateway.gateway.metadata.namespacedName)
                     unenforceable[key, default: []].insert("\(broken.policy) cannot be enforced (\(broken.problem))")
                 }
-                let precedence = PrecedenceKey(match: match, origin: origin, creationTimestamp: route.metadata.creationTimestamp)
+                let precedence = PrecedenceKey(criteria: criteria(rule.index, matchIndex, match), origin: origin,
+                                               creationTimestamp: route.metadata.creationTimestamp)
                 for hostname in hostnames {
                     buckets[key]?.hosts[hostname, default: []].append((precedence, entry))
                 }

@@ -115,6 +115,9 @@ struct FixtureTests {
                 .filter { "\($0.origin.namespace)/\($0.origin.name)" == route }
             #expect(!entries.isEmpty && entries.allSatisfy { Set($0.slos) == Set(names) }, "route \(route) SLOs: \(entries.map(\.slos))")
         }
+        for (id, policy) in expect.clusterTLS ?? [:] {
+            #expect((result.table.clusters[id]?.tls?.policy ?? "none") == policy, "cluster \(id) BackendTLSPolicy")
+        }
         for (id, policy) in expect.clusterPolicies ?? [:] {
             #expect((result.table.clusters[id]?.resilience?.policy ?? "none") == policy, "cluster \(id) policy")
         }
@@ -244,6 +247,8 @@ struct Expectations: Decodable {
     var policies: [String: [String: String]]?
     /// Cluster id → the policy (ns/name) whose resilience settings it carries, or "none".
     var clusterPolicies: [String: String]?
+    /// Cluster id → the BackendTLSPolicy (ns/name) whose TLS settings it uses, or "none".
+    var clusterTLS: [String: String]?
     /// ServiceLevelObjective "ns/name" → conditions; `sloRoutes`: route key → the SLOs its entries count towards.
     var slos: [String: [String: String]]?
     var sloMessages: [String: String]?

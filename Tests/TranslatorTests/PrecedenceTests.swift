@@ -67,6 +67,19 @@ struct PrecedenceTests {
         #expect(key(.prefix("/a"), rule: 0) < key(.prefix("/a"), rule: 1))
     }
 
+    /// GRPCRoute's own order: service characters, then method characters, then header matches.
+    @Test func grpcRanksServiceThenMethodThenHeaders() {
+        func key(service: Int, method: Int, headers: Int = 0, created: String? = nil) -> PrecedenceKey {
+            PrecedenceKey(criteria: .grpc(serviceCharacters: service, methodCharacters: method, headers: headers),
+                          origin: Self.origin("g"), creationTimestamp: created)
+        }
+        #expect(key(service: 7, method: 0) < key(service: 0, method: 9, headers: 9, created: "2000-01-01T00:00:00Z"))
+        #expect(key(service: 7, method: 3) < key(service: 6, method: 9))
+        #expect(key(service: 7, method: 4) < key(service: 7, method: 3, headers: 9))
+        #expect(key(service: 7, method: 3, headers: 1) < key(service: 7, method: 3))
+        #expect(key(service: 7, method: 3, created: "2024-01-01T00:00:00Z") < key(service: 7, method: 3))
+    }
+
     @Test func hostnameIntersection() {
         #expect(Hostnames.intersect(listener: nil, route: []) == ["*"])
         #expect(Hostnames.intersect(listener: "*.example.com", route: []) == ["*.example.com"])
