@@ -173,6 +173,8 @@ struct Outcome {
         switch table.route(port: probe.port, host: probe.host, request: view) {
         case .noListener, .noRoute:
             text = "404 (no route)"
+        case .misdirected:  // a probe names no server name, so no listener is chosen by one
+            text = "421 (misdirected)"
         case .matched(let route):
             origin = route.origin
             switch route.action {

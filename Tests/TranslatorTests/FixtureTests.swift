@@ -136,7 +136,9 @@ struct FixtureTests {
         let view = RequestView(path: path, query: query, method: request.method ?? "GET", header: { headers[$0] })
         let port = request.port ?? 80
         let what = "\(request.method ?? "GET") \(request.host)\(request.path) on port \(port)"
-        switch table.route(port: port, host: routingHost(request.host), request: view) {
+        switch table.route(port: port, host: routingHost(request.host), serverName: request.sni, request: view) {
+        case .misdirected:
+            #expect(request.status == 421 && request.route == nil, "\(what) with SNI \(request.sni ?? "none"): expected \(request.route ?? "status \(request.status ?? 0)"), got 421")
         case .noListener, .noRoute:
             #expect(request.status == 404 && request.route == nil, "\(what): expected \(request.route ?? "status \(request.status ?? 0)"), got 404")
         case .matched(let route):
@@ -278,6 +280,8 @@ struct ParentExpect: Decodable {
 
 struct RequestExpect: Decodable {
     var port: Int?
+    /// The server name a TLS client sent, which chose the connection's listener.
+    var sni: String?
     var host: String
     var path: String
     var method: String?

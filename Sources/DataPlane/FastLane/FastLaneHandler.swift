@@ -60,10 +60,10 @@ final class FastLaneHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// `sniffing`: added at accept on a cleartext port, before anything is known of the protocol;
     /// otherwise added once TLS's ALPN has chosen HTTP/1.1.
-    init(setup: ConnectionSetup, loop: EventLoopContext, scheme: String, sniffing: Bool) {
+    init(setup: ConnectionSetup, loop: EventLoopContext, downstream: Downstream, sniffing: Bool) {
         self.setup = setup
         self.loop = loop
-        downstream = Downstream(listenerPort: setup.listenerPort, scheme: scheme)
+        self.downstream = downstream
         timers = ConnectionTimers(limits: loop.limits)
         self.sniffing = sniffing
     }

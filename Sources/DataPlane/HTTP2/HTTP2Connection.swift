@@ -36,10 +36,10 @@ final class HTTP2Connection: ChannelInboundHandler, NIOHTTP2FrameDelegate {
     private var idleSince: NIODeadline? = .now()
     private var idleTimer: Scheduled<Void>?
 
-    init(listenerPort: Int, scheme: String, tables: TableStore, loop: EventLoopContext, targetWindow: Int) {
+    init(downstream: Downstream, tables: TableStore, loop: EventLoopContext, targetWindow: Int) {
         self.tables = tables
         self.targetWindow = targetWindow
-        pipeline = RequestPipeline(downstream: Downstream(listenerPort: listenerPort, scheme: scheme), loop: loop)
+        pipeline = RequestPipeline(downstream: downstream, loop: loop)
     }
 
     var eventLoop: (any EventLoop)? { context?.eventLoop }

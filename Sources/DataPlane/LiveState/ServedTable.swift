@@ -42,8 +42,8 @@ public final class ServedTable: Sendable {
 
     // MARK: Routing, as the compiled table answers it
 
-    public func route(port: Int, host: String, request: RequestView) -> RouteLookup {
-        routes.route(port: port, host: host, request: request)
+    public func route(port: Int, host: String, serverName: String? = nil, request: RequestView) -> RouteLookup {
+        routes.route(port: port, host: host, serverName: serverName, request: request)
     }
 
     public func streamRoute(port: Int, serverName: String?) -> CompiledStreamRoute? {

@@ -55,13 +55,17 @@ struct Downstream {
     let listenerPort: Int
     /// "http" or "https": how the client reached us, for X-Forwarded-Proto and scheme-less redirects.
     let scheme: String
+    /// The server name a TLS client asked for (lowercased), which chose the listener and certificate;
+    /// a request whose Host another listener of the port owns is misdirected (421).
+    let serverName: String?
     var clientAddress = ""
     /// The client as a Forwarded `for=` node, worked out once per connection.
     var forwardedNode = ""
 
-    init(listenerPort: Int, scheme: String) {
+    init(listenerPort: Int, scheme: String, serverName: String? = nil) {
         self.listenerPort = listenerPort
         self.scheme = scheme
+        self.serverName = serverName?.lowercased()
     }
 
     /// Who is at the other end, worked out once per connection by whichever handler serves it first.

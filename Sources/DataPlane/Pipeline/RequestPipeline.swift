@@ -26,7 +26,7 @@ struct RequestPipeline {
             case (.normalise, _, _):
                 decision = NormalisePhase.run(&request, loop: loop)
             case (.match, _, _):
-                decision = MatchPhase.run(&request, listenerPort: downstream.listenerPort)
+                decision = MatchPhase.run(&request, downstream: downstream)
             case (.cors, let route?, _):
                 decision = CORSPhase.run(&request, route: route)
             case (.edgePolicies, let route?, _):

@@ -41,10 +41,10 @@ final class ProxyHandler: ChannelDuplexHandler, RemovableChannelHandler, Request
     /// The client as a Forwarded `for=` node, worked out once per connection.
     var forwardedNode: String { pipeline.downstream.forwardedNode }
 
-    init(listenerPort: Int, scheme: String, tables: TableStore, loop: EventLoopContext) {
+    init(downstream: Downstream, tables: TableStore, loop: EventLoopContext) {
         self.tables = tables
         self.loop = loop
-        pipeline = RequestPipeline(downstream: Downstream(listenerPort: listenerPort, scheme: scheme), loop: loop)
+        pipeline = RequestPipeline(downstream: downstream, loop: loop)
         timers = ConnectionTimers(limits: loop.limits)
     }
 

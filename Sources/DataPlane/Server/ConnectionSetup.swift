@@ -35,7 +35,8 @@ final class ConnectionSetup: Sendable {
         if family != "TLS", loop.fastLane {
             // Cleartext HTTP with the fast lane: the lane is the connection's one handler from accept.
             // It tells HTTP/1 from prior-knowledge h2c by the first bytes and guards the silence itself.
-            return try channel.pipeline.syncOperations.addHandler(FastLaneHandler(setup: self, loop: loop, scheme: "http", sniffing: true))
+            return try channel.pipeline.syncOperations.addHandler(
+                FastLaneHandler(setup: self, loop: loop, downstream: Downstream(listenerPort: listenerPort, scheme: "http"), sniffing: true))
         }
         // A client that connects and says nothing is closed after the header timeout; once its first
         // bytes have chosen the protocol, that protocol's handlers take over the guarding.
@@ -76,9 +77,9 @@ final class ConnectionSetup: Sendable {
                 try channel.pipeline.syncOperations.addHandler(ApplicationProtocolNegotiationHandler { alpn, channel in
                     channel.eventLoop.makeCompletedFuture {
                         if case .negotiated("h2") = alpn {
-                            try self.configureHTTP2(channel, scheme: "https")
+                            try self.configureHTTP2(channel, scheme: "https", serverName: serverName)
                         } else {
-                            try self.configureHTTP1(channel, scheme: "https")
+                            try self.configureHTTP1(channel, scheme: "https", serverName: serverName)
                         }
                     }
                 })
@@ -97,20 +98,21 @@ final class ConnectionSetup: Sendable {
 
     /// HTTP/1.1. With the fast lane, the codec and the general path are only added when the lane
     /// steps aside, so a connection the lane serves throughout never builds either.
-    func configureHTTP1(_ channel: any Channel, scheme: String) throws {
+    func configureHTTP1(_ channel: any Channel, scheme: String, serverName: String? = nil) throws {
         let loop = contexts.context(for: channel.eventLoop)
         let pipeline = channel.pipeline.syncOperations
+        let downstream = Downstream(listenerPort: listenerPort, scheme: scheme, serverName: serverName)
         if loop.fastLane {
-            return try pipeline.addHandler(FastLaneHandler(setup: self, loop: loop, scheme: scheme, sniffing: false))
+            return try pipeline.addHandler(FastLaneHandler(setup: self, loop: loop, downstream: downstream, sniffing: false))
         }
         try HTTPPipelines.addServerCodec(to: pipeline, position: .last)
-        try pipeline.addHandler(ProxyHandler(listenerPort: listenerPort, scheme: scheme, tables: tables, loop: loop))
+        try pipeline.addHandler(ProxyHandler(downstream: downstream, tables: tables, loop: loop))
     }
 
     /// HTTP/2: NIOHTTP2Handler (whose defaults bound rapid resets, CONTINUATION floods and
     /// control-frame buffering) and `HTTP2Connection`, which runs each stream through the same request
     /// phases and upstream attempt as HTTP/1.1, without a child channel or an HTTP/1 translation.
-    func configureHTTP2(_ channel: any Channel, scheme: String) throws {
+    func configureHTTP2(_ channel: any Channel, scheme: String, serverName: String? = nil) throws {
         try? channel.pipeline.syncOperations.handler(type: TLSRecordCoalescer.self).defersFlushes = true
         let window = 1 << 20
         var connection = NIOHTTP2Handler.ConnectionConfiguration()
@@ -122,8 +124,8 @@ final class ConnectionSetup: Sendable {
         connection.targetWindowSize = window
         var stream = NIOHTTP2Handler.StreamConfiguration()
         stream.targetWindowSize = window
-        let streams = HTTP2Connection(listenerPort: listenerPort, scheme: scheme, tables: tables, loop: contexts.context(for: channel.eventLoop),
-                                      targetWindow: window)
+        let streams = HTTP2Connection(downstream: Downstream(listenerPort: listenerPort, scheme: scheme, serverName: serverName), tables: tables,
+                                      loop: contexts.context(for: channel.eventLoop), targetWindow: window)
         let pipeline = channel.pipeline.syncOperations
         try pipeline.addHandler(NIOHTTP2Handler(mode: .server, frameDelegate: streams, connectionConfiguration: connection, streamConfiguration: stream))
         try pipeline.addHandler(streams)

@@ -30,8 +30,8 @@ public final class CompiledTable: Sendable {
         var ports: [Int: HostIndex<CompiledListener>] = [:]
         var streams: [Int: HostIndex<HostIndex<CompiledStreamRoute>>] = [:]
         for port in table.ports {
-            let listeners = try port.listeners.filter { $0.streamRoutes == nil }.map { listener in
-                (hostname: listener.hostname, value: try CompiledListener(listener, clusters: clusters, routesBySlot: &routesBySlot))
+            let listeners = try port.listeners.filter { $0.streamRoutes == nil }.enumerated().map { ordinal, listener in
+                (hostname: listener.hostname, value: try CompiledListener(listener, ordinal: ordinal, clusters: clusters, routesBySlot: &routesBySlot))
             }
             ports[port.port] = HostIndex(listeners)
             streams[port.port] = HostIndex(port.listeners.compactMap { listener in
@@ -53,9 +53,13 @@ public final class CompiledTable: Sendable {
     public static let empty: CompiledTable = try! CompiledTable(RoutingTable())
 
     /// Listener isolation first (the most specific listener hostname owns the host), then the most
-    /// specific virtual host inside it, then the first route in precedence order that matches.
-    public func route(port: Int, host: String, request: RequestView) -> RouteLookup {
-        guard let listener = ports[port]?.lookup(host) else { return .noListener }
+    /// specific virtual host inside it, then the first route in precedence order that matches. On a
+    /// TLS connection, `serverName` (its SNI) chose a listener and its certificate; a Host that
+    /// another listener of the port owns was meant for another connection (HTTP/2 coalescing, a
+    /// stale one), and is misdirected (RFC 9110 §15.5.20).
+    public func route(port: Int, host: String, serverName: String? = nil, request: RequestView) -> RouteLookup {
+        guard let listeners = ports[port], let listener = listeners.lookup(host) else { return .noListener }
+        if let serverName, let chosen = listeners.lookup(serverName), chosen.ordinal != listener.ordinal { return .misdirected }
         guard let virtualHost = listener.virtualHosts.lookup(host) else { return .noRoute }
         for route in virtualHost where route.matcher.matches(request) {
             return .matched(route)
@@ -90,15 +94,20 @@ public final class CompiledStreamRoute: Sendable {
 
 public enum RouteLookup {
     case noListener
+    /// The Host belongs to another listener than the one the connection's SNI chose.
+    case misdirected
     case noRoute
     case matched(CompiledRoute)
 }
 
 struct CompiledListener: Sendable {
+    /// Its place among the port's listeners: which listener a host and a server name each chose.
+    let ordinal: Int
     let virtualHosts: HostIndex<[CompiledRoute]>
 
     /// Each route compiled is appended to `routesBySlot`, its slot being its index there.
-    init(_ listener: ListenerTable, clusters: [String: CompiledCluster], routesBySlot: inout [CompiledRoute]) throws {
+    init(_ listener: ListenerTable, ordinal: Int, clusters: [String: CompiledCluster], routesBySlot: inout [CompiledRoute]) throws {
+        self.ordinal = ordinal
         virtualHosts = HostIndex(try listener.virtualHosts.map { vhost in
             (hostname: vhost.hostname, value: try vhost.routes.map { entry in
                 let route = try CompiledRoute(entry, slot: routesBySlot.count, clusters: clusters)
