@@ -3,8 +3,8 @@ import GatewayAPI
 /// A kind archway reads from the API server, and where its REST collection lives.
 public struct KubeKind: Sendable, Hashable, CustomStringConvertible {
     public var group: String
-    /// For the Gateway API and archway's own kinds, only a name for the kind in logs until
-    /// `APIDiscovery` finds the version the server really serves (`at(version:)`).
+    /// archway's first choice. For the Gateway API and archway's own kinds, whose served versions
+    /// depend on the CRDs installed, `APIDiscovery` replaces it with the one the server serves.
     public var version: String
     public var kind: String
     public var plural: String

@@ -45,6 +45,9 @@ public actor KubernetesProvider: ConfigurationSource {
         let signals = await cache.changes()
         let (stream, continuation) = AsyncStream.makeStream(of: ManifestLoader.Result.self, bufferingPolicy: .bufferingNewest(1))
         let task = Task { [self, debounce] in
+            // A change the watches brought between the initial load and this subscription signalled
+            // no one: without this look it would wait for the next change to be applied.
+            if await cache.revision != lastYielded { continuation.yield(await settledLoad()) }
             for await _ in signals {
                 try? await Task.sleep(for: debounce)
                 if Task.isCancelled { break }
