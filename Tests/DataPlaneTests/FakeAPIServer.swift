@@ -43,9 +43,12 @@ final class FakeAPIServer: @unchecked Sendable {
     private var oldestKept = 0
     private var watchers: [ObjectIdentifier: Watcher] = [:]
     private var injectedConflicts = 0
-    private(set) var calls: [Call] = []
+    private var recordedCalls: [Call] = []
+    private var recordedPaths: [String] = []
+    /// Read under the lock: tests read them while archway is still making requests.
+    var calls: [Call] { lock.withLock { recordedCalls } }
     /// Every path asked for, discovery and unserved versions included, in order.
-    private(set) var requestedPaths: [String] = []
+    var requestedPaths: [String] { lock.withLock { recordedPaths } }
     /// The kinds and the versions they are served at; its own lock, as it is read with `lock` held.
     private let served: NIOLockedValueBox<[Collection]>
     var collections: [Collection] { served.withLockedValue { $0 } }
@@ -206,10 +209,10 @@ final class FakeAPIServer: @unchecked Sendable {
 
     /// The resource requests made for `resource` (a plural), by version.
     func versionsAsked(for resource: String) -> Set<String> {
-        lock.withLock { Set(calls.filter { $0.resource == resource }.map(\.version)) }
+        lock.withLock { Set(recordedCalls.filter { $0.resource == resource }.map(\.version)) }
     }
 
-    func listCount(_ resource: String) -> Int { lock.withLock { calls.filter { $0.verb == "list" && $0.resource == resource }.count } }
+    func listCount(_ resource: String) -> Int { lock.withLock { recordedCalls.filter { $0.verb == "list" && $0.resource == resource }.count } }
 
     var openWatches: Int { lock.withLock { watchers.count } }
 
@@ -284,7 +287,7 @@ final class FakeAPIServer: @unchecked Sendable {
     /// Everything but the start of a watch.
     func handle(method: HTTPMethod, uri: String, body: Data, channel: any Channel) -> Answer? {
         guard let components = URLComponents(string: uri) else { return Self.failure(.badRequest, "BadRequest", "bad URI") }
-        lock.withLock { requestedPaths.append(components.path) }
+        lock.withLock { recordedPaths.append(components.path) }
         if let discovery = discoveryAnswer(path: components.path) { return discovery }
         var segments = components.path.split(separator: "/").map(String.init)
         let query = Dictionary((components.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { $1 })
@@ -323,7 +326,7 @@ final class FakeAPIServer: @unchecked Sendable {
         }
         let fieldName = query["fieldSelector"].flatMap { $0.hasPrefix("metadata.name=") ? String($0.dropFirst(14)) : nil }
         return lock.withLock { () -> Answer? in
-            calls.append(Call(verb: verb, group: group, version: version, resource: plural, subresource: subresource, namespace: namespace))
+            recordedCalls.append(Call(verb: verb, group: group, version: version, resource: plural, subresource: subresource, namespace: namespace))
             switch verb {
             case "list":
                 let items = (objects[collection] ?? [:]).values
