@@ -10,41 +10,17 @@ import Yams
 /// sends them), chunked watch streams of ADDED/MODIFIED/DELETED/BOOKMARK/ERROR events resumable from a
 /// version, 410 Expired once history is compacted, JSON merge-patch of the status subresource with
 /// optimistic concurrency (409), and create/update of Leases. Its table of kinds is its own, written
-/// from the API reference rather than from archway's, so a wrong path in archway shows up as a 404.
+/// from the API reference and the Gateway API CRDs rather than from archway's, so a wrong path in
+/// archway shows up as a 404: each kind is served at exactly the versions its CRD serves, with the
+/// discovery documents that list them, and a request for any other version is answered 404 (see
+/// KubernetesServedVersions.swift).
 final class FakeAPIServer: @unchecked Sendable {
-    struct Collection: Hashable {
-        var groupVersion: String
-        var plural: String
-        var kind: String
-        var namespaced: Bool
-        var builtIn: Bool
-    }
-
-    static let collections: [Collection] = [
-        .init(groupVersion: "gateway.networking.k8s.io/v1", plural: "gatewayclasses", kind: "GatewayClass", namespaced: false, builtIn: false),
-        .init(groupVersion: "gateway.networking.k8s.io/v1", plural: "gateways", kind: "Gateway", namespaced: true, builtIn: false),
-        .init(groupVersion: "gateway.networking.k8s.io/v1", plural: "httproutes", kind: "HTTPRoute", namespaced: true, builtIn: false),
-        .init(groupVersion: "gateway.networking.k8s.io/v1", plural: "grpcroutes", kind: "GRPCRoute", namespaced: true, builtIn: false),
-        .init(groupVersion: "gateway.networking.k8s.io/v1alpha2", plural: "tcproutes", kind: "TCPRoute", namespaced: true, builtIn: false),
-        .init(groupVersion: "gateway.networking.k8s.io/v1alpha2", plural: "tlsroutes", kind: "TLSRoute", namespaced: true, builtIn: false),
-        .init(groupVersion: "gateway.networking.k8s.io/v1beta1", plural: "referencegrants", kind: "ReferenceGrant", namespaced: true, builtIn: false),
-        .init(groupVersion: "gateway.networking.k8s.io/v1", plural: "backendtlspolicies", kind: "BackendTLSPolicy", namespaced: true, builtIn: false),
-        .init(groupVersion: "archway.dev/v1alpha1", plural: "backendtrafficpolicies", kind: "BackendTrafficPolicy", namespaced: true, builtIn: false),
-        .init(groupVersion: "v1", plural: "services", kind: "Service", namespaced: true, builtIn: true),
-        .init(groupVersion: "discovery.k8s.io/v1", plural: "endpointslices", kind: "EndpointSlice", namespaced: true, builtIn: true),
-        .init(groupVersion: "v1", plural: "namespaces", kind: "Namespace", namespaced: false, builtIn: true),
-        .init(groupVersion: "v1", plural: "secrets", kind: "Secret", namespaced: true, builtIn: true),
-        .init(groupVersion: "v1", plural: "configmaps", kind: "ConfigMap", namespaced: true, builtIn: true),
-        .init(groupVersion: "networking.k8s.io/v1", plural: "ingresses", kind: "Ingress", namespaced: true, builtIn: true),
-        .init(groupVersion: "networking.k8s.io/v1", plural: "ingressclasses", kind: "IngressClass", namespaced: false, builtIn: true),
-        .init(groupVersion: "coordination.k8s.io/v1", plural: "leases", kind: "Lease", namespaced: true, builtIn: true),
-        // UDPRoute and ServiceLevelObjective are left out on purpose: a cluster without those CRDs.
-    ]
 
     /// One request as RBAC sees it.
     struct Call: Hashable, CustomStringConvertible {
         var verb: String
         var group: String
+        var version: String
         var resource: String
         var subresource: String?
         var namespace: String?
@@ -54,6 +30,8 @@ final class FakeAPIServer: @unchecked Sendable {
     private struct Watcher {
         var channel: any Channel
         var collection: Collection
+        /// The version the watch asked for: its events show objects at that version.
+        var version: String
         var namespace: String?
         var name: String?
     }
@@ -65,7 +43,15 @@ final class FakeAPIServer: @unchecked Sendable {
     private var oldestKept = 0
     private var watchers: [ObjectIdentifier: Watcher] = [:]
     private var injectedConflicts = 0
-    private(set) var calls: [Call] = []
+    private var recordedCalls: [Call] = []
+    private var recordedPaths: [String] = []
+    /// Read under the lock: tests read them while archway is still making requests.
+    var calls: [Call] { lock.withLock { recordedCalls } }
+    /// Every path asked for, discovery and unserved versions included, in order.
+    var requestedPaths: [String] { lock.withLock { recordedPaths } }
+    /// The kinds and the versions they are served at; its own lock, as it is read with `lock` held.
+    private let served: NIOLockedValueBox<[Collection]>
+    var collections: [Collection] { served.withLockedValue { $0 } }
     /// Successful status writes per "Kind namespace/name".
     private var statusWrites: [String: Int] = [:]
     /// The resourceVersion each watch request started from, in order.
@@ -77,7 +63,9 @@ final class FakeAPIServer: @unchecked Sendable {
     var port: Int { channel?.localAddress?.port ?? 0 }
     var url: String { "http://127.0.0.1:\(port)" }
 
-    init() {}
+    init(collections: [Collection] = FakeAPIServer.defaultCollections) {
+        served = NIOLockedValueBox(collections)
+    }
 
     func start() async throws {
         channel = try await ServerBootstrap(group: group)
@@ -101,8 +89,9 @@ final class FakeAPIServer: @unchecked Sendable {
     /// Creates or replaces every object in the YAML (multi-document), emitting ADDED or MODIFIED.
     func apply(_ yaml: String) throws {
         for case let object as [String: Any] in try Yams.load_all(yaml: yaml) {
-            guard let collection = Self.collection(apiVersion: object["apiVersion"] as? String, kind: object["kind"] as? String) else {
-                throw HarnessError.timeout("fake API server: unknown kind \(object["kind"] ?? "?")")
+            guard let collection = collection(apiVersion: object["apiVersion"] as? String, kind: object["kind"] as? String) else {
+                // What `kubectl apply` says when the CRD does not serve that version.
+                throw HarnessError.timeout("fake API server: no matches for kind \"\(object["kind"] ?? "?")\" in version \"\(object["apiVersion"] ?? "?")\"")
             }
             lock.withLock {
                 var object = object
@@ -127,7 +116,7 @@ final class FakeAPIServer: @unchecked Sendable {
 
     private func deleteLocked(kind: String, namespace: String?, name: String) {
         do {
-            guard let collection = Self.collections.first(where: { $0.kind == kind }),
+            guard let collection = collections.first(where: { $0.kind == kind }),
                   let object = objects[collection]?.removeValue(forKey: Self.key(namespace: namespace, name: name)) else { return }
             revision += 1
             var deleted = object
@@ -136,6 +125,20 @@ final class FakeAPIServer: @unchecked Sendable {
             deleted["metadata"] = metadata
             emit(type: "DELETED", object: deleted, collection: collection)
         }
+    }
+
+    /// Serves `kind` at `versions` from now on, as a CRD upgrade does: the objects stay, watches on a
+    /// version no longer served are closed, and asking for it is answered 404.
+    func serve(_ kind: String, at versions: [String]) {
+        served.withLockedValue { collections in
+            for index in collections.indices where collections[index].kind == kind { collections[index].versions = versions }
+        }
+        let cut = lock.withLock {
+            let stale = watchers.filter { $0.value.collection.kind == kind && !versions.contains($0.value.version) }
+            for key in stale.keys { watchers[key] = nil }
+            return stale.values.map(\.channel)
+        }
+        for channel in cut { channel.close(promise: nil) }
     }
 
     /// Closes every open watch, as an API server restart or a load balancer timeout does.
@@ -174,7 +177,7 @@ final class FakeAPIServer: @unchecked Sendable {
     func bookmark() {
         lock.withLock {
             for watcher in watchers.values {
-                let apiVersion = watcher.collection.groupVersion
+                let apiVersion = watcher.collection.apiVersion(watcher.version)
                 send(["type": "BOOKMARK", "object": ["kind": watcher.collection.kind, "apiVersion": apiVersion,
                                                       "metadata": ["resourceVersion": "\(revision)"]]], to: watcher.channel)
             }
@@ -199,19 +202,33 @@ final class FakeAPIServer: @unchecked Sendable {
 
     func object(kind: String, namespace: String?, name: String) -> [String: Any]? {
         lock.withLock {
-            guard let collection = Self.collections.first(where: { $0.kind == kind }) else { return nil }
+            guard let collection = collections.first(where: { $0.kind == kind }) else { return nil }
             return objects[collection]?[Self.key(namespace: namespace, name: name)]
         }
     }
 
-    func listCount(_ resource: String) -> Int { lock.withLock { calls.filter { $0.verb == "list" && $0.resource == resource }.count } }
+    /// The resource requests made for `resource` (a plural), by version.
+    func versionsAsked(for resource: String) -> Set<String> {
+        lock.withLock { Set(recordedCalls.filter { $0.resource == resource }.map(\.version)) }
+    }
+
+    func listCount(_ resource: String) -> Int { lock.withLock { recordedCalls.filter { $0.verb == "list" && $0.resource == resource }.count } }
 
     var openWatches: Int { lock.withLock { watchers.count } }
 
     // MARK: Storage
 
-    static func collection(apiVersion: String?, kind: String?) -> Collection? {
-        collections.first { $0.groupVersion == apiVersion && $0.kind == kind }
+    /// The collection of `kind`, if `apiVersion` is one of the versions it is served at.
+    func collection(apiVersion: String?, kind: String?) -> Collection? {
+        collections.first { collection in collection.kind == kind && collection.versions.contains { collection.apiVersion($0) == apiVersion } }
+    }
+
+    /// The object as a client asking for `version` sees it: the server converts between served
+    /// versions, and the schemas archway reads are the same at each.
+    private func shown(_ object: [String: Any], at version: String, of collection: Collection) -> [String: Any] {
+        var object = object
+        object["apiVersion"] = collection.apiVersion(version)
+        return object
     }
 
     static func key(namespace: String?, name: String) -> String { "\(namespace ?? "")/\(name)" }
@@ -227,7 +244,7 @@ final class FakeAPIServer: @unchecked Sendable {
         metadata["resourceVersion"] = "\(revision)"
         metadata["creationTimestamp"] = metadata["creationTimestamp"] ?? "2026-11-22T00:00:00Z"
         object["metadata"] = metadata
-        object["apiVersion"] = collection.groupVersion
+        object["apiVersion"] = collection.apiVersion(collection.storedVersion)
         object["kind"] = collection.kind
         objects[collection, default: [:]][Self.key(metadata)] = object
         emit(type: type, object: object, collection: collection)
@@ -237,7 +254,7 @@ final class FakeAPIServer: @unchecked Sendable {
         history.append((revision, collection, type, object))
         let metadata = object["metadata"] as? [String: Any] ?? [:]
         for watcher in watchers.values where matches(watcher, collection: collection, metadata: metadata) {
-            send(["type": type, "object": object], to: watcher.channel)
+            send(["type": type, "object": shown(object, at: watcher.version, of: collection)], to: watcher.channel)
         }
     }
 
@@ -257,7 +274,9 @@ final class FakeAPIServer: @unchecked Sendable {
 
     struct Answer {
         var status: HTTPResponseStatus
-        var body: [String: Any]
+        var body: [String: Any] = [:]
+        /// A plain-text answer instead of JSON (the real server's "404 page not found").
+        var text: String?
     }
 
     static func failure(_ status: HTTPResponseStatus, _ reason: String, _ message: String) -> Answer {
@@ -268,30 +287,34 @@ final class FakeAPIServer: @unchecked Sendable {
     /// Everything but the start of a watch.
     func handle(method: HTTPMethod, uri: String, body: Data, channel: any Channel) -> Answer? {
         guard let components = URLComponents(string: uri) else { return Self.failure(.badRequest, "BadRequest", "bad URI") }
+        lock.withLock { recordedPaths.append(components.path) }
+        if let discovery = discoveryAnswer(path: components.path) { return discovery }
         var segments = components.path.split(separator: "/").map(String.init)
         let query = Dictionary((components.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { $1 })
-        let groupVersion: String
+        let group: String
+        let version: String
         if segments.first == "api", segments.count >= 2 {
-            groupVersion = segments[1]
+            (group, version) = ("", segments[1])
             segments.removeFirst(2)
         } else if segments.first == "apis", segments.count >= 3 {
-            groupVersion = segments[1] + "/" + segments[2]
+            (group, version) = (segments[1], segments[2])
             segments.removeFirst(3)
         } else {
-            return Self.failure(.notFound, "NotFound", "the server could not find the requested resource")
+            return Answer(status: .notFound, text: "404 page not found\n")
         }
+        // A version no kind of the group serves has no handler at all; a served one without this resource is a NotFound Status.
+        guard servedVersions(of: group).contains(version) else { return Answer(status: .notFound, text: "404 page not found\n") }
         var namespace: String?
         if segments.first == "namespaces", segments.count >= 3 {
             namespace = segments[1]
             segments.removeFirst(2)
         }
         guard let plural = segments.first,
-              let collection = Self.collections.first(where: { $0.groupVersion == groupVersion && $0.plural == plural }) else {
+              let collection = collections.first(where: { $0.group == group && $0.plural == plural && $0.versions.contains(version) }) else {
             return Self.failure(.notFound, "NotFound", "the server could not find the requested resource")
         }
         let name = segments.count > 1 ? segments[1] : nil
         let subresource = segments.count > 2 ? segments[2] : nil
-        let group = groupVersion.contains("/") ? String(groupVersion.split(separator: "/")[0]) : ""
         let watching = query["watch"] == "true" || query["watch"] == "1"
         let verb: String = switch method {
         case .GET: name != nil ? "get" : watching ? "watch" : "list"
@@ -303,30 +326,30 @@ final class FakeAPIServer: @unchecked Sendable {
         }
         let fieldName = query["fieldSelector"].flatMap { $0.hasPrefix("metadata.name=") ? String($0.dropFirst(14)) : nil }
         return lock.withLock { () -> Answer? in
-            calls.append(Call(verb: verb, group: group, resource: plural, subresource: subresource, namespace: namespace))
+            recordedCalls.append(Call(verb: verb, group: group, version: version, resource: plural, subresource: subresource, namespace: namespace))
             switch verb {
             case "list":
                 let items = (objects[collection] ?? [:]).values
-                    .filter { matches(Watcher(channel: channel, collection: collection, namespace: namespace, name: fieldName), collection: collection,
+                    .filter { matches(Watcher(channel: channel, collection: collection, version: version, namespace: namespace, name: fieldName), collection: collection,
                                       metadata: $0["metadata"] as? [String: Any] ?? [:]) }
                     .sorted { Self.key($0["metadata"] as? [String: Any] ?? [:]) < Self.key($1["metadata"] as? [String: Any] ?? [:]) }
                     .map { item -> [String: Any] in
-                        guard collection.builtIn else { return item }
+                        guard collection.builtIn else { return shown(item, at: version, of: collection) }
                         var item = item
                         item["apiVersion"] = nil
                         item["kind"] = nil
                         return item
                     }
-                return Answer(status: .ok, body: ["kind": collection.kind + "List", "apiVersion": collection.groupVersion,
+                return Answer(status: .ok, body: ["kind": collection.kind + "List", "apiVersion": collection.apiVersion(version),
                                                   "metadata": ["resourceVersion": "\(revision)"], "items": items])
             case "watch":
-                startWatch(collection: collection, namespace: namespace, name: fieldName, from: query["resourceVersion"] ?? "0", channel: channel)
+                startWatch(collection: collection, version: version, namespace: namespace, name: fieldName, from: query["resourceVersion"] ?? "0", channel: channel)
                 return nil
             case "get":
                 guard let object = objects[collection]?[Self.key(namespace: namespace, name: name!)] else {
                     return Self.failure(.notFound, "NotFound", "\(plural) \"\(name!)\" not found")
                 }
-                return Answer(status: .ok, body: object)
+                return Answer(status: .ok, body: shown(object, at: version, of: collection))
             case "create":
                 guard var object = try? JSONSerialization.jsonObject(with: body) as? [String: Any] else {
                     return Self.failure(.badRequest, "BadRequest", "body is not a JSON object")
@@ -338,7 +361,7 @@ final class FakeAPIServer: @unchecked Sendable {
                 }
                 object["metadata"] = metadata
                 store(object, in: collection, type: "ADDED")
-                return Answer(status: .created, body: objects[collection]![Self.key(metadata)]!)
+                return Answer(status: .created, body: shown(objects[collection]![Self.key(metadata)]!, at: version, of: collection))
             case "update", "patch":
                 let key = Self.key(namespace: namespace, name: name ?? "")
                 guard let existing = objects[collection]?[key] else { return Self.failure(.notFound, "NotFound", "\(plural) \"\(name ?? "")\" not found") }
@@ -369,7 +392,7 @@ final class FakeAPIServer: @unchecked Sendable {
                     updated["metadata"] = metadata
                 }
                 store(updated, in: collection, type: "MODIFIED")
-                return Answer(status: .ok, body: objects[collection]![key]!)
+                return Answer(status: .ok, body: shown(objects[collection]![key]!, at: version, of: collection))
             default:
                 return Self.failure(.methodNotAllowed, "MethodNotAllowed", "not supported here")
             }
@@ -388,7 +411,7 @@ final class FakeAPIServer: @unchecked Sendable {
 
     /// Sends the head, the history after `from` (or 410 Expired), and registers for live events.
     /// Called with the lock held.
-    private func startWatch(collection: Collection, namespace: String?, name: String?, from: String, channel: any Channel) {
+    private func startWatch(collection: Collection, version requested: String, namespace: String?, name: String?, from: String, channel: any Channel) {
         watchStarts.append((collection.plural, from))
         var head = HTTPResponseHead(version: .http1_1, status: .ok)
         head.headers.add(name: "Content-Type", value: "application/json")
@@ -400,10 +423,10 @@ final class FakeAPIServer: @unchecked Sendable {
             channel.writeAndFlush(HTTPServerResponsePart.end(nil)).whenComplete { _ in channel.close(promise: nil) }
             return
         }
-        let watcher = Watcher(channel: channel, collection: collection, namespace: namespace, name: name)
+        let watcher = Watcher(channel: channel, collection: collection, version: requested, namespace: namespace, name: name)
         for event in history where event.revision > version && matches(watcher, collection: event.collection,
                                                                          metadata: event.object["metadata"] as? [String: Any] ?? [:]) {
-            send(["type": event.type, "object": event.object], to: channel)
+            send(["type": event.type, "object": shown(event.object, at: requested, of: collection)], to: channel)
         }
         watchers[ObjectIdentifier(channel)] = watcher
         channel.closeFuture.whenComplete { _ in
@@ -436,9 +459,9 @@ private final class FakeAPIHandler: ChannelInboundHandler, @unchecked Sendable {
                     : FakeAPIServer.failure(.unauthorized, "Unauthorized", "Unauthorized")
             }
             guard let answer = unauthorized ?? server.handle(method: head.method, uri: head.uri, body: body, channel: context.channel) else { return }
-            let data = (try? JSONSerialization.data(withJSONObject: answer.body)) ?? Data()
+            let data = answer.text.map { Data($0.utf8) } ?? (try? JSONSerialization.data(withJSONObject: answer.body)) ?? Data()
             var response = HTTPResponseHead(version: .http1_1, status: answer.status)
-            response.headers.add(name: "Content-Type", value: "application/json")
+            response.headers.add(name: "Content-Type", value: answer.text == nil ? "application/json" : "text/plain; charset=utf-8")
             response.headers.add(name: "Content-Length", value: "\(data.count)")
             context.write(wrapOutboundOut(.head(response)), promise: nil)
             context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: data)))), promise: nil)

@@ -116,6 +116,34 @@ struct KubernetesTests {
         #expect(server.listCount("secrets") == 0, "no Secret is referenced, so none is read")
     }
 
+    /// The runtime subscribes to changes after the initial load; a change arriving in between must
+    /// still be applied, not wait for the next one.
+    @Test func aChangeBeforeTheRuntimeSubscribesIsNotLost() async throws {
+        let server = FakeAPIServer()
+        try await server.start()
+        try server.apply(Manifests.join(Manifests.gateway(), Manifests.route("r", path: "/", service: "svc")))
+        let mode = try Self.mode(server)
+        defer { Task { await mode.stop(); await server.stop() } }
+        _ = await mode.provider.initialLoad()
+        let loaded = await mode.provider.cache.revision
+        try server.apply(Manifests.route("late", path: "/late", service: "svc"))
+        try await Self.waitUntil("the watch brings the new route into the cache") { await mode.provider.cache.revision > loaded }
+
+        let changes = await mode.provider.changes()
+        let next = Task { () -> ManifestLoader.Result? in
+            for await load in changes { return load }
+            return nil
+        }
+        let timer = Task {
+            try await Task.sleep(for: .seconds(3))
+            next.cancel()
+        }
+        let load = await next.value
+        timer.cancel()
+        let routes = load.map { ResourceSnapshot($0.resources.map(\.resource)).httpRoutes.map(\.metadata.name) } ?? []
+        #expect(routes.sorted() == ["late", "r"], "the change made before subscribing comes as the first load: \(routes)")
+    }
+
     @Test func anotherControllersRouteStatusIsKept() async throws {
         let harness = GatewayHarness()
         let server = try await Self.cluster(group: harness)

@@ -3,6 +3,8 @@ import GatewayAPI
 /// A kind archway reads from the API server, and where its REST collection lives.
 public struct KubeKind: Sendable, Hashable, CustomStringConvertible {
     public var group: String
+    /// archway's first choice. For the Gateway API and archway's own kinds, whose served versions
+    /// depend on the CRDs installed, `APIDiscovery` replaces it with the one the server serves.
     public var version: String
     public var kind: String
     public var plural: String
@@ -17,6 +19,19 @@ public struct KubeKind: Sendable, Hashable, CustomStringConvertible {
         self.plural = plural
         self.namespaced = namespaced
         self.optional = optional
+    }
+
+    /// The same kind at another version of its group.
+    public func at(version: String) -> KubeKind {
+        var kind = self
+        kind.version = version
+        return kind
+    }
+
+    /// The kind at the version of an `apiVersion` (`group/version`, or `v1` for the core group).
+    public func at(apiVersion: String) -> KubeKind {
+        guard let version = apiVersion.split(separator: "/").last else { return self }
+        return at(version: String(version))
     }
 
     public var apiVersion: String { group.isEmpty ? version : "\(group)/\(version)" }
@@ -42,10 +57,10 @@ public struct KubeKind: Sendable, Hashable, CustomStringConvertible {
     public static let gateway = KubeKind(gatewayGroup, "v1", "Gateway", "gateways")
     public static let httpRoute = KubeKind(gatewayGroup, "v1", "HTTPRoute", "httproutes")
     public static let grpcRoute = KubeKind(gatewayGroup, "v1", "GRPCRoute", "grpcroutes")
-    public static let tcpRoute = KubeKind(gatewayGroup, "v1alpha2", "TCPRoute", "tcproutes", optional: true)
-    public static let tlsRoute = KubeKind(gatewayGroup, "v1alpha2", "TLSRoute", "tlsroutes", optional: true)
-    public static let udpRoute = KubeKind(gatewayGroup, "v1alpha2", "UDPRoute", "udproutes", optional: true)
-    public static let referenceGrant = KubeKind(gatewayGroup, "v1beta1", "ReferenceGrant", "referencegrants")
+    public static let tcpRoute = KubeKind(gatewayGroup, "v1", "TCPRoute", "tcproutes", optional: true)
+    public static let tlsRoute = KubeKind(gatewayGroup, "v1", "TLSRoute", "tlsroutes", optional: true)
+    public static let udpRoute = KubeKind(gatewayGroup, "v1", "UDPRoute", "udproutes", optional: true)
+    public static let referenceGrant = KubeKind(gatewayGroup, "v1", "ReferenceGrant", "referencegrants")
     public static let backendTLSPolicy = KubeKind(gatewayGroup, "v1", "BackendTLSPolicy", "backendtlspolicies", optional: true)
     public static let backendTrafficPolicy = KubeKind(archwayGroup, "v1alpha1", "BackendTrafficPolicy", "backendtrafficpolicies", optional: true)
     public static let serviceLevelObjective = KubeKind(archwayGroup, "v1alpha1", "ServiceLevelObjective", "servicelevelobjectives", optional: true)

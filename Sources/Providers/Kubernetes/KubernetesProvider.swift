@@ -7,6 +7,8 @@ import Logging
 public actor KubernetesProvider: ConfigurationSource {
     nonisolated public let client: KubeClient
     nonisolated public let cache = ObjectCache()
+    /// Shared by the reflectors, so those starting together ask the server once.
+    private let discovery: APIDiscovery
     private let logger: Logger
     private let debounce: Duration
     private let kinds: [KubeKind]
@@ -21,6 +23,7 @@ public actor KubernetesProvider: ConfigurationSource {
     public init(client: KubeClient, debounce: Duration = .milliseconds(200), kinds: [KubeKind] = KubeKind.watchedWhole,
                 secretLabelSelector: String? = nil, watchSeconds: Int = 300, logger: Logger) {
         self.client = client
+        discovery = APIDiscovery(client: client)
         self.debounce = debounce
         self.kinds = kinds
         self.secretLabelSelector = secretLabelSelector
@@ -42,6 +45,9 @@ public actor KubernetesProvider: ConfigurationSource {
         let signals = await cache.changes()
         let (stream, continuation) = AsyncStream.makeStream(of: ManifestLoader.Result.self, bufferingPolicy: .bufferingNewest(1))
         let task = Task { [self, debounce] in
+            // A change the watches brought between the initial load and this subscription signalled
+            // no one: without this look it would wait for the next change to be applied.
+            if await cache.revision != lastYielded { continuation.yield(await settledLoad()) }
             for await _ in signals {
                 try? await Task.sleep(for: debounce)
                 if Task.isCancelled { break }
@@ -58,12 +64,13 @@ public actor KubernetesProvider: ConfigurationSource {
     /// cluster once (`inventory`, `migrate`). Missing optional kinds are skipped; any other failure throws.
     public static func readOnce(client: KubeClient, kinds: [KubeKind], logger: Logger) async throws -> ManifestLoader.Result {
         let cache = ObjectCache()
+        let discovery = APIDiscovery(client: client)
         for kind in kinds {
-            _ = try await Reflector(client: client, query: .init(kind: kind), cache: cache, logger: logger).list()
+            _ = try await Reflector(client: client, discovery: discovery, query: .init(kind: kind), cache: cache, logger: logger).list()
         }
         let referenced = ResourceSnapshot(await cache.load().resources.map(\.resource)).referencedObjects
         for query in referenced.sorted().compactMap(Reflector.Query.init(naming:)) {
-            _ = try await Reflector(client: client, query: query, cache: cache, logger: logger).list()
+            _ = try await Reflector(client: client, discovery: discovery, query: query, cache: cache, logger: logger).list()
         }
         return await cache.load()
     }
@@ -84,7 +91,7 @@ public actor KubernetesProvider: ConfigurationSource {
     }
 
     private func startReflector(_ query: Reflector.Query) {
-        let reflector = Reflector(client: client, query: query, cache: cache, logger: logger, watchSeconds: watchSeconds)
+        let reflector = Reflector(client: client, discovery: discovery, query: query, cache: cache, logger: logger, watchSeconds: watchSeconds)
         unsynced.insert(query)
         // The provider lives as long as the runtime; reflectors are cancelled by `stop()`.
         reflectors[query] = Task { [self] in

@@ -6,6 +6,8 @@ import NIOCore
 /// Keeps one query's share of the `ObjectCache` equal to the API server's: list, then watch from the
 /// list's resourceVersion. A dropped watch resumes from the last version seen (bookmarks keep it
 /// fresh); 410 Gone means the server no longer has that version, so the query is listed again.
+/// Each list reads the kind at the version discovery says is served, and a watch answered 404 (a CRD
+/// upgrade stopped serving that version) leads to a new discovery and list.
 /// Failures back off exponentially, from half a second to thirty.
 struct Reflector: Sendable {
     struct Query: Sendable, Hashable, CustomStringConvertible {
@@ -44,6 +46,7 @@ struct Reflector: Sendable {
     }
 
     let client: KubeClient
+    let discovery: APIDiscovery
     let query: Query
     let cache: ObjectCache
     let logger: Logger
@@ -52,6 +55,14 @@ struct Reflector: Sendable {
     var notFoundRetry: Duration = .seconds(30)
 
     private struct Gone: Error {}
+    /// The version being watched is no longer served.
+    private struct NoLongerServed: Error {}
+
+    /// What a list found: the version it read and where to watch from.
+    struct Listed {
+        var kind: KubeKind
+        var resourceVersion: String
+    }
 
     /// Runs until cancelled. `synced` is called once, after the first list (or when the kind turns out
     /// not to be installed), so the provider knows when its first snapshot is complete.
@@ -63,33 +74,43 @@ struct Reflector: Sendable {
                 await synced()
             }
         }
-        var resourceVersion: String?
+        var listed: Listed?
         var backoff: Duration = .milliseconds(500)
         var reportedMissing = false
         while !Task.isCancelled {
             do {
-                if resourceVersion == nil {
-                    switch try await list() {
-                    case .some(let version):
-                        resourceVersion = version
-                        reportedMissing = false
-                    case .none:
+                if listed == nil {
+                    listed = try await list()
+                    if listed == nil {
                         if !reportedMissing {
-                            logger.warning("kind not served by the API server; install its CRD to use it",
-                                           metadata: ["kind": "\(query.kind)"])
+                            logger.warning("kind served by no version of its API group; install its CRD to use it",
+                                           metadata: ["kind": "\(query.kind.kind)", "group": "\(query.kind.group)"])
                             reportedMissing = true
                         }
                         await markSynced()
                         try await Task.sleep(for: notFoundRetry)
                         continue
                     }
+                    reportedMissing = false
+                    if listed!.kind.version != query.kind.version {
+                        logger.info("kind read at the version its CRD serves, not archway's first choice", metadata: [
+                            "kind": "\(query.kind.kind)", "version": "\(listed!.kind.apiVersion)"])
+                    }
                     await markSynced()
                 }
-                resourceVersion = try await watch(from: resourceVersion!)
+                listed!.resourceVersion = try await watch(listed!.kind, from: listed!.resourceVersion)
                 backoff = .milliseconds(500)
             } catch is Gone {
                 logger.info("watch expired (410 Gone); listing again", metadata: ["query": "\(query)"])
-                resourceVersion = nil
+                listed = nil
+            } catch is NoLongerServed {
+                logger.info("version no longer served; discovering the served one and listing again",
+                            metadata: ["query": "\(query)", "version": "\(listed?.kind.apiVersion ?? "")"])
+                listed = nil
+                await discovery.forget(group: query.kind.group)
+                // Bounded like any failure: a server that lists a version but will not watch it must not be hammered.
+                try? await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, .seconds(30))
             } catch is CancellationError {
                 return
             } catch {
@@ -102,30 +123,37 @@ struct Reflector: Sendable {
         }
     }
 
-    /// Lists the query and replaces its share of the cache. nil: the kind is not installed.
-    func list() async throws -> String? {
-        let response = try await client.send(.GET, query.kind.collectionPath(namespace: query.namespace), query: query.selectors)
+    /// Lists the query at the version the server serves and replaces its share of the cache.
+    /// nil: an optional kind that no version serves (its CRD is not installed).
+    func list() async throws -> Listed? {
+        guard let kind = try await discovery.served(query.kind) else {
+            if query.kind.optional { return nil }
+            throw KubeClient.RequestError(method: "GET", path: "/apis/\(query.kind.group)", status: 404,
+                                          message: "no served version of \(query.kind.group) has \(query.kind.plural)")
+        }
+        let path = kind.collectionPath(namespace: query.namespace)
+        let response = try await client.send(.GET, path, query: query.selectors)
         if response.status == 404, query.kind.optional { return nil }
         if response.status == 410 { throw Gone() }
         guard response.status == 200, let body = response.object else {
-            throw KubeClient.RequestError(method: "GET", path: query.kind.collectionPath(namespace: query.namespace),
-                                          status: response.status, message: response.message)
+            throw KubeClient.RequestError(method: "GET", path: path, status: response.status, message: response.message)
         }
         let items = body["items"] as? [[String: Any]] ?? []
-        await cache.replace(query: query.id, with: items.compactMap { CachedObject.decode($0, kind: query.kind) })
+        await cache.replace(query: query.id, with: items.compactMap { CachedObject.decode($0, kind: kind) })
         let metadata = body["metadata"] as? [String: Any]
-        return metadata?["resourceVersion"] as? String ?? ""
+        return Listed(kind: kind, resourceVersion: metadata?["resourceVersion"] as? String ?? "")
     }
 
     /// Applies watch events until the server ends the stream; returns the last resourceVersion seen.
-    private func watch(from start: String) async throws -> String {
+    private func watch(_ kind: KubeKind, from start: String) async throws -> String {
         var resourceVersion = start
-        let path = query.kind.collectionPath(namespace: query.namespace)
+        let path = kind.collectionPath(namespace: query.namespace)
         let parameters = query.selectors + [
             ("watch", "true"), ("resourceVersion", start), ("allowWatchBookmarks", "true"), ("timeoutSeconds", "\(watchSeconds)"),
         ]
         let (status, lines) = try await client.watch(path, query: parameters, timeout: .seconds(Int64(watchSeconds + 30)))
         if status == 410 { throw Gone() }
+        if status == 404 { throw NoLongerServed() }
         guard status == 200 else {
             var message = ""
             for try await line in lines { message += String(decoding: line.prefix(200), as: UTF8.self) }
@@ -140,9 +168,9 @@ struct Reflector: Sendable {
             let version = (object["metadata"] as? [String: Any])?["resourceVersion"] as? String
             switch type {
             case "ADDED", "MODIFIED":
-                if let cached = CachedObject.decode(object, kind: query.kind) { await cache.upsert(query: query.id, cached) }
+                if let cached = CachedObject.decode(object, kind: kind) { await cache.upsert(query: query.id, cached) }
             case "DELETED":
-                if let cached = CachedObject.decode(object, kind: query.kind) { await cache.delete(query: query.id, cached.ref) }
+                if let cached = CachedObject.decode(object, kind: kind) { await cache.delete(query: query.id, cached.ref) }
             case "BOOKMARK":
                 break
             case "ERROR":

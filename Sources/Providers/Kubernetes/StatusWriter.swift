@@ -47,12 +47,15 @@ public actor StatusWriter {
     }
 
     private func write(_ update: StatusUpdate) async -> Outcome {
-        guard let kind = KubeKind.byKind[update.ref.kind] else { return .failed("no REST path known for \(update.ref.kind)") }
-        let path = kind.objectPath(namespace: update.ref.namespace, name: update.ref.name) + "/status"
+        guard let known = KubeKind.byKind[update.ref.kind] else { return .failed("no REST path known for \(update.ref.kind)") }
         guard let desired = try? JSONSerialization.jsonObject(with: update.status) else { return .failed("status is not JSON") }
         var observed = await cache.object(update.ref)
+        var path = ""
         for _ in 0..<5 {
             guard let current = observed else { return .gone }
+            // Written at the version the object was read at: the one discovery found served.
+            let kind = known.at(apiVersion: current.apiVersion)
+            path = kind.objectPath(namespace: update.ref.namespace, name: update.ref.name) + "/status"
             let existing = current.status.flatMap { try? JSONSerialization.jsonObject(with: $0) }
             let merged = StatusMerge(controllerName: controllerName).merge(desired, existing)
             if StatusMerge.canonical(merged) == StatusMerge.canonical(existing ?? [String: Any]()) { return .unchanged }
