@@ -91,7 +91,7 @@ public struct StatusReport: Sendable {
             if status != nil {
                 for index in status!.parents.indices { status!.parents[index].conditions = stamp(status!.parents[index].conditions, route.metadata.generation) }
             }
-            items.append(Item(apiVersion: ["HTTPRoute", "GRPCRoute"].contains(route.kind) ? v1 : "gateway.networking.k8s.io/v1alpha2", kind: route.kind,
+            items.append(Item(apiVersion: v1, kind: route.kind,  // every route kind is served at v1 since Gateway API v1.6
                               metadata: .init(name: route.metadata.name, namespace: route.metadata.namespace, generation: route.metadata.generation),
                               status: status.map { .route($0) } ?? .route(RouteStatus(parents: []))))
         }

@@ -62,7 +62,7 @@ struct RoutePlan {
             if intent.sslPassthrough {
                 let section = gateway.addPassthrough(host: host)
                 let refs = paths.prefix(1).compactMap { backendRef($0.backend, weight: nil) }
-                documents.append(route(kind: "TLSRoute", apiVersion: "gateway.networking.k8s.io/v1alpha2", name: name, host: host,
+                documents.append(route(kind: "TLSRoute", apiVersion: "gateway.networking.k8s.io/v1", name: name, host: host,
                                        parents: [section], rules: [Manifest.map([("backendRefs", Manifest.seq(refs))])]))
                 // ingress-nginx still serves the host's paths in plain HTTP on port 80 (kubernetes/ingress-nginx#4203).
                 documents.append(route(kind: "HTTPRoute", name: name + "-http", host: host, parents: ["http"],
