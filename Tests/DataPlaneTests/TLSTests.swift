@@ -66,6 +66,18 @@ struct TLSTests {
         #expect(wrong.status == 60, "a.example.com must present certificate A, curl said: \(wrong.stderr)")
     }
 
+    /// A connection whose SNI chose listener `a` cannot carry a request for a host of listener `b`
+    /// (a client reusing it, as HTTP/2 coalescing does): 421, on HTTP/1.1 (the fast lane) and HTTP/2.
+    @Test(arguments: [[], ["--http2"]]) func aHostOfAnotherListenerIsMisdirected(_ protocolFlags: [String]) async throws {
+        let setup = try await Self.start()
+        defer { Task { await setup.harness.stop() } }
+        let misdirected = try Self.curlHTTPS(setup, host: "a.example.com", trusting: setup.certA, extra: protocolFlags + ["-H", "Host: api.b.example.com"])
+        #expect(misdirected.writeOut.hasPrefix("421"), "\(protocolFlags): \(misdirected.writeOut) \(misdirected.body) \(misdirected.stderr)")
+        #expect(misdirected.body.contains("another listener"), "\(misdirected.body)")
+        let own = try Self.curlHTTPS(setup, host: "a.example.com", trusting: setup.certA, extra: protocolFlags + ["-H", "Host: a.example.com"])
+        #expect(own.writeOut.hasPrefix("200"), "\(protocolFlags): \(own.writeOut)")
+    }
+
     @Test func tlsVersionsBelow12AreRefused() async throws {
         let setup = try await Self.start()
         defer { Task { await setup.harness.stop() } }
