@@ -90,7 +90,7 @@ let package = Package(
             "ArchwayCore", "Providers", "GatewayAPI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
-        .testTarget(name: "TranslatorTests", dependencies: ["Translator", "GatewayAPI", "RoutingTable", "Migrate", "Yams"],
+        .testTarget(name: "TranslatorTests", dependencies: ["Translator", "GatewayAPI", "RoutingTable", "Migrate", "ArchwayCore", "Yams"],
                     resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "DataPlaneTests", dependencies: [
             "ArchwayCore", "Providers", "GatewayAPI", "RoutingTable", "Yams",
