@@ -75,4 +75,36 @@ struct BackendTLSTests {
         #expect(broken?.first { $0.type == "Accepted" }?.reason == "NoValidCACertificate")
         #expect(broken?.first { $0.type == "ResolvedRefs" }?.reason == "InvalidCACertificateRef")
     }
+
+    /// A TLSRoute on a Terminate listener to a Service with a BackendTLSPolicy: TLS ends at the
+    /// gateway and starts again towards the backend, verified by the policy's CA and hostname.
+    @Test func aTerminatedTLSRouteSpeaksTLSToABackendWithAPolicy() async throws {
+        let harness = GatewayHarness()
+        harness.extraPortMap = [443: 0]
+        defer { Task { await harness.stop() } }
+        let trusted = try TestCertificate.authority("trusted CA", in: harness.directory)
+        let backendPort = try await Self.tlsBackend("tls-only", certificate: try trusted.issue(["backend.internal"], in: harness.directory), harness: harness)
+        let gatewayCert = try TestCertificate(names: ["edge.example.com"], in: harness.directory)
+        try harness.write("gw.yaml", Manifests.join(
+            Manifests.gateway(listeners: [
+                "{name: term, protocol: TLS, port: 443, hostname: edge.example.com, tls: {mode: Terminate, certificateRefs: [{name: edge}]}}",
+            ]),
+            gatewayCert.secret("edge"), Manifests.service("secure", targetPort: backendPort),
+            trusted.caConfigMap("trusted-ca"), Self.policy("secure-tls", service: "secure", configMap: "trusted-ca"),
+            """
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: TLSRoute
+            metadata: {name: edge}
+            spec:
+              parentRefs: [{name: gw, sectionName: term}]
+              hostnames: [edge.example.com]
+              rules: [{backendRefs: [{name: secure, port: 80}]}]
+            """))
+        try await harness.start()
+        let port = await harness.hostPort(443)
+        let term = try ExternalTool.curl(["--cacert", gatewayCert.path, "--resolve", "edge.example.com:\(port):127.0.0.1",
+                                          "-w", "\n@@\n%{http_code}", "https://edge.example.com:\(port)/re-encrypted"])
+        #expect(term.status == 0 && term.writeOut == "200", "\(term.writeOut) \(term.stderr)")
+        #expect(term.body.contains("\"name\":\"tls-only\""), "the TLS-only backend answered: \(term.body)")
+    }
 }

@@ -69,7 +69,7 @@ final class ConnectionSetup: Sendable {
             case .terminate(let context) where tables.current.isStreamListener(port: listenerPort, serverName: serverName):
                 // TLSRoute in Terminate mode: decrypted bytes go to the backend as they are.
                 try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
-                try channel.pipeline.syncOperations.addHandler(streamProxy(channel, serverName: serverName))
+                try channel.pipeline.syncOperations.addHandler(streamProxy(channel, serverName: serverName, terminated: true))
             case .terminate(let context):
                 try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
                 try channel.pipeline.syncOperations.addHandler(TLSHandshakeCounter(metrics: contexts.context(for: channel.eventLoop).metrics.gauges))
@@ -91,8 +91,8 @@ final class ConnectionSetup: Sendable {
         }
     }
 
-    private func streamProxy(_ channel: any Channel, serverName: String?) -> StreamProxyHandler {
-        StreamProxyHandler(listenerPort: listenerPort, serverName: serverName, tables: tables,
+    private func streamProxy(_ channel: any Channel, serverName: String?, terminated: Bool = false) -> StreamProxyHandler {
+        StreamProxyHandler(listenerPort: listenerPort, serverName: serverName, terminated: terminated, tables: tables,
                            loop: contexts.context(for: channel.eventLoop), logger: logger)
     }
 

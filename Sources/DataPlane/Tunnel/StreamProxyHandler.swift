@@ -13,6 +13,9 @@ final class StreamProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
 
     private let listenerPort: Int
     private let serverName: String?
+    /// TLS ended here (a TLSRoute on a Terminate listener): a BackendTLSPolicy on the backend makes
+    /// the gateway speak TLS to it again. Passthrough and TCP bytes go on as they came.
+    private let terminated: Bool
     private let tables: TableStore
     private let loop: EventLoopContext
     private let logger: Logger
@@ -21,9 +24,10 @@ final class StreamProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var clientGone = false
     private var joined = false
 
-    init(listenerPort: Int, serverName: String?, tables: TableStore, loop: EventLoopContext, logger: Logger) {
+    init(listenerPort: Int, serverName: String?, terminated: Bool = false, tables: TableStore, loop: EventLoopContext, logger: Logger) {
         self.listenerPort = listenerPort
         self.serverName = serverName
+        self.terminated = terminated
         self.tables = tables
         self.loop = loop
         self.logger = logger
@@ -74,7 +78,7 @@ final class StreamProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private func connect(_ cluster: CompiledCluster, table: ServedTable, attempt: Int, context: ChannelHandlerContext) {
         let endpoint = cluster.endpoints[loop.nextIndex(cluster: cluster, count: cluster.endpoints.count, table: table)]
         let gauges = loop.metrics.gauges
-        loop.pool.openChannel(to: endpoint, tls: nil)
+        loop.pool.openChannel(to: endpoint, tls: terminated ? tables.upstreamTLS(for: cluster) : nil)
             .assumeIsolated()
             .whenComplete { result in
                 switch result {
