@@ -8,6 +8,7 @@ import Testing
 /// assert, against a backend that drops the first requests it gets on a path and then answers.
 @Suite(.timeLimit(.minutes(2)))
 struct RetryConformanceTests {
+    /// Conformance: HTTPRouteRetryConnectionError
     /// HTTPRouteRetryConnectionError, `attempts: 3`: a backend that recovers after two resets is
     /// reached (200); one that needs four never is, and the client gets a 503 after exactly four tries,
     /// even when the first goes out on a warm pooled connection.
