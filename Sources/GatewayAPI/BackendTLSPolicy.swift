@@ -15,6 +15,14 @@ public struct BackendTLSPolicy: Codable, Sendable, Equatable {
         public var caCertificateRefs: [LocalObjectReference]?
         public var wellKnownCACertificates: String?
         public var hostname: String
+        /// When given, the backend's certificate must carry one of these (and `hostname` is only the SNI).
+        public var subjectAltNames: [SubjectAltName]?
+    }
+    /// `type: Hostname` with `hostname`, or `type: URI` with `uri` (a SPIFFE ID, say).
+    public struct SubjectAltName: Codable, Sendable, Equatable {
+        public var type: String
+        public var hostname: String?
+        public var uri: String?
     }
     public struct Spec: Codable, Sendable, Equatable {
         public var targetRefs: [TargetRef]

@@ -103,9 +103,23 @@ public struct UpstreamTLS: Sendable, Codable, Equatable, Hashable {
     public var caPEM: String?
     /// "namespace/name" of the policy, for logs and errors.
     public var policy: String
-    public init(hostname: String, caPEM: String?, policy: String) {
+    /// The names the backend's certificate must carry one of, instead of `hostname` (then only its SNI).
+    public var subjectAltNames: [SubjectAltName]
+    public init(hostname: String, caPEM: String?, policy: String, subjectAltNames: [SubjectAltName] = []) {
         self.hostname = hostname
         self.caPEM = caPEM
         self.policy = policy
+        self.subjectAltNames = subjectAltNames
+    }
+}
+
+/// A name a backend certificate's subjectAltName extension must hold: a DNS name or a URI.
+public struct SubjectAltName: Sendable, Codable, Equatable, Hashable {
+    public enum Kind: String, Sendable, Codable { case hostname, uri }
+    public var kind: Kind
+    public var value: String
+    public init(kind: Kind, value: String) {
+        self.kind = kind
+        self.value = value
     }
 }

@@ -43,7 +43,8 @@ extension Translator {
                     problem = ("Conflicted", nil,
                                "BackendTLSPolicy \(claimed[taken]!) also targets \(taken) and takes precedence (older, or first by namespace/name)")
                 } else {
-                    let tls = UpstreamTLS(hostname: policy.spec.validation.hostname, caPEM: caPEM, policy: name)
+                    let tls = UpstreamTLS(hostname: policy.spec.validation.hostname, caPEM: caPEM, policy: name,
+                                          subjectAltNames: Self.subjectAltNames(policy.spec.validation))
                     for target in targets {
                         claimed[target] = name
                         index.add(tls, service: target.service, sectionName: target.sectionName)
@@ -120,4 +121,18 @@ struct BackendTLSTarget: Hashable, CustomStringConvertible {
     var service: NamespacedName
     var sectionName: String?
     var description: String { "Service \(service)" + (sectionName.map { " port \($0)" } ?? "") }
+}
+
+extension Translator {
+    /// The policy's subjectAltNames as the data plane checks them; entries without the value their
+    /// type names are left out (the CRD's validation refuses them before they reach us).
+    static func subjectAltNames(_ validation: BackendTLSPolicy.Validation) -> [SubjectAltName] {
+        (validation.subjectAltNames ?? []).compactMap { name in
+            switch name.type {
+            case "Hostname": name.hostname.map { SubjectAltName(kind: .hostname, value: $0) }
+            case "URI": name.uri.map { SubjectAltName(kind: .uri, value: $0) }
+            default: nil
+            }
+        }
+    }
 }

@@ -107,4 +107,46 @@ struct BackendTLSTests {
         #expect(term.status == 0 && term.writeOut == "200", "\(term.writeOut) \(term.stderr)")
         #expect(term.body.contains("\"name\":\"tls-only\""), "the TLS-only backend answered: \(term.body)")
     }
+
+    /// Conformance: BackendTLSPolicySANValidation
+    /// subjectAltNames: the backend's certificate must carry one of the listed names (a DNS name or
+    /// a URI), and the policy hostname is then only the SNI. Four Services on one TLS backend whose
+    /// certificate names abc.example.com and spiffe://abc.example.com/test-identity, as upstream.
+    @Test func BackendTLSPolicySANValidation() async throws {
+        let harness = GatewayHarness()
+        defer { Task { await harness.stop() } }
+        let trusted = try TestCertificate.authority("trusted CA", in: harness.directory)
+        let certificate = try trusted.issue(["abc.example.com", "spiffe://abc.example.com/test-identity"], in: harness.directory)
+        let port = try await Self.tlsBackend("san", certificate: certificate, harness: harness)
+        let cases = [("san-dns", "{type: Hostname, hostname: abc.example.com}", 200),
+                     ("san-dns-mismatch", "{type: Hostname, hostname: dce.example.com}", 502),
+                     ("san-uri", "{type: URI, uri: \"spiffe://abc.example.com/test-identity\"}", 200),
+                     ("san-uri-mismatch", "{type: URI, uri: \"spiffe://dce.example.com/test-identity\"}", 502)]
+        var manifests = [Manifests.gateway(), trusted.caConfigMap("tls-checks-ca-certificate")]
+        for (name, san, _) in cases {
+            manifests.append(Manifests.service(name, targetPort: port))
+            manifests.append("""
+                apiVersion: gateway.networking.k8s.io/v1
+                kind: BackendTLSPolicy
+                metadata: {name: \(name)}
+                spec:
+                  targetRefs: [{group: "", kind: Service, name: \(name)}]
+                  validation:
+                    caCertificateRefs: [{group: "", kind: ConfigMap, name: tls-checks-ca-certificate}]
+                    hostname: abc.example.com
+                    subjectAltNames: [\(san)]
+                """)
+            manifests.append(Manifests.route(name, path: "/backendtlspolicy-\(name)", service: name))
+        }
+        try harness.write("gw.yaml", manifests.joined(separator: "\n---\n") + "\n")
+        try await harness.start()
+        let statuses = try #require(await harness.runtime.statuses)
+        for (name, _, status) in cases {
+            let accepted = statuses.backendTLSPolicies.first { $0.key.name == name }?.value.ancestors.first?.conditions.first { $0.type == "Accepted" }
+            #expect(accepted?.status == "True", "\(name) is accepted")
+            let answer = try await harness.send("/backendtlspolicy-\(name)", host: "abc.example.com")
+            #expect(answer.status == status, "\(name): \(answer.status) \(answer.text)")
+            if status != 200 { #expect(answer.text.contains("subjectAltNames"), "\(name): \(answer.text)") }
+        }
+    }
 }

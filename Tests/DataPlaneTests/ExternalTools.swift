@@ -92,7 +92,9 @@ struct TestCertificate {
     func issue(_ names: [String], in directory: URL) throws -> TestCertificate {
         let base = directory.appendingPathComponent("leaf-\(UUID().uuidString)").path
         let caBase = String(path.dropLast(4))
-        try "subjectAltName=\(names.map { "DNS:\($0)" }.joined(separator: ","))\n".write(toFile: base + ".ext", atomically: true, encoding: .utf8)
+        // A name with a scheme ("spiffe://...") goes in as a URI, any other as a DNS name.
+        let alternatives = names.map { $0.contains("://") ? "URI:\($0)" : "DNS:\($0)" }.joined(separator: ",")
+        try "subjectAltName=\(alternatives)\n".write(toFile: base + ".ext", atomically: true, encoding: .utf8)
         try Self.openssl(["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
                           "-keyout", base + ".key", "-out", base + ".csr", "-subj", "/CN=\(names[0])"])
         try Self.openssl(["x509", "-req", "-in", base + ".csr", "-CA", path, "-CAkey", caBase + ".key", "-CAcreateserial",

@@ -47,7 +47,7 @@ extension FastLaneHandler: RawUpstreamUser {
     }
 
     /// Carries out what `UpstreamTries` decided.
-    func act(on next: UpstreamTries.Next, _ exchange: FastExchange, connectError: (Endpoint, any Error)? = nil) {
+    func act(on next: UpstreamTries.Next, _ exchange: FastExchange, connectError: (Endpoint, any Error)? = nil, closeError: (any Error)? = nil) {
         guard let context else { return }
         switch next {
         case .nothing, .forwardResponse:
@@ -66,7 +66,7 @@ extension FastLaneHandler: RawUpstreamUser {
         case .fail(let failure):
             exchange.upstreamReusable = false
             fail(exchange, ConnectTries.answer(failure, cluster: exchange.cluster.id, route: exchange.record.route, connectError: connectError,
-                                               closeError: nil))
+                                               closeError: closeError))
         case .cut:
             exchange.upstreamReusable = false
             cutMidResponse(exchange, context: context)
@@ -239,7 +239,7 @@ extension FastLaneHandler: RawUpstreamUser {
         case .streaming, .awaitingHead:
             let next = exchange.tries.connectionClosed()
             exchange.gate?.connectionClosed(deciding: next, endpoint: exchange.endpoint)
-            act(on: next, exchange)
+            act(on: next, exchange, closeError: error)
         }
     }
 

@@ -97,7 +97,7 @@ final class RawUpstreamConnection: ChannelDuplexHandler, RemovableChannelHandler
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if error is NIOSSLError || error is BoringSSLError {
+        if error is NIOSSLError || error is BoringSSLError || error is BackendIdentity.Mismatch {
             // A refused backend certificate is a configuration problem someone must see.
             pool.logger.error("TLS to backend failed", metadata: [
                 "endpoint": "\(key.endpoint.host):\(key.endpoint.port)", "policy": "\(key.tls ?? "")", "error": "\(error)"])

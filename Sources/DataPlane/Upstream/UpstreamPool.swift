@@ -78,10 +78,7 @@ final class UpstreamPool: @unchecked Sendable {  // confined to `eventLoop`
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    if let tls {
-                        try channel.pipeline.syncOperations.addHandler(
-                            NIOSSLClientHandler(context: tls.context, serverHostname: tls.policy.hostname))
-                    }
+                    if let tls { try channel.pipeline.syncOperations.addHandler(try BackendIdentity.tlsHandler(tls)) }
                     try configure(channel.pipeline.syncOperations)
                 }
             }
