@@ -103,9 +103,13 @@ public struct UpstreamTLS: Sendable, Codable, Equatable, Hashable {
     public var caPEM: String?
     /// "namespace/name" of the policy, for logs and errors.
     public var policy: String
-    public init(hostname: String, caPEM: String?, policy: String) {
+    /// The certificate presented when the backend asks for one: the Gateway's
+    /// `spec.tls.backend.clientCertificateRef`.
+    public var clientCertificate: CertificatePair?
+    public init(hostname: String, caPEM: String?, policy: String, clientCertificate: CertificatePair? = nil) {
         self.hostname = hostname
         self.caPEM = caPEM
         self.policy = policy
+        self.clientCertificate = clientCertificate
     }
 }
