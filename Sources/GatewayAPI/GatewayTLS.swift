@@ -44,3 +44,22 @@ public struct ObjectReference: Codable, Sendable, Equatable {
     public var name: String
     public var namespace: String?
 }
+
+extension Gateway {
+    /// The Secrets and ConfigMaps `spec.tls` names (CA bundles, the backend client certificate), which
+    /// a provider that does not load every object of a cluster must fetch.
+    public var tlsReferencedObjects: Set<ObjectRef> {
+        let namespace = metadata.namespace ?? "default"
+        var refs: Set<ObjectRef> = []
+        if let ref = spec.tls?.backend?.clientCertificateRef, (ref.group ?? "").isEmpty, (ref.kind ?? "Secret") == "Secret" {
+            refs.insert(ObjectRef(kind: "Secret", namespace: ref.namespace ?? namespace, name: ref.name))
+        }
+        let frontend = spec.tls?.frontend
+        let validations = [frontend?.default?.validation] + (frontend?.perPort ?? []).map { $0.tls?.validation }
+        for ref in validations.compactMap({ $0 }).flatMap({ $0.caCertificateRefs ?? [] })
+        where (ref.group ?? "").isEmpty && ["ConfigMap", "Secret"].contains(ref.kind) {
+            refs.insert(ObjectRef(kind: ref.kind, namespace: ref.namespace ?? namespace, name: ref.name))
+        }
+        return refs
+    }
+}
