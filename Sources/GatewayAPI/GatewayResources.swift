@@ -19,6 +19,8 @@ public struct Gateway: Codable, Sendable, Equatable {
         public var listeners: [Listener]
         public var addresses: [Address]?
         public var infrastructure: Infrastructure?
+        /// Client-certificate validation on HTTPS listeners and the certificate presented to backends.
+        public var tls: GatewayTLSConfig?
     }
     /// Labels and annotations for generated infrastructure, and a reference to implementation
     /// parameters (archway defines no parameters kind).

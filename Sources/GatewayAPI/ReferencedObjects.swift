@@ -7,6 +7,7 @@ extension ResourceSnapshot {
         var refs: Set<ObjectRef> = []
         for gateway in gateways {
             let namespace = gateway.metadata.namespace ?? "default"
+            refs.formUnion(gateway.tlsReferencedObjects)
             for listener in gateway.spec.listeners {
                 for ref in listener.tls?.certificateRefs ?? [] where (ref.group ?? "").isEmpty && (ref.kind ?? "Secret") == "Secret" {
                     refs.insert(ObjectRef(kind: "Secret", namespace: ref.namespace ?? namespace, name: ref.name))

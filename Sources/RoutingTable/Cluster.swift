@@ -105,11 +105,15 @@ public struct UpstreamTLS: Sendable, Codable, Equatable, Hashable {
     public var policy: String
     /// The names the backend's certificate must carry one of, instead of `hostname` (then only its SNI).
     public var subjectAltNames: [SubjectAltName]
-    public init(hostname: String, caPEM: String?, policy: String, subjectAltNames: [SubjectAltName] = []) {
+    /// The certificate presented when the backend asks for one: the Gateway's
+    /// `spec.tls.backend.clientCertificateRef`.
+    public var clientCertificate: CertificatePair?
+    public init(hostname: String, caPEM: String?, policy: String, subjectAltNames: [SubjectAltName] = [], clientCertificate: CertificatePair? = nil) {
         self.hostname = hostname
         self.caPEM = caPEM
         self.policy = policy
         self.subjectAltNames = subjectAltNames
+        self.clientCertificate = clientCertificate
     }
 }
 

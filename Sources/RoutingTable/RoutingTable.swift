@@ -112,10 +112,13 @@ public struct ListenerTLS: Sendable, Codable, Equatable {
     public var mode: Mode
     /// Resolved certificateRefs in listener order; the first one is offered.
     public var certificates: [CertificatePair]
+    /// Client certificates asked for and checked in the handshake (the Gateway's `spec.tls.frontend`).
+    public var clientValidation: ClientCertificateValidation?
 
-    public init(mode: Mode, certificates: [CertificatePair]) {
+    public init(mode: Mode, certificates: [CertificatePair], clientValidation: ClientCertificateValidation? = nil) {
         self.mode = mode
         self.certificates = certificates
+        self.clientValidation = clientValidation
     }
 }
 

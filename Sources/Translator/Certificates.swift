@@ -36,12 +36,13 @@ extension Translator {
         return CertificateResolution(tls: ListenerTLS(mode: .terminate, certificates: pairs), problem: problem, unservable: pairs.isEmpty)
     }
 
-    private struct CertificateFailure: Error {
+    struct CertificateFailure: Error {
         var reason: String
         var message: String
     }
 
-    private func certificate(_ ref: SecretObjectReference, gatewayNamespace: String,
+    /// One Secret holding a certificate and key, as listeners and the Gateway's backend client certificate use it.
+    func certificate(_ ref: SecretObjectReference, gatewayNamespace: String,
                              snapshot: ResourceSnapshot) -> Swift.Result<CertificatePair, CertificateFailure> {
         let group = ref.group ?? ""
         let kind = ref.kind ?? "Secret"

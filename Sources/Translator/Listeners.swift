@@ -10,6 +10,8 @@ struct GatewayState {
     /// Why the Gateway as a whole is not accepted (UnsupportedAddress, InvalidParameters); it then
     /// serves nothing.
     var rejection: (reason: String, message: String)?
+    /// What `spec.tls` resolved to (the backend client certificate, or why it cannot be used).
+    var gatewayTLS = GatewayTLSState()
 }
 
 struct ListenerState {
@@ -58,7 +60,8 @@ extension Translator {
                 }
             }
             index.gateways[gateway.metadata.namespacedName] = GatewayState(
-                gateway: gateway, listeners: markConflicts(listeners), addresses: addresses, rejection: rejection)
+                gateway: gateway, listeners: markConflicts(listeners), addresses: addresses, rejection: rejection,
+                gatewayTLS: resolveGatewayTLS(gateway, snapshot: snapshot))
         }
         return index
     }
@@ -122,6 +125,7 @@ extension Translator {
         state.tls = resolution.tls
         if let problem = resolution.problem, state.refsProblem == nil { state.refsProblem = problem }
         if resolution.unservable { state.unservable = resolution.problem?.message ?? "no usable certificate" }
+        applyFrontendValidation(to: &state, of: gateway, snapshot: snapshot)
         return state
     }
 
@@ -202,6 +206,6 @@ extension Translator {
             programmed = Condition(type: "Programmed", status: false, reason: "Invalid",
                                    message: "No listener can be served", observedGeneration: generation)
         }
-        return GatewayStatus(addresses: state.addresses, conditions: [accepted, programmed], listeners: listeners)
+        return GatewayStatus(addresses: state.addresses, conditions: [accepted, programmed] + gatewayTLSConditions(state), listeners: listeners)
     }
 }

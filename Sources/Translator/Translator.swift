@@ -101,7 +101,9 @@ public struct Translator: Sendable {
         }
         let backendTLS = resolveBackendTLS(snapshot, gateways: ourGateways, into: &statuses)
         let backendTraffic = resolveBackendTraffic(snapshot, gateways: ourGateways, into: &statuses)
-        return Result(table: builder.build(snapshot: snapshot, backendTLS: backendTLS, backendTraffic: backendTraffic), statuses: statuses)
+        var table = builder.build(snapshot: snapshot, backendTLS: backendTLS, backendTraffic: backendTraffic)
+        table.presentClientCertificates(listeners.gateways.compactMapValues(\.gatewayTLS.backendClientCertificate))
+        return Result(table: table, statuses: statuses)
     }
 
     /// GatewayClasses naming our controller get `Accepted`; the others are not ours to touch.

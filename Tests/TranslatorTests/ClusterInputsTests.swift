@@ -54,6 +54,29 @@ struct ClusterInputsTests {
         ])
     }
 
+    /// Gateway `spec.tls`: the frontend CA bundles (default and perPort, ConfigMap or Secret) and the
+    /// backend client certificate, in the Gateway's namespace unless the reference names another.
+    @Test func gatewayTLSReferencesAreFetched() throws {
+        let snapshot = try Self.snapshot("""
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: Gateway
+            metadata: {name: gw, namespace: edge}
+            spec:
+              gatewayClassName: archway
+              listeners: [{name: http, protocol: HTTP, port: 80}]
+              tls:
+                backend: {clientCertificateRef: {name: to-backends}}
+                frontend:
+                  default: {validation: {caCertificateRefs: [{kind: ConfigMap, group: "", name: clients-ca}]}}
+                  perPort:
+                  - {port: 8443, tls: {validation: {caCertificateRefs: [{kind: Secret, group: "", name: partner-ca, namespace: partners}, {kind: Service, group: "", name: not-a-ca}]}}}
+            """)
+        #expect(snapshot.referencedObjects == [
+            ObjectRef(kind: "Secret", namespace: "edge", name: "to-backends"), ObjectRef(kind: "ConfigMap", namespace: "edge", name: "clients-ca"),
+            ObjectRef(kind: "Secret", namespace: "partners", name: "partner-ca"),
+        ])
+    }
+
     static func addresses(service: String?) throws -> [String] {
         let snapshot = try Self.snapshot(Self.gateway + (service.map { "\n---\n" + $0 } ?? ""))
         var options = Translator.Options()

@@ -118,6 +118,15 @@ struct FixtureTests {
         for (id, policy) in expect.clusterTLS ?? [:] {
             #expect((result.table.clusters[id]?.tls?.policy ?? "none") == policy, "cluster \(id) BackendTLSPolicy")
         }
+        for (id, secret) in expect.clusterClientCertificates ?? [:] {
+            #expect((result.table.clusters[id]?.tls?.clientCertificate?.source ?? "none") == secret, "cluster \(id) client certificate")
+        }
+        for (key, described) in expect.clientValidation ?? [:] {
+            let listener = result.table.ports.flatMap { port in port.listeners.map { ("\(port.port)/\($0.hostname ?? "*")", $0) } }
+                .first { $0.0 == key }?.1
+            let actual = listener?.tls?.clientValidation.map { "\($0.mode.rawValue) " + $0.sources.joined(separator: ", ") } ?? "none"
+            #expect(actual == described, "listener \(key) client certificate validation")
+        }
         for (id, policy) in expect.clusterPolicies ?? [:] {
             #expect((result.table.clusters[id]?.resilience?.policy ?? "none") == policy, "cluster \(id) policy")
         }
@@ -251,6 +260,11 @@ struct Expectations: Decodable {
     var clusterPolicies: [String: String]?
     /// Cluster id → the BackendTLSPolicy (ns/name) whose TLS settings it uses, or "none".
     var clusterTLS: [String: String]?
+    /// Cluster id → the Secret (ns/name) of the client certificate it presents to backends, or "none".
+    var clusterClientCertificates: [String: String]?
+    /// "port/hostname" ("port/*" without one) of a listener → its client certificate validation
+    /// ("allowValidOnly Kind ns/name, ..." or "allowInsecureFallback ..."), or "none".
+    var clientValidation: [String: String]?
     /// ServiceLevelObjective "ns/name" → conditions; `sloRoutes`: route key → the SLOs its entries count towards.
     var slos: [String: [String: String]]?
     var sloMessages: [String: String]?

@@ -66,12 +66,12 @@ final class ConnectionSetup: Sendable {
         let disposition = tables.tls(port: listenerPort)?.disposition(serverName: serverName) ?? .refuse
         return channel.eventLoop.makeCompletedFuture {
             switch disposition {
-            case .terminate(let context) where tables.current.isStreamListener(port: listenerPort, serverName: serverName):
+            case .terminate(let tls) where tables.current.isStreamListener(port: listenerPort, serverName: serverName):
                 // TLSRoute in Terminate mode: decrypted bytes go to the backend as they are.
-                try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
+                try channel.pipeline.syncOperations.addHandler(tls.serverHandler())
                 try channel.pipeline.syncOperations.addHandler(streamProxy(channel, serverName: serverName, terminated: true))
-            case .terminate(let context):
-                try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
+            case .terminate(let tls):
+                try channel.pipeline.syncOperations.addHandler(tls.serverHandler())
                 try channel.pipeline.syncOperations.addHandler(TLSHandshakeCounter(metrics: contexts.context(for: channel.eventLoop).metrics.gauges))
                 try channel.pipeline.syncOperations.addHandler(TLSRecordCoalescer())
                 try channel.pipeline.syncOperations.addHandler(ApplicationProtocolNegotiationHandler { alpn, channel in

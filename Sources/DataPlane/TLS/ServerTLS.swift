@@ -14,7 +14,8 @@ enum ServerTLSPolicy {
 
     /// `offerHTTP2: false` for TLSRoute listeners, whose bytes go to the backend as they are: the client
     /// must not be told it may speak h2 to a backend that never agreed to it.
-    static func configuration(for pair: CertificatePair, offerHTTP2: Bool = true) throws -> TLSConfiguration {
+    static func configuration(for pair: CertificatePair, offerHTTP2: Bool = true,
+                              clientValidation: ClientCertificateValidation? = nil) throws -> TLSConfiguration {
         let chain = try NIOSSLCertificate.fromPEMBytes(Array(pair.chainPEM.utf8))
         guard !chain.isEmpty else { throw TLSSetupError("tls.crt holds no certificate") }
         let key = try NIOSSLPrivateKey(bytes: Array(pair.keyPEM.utf8), format: .pem)
@@ -24,6 +25,20 @@ enum ServerTLSPolicy {
         configuration.maximumTLSVersion = .tlsv13
         configuration.cipherSuiteValues = cipherSuites
         configuration.applicationProtocols = offerHTTP2 ? alpn : []
+        if let clientValidation {
+            configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(clientValidation.caPEM.utf8)))
+            // The CA names tell clients holding several certificates which one to present.
+            configuration.sendCANameList = true
+            switch clientValidation.mode {
+            case .allowValidOnly:
+                // A certificate is required and must chain to the CAs; a client is not a host name.
+                configuration.certificateVerification = .noHostnameVerification
+            case .allowInsecureFallback:
+                // Asked for, but optional; one that fails verification is let in by the handler's
+                // callback (`TerminatingTLS`), as the mode allows.
+                configuration.certificateVerification = .optionalVerification
+            }
+        }
         return configuration
     }
 }
@@ -42,11 +57,12 @@ public final class TLSContextCache: Sendable {
 
     public init() {}
 
-    func context(for pair: CertificatePair, offerHTTP2: Bool = true) throws -> NIOSSLContext {
-        let key = PairKey(pair, offerHTTP2: offerHTTP2)
+    func context(for pair: CertificatePair, offerHTTP2: Bool = true, clientValidation: ClientCertificateValidation? = nil) throws -> NIOSSLContext {
+        let key = PairKey(pair, offerHTTP2: offerHTTP2, clientValidation: clientValidation)
         if let cached = contexts.withLockedValue({ $0[key] }) { return cached }
         // BoringSSL refuses a private key that does not belong to the leaf certificate here.
-        let context = try NIOSSLContext(configuration: ServerTLSPolicy.configuration(for: pair, offerHTTP2: offerHTTP2))
+        let context = try NIOSSLContext(configuration: ServerTLSPolicy.configuration(
+            for: pair, offerHTTP2: offerHTTP2, clientValidation: clientValidation))
         contexts.withLockedValue { $0[key] = context }
         return context
     }
@@ -66,6 +82,11 @@ public final class TLSContextCache: Sendable {
             configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(pem.utf8)))
         }
         configuration.applicationProtocols = http2 ? ["h2"] : ["http/1.1"]
+        if let pair = policy.clientCertificate {
+            // Presented only when the backend asks for one (its CertificateRequest).
+            configuration.certificateChain = try NIOSSLCertificate.fromPEMBytes(Array(pair.chainPEM.utf8)).map { .certificate($0) }
+            configuration.privateKey = .privateKey(try NIOSSLPrivateKey(bytes: Array(pair.keyPEM.utf8), format: .pem))
+        }
         let context = try NIOSSLContext(configuration: configuration)
         clients.withLockedValue { $0[key] = context }
         return context
@@ -87,8 +108,8 @@ public final class TLSContextCache: Sendable {
     }
 
     func keepOnly(_ pairs: Set<CertificatePair>) {
-        let chains = Set(pairs.map { PairKey($0, offerHTTP2: true) })
-        contexts.withLockedValue { cache in cache = cache.filter { chains.contains(PairKey(chain: $0.key.chain, key: $0.key.key, offerHTTP2: true)) } }
+        let inUse = Set(pairs.map { [$0.chainPEM, $0.keyPEM] })
+        contexts.withLockedValue { cache in cache = cache.filter { inUse.contains([$0.key.chain, $0.key.key]) } }
     }
 
     /// Two pairs with the same PEM are the same certificate whichever Secret names them.
@@ -96,20 +117,31 @@ public final class TLSContextCache: Sendable {
         var chain: String
         var key: String
         var offerHTTP2: Bool
-        init(chain: String, key: String, offerHTTP2: Bool) {
-            self.chain = chain
-            self.key = key
+        var clientValidation: ClientCertificateValidation?
+        init(_ pair: CertificatePair, offerHTTP2: Bool, clientValidation: ClientCertificateValidation? = nil) {
+            chain = pair.chainPEM
+            key = pair.keyPEM
             self.offerHTTP2 = offerHTTP2
+            self.clientValidation = clientValidation
         }
-        init(_ pair: CertificatePair, offerHTTP2: Bool) {
-            self.init(chain: pair.chainPEM, key: pair.keyPEM, offerHTTP2: offerHTTP2)
-        }
+    }
+}
+
+/// A terminating listener's server context, and whether it lets in clients whose certificate fails
+/// verification (frontend validation in AllowInsecureFallback mode).
+struct TerminatingTLS {
+    let context: NIOSSLContext
+    let acceptsUnverifiedClients: Bool
+
+    func serverHandler() -> NIOSSLServerHandler {
+        guard acceptsUnverifiedClients else { return NIOSSLServerHandler(context: context) }
+        return NIOSSLServerHandler(context: context) { _, promise in promise.succeed(.certificateVerified) }
     }
 }
 
 /// What a TLS port does with a connection once it has read the ClientHello's server name.
 enum TLSDisposition {
-    case terminate(NIOSSLContext)
+    case terminate(TerminatingTLS)
     case passthrough
     case refuse
 }
@@ -124,6 +156,7 @@ struct TLSPortTable: Sendable {
 
     struct Entry: Sendable {
         let context: NIOSSLContext?
+        var acceptsUnverifiedClients = false
     }
 
     init(_ port: PortTable, cache: TLSContextCache) throws {
@@ -135,8 +168,8 @@ struct TLSPortTable: Sendable {
                 entries.append((listener.hostname, Entry(context: nil)))
             case .terminate:
                 guard let pair = tls.certificates.first else { continue }
-                let context = try cache.context(for: pair, offerHTTP2: listener.streamRoutes == nil)
-                entries.append((listener.hostname, Entry(context: context)))
+                let context = try cache.context(for: pair, offerHTTP2: listener.streamRoutes == nil, clientValidation: tls.clientValidation)
+                entries.append((listener.hostname, Entry(context: context, acceptsUnverifiedClients: tls.clientValidation?.mode == .allowInsecureFallback)))
             }
         }
         bySNI = HostIndex(entries)
@@ -146,6 +179,7 @@ struct TLSPortTable: Sendable {
     func disposition(serverName: String?) -> TLSDisposition {
         let entry = serverName.flatMap { bySNI.lookup($0.lowercased()) } ?? fallback
         guard let entry else { return .refuse }
-        return entry.context.map(TLSDisposition.terminate) ?? .passthrough
+        guard let context = entry.context else { return .passthrough }
+        return .terminate(TerminatingTLS(context: context, acceptsUnverifiedClients: entry.acceptsUnverifiedClients))
     }
 }

@@ -22,7 +22,7 @@ struct UpstreamTLSSetup {
 extension UpstreamTLS {
     /// What tells apart pooled connections made under different policies (or hostnames). Derived from
     /// the routing table alone, so finding an idle connection needs no look-up of the TLS context.
-    var poolKey: String { policy + "|" + hostname }
+    var poolKey: String { policy + "|" + hostname + (clientCertificate.map { "|" + $0.source } ?? "") }
 }
 
 /// Keep-alive connections to backends, one pool per event loop (nginx's and Envoy's per-worker model):
