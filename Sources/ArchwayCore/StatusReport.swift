@@ -20,6 +20,7 @@ public struct StatusReport: Sendable {
     public enum Status: Encodable, Sendable {
         case gatewayClass(GatewayClassStatus)
         case gateway(GatewayStatus)
+        case listenerSet(ListenerSetStatus)
         case route(RouteStatus)
         case policy(PolicyStatus)
         /// Not a Kubernetes status: whether archway serves the Ingress side by side, and why (not).
@@ -30,6 +31,7 @@ public struct StatusReport: Sendable {
             switch self {
             case .gatewayClass(let status): try status.encode(to: encoder)
             case .gateway(let status): try status.encode(to: encoder)
+            case .listenerSet(let status): try status.encode(to: encoder)
             case .route(let status): try status.encode(to: encoder)
             case .policy(let status): try status.encode(to: encoder)
             case .conditions(let conditions):
@@ -78,6 +80,15 @@ public struct StatusReport: Sendable {
             items.append(Item(apiVersion: v1, kind: "Gateway",
                               metadata: .init(name: gateway.metadata.name, namespace: gateway.metadata.namespace, generation: gateway.metadata.generation),
                               status: .gateway(status)))
+        }
+        for set in snapshot.listenerSets {
+            guard var status = statuses.listenerSets[set.metadata.namespacedName] else { continue }
+            let generation = set.metadata.generation
+            status.conditions = stamp(status.conditions, generation)
+            for index in status.listeners.indices { status.listeners[index].conditions = stamp(status.listeners[index].conditions, generation) }
+            items.append(Item(apiVersion: v1, kind: "ListenerSet",
+                              metadata: .init(name: set.metadata.name, namespace: set.metadata.namespace, generation: generation),
+                              status: .listenerSet(status)))
         }
         for route in statuses.routeReports(snapshot) {
             var status = route.status
@@ -180,6 +191,13 @@ public struct StatusReport: Sendable {
             case .gateway(let status):
                 let listeners = status.listeners.map { "\($0.name)(routes=\($0.attachedRoutes))" }.joined(separator: ",")
                 line = summary(status.conditions) + " address=" + status.addresses.map(\.value).joined(separator: ",") + " listeners=" + listeners
+                itemNotes = problems(status.conditions, prefix: "")
+                for listener in status.listeners {
+                    itemNotes += problems(listener.conditions, prefix: "listener \(listener.name): ")
+                }
+            case .listenerSet(let status):
+                let listeners = status.listeners.map { "\($0.name)(routes=\($0.attachedRoutes))" }.joined(separator: ",")
+                line = summary(status.conditions) + " listeners=" + listeners
                 itemNotes = problems(status.conditions, prefix: "")
                 for listener in status.listeners {
                     itemNotes += problems(listener.conditions, prefix: "listener \(listener.name): ")

@@ -21,6 +21,7 @@ public struct Gateway: Codable, Sendable, Equatable {
         public var infrastructure: Infrastructure?
         /// Client-certificate validation on HTTPS listeners and the certificate presented to backends.
         public var tls: GatewayTLSConfig?
+        public var allowedListeners: AllowedListeners?
     }
     /// Labels and annotations for generated infrastructure, and a reference to implementation
     /// parameters (archway defines no parameters kind).

@@ -5,10 +5,12 @@ extension ResourceSnapshot {
     /// reported precisely.
     public var referencedObjects: Set<ObjectRef> {
         var refs: Set<ObjectRef> = []
-        for gateway in gateways {
-            let namespace = gateway.metadata.namespace ?? "default"
-            refs.formUnion(gateway.tlsReferencedObjects)
-            for listener in gateway.spec.listeners {
+        for gateway in gateways { refs.formUnion(gateway.tlsReferencedObjects) }
+        // A ListenerSet's certificates are relative to its own namespace, as a Gateway's are to its.
+        let listeners = gateways.map { ($0.metadata.namespace ?? "default", $0.spec.listeners) }
+            + listenerSets.map { ($0.metadata.namespace ?? "default", $0.spec.listeners) }
+        for (namespace, listeners) in listeners {
+            for listener in listeners {
                 for ref in listener.tls?.certificateRefs ?? [] where (ref.group ?? "").isEmpty && (ref.kind ?? "Secret") == "Secret" {
                     refs.insert(ObjectRef(kind: "Secret", namespace: ref.namespace ?? namespace, name: ref.name))
                 }

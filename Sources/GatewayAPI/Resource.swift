@@ -2,6 +2,7 @@
 public enum Resource: Sendable, Equatable {
     case gatewayClass(GatewayClass)
     case gateway(Gateway)
+    case listenerSet(ListenerSet)
     case httpRoute(HTTPRoute)
     case streamRoute(StreamRoute)
     case grpcRoute(GRPCRoute)
@@ -23,6 +24,7 @@ public enum Resource: Sendable, Equatable {
         switch self {
         case .gatewayClass: "GatewayClass"
         case .gateway: "Gateway"
+        case .listenerSet: "ListenerSet"
         case .httpRoute: "HTTPRoute"
         case .streamRoute(let r): r.kind.rawValue
         case .grpcRoute: "GRPCRoute"
@@ -46,6 +48,7 @@ public enum Resource: Sendable, Equatable {
         switch self {
         case .gatewayClass(let r): r.metadata
         case .gateway(let r): r.metadata
+        case .listenerSet(let r): r.metadata
         case .httpRoute(let r): r.metadata
         case .streamRoute(let r): r.metadata
         case .grpcRoute(let r): r.metadata

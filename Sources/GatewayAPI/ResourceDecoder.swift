@@ -16,6 +16,7 @@ enum ResourceDecoder {
         switch (group, kind) {
         case (GatewayAPIGroup.name, "GatewayClass"): return .gatewayClass(try decoder.decode(from: node))
         case (GatewayAPIGroup.name, "Gateway"): return .gateway(try decoder.decode(from: node))
+        case (GatewayAPIGroup.name, "ListenerSet"): return .listenerSet(try decoder.decode(from: node))
         case (GatewayAPIGroup.name, "HTTPRoute"): return .httpRoute(try decoder.decode(from: node))
         case (GatewayAPIGroup.name, "TCPRoute"), (GatewayAPIGroup.name, "UDPRoute"), (GatewayAPIGroup.name, "TLSRoute"):
             var route: StreamRoute = try decoder.decode(from: node)
@@ -61,6 +62,7 @@ extension Resource {
         switch self {
         case .gatewayClass(var r): edit(&r.metadata); self = .gatewayClass(r)
         case .gateway(var r): edit(&r.metadata); self = .gateway(r)
+        case .listenerSet(var r): edit(&r.metadata); self = .listenerSet(r)
         case .httpRoute(var r): edit(&r.metadata); self = .httpRoute(r)
         case .streamRoute(var r): edit(&r.metadata); self = .streamRoute(r)
         case .grpcRoute(var r): edit(&r.metadata); self = .grpcRoute(r)

@@ -2,6 +2,8 @@
 public struct ResourceSnapshot: Sendable {
     public private(set) var gatewayClasses: [GatewayClass] = []
     public private(set) var gateways: [Gateway] = []
+    /// In the spec's listener precedence: oldest first, then by namespace/name.
+    public private(set) var listenerSets: [ListenerSet] = []
     public private(set) var httpRoutes: [HTTPRoute] = []
     /// TCPRoutes, UDPRoutes and TLSRoutes, sorted by kind then name.
     public private(set) var streamRoutes: [StreamRoute] = []
@@ -26,6 +28,7 @@ public struct ResourceSnapshot: Sendable {
             switch resource {
             case .gatewayClass(let r): gatewayClasses.append(r)
             case .gateway(let r): gateways.append(r)
+            case .listenerSet(let r): listenerSets.append(r)
             case .httpRoute(let r): httpRoutes.append(r)
             case .streamRoute(let r): streamRoutes.append(r)
             case .grpcRoute(let r): grpcRoutes.append(r)
@@ -49,6 +52,7 @@ public struct ResourceSnapshot: Sendable {
         }
         gatewayClasses.sort { $0.metadata.name < $1.metadata.name }
         gateways.sort { $0.metadata.namespacedName < $1.metadata.namespacedName }
+        listenerSets.sort(by: ListenerSet.precedes)
         httpRoutes.sort { $0.metadata.namespacedName < $1.metadata.namespacedName }
         backendTLSPolicies.sort { $0.metadata.namespacedName < $1.metadata.namespacedName }
         backendTrafficPolicies.sort { $0.metadata.namespacedName < $1.metadata.namespacedName }

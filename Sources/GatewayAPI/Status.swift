@@ -22,10 +22,13 @@ public struct GatewayStatus: Codable, Sendable, Equatable {
     public var addresses: [Gateway.Address]
     public var conditions: [Condition]
     public var listeners: [ListenerStatus]
-    public init(addresses: [Gateway.Address], conditions: [Condition], listeners: [ListenerStatus]) {
+    /// How many ListenerSets joined the Gateway (allowed, and Accepted); nil when it allows none.
+    public var attachedListenerSets: Int?
+    public init(addresses: [Gateway.Address], conditions: [Condition], listeners: [ListenerStatus], attachedListenerSets: Int? = nil) {
         self.addresses = addresses
         self.conditions = conditions
         self.listeners = listeners
+        self.attachedListenerSets = attachedListenerSets
     }
 }
 
@@ -49,6 +52,8 @@ public struct RouteStatus: Codable, Sendable, Equatable {
 public struct StatusSet: Sendable, Equatable {
     public var gatewayClasses: [String: GatewayClassStatus] = [:]
     public var gateways: [NamespacedName: GatewayStatus] = [:]
+    /// Only ListenerSets whose parent is a Gateway of ours.
+    public var listenerSets: [NamespacedName: ListenerSetStatus] = [:]
     public var httpRoutes: [NamespacedName: RouteStatus] = [:]
     /// TCPRoute, UDPRoute and TLSRoute statuses, by kind.
     public var streamRoutes: [StreamRoute.Kind: [NamespacedName: RouteStatus]] = [:]

@@ -12,7 +12,8 @@ struct GatewayTLSState {
 extension Translator {
     func resolveGatewayTLS(_ gateway: Gateway, snapshot: ResourceSnapshot) -> GatewayTLSState {
         guard let ref = gateway.spec.tls?.backend?.clientCertificateRef else { return GatewayTLSState() }
-        switch certificate(ref, gatewayNamespace: gateway.metadata.namespace ?? "default", snapshot: snapshot) {
+        switch certificate(ref, origin: ListenerOrigin(kind: "Gateway", namespace: gateway.metadata.namespace ?? "default", name: gateway.metadata.name),
+                                 snapshot: snapshot) {
         case .success(let pair):
             return GatewayTLSState(backendClientCertificate: pair)
         case .failure(let failure):

@@ -13,7 +13,9 @@ struct CertificateResolution {
 }
 
 extension Translator {
-    func resolveTLS(_ listener: Gateway.Listener, of gateway: Gateway, snapshot: ResourceSnapshot) -> CertificateResolution {
+    /// Certificates are looked up from the namespace of whoever declared the listener (Gateway or
+    /// ListenerSet), and a ReferenceGrant must name that kind: grants are not inherited between them.
+    func resolveTLS(_ listener: Gateway.Listener, origin: ListenerOrigin, snapshot: ResourceSnapshot) -> CertificateResolution {
         guard listener.protocol == "HTTPS" || listener.protocol == "TLS" else { return CertificateResolution() }
         let mode = listener.tls?.mode ?? "Terminate"
         if mode == "Passthrough" {
@@ -24,11 +26,10 @@ extension Translator {
             return CertificateResolution(problem: ("InvalidCertificateRef", "a \(listener.protocol) listener that terminates TLS needs tls.certificateRefs"),
                                          unservable: true)
         }
-        let gatewayNamespace = gateway.metadata.namespace ?? "default"
         var pairs: [CertificatePair] = []
         var problem: (reason: String, message: String)?
         for ref in refs {
-            switch certificate(ref, gatewayNamespace: gatewayNamespace, snapshot: snapshot) {
+            switch certificate(ref, origin: origin, snapshot: snapshot) {
             case .success(let pair): pairs.append(pair)
             case .failure(let failure): problem = problem ?? (failure.reason, failure.message)
             }
@@ -41,20 +42,21 @@ extension Translator {
         var message: String
     }
 
-    /// One Secret holding a certificate and key, as listeners and the Gateway's backend client certificate use it.
-    func certificate(_ ref: SecretObjectReference, gatewayNamespace: String,
+    /// One Secret holding a certificate and key, as listeners and the Gateway's backend client
+    /// certificate use it; `origin` is the object naming it (its namespace, the kind a grant must name).
+    func certificate(_ ref: SecretObjectReference, origin: ListenerOrigin,
                              snapshot: ResourceSnapshot) -> Swift.Result<CertificatePair, CertificateFailure> {
         let group = ref.group ?? ""
         let kind = ref.kind ?? "Secret"
-        let namespace = ref.namespace ?? gatewayNamespace
+        let namespace = ref.namespace ?? origin.namespace
         let name = "\(namespace)/\(ref.name)"
         guard group.isEmpty || group == "core", kind == "Secret" else {
             return .failure(.init(reason: "InvalidCertificateRef", message: "certificateRef \(group)/\(kind) \(name) is not a core Secret"))
         }
-        guard snapshot.referenceAllowed(fromGroup: GatewayAPIGroup.name, fromKind: "Gateway", fromNamespace: gatewayNamespace,
+        guard snapshot.referenceAllowed(fromGroup: GatewayAPIGroup.name, fromKind: origin.kind, fromNamespace: origin.namespace,
                                         toGroup: "", toKind: "Secret", toNamespace: namespace, toName: ref.name) else {
             return .failure(.init(reason: "RefNotPermitted",
-                                  message: "Secret \(name) is in another namespace and no ReferenceGrant there allows this Gateway to use it"))
+                                  message: "Secret \(name) is in another namespace and no ReferenceGrant there allows this \(origin.kind) to use it"))
         }
         guard let secret = snapshot.secrets[NamespacedName(namespace, ref.name)] else {
             return .failure(.init(reason: "InvalidCertificateRef", message: "Secret \(name) does not exist"))

@@ -16,6 +16,8 @@ struct GatewayState {
 
 struct ListenerState {
     var spec: Gateway.Listener
+    /// The Gateway itself or the ListenerSet that declared the listener.
+    var origin: ListenerOrigin
     var supportedKinds: [RouteGroupKind]
     /// Problems in the order the spec's conditions are written; empty means the listener is served.
     var acceptedProblem: (reason: String, message: String)?
@@ -34,10 +36,21 @@ struct ListenerState {
     /// when it cannot be served, e.g. its certificate Secret is missing: the spec says listener status
     /// does not decide attachment, and the count shows the blast radius of the broken reference.
     var acceptsRoutes: Bool { acceptedProblem == nil && conflict == nil }
+
+    /// The listener as the routing table knows it. Names are unique only within their Gateway or
+    /// ListenerSet, so a ListenerSet's listener is named after its set there.
+    var served: Gateway.Listener {
+        guard let set = origin.listenerSet else { return spec }
+        var listener = spec
+        listener.name = "\(set.namespace)/\(set.name)/\(spec.name)"
+        return listener
+    }
 }
 
 struct ListenerIndex {
     var gateways: [NamespacedName: GatewayState] = [:]
+    /// ListenerSets whose parent is one of those Gateways, accepted or not.
+    var listenerSets: [NamespacedName: ListenerSetState] = [:]
 }
 
 extension Translator {
@@ -47,8 +60,12 @@ extension Translator {
     func buildListeners(_ snapshot: ResourceSnapshot, classes: Set<String>) -> ListenerIndex {
         var index = ListenerIndex()
         for gateway in snapshot.gateways where classes.contains(gateway.spec.gatewayClassName) {
-            var listeners = gateway.spec.listeners.map { validateListener($0, of: gateway, snapshot: snapshot) }
             let rejection = Self.rejection(of: gateway)
+            let origin = ListenerOrigin(kind: "Gateway", namespace: gateway.metadata.namespace ?? "default", name: gateway.metadata.name)
+            var listeners = gateway.spec.listeners.map { validateListener($0, origin: origin, on: gateway, snapshot: snapshot) }
+            // The spec's precedence: the Gateway's own listeners, then those of its ListenerSets in order.
+            var sets = joiningListenerSets(of: gateway, parentRejected: rejection != nil, snapshot: snapshot)
+            for set in sets where set.rejection == nil { listeners += set.listeners }
             var addresses = (gateway.spec.addresses ?? []).isEmpty
                 ? defaultAddresses(snapshot)
                 : gateway.spec.addresses!.map { Gateway.Address(type: $0.type ?? "IPAddress", value: $0.value) }
@@ -59,8 +76,13 @@ extension Translator {
                     listeners[i].unservable = "the Gateway is not accepted: \(rejection.message)"
                 }
             }
+            listeners = markConflicts(listeners)
+            for i in sets.indices {
+                sets[i].judge(listeners.filter { $0.origin.listenerSet == sets[i].listenerSet.metadata.namespacedName })
+                index.listenerSets[sets[i].listenerSet.metadata.namespacedName] = sets[i]
+            }
             index.gateways[gateway.metadata.namespacedName] = GatewayState(
-                gateway: gateway, listeners: markConflicts(listeners), addresses: addresses, rejection: rejection,
+                gateway: gateway, listeners: listeners, addresses: addresses, rejection: rejection,
                 gatewayTLS: resolveGatewayTLS(gateway, snapshot: snapshot))
         }
         return index
@@ -98,8 +120,10 @@ extension Translator {
         return [Gateway.Address(type: "IPAddress", value: clusterIP)]
     }
 
-    private func validateListener(_ listener: Gateway.Listener, of gateway: Gateway, snapshot: ResourceSnapshot) -> ListenerState {
-        var state = ListenerState(spec: listener, supportedKinds: [])
+    /// `gateway` is the Gateway the listener serves on, whose own listener or ListenerSet's it is: its
+    /// frontend client-certificate validation applies to every HTTPS listener on its ports.
+    func validateListener(_ listener: Gateway.Listener, origin: ListenerOrigin, on gateway: Gateway, snapshot: ResourceSnapshot) -> ListenerState {
+        var state = ListenerState(spec: listener, origin: origin, supportedKinds: [])
         let allowed = Self.routeKinds(forProtocol: listener.protocol)
         if let kinds = listener.allowedRoutes?.kinds, !kinds.isEmpty {
             let valid = kinds.filter { kind in allowed.contains { $0.kind == kind.kind && $0.group == (kind.group ?? GatewayAPIGroup.name) } }
@@ -121,7 +145,7 @@ extension Translator {
         } else if listener.protocol == "HTTP" || listener.protocol == "TCP" || listener.protocol == "UDP", listener.tls != nil {
             state.acceptedProblem = ("UnsupportedValue", "tls is only allowed on HTTPS and TLS listeners")
         }
-        let resolution = resolveTLS(listener, of: gateway, snapshot: snapshot)
+        let resolution = resolveTLS(listener, origin: origin, snapshot: snapshot)
         state.tls = resolution.tls
         if let problem = resolution.problem, state.refsProblem == nil { state.refsProblem = problem }
         if resolution.unservable { state.unservable = resolution.problem?.message ?? "no usable certificate" }
@@ -140,62 +164,94 @@ extension Translator {
     }
 
     /// Within one Gateway: listeners on one port must agree on protocol, and (protocol, port, hostname)
-    /// must be unique. Both sides of a conflict are marked, as the spec asks.
+    /// must be unique. The merged list is taken in the spec's precedence (the Gateway's own listeners,
+    /// then each ListenerSet's): a listener that conflicts with one of a higher-precedence origin loses
+    /// and is set aside, so it conflicts with nothing itself; within one origin both sides of a
+    /// conflict are marked, as the spec asks.
     private func markConflicts(_ listeners: [ListenerState]) -> [ListenerState] {
         var result = listeners
-        for i in result.indices {
-            for j in result.indices where j != i && result[j].spec.port == result[i].spec.port {
-                let (a, b) = (result[i].spec, result[j].spec)
-                if PortTable.family(of: a.protocol) != PortTable.family(of: b.protocol) {
-                    result[i].conflict = ("ProtocolConflict", "port \(a.port) is also used by listener \"\(b.name)\" with protocol \(b.protocol)")
-                } else if a.protocol == b.protocol && (a.hostname ?? "") == (b.hostname ?? "") && result[i].conflict == nil {
-                    result[i].conflict = ("HostnameConflict", "listener \"\(b.name)\" has the same port, protocol and hostname")
+        var kept: [Int] = []
+        var start = 0
+        while start < result.count {
+            let origin = result[start].origin
+            let group = Array(start..<(result[start...].firstIndex { $0.origin != origin } ?? result.count))
+            for i in group {
+                for j in kept where result[j].spec.port == result[i].spec.port && result[i].conflict == nil {
+                    result[i].conflict = Self.conflict(result[i].spec, with: result[j].spec)
                 }
             }
+            let survivors = group.filter { result[$0].conflict == nil }
+            for i in survivors {
+                for j in survivors where j != i && result[j].spec.port == result[i].spec.port {
+                    if let conflict = Self.conflict(result[i].spec, with: result[j].spec),
+                       result[i].conflict == nil || conflict.reason == "ProtocolConflict" {
+                        result[i].conflict = conflict
+                    }
+                }
+            }
+            kept += survivors
+            start = group.last! + 1
         }
         return result
     }
 
-    func gatewayStatus(_ state: GatewayState) -> GatewayStatus {
-        let generation = state.generation
-        let listeners = state.listeners.map { listener -> ListenerStatus in
-            var conditions: [Condition] = []
-            if let problem = listener.acceptedProblem {
-                conditions.append(Condition(type: "Accepted", status: false, reason: problem.reason, message: problem.message, observedGeneration: generation))
-            } else {
-                conditions.append(Condition(type: "Accepted", status: true, reason: "Accepted", message: "Listener is accepted", observedGeneration: generation))
-            }
-            if let conflict = listener.conflict {
-                conditions.append(Condition(type: "Conflicted", status: true, reason: conflict.reason, message: conflict.message, observedGeneration: generation))
-            } else {
-                conditions.append(Condition(type: "Conflicted", status: false, reason: "NoConflicts", message: "No conflicts", observedGeneration: generation))
-            }
-            if let problem = listener.refsProblem {
-                conditions.append(Condition(type: "ResolvedRefs", status: false, reason: problem.reason, message: problem.message, observedGeneration: generation))
-            } else {
-                conditions.append(Condition(type: "ResolvedRefs", status: true, reason: "ResolvedRefs", message: "All references are resolved", observedGeneration: generation))
-            }
-            if listener.isUsable {
-                conditions.append(Condition(type: "Programmed", status: true, reason: "Programmed", message: "Listener is serving", observedGeneration: generation))
-            } else {
-                let why = listener.acceptedProblem?.message ?? listener.conflict?.message ?? listener.unservable ?? "listener is invalid"
-                conditions.append(Condition(type: "Programmed", status: false, reason: "Invalid", message: why, observedGeneration: generation))
-            }
-            return ListenerStatus(name: listener.spec.name, supportedKinds: listener.supportedKinds,
-                                  attachedRoutes: listener.attachedRoutes, conditions: conditions)
+    /// Why two listeners on one port cannot both be served, if they cannot.
+    private static func conflict(_ a: Gateway.Listener, with b: Gateway.Listener) -> (reason: String, message: String)? {
+        if PortTable.family(of: a.protocol) != PortTable.family(of: b.protocol) {
+            return ("ProtocolConflict", "port \(a.port) is also used by listener \"\(b.name)\" with protocol \(b.protocol)")
         }
-        let usable = state.listeners.filter(\.isUsable).count
+        if a.protocol == b.protocol && (a.hostname ?? "") == (b.hostname ?? "") {
+            return ("HostnameConflict", "listener \"\(b.name)\" has the same port, protocol and hostname")
+        }
+        return nil
+    }
+
+    /// One listener's status, the same for a Gateway's listener and a ListenerSet's. A conflicted
+    /// listener is not accepted, with the conflict as the reason (as the upstream tests expect).
+    func listenerStatus(_ listener: ListenerState, generation: Int64) -> ListenerStatus {
+        var conditions: [Condition] = []
+        if let problem = listener.acceptedProblem ?? listener.conflict {
+            conditions.append(Condition(type: "Accepted", status: false, reason: problem.reason, message: problem.message, observedGeneration: generation))
+        } else {
+            conditions.append(Condition(type: "Accepted", status: true, reason: "Accepted", message: "Listener is accepted", observedGeneration: generation))
+        }
+        if let conflict = listener.conflict {
+            conditions.append(Condition(type: "Conflicted", status: true, reason: conflict.reason, message: conflict.message, observedGeneration: generation))
+        } else {
+            conditions.append(Condition(type: "Conflicted", status: false, reason: "NoConflicts", message: "No conflicts", observedGeneration: generation))
+        }
+        if let problem = listener.refsProblem {
+            conditions.append(Condition(type: "ResolvedRefs", status: false, reason: problem.reason, message: problem.message, observedGeneration: generation))
+        } else {
+            conditions.append(Condition(type: "ResolvedRefs", status: true, reason: "ResolvedRefs", message: "All references are resolved", observedGeneration: generation))
+        }
+        if listener.isUsable {
+            conditions.append(Condition(type: "Programmed", status: true, reason: "Programmed", message: "Listener is serving", observedGeneration: generation))
+        } else {
+            let why = listener.acceptedProblem?.message ?? listener.conflict?.message ?? listener.unservable ?? "listener is invalid"
+            let reason = listener.acceptedProblem == nil ? listener.conflict?.reason ?? "Invalid" : "Invalid"
+            conditions.append(Condition(type: "Programmed", status: false, reason: reason, message: why, observedGeneration: generation))
+        }
+        return ListenerStatus(name: listener.spec.name, supportedKinds: listener.supportedKinds,
+                              attachedRoutes: listener.attachedRoutes, conditions: conditions)
+    }
+
+    func gatewayStatus(_ state: GatewayState, attachedListenerSets: Int?) -> GatewayStatus {
+        let generation = state.generation
+        let own = state.listeners.filter { $0.origin.listenerSet == nil }
+        let listeners = own.map { listenerStatus($0, generation: generation) }
+        let usable = own.filter(\.isUsable).count
         let accepted: Condition
         let programmed: Condition
         if let rejection = state.rejection {
             accepted = Condition(type: "Accepted", status: false, reason: rejection.reason, message: rejection.message, observedGeneration: generation)
             programmed = Condition(type: "Programmed", status: false, reason: "Invalid",
                                    message: "the Gateway is not accepted", observedGeneration: generation)
-        } else if usable == state.listeners.count {
+        } else if usable == own.count {
             accepted = Condition(type: "Accepted", status: true, reason: "Accepted", message: "Gateway is accepted", observedGeneration: generation)
             programmed = Condition(type: "Programmed", status: true, reason: "Programmed", message: "Gateway is serving", observedGeneration: generation)
         } else if usable > 0 {
-            let bad = state.listeners.filter { !$0.isUsable }.map(\.spec.name).joined(separator: ", ")
+            let bad = own.filter { !$0.isUsable }.map(\.spec.name).joined(separator: ", ")
             accepted = Condition(type: "Accepted", status: true, reason: "ListenersNotValid",
                                  message: "Listeners not valid: \(bad)", observedGeneration: generation)
             programmed = Condition(type: "Programmed", status: true, reason: "Programmed",
@@ -206,6 +262,7 @@ extension Translator {
             programmed = Condition(type: "Programmed", status: false, reason: "Invalid",
                                    message: "No listener can be served", observedGeneration: generation)
         }
-        return GatewayStatus(addresses: state.addresses, conditions: [accepted, programmed] + gatewayTLSConditions(state), listeners: listeners)
+        return GatewayStatus(addresses: state.addresses, conditions: [accepted, programmed] + gatewayTLSConditions(state), listeners: listeners,
+                             attachedListenerSets: attachedListenerSets)
     }
 }

@@ -57,21 +57,20 @@ extension Translator {
         var parents: [RouteParentStatus] = []
         for parentRef in route.parentRefs {
             let defaulted = Self.defaulted(parentRef, routeNamespace: route.namespace)
-            let gatewayKey = NamespacedName(defaulted.namespace!, defaulted.name)
-            guard defaulted.group == GatewayAPIGroup.name, defaulted.kind == "Gateway",
-                  var gateway = listeners.gateways[gatewayKey] else { continue }
+            guard let parent = Self.parent(defaulted, in: listeners), var gateway = listeners.gateways[parent.gateway] else { continue }
+            let gatewayKey = parent.gateway
 
             var conditions: [Condition] = []
             func set(_ type: String, _ status: Bool, _ reason: String, _ message: String) {
                 conditions.append(Condition(type: type, status: status, reason: reason, message: message, observedGeneration: generation))
             }
             let reasons = outcome.dropped.map { "rule \($0.rule): \($0.message)" }.joined(separator: "; ")
-            switch selectListeners(for: parentRef, route: route, gateway: gateway, snapshot: snapshot) {
+            switch selectListeners(for: parentRef, route: route, gateway: gateway, parent: parent, snapshot: snapshot) {
             case .failure(let problem):
                 set("Accepted", false, problem.reason, problem.message)
             case .success(let candidates):
                 let winners = candidates.map { index, _ in
-                    conflicts.winner(over: routeKey, on: .init(gateway: gatewayKey, listener: gateway.listeners[index].spec.name))
+                    conflicts.winner(over: routeKey, on: .init(gateway: gatewayKey, listener: gateway.listeners[index].served.name))
                 }
                 let selected = zip(candidates, winners).filter { $0.1 == nil }.map(\.0)
                 if selected.isEmpty {
@@ -84,7 +83,7 @@ extension Translator {
                     for (index, hostnames) in selected {
                         gateway.listeners[index].attachedRoutes += 1
                         // Counted on a listener that cannot be served, but nothing goes to the table.
-                        if gateway.listeners[index].isUsable { attachTo(gateway, gateway.listeners[index].spec, hostnames) }
+                        if gateway.listeners[index].isUsable { attachTo(gateway, gateway.listeners[index].served, hostnames) }
                     }
                 }
             }
@@ -107,11 +106,10 @@ extension Translator {
                             listeners: ListenerIndex) -> [(gateway: NamespacedName, listener: String, hostnames: [String])] {
         route.parentRefs.flatMap { parentRef -> [(gateway: NamespacedName, listener: String, hostnames: [String])] in
             let defaulted = Self.defaulted(parentRef, routeNamespace: route.namespace)
-            let key = NamespacedName(defaulted.namespace!, defaulted.name)
-            guard defaulted.group == GatewayAPIGroup.name, defaulted.kind == "Gateway", let gateway = listeners.gateways[key],
-                  case .success(let selected) = selectListeners(for: parentRef, route: route, gateway: gateway, snapshot: snapshot)
+            guard let parent = Self.parent(defaulted, in: listeners), let gateway = listeners.gateways[parent.gateway],
+                  case .success(let selected) = selectListeners(for: parentRef, route: route, gateway: gateway, parent: parent, snapshot: snapshot)
             else { return [] }
-            return selected.map { (key, gateway.listeners[$0.0].spec.name, $0.1) }
+            return selected.map { (parent.gateway, gateway.listeners[$0.0].served.name, $0.1) }
         }
     }
 
@@ -119,6 +117,26 @@ extension Translator {
         ParentReference(group: parentRef.group ?? GatewayAPIGroup.name, kind: parentRef.kind ?? "Gateway",
                         namespace: parentRef.namespace ?? routeNamespace, name: parentRef.name,
                         sectionName: parentRef.sectionName, port: parentRef.port)
+    }
+
+    /// What a parentRef names: a Gateway of ours (its own listeners) or a ListenerSet whose parent is
+    /// one (that set's listeners only). nil for anything else, which is not ours to report on.
+    struct RouteParent {
+        var gateway: NamespacedName
+        var listenerSet: ListenerSetState?
+        var description: String {
+            listenerSet.map { "ListenerSet \($0.listenerSet.metadata.namespacedName)" } ?? "Gateway \(gateway)"
+        }
+    }
+
+    static func parent(_ defaulted: ParentReference, in listeners: ListenerIndex) -> RouteParent? {
+        guard defaulted.group == GatewayAPIGroup.name else { return nil }
+        let key = NamespacedName(defaulted.namespace!, defaulted.name)
+        switch defaulted.kind {
+        case "Gateway": return listeners.gateways[key] == nil ? nil : RouteParent(gateway: key)
+        case "ListenerSet": return listeners.listenerSets[key].map { RouteParent(gateway: $0.gateway, listenerSet: $0) }
+        default: return nil
+        }
     }
 
     private struct AttachProblem: Error {
@@ -129,13 +147,18 @@ extension Translator {
     /// The spec's order of refusals: no listener selected by sectionName/port → NoMatchingParent;
     /// none allowing this route's kind and namespace → NotAllowedByListeners; none whose hostname
     /// intersects the route's → NoMatchingListenerHostname.
-    private func selectListeners(for parentRef: ParentReference, route: RouteIdentity, gateway: GatewayState,
+    private func selectListeners(for parentRef: ParentReference, route: RouteIdentity, gateway: GatewayState, parent: RouteParent,
                                  snapshot: ResourceSnapshot) -> Swift.Result<[(Int, [String])], AttachProblem> {
         let routeNamespace = route.namespace
-        let gatewayNamespace = gateway.gateway.metadata.namespace ?? "default"
+        if let set = parent.listenerSet, let rejection = set.rejection {
+            return .failure(.init(reason: "NoMatchingParent", message: "\(parent.description) is not accepted: \(rejection.message)"))
+        }
+        // A Gateway parentRef reaches only the Gateway's own listeners, a ListenerSet one only that set's.
+        let owner = parent.listenerSet?.listenerSet.metadata.namespacedName
         let candidates = gateway.listeners.indices.filter { index in
             let spec = gateway.listeners[index].spec
-            return (parentRef.sectionName == nil || parentRef.sectionName == spec.name)
+            return gateway.listeners[index].origin.listenerSet == owner
+                && (parentRef.sectionName == nil || parentRef.sectionName == spec.name)
                 && (parentRef.port == nil || parentRef.port == spec.port)
         }
         guard !candidates.isEmpty else {
@@ -143,7 +166,7 @@ extension Translator {
             if let section = parentRef.sectionName { wanted.append("named \"\(section)\"") }
             if let port = parentRef.port { wanted.append("on port \(port)") }
             return .failure(.init(reason: "NoMatchingParent",
-                                  message: "Gateway \(gatewayNamespace)/\(gateway.gateway.metadata.name) has no listener \(wanted.joined(separator: " "))"))
+                                  message: "\(parent.description) has no listener \(wanted.joined(separator: " "))"))
         }
         var refusals: [String] = []
         let allowed = candidates.filter { index in
@@ -161,7 +184,7 @@ extension Translator {
             let allowedNamespace: Bool
             switch namespaces?.from ?? .Same {
             case .All: allowedNamespace = true
-            case .Same: allowedNamespace = routeNamespace == gatewayNamespace
+            case .Same: allowedNamespace = routeNamespace == listener.origin.namespace
             case .Selector: allowedNamespace = namespaces?.selector?.matches(snapshot.labels(ofNamespace: routeNamespace)) ?? false
             }
             if !allowedNamespace {

@@ -44,7 +44,7 @@ public struct Translator: Sendable {
         var builder = TableBuilder()
         for gateway in listeners.gateways.values.sorted(by: { $0.gateway.metadata.namespacedName < $1.gateway.metadata.namespacedName }) {
             for listener in gateway.listeners where listener.isUsable {
-                builder.addListener(listener.spec, of: gateway.gateway, tls: listener.tls)
+                builder.addListener(listener.served, of: gateway.gateway, tls: listener.tls)
             }
         }
         resolveServiceLevels(snapshot, into: &statuses, builder: &builder)
@@ -68,7 +68,10 @@ public struct Translator: Sendable {
             }
         }
         for (key, gateway) in listeners.gateways {
-            statuses.gateways[key] = gatewayStatus(gateway)
+            statuses.gateways[key] = gatewayStatus(gateway, attachedListenerSets: attachedListenerSets(listeners, gateway: gateway))
+        }
+        for (key, set) in listeners.listenerSets {
+            statuses.listenerSets[key] = listenerSetStatus(set, index: listeners)
         }
         if let serving = options.ingress {
             let served = servedIngresses(snapshot, serving: serving, into: &statuses)

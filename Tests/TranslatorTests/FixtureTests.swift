@@ -42,19 +42,23 @@ struct FixtureTests {
                 continue
             }
             check(status.conditions, gatewayExpect.conditions ?? [:], "Gateway \(key)")
-            for (listenerName, listenerExpect) in gatewayExpect.listeners ?? [:] {
-                guard let listener = status.listeners.first(where: { $0.name == listenerName }) else {
-                    Issue.record("Gateway \(key) has no listener status \(listenerName)")
-                    continue
-                }
-                check(listener.conditions, listenerExpect.conditions ?? [:], "Gateway \(key) listener \(listenerName)")
-                if let attached = listenerExpect.attachedRoutes {
-                    #expect(listener.attachedRoutes == attached, "Gateway \(key) listener \(listenerName) attachedRoutes")
-                }
-                if let kinds = listenerExpect.supportedKinds {
-                    #expect(listener.supportedKinds.map(\.kind) == kinds, "Gateway \(key) listener \(listenerName) supportedKinds")
-                }
+            if let attached = gatewayExpect.attachedListenerSets {
+                #expect((status.attachedListenerSets ?? 0) == attached, "Gateway \(key) attachedListenerSets")
             }
+            checkListeners(status.listeners, gatewayExpect.listeners ?? [:], "Gateway \(key)")
+        }
+        for (key, setExpect) in expect.listenerSets ?? [:] {
+            let status = result.statuses.listenerSets[Self.namespacedName(key)]
+            if setExpect.absent == true {
+                #expect(status == nil, "ListenerSet \(key) must get no status from archway")
+                continue
+            }
+            guard let status else {
+                Issue.record("ListenerSet \(key) has no status")
+                continue
+            }
+            check(status.conditions, setExpect.conditions ?? [:], "ListenerSet \(key)")
+            checkListeners(status.listeners, setExpect.listeners ?? [:], "ListenerSet \(key)")
         }
         for (key, parents) in expect.routes ?? [:] {
             // "ns/name" is an HTTPRoute; "GRPCRoute ns/name" (TCPRoute, UDPRoute, TLSRoute) names another kind.
@@ -67,14 +71,15 @@ struct FixtureTests {
             for parentExpect in parents {
                 let match = status?.parents.first { parent in
                     let ref = parent.parentRef
-                    return "\(ref.namespace ?? "")/\(ref.name)\(ref.sectionName.map { "/" + $0 } ?? "")\(ref.port.map { ":\($0)" } ?? "")" == parentExpect.parent
+                    return (ref.kind ?? "Gateway") == (parentExpect.kind ?? "Gateway") && "\(ref.namespace ?? "")/\(ref.name)\(ref.sectionName.map { "/" + $0 } ?? "")\(ref.port.map { ":\($0)" } ?? "")" == parentExpect.parent
                 }
                 guard let match else {
                     Issue.record("HTTPRoute \(key) has no status for parent \(parentExpect.parent)")
                     continue
                 }
                 #expect(match.controllerName == Translator.defaultControllerName)
-                #expect(match.parentRef.group == GatewayAPIGroup.name && match.parentRef.kind == "Gateway")
+                #expect(match.parentRef.group == GatewayAPIGroup.name && match.parentRef.kind == (parentExpect.kind ?? "Gateway"),
+                        "HTTPRoute \(key) parent \(parentExpect.parent): kind \(match.parentRef.kind ?? "")")
                 check(match.conditions, parentExpect.conditions, "HTTPRoute \(key) parent \(parentExpect.parent)")
                 if let fragment = parentExpect.messageContains {
                     #expect(match.conditions.contains { $0.message.contains(fragment) }, "HTTPRoute \(key): a condition message mentions \"\(fragment)\"")
@@ -207,6 +212,23 @@ struct FixtureTests {
         }
     }
 
+    /// Listener statuses of a Gateway or a ListenerSet, which have the same shape.
+    private func checkListeners(_ listeners: [ListenerStatus], _ expected: [String: ListenerExpect], _ what: String) {
+        for (listenerName, listenerExpect) in expected {
+            guard let listener = listeners.first(where: { $0.name == listenerName }) else {
+                Issue.record("\(what) has no listener status \(listenerName)")
+                continue
+            }
+            check(listener.conditions, listenerExpect.conditions ?? [:], "\(what) listener \(listenerName)")
+            if let attached = listenerExpect.attachedRoutes {
+                #expect(listener.attachedRoutes == attached, "\(what) listener \(listenerName) attachedRoutes")
+            }
+            if let kinds = listenerExpect.supportedKinds {
+                #expect(listener.supportedKinds.map(\.kind) == kinds, "\(what) listener \(listenerName) supportedKinds")
+            }
+        }
+    }
+
     private func check(_ conditions: [Condition]?, _ expected: [String: String], _ what: String) {
         for (type, value) in expected {
             let condition = conditions?.first { $0.type == type }
@@ -250,6 +272,8 @@ struct Expectations: Decodable {
     var manifestErrors: [String]?
     var gatewayClasses: [String: [String: String]]?
     var gateways: [String: GatewayExpect]?
+    /// ListenerSet "ns/name" → its conditions and listeners, as for a Gateway.
+    var listenerSets: [String: GatewayExpect]?
     var routes: [String: [ParentExpect]]?
     var clusters: [String: [String]]?
     var ports: [Int]?
@@ -276,6 +300,7 @@ struct Expectations: Decodable {
 
 struct GatewayExpect: Decodable {
     var absent: Bool?
+    var attachedListenerSets: Int?
     var conditions: [String: String]?
     var listeners: [String: ListenerExpect]?
 }
@@ -287,6 +312,8 @@ struct ListenerExpect: Decodable {
 }
 
 struct ParentExpect: Decodable {
+    /// "ListenerSet" for a ListenerSet parent; Gateway when absent.
+    var kind: String?
     var parent: String
     var conditions: [String: String]
     var messageContains: String?

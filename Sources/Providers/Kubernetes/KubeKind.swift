@@ -55,6 +55,8 @@ public struct KubeKind: Sendable, Hashable, CustomStringConvertible {
 
     public static let gatewayClass = KubeKind(gatewayGroup, "v1", "GatewayClass", "gatewayclasses", namespaced: false)
     public static let gateway = KubeKind(gatewayGroup, "v1", "Gateway", "gateways")
+    /// Standard since Gateway API v1.6; optional so that a cluster with older CRDs still runs.
+    public static let listenerSet = KubeKind(gatewayGroup, "v1", "ListenerSet", "listenersets", optional: true)
     public static let httpRoute = KubeKind(gatewayGroup, "v1", "HTTPRoute", "httproutes")
     public static let grpcRoute = KubeKind(gatewayGroup, "v1", "GRPCRoute", "grpcroutes")
     public static let tcpRoute = KubeKind(gatewayGroup, "v1", "TCPRoute", "tcproutes", optional: true)
@@ -80,7 +82,7 @@ public struct KubeKind: Sendable, Hashable, CustomStringConvertible {
     /// Watched whole, across all namespaces. Secrets and ConfigMaps are not: only the ones a resource
     /// references are watched, one by one, so archway never holds every Secret of the cluster.
     public static let watchedWhole: [KubeKind] = [
-        gatewayClass, gateway, httpRoute, grpcRoute, tcpRoute, tlsRoute, udpRoute, referenceGrant,
+        gatewayClass, gateway, listenerSet, httpRoute, grpcRoute, tcpRoute, tlsRoute, udpRoute, referenceGrant,
         backendTLSPolicy, backendTrafficPolicy, serviceLevelObjective, service, endpointSlice, namespace,
         ingress, ingressClass,
     ] + edgePolicies
