@@ -29,6 +29,14 @@ public struct ConfigCheck: Sendable {
                 }
             }
         }
+        for (key, status) in result.statuses.listenerSets.sorted(by: { $0.key < $1.key }) {
+            for condition in status.conditions where condition.isProblem { report("ListenerSet", key.namespace, key.name, "status", condition) }
+            for listener in status.listeners {
+                for condition in listener.conditions where condition.isProblem {
+                    report("ListenerSet", key.namespace, key.name, "status.listeners[\(listener.name)]", condition)
+                }
+            }
+        }
         for gateway in snapshot.gateways where result.statuses.gateways[gateway.metadata.namespacedName] == nil {
             let className = gateway.spec.gatewayClassName
             guard !snapshot.gatewayClasses.contains(where: { $0.metadata.name == className }) else { continue }
@@ -40,7 +48,7 @@ public struct ConfigCheck: Sendable {
             let key = route.metadata.namespacedName
             for (index, parent) in (route.status?.parents ?? []).enumerated() {
                 for condition in parent.conditions where condition.isProblem {
-                    report(route.kind, key.namespace, key.name, "status.parents[\(index)] (Gateway \(parent.parentRef.namespace ?? "")/\(parent.parentRef.name))", condition)
+                    report(route.kind, key.namespace, key.name, "status.parents[\(index)] (\(parent.parentRef.kind ?? "Gateway") \(parent.parentRef.namespace ?? "")/\(parent.parentRef.name))", condition)
                 }
             }
             for (index, parentRef) in route.parentRefs.enumerated() {

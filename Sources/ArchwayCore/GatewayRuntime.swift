@@ -209,23 +209,33 @@ public actor GatewayRuntime {
         var result = statuses
         for (key, gateway) in statuses.gateways {
             let listeners = snapshot.gateways.first { $0.metadata.namespacedName == key }?.spec.listeners ?? []
-            let ports = Dictionary(listeners.map { ($0.name, $0.port) }, uniquingKeysWith: { first, _ in first })
-            var updated = gateway
-            for index in updated.listeners.indices {
-                guard let port = ports[updated.listeners[index].name], let error = failures[port] else { continue }
-                updated.listeners[index].conditions = updated.listeners[index].conditions.map { condition in
-                    var condition = condition
-                    if condition.type == "Accepted" || condition.type == "Programmed" {
-                        condition.status = "False"
-                        condition.reason = condition.type == "Accepted" ? "PortUnavailable" : "Invalid"
-                        condition.message = "port \(port) cannot be bound: \(error)"
-                    }
-                    return condition
-                }
-            }
-            result.gateways[key] = updated
+            result.gateways[key]?.listeners = markUnavailable(ports: failures, in: gateway.listeners, declared: listeners)
+        }
+        for (key, set) in statuses.listenerSets {
+            let listeners = snapshot.listenerSets.first { $0.metadata.namespacedName == key }?.spec.listeners ?? []
+            result.listenerSets[key]?.listeners = markUnavailable(ports: failures, in: set.listeners, declared: listeners)
         }
         return result
+    }
+
+    /// The statuses of a Gateway's or a ListenerSet's listeners, those on a failed port marked.
+    private static func markUnavailable(ports failures: [Int: String], in statuses: [ListenerStatus],
+                                        declared: [Gateway.Listener]) -> [ListenerStatus] {
+        let ports = Dictionary(declared.map { ($0.name, $0.port) }, uniquingKeysWith: { first, _ in first })
+        return statuses.map { listener in
+            guard let port = ports[listener.name], let error = failures[port] else { return listener }
+            var updated = listener
+            updated.conditions = listener.conditions.map { condition in
+                var condition = condition
+                if condition.type == "Accepted" || condition.type == "Programmed" {
+                    condition.status = "False"
+                    condition.reason = condition.type == "Accepted" ? "PortUnavailable" : "Invalid"
+                    condition.message = "port \(port) cannot be bound: \(error)"
+                }
+                return condition
+            }
+            return updated
+        }
     }
 
     /// Every policy that applies to requests but cannot be enforced: an error line each time a

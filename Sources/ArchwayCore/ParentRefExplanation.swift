@@ -12,9 +12,12 @@ struct ParentRefExplanation {
     static func explain(_ ref: ParentReference, routeNamespace: String, snapshot: ResourceSnapshot,
                         statuses: StatusSet) -> ParentRefExplanation? {
         let group = ref.group ?? GatewayAPIGroup.name, kind = ref.kind ?? "Gateway"
+        if group == GatewayAPIGroup.name, kind == "ListenerSet" {
+            return explainListenerSet(NamespacedName(ref.namespace ?? routeNamespace, ref.name), snapshot: snapshot, statuses: statuses)
+        }
         guard group == GatewayAPIGroup.name, kind == "Gateway" else {
-            let knownElsewhere = group == GatewayAPIGroup.name ? ["ListenerSet", "XListenerSet"].contains(kind) : group.isEmpty && kind == "Service"
-            let typo = KnownKinds.closest(to: kind, among: ["Gateway"]).map { "; did you mean \($0)?" } ?? ""
+            let knownElsewhere = group == GatewayAPIGroup.name ? kind == "XListenerSet" : group.isEmpty && kind == "Service"
+            let typo = KnownKinds.closest(to: kind, among: ["Gateway", "ListenerSet"]).map { "; did you mean \($0)?" } ?? ""
             return ParentRefExplanation(message: "parentRef kind \(kind) in group \(group.isEmpty ? "core" : group) is not a Gateway\(typo)",
                                         isError: !knownElsewhere)
         }
@@ -37,5 +40,17 @@ struct ParentRefExplanation {
                                         isError: false)
         }
         return nil
+    }
+
+    /// nil when the ListenerSet's parent is a Gateway of ours: the ListenerSet's status says the rest.
+    private static func explainListenerSet(_ key: NamespacedName, snapshot: ResourceSnapshot, statuses: StatusSet) -> ParentRefExplanation? {
+        guard statuses.listenerSets[key] == nil else { return nil }
+        guard let set = snapshot.listenerSets.first(where: { $0.metadata.namespacedName == key }) else {
+            let names = snapshot.listenerSets.map(\.metadata.namespacedName.description)
+            let suggestion = KnownKinds.closest(to: key.description, among: names).map { "; did you mean \($0)?" } ?? ""
+            return ParentRefExplanation(message: "ListenerSet \(key) not found\(suggestion)", isError: true)
+        }
+        let parent = set.parentGateway.map { "Gateway \($0)" } ?? "a parent that is not a Gateway"
+        return ParentRefExplanation(message: "ListenerSet \(key) joins \(parent), which this archway does not serve", isError: false)
     }
 }

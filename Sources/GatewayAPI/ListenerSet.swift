@@ -51,3 +51,10 @@ public struct ListenerSetStatus: Codable, Sendable, Equatable {
         self.listeners = listeners
     }
 }
+
+extension Gateway {
+    /// Where ListenerSets may come from: `allowedListeners.namespaces.from`, None when unset.
+    public var listenerSetsFrom: AllowedListeners.Namespaces.From {
+        spec.allowedListeners?.namespaces?.from ?? AllowedListeners.Namespaces.From.None
+    }
+}

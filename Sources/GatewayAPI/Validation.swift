@@ -15,6 +15,7 @@ extension Resource {
         case .gatewayClass(let r):
             problems.require(r.spec.controllerName.contains("/"), "spec.controllerName", "must be a domain-prefixed path such as example.com/controller")
         case .gateway(let r): r.validate(into: &problems)
+        case .listenerSet(let r): Gateway.validate(listeners: r.spec.listeners, into: &problems)
         case .httpRoute(let r): r.validate(into: &problems)
         case .backendTrafficPolicy(let r): r.validate(into: &problems)
         case .serviceLevelObjective(let r): r.validate(into: &problems)
@@ -62,9 +63,14 @@ public func isValidHeaderName(_ name: String) -> Bool {
 
 extension Gateway {
     func validate(into problems: inout Problems) {
-        problems.require(!spec.listeners.isEmpty && spec.listeners.count <= 64, "spec.listeners", "must have between 1 and 64 entries")
+        Self.validate(listeners: spec.listeners, into: &problems)
+    }
+
+    /// The schema's listener rules, which a ListenerSet's `ListenerEntry` shares with a Gateway's listener.
+    static func validate(listeners: [Listener], into problems: inout Problems) {
+        problems.require(!listeners.isEmpty && listeners.count <= 64, "spec.listeners", "must have between 1 and 64 entries")
         var names = Set<String>()
-        for (i, listener) in spec.listeners.enumerated() {
+        for (i, listener) in listeners.enumerated() {
             let field = "spec.listeners[\(i)]"
             problems.require(names.insert(listener.name).inserted, field + ".name", "duplicate listener name \"\(listener.name)\"")
             problems.require((1...65535).contains(listener.port), field + ".port", "must be between 1 and 65535")

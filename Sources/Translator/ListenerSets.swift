@@ -45,7 +45,7 @@ extension Translator {
             var state = ListenerSetState(listenerSet: set, gateway: key,
                                          listeners: set.spec.listeners.map { validateListener($0, origin: origin, on: gateway, snapshot: snapshot) })
             if !Self.allows(gateway, listenersFrom: namespace, snapshot: snapshot) {
-                let from = gateway.spec.allowedListeners?.namespaces?.from ?? .None
+                let from = gateway.listenerSetsFrom
                 state.rejection = ("NotAllowed", "Gateway \(key) does not allow ListenerSets from namespace \(namespace) (allowedListeners.namespaces.from: \(from.rawValue))")
             } else if parentRejected {
                 state.rejection = ("ParentNotAccepted", "Gateway \(key) is not accepted")
@@ -57,7 +57,7 @@ extension Translator {
     /// `allowedListeners.namespaces.from`, None by default: a Gateway takes no ListenerSet unless it says so.
     static func allows(_ gateway: Gateway, listenersFrom namespace: String, snapshot: ResourceSnapshot) -> Bool {
         let namespaces = gateway.spec.allowedListeners?.namespaces
-        switch namespaces?.from ?? .None {
+        switch gateway.listenerSetsFrom {
         case .None: return false
         case .All: return true
         case .Same: return namespace == (gateway.metadata.namespace ?? "default")
@@ -70,7 +70,7 @@ extension Translator {
     func attachedListenerSets(_ index: ListenerIndex, gateway: GatewayState) -> Int? {
         let key = gateway.gateway.metadata.namespacedName
         let joined = index.listenerSets.values.filter { $0.gateway == key && $0.rejection == nil }.count
-        let allowsAny = (gateway.gateway.spec.allowedListeners?.namespaces?.from ?? .None) != .None
+        let allowsAny = gateway.gateway.listenerSetsFrom != AllowedListeners.Namespaces.From.None
         return allowsAny || joined > 0 ? joined : nil
     }
 

@@ -153,7 +153,7 @@ struct DeployManifestTests {
             calls.insert("watch \(name(kind))")
         }
         // Status: merge-patched, and the object read again after a conflict.
-        for kind in ["GatewayClass", "Gateway", "HTTPRoute", "GRPCRoute", "TCPRoute", "TLSRoute", "UDPRoute", "BackendTLSPolicy",
+        for kind in ["GatewayClass", "Gateway", "ListenerSet", "HTTPRoute", "GRPCRoute", "TCPRoute", "TLSRoute", "UDPRoute", "BackendTLSPolicy",
                      "BackendTrafficPolicy", "ServiceLevelObjective", "Ingress"] + EdgePolicy.Kind.allCases.map(\.rawValue) {
             let kind = KubeKind.byKind[kind]!
             calls.insert("patch \(name(kind))/status")
