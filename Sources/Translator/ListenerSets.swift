@@ -50,6 +50,12 @@ extension Translator {
             } else if parentRejected {
                 state.rejection = ("ParentNotAccepted", "Gateway \(key) is not accepted")
             }
+            // Listeners of a refused set never join the Gateway, so none of them is programmed.
+            if let rejection = state.rejection {
+                for i in state.listeners.indices where state.listeners[i].unservable == nil {
+                    state.listeners[i].unservable = "the ListenerSet is not accepted: \(rejection.message)"
+                }
+            }
             return state
         }
     }

@@ -177,7 +177,7 @@ extension Translator {
             let group = Array(start..<(result[start...].firstIndex { $0.origin != origin } ?? result.count))
             for i in group {
                 for j in kept where result[j].spec.port == result[i].spec.port && result[i].conflict == nil {
-                    result[i].conflict = Self.conflict(result[i].spec, with: result[j].spec)
+                    result[i].conflict = Self.conflict(result[i].spec, with: result[j].spec, of: result[j].origin)
                 }
             }
             let survivors = group.filter { result[$0].conflict == nil }
@@ -195,13 +195,16 @@ extension Translator {
         return result
     }
 
-    /// Why two listeners on one port cannot both be served, if they cannot.
-    private static func conflict(_ a: Gateway.Listener, with b: Gateway.Listener) -> (reason: String, message: String)? {
+    /// Why two listeners on one port cannot both be served, if they cannot. `origin`, when the other
+    /// listener was declared elsewhere (names are unique only within a Gateway or a ListenerSet).
+    private static func conflict(_ a: Gateway.Listener, with b: Gateway.Listener,
+                                 of origin: ListenerOrigin? = nil) -> (reason: String, message: String)? {
+        let other = "listener \"\(b.name)\"" + (origin.map { " of \($0.kind) \($0.namespace)/\($0.name)" } ?? "")
         if PortTable.family(of: a.protocol) != PortTable.family(of: b.protocol) {
-            return ("ProtocolConflict", "port \(a.port) is also used by listener \"\(b.name)\" with protocol \(b.protocol)")
+            return ("ProtocolConflict", "port \(a.port) is also used by \(other) with protocol \(b.protocol)")
         }
         if a.protocol == b.protocol && (a.hostname ?? "") == (b.hostname ?? "") {
-            return ("HostnameConflict", "listener \"\(b.name)\" has the same port, protocol and hostname")
+            return ("HostnameConflict", "\(other) has the same port, protocol and hostname")
         }
         return nil
     }
