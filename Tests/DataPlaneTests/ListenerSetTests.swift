@@ -12,6 +12,11 @@ struct ListenerSetTests {
     /// Gateway `gw` (HTTP on 80, ListenerSets of its namespace allowed), ListenerSet `team` adding
     /// HTTP on 8080, Service `svc` and route `team-route` whose parent is the ListenerSet.
     static func manifests(backendPort: Int) -> String {
+        Manifests.join(base(backendPort: backendPort), listenerSet)
+    }
+
+    /// Everything but the ListenerSet, so that a test can create it later.
+    static func base(backendPort: Int) -> String {
         Manifests.join("""
             apiVersion: gateway.networking.k8s.io/v1
             kind: GatewayClass
@@ -28,14 +33,6 @@ struct ListenerSetTests {
               - {name: http, protocol: HTTP, port: 80}
             ---
             apiVersion: gateway.networking.k8s.io/v1
-            kind: ListenerSet
-            metadata: {name: team, namespace: default}
-            spec:
-              parentRef: {name: gw}
-              listeners:
-              - {name: team-http, protocol: HTTP, port: 8080}
-            ---
-            apiVersion: gateway.networking.k8s.io/v1
             kind: HTTPRoute
             metadata: {name: team-route, namespace: default}
             spec:
@@ -43,6 +40,16 @@ struct ListenerSetTests {
               rules: [{backendRefs: [{name: svc, port: 80}]}]
             """, Manifests.service("svc", targetPort: backendPort))
     }
+
+    static let listenerSet = """
+        apiVersion: gateway.networking.k8s.io/v1
+        kind: ListenerSet
+        metadata: {name: team, namespace: default}
+        spec:
+          parentRef: {name: gw}
+          listeners:
+          - {name: team-http, protocol: HTTP, port: 8080}
+        """
 
     /// GET / on a fresh connection to the host port that `listenerPort` is bound to.
     static func get(_ harness: GatewayHarness, listenerPort: Int) async throws -> TestHTTPClient.Response {
@@ -69,9 +76,12 @@ struct ListenerSetTests {
         let server = FakeAPIServer()
         try await server.start()
         try await harness.startBackend("svc")
-        try server.apply(Manifests.join(Self.manifests(backendPort: harness.backendPorts["svc"]!), KubernetesTests.archwayService))
+        try server.apply(Manifests.join(Self.base(backendPort: harness.backendPorts["svc"]!), KubernetesTests.archwayService))
         _ = try await KubernetesTests.replica(server, backends: harness)
         defer { Task { await harness.stop(); await server.stop() } }
+        try await KubernetesTests.waitUntil("the Gateway's status is written") { server.statusWriteCount("Gateway", "default", "gw") >= 1 }
+        // Created while archway runs: it arrives by the watch, not the initial list.
+        try server.apply(Self.listenerSet)
 
         try await KubernetesTests.waitUntil("the ListenerSet's status is written") {
             server.statusWriteCount("ListenerSet", "default", "team") >= 1
@@ -87,6 +97,8 @@ struct ListenerSetTests {
             let parent = ((route?["status"] as? [String: Any])?["parents"] as? [[String: Any]])?.first?["parentRef"] as? [String: Any]
             return (gateway?["status"] as? [String: Any])?["attachedListenerSets"] as? Int == 1 && parent?["kind"] as? String == "ListenerSet"
         }
-        #expect(try await Self.get(harness, listenerPort: 8080).echoName == "svc")
+        try await KubernetesTests.waitUntil("the ListenerSet's listener serves the route") {
+            (try? await Self.get(harness, listenerPort: 8080))?.echoName == "svc"
+        }
     }
 }
