@@ -1,0 +1,420 @@
+import Foundation
+import NIOCore
+import Testing
+
+/// Upstream Gateway API conformance tests whose assertions are about what a backend receives: each
+/// serves the upstream test's manifest verbatim (conformance/tests/*.yaml) behind the suite's Gateway
+/// `same-namespace` and its backends (echo servers standing for infra-backend-v1..v3, Services of port
+/// 8080 in gateway-conformance-infra), then sends every request of the upstream test, in its order,
+/// and checks the backend that answered and the path, Host and headers it received.
+@Suite(.timeLimit(.minutes(2)))
+struct UpstreamConformanceTests {
+    struct Case: Sendable {
+        var path: String
+        var host: String
+        var send: [(String, String)]
+        var backend: String
+        /// The path and Host the backend must receive (nil: not checked).
+        var path2: String?
+        var host2: String?
+        /// Headers the backend must receive with these values, and headers it must not receive.
+        var headers: [String: String]
+        var absent: [String]
+    }
+
+    /// The suite's Gateway `same-namespace` and infra-backend-v1..v3, then `manifest`.
+    static func start(manifest: String) async throws -> GatewayHarness {
+        let harness = GatewayHarness()
+        var documents = ["""
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: GatewayClass
+            metadata: {name: archway}
+            spec: {controllerName: archway.dev/gateway-controller}
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: Gateway
+            metadata: {name: same-namespace, namespace: gateway-conformance-infra}
+            spec:
+              gatewayClassName: archway
+              listeners:
+              - {name: http, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: Same}}}
+            """]
+        for name in ["infra-backend-v1", "infra-backend-v2", "infra-backend-v3"] {
+            try await harness.startBackend(name)
+            let port = harness.backendPorts[name]!
+            documents.append("""
+                apiVersion: v1
+                kind: Service
+                metadata: {name: \(name), namespace: gateway-conformance-infra}
+                spec: {ports: [{name: http, port: 8080, targetPort: \(port)}]}
+                ---
+                apiVersion: discovery.k8s.io/v1
+                kind: EndpointSlice
+                metadata: {name: \(name)-1, namespace: gateway-conformance-infra, labels: {kubernetes.io/service-name: \(name)}}
+                addressType: IPv4
+                ports: [{name: http, port: \(port)}]
+                endpoints:
+                - addresses: [127.0.0.1]
+                  conditions: {ready: true}
+                """)
+        }
+        documents.append(manifest)
+        try harness.write("gw.yaml", documents.joined(separator: "\n---\n") + "\n")
+        try await harness.start()
+        return harness
+    }
+
+    static func run(manifest: String, route: String, cases: [Case]) async throws {
+        let harness = try await start(manifest: manifest)
+        defer { Task { await harness.stop() } }
+        for (index, c) in cases.enumerated() {
+            let what = "case \(index): \(c.host)\(c.path)"
+            let response = try await harness.send(c.path, host: c.host, headers: c.send)
+            #expect(response.status == 200, "\(what): \(response.status) \(response.text)")
+            #expect(response.echoName == c.backend, "\(what): answered by \(response.echoName ?? "none")")
+            if let path = c.path2 { #expect(response.echo["path"] as? String == path, "\(what): backend got path \(response.echo["path"] ?? "")") }
+            if let host = c.host2 { #expect(response.echo["host"] as? String == host, "\(what): backend got Host \(response.echo["host"] ?? "")") }
+            for (name, value) in c.headers {
+                #expect(response.echoHeaders[name.lowercased()] == value, "\(what): backend got \(name): \(response.echoHeaders[name.lowercased()] ?? "none")")
+            }
+            for name in c.absent {
+                #expect(response.echoHeaders[name.lowercased()] == nil, "\(what): backend got \(name)")
+            }
+        }
+    }
+
+    /// Conformance: HTTPRouteBackendRequestHeaderModifier
+    /// RequestHeaderModifier filters on a backendRef (conformance/tests/httproute-request-header-modifier-backend.yaml): set, add, remove, several at once, and names in any case.
+    @Test func backendRequestHeaderModifier() async throws {
+        try await Self.run(manifest: Self.backendRequestHeaderModifierManifest, route: "request-header-modifier", cases: [
+        .init(path: "/set", host: "example.com", send: [("Some-Other-Header", "val")], backend: "infra-backend-v1", path2: nil, host2: nil, headers: ["Some-Other-Header": "val", "X-Header-Set": "set-overwrites-values"], absent: []),
+        .init(path: "/set", host: "example.com", send: [("Some-Other-Header", "val"), ("X-Header-Set", "some-other-value")], backend: "infra-backend-v1", path2: nil, host2: nil, headers: ["Some-Other-Header": "val", "X-Header-Set": "set-overwrites-values"], absent: []),
+        .init(path: "/add", host: "example.com", send: [("Some-Other-Header", "val")], backend: "infra-backend-v1", path2: nil, host2: nil, headers: ["Some-Other-Header": "val", "X-Header-Add": "add-appends-values"], absent: []),
+        .init(path: "/add", host: "example.com", send: [("Some-Other-Header", "val"), ("X-Header-Add", "some-other-value")], backend: "infra-backend-v1", path2: nil, host2: nil, headers: ["Some-Other-Header": "val", "X-Header-Add": "some-other-value,add-appends-values"], absent: []),
+        .init(path: "/remove", host: "example.com", send: [("X-Header-Remove", "val")], backend: "infra-backend-v1", path2: nil, host2: nil, headers: [:], absent: ["X-Header-Remove"]),
+        .init(path: "/multiple", host: "example.com", send: [("X-Header-Set-2", "set-val-2"), ("X-Header-Add-2", "add-val-2"), ("X-Header-Remove-2", "remove-val-2"), ("Another-Header", "another-header-val")], backend: "infra-backend-v1", path2: nil, host2: nil, headers: ["X-Header-Set-1": "header-set-1", "X-Header-Set-2": "header-set-2", "X-Header-Add-1": "header-add-1", "X-Header-Add-2": "add-val-2,header-add-2", "X-Header-Add-3": "header-add-3", "Another-Header": "another-header-val"], absent: ["X-Header-Remove-1", "X-Header-Remove-2"]),
+        .init(path: "/case-insensitivity", host: "example.com", send: [("x-header-set", "original-val-set"), ("x-header-add", "original-val-add"), ("x-header-remove", "original-val-remove"), ("Another-Header", "another-header-val")], backend: "infra-backend-v1", path2: nil, host2: nil, headers: ["X-Header-Set": "header-set", "X-Header-Add": "original-val-add,header-add", "Another-Header": "another-header-val"], absent: ["x-header-remove", "X-Header-Remove"]),
+        ])
+    }
+
+    static let backendRequestHeaderModifierManifest = #"""
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: request-header-modifier
+  namespace: gateway-conformance-infra
+spec:
+  parentRefs:
+  - name: same-namespace
+  rules:
+  - matches:
+    - path:
+        type: PathPrefix
+        value: /set
+    backendRefs:
+    - name: infra-backend-v1
+      port: 8080
+      filters:
+      - type: RequestHeaderModifier
+        requestHeaderModifier:
+          set:
+          - name: X-Header-Set
+            value: set-overwrites-values
+  - matches:
+    - path:
+        type: PathPrefix
+        value: /add
+    backendRefs:
+    - name: infra-backend-v1
+      port: 8080
+      filters:
+      - type: RequestHeaderModifier
+        requestHeaderModifier:
+          add:
+          - name: X-Header-Add
+            value: add-appends-values
+  - matches:
+    - path:
+        type: PathPrefix
+        value: /remove
+    backendRefs:
+    - name: infra-backend-v1
+      port: 8080
+      filters:
+      - type: RequestHeaderModifier
+        requestHeaderModifier:
+          remove:
+          - X-Header-Remove
+  - matches:
+    - path:
+        type: PathPrefix
+        value: /multiple
+    backendRefs:
+    - name: infra-backend-v1
+      port: 8080
+      filters:
+      - type: RequestHeaderModifier
+        requestHeaderModifier:
+          set:
+          - name: X-Header-Set-1
+            value: header-set-1
+          - name: X-Header-Set-2
+            value: header-set-2
+          add:
+          - name: X-Header-Add-1
+            value: header-add-1
+          - name: X-Header-Add-2
+            value: header-add-2
+          - name: X-Header-Add-3
+            value: header-add-3
+          remove:
+          - X-Header-Remove-1
+          - X-Header-Remove-2
+  - matches:
+    - path:
+        type: PathPrefix
+        value: /case-insensitivity
+    backendRefs:
+    - name: infra-backend-v1
+      port: 8080
+      filters:
+      - type: RequestHeaderModifier
+        requestHeaderModifier:
+          set:
+          - name: X-Header-Set
+            value: header-set
+          add:
+          - name: X-Header-Add
+            value: header-add
+          remove:
+          - X-Header-Remove
+"""#
+
+    /// Conformance: HTTPRouteRewritePath
+    /// URLRewrite of the path, prefix and full, alone and with a RequestHeaderModifier (conformance/tests/httproute-rewrite-path.yaml).
+    @Test func rewritePath() async throws {
+        try await Self.run(manifest: Self.rewritePathManifest, route: "rewrite-path", cases: [
+        .init(path: "/prefix/one/two", host: "example.com", send: [], backend: "infra-backend-v1", path2: "/one/two", host2: nil, headers: [:], absent: []),
+        .init(path: "/strip-prefix/three", host: "example.com", send: [], backend: "infra-backend-v1", path2: "/three", host2: nil, headers: [:], absent: []),
+        .init(path: "/strip-prefix", host: "example.com", send: [], backend: "infra-backend-v1", path2: "/", host2: nil, headers: [:], absent: []),
+        .init(path: "/full/one/two", host: "example.com", send: [], backend: "infra-backend-v1", path2: "/one", host2: nil, headers: [:], absent: []),
+        .init(path: "/full/rewrite-path-and-modify-headers/test", host: "example.com", send: [("X-Header-Remove", "remove-val"), ("X-Header-Add-Append", "append-val-1"), ("X-Header-Set", "set-val")], backend: "infra-backend-v1", path2: "/test", host2: nil, headers: ["X-Header-Add": "header-val-1", "X-Header-Add-Append": "append-val-1,header-val-2", "X-Header-Set": "set-overwrites-values"], absent: ["X-Header-Remove"]),
+        .init(path: "/prefix/rewrite-path-and-modify-headers/one", host: "example.com", send: [("X-Header-Remove", "remove-val"), ("X-Header-Add-Append", "append-val-1"), ("X-Header-Set", "set-val")], backend: "infra-backend-v1", path2: "/prefix/one", host2: nil, headers: ["X-Header-Add": "header-val-1", "X-Header-Add-Append": "append-val-1,header-val-2", "X-Header-Set": "set-overwrites-values"], absent: ["X-Header-Remove"]),
+        ])
+    }
+
+    static let rewritePathManifest = #"""
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: rewrite-path
+  namespace: gateway-conformance-infra
+spec:
+  parentRefs:
+  - name: same-namespace
+  rules:
+  - matches:
+    - path:
+        type: PathPrefix
+        value: /prefix/one
+    filters:
+    - type: URLRewrite
+      urlRewrite:
+        path:
+          type: ReplacePrefixMatch
+          replacePrefixMatch: /one
+    backendRefs:
+    - name: infra-backend-v1
+      port: 8080
+  - matches:
+    - path:
+        type: PathPrefix
+        value: /strip-prefix
+    filters:
+    - type: URLRewrite
+      urlRewrite:
+        path:
+          type: ReplacePrefixMatch
+          replacePrefixMatch: /
+    backendRefs:
+    - name: infra-backend-v1
+      port: 8080
+  - matches:
+    - path:
+        type: PathPrefix
+        value: /full/one
+    filters:
+    - type: URLRewrite
+      urlRewrite:
+        path:
+          type: ReplaceFullPath
+          replaceFullPath: /one
+    backendRefs:
+    - name: infra-backend-v1
+      port: 8080
+  - matches:
+    - path:
+        type: PathPrefix
+        value: /full/rewrite-path-and-modify-headers
+    filters:
+    - type: URLRewrite
+      urlRewrite:
+        path:
+          type: ReplaceFullPath
+          replaceFullPath: /test
+    - type: RequestHeaderModifier
+      requestHeaderModifier:
+        set:
+        - name: X-Header-Set
+          value: set-overwrites-values
+        add:
+        - name: X-Header-Add
+          value: header-val-1
+        - name: X-Header-Add-Append
+          value: header-val-2
+        remove:
+        - X-Header-Remove
+    backendRefs:
+    - name: infra-backend-v1
+      port: 8080
+  - matches:
+    - path:
+        type: PathPrefix
+        value: /prefix/rewrite-path-and-modify-headers
+    filters:
+    - type: URLRewrite
+      urlRewrite:
+        path:
+          type: ReplacePrefixMatch
+          replacePrefixMatch: /prefix
+    - type: RequestHeaderModifier
+      requestHeaderModifier:
+        set:
+        - name: X-Header-Set
+          value: set-overwrites-values
+        add:
+        - name: X-Header-Add
+          value: header-val-1
+        - name: X-Header-Add-Append
+          value: header-val-2
+        remove:
+        - X-Header-Remove
+    backendRefs:
+    - name: infra-backend-v1
+      port: 8080
+"""#
+
+    /// Conformance: HTTPRouteRewriteHost
+    /// URLRewrite of the Host, alone and with a RequestHeaderModifier (conformance/tests/httproute-rewrite-host.yaml).
+    @Test func rewriteHost() async throws {
+        try await Self.run(manifest: Self.rewriteHostManifest, route: "rewrite-host", cases: [
+        .init(path: "/one", host: "rewrite.example", send: [], backend: "infra-backend-v1", path2: "/one", host2: "one.example.org", headers: [:], absent: []),
+        .init(path: "/two", host: "rewrite.example", send: [], backend: "infra-backend-v2", path2: "/two", host2: "example.org", headers: [:], absent: []),
+        .init(path: "/rewrite-host-and-modify-headers", host: "rewrite.example", send: [("X-Header-Remove", "remove-val"), ("X-Header-Add-Append", "append-val-1")], backend: "infra-backend-v2", path2: "/rewrite-host-and-modify-headers", host2: "test.example.org", headers: ["X-Header-Add": "header-val-1", "X-Header-Add-Append": "append-val-1,header-val-2", "X-Header-Set": "set-overwrites-values"], absent: ["X-Header-Remove"]),
+        ])
+    }
+
+    static let rewriteHostManifest = #"""
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: rewrite-host
+  namespace: gateway-conformance-infra
+spec:
+  hostnames:
+    - "rewrite.example"
+  parentRefs:
+    - name: same-namespace
+  rules:
+    - matches:
+        - path:
+            type: PathPrefix
+            value: /one
+      filters:
+        - type: URLRewrite
+          urlRewrite:
+            hostname: one.example.org
+      backendRefs:
+        - name: infra-backend-v1
+          port: 8080
+    - filters:
+        - type: URLRewrite
+          urlRewrite:
+            hostname: example.org
+      backendRefs:
+        - name: infra-backend-v2
+          port: 8080
+    - matches:
+        - path:
+            type: PathPrefix
+            value: /rewrite-host-and-modify-headers
+      filters:
+        - type: URLRewrite
+          urlRewrite:
+            hostname: test.example.org
+        - type: RequestHeaderModifier
+          requestHeaderModifier:
+            set:
+              - name: X-Header-Set
+                value: set-overwrites-values
+            add:
+              - name: X-Header-Add
+                value: header-val-1
+              - name: X-Header-Add-Append
+                value: header-val-2
+            remove:
+              - X-Header-Remove
+      backendRefs:
+        - name: infra-backend-v2
+          port: 8080
+"""#
+
+    /// Conformance: HTTPRouteRequestHeaderModifierBackendWeights
+    /// Two weighted backendRefs, each setting a `Backend` header naming itself
+    /// (conformance/tests/httproute-request-header-modifier-backend-weights.yaml): over 100 requests,
+    /// every backend receives the header its own backendRef sets.
+    @Test func requestHeaderModifierBackendWeights() async throws {
+        let harness = try await Self.start(manifest: Self.requestHeaderModifierBackendWeightsManifest)
+        defer { Task { await harness.stop() } }
+        var seen: Set<String> = []
+        for index in 0..<100 {
+            let response = try await harness.send("/", host: "example.com")
+            #expect(response.status == 200, "request \(index): \(response.status)")
+            let name = response.echoName ?? "none"
+            seen.insert(name)
+            #expect(response.echoHeaders["backend"] == name, "request \(index): \(name) got Backend: \(response.echoHeaders["backend"] ?? "none")")
+        }
+        #expect(seen == ["infra-backend-v1", "infra-backend-v2"], "backends reached: \(seen)")
+    }
+
+    static let requestHeaderModifierBackendWeightsManifest = #"""
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: request-header-modifier-backend-weights
+  namespace: gateway-conformance-infra
+spec:
+  parentRefs:
+  - name: same-namespace
+  rules:
+  - backendRefs:
+    - name: infra-backend-v1
+      port: 8080
+      weight: 10
+      filters:
+      - type: RequestHeaderModifier
+        requestHeaderModifier:
+          set:
+          - name: Backend
+            value: infra-backend-v1
+    - name: infra-backend-v2
+      port: 8080
+      weight: 10
+      filters:
+      - type: RequestHeaderModifier
+        requestHeaderModifier:
+          set:
+          - name: Backend
+            value: infra-backend-v2
+"""#
+}
