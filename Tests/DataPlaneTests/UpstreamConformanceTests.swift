@@ -1,5 +1,7 @@
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
+import NIOHTTP1
 import Testing
 
 /// Upstream Gateway API conformance tests whose assertions are about what a backend receives: each
@@ -22,9 +24,11 @@ struct UpstreamConformanceTests {
         var absent: [String]
     }
 
-    /// The suite's Gateway `same-namespace` and infra-backend-v1..v3, then `manifest`.
-    static func start(manifest: String) async throws -> GatewayHarness {
+    /// The suite's Gateway `same-namespace` and infra-backend-v1..v3, then `manifest`; the backends
+    /// are the harness's `conformanceBackends`.
+    static func start(manifest: String) async throws -> (GatewayHarness, [String: ConformanceBackend]) {
         let harness = GatewayHarness()
+        var backends: [String: ConformanceBackend] = [:]
         var documents = ["""
             apiVersion: gateway.networking.k8s.io/v1
             kind: GatewayClass
@@ -40,8 +44,9 @@ struct UpstreamConformanceTests {
               - {name: http, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: Same}}}
             """]
         for name in ["infra-backend-v1", "infra-backend-v2", "infra-backend-v3"] {
-            try await harness.startBackend(name)
-            let port = harness.backendPorts[name]!
+            let backend = ConformanceBackend(name: name)
+            let port = try await backend.start(group: harness.group)
+            backends[name] = backend
             documents.append("""
                 apiVersion: v1
                 kind: Service
@@ -61,12 +66,12 @@ struct UpstreamConformanceTests {
         documents.append(manifest)
         try harness.write("gw.yaml", documents.joined(separator: "\n---\n") + "\n")
         try await harness.start()
-        return harness
+        return (harness, backends)
     }
 
     static func run(manifest: String, route: String, cases: [Case]) async throws {
-        let harness = try await start(manifest: manifest)
-        defer { Task { await harness.stop() } }
+        let (harness, backends) = try await start(manifest: manifest)
+        defer { Task { await harness.stop(); for backend in backends.values { await backend.stop() } } }
         for (index, c) in cases.enumerated() {
             let what = "case \(index): \(c.host)\(c.path)"
             let response = try await harness.send(c.path, host: c.host, headers: c.send)
@@ -374,8 +379,8 @@ spec:
     /// (conformance/tests/httproute-request-header-modifier-backend-weights.yaml): over 100 requests,
     /// every backend receives the header its own backendRef sets.
     @Test func requestHeaderModifierBackendWeights() async throws {
-        let harness = try await Self.start(manifest: Self.requestHeaderModifierBackendWeightsManifest)
-        defer { Task { await harness.stop() } }
+        let (harness, backends) = try await Self.start(manifest: Self.requestHeaderModifierBackendWeightsManifest)
+        defer { Task { await harness.stop(); for backend in backends.values { await backend.stop() } } }
         var seen: Set<String> = []
         for index in 0..<100 {
             let response = try await harness.send("/", host: "example.com")
@@ -417,4 +422,504 @@ spec:
           - name: Backend
             value: infra-backend-v2
 """#
+
+    /// Conformance: HTTPRouteResponseHeaderModifier
+    /// ResponseHeaderModifier set, add, remove, several at once, names in any case, and with a
+    /// RequestHeaderModifier on the same rule (conformance/tests/httproute-response-header-modifier.yaml).
+    /// The backend sets the response headers each case asks for (X-Echo-Set-Header, as upstream's echo
+    /// server does); the client must see the filtered ones.
+    @Test func responseHeaderModifier() async throws {
+        let (harness, backends) = try await Self.start(manifest: Self.responseHeaderModifierManifest)
+        defer { Task { await harness.stop(); for backend in backends.values { await backend.stop() } } }
+        let cases: [(path: String, send: [(String, String)], headers: [String: String], absent: [String], request: [String: String], requestAbsent: [String])] = [
+            (path: "/set", send: [("X-Echo-Set-Header", "Some-Other-Header:val")], headers: ["Some-Other-Header": "val", "X-Header-Set": "set-overwrites-values"], absent: [], request: [:], requestAbsent: []),
+            (path: "/set", send: [("X-Echo-Set-Header", "Some-Other-Header:val,X-Header-Set:some-other-value")], headers: ["Some-Other-Header": "val", "X-Header-Set": "set-overwrites-values"], absent: [], request: [:], requestAbsent: []),
+            (path: "/add", send: [("X-Echo-Set-Header", "Some-Other-Header:val")], headers: ["Some-Other-Header": "val", "X-Header-Add": "add-appends-values"], absent: [], request: [:], requestAbsent: []),
+            (path: "/add", send: [("X-Echo-Set-Header", "Some-Other-Header:val,X-Header-Add:some-other-value")], headers: ["Some-Other-Header": "val", "X-Header-Add": "some-other-value,add-appends-values"], absent: [], request: [:], requestAbsent: []),
+            (path: "/remove", send: [("X-Echo-Set-Header", "X-Header-Remove:val")], headers: [:], absent: ["X-Header-Remove"], request: [:], requestAbsent: []),
+            (path: "/multiple", send: [("X-Echo-Set-Header", "X-Header-Set-2:set-val-2,X-Header-Add-2:add-val-2,X-Header-Remove-2:remove-val-2,Another-Header:another-header-val,X-Header-Remove-1:val")], headers: ["X-Header-Set-1": "header-set-1", "X-Header-Set-2": "header-set-2", "X-Header-Add-1": "header-add-1", "X-Header-Add-2": "add-val-2,header-add-2", "X-Header-Add-3": "header-add-3", "Another-Header": "another-header-val"], absent: ["X-Header-Remove-1", "X-Header-Remove-2"], request: [:], requestAbsent: []),
+            (path: "/case-insensitivity", send: [("X-Echo-Set-Header", "x-header-set:original-val-set,x-header-add:original-val-add,x-header-remove:original-val-remove,Another-Header:another-header-val")], headers: ["X-Header-Set": "header-set", "X-Header-Add": "original-val-add,header-add", "X-Lowercase-Add": "lowercase-add", "X-Mixedcase-Add-1": "mixedcase-add-1", "X-Mixedcase-Add-2": "mixedcase-add-2", "X-Uppercase-Add": "uppercase-add", "Another-Header": "another-header-val"], absent: ["x-header-remove", "X-Header-Remove"], request: [:], requestAbsent: []),
+            (path: "/response-and-request-header-modifiers", send: [("X-Header-Remove", "remove-val"), ("X-Header-Add-Append", "append-val-1"), ("X-Header-Echo", "echo"), ("X-Echo-Set-Header", "X-Header-Set-2:set-val-2,X-Header-Add-2:add-val-2,X-Header-Remove-2:remove-val-2,Another-Header:another-header-val,X-Header-Remove-1:remove-val-1,X-Header-Echo:echo")], headers: ["X-Header-Set-1": "header-set-1", "X-Header-Set-2": "header-set-2", "X-Header-Add-1": "header-add-1", "X-Header-Add-2": "add-val-2,header-add-2", "Another-Header": "another-header-val", "X-Header-Echo": "echo"], absent: ["X-Header-Remove-1", "X-Header-Remove-2"], request: ["X-Header-Add": "header-val-1", "X-Header-Set": "set-overwrites-values", "X-Header-Add-Append": "append-val-1,header-val-2", "X-Header-Echo": "echo"], requestAbsent: ["X-Header-Remove"]),
+        ]
+        for (index, c) in cases.enumerated() {
+            let what = "case \(index): \(c.path)"
+            let response = try await harness.send(c.path, host: "example.com", headers: c.send)
+            #expect(response.status == 200 && response.echoName == "infra-backend-v1", "\(what): \(response.status) from \(response.echoName ?? "none")")
+            for (name, value) in c.headers {
+                let got = response.headers[canonicalForm: name].joined(separator: ",")
+                #expect(got == value, "\(what): response \(name): \(got)")
+            }
+            for name in c.absent { #expect(!response.headers.contains(name: name), "\(what): response has \(name)") }
+            for (name, value) in c.request {
+                #expect(response.echoHeaders[name.lowercased()] == value, "\(what): backend got \(name): \(response.echoHeaders[name.lowercased()] ?? "none")")
+            }
+            for name in c.requestAbsent { #expect(response.echoHeaders[name.lowercased()] == nil, "\(what): backend got \(name)") }
+        }
+    }
+
+    static let responseHeaderModifierManifest = #"""
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: response-header-modifier
+  namespace: gateway-conformance-infra
+spec:
+  parentRefs:
+  - name: same-namespace
+  rules:
+  - matches:
+    - path:
+        type: PathPrefix
+        value: /set
+    filters:
+    - type: ResponseHeaderModifier
+      responseHeaderModifier:
+        set:
+        - name: X-Header-Set
+          value: set-overwrites-values
+    backendRefs:
+    - name: infra-backend-v1
+      port: 8080
+  - matches:
+    - path:
+        type: PathPrefix
+        value: /add
+    filters:
+    - type: ResponseHeaderModifier
+      responseHeaderModifier:
+        add:
+        - name: X-Header-Add
+          value: add-appends-values
+    backendRefs:
+    - name: infra-backend-v1
+      port: 8080
+  - matches:
+    - path:
+        type: PathPrefix
+        value: /remove
+    filters:
+    - type: ResponseHeaderModifier
+      responseHeaderModifier:
+        remove:
+        - X-Header-Remove
+    backendRefs:
+    - name: infra-backend-v1
+      port: 8080
+  - matches:
+    - path:
+        type: PathPrefix
+        value: /multiple
+    filters:
+    - type: ResponseHeaderModifier
+      responseHeaderModifier:
+        set:
+        - name: X-Header-Set-1
+          value: header-set-1
+        - name: X-Header-Set-2
+          value: header-set-2
+        add:
+        - name: X-Header-Add-1
+          value: header-add-1
+        - name: X-Header-Add-2
+          value: header-add-2
+        - name: X-Header-Add-3
+          value: header-add-3
+        remove:
+        - X-Header-Remove-1
+        - X-Header-Remove-2
+    backendRefs:
+    - name: infra-backend-v1
+      port: 8080
+  - matches:
+    - path:
+        type: PathPrefix
+        value: /case-insensitivity
+    filters:
+    - type: ResponseHeaderModifier
+      responseHeaderModifier:
+        set:
+        - name: X-Header-Set
+          value: header-set
+        add:
+        - name: X-Header-Add
+          value: header-add
+        - name: x-lowercase-add
+          value: lowercase-add
+        - name: x-Mixedcase-ADD-1
+          value: mixedcase-add-1
+        - name: X-mixeDcase-add-2
+          value: mixedcase-add-2
+        - name: X-UPPERCASE-ADD
+          value: uppercase-add
+        remove:
+        - X-Header-Remove
+    backendRefs:
+    - name: infra-backend-v1
+      port: 8080
+  - matches:
+    - path:
+        type: PathPrefix
+        value: /response-and-request-header-modifiers
+    filters:
+    - type: ResponseHeaderModifier
+      responseHeaderModifier:
+        set:
+        - name: X-Header-Set-1
+          value: header-set-1
+        - name: X-Header-Set-2
+          value: header-set-2
+        add:
+        - name: X-Header-Add-1
+          value: header-add-1
+        - name: X-Header-Add-2
+          value: header-add-2
+        remove:
+        - X-Header-Remove-1
+        - X-Header-Remove-2
+    - type: RequestHeaderModifier
+      requestHeaderModifier:
+        set:
+        - name: X-Header-Set
+          value: set-overwrites-values
+        add:
+        - name: X-Header-Add
+          value: header-val-1
+        - name: X-Header-Add-Append
+          value: header-val-2
+        remove:
+        - X-Header-Remove
+    backendRefs:
+    - name: infra-backend-v1
+      port: 8080
+"""#
+
+    /// Conformance: HTTPRouteTimeoutRequest
+    /// timeouts.request 500ms, and "0s" for none (conformance/tests/httproute-timeout-request.yaml): a
+    /// quick answer passes, a backend 1 s late is 504, and without a timeout the late answer passes.
+    @Test func timeoutRequest() async throws {
+        try await Self.runStatuses(manifest: Self.timeoutRequestManifest,
+                                   [("/request-timeout", 200), ("/request-timeout?delay=1s", 504), ("/disable-request-timeout?delay=1s", 200)])
+    }
+
+    static let timeoutRequestManifest = #"""
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: request-timeout
+  namespace: gateway-conformance-infra
+spec:
+  parentRefs:
+  - name: same-namespace
+  rules:
+  - matches:
+    - path:
+        type: PathPrefix
+        value: /request-timeout
+    backendRefs:
+    - name: infra-backend-v1
+      port: 8080
+    timeouts:
+      request: 500ms
+  - matches:
+    - path:
+        type: PathPrefix
+        value: /disable-request-timeout
+    backendRefs:
+    - name: infra-backend-v1
+      port: 8080
+    timeouts:
+      request: "0s"
+"""#
+
+    /// Conformance: HTTPRouteTimeoutBackendRequest
+    /// timeouts.backendRequest 500ms, and "0s" for none (conformance/tests/httproute-timeout-backend-request.yaml):
+    /// a quick answer passes, a backend 1 s late is 504, and without a timeout the late answer passes.
+    @Test func timeoutBackendRequest() async throws {
+        try await Self.runStatuses(manifest: Self.timeoutBackendRequestManifest,
+                                   [("/backend-timeout", 200), ("/backend-timeout?delay=1s", 504), ("/disable-backend-timeout?delay=1s", 200)])
+    }
+
+    static let timeoutBackendRequestManifest = #"""
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: backend-request-timeout
+  namespace: gateway-conformance-infra
+spec:
+  parentRefs:
+  - name: same-namespace
+  rules:
+  - matches:
+    - path:
+        type: PathPrefix
+        value: /backend-timeout
+    backendRefs:
+    - name: infra-backend-v1
+      port: 8080
+    timeouts:
+      backendRequest: 500ms
+  - matches:
+    - path:
+        type: PathPrefix
+        value: /disable-backend-timeout
+    backendRefs:
+    - name: infra-backend-v1
+      port: 8080
+    timeouts:
+      backendRequest: "0s"
+"""#
+
+    static func runStatuses(manifest: String, _ cases: [(String, Int)]) async throws {
+        let (harness, backends) = try await start(manifest: manifest)
+        defer { Task { await harness.stop(); for backend in backends.values { await backend.stop() } } }
+        for (path, status) in cases {
+            let response = try await harness.send(path, host: "example.com")
+            #expect(response.status == status, "\(path): \(response.status) \(response.text)")
+            if status == 200 { #expect(response.echoName == "infra-backend-v1", "\(path): answered by \(response.echoName ?? "none")") }
+        }
+    }
+
+    /// Conformance: HTTPRouteRequestMirror
+    /// RequestMirror to infra-backend-v2, alone and after a RequestHeaderModifier
+    /// (conformance/tests/httproute-request-mirror.yaml): infra-backend-v1 answers with the headers
+    /// modified, and infra-backend-v2 receives a copy of each request.
+    @Test func requestMirror() async throws {
+        try await Self.runMirrors(manifest: Self.requestMirrorManifest, paths: ["/mirror", "/mirror-and-modify-headers"], mirrors: ["infra-backend-v2"])
+    }
+
+    static let requestMirrorManifest = #"""
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: request-mirror
+  namespace: gateway-conformance-infra
+spec:
+  parentRefs:
+  - name: same-namespace
+  rules:
+  - matches:
+    - path:
+        type: PathPrefix
+        value: /mirror
+    filters:
+    - type: RequestMirror
+      requestMirror:
+        backendRef:
+          name: infra-backend-v2
+          namespace: gateway-conformance-infra
+          port: 8080
+    backendRefs:
+    - name: infra-backend-v1
+      port: 8080
+      namespace: gateway-conformance-infra
+  - matches:
+    - path:
+        type: PathPrefix
+        value: /mirror-and-modify-headers
+    filters:
+    - type: RequestHeaderModifier
+      requestHeaderModifier:
+        set:
+        - name: X-Header-Set
+          value: set-overwrites-values
+        add:
+        - name: X-Header-Add
+          value: header-val-1
+        - name: X-Header-Add-Append
+          value: header-val-2
+        remove:
+        - X-Header-Remove
+    - type: RequestMirror
+      requestMirror:
+        backendRef:
+          name: infra-backend-v2
+          namespace: gateway-conformance-infra
+          port: 8080
+    backendRefs:
+    - name: infra-backend-v1
+      port: 8080
+      namespace: gateway-conformance-infra
+"""#
+
+    /// Conformance: HTTPRouteRequestMultipleMirrors
+    /// Two RequestMirror filters, to infra-backend-v2 and v3, alone and after a RequestHeaderModifier
+    /// (conformance/tests/httproute-request-multiple-mirrors.yaml): infra-backend-v1 answers with the
+    /// headers modified, and both mirrors receive a copy of each request.
+    @Test func requestMultipleMirrors() async throws {
+        try await Self.runMirrors(manifest: Self.requestMultipleMirrorsManifest, paths: ["/multi-mirror", "/multi-mirror-and-modify-request-headers"],
+                                  mirrors: ["infra-backend-v2", "infra-backend-v3"])
+    }
+
+    static let requestMultipleMirrorsManifest = #"""
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: request-multiple-mirrors
+  namespace: gateway-conformance-infra
+spec:
+  parentRefs:
+  - name: same-namespace
+  rules:
+  - matches:
+    - path:
+        type: PathPrefix
+        value: /multi-mirror
+    filters:
+    - type: RequestMirror
+      requestMirror:
+        backendRef:
+          name: infra-backend-v2
+          namespace: gateway-conformance-infra
+          port: 8080
+    - type: RequestMirror
+      requestMirror:
+        backendRef:
+          name: infra-backend-v3
+          namespace: gateway-conformance-infra
+          port: 8080
+    backendRefs:
+    - name: infra-backend-v1
+      port: 8080
+      namespace: gateway-conformance-infra
+  - matches:
+    - path:
+        type: PathPrefix
+        value: /multi-mirror-and-modify-request-headers
+    filters:
+    - type: RequestHeaderModifier
+      requestHeaderModifier:
+        set:
+        - name: X-Header-Set
+          value: set-overwrites-values
+        add:
+        - name: X-Header-Add
+          value: header-val-1
+        - name: X-Header-Add-Append
+          value: header-val-2
+        remove:
+        - X-Header-Remove
+    - type: RequestMirror
+      requestMirror:
+        backendRef:
+          name: infra-backend-v2
+          namespace: gateway-conformance-infra
+          port: 8080
+    - type: RequestMirror
+      requestMirror:
+        backendRef:
+          name: infra-backend-v3
+          namespace: gateway-conformance-infra
+          port: 8080
+    backendRefs:
+    - name: infra-backend-v1
+      port: 8080
+      namespace: gateway-conformance-infra
+"""#
+
+    /// The upstream mirror tests' requests: each path (with a request id in its query, as upstream adds)
+    /// is answered by infra-backend-v1; a path ending in "-headers" is sent with the headers the
+    /// upstream test sends and must reach infra-backend-v1 modified; each mirror receives a copy.
+    static func runMirrors(manifest: String, paths: [String], mirrors: [String]) async throws {
+        let (harness, backends) = try await start(manifest: manifest)
+        defer { Task { await harness.stop(); for backend in backends.values { await backend.stop() } } }
+        for path in paths {
+            let id = UUID().uuidString
+            let modify = path.hasSuffix("-headers")
+            let send: [(String, String)] = modify ? [("X-Header-Remove", "remove-val"), ("X-Header-Add-Append", "append-val-1")] : []
+            let response = try await harness.send("\(path)?X-Request-Id=\(id)", host: "example.com", headers: send)
+            #expect(response.status == 200 && response.echoName == "infra-backend-v1", "\(path): \(response.status) from \(response.echoName ?? "none")")
+            #expect(response.echo["path"] as? String == path, "\(path): backend got path \(response.echo["path"] ?? "")")
+            if modify {
+                for (name, value) in ["x-header-add": "header-val-1", "x-header-add-append": "append-val-1,header-val-2", "x-header-set": "set-overwrites-values"] {
+                    #expect(response.echoHeaders[name] == value, "\(path): backend got \(name): \(response.echoHeaders[name] ?? "none")")
+                }
+                #expect(response.echoHeaders["x-header-remove"] == nil, "\(path): backend got x-header-remove")
+            }
+            for mirror in mirrors {
+                var copied = false
+                for _ in 0..<100 where !copied {
+                    copied = backends[mirror]!.requests.contains { $0.path == path && $0.query.contains(id) }
+                    if !copied { try await Task.sleep(for: .milliseconds(50)) }
+                }
+                #expect(copied, "\(path): \(mirror) received no copy")
+            }
+        }
+    }
+}
+
+/// A backend standing for upstream's echo server (conformance/echo-basic): it answers JSON like
+/// EchoServer's (name, path, host, headers), sets the response headers a request's
+/// X-Echo-Set-Header asks for ("Name:value,Name:value"), answers after `?delay=` (e.g. 1s, 500ms),
+/// and remembers every request.
+final class ConformanceBackend: Sendable {
+    struct Seen: Sendable {
+        var path: String
+        var query: String
+        var headers: [String: String]
+    }
+    let name: String
+    private let seen = NIOLockedValueBox<[Seen]>([])
+    private let listener = LoopbackHTTPListener()
+
+    init(name: String) { self.name = name }
+
+    var requests: [Seen] { seen.withLockedValue { $0 } }
+
+    func start(group: any EventLoopGroup) async throws -> Int {
+        try await listener.start(group: group) { ConformanceBackendHandler(backend: self) }
+    }
+
+    func stop() async { await listener.stop() }
+
+    fileprivate func record(_ entry: Seen) { seen.withLockedValue { $0.append(entry) } }
+}
+
+private final class ConformanceBackendHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+    let backend: ConformanceBackend
+    var head: HTTPRequestHead?
+
+    init(backend: ConformanceBackend) { self.backend = backend }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let head): self.head = head
+        case .body: break
+        case .end:
+            guard let head else { return }
+            self.head = nil
+            let parts = head.uri.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false)
+            let path = String(parts[0])
+            let query = parts.count > 1 ? String(parts[1]) : ""
+            var headers: [String: String] = [:]
+            for (name, value) in head.headers {
+                let key = name.lowercased()
+                headers[key] = headers[key].map { "\($0),\(value)" } ?? value
+            }
+            backend.record(.init(path: path, query: query, headers: headers))
+            let object: [String: Any] = ["name": backend.name, "path": path, "query": query, "host": head.headers.first(name: "host") ?? "", "headers": headers]
+            let body = (try? JSONSerialization.data(withJSONObject: object)) ?? Data()
+            var responseHeaders = HTTPHeaders([("content-type", "application/json"), ("content-length", String(body.count)), ("x-echo-name", backend.name)])
+            for item in (head.headers.first(name: "x-echo-set-header") ?? "").split(separator: ",") {
+                let pair = item.split(separator: ":", maxSplits: 1)
+                if pair.count == 2 { responseHeaders.add(name: String(pair[0]), value: String(pair[1])) }
+            }
+            var delay = TimeAmount.zero
+            for item in query.split(separator: "&") where item.hasPrefix("delay=") {
+                let value = item.dropFirst("delay=".count)
+                if value.hasSuffix("ms") { delay = .milliseconds(Int64(value.dropLast(2)) ?? 0) }
+                else if value.hasSuffix("s") { delay = .seconds(Int64(value.dropLast()) ?? 0) }
+            }
+            let response = HTTPResponseHead(version: .http1_1, status: .ok, headers: responseHeaders)
+            let bound = NIOLoopBound((context, self), eventLoop: context.eventLoop)
+            let buffer = context.channel.allocator.buffer(bytes: body)
+            context.eventLoop.scheduleTask(in: delay) {
+                let (context, handler) = bound.value
+                context.write(handler.wrapOutboundOut(.head(response)), promise: nil)
+                context.write(handler.wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+                context.writeAndFlush(handler.wrapOutboundOut(.end(nil)), promise: nil)
+            }
+        }
+    }
 }
