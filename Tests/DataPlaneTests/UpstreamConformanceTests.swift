@@ -847,10 +847,129 @@ spec:
     }
 }
 
+extension UpstreamConformanceTests {
+    /// Conformance: HTTPRouteRetry
+    /// retry.codes and retry.attempts (conformance/tests/httproute-retry.yaml): every case of the
+    /// upstream test, in its order. The backend fails a request (by its uuid) with responseCode
+    /// succeedAfter times, then answers 200, as upstream's echo server does.
+    @Test func retry() async throws {
+        let (harness, backends) = try await Self.start(manifest: Self.retryManifest)
+        defer { Task { await harness.stop(); for backend in backends.values { await backend.stop() } } }
+        let cases: [(path: String, code: Int, succeedAfter: Int, status: Int)] = [
+            ("/retry/code-500-attempts-3", 500, 2, 200), ("/retry/code-500-attempts-3", 500, 4, 500), ("/retry/code-500-attempts-3", 503, 2, 503),
+            ("/retry/code-all-attempts-2", 500, 1, 200), ("/retry/code-all-attempts-2", 500, 3, 500),
+            ("/retry/code-all-attempts-2", 502, 1, 200), ("/retry/code-all-attempts-2", 502, 3, 502),
+            ("/retry/code-all-attempts-2", 503, 1, 200), ("/retry/code-all-attempts-2", 503, 3, 503),
+            ("/retry/code-all-attempts-2", 504, 1, 200), ("/retry/code-all-attempts-2", 504, 3, 504),
+        ]
+        for (index, c) in cases.enumerated() {
+            let uri = "\(c.path)?responseCode=\(c.code)&succeedAfter=\(c.succeedAfter)&uuid=\(UUID().uuidString)"
+            let response = try await harness.send(uri, host: "example.com")
+            #expect(response.status == c.status, "case \(index): \(uri): \(response.status) \(response.text)")
+            #expect(response.headers.first(name: "x-echo-name") == "infra-backend-v3", "case \(index): answered by \(response.headers.first(name: "x-echo-name") ?? "the gateway")")
+        }
+    }
+
+    /// Conformance: HTTPRouteRetryWithTimeouts
+    /// retry with timeouts.backendRequest and timeouts.request (conformance/tests/httproute-retry-with-timeouts.yaml):
+    /// every case of the upstream test, in its order; a failing answer comes after delayRetry.
+    @Test func retryWithTimeouts() async throws {
+        let (harness, backends) = try await Self.start(manifest: Self.retryWithTimeoutsManifest)
+        defer { Task { await harness.stop(); for backend in backends.values { await backend.stop() } } }
+        let cases: [(path: String, query: String, status: Int)] = [
+            ("/retry/backend-request-timeout-200ms", "responseCode=500&succeedAfter=2&delayRetry=300ms", 200),
+            ("/retry/backend-request-timeout-200ms", "responseCode=500&succeedAfter=3&delayRetry=300ms", 504),
+            ("/retry/request-timeout-200ms", "responseCode=500&succeedAfter=1", 200),
+            ("/retry/request-timeout-200ms", "responseCode=500&succeedAfter=4&delayRetry=100ms", 504),
+        ]
+        for (index, c) in cases.enumerated() {
+            let uri = "\(c.path)?\(c.query)&uuid=\(UUID().uuidString)"
+            let response = try await harness.send(uri, host: "example.com")
+            #expect(response.status == c.status, "case \(index): \(uri): \(response.status) \(response.text)")
+            if c.status == 200 { #expect(response.echoName == "infra-backend-v3", "case \(index): answered by \(response.echoName ?? "none")") }
+        }
+    }
+
+    static let retryWithTimeoutsManifest = #"""
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: retries-with-timeouts
+  namespace: gateway-conformance-infra
+spec:
+  parentRefs:
+    - name: same-namespace
+  rules:
+    - matches:
+        - path:
+            type: PathPrefix
+            value: /retry/backend-request-timeout-200ms
+      retry:
+        attempts: 2
+      timeouts:
+        backendRequest: 200ms
+      backendRefs:
+        - name: infra-backend-v3
+          port: 8080
+    - matches:
+        - path:
+            type: PathPrefix
+            value: /retry/request-timeout-200ms
+      retry:
+        codes:
+          - 500
+        attempts: 5
+      timeouts:
+        backendRequest: 200ms
+        request: 400ms
+      backendRefs:
+        - name: infra-backend-v3
+          port: 8080
+"""#
+
+    static let retryManifest = #"""
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: retries
+  namespace: gateway-conformance-infra
+spec:
+  parentRefs:
+    - name: same-namespace
+  rules:
+    - matches:
+        - path:
+            type: PathPrefix
+            value: /retry/code-500-attempts-3
+      retry:
+        codes:
+          - 500
+        attempts: 3
+      backendRefs:
+        - name: infra-backend-v3
+          port: 8080
+    - matches:
+        - path:
+            type: PathPrefix
+            value: /retry/code-all-attempts-2
+      retry:
+        codes:
+          - 500
+          - 502
+          - 503
+          - 504
+        attempts: 2
+      backendRefs:
+        - name: infra-backend-v3
+          port: 8080
+"""#
+}
+
 /// A backend standing for upstream's echo server (conformance/echo-basic): it answers JSON like
 /// EchoServer's (name, path, host, headers), sets the response headers a request's
 /// X-Echo-Set-Header asks for ("Name:value,Name:value"), answers after `?delay=` (e.g. 1s, 500ms),
-/// and remembers every request.
+/// fails a request of `?uuid=` with `responseCode` its first `succeedAfter` times (after `delayRetry`), and remembers
+/// every request.
 final class ConformanceBackend: Sendable {
     struct Seen: Sendable {
         var path: String
@@ -872,6 +991,15 @@ final class ConformanceBackend: Sendable {
     func stop() async { await listener.stop() }
 
     fileprivate func record(_ entry: Seen) { seen.withLockedValue { $0.append(entry) } }
+
+    /// How many requests with query parameter uuid=`id` came before this one.
+    private let attempts = NIOLockedValueBox<[String: Int]>([:])
+    fileprivate func attempt(_ id: String) -> Int {
+        attempts.withLockedValue { counts in
+            defer { counts[id, default: 0] += 1 }
+            return counts[id, default: 0]
+        }
+    }
 }
 
 private final class ConformanceBackendHandler: ChannelInboundHandler {
@@ -911,7 +1039,17 @@ private final class ConformanceBackendHandler: ChannelInboundHandler {
                 if value.hasSuffix("ms") { delay = .milliseconds(Int64(value.dropLast(2)) ?? 0) }
                 else if value.hasSuffix("s") { delay = .seconds(Int64(value.dropLast()) ?? 0) }
             }
-            let response = HTTPResponseHead(version: .http1_1, status: .ok, headers: responseHeaders)
+            var status = HTTPResponseStatus.ok
+            let fields = Dictionary(query.split(separator: "&").map { item -> (String, String) in
+                let pair = item.split(separator: "=", maxSplits: 1)
+                return (String(pair[0]), pair.count > 1 ? String(pair[1]) : "")
+            }, uniquingKeysWith: { first, _ in first })
+            if let id = fields["uuid"], let code = fields["responseCode"].flatMap(Int.init), let after = fields["succeedAfter"].flatMap(Int.init),
+               backend.attempt(id) < after {
+                status = HTTPResponseStatus(statusCode: code)
+                if let value = fields["delayRetry"], value.hasSuffix("ms") { delay = .milliseconds(Int64(value.dropLast(2)) ?? 0) }
+            }
+            let response = HTTPResponseHead(version: .http1_1, status: status, headers: responseHeaders)
             let bound = NIOLoopBound((context, self), eventLoop: context.eventLoop)
             let buffer = context.channel.allocator.buffer(bytes: body)
             context.eventLoop.scheduleTask(in: delay) {
