@@ -205,13 +205,13 @@ spec:
         let documents = Self.upstream(Self.gatewayModifyListenersManifest).components(separatedBy: "\n---\n")
         try server.apply(documents[0] + """
 
-                - name: http
-                  port: 80
-                  protocol: HTTP
-                  hostname: data.test.com
-                  allowedRoutes:
-                    namespaces:
-                      from: All
+              - name: http
+                port: 80
+                protocol: HTTP
+                hostname: data.test.com
+                allowedRoutes:
+                  namespaces:
+                    from: All
             """)
         try await Self.waitUntil("the added listener counts the route beside the first") {
             let now = Self.latest(add(), at: ["status"])
