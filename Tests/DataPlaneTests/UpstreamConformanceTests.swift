@@ -965,6 +965,188 @@ spec:
 """#
 }
 
+extension UpstreamConformanceTests {
+    /// Conformance: HTTPRouteRequestPercentageMirror
+    /// RequestMirror by percent (20), by fraction (25/50) and after a RequestHeaderModifier (35)
+    /// (conformance/tests/httproute-request-percentage-mirror.yaml): over 500 requests of each case,
+    /// infra-backend-v1 answers every one and infra-backend-v2 receives a number of copies within
+    /// upstream's band (3 binomial standard deviations of the percentage).
+    @Test func requestPercentageMirror() async throws {
+        let (harness, backends) = try await Self.start(manifest: Self.requestPercentageMirrorManifest)
+        defer { Task { await harness.stop(); for backend in backends.values { await backend.stop() } } }
+        let client = try await harness.client()
+        defer { Task { await client.close() } }
+        for (path, percent) in [("/percent-mirror", 20.0), ("/percent-mirror-fraction", 50.0), ("/percent-mirror-and-modify-headers", 35.0)] {
+            let modify = path.hasSuffix("-headers")
+            let send: [(String, String)] = modify ? [("X-Header-Remove", "remove-val"), ("X-Header-Add-Append", "append-val-1")] : []
+            for index in 0..<500 {
+                let response = try await client.request(.GET, path, host: "example.com", headers: send)
+                #expect(response.status == 200 && response.echoName == "infra-backend-v1", "\(path) request \(index): \(response.status)")
+                if modify && index == 0 {
+                    #expect(response.echoHeaders["x-header-set"] == "set-overwrites-values" && response.echoHeaders["x-header-add"] == "header-val-1"
+                            && response.echoHeaders["x-header-add-append"] == "append-val-1,header-val-2" && response.echoHeaders["x-header-remove"] == nil,
+                            "\(path): \(response.echoHeaders)")
+                }
+            }
+            try await Task.sleep(for: .milliseconds(500))
+            let copies = Double(backends["infra-backend-v2"]!.requests.filter { $0.path == path }.count)
+            let p = percent / 100
+            let margin = 3 * (500 * p * (1 - p)).squareRoot()
+            #expect(abs(copies - 500 * p) <= margin, "\(path): \(copies) copies of 500 at \(percent)% (band ±\(margin))")
+        }
+    }
+
+    static let requestPercentageMirrorManifest = #"""
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: request-percentage-mirror
+  namespace: gateway-conformance-infra
+spec:
+  parentRefs:
+  - name: same-namespace
+  rules:
+  - matches:
+    - path:
+        type: PathPrefix
+        value: /percent-mirror
+    filters:
+    - type: RequestMirror
+      requestMirror:
+        backendRef:
+          name: infra-backend-v2
+          namespace: gateway-conformance-infra
+          port: 8080
+        percent: 20
+    backendRefs:
+    - name: infra-backend-v1
+      port: 8080
+      namespace: gateway-conformance-infra
+  - matches:
+    - path:
+        type: PathPrefix
+        value: /percent-mirror-fraction
+    filters:
+    - type: RequestMirror
+      requestMirror:
+        backendRef:
+          name: infra-backend-v2
+          namespace: gateway-conformance-infra
+          port: 8080
+        fraction:
+          numerator: 25
+          denominator: 50
+    backendRefs:
+    - name: infra-backend-v1
+      port: 8080
+      namespace: gateway-conformance-infra
+  - matches:
+    - path:
+        type: PathPrefix
+        value: /percent-mirror-and-modify-headers
+    filters:
+    - type: RequestHeaderModifier
+      requestHeaderModifier:
+        set:
+        - name: X-Header-Set
+          value: set-overwrites-values
+        add:
+        - name: X-Header-Add
+          value: header-val-1
+        - name: X-Header-Add-Append
+          value: header-val-2
+        remove:
+        - X-Header-Remove
+    - type: RequestMirror
+      requestMirror:
+        backendRef:
+          name: infra-backend-v2
+          namespace: gateway-conformance-infra
+          port: 8080
+        percent: 35
+    backendRefs:
+    - name: infra-backend-v1
+      port: 8080
+      namespace: gateway-conformance-infra
+"""#
+
+    /// Conformance: HTTPRouteBackendProtocolWebSocket
+    /// A backendRef to a Service port of appProtocol kubernetes.io/ws (conformance/tests/
+    /// httproute-backend-protocol-websocket.yaml, with the suite's infra-backend-v1 Service and its
+    /// third-port): a WebSocket to /ws opens, and a text and a binary message come back unchanged.
+    @Test func backendProtocolWebSocket() async throws {
+        let harness = GatewayHarness()
+        try await harness.startBackend("infra-backend-v1")
+        let port = harness.backendPorts["infra-backend-v1"]!
+        try harness.write("gw.yaml", """
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: GatewayClass
+            metadata: {name: archway}
+            spec: {controllerName: archway.dev/gateway-controller}
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: Gateway
+            metadata: {name: same-namespace, namespace: gateway-conformance-infra}
+            spec:
+              gatewayClassName: archway
+              listeners:
+              - {name: http, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: Same}}}
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: infra-backend-v1, namespace: gateway-conformance-infra}
+            spec:
+              ports:
+              - {name: first-port, protocol: TCP, port: 8080, targetPort: 3000}
+              - {name: second-port, protocol: TCP, appProtocol: kubernetes.io/h2c, port: 8081, targetPort: 3001}
+              - {name: third-port, protocol: TCP, appProtocol: kubernetes.io/ws, port: 8082, targetPort: 3000}
+            ---
+            apiVersion: discovery.k8s.io/v1
+            kind: EndpointSlice
+            metadata: {name: infra-backend-v1-1, namespace: gateway-conformance-infra, labels: {kubernetes.io/service-name: infra-backend-v1}}
+            addressType: IPv4
+            ports: [{name: third-port, port: \(port), appProtocol: kubernetes.io/ws}]
+            endpoints:
+            - addresses: [127.0.0.1]
+              conditions: {ready: true}
+            ---
+            \(Self.backendProtocolWebSocketManifest)
+
+            """)
+        try await harness.start()
+        defer { Task { await harness.stop() } }
+        var (client, head) = try WebSocketTests.Client.open(port: harness.port, host: "example.com", path: "/ws")
+        #expect(head.hasPrefix("HTTP/1.1 101"), "\(head)")
+        client.send(opcode: 0x1, Array("Websocket Support!".utf8))
+        let text = try #require(client.receive())
+        #expect(text.opcode == 0x1 && text.payload == Array("Websocket Support!".utf8))
+        client.send(opcode: 0x2, [1, 2, 3, 4, 5, 6, 7])
+        let binary = try #require(client.receive())
+        #expect(binary.opcode == 0x2 && binary.payload == [1, 2, 3, 4, 5, 6, 7])
+    }
+
+    static let backendProtocolWebSocketManifest = #"""
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
+  name: backend-protocol-ws
+  namespace: gateway-conformance-infra
+spec:
+  parentRefs:
+  - name: same-namespace
+  rules:
+  - backendRefs:
+    # This points to a Service with the following ServicePort
+    # - name: third-port
+    #   appProtocol: kubernetes.io/ws
+    #   protocol: TCP
+    #   port: 8082
+    #   targetPort: 3000
+    - name: infra-backend-v1
+      port: 8082
+"""#
+}
+
 /// A backend standing for upstream's echo server (conformance/echo-basic): it answers JSON like
 /// EchoServer's (name, path, host, headers), sets the response headers a request's
 /// X-Echo-Set-Header asks for ("Name:value,Name:value"), answers after `?delay=` (e.g. 1s, 500ms),
