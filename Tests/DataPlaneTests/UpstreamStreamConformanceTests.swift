@@ -806,4 +806,192 @@ spec:
           namespace: gateway-conformance-app-backend
           port: 8080
 """#
+
+    /// Conformance: TCPRouteMultipleRoutesAttachment
+    /// conformance/tests/tcproute-multiple-routes-attachment.yaml and the newer TCPRoute the upstream
+    /// test creates a second later (here both with creationTimestamps, as the API server sets them):
+    /// 100 connections all reach the older route's backend. (Both routes Accepted and the listener
+    /// counting 2 is fixture 112.)
+    @Test func tcpRouteMultipleRoutesAttachment() async throws {
+        let (harness, channels) = try await Self.start(Self.tcpRouteMultipleRoutesAttachmentManifest,
+                                                       backends: ["gateway-conformance-infra/tcp-attach-backend-1", "gateway-conformance-infra/tcp-attach-backend-2"], ports: [9310])
+        defer { Self.stop(harness, channels) }
+        var counts: [String: Int] = [:]
+        for _ in 0..<100 { counts[try await Self.tcpBackend(harness, 9310) ?? "none", default: 0] += 1 }
+        #expect(counts == ["tcp-attach-backend-1": 100], "\(counts)")
+    }
+
+    static let tcpRouteMultipleRoutesAttachmentManifest = #"""
+apiVersion: v1
+kind: Service
+metadata:
+  name: tcp-attach-backend-1
+  namespace: gateway-conformance-infra
+  labels:
+    app: tcp-attach-backend-1
+spec:
+  selector:
+    app: tcp-attach-backend-1
+  ports:
+    - name: tcp
+      protocol: TCP
+      port: 3000
+      targetPort: 3000
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: tcp-attach-backend-2
+  namespace: gateway-conformance-infra
+  labels:
+    app: tcp-attach-backend-2
+spec:
+  selector:
+    app: tcp-attach-backend-2
+  ports:
+    - name: tcp
+      protocol: TCP
+      port: 3000
+      targetPort: 3000
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: tcp-multi-route-attach-gateway
+  namespace: gateway-conformance-infra
+spec:
+  gatewayClassName: archway
+  listeners:
+    - name: tcp
+      protocol: TCP
+      port: 9310
+      allowedRoutes:
+        kinds:
+          - kind: TCPRoute
+            group: gateway.networking.k8s.io
+        namespaces:
+          from: Same
+---
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TCPRoute
+metadata:
+  name: tcproute-attach-older
+  creationTimestamp: "2026-01-01T00:00:00Z"
+  namespace: gateway-conformance-infra
+spec:
+  parentRefs:
+    - name: tcp-multi-route-attach-gateway
+      sectionName: tcp
+  rules:
+    - backendRefs:
+        - name: tcp-attach-backend-1
+          port: 3000
+---
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: TCPRoute
+metadata:
+  name: tcproute-attach-newer
+  namespace: gateway-conformance-infra
+  creationTimestamp: "2026-01-01T00:00:01Z"
+spec:
+  parentRefs:
+  - name: tcp-multi-route-attach-gateway
+    sectionName: tcp
+  rules:
+  - backendRefs:
+    - name: tcp-attach-backend-2
+      port: 3000
+"""#
+
+    /// Conformance: UDPRouteMultipleRoutesAttachment
+    /// conformance/tests/udproute-multiple-routes-attachment.yaml and the newer UDPRoute the upstream
+    /// test creates a second later (both with creationTimestamps): 100 client flows all reach the older
+    /// route's backend. (Both routes Accepted and the listener counting 2 is fixture 113.)
+    @Test func udpRouteMultipleRoutesAttachment() async throws {
+        let (harness, channels) = try await Self.start(Self.udpRouteMultipleRoutesAttachmentManifest, udp: true,
+                                                       backends: ["gateway-conformance-infra/udp-attach-backend-1", "gateway-conformance-infra/udp-attach-backend-2"], ports: [5301])
+        defer { Self.stop(harness, channels) }
+        var counts: [String: Int] = [:]
+        for _ in 0..<100 { counts[try await Self.udpBackend(harness, 5301) ?? "none", default: 0] += 1 }
+        #expect(counts == ["udp-attach-backend-1": 100], "\(counts)")
+    }
+
+    static let udpRouteMultipleRoutesAttachmentManifest = #"""
+apiVersion: v1
+kind: Service
+metadata:
+  name: udp-attach-backend-1
+  namespace: gateway-conformance-infra
+  labels:
+    app: udp-attach-backend-1
+spec:
+  selector:
+    app: udp-attach-backend-1
+  ports:
+    - name: udp
+      protocol: UDP
+      port: 8080
+      targetPort: 8080
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: udp-attach-backend-2
+  namespace: gateway-conformance-infra
+  labels:
+    app: udp-attach-backend-2
+spec:
+  selector:
+    app: udp-attach-backend-2
+  ports:
+    - name: udp
+      protocol: UDP
+      port: 8080
+      targetPort: 8080
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata:
+  name: udp-multi-route-attach-gateway
+  namespace: gateway-conformance-infra
+spec:
+  gatewayClassName: archway
+  listeners:
+    - name: udp
+      protocol: UDP
+      port: 5301
+      allowedRoutes:
+        kinds:
+          - kind: UDPRoute
+---
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: UDPRoute
+metadata:
+  name: udproute-attach-older
+  creationTimestamp: "2026-01-01T00:00:00Z"
+  namespace: gateway-conformance-infra
+spec:
+  parentRefs:
+    - name: udp-multi-route-attach-gateway
+      sectionName: udp
+  rules:
+    - backendRefs:
+        - name: udp-attach-backend-1
+          port: 8080
+---
+apiVersion: gateway.networking.k8s.io/v1alpha2
+kind: UDPRoute
+metadata:
+  name: udproute-attach-newer
+  namespace: gateway-conformance-infra
+  creationTimestamp: "2026-01-01T00:00:01Z"
+spec:
+  parentRefs:
+  - name: udp-multi-route-attach-gateway
+    sectionName: udp
+  rules:
+  - backendRefs:
+    - name: udp-attach-backend-2
+      port: 8080
+"""#
 }
