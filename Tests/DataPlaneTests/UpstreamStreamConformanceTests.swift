@@ -6,7 +6,7 @@ import Testing
 /// test's manifest verbatim (conformance/tests/*.yaml, without its Deployments) with every backend
 /// Service given an EndpointSlice to an echo server that says the Service's name (a TCP echo greets
 /// "name\n"; a UDP echo answers "name:" + the datagram), as upstream's echo pods identify themselves,
-/// then connects through each listener the upstream test uses. Their statuses are fixtures 97-106.
+/// then connects through each listener the upstream test uses. Their statuses are fixtures 103-112.
 @Suite(.timeLimit(.minutes(2)))
 struct UpstreamStreamConformanceTests {
     /// Archway serving `manifest` on `ports`, each Service in `backends` ("namespace/name") backed by
@@ -366,7 +366,7 @@ spec:
 """#
 
     /// Conformance: TCPRouteReferenceGrant
-    /// A TCPRoute's backendRef to gateway-conformance-web-backend with a ReferenceGrant (conformance/tests/tcproute-reference-grant.yaml): connections reach that backend. (Its status, and the status once the grant is deleted, are fixtures 100 and 101.)
+    /// A TCPRoute's backendRef to gateway-conformance-web-backend with a ReferenceGrant (conformance/tests/tcproute-reference-grant.yaml): connections reach that backend. (Its status, and the status once the grant is deleted, are fixtures 106 and 107.)
     @Test func tcpRouteReferenceGrant() async throws {
         let (harness, channels) = try await Self.start(Self.tcpRouteReferenceGrantManifest,
                                                        backends: ["gateway-conformance-web-backend/tcp-reference-grant-backend"], ports: [9320])
@@ -736,7 +736,7 @@ spec:
 """#
 
     /// Conformance: UDPRouteReferenceGrant
-    /// A UDPRoute's backendRef to gateway-conformance-app-backend with a ReferenceGrant (conformance/tests/udproute-reference-grant.yaml): datagrams reach that backend. (Its status, and the status once the grant is deleted, are fixtures 105 and 106.)
+    /// A UDPRoute's backendRef to gateway-conformance-app-backend with a ReferenceGrant (conformance/tests/udproute-reference-grant.yaml): datagrams reach that backend. (Its status, and the status once the grant is deleted, are fixtures 111 and 112.)
     @Test func udpRouteReferenceGrant() async throws {
         let (harness, channels) = try await Self.start(Self.udpRouteReferenceGrantManifest, udp: true,
                                                        backends: ["gateway-conformance-app-backend/udp-echo-reference-grant"], ports: [5300])
@@ -811,7 +811,7 @@ spec:
     /// conformance/tests/tcproute-multiple-routes-attachment.yaml and the newer TCPRoute the upstream
     /// test creates a second later (here both with creationTimestamps, as the API server sets them):
     /// 100 connections all reach the older route's backend. (Both routes Accepted and the listener
-    /// counting 2 is fixture 112.)
+    /// counting 2 is fixture 118.)
     @Test func tcpRouteMultipleRoutesAttachment() async throws {
         let (harness, channels) = try await Self.start(Self.tcpRouteMultipleRoutesAttachmentManifest,
                                                        backends: ["gateway-conformance-infra/tcp-attach-backend-1", "gateway-conformance-infra/tcp-attach-backend-2"], ports: [9310])
@@ -906,7 +906,7 @@ spec:
     /// Conformance: UDPRouteMultipleRoutesAttachment
     /// conformance/tests/udproute-multiple-routes-attachment.yaml and the newer UDPRoute the upstream
     /// test creates a second later (both with creationTimestamps): 100 client flows all reach the older
-    /// route's backend. (Both routes Accepted and the listener counting 2 is fixture 113.)
+    /// route's backend. (Both routes Accepted and the listener counting 2 is fixture 119.)
     @Test func udpRouteMultipleRoutesAttachment() async throws {
         let (harness, channels) = try await Self.start(Self.udpRouteMultipleRoutesAttachmentManifest, udp: true,
                                                        backends: ["gateway-conformance-infra/udp-attach-backend-1", "gateway-conformance-infra/udp-attach-backend-2"], ports: [5301])

@@ -78,7 +78,7 @@ struct UpstreamTLSConformanceTests {
     /// Conformance: TLSRouteSimpleSameNamespace
     /// A Passthrough TLSRoute for abc.example.com to tcp-backend (conformance/tests/tlsroute-simple-same-namespace.yaml):
     /// a TLS client for abc.example.com verifies the backend's own certificate, so TLS ended at the
-    /// backend, which answers. (The route's status is fixture 107.)
+    /// backend, which answers. (The route's status is fixture 113.)
     @Test func tlsRouteSimpleSameNamespace() async throws {
         let (harness, certificate, backend, port) = try await Self.start(Self.tlsRouteSimpleSameNamespaceManifest, backendNames: ["abc.example.com"])
         defer { for channel in backend { channel.close(promise: nil) }; Task { await harness.stop() } }
@@ -129,7 +129,7 @@ spec:
     /// Conformance: TLSRouteInvalidBackendRefNonexistent
     /// A TLSRoute whose only backendRef names a Service that does not exist (conformance/tests/
     /// tlsroute-invalid-backendref-nonexistent.yaml): a TLS connection for example.com is refused.
-    /// (ResolvedRefs False/BackendNotFound is fixture 108.)
+    /// (ResolvedRefs False/BackendNotFound is fixture 114.)
     @Test func tlsRouteInvalidBackendRefNonexistent() async throws {
         try await Self.expectRefused(Self.tlsRouteInvalidBackendRefNonexistentManifest)
     }
@@ -173,7 +173,7 @@ spec:
     /// Conformance: TLSRouteInvalidBackendRefUnknownKind
     /// A TLSRoute whose only backendRef is of an unknown kind (conformance/tests/
     /// tlsroute-invalid-backendref-unknown-kind.yaml): a TLS connection for example.com is refused.
-    /// (ResolvedRefs False/InvalidKind is fixture 109.)
+    /// (ResolvedRefs False/InvalidKind is fixture 115.)
     @Test func tlsRouteInvalidBackendRefUnknownKind() async throws {
         try await Self.expectRefused(Self.tlsRouteInvalidBackendRefUnknownKindManifest)
     }
@@ -227,7 +227,7 @@ spec:
     /// Conformance: TLSRouteTerminateSimpleSameNamespace
     /// A Terminate TLS listener and its TLSRoute for tls.example.com to tcp-backend's plain port
     /// (conformance/tests/tlsroute-terminate-simple-same-namespace.yaml): the client verifies the
-    /// gateway's certificate and the backend receives plain text. (The status is fixture 110.)
+    /// gateway's certificate and the backend receives plain text. (The status is fixture 116.)
     @Test func tlsRouteTerminateSimpleSameNamespace() async throws {
         let directory = FileManager.default.temporaryDirectory
         let gatewayCertificate = try TestCertificate(names: ["tls.example.com"], in: directory)
@@ -284,7 +284,7 @@ spec:
     /// A Terminate and a Passthrough TLS listener on one port (conformance/tests/
     /// tlsroute-mixed-termination-same-namespace.yaml): for abc.example.com the client verifies the
     /// backend's certificate (passed through); for tls.example.com it verifies the gateway's and the
-    /// backend receives plain text. (The listener and route statuses are fixture 111.)
+    /// backend receives plain text. (The listener and route statuses are fixture 117.)
     @Test func tlsRouteMixedTerminationSameNamespace() async throws {
         let directory = FileManager.default.temporaryDirectory
         let gatewayCertificate = try TestCertificate(names: ["tls.example.com"], in: directory)
