@@ -180,8 +180,9 @@ struct FixtureTests {
                 #expect(request.status == status, "\(what): answered \(status) by the gateway")
             case .redirect(let redirect):
                 #expect(request.status == redirect.statusCode, "\(what): redirect status")
-                let location = RedirectRules.location(redirect, host: routingHost(request.host), path: path, query: query,
-                                                      listenerPort: port, matchedPrefix: route.matchedPrefix)
+                // A request with an SNI came over TLS: its scheme is the one a redirect keeps.
+                let location = RedirectRules.location(redirect, requestScheme: request.sni == nil ? "http" : "https", host: routingHost(request.host),
+                                                      path: path, query: query, listenerPort: port, matchedPrefix: route.matchedPrefix)
                 #expect(request.location == location, "\(what): Location")
             case .forward(let choice):
                 let allInvalid = choice.targets.allSatisfy { if case .invalid = $0.target { true } else { false } }
