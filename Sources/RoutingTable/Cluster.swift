@@ -41,13 +41,17 @@ public struct Cluster: Sendable, Codable, Equatable {
     public var tls: UpstreamTLS?
     /// Circuit breaker, outlier detection and health checks, from a BackendTrafficPolicy.
     public var resilience: BackendResilience?
+    /// Why no request may be sent to it at all (a BackendTLSPolicy that asks for TLS but cannot be
+    /// used): its backendRefs answer 500 with this reason rather than reach it in plaintext.
+    public var refusal: String?
     public init(name: String, endpoints: [Endpoint], appProtocol: String? = nil, tls: UpstreamTLS? = nil,
-                resilience: BackendResilience? = nil) {
+                resilience: BackendResilience? = nil, refusal: String? = nil) {
         self.name = name
         self.endpoints = endpoints
         self.appProtocol = appProtocol
         self.tls = tls
         self.resilience = resilience
+        self.refusal = refusal
     }
 }
 

@@ -4,9 +4,23 @@ import RoutingTable
 /// BackendTLSPolicies resolved per Service (and port name, when the targetRef has a sectionName).
 struct BackendTLSIndex {
     private var byService: [NamespacedName: [(sectionName: String?, tls: UpstreamTLS)]] = [:]
+    /// Services (or ports) an unusable policy asks TLS for: fail closed, never plaintext.
+    private var refusedByService: [NamespacedName: [(sectionName: String?, reason: String)]] = [:]
 
     mutating func add(_ tls: UpstreamTLS, service: NamespacedName, sectionName: String?) {
         byService[service, default: []].append((sectionName, tls))
+    }
+
+    mutating func refuse(service: NamespacedName, sectionName: String?, reason: String) {
+        refusedByService[service, default: []].append((sectionName, reason))
+    }
+
+    /// Why this Service port may not be reached, when a policy that cannot be used asks TLS for it
+    /// and no usable one covers it.
+    func refusal(service: NamespacedName, portName: String?) -> String? {
+        guard tls(service: service, portName: portName) == nil else { return nil }
+        let refused = refusedByService[service] ?? []
+        return (refused.first { $0.sectionName != nil && $0.sectionName == portName } ?? refused.first { $0.sectionName == nil })?.reason
     }
 
     /// A policy naming the port wins over one naming the whole Service.
@@ -49,6 +63,13 @@ extension Translator {
                         claimed[target] = name
                         index.add(tls, service: target.service, sectionName: target.sectionName)
                     }
+                }
+            }
+            if let problem, problem.accepted != "Conflicted" {
+                // The policy's owner asked for TLS: until the policy can be used, nothing goes there in plaintext.
+                for target in policy.spec.targetRefs where (target.group ?? "").isEmpty && target.kind == "Service" {
+                    index.refuse(service: NamespacedName(namespace, target.name), sectionName: target.sectionName,
+                                 reason: "BackendTLSPolicy \(name) asks for TLS to this backend but cannot be used: \(problem.message)")
                 }
             }
             var conditions: [Condition] = []

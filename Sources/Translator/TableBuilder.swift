@@ -161,6 +161,7 @@ struct TableBuilder {
             }
         }
         return Cluster(name: id, endpoints: endpoints, appProtocol: source.http2 ? Cluster.h2cAppProtocol : appProtocol,
-                       tls: backendTLS.tls(service: source.service, portName: servicePort.name))
+                       tls: backendTLS.tls(service: source.service, portName: servicePort.name),
+                       refusal: backendTLS.refusal(service: source.service, portName: servicePort.name))
     }
 }

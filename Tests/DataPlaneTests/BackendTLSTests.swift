@@ -149,4 +149,24 @@ struct BackendTLSTests {
             if status != 200 { #expect(answer.text.contains("subjectAltNames"), "\(name): \(answer.text)") }
         }
     }
+
+    /// A Service whose only BackendTLSPolicy cannot be used (its CA ConfigMap is missing) is not
+    /// reached in plaintext: its requests get a 500 naming the policy, on both paths.
+    @Test(arguments: [true, false]) func anUnusablePolicyFailsClosed(fastLane: Bool) async throws {
+        let harness = GatewayHarness()
+        harness.fastLane = fastLane
+        defer { Task { await harness.stop() } }
+        let backend = RecordingBackend(name: "plain")
+        let port = try await backend.start(group: harness.group)
+        defer { Task { await backend.stop() } }
+        try harness.write("gw.yaml", Manifests.join(
+            Manifests.gateway(), Manifests.service("plain", targetPort: port),
+            Self.policy("broken-tls", service: "plain", configMap: "no-such-configmap"),
+            Manifests.route("r", path: "/", service: "plain")))
+        try await harness.start()
+        let answer = try await harness.send("/secret", host: "app.example.com")
+        #expect(answer.status == 500, "\(answer.status) \(answer.text)")
+        #expect(answer.text.contains("BackendTLSPolicy default/broken-tls"), "\(answer.text)")
+        #expect(backend.requests.isEmpty, "the backend was reached in plaintext: \(backend.requests.map(\.path))")
+    }
 }

@@ -22,7 +22,7 @@ public final class CompiledTable: Sendable {
             let cluster = table.clusters[id]!
             let compiled = CompiledCluster(id: id, slot: clustersBySlot.count, endpoints: cluster.endpoints,
                                            http2: [Cluster.h2cAppProtocol, "kubernetes.io/h2"].contains(cluster.appProtocol ?? ""),
-                                           tls: cluster.tls, resilience: cluster.resilience)
+                                           tls: cluster.tls, resilience: cluster.resilience, refusal: cluster.refusal)
             clusters[id] = compiled
             clustersBySlot.append(compiled)
         }
@@ -128,11 +128,14 @@ public final class CompiledCluster: Sendable {
     /// Requests go to it as HTTP/2 streams (h2c with prior knowledge).
     public let http2: Bool
     public let tls: UpstreamTLS?
+    /// Set when nothing may be sent to it (see `Cluster.refusal`): its backendRefs are invalid.
+    public let refusal: String?
     /// Circuit breaker, outlier detection and health checks, when a BackendTrafficPolicy targets the Service.
     public let resilience: BackendResilience?
     /// Each endpoint's name in session tokens, index for index.
     public let endpointKeys: [UInt64]
-    init(id: String, slot: Int, endpoints: [Endpoint], http2: Bool, tls: UpstreamTLS?, resilience: BackendResilience?) {
+    init(id: String, slot: Int, endpoints: [Endpoint], http2: Bool, tls: UpstreamTLS?, resilience: BackendResilience?, refusal: String? = nil) {
+        self.refusal = refusal
         self.id = id
         self.slot = slot
         self.endpoints = endpoints
@@ -155,7 +158,9 @@ public final class CompiledRoute: Sendable {
 
         init(_ target: WeightedBackend.Target, clusters: [String: CompiledCluster]) {
             switch target {
-            case .cluster(let id): self = clusters[id].map(Target.cluster) ?? .invalid(reason: "cluster \(id) missing")
+            case .cluster(let id):
+                guard let cluster = clusters[id] else { self = .invalid(reason: "cluster \(id) missing"); return }
+                self = cluster.refusal.map { .invalid(reason: $0) } ?? .cluster(cluster)
             case .invalid(let reason): self = .invalid(reason: reason)
             }
         }
