@@ -76,8 +76,10 @@ struct BackendTLSTests {
         #expect(broken?.first { $0.type == "ResolvedRefs" }?.reason == "InvalidCACertificateRef")
     }
 
+    /// Conformance: BackendTLSPolicyTLSRouteTerminate
     /// A TLSRoute on a Terminate listener to a Service with a BackendTLSPolicy: TLS ends at the
-    /// gateway and starts again towards the backend, verified by the policy's CA and hostname.
+    /// gateway and starts again towards the backend (SNI and verified name: the policy hostname), and
+    /// the policy is Accepted with its references resolved.
     @Test func aTerminatedTLSRouteSpeaksTLSToABackendWithAPolicy() async throws {
         let harness = GatewayHarness()
         harness.extraPortMap = [443: 0]
@@ -106,6 +108,9 @@ struct BackendTLSTests {
                                           "-w", "\n@@\n%{http_code}", "https://edge.example.com:\(port)/re-encrypted"])
         #expect(term.status == 0 && term.writeOut == "200", "\(term.writeOut) \(term.stderr)")
         #expect(term.body.contains("\"name\":\"tls-only\""), "the TLS-only backend answered: \(term.body)")
+        let conditions = try #require(await harness.runtime.statuses?.backendTLSPolicies.first { $0.key.name == "secure-tls" }?.value.ancestors.first?.conditions)
+        #expect(conditions.first { $0.type == "Accepted" }?.status == "True" && conditions.first { $0.type == "ResolvedRefs" }?.status == "True",
+                "\(conditions.map { "\($0.type)=\($0.status)/\($0.reason)" })")
     }
 
     /// Conformance: BackendTLSPolicySANValidation
