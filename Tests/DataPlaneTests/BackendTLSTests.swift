@@ -174,4 +174,52 @@ struct BackendTLSTests {
         #expect(answer.text.contains("BackendTLSPolicy default/broken-tls"), "\(answer.text)")
         #expect(backend.requests.isEmpty, "the backend was reached in plaintext: \(backend.requests.map(\.path))")
     }
+
+    /// Conformance: BackendTLSPolicy
+    /// The upstream test's three requests: HTTP and re-encrypted HTTPS to a Service whose policy is
+    /// valid reach the TLS backend (200); a policy whose hostname the certificate does not carry is
+    /// still Accepted with its references resolved, and its requests fail (502), never sent unverified.
+    @Test func backendTLSPolicyReencryptsAndRefusesAMismatchedHostname() async throws {
+        let harness = GatewayHarness()
+        harness.extraPortMap = [443: 0]
+        defer { Task { await harness.stop() } }
+        let trusted = try TestCertificate.authority("trusted CA", in: harness.directory)
+        let backendPort = try await Self.tlsBackend("abc", certificate: try trusted.issue(["abc.example.com"], in: harness.directory), harness: harness)
+        let listenerCert = try TestCertificate(names: ["https-listener.org"], in: harness.directory)
+        func policy(_ name: String, service: String, hostname: String) -> String {
+            """
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: BackendTLSPolicy
+            metadata: {name: \(name)}
+            spec:
+              targetRefs: [{group: "", kind: Service, name: \(service)}]
+              validation:
+                caCertificateRefs: [{group: "", kind: ConfigMap, name: backend-ca}]
+                hostname: \(hostname)
+            """
+        }
+        try harness.write("gw.yaml", Manifests.join(
+            Manifests.gateway(listeners: ["{name: http, protocol: HTTP, port: 80}",
+                                          "{name: https, protocol: HTTPS, port: 443, tls: {certificateRefs: [{name: listener-cert}]}}"]),
+            listenerCert.secret("listener-cert"), trusted.caConfigMap("backend-ca"),
+            Manifests.service("valid", targetPort: backendPort), Manifests.service("mismatch", targetPort: backendPort),
+            policy("valid-policy", service: "valid", hostname: "abc.example.com"),
+            policy("mismatch-policy", service: "mismatch", hostname: "mismatch.example.com"),
+            Manifests.route("valid", path: "/backendtlspolicy", service: "valid"),
+            Manifests.route("mismatch", path: "/backendtlspolicy-host-mismatch", service: "mismatch")))
+        try await harness.start()
+        let statuses = try #require(await harness.runtime.statuses)
+        for name in ["valid-policy", "mismatch-policy"] {
+            let conditions = statuses.backendTLSPolicies.first { $0.key.name == name }?.value.ancestors.first?.conditions ?? []
+            #expect(conditions.first { $0.type == "Accepted" }?.status == "True" && conditions.first { $0.type == "ResolvedRefs" }?.status == "True",
+                    "\(name): \(conditions.map { "\($0.type)=\($0.status)/\($0.reason)" })")
+        }
+        #expect(try await harness.send("/backendtlspolicy", host: "abc.example.com").status == 200)
+        let port = await harness.hostPort(443)
+        let reencrypted = try ExternalTool.curl(["--cacert", listenerCert.path, "--resolve", "https-listener.org:\(port):127.0.0.1",
+                                                 "-w", "\n@@\n%{http_code}", "https://https-listener.org:\(port)/backendtlspolicy"])
+        #expect(reencrypted.writeOut == "200" && reencrypted.body.contains("\"name\":\"abc\""), "\(reencrypted.writeOut) \(reencrypted.stderr)")
+        let mismatch = try await harness.send("/backendtlspolicy-host-mismatch", host: "abc.example.org")
+        #expect(mismatch.status == 502, "\(mismatch.status) \(mismatch.text)")
+    }
 }
