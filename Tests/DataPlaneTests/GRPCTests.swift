@@ -111,6 +111,56 @@ struct GRPCTests {
     }
 
     /// GRPCRoute to a backend that speaks gRPC over TLS: HTTP/2 with ALPN h2, verified by a BackendTLSPolicy.
+    /// GRPCRoute RequestHeaderModifier as the backend sees the call's metadata (the set, add and
+    /// remove cases of upstream GRPCRouteRequestHeaderModifier, and all three in one filter): set
+    /// replaces a value the client sent, add appends to it, remove drops it; other metadata passes.
+    @Test func grpcRequestHeaderModifierReachesTheBackend() async throws {
+        let peer = try PeerServer(name: "echo")
+        defer { peer.stop() }
+        let harness = GatewayHarness()
+        defer { Task { await harness.stop() } }
+        func route(_ host: String, _ modifier: String) -> String {
+            """
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: GRPCRoute
+            metadata: {name: \(host.split(separator: ".")[0])}
+            spec:
+              parentRefs: [{name: gw}]
+              hostnames: [\(host)]
+              rules:
+              - matches: [{method: {service: echo.Echo, method: Headers}}]
+                filters: [{type: RequestHeaderModifier, requestHeaderModifier: \(modifier)}]
+                backendRefs: [{name: echo, port: 80}]
+            """
+        }
+        try harness.write("gw.yaml", Manifests.join(
+            Manifests.gateway(), Manifests.service("echo", targetPort: peer.port),
+            route("set.example.com", "{set: [{name: X-Header-Set, value: set-overwrites-values}]}"),
+            route("add.example.com", "{add: [{name: X-Header-Add, value: add-appends-values}]}"),
+            route("remove.example.com", "{remove: [X-Header-Remove]}"),
+            route("multiple.example.com", "{set: [{name: X-Header-Set-1, value: header-set-1}, {name: X-Header-Set-2, value: header-set-2}], "
+                  + "add: [{name: X-Header-Add-1, value: header-add-1}, {name: X-Header-Add-2, value: header-add-2}], "
+                  + "remove: [X-Header-Remove-1, X-Header-Remove-2]}")))
+        try await harness.start()
+        func seen(_ host: String, _ metadata: [String]) throws -> [String: [String]] {
+            let run = try ExternalTool.run("python3", [Self.peer, "headers", String(harness.port), host] + metadata)
+            return try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: [String]], "\(run.stdout) \(run.stderr)")
+        }
+        #expect(try seen("set.example.com", [])["x-header-set"] == ["set-overwrites-values"])
+        #expect(try seen("set.example.com", ["x-header-set=this-value-should-be-overwritten"])["x-header-set"] == ["set-overwrites-values"])
+        #expect(try seen("add.example.com", [])["x-header-add"] == ["add-appends-values"])
+        let added = try seen("add.example.com", ["x-header-add=this-value-should-be-appended"])["x-header-add"] ?? []
+        // gRPC metadata with one key may arrive as two entries or one comma-joined value (both mean the same list).
+        #expect(added.joined(separator: ",").replacingOccurrences(of: ", ", with: ",") == "this-value-should-be-appended,add-appends-values", "\(added)")
+        #expect(try seen("remove.example.com", ["x-header-remove=this-should-be-removed"])["x-header-remove"] == nil)
+        let multiple = try seen("multiple.example.com", ["x-header-set-2=set-header-2", "x-header-add-2=add-header-2",
+                                                        "x-header-remove-2=should-be-removed-2", "some-other-header=another-header-val"])
+        #expect(multiple["x-header-set-1"] == ["header-set-1"] && multiple["x-header-set-2"] == ["header-set-2"], "\(multiple)")
+        #expect(multiple["x-header-add-1"] == ["header-add-1"], "\(multiple)")
+        #expect((multiple["x-header-add-2"] ?? []).joined(separator: ",").replacingOccurrences(of: ", ", with: ",") == "add-header-2,header-add-2", "\(multiple)")
+        #expect(multiple["x-header-remove-2"] == nil && multiple["some-other-header"] == ["another-header-val"], "\(multiple)")
+    }
+
     @Test func grpcToATLSBackendThroughBackendTLSPolicy() async throws {
         let harness = GatewayHarness()
         defer { Task { await harness.stop() } }

@@ -1,9 +1,11 @@
 """A real gRPC peer (grpcio) for archway's tests, with raw-bytes messages so no protoc is needed.
 
 server PORT NAME [CERT KEY]
-                   serves echo.Echo/{Say,Chat,Fail} on 127.0.0.1:PORT, h2c or (with CERT and KEY) TLS
+                   serves echo.Echo/{Say,Chat,Fail,Headers} on 127.0.0.1:PORT, h2c or (with CERT and KEY) TLS
 client PORT HOST   calls through 127.0.0.1:PORT with :authority HOST and prints one JSON result
 say PORT HOST      one unary echo.Echo/Say call; prints the reply
+headers PORT HOST NAME=VALUE...
+                   one echo.Echo/Headers call with that metadata; prints the metadata the server saw (JSON)
 """
 import json
 import sys
@@ -25,6 +27,12 @@ def serve(port, name, cert=None, key=None):
             yield b"%s:%d:%s" % (name.encode(), index, request)
         context.set_trailing_metadata((("x-messages", "done"),))
 
+    def headers(request, context):
+        seen = {}
+        for key, value in context.invocation_metadata():
+            seen.setdefault(key, []).append(value)
+        return json.dumps(seen, sort_keys=True).encode()
+
     def fail(request, context):
         context.abort(grpc.StatusCode.PERMISSION_DENIED, "no entry for " + request.decode())
 
@@ -32,6 +40,7 @@ def serve(port, name, cert=None, key=None):
         "Say": grpc.unary_unary_rpc_method_handler(say, identity, identity),
         "Chat": grpc.stream_stream_rpc_method_handler(chat, identity, identity),
         "Fail": grpc.unary_unary_rpc_method_handler(fail, identity, identity),
+        "Headers": grpc.unary_unary_rpc_method_handler(headers, identity, identity),
     }
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
     server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("echo.Echo", handlers),))
@@ -94,6 +103,12 @@ def call(port, host):
 if __name__ == "__main__":
     if sys.argv[1] == "server":
         serve(int(sys.argv[2]), sys.argv[3], *sys.argv[4:6])
+    elif sys.argv[1] == "headers":
+        options = (("grpc.default_authority", sys.argv[3]),)
+        metadata = tuple(tuple(pair.split("=", 1)) for pair in sys.argv[4:])
+        with grpc.insecure_channel("127.0.0.1:%s" % sys.argv[2], options=options) as channel:
+            call = channel.unary_unary("/echo.Echo/Headers", identity, identity)
+            print(call(b"", metadata=metadata, timeout=10).decode(), flush=True)
     elif sys.argv[1] == "say":
         options = (("grpc.default_authority", sys.argv[3]),)
         with grpc.insecure_channel("127.0.0.1:%s" % sys.argv[2], options=options) as channel:
