@@ -29,7 +29,6 @@ final class UpstreamAttempt: UpstreamExchange {
     private var needsFlush = false
     private(set) var requestEnded = false
     var responseStarted: Bool { tries.responseStarted }
-    private var responseKeepAlive = true
     private(set) var status = 0
     private var grpcTrailers: HTTPHeaders?
     /// Once the attempt has answered, failed, been cut or abandoned, late timers and connects find it
@@ -202,7 +201,6 @@ final class UpstreamAttempt: UpstreamExchange {
             let next = tries.responseHead(status: Int(response.status.code))
             guard next == .forwardResponse else { return act(on: next) }
             status = Int(response.status.code)
-            responseKeepAlive = response.isKeepAlive
             let filtered = ResponseFilterPhase.run(response, request: request, plan: plan, endpoint: lastEndpoint,
                                                       secure: downstream.scheme == "https")
             grpcTrailers = filtered.grpcTrailers
@@ -272,7 +270,9 @@ final class UpstreamAttempt: UpstreamExchange {
         end()
         log(status: status)
         if let connection {
-            if requestEnded && responseKeepAlive {
+            // Whether the backend can take another request is the link's to judge (HTTP1UpstreamLink
+            // reads it from the response head; a stream is never reused).
+            if requestEnded {
                 self.connection = nil
                 connection.release()
             } else {

@@ -19,13 +19,7 @@ struct HTTP1RequestWriter {
             buffer.writeStaticString(" ")
             buffer.writeString(head.uri)
             buffer.writeStaticString(head.version == .http1_0 ? " HTTP/1.0\r\n" : " HTTP/1.1\r\n")
-            for (name, value) in headers {
-                buffer.writeString(name)
-                buffer.writeStaticString(": ")
-                buffer.writeString(value)
-                buffer.writeStaticString("\r\n")
-            }
-            buffer.writeStaticString("\r\n")
+            Self.writeFields(headers, into: &buffer)
             write(buffer)
         case .body(.byteBuffer(let data)):
             guard data.readableBytes > 0 else { return }
@@ -42,15 +36,20 @@ struct HTTP1RequestWriter {
             guard chunked else { return }
             var end = allocator.buffer(capacity: 5)
             end.writeStaticString("0\r\n")
-            for (name, value) in trailers ?? [:] {
-                end.writeString(name)
-                end.writeStaticString(": ")
-                end.writeString(value)
-                end.writeStaticString("\r\n")
-            }
-            end.writeStaticString("\r\n")
+            Self.writeFields(trailers ?? [:], into: &end)
             write(end)
         }
+    }
+
+    /// Field lines and the empty line that ends a head or a trailer section.
+    private static func writeFields(_ fields: HTTPHeaders, into buffer: inout ByteBuffer) {
+        for (name, value) in fields {
+            buffer.writeString(name)
+            buffer.writeStaticString(": ")
+            buffer.writeString(value)
+            buffer.writeStaticString("\r\n")
+        }
+        buffer.writeStaticString("\r\n")
     }
 
     /// Whether the body goes chunked, with the head's framing fields made to say so.
