@@ -13,6 +13,9 @@ public struct AcceptedDifference: Sendable, Equatable, CustomStringConvertible {
         /// A PathPrefix written with a trailing slash ("/foo/") also matches "/foo", which
         /// ingress-nginx leaves to the host's other paths.
         case prefixWithoutSlash(String)
+        /// A PathPrefix matches whole segments where the controller's prefix (NGINX Ingress
+        /// Controller's `location /tea`) is a string prefix that also matches "/teapot".
+        case segmentPrefix(String)
     }
     public var ingress: NamespacedName
     public var host: String
@@ -27,7 +30,7 @@ public struct AcceptedDifference: Sendable, Equatable, CustomStringConvertible {
     var isAboutRewrite: Bool {
         switch kind {
         case .pathNotRewritten, .caseSensitive: true
-        case .prefixWithoutSlash: false
+        case .prefixWithoutSlash, .segmentPrefix: false
         }
     }
 }

@@ -63,8 +63,8 @@ extension IngressConverter {
     /// Every annotation of an Ingress with what the conversion did with it.
     /// `policyRoutes`: the HTTPRoutes the Ingress's edge policies attach to.
     /// `accepted`: what the conversion of this Ingress's paths knowingly loses.
-    static func report(_ ingress: Ingress, policyRoutes: [String], accepted: [AcceptedDifference] = []) -> [AnnotationOutcome] {
-        let intent = IngressIntent(ingress)
+    static func report(_ ingress: Ingress, classes: [IngressClass], policyRoutes: [String], accepted: [AcceptedDifference] = []) -> [AnnotationOutcome] {
+        let intent = IngressIntent(ingress, controller: IngressController.of(ingress, classes: classes))
         let name = ingress.metadata.namespacedName
         return (ingress.metadata.annotations ?? [:]).keys.sorted().map { key in
             AnnotationOutcome(ingress: name, key: key, verdict: verdict(key, value: ingress.annotation(key) ?? "", intent: intent, ingress: ingress,
@@ -94,13 +94,20 @@ extension IngressConverter {
                 return .notMapped("no Gateway API equivalent for this Traefik setting")
             }
         }
+        if key.hasPrefix(NginxIncAnnotations.prefix) {
+            return EdgeAnnotations(ingress: ingress, controller: intent.controller)
+                .nginxIncVerdict(String(key.dropFirst(NginxIncAnnotations.prefix.count)), intent: intent, routes: policyRoutes.count, accepted: accepted)
+        }
         guard key.hasPrefix(nginx) else { return .notMapped("unknown annotation, not read by archway") }
+        if intent.controller != .ingressNginx && intent.controller != .traefik {
+            return .notMapped("ignored: this Ingress is for \(intent.controller.displayName), which does not read ingress-nginx annotations")
+        }
         let name = String(key.dropFirst(nginx.count))
         if name.hasSuffix("snippet") {
             return .notMapped("snippets are raw nginx configuration; rewrite what it does as route filters by hand")
         }
         let grpc = intent.backendProtocol == "GRPC" || intent.backendProtocol == "GRPCS"
-        if let outcome = EdgeAnnotations(ingress: ingress).verdict(name, routes: policyRoutes.count, grpc: grpc, canary: intent.canary != nil) {
+        if let outcome = EdgeAnnotations(ingress: ingress, controller: intent.controller).verdict(name, routes: policyRoutes.count, grpc: grpc, canary: intent.canary != nil) {
             return outcome
         }
         switch name {
@@ -136,9 +143,9 @@ extension IngressConverter {
         case "enable-cors", "cors-allow-origin", "cors-allow-methods", "cors-allow-headers", "cors-allow-credentials",
              "cors-expose-headers", "cors-max-age":
             // archway answers the preflight itself; ingress-nginx did too, so nothing the browser sees changes.
-            return EdgeAnnotations(ingress: ingress).corsFilter != nil ? .mapped : .notMapped("has no effect without enable-cors: \"true\"")
+            return EdgeAnnotations(ingress: ingress, controller: intent.controller).corsFilter != nil ? .mapped : .notMapped("has no effect without enable-cors: \"true\"")
         case "affinity", "session-cookie-name", "session-cookie-max-age", "session-cookie-expires":
-            return EdgeAnnotations(ingress: ingress).sessionPersistence != nil
+            return EdgeAnnotations(ingress: ingress, controller: intent.controller).sessionPersistence != nil
                 ? .partly("a Cookie sessionPersistence on each rule; the cookie keeps its name, but ingress-nginx's values mean nothing to archway, so each client is balanced once more on its first request and sticks from then on")
                 : .notMapped("has no effect without affinity: cookie")
         case "affinity-mode", "session-cookie-path", "session-cookie-samesite", "session-cookie-secure", "session-cookie-change-on-failure":

@@ -9,9 +9,12 @@ import Yams
 /// Ingress that only says `enable-cors: "true"` keeps the headers it had.
 struct EdgeAnnotations {
     let ingress: Ingress
+    /// Only ingress-nginx reads these annotations; for another controller they say nothing.
+    let controller: IngressController
 
     func value(_ name: String) -> String? {
-        ingress.annotation(IngressIntent.nginx + name)?.trimmingCharacters(in: .whitespaces)
+        guard controller != .nginxInc else { return nil }
+        return ingress.annotation(IngressIntent.nginx + name)?.trimmingCharacters(in: .whitespaces)
     }
 
     func list(_ name: String, default fallback: String = "") -> [String] {

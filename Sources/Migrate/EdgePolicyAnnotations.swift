@@ -12,7 +12,9 @@ extension EdgeAnnotations {
     /// The policy documents; `routes` are the HTTPRoutes carrying the Ingress's backends.
     func policies(routes: [String]) -> [Node] {
         guard !routes.isEmpty else { return [] }
-        return [rateLimit, ipAllowList, bodySize, basicAuth, forwardAuth].compactMap { made in
+        let made = controller == .nginxInc ? [nginxIncRateLimit, nginxIncBodySize, nginxIncBasicAuth]
+            : [rateLimit, ipAllowList, bodySize, basicAuth, forwardAuth]
+        return made.compactMap { made in
             made.map { policy(kind: $0.kind, suffix: $0.kind.lowercased(), spec: $0.spec, routes: routes) }
         }
     }
@@ -28,7 +30,7 @@ extension EdgeAnnotations {
         ])
     }
 
-    private typealias Made = (kind: String, spec: [(String, Node?)])
+    typealias Made = (kind: String, spec: [(String, Node?)])
 
     private func rate(_ name: String) -> Int? { value(name).flatMap(Int.init).flatMap { $0 > 0 ? $0 : nil } }
 
@@ -50,9 +52,11 @@ extension EdgeAnnotations {
                                 ("deny", deny.isEmpty ? nil : Manifest.seq(deny.map(Manifest.str)))])
     }
 
+    var bodySizeLimit: String? { value("proxy-body-size").flatMap(Self.nginxSize) }
+
     /// nginx sizes: bytes, or k/m/g (powers of 1024); 0 means no limit.
-    var bodySizeLimit: String? {
-        guard let text = value("proxy-body-size"), let last = text.last else { return nil }
+    static func nginxSize(_ text: String) -> String? {
+        guard let last = text.last else { return nil }
         let units: [Character: String] = ["k": "Ki", "K": "Ki", "m": "Mi", "M": "Mi", "g": "Gi", "G": "Gi"]
         let (digits, unit) = units[last].map { (text.dropLast(), $0) } ?? (Substring(text), "")
         guard let number = Int(digits), number > 0 else { return nil }

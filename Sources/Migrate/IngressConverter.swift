@@ -59,7 +59,7 @@ public enum IngressConverter {
                 policyRoutes[ingress.metadata.namespacedName] = plan.backendRoutes
             }
             for ingress in members {
-                migration.report += report(ingress, policyRoutes: policyRoutes[ingress.metadata.namespacedName] ?? [],
+                migration.report += report(ingress, classes: snapshot.ingressClasses, policyRoutes: policyRoutes[ingress.metadata.namespacedName] ?? [],
                                            accepted: migration.accepted.filter { $0.ingress == ingress.metadata.namespacedName && $0.isAboutRewrite })
             }
             gateways.append(gateway.document(options.gatewayClass, crossNamespace: namespaces != [gatewayNamespace]))
@@ -94,13 +94,22 @@ struct GatewayPlan {
     var name: String
     var namespace: String
     var annotations: [String: String] = [:]
-    /// HTTPS (Terminate) listeners by host, with the Secret's namespace and name.
-    var httpsListeners: [(host: String, secret: NamespacedName)] = []
+    /// HTTPS (Terminate) listeners by host and port, with the Secret's namespace and name.
+    var httpsListeners: [(host: String, port: Int, secret: NamespacedName)] = []
     var passthroughHosts: [String] = []
+    /// Cleartext listeners besides `http` on 80 (NGINX Ingress Controller's listen-ports).
+    var httpPorts: [Int] = []
 
-    mutating func addHTTPS(host: String, secret: NamespacedName) -> String {
-        if !httpsListeners.contains(where: { $0.host == host }) { httpsListeners.append((host, secret)) }
-        return IngressConverter.listenerName("https", host: host)
+    /// The cleartext listener on a port: `http` on 80, `http-PORT` elsewhere.
+    mutating func addHTTP(port: Int) -> String {
+        guard port != 80 else { return "http" }
+        if !httpPorts.contains(port) { httpPorts.append(port) }
+        return "http-\(port)"
+    }
+
+    mutating func addHTTPS(host: String, secret: NamespacedName, port: Int = 443) -> String {
+        if !httpsListeners.contains(where: { $0.host == host && $0.port == port }) { httpsListeners.append((host, port, secret)) }
+        return IngressConverter.listenerName(port == 443 ? "https" : "https-\(port)", host: host)
     }
 
     mutating func addPassthrough(host: String) -> String {
@@ -112,12 +121,16 @@ struct GatewayPlan {
         let allowed = crossNamespace ? Manifest.map([("namespaces", Manifest.map([("from", Manifest.str("All"))]))]) : nil
         var listeners = [Manifest.map([("name", Manifest.str("http")), ("protocol", Manifest.str("HTTP")), ("port", Manifest.int(80)),
                                        ("allowedRoutes", allowed)])]
-        for (host, secret) in httpsListeners {
+        for port in httpPorts {
+            listeners.append(Manifest.map([("name", Manifest.str("http-\(port)")), ("protocol", Manifest.str("HTTP")), ("port", Manifest.int(port)),
+                                           ("allowedRoutes", allowed)]))
+        }
+        for (host, port, secret) in httpsListeners {
             let ref = Manifest.map([("kind", Manifest.str("Secret")), ("name", Manifest.str(secret.name)),
                                     ("namespace", secret.namespace == namespace ? nil : Manifest.str(secret.namespace))])
             listeners.append(Manifest.map([
-                ("name", Manifest.str(IngressConverter.listenerName("https", host: host))), ("protocol", Manifest.str("HTTPS")),
-                ("port", Manifest.int(443)), ("hostname", host == "*" ? nil : Manifest.str(host)),
+                ("name", Manifest.str(IngressConverter.listenerName(port == 443 ? "https" : "https-\(port)", host: host))), ("protocol", Manifest.str("HTTPS")),
+                ("port", Manifest.int(port)), ("hostname", host == "*" ? nil : Manifest.str(host)),
                 ("tls", Manifest.map([("mode", Manifest.str("Terminate")), ("certificateRefs", Manifest.seq([ref]))])),
                 ("allowedRoutes", allowed),
             ]))

@@ -127,6 +127,10 @@ public enum MigrationVerifier {
             var respelled = probe
             respelled.path = prefix + bare.dropFirst(prefix.count) + (query.map { "?" + $0 } ?? "")
             return Outcome(gatewayTable, respelled).text == ingress.text
+        case .segmentPrefix(let prefix):
+            // The probe continues the prefix inside a segment: only the string prefix takes it.
+            let bare = PathRules.split(probe.path).path
+            return fromThisPath && bare.hasPrefix(prefix) && bare != prefix && !bare.hasPrefix(prefix + "/")
         case .prefixWithoutSlash(let path):
             // ingress-nginx matched no location of this path (perhaps none at all): the probe is the path without its slash.
             return probe.host == ProbeGenerator.probeHost(accepted.host) && PathRules.split(probe.path).path == path
@@ -234,7 +238,7 @@ struct RuleNames {
         let name = "\(origin.namespace)/\(origin.name)"
         guard origin.gatewayName == "ingress", origin.gatewayNamespace.isEmpty else { return "route \(name) rule \(origin.rule)" }
         if let (_, host, path) = path(origin) {
-            return "Ingress \(name) host \(host) path \(path)" + (origin.match % 100 >= 10 ? " (canary case)" : "")
+            return "Ingress \(name) host \(host) path \(path)" + (origin.match % 100 >= 10 ? " (header case: canary, or X-Forwarded-Proto redirect)" : "")
         }
         switch origin.match {
         case -1: return "Ingress \(name) app-root"

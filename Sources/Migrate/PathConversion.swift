@@ -15,7 +15,7 @@ struct PathConversion {
     var matches: [Match]
     var rewrite: Rewrite?
     /// What Gateway API cannot say about this path, and why.
-    var accepted: (kind: AcceptedDifference.Kind, why: String)?
+    var accepted: [(kind: AcceptedDifference.Kind, why: String)] = []
 
     /// A path of a host not in regex mode: Exact and Prefix as they are; ImplementationSpecific is a
     /// plain (case-sensitive) string prefix in ingress-nginx, which only a regular expression says.
@@ -23,9 +23,9 @@ struct PathConversion {
         switch type {
         case .Exact: PathConversion(matches: [.exact(value)])
         case .Prefix where value.hasSuffix("/") && value != "/":
-            PathConversion(matches: [.prefix(value)], accepted: (
+            PathConversion(matches: [.prefix(value)], accepted: [(
                 .prefixWithoutSlash(String(value.dropLast())),
-                "PathPrefix \(value) also matches \(value.dropLast()), which ingress-nginx (locations \(value) and = \(value)) leaves to the host's other paths"))
+                "PathPrefix \(value) also matches \(value.dropLast()), which ingress-nginx (locations \(value) and = \(value)) leaves to the host's other paths")])
         case .Prefix: PathConversion(matches: [.prefix(value)])
         case .ImplementationSpecific: PathConversion(matches: [.regex(Translator.escapeRegex(value) + ".*")])
         }
@@ -148,14 +148,14 @@ struct RegexHostPlan {
             if let form, !overlapsLater, form.matchesEveryPath || regexRewrite == nil {
                 conversion = PathConversion(matches: [.prefix(form.prefix)], rewrite: form.rewrite)
                 if !form.matchesEveryPath {
-                    conversion.accepted = (.caseSensitive(prefix: form.prefix),
-                                           "PathPrefix \(form.prefix) keeps the rewrite (ReplacePrefixMatch) but matches only this spelling; ingress-nginx matched \(location.path) in any case")
+                    conversion.accepted = [(.caseSensitive(prefix: form.prefix),
+                                            "PathPrefix \(form.prefix) keeps the rewrite (ReplacePrefixMatch) but matches only this spelling; ingress-nginx matched \(location.path) in any case")]
                 }
             } else {
                 conversion = PathConversion(matches: [.regex(NginxLocations.locationRegex(location.pattern))], rewrite: regexRewrite ?? nil)
                 if regexRewrite == nil, let target = location.target {
-                    conversion.accepted = (.pathNotRewritten,
-                                           "rewrite-target \(target) rebuilds the path from the capture groups of \(location.path), which Gateway API's URLRewrite cannot; the rule forwards the path unrewritten")
+                    conversion.accepted = [(.pathNotRewritten,
+                                            "rewrite-target \(target) rebuilds the path from the capture groups of \(location.path), which Gateway API's URLRewrite cannot; the rule forwards the path unrewritten")]
                 }
                 laterRegexes.append(location.pattern)
             }

@@ -29,7 +29,7 @@ struct RoutePlan {
         self.gateway = gateway
         self.gatewayNamespace = gatewayNamespace
         self.snapshot = snapshot
-        self.intent = IngressIntent(ingress)
+        self.intent = IngressIntent(ingress, controller: IngressController.of(ingress, classes: snapshot.ingressClasses))
     }
 
     private func parent(_ section: String) -> Node {
@@ -56,7 +56,9 @@ struct RoutePlan {
         }
         let tlsHosts = Set(ingress.tlsHosts)
         let entrypoints = ingress.annotation(AnnotationCatalog.traefik + "router.entrypoints")
-        let traefik = ingress.className == "traefik" || ingress.metadata.annotations?.keys.contains { $0.hasPrefix(AnnotationCatalog.traefik) } == true
+        let traefik = intent.controller == .traefik
+        let nginxInc = intent.nginxInc
+        let httpParents = (nginxInc?.listenPorts ?? [80]).map { gateway.addHTTP(port: $0) }
         for (host, paths) in ingress.hostRules {
             let name = IngressConverter.routeName(ingress, host: host)
             if intent.sslPassthrough {
@@ -65,7 +67,7 @@ struct RoutePlan {
                 documents.append(route(kind: "TLSRoute", apiVersion: "gateway.networking.k8s.io/v1", name: name, host: host,
                                        parents: [section], rules: [Manifest.map([("backendRefs", Manifest.seq(refs))])]))
                 // ingress-nginx still serves the host's paths in plain HTTP on port 80 (kubernetes/ingress-nginx#4203).
-                documents.append(route(kind: "HTTPRoute", name: name + "-http", host: host, parents: ["http"],
+                documents.append(route(kind: "HTTPRoute", name: name + "-http", host: host, parents: httpParents,
                                        rules: httpRules(host: host, paths: paths, canaries: canaries)))
                 backendRoutes.append(name + "-http")
                 continue
@@ -74,7 +76,7 @@ struct RoutePlan {
             let secret = tlsSecret(host: host, traefik: traefik)
             let hasTLS = tlsHosts.contains(host) || secret != nil
             if let secret, entrypoints != "web" {
-                parents.append(gateway.addHTTPS(host: host, secret: secret))
+                parents += (nginxInc?.listenPortsSSL ?? [443]).map { gateway.addHTTPS(host: host, secret: secret, port: $0) }
             }
             // ingress-nginx redirects TLS hosts to HTTPS by default; Traefik never does unless told (a middleware).
             let redirect = intent.forceSSLRedirect || (hasTLS && intent.sslRedirect != false && !traefik)
@@ -82,12 +84,12 @@ struct RoutePlan {
                 // Only the paths the Ingress routes are redirected; others stay unrouted, as in ingress-nginx.
                 let matches = redirectMatches(host: host, paths: paths)
                 let rule = Manifest.map([("matches", Manifest.seq(matches)),
-                                         ("filters", Manifest.seq([redirectFilter(scheme: "https", statusCode: 308)]))])
+                                         ("filters", Manifest.seq([redirectFilter(scheme: "https", statusCode: intent.httpsRedirectCode)]))])
                 // app-root answers before any location, in cleartext too (keeping the scheme).
-                documents.append(route(kind: "HTTPRoute", name: name + "-ssl-redirect", host: host, parents: ["http"],
+                documents.append(route(kind: "HTTPRoute", name: name + "-ssl-redirect", host: host, parents: httpParents,
                                        rules: appRootRule().map { [$0, rule] } ?? [rule]))
             } else if entrypoints != "websecure" {
-                parents.insert("http", at: 0)
+                parents.insert(contentsOf: httpParents, at: 0)
             }
             if intent.fromToWWWRedirect && host != "*" {
                 let other = host.hasPrefix("www.") ? String(host.dropFirst(4)) : "www." + host
@@ -95,11 +97,14 @@ struct RoutePlan {
                 documents.append(route(kind: "HTTPRoute", name: name + "-www-redirect", host: other, parents: ["http"], rules: [rule]))
             }
             guard !parents.isEmpty else { continue }
-            let grpc = intent.backendProtocol == "GRPC" || intent.backendProtocol == "GRPCS"
+            let grpc = nginxInc.map { !$0.grpcServices.isEmpty && paths.allSatisfy { intent.speaksGRPC($0.backend) } }
+                ?? (intent.backendProtocol == "GRPC" || intent.backendProtocol == "GRPCS")
             let rules = grpc ? grpcRules(paths) : httpRules(host: host, paths: paths, canaries: canaries)
             documents.append(route(kind: grpc ? "GRPCRoute" : "HTTPRoute", name: name, host: host, parents: parents, rules: rules))
             if !grpc { backendRoutes.append(name) }
-            if intent.backendProtocol == "HTTPS" || intent.backendProtocol == "GRPCS" {
+            if let tlsServices = nginxInc?.sslServices {
+                for service in Set(paths.compactMap { $0.backend.service?.name }).intersection(tlsServices).sorted() { policies.append(backendTLSPolicy(service)) }
+            } else if intent.backendProtocol == "HTTPS" || intent.backendProtocol == "GRPCS" {
                 for service in Set(paths.compactMap { $0.backend.service?.name }).sorted() { policies.append(backendTLSPolicy(service)) }
             }
         }
@@ -109,7 +114,7 @@ struct RoutePlan {
                                    rules: [Manifest.map([("backendRefs", Manifest.seq([ref]))])]))
             backendRoutes.append("\(ingress.metadata.name)-default-backend")
         }
-        policies += EdgeAnnotations(ingress: ingress).policies(routes: backendRoutes)
+        policies += EdgeAnnotations(ingress: ingress, controller: intent.controller).policies(routes: backendRoutes)
     }
 
     /// The Secret of a host's HTTPS listener. ingress-nginx terminates TLS per host, so a tls section
@@ -141,8 +146,10 @@ struct RoutePlan {
         let plan = nginx.isRegex(host: host) ? RegexHostPlan(host: host, ingresses: neighbours, nginx: nginx) : nil
         let ordered = plan.map { plan in paths.indices.sorted { plan.rank(name, path: $0) < plan.rank(name, path: $1) } } ?? Array(paths.indices)
         return ordered.map { index in
-            let conversion = plan?.conversion(name, path: index) ?? PathConversion.plain(paths[index].path ?? "/", type: paths[index].pathType)
-            if let (kind, why) = conversion.accepted {
+            let conversion = plan?.conversion(name, path: index)
+                ?? intent.nginxInc.map { PathConversion.nginxInc(paths[index], $0) }
+                ?? PathConversion.plain(paths[index].path ?? "/", type: paths[index].pathType)
+            for (kind, why) in conversion.accepted {
                 let difference = AcceptedDifference(ingress: name, host: host, path: paths[index].path ?? "/", kind: kind, why: why)
                 if !accepted.contains(difference) { accepted.append(difference) }
             }
@@ -152,7 +159,7 @@ struct RoutePlan {
 
     private mutating func httpRules(host: String, paths: [Ingress.Path], canaries: [Ingress]) -> [Node] {
         var rules: [Node] = []
-        let edge = EdgeAnnotations(ingress: ingress)
+        let edge = EdgeAnnotations(ingress: ingress, controller: intent.controller)
         if let appRoot = appRootRule() { rules.append(appRoot) }
         for (path, conversion) in conversions(host: host, paths: paths) {
             let matches = matchNodes(conversion)
@@ -163,6 +170,7 @@ struct RoutePlan {
                 ]))]))
             }
             if let cors = edge.corsFilter { filters.append(cors) }
+            if let nginxInc = intent.nginxInc { filters += nginxInc.filterNodes }
             if conversion.rewrite != nil || intent.upstreamVhost != nil {
                 filters.append(Manifest.map([("type", Manifest.str("URLRewrite")), ("urlRewrite", Manifest.map([
                     ("hostname", intent.upstreamVhost.map(Manifest.str)), ("path", conversion.rewrite.map(rewriteNode)),
@@ -189,6 +197,15 @@ struct RoutePlan {
                     Manifest.map(Self.pairs(of: match) + [("headers", Manifest.seq([Manifest.map([
                         ("type", regex ? Manifest.str("RegularExpression") : nil), ("name", Manifest.str(name)), ("value", Manifest.str(value))])]))])
                 }
+            }
+            if let annotations = intent.nginxInc, let exact = Translator.nginxIncSlashRedirect(path, annotations: annotations) {
+                rules.append(Manifest.map([("matches", Manifest.seq([Manifest.map([("path", pathMatch("Exact", exact))])])),
+                                           ("filters", Manifest.seq([redirectFilter(path: path.path, statusCode: 301)]))]))
+            }
+            if intent.nginxInc?.redirectToHTTPS == true {
+                // NGINX Ingress Controller's `if ($http_x_forwarded_proto = 'http') { return 301 https://... }`.
+                rules.append(Manifest.map([("matches", Manifest.seq(withHeader("X-Forwarded-Proto", "http", regex: false))),
+                                           ("filters", Manifest.seq([redirectFilter(scheme: "https", statusCode: 301)]))]))
             }
             if let (settings, canaryPath) = canary {
                 // ingress-nginx asks the header, then the cookie, then the weight.

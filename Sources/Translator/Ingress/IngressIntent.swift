@@ -46,7 +46,21 @@ public struct IngressIntent: Sendable, Equatable {
     public static let accessControlKeys = ["auth-type", "auth-secret", "auth-url", "auth-tls-secret", "auth-tls-verify-client",
                                            "whitelist-source-range", "allowlist-source-range", "denylist-source-range"]
 
-    public init(_ ingress: Ingress) {
+    /// The controller the Ingress was written for; the other controllers' annotations mean nothing to it.
+    public var controller: IngressController
+    /// `nginx.org/*`, for an Ingress of F5 NGINX Ingress Controller.
+    public var nginxInc: NginxIncAnnotations?
+
+    /// `controller`: nil to tell it from the Ingress alone (IngressController.of without classes).
+    public init(_ ingress: Ingress, controller: IngressController? = nil) {
+        self.controller = controller ?? IngressController.of(ingress)
+        if self.controller == .nginxInc {
+            let nginxInc = NginxIncAnnotations(ingress)
+            self.nginxInc = nginxInc
+            sslRedirect = nginxInc.sslRedirect
+            accessControl = NginxIncAnnotations.accessControlKeys.map { NginxIncAnnotations.prefix + $0 }.filter { ingress.annotation($0) != nil }
+            return
+        }
         func value(_ key: String) -> String? { ingress.annotation(Self.nginx + key)?.trimmingSpaces }
         func flag(_ key: String) -> Bool? { value(key).map { $0.lowercased() == "true" } }
         sslRedirect = flag("ssl-redirect")
@@ -76,8 +90,19 @@ public struct IngressIntent: Sendable, Equatable {
     /// backend-protocol values the side-by-side serving cannot speak: TLS to a backend needs a CA to
     /// verify it against (a BackendTLSPolicy after `archway migrate`), and FastCGI is not HTTP.
     public var unservedBackendProtocol: String? {
+        if let services = nginxInc?.sslServices, !services.isEmpty { return "HTTPS (nginx.org/ssl-services: \(services.sorted().joined(separator: ", ")))" }
         guard let value = backendProtocol, ["HTTPS", "GRPCS", "FCGI"].contains(value) else { return nil }
         return value
+    }
+
+    /// The status code that sends a cleartext request of a TLS host to https: ingress-nginx answers
+    /// 308, NGINX Ingress Controller 301.
+    public var httpsRedirectCode: Int { controller == .nginxInc ? 301 : 308 }
+
+    /// Whether a path's backend is spoken to with gRPC (HTTP/2 with prior knowledge).
+    public func speaksGRPC(_ backend: Ingress.Backend) -> Bool {
+        if let services = nginxInc?.grpcServices { return backend.service.map { services.contains($0.name) } ?? false }
+        return backendProtocol == "GRPC"
     }
 
 }

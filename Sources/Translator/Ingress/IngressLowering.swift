@@ -110,9 +110,10 @@ extension Translator {
         let tlsHosts = Set(mains.flatMap(\.tlsHosts))
         let nginx = NginxLocations(mains)
         var clusters: [String: ClusterSource] = [:]
-        for (port, secure) in [(serving.httpPort, false), (serving.httpsPort, true)] {
+        let classes = snapshot.ingressClasses
+        for (port, secure) in Self.ingressPorts(mains, serving: serving, classes: classes) {
             var hosts: [String: [IngressEntry]] = [:]
-            for ingress in mains {
+            for ingress in mains where Self.listens(ingress, port: port, secure: secure, serving: serving, classes: classes) {
                 for (index, entry) in entries(of: ingress, canaries: canaries, secure: secure, tlsHosts: tlsHosts, nginx: nginx,
                                               snapshot: snapshot, clusters: &clusters) {
                     hosts[index, default: []].append(entry)
@@ -126,6 +127,7 @@ extension Translator {
                 for host in tlsHosts.sorted(by: Hostnames.specificityOrder) {
                     guard let pair = ingressCertificate(for: host, in: mains, snapshot: snapshot) else { continue }
                     let covered = virtualHosts.filter { $0.hostname == host || Hostnames.covers(host, $0.hostname) }
+                    if covered.isEmpty && port != serving.httpsPort { continue }
                     builder.addPrebuilt(ListenerTable(refs: [ref], hostname: host, virtualHosts: covered,
                                                       tls: ListenerTLS(mode: .terminate, certificates: [pair])),
                                         port: port, protocol: "HTTPS")
@@ -151,7 +153,7 @@ extension Translator {
     /// (vhost, entry) pairs one Ingress contributes on one port.
     private func entries(of ingress: Ingress, canaries: [Ingress], secure: Bool, tlsHosts: Set<String>, nginx: NginxLocations,
                          snapshot: ResourceSnapshot, clusters: inout [String: ClusterSource]) -> [(String, IngressEntry)] {
-        let intent = IngressIntent(ingress)
+        let intent = IngressIntent(ingress, controller: IngressController.of(ingress, classes: snapshot.ingressClasses))
         let namespace = ingress.metadata.namespace ?? "default"
         let name = "\(namespace)/\(ingress.metadata.name)"
         var result: [(String, IngressEntry)] = []
@@ -160,6 +162,7 @@ extension Translator {
         }
         for (ruleIndex, (host, paths)) in ingress.hostRules.enumerated() {
             let redirectToHTTPS = !secure && (intent.forceSSLRedirect || (tlsHosts.contains(host) && intent.sslRedirect != false))
+            let httpsRedirect = Redirect(scheme: "https", hostname: nil, port: nil, path: nil, statusCode: intent.httpsRedirectCode)
             if intent.fromToWWWRedirect && host != "*" {
                 let other = host.hasPrefix("www.") ? String(host.dropFirst(4)) : "www." + host
                 let redirect = Redirect(scheme: nil, hostname: host, port: nil, path: nil, statusCode: 308)
@@ -179,24 +182,40 @@ extension Translator {
             for (pathIndex, path) in paths.enumerated() {
                 let value = path.path ?? "/"
                 // One match per nginx location the path becomes, each in its own place in nginx's order.
-                let locations: [(match: HTTPMatch, order: IngressOrder)] = regexMode
+                let locations: [(match: HTTPMatch, order: IngressOrder)] = intent.nginxInc.map {
+                    [Self.nginxIncLocation(path, annotations: $0, ingress: name, index: ruleIndex * 1000 + pathIndex)]
+                } ?? (regexMode
                     ? nginx.patterns(host: host, path: path, intent: intent).map { pattern in
                         (HTTPMatch(path: .regularExpression(NginxLocations.locationRegex(pattern))),
                          IngressOrder(length: pattern.utf8.count, pattern: pattern, ingress: name, index: ruleIndex * 1000 + pathIndex))
                     }
                     : [(Self.ingressPathMatch(value, type: path.pathType),
                         IngressOrder(length: value.count, typeRank: path.pathType == .Exact ? 0 : path.pathType == .Prefix ? 1 : 2,
-                                     ingress: name, index: ruleIndex * 1000 + pathIndex))]
-                let filters = redirectToHTTPS || intent.fixedRedirect != nil ? [] : Self.ingressFilters(intent, pathValue: value, regexMode: regexMode)
+                                     ingress: name, index: ruleIndex * 1000 + pathIndex))])
+                let filters = redirectToHTTPS || intent.fixedRedirect != nil ? []
+                    : intent.nginxInc.map { Self.nginxIncFilters($0, path: path, secure: secure) }
+                    ?? Self.ingressFilters(intent, pathValue: value, regexMode: regexMode)
                 var cases: [(ValueMatch?, RouteAction)] = []
                 if redirectToHTTPS {
-                    cases = [(nil, .redirect(Redirect(scheme: "https", hostname: nil, port: nil, path: nil, statusCode: 308)))]
+                    cases = [(nil, .redirect(httpsRedirect))]
                 } else if let fixed = intent.fixedRedirect {
                     let url = RedirectURL(fixed.url)
                     cases = [(nil, .redirect(Redirect(scheme: url.scheme, hostname: url.host, port: url.port,
                                                       path: .replaceFullPath(url.path), statusCode: fixed.statusCode)))]
                 } else {
                     cases = forwardCases(host: host, path: path, namespace: namespace, intent: intent, canaries: canaries, snapshot: snapshot, clusters: &clusters)
+                    if intent.nginxInc?.redirectToHTTPS == true {
+                        // `if ($http_x_forwarded_proto = 'http') { return 301 https://$host$request_uri; }` in the server block.
+                        cases.insert((ValueMatch(name: "x-forwarded-proto", kind: .exact, value: "http"), .redirect(httpsRedirect)), at: 0)
+                    }
+                }
+                if let annotations = intent.nginxInc, let exact = Self.nginxIncSlashRedirect(path, annotations: annotations) {
+                    // nginx answers the location's path without its slash with 301 to it (a proxy_pass location's auto_redirect).
+                    let action: RouteAction = redirectToHTTPS ? .redirect(httpsRedirect)
+                        : .redirect(Redirect(scheme: nil, hostname: nil, port: nil, path: .replaceFullPath(value), statusCode: 301))
+                    result.append((host, IngressEntry(order: IngressOrder(group: -2, length: exact.count, typeRank: 1, ingress: name, index: ruleIndex * 1000 + pathIndex),
+                                                      entry: HTTPRouteEntry(origin: origin(ruleIndex, pathIndex * 100 + 9), match: HTTPMatch(path: .exact(exact)),
+                                                                            filters: [], action: action))))
                 }
                 for (variant, (condition, action)) in cases.enumerated() {
                     for (patternIndex, location) in locations.enumerated() {
@@ -219,7 +238,7 @@ extension Translator {
             for host in hosts {
                 let redirectToHTTPS = !secure && (intent.forceSSLRedirect || (tlsHosts.contains(host) && intent.sslRedirect != false))
                 let action: RouteAction = redirectToHTTPS
-                    ? .redirect(Redirect(scheme: "https", hostname: nil, port: nil, path: nil, statusCode: 308)) : .forward([forward])
+                    ? .redirect(Redirect(scheme: "https", hostname: nil, port: nil, path: nil, statusCode: intent.httpsRedirectCode)) : .forward([forward])
                 result.append((host, IngressEntry(order: IngressOrder(group: 1, typeRank: 3, ingress: name),
                                                   entry: HTTPRouteEntry(origin: origin(-1, 0), match: HTTPMatch(path: .prefix("")),
                                                                         filters: [], action: action))))
@@ -317,7 +336,7 @@ extension Translator {
             return WeightedBackend(name: service.name, weight: 1,
                                    target: .invalid(reason: "Service \(key) has no port \(service.port.name ?? "?"); \(known)"))
         }
-        let http2 = intent.backendProtocol == "GRPC"
+        let http2 = intent.speaksGRPC(backend)
         let id = "\(namespace)/\(service.name):\(port)" + (http2 ? "/h2c" : "")
         clusters[id] = ClusterSource(service: key, port: port, http2: http2)
         return WeightedBackend(name: service.name, weight: 1, target: .cluster(id))

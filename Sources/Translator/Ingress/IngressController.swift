@@ -1,0 +1,54 @@
+import GatewayAPI
+
+/// The Ingress controller an Ingress was written for. Each reads the same Ingress fields with its own
+/// defaults (how a Prefix path matches, which redirect code it answers) and its own annotations, so
+/// both readings of an Ingress (IngressLowering and `archway migrate`) ask this first.
+public enum IngressController: String, Sendable, Equatable, CaseIterable {
+    /// kubernetes/ingress-nginx (`nginx.ingress.kubernetes.io/*`), the default guess.
+    case ingressNginx = "ingress-nginx"
+    /// F5 NGINX Ingress Controller (`nginx.org/*`).
+    case nginxInc = "nginx-inc"
+    case traefik
+
+    /// The IngressClass `spec.controller` values each controller registers.
+    static let classControllers: [String: IngressController] = [
+        "k8s.io/ingress-nginx": .ingressNginx,
+        "nginx.org/ingress-controller": .nginxInc,
+        "traefik.io/ingress-controller": .traefik,
+    ]
+
+    /// Annotation prefixes only one controller reads.
+    public var annotationPrefix: String {
+        switch self {
+        case .ingressNginx: "nginx.ingress.kubernetes.io/"
+        case .nginxInc: "nginx.org/"
+        case .traefik: "traefik.ingress.kubernetes.io/"
+        }
+    }
+
+    /// What the inventory prints for it.
+    public var displayName: String {
+        switch self {
+        case .ingressNginx: "ingress-nginx (k8s.io/ingress-nginx)"
+        case .nginxInc: "F5 NGINX Ingress Controller (nginx.org/ingress-controller)"
+        case .traefik: "Traefik (traefik.io/ingress-controller)"
+        }
+    }
+
+    /// The controller an Ingress belongs to: its IngressClass's `spec.controller` when the class is
+    /// known (`classes` from the same snapshot), else the annotations it carries (a prefix only one
+    /// controller reads), else its class name, else ingress-nginx. Both nginx controllers use class
+    /// "nginx", so the annotations come before the name.
+    public static func of(_ ingress: Ingress, classes: [IngressClass] = []) -> IngressController {
+        let className = ingress.className ?? classes.first(where: \.isDefault)?.metadata.name
+        if let className, let controller = classes.first(where: { $0.metadata.name == className })?.spec.controller,
+           let known = classControllers[controller] {
+            return known
+        }
+        let keys = ingress.metadata.annotations?.keys.map { $0 } ?? []
+        let prefixed = allCases.filter { controller in keys.contains { $0.hasPrefix(controller.annotationPrefix) } }
+        if prefixed.count == 1 { return prefixed[0] }
+        if className == "traefik" { return .traefik }
+        return .ingressNginx
+    }
+}
