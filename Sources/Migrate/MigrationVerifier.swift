@@ -64,9 +64,10 @@ public enum MigrationVerifier {
                               certificateCheck: (@Sendable (String, String) -> String?)? = nil) -> Verification {
         var verification = Verification()
         verification.accepted = accepted.map { Verification.Accepted(difference: $0) }
-        // Only what the routes point at comes from the input: Services, their endpoints and Secrets.
+        // Only what the routes point at comes from the input: Services, their endpoints and Secrets;
+        // and the IngressClasses, which say which controller's semantics the Ingress side reads.
         var shared = inputResources.filter {
-            switch $0 { case .service, .endpointSlice, .secret, .namespace, .configMap: true; default: false }
+            switch $0 { case .service, .endpointSlice, .secret, .namespace, .configMap, .ingressClass: true; default: false }
         }
         // The generated manifests go through the same loader `serve` uses, as they are: their own
         // GatewayClass included, so output that `serve` would not attach is caught here too.
@@ -204,6 +205,11 @@ struct Outcome {
                 var rest = ""
                 if let host = route.rewrite?.hostname { rest += ", Host \(host)" }
                 for header in route.requestHeaders?.set ?? [] { rest += ", \(header.name.lowercased()): \(header.value)" }
+                // What the client gets back changed too (proxy-hide-headers, HSTS), in one order whatever the spelling.
+                let responseSet = (route.responseHeaders?.set ?? []).map { "\($0.name.lowercased()): \($0.value)" }.sorted()
+                let responseRemoved = (route.responseHeaders?.remove ?? []).map { $0.lowercased() }.sorted()
+                if !responseSet.isEmpty { rest += "; response sets " + responseSet.joined(separator: ", ") }
+                if !responseRemoved.isEmpty { rest += "; response drops " + responseRemoved.joined(separator: ", ") }
                 let backends = "forward to \(shares.sorted().joined(separator: " + "))"
                 text = "\(backends) with path \(sentPath)\(rest)"
                 withoutPath = "\(backends) with\(rest)"

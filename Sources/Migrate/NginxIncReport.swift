@@ -58,10 +58,7 @@ extension EdgeAnnotations {
         case "hsts", "hsts-max-age", "hsts-include-subdomains":
             guard annotations.hsts != nil else { return .notMapped("has no effect without hsts: \"true\"") }
             if ingress.tlsHosts.isEmpty { return .notMapped("NGINX sends HSTS on HTTPS only, and the Ingress has no tls section") }
-            if !annotations.sslRedirect {
-                return .partly("a ResponseHeaderModifier sets Strict-Transport-Security on the route, which with ssl-redirect \"false\" also serves cleartext HTTP: browsers ignore the header there, NGINX did not send it")
-            }
-            return .mapped
+            return .mapped  // a ResponseHeaderModifier on the routes of the HTTPS listeners (with ssl-redirect "false", a separate {route}-http serves cleartext without it)
         case "hsts-behind-proxy":
             return .notMapped("archway cannot send Strict-Transport-Security depending on X-Forwarded-Proto; the header goes on the HTTPS listener's responses")
         case "proxy-set-headers":

@@ -99,6 +99,14 @@ struct RoutePlan {
             guard !parents.isEmpty else { continue }
             let grpc = nginxInc.map { !$0.grpcServices.isEmpty && paths.allSatisfy { intent.speaksGRPC($0.backend) } }
                 ?? (intent.backendProtocol == "GRPC" || intent.backendProtocol == "GRPCS")
+            // NGINX sends HSTS on HTTPS only: a host also served in cleartext gets its own route there without it.
+            let cleartext = nginxInc?.hsts != nil && !grpc ? parents.filter(httpParents.contains) : []
+            if !cleartext.isEmpty && cleartext.count < parents.count {
+                parents.removeAll(where: cleartext.contains)
+                documents.append(route(kind: "HTTPRoute", name: name + "-http", host: host, parents: cleartext,
+                                       rules: httpRules(host: host, paths: paths, canaries: canaries, secure: false)))
+                backendRoutes.append(name + "-http")
+            }
             let rules = grpc ? grpcRules(paths) : httpRules(host: host, paths: paths, canaries: canaries)
             documents.append(route(kind: grpc ? "GRPCRoute" : "HTTPRoute", name: name, host: host, parents: parents, rules: rules))
             if !grpc { backendRoutes.append(name) }
@@ -157,7 +165,8 @@ struct RoutePlan {
         }
     }
 
-    private mutating func httpRules(host: String, paths: [Ingress.Path], canaries: [Ingress]) -> [Node] {
+    /// `secure`: false for a route that only serves cleartext listeners (no HSTS there).
+    private mutating func httpRules(host: String, paths: [Ingress.Path], canaries: [Ingress], secure: Bool = true) -> [Node] {
         var rules: [Node] = []
         let edge = EdgeAnnotations(ingress: ingress, controller: intent.controller)
         if let appRoot = appRootRule() { rules.append(appRoot) }
@@ -170,7 +179,7 @@ struct RoutePlan {
                 ]))]))
             }
             if let cors = edge.corsFilter { filters.append(cors) }
-            if let nginxInc = intent.nginxInc { filters += nginxInc.filterNodes }
+            if let nginxInc = intent.nginxInc { filters += nginxInc.filterNodes(secure: secure) }
             if conversion.rewrite != nil || intent.upstreamVhost != nil {
                 filters.append(Manifest.map([("type", Manifest.str("URLRewrite")), ("urlRewrite", Manifest.map([
                     ("hostname", intent.upstreamVhost.map(Manifest.str)), ("path", conversion.rewrite.map(rewriteNode)),
