@@ -49,7 +49,10 @@ public struct IngressInventory: Codable, Sendable {
         for ingress in snapshot.ingresses {
             let namespace = ingress.metadata.namespace ?? "default"
             let className = ingress.className ?? defaultClass ?? "(none)"
-            let controller = controllers[className] ?? (className == "nginx" ? "k8s.io/ingress-nginx (assumed)" : "unknown: no IngressClass given")
+            // Without its IngressClass, the annotations tell the controller (IngressController.of), as for migrate.
+            let guessed = IngressController.of(ingress, classes: snapshot.ingressClasses)
+            let controller = controllers[className]
+                ?? (className == "nginx" || guessed != .ingressNginx ? "\(guessed.displayName) (assumed)" : "unknown: no IngressClass given")
             counts["\(namespace)\u{0}\(className)", default: ClassCount(namespace: namespace, ingressClass: className, controller: controller, ingresses: 0)].ingresses += 1
             for key in (ingress.metadata.annotations ?? [:]).keys { uses[key, default: 0] += 1 }
             let secrets = (ingress.spec.tls ?? []).compactMap(\.secretName).map { "\(namespace)/\($0)" }
