@@ -18,6 +18,7 @@ public enum Resource: Sendable, Equatable {
     case namespace(Namespace)
     case ingress(Ingress)
     case ingressClass(IngressClass)
+    case ingressExtension(IngressExtension)
     case other(apiVersion: String, kind: String, metadata: ObjectMeta?)
 
     public var kind: String {
@@ -40,6 +41,7 @@ public enum Resource: Sendable, Equatable {
         case .namespace: "Namespace"
         case .ingress: "Ingress"
         case .ingressClass: "IngressClass"
+        case .ingressExtension(let r): r.kind
         case .other(_, let kind, _): kind
         }
     }
@@ -64,6 +66,7 @@ public enum Resource: Sendable, Equatable {
         case .namespace(let r): r.metadata
         case .ingress(let r): r.metadata
         case .ingressClass(let r): r.metadata
+        case .ingressExtension(let r): r.metadata
         case .other(_, _, let metadata): metadata
         }
     }
@@ -74,7 +77,7 @@ public enum Resource: Sendable, Equatable {
 
     /// Cluster-scoped kinds keep an empty namespace; every other kind defaults to `default`, as kubectl does.
     static func isClusterScoped(kind: String) -> Bool {
-        ["GatewayClass", "Namespace", "IngressClass", "ClusterRole", "ClusterRoleBinding",
+        ["GatewayClass", "Namespace", "IngressClass", "KongClusterPlugin", "ClusterRole", "ClusterRoleBinding",
          "CustomResourceDefinition"].contains(kind)
     }
 }

@@ -21,6 +21,8 @@ public struct ResourceSnapshot: Sendable {
     public private(set) var secrets: [NamespacedName: Secret] = [:]
     public private(set) var ingresses: [Ingress] = []
     public private(set) var ingressClasses: [IngressClass] = []
+    /// KongPlugins, Traefik Middlewares…, by kind, then namespace/name (cluster-scoped ones under namespace "").
+    public private(set) var ingressExtensions: [String: [NamespacedName: IngressExtension]] = [:]
     private var namespaceLabels: [String: [String: String]] = [:]
 
     public init(_ resources: [Resource]) {
@@ -47,6 +49,7 @@ public struct ResourceSnapshot: Sendable {
             case .namespace(let r): namespaceLabels[r.metadata.name] = r.metadata.labels ?? [:]
             case .ingress(let r): ingresses.append(r)
             case .ingressClass(let r): ingressClasses.append(r)
+            case .ingressExtension(let r): ingressExtensions[r.kind, default: [:]][NamespacedName(r.metadata.namespace ?? "", r.metadata.name)] = r
             case .other: break
             }
         }

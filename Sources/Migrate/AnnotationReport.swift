@@ -63,16 +63,17 @@ extension IngressConverter {
     /// Every annotation of an Ingress with what the conversion did with it.
     /// `policyRoutes`: the HTTPRoutes the Ingress's edge policies attach to.
     /// `accepted`: what the conversion of this Ingress's paths knowingly loses.
-    static func report(_ ingress: Ingress, classes: [IngressClass], policyRoutes: [String], accepted: [AcceptedDifference] = []) -> [AnnotationOutcome] {
-        let intent = IngressIntent(ingress, controller: IngressController.of(ingress, classes: classes))
+    static func report(_ ingress: Ingress, snapshot: ResourceSnapshot, policyRoutes: [String], accepted: [AcceptedDifference] = []) -> [AnnotationOutcome] {
+        let intent = IngressIntent.reading(ingress, in: snapshot)
+        let kongPlugins = intent.kong.map { KongPluginUse.uses(ingress, annotations: $0, snapshot: snapshot) } ?? []
         let name = ingress.metadata.namespacedName
         return (ingress.metadata.annotations ?? [:]).keys.sorted().map { key in
-            AnnotationOutcome(ingress: name, key: key, verdict: verdict(key, value: ingress.annotation(key) ?? "", intent: intent, ingress: ingress,
+            AnnotationOutcome(ingress: name, key: key, verdict: verdict(key, value: ingress.annotation(key) ?? "", intent: intent, kongPlugins: kongPlugins, ingress: ingress,
                                                                         policyRoutes: policyRoutes, accepted: accepted))
         }
     }
 
-    private static func verdict(_ key: String, value: String, intent: IngressIntent, ingress: Ingress, policyRoutes: [String],
+    private static func verdict(_ key: String, value: String, intent: IngressIntent, kongPlugins: [KongPluginUse], ingress: Ingress, policyRoutes: [String],
                                 accepted: [AcceptedDifference]) -> AnnotationOutcome.Verdict {
         let nginx = AnnotationCatalog.nginx, traefik = AnnotationCatalog.traefik
         if AnnotationCatalog.isBookkeeping(key) { return .bookkeeping }
@@ -93,6 +94,10 @@ extension IngressConverter {
             default:
                 return .notMapped("no Gateway API equivalent for this Traefik setting")
             }
+        }
+        if key.hasPrefix(KongAnnotations.prefix) {
+            return EdgeAnnotations(ingress: ingress, controller: intent.controller)
+                .kongVerdict(String(key.dropFirst(KongAnnotations.prefix.count)), intent: intent, plugins: kongPlugins, routes: policyRoutes.count)
         }
         if key.hasPrefix(NginxIncAnnotations.prefix) {
             return EdgeAnnotations(ingress: ingress, controller: intent.controller)

@@ -59,7 +59,7 @@ public enum IngressConverter {
                 policyRoutes[ingress.metadata.namespacedName] = plan.backendRoutes
             }
             for ingress in members {
-                migration.report += report(ingress, classes: snapshot.ingressClasses, policyRoutes: policyRoutes[ingress.metadata.namespacedName] ?? [],
+                migration.report += report(ingress, snapshot: snapshot, policyRoutes: policyRoutes[ingress.metadata.namespacedName] ?? [],
                                            accepted: migration.accepted.filter { $0.ingress == ingress.metadata.namespacedName && $0.isAboutRewrite })
             }
             gateways.append(gateway.document(options.gatewayClass, crossNamespace: namespaces != [gatewayNamespace]))

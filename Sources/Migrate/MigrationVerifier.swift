@@ -67,7 +67,7 @@ public enum MigrationVerifier {
         // Only what the routes point at comes from the input: Services, their endpoints and Secrets;
         // and the IngressClasses, which say which controller's semantics the Ingress side reads.
         var shared = inputResources.filter {
-            switch $0 { case .service, .endpointSlice, .secret, .namespace, .configMap, .ingressClass: true; default: false }
+            switch $0 { case .service, .endpointSlice, .secret, .namespace, .configMap, .ingressClass, .ingressExtension: true; default: false }
         }
         // The generated manifests go through the same loader `serve` uses, as they are: their own
         // GatewayClass included, so output that `serve` would not attach is caught here too.
@@ -128,6 +128,8 @@ public enum MigrationVerifier {
             var respelled = probe
             respelled.path = prefix + bare.dropFirst(prefix.count) + (query.map { "?" + $0 } ?? "")
             return Outcome(gatewayTable, respelled).text == ingress.text
+        case .cleartextRefused:
+            return fromThisPath && ingress.text == "426 from the gateway" && gateway.text == "404 (no route)"
         case .segmentPrefix(let prefix):
             // The probe continues the prefix inside a segment: only the string prefix takes it.
             let bare = PathRules.split(probe.path).path

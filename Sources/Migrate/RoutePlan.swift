@@ -20,6 +20,8 @@ struct RoutePlan {
     var policies: [Node] = []
     /// The HTTPRoutes that carry the Ingress's backends: what its edge policies attach to.
     var backendRoutes: [String] = []
+    /// The KongPlugins a Kong Ingress names, read.
+    let kongPlugins: [KongPluginUse]
     private var namespace: String { ingress.metadata.namespace ?? "default" }
 
     init(ingress: Ingress, gateway: String, gatewayNamespace: String, snapshot: ResourceSnapshot, neighbours: [Ingress]) {
@@ -29,7 +31,8 @@ struct RoutePlan {
         self.gateway = gateway
         self.gatewayNamespace = gatewayNamespace
         self.snapshot = snapshot
-        self.intent = IngressIntent(ingress, controller: IngressController.of(ingress, classes: snapshot.ingressClasses))
+        self.intent = IngressIntent.reading(ingress, in: snapshot)
+        self.kongPlugins = intent.kong.map { KongPluginUse.uses(ingress, annotations: $0, snapshot: snapshot) } ?? []
     }
 
     private func parent(_ section: String) -> Node {
@@ -44,7 +47,7 @@ struct RoutePlan {
             ("metadata", Manifest.metadata(name: name, namespace: namespace)),
             ("spec", Manifest.map([
                 ("parentRefs", Manifest.seq(parents.map(parent))),
-                ("hostnames", host == "*" ? nil : Manifest.seq([Manifest.str(host)])),
+                ("hostnames", host == "*" ? nil : Manifest.seq(([host] + (intent.kong?.hostAliases ?? [])).map(Manifest.str))),
                 ("rules", Manifest.seq(rules)),
             ])),
         ])
@@ -75,7 +78,7 @@ struct RoutePlan {
             var parents: [String] = []
             let secret = tlsSecret(host: host, traefik: traefik)
             let hasTLS = tlsHosts.contains(host) || secret != nil
-            if let secret, entrypoints != "web" {
+            if let secret, entrypoints != "web", intent.kong?.httpOnly != true {
                 parents += (nginxInc?.listenPortsSSL ?? [443]).map { gateway.addHTTPS(host: host, secret: secret, port: $0) }
             }
             // ingress-nginx redirects TLS hosts to HTTPS by default; Traefik never does unless told (a middleware).
@@ -88,6 +91,13 @@ struct RoutePlan {
                 // app-root answers before any location, in cleartext too (keeping the scheme).
                 documents.append(route(kind: "HTTPRoute", name: name + "-ssl-redirect", host: host, parents: httpParents,
                                        rules: appRootRule().map { [$0, rule] } ?? [rule]))
+            } else if let kong = intent.kong, kong.httpsOnly {
+                // Kong answers cleartext with 426, which no Gateway API rule can: no cleartext route at all.
+                for path in paths {
+                    let difference = AcceptedDifference(ingress: ingress.metadata.namespacedName, host: host, path: path.path ?? "/", kind: .cleartextRefused,
+                                                        why: "Kong answered cleartext requests with 426 Upgrade Required; the Gateway has no cleartext route for them, so they get 404 (set konghq.com/https-redirect-status-code to 301, 302, 307 or 308 for a redirect instead)")
+                    if !accepted.contains(difference) { accepted.append(difference) }
+                }
             } else if entrypoints != "websecure" {
                 parents.insert(contentsOf: httpParents, at: 0)
             }
@@ -122,7 +132,7 @@ struct RoutePlan {
                                    rules: [Manifest.map([("backendRefs", Manifest.seq([ref]))])]))
             backendRoutes.append("\(ingress.metadata.name)-default-backend")
         }
-        policies += EdgeAnnotations(ingress: ingress, controller: intent.controller).policies(routes: backendRoutes)
+        policies += EdgeAnnotations(ingress: ingress, controller: intent.controller).policies(routes: backendRoutes, kongPlugins: kongPlugins)
     }
 
     /// The Secret of a host's HTTPS listener. ingress-nginx terminates TLS per host, so a tls section
@@ -156,6 +166,7 @@ struct RoutePlan {
         return ordered.map { index in
             let conversion = plan?.conversion(name, path: index)
                 ?? intent.nginxInc.map { PathConversion.nginxInc(paths[index], $0) }
+                ?? intent.kong.map { PathConversion.kong(paths[index], $0) }
                 ?? PathConversion.plain(paths[index].path ?? "/", type: paths[index].pathType)
             for (kind, why) in conversion.accepted {
                 let difference = AcceptedDifference(ingress: name, host: host, path: paths[index].path ?? "/", kind: kind, why: why)
@@ -171,7 +182,7 @@ struct RoutePlan {
         let edge = EdgeAnnotations(ingress: ingress, controller: intent.controller)
         if let appRoot = appRootRule() { rules.append(appRoot) }
         for (path, conversion) in conversions(host: host, paths: paths) {
-            let matches = matchNodes(conversion)
+            let matches = intent.kong.map { $0.expand(matchNodes(conversion)) } ?? matchNodes(conversion)
             var filters: [Node] = []
             if let prefix = intent.xForwardedPrefix {
                 filters.append(Manifest.map([("type", Manifest.str("RequestHeaderModifier")), ("requestHeaderModifier", Manifest.map([
@@ -180,9 +191,12 @@ struct RoutePlan {
             }
             if let cors = edge.corsFilter { filters.append(cors) }
             if let nginxInc = intent.nginxInc { filters += nginxInc.filterNodes(secure: secure) }
-            if conversion.rewrite != nil || intent.upstreamVhost != nil {
+            filters += kongPlugins.compactMap(\.corsFilter)
+            // Kong's preserve-host "false" sends the upstream's name as Host.
+            let upstreamHost = intent.upstreamVhost ?? (intent.kong?.preserveHost == false ? path.backend.service.map { "\($0.name).\(namespace).svc" } : nil)
+            if conversion.rewrite != nil || upstreamHost != nil {
                 filters.append(Manifest.map([("type", Manifest.str("URLRewrite")), ("urlRewrite", Manifest.map([
-                    ("hostname", intent.upstreamVhost.map(Manifest.str)), ("path", conversion.rewrite.map(rewriteNode)),
+                    ("hostname", upstreamHost.map(Manifest.str)), ("path", conversion.rewrite.map(rewriteNode)),
                 ]))]))
             }
             if let fixed = intent.fixedRedirect {

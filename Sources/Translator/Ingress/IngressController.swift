@@ -9,12 +9,15 @@ public enum IngressController: String, Sendable, Equatable, CaseIterable {
     /// F5 NGINX Ingress Controller (`nginx.org/*`).
     case nginxInc = "nginx-inc"
     case traefik
+    /// Kong Ingress Controller (`konghq.com/*`).
+    case kong
 
     /// The IngressClass `spec.controller` values each controller registers.
     static let classControllers: [String: IngressController] = [
         "k8s.io/ingress-nginx": .ingressNginx,
         "nginx.org/ingress-controller": .nginxInc,
         "traefik.io/ingress-controller": .traefik,
+        "ingress-controllers.konghq.com/kong": .kong,
     ]
 
     /// Annotation prefixes only one controller reads.
@@ -23,6 +26,7 @@ public enum IngressController: String, Sendable, Equatable, CaseIterable {
         case .ingressNginx: "nginx.ingress.kubernetes.io/"
         case .nginxInc: "nginx.org/"
         case .traefik: "traefik.ingress.kubernetes.io/"
+        case .kong: "konghq.com/"
         }
     }
 
@@ -32,6 +36,7 @@ public enum IngressController: String, Sendable, Equatable, CaseIterable {
         case .ingressNginx: "ingress-nginx (k8s.io/ingress-nginx)"
         case .nginxInc: "F5 NGINX Ingress Controller (nginx.org/ingress-controller)"
         case .traefik: "Traefik (traefik.io/ingress-controller)"
+        case .kong: "Kong Ingress Controller (ingress-controllers.konghq.com/kong)"
         }
     }
 
@@ -49,6 +54,7 @@ public enum IngressController: String, Sendable, Equatable, CaseIterable {
         let prefixed = allCases.filter { controller in keys.contains { $0.hasPrefix(controller.annotationPrefix) } }
         if prefixed.count == 1 { return prefixed[0] }
         if className == "traefik" { return .traefik }
+        if className == "kong" { return .kong }
         return .ingressNginx
     }
 }

@@ -50,6 +50,8 @@ public struct IngressIntent: Sendable, Equatable {
     public var controller: IngressController
     /// `nginx.org/*`, for an Ingress of F5 NGINX Ingress Controller.
     public var nginxInc: NginxIncAnnotations?
+    /// `konghq.com/*`, for an Ingress of Kong Ingress Controller.
+    public var kong: KongAnnotations?
 
     /// `controller`: nil to tell it from the Ingress alone (IngressController.of without classes).
     public init(_ ingress: Ingress, controller: IngressController? = nil) {
@@ -59,6 +61,14 @@ public struct IngressIntent: Sendable, Equatable {
             self.nginxInc = nginxInc
             sslRedirect = nginxInc.sslRedirect
             accessControl = NginxIncAnnotations.accessControlKeys.map { NginxIncAnnotations.prefix + $0 }.filter { ingress.annotation($0) != nil }
+            return
+        }
+        if self.controller == .kong {
+            let kong = KongAnnotations(ingress)
+            self.kong = kong
+            // Kong never redirects on its own; `protocols: https` with a redirect code does.
+            sslRedirect = false
+            forceSSLRedirect = kong.httpsOnly && kong.redirectCode != nil
             return
         }
         func value(_ key: String) -> String? { ingress.annotation(Self.nginx + key)?.trimmingSpaces }
@@ -97,7 +107,24 @@ public struct IngressIntent: Sendable, Equatable {
 
     /// The status code that sends a cleartext request of a TLS host to https: ingress-nginx answers
     /// 308, NGINX Ingress Controller 301.
-    public var httpsRedirectCode: Int { controller == .nginxInc ? 301 : 308 }
+    public var httpsRedirectCode: Int { kong?.redirectCode ?? (controller == .nginxInc ? 301 : 308) }
+
+    /// The intent as the Ingress's controller reads it, with what only the snapshot knows: the
+    /// IngressClass that names the controller, and which KongPlugins decide access.
+    public static func reading(_ ingress: Ingress, in snapshot: ResourceSnapshot) -> IngressIntent {
+        var intent = IngressIntent(ingress, controller: IngressController.of(ingress, classes: snapshot.ingressClasses))
+        if let kong = intent.kong {
+            let namespace = ingress.metadata.namespace ?? "default"
+            intent.accessControl = kong.plugins.filter { name in
+                // A plugin that is not in the input cannot be told harmless: refused, failing closed.
+                let found = snapshot.ingressExtensions["KongPlugin"]?[NamespacedName(namespace, name)]
+                    ?? snapshot.ingressExtensions["KongClusterPlugin"]?[NamespacedName("", name)]
+                let plugin = found?["plugin"]?.text
+                return plugin.map(KongAnnotations.accessPlugins.contains) ?? true
+            }.map { "\(KongAnnotations.prefix)plugins: \($0)" }
+        }
+        return intent
+    }
 
     /// Whether a path's backend is spoken to with gRPC (HTTP/2 with prior knowledge).
     public func speaksGRPC(_ backend: Ingress.Backend) -> Bool {
