@@ -151,10 +151,14 @@ struct RoutePlan {
         let conversions = paths.map { path in
             nginx.isRegex(host: host)
                 ? PathConversion(matches: nginx.patterns(host: host, path: path, intent: intent).map { .regex(NginxLocations.locationRegex($0)) })
-                : PathConversion.plain(path.path ?? "/", type: path.pathType)
+                : intent.nginxInc.map { PathConversion.nginxInc(path, $0) }
+                ?? intent.kong.map { PathConversion.kong(path, $0) }
+                ?? PathConversion.plain(path.path ?? "/", type: path.pathType)
         }
         let fallback = hostDefaultBackend(host).map { _ in [Manifest.map([("path", pathMatch("PathPrefix", "/"))])] } ?? []
-        return conversions.flatMap(matchNodes) + fallback
+        let matches = conversions.flatMap(matchNodes)
+        // Kong redirects only requests its route matches: with their methods and headers.
+        return (intent.kong.map { $0.expand(matches) } ?? matches) + fallback
     }
 
     /// Each path with what it becomes, in the order its rules must have: nginx's order on a host in
@@ -249,7 +253,12 @@ struct RoutePlan {
                     continue
                 }
             }
-            rules.append(rule(matches, [backendRef(path.backend, weight: nil)]))
+            if case .prefixMatch = conversion.rewrite, matches.count > 1 {
+                // ReplacePrefixMatch takes a rule with one match: Kong's method and header combinations get a rule each.
+                rules += matches.map { rule([$0], [backendRef(path.backend, weight: nil)]) }
+            } else {
+                rules.append(rule(matches, [backendRef(path.backend, weight: nil)]))
+            }
         }
         if let fallback = hostDefaultBackend(host) {
             rules.append(Manifest.map([("matches", Manifest.seq([Manifest.map([("path", pathMatch("PathPrefix", "/"))])])),
