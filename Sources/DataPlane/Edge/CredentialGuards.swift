@@ -39,10 +39,14 @@ extension VerifiedCache where Key == SHA256Digest {
 /// a password runs on the thread pool and its outcome is cached: the event loop never runs them.
 final class BasicAuthGuard: EdgeGuard {
     private let spec: BasicAuthRule
+    /// Each user's hash with its format, classified once here rather than on every request. The
+    /// translator admits only lines that classify; one that did not would be missing here and refused.
+    private let users: [String: (hash: String, format: HtpasswdFormat)]
     private let verified = VerifiedCache<SHA256Digest, Bool>(limit: 4096)
 
     init(_ spec: BasicAuthRule) {
         self.spec = spec
+        users = spec.users.compactMapValues { hash in (try? HtpasswdFormat.classify(hash).get()).map { (hash, $0) } }
     }
 
     func check(_ request: EdgeRequest) -> EdgeDecision {
@@ -52,10 +56,8 @@ final class BasicAuthGuard: EdgeGuard {
             return refuse("credentials required")
         }
         let user = String(credentials[..<colon]), password = String(credentials[credentials.index(after: colon)...])
-        // The translator admits only lines that classify; a failure here refuses like a wrong password.
-        guard let hash = spec.users[user], case .success(let format) = HtpasswdFormat.classify(hash) else {
-            return refuse("unknown user or wrong password")
-        }
+        guard let entry = users[user] else { return refuse("unknown user or wrong password") }
+        let (hash, format) = entry
         switch format {
         case .sha1, .saltedSHA1:
             return Self.verify(password, hash: hash, format: format) ? pass(user) : refuse("unknown user or wrong password")

@@ -56,9 +56,10 @@ enum HtpasswdHash {
         var magic: String { self == .sha256 ? "$5$" : "$6$" }
     }
 
-    /// `$5$` / `$6$`, an optional `rounds=N$` (default 5000, clamped to 1000...999999999 as the
-    /// specification says; an explicit value is written back even when it equals the default),
-    /// a salt of at most 16 characters, `$`, and the encoded digest.
+    /// `$5$` / `$6$`, an optional `rounds=N$` (default 5000; an explicit value is written back even
+    /// when it equals the default, as the specification says), a salt of at most 16 characters, `$`,
+    /// and the encoded digest. `HtpasswdFormat` has already refused rounds outside 1000...999999999;
+    /// the clamp below only keeps a stray value from running for hours.
     static func shaCrypt(password: String, stored: String, variant: SHACryptVariant) -> String? {
         guard stored.hasPrefix(variant.magic) else { return nil }
         var rest = Substring(stored.dropFirst(3))
