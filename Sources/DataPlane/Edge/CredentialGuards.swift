@@ -101,7 +101,8 @@ final class BasicAuthGuard: EdgeGuard {
     }
 
     /// `$2y$` (what `htpasswd -B` writes) is the same algorithm as `$2b$`, but the OpenBSD code behind
-    /// `Bcrypt.verify` only knows the latter's name: without this every password of such a user fails.
+    /// `Bcrypt.verify` knows only `$2a$` and `$2b$` and rejects `$2y$` as malformed: without this every
+    /// password of such a user fails, at any cost (the 401 once reported for `htpasswd -nbB`'s `$2y$05$`).
     static func bcryptVerifiable(_ hash: String) -> String {
         hash.hasPrefix("$2y$") ? "$2b$" + hash.dropFirst(4) : hash
     }
