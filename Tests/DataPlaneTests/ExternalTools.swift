@@ -1,7 +1,7 @@
 import Foundation
 import NIOConcurrencyHelpers
 
-/// Real clients and tools the protocol tests drive: curl, openssl, dig. `.ci/run` installs them.
+/// Real clients and tools the protocol tests drive: curl, openssl, dig, htpasswd, mkpasswd. `.ci/run` installs them.
 enum ExternalTool {
     struct Output {
         var status: Int32
