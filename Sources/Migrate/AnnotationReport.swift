@@ -118,10 +118,16 @@ extension IngressConverter {
         switch name {
         case "ssl-redirect", "force-ssl-redirect":
             return .mapped  // an {route}-ssl-redirect HTTPRoute on the http listener (308)
+        case "permanent-redirect", "permanent-redirect-code" where ingress.annotation(nginx + "temporal-redirect") != nil:
+            return .notMapped("ignored: temporal-redirect is set too, and ingress-nginx reads it first")
         case "from-to-www-redirect", "permanent-redirect", "permanent-redirect-code", "temporal-redirect", "app-root",
              "use-regex", "upstream-vhost", "x-forwarded-prefix",
-             "canary", "canary-weight", "canary-weight-total", "canary-by-header", "canary-by-header-value":
+             "canary", "canary-weight", "canary-weight-total", "canary-by-header", "canary-by-header-value", "temporal-redirect-code":
             return .mapped
+        case "canary-by-header-pattern":
+            if ingress.annotation(nginx + "canary-by-header-value") != nil { return .notMapped("ignored: canary-by-header-value is set, and ingress-nginx then ignores the pattern") }
+            if ingress.annotation(nginx + "canary-by-header") == nil { return .notMapped("has no effect without canary-by-header") }
+            return .mapped  // a RegularExpression header match (".*(?:PATTERN).*": nginx searches the value), and "always"/"never" no longer mean anything
         case "canary-by-cookie":
             return .mapped  // a RegularExpression match on the Cookie header, for "always" and "never"
         case "ssl-passthrough":

@@ -237,10 +237,8 @@ struct RoutePlan {
             if let (settings, canaryPath) = canary {
                 // ingress-nginx asks the header, then the cookie, then the weight.
                 if let header = settings.header {
-                    let cases: [(String, Ingress.Backend)] = settings.headerValue.map { [($0, canaryPath.backend)] }
-                        ?? [("always", canaryPath.backend), ("never", path.backend)]
-                    for (value, backend) in cases {
-                        rules.append(rule(withHeader(header, value, regex: false), [backendRef(backend, weight: nil)]))
+                    for (value, regex, toCanary) in settings.headerCases {
+                        rules.append(rule(withHeader(header, value, regex: regex), [backendRef(toCanary ? canaryPath.backend : path.backend, weight: nil)]))
                     }
                 }
                 for (value, backend) in [("always", canaryPath.backend), ("never", path.backend)] {

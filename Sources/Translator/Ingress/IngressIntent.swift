@@ -11,7 +11,18 @@ public struct IngressIntent: Sendable, Equatable {
         public var weightTotal: Int
         public var header: String?
         public var headerValue: String?
+        /// A PCRE that the header's value is searched with (ignored when headerValue is set).
+        public var headerPattern: String?
         public var cookie: String?
+
+        /// The header cases in ingress-nginx's order: the exact value, else the pattern (a search,
+        /// as Lua's ngx.re.match does, said as a whole-value match), else "always" and "never".
+        /// `canary`: true when the case sends to the canary.
+        public var headerCases: [(value: String, regex: Bool, canary: Bool)] {
+            if let headerValue { return [(headerValue, false, true)] }
+            if let headerPattern { return [(".*(?:" + headerPattern + ").*", true, true)] }
+            return [("always", false, true), ("never", false, false)]
+        }
 
         /// canary-by-cookie as a match on the Cookie header: the cookie (its name compared without
         /// case, as nginx's $cookie_ variables do) set to `value`, "always" or "never"; nil without one.
@@ -77,10 +88,11 @@ public struct IngressIntent: Sendable, Equatable {
         forceSSLRedirect = flag("force-ssl-redirect") ?? false
         rewriteTarget = value("rewrite-target")
         useRegex = flag("use-regex") ?? false
-        if let url = value("permanent-redirect") {
+        // ingress-nginx reads temporal-redirect first: with both set, the temporal one wins.
+        if let url = value("temporal-redirect") {
+            fixedRedirect = FixedRedirect(url: url, statusCode: value("temporal-redirect-code").flatMap { Int($0) } ?? 302)
+        } else if let url = value("permanent-redirect") {
             fixedRedirect = FixedRedirect(url: url, statusCode: value("permanent-redirect-code").flatMap { Int($0) } ?? 301)
-        } else if let url = value("temporal-redirect") {
-            fixedRedirect = FixedRedirect(url: url, statusCode: 302)
         }
         appRoot = value("app-root")
         upstreamVhost = value("upstream-vhost")
@@ -90,6 +102,7 @@ public struct IngressIntent: Sendable, Equatable {
             canary = Canary(weight: value("canary-weight").flatMap { Int($0) },
                             weightTotal: value("canary-weight-total").flatMap { Int($0) } ?? 100,
                             header: value("canary-by-header"), headerValue: value("canary-by-header-value"),
+                            headerPattern: value("canary-by-header-pattern"),
                             cookie: value("canary-by-cookie"))
         }
         backendProtocol = value("backend-protocol")?.uppercased()

@@ -285,9 +285,9 @@ extension Translator {
         let canaryBackend = ingressBackend(canaryPath.backend, namespace: namespace, intent: canaryIntent, snapshot: snapshot, clusters: &clusters)
         var cases: [(ValueMatch?, RouteAction)] = []
         if let header = settings.header?.lowercased() {
-            let values: [(String, WeightedBackend)] = settings.headerValue.map { [($0, canaryBackend)] }
-                ?? [("always", canaryBackend), ("never", mainBackend)]
-            cases += values.map { (ValueMatch(name: header, kind: .exact, value: $0.0), .forward([$0.1])) }
+            cases += settings.headerCases.map { value, regex, toCanary in
+                (ValueMatch(name: header, kind: regex ? .regularExpression : .exact, value: value), .forward([toCanary ? canaryBackend : mainBackend]))
+            }
         }
         if settings.cookie != nil {
             cases += [("always", canaryBackend), ("never", mainBackend)].map { value, backend in
