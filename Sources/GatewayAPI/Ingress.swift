@@ -29,6 +29,10 @@ public struct Ingress: Codable, Sendable, Equatable {
     public struct TLS: Codable, Sendable, Equatable {
         public var hosts: [String]?
         public var secretName: String?
+        public init(hosts: [String]?, secretName: String?) {
+            self.hosts = hosts
+            self.secretName = secretName
+        }
     }
 
     public struct Rule: Codable, Sendable, Equatable {

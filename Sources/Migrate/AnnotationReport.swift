@@ -65,15 +65,14 @@ extension IngressConverter {
     /// `accepted`: what the conversion of this Ingress's paths knowingly loses.
     static func report(_ ingress: Ingress, snapshot: ResourceSnapshot, policyRoutes: [String], accepted: [AcceptedDifference] = []) -> [AnnotationOutcome] {
         let intent = IngressIntent.reading(ingress, in: snapshot)
-        let kongPlugins = intent.kong.map { KongPluginUse.uses(ingress, annotations: $0, snapshot: snapshot) } ?? []
         let name = ingress.metadata.namespacedName
         return (ingress.metadata.annotations ?? [:]).keys.sorted().map { key in
-            AnnotationOutcome(ingress: name, key: key, verdict: verdict(key, value: ingress.annotation(key) ?? "", intent: intent, kongPlugins: kongPlugins, ingress: ingress,
+            AnnotationOutcome(ingress: name, key: key, verdict: verdict(key, value: ingress.annotation(key) ?? "", intent: intent, ingress: ingress,
                                                                         policyRoutes: policyRoutes, accepted: accepted))
         }
     }
 
-    private static func verdict(_ key: String, value: String, intent: IngressIntent, kongPlugins: [KongPluginUse], ingress: Ingress, policyRoutes: [String],
+    private static func verdict(_ key: String, value: String, intent: IngressIntent, ingress: Ingress, policyRoutes: [String],
                                 accepted: [AcceptedDifference]) -> AnnotationOutcome.Verdict {
         let nginx = AnnotationCatalog.nginx, traefik = AnnotationCatalog.traefik
         if AnnotationCatalog.isBookkeeping(key) { return .bookkeeping }
@@ -81,30 +80,19 @@ extension IngressConverter {
         if key == "cert-manager.io/cluster-issuer" || key == "cert-manager.io/issuer" { return .mapped }
         if key.hasPrefix("cert-manager.io/") { return .partly("copied nowhere; set it on the Gateway if cert-manager needs it") }
         if key.hasPrefix(traefik) {
-            switch String(key.dropFirst(traefik.count)) {
-            case "router.entrypoints":
-                return .partly("entry points \"\(value)\" became the http (web) and https (websecure) listeners; other entry points have no listener")
-            case "router.tls":
-                if ingress.tlsHosts.isEmpty {
-                    return .notMapped("the Ingress has no tls section, so there is no certificate for an HTTPS listener (Traefik would use its default certificate); add a tls section and convert again")
-                }
-                return .partly("the HTTPS listeners take their certificates from the Ingress tls section")
-            case "router.middlewares":
-                return .notMapped("Traefik middlewares (\(value)) are not read; recreate each as an HTTPRoute filter or an archway policy (BasicAuth, ForwardAuth, RateLimit, IPAllowList, BodySize...) named by an ExtensionRef filter or attached with targetRefs")
-            default:
-                return .notMapped("no Gateway API equivalent for this Traefik setting")
-            }
+            return EdgeAnnotations(ingress: ingress, controller: intent.controller)
+                .traefikVerdict(String(key.dropFirst(traefik.count)), value: value, intent: intent, routes: policyRoutes.count)
         }
         if key.hasPrefix(KongAnnotations.prefix) {
             return EdgeAnnotations(ingress: ingress, controller: intent.controller)
-                .kongVerdict(String(key.dropFirst(KongAnnotations.prefix.count)), intent: intent, plugins: kongPlugins, routes: policyRoutes.count)
+                .kongVerdict(String(key.dropFirst(KongAnnotations.prefix.count)), intent: intent, plugins: intent.kongPlugins, routes: policyRoutes.count)
         }
         if key.hasPrefix(NginxIncAnnotations.prefix) {
             return EdgeAnnotations(ingress: ingress, controller: intent.controller)
                 .nginxIncVerdict(String(key.dropFirst(NginxIncAnnotations.prefix.count)), intent: intent, routes: policyRoutes.count, accepted: accepted)
         }
         guard key.hasPrefix(nginx) else { return .notMapped("unknown annotation, not read by archway") }
-        if intent.controller != .ingressNginx && intent.controller != .traefik {
+        if intent.controller != .ingressNginx {
             return .notMapped("ignored: this Ingress is for \(intent.controller.displayName), which does not read ingress-nginx annotations")
         }
         let name = String(key.dropFirst(nginx.count))

@@ -10,10 +10,11 @@ extension EdgeAnnotations {
     private var namespace: String { ingress.metadata.namespace ?? "default" }
 
     /// The policy documents; `routes` are the HTTPRoutes carrying the Ingress's backends.
-    func policies(routes: [String], kongPlugins: [KongPluginUse] = []) -> [Node] {
+    func policies(routes: [String], intent: IngressIntent) -> [Node] {
         guard !routes.isEmpty else { return [] }
         let made = controller == .nginxInc ? [nginxIncRateLimit, nginxIncBodySize, nginxIncBasicAuth]
-            : controller == .kong ? kongPolicies(kongPlugins).map(Optional.some)
+            : controller == .kong ? kongPolicies(intent.kongPlugins).map(Optional.some)
+            : controller == .traefik ? traefikPolicies(intent.traefikMiddlewares).map(Optional.some)
             : [rateLimit, ipAllowList, bodySize, basicAuth, forwardAuth]
         return made.compactMap { made in
             made.map { policy(kind: $0.kind, suffix: $0.kind.lowercased(), spec: $0.spec, routes: routes) }

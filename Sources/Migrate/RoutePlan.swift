@@ -20,8 +20,6 @@ struct RoutePlan {
     var policies: [Node] = []
     /// The HTTPRoutes that carry the Ingress's backends: what its edge policies attach to.
     var backendRoutes: [String] = []
-    /// The KongPlugins a Kong Ingress names, read.
-    let kongPlugins: [KongPluginUse]
     private var namespace: String { ingress.metadata.namespace ?? "default" }
 
     init(ingress: Ingress, gateway: String, gatewayNamespace: String, snapshot: ResourceSnapshot, neighbours: [Ingress]) {
@@ -32,7 +30,6 @@ struct RoutePlan {
         self.gatewayNamespace = gatewayNamespace
         self.snapshot = snapshot
         self.intent = IngressIntent.reading(ingress, in: snapshot)
-        self.kongPlugins = intent.kong.map { KongPluginUse.uses(ingress, annotations: $0, snapshot: snapshot) } ?? []
     }
 
     private func parent(_ section: String) -> Node {
@@ -87,7 +84,7 @@ struct RoutePlan {
                 // Only the paths the Ingress routes are redirected; others stay unrouted, as in ingress-nginx.
                 let matches = redirectMatches(host: host, paths: paths)
                 let rule = Manifest.map([("matches", Manifest.seq(matches)),
-                                         ("filters", Manifest.seq([redirectFilter(scheme: "https", statusCode: intent.httpsRedirectCode)]))])
+                                         ("filters", Manifest.seq([redirectFilter(scheme: "https", port: intent.httpsRedirectPort, statusCode: intent.httpsRedirectCode)]))])
                 // app-root answers before any location, in cleartext too (keeping the scheme).
                 documents.append(route(kind: "HTTPRoute", name: name + "-ssl-redirect", host: host, parents: httpParents,
                                        rules: appRootRule().map { [$0, rule] } ?? [rule]))
@@ -132,7 +129,7 @@ struct RoutePlan {
                                    rules: [Manifest.map([("backendRefs", Manifest.seq([ref]))])]))
             backendRoutes.append("\(ingress.metadata.name)-default-backend")
         }
-        policies += EdgeAnnotations(ingress: ingress, controller: intent.controller).policies(routes: backendRoutes, kongPlugins: kongPlugins)
+        policies += EdgeAnnotations(ingress: ingress, controller: intent.controller).policies(routes: backendRoutes, intent: intent)
     }
 
     /// The Secret of a host's HTTPS listener. ingress-nginx terminates TLS per host, so a tls section
@@ -153,6 +150,7 @@ struct RoutePlan {
                 ? PathConversion(matches: nginx.patterns(host: host, path: path, intent: intent).map { .regex(NginxLocations.locationRegex($0)) })
                 : intent.nginxInc.map { PathConversion.nginxInc(path, $0) }
                 ?? intent.kong.map { PathConversion.kong(path, $0) }
+                ?? intent.traefik.map { PathConversion.traefik(path, $0, []) }
                 ?? PathConversion.plain(path.path ?? "/", type: path.pathType)
         }
         let fallback = hostDefaultBackend(host).map { _ in [Manifest.map([("path", pathMatch("PathPrefix", "/"))])] } ?? []
@@ -171,6 +169,7 @@ struct RoutePlan {
             let conversion = plan?.conversion(name, path: index)
                 ?? intent.nginxInc.map { PathConversion.nginxInc(paths[index], $0) }
                 ?? intent.kong.map { PathConversion.kong(paths[index], $0) }
+                ?? intent.traefik.map { PathConversion.traefik(paths[index], $0, intent.traefikMiddlewares) }
                 ?? PathConversion.plain(paths[index].path ?? "/", type: paths[index].pathType)
             for (kind, why) in conversion.accepted {
                 let difference = AcceptedDifference(ingress: name, host: host, path: paths[index].path ?? "/", kind: kind, why: why)
@@ -195,7 +194,8 @@ struct RoutePlan {
             }
             if let cors = edge.corsFilter { filters.append(cors) }
             if let nginxInc = intent.nginxInc { filters += nginxInc.filterNodes(secure: secure) }
-            filters += kongPlugins.compactMap(\.corsFilter)
+            filters += intent.kongPlugins.compactMap(\.corsFilter)
+            if intent.traefik != nil { filters += TraefikMiddlewareUse.filterNodes(intent.traefikMiddlewares) }
             // Kong's preserve-host "false" sends the upstream's name as Host.
             let upstreamHost = intent.upstreamVhost ?? (intent.kong?.preserveHost == false ? path.backend.service.map { "\($0.name).\(namespace).svc" } : nil)
             if conversion.rewrite != nil || upstreamHost != nil {
@@ -217,7 +217,8 @@ struct RoutePlan {
             }.first
             func rule(_ matches: [Node], _ refs: [Node?]) -> Node {
                 Manifest.map([("matches", Manifest.seq(matches)), ("filters", filters.isEmpty ? nil : Manifest.seq(filters)),
-                              ("backendRefs", Manifest.seq(refs.compactMap { $0 })), ("sessionPersistence", edge.sessionPersistence)])
+                              ("backendRefs", Manifest.seq(refs.compactMap { $0 })), ("sessionPersistence", edge.sessionPersistence),
+                              ("retry", TraefikMiddlewareUse.retryNode(intent.traefikMiddlewares))])
             }
             func withHeader(_ name: String, _ value: String, regex: Bool) -> [Node] {
                 matches.map { match in

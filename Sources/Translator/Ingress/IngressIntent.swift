@@ -63,6 +63,14 @@ public struct IngressIntent: Sendable, Equatable {
     public var nginxInc: NginxIncAnnotations?
     /// `konghq.com/*`, for an Ingress of Kong Ingress Controller.
     public var kong: KongAnnotations?
+    /// The KongPlugins it names, read (by `reading(_:in:)`, which has the snapshot).
+    public var kongPlugins: [KongPluginUse] = []
+    /// `traefik.ingress.kubernetes.io/*`, for an Ingress of Traefik.
+    public var traefik: TraefikAnnotations?
+    /// The Middlewares it names, read (by `reading(_:in:)`).
+    public var traefikMiddlewares: [TraefikMiddlewareUse] = []
+    /// The port a redirect to HTTPS names (Traefik's redirectScheme port); nil for the scheme's own.
+    public var httpsRedirectPort: Int?
 
     /// `controller`: nil to tell it from the Ingress alone (IngressController.of without classes).
     public init(_ ingress: Ingress, controller: IngressController? = nil) {
@@ -72,6 +80,12 @@ public struct IngressIntent: Sendable, Equatable {
             self.nginxInc = nginxInc
             sslRedirect = nginxInc.sslRedirect
             accessControl = NginxIncAnnotations.accessControlKeys.map { NginxIncAnnotations.prefix + $0 }.filter { ingress.annotation($0) != nil }
+            return
+        }
+        if self.controller == .traefik {
+            traefik = TraefikAnnotations(ingress)
+            // Traefik never redirects on its own; a redirectScheme middleware does (see reading(_:in:)).
+            sslRedirect = false
             return
         }
         if self.controller == .kong {
@@ -120,13 +134,30 @@ public struct IngressIntent: Sendable, Equatable {
 
     /// The status code that sends a cleartext request of a TLS host to https: ingress-nginx answers
     /// 308, NGINX Ingress Controller 301.
-    public var httpsRedirectCode: Int { kong?.redirectCode ?? (controller == .nginxInc ? 301 : 308) }
+    public var httpsRedirectCode: Int { kong?.redirectCode ?? traefikRedirect?.code ?? (controller == .nginxInc ? 301 : 308) }
+
+    /// Traefik's redirectScheme middleware to https, if the Ingress has one: 301 when permanent, else 302.
+    var traefikRedirect: (code: Int, port: Int?)? {
+        for use in traefikMiddlewares {
+            if case .redirectScheme(let scheme, let port, let permanent) = use.effect, scheme == "https" { return (permanent ? 301 : 302, port) }
+        }
+        return nil
+    }
 
     /// The intent as the Ingress's controller reads it, with what only the snapshot knows: the
     /// IngressClass that names the controller, and which KongPlugins decide access.
     public static func reading(_ ingress: Ingress, in snapshot: ResourceSnapshot) -> IngressIntent {
         var intent = IngressIntent(ingress, controller: IngressController.of(ingress, classes: snapshot.ingressClasses))
+        if let traefik = intent.traefik {
+            intent.traefikMiddlewares = TraefikMiddlewareUse.uses(ingress, annotations: traefik, snapshot: snapshot)
+            intent.accessControl = intent.traefikMiddlewares.filter(\.isAccessControl).map { "\(TraefikAnnotations.prefix)router.middlewares: \($0.reference)" }
+            if let redirect = intent.traefikRedirect {
+                intent.forceSSLRedirect = true
+                intent.httpsRedirectPort = redirect.port
+            }
+        }
         if let kong = intent.kong {
+            intent.kongPlugins = KongPluginUse.uses(ingress, annotations: kong, snapshot: snapshot)
             let namespace = ingress.metadata.namespace ?? "default"
             intent.accessControl = kong.plugins.filter { name in
                 // A plugin that is not in the input cannot be told harmless: refused, failing closed.
@@ -151,7 +182,7 @@ extension Ingress {
     /// Hosts this Ingress terminates TLS for (a tls entry with no hosts covers every rule host).
     public var tlsHosts: [String] {
         var hosts: [String] = []
-        for entry in spec.tls ?? [] {
+        for entry in tlsEntries {
             for host in entry.hosts ?? (spec.rules ?? []).compactMap(\.host) where !hosts.contains(host) {
                 hosts.append(host)
             }
@@ -161,7 +192,7 @@ extension Ingress {
 
     /// The tls entry's Secret for a host, if any.
     public func tlsSecret(for host: String) -> String? {
-        for entry in spec.tls ?? [] where (entry.hosts ?? (spec.rules ?? []).compactMap(\.host)).contains(host) {
+        for entry in tlsEntries where (entry.hosts ?? (spec.rules ?? []).compactMap(\.host)).contains(host) {
             if let secret = entry.secretName { return secret }
         }
         return nil

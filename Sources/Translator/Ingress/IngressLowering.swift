@@ -160,13 +160,14 @@ extension Translator {
         func origin(_ rule: Int, _ match: Int) -> RouteOrigin {
             RouteOrigin(namespace: namespace, name: ingress.metadata.name, rule: rule, match: match, gatewayNamespace: "", gatewayName: "ingress")
         }
-        let kongPlugins = intent.kong.map { KongPluginUse.uses(ingress, annotations: $0, snapshot: snapshot) } ?? []
         // Kong `protocols: http`: no TLS route; `protocols: https` without a redirect code: cleartext gets 426.
         if secure && intent.kong?.httpOnly == true { return [] }
+        // Traefik `router.entrypoints`: web is cleartext, websecure TLS.
+        if let traefik = intent.traefik, secure ? !traefik.servesTLS : !traefik.servesCleartext { return [] }
         let refusesCleartext = !secure && intent.kong.map { $0.httpsOnly && $0.redirectCode == nil } ?? false
         for (ruleIndex, (host, paths)) in ingress.hostRules.enumerated() {
             let redirectToHTTPS = !secure && (intent.forceSSLRedirect || (tlsHosts.contains(host) && intent.sslRedirect != false))
-            let httpsRedirect = Redirect(scheme: "https", hostname: nil, port: nil, path: nil, statusCode: intent.httpsRedirectCode)
+            let httpsRedirect = Redirect(scheme: "https", hostname: nil, port: intent.httpsRedirectPort, path: nil, statusCode: intent.httpsRedirectCode)
             if intent.fromToWWWRedirect && host != "*" {
                 let other = host.hasPrefix("www.") ? String(host.dropFirst(4)) : "www." + host
                 let redirect = Redirect(scheme: nil, hostname: host, port: nil, path: nil, statusCode: 308)
@@ -186,7 +187,9 @@ extension Translator {
             for (pathIndex, path) in paths.enumerated() {
                 let value = path.path ?? "/"
                 // One match per nginx location the path becomes, each in its own place in nginx's order.
-                let locations: [(match: HTTPMatch, order: IngressOrder)] = intent.kong.map {
+                let locations: [(match: HTTPMatch, order: IngressOrder)] = intent.traefik.map {
+                    [Self.traefikLocation(path, annotations: $0, ingress: name, index: ruleIndex * 1000 + pathIndex)]
+                } ?? intent.kong.map {
                     Self.kongLocations(path, annotations: $0, ingress: name, index: ruleIndex * 1000 + pathIndex)
                 } ?? intent.nginxInc.map {
                     [Self.nginxIncLocation(path, annotations: $0, ingress: name, index: ruleIndex * 1000 + pathIndex)]
@@ -199,7 +202,8 @@ extension Translator {
                         IngressOrder(length: value.count, typeRank: path.pathType == .Exact ? 0 : path.pathType == .Prefix ? 1 : 2,
                                      ingress: name, index: ruleIndex * 1000 + pathIndex))])
                 let filters = redirectToHTTPS || intent.fixedRedirect != nil ? []
-                    : intent.kong.map { Self.kongFilters($0, plugins: kongPlugins, path: path, namespace: namespace) }
+                    : intent.traefik.map { _ in Self.traefikFilters(intent.traefikMiddlewares) }
+                    ?? intent.kong.map { Self.kongFilters($0, plugins: intent.kongPlugins, path: path, namespace: namespace) }
                     ?? intent.nginxInc.map { Self.nginxIncFilters($0, path: path, secure: secure) }
                     ?? Self.ingressFilters(intent, pathValue: value, regexMode: regexMode)
                 var cases: [(ValueMatch?, RouteAction)] = []
@@ -253,6 +257,9 @@ extension Translator {
                                                   entry: HTTPRouteEntry(origin: origin(-1, 0), match: HTTPMatch(path: .prefix("")),
                                                                         filters: [], action: action))))
             }
+        }
+        if let retry = Self.traefikRetry(intent.traefikMiddlewares) {
+            for index in result.indices where result[index].1.entry.retry == nil { result[index].1.entry.retry = retry }
         }
         // Kong host-aliases: the same routes under more hostnames.
         for alias in intent.kong?.hostAliases ?? [] {
