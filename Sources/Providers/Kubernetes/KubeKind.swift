@@ -78,6 +78,13 @@ public struct KubeKind: Sendable, Hashable, CustomStringConvertible {
     public static let secret = KubeKind("", "v1", "Secret", "secrets")
     public static let configMap = KubeKind("", "v1", "ConfigMap", "configmaps")
     public static let lease = KubeKind("coordination.k8s.io", "v1", "Lease", "leases")
+    /// Other Ingress controllers' objects the Ingresses they serve name (IngressExtension): read so that
+    /// serving and converting those Ingresses honour them; optional, as their CRDs may not be installed.
+    public static let ingressExtensions: [KubeKind] = [
+        KubeKind("configuration.konghq.com", "v1", "KongPlugin", "kongplugins", optional: true),
+        KubeKind("configuration.konghq.com", "v1", "KongClusterPlugin", "kongclusterplugins", namespaced: false, optional: true),
+        KubeKind("traefik.io", "v1alpha1", "Middleware", "middlewares", optional: true),
+    ]
 
     /// Watched whole, across all namespaces. Secrets and ConfigMaps are not: only the ones a resource
     /// references are watched, one by one, so archway never holds every Secret of the cluster.
@@ -85,7 +92,7 @@ public struct KubeKind: Sendable, Hashable, CustomStringConvertible {
         gatewayClass, gateway, listenerSet, httpRoute, grpcRoute, tcpRoute, tlsRoute, udpRoute, referenceGrant,
         backendTLSPolicy, backendTrafficPolicy, serviceLevelObjective, service, endpointSlice, namespace,
         ingress, ingressClass,
-    ] + edgePolicies
+    ] + edgePolicies + ingressExtensions
 
     /// Kinds whose `.status` archway writes, by kind name.
     public static let byKind: [String: KubeKind] = Dictionary(
