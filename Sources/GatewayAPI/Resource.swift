@@ -18,6 +18,9 @@ public enum Resource: Sendable, Equatable {
     case namespace(Namespace)
     case ingress(Ingress)
     case ingressClass(IngressClass)
+    /// GKE's FrontendConfig and BackendConfig, read for GCE Ingresses.
+    case frontendConfig(FrontendConfig)
+    case backendConfig(BackendConfig)
     case other(apiVersion: String, kind: String, metadata: ObjectMeta?)
 
     public var kind: String {
@@ -40,6 +43,8 @@ public enum Resource: Sendable, Equatable {
         case .namespace: "Namespace"
         case .ingress: "Ingress"
         case .ingressClass: "IngressClass"
+        case .frontendConfig: "FrontendConfig"
+        case .backendConfig: "BackendConfig"
         case .other(_, let kind, _): kind
         }
     }
@@ -64,6 +69,8 @@ public enum Resource: Sendable, Equatable {
         case .namespace(let r): r.metadata
         case .ingress(let r): r.metadata
         case .ingressClass(let r): r.metadata
+        case .frontendConfig(let r): r.metadata
+        case .backendConfig(let r): r.metadata
         case .other(_, _, let metadata): metadata
         }
     }

@@ -36,6 +36,8 @@ enum ResourceDecoder {
         case ("", "Namespace"): return .namespace(try decoder.decode(from: node))
         case ("networking.k8s.io", "Ingress"): return .ingress(try decoder.decode(from: node))
         case ("networking.k8s.io", "IngressClass"): return .ingressClass(try decoder.decode(from: node))
+        case (FrontendConfig.group, "FrontendConfig"): return .frontendConfig(try decoder.decode(from: node))
+        case (BackendConfig.group, "BackendConfig"): return .backendConfig(try decoder.decode(from: node))
         default:
             if let problem = KnownKinds.problem(kind: kind, group: group) { throw FieldProblemError(field: "kind", message: problem) }
             let metadata = try? decoder.decode(ObjectMeta.self, from: node["metadata"] ?? Node.mapping(Node.Mapping([])))
@@ -78,6 +80,8 @@ extension Resource {
         case .namespace(var r): edit(&r.metadata); self = .namespace(r)
         case .ingress(var r): edit(&r.metadata); self = .ingress(r)
         case .ingressClass(var r): edit(&r.metadata); self = .ingressClass(r)
+        case .frontendConfig(var r): edit(&r.metadata); self = .frontendConfig(r)
+        case .backendConfig(var r): edit(&r.metadata); self = .backendConfig(r)
         case .other(let apiVersion, let kind, var meta?):
             edit(&meta)
             self = .other(apiVersion: apiVersion, kind: kind, metadata: meta)

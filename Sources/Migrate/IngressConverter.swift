@@ -54,12 +54,13 @@ public enum IngressConverter {
                                      neighbours: members)
                 plan.build(into: &gateway, canaries: canaries.filter { $0.metadata.namespace == ingress.metadata.namespace })
                 routes += plan.documents
-                policies += plan.policies
+                // Ingresses sharing a Service make the same health-check policy for it (GCE BackendConfig): once is enough.
+                policies += plan.policies.filter { !policies.contains($0) }
                 migration.accepted += plan.accepted
                 policyRoutes[ingress.metadata.namespacedName] = plan.backendRoutes
             }
             for ingress in members {
-                migration.report += report(ingress, classes: snapshot.ingressClasses, policyRoutes: policyRoutes[ingress.metadata.namespacedName] ?? [],
+                migration.report += report(ingress, snapshot: snapshot, policyRoutes: policyRoutes[ingress.metadata.namespacedName] ?? [],
                                            accepted: migration.accepted.filter { $0.ingress == ingress.metadata.namespacedName && $0.isAboutRewrite })
             }
             gateways.append(gateway.document(options.gatewayClass, crossNamespace: namespaces != [gatewayNamespace]))

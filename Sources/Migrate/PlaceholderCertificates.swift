@@ -20,7 +20,7 @@ struct PlaceholderCertificates {
         var namedBy: [NamespacedName: [String]] = [:]
         for ingress in input.ingresses {
             let namespace = ingress.metadata.namespace ?? "default"
-            for secret in Set((ingress.spec.tls ?? []).compactMap(\.secretName)).sorted() {
+            for secret in Set((ingress.spec.tls ?? []).compactMap(\.secretName) + [ingress.gceCertificateSecret].compactMap { $0 }).sorted() {
                 namedBy[NamespacedName(namespace, secret), default: []].append("\(ingress.metadata.namespacedName)")
             }
         }

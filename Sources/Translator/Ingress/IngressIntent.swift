@@ -50,10 +50,21 @@ public struct IngressIntent: Sendable, Equatable {
     public var controller: IngressController
     /// `nginx.org/*`, for an Ingress of F5 NGINX Ingress Controller.
     public var nginxInc: NginxIncAnnotations?
+    /// GKE's annotations and the FrontendConfig / BackendConfigs they name, for a GCE Ingress.
+    public var gce: GCEAnnotations?
 
     /// `controller`: nil to tell it from the Ingress alone (IngressController.of without classes).
-    public init(_ ingress: Ingress, controller: IngressController? = nil) {
+    /// `snapshot`: where a GCE Ingress's FrontendConfig and BackendConfigs are looked up.
+    public init(_ ingress: Ingress, controller: IngressController? = nil, snapshot: ResourceSnapshot? = nil) {
         self.controller = controller ?? IngressController.of(ingress)
+        if self.controller == .gce {
+            let gce = GCEAnnotations(ingress, snapshot: snapshot)
+            self.gce = gce
+            // GCE never redirects to HTTPS on its own, TLS or not; a FrontendConfig redirects every cleartext request.
+            sslRedirect = false
+            forceSSLRedirect = gce.redirectCode != nil
+            return
+        }
         if self.controller == .nginxInc {
             let nginxInc = NginxIncAnnotations(ingress)
             self.nginxInc = nginxInc
@@ -96,8 +107,8 @@ public struct IngressIntent: Sendable, Equatable {
     }
 
     /// The status code that sends a cleartext request of a TLS host to https: ingress-nginx answers
-    /// 308, NGINX Ingress Controller 301.
-    public var httpsRedirectCode: Int { controller == .nginxInc ? 301 : 308 }
+    /// 308, NGINX Ingress Controller 301, GCE the FrontendConfig's code.
+    public var httpsRedirectCode: Int { gce?.redirectCode ?? (controller == .nginxInc ? 301 : 308) }
 
     /// Whether a path's backend is spoken to with gRPC (HTTP/2 with prior knowledge).
     public func speaksGRPC(_ backend: Ingress.Backend) -> Bool {
@@ -108,7 +119,8 @@ public struct IngressIntent: Sendable, Equatable {
 }
 
 extension Ingress {
-    /// Hosts this Ingress terminates TLS for (a tls entry with no hosts covers every rule host).
+    /// Hosts this Ingress terminates TLS for (a tls entry with no hosts covers every rule host, and so
+    /// do a GCE Ingress's Google Cloud certificates).
     public var tlsHosts: [String] {
         var hosts: [String] = []
         for entry in spec.tls ?? [] {
@@ -116,15 +128,18 @@ extension Ingress {
                 hosts.append(host)
             }
         }
+        if gceCertificateSecret != nil {
+            for host in (spec.rules ?? []).compactMap(\.host) where !hosts.contains(host) { hosts.append(host) }
+        }
         return hosts
     }
 
-    /// The tls entry's Secret for a host, if any.
+    /// The tls entry's Secret for a host, else a GCE Ingress's certificate Secret for a rule host, if any.
     public func tlsSecret(for host: String) -> String? {
         for entry in spec.tls ?? [] where (entry.hosts ?? (spec.rules ?? []).compactMap(\.host)).contains(host) {
             if let secret = entry.secretName { return secret }
         }
-        return nil
+        return (spec.rules ?? []).contains { $0.host == host } ? gceCertificateSecret : nil
     }
 
     /// Rules with their host ("*" when none), keeping only those with HTTP paths.

@@ -113,7 +113,8 @@ extension Translator {
         let classes = snapshot.ingressClasses
         for (port, secure) in Self.ingressPorts(mains, serving: serving, classes: classes) {
             var hosts: [String: [IngressEntry]] = [:]
-            for ingress in mains where Self.listens(ingress, port: port, secure: secure, serving: serving, classes: classes) {
+            for ingress in mains where Self.listens(ingress, port: port, secure: secure, serving: serving, classes: classes)
+                && Self.gceListens(ingress, secure: secure, classes: classes) {
                 for (index, entry) in entries(of: ingress, canaries: canaries, secure: secure, tlsHosts: tlsHosts, nginx: nginx,
                                               snapshot: snapshot, clusters: &clusters) {
                     hosts[index, default: []].append(entry)
@@ -153,7 +154,7 @@ extension Translator {
     /// (vhost, entry) pairs one Ingress contributes on one port.
     private func entries(of ingress: Ingress, canaries: [Ingress], secure: Bool, tlsHosts: Set<String>, nginx: NginxLocations,
                          snapshot: ResourceSnapshot, clusters: inout [String: ClusterSource]) -> [(String, IngressEntry)] {
-        let intent = IngressIntent(ingress, controller: IngressController.of(ingress, classes: snapshot.ingressClasses))
+        let intent = IngressIntent(ingress, controller: IngressController.of(ingress, classes: snapshot.ingressClasses), snapshot: snapshot)
         let namespace = ingress.metadata.namespace ?? "default"
         let name = "\(namespace)/\(ingress.metadata.name)"
         var result: [(String, IngressEntry)] = []
@@ -184,7 +185,7 @@ extension Translator {
                 // One match per nginx location the path becomes, each in its own place in nginx's order.
                 let locations: [(match: HTTPMatch, order: IngressOrder)] = intent.nginxInc.map {
                     [Self.nginxIncLocation(path, annotations: $0, ingress: name, index: ruleIndex * 1000 + pathIndex)]
-                } ?? (regexMode
+                } ?? intent.gce.map { _ in Self.gceLocations(path, ingress: name, index: ruleIndex * 1000 + pathIndex) } ?? (regexMode
                     ? nginx.patterns(host: host, path: path, intent: intent).map { pattern in
                         (HTTPMatch(path: .regularExpression(NginxLocations.locationRegex(pattern))),
                          IngressOrder(length: pattern.utf8.count, pattern: pattern, ingress: name, index: ruleIndex * 1000 + pathIndex))
@@ -224,7 +225,8 @@ extension Translator {
                         let match = HTTPMatch(path: location.match.path, headers: condition.map { [$0] } ?? [])
                         let code = pathIndex * 100 + (condition == nil ? patternIndex : 10 + variant * 2 + patternIndex)
                         result.append((host, IngressEntry(order: order, entry: HTTPRouteEntry(origin: origin(ruleIndex, code), match: match,
-                                                                                             filters: filters, action: action))))
+                                                                                             filters: filters, action: action,
+                                                                                             timeouts: Self.gceTimeouts(intent, backend: path.backend)))))
                     }
                 }
             }
@@ -244,6 +246,7 @@ extension Translator {
                                                                         filters: [], action: action))))
             }
         }
+        result += Self.gceRedirectEverything(ingress, intent: intent, secure: secure)
         if let unenforced = Self.unenforcedAccessControl(intent, ingress: name) {
             for index in result.indices {
                 // Redirects (to HTTPS, app-root) run before access checks in ingress-nginx too.
