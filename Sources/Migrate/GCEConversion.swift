@@ -42,6 +42,17 @@ extension GCEAnnotations {
         timeoutSeconds(backend).map { Manifest.map([("backendRequest", Manifest.str("\($0)s"))]) }
     }
 
+    /// A rule's Cookie `sessionPersistence` for GENERATED_COOKIE affinity, with GCE's cookie name.
+    func sessionPersistenceNode(_ backend: Ingress.Backend) -> Node? {
+        generatedCookie(backend).map { ttl in
+            Manifest.map([
+                ("sessionName", Manifest.str(GCEAnnotations.affinityCookie)), ("type", Manifest.str("Cookie")),
+                ("absoluteTimeout", ttl.map { Manifest.str("\($0)s") }),
+                ("cookieConfig", Manifest.map([("lifetimeType", Manifest.str(ttl == nil ? "Session" : "Permanent"))])),
+            ])
+        }
+    }
+
     /// An archway BackendTrafficPolicy per Service whose BackendConfig has a healthCheck.
     func healthCheckPolicies(namespace: String) -> [Node] {
         var done = Set<String>()

@@ -99,7 +99,13 @@ extension IngressConverter {
                            + (ignored.isEmpty ? "" : "; \(ignored.joined(separator: " and ")) not converted: archway checks the port and protocol it sends traffic with")
                            + "; archway serving the Ingress side by side does not check")
         case "sessionAffinity":
-            return .notMapped("GCE's \(config.spec?.sessionAffinity?.affinityType ?? "") affinity is decided by the Google Cloud load balancer; add sessionPersistence (type Cookie) to the rules by hand if clients must stick")
+            let affinity = config.spec?.sessionAffinity?.affinityType ?? "NONE"
+            if affinity == "GENERATED_COOKIE" {
+                return .partly("a Cookie sessionPersistence named GCLB on every rule to \(service) (and when archway serves the Ingress side by side); "
+                               + "GCE's cookie values mean nothing to archway, so each client is balanced once more on its first request, then sticks")
+            }
+            if affinity == "NONE" { return .mapped }
+            return .notMapped("\(affinity) affinity has no Gateway API form archway reads (sessionPersistence is a cookie or a header archway sets); use GENERATED_COOKIE's Cookie sessionPersistence by hand if clients must stick")
         case "cdn":
             return .notMapped("Cloud CDN caching has no Gateway API equivalent; archway does not cache")
         case "iap":

@@ -204,7 +204,7 @@ struct RoutePlan {
             }.first
             func rule(_ matches: [Node], _ refs: [Node?]) -> Node {
                 Manifest.map([("matches", Manifest.seq(matches)), ("filters", filters.isEmpty ? nil : Manifest.seq(filters)),
-                              ("backendRefs", Manifest.seq(refs.compactMap { $0 })), ("sessionPersistence", edge.sessionPersistence),
+                              ("backendRefs", Manifest.seq(refs.compactMap { $0 })), ("sessionPersistence", edge.sessionPersistence ?? intent.gce?.sessionPersistenceNode(path.backend)),
                               ("timeouts", intent.gce?.timeoutsNode(path.backend))])
             }
             func withHeader(_ name: String, _ value: String, regex: Bool) -> [Node] {

@@ -172,6 +172,7 @@ import Yams
             spec:
               timeoutSec: 40
               healthCheck: {requestPath: /healthz, checkIntervalSec: 10, timeoutSec: 3, type: HTTP2}
+              sessionAffinity: {affinityType: GENERATED_COOKIE, affinityCookieTtlSec: 600}
               cdn: {enabled: true}
               connectionDraining: {drainingTimeoutSec: 60}
             ---
@@ -188,6 +189,9 @@ import Yams
         #expect(Self.both(verification, "http://\(Self.host)/batch/x").1 == "forward to apps/batch:80 with path /batch/x")
         let rules = Self.spec(documents, kind: "HTTPRoute", name: "shop-shop-example-com")?["rules"] as? [[String: Any]] ?? []
         #expect(rules.compactMap { ($0["timeouts"] as? [String: String])?["backendRequest"] } == ["40s"])
+        let session = rules.compactMap { $0["sessionPersistence"] as? [String: Any] }
+        #expect(session.count == 1 && session.first?["sessionName"] as? String == "GCLB" && session.first?["absoluteTimeout"] as? String == "600s")
+        #expect(Self.line(migration, "BackendConfig apps/web-config (Service web) spec.sessionAffinity").contains("partly mapped: a Cookie sessionPersistence named GCLB"))
         let policy = try #require(Self.spec(documents, kind: "BackendTrafficPolicy", name: "web-health-check"))
         #expect(policy["healthCheck"] as? [String: String] == ["path": "/healthz", "interval": "10s", "timeout": "3s"])
         #expect(Self.line(migration, "BackendConfig apps/web-config (Service web) spec.timeoutSec").contains("partly mapped: timeouts.backendRequest 40s"))

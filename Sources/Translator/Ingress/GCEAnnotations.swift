@@ -114,6 +114,17 @@ public struct GCEAnnotations: Sendable, Equatable {
         return BackendConfigUse(service: backend.name, name: configName, config: snapshot.backendConfigs[configName])
     }
 
+    /// The cookie GCE's GENERATED_COOKIE affinity sets.
+    public static let affinityCookie = "GCLB"
+
+    /// For a backend whose BackendConfig asks for GENERATED_COOKIE affinity: the cookie's lifetime in
+    /// seconds (nil: a session cookie); nil for any other backend.
+    public func generatedCookie(_ backend: Ingress.Backend) -> Int?? {
+        guard let affinity = backendConfigs[backend.description]?.config?.spec?.sessionAffinity,
+              affinity.affinityType == "GENERATED_COOKIE" else { return nil }
+        return .some(affinity.affinityCookieTtlSec.flatMap { $0 > 0 ? $0 : nil })
+    }
+
     /// The backend service timeout of a path's backend, in seconds.
     public func timeoutSeconds(_ backend: Ingress.Backend) -> Int? {
         backendConfigs[backend.description]?.config?.spec?.timeoutSec

@@ -41,8 +41,20 @@ extension Translator {
         }
     }
 
-    /// A BackendConfig's `timeoutSec` bounds each try to the backend.
-    static func gceTimeouts(_ intent: IngressIntent, backend: Ingress.Backend) -> RouteTimeouts? {
-        intent.gce?.timeoutSeconds(backend).map { RouteTimeouts(requestMillis: nil, backendRequestMillis: $0 * 1000) }
+    /// What the BackendConfig of each path's backend asks of the entries forwarding to it: its
+    /// `timeoutSec` bounds each try, its GENERATED_COOKIE affinity keeps a client on one endpoint.
+    static func applyGCEBackendConfigs(_ entries: inout [(String, IngressEntry)], of ingress: Ingress, intent: IngressIntent) {
+        guard let gce = intent.gce else { return }
+        let rules = ingress.hostRules
+        for index in entries.indices {
+            let origin = entries[index].1.entry.origin
+            guard case .forward = entries[index].1.entry.action, let pathIndex = ingressPathIndex(of: origin),
+                  origin.rule < rules.count, pathIndex < rules[origin.rule].paths.count else { continue }
+            let backend = rules[origin.rule].paths[pathIndex].backend
+            entries[index].1.entry.timeouts = gce.timeoutSeconds(backend).map { RouteTimeouts(requestMillis: nil, backendRequestMillis: $0 * 1000) }
+            entries[index].1.entry.session = gce.generatedCookie(backend).map { ttl in
+                StickySession(name: GCEAnnotations.affinityCookie, carrier: .cookie, absoluteTimeoutMillis: ttl.map { $0 * 1000 }, permanent: ttl != nil)
+            }
+        }
     }
 }

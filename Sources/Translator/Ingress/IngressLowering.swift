@@ -225,8 +225,7 @@ extension Translator {
                         let match = HTTPMatch(path: location.match.path, headers: condition.map { [$0] } ?? [])
                         let code = pathIndex * 100 + (condition == nil ? patternIndex : 10 + variant * 2 + patternIndex)
                         result.append((host, IngressEntry(order: order, entry: HTTPRouteEntry(origin: origin(ruleIndex, code), match: match,
-                                                                                             filters: filters, action: action,
-                                                                                             timeouts: Self.gceTimeouts(intent, backend: path.backend)))))
+                                                                                             filters: filters, action: action))))
                     }
                 }
             }
@@ -247,6 +246,7 @@ extension Translator {
             }
         }
         result += Self.gceRedirectEverything(ingress, intent: intent, secure: secure)
+        Self.applyGCEBackendConfigs(&result, of: ingress, intent: intent)
         if let unenforced = Self.unenforcedAccessControl(intent, ingress: name) {
             for index in result.indices {
                 // Redirects (to HTTPS, app-root) run before access checks in ingress-nginx too.
