@@ -158,7 +158,7 @@ struct RoutePlan {
         let plan = nginx.isRegex(host: host) ? RegexHostPlan(host: host, ingresses: neighbours, nginx: nginx) : nil
         let ordered = plan.map { plan in paths.indices.sorted { plan.rank(name, path: $0) < plan.rank(name, path: $1) } } ?? Array(paths.indices)
         return ordered.map { index in
-            let conversion = plan?.conversion(name, path: index)
+            let conversion: PathConversion = plan?.conversion(name, path: index)
                 ?? intent.nginxInc.map { PathConversion.nginxInc(paths[index], $0) }
                 ?? intent.gce.map { _ in PathConversion.gce(paths[index], exactPaths: GCEAnnotations.exactPaths(paths)) }
                 ?? PathConversion.plain(paths[index].path ?? "/", type: paths[index].pathType)
