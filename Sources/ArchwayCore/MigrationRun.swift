@@ -79,12 +79,13 @@ public enum MigrationRun {
     }
 
     /// What `inventory` and `migrate` read from a cluster: the Ingresses, their classes, the Services
-    /// and EndpointSlices behind them, Namespaces, and the TLS Secrets they name.
+    /// and EndpointSlices behind them, Namespaces, the TLS Secrets they name, and on GKE the
+    /// FrontendConfigs and BackendConfigs of GCE Ingresses.
     public static func readCluster(_ connection: KubeConnection, logger: Logger = Logger(label: "archway")) async throws -> ManifestLoader.Result {
         let client = try KubeClient(connection: connection)
         do {
             let load = try await KubernetesProvider.readOnce(
-                client: client, kinds: [.ingress, .ingressClass, .service, .endpointSlice, .namespace], logger: logger)
+                client: client, kinds: [.ingress, .ingressClass, .service, .endpointSlice, .namespace, .frontendConfig, .backendConfig], logger: logger)
             await client.shutdown()
             return load
         } catch {

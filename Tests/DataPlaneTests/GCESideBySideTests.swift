@@ -1,5 +1,6 @@
 import ArchwayCore
 import Foundation
+import Providers
 import Testing
 import Translator
 
@@ -131,5 +132,41 @@ import Translator
         // The one difference the report names: GCE's /api/* leaves /api itself to /*, PathPrefix /api takes it.
         #expect(try await request("https", Self.shop, ingress.https, "/api").backend == "home")
         #expect(try await request("https", Self.shop, gateway.https, "/api").backend == "api")
+    }
+
+    /// `--from-cluster` on GKE reads the FrontendConfigs and BackendConfigs too: the conversion from the
+    /// API server is the one from the same files, redirect code and backend timeout included.
+    @Test func gceFromTheClusterMatchesTheFiles() async throws {
+        let server = FakeAPIServer(collections: FakeAPIServer.defaultCollections + [
+            .init(group: "networking.gke.io", versions: ["v1beta1"], plural: "frontendconfigs", kind: "FrontendConfig", namespaced: true, builtIn: false),
+            .init(group: "cloud.google.com", versions: ["v1"], plural: "backendconfigs", kind: "BackendConfig", namespaced: true, builtIn: false),
+        ])
+        try await server.start()
+        defer { Task { await server.stop() } }
+        let yaml = Self.manifests() + """
+
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: home, namespace: default, annotations: {cloud.google.com/backend-config: '{"default": "home-config"}'}}
+            spec: {ports: [{port: 80}]}
+            ---
+            apiVersion: cloud.google.com/v1
+            kind: BackendConfig
+            metadata: {name: home-config, namespace: default}
+            spec: {timeoutSec: 30}
+            """
+        try server.apply(yaml)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gce-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try yaml.write(to: directory.appendingPathComponent("gce.yaml"), atomically: true, encoding: .utf8)
+
+        let load = try await MigrationRun.readCluster(KubeConnection(server: server.url))
+        #expect(load.errors.isEmpty, "\(load.errors)")
+        let fromCluster = MigrationRun.migrate(load: load, from: "the cluster", gatewayClass: "archway", gatewayNamespace: nil, json: false, verify: false)
+        let fromFiles = MigrationRun.migrate(inputs: [directory.path], gatewayClass: "archway", gatewayNamespace: nil, json: false, verify: false)
+        #expect(fromCluster.stdout == fromFiles.stdout)
+        #expect(fromCluster.stdout.contains("statusCode: 302") && fromCluster.stdout.contains("backendRequest: 30s"))
     }
 }
