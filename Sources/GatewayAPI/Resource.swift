@@ -21,6 +21,7 @@ public enum Resource: Sendable, Equatable {
     /// GKE's FrontendConfig and BackendConfig, read for GCE Ingresses.
     case frontendConfig(FrontendConfig)
     case backendConfig(BackendConfig)
+    case ingressExtension(IngressExtension)
     case other(apiVersion: String, kind: String, metadata: ObjectMeta?)
 
     public var kind: String {
@@ -45,6 +46,7 @@ public enum Resource: Sendable, Equatable {
         case .ingressClass: "IngressClass"
         case .frontendConfig: "FrontendConfig"
         case .backendConfig: "BackendConfig"
+        case .ingressExtension(let r): r.kind
         case .other(_, let kind, _): kind
         }
     }
@@ -71,6 +73,7 @@ public enum Resource: Sendable, Equatable {
         case .ingressClass(let r): r.metadata
         case .frontendConfig(let r): r.metadata
         case .backendConfig(let r): r.metadata
+        case .ingressExtension(let r): r.metadata
         case .other(_, _, let metadata): metadata
         }
     }
@@ -81,7 +84,7 @@ public enum Resource: Sendable, Equatable {
 
     /// Cluster-scoped kinds keep an empty namespace; every other kind defaults to `default`, as kubectl does.
     static func isClusterScoped(kind: String) -> Bool {
-        ["GatewayClass", "Namespace", "IngressClass", "ClusterRole", "ClusterRoleBinding",
+        ["GatewayClass", "Namespace", "IngressClass", "KongClusterPlugin", "ClusterRole", "ClusterRoleBinding",
          "CustomResourceDefinition"].contains(kind)
     }
 }

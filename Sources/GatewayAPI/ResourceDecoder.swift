@@ -38,6 +38,10 @@ enum ResourceDecoder {
         case ("networking.k8s.io", "IngressClass"): return .ingressClass(try decoder.decode(from: node))
         case (FrontendConfig.group, "FrontendConfig"): return .frontendConfig(try decoder.decode(from: node))
         case (BackendConfig.group, "BackendConfig"): return .backendConfig(try decoder.decode(from: node))
+        case _ where IngressExtension.kinds.contains(IngressExtension.GroupKind(group: group, kind: kind)):
+            return .ingressExtension(IngressExtension(apiVersion: apiVersion, kind: kind,
+                                                      metadata: try decoder.decode(ObjectMeta.self, from: node["metadata"] ?? Node.mapping(Node.Mapping([]))),
+                                                      document: try decoder.decode(from: node)))
         default:
             if let problem = KnownKinds.problem(kind: kind, group: group) { throw FieldProblemError(field: "kind", message: problem) }
             let metadata = try? decoder.decode(ObjectMeta.self, from: node["metadata"] ?? Node.mapping(Node.Mapping([])))
@@ -82,6 +86,7 @@ extension Resource {
         case .ingressClass(var r): edit(&r.metadata); self = .ingressClass(r)
         case .frontendConfig(var r): edit(&r.metadata); self = .frontendConfig(r)
         case .backendConfig(var r): edit(&r.metadata); self = .backendConfig(r)
+        case .ingressExtension(var r): edit(&r.metadata); self = .ingressExtension(r)
         case .other(let apiVersion, let kind, var meta?):
             edit(&meta)
             self = .other(apiVersion: apiVersion, kind: kind, metadata: meta)

@@ -24,6 +24,8 @@ public struct ResourceSnapshot: Sendable {
     /// GKE's FrontendConfigs and BackendConfigs, which GCE Ingresses and their Services name.
     public private(set) var frontendConfigs: [NamespacedName: FrontendConfig] = [:]
     public private(set) var backendConfigs: [NamespacedName: BackendConfig] = [:]
+    /// KongPlugins, Traefik Middlewares…, by kind, then namespace/name (cluster-scoped ones under namespace "").
+    public private(set) var ingressExtensions: [String: [NamespacedName: IngressExtension]] = [:]
     private var namespaceLabels: [String: [String: String]] = [:]
 
     public init(_ resources: [Resource]) {
@@ -52,6 +54,7 @@ public struct ResourceSnapshot: Sendable {
             case .ingressClass(let r): ingressClasses.append(r)
             case .frontendConfig(let r): frontendConfigs[r.metadata.namespacedName] = r
             case .backendConfig(let r): backendConfigs[r.metadata.namespacedName] = r
+            case .ingressExtension(let r): ingressExtensions[r.kind, default: [:]][NamespacedName(r.metadata.namespace ?? "", r.metadata.name)] = r
             case .other: break
             }
         }

@@ -16,6 +16,9 @@ public struct AcceptedDifference: Sendable, Equatable, CustomStringConvertible {
         /// A PathPrefix matches whole segments where the controller's prefix (NGINX Ingress
         /// Controller's `location /tea`) is a string prefix that also matches "/teapot".
         case segmentPrefix(String)
+        /// The controller answered cleartext with a status of its own (Kong's 426), which no
+        /// Gateway API rule can give: the host has no cleartext route.
+        case cleartextRefused
     }
     public var ingress: NamespacedName
     public var host: String
@@ -30,7 +33,7 @@ public struct AcceptedDifference: Sendable, Equatable, CustomStringConvertible {
     var isAboutRewrite: Bool {
         switch kind {
         case .pathNotRewritten, .caseSensitive: true
-        case .prefixWithoutSlash, .segmentPrefix: false
+        case .prefixWithoutSlash, .segmentPrefix, .cleartextRefused: false
         }
     }
 }

@@ -63,17 +63,18 @@ extension IngressConverter {
     /// Every annotation of an Ingress with what the conversion did with it.
     /// `policyRoutes`: the HTTPRoutes the Ingress's edge policies attach to.
     /// `accepted`: what the conversion of this Ingress's paths knowingly loses.
-    /// `snapshot`: the input, for the IngressClasses and a GCE Ingress's FrontendConfig and BackendConfigs.
+    /// `snapshot`: the input, for the IngressClasses, KongPlugins and a GCE Ingress's FrontendConfig and BackendConfigs.
     static func report(_ ingress: Ingress, snapshot: ResourceSnapshot, policyRoutes: [String], accepted: [AcceptedDifference] = []) -> [AnnotationOutcome] {
-        let intent = IngressIntent(ingress, controller: IngressController.of(ingress, classes: snapshot.ingressClasses), snapshot: snapshot)
+        let intent = IngressIntent.reading(ingress, in: snapshot)
+        let kongPlugins = intent.kong.map { KongPluginUse.uses(ingress, annotations: $0, snapshot: snapshot) } ?? []
         let name = ingress.metadata.namespacedName
         return (ingress.metadata.annotations ?? [:]).keys.sorted().map { key in
-            AnnotationOutcome(ingress: name, key: key, verdict: verdict(key, value: ingress.annotation(key) ?? "", intent: intent, ingress: ingress,
+            AnnotationOutcome(ingress: name, key: key, verdict: verdict(key, value: ingress.annotation(key) ?? "", intent: intent, kongPlugins: kongPlugins, ingress: ingress,
                                                                         policyRoutes: policyRoutes, accepted: accepted))
         } + gceBackendConfigOutcomes(ingress, intent: intent)
     }
 
-    private static func verdict(_ key: String, value: String, intent: IngressIntent, ingress: Ingress, policyRoutes: [String],
+    private static func verdict(_ key: String, value: String, intent: IngressIntent, kongPlugins: [KongPluginUse], ingress: Ingress, policyRoutes: [String],
                                 accepted: [AcceptedDifference]) -> AnnotationOutcome.Verdict {
         let nginx = AnnotationCatalog.nginx, traefik = AnnotationCatalog.traefik
         if AnnotationCatalog.isBookkeeping(key) { return .bookkeeping }
@@ -96,6 +97,10 @@ extension IngressConverter {
             }
         }
         if let outcome = gceVerdict(key, value: value, intent: intent, ingress: ingress) { return outcome }
+        if key.hasPrefix(KongAnnotations.prefix) {
+            return EdgeAnnotations(ingress: ingress, controller: intent.controller)
+                .kongVerdict(String(key.dropFirst(KongAnnotations.prefix.count)), intent: intent, plugins: kongPlugins, routes: policyRoutes.count)
+        }
         if key.hasPrefix(NginxIncAnnotations.prefix) {
             return EdgeAnnotations(ingress: ingress, controller: intent.controller)
                 .nginxIncVerdict(String(key.dropFirst(NginxIncAnnotations.prefix.count)), intent: intent, routes: policyRoutes.count, accepted: accepted)
@@ -115,10 +120,16 @@ extension IngressConverter {
         switch name {
         case "ssl-redirect", "force-ssl-redirect":
             return .mapped  // an {route}-ssl-redirect HTTPRoute on the http listener (308)
+        case "permanent-redirect", "permanent-redirect-code" where ingress.annotation(nginx + "temporal-redirect") != nil:
+            return .notMapped("ignored: temporal-redirect is set too, and ingress-nginx reads it first")
         case "from-to-www-redirect", "permanent-redirect", "permanent-redirect-code", "temporal-redirect", "app-root",
              "use-regex", "upstream-vhost", "x-forwarded-prefix",
-             "canary", "canary-weight", "canary-weight-total", "canary-by-header", "canary-by-header-value":
+             "canary", "canary-weight", "canary-weight-total", "canary-by-header", "canary-by-header-value", "temporal-redirect-code":
             return .mapped
+        case "canary-by-header-pattern":
+            if ingress.annotation(nginx + "canary-by-header-value") != nil { return .notMapped("ignored: canary-by-header-value is set, and ingress-nginx then ignores the pattern") }
+            if ingress.annotation(nginx + "canary-by-header") == nil { return .notMapped("has no effect without canary-by-header") }
+            return .mapped  // a RegularExpression header match (".*(?:PATTERN).*": nginx searches the value), and "always"/"never" no longer mean anything
         case "canary-by-cookie":
             return .mapped  // a RegularExpression match on the Cookie header, for "always" and "never"
         case "ssl-passthrough":

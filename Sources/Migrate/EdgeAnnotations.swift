@@ -13,7 +13,7 @@ struct EdgeAnnotations {
     let controller: IngressController
 
     func value(_ name: String) -> String? {
-        guard controller != .nginxInc && controller != .gce else { return nil }
+        guard controller == .ingressNginx || controller == .traefik else { return nil }
         return ingress.annotation(IngressIntent.nginx + name)?.trimmingCharacters(in: .whitespaces)
     }
 

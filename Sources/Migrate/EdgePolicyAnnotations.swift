@@ -10,9 +10,10 @@ extension EdgeAnnotations {
     private var namespace: String { ingress.metadata.namespace ?? "default" }
 
     /// The policy documents; `routes` are the HTTPRoutes carrying the Ingress's backends.
-    func policies(routes: [String]) -> [Node] {
+    func policies(routes: [String], kongPlugins: [KongPluginUse] = []) -> [Node] {
         guard !routes.isEmpty else { return [] }
         let made = controller == .nginxInc ? [nginxIncRateLimit, nginxIncBodySize, nginxIncBasicAuth]
+            : controller == .kong ? kongPolicies(kongPlugins).map(Optional.some)
             : [rateLimit, ipAllowList, bodySize, basicAuth, forwardAuth]
         return made.compactMap { made in
             made.map { policy(kind: $0.kind, suffix: $0.kind.lowercased(), spec: $0.spec, routes: routes) }
@@ -115,7 +116,7 @@ extension EdgeAnnotations {
             if value("auth-type")?.lowercased() != "basic" { return .notMapped("only auth-type basic has an archway kind (BasicAuth)") }
             if value("auth-secret-type").map({ $0 != "auth-file" }) == true { return .notMapped("BasicAuth reads htpasswd lines (auth-file); turn the auth-map Secret into user:hash lines under the key auth") }
             guard basicAuthSecret != nil else { return .notMapped("auth-secret must be a Secret in the Ingress's namespace (a policy reads its own namespace)") }
-            return .partly("BasicAuth \(policy)basicauth reads the same Secret's auth key; only bcrypt ($2y$) and {SHA} lines verify, so re-hash apr1 (MD5) entries with htpasswd -B")
+            return .partly("BasicAuth \(policy)basicauth reads the same Secret's auth key; bcrypt, $apr1$, $1$, $5$, $6$, {SHA} and {SSHA} lines verify as in ingress-nginx, but plain-text, DES crypt and yescrypt lines do not (the policy's status names them): re-hash those with htpasswd -B")
         default:  // auth-url, auth-response-headers
             guard forwardAuth != nil else { return .notMapped("auth-url is not an http(s)://host[:port]/path URL") }
             return .partly("ForwardAuth \(policy)forwardauth; the auth service gets Authorization and Cookie (list more in requestHeaders) where ingress-nginx sent every request header, and a 401 is returned to the client as is")

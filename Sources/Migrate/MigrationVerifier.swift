@@ -68,7 +68,7 @@ public enum MigrationVerifier {
         // the IngressClasses, which say which controller's semantics the Ingress side reads, and GKE's
         // FrontendConfigs and BackendConfigs, which a GCE Ingress's reading needs.
         var shared = inputResources.filter {
-            switch $0 { case .service, .endpointSlice, .secret, .namespace, .configMap, .ingressClass, .frontendConfig, .backendConfig: true; default: false }
+            switch $0 { case .service, .endpointSlice, .secret, .namespace, .configMap, .ingressClass, .ingressExtension, .frontendConfig, .backendConfig: true; default: false }
         }
         // The generated manifests go through the same loader `serve` uses, as they are: their own
         // GatewayClass included, so output that `serve` would not attach is caught here too.
@@ -129,6 +129,8 @@ public enum MigrationVerifier {
             var respelled = probe
             respelled.path = prefix + bare.dropFirst(prefix.count) + (query.map { "?" + $0 } ?? "")
             return Outcome(gatewayTable, respelled).text == ingress.text
+        case .cleartextRefused:
+            return fromThisPath && ingress.text == "426 from the gateway" && gateway.text == "404 (no route)"
         case .segmentPrefix(let prefix):
             // The probe continues the prefix inside a segment: only the string prefix takes it.
             let bare = PathRules.split(probe.path).path

@@ -20,6 +20,8 @@ struct RoutePlan {
     var policies: [Node] = []
     /// The HTTPRoutes that carry the Ingress's backends: what its edge policies attach to.
     var backendRoutes: [String] = []
+    /// The KongPlugins a Kong Ingress names, read.
+    let kongPlugins: [KongPluginUse]
     private var namespace: String { ingress.metadata.namespace ?? "default" }
 
     init(ingress: Ingress, gateway: String, gatewayNamespace: String, snapshot: ResourceSnapshot, neighbours: [Ingress]) {
@@ -29,7 +31,8 @@ struct RoutePlan {
         self.gateway = gateway
         self.gatewayNamespace = gatewayNamespace
         self.snapshot = snapshot
-        self.intent = IngressIntent(ingress, controller: IngressController.of(ingress, classes: snapshot.ingressClasses), snapshot: snapshot)
+        self.intent = IngressIntent.reading(ingress, in: snapshot)
+        self.kongPlugins = intent.kong.map { KongPluginUse.uses(ingress, annotations: $0, snapshot: snapshot) } ?? []
     }
 
     private func parent(_ section: String) -> Node {
@@ -44,7 +47,7 @@ struct RoutePlan {
             ("metadata", Manifest.metadata(name: name, namespace: namespace)),
             ("spec", Manifest.map([
                 ("parentRefs", Manifest.seq(parents.map(parent))),
-                ("hostnames", host == "*" ? nil : Manifest.seq([Manifest.str(host)])),
+                ("hostnames", host == "*" ? nil : Manifest.seq(([host] + (intent.kong?.hostAliases ?? [])).map(Manifest.str))),
                 ("rules", Manifest.seq(rules)),
             ])),
         ])
@@ -77,7 +80,7 @@ struct RoutePlan {
             var parents: [String] = []
             let secret = tlsSecret(host: host, traefik: traefik || intent.gce != nil)
             let hasTLS = tlsHosts.contains(host) || secret != nil
-            if let secret, entrypoints != "web" {
+            if let secret, entrypoints != "web", intent.kong?.httpOnly != true {
                 parents += (nginxInc?.listenPortsSSL ?? [443]).map { gateway.addHTTPS(host: host, secret: secret, port: $0) }
             }
             // ingress-nginx redirects TLS hosts to HTTPS by default; Traefik never does unless told (a middleware).
@@ -91,6 +94,13 @@ struct RoutePlan {
                 // app-root answers before any location, in cleartext too (keeping the scheme).
                 documents.append(route(kind: "HTTPRoute", name: name + "-ssl-redirect", host: host, parents: httpParents,
                                        rules: appRootRule().map { [$0, rule] } ?? [rule]))
+            } else if let kong = intent.kong, kong.httpsOnly {
+                // Kong answers cleartext with 426, which no Gateway API rule can: no cleartext route at all.
+                for path in paths {
+                    let difference = AcceptedDifference(ingress: ingress.metadata.namespacedName, host: host, path: path.path ?? "/", kind: .cleartextRefused,
+                                                        why: "Kong answered cleartext requests with 426 Upgrade Required; the Gateway has no cleartext route for them, so they get 404 (set konghq.com/https-redirect-status-code to 301, 302, 307 or 308 for a redirect instead)")
+                    if !accepted.contains(difference) { accepted.append(difference) }
+                }
             } else if entrypoints != "websecure" {
                 parents.insert(contentsOf: httpParents, at: 0)
             }
@@ -125,7 +135,7 @@ struct RoutePlan {
                                    rules: [Manifest.map([("backendRefs", Manifest.seq([ref]))])]))
             backendRoutes.append("\(ingress.metadata.name)-default-backend")
         }
-        policies += EdgeAnnotations(ingress: ingress, controller: intent.controller).policies(routes: backendRoutes)
+        policies += EdgeAnnotations(ingress: ingress, controller: intent.controller).policies(routes: backendRoutes, kongPlugins: kongPlugins)
         policies += intent.gce?.healthCheckPolicies(namespace: namespace) ?? []
     }
 
@@ -145,10 +155,14 @@ struct RoutePlan {
         let conversions = paths.map { path in
             nginx.isRegex(host: host)
                 ? PathConversion(matches: nginx.patterns(host: host, path: path, intent: intent).map { .regex(NginxLocations.locationRegex($0)) })
-                : PathConversion.plain(path.path ?? "/", type: path.pathType)
+                : intent.nginxInc.map { PathConversion.nginxInc(path, $0) }
+                ?? intent.kong.map { PathConversion.kong(path, $0) }
+                ?? PathConversion.plain(path.path ?? "/", type: path.pathType)
         }
         let fallback = hostDefaultBackend(host).map { _ in [Manifest.map([("path", pathMatch("PathPrefix", "/"))])] } ?? []
-        return conversions.flatMap(matchNodes) + fallback
+        let matches = conversions.flatMap(matchNodes)
+        // Kong redirects only requests its route matches: with their methods and headers.
+        return (intent.kong.map { $0.expand(matches) } ?? matches) + fallback
     }
 
     /// Each path with what it becomes, in the order its rules must have: nginx's order on a host in
@@ -160,6 +174,7 @@ struct RoutePlan {
         return ordered.map { index in
             let conversion: PathConversion = plan?.conversion(name, path: index)
                 ?? intent.nginxInc.map { PathConversion.nginxInc(paths[index], $0) }
+                ?? intent.kong.map { PathConversion.kong(paths[index], $0) }
                 ?? intent.gce.map { _ in PathConversion.gce(paths[index], exactPaths: GCEAnnotations.exactPaths(paths)) }
                 ?? PathConversion.plain(paths[index].path ?? "/", type: paths[index].pathType)
             for (kind, why) in conversion.accepted {
@@ -176,7 +191,7 @@ struct RoutePlan {
         let edge = EdgeAnnotations(ingress: ingress, controller: intent.controller)
         if let appRoot = appRootRule() { rules.append(appRoot) }
         for (path, conversion) in conversions(host: host, paths: paths) {
-            let matches = matchNodes(conversion)
+            let matches = intent.kong.map { $0.expand(matchNodes(conversion)) } ?? matchNodes(conversion)
             var filters: [Node] = []
             if let prefix = intent.xForwardedPrefix {
                 filters.append(Manifest.map([("type", Manifest.str("RequestHeaderModifier")), ("requestHeaderModifier", Manifest.map([
@@ -185,9 +200,12 @@ struct RoutePlan {
             }
             if let cors = edge.corsFilter { filters.append(cors) }
             if let nginxInc = intent.nginxInc { filters += nginxInc.filterNodes(secure: secure) }
-            if conversion.rewrite != nil || intent.upstreamVhost != nil {
+            filters += kongPlugins.compactMap(\.corsFilter)
+            // Kong's preserve-host "false" sends the upstream's name as Host.
+            let upstreamHost = intent.upstreamVhost ?? (intent.kong?.preserveHost == false ? path.backend.service.map { "\($0.name).\(namespace).svc" } : nil)
+            if conversion.rewrite != nil || upstreamHost != nil {
                 filters.append(Manifest.map([("type", Manifest.str("URLRewrite")), ("urlRewrite", Manifest.map([
-                    ("hostname", intent.upstreamVhost.map(Manifest.str)), ("path", conversion.rewrite.map(rewriteNode)),
+                    ("hostname", upstreamHost.map(Manifest.str)), ("path", conversion.rewrite.map(rewriteNode)),
                 ]))]))
             }
             if let fixed = intent.fixedRedirect {
@@ -225,10 +243,8 @@ struct RoutePlan {
             if let (settings, canaryPath) = canary {
                 // ingress-nginx asks the header, then the cookie, then the weight.
                 if let header = settings.header {
-                    let cases: [(String, Ingress.Backend)] = settings.headerValue.map { [($0, canaryPath.backend)] }
-                        ?? [("always", canaryPath.backend), ("never", path.backend)]
-                    for (value, backend) in cases {
-                        rules.append(rule(withHeader(header, value, regex: false), [backendRef(backend, weight: nil)]))
+                    for (value, regex, toCanary) in settings.headerCases {
+                        rules.append(rule(withHeader(header, value, regex: regex), [backendRef(toCanary ? canaryPath.backend : path.backend, weight: nil)]))
                     }
                 }
                 for (value, backend) in [("always", canaryPath.backend), ("never", path.backend)] {
@@ -241,7 +257,12 @@ struct RoutePlan {
                     continue
                 }
             }
-            rules.append(rule(matches, [backendRef(path.backend, weight: nil)]))
+            if case .prefixMatch = conversion.rewrite, matches.count > 1 {
+                // ReplacePrefixMatch takes a rule with one match: Kong's method and header combinations get a rule each.
+                rules += matches.map { rule([$0], [backendRef(path.backend, weight: nil)]) }
+            } else {
+                rules.append(rule(matches, [backendRef(path.backend, weight: nil)]))
+            }
         }
         if let fallback = hostDefaultBackend(host) {
             rules.append(Manifest.map([("matches", Manifest.seq([Manifest.map([("path", pathMatch("PathPrefix", "/"))])])),

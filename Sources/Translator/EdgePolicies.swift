@@ -161,8 +161,9 @@ extension Translator {
             for line in text.split(whereSeparator: \.isNewline) where !line.hasPrefix("#") && !line.allSatisfy(\.isWhitespace) {
                 guard let colon = line.firstIndex(of: ":") else { unreadable.append("a line without user:hash"); continue }
                 let user = String(line[..<colon]), hash = String(line[line.index(after: colon)...]).trimmingCharacters(in: .whitespaces)
-                guard hash.hasPrefix("$2a$") || hash.hasPrefix("$2b$") || hash.hasPrefix("$2y$") || hash.hasPrefix("{SHA}") else {
-                    unreadable.append("user \(user): only bcrypt ($2y$) and {SHA} hashes are supported")
+                // A line archway cannot check is named here, not left to answer 401 to the right password.
+                if case .failure(let why) = HtpasswdFormat.classify(hash) {
+                    unreadable.append("user \(user): \(why)")
                     continue
                 }
                 users[user] = hash

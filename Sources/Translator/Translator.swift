@@ -79,7 +79,7 @@ public struct Translator: Sendable {
             if taken.isEmpty {
                 lowerIngresses(served, serving: serving, snapshot: snapshot, builder: &builder)
                 for ingress in served {
-                    let intent = IngressIntent(ingress, controller: IngressController.of(ingress, classes: snapshot.ingressClasses))
+                    let intent = IngressIntent.reading(ingress, in: snapshot)
                     var caveats: [String] = []
                     if let value = intent.unservedBackendProtocol {
                         caveats.append("backend-protocol \(value) is not spoken by the side-by-side serving (it sends cleartext HTTP/1.1): "

@@ -1,7 +1,7 @@
 import Foundation
 import NIOConcurrencyHelpers
 
-/// Real clients and tools the protocol tests drive: curl, openssl. `.ci/run` installs them.
+/// Real clients and tools the protocol tests drive: curl, openssl, dig, htpasswd, mkpasswd. `.ci/run` installs them.
 enum ExternalTool {
     struct Output {
         var status: Int32
@@ -42,6 +42,13 @@ enum ExternalTool {
     static func curlOffThePool(_ arguments: [String]) async throws -> (status: Int32, body: String, writeOut: String, stderr: String) {
         try await withCheckedThrowingContinuation { continuation in
             Thread.detachNewThread { continuation.resume(with: Result { try curl(arguments) }) }
+        }
+    }
+
+    /// `run` on a thread of its own, for the same reason as `curlOffThePool` (dig, a Python client).
+    static func runOffThePool(_ tool: String, _ arguments: [String]) async throws -> Output {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(with: Result { try run(tool, arguments) }) }
         }
     }
 

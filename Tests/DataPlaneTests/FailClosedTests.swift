@@ -150,7 +150,7 @@ struct FailClosedTests {
         let fixed = Self.configuration(backendPort: harness.backendPorts["api"]!)
             .replacingOccurrences(of: "secretRef: {name: no-such-secret}", with: "secretRef: {name: present}")
             .replacingOccurrences(of: "jwks: {secretRef: {name: present}}", with: "jwks: {secretRef: {name: no-such-secret}}")
-            + "---\napiVersion: v1\nkind: Secret\nmetadata: {name: present}\nstringData: {users: \"alice:{SHA}x\", key: k}\n"
+            + "---\napiVersion: v1\nkind: Secret\nmetadata: {name: present}\nstringData: {users: \"alice:{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=\", key: k}\n"
         let generation = await harness.runtime.generation
         try harness.write("gw.yaml", fixed)
         try await harness.waitForGeneration(atLeast: generation + 1)
@@ -186,8 +186,8 @@ struct FailClosedTests {
         #expect(message.contains("could not be read") && message.contains("spec.secretRef"), "\(message)")
     }
 
-    /// htpasswd's formats: `-B` writes `$2y$` bcrypt, which must verify; `-c`'s default `$apr1$` is
-    /// not understood, so its route is refused rather than opened. Refusals name no policy.
+    /// htpasswd's formats: `-B` writes `$2y$` bcrypt, which must verify; traditional DES crypt is not
+    /// supported, so its route is refused rather than opened. Refusals name no policy.
     @Test(arguments: [true, false]) func htpasswdHashesAndGenericBodies(fastLane: Bool) async throws {
         let harness = GatewayHarness()
         harness.fastLane = fastLane
@@ -210,7 +210,7 @@ struct FailClosedTests {
             apiVersion: v1
             kind: Secret
             metadata: {name: legacy-users}
-            stringData: {auth: "alice:$apr1$Cb7pMu2P$P6ENtAzK/4qX2zSLyt0fT/"}
+            stringData: {auth: "alice:abhWCwoTZY2c6"}
             ---
             apiVersion: archway.dev/v1alpha1
             kind: BasicAuth
@@ -232,7 +232,7 @@ struct FailClosedTests {
         #expect(wrong.status == 401)
         #expect(!wrong.text.contains("default/modern") && !wrong.text.contains("BasicAuth"), "the body names the policy: \(wrong.text)")
         #expect(try await harness.send("/legacy", host: "edge.example.com", headers: basic("s3cret")).status == 500,
-                "an $apr1$ user is refused, never let through")
+                "a DES crypt user (`mkpasswd -m des -S ab s3cret`) is refused, never let through")
         #expect(try await harness.send("/legacy", host: "edge.example.com").status == 500)
 
         await harness.stop()

@@ -34,14 +34,19 @@ extension VerifiedCache where Key == SHA256Digest {
     }
 }
 
-/// htpasswd users: bcrypt (`$2y$`, `$2a$`, `$2b$`) and `{SHA}`. bcrypt is slow by design, so a first
-/// check of a password runs on the thread pool and its outcome is cached; the event loop never hashes.
+/// htpasswd users, in every format `HtpasswdFormat` accepts. {SHA} and {SSHA} are one SHA-1 and are
+/// checked on the event loop; bcrypt, MD5-crypt and SHA-crypt are slow by design, so a first check of
+/// a password runs on the thread pool and its outcome is cached: the event loop never runs them.
 final class BasicAuthGuard: EdgeGuard {
     private let spec: BasicAuthRule
+    /// Each user's hash with its format, classified once here rather than on every request. The
+    /// translator admits only lines that classify; one that did not would be missing here and refused.
+    private let users: [String: (hash: String, format: HtpasswdFormat)]
     private let verified = VerifiedCache<SHA256Digest, Bool>(limit: 4096)
 
     init(_ spec: BasicAuthRule) {
         self.spec = spec
+        users = spec.users.compactMapValues { hash in (try? HtpasswdFormat.classify(hash).get()).map { (hash, $0) } }
     }
 
     func check(_ request: EdgeRequest) -> EdgeDecision {
@@ -51,24 +56,53 @@ final class BasicAuthGuard: EdgeGuard {
             return refuse("credentials required")
         }
         let user = String(credentials[..<colon]), password = String(credentials[credentials.index(after: colon)...])
-        guard let hash = spec.users[user] else { return refuse("unknown user or wrong password") }
-        if hash.hasPrefix("{SHA}") {
-            let digest = Data(Insecure.SHA1.hash(data: Data(password.utf8))).base64EncodedString()
-            return Self.constantTimeEqual(digest, String(hash.dropFirst(5))) ? pass(user) : refuse("unknown user or wrong password")
-        }
-        let key = VerifiedCache<SHA256Digest, Bool>.key(user, password, hash)
-        if let known = verified[key] { return known ? pass(user) : refuse("unknown user or wrong password") }
-        return .later { [self] resume in
-            NIOThreadPool.singleton.submit { _ in
-                let ok = Bcrypt.verify(password, hash: Self.bcryptVerifiable(hash))
-                self.verified[key] = ok
-                resume(ok ? self.pass(user) : self.refuse("unknown user or wrong password"))
+        guard let entry = users[user] else { return refuse("unknown user or wrong password") }
+        let (hash, format) = entry
+        switch format {
+        case .sha1, .saltedSHA1:
+            return Self.verify(password, hash: hash, format: format) ? pass(user) : refuse("unknown user or wrong password")
+        case .bcrypt, .apacheMD5, .md5Crypt, .sha256Crypt, .sha512Crypt:
+            let key = VerifiedCache<SHA256Digest, Bool>.key(user, password, hash)
+            if let known = verified[key] { return known ? pass(user) : refuse("unknown user or wrong password") }
+            return .later { [self] resume in
+                NIOThreadPool.singleton.submit { _ in
+                    let ok = Self.verify(password, hash: hash, format: format)
+                    self.verified[key] = ok
+                    resume(ok ? self.pass(user) : self.refuse("unknown user or wrong password"))
+                }
             }
         }
     }
 
+    /// Whether `password` matches `hash`. The crypt formats recompute the whole stored string, so one
+    /// constant-time comparison of the two strings decides.
+    static func verify(_ password: String, hash: String, format: HtpasswdFormat) -> Bool {
+        switch format {
+        case .bcrypt:
+            return Bcrypt.verify(password, hash: bcryptVerifiable(hash))
+        case .apacheMD5:
+            return HtpasswdHash.md5Crypt(password: password, stored: hash, magic: "$apr1$").map { constantTimeEqual($0, hash) } ?? false
+        case .md5Crypt:
+            return HtpasswdHash.md5Crypt(password: password, stored: hash, magic: "$1$").map { constantTimeEqual($0, hash) } ?? false
+        case .sha256Crypt:
+            return HtpasswdHash.shaCrypt(password: password, stored: hash, variant: .sha256).map { constantTimeEqual($0, hash) } ?? false
+        case .sha512Crypt:
+            return HtpasswdHash.shaCrypt(password: password, stored: hash, variant: .sha512).map { constantTimeEqual($0, hash) } ?? false
+        case .sha1:
+            let digest = Data(Insecure.SHA1.hash(data: Data(password.utf8))).base64EncodedString()
+            return constantTimeEqual(digest, String(hash.dropFirst(5)))
+        case .saltedSHA1:
+            // base64(SHA-1(password + salt) + salt): the salt is whatever follows the 20-byte digest.
+            guard let stored = Data(base64Encoded: String(hash.dropFirst(6))), stored.count > 20 else { return false }
+            let salt = stored.dropFirst(20)
+            let digest = Data(Insecure.SHA1.hash(data: Data(password.utf8) + salt))
+            return constantTimeEqual(digest.base64EncodedString(), Data(stored.prefix(20)).base64EncodedString())
+        }
+    }
+
     /// `$2y$` (what `htpasswd -B` writes) is the same algorithm as `$2b$`, but the OpenBSD code behind
-    /// `Bcrypt.verify` only knows the latter's name: without this every password of such a user fails.
+    /// `Bcrypt.verify` knows only `$2a$` and `$2b$` and rejects `$2y$` as malformed: without this every
+    /// password of such a user fails, at any cost (the 401 once reported for `htpasswd -nbB`'s `$2y$05$`).
     static func bcryptVerifiable(_ hash: String) -> String {
         hash.hasPrefix("$2y$") ? "$2b$" + hash.dropFirst(4) : hash
     }

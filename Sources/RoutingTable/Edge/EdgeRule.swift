@@ -122,7 +122,7 @@ public struct BodySizeRule: Sendable, Codable, Equatable, Hashable {
 public struct BasicAuthRule: Sendable, Codable, Equatable, Hashable {
     public var policy: String
     public var realm: String
-    /// User name to htpasswd hash (`$2y$...` bcrypt or `{SHA}...`).
+    /// User name to htpasswd hash, in one of the formats `HtpasswdFormat` accepts.
     public var users: [String: String]
     public var stripAuthorization: Bool
     public init(policy: String, realm: String, users: [String: String], stripAuthorization: Bool) {

@@ -9,6 +9,8 @@ public enum IngressController: String, Sendable, Equatable, CaseIterable {
     /// F5 NGINX Ingress Controller (`nginx.org/*`).
     case nginxInc = "nginx-inc"
     case traefik
+    /// Kong Ingress Controller (`konghq.com/*`).
+    case kong
     /// GKE's Ingress controller (ingress-gce): a Google Cloud load balancer per Ingress.
     case gce
 
@@ -17,6 +19,7 @@ public enum IngressController: String, Sendable, Equatable, CaseIterable {
         "k8s.io/ingress-nginx": .ingressNginx,
         "nginx.org/ingress-controller": .nginxInc,
         "traefik.io/ingress-controller": .traefik,
+        "ingress-controllers.konghq.com/kong": .kong,
         "k8s.io/ingress-gce": .gce,
     ]
 
@@ -26,6 +29,7 @@ public enum IngressController: String, Sendable, Equatable, CaseIterable {
         case .ingressNginx: "nginx.ingress.kubernetes.io/"
         case .nginxInc: "nginx.org/"
         case .traefik: "traefik.ingress.kubernetes.io/"
+        case .kong: "konghq.com/"
         case .gce: "ingress.gcp.kubernetes.io/"
         }
     }
@@ -36,6 +40,7 @@ public enum IngressController: String, Sendable, Equatable, CaseIterable {
         case .ingressNginx: "ingress-nginx (k8s.io/ingress-nginx)"
         case .nginxInc: "F5 NGINX Ingress Controller (nginx.org/ingress-controller)"
         case .traefik: "Traefik (traefik.io/ingress-controller)"
+        case .kong: "Kong Ingress Controller (ingress-controllers.konghq.com/kong)"
         case .gce: "GCE / GKE Ingress (k8s.io/ingress-gce)"
         }
     }
@@ -56,6 +61,7 @@ public enum IngressController: String, Sendable, Equatable, CaseIterable {
         let prefixed = allCases.filter { controller in keys.contains { $0.hasPrefix(controller.annotationPrefix) } }
         if prefixed.count == 1 { return prefixed[0] }
         if className == "traefik" { return .traefik }
+        if className == "kong" { return .kong }
         return .ingressNginx
     }
 }

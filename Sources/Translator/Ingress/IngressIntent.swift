@@ -11,7 +11,18 @@ public struct IngressIntent: Sendable, Equatable {
         public var weightTotal: Int
         public var header: String?
         public var headerValue: String?
+        /// A PCRE that the header's value is searched with (ignored when headerValue is set).
+        public var headerPattern: String?
         public var cookie: String?
+
+        /// The header cases in ingress-nginx's order: the exact value, else the pattern (a search,
+        /// as Lua's ngx.re.match does, said as a whole-value match), else "always" and "never".
+        /// `canary`: true when the case sends to the canary.
+        public var headerCases: [(value: String, regex: Bool, canary: Bool)] {
+            if let headerValue { return [(headerValue, false, true)] }
+            if let headerPattern { return [(".*(?:" + headerPattern + ").*", true, true)] }
+            return [("always", false, true), ("never", false, false)]
+        }
 
         /// canary-by-cookie as a match on the Cookie header: the cookie (its name compared without
         /// case, as nginx's $cookie_ variables do) set to `value`, "always" or "never"; nil without one.
@@ -50,6 +61,8 @@ public struct IngressIntent: Sendable, Equatable {
     public var controller: IngressController
     /// `nginx.org/*`, for an Ingress of F5 NGINX Ingress Controller.
     public var nginxInc: NginxIncAnnotations?
+    /// `konghq.com/*`, for an Ingress of Kong Ingress Controller.
+    public var kong: KongAnnotations?
     /// GKE's annotations and the FrontendConfig / BackendConfigs they name, for a GCE Ingress.
     public var gce: GCEAnnotations?
 
@@ -72,16 +85,25 @@ public struct IngressIntent: Sendable, Equatable {
             accessControl = NginxIncAnnotations.accessControlKeys.map { NginxIncAnnotations.prefix + $0 }.filter { ingress.annotation($0) != nil }
             return
         }
+        if self.controller == .kong {
+            let kong = KongAnnotations(ingress)
+            self.kong = kong
+            // Kong never redirects on its own; `protocols: https` with a redirect code does.
+            sslRedirect = false
+            forceSSLRedirect = kong.httpsOnly && kong.redirectCode != nil
+            return
+        }
         func value(_ key: String) -> String? { ingress.annotation(Self.nginx + key)?.trimmingSpaces }
         func flag(_ key: String) -> Bool? { value(key).map { $0.lowercased() == "true" } }
         sslRedirect = flag("ssl-redirect")
         forceSSLRedirect = flag("force-ssl-redirect") ?? false
         rewriteTarget = value("rewrite-target")
         useRegex = flag("use-regex") ?? false
-        if let url = value("permanent-redirect") {
+        // ingress-nginx reads temporal-redirect first: with both set, the temporal one wins.
+        if let url = value("temporal-redirect") {
+            fixedRedirect = FixedRedirect(url: url, statusCode: value("temporal-redirect-code").flatMap { Int($0) } ?? 302)
+        } else if let url = value("permanent-redirect") {
             fixedRedirect = FixedRedirect(url: url, statusCode: value("permanent-redirect-code").flatMap { Int($0) } ?? 301)
-        } else if let url = value("temporal-redirect") {
-            fixedRedirect = FixedRedirect(url: url, statusCode: 302)
         }
         appRoot = value("app-root")
         upstreamVhost = value("upstream-vhost")
@@ -91,6 +113,7 @@ public struct IngressIntent: Sendable, Equatable {
             canary = Canary(weight: value("canary-weight").flatMap { Int($0) },
                             weightTotal: value("canary-weight-total").flatMap { Int($0) } ?? 100,
                             header: value("canary-by-header"), headerValue: value("canary-by-header-value"),
+                            headerPattern: value("canary-by-header-pattern"),
                             cookie: value("canary-by-cookie"))
         }
         backendProtocol = value("backend-protocol")?.uppercased()
@@ -107,8 +130,26 @@ public struct IngressIntent: Sendable, Equatable {
     }
 
     /// The status code that sends a cleartext request of a TLS host to https: ingress-nginx answers
-    /// 308, NGINX Ingress Controller 301, GCE the FrontendConfig's code.
-    public var httpsRedirectCode: Int { gce?.redirectCode ?? (controller == .nginxInc ? 301 : 308) }
+    /// 308, NGINX Ingress Controller 301, Kong and GCE the code they are told.
+    public var httpsRedirectCode: Int { gce?.redirectCode ?? kong?.redirectCode ?? (controller == .nginxInc ? 301 : 308) }
+
+    /// The intent as the Ingress's controller reads it, with what only the snapshot knows: the
+    /// IngressClass that names the controller, which KongPlugins decide access, and a GCE
+    /// Ingress's FrontendConfig and BackendConfigs.
+    public static func reading(_ ingress: Ingress, in snapshot: ResourceSnapshot) -> IngressIntent {
+        var intent = IngressIntent(ingress, controller: IngressController.of(ingress, classes: snapshot.ingressClasses), snapshot: snapshot)
+        if let kong = intent.kong {
+            let namespace = ingress.metadata.namespace ?? "default"
+            intent.accessControl = kong.plugins.filter { name in
+                // A plugin that is not in the input cannot be told harmless: refused, failing closed.
+                let found = snapshot.ingressExtensions["KongPlugin"]?[NamespacedName(namespace, name)]
+                    ?? snapshot.ingressExtensions["KongClusterPlugin"]?[NamespacedName("", name)]
+                let plugin = found?["plugin"]?.text
+                return plugin.map(KongAnnotations.accessPlugins.contains) ?? true
+            }.map { "\(KongAnnotations.prefix)plugins: \($0)" }
+        }
+        return intent
+    }
 
     /// Whether a path's backend is spoken to with gRPC (HTTP/2 with prior knowledge).
     public func speaksGRPC(_ backend: Ingress.Backend) -> Bool {

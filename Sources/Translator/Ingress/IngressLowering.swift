@@ -154,13 +154,17 @@ extension Translator {
     /// (vhost, entry) pairs one Ingress contributes on one port.
     private func entries(of ingress: Ingress, canaries: [Ingress], secure: Bool, tlsHosts: Set<String>, nginx: NginxLocations,
                          snapshot: ResourceSnapshot, clusters: inout [String: ClusterSource]) -> [(String, IngressEntry)] {
-        let intent = IngressIntent(ingress, controller: IngressController.of(ingress, classes: snapshot.ingressClasses), snapshot: snapshot)
+        let intent = IngressIntent.reading(ingress, in: snapshot)
         let namespace = ingress.metadata.namespace ?? "default"
         let name = "\(namespace)/\(ingress.metadata.name)"
         var result: [(String, IngressEntry)] = []
         func origin(_ rule: Int, _ match: Int) -> RouteOrigin {
             RouteOrigin(namespace: namespace, name: ingress.metadata.name, rule: rule, match: match, gatewayNamespace: "", gatewayName: "ingress")
         }
+        let kongPlugins = intent.kong.map { KongPluginUse.uses(ingress, annotations: $0, snapshot: snapshot) } ?? []
+        // Kong `protocols: http`: no TLS route; `protocols: https` without a redirect code: cleartext gets 426.
+        if secure && intent.kong?.httpOnly == true { return [] }
+        let refusesCleartext = !secure && intent.kong.map { $0.httpsOnly && $0.redirectCode == nil } ?? false
         for (ruleIndex, (host, paths)) in ingress.hostRules.enumerated() {
             let redirectToHTTPS = !secure && (intent.forceSSLRedirect || (tlsHosts.contains(host) && intent.sslRedirect != false))
             let httpsRedirect = Redirect(scheme: "https", hostname: nil, port: nil, path: nil, statusCode: intent.httpsRedirectCode)
@@ -183,7 +187,9 @@ extension Translator {
             for (pathIndex, path) in paths.enumerated() {
                 let value = path.path ?? "/"
                 // One match per nginx location the path becomes, each in its own place in nginx's order.
-                let locations: [(match: HTTPMatch, order: IngressOrder)] = intent.nginxInc.map {
+                let locations: [(match: HTTPMatch, order: IngressOrder)] = intent.kong.map {
+                    Self.kongLocations(path, annotations: $0, ingress: name, index: ruleIndex * 1000 + pathIndex)
+                } ?? intent.nginxInc.map {
                     [Self.nginxIncLocation(path, annotations: $0, ingress: name, index: ruleIndex * 1000 + pathIndex)]
                 } ?? intent.gce.map { _ in Self.gceLocations(path, ingress: name, index: ruleIndex * 1000 + pathIndex) } ?? (regexMode
                     ? nginx.patterns(host: host, path: path, intent: intent).map { pattern in
@@ -194,10 +200,13 @@ extension Translator {
                         IngressOrder(length: value.count, typeRank: path.pathType == .Exact ? 0 : path.pathType == .Prefix ? 1 : 2,
                                      ingress: name, index: ruleIndex * 1000 + pathIndex))])
                 let filters = redirectToHTTPS || intent.fixedRedirect != nil ? []
-                    : intent.nginxInc.map { Self.nginxIncFilters($0, path: path, secure: secure) }
+                    : intent.kong.map { Self.kongFilters($0, plugins: kongPlugins, path: path, namespace: namespace) }
+                    ?? intent.nginxInc.map { Self.nginxIncFilters($0, path: path, secure: secure) }
                     ?? Self.ingressFilters(intent, pathValue: value, regexMode: regexMode)
                 var cases: [(ValueMatch?, RouteAction)] = []
-                if redirectToHTTPS {
+                if refusesCleartext {
+                    cases = [(nil, .direct(status: 426, reason: "Kong answers cleartext with 426 Upgrade Required on a protocols: https route"))]
+                } else if redirectToHTTPS {
                     cases = [(nil, .redirect(httpsRedirect))]
                 } else if let fixed = intent.fixedRedirect {
                     let url = RedirectURL(fixed.url)
@@ -222,7 +231,8 @@ extension Translator {
                     for (patternIndex, location) in locations.enumerated() {
                         var order = location.order
                         order.variant = condition == nil ? cases.count : variant
-                        let match = HTTPMatch(path: location.match.path, headers: condition.map { [$0] } ?? [])
+                        var match = location.match
+                        if let condition { match.headers.append(condition) }
                         let code = pathIndex * 100 + (condition == nil ? patternIndex : 10 + variant * 2 + patternIndex)
                         result.append((host, IngressEntry(order: order, entry: HTTPRouteEntry(origin: origin(ruleIndex, code), match: match,
                                                                                              filters: filters, action: action))))
@@ -244,6 +254,10 @@ extension Translator {
                                                   entry: HTTPRouteEntry(origin: origin(-1, 0), match: HTTPMatch(path: .prefix("")),
                                                                         filters: [], action: action))))
             }
+        }
+        // Kong host-aliases: the same routes under more hostnames.
+        for alias in intent.kong?.hostAliases ?? [] {
+            result += result.filter { $0.0 != "*" }.map { (alias, $0.1) }
         }
         result += Self.gceRedirectEverything(ingress, intent: intent, secure: secure)
         Self.applyGCEBackendConfigs(&result, of: ingress, intent: intent)
@@ -274,9 +288,9 @@ extension Translator {
         let canaryBackend = ingressBackend(canaryPath.backend, namespace: namespace, intent: canaryIntent, snapshot: snapshot, clusters: &clusters)
         var cases: [(ValueMatch?, RouteAction)] = []
         if let header = settings.header?.lowercased() {
-            let values: [(String, WeightedBackend)] = settings.headerValue.map { [($0, canaryBackend)] }
-                ?? [("always", canaryBackend), ("never", mainBackend)]
-            cases += values.map { (ValueMatch(name: header, kind: .exact, value: $0.0), .forward([$0.1])) }
+            cases += settings.headerCases.map { value, regex, toCanary in
+                (ValueMatch(name: header, kind: regex ? .regularExpression : .exact, value: value), .forward([toCanary ? canaryBackend : mainBackend]))
+            }
         }
         if settings.cookie != nil {
             cases += [("always", canaryBackend), ("never", mainBackend)].map { value, backend in

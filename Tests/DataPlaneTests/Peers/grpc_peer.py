@@ -6,6 +6,11 @@ client PORT HOST   calls through 127.0.0.1:PORT with :authority HOST and prints 
 say PORT HOST      one unary echo.Echo/Say call; prints the reply
 headers PORT HOST NAME=VALUE...
                    one echo.Echo/Headers call with that metadata; prints the metadata the server saw (JSON)
+unary PORT HOST /SERVICE/METHOD
+                   one call with an empty message; prints {"reply": ...} or {"code": ..., "details": ...}
+The server also serves the service upstream's conformance routes name,
+gateway_api_conformance.echo_basic.grpcecho.GrpcEcho/{Echo,EchoTwo}, replying with its NAME (raw bytes,
+not upstream's protobuf messages: the routes match on the method path only).
 """
 import json
 import sys
@@ -43,7 +48,13 @@ def serve(port, name, cert=None, key=None):
         "Headers": grpc.unary_unary_rpc_method_handler(headers, identity, identity),
     }
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
-    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("echo.Echo", handlers),))
+    conformance = {
+        "Echo": grpc.unary_unary_rpc_method_handler(lambda request, context: name.encode(), identity, identity),
+        "EchoTwo": grpc.unary_unary_rpc_method_handler(lambda request, context: name.encode(), identity, identity),
+    }
+    server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler("echo.Echo", handlers),
+                                     grpc.method_handlers_generic_handler(
+                                         "gateway_api_conformance.echo_basic.grpcecho.GrpcEcho", conformance)))
     if cert:
         credentials = grpc.ssl_server_credentials(((open(key, "rb").read(), open(cert, "rb").read()),))
         server.add_secure_port("127.0.0.1:%d" % port, credentials)
@@ -109,6 +120,14 @@ if __name__ == "__main__":
         with grpc.insecure_channel("127.0.0.1:%s" % sys.argv[2], options=options) as channel:
             call = channel.unary_unary("/echo.Echo/Headers", identity, identity)
             print(call(b"", metadata=metadata, timeout=10).decode(), flush=True)
+    elif sys.argv[1] == "unary":
+        options = (("grpc.default_authority", sys.argv[3]),)
+        with grpc.insecure_channel("127.0.0.1:%s" % sys.argv[2], options=options) as channel:
+            try:
+                reply = channel.unary_unary(sys.argv[4], identity, identity)(b"", timeout=10)
+                print(json.dumps({"reply": reply.decode()}), flush=True)
+            except grpc.RpcError as error:
+                print(json.dumps({"code": error.code().name, "details": error.details()}), flush=True)
     elif sys.argv[1] == "say":
         options = (("grpc.default_authority", sys.argv[3]),)
         with grpc.insecure_channel("127.0.0.1:%s" % sys.argv[2], options=options) as channel:
