@@ -80,12 +80,13 @@ public enum MigrationRun {
 
     /// What `inventory` and `migrate` read from a cluster: the Ingresses, their classes, the Services
     /// and EndpointSlices behind them, Namespaces, the KongPlugins and Traefik Middlewares they name,
-    /// and the TLS Secrets they name.
+    /// the TLS Secrets they name, and on GKE the FrontendConfigs and BackendConfigs of GCE Ingresses.
     public static func readCluster(_ connection: KubeConnection, logger: Logger = Logger(label: "archway")) async throws -> ManifestLoader.Result {
         let client = try KubeClient(connection: connection)
         do {
             let load = try await KubernetesProvider.readOnce(
-                client: client, kinds: [.ingress, .ingressClass, .service, .endpointSlice, .namespace] + KubeKind.ingressExtensions, logger: logger)
+                client: client, kinds: [.ingress, .ingressClass, .service, .endpointSlice, .namespace, .frontendConfig, .backendConfig]
+                    + KubeKind.ingressExtensions, logger: logger)
             await client.shutdown()
             return load
         } catch {

@@ -18,6 +18,9 @@ public enum Resource: Sendable, Equatable {
     case namespace(Namespace)
     case ingress(Ingress)
     case ingressClass(IngressClass)
+    /// GKE's FrontendConfig and BackendConfig, read for GCE Ingresses.
+    case frontendConfig(FrontendConfig)
+    case backendConfig(BackendConfig)
     case ingressExtension(IngressExtension)
     case other(apiVersion: String, kind: String, metadata: ObjectMeta?)
 
@@ -41,6 +44,8 @@ public enum Resource: Sendable, Equatable {
         case .namespace: "Namespace"
         case .ingress: "Ingress"
         case .ingressClass: "IngressClass"
+        case .frontendConfig: "FrontendConfig"
+        case .backendConfig: "BackendConfig"
         case .ingressExtension(let r): r.kind
         case .other(_, let kind, _): kind
         }
@@ -66,6 +71,8 @@ public enum Resource: Sendable, Equatable {
         case .namespace(let r): r.metadata
         case .ingress(let r): r.metadata
         case .ingressClass(let r): r.metadata
+        case .frontendConfig(let r): r.metadata
+        case .backendConfig(let r): r.metadata
         case .ingressExtension(let r): r.metadata
         case .other(_, _, let metadata): metadata
         }

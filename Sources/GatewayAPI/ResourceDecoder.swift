@@ -36,6 +36,8 @@ enum ResourceDecoder {
         case ("", "Namespace"): return .namespace(try decoder.decode(from: node))
         case ("networking.k8s.io", "Ingress"): return .ingress(try decoder.decode(from: node))
         case ("networking.k8s.io", "IngressClass"): return .ingressClass(try decoder.decode(from: node))
+        case (FrontendConfig.group, "FrontendConfig"): return .frontendConfig(try decoder.decode(from: node))
+        case (BackendConfig.group, "BackendConfig"): return .backendConfig(try decoder.decode(from: node))
         case _ where IngressExtension.kinds.contains(IngressExtension.GroupKind(group: group, kind: kind)):
             return .ingressExtension(IngressExtension(apiVersion: apiVersion, kind: kind,
                                                       metadata: try decoder.decode(ObjectMeta.self, from: node["metadata"] ?? Node.mapping(Node.Mapping([]))),
@@ -82,6 +84,8 @@ extension Resource {
         case .namespace(var r): edit(&r.metadata); self = .namespace(r)
         case .ingress(var r): edit(&r.metadata); self = .ingress(r)
         case .ingressClass(var r): edit(&r.metadata); self = .ingressClass(r)
+        case .frontendConfig(var r): edit(&r.metadata); self = .frontendConfig(r)
+        case .backendConfig(var r): edit(&r.metadata); self = .backendConfig(r)
         case .ingressExtension(var r): edit(&r.metadata); self = .ingressExtension(r)
         case .other(let apiVersion, let kind, var meta?):
             edit(&meta)

@@ -21,6 +21,9 @@ public struct ResourceSnapshot: Sendable {
     public private(set) var secrets: [NamespacedName: Secret] = [:]
     public private(set) var ingresses: [Ingress] = []
     public private(set) var ingressClasses: [IngressClass] = []
+    /// GKE's FrontendConfigs and BackendConfigs, which GCE Ingresses and their Services name.
+    public private(set) var frontendConfigs: [NamespacedName: FrontendConfig] = [:]
+    public private(set) var backendConfigs: [NamespacedName: BackendConfig] = [:]
     /// KongPlugins, Traefik Middlewares…, by kind, then namespace/name (cluster-scoped ones under namespace "").
     public private(set) var ingressExtensions: [String: [NamespacedName: IngressExtension]] = [:]
     private var namespaceLabels: [String: [String: String]] = [:]
@@ -49,6 +52,8 @@ public struct ResourceSnapshot: Sendable {
             case .namespace(let r): namespaceLabels[r.metadata.name] = r.metadata.labels ?? [:]
             case .ingress(let r): ingresses.append(r)
             case .ingressClass(let r): ingressClasses.append(r)
+            case .frontendConfig(let r): frontendConfigs[r.metadata.namespacedName] = r
+            case .backendConfig(let r): backendConfigs[r.metadata.namespacedName] = r
             case .ingressExtension(let r): ingressExtensions[r.kind, default: [:]][NamespacedName(r.metadata.namespace ?? "", r.metadata.name)] = r
             case .other: break
             }

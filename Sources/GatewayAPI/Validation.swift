@@ -19,6 +19,8 @@ extension Resource {
         case .httpRoute(let r): r.validate(into: &problems)
         case .backendTrafficPolicy(let r): r.validate(into: &problems)
         case .serviceLevelObjective(let r): r.validate(into: &problems)
+        case .frontendConfig(let r): r.validate(into: &problems)
+        case .backendConfig(let r): r.validate(into: &problems)
         case .endpointSlice(let r):
             problems.require(["IPv4", "IPv6", "FQDN"].contains(r.addressType), "addressType", "must be IPv4, IPv6 or FQDN")
         case .service(let r):

@@ -38,7 +38,7 @@ public struct AnnotationOutcome: Sendable, Equatable, CustomStringConvertible {
         case .mapped: "mapped"
         case .partly(let lost): "partly mapped: \(lost)"
         case .notMapped(let why): "not mapped: \(why)"
-        case .bookkeeping: "mapped: nothing to convert (bookkeeping by kubectl, Helm, Argo CD or Flux)"
+        case .bookkeeping: "mapped: nothing to convert (bookkeeping by kubectl, Helm, Argo CD, Flux or the Ingress controller itself)"
         }
         return "Ingress \(ingress): \(key): \(text)"
     }
@@ -63,13 +63,14 @@ extension IngressConverter {
     /// Every annotation of an Ingress with what the conversion did with it.
     /// `policyRoutes`: the HTTPRoutes the Ingress's edge policies attach to.
     /// `accepted`: what the conversion of this Ingress's paths knowingly loses.
+    /// `snapshot`: the input, for the IngressClasses, KongPlugins and a GCE Ingress's FrontendConfig and BackendConfigs.
     static func report(_ ingress: Ingress, snapshot: ResourceSnapshot, policyRoutes: [String], accepted: [AcceptedDifference] = []) -> [AnnotationOutcome] {
         let intent = IngressIntent.reading(ingress, in: snapshot)
         let name = ingress.metadata.namespacedName
         return (ingress.metadata.annotations ?? [:]).keys.sorted().map { key in
             AnnotationOutcome(ingress: name, key: key, verdict: verdict(key, value: ingress.annotation(key) ?? "", intent: intent, ingress: ingress,
                                                                         policyRoutes: policyRoutes, accepted: accepted))
-        }
+        } + gceBackendConfigOutcomes(ingress, intent: intent)
     }
 
     private static func verdict(_ key: String, value: String, intent: IngressIntent, ingress: Ingress, policyRoutes: [String],
@@ -83,6 +84,7 @@ extension IngressConverter {
             return EdgeAnnotations(ingress: ingress, controller: intent.controller)
                 .traefikVerdict(String(key.dropFirst(traefik.count)), value: value, intent: intent, routes: policyRoutes.count)
         }
+        if let outcome = gceVerdict(key, value: value, intent: intent, ingress: ingress) { return outcome }
         if key.hasPrefix(KongAnnotations.prefix) {
             return EdgeAnnotations(ingress: ingress, controller: intent.controller)
                 .kongVerdict(String(key.dropFirst(KongAnnotations.prefix.count)), intent: intent, plugins: intent.kongPlugins, routes: policyRoutes.count)

@@ -54,7 +54,8 @@ public enum IngressConverter {
                                      neighbours: members)
                 plan.build(into: &gateway, canaries: canaries.filter { $0.metadata.namespace == ingress.metadata.namespace })
                 routes += plan.documents
-                policies += plan.policies
+                // Ingresses sharing a Service make the same health-check policy for it (GCE BackendConfig): once is enough.
+                policies += plan.policies.filter { !policies.contains($0) }
                 migration.accepted += plan.accepted
                 policyRoutes[ingress.metadata.namespacedName] = plan.backendRoutes
             }

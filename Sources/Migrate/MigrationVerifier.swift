@@ -65,9 +65,10 @@ public enum MigrationVerifier {
         var verification = Verification()
         verification.accepted = accepted.map { Verification.Accepted(difference: $0) }
         // Only what the routes point at comes from the input: Services, their endpoints and Secrets;
-        // and the IngressClasses, which say which controller's semantics the Ingress side reads.
+        // the IngressClasses, which say which controller's semantics the Ingress side reads, and GKE's
+        // FrontendConfigs and BackendConfigs, which a GCE Ingress's reading needs.
         var shared = inputResources.filter {
-            switch $0 { case .service, .endpointSlice, .secret, .namespace, .configMap, .ingressClass, .ingressExtension: true; default: false }
+            switch $0 { case .service, .endpointSlice, .secret, .namespace, .configMap, .ingressClass, .ingressExtension, .frontendConfig, .backendConfig: true; default: false }
         }
         // The generated manifests go through the same loader `serve` uses, as they are: their own
         // GatewayClass included, so output that `serve` would not attach is caught here too.
@@ -206,6 +207,7 @@ struct Outcome {
                 let sentPath = route.rewrite?.path.map { PathRules.rewrite(path, with: $0, matchedPrefix: route.matchedPrefix) } ?? String(path)
                 var rest = ""
                 if let host = route.rewrite?.hostname { rest += ", Host \(host)" }
+                if let millis = route.backendTimeoutMillis, millis > 0 { rest += ", backend timeout \(millis)ms" }
                 for header in route.requestHeaders?.set ?? [] { rest += ", \(header.name.lowercased()): \(header.value)" }
                 // What the client gets back changed too (proxy-hide-headers, HSTS), in one order whatever the spelling.
                 let responseSet = (route.responseHeaders?.set ?? []).map { "\($0.name.lowercased()): \($0.value)" }.sorted()

@@ -58,7 +58,9 @@ struct RoutePlan {
         let entrypoints = ingress.annotation(AnnotationCatalog.traefik + "router.entrypoints")
         let traefik = intent.controller == .traefik
         let nginxInc = intent.nginxInc
-        let httpParents = (nginxInc?.listenPorts ?? [80]).map { gateway.addHTTP(port: $0) }
+        // GCE's allow-http "false": no cleartext forwarding rule, so no route on the http listener.
+        let httpParents = intent.gce?.allowHTTP == false ? [] : (nginxInc?.listenPorts ?? [80]).map { gateway.addHTTP(port: $0) }
+        if let gce = intent.gce { gateway.keepStaticAddress(of: gce) }
         for (host, paths) in ingress.hostRules {
             let name = IngressConverter.routeName(ingress, host: host)
             if intent.sslPassthrough {
@@ -73,16 +75,17 @@ struct RoutePlan {
                 continue
             }
             var parents: [String] = []
-            let secret = tlsSecret(host: host, traefik: traefik)
+            let secret = tlsSecret(host: host, traefik: traefik || intent.gce != nil)
             let hasTLS = tlsHosts.contains(host) || secret != nil
             if let secret, entrypoints != "web", intent.kong?.httpOnly != true {
                 parents += (nginxInc?.listenPortsSSL ?? [443]).map { gateway.addHTTPS(host: host, secret: secret, port: $0) }
             }
             // ingress-nginx redirects TLS hosts to HTTPS by default; Traefik never does unless told (a middleware).
             let redirect = intent.forceSSLRedirect || (hasTLS && intent.sslRedirect != false && !traefik)
-            if redirect {
+            if redirect, !httpParents.isEmpty {
                 // Only the paths the Ingress routes are redirected; others stay unrouted, as in ingress-nginx.
-                let matches = redirectMatches(host: host, paths: paths)
+                // A FrontendConfig's redirect is GCE's whole cleartext URL map: every path.
+                let matches = intent.gce != nil ? [Manifest.map([("path", pathMatch("PathPrefix", "/"))])] : redirectMatches(host: host, paths: paths)
                 let rule = Manifest.map([("matches", Manifest.seq(matches)),
                                          ("filters", Manifest.seq([redirectFilter(scheme: "https", port: intent.httpsRedirectPort, statusCode: intent.httpsRedirectCode)]))])
                 // app-root answers before any location, in cleartext too (keeping the scheme).
@@ -130,6 +133,7 @@ struct RoutePlan {
             backendRoutes.append("\(ingress.metadata.name)-default-backend")
         }
         policies += EdgeAnnotations(ingress: ingress, controller: intent.controller).policies(routes: backendRoutes, intent: intent)
+        policies += intent.gce?.healthCheckPolicies(namespace: namespace) ?? []
     }
 
     /// The Secret of a host's HTTPS listener. ingress-nginx terminates TLS per host, so a tls section
@@ -166,10 +170,11 @@ struct RoutePlan {
         let plan = nginx.isRegex(host: host) ? RegexHostPlan(host: host, ingresses: neighbours, nginx: nginx) : nil
         let ordered = plan.map { plan in paths.indices.sorted { plan.rank(name, path: $0) < plan.rank(name, path: $1) } } ?? Array(paths.indices)
         return ordered.map { index in
-            let conversion = plan?.conversion(name, path: index)
+            let conversion: PathConversion = plan?.conversion(name, path: index)
                 ?? intent.nginxInc.map { PathConversion.nginxInc(paths[index], $0) }
                 ?? intent.kong.map { PathConversion.kong(paths[index], $0) }
                 ?? intent.traefik.map { PathConversion.traefik(paths[index], $0, intent.traefikMiddlewares) }
+                ?? intent.gce.map { _ in PathConversion.gce(paths[index], exactPaths: GCEAnnotations.exactPaths(paths)) }
                 ?? PathConversion.plain(paths[index].path ?? "/", type: paths[index].pathType)
             for (kind, why) in conversion.accepted {
                 let difference = AcceptedDifference(ingress: name, host: host, path: paths[index].path ?? "/", kind: kind, why: why)
@@ -217,8 +222,8 @@ struct RoutePlan {
             }.first
             func rule(_ matches: [Node], _ refs: [Node?]) -> Node {
                 Manifest.map([("matches", Manifest.seq(matches)), ("filters", filters.isEmpty ? nil : Manifest.seq(filters)),
-                              ("backendRefs", Manifest.seq(refs.compactMap { $0 })), ("sessionPersistence", edge.sessionPersistence),
-                              ("retry", TraefikMiddlewareUse.retryNode(intent.traefikMiddlewares))])
+                              ("backendRefs", Manifest.seq(refs.compactMap { $0 })), ("sessionPersistence", edge.sessionPersistence ?? intent.gce?.sessionPersistenceNode(path.backend)),
+                              ("timeouts", intent.gce?.timeoutsNode(path.backend)), ("retry", TraefikMiddlewareUse.retryNode(intent.traefikMiddlewares))])
             }
             func withHeader(_ name: String, _ value: String, regex: Bool) -> [Node] {
                 matches.map { match in

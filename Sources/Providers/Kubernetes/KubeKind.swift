@@ -75,6 +75,10 @@ public struct KubeKind: Sendable, Hashable, CustomStringConvertible {
     public static let namespace = KubeKind("", "v1", "Namespace", "namespaces", namespaced: false)
     public static let ingress = KubeKind("networking.k8s.io", "v1", "Ingress", "ingresses")
     public static let ingressClass = KubeKind("networking.k8s.io", "v1", "IngressClass", "ingressclasses", namespaced: false)
+    /// GKE's FrontendConfig and BackendConfig, which GCE Ingresses and their Services name (optional:
+    /// only GKE clusters have them). Read by `inventory` / `migrate --from-cluster`, not watched.
+    public static let frontendConfig = KubeKind("networking.gke.io", "v1beta1", "FrontendConfig", "frontendconfigs", optional: true)
+    public static let backendConfig = KubeKind("cloud.google.com", "v1", "BackendConfig", "backendconfigs", optional: true)
     public static let secret = KubeKind("", "v1", "Secret", "secrets")
     public static let configMap = KubeKind("", "v1", "ConfigMap", "configmaps")
     public static let lease = KubeKind("coordination.k8s.io", "v1", "Lease", "leases")

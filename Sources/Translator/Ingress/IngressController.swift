@@ -11,6 +11,8 @@ public enum IngressController: String, Sendable, Equatable, CaseIterable {
     case traefik
     /// Kong Ingress Controller (`konghq.com/*`).
     case kong
+    /// GKE's Ingress controller (ingress-gce): a Google Cloud load balancer per Ingress.
+    case gce
 
     /// The IngressClass `spec.controller` values each controller registers.
     static let classControllers: [String: IngressController] = [
@@ -18,6 +20,7 @@ public enum IngressController: String, Sendable, Equatable, CaseIterable {
         "nginx.org/ingress-controller": .nginxInc,
         "traefik.io/ingress-controller": .traefik,
         "ingress-controllers.konghq.com/kong": .kong,
+        "k8s.io/ingress-gce": .gce,
     ]
 
     /// Annotation prefixes only one controller reads.
@@ -27,6 +30,7 @@ public enum IngressController: String, Sendable, Equatable, CaseIterable {
         case .nginxInc: "nginx.org/"
         case .traefik: "traefik.ingress.kubernetes.io/"
         case .kong: "konghq.com/"
+        case .gce: "ingress.gcp.kubernetes.io/"
         }
     }
 
@@ -37,19 +41,22 @@ public enum IngressController: String, Sendable, Equatable, CaseIterable {
         case .nginxInc: "F5 NGINX Ingress Controller (nginx.org/ingress-controller)"
         case .traefik: "Traefik (traefik.io/ingress-controller)"
         case .kong: "Kong Ingress Controller (ingress-controllers.konghq.com/kong)"
+        case .gce: "GCE / GKE Ingress (k8s.io/ingress-gce)"
         }
     }
 
     /// The controller an Ingress belongs to: its IngressClass's `spec.controller` when the class is
     /// known (`classes` from the same snapshot), else the annotations it carries (a prefix only one
     /// controller reads), else its class name, else ingress-nginx. Both nginx controllers use class
-    /// "nginx", so the annotations come before the name.
+    /// "nginx", so the annotations come before the name; GKE's class names ("gce", "gce-internal",
+    /// usually in the `kubernetes.io/ingress.class` annotation) name no other controller, so they come first.
     public static func of(_ ingress: Ingress, classes: [IngressClass] = []) -> IngressController {
         let className = ingress.className ?? classes.first(where: \.isDefault)?.metadata.name
         if let className, let controller = classes.first(where: { $0.metadata.name == className })?.spec.controller,
            let known = classControllers[controller] {
             return known
         }
+        if let className, GCEAnnotations.classNames.contains(className) { return .gce }
         let keys = ingress.metadata.annotations?.keys.map { $0 } ?? []
         let prefixed = allCases.filter { controller in keys.contains { $0.hasPrefix(controller.annotationPrefix) } }
         if prefixed.count == 1 { return prefixed[0] }

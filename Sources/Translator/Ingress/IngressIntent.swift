@@ -71,10 +71,21 @@ public struct IngressIntent: Sendable, Equatable {
     public var traefikMiddlewares: [TraefikMiddlewareUse] = []
     /// The port a redirect to HTTPS names (Traefik's redirectScheme port); nil for the scheme's own.
     public var httpsRedirectPort: Int?
+    /// GKE's annotations and the FrontendConfig / BackendConfigs they name, for a GCE Ingress.
+    public var gce: GCEAnnotations?
 
     /// `controller`: nil to tell it from the Ingress alone (IngressController.of without classes).
-    public init(_ ingress: Ingress, controller: IngressController? = nil) {
+    /// `snapshot`: where a GCE Ingress's FrontendConfig and BackendConfigs are looked up.
+    public init(_ ingress: Ingress, controller: IngressController? = nil, snapshot: ResourceSnapshot? = nil) {
         self.controller = controller ?? IngressController.of(ingress)
+        if self.controller == .gce {
+            let gce = GCEAnnotations(ingress, snapshot: snapshot)
+            self.gce = gce
+            // GCE never redirects to HTTPS on its own, TLS or not; a FrontendConfig redirects every cleartext request.
+            sslRedirect = false
+            forceSSLRedirect = gce.redirectCode != nil
+            return
+        }
         if self.controller == .nginxInc {
             let nginxInc = NginxIncAnnotations(ingress)
             self.nginxInc = nginxInc
@@ -133,8 +144,8 @@ public struct IngressIntent: Sendable, Equatable {
     }
 
     /// The status code that sends a cleartext request of a TLS host to https: ingress-nginx answers
-    /// 308, NGINX Ingress Controller 301.
-    public var httpsRedirectCode: Int { kong?.redirectCode ?? traefikRedirect?.code ?? (controller == .nginxInc ? 301 : 308) }
+    /// 308, NGINX Ingress Controller 301, Kong, Traefik and GCE the code they are told.
+    public var httpsRedirectCode: Int { gce?.redirectCode ?? kong?.redirectCode ?? traefikRedirect?.code ?? (controller == .nginxInc ? 301 : 308) }
 
     /// Traefik's redirectScheme middleware to https, if the Ingress has one: 301 when permanent, else 302.
     var traefikRedirect: (code: Int, port: Int?)? {
@@ -145,9 +156,10 @@ public struct IngressIntent: Sendable, Equatable {
     }
 
     /// The intent as the Ingress's controller reads it, with what only the snapshot knows: the
-    /// IngressClass that names the controller, and which KongPlugins decide access.
+    /// IngressClass that names the controller, which KongPlugins decide access, and a GCE
+    /// Ingress's FrontendConfig and BackendConfigs.
     public static func reading(_ ingress: Ingress, in snapshot: ResourceSnapshot) -> IngressIntent {
-        var intent = IngressIntent(ingress, controller: IngressController.of(ingress, classes: snapshot.ingressClasses))
+        var intent = IngressIntent(ingress, controller: IngressController.of(ingress, classes: snapshot.ingressClasses), snapshot: snapshot)
         if let traefik = intent.traefik {
             intent.traefikMiddlewares = TraefikMiddlewareUse.uses(ingress, annotations: traefik, snapshot: snapshot)
             intent.accessControl = intent.traefikMiddlewares.filter(\.isAccessControl).map { "\(TraefikAnnotations.prefix)router.middlewares: \($0.reference)" }
@@ -179,13 +191,17 @@ public struct IngressIntent: Sendable, Equatable {
 }
 
 extension Ingress {
-    /// Hosts this Ingress terminates TLS for (a tls entry with no hosts covers every rule host).
+    /// Hosts this Ingress terminates TLS for (a tls entry with no hosts covers every rule host, and so
+    /// do a GCE Ingress's Google Cloud certificates).
     public var tlsHosts: [String] {
         var hosts: [String] = []
         for entry in tlsEntries {
             for host in entry.hosts ?? (spec.rules ?? []).compactMap(\.host) where !hosts.contains(host) {
                 hosts.append(host)
             }
+        }
+        if gceCertificateSecret != nil {
+            for host in (spec.rules ?? []).compactMap(\.host) where !hosts.contains(host) { hosts.append(host) }
         }
         return hosts
     }

@@ -113,7 +113,8 @@ extension Translator {
         let classes = snapshot.ingressClasses
         for (port, secure) in Self.ingressPorts(mains, serving: serving, classes: classes) {
             var hosts: [String: [IngressEntry]] = [:]
-            for ingress in mains where Self.listens(ingress, port: port, secure: secure, serving: serving, classes: classes) {
+            for ingress in mains where Self.listens(ingress, port: port, secure: secure, serving: serving, classes: classes)
+                && Self.gceListens(ingress, secure: secure, classes: classes) {
                 for (index, entry) in entries(of: ingress, canaries: canaries, secure: secure, tlsHosts: tlsHosts, nginx: nginx,
                                               snapshot: snapshot, clusters: &clusters) {
                     hosts[index, default: []].append(entry)
@@ -193,7 +194,7 @@ extension Translator {
                     Self.kongLocations(path, annotations: $0, ingress: name, index: ruleIndex * 1000 + pathIndex)
                 } ?? intent.nginxInc.map {
                     [Self.nginxIncLocation(path, annotations: $0, ingress: name, index: ruleIndex * 1000 + pathIndex)]
-                } ?? (regexMode
+                } ?? intent.gce.map { _ in Self.gceLocations(path, ingress: name, index: ruleIndex * 1000 + pathIndex) } ?? (regexMode
                     ? nginx.patterns(host: host, path: path, intent: intent).map { pattern in
                         (HTTPMatch(path: .regularExpression(NginxLocations.locationRegex(pattern))),
                          IngressOrder(length: pattern.utf8.count, pattern: pattern, ingress: name, index: ruleIndex * 1000 + pathIndex))
@@ -265,6 +266,8 @@ extension Translator {
         for alias in intent.kong?.hostAliases ?? [] {
             result += result.filter { $0.0 != "*" }.map { (alias, $0.1) }
         }
+        result += Self.gceRedirectEverything(ingress, intent: intent, secure: secure)
+        Self.applyGCEBackendConfigs(&result, of: ingress, intent: intent)
         if let unenforced = Self.unenforcedAccessControl(intent, ingress: name) {
             for index in result.indices {
                 // Redirects (to HTTPS, app-root) run before access checks in ingress-nginx too.

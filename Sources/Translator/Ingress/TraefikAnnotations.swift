@@ -39,13 +39,15 @@ public struct TraefikAnnotations: Sendable, Equatable {
 }
 
 extension Ingress {
-    /// The tls entries as its controller reads them: a Traefik Ingress with `router.tls: "true"` and
-    /// no tls section is served for every host with Traefik's default certificate.
+    /// The tls entries as its controller reads them: a GCE Ingress's Google Cloud certificates cover
+    /// every rule host (from the Secret GCEAnnotations names), and a Traefik Ingress with
+    /// `router.tls: "true"` and no tls section is served for every host with Traefik's default certificate.
     public var tlsEntries: [Ingress.TLS] {
-        if let tls = spec.tls, !tls.isEmpty { return tls }
-        if IngressController.of(self) == .traefik, annotation(TraefikAnnotations.prefix + "router.tls")?.lowercased() == "true" {
+        var entries = spec.tls ?? []
+        if let gce = gceCertificateSecret { entries.append(Ingress.TLS(hosts: nil, secretName: gce)) }
+        if entries.isEmpty, IngressController.of(self) == .traefik, annotation(TraefikAnnotations.prefix + "router.tls")?.lowercased() == "true" {
             return [Ingress.TLS(hosts: nil, secretName: TraefikAnnotations.defaultCertificateSecret)]
         }
-        return []
+        return entries
     }
 }
