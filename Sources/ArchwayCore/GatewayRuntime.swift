@@ -79,6 +79,7 @@ public actor GatewayRuntime {
         let certificates = tables.certificates
         var translatorOptions = Translator.Options(controllerName: options.controllerName, defaultAddress: address,
                                                    certificateCheck: { certificates.problem(chainPEM: $0, keyPEM: $1) })
+        translatorOptions.caBundleCheck = { certificates.problem(caPEM: $0) }
         translatorOptions.ingress = options.ingress
         translatorOptions.gatewayService = options.gatewayService
         translator = Translator(options: translatorOptions)

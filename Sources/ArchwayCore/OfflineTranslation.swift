@@ -13,6 +13,7 @@ struct OfflineTranslation {
         snapshot = ResourceSnapshot(load.resources.map(\.resource))
         let certificates = TLSContextCache()
         var options = Translator.Options(controllerName: controllerName, certificateCheck: { certificates.problem(chainPEM: $0, keyPEM: $1) })
+        options.caBundleCheck = { certificates.problem(caPEM: $0) }
         options.ingress = ingress
         result = Translator(options: options).translate(snapshot)
     }

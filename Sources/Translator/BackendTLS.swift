@@ -50,6 +50,9 @@ extension Translator {
             var problem: (accepted: String, refs: String?, message: String)?
             switch Self.caBundle(policy.spec.validation, namespace: namespace, snapshot: snapshot) {
             case .failure(let invalid): problem = (invalid.accepted, invalid.refs, invalid.message)
+            case .success(let caPEM?) where options.caBundleCheck?(caPEM) != nil:
+                problem = ("NoValidCACertificate", "InvalidCACertificateRef",
+                           "the CA certificates its caCertificateRefs hold cannot be used: \(options.caBundleCheck?(caPEM) ?? "")")
             case .success(let caPEM):
                 let targets = policy.spec.targetRefs.filter { ($0.group ?? "").isEmpty && $0.kind == "Service" }
                     .map { BackendTLSTarget(service: NamespacedName(namespace, $0.name), sectionName: $0.sectionName) }

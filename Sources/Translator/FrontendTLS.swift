@@ -99,6 +99,9 @@ extension Translator {
             return .failure(.init(reason: "InvalidCACertificateRef",
                                   message: "\(ref.kind) \(name) does not exist or has no PEM certificate under ca.crt"))
         }
+        if let problem = options.caBundleCheck?(pem) {
+            return .failure(.init(reason: "InvalidCACertificateRef", message: "\(ref.kind) \(name) ca.crt cannot be used: \(problem)"))
+        }
         return .success(pem)
     }
 

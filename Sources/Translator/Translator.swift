@@ -12,6 +12,9 @@ public struct Translator: Sendable {
         /// plane passes its TLS library's parser here so a Secret it could not load is reported in status
         /// (InvalidCertificateRef) instead of failing later at handshake time.
         public var certificateCheck: (@Sendable (_ chainPEM: String, _ keyPEM: String) -> String?)?
+        /// The same for a CA bundle (BackendTLSPolicy, frontend client validation): one that does not
+        /// parse is reported on the object that names it instead of failing at the first handshake.
+        public var caBundleCheck: (@Sendable (_ pem: String) -> String?)?
         /// Serve Ingresses of archway's class next to the Gateways (nil: Ingresses are ignored).
         public var ingress: IngressServing?
         /// In a cluster, the Service that carries traffic to archway's pods: Gateways that ask for no

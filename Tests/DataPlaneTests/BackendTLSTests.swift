@@ -175,6 +175,27 @@ struct BackendTLSTests {
         #expect(backend.requests.isEmpty, "the backend was reached in plaintext: \(backend.requests.map(\.path))")
     }
 
+    /// A CA bundle that looks like PEM but does not parse is reported on the policy (it used to pass the
+    /// translator and fail only when the table was swapped in); its Service fails closed, and a route
+    /// beside it is served.
+    @Test func anUnparseableCABundleIsReportedAndOnlyItsServiceIsRefused() async throws {
+        let harness = GatewayHarness()
+        defer { Task { await harness.stop() } }
+        let services = try await harness.startBackendServices("guarded", "open")
+        try harness.write("gw.yaml", Manifests.join(
+            Manifests.gateway(), services,
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: broken-ca}\ndata: {ca.crt: \"-----BEGIN CERTIFICATE-----\\nbm90IGEgY2VydGlmaWNhdGU=\\n-----END CERTIFICATE-----\\n\"}",
+            Self.policy("broken-ca-tls", service: "guarded", configMap: "broken-ca"),
+            Manifests.route("guarded", path: "/guarded", service: "guarded"), Manifests.route("open", path: "/open", service: "open")))
+        try await harness.start()
+        let conditions = try #require(await harness.runtime.statuses?.backendTLSPolicies.first { $0.key.name == "broken-ca-tls" }?.value.ancestors.first?.conditions)
+        let accepted = conditions.first { $0.type == "Accepted" }, refs = conditions.first { $0.type == "ResolvedRefs" }
+        #expect(accepted?.status == "False" && accepted?.reason == "NoValidCACertificate", "\(conditions)")
+        #expect(refs?.status == "False" && refs?.reason == "InvalidCACertificateRef" && refs?.message.contains("cannot be used") == true, "\(conditions)")
+        #expect(try await harness.send("/guarded", host: "app.example.com").status == 500)
+        #expect(try await harness.send("/open", host: "app.example.com").status == 200)
+    }
+
     /// Conformance: BackendTLSPolicy
     /// The upstream test's three requests: HTTP and re-encrypted HTTPS to a Service whose policy is
     /// valid reach the TLS backend (200); a policy whose hostname the certificate does not carry is

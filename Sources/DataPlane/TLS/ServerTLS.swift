@@ -98,6 +98,15 @@ public final class TLSContextCache: Sendable {
     }
 
     /// What is wrong with a chain and key, or nil when a server context can be made from them.
+    /// What is wrong with a CA bundle, or nil when trust roots can be made from it.
+    public func problem(caPEM: String) -> String? {
+        do {
+            return try NIOSSLCertificate.fromPEMBytes(Array(caPEM.utf8)).isEmpty ? "no certificate in it" : nil
+        } catch {
+            return "cannot load the certificates: \(error)"
+        }
+    }
+
     public func problem(chainPEM: String, keyPEM: String) -> String? {
         do {
             _ = try context(for: CertificatePair(source: "", chainPEM: chainPEM, keyPEM: keyPEM))
