@@ -51,8 +51,12 @@ public struct IngressInventory: Codable, Sendable {
             let className = ingress.className ?? defaultClass ?? "(none)"
             // Without its IngressClass, the annotations tell the controller (IngressController.of), as for migrate.
             let guessed = IngressController.of(ingress, classes: snapshot.ingressClasses)
+            func carriesAnnotations(of controller: IngressController) -> Bool {
+                ingress.metadata.annotations?.keys.contains { $0.hasPrefix(controller.annotationPrefix) } ?? false
+            }
             let controller = controllers[className]
-                ?? (className == "nginx" || guessed != .ingressNginx ? "\(guessed.displayName) (assumed)" : "unknown: no IngressClass given")
+                ?? (className == "nginx" || guessed != .ingressNginx || carriesAnnotations(of: guessed)
+                    ? "\(guessed.displayName) (assumed)" : "unknown: no IngressClass given")
             counts["\(namespace)\u{0}\(className)", default: ClassCount(namespace: namespace, ingressClass: className, controller: controller, ingresses: 0)].ingresses += 1
             for key in (ingress.metadata.annotations ?? [:]).keys { uses[key, default: 0] += 1 }
             let secrets = (ingress.spec.tls ?? []).compactMap(\.secretName).map { "\(namespace)/\($0)" }
