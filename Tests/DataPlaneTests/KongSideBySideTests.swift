@@ -12,10 +12,7 @@ import Translator
 
     static func manifests() -> String {
         """
-        apiVersion: networking.k8s.io/v1
-        kind: IngressClass
-        metadata: {name: archway}
-        spec: {controller: archway.dev/ingress-controller}
+        \(SideBySide.ingressClass())
         ---
         apiVersion: configuration.konghq.com/v1
         kind: KongPlugin
@@ -73,59 +70,30 @@ import Translator
 
     @Test func kongIngressServedDirectlyAndConvertedAnswersAlike() async throws {
         let harness = GatewayHarness()
-        let services = try await harness.startBackendServices("users")
-        let certificate = try TestCertificate(names: [Self.host], in: harness.directory)
-        try harness.write("api.yaml", Manifests.join(Self.manifests(), certificate.secret("api-tls"), services))
-
-        let migration = MigrationRun.migrate(inputs: [harness.directory.path], gatewayClass: "archway", gatewayNamespace: nil,
-                                             json: false, verify: true)
-        #expect(migration.exitCode == 0, "\(migration.stderr.joined(separator: "\n"))")
-        #expect(migration.stderr.last?.hasSuffix(" 0 not") == true || migration.stderr.last?.hasSuffix(", 0 differ") == true,
-                "\(migration.stderr.suffix(3))")
-        try harness.write("gateway.yaml", migration.stdout)
-
-        harness.ingress = IngressServing(httpPort: 8000, httpsPort: 8443)
-        harness.extraPortMap = [443: 0, 8000: 0, 8443: 0]
-        try await harness.start()
         defer { Task { await harness.stop() } }
-        let gateway = (http: await harness.hostPort(80), https: await harness.hostPort(443))
-        let ingress = (http: await harness.hostPort(8000), https: await harness.hostPort(8443))
+        let services = try await harness.startBackendServices("users")
+        let both = try await SideBySide(harness, hosts: [Self.host], secrets: ["api-tls"], manifests: Manifests.join(Self.manifests(), services))
+        #expect(both.verifySummary.hasSuffix(" 0 not") || both.verifySummary.hasSuffix(", 0 differ"), "\(both.verifySummary)")
 
-        func request(_ scheme: String, _ port: Int, host: String = Self.host, _ path: String, _ arguments: [String] = []) async throws -> String {
-            let output = try await ExternalTool.curlOffThePool(["-i", "--resolve", "\(host):\(port):127.0.0.1", "--cacert", certificate.path]
-                                                               + arguments + ["\(scheme)://\(host):\(port)\(path)"])
-            // Status, the headers that matter, the path the backend saw; the Location without the port (the sides differ in ports).
-            let lines = output.body.components(separatedBy: "\r\n")
-            let status = lines.first.map { String($0.split(separator: " ")[1]) } ?? "?"
-            let kept = lines.filter { line in
-                ["location:", "access-control-allow-origin:", "access-control-max-age:"].contains { line.lowercased().hasPrefix($0) }
-            }.map { $0.lowercased().replacing(#/:[0-9]+\//#, with: "/") }.sorted()
-            let echoed = output.body.range(of: "\r\n\r\n").map { String(output.body[$0.upperBound...]) } ?? ""
-            let path = ((try? JSONSerialization.jsonObject(with: Data(echoed.utf8))) as? [String: Any])?["path"] as? String ?? "-"
-            return ([status] + kept + ["path " + path]).joined(separator: " | ")
-        }
         let version = ["-H", "X-Version: v2"]
-        let cases: [(String, String, String, [String], String)] = [
-            ("https", Self.host, "/users/7", version, "200 | path /7"),
-            ("https", Self.host, "/users", version, "200 | path /"),
-            ("https", Self.host, "/users/7", [], "404 | path -"),
-            ("https", Self.host, "/users/7", version + ["-X", "POST"], "404 | path -"),
-            ("http", Self.host, "/users/7", version, "308 | location: https://api.example.com/users/7 | path -"),
-            ("http", "api2.example.com", "/users/7", version, "308 | location: https://api2.example.com/users/7 | path -"),
+        let cases: [(String, String, String, [String], SideBySide.Response)] = [
+            ("https", Self.host, "/users/7", version, .init(status: "200", backend: "users", path: "/7")),
+            ("https", Self.host, "/users", version, .init(status: "200", backend: "users", path: "/")),
+            ("https", Self.host, "/users/7", [], .init(status: "404")),
+            ("https", Self.host, "/users/7", version + ["-X", "POST"], .init(status: "404")),
+            ("http", Self.host, "/users/7", version, .init(status: "308", location: "https://\(Self.host)/users/7")),
+            ("http", "api2.example.com", "/users/7", version, .init(status: "308", location: "https://api2.example.com/users/7")),
             ("https", Self.host, "/users/7", version + ["-H", "Origin: https://app.example.com"],
-             "200 | access-control-allow-origin: https://app.example.com | path /7"),
+             .init(status: "200", headers: ["access-control-allow-origin": "https://app.example.com"], backend: "users", path: "/7")),
         ]
         for (scheme, host, path, arguments, expected) in cases {
-            let viaIngress = try await request(scheme, scheme == "https" ? ingress.https : ingress.http, host: host, path, arguments)
-            let viaGateway = try await request(scheme, scheme == "https" ? gateway.https : gateway.http, host: host, path, arguments)
-            #expect(viaIngress == expected, "\(scheme)://\(host)\(path) \(arguments) served as an Ingress")
-            #expect(viaGateway == expected, "\(scheme)://\(host)\(path) \(arguments) through the converted routes")
+            try await both.expectBoth(scheme, host: host, path, arguments, headers: ["access-control-allow-origin"], expected)
         }
         // key-auth is not enforced by the side-by-side serving: refused (500), never served open.
-        let guarded = try await request("http", ingress.http, host: "guarded.example.com", "/")
-        #expect(guarded.hasPrefix("500"), "\(guarded)")
+        #expect(try await both.request(.ingress, "http", host: "guarded.example.com", "/").status == "500")
         // Converted, key-auth is the APIKeyAuth policy reading the key from the header Kong read it from.
-        #expect(try await request("http", gateway.http, host: "guarded.example.com", "/").hasPrefix("401"))
-        #expect(try await request("http", gateway.http, host: "guarded.example.com", "/x", ["-H", "apikey: k3y-0f-the-robot"]) == "200 | path /x")
+        #expect(try await both.request(.gateway, "http", host: "guarded.example.com", "/").status == "401")
+        let keyed = try await both.request(.gateway, "http", host: "guarded.example.com", "/x", ["-H", "apikey: k3y-0f-the-robot"])
+        #expect(keyed.status == "200" && keyed.path == "/x")
     }
 }

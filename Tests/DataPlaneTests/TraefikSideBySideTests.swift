@@ -13,10 +13,7 @@ import Translator
 
     static func manifests() -> String {
         """
-        apiVersion: networking.k8s.io/v1
-        kind: IngressClass
-        metadata: {name: archway}
-        spec: {controller: archway.dev/ingress-controller}
+        \(SideBySide.ingressClass())
         ---
         apiVersion: traefik.io/v1alpha1
         kind: Middleware
@@ -72,55 +69,31 @@ import Translator
 
     @Test func traefikIngressServedDirectlyAndConvertedAnswersAlike() async throws {
         let harness = GatewayHarness()
-        let services = try await harness.startBackendServices("api")
-        let certificate = try TestCertificate(names: [Self.host], in: harness.directory)
-        let users = try ExternalTool.run("htpasswd", ["-nbB", "alice", "s3cret"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        let secret = "---\napiVersion: v1\nkind: Secret\nmetadata: {name: web-users, namespace: default}\nstringData: {users: \"\(users)\"}\n"
-        try harness.write("web.yaml", Manifests.join(Self.manifests(), certificate.secret("web-tls"), services) + "\n" + secret)
-
-        let migration = MigrationRun.migrate(inputs: [harness.directory.path], gatewayClass: "archway", gatewayNamespace: nil,
-                                             json: false, verify: true)
-        #expect(migration.exitCode == 0, "\(migration.stderr.joined(separator: "\n"))")
-        try harness.write("gateway.yaml", migration.stdout)
-
-        harness.ingress = IngressServing(httpPort: 8000, httpsPort: 8443)
-        harness.extraPortMap = [443: 0, 8000: 0, 8443: 0]
-        try await harness.start()
         defer { Task { await harness.stop() } }
-        let gateway = (http: await harness.hostPort(80), https: await harness.hostPort(443))
-        let ingress = (http: await harness.hostPort(8000), https: await harness.hostPort(8443))
+        let services = try await harness.startBackendServices("api")
+        let users = try ExternalTool.run("htpasswd", ["-nbB", "alice", "s3cret"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let secret = "apiVersion: v1\nkind: Secret\nmetadata: {name: web-users, namespace: default}\nstringData: {users: \"\(users)\"}"
+        let both = try await SideBySide(harness, hosts: [Self.host], secrets: ["web-tls"], manifests: Manifests.join(Self.manifests(), services, secret))
 
-        func request(_ scheme: String, _ port: Int, host: String = Self.host, _ path: String, _ arguments: [String] = []) async throws -> String {
-            let output = try await ExternalTool.curlOffThePool(["-i", "--resolve", "\(host):\(port):127.0.0.1", "--cacert", certificate.path]
-                                                               + arguments + ["\(scheme)://\(host):\(port)\(path)"])
-            let lines = output.body.components(separatedBy: "\r\n")
-            let status = lines.first.map { String($0.split(separator: " ")[1]) } ?? "?"
-            let kept = lines.filter { line in ["location:", "x-frame-options:", "x-echo-name:"].contains { line.lowercased().hasPrefix($0) } }
-                .map { $0.lowercased().replacing(#/:[0-9]+\//#, with: "/") }.sorted()
-            let body = output.body.range(of: "\r\n\r\n").map { String(output.body[$0.upperBound...]) } ?? ""
-            let echoed = (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any] ?? [:]
-            let headers = echoed["headers"] as? [String: String] ?? [:]
-            let seen = echoed["path"].map { "path \($0) team \(headers["x-team"] ?? "-") prefix \(headers["x-forwarded-prefix"] ?? "-")" } ?? "-"
-            return ([status] + kept + [seen]).joined(separator: " | ")
+        func served(_ path: String) -> SideBySide.Response {
+            .init(status: "200", headers: ["x-frame-options": "DENY"], backend: "api", path: path, requestHeaders: ["x-team": "web", "x-forwarded-prefix": "/api"])
         }
-        let cases: [(String, String, String)] = [
-            ("https", "/api/users?x=1", "200 | x-frame-options: deny | path /users team web prefix /api"),
-            ("https", "/api", "200 | x-frame-options: deny | path / team web prefix /api"),
-            ("http", "/api/users", "301 | location: https://web.example.com/api/users | -"),
-            ("https", "/other", "404 | -"),
+        let cases: [(String, String, SideBySide.Response)] = [
+            ("https", "/api/users?x=1", served("/users")),
+            ("https", "/api", served("/")),
+            ("http", "/api/users", .init(status: "301", location: "https://\(Self.host)/api/users")),
+            ("https", "/other", .init(status: "404")),
         ]
         for (scheme, path, expected) in cases {
-            let viaIngress = try await request(scheme, scheme == "https" ? ingress.https : ingress.http, path)
-            let viaGateway = try await request(scheme, scheme == "https" ? gateway.https : gateway.http, path)
-            #expect(viaIngress == expected, "\(scheme) \(path) served as an Ingress")
-            #expect(viaGateway == expected, "\(scheme) \(path) through the converted routes")
+            try await both.expectBoth(scheme, host: Self.host, path, headers: ["x-frame-options", "x-echo-name"],
+                                      requestHeaders: ["x-team", "x-forwarded-prefix"], expected)
         }
         // Traefik's PathPrefix(`/api`) also takes /apiv2; the converted PathPrefix does not (the verifier's accepted difference).
-        #expect(try await request("https", ingress.https, "/apiv2").hasPrefix("200"))
-        #expect(try await request("https", gateway.https, "/apiv2").hasPrefix("404"))
+        #expect(try await both.request(.ingress, "https", host: Self.host, "/apiv2").status == "200")
+        #expect(try await both.request(.gateway, "https", host: Self.host, "/apiv2").status == "404")
         // basicAuth: refused side by side, enforced once converted.
-        #expect(try await request("http", ingress.http, host: "admin.example.com", "/").hasPrefix("500"))
-        #expect(try await request("http", gateway.http, host: "admin.example.com", "/").hasPrefix("401"))
-        #expect(try await request("http", gateway.http, host: "admin.example.com", "/", ["-u", "alice:s3cret"]).hasPrefix("200"))
+        #expect(try await both.request(.ingress, "http", host: "admin.example.com", "/").status == "500")
+        #expect(try await both.request(.gateway, "http", host: "admin.example.com", "/").status == "401")
+        #expect(try await both.request(.gateway, "http", host: "admin.example.com", "/", ["-u", "alice:s3cret"]).status == "200")
     }
 }
