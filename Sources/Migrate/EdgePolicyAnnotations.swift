@@ -14,6 +14,8 @@ extension EdgeAnnotations {
         guard !routes.isEmpty else { return [] }
         let made = controller == .nginxInc ? [nginxIncRateLimit, nginxIncBodySize, nginxIncBasicAuth]
             : controller == .kong ? kongPolicies(kongPlugins).map(Optional.some)
+            : controller == .apisix ? apisixPolicies(IngressIntent(ingress, controller: .apisix).apisix)
+            : controller == .cilium ? []
             : [rateLimit, ipAllowList, bodySize, basicAuth, forwardAuth]
         return made.compactMap { made in
             made.map { policy(kind: $0.kind, suffix: $0.kind.lowercased(), spec: $0.spec, routes: routes) }

@@ -69,6 +69,8 @@ struct RoutePlan {
                 let refs = paths.prefix(1).compactMap { backendRef($0.backend, weight: nil) }
                 documents.append(route(kind: "TLSRoute", apiVersion: "gateway.networking.k8s.io/v1", name: name, host: host,
                                        parents: [section], rules: [Manifest.map([("backendRefs", Manifest.seq(refs))])]))
+                // Cilium serves a passthrough Ingress in TLS only.
+                if intent.cilium != nil { continue }
                 // ingress-nginx still serves the host's paths in plain HTTP on port 80 (kubernetes/ingress-nginx#4203).
                 documents.append(route(kind: "HTTPRoute", name: name + "-http", host: host, parents: httpParents,
                                        rules: httpRules(host: host, paths: paths, canaries: canaries)))
@@ -153,6 +155,7 @@ struct RoutePlan {
                 ? PathConversion(matches: nginx.patterns(host: host, path: path, intent: intent).map { .regex(NginxLocations.locationRegex($0)) })
                 : intent.nginxInc.map { PathConversion.nginxInc(path, $0) }
                 ?? intent.kong.map { PathConversion.kong(path, $0) }
+                ?? intent.cilium.map { _ in PathConversion.cilium(path) } ?? intent.apisix.map { PathConversion.apisix(path, $0) }
                 ?? PathConversion.plain(path.path ?? "/", type: path.pathType)
         }
         let fallback = hostDefaultBackend(host).map { _ in [Manifest.map([("path", pathMatch("PathPrefix", "/"))])] } ?? []
@@ -171,6 +174,7 @@ struct RoutePlan {
             let conversion = plan?.conversion(name, path: index)
                 ?? intent.nginxInc.map { PathConversion.nginxInc(paths[index], $0) }
                 ?? intent.kong.map { PathConversion.kong(paths[index], $0) }
+                ?? intent.cilium.map { _ in PathConversion.cilium(paths[index]) } ?? intent.apisix.map { PathConversion.apisix(paths[index], $0) }
                 ?? PathConversion.plain(paths[index].path ?? "/", type: paths[index].pathType)
             for (kind, why) in conversion.accepted {
                 let difference = AcceptedDifference(ingress: name, host: host, path: paths[index].path ?? "/", kind: kind, why: why)
@@ -186,7 +190,7 @@ struct RoutePlan {
         let edge = EdgeAnnotations(ingress: ingress, controller: intent.controller)
         if let appRoot = appRootRule() { rules.append(appRoot) }
         for (path, conversion) in conversions(host: host, paths: paths) {
-            let matches = intent.kong.map { $0.expand(matchNodes(conversion)) } ?? matchNodes(conversion)
+            let matches = intent.kong.map { $0.expand(matchNodes(conversion)) } ?? intent.apisix.map { $0.expand(matchNodes(conversion)) } ?? matchNodes(conversion)
             var filters: [Node] = []
             if let prefix = intent.xForwardedPrefix {
                 filters.append(Manifest.map([("type", Manifest.str("RequestHeaderModifier")), ("requestHeaderModifier", Manifest.map([
@@ -196,6 +200,7 @@ struct RoutePlan {
             if let cors = edge.corsFilter { filters.append(cors) }
             if let nginxInc = intent.nginxInc { filters += nginxInc.filterNodes(secure: secure) }
             filters += kongPlugins.compactMap(\.corsFilter)
+            if let cors = intent.apisix?.corsFilterNode { filters.append(cors) }
             // Kong's preserve-host "false" sends the upstream's name as Host.
             let upstreamHost = intent.upstreamVhost ?? (intent.kong?.preserveHost == false ? path.backend.service.map { "\($0.name).\(namespace).svc" } : nil)
             if conversion.rewrite != nil || upstreamHost != nil {
@@ -217,7 +222,8 @@ struct RoutePlan {
             }.first
             func rule(_ matches: [Node], _ refs: [Node?]) -> Node {
                 Manifest.map([("matches", Manifest.seq(matches)), ("filters", filters.isEmpty ? nil : Manifest.seq(filters)),
-                              ("backendRefs", Manifest.seq(refs.compactMap { $0 })), ("sessionPersistence", edge.sessionPersistence)])
+                              ("backendRefs", Manifest.seq(refs.compactMap { $0 })), ("sessionPersistence", edge.sessionPersistence),
+                              ("timeouts", intent.cilium?.timeoutsNode)])
             }
             func withHeader(_ name: String, _ value: String, regex: Bool) -> [Node] {
                 matches.map { match in

@@ -11,6 +11,10 @@ public enum IngressController: String, Sendable, Equatable, CaseIterable {
     case traefik
     /// Kong Ingress Controller (`konghq.com/*`).
     case kong
+    /// Cilium's Ingress controller (`ingress.cilium.io/*`), Envoy underneath.
+    case cilium
+    /// Apache APISIX Ingress Controller (`k8s.apisix.apache.org/*`).
+    case apisix
 
     /// The IngressClass `spec.controller` values each controller registers.
     static let classControllers: [String: IngressController] = [
@@ -18,6 +22,10 @@ public enum IngressController: String, Sendable, Equatable, CaseIterable {
         "nginx.org/ingress-controller": .nginxInc,
         "traefik.io/ingress-controller": .traefik,
         "ingress-controllers.konghq.com/kong": .kong,
+        "cilium.io/ingress-controller": .cilium,
+        // APISIX Ingress Controller 1.x registers the first, 2.x the second.
+        "apisix.apache.org/apisix-ingress-controller": .apisix,
+        "apisix.apache.org/ingress-controller": .apisix,
     ]
 
     /// Annotation prefixes only one controller reads.
@@ -27,6 +35,8 @@ public enum IngressController: String, Sendable, Equatable, CaseIterable {
         case .nginxInc: "nginx.org/"
         case .traefik: "traefik.ingress.kubernetes.io/"
         case .kong: "konghq.com/"
+        case .cilium: "ingress.cilium.io/"
+        case .apisix: "k8s.apisix.apache.org/"
         }
     }
 
@@ -37,6 +47,8 @@ public enum IngressController: String, Sendable, Equatable, CaseIterable {
         case .nginxInc: "F5 NGINX Ingress Controller (nginx.org/ingress-controller)"
         case .traefik: "Traefik (traefik.io/ingress-controller)"
         case .kong: "Kong Ingress Controller (ingress-controllers.konghq.com/kong)"
+        case .cilium: "Cilium Ingress (cilium.io/ingress-controller)"
+        case .apisix: "APISIX Ingress Controller (apisix.apache.org/apisix-ingress-controller)"
         }
     }
 
@@ -55,6 +67,8 @@ public enum IngressController: String, Sendable, Equatable, CaseIterable {
         if prefixed.count == 1 { return prefixed[0] }
         if className == "traefik" { return .traefik }
         if className == "kong" { return .kong }
+        if className == "cilium" { return .cilium }
+        if className == "apisix" { return .apisix }
         return .ingressNginx
     }
 }

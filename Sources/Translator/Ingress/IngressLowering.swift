@@ -163,6 +163,9 @@ extension Translator {
         let kongPlugins = intent.kong.map { KongPluginUse.uses(ingress, annotations: $0, snapshot: snapshot) } ?? []
         // Kong `protocols: http`: no TLS route; `protocols: https` without a redirect code: cleartext gets 426.
         if secure && intent.kong?.httpOnly == true { return [] }
+        // Cilium tls-passthrough: TLS goes to the backend untouched and nothing is served in
+        // cleartext; archway serving Ingresses does not pass TLS through, so it serves none of it.
+        if intent.cilium?.tlsPassthrough == true { return [] }
         let refusesCleartext = !secure && intent.kong.map { $0.httpsOnly && $0.redirectCode == nil } ?? false
         for (ruleIndex, (host, paths)) in ingress.hostRules.enumerated() {
             let redirectToHTTPS = !secure && (intent.forceSSLRedirect || (tlsHosts.contains(host) && intent.sslRedirect != false))
@@ -190,6 +193,10 @@ extension Translator {
                     Self.kongLocations(path, annotations: $0, ingress: name, index: ruleIndex * 1000 + pathIndex)
                 } ?? intent.nginxInc.map {
                     [Self.nginxIncLocation(path, annotations: $0, ingress: name, index: ruleIndex * 1000 + pathIndex)]
+                } ?? intent.cilium.map { _ in
+                    [Self.ciliumLocation(path, ingress: name, index: ruleIndex * 1000 + pathIndex)]
+                } ?? intent.apisix.map {
+                    Self.apisixLocations(path, annotations: $0, ingress: name, index: ruleIndex * 1000 + pathIndex)
                 } ?? (regexMode
                     ? nginx.patterns(host: host, path: path, intent: intent).map { pattern in
                         (HTTPMatch(path: .regularExpression(NginxLocations.locationRegex(pattern))),
@@ -201,6 +208,7 @@ extension Translator {
                 let filters = redirectToHTTPS || intent.fixedRedirect != nil ? []
                     : intent.kong.map { Self.kongFilters($0, plugins: kongPlugins, path: path, namespace: namespace) }
                     ?? intent.nginxInc.map { Self.nginxIncFilters($0, path: path, secure: secure) }
+                    ?? intent.apisix.map(Self.apisixFilters) ?? intent.cilium.map { _ in [] }
                     ?? Self.ingressFilters(intent, pathValue: value, regexMode: regexMode)
                 var cases: [(ValueMatch?, RouteAction)] = []
                 if refusesCleartext {
@@ -234,7 +242,8 @@ extension Translator {
                         if let condition { match.headers.append(condition) }
                         let code = pathIndex * 100 + (condition == nil ? patternIndex : 10 + variant * 2 + patternIndex)
                         result.append((host, IngressEntry(order: order, entry: HTTPRouteEntry(origin: origin(ruleIndex, code), match: match,
-                                                                                             filters: filters, action: action))))
+                                                                                             filters: filters, action: action,
+                                                                                             timeouts: intent.cilium?.routeTimeouts))))
                     }
                 }
             }
