@@ -53,7 +53,7 @@ extension EdgeAnnotations {
         case "upstream-scheme":
             return .notMapped("speaking \(value) to the Service needs a BackendTLSPolicy (https, grpcs) or appProtocol kubernetes.io/h2c (grpc) on its port; not converted")
         case "plugin-config-name":
-            return .notMapped("ApisixPluginConfig plugins are not read; recreate each as an HTTPRoute filter or an archway policy")
+            return .notMapped("ApisixPluginConfig plugins are not read; recreate each as an HTTPRoute filter or an archway policy (served side by side, the Ingress is refused with 500 until then, as its plugins may decide access)")
         case "svc-namespace":
             return .notMapped("a backendRef to another namespace needs a ReferenceGrant there; the routes name the Service in the Ingress's namespace")
         default:

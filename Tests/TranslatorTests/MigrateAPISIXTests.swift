@@ -161,5 +161,10 @@ import Yams
         let (snapshot, _) = MigrateTests.snapshot(Self.ingress("web", annotations: [Self.apisix("allowlist-source-range"): "10.0.0.0/8",
                                                                                     Self.apisix("auth-type"): "basicAuth"], paths: [("/", "Prefix", "app")]))
         #expect(IngressIntent.reading(snapshot.ingresses[0], in: snapshot).accessControl == [Self.apisix("allowlist-source-range"), Self.apisix("auth-type")])
+        // An ApisixPluginConfig is not read, so what its plugins decide is not known: refused too, failing closed.
+        let (configured, _) = MigrateTests.snapshot(Self.ingress("web", annotations: [Self.apisix("plugin-config-name"): "limits"], paths: [("/", "Prefix", "app")]))
+        #expect(IngressIntent.reading(configured.ingresses[0], in: configured).accessControl == [Self.apisix("plugin-config-name")])
+        let (open, _) = MigrateTests.snapshot(Self.ingress("web", annotations: [Self.apisix("enable-cors"): "true"], paths: [("/", "Prefix", "app")]))
+        #expect(IngressIntent.reading(open.ingresses[0], in: open).accessControl.isEmpty)
     }
 }

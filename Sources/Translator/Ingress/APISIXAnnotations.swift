@@ -71,8 +71,10 @@ public struct APISIXAnnotations: Sendable, Equatable {
         authType = value("auth-type")
     }
 
-    /// Access-control annotations the side-by-side serving does not enforce (full keys).
-    public static let accessControlKeys = ["allowlist-source-range", "blocklist-source-range", "auth-type", "auth-uri"]
+    /// Access-control annotations the side-by-side serving does not enforce (full keys). A
+    /// plugin-config-name's ApisixPluginConfig is not read, so its plugins cannot be told harmless:
+    /// it is refused too, failing closed.
+    public static let accessControlKeys = ["allowlist-source-range", "blocklist-source-range", "auth-type", "auth-uri", "plugin-config-name"]
 
     /// The methods a route is matched for: the allow list, or every standard method the block list
     /// leaves; nil when neither is set (any method).
