@@ -93,6 +93,13 @@ extension IngressConverter {
             return EdgeAnnotations(ingress: ingress, controller: intent.controller)
                 .nginxIncVerdict(String(key.dropFirst(NginxIncAnnotations.prefix.count)), intent: intent, routes: policyRoutes.count, accepted: accepted)
         }
+        if key.hasPrefix(CiliumAnnotations.prefix) {
+            return EdgeAnnotations(ingress: ingress, controller: intent.controller).ciliumVerdict(String(key.dropFirst(CiliumAnnotations.prefix.count)), value: value, intent: intent)
+        }
+        if key.hasPrefix(APISIXAnnotations.prefix) {
+            return EdgeAnnotations(ingress: ingress, controller: intent.controller)
+                .apisixVerdict(String(key.dropFirst(APISIXAnnotations.prefix.count)), value: value, intent: intent, routes: policyRoutes.count, accepted: accepted)
+        }
         guard key.hasPrefix(nginx) else { return .notMapped("unknown annotation, not read by archway") }
         if intent.controller != .ingressNginx {
             return .notMapped("ignored: this Ingress is for \(intent.controller.displayName), which does not read ingress-nginx annotations")

@@ -15,6 +15,8 @@ extension EdgeAnnotations {
         let made = controller == .nginxInc ? [nginxIncRateLimit, nginxIncBodySize, nginxIncBasicAuth]
             : controller == .kong ? kongPolicies(intent.kongPlugins).map(Optional.some)
             : controller == .traefik ? traefikPolicies(intent.traefikMiddlewares).map(Optional.some)
+            : controller == .apisix ? apisixPolicies(intent.apisix)
+            : controller == .cilium ? []
             : [rateLimit, ipAllowList, bodySize, basicAuth, forwardAuth]
         return made.compactMap { made in
             made.map { policy(kind: $0.kind, suffix: $0.kind.lowercased(), spec: $0.spec, routes: routes) }

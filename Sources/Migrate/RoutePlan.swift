@@ -68,6 +68,8 @@ struct RoutePlan {
                 let refs = paths.prefix(1).compactMap { backendRef($0.backend, weight: nil) }
                 documents.append(route(kind: "TLSRoute", apiVersion: "gateway.networking.k8s.io/v1", name: name, host: host,
                                        parents: [section], rules: [Manifest.map([("backendRefs", Manifest.seq(refs))])]))
+                // Cilium serves a passthrough Ingress in TLS only.
+                if intent.cilium != nil { continue }
                 // ingress-nginx still serves the host's paths in plain HTTP on port 80 (kubernetes/ingress-nginx#4203).
                 documents.append(route(kind: "HTTPRoute", name: name + "-http", host: host, parents: httpParents,
                                        rules: httpRules(host: host, paths: paths, canaries: canaries)))
@@ -155,6 +157,7 @@ struct RoutePlan {
                 : intent.nginxInc.map { PathConversion.nginxInc(path, $0) }
                 ?? intent.kong.map { PathConversion.kong(path, $0) }
                 ?? intent.traefik.map { PathConversion.traefik(path, $0, []) }
+                ?? intent.cilium.map { _ in PathConversion.cilium(path) } ?? intent.apisix.map { PathConversion.apisix(path, $0) }
                 ?? PathConversion.plain(path.path ?? "/", type: path.pathType)
         }
         let fallback = hostDefaultBackend(host).map { _ in [Manifest.map([("path", pathMatch("PathPrefix", "/"))])] } ?? []
@@ -175,6 +178,7 @@ struct RoutePlan {
                 ?? intent.kong.map { PathConversion.kong(paths[index], $0) }
                 ?? intent.traefik.map { PathConversion.traefik(paths[index], $0, intent.traefikMiddlewares) }
                 ?? intent.gce.map { _ in PathConversion.gce(paths[index], exactPaths: GCEAnnotations.exactPaths(paths)) }
+                ?? intent.cilium.map { _ in PathConversion.cilium(paths[index]) } ?? intent.apisix.map { PathConversion.apisix(paths[index], $0) }
                 ?? PathConversion.plain(paths[index].path ?? "/", type: paths[index].pathType)
             for (kind, why) in conversion.accepted {
                 let difference = AcceptedDifference(ingress: name, host: host, path: paths[index].path ?? "/", kind: kind, why: why)
@@ -190,7 +194,7 @@ struct RoutePlan {
         let edge = EdgeAnnotations(ingress: ingress, controller: intent.controller)
         if let appRoot = appRootRule() { rules.append(appRoot) }
         for (path, conversion) in conversions(host: host, paths: paths) {
-            let matches = intent.kong.map { $0.expand(matchNodes(conversion)) } ?? matchNodes(conversion)
+            let matches = intent.kong.map { $0.expand(matchNodes(conversion)) } ?? intent.apisix.map { $0.expand(matchNodes(conversion)) } ?? matchNodes(conversion)
             var filters: [Node] = []
             if let prefix = intent.xForwardedPrefix {
                 filters.append(Manifest.map([("type", Manifest.str("RequestHeaderModifier")), ("requestHeaderModifier", Manifest.map([
@@ -201,6 +205,7 @@ struct RoutePlan {
             if let nginxInc = intent.nginxInc { filters += nginxInc.filterNodes(secure: secure) }
             filters += intent.kongPlugins.compactMap(\.corsFilter)
             if intent.traefik != nil { filters += TraefikMiddlewareUse.filterNodes(intent.traefikMiddlewares) }
+            if let cors = intent.apisix?.corsFilterNode { filters.append(cors) }
             // Kong's preserve-host "false" sends the upstream's name as Host.
             let upstreamHost = intent.upstreamVhost ?? (intent.kong?.preserveHost == false ? path.backend.service.map { "\($0.name).\(namespace).svc" } : nil)
             if conversion.rewrite != nil || upstreamHost != nil {
@@ -223,7 +228,8 @@ struct RoutePlan {
             func rule(_ matches: [Node], _ refs: [Node?]) -> Node {
                 Manifest.map([("matches", Manifest.seq(matches)), ("filters", filters.isEmpty ? nil : Manifest.seq(filters)),
                               ("backendRefs", Manifest.seq(refs.compactMap { $0 })), ("sessionPersistence", edge.sessionPersistence ?? intent.gce?.sessionPersistenceNode(path.backend)),
-                              ("timeouts", intent.gce?.timeoutsNode(path.backend)), ("retry", TraefikMiddlewareUse.retryNode(intent.traefikMiddlewares))])
+                              ("timeouts", intent.gce?.timeoutsNode(path.backend) ?? intent.cilium?.timeoutsNode),
+                              ("retry", TraefikMiddlewareUse.retryNode(intent.traefikMiddlewares))])
             }
             func withHeader(_ name: String, _ value: String, regex: Bool) -> [Node] {
                 matches.map { match in

@@ -13,6 +13,10 @@ public enum IngressController: String, Sendable, Equatable, CaseIterable {
     case kong
     /// GKE's Ingress controller (ingress-gce): a Google Cloud load balancer per Ingress.
     case gce
+    /// Cilium's Ingress controller (`ingress.cilium.io/*`), Envoy underneath.
+    case cilium
+    /// Apache APISIX Ingress Controller (`k8s.apisix.apache.org/*`).
+    case apisix
 
     /// The IngressClass `spec.controller` values each controller registers.
     static let classControllers: [String: IngressController] = [
@@ -21,6 +25,10 @@ public enum IngressController: String, Sendable, Equatable, CaseIterable {
         "traefik.io/ingress-controller": .traefik,
         "ingress-controllers.konghq.com/kong": .kong,
         "k8s.io/ingress-gce": .gce,
+        "cilium.io/ingress-controller": .cilium,
+        // APISIX Ingress Controller 1.x registers the first, 2.x the second.
+        "apisix.apache.org/apisix-ingress-controller": .apisix,
+        "apisix.apache.org/ingress-controller": .apisix,
     ]
 
     /// Annotation prefixes only one controller reads.
@@ -31,6 +39,8 @@ public enum IngressController: String, Sendable, Equatable, CaseIterable {
         case .traefik: "traefik.ingress.kubernetes.io/"
         case .kong: "konghq.com/"
         case .gce: "ingress.gcp.kubernetes.io/"
+        case .cilium: "ingress.cilium.io/"
+        case .apisix: "k8s.apisix.apache.org/"
         }
     }
 
@@ -42,6 +52,8 @@ public enum IngressController: String, Sendable, Equatable, CaseIterable {
         case .traefik: "Traefik (traefik.io/ingress-controller)"
         case .kong: "Kong Ingress Controller (ingress-controllers.konghq.com/kong)"
         case .gce: "GCE / GKE Ingress (k8s.io/ingress-gce)"
+        case .cilium: "Cilium Ingress (cilium.io/ingress-controller)"
+        case .apisix: "APISIX Ingress Controller (apisix.apache.org/apisix-ingress-controller)"
         }
     }
 
@@ -62,6 +74,8 @@ public enum IngressController: String, Sendable, Equatable, CaseIterable {
         if prefixed.count == 1 { return prefixed[0] }
         if className == "traefik" { return .traefik }
         if className == "kong" { return .kong }
+        if className == "cilium" { return .cilium }
+        if className == "apisix" { return .apisix }
         return .ingressNginx
     }
 }

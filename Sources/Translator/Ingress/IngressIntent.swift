@@ -73,6 +73,10 @@ public struct IngressIntent: Sendable, Equatable {
     public var httpsRedirectPort: Int?
     /// GKE's annotations and the FrontendConfig / BackendConfigs they name, for a GCE Ingress.
     public var gce: GCEAnnotations?
+    /// `ingress.cilium.io/*`, for an Ingress of Cilium.
+    public var cilium: CiliumAnnotations?
+    /// `k8s.apisix.apache.org/*`, for an Ingress of APISIX Ingress Controller.
+    public var apisix: APISIXAnnotations?
 
     /// `controller`: nil to tell it from the Ingress alone (IngressController.of without classes).
     /// `snapshot`: where a GCE Ingress's FrontendConfig and BackendConfigs are looked up.
@@ -105,6 +109,24 @@ public struct IngressIntent: Sendable, Equatable {
             // Kong never redirects on its own; `protocols: https` with a redirect code does.
             sslRedirect = false
             forceSSLRedirect = kong.httpsOnly && kong.redirectCode != nil
+            return
+        }
+        if self.controller == .cilium {
+            let cilium = CiliumAnnotations(ingress)
+            self.cilium = cilium
+            // Unset, Cilium's enforce-ingress-https (on in its Helm chart) redirects TLS hosts.
+            sslRedirect = cilium.forceHTTPS
+            sslPassthrough = cilium.tlsPassthrough
+            return
+        }
+        if self.controller == .apisix {
+            let apisix = APISIXAnnotations(ingress)
+            self.apisix = apisix
+            // APISIX redirects only when told, and then every cleartext request, TLS host or not.
+            sslRedirect = false
+            forceSSLRedirect = apisix.httpToHTTPS
+            fixedRedirect = apisix.redirect
+            accessControl = APISIXAnnotations.accessControlKeys.map { APISIXAnnotations.prefix + $0 }.filter { ingress.annotation($0) != nil }
             return
         }
         func value(_ key: String) -> String? { ingress.annotation(Self.nginx + key)?.trimmingSpaces }
@@ -144,8 +166,11 @@ public struct IngressIntent: Sendable, Equatable {
     }
 
     /// The status code that sends a cleartext request of a TLS host to https: ingress-nginx answers
-    /// 308, NGINX Ingress Controller 301, Kong, Traefik and GCE the code they are told.
-    public var httpsRedirectCode: Int { gce?.redirectCode ?? kong?.redirectCode ?? traefikRedirect?.code ?? (controller == .nginxInc ? 301 : 308) }
+    /// 308; NGINX Ingress Controller, Cilium (Envoy's https_redirect) and APISIX (http_to_https) 301;
+    /// Kong, Traefik and GCE the code they are told.
+    public var httpsRedirectCode: Int {
+        gce?.redirectCode ?? kong?.redirectCode ?? traefikRedirect?.code ?? ([.nginxInc, .cilium, .apisix].contains(controller) ? 301 : 308)
+    }
 
     /// Traefik's redirectScheme middleware to https, if the Ingress has one: 301 when permanent, else 302.
     var traefikRedirect: (code: Int, port: Int?)? {

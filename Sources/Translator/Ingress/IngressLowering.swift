@@ -165,6 +165,9 @@ extension Translator {
         if secure && intent.kong?.httpOnly == true { return [] }
         // Traefik `router.entrypoints`: web is cleartext, websecure TLS.
         if let traefik = intent.traefik, secure ? !traefik.servesTLS : !traefik.servesCleartext { return [] }
+        // Cilium tls-passthrough: TLS goes to the backend untouched and nothing is served in
+        // cleartext; archway serving Ingresses does not pass TLS through, so it serves none of it.
+        if intent.cilium?.tlsPassthrough == true { return [] }
         let refusesCleartext = !secure && intent.kong.map { $0.httpsOnly && $0.redirectCode == nil } ?? false
         for (ruleIndex, (host, paths)) in ingress.hostRules.enumerated() {
             let redirectToHTTPS = !secure && (intent.forceSSLRedirect || (tlsHosts.contains(host) && intent.sslRedirect != false))
@@ -194,7 +197,12 @@ extension Translator {
                     Self.kongLocations(path, annotations: $0, ingress: name, index: ruleIndex * 1000 + pathIndex)
                 } ?? intent.nginxInc.map {
                     [Self.nginxIncLocation(path, annotations: $0, ingress: name, index: ruleIndex * 1000 + pathIndex)]
-                } ?? intent.gce.map { _ in Self.gceLocations(path, ingress: name, index: ruleIndex * 1000 + pathIndex) } ?? (regexMode
+                } ?? intent.gce.map { _ in Self.gceLocations(path, ingress: name, index: ruleIndex * 1000 + pathIndex) }
+                ?? intent.cilium.map { _ in
+                    [Self.ciliumLocation(path, ingress: name, index: ruleIndex * 1000 + pathIndex)]
+                } ?? intent.apisix.map {
+                    Self.apisixLocations(path, annotations: $0, ingress: name, index: ruleIndex * 1000 + pathIndex)
+                } ?? (regexMode
                     ? nginx.patterns(host: host, path: path, intent: intent).map { pattern in
                         (HTTPMatch(path: .regularExpression(NginxLocations.locationRegex(pattern))),
                          IngressOrder(length: pattern.utf8.count, pattern: pattern, ingress: name, index: ruleIndex * 1000 + pathIndex))
@@ -206,6 +214,7 @@ extension Translator {
                     : intent.traefik.map { _ in Self.traefikFilters(intent.traefikMiddlewares) }
                     ?? intent.kong.map { Self.kongFilters($0, plugins: intent.kongPlugins, path: path, namespace: namespace) }
                     ?? intent.nginxInc.map { Self.nginxIncFilters($0, path: path, secure: secure) }
+                    ?? intent.apisix.map(Self.apisixFilters) ?? intent.cilium.map { _ in [] }
                     ?? Self.ingressFilters(intent, pathValue: value, regexMode: regexMode)
                 var cases: [(ValueMatch?, RouteAction)] = []
                 if refusesCleartext {
@@ -239,7 +248,8 @@ extension Translator {
                         if let condition { match.headers.append(condition) }
                         let code = pathIndex * 100 + (condition == nil ? patternIndex : 10 + variant * 2 + patternIndex)
                         result.append((host, IngressEntry(order: order, entry: HTTPRouteEntry(origin: origin(ruleIndex, code), match: match,
-                                                                                             filters: filters, action: action))))
+                                                                                             filters: filters, action: action,
+                                                                                             timeouts: intent.cilium?.routeTimeouts))))
                     }
                 }
             }
