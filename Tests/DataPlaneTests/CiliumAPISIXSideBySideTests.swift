@@ -9,73 +9,16 @@ import Translator
 /// CORS, use-regex paths and fixed redirect — and an Ingress with an APISIX allow list is refused
 /// side by side rather than served open.
 @Suite struct CiliumAPISIXSideBySideTests {
-    static let archwayClass = """
-        apiVersion: networking.k8s.io/v1
-        kind: IngressClass
-        metadata: {name: archway}
-        spec: {controller: archway.dev/ingress-controller}
-
-        """
-
-    /// Both readings running: the Ingresses on 8000/8443, the converted routes on 80/443.
-    struct Sides {
-        let harness: GatewayHarness
-        let gateway: (http: Int, https: Int)
-        let ingress: (http: Int, https: Int)
-        let certificatePath: String?
-
-        /// Status, the headers that matter, the backend that answered and the path it saw; a
-        /// Location without its port (the sides differ in ports).
-        func request(_ scheme: String, host: String, _ path: String, _ arguments: [String] = [], viaGateway: Bool) async throws -> String {
-            let port = viaGateway ? (scheme == "https" ? gateway.https : gateway.http) : (scheme == "https" ? ingress.https : ingress.http)
-            let trust = certificatePath.map { ["--cacert", $0] } ?? []
-            let output = try await ExternalTool.curlOffThePool(["-i", "--resolve", "\(host):\(port):127.0.0.1"] + trust + arguments
-                                                               + ["\(scheme)://\(host):\(port)\(path)"])
-            let lines = output.body.components(separatedBy: "\r\n")
-            let status = lines.first.map { String($0.split(separator: " ")[1]) } ?? "?"
-            let kept = lines.filter { line in ["location:", "access-control-allow-origin:"].contains { line.lowercased().hasPrefix($0) } }
-                .map { $0.lowercased().replacing(#/:[0-9]+\//#, with: "/") }.sorted()
-            let echoed = output.body.range(of: "\r\n\r\n").map { String(output.body[$0.upperBound...]) } ?? ""
-            let json = (try? JSONSerialization.jsonObject(with: Data(echoed.utf8))) as? [String: Any]
-            let backend = json.map { "\($0["name"] as? String ?? "?") \($0["path"] as? String ?? "?")" } ?? "-"
-            return ([status] + kept + [backend]).joined(separator: " | ")
-        }
-
-        /// Each case answered as expected on both sides.
-        func expectAlike(_ cases: [(scheme: String, host: String, path: String, arguments: [String], expected: String)],
-                         sourceLocation: SourceLocation = #_sourceLocation) async throws {
-            for (scheme, host, path, arguments, expected) in cases {
-                let viaIngress = try await request(scheme, host: host, path, arguments, viaGateway: false)
-                let viaGateway = try await request(scheme, host: host, path, arguments, viaGateway: true)
-                #expect(viaIngress == expected, "\(scheme)://\(host)\(path) \(arguments) served as an Ingress", sourceLocation: sourceLocation)
-                #expect(viaGateway == expected, "\(scheme)://\(host)\(path) \(arguments) through the converted routes", sourceLocation: sourceLocation)
-            }
-        }
-    }
-
-    /// Converts what the harness directory holds (with `--verify`, which must find nothing
-    /// unexplained), then serves the Ingresses and the routes side by side.
-    static func start(_ harness: GatewayHarness, certificatePath: String?) async throws -> Sides {
-        let migration = MigrationRun.migrate(inputs: [harness.directory.path], gatewayClass: "archway", gatewayNamespace: nil,
-                                             json: false, verify: true)
-        #expect(migration.exitCode == 0, "\(migration.stderr.joined(separator: "\n"))")
-        #expect(migration.stderr.last?.hasSuffix(" 0 not") == true || migration.stderr.last?.hasSuffix(", 0 differ") == true,
-                "\(migration.stderr.suffix(3))")
-        try harness.write("gateway.yaml", migration.stdout)
-        harness.ingress = IngressServing(httpPort: 8000, httpsPort: 8443)
-        harness.extraPortMap = [443: 0, 8000: 0, 8443: 0]
-        try await harness.start()
-        return Sides(harness: harness, gateway: (await harness.hostPort(80), await harness.hostPort(443)),
-                     ingress: (await harness.hostPort(8000), await harness.hostPort(8443)), certificatePath: certificatePath)
+    static func served(_ backend: String, _ path: String, headers: [String: String] = [:]) -> SideBySide.Response {
+        .init(status: "200", headers: headers, backend: backend, path: path)
     }
 
     @Test func ciliumIngressServedDirectlyAndConvertedAnswersAlike() async throws {
         let harness = GatewayHarness()
+        defer { Task { await harness.stop() } }
         let services = try await harness.startBackendServices("exactpath", "prefixpath", "implpath")
         let host = "pathtypes.example.com"
-        let certificate = try TestCertificate(names: [host], in: harness.directory)
-        try harness.write("cilium.yaml", Manifests.join(Self.archwayClass + """
-            ---
+        let both = try await SideBySide(harness, hosts: [host], secrets: ["pathtypes-tls"], manifests: Manifests.join(SideBySide.ingressClass(), """
             apiVersion: networking.k8s.io/v1
             kind: Ingress
             metadata:
@@ -95,25 +38,26 @@ import Translator
                   - {path: /exact, pathType: Exact, backend: {service: {name: exactpath, port: {number: 80}}}}
                   - {path: /, pathType: Prefix, backend: {service: {name: prefixpath, port: {number: 80}}}}
                   - {path: /impl.+, pathType: ImplementationSpecific, backend: {service: {name: implpath, port: {number: 80}}}}
-            """, certificate.secret("pathtypes-tls"), services))
-        let sides = try await Self.start(harness, certificatePath: certificate.path)
-        defer { Task { await harness.stop() } }
-        try await sides.expectAlike([
-            ("https", host, "/exact", [], "200 | exactpath /exact"),
-            ("https", host, "/exact/more", [], "200 | prefixpath /exact/more"),
-            ("https", host, "/implementation", [], "200 | implpath /implementation"),
+            """, services))
+        #expect(both.verifySummary.hasSuffix(" 0 not") || both.verifySummary.hasSuffix(", 0 differ"), "\(both.verifySummary)")
+        let cases: [(String, String, SideBySide.Response)] = [
+            ("https", "/exact", Self.served("exactpath", "/exact")),
+            ("https", "/exact/more", Self.served("prefixpath", "/exact/more")),
+            ("https", "/implementation", Self.served("implpath", "/implementation")),
             // `/impl.+` needs a character after /impl: the whole-path regex does not take /impl itself.
-            ("https", host, "/impl", [], "200 | prefixpath /impl"),
+            ("https", "/impl", Self.served("prefixpath", "/impl")),
             // force-https: Envoy's https_redirect answers 301.
-            ("http", host, "/implementation?x=1", [], "301 | location: https://pathtypes.example.com/implementation?x=1 | -"),
-        ])
+            ("http", "/implementation?x=1", .init(status: "301", location: "https://pathtypes.example.com/implementation?x=1")),
+        ]
+        for (scheme, path, expected) in cases { try await both.expectBoth(scheme, host: host, path, [], expected) }
     }
+
 
     @Test func apisixIngressServedDirectlyAndConvertedAnswersAlike() async throws {
         let harness = GatewayHarness()
+        defer { Task { await harness.stop() } }
         let services = try await harness.startBackendServices("app", "action")
-        try harness.write("apisix.yaml", Manifests.join(Self.archwayClass + """
-            ---
+        let both = try await SideBySide(harness, hosts: ["web.example.com"], secrets: [], manifests: Manifests.join(SideBySide.ingressClass(), """
             apiVersion: networking.k8s.io/v1
             kind: Ingress
             metadata:
@@ -177,21 +121,24 @@ import Translator
                   paths:
                   - {path: /, pathType: Prefix, backend: {service: {name: app, port: {number: 80}}}}
             """, services))
-        let sides = try await Self.start(harness, certificatePath: nil)
-        defer { Task { await harness.stop() } }
-        try await sides.expectAlike([
-            ("http", "web.example.com", "/app/ip", [], "200 | app /ip"),
-            ("http", "web.example.com", "/app/ip", ["-X", "POST"], "200 | app /ip"),
+        #expect(both.verifySummary.hasSuffix(" 0 not") || both.verifySummary.hasSuffix(", 0 differ"), "\(both.verifySummary)")
+        let origin = ["access-control-allow-origin"]
+        let cases: [(String, String, [String], SideBySide.Response)] = [
+            ("web.example.com", "/app/ip", [], Self.served("app", "/ip")),
+            ("web.example.com", "/app/ip", ["-X", "POST"], Self.served("app", "/ip")),
             // Methods outside the allow list: no rule takes them (APISIX's 405 is the report's "partly").
-            ("http", "web.example.com", "/app/ip", ["-X", "PUT"], "404 | -"),
-            ("http", "web.example.com", "/app/ip", ["-H", "Origin: https://app.example.com"],
-             "200 | access-control-allow-origin: https://app.example.com | app /ip"),
+            ("web.example.com", "/app/ip", ["-X", "PUT"], .init(status: "404")),
+            ("web.example.com", "/app/ip", ["-H", "Origin: https://app.example.com"],
+             Self.served("app", "/ip", headers: ["access-control-allow-origin": "https://app.example.com"])),
             // use-regex: the regex is searched anywhere in the path.
-            ("http", "web.example.com", "/v1/api/x/action1", [], "200 | action /v1/api/x/action1"),
-            ("http", "old.example.com", "/anything", [], "302 | location: https://new.example.com/ | -"),
-        ])
+            ("web.example.com", "/v1/api/x/action1", [], Self.served("action", "/v1/api/x/action1")),
+            ("old.example.com", "/anything", [], .init(status: "302", location: "https://new.example.com/")),
+        ]
+        for (host, path, arguments, expected) in cases {
+            try await both.expectBoth("http", host: host, path, arguments, headers: origin, expected)
+        }
         // The allow list is not enforced side by side: refused (500), never served open; converted, it is an IPAllowList (403 here).
-        #expect(try await sides.request("http", host: "office.example.com", "/", viaGateway: false).hasPrefix("500"))
-        #expect(try await sides.request("http", host: "office.example.com", "/", viaGateway: true).hasPrefix("403"))
+        #expect(try await both.request(.ingress, "http", host: "office.example.com", "/").status == "500")
+        #expect(try await both.request(.gateway, "http", host: "office.example.com", "/").status == "403")
     }
 }
