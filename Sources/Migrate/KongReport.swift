@@ -12,7 +12,7 @@ extension EdgeAnnotations {
         case "methods":
             return .mapped  // a method match per listed method on every path
         case "strip-path":
-            return kong.stripPath ? .mapped : .mapped  // URLRewrite ReplacePrefixMatch "/" (ReplaceFullPath for Exact paths) when "true"
+            return .mapped  // URLRewrite ReplacePrefixMatch "/" (ReplaceFullPath for Exact paths) when "true"
         case "host-aliases":
             return .mapped  // the aliases are hostnames of every route of the Ingress
         case "protocols", "https-redirect-status-code":
