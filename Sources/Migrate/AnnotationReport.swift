@@ -115,7 +115,8 @@ extension IngressConverter {
         switch name {
         case "ssl-redirect", "force-ssl-redirect":
             return .mapped  // an {route}-ssl-redirect HTTPRoute on the http listener (308)
-        case "permanent-redirect", "permanent-redirect-code" where ingress.annotation(nginx + "temporal-redirect") != nil:
+        case "permanent-redirect" where ingress.annotation(nginx + "temporal-redirect") != nil,
+             "permanent-redirect-code" where ingress.annotation(nginx + "temporal-redirect") != nil:
             return .notMapped("ignored: temporal-redirect is set too, and ingress-nginx reads it first")
         case "from-to-www-redirect", "permanent-redirect", "permanent-redirect-code", "temporal-redirect", "app-root",
              "use-regex", "upstream-vhost", "x-forwarded-prefix",

@@ -34,6 +34,10 @@ import Yams
         let outcome = verification.outcomes("http://old.example.com/a")
         #expect(outcome?.ingress == "redirect 302 to https://maintenance.example.com/" && outcome?.gateway == outcome?.ingress)
         #expect(migration.report.contains { $0.key == Self.nginx + "permanent-redirect" && $0.description.contains("not mapped: ignored: temporal-redirect is set too") })
+        // Alone, permanent-redirect is converted (and said so).
+        let alone = MigrateTests.verify(Verify.ingress("moved", host: "old.example.com", annotations: [Self.nginx + "permanent-redirect": "https://new.example.com/"],
+                                                       paths: [("/", "Prefix", "old")])).0
+        #expect(alone.report.contains { $0.key == Self.nginx + "permanent-redirect" && $0.description.hasSuffix(": mapped") })
     }
 
     @Test func regexModeTakesExactPathsToo() throws {
