@@ -213,6 +213,11 @@ struct RoutePlan {
                     ("hostname", upstreamHost.map(Manifest.str)), ("path", conversion.rewrite.map(rewriteNode)),
                 ]))]))
             }
+            if let moved = intent.hostRedirect, moved.host == host {
+                rules.append(Manifest.map([("matches", Manifest.seq(matches)), ("filters", Manifest.seq([
+                    redirectFilter(scheme: moved.scheme, hostname: moved.hostname, statusCode: moved.statusCode)]))]))
+                continue
+            }
             if let fixed = intent.fixedRedirect {
                 let url = RedirectURL(fixed.url)
                 rules.append(Manifest.map([("matches", Manifest.seq(matches)), ("filters", Manifest.seq([

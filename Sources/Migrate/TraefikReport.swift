@@ -27,6 +27,8 @@ extension EdgeAnnotations {
                 case .replacePathRegex: return "\(what): not converted: Gateway API cannot rewrite by a regular expression (an accepted difference)"
                 case .headers(_, _, let cors): return "\(what): RequestHeaderModifier / ResponseHeaderModifier" + (cors == nil ? "" : " and the CORS filter")
                 case .redirectScheme(_, _, let permanent): return "\(what): {route}-ssl-redirect with \(permanent ? 301 : 302) on the cleartext listener"
+                case .redirectHost(let from, let scheme, let host, let permanent):
+                    return "\(what): the rules of \(from) redirect to \(scheme)://\(host) keeping the path (\(permanent ? 301 : 302))"
                 case .basicAuth(let secret, _): return "\(what): BasicAuth \(policy)basicauth reading Secret \(secret) key users (htpasswd lines; a kubernetes.io/basic-auth Secret must be turned into them)"
                 case .forwardAuth: return "\(what): ForwardAuth \(policy)forwardauth (the auth service gets Authorization and Cookie, where Traefik sent every header)"
                 case .rateLimit: return "\(what): RateLimit \(policy)ratelimit per client address, 429 with Retry-After"

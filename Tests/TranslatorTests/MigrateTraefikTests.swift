@@ -77,6 +77,26 @@ import Yams
         #expect(line.contains("partly mapped:") && line.contains("apps-https@kubernetescrd (redirectScheme): {route}-ssl-redirect with 301"))
     }
 
+    @Test func redirectRegexOfAWholeHostIsARequestRedirect() throws {
+        let yaml = Self.middleware("to-apex", "{redirectRegex: {regex: \"^https?://web\\\\.example\\\\.com/(.*)\", replacement: \"https://example.com/${1}\", permanent: true}}")
+            + Self.middleware("to-https", "{redirectRegex: {regex: \"^http://old\\\\.example\\\\.com/(.*)\", replacement: \"https://old.example.com/$1\"}}")
+            + Self.middleware("rewrite-ids", "{redirectRegex: {regex: \"^https://web.example.com/users/([0-9]+)\", replacement: \"https://web.example.com/u/$1\"}}")
+            + Self.ingress("web", middlewares: ["to-apex"], paths: [("/", "Prefix", "site")], tls: true)
+            + Self.ingress("old", middlewares: ["to-https"], paths: [("/", "Prefix", "site")], tls: true).replacingOccurrences(of: "web.example.com", with: "old.example.com")
+            + Self.ingress("ids", middlewares: ["rewrite-ids"], paths: [("/", "Prefix", "site")]).replacingOccurrences(of: "web.example.com", with: "ids.example.com")
+        let (migration, verification, _) = try MigrateKongTests.convert(yaml)
+        NIC.expectEquivalent(verification)
+        for url in ["http://web.example.com/a?b=1", "https://web.example.com/a?b=1"] {
+            let outcome = verification.outcomes(url)
+            #expect(outcome?.ingress == "redirect 301 to https://example.com/a?b=1" && outcome?.gateway == outcome?.ingress, "\(url)")
+        }
+        // From cleartext only, to https on the same host: redirectScheme, 302 as it is not permanent.
+        #expect(verification.outcomes("http://old.example.com/a")?.gateway == "redirect 302 to https://old.example.com/a")
+        #expect(verification.outcomes("https://old.example.com/a")?.gateway == "forward to apps/site:80 with path /a")
+        let line = migration.report.first { $0.ingress.name == "ids" && $0.key == Self.traefik + "router.middlewares" }?.description ?? ""
+        #expect(line.contains("(redirectRegex): not converted: only a redirect of a whole host keeping the path"), "\(line)")
+    }
+
     @Test func accessMiddlewaresBecomePoliciesAndAreRefusedSideBySide() throws {
         let yaml = Self.middleware("auth", "{basicAuth: {secret: web-users, realm: Web}}")
             + Self.middleware("office", "{ipAllowList: {sourceRange: [10.0.0.0/8], ipStrategy: {depth: 1}}}")

@@ -71,6 +71,16 @@ public struct IngressIntent: Sendable, Equatable {
     public var traefikMiddlewares: [TraefikMiddlewareUse] = []
     /// The port a redirect to HTTPS names (Traefik's redirectScheme port); nil for the scheme's own.
     public var httpsRedirectPort: Int?
+    /// Every request for a host redirected elsewhere with its path kept (Traefik's redirectRegex of a
+    /// whole host): (that host, the redirect).
+    public var hostRedirect: HostRedirect?
+
+    public struct HostRedirect: Sendable, Equatable {
+        public var host: String
+        public var scheme: String
+        public var hostname: String
+        public var statusCode: Int
+    }
     /// GKE's annotations and the FrontendConfig / BackendConfigs they name, for a GCE Ingress.
     public var gce: GCEAnnotations?
     /// `ingress.cilium.io/*`, for an Ingress of Cilium.
@@ -188,6 +198,11 @@ public struct IngressIntent: Sendable, Equatable {
         if let traefik = intent.traefik {
             intent.traefikMiddlewares = TraefikMiddlewareUse.uses(ingress, annotations: traefik, snapshot: snapshot)
             intent.accessControl = intent.traefikMiddlewares.filter(\.isAccessControl).map { "\(TraefikAnnotations.prefix)router.middlewares: \($0.reference)" }
+            for use in intent.traefikMiddlewares {
+                if case .redirectHost(let from, let scheme, let host, let permanent) = use.effect {
+                    intent.hostRedirect = HostRedirect(host: from, scheme: scheme, hostname: host, statusCode: permanent ? 301 : 302)
+                }
+            }
             if let redirect = intent.traefikRedirect {
                 intent.forceSSLRedirect = true
                 intent.httpsRedirectPort = redirect.port

@@ -210,7 +210,7 @@ extension Translator {
                     : [(Self.ingressPathMatch(value, type: path.pathType),
                         IngressOrder(length: value.count, typeRank: path.pathType == .Exact ? 0 : path.pathType == .Prefix ? 1 : 2,
                                      ingress: name, index: ruleIndex * 1000 + pathIndex))])
-                let filters = redirectToHTTPS || intent.fixedRedirect != nil ? []
+                let filters = redirectToHTTPS || intent.fixedRedirect != nil || intent.hostRedirect?.host == host ? []
                     : intent.traefik.map { _ in Self.traefikFilters(intent.traefikMiddlewares) }
                     ?? intent.kong.map { Self.kongFilters($0, plugins: intent.kongPlugins, path: path, namespace: namespace) }
                     ?? intent.nginxInc.map { Self.nginxIncFilters($0, path: path, secure: secure) }
@@ -221,6 +221,8 @@ extension Translator {
                     cases = [(nil, .direct(status: 426, reason: "Kong answers cleartext with 426 Upgrade Required on a protocols: https route"))]
                 } else if redirectToHTTPS {
                     cases = [(nil, .redirect(httpsRedirect))]
+                } else if let moved = intent.hostRedirect, moved.host == host {
+                    cases = [(nil, .redirect(Redirect(scheme: moved.scheme, hostname: moved.hostname, port: nil, path: nil, statusCode: moved.statusCode)))]
                 } else if let fixed = intent.fixedRedirect {
                     let url = RedirectURL(fixed.url)
                     cases = [(nil, .redirect(Redirect(scheme: url.scheme, hostname: url.host, port: url.port,

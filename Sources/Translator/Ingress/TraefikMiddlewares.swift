@@ -15,6 +15,9 @@ public struct TraefikMiddlewareUse: Sendable, Equatable {
         case headers(request: HeaderEdits, response: HeaderEdits, cors: CORSPolicy?)
         /// Cleartext requests redirected to `scheme` (HTTPS requests pass).
         case redirectScheme(scheme: String, port: Int?, permanent: Bool)
+        /// A redirectRegex that sends every request for `fromHost` to `scheme://host` with its path kept
+        /// (the www / domain move it is mostly used for).
+        case redirectHost(fromHost: String, scheme: String, host: String, permanent: Bool)
         case basicAuth(secret: String, realm: String?)
         case forwardAuth(address: String, responseHeaders: [String])
         case rateLimit(requests: Int, unit: String, burst: Int)
@@ -71,6 +74,10 @@ public struct TraefikMiddlewareUse: Sendable, Equatable {
             return headers(config)
         case "redirectScheme":
             return .redirectScheme(scheme: config["scheme"]?.text ?? "https", port: config["port"]?.int, permanent: config["permanent"]?.bool ?? false)
+        case "redirectRegex":
+            guard let regex = config["regex"]?.text, let replacement = config["replacement"]?.text else { return .unsupported("regex and replacement are both needed") }
+            return hostRedirect(regex: regex, replacement: replacement, permanent: config["permanent"]?.bool ?? false)
+                ?? .unsupported("only a redirect of a whole host keeping the path (^https?://HOST/(.*) to SCHEME://HOST/${1}) can be said by Gateway API's RequestRedirect")
         case "basicAuth":
             return config["secret"]?.text.map { .basicAuth(secret: $0, realm: config["realm"]?.text) } ?? .unsupported("no secret")
         case "forwardAuth":
@@ -126,6 +133,23 @@ public struct TraefikMiddlewareUse: Sendable, Equatable {
             return .rateLimit(requests: average, unit: unit, burst: max(burst, average))
         }
         return .unsupported("a period of \(config["period"]?.text ?? "?") is not one second, minute or hour")
+    }
+
+    /// redirectRegex as a scheme or host redirect keeping the path: `REGEX` is `^SCHEMES://HOST/(.*)`
+    /// (SCHEMES `http`, `https`, `https?` or `(http|https)`, `$` allowed at the end) and the replacement
+    /// `SCHEME://HOST2/${N}` with N the `(.*)` group. From cleartext only to https on the same host, it is
+    /// redirectScheme; from both schemes, a host redirect. nil for anything else.
+    static func hostRedirect(regex: String, replacement: String, permanent: Bool) -> Effect? {
+        guard let source = regex.wholeMatch(of: #/\^(https\?|http|https|\(https\?\)|\(http\|https\))://((?:[A-Za-z0-9-]|\\.)+)/\(\.\*\)\$?/#),
+              let target = replacement.wholeMatch(of: #/(https?)://([A-Za-z0-9.-]+)/\$\{?([0-9])\}?/#) else { return nil }
+        let schemes = String(source.output.1), host = source.output.2.replacingOccurrences(of: "\\.", with: ".")
+        guard Int(target.output.3) == (schemes.hasPrefix("(") ? 2 : 1) else { return nil }
+        let (toScheme, toHost) = (String(target.output.1), String(target.output.2))
+        switch schemes {
+        case "http" where toScheme == "https" && toHost == host: return .redirectScheme(scheme: "https", port: nil, permanent: permanent)
+        case "http", "https": return nil
+        default: return .redirectHost(fromHost: host, scheme: toScheme, host: toHost, permanent: permanent)
+        }
     }
 
     /// Go durations as Traefik writes them ("1s", "100ms", "1m"); a bare number is seconds.
