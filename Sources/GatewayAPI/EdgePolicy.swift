@@ -152,7 +152,7 @@ extension EdgePolicy {
         for (i, target) in targetRefs.enumerated() {
             let field = "spec.targetRefs[\(i)]"
             problems.require(target.group == GatewayAPIGroup.name, field + ".group", "must be \(GatewayAPIGroup.name)")
-            problems.require(["Gateway", "HTTPRoute"].contains(target.kind), field + ".kind", "must be Gateway or HTTPRoute")
+            problems.require(["Gateway", "ListenerSet", "HTTPRoute"].contains(target.kind), field + ".kind", "must be Gateway, ListenerSet or HTTPRoute")
         }
         switch spec {
         case .basicAuth(let spec):

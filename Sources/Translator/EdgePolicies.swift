@@ -9,7 +9,10 @@ import RoutingTable
 struct EdgeAttachments {
     enum Target: Hashable {
         case gateway(NamespacedName)
+        /// A Gateway's listener, by its served name: a ListenerSet's listeners are "NAMESPACE/SET/NAME".
         case listener(NamespacedName, String)
+        /// Every listener of a ListenerSet.
+        case listenerSet(NamespacedName)
         case route(NamespacedName)
         case rule(NamespacedName, String)
     }
@@ -18,7 +21,10 @@ struct EdgeAttachments {
     /// The rules for one route rule reached through one listener, least specific level first, then the
     /// rule's own ExtensionRef filters; one per kind, in phase order.
     func rules(gateway: NamespacedName, listener: String, route: NamespacedName?, ruleName: String?, extensionRefs: [EdgeRule]) -> [EdgeRule] {
-        var levels: [[EdgeRule]] = [byTarget[.gateway(gateway)] ?? [], byTarget[.listener(gateway, listener)] ?? []]
+        // Gateway, then the ListenerSet that declared the listener (if one did), then the listener.
+        let parts = listener.split(separator: "/")
+        let listenerSet = parts.count == 3 ? byTarget[.listenerSet(NamespacedName(String(parts[0]), String(parts[1])))] ?? [] : []
+        var levels: [[EdgeRule]] = [byTarget[.gateway(gateway)] ?? [], listenerSet, byTarget[.listener(gateway, listener)] ?? []]
         if let route {
             levels.append(byTarget[.route(route)] ?? [])
             if let ruleName { levels.append(byTarget[.rule(route, ruleName)] ?? []) }
@@ -110,6 +116,15 @@ extension Translator {
                 return .failure(.init(reason: "TargetNotFound", message: "Gateway \(name) has no listener \(section)"))
             }
             return .success((.listener(name, section), "Gateway \(name) listener \(section)"))
+        case "ListenerSet":
+            guard let set = snapshot.listenerSets.first(where: { $0.metadata.namespacedName == name }), let gateway = set.parentGateway else {
+                return .failure(.init(reason: "TargetNotFound", message: "ListenerSet \(name) not found"))
+            }
+            guard let section = target.sectionName else { return .success((.listenerSet(name), "ListenerSet \(name)")) }
+            guard set.spec.listeners.contains(where: { $0.name == section }) else {
+                return .failure(.init(reason: "TargetNotFound", message: "ListenerSet \(name) has no listener \(section)"))
+            }
+            return .success((.listener(gateway, "\(name.namespace)/\(name.name)/\(section)"), "ListenerSet \(name) listener \(section)"))
         case "HTTPRoute":
             guard let route = snapshot.httpRoutes.first(where: { $0.metadata.namespacedName == name }) else {
                 return .failure(.init(reason: "TargetNotFound", message: "HTTPRoute \(name) not found"))
@@ -120,7 +135,7 @@ extension Translator {
             }
             return .success((.rule(name, section), "HTTPRoute \(name) rule \(section)"))
         default:
-            return .failure(.init(reason: "InvalidKind", message: "targetRef kind \(target.kind) is not Gateway or HTTPRoute"))
+            return .failure(.init(reason: "InvalidKind", message: "targetRef kind \(target.kind) is not Gateway, ListenerSet or HTTPRoute"))
         }
     }
 

@@ -71,6 +71,38 @@ struct ListenerSetTests {
         #expect(try await Self.get(harness, listenerPort: 80).status == 404)
     }
 
+    /// An edge policy can target a ListenerSet (every listener it declares) or one of its listeners
+    /// (sectionName): it applies there, and not on the Gateway's own listeners.
+    @Test(arguments: [nil, "team-http"]) func anEdgePolicyTargetingAListenerSetAppliesToItsListeners(section: String?) async throws {
+        let harness = GatewayHarness()
+        try await harness.startBackend("svc")
+        let policy = """
+            apiVersion: archway.dev/v1alpha1
+            kind: IPAllowList
+            metadata: {name: team-only, namespace: default}
+            spec:
+              targetRefs: [{group: gateway.networking.k8s.io, kind: ListenerSet, name: team\(section.map { ", sectionName: \($0)" } ?? "")}]
+              allow: [192.0.2.0/24]
+            """
+        let gatewayRoute = """
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: HTTPRoute
+            metadata: {name: gateway-route, namespace: default}
+            spec:
+              parentRefs: [{name: gw, sectionName: http}]
+              rules: [{backendRefs: [{name: svc, port: 80}]}]
+            """
+        try harness.write("gw.yaml", Manifests.join(Self.manifests(backendPort: harness.backendPorts["svc"]!), policy, gatewayRoute))
+        try await harness.start()
+        defer { Task { await harness.stop() } }
+        let status = await harness.runtime.statuses?.edgePolicies.values.first { $0[NamespacedName("default", "team-only")] != nil }?[NamespacedName("default", "team-only")]
+        let accepted = status?.ancestors.first?.conditions.first { $0.type == "Accepted" }
+        #expect(accepted?.status == "True" && accepted?.message.contains("ListenerSet default/team") == true, "\(String(describing: status))")
+        // 127.0.0.1 is outside the allow list: refused on the ListenerSet's listener, served on the Gateway's.
+        #expect(try await Self.get(harness, listenerPort: 8080).status == 403)
+        #expect(try await Self.get(harness, listenerPort: 80).echoName == "svc")
+    }
+
     @Test func aListenerSetCreatedInTheClusterGetsStatusAndServes() async throws {
         let harness = GatewayHarness()
         let server = FakeAPIServer()
