@@ -89,6 +89,9 @@ extension IngressConverter {
             return EdgeAnnotations(ingress: ingress, controller: intent.controller)
                 .kongVerdict(String(key.dropFirst(KongAnnotations.prefix.count)), intent: intent, plugins: intent.kongPlugins, routes: policyRoutes.count)
         }
+        if key.hasPrefix("nginx.com/") || key.hasPrefix("appprotect.f5.com/") || key.hasPrefix("appprotectdos.f5.com/") {
+            return .notMapped("NGINX Plus JWT, Policy resources and App Protect are not converted; archway's JWTAuth policy can be attached to the route by hand (served side by side, the Ingress is refused until then)")
+        }
         if key.hasPrefix(NginxIncAnnotations.prefix) {
             return EdgeAnnotations(ingress: ingress, controller: intent.controller)
                 .nginxIncVerdict(String(key.dropFirst(NginxIncAnnotations.prefix.count)), intent: intent, routes: policyRoutes.count, accepted: accepted)

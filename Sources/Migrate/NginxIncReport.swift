@@ -41,6 +41,9 @@ extension EdgeAnnotations {
     func nginxIncVerdict(_ name: String, intent: IngressIntent, routes: Int, accepted: [AcceptedDifference]) -> AnnotationOutcome.Verdict {
         guard let annotations = intent.nginxInc else { return .notMapped("this Ingress is not for NGINX Ingress Controller, which alone reads nginx.org annotations") }
         let policy = "\(ingress.metadata.name)-"
+        // Hosts whose paths all go to gRPC Services became GRPCRoutes, which archway's policies cannot target.
+        let grpcHosts = annotations.grpcServices.isEmpty ? [] : ingress.hostRules.filter { $0.paths.allSatisfy { intent.speaksGRPC($0.backend) } }.map(\.host)
+        let grpcLoss = grpcHosts.isEmpty ? nil : "not on \(grpcHosts.joined(separator: ", ")), whose GRPCRoute no archway policy can target: attach the policy to the Gateway listener for it"
         switch name {
         case "path-regex":
             if let unknown = annotations.unknownPathRegex {
@@ -80,12 +83,14 @@ extension EdgeAnnotations {
             return .mapped  // listeners http-PORT / https-PORT-host on the Gateway, the routes attached to them instead of 80 / 443
         case "basic-auth-secret", "basic-auth-realm":
             guard nginxIncBasicAuth != nil, routes > 0 else { return .notMapped("basic-auth-secret must name a Secret in the Ingress's namespace, and the Ingress must become an HTTPRoute with backends") }
+            if let grpcLoss { return .partly("BasicAuth \(policy)basicauth on the HTTPRoutes, " + grpcLoss) }
             return .mapped  // BasicAuth {ingress}-basicauth reading the Secret's htpasswd key (every htpasswd format nginx accepts)
         case "limit-req-rate", "limit-req-burst", "limit-req-key":
             guard nginxIncRateLimit != nil, routes > 0 else {
                 return .notMapped("only a rate like 10r/s or 600r/m keyed by ${binary_remote_addr} (the client address) has an archway equivalent")
             }
-            return .partly("RateLimit \(policy)ratelimit per client address (burst = rate + limit-req-burst); archway answers 429 with Retry-After")
+            return .partly("RateLimit \(policy)ratelimit per client address (burst = rate + limit-req-burst); archway answers 429 with Retry-After"
+                           + (grpcLoss.map { "; " + $0 } ?? ""))
         case "limit-req-zone-size", "limit-req-delay", "limit-req-no-delay", "limit-req-dry-run", "limit-req-log-level", "limit-req-reject-code", "limit-req-scale":
             return .notMapped("archway's RateLimit has no equivalent for this nginx limit_req setting")
         case "client-max-body-size":

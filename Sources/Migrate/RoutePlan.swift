@@ -55,7 +55,6 @@ struct RoutePlan {
             if let value = ingress.annotation(key) { gateway.annotations[key] = value }
         }
         let tlsHosts = Set(ingress.tlsHosts)
-        let entrypoints = ingress.annotation(AnnotationCatalog.traefik + "router.entrypoints")
         let traefik = intent.controller == .traefik
         let nginxInc = intent.nginxInc
         // GCE's allow-http "false": no cleartext forwarding rule, so no route on the http listener.
@@ -79,7 +78,7 @@ struct RoutePlan {
             var parents: [String] = []
             let secret = tlsSecret(host: host, traefik: traefik || intent.gce != nil)
             let hasTLS = tlsHosts.contains(host) || secret != nil
-            if let secret, entrypoints != "web", intent.kong?.httpOnly != true {
+            if let secret, intent.traefik?.servesTLS != false, intent.kong?.httpOnly != true {
                 parents += (nginxInc?.listenPortsSSL ?? [443]).map { gateway.addHTTPS(host: host, secret: secret, port: $0) }
             }
             // ingress-nginx redirects TLS hosts to HTTPS by default; Traefik never does unless told (a middleware).
@@ -100,7 +99,7 @@ struct RoutePlan {
                                                         why: "Kong answered cleartext requests with 426 Upgrade Required; the Gateway has no cleartext route for them, so they get 404 (set konghq.com/https-redirect-status-code to 301, 302, 307 or 308 for a redirect instead)")
                     if !accepted.contains(difference) { accepted.append(difference) }
                 }
-            } else if entrypoints != "websecure" {
+            } else if intent.traefik?.servesCleartext != false {
                 parents.insert(contentsOf: httpParents, at: 0)
             }
             if intent.fromToWWWRedirect && host != "*" {

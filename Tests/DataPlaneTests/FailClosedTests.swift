@@ -263,7 +263,7 @@ struct FailClosedTests {
             #expect(answer.status == 500 && answer.echoName == nil, "\(host) served without its access control: \(answer.status)")
         }
         let status = await harness.runtime.statuses?.ingresses[NamespacedName("default", "private")]
-        #expect(status?.message.contains("refused with 500: nginx.ingress.kubernetes.io/auth-type, nginx.ingress.kubernetes.io/auth-secret not enforced") == true,
+        #expect(status?.message.contains("refused with 500: nginx.ingress.kubernetes.io/auth-secret, nginx.ingress.kubernetes.io/auth-type not enforced") == true,
                 "\(status?.message ?? "no status")")
     }
 

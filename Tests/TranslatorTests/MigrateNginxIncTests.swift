@@ -199,7 +199,9 @@ import Yams
         let listeners = ((gateway["spec"] as? [String: Any])?["listeners"] as? [[String: Any]] ?? []).map { "\($0["name"]!):\($0["port"]!)" }
         #expect(Set(listeners).isSuperset(of: ["http-8080:8080", "http-8081:8081", "https-8443-cafe-example-com:8443"]))
         #expect(verification.outcomes("https://cafe.example.com:8443/x")?.gateway == "forward to apps/app:80 with path /x")
-        #expect(verification.outcomes("http://cafe.example.com:8081/x")?.gateway == "redirect 301 to https://cafe.example.com/x")
+        // NGINX redirects to its first TLS port.
+        #expect(verification.outcomes("http://cafe.example.com:8081/x")?.gateway == "redirect 301 to https://cafe.example.com:8443/x")
+        #expect(verification.outcomes("http://cafe.example.com:8081/x")?.ingress == "redirect 301 to https://cafe.example.com:8443/x")
         // Neither reading serves the Ingress on 80 or 443 any more.
         #expect(verification.outcomes("https://cafe.example.com/x")?.ingress == "404 (no route)")
         #expect(verification.outcomes("https://cafe.example.com/x")?.gateway == "404 (no route)")

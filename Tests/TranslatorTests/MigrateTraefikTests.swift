@@ -97,6 +97,20 @@ import Yams
         #expect(line.contains("(redirectRegex): not converted: only a redirect of a whole host keeping the path"), "\(line)")
     }
 
+    @Test func rateLimitPeriodsAreGoDurations() throws {
+        let yaml = Self.middleware("hourly", "{rateLimit: {average: 100, period: 1h0m0s}}")
+            + Self.middleware("odd", "{rateLimit: {average: 100, period: 1m30s}}")
+            + Self.ingress("hourly", middlewares: ["hourly"], paths: [("/", "Prefix", "site")])
+            + Self.ingress("odd", middlewares: ["odd"], paths: [("/", "Prefix", "site")]).replacingOccurrences(of: "web.example.com", with: "odd.example.com")
+        let (migration, _, documents) = try MigrateKongTests.convert(yaml)
+        let hourly = try #require(NIC.document(documents, kind: "RateLimit", name: "hourly-ratelimit"))
+        #expect((hourly["spec"] as? [String: Any])?["unit"] as? String == "Hour")
+        // 90 s is no unit RateLimit has: reported, never quietly made a per-second limit.
+        #expect(NIC.document(documents, kind: "RateLimit", name: "odd-ratelimit") == nil)
+        let line = migration.report.first { $0.ingress.name == "odd" && $0.key == Self.traefik + "router.middlewares" }?.description ?? ""
+        #expect(line.contains("a period of 1m30s is not one second, minute or hour"), "\(line)")
+    }
+
     @Test func accessMiddlewaresBecomePoliciesAndAreRefusedSideBySide() throws {
         let yaml = Self.middleware("auth", "{basicAuth: {secret: web-users, realm: Web}}")
             + Self.middleware("office", "{ipAllowList: {sourceRange: [10.0.0.0/8], ipStrategy: {depth: 1}}}")
@@ -114,7 +128,9 @@ import Yams
         #expect(line.contains("apps-gzip@kubernetescrd (compress): not converted: the compress middleware has no archway equivalent"))
         #expect(line.contains("apps-missing@kubernetescrd: not converted: Middleware apps-missing is not in the input"))
         let (snapshot, _) = MigrateTests.snapshot(yaml)
+        // Side by side, the access middlewares and the one missing from the input (it cannot be told
+        // harmless) refuse the Ingress; compress and rateLimit keep no one out.
         #expect(IngressIntent.reading(snapshot.ingresses[0], in: snapshot).accessControl
-                == ["\(Self.traefik)router.middlewares: apps-auth@kubernetescrd", "\(Self.traefik)router.middlewares: apps-office@kubernetescrd"])
+                == ["auth", "office", "missing"].map { "\(Self.traefik)router.middlewares: apps-\($0)@kubernetescrd" })
     }
 }

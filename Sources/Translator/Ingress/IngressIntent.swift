@@ -50,9 +50,10 @@ public struct IngressIntent: Sendable, Equatable {
     /// Upper-cased: HTTP, HTTPS, GRPC, GRPCS, AUTO_HTTP, FCGI.
     public var backendProtocol: String?
     public var sslPassthrough = false
-    /// Access-control annotations present on the Ingress (full keys). Serving Ingresses side by side
-    /// does not enforce them (`archway migrate` converts them to policies), so the Ingress's routes
-    /// are refused with 500 rather than served without the check its owner asked for.
+    /// What on the Ingress (or the objects it names) decides access, as `reading(_:in:)` finds it
+    /// (IngressAccessControl). Serving Ingresses side by side does not enforce it (`archway migrate`
+    /// converts it to policies), so the Ingress's routes are refused with 500 rather than served
+    /// without the check its owner asked for.
     public var accessControl: [String] = []
     public static let accessControlKeys = ["auth-type", "auth-secret", "auth-url", "auth-tls-secret", "auth-tls-verify-client",
                                            "whitelist-source-range", "allowlist-source-range", "denylist-source-range"]
@@ -104,7 +105,8 @@ public struct IngressIntent: Sendable, Equatable {
             let nginxInc = NginxIncAnnotations(ingress)
             self.nginxInc = nginxInc
             sslRedirect = nginxInc.sslRedirect
-            accessControl = NginxIncAnnotations.accessControlKeys.map { NginxIncAnnotations.prefix + $0 }.filter { ingress.annotation($0) != nil }
+            // NGINX redirects to its first TLS port: `return 301 https://$host:PORT$request_uri`.
+            httpsRedirectPort = nginxInc.listenPortsSSL?.first.flatMap { $0 == 443 ? nil : $0 }
             return
         }
         if self.controller == .traefik {
@@ -136,7 +138,6 @@ public struct IngressIntent: Sendable, Equatable {
             sslRedirect = false
             forceSSLRedirect = apisix.httpToHTTPS
             fixedRedirect = apisix.redirect
-            accessControl = APISIXAnnotations.accessControlKeys.map { APISIXAnnotations.prefix + $0 }.filter { ingress.annotation($0) != nil }
             return
         }
         func value(_ key: String) -> String? { ingress.annotation(Self.nginx + key)?.trimmingSpaces }
@@ -164,7 +165,6 @@ public struct IngressIntent: Sendable, Equatable {
         }
         backendProtocol = value("backend-protocol")?.uppercased()
         sslPassthrough = flag("ssl-passthrough") ?? false
-        accessControl = Self.accessControlKeys.filter { value($0) != nil }.map { Self.nginx + $0 }
     }
 
     /// backend-protocol values the side-by-side serving cannot speak: TLS to a backend needs a CA to
@@ -197,7 +197,6 @@ public struct IngressIntent: Sendable, Equatable {
         var intent = IngressIntent(ingress, controller: IngressController.of(ingress, classes: snapshot.ingressClasses), snapshot: snapshot)
         if let traefik = intent.traefik {
             intent.traefikMiddlewares = TraefikMiddlewareUse.uses(ingress, annotations: traefik, snapshot: snapshot)
-            intent.accessControl = intent.traefikMiddlewares.filter(\.isAccessControl).map { "\(TraefikAnnotations.prefix)router.middlewares: \($0.reference)" }
             for use in intent.traefikMiddlewares {
                 if case .redirectHost(let from, let scheme, let host, let permanent) = use.effect {
                     intent.hostRedirect = HostRedirect(host: from, scheme: scheme, hostname: host, statusCode: permanent ? 301 : 302)
@@ -210,15 +209,8 @@ public struct IngressIntent: Sendable, Equatable {
         }
         if let kong = intent.kong {
             intent.kongPlugins = KongPluginUse.uses(ingress, annotations: kong, snapshot: snapshot)
-            let namespace = ingress.metadata.namespace ?? "default"
-            intent.accessControl = kong.plugins.filter { name in
-                // A plugin that is not in the input cannot be told harmless: refused, failing closed.
-                let found = snapshot.ingressExtensions["KongPlugin"]?[NamespacedName(namespace, name)]
-                    ?? snapshot.ingressExtensions["KongClusterPlugin"]?[NamespacedName("", name)]
-                let plugin = found?["plugin"]?.text
-                return plugin.map(KongAnnotations.accessPlugins.contains) ?? true
-            }.map { "\(KongAnnotations.prefix)plugins: \($0)" }
         }
+        intent.accessControl = unenforcedAccess(ingress, intent: intent, snapshot: snapshot)
         return intent
     }
 

@@ -231,7 +231,8 @@ extension Translator {
                     cases = forwardCases(host: host, path: path, namespace: namespace, intent: intent, canaries: canaries, snapshot: snapshot, clusters: &clusters)
                     if intent.nginxInc?.redirectToHTTPS == true {
                         // `if ($http_x_forwarded_proto = 'http') { return 301 https://$host$request_uri; }` in the server block.
-                        cases.insert((ValueMatch(name: "x-forwarded-proto", kind: .exact, value: "http"), .redirect(httpsRedirect)), at: 0)
+                        let offloaded = Redirect(scheme: "https", hostname: nil, port: nil, path: nil, statusCode: 301)
+                        cases.insert((ValueMatch(name: "x-forwarded-proto", kind: .exact, value: "http"), .redirect(offloaded)), at: 0)
                     }
                 }
                 if let annotations = intent.nginxInc, let exact = Self.nginxIncSlashRedirect(path, annotations: annotations) {
@@ -275,8 +276,9 @@ extension Translator {
             for index in result.indices where result[index].1.entry.retry == nil { result[index].1.entry.retry = retry }
         }
         // Kong host-aliases: the same routes under more hostnames.
+        let hostEntries = result.filter { $0.0 != "*" }
         for alias in intent.kong?.hostAliases ?? [] {
-            result += result.filter { $0.0 != "*" }.map { (alias, $0.1) }
+            result += hostEntries.map { (alias, $0.1) }
         }
         result += Self.gceRedirectEverything(ingress, intent: intent, secure: secure)
         Self.applyGCEBackendConfigs(&result, of: ingress, intent: intent)

@@ -39,8 +39,12 @@ public struct KongAnnotations: Sendable, Equatable {
         }
         methods = list("methods").map { $0.uppercased() }
         for key in (ingress.metadata.annotations ?? [:]).keys.sorted() where key.hasPrefix(Self.prefix + "headers.") {
-            let name = String(key.dropFirst((Self.prefix + "headers.").count)).lowercased()
-            if !name.isEmpty { headers.append(HeaderCondition(name: name, values: list("headers." + name))) }
+            // The key as written finds the values; the header name compares without case.
+            let written = String(key.dropFirst(Self.prefix.count))
+            let values = list(written)
+            if written.count > "headers.".count, !values.isEmpty {
+                headers.append(HeaderCondition(name: String(written.dropFirst("headers.".count)).lowercased(), values: values))
+            }
         }
         stripPath = value("strip-path")?.lowercased() == "true"
         hostAliases = list("host-aliases")
@@ -67,8 +71,4 @@ public struct KongAnnotations: Sendable, Equatable {
         value.hasPrefix("~*") ? (true, "(?i)" + value.dropFirst(2)) : (false, value)
     }
 
-    /// Plugins that decide who gets in: the side-by-side serving refuses an Ingress naming one
-    /// (with 500) rather than serving it without the check.
-    public static let accessPlugins: Set<String> = ["basic-auth", "key-auth", "jwt", "oauth2", "acl", "hmac-auth", "ldap-auth",
-                                                    "openid-connect", "ip-restriction", "bot-detection", "mtls-auth"]
 }

@@ -100,8 +100,6 @@ public struct NginxIncAnnotations: Sendable, Equatable {
         listenPortsSSL = ports("listen-ports-ssl")
     }
 
-    /// Access-control annotations the side-by-side serving does not enforce (full keys).
-    public static let accessControlKeys = ["basic-auth-secret", "jwt-key", "jwt-policy", "policies"]
 
     /// The location regex of a path under `path-regex` (nil when the path is not a regex location),
     /// as a path match of archway's routing table, which matches whole paths.

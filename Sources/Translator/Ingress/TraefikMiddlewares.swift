@@ -33,10 +33,17 @@ public struct TraefikMiddlewareUse: Sendable, Equatable {
     public var type: String?
     public var effect: Effect
 
-    public var isAccessControl: Bool {
+    /// Middleware kinds archway does not convert but that cannot keep anyone out.
+    static let harmlessTypes: Set<String> = ["compress", "buffering", "circuitBreaker", "inFlightReq", "errors", "contentType",
+                                             "grpcWeb", "passTLSClientCert", "redirectRegex"]
+
+    /// Known not to decide who gets in. Anything else — the auth and allow-list middlewares, a chain
+    /// (it may hold one), a plugin, a Middleware missing from the input — may, and is not harmless.
+    public var isHarmless: Bool {
         switch effect {
-        case .basicAuth, .forwardAuth, .ipAllowList: true
-        default: false
+        case .stripPrefix, .addPrefix, .replacePath, .replacePathRegex, .headers, .redirectScheme, .redirectHost, .rateLimit, .retry: true
+        case .basicAuth, .forwardAuth, .ipAllowList: false
+        case .unsupported: type.map(Self.harmlessTypes.contains) ?? false
         }
     }
 
@@ -48,9 +55,10 @@ public struct TraefikMiddlewareUse: Sendable, Equatable {
                 return TraefikMiddlewareUse(reference: reference, type: nil, effect: .unsupported("only @kubernetescrd Middlewares can be read; file and other providers' middlewares are not in the cluster"))
             }
             let qualified = String(reference.dropLast("@kubernetescrd".count))
-            // NAMESPACE-NAME, both of which may hold dashes: the Ingress's own namespace first.
+            // NAMESPACE-NAME (both may hold dashes: the Ingress's own namespace first), or NAMESPACE_NAME
+            // as Traefik writes it with safeNaming.
             let own = qualified.hasPrefix(namespace + "-") ? middlewares[NamespacedName(namespace, String(qualified.dropFirst(namespace.count + 1)))] : nil
-            let found = own ?? middlewares.first { "\($0.key.namespace)-\($0.key.name)" == qualified }?.value
+            let found = own ?? middlewares.first { ["\($0.key.namespace)-\($0.key.name)", "\($0.key.namespace)_\($0.key.name)"].contains(qualified) }?.value
             guard let found, case .map(let spec)? = found["spec"], let (type, config) = spec.first else {
                 return TraefikMiddlewareUse(reference: reference, type: nil, effect: .unsupported("Middleware \(qualified) is not in the input (looked up as NAMESPACE-NAME)"))
             }
@@ -127,7 +135,8 @@ public struct TraefikMiddlewareUse: Sendable, Equatable {
 
     private static func rateLimit(_ config: ConfigValue) -> Effect {
         guard let average = config["average"]?.int, average > 0 else { return .unsupported("average 0 means no limit in Traefik") }
-        let period = config["period"]?.text.flatMap(durationMillis) ?? 1000
+        let written = config["period"]?.text
+        guard let period = written.map(durationMillis) ?? 1000 else { return .unsupported("period \(written ?? "") is not a duration") }
         let burst = config["burst"]?.int ?? 1
         for (millis, unit) in [(1000, "Second"), (60_000, "Minute"), (3_600_000, "Hour")] where period == millis {
             return .rateLimit(requests: average, unit: unit, burst: max(burst, average))
@@ -152,11 +161,17 @@ public struct TraefikMiddlewareUse: Sendable, Equatable {
         }
     }
 
-    /// Go durations as Traefik writes them ("1s", "100ms", "1m"); a bare number is seconds.
+    /// Go durations as Traefik writes them ("1s", "100ms", "1m30s", "1h0m0s"); a bare number is seconds.
     static func durationMillis(_ text: String) -> Int? {
-        for (suffix, factor) in [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)] where text.hasSuffix(suffix) {
-            return Double(text.dropLast(suffix.count)).map { Int($0 * Double(factor)) }
+        if let seconds = Int(text) { return seconds * 1000 }
+        let factors: [Substring: Double] = ["ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000]
+        var total = 0.0, rest = Substring(text)
+        while !rest.isEmpty {
+            guard let part = rest.prefixMatch(of: #/([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)/#), let number = Double(part.output.1),
+                  let factor = factors[part.output.2] else { return nil }
+            total += number * factor
+            rest = rest[part.range.upperBound...]
         }
-        return Int(text).map { $0 * 1000 }
+        return text.isEmpty ? nil : Int(total)
     }
 }
