@@ -88,6 +88,9 @@ public struct Translator: Sendable {
                         caveats.append("backend-protocol \(value) is not spoken by the side-by-side serving (it sends cleartext HTTP/1.1): "
                                        + "convert it with `archway migrate`, which writes a BackendTLSPolicy for HTTPS/GRPCS")
                     }
+                    if !intent.traefikMiddlewares.isEmpty, !Self.traefikRewritesServedAsWritten(intent.traefikMiddlewares) {
+                        caveats.append("its Middlewares rewrite the path in a chain (or by an unanchored regex) that is served as its last rewrite only, not as Traefik chains them: convert it with `archway migrate`, which says what to write instead")
+                    }
                     if !intent.accessControl.isEmpty {
                         caveats.append("its requests are refused with 500: " + intent.accessControl.joined(separator: ", ")
                                        + " not enforced when archway serves Ingresses (convert it with `archway migrate`)")

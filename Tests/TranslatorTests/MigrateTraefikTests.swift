@@ -97,6 +97,18 @@ import Yams
         #expect(line.contains("(redirectRegex): not converted: only a redirect of a whole host keeping the path"), "\(line)")
     }
 
+    @Test func servedRewritesAreTraefiksRewrites() throws {
+        let yaml = Self.middleware("v2", "{replacePathRegex: {regex: \"^/api\", replacement: /v2}}")
+            + Self.middleware("strip", "{stripPrefix: {prefixes: [/api]}}") + Self.middleware("add", "{addPrefix: {prefix: /v3}}")
+            + Self.ingress("regex", middlewares: ["v2"], paths: [("/api", "Prefix", "api")])
+            + Self.ingress("chain", middlewares: ["strip", "add"], paths: [("/api", "Prefix", "api")]).replacingOccurrences(of: "web.example.com", with: "chain.example.com")
+        let (_, verification, _) = try MigrateKongTests.convert(yaml)
+        // Go's ReplaceAllString keeps what the regex did not match.
+        #expect(verification.outcomes("http://web.example.com/api/users")?.ingress == "forward to apps/api:80 with path /v2/users")
+        // stripPrefix then addPrefix, as Traefik chains them.
+        #expect(verification.outcomes("http://chain.example.com/api/users")?.ingress == "forward to apps/api:80 with path /v3/users, x-forwarded-prefix: /api")
+    }
+
     @Test func rateLimitPeriodsAreGoDurations() throws {
         let yaml = Self.middleware("hourly", "{rateLimit: {average: 100, period: 1h0m0s}}")
             + Self.middleware("odd", "{rateLimit: {average: 100, period: 1m30s}}")
