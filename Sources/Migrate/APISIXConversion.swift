@@ -73,15 +73,7 @@ extension APISIXAnnotations {
 
     /// enable-cors as the HTTPRoute CORS filter.
     var corsFilterNode: Node? {
-        cors.map { policy in
-            Manifest.map([("type", Manifest.str("CORS")), ("cors", Manifest.map([
-                ("allowOrigins", Manifest.seq(policy.allowOrigins.map(Manifest.str))),
-                ("allowMethods", Manifest.seq(policy.allowMethods.map(Manifest.str))),
-                ("allowHeaders", Manifest.seq(policy.allowHeaders.map(Manifest.str))),
-                ("allowCredentials", Manifest.bool(policy.allowCredentials)),
-                ("maxAge", Manifest.int(policy.maxAge)),
-            ]))])
-        }
+        cors.map { Manifest.corsFilter($0, maxAge: $0.maxAge) }
     }
 }
 
@@ -89,7 +81,6 @@ extension EdgeAnnotations {
     /// allowlist-source-range / blocklist-source-range as an IPAllowList.
     func apisixPolicies(_ annotations: APISIXAnnotations?) -> [Made?] {
         guard let annotations, !annotations.allowSources.isEmpty || !annotations.blockSources.isEmpty else { return [] }
-        return [("IPAllowList", [("allow", annotations.allowSources.isEmpty ? nil : Manifest.seq(annotations.allowSources.map(Manifest.str))),
-                                 ("deny", annotations.blockSources.isEmpty ? nil : Manifest.seq(annotations.blockSources.map(Manifest.str)))])]
+        return [Self.ipAllowListSpec(allow: annotations.allowSources, deny: annotations.blockSources)]
     }
 }

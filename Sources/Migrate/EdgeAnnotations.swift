@@ -1,5 +1,6 @@
 import Foundation
 import GatewayAPI
+import RoutingTable
 import Translator
 import Yams
 
@@ -25,15 +26,12 @@ struct EdgeAnnotations {
         guard value("enable-cors")?.lowercased() == "true" else { return nil }
         let maxAge = value("cors-max-age").flatMap { Int($0) } ?? 1_728_000
         let credentials = value("cors-allow-credentials").map { $0.lowercased() == "true" } ?? true
-        let exposed = list("cors-expose-headers", default: "")
-        return Manifest.map([("type", Manifest.str("CORS")), ("cors", Manifest.map([
-            ("allowOrigins", Manifest.seq(list("cors-allow-origin", default: "*").map(Manifest.str))),
-            ("allowMethods", Manifest.seq(list("cors-allow-methods", default: "GET, PUT, POST, DELETE, PATCH, OPTIONS").map(Manifest.str))),
-            ("allowHeaders", Manifest.seq(list("cors-allow-headers", default: "DNT,Keep-Alive,User-Agent,X-Requested-With,If-Modified-Since,Cache-Control,Content-Type,Range,Authorization").map(Manifest.str))),
-            ("exposeHeaders", exposed.isEmpty ? nil : Manifest.seq(exposed.map(Manifest.str))),
-            ("allowCredentials", Manifest.bool(credentials)),
-            ("maxAge", Manifest.int(maxAge)),
-        ]))])
+        let policy = CORSPolicy(
+            allowOrigins: list("cors-allow-origin", default: "*"), allowCredentials: credentials,
+            allowMethods: list("cors-allow-methods", default: "GET, PUT, POST, DELETE, PATCH, OPTIONS"),
+            allowHeaders: list("cors-allow-headers", default: "DNT,Keep-Alive,User-Agent,X-Requested-With,If-Modified-Since,Cache-Control,Content-Type,Range,Authorization"),
+            exposeHeaders: list("cors-expose-headers", default: ""), maxAge: maxAge)
+        return Manifest.corsFilter(policy, maxAge: maxAge)
     }
 
     /// `affinity: cookie` → a Cookie session named like ingress-nginx's cookie; a max-age or expires

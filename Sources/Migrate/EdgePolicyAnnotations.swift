@@ -43,17 +43,14 @@ extension EdgeAnnotations {
     private var rateLimit: Made? {
         guard let (requests, unit) = rate("limit-rps").map({ ($0, "Second") }) ?? rate("limit-rpm").map({ ($0, "Minute") }) else { return nil }
         let multiplier = rate("limit-burst-multiplier") ?? 5
-        return ("RateLimit", [("requests", Manifest.int(requests)), ("unit", Manifest.str(unit)),
-                              ("burst", Manifest.int(requests * multiplier)),
-                              ("key", Manifest.map([("type", Manifest.str("ClientIP"))]))])
+        return Self.rateLimitSpec(requests: requests, unit: unit, burst: requests * multiplier)
     }
 
     private var ipAllowList: Made? {
         let allow = list("whitelist-source-range") + list("allowlist-source-range")
         let deny = list("denylist-source-range")
         guard !allow.isEmpty || !deny.isEmpty else { return nil }
-        return ("IPAllowList", [("allow", allow.isEmpty ? nil : Manifest.seq(allow.map(Manifest.str))),
-                                ("deny", deny.isEmpty ? nil : Manifest.seq(deny.map(Manifest.str)))])
+        return Self.ipAllowListSpec(allow: allow, deny: deny)
     }
 
     var bodySizeLimit: String? { value("proxy-body-size").flatMap(Self.nginxSize) }

@@ -61,14 +61,7 @@ extension KongPluginUse {
     /// The HTTPRoute CORS filter of a cors plugin.
     var corsFilter: Node? {
         guard case .cors(let policy) = effect else { return nil }
-        return Manifest.map([("type", Manifest.str("CORS")), ("cors", Manifest.map([
-            ("allowOrigins", Manifest.seq(policy.allowOrigins.map(Manifest.str))),
-            ("allowMethods", Manifest.seq(policy.allowMethods.map(Manifest.str))),
-            ("allowHeaders", Manifest.seq(policy.allowHeaders.map(Manifest.str))),
-            ("exposeHeaders", policy.exposeHeaders.isEmpty ? nil : Manifest.seq(policy.exposeHeaders.map(Manifest.str))),
-            ("allowCredentials", Manifest.bool(policy.allowCredentials)),
-            ("maxAge", Manifest.int(policy.maxAge)),
-        ]))])
+        return Manifest.corsFilter(policy, maxAge: policy.maxAge)
     }
 }
 
@@ -78,11 +71,9 @@ extension EdgeAnnotations {
         uses.compactMap { use -> Made? in
             switch use.effect {
             case .rateLimit(let requests, let unit, _):
-                return ("RateLimit", [("requests", Manifest.int(requests)), ("unit", Manifest.str(unit)),
-                                      ("key", Manifest.map([("type", Manifest.str("ClientIP"))]))])
+                return Self.rateLimitSpec(requests: requests, unit: unit, burst: nil)
             case .ipRestriction(let allow, let deny):
-                return ("IPAllowList", [("allow", allow.isEmpty ? nil : Manifest.seq(allow.map(Manifest.str))),
-                                        ("deny", deny.isEmpty ? nil : Manifest.seq(deny.map(Manifest.str)))])
+                return Self.ipAllowListSpec(allow: allow, deny: deny)
             case .keyAuth(let names):
                 return ("APIKeyAuth", [("secretRef", Manifest.map([("name", Manifest.str("\(ingress.metadata.name)-api-keys"))])),
                                        ("header", Manifest.str(names[0]))])

@@ -41,21 +41,8 @@ extension PathConversion {
 extension NginxIncAnnotations {
     /// proxy-set-headers, proxy-hide-headers and (`secure`: on a route of HTTPS listeners) hsts as HTTPRoute filters.
     func filterNodes(secure: Bool) -> [Node] {
-        var filters: [Node] = []
-        func pairs(_ headers: [HeaderPair]) -> Node {
-            Manifest.seq(headers.map { Manifest.map([("name", Manifest.str($0.name)), ("value", Manifest.str($0.value))]) })
-        }
-        if !setHeaders.isEmpty {
-            filters.append(Manifest.map([("type", Manifest.str("RequestHeaderModifier")),
-                                         ("requestHeaderModifier", Manifest.map([("set", pairs(setHeaders))]))]))
-        }
-        let hstsHeader = hsts.flatMap { secure ? $0 : nil }.map { [HeaderPair(name: "Strict-Transport-Security", value: $0)] } ?? []
-        if !hideHeaders.isEmpty || !hstsHeader.isEmpty {
-            filters.append(Manifest.map([("type", Manifest.str("ResponseHeaderModifier")), ("responseHeaderModifier", Manifest.map([
-                ("set", hstsHeader.isEmpty ? nil : pairs(hstsHeader)),
-                ("remove", hideHeaders.isEmpty ? nil : Manifest.seq(hideHeaders.map(Manifest.str))),
-            ]))]))
-        }
-        return filters
+        let hstsHeader = hsts.flatMap { secure ? $0 : nil }.map { [(name: "Strict-Transport-Security", value: $0)] } ?? []
+        return [Manifest.headerModifier(response: false, set: setHeaders.map { ($0.name, $0.value) }),
+                Manifest.headerModifier(response: true, set: hstsHeader, remove: hideHeaders)].compactMap { $0 }
     }
 }

@@ -14,9 +14,7 @@ extension EdgeAnnotations {
         guard let rate = nginxInc("limit-req-rate"), let (requests, unit) = Self.requestRate(rate),
               (nginxInc("limit-req-key") ?? "${binary_remote_addr}") == "${binary_remote_addr}" else { return nil }
         let burst = nginxInc("limit-req-burst").flatMap { Int($0) } ?? 0
-        return ("RateLimit", [("requests", Manifest.int(requests)), ("unit", Manifest.str(unit)),
-                              ("burst", Manifest.int(max(requests, requests + burst))),
-                              ("key", Manifest.map([("type", Manifest.str("ClientIP"))]))])
+        return Self.rateLimitSpec(requests: requests, unit: unit, burst: max(requests, requests + burst))
     }
 
     /// "10r/s" → (10, Second); "600r/m" → (600, Minute).

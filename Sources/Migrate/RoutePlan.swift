@@ -195,10 +195,8 @@ struct RoutePlan {
         for (path, conversion) in conversions(host: host, paths: paths) {
             let matches = intent.kong.map { $0.expand(matchNodes(conversion)) } ?? intent.apisix.map { $0.expand(matchNodes(conversion)) } ?? matchNodes(conversion)
             var filters: [Node] = []
-            if let prefix = intent.xForwardedPrefix {
-                filters.append(Manifest.map([("type", Manifest.str("RequestHeaderModifier")), ("requestHeaderModifier", Manifest.map([
-                    ("set", Manifest.seq([Manifest.map([("name", Manifest.str("X-Forwarded-Prefix")), ("value", Manifest.str(prefix))])])),
-                ]))]))
+            if let prefix = intent.xForwardedPrefix, let modifier = Manifest.headerModifier(response: false, set: [("X-Forwarded-Prefix", prefix)]) {
+                filters.append(modifier)
             }
             if let cors = edge.corsFilter { filters.append(cors) }
             if let nginxInc = intent.nginxInc { filters += nginxInc.filterNodes(secure: secure) }

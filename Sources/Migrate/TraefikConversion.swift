@@ -52,29 +52,15 @@ extension TraefikMiddlewareUse {
             case .headers(let request, let response, let cors):
                 requestSet += request.set; requestRemove += request.remove
                 responseSet += response.set; responseRemove += response.remove
-                if let cors {
-                    filters.append(Manifest.map([("type", Manifest.str("CORS")), ("cors", Manifest.map([
-                        ("allowOrigins", Manifest.seq(cors.allowOrigins.map(Manifest.str))),
-                        ("allowMethods", cors.allowMethods.isEmpty ? nil : Manifest.seq(cors.allowMethods.map(Manifest.str))),
-                        ("allowHeaders", cors.allowHeaders.isEmpty ? nil : Manifest.seq(cors.allowHeaders.map(Manifest.str))),
-                        ("exposeHeaders", cors.exposeHeaders.isEmpty ? nil : Manifest.seq(cors.exposeHeaders.map(Manifest.str))),
-                        ("allowCredentials", Manifest.bool(cors.allowCredentials)), ("maxAge", cors.maxAge > 0 ? Manifest.int(cors.maxAge) : nil),
-                    ]))]))
-                }
+                // Traefik sends no Access-Control-Max-Age unless told: Gateway API's default then.
+                if let cors { filters.append(Manifest.corsFilter(cors, maxAge: cors.maxAge > 0 ? cors.maxAge : nil)) }
             case .stripPrefix(let prefixes):
                 requestSet.append(HeaderValue(name: "X-Forwarded-Prefix", value: prefixes[0]))
             default: break
             }
         }
-        func modifier(_ type: String, _ key: String, set: [HeaderValue], remove: [String]) -> Node? {
-            guard !set.isEmpty || !remove.isEmpty else { return nil }
-            return Manifest.map([("type", Manifest.str(type)), (key, Manifest.map([
-                ("set", set.isEmpty ? nil : Manifest.seq(set.map { Manifest.map([("name", Manifest.str($0.name)), ("value", Manifest.str($0.value))]) })),
-                ("remove", remove.isEmpty ? nil : Manifest.seq(remove.map(Manifest.str))),
-            ]))])
-        }
-        return filters + [modifier("RequestHeaderModifier", "requestHeaderModifier", set: requestSet, remove: requestRemove),
-                          modifier("ResponseHeaderModifier", "responseHeaderModifier", set: responseSet, remove: responseRemove)].compactMap { $0 }
+        return filters + [Manifest.headerModifier(response: false, set: requestSet.map { ($0.name, $0.value) }, remove: requestRemove),
+                          Manifest.headerModifier(response: true, set: responseSet.map { ($0.name, $0.value) }, remove: responseRemove)].compactMap { $0 }
     }
 
     /// The rule's `retry` of a retry middleware (Gateway API counts retries, Traefik tries).
@@ -96,10 +82,9 @@ extension EdgeAnnotations {
             case .forwardAuth(let address, let headers):
                 return ("ForwardAuth", [("url", Manifest.str(address)), ("responseHeaders", headers.isEmpty ? nil : Manifest.seq(headers.map(Manifest.str)))])
             case .rateLimit(let requests, let unit, let burst):
-                return ("RateLimit", [("requests", Manifest.int(requests)), ("unit", Manifest.str(unit)), ("burst", Manifest.int(burst)),
-                                      ("key", Manifest.map([("type", Manifest.str("ClientIP"))]))])
+                return Self.rateLimitSpec(requests: requests, unit: unit, burst: burst)
             case .ipAllowList(let ranges, let depth):
-                return ("IPAllowList", [("allow", Manifest.seq(ranges.map(Manifest.str))), ("trustedProxyDepth", depth > 0 ? Manifest.int(depth) : nil)])
+                return Self.ipAllowListSpec(allow: ranges, deny: [], trustedProxyDepth: depth)
             default:
                 return nil
             }

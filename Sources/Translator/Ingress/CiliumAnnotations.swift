@@ -27,7 +27,7 @@ public struct CiliumAnnotations: Sendable, Equatable {
         func value(_ key: String) -> String? { ingress.annotation(Self.prefix + key)?.trimmingSpaces }
         forceHTTPS = value("force-https").flatMap(Self.toggle)
         tlsPassthrough = value("tls-passthrough").flatMap(Self.toggle) ?? false
-        requestTimeoutMillis = value("request-timeout").flatMap(Self.goDurationMillis).flatMap { $0 > 0 ? $0 : nil }
+        requestTimeoutMillis = value("request-timeout").flatMap(GoDuration.millis).flatMap { $0 > 0 ? $0 : nil }
     }
 
     /// Cilium's reading of a toggle: "enabled" / "disabled", else what Go's strconv.ParseBool accepts.
@@ -37,24 +37,6 @@ public struct CiliumAnnotations: Sendable, Equatable {
         case "disabled", "0", "f", "F", "FALSE", "false", "False": false
         default: nil
         }
-    }
-
-    /// A Go duration ("1h2m", "1.5s", "300ms") in whole milliseconds; nil when it is not one.
-    public static func goDurationMillis(_ text: String) -> Int? {
-        let units: [(String, Double)] = [("ns", 1e-6), ("us", 1e-3), ("µs", 1e-3), ("ms", 1), ("h", 3_600_000), ("m", 60_000), ("s", 1000)]
-        var rest = Substring(text)
-        var total = 0.0
-        guard !rest.isEmpty else { return nil }
-        while !rest.isEmpty {
-            let number = rest.prefix { $0.isNumber || $0 == "." }
-            guard let amount = Double(number) else { return nil }
-            rest = rest.dropFirst(number.count)
-            // "ms" before "m": the longest unit that fits.
-            guard let unit = units.first(where: { rest.hasPrefix($0.0) }) else { return nil }
-            rest = rest.dropFirst(unit.0.count)
-            total += amount * unit.1
-        }
-        return Int(total.rounded())
     }
 
     /// Milliseconds as a Gateway API duration (at most five digits per unit): "90s", "1h30m", "250ms".

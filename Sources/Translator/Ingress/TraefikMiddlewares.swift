@@ -161,17 +161,8 @@ public struct TraefikMiddlewareUse: Sendable, Equatable {
         }
     }
 
-    /// Go durations as Traefik writes them ("1s", "100ms", "1m30s", "1h0m0s"); a bare number is seconds.
+    /// Traefik's durations: Go's, or a bare number of seconds.
     static func durationMillis(_ text: String) -> Int? {
-        if let seconds = Int(text) { return seconds * 1000 }
-        let factors: [Substring: Double] = ["ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000]
-        var total = 0.0, rest = Substring(text)
-        while !rest.isEmpty {
-            guard let part = rest.prefixMatch(of: #/([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)/#), let number = Double(part.output.1),
-                  let factor = factors[part.output.2] else { return nil }
-            total += number * factor
-            rest = rest[part.range.upperBound...]
-        }
-        return text.isEmpty ? nil : Int(total)
+        Int(text).map { $0 * 1000 } ?? GoDuration.millis(text)
     }
 }
