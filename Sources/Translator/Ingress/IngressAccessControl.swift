@@ -56,8 +56,7 @@ extension IngressIntent {
             (value ?? "").split(separator: ",").map { String($0).trimmingSpaces }.filter { !$0.isEmpty }
         }
         func deciding(_ name: String) -> Bool {
-            let found = snapshot.ingressExtensions["KongPlugin"]?[NamespacedName(namespace, name)]
-                ?? snapshot.ingressExtensions["KongClusterPlugin"]?[NamespacedName("", name)]
+            let found = KongPluginUse.plugin(named: name, namespace: namespace, snapshot: snapshot)
             guard let found, let plugin = found["plugin"]?.text else { return true }  // not in the input: cannot be told harmless
             return found["disabled"]?.bool != true && !harmlessKongPlugins.contains(plugin)
         }

@@ -29,8 +29,7 @@ public struct KongPluginUse: Sendable, Equatable {
     public static func uses(_ ingress: Ingress, annotations: KongAnnotations, snapshot: ResourceSnapshot) -> [KongPluginUse] {
         let namespace = ingress.metadata.namespace ?? "default"
         return annotations.plugins.map { name in
-            let object = snapshot.ingressExtensions["KongPlugin"]?[NamespacedName(namespace, name)]
-                ?? snapshot.ingressExtensions["KongClusterPlugin"]?[NamespacedName("", name)]
+            let object = plugin(named: name, namespace: namespace, snapshot: snapshot)
             guard let object, let plugin = object["plugin"]?.text else {
                 return KongPluginUse(name: name, plugin: nil, effect: .unsupported("KongPlugin \(namespace)/\(name) is not in the input"))
             }
@@ -39,6 +38,12 @@ public struct KongPluginUse: Sendable, Equatable {
             }
             return KongPluginUse(name: name, plugin: plugin, effect: effect(plugin, config: object["config"] ?? .map([:])))
         }
+    }
+
+    /// The object a plugin name refers to, as Kong looks it up: the namespace's KongPlugin, else a KongClusterPlugin.
+    static func plugin(named name: String, namespace: String, snapshot: ResourceSnapshot) -> IngressExtension? {
+        snapshot.ingressExtensions["KongPlugin"]?[NamespacedName(namespace, name)]
+            ?? snapshot.ingressExtensions["KongClusterPlugin"]?[NamespacedName("", name)]
     }
 
     private static func effect(_ plugin: String, config: ConfigValue) -> Effect {
