@@ -22,12 +22,6 @@ extension Translator {
         }
     }
 
-    /// `kubernetes.io/ingress.allow-http: "false"`: GKE makes no cleartext forwarding rule.
-    static func gceListens(_ ingress: Ingress, secure: Bool, classes: [IngressClass]) -> Bool {
-        guard !secure, IngressController.of(ingress, classes: classes) == .gce else { return true }
-        return GCEAnnotations(ingress).allowHTTP
-    }
-
     /// The FrontendConfig's redirect is the whole cleartext URL map: paths the Ingress does not route
     /// are redirected too, after every path (group 1, after a default backend's redirect).
     static func gceRedirectEverything(_ ingress: Ingress, intent: IngressIntent, secure: Bool) -> [(String, IngressEntry)] {

@@ -110,12 +110,13 @@ extension Translator {
         let tlsHosts = Set(mains.flatMap(\.tlsHosts))
         let nginx = NginxLocations(mains)
         var clusters: [String: ClusterSource] = [:]
-        let classes = snapshot.ingressClasses
-        for (port, secure) in Self.ingressPorts(mains, serving: serving, classes: classes) {
+        // Each Ingress read once, as its controller reads it, for every port.
+        let intents = mains.map { IngressIntent.reading($0, in: snapshot) }
+        for (port, secure) in Self.ingressPorts(intents, serving: serving) {
             var hosts: [String: [IngressEntry]] = [:]
-            for ingress in mains where Self.listens(ingress, port: port, secure: secure, serving: serving, classes: classes)
-                && Self.gceListens(ingress, secure: secure, classes: classes) {
-                for (index, entry) in entries(of: ingress, canaries: canaries, secure: secure, tlsHosts: tlsHosts, nginx: nginx,
+            for (ingress, intent) in zip(mains, intents) where Self.listens(intent, port: port, secure: secure, serving: serving)
+                && (secure || intent.gce?.allowHTTP != false) {  // GKE's allow-http "false": no cleartext forwarding rule
+                for (index, entry) in entries(of: ingress, intent: intent, canaries: canaries, secure: secure, tlsHosts: tlsHosts, nginx: nginx,
                                               snapshot: snapshot, clusters: &clusters) {
                     hosts[index, default: []].append(entry)
                 }
@@ -152,9 +153,8 @@ extension Translator {
     }
 
     /// (vhost, entry) pairs one Ingress contributes on one port.
-    private func entries(of ingress: Ingress, canaries: [Ingress], secure: Bool, tlsHosts: Set<String>, nginx: NginxLocations,
+    private func entries(of ingress: Ingress, intent: IngressIntent, canaries: [Ingress], secure: Bool, tlsHosts: Set<String>, nginx: NginxLocations,
                          snapshot: ResourceSnapshot, clusters: inout [String: ClusterSource]) -> [(String, IngressEntry)] {
-        let intent = IngressIntent.reading(ingress, in: snapshot)
         let namespace = ingress.metadata.namespace ?? "default"
         let name = "\(namespace)/\(ingress.metadata.name)"
         var result: [(String, IngressEntry)] = []

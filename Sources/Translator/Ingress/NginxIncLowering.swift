@@ -51,18 +51,18 @@ extension Translator {
 
     /// Every (port, TLS) pair some served Ingress listens on: the serving's two ports, and the ports
     /// NGINX Ingress Controller's listen-ports annotations give instead.
-    static func ingressPorts(_ ingresses: [Ingress], serving: IngressServing, classes: [IngressClass]) -> [(port: Int, secure: Bool)] {
+    static func ingressPorts(_ intents: [IngressIntent], serving: IngressServing) -> [(port: Int, secure: Bool)] {
         var pairs: [(port: Int, secure: Bool)] = [(serving.httpPort, false), (serving.httpsPort, true)]
-        for ingress in ingresses {
-            guard let annotations = IngressIntent(ingress, controller: IngressController.of(ingress, classes: classes)).nginxInc else { continue }
+        for intent in intents {
+            guard let annotations = intent.nginxInc else { continue }
             for port in annotations.listenPorts ?? [] where !pairs.contains(where: { $0.port == port }) { pairs.append((port, false)) }
             for port in annotations.listenPortsSSL ?? [] where !pairs.contains(where: { $0.port == port }) { pairs.append((port, true)) }
         }
         return pairs
     }
 
-    static func listens(_ ingress: Ingress, port: Int, secure: Bool, serving: IngressServing, classes: [IngressClass]) -> Bool {
-        let annotations = IngressIntent(ingress, controller: IngressController.of(ingress, classes: classes)).nginxInc
+    static func listens(_ intent: IngressIntent, port: Int, secure: Bool, serving: IngressServing) -> Bool {
+        let annotations = intent.nginxInc
         let ports = (secure ? annotations?.listenPortsSSL : annotations?.listenPorts) ?? [secure ? serving.httpsPort : serving.httpPort]
         return ports.contains(port)
     }
