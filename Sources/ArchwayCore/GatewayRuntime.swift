@@ -80,6 +80,8 @@ public actor GatewayRuntime {
         var translatorOptions = Translator.Options(controllerName: options.controllerName, defaultAddress: address,
                                                    certificateCheck: { certificates.problem(chainPEM: $0, keyPEM: $1) })
         translatorOptions.caBundleCheck = { certificates.problem(caPEM: $0) }
+        translatorOptions.addressCheck = { LocalAddresses.problem($0) }
+        translatorOptions.bindAddress = ["0.0.0.0", "::"].contains(options.bindHost) ? nil : options.bindHost
         translatorOptions.ingress = options.ingress
         translatorOptions.gatewayService = options.gatewayService
         translator = Translator(options: translatorOptions)
@@ -135,8 +137,8 @@ public actor GatewayRuntime {
         }
     }
 
-    public func localAddress(listenerPort: Int) async -> SocketAddress? {
-        await listeners.localAddress(listenerPort: listenerPort)
+    public func localAddress(listenerPort: Int, address: String? = nil) async -> SocketAddress? {
+        await listeners.localAddress(listenerPort: listenerPort, address: address)
     }
 
     public var statuses: StatusSet? { lastGood?.statuses }
@@ -171,12 +173,12 @@ public actor GatewayRuntime {
             logger.error("routing table rejected; the last good configuration keeps serving", metadata: ["error": "\(error)"])
             return
         }
-        let families = Dictionary(result.table.ports.map { ($0.port, $0.protocol) }, uniquingKeysWith: { first, _ in first })
-        let failures = await listeners.apply(ports: families)
-        for (port, error) in failures.sorted(by: { $0.key < $1.key }) {
-            logger.error("listener port unavailable", metadata: ["port": "\(port)", "error": "\(error)"])
+        let families = Dictionary(result.table.ports.map { ($0.socket, $0.protocol) }, uniquingKeysWith: { first, _ in first })
+        let failures = await listeners.apply(sockets: families)
+        for (socket, error) in failures.sorted(by: { $0.key < $1.key }) {
+            logger.error("listener socket unavailable", metadata: ["listener": "\(socket)", "error": "\(error)"])
         }
-        let statuses = Self.markUnavailable(ports: failures, in: result.statuses, snapshot: snapshot)
+        let statuses = Self.markUnavailable(sockets: failures, in: result.statuses, table: result.table)
         // Ready means: a configuration is loaded and every listener port it asks for is bound.
         if !isShutDown { admin.setReady(failures.isEmpty) }
         lastGood = (snapshot, statuses)
@@ -203,35 +205,41 @@ public actor GatewayRuntime {
         ])
     }
 
-    /// The translator cannot know which sockets bind; listeners on a port that failed are reported
-    /// as the spec says: Accepted=False/PortUnavailable, Programmed=False.
-    static func markUnavailable(ports failures: [Int: String], in statuses: StatusSet, snapshot: ResourceSnapshot) -> StatusSet {
+    /// The translator cannot know which sockets bind; listeners on a socket that failed are reported
+    /// as the spec says: Accepted=False/PortUnavailable, Programmed=False. The table names the listeners
+    /// each socket serves (a ListenerSet's as "namespace/set/listener").
+    static func markUnavailable(sockets failures: [SocketKey: String], in statuses: StatusSet, table: RoutingTable) -> StatusSet {
         guard !failures.isEmpty else { return statuses }
         var result = statuses
-        for (key, gateway) in statuses.gateways {
-            let listeners = snapshot.gateways.first { $0.metadata.namespacedName == key }?.spec.listeners ?? []
-            result.gateways[key]?.listeners = markUnavailable(ports: failures, in: gateway.listeners, declared: listeners)
-        }
-        for (key, set) in statuses.listenerSets {
-            let listeners = snapshot.listenerSets.first { $0.metadata.namespacedName == key }?.spec.listeners ?? []
-            result.listenerSets[key]?.listeners = markUnavailable(ports: failures, in: set.listeners, declared: listeners)
+        for port in table.ports {
+            guard let error = failures[port.socket] else { continue }
+            let message = "\(port.socket) cannot be bound: \(error)"
+            for ref in port.listeners.flatMap(\.refs) {
+                let gateway = NamespacedName(ref.gatewayNamespace, ref.gatewayName)
+                let parts = ref.listenerName.split(separator: "/", maxSplits: 2).map(String.init)
+                if parts.count == 3 {
+                    let set = NamespacedName(parts[0], parts[1])
+                    let listeners = result.listenerSets[set]?.listeners ?? []
+                    result.listenerSets[set]?.listeners = markUnavailable(parts[2], in: listeners, message: message)
+                } else {
+                    let listeners = result.gateways[gateway]?.listeners ?? []
+                    result.gateways[gateway]?.listeners = markUnavailable(ref.listenerName, in: listeners, message: message)
+                }
+            }
         }
         return result
     }
 
-    /// The statuses of a Gateway's or a ListenerSet's listeners, those on a failed port marked.
-    private static func markUnavailable(ports failures: [Int: String], in statuses: [ListenerStatus],
-                                        declared: [Gateway.Listener]) -> [ListenerStatus] {
-        let ports = Dictionary(declared.map { ($0.name, $0.port) }, uniquingKeysWith: { first, _ in first })
-        return statuses.map { listener in
-            guard let port = ports[listener.name], let error = failures[port] else { return listener }
+    private static func markUnavailable(_ name: String, in statuses: [ListenerStatus], message: String) -> [ListenerStatus] {
+        statuses.map { listener in
+            guard listener.name == name else { return listener }
             var updated = listener
             updated.conditions = listener.conditions.map { condition in
                 var condition = condition
                 if condition.type == "Accepted" || condition.type == "Programmed" {
                     condition.status = "False"
                     condition.reason = condition.type == "Accepted" ? "PortUnavailable" : "Invalid"
-                    condition.message = "port \(port) cannot be bound: \(error)"
+                    condition.message = message
                 }
                 return condition
             }

@@ -17,7 +17,7 @@ public struct Gateway: Codable, Sendable, Equatable {
     public struct Spec: Codable, Sendable, Equatable {
         public var gatewayClassName: String
         public var listeners: [Listener]
-        public var addresses: [Address]?
+        public var addresses: [AddressRequest]?
         public var infrastructure: Infrastructure?
         /// Client-certificate validation on HTTPS listeners and the certificate presented to backends.
         public var tls: GatewayTLSConfig?
@@ -35,6 +35,16 @@ public struct Gateway: Codable, Sendable, Equatable {
         public var kind: String
         public var name: String
     }
+    /// An address the spec asks for; without a value it asks the implementation to assign one.
+    public struct AddressRequest: Codable, Sendable, Equatable {
+        public var type: String?
+        public var value: String?
+        public init(type: String? = nil, value: String? = nil) {
+            self.type = type
+            self.value = value
+        }
+    }
+    /// An address the Gateway is served on, as status reports it.
     public struct Address: Codable, Sendable, Equatable {
         public var type: String?
         public var value: String

@@ -178,7 +178,7 @@ struct Outcome {
         let (path, query) = PathRules.split(probe.path)
         let headers = probe.headers
         let view = RequestView(path: path, query: query, method: "GET", header: { headers[$0] })
-        switch table.route(port: probe.port, host: probe.host, request: view) {
+        switch table.route(socket: SocketKey(port: probe.port), host: probe.host, request: view) {
         case .noListener, .noRoute:
             text = "404 (no route)"
         case .misdirected:  // a probe names no server name, so no listener is chosen by one

@@ -35,8 +35,29 @@ public struct SLOSpec: Sendable, Codable, Equatable, Hashable {
     }
 }
 
+/// One listening socket: a Gateway's own address and a port, or (address nil) the default bind
+/// address shared by every Gateway without an address of its own. The kernel picks the socket by the
+/// address a connection was made to, so two Gateways on one port with their own addresses never see
+/// each other's requests.
+public struct SocketKey: Sendable, Codable, Hashable, Comparable, CustomStringConvertible {
+    public var address: String?
+    public var port: Int
+    public init(address: String? = nil, port: Int) {
+        self.address = address
+        self.port = port
+    }
+    public static func < (a: SocketKey, b: SocketKey) -> Bool { (a.port, a.address ?? "") < (b.port, b.address ?? "") }
+    public var description: String {
+        guard let address else { return "port \(port)" }
+        return address.contains(":") ? "[\(address)]:\(port)" : "\(address):\(port)"
+    }
+}
+
 public struct PortTable: Sendable, Codable, Equatable {
     public var port: Int
+    /// The Gateway address this socket is bound on; nil for the default bind address.
+    public var address: String?
+    public var socket: SocketKey { SocketKey(address: address, port: port) }
     /// The socket-level family: "HTTP" (cleartext HTTP/1.1 and h2c), "TLS" (HTTPS and TLS listeners,
     /// chosen by SNI), "TCP" or "UDP".
     public var `protocol`: String
@@ -48,8 +69,9 @@ public struct PortTable: Sendable, Codable, Equatable {
     /// hostname covers the request's Host owns the request. This is listener isolation.
     public var listeners: [ListenerTable]
 
-    public init(port: Int, protocol: String, listeners: [ListenerTable]) {
+    public init(port: Int, address: String? = nil, protocol: String, listeners: [ListenerTable]) {
         self.port = port
+        self.address = address
         self.protocol = `protocol`
         self.listeners = listeners
     }

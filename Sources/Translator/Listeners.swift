@@ -6,7 +6,9 @@ struct GatewayState {
     var gateway: Gateway
     var listeners: [ListenerState]
     var generation: Int64 { gateway.metadata.generation ?? 1 }
-    var addresses: [Gateway.Address]
+    /// Its addresses: what status reports, the sockets it binds, and any it cannot serve on.
+    var addressing: GatewayAddressing
+    var addresses: [Gateway.Address] { addressing.served }
     /// Why the Gateway as a whole is not accepted (UnsupportedAddress, InvalidParameters); it then
     /// serves nothing.
     var rejection: (reason: String, message: String)?
@@ -66,14 +68,18 @@ extension Translator {
             // The spec's precedence: the Gateway's own listeners, then those of its ListenerSets in order.
             var sets = joiningListenerSets(of: gateway, parentRejected: rejection != nil, snapshot: snapshot)
             for set in sets where set.rejection == nil { listeners += set.listeners }
-            var addresses = (gateway.spec.addresses ?? []).isEmpty
-                ? defaultAddresses(snapshot)
-                : gateway.spec.addresses!.map { Gateway.Address(type: $0.type ?? "IPAddress", value: $0.value) }
+            var addressing = GatewayAddressing()
             if let rejection {
                 // A Gateway that is not accepted is served nowhere, so it reports no address either.
-                addresses = []
                 for i in listeners.indices where listeners[i].unservable == nil {
                     listeners[i].unservable = "the Gateway is not accepted: \(rejection.message)"
+                }
+            } else {
+                addressing = self.addressing(of: gateway, snapshot: snapshot)
+                if addressing.sockets.isEmpty {
+                    for i in listeners.indices where listeners[i].unservable == nil {
+                        listeners[i].unservable = "the Gateway has no address it can be served on"
+                    }
                 }
             }
             listeners = markConflicts(listeners)
@@ -82,20 +88,18 @@ extension Translator {
                 index.listenerSets[sets[i].listenerSet.metadata.namespacedName] = sets[i]
             }
             index.gateways[gateway.metadata.namespacedName] = GatewayState(
-                gateway: gateway, listeners: listeners, addresses: addresses, rejection: rejection,
+                gateway: gateway, listeners: listeners, addressing: addressing, rejection: rejection,
                 gatewayTLS: resolveGatewayTLS(gateway, snapshot: snapshot))
         }
         return index
     }
 
-    /// Address types archway can report and serve on; any other (NamedAddress, a domain-prefixed
-    /// implementation type) is refused as the spec asks, rather than silently ignored.
-    static let supportedAddressTypes: Set<String> = ["IPAddress", "Hostname"]
-
     /// Problems of the Gateway as a whole, which the spec reports as Accepted=False on the Gateway.
+    /// archway binds its own sockets on a Gateway's addresses, so only IP addresses can be served:
+    /// Hostname, NamedAddress and implementation types are refused as the spec asks, not ignored.
     static func rejection(of gateway: Gateway) -> (reason: String, message: String)? {
-        if let type = gateway.spec.addresses?.compactMap({ $0.type }).first(where: { !supportedAddressTypes.contains($0) }) {
-            return ("UnsupportedAddress", "address type \"\(type)\" is not supported (IPAddress and Hostname are)")
+        if let type = gateway.spec.addresses?.compactMap({ $0.type }).first(where: { $0 != "IPAddress" }) {
+            return ("UnsupportedAddress", "address type \"\(type)\" is not supported: archway binds the Gateway's listeners on IP addresses (type IPAddress)")
         }
         // The spec: a parametersRef that cannot be found or names an unsupported kind rejects the
         // Gateway. archway defines no parameters kind, so every reference is one it cannot honour.
@@ -104,20 +108,6 @@ extension Translator {
                     "infrastructure.parametersRef \(ref.group)/\(ref.kind) \(ref.name) cannot be used: archway has no parameters kind for Gateways")
         }
         return nil
-    }
-
-    private func defaultAddresses(_ snapshot: ResourceSnapshot) -> [Gateway.Address] {
-        guard let name = options.gatewayService else { return [Gateway.Address(type: "IPAddress", value: options.defaultAddress)] }
-        guard let service = snapshot.services[name] else { return [] }
-        let ingress = service.status?.loadBalancer?.ingress ?? []
-        if !ingress.isEmpty {
-            return ingress.compactMap { entry in
-                entry.ip.map { Gateway.Address(type: "IPAddress", value: $0) }
-                    ?? entry.hostname.map { Gateway.Address(type: "Hostname", value: $0) }
-            }
-        }
-        guard let clusterIP = service.spec?.clusterIP, !clusterIP.isEmpty, clusterIP != "None" else { return [] }
-        return [Gateway.Address(type: "IPAddress", value: clusterIP)]
     }
 
     /// `gateway` is the Gateway the listener serves on, whose own listener or ListenerSet's it is: its
@@ -250,6 +240,9 @@ extension Translator {
             accepted = Condition(type: "Accepted", status: false, reason: rejection.reason, message: rejection.message, observedGeneration: generation)
             programmed = Condition(type: "Programmed", status: false, reason: "Invalid",
                                    message: "the Gateway is not accepted", observedGeneration: generation)
+        } else if let problem = state.addressing.problem {
+            accepted = Condition(type: "Accepted", status: true, reason: "Accepted", message: "Gateway is accepted", observedGeneration: generation)
+            programmed = Condition(type: "Programmed", status: false, reason: problem.reason, message: problem.message, observedGeneration: generation)
         } else if usable == own.count {
             accepted = Condition(type: "Accepted", status: true, reason: "Accepted", message: "Gateway is accepted", observedGeneration: generation)
             programmed = Condition(type: "Programmed", status: true, reason: "Programmed", message: "Gateway is serving", observedGeneration: generation)

@@ -27,7 +27,7 @@ extension Translator {
                                      gatewayNamespace: gateway.gateway.metadata.namespace ?? "default",
                                      gatewayName: gateway.gateway.metadata.name)
             builder.add(StreamRouteEntry(origin: origin, hostnames: hostnames, backends: backends),
-                        created: route.metadata.creationTimestamp, listener: listener)
+                        created: route.metadata.creationTimestamp, listener: listener, on: gateway.addressing.sockets)
         }
     }
 }

@@ -1,10 +1,12 @@
 import GatewayAPI
 import RoutingTable
 
-/// Collects attached routes per (port, listener hostname) and assembles the sorted routing table.
+/// Collects attached routes per (socket, listener hostname) and assembles the sorted routing table.
+/// Listeners of several Gateways on one socket and hostname merge; a Gateway's own address is a
+/// socket of its own, so its listeners merge with nobody else's.
 struct TableBuilder {
     private struct ListenerKey: Hashable {
-        var port: Int
+        var socket: SocketKey
         var hostname: String?
     }
     private struct ListenerBucket {
@@ -16,23 +18,31 @@ struct TableBuilder {
     }
     private var buckets: [ListenerKey: ListenerBucket] = [:]
     private var clusterSources: [String: ClusterSource] = [:]
-    /// Listeners whose routes are already in their own order (Ingress semantics), by port.
+    /// Listeners whose routes are already in their own order (Ingress semantics), by port of the
+    /// default address.
     private var prebuilt: [Int: (protocol: String, listeners: [ListenerTable])] = [:]
 
-    /// Ports Gateway listeners use; Ingresses are not served on those.
-    var gatewayPorts: Set<Int> { Set(buckets.keys.map(\.port)) }
+    /// Ports Gateway listeners use on the default address; Ingresses, served there, are not served
+    /// on those.
+    var gatewayPorts: Set<Int> { Set(buckets.keys.filter { $0.socket.address == nil }.map(\.socket.port)) }
 
     mutating func addPrebuilt(_ listener: ListenerTable, port: Int, protocol: String) {
         prebuilt[port, default: (`protocol`, [])].listeners.append(listener)
     }
 
     /// Registers a usable listener so its port is bound even before any route attaches.
-    mutating func addListener(_ listener: Gateway.Listener, of gateway: Gateway, tls: ListenerTLS?) {
-        let key = ListenerKey(port: listener.port, hostname: listener.hostname)
+    /// `addresses` are the Gateway's sockets (nil: the default address).
+    mutating func addListener(_ listener: Gateway.Listener, of gateway: Gateway, on addresses: [String?], tls: ListenerTLS?) {
         let ref = ListenerTable.Ref(gatewayNamespace: gateway.metadata.namespace ?? "default",
                                     gatewayName: gateway.metadata.name, listenerName: listener.name)
-        // Listeners merged from several Gateways on one (port, hostname): the first one's TLS wins.
-        buckets[key, default: ListenerBucket(protocol: listener.protocol, tls: tls)].refs.append(ref)
+        for key in Self.keys(listener, on: addresses) {
+            // Listeners merged from several Gateways on one (socket, hostname): the first one's TLS wins.
+            buckets[key, default: ListenerBucket(protocol: listener.protocol, tls: tls)].refs.append(ref)
+        }
+    }
+
+    private static func keys(_ listener: Gateway.Listener, on addresses: [String?]) -> [ListenerKey] {
+        addresses.map { ListenerKey(socket: SocketKey(address: $0, port: listener.port), hostname: listener.hostname) }
     }
 
     mutating func addClusters(_ sources: [String: ClusterSource]) {
@@ -56,7 +66,7 @@ struct TableBuilder {
                       listener: Gateway.Listener, hostnames: [String], criteria: MatchRanking) {
         let slos = (sloTargets["\(kind) \(route.metadata.namespacedName)"] ?? [])
             + (sloTargets["Gateway \(gateway.gateway.metadata.namespacedName)"] ?? [])
-        let key = ListenerKey(port: listener.port, hostname: listener.hostname)
+        let keys = Self.keys(listener, on: gateway.addressing.sockets)
         for rule in compiled.rules {
             for (matchIndex, match) in rule.matches.enumerated() {
                 let origin = RouteOrigin(namespace: route.metadata.namespace ?? "default", name: route.metadata.name,
@@ -79,22 +89,25 @@ struct TableBuilder {
                 }
                 let precedence = PrecedenceKey(criteria: criteria(rule.index, matchIndex, match), origin: origin,
                                                creationTimestamp: route.metadata.creationTimestamp)
-                for hostname in hostnames {
-                    buckets[key]?.hosts[hostname, default: []].append((precedence, entry))
+                for key in keys {
+                    for hostname in hostnames {
+                        buckets[key]?.hosts[hostname, default: []].append((precedence, entry))
+                    }
                 }
             }
         }
     }
 
     /// Stream routes keep the spec's tie-break for conflicting routes: the oldest, then by namespace/name.
-    mutating func add(_ entry: StreamRouteEntry, created: String?, listener: Gateway.Listener) {
-        let key = ListenerKey(port: listener.port, hostname: listener.hostname)
-        buckets[key]?.streams.append((created ?? "", entry))
+    mutating func add(_ entry: StreamRouteEntry, created: String?, listener: Gateway.Listener, on addresses: [String?]) {
+        for key in Self.keys(listener, on: addresses) {
+            buckets[key]?.streams.append((created ?? "", entry))
+        }
     }
 
     func build(snapshot: ResourceSnapshot, backendTLS: BackendTLSIndex = BackendTLSIndex(),
                backendTraffic: [NamespacedName: BackendResilience] = [:]) -> RoutingTable {
-        var ports: [Int: PortTable] = [:]
+        var ports: [SocketKey: PortTable] = [:]
         for (key, bucket) in buckets {
             let virtualHosts = bucket.hosts.keys.sorted(by: Hostnames.specificityOrder).map { hostname in
                 // The same route can reach one vhost through two listeners of one port; keep it once.
@@ -105,10 +118,11 @@ struct TableBuilder {
             let listener = ListenerTable(refs: bucket.refs.sorted { ($0.gatewayNamespace, $0.gatewayName, $0.listenerName) < ($1.gatewayNamespace, $1.gatewayName, $1.listenerName) },
                                          hostname: key.hostname, virtualHosts: virtualHosts, tls: bucket.tls,
                                          streamRoutes: Self.streamProtocols.contains(bucket.protocol) ? Self.ordered(bucket.streams) : nil)
-            ports[key.port, default: PortTable(port: key.port, protocol: PortTable.family(of: bucket.protocol), listeners: [])].listeners.append(listener)
+            ports[key.socket, default: PortTable(port: key.socket.port, address: key.socket.address,
+                                                 protocol: PortTable.family(of: bucket.protocol), listeners: [])].listeners.append(listener)
         }
-        for (port, entry) in prebuilt where ports[port] == nil {
-            ports[port] = PortTable(port: port, protocol: PortTable.family(of: entry.protocol), listeners: entry.listeners)
+        for (port, entry) in prebuilt where ports[SocketKey(port: port)] == nil {
+            ports[SocketKey(port: port)] = PortTable(port: port, protocol: PortTable.family(of: entry.protocol), listeners: entry.listeners)
         }
         for port in ports.keys {
             ports[port]!.listeners.sort { Hostnames.specificityOrder($0.hostname, $1.hostname) }
@@ -118,7 +132,7 @@ struct TableBuilder {
             clusters[id] = Self.cluster(id: id, source: source, snapshot: snapshot, backendTLS: backendTLS)
             clusters[id]?.resilience = backendTraffic[source.service]
         }
-        return RoutingTable(ports: ports.values.sorted { $0.port < $1.port }, clusters: clusters, slos: slos)
+        return RoutingTable(ports: ports.values.sorted { $0.socket < $1.socket }, clusters: clusters, slos: slos)
     }
 
     static let streamProtocols: Set<String> = ["TCP", "UDP", "TLS"]

@@ -20,6 +20,13 @@ public struct Translator: Sendable {
         /// In a cluster, the Service that carries traffic to archway's pods: Gateways that ask for no
         /// address report its load-balancer addresses (or, before it has any, its cluster IP).
         public var gatewayService: NamespacedName?
+        /// Says why this host cannot serve on an address a Gateway asks for (nil: it can). The data
+        /// plane passes its own check (the kernel accepts a bind there); without one every address is
+        /// taken as usable, as `archway status` on another machine must.
+        public var addressCheck: (@Sendable (_ address: String) -> String?)?
+        /// The specific address the default sockets are bound on, when not a wildcard: a Gateway that
+        /// asks for it shares those sockets instead of binding a second one beside them.
+        public var bindAddress: String?
 
         public init(controllerName: String = Translator.defaultControllerName, defaultAddress: String = "127.0.0.1",
                     certificateCheck: (@Sendable (_ chainPEM: String, _ keyPEM: String) -> String?)? = nil) {
@@ -47,7 +54,7 @@ public struct Translator: Sendable {
         var builder = TableBuilder()
         for gateway in listeners.gateways.values.sorted(by: { $0.gateway.metadata.namespacedName < $1.gateway.metadata.namespacedName }) {
             for listener in gateway.listeners where listener.isUsable {
-                builder.addListener(listener.served, of: gateway.gateway, tls: listener.tls)
+                builder.addListener(listener.served, of: gateway.gateway, on: gateway.addressing.sockets, tls: listener.tls)
             }
         }
         resolveServiceLevels(snapshot, into: &statuses, builder: &builder)

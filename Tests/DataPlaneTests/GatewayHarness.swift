@@ -61,6 +61,10 @@ final class GatewayHarness: @unchecked Sendable {
         try await backendChannels.remove(at: index).close()
     }
 
+    func read(_ file: String) throws -> String {
+        try String(contentsOf: directory.appendingPathComponent(file), encoding: .utf8)
+    }
+
     func write(_ file: String, _ yaml: String) throws {
         // Write then rename, as editors and `kubectl`-style tools do: the watcher never sees half a file.
         let target = directory.appendingPathComponent(file)
@@ -116,9 +120,21 @@ final class GatewayHarness: @unchecked Sendable {
 
     private var watcher: Task<Void, Never>?
 
-    /// The loopback port a listener port is bound to (listed in `extraPortMap` with 0 before start).
-    func hostPort(_ listenerPort: Int) async -> Int {
-        await runtime.localAddress(listenerPort: listenerPort)?.port ?? 0
+    /// The loopback port a listener port is bound to (listed in `extraPortMap` with 0 before start),
+    /// on the default address or on a Gateway's own `address`.
+    func hostPort(_ listenerPort: Int, address: String? = nil) async -> Int {
+        await runtime.localAddress(listenerPort: listenerPort, address: address)?.port ?? 0
+    }
+
+    /// A connection to port 80 of a Gateway's own address.
+    func client(address: String) async throws -> TestHTTPClient {
+        try await TestHTTPClient.connect(host: address, port: await hostPort(80, address: address), group: group)
+    }
+
+    /// `archway status -o json`'s items, from the admin endpoint.
+    func statusItems() async throws -> [[String: Any]] {
+        let json = try await AdminReader.get(host: "127.0.0.1", port: adminPort, path: "/status")
+        return (try JSONSerialization.jsonObject(with: Data(json)) as? [String: Any])?["items"] as? [[String: Any]] ?? []
     }
 
     /// Waits until the runtime has applied `generation` configurations (or fails after 10 s).

@@ -39,7 +39,7 @@ struct LiveStateTests {
     static func route(_ path: String, in table: ServedTable) -> CompiledRoute? {
         let (rawPath, query) = PathRules.split(path)
         let request = RequestView(path: rawPath, query: query, method: "GET", header: { _ in nil })
-        guard case .matched(let route) = table.route(port: 80, host: "shop.example.com", request: request) else { return nil }
+        guard case .matched(let route) = table.route(socket: SocketKey(port: 80), host: "shop.example.com", request: request) else { return nil }
         return route
     }
 

@@ -28,7 +28,7 @@ import Translator
     }
 
     func pipeline(port: Int = 80) -> RequestPipeline {
-        var downstream = Downstream(listenerPort: port, scheme: "http")
+        var downstream = Downstream(socket: SocketKey(port: port), scheme: "http")
         downstream.clientAddress = "192.0.2.7"
         downstream.forwardedNode = ForwardedHeaders.node(client: "192.0.2.7")
         return RequestPipeline(downstream: downstream, loop: loop)

@@ -18,7 +18,7 @@ final class TestHTTPClient: Sendable {
     private let handler: ResponseCollector
 
     /// `tls`: speak HTTPS, sending `serverName` as SNI and trusting only `trustPEM`.
-    static func connect(port: Int, group: any EventLoopGroup, tls: (trustPEM: String, serverName: String)? = nil) async throws -> TestHTTPClient {
+    static func connect(host: String = "127.0.0.1", port: Int, group: any EventLoopGroup, tls: (trustPEM: String, serverName: String)? = nil) async throws -> TestHTTPClient {
         let collector = ResponseCollector()
         let sslContext = try tls.map { tls in
             var configuration = TLSConfiguration.makeClientConfiguration()
@@ -36,7 +36,7 @@ final class TestHTTPClient: Sendable {
                     try channel.pipeline.syncOperations.addHandler(collector)
                 }
             }
-            .connect(host: "127.0.0.1", port: port).get()
+            .connect(host: host, port: port).get()
         return TestHTTPClient(channel: channel, handler: collector)
     }
 

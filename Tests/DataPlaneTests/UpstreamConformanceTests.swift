@@ -24,25 +24,29 @@ struct UpstreamConformanceTests {
         var absent: [String]
     }
 
-    /// The suite's Gateway `same-namespace` and infra-backend-v1..v3, then `manifest`; the backends
-    /// are the harness's `conformanceBackends`.
-    static func start(manifest: String) async throws -> (GatewayHarness, [String: ConformanceBackend]) {
+    /// The suite's GatewayClass, its Gateway `same-namespace` (unless `suiteGateway` is false: the
+    /// manifest brings its own) and infra-backend-v1..v3, then `manifest`.
+    static func start(manifest: String, suiteGateway: Bool = true, fastLane: Bool = true) async throws -> (GatewayHarness, [String: ConformanceBackend]) {
         let harness = GatewayHarness()
+        harness.fastLane = fastLane
         var backends: [String: ConformanceBackend] = [:]
         var documents = ["""
             apiVersion: gateway.networking.k8s.io/v1
             kind: GatewayClass
             metadata: {name: archway}
             spec: {controllerName: archway.dev/gateway-controller}
-            ---
-            apiVersion: gateway.networking.k8s.io/v1
-            kind: Gateway
-            metadata: {name: same-namespace, namespace: gateway-conformance-infra}
-            spec:
-              gatewayClassName: archway
-              listeners:
-              - {name: http, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: Same}}}
             """]
+        if suiteGateway {
+            documents.append("""
+                apiVersion: gateway.networking.k8s.io/v1
+                kind: Gateway
+                metadata: {name: same-namespace, namespace: gateway-conformance-infra}
+                spec:
+                  gatewayClassName: archway
+                  listeners:
+                  - {name: http, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: Same}}}
+                """)
+        }
         for name in ["infra-backend-v1", "infra-backend-v2", "infra-backend-v3"] {
             let backend = ConformanceBackend(name: name)
             let port = try await backend.start(group: harness.group)

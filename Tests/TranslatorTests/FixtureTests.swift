@@ -13,6 +13,15 @@ struct FixtureTests {
     static let names: [String] = (try? FileManager.default.contentsOfDirectory(atPath: directory.path))?
         .filter { $0.hasSuffix(".yaml") && !$0.hasSuffix(GoldenOutput.suffix) }.sorted() ?? []
 
+    /// The fixtures' translator. Which addresses a host can serve on is the data plane's to say; the
+    /// fixtures take every address as usable but those of TEST-NET-1 (192.0.2.0/24, RFC 5737), which
+    /// stand for an address no interface of this host has.
+    static let translator: Translator = {
+        var options = Translator.Options()
+        options.addressCheck = { $0.hasPrefix("192.0.2.") ? "no interface of this host has this address" : nil }
+        return Translator(options: options)
+    }()
+
     @Test("fixtures are present")
     func fixturesExist() {
         #expect(Self.names.count >= 15)
@@ -25,7 +34,7 @@ struct FixtureTests {
         let loaded = ManifestLoader().parse(text: text, file: name)
         let expect = try Self.expectations(in: text)
         let snapshot = ResourceSnapshot(loaded.resources.map(\.resource))
-        let result = Translator().translate(snapshot)
+        let result = Self.translator.translate(snapshot)
 
         checkManifestErrors(loaded.errors, expect.manifestErrors)
         for (className, conditions) in expect.gatewayClasses ?? [:] {
@@ -42,6 +51,9 @@ struct FixtureTests {
                 continue
             }
             check(status.conditions, gatewayExpect.conditions ?? [:], "Gateway \(key)")
+            if let addresses = gatewayExpect.addresses {
+                #expect(status.addresses.map(\.value) == addresses, "Gateway \(key) status.addresses")
+            }
             if let attached = gatewayExpect.attachedListenerSets {
                 #expect((status.attachedListenerSets ?? 0) == attached, "Gateway \(key) attachedListenerSets")
             }
@@ -138,6 +150,9 @@ struct FixtureTests {
         if let ports = expect.ports {
             #expect(result.table.ports.map(\.port) == ports, "bound listener ports")
         }
+        if let sockets = expect.sockets {
+            #expect(result.table.ports.map(\.socket.description) == sockets, "bound listener sockets")
+        }
         let table = try CompiledTable(result.table)
         for request in expect.requests ?? [] {
             checkRequest(request, table: table)
@@ -149,8 +164,9 @@ struct FixtureTests {
         let headers = Dictionary(uniqueKeysWithValues: (request.headers ?? [:]).map { ($0.key.lowercased(), $0.value) })
         let view = RequestView(path: path, query: query, method: request.method ?? "GET", header: { headers[$0] })
         let port = request.port ?? 80
-        let what = "\(request.method ?? "GET") \(request.host)\(request.path) on port \(port)"
-        switch table.route(port: port, host: routingHost(request.host), serverName: request.sni, request: view) {
+        let socket = SocketKey(address: request.address, port: port)
+        let what = "\(request.method ?? "GET") \(request.host)\(request.path) on \(socket)"
+        switch table.route(socket: socket, host: routingHost(request.host), serverName: request.sni, request: view) {
         case .misdirected:
             #expect(request.status == 421 && request.route == nil, "\(what) with SNI \(request.sni ?? "none"): expected \(request.route ?? "status \(request.status ?? 0)"), got 421")
         case .noListener, .noRoute:
@@ -278,6 +294,8 @@ struct Expectations: Decodable {
     var routes: [String: [ParentExpect]]?
     var clusters: [String: [String]]?
     var ports: [Int]?
+    /// Every socket bound, as `SocketKey` spells it ("port 80", "127.0.0.2:80"), in table order.
+    var sockets: [String]?
     var requests: [RequestExpect]?
     /// BackendTLSPolicy or BackendTrafficPolicy "ns/name" → conditions on every ancestor.
     var policies: [String: [String: String]]?
@@ -304,6 +322,8 @@ struct GatewayExpect: Decodable {
     var attachedListenerSets: Int?
     var conditions: [String: String]?
     var listeners: [String: ListenerExpect]?
+    /// The values of `status.addresses`, in order.
+    var addresses: [String]?
 }
 
 struct ListenerExpect: Decodable {
@@ -322,6 +342,8 @@ struct ParentExpect: Decodable {
 
 struct RequestExpect: Decodable {
     var port: Int?
+    /// The Gateway address the connection was made to; absent: the default address.
+    var address: String?
     /// The server name a TLS client sent, which chose the connection's listener.
     var sni: String?
     var host: String

@@ -40,7 +40,7 @@ extension FastLaneHandler {
         let view = RequestView(path: path, query: query, method: head.method) { name in
             bytes.withUnsafeReadableBytes { RequestHeadScanner.value(of: name, in: $0, head) }
         }
-        guard case .matched(let route) = table.route(port: listenerPort, host: host, serverName: downstream.serverName, request: view),
+        guard case .matched(let route) = table.route(socket: downstream.socket, host: host, serverName: downstream.serverName, request: view),
               route.fastLaneCarries else { return .leave }
 
         var record = RequestRecord(table: table, method: head.method, start: start)

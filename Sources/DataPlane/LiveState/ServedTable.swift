@@ -42,15 +42,15 @@ public final class ServedTable: Sendable {
 
     // MARK: Routing, as the compiled table answers it
 
-    public func route(port: Int, host: String, serverName: String? = nil, request: RequestView) -> RouteLookup {
-        routes.route(port: port, host: host, serverName: serverName, request: request)
+    public func route(socket: SocketKey, host: String, serverName: String? = nil, request: RequestView) -> RouteLookup {
+        routes.route(socket: socket, host: host, serverName: serverName, request: request)
     }
 
-    public func streamRoute(port: Int, serverName: String?) -> CompiledStreamRoute? {
-        routes.streamRoute(port: port, serverName: serverName)
+    public func streamRoute(socket: SocketKey, serverName: String?) -> CompiledStreamRoute? {
+        routes.streamRoute(socket: socket, serverName: serverName)
     }
 
-    public func isStreamListener(port: Int, serverName: String?) -> Bool {
-        routes.isStreamListener(port: port, serverName: serverName)
+    public func isStreamListener(socket: SocketKey, serverName: String?) -> Bool {
+        routes.isStreamListener(socket: socket, serverName: serverName)
     }
 }

@@ -7,12 +7,11 @@ enum MatchPhase {
     static func run(_ request: inout RequestContext, downstream: Downstream) -> PhaseDecision {
         let headers = request.head.headers
         let view = RequestView(path: request.path, query: request.query, method: request.record.method, header: { headers.first(name: $0) })
-        let listenerPort = downstream.listenerPort
-        switch request.record.table.route(port: listenerPort, host: request.host, serverName: downstream.serverName, request: view) {
+        switch request.record.table.route(socket: downstream.socket, host: request.host, serverName: downstream.serverName, request: view) {
         case .noListener:
-            return .answer(LocalAnswer(.notFound, "no listener on port \(listenerPort) accepts host \"\(request.host)\""))
+            return .answer(LocalAnswer(.notFound, "no listener on \(downstream.socket) accepts host \"\(request.host)\""))
         case .misdirected:
-            return .answer(LocalAnswer(.misdirectedRequest, "host \"\(request.host)\" is served by another listener on port \(listenerPort) "
+            return .answer(LocalAnswer(.misdirectedRequest, "host \"\(request.host)\" is served by another listener on \(downstream.socket) "
                                        + "than the one server name \"\(downstream.serverName ?? "")\" chose: open a connection for it"))
         case .noRoute:
             return .answer(LocalAnswer(.notFound, "no route matches host \"\(request.host)\" and path \"\(request.path)\""))

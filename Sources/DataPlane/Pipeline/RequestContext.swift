@@ -52,7 +52,10 @@ struct RequestContext {
 
 /// What the phases know of the client connection a request came on; the same for all its requests.
 struct Downstream {
-    let listenerPort: Int
+    /// The socket the connection came in on: its address (a Gateway's own, or the default) and port.
+    let socket: SocketKey
+    /// The listener port, which redirects and default Host ports use (not the host port it maps to).
+    var listenerPort: Int { socket.port }
     /// "http" or "https": how the client reached us, for X-Forwarded-Proto and scheme-less redirects.
     let scheme: String
     /// The server name a TLS client asked for (lowercased), which chose the listener and certificate;
@@ -62,8 +65,8 @@ struct Downstream {
     /// The client as a Forwarded `for=` node, worked out once per connection.
     var forwardedNode = ""
 
-    init(listenerPort: Int, scheme: String, serverName: String? = nil) {
-        self.listenerPort = listenerPort
+    init(socket: SocketKey, scheme: String, serverName: String? = nil) {
+        self.socket = socket
         self.scheme = scheme
         self.serverName = serverName?.lowercased()
     }

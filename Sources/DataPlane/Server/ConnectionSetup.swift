@@ -9,15 +9,15 @@ import RoutingTable
 /// Builds the pipeline of an accepted connection. What a port speaks is only known once the first
 /// bytes arrive: cleartext ports tell HTTP/1.1 from prior-knowledge h2c by the connection preface,
 /// TLS ports read the ClientHello's server name to pick a certificate (or pass the stream through),
-/// then ALPN picks h2 or http/1.1. One per listener port, shared by its connections' lanes.
+/// then ALPN picks h2 or http/1.1. One per listening socket, shared by its connections' lanes.
 final class ConnectionSetup: Sendable {
-    let listenerPort: Int
+    let socket: SocketKey
     let tables: TableStore
     let contexts: EventLoopContexts
     let logger: Logger
 
-    init(listenerPort: Int, tables: TableStore, contexts: EventLoopContexts, logger: Logger) {
-        self.listenerPort = listenerPort
+    init(socket: SocketKey, tables: TableStore, contexts: EventLoopContexts, logger: Logger) {
+        self.socket = socket
         self.tables = tables
         self.contexts = contexts
         self.logger = logger
@@ -36,7 +36,7 @@ final class ConnectionSetup: Sendable {
             // Cleartext HTTP with the fast lane: the lane is the connection's one handler from accept.
             // It tells HTTP/1 from prior-knowledge h2c by the first bytes and guards the silence itself.
             return try channel.pipeline.syncOperations.addHandler(
-                FastLaneHandler(setup: self, loop: loop, downstream: Downstream(listenerPort: listenerPort, scheme: "http"), sniffing: true))
+                FastLaneHandler(setup: self, loop: loop, downstream: Downstream(socket: socket, scheme: "http"), sniffing: true))
         }
         // A client that connects and says nothing is closed after the header timeout; once its first
         // bytes have chosen the protocol, that protocol's handlers take over the guarding.
@@ -63,10 +63,10 @@ final class ConnectionSetup: Sendable {
 
     private func serverNameKnown(_ result: SNIResult, channel: any Channel) -> EventLoopFuture<Void> {
         let serverName: String? = if case .hostname(let name) = result { name } else { nil }
-        let disposition = tables.tls(port: listenerPort)?.disposition(serverName: serverName) ?? .refuse
+        let disposition = tables.tls(socket: socket)?.disposition(serverName: serverName) ?? .refuse
         return channel.eventLoop.makeCompletedFuture {
             switch disposition {
-            case .terminate(let tls) where tables.current.isStreamListener(port: listenerPort, serverName: serverName):
+            case .terminate(let tls) where tables.current.isStreamListener(socket: socket, serverName: serverName):
                 // TLSRoute in Terminate mode: decrypted bytes go to the backend as they are.
                 try channel.pipeline.syncOperations.addHandler(tls.serverHandler())
                 try channel.pipeline.syncOperations.addHandler(streamProxy(channel, serverName: serverName, terminated: true))
@@ -86,13 +86,13 @@ final class ConnectionSetup: Sendable {
             case .passthrough:
                 try channel.pipeline.syncOperations.addHandler(streamProxy(channel, serverName: serverName))
             case .refuse:
-                throw TLSSetupError("no TLS listener on port \(listenerPort) accepts server name \"\(serverName ?? "")\"")
+                throw TLSSetupError("no TLS listener on \(socket) accepts server name \"\(serverName ?? "")\"")
             }
         }
     }
 
     private func streamProxy(_ channel: any Channel, serverName: String?, terminated: Bool = false) -> StreamProxyHandler {
-        StreamProxyHandler(listenerPort: listenerPort, serverName: serverName, terminated: terminated, tables: tables,
+        StreamProxyHandler(socket: socket, serverName: serverName, terminated: terminated, tables: tables,
                            loop: contexts.context(for: channel.eventLoop), logger: logger)
     }
 
@@ -101,7 +101,7 @@ final class ConnectionSetup: Sendable {
     func configureHTTP1(_ channel: any Channel, scheme: String, serverName: String? = nil) throws {
         let loop = contexts.context(for: channel.eventLoop)
         let pipeline = channel.pipeline.syncOperations
-        let downstream = Downstream(listenerPort: listenerPort, scheme: scheme, serverName: serverName)
+        let downstream = Downstream(socket: socket, scheme: scheme, serverName: serverName)
         if loop.fastLane {
             return try pipeline.addHandler(FastLaneHandler(setup: self, loop: loop, downstream: downstream, sniffing: false))
         }
@@ -124,7 +124,7 @@ final class ConnectionSetup: Sendable {
         connection.targetWindowSize = window
         var stream = NIOHTTP2Handler.StreamConfiguration()
         stream.targetWindowSize = window
-        let streams = HTTP2Connection(downstream: Downstream(listenerPort: listenerPort, scheme: scheme, serverName: serverName), tables: tables,
+        let streams = HTTP2Connection(downstream: Downstream(socket: socket, scheme: scheme, serverName: serverName), tables: tables,
                                       loop: contexts.context(for: channel.eventLoop), targetWindow: window)
         let pipeline = channel.pipeline.syncOperations
         try pipeline.addHandler(NIOHTTP2Handler(mode: .server, frameDelegate: streams, connectionConfiguration: connection, streamConfiguration: stream))

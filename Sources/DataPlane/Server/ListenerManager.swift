@@ -9,10 +9,13 @@ import NIOExtras
 import NIOHTTP1
 import NIOPosix
 import Observability
+import RoutingTable
 
-/// Binds one server socket per listener port in the table and keeps the set in step with reloads:
-/// new ports are bound, removed ports stop accepting (their open connections finish), kept ports are
-/// left alone so no connection notices a reload.
+/// Binds one server socket per (address, listener port) in the table and keeps the set in step with
+/// reloads: new sockets are bound, removed ones stop accepting (their open connections finish), kept
+/// ones are left alone so no connection notices a reload. Gateways without an address of their own
+/// share the default bind address; a Gateway's own address gets sockets of its own, which the kernel
+/// prefers over the wildcard for connections made to that address.
 public actor ListenerManager {
     public struct Binding: Sendable {
         public var host: String
@@ -37,7 +40,7 @@ public actor ListenerManager {
         let family: String
     }
 
-    private var servers: [Int: Server] = [:]
+    private var servers: [SocketKey: Server] = [:]
 
     public init(group: any EventLoopGroup, tables: TableStore, contexts: EventLoopContexts, bindHost: String,
                 portMap: [Int: Binding], logger: Logger) {
@@ -49,33 +52,43 @@ public actor ListenerManager {
         self.logger = logger
     }
 
-    /// Makes the bound ports equal `ports` (port → protocol family: HTTP, TLS, TCP, UDP). Returns the
-    /// ports that could not be bound, with the error. A removed port stops accepting at once; its open
-    /// connections finish their requests and close. A port whose family changed is bound anew.
+    /// Makes the bound sockets equal `sockets` (socket → protocol family: HTTP, TLS, TCP, UDP). Returns
+    /// the sockets that could not be bound, with the error. A removed socket stops accepting at once;
+    /// its open connections finish their requests and close. One whose family changed is bound anew.
     @discardableResult
-    public func apply(ports: [Int: String]) async -> [Int: String] {
-        var failures: [Int: String] = [:]
-        for (port, server) in servers where ports[port] != server.family {
-            logger.info("listener port removed or changed protocol; draining its connections", metadata: ["port": "\(port)"])
+    public func apply(sockets: [SocketKey: String]) async -> [SocketKey: String] {
+        var failures: [SocketKey: String] = [:]
+        for (key, server) in servers where sockets[key] != server.family {
+            logger.info("listener socket removed or changed protocol; draining its connections", metadata: ["listener": "\(key)"])
             Self.stop(server)
-            servers[port] = nil
+            servers[key] = nil
             // Closed before apply returns: the port is free for a rebind and refuses new connections.
             for socket in server.sockets { try? await socket.channel.closeFuture.get() }
         }
-        for (port, family) in ports.sorted(by: { $0.key < $1.key }) where servers[port] == nil {
-            let binding = portMap[port] ?? Binding(host: bindHost, port: port)
+        for (key, family) in sockets.sorted(by: { $0.key < $1.key }) where servers[key] == nil {
+            let binding = self.binding(for: key)
             do {
-                servers[port] = Server(sockets: try await bind(listenerPort: port, family: family, on: binding), family: family)
-                logger.info("listening", metadata: ["listener_port": "\(port)", "address": "\(binding.host):\(binding.port)"])
+                servers[key] = Server(sockets: try await bind(key, family: family, on: binding), family: family)
+                logger.info("listening", metadata: ["listener": "\(key)", "address": "\(binding.host):\(binding.port)"])
             } catch {
-                failures[port] = "\(error)"
-                logger.error("cannot bind listener port", metadata: ["listener_port": "\(port)", "address": "\(binding.host):\(binding.port)", "error": "\(error)"])
+                failures[key] = "\(error)"
+                logger.error("cannot bind listener socket", metadata: ["listener": "\(key)", "address": "\(binding.host):\(binding.port)", "error": "\(error)"])
             }
         }
         return failures
     }
 
-    public func localAddress(listenerPort: Int) -> SocketAddress? { servers[listenerPort]?.sockets.first?.channel.localAddress }
+    /// Where a socket binds: the default address, or the Gateway's own; `--port-map` moves the port on
+    /// every address (and its host, for the default address only).
+    private func binding(for key: SocketKey) -> Binding {
+        let mapped = portMap[key.port] ?? Binding(host: bindHost, port: key.port)
+        guard let address = key.address else { return mapped }
+        return Binding(host: address, port: mapped.port)
+    }
+
+    public func localAddress(listenerPort: Int, address: String? = nil) -> SocketAddress? {
+        servers[SocketKey(address: address, port: listenerPort)]?.sockets.first?.channel.localAddress
+    }
 
     /// Stops accepting on every port, lets in-flight requests finish and idle keep-alive connections
     /// close, then returns (or returns at the deadline with connections still open). The helpers are
@@ -116,22 +129,25 @@ public actor ListenerManager {
     /// spreads the connections, and each loop accepts its own, so an accepted connection never hops
     /// threads (no cross-loop registration, wake-up or bookkeeping per connection), and no loop does
     /// every accept. A port 0 (the kernel picks) is picked by the first socket; the others join it.
-    private func bind(listenerPort: Int, family: String, on binding: Binding) async throws -> [(channel: any Channel, quiescing: ServerQuiescingHelper?)] {
+    private func bind(_ key: SocketKey, family: String, on binding: Binding) async throws -> [(channel: any Channel, quiescing: ServerQuiescingHelper?)] {
         var bound: [(channel: any Channel, quiescing: ServerQuiescingHelper?)] = []
         var binding = binding
         do {
-            if family == "UDP" { return [(try await bindUnnamed(listenerPort: listenerPort, family: family, on: binding, loop: nil, quiescing: nil), nil)] }
-            if binding.port != 0 { try await claimExclusively(binding) }
+            if family == "UDP" { return [(try await bindUnnamed(key, family: family, on: binding, loop: nil, quiescing: nil), nil)] }
+            // A port another of our sockets holds (the default address and a Gateway's own) is ours
+            // already: the probe would collide with our own SO_REUSEPORT socket.
+            let ownPort = servers.contains { $0.key.port == key.port && $0.value.family != "UDP" }
+            if binding.port != 0, !ownPort { try await claimExclusively(binding) }
             for loop in group.makeIterator() {
                 let quiescing = ServerQuiescingHelper(group: loop)
-                let channel = try await bindUnnamed(listenerPort: listenerPort, family: family, on: binding, loop: loop, quiescing: quiescing)
+                let channel = try await bindUnnamed(key, family: family, on: binding, loop: loop, quiescing: quiescing)
                 bound.append((channel, quiescing))
                 if binding.port == 0, let port = channel.localAddress?.port { binding.port = port }
             }
             return bound
         } catch {
             for socket in bound { try? await socket.channel.close() }
-            throw BindFailure(purpose: "listener port \(listenerPort)", host: binding.host, port: binding.port, underlying: error)
+            throw BindFailure(purpose: "listener \(key)", host: binding.host, port: binding.port, underlying: error)
         }
     }
 
@@ -145,17 +161,21 @@ public actor ListenerManager {
         try await probe.close()
     }
 
-    private func bindUnnamed(listenerPort: Int, family: String, on binding: Binding, loop: (any EventLoop)?,
+    private func bindUnnamed(_ key: SocketKey, family: String, on binding: Binding, loop: (any EventLoop)?,
                              quiescing: ServerQuiescingHelper?) async throws -> any Channel {
-        let setup = ConnectionSetup(listenerPort: listenerPort, tables: tables, contexts: contexts, logger: logger)
+        let setup = ConnectionSetup(socket: key, tables: tables, contexts: contexts, logger: logger)
+        // A Gateway's own address may not be on an interface yet (layer-2 announcement adds it when
+        // this replica takes it over): IP_FREEBIND lets the socket wait for it instead of failing.
+        let freeBind = key.address == nil ? 0 : 1
         guard let quiescing, let loop else {
             let tables = self.tables, contexts = self.contexts, logger = self.logger
             return try await DatagramBootstrap(group: group)
                 .channelOption(.socketOption(.so_reuseaddr), value: 1)
+                .channelOption(Self.freeBindOption, value: freeBind)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(UDPProxyHandler(
-                            listenerPort: listenerPort, tables: tables, loop: contexts.context(for: channel.eventLoop), logger: logger))
+                            socket: key, tables: tables, loop: contexts.context(for: channel.eventLoop), logger: logger))
                     }
                 }
                 .bind(host: binding.host, port: binding.port).get()
@@ -167,6 +187,7 @@ public actor ListenerManager {
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.socketOption(NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: 1)
+            .serverChannelOption(Self.freeBindOption, value: freeBind)
             .serverChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(quiescing.makeServerChannelHandler(channel: channel))
@@ -177,4 +198,6 @@ public actor ListenerManager {
             }
             .bind(host: binding.host, port: binding.port).get()
     }
+
+    private static let freeBindOption = ChannelOptions.Types.SocketOption(level: .ip, name: NIOBSDSocket.Option(rawValue: Int32(IP_FREEBIND)))
 }

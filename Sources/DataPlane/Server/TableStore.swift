@@ -9,7 +9,7 @@ import RoutingTable
 public final class TableStore: Sendable {
     private struct Serving: Sendable {
         var table: ServedTable
-        var tls: [Int: TLSPortTable]
+        var tls: [SocketKey: TLSPortTable]
         /// Client contexts for BackendTLSPolicies, by cluster id.
         var upstreamTLS: [String: UpstreamTLSSetup]
     }
@@ -23,7 +23,7 @@ public final class TableStore: Sendable {
 
     public var current: ServedTable { box.withLockedValue { $0.table } }
 
-    func tls(port: Int) -> TLSPortTable? { box.withLockedValue { $0.tls[port] } }
+    func tls(socket: SocketKey) -> TLSPortTable? { box.withLockedValue { $0.tls[socket] } }
 
     /// How to speak TLS to a cluster's endpoints, when a BackendTLSPolicy says so (no look-up when
     /// none does). Only needed to open a connection, not to reuse one.
@@ -35,9 +35,9 @@ public final class TableStore: Sendable {
     /// (and keeps the old table, whose live state stays as it was) if a certificate cannot be loaded.
     public func swap(_ table: CompiledTable) throws {
         try swapping.withLock {
-            var tls: [Int: TLSPortTable] = [:]
+            var tls: [SocketKey: TLSPortTable] = [:]
             for port in table.source.ports where port.protocol == "TLS" {
-                tls[port.port] = try TLSPortTable(port, cache: certificates)
+                tls[port.socket] = try TLSPortTable(port, cache: certificates)
             }
             var upstreamTLS: [String: UpstreamTLSSetup] = [:]
             for (id, cluster) in table.clusters {

@@ -11,7 +11,7 @@ final class StreamProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundIn = ByteBuffer
 
-    private let listenerPort: Int
+    private let socket: SocketKey
     private let serverName: String?
     /// TLS ended here (a TLSRoute on a Terminate listener): a BackendTLSPolicy on the backend makes
     /// the gateway speak TLS to it again. Passthrough and TCP bytes go on as they came.
@@ -24,8 +24,8 @@ final class StreamProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
     private var clientGone = false
     private var joined = false
 
-    init(listenerPort: Int, serverName: String?, terminated: Bool = false, tables: TableStore, loop: EventLoopContext, logger: Logger) {
-        self.listenerPort = listenerPort
+    init(socket: SocketKey, serverName: String?, terminated: Bool = false, tables: TableStore, loop: EventLoopContext, logger: Logger) {
+        self.socket = socket
         self.serverName = serverName
         self.terminated = terminated
         self.tables = tables
@@ -61,8 +61,8 @@ final class StreamProxyHandler: ChannelDuplexHandler, RemovableChannelHandler {
         started = true
         let table = tables.current
         let what = serverName.map { "server name \"\($0)\"" } ?? "connection"
-        guard let route = table.streamRoute(port: listenerPort, serverName: serverName), let choice = route.choice else {
-            logger.warning("no route takes this connection", metadata: ["listener_port": "\(listenerPort)", "for": "\(what)"])
+        guard let route = table.streamRoute(socket: socket, serverName: serverName), let choice = route.choice else {
+            logger.warning("no route takes this connection", metadata: ["listener": "\(socket)", "for": "\(what)"])
             return context.close(promise: nil)
         }
         let picked = choice.targets[choice.pick(loop.nextRandom())]

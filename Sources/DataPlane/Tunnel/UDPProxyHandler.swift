@@ -16,7 +16,7 @@ final class UDPProxyHandler: ChannelInboundHandler {
         var lastActive = NIODeadline.now()
     }
 
-    private let listenerPort: Int
+    private let socket: SocketKey
     private let tables: TableStore
     private let loop: EventLoopContext
     private let logger: Logger
@@ -26,8 +26,8 @@ final class UDPProxyHandler: ChannelInboundHandler {
     private var flows: [SocketAddress: Flow] = [:]
     private var sweeper: RepeatedTask?
 
-    init(listenerPort: Int, tables: TableStore, loop: EventLoopContext, logger: Logger, idleTimeout: TimeAmount = .seconds(60)) {
-        self.listenerPort = listenerPort
+    init(socket: SocketKey, tables: TableStore, loop: EventLoopContext, logger: Logger, idleTimeout: TimeAmount = .seconds(60)) {
+        self.socket = socket
         self.tables = tables
         self.loop = loop
         self.logger = logger
@@ -67,9 +67,9 @@ final class UDPProxyHandler: ChannelInboundHandler {
 
     private func startFlow(for client: SocketAddress, first: ByteBuffer, context: ChannelHandlerContext) {
         let table = tables.current
-        guard let route = table.streamRoute(port: listenerPort, serverName: nil), let choice = route.choice,
+        guard let route = table.streamRoute(socket: socket, serverName: nil), let choice = route.choice,
               case .cluster(let cluster) = choice.targets[choice.pick(loop.nextRandom())].target, !cluster.endpoints.isEmpty else {
-            logger.warning("UDP datagram dropped: no route with a ready backend", metadata: ["listener_port": "\(listenerPort)"])
+            logger.warning("UDP datagram dropped: no route with a ready backend", metadata: ["listener": "\(socket)"])
             return
         }
         let endpoint = cluster.endpoints[loop.nextIndex(cluster: cluster, count: cluster.endpoints.count, table: table)]

@@ -3,9 +3,9 @@
 /// It holds no live state: the data plane attaches that when it installs the table.
 public final class CompiledTable: Sendable {
     public let source: RoutingTable
-    let ports: [Int: HostIndex<CompiledListener>]
+    let ports: [SocketKey: HostIndex<CompiledListener>]
     /// TCP, UDP and TLS listeners: listener hostname, then route hostname (SNI), to a stream route.
-    let streams: [Int: HostIndex<HostIndex<CompiledStreamRoute>>]
+    let streams: [SocketKey: HostIndex<HostIndex<CompiledStreamRoute>>]
     public let clusters: [String: CompiledCluster]
     /// Every cluster, at the index its `slot` names (ordered by id).
     public let clustersBySlot: [CompiledCluster]
@@ -27,14 +27,14 @@ public final class CompiledTable: Sendable {
             clustersBySlot.append(compiled)
         }
         var routesBySlot: [CompiledRoute] = []
-        var ports: [Int: HostIndex<CompiledListener>] = [:]
-        var streams: [Int: HostIndex<HostIndex<CompiledStreamRoute>>] = [:]
+        var ports: [SocketKey: HostIndex<CompiledListener>] = [:]
+        var streams: [SocketKey: HostIndex<HostIndex<CompiledStreamRoute>>] = [:]
         for port in table.ports {
             let listeners = try port.listeners.filter { $0.streamRoutes == nil }.enumerated().map { ordinal, listener in
                 (hostname: listener.hostname, value: try CompiledListener(listener, ordinal: ordinal, clusters: clusters, routesBySlot: &routesBySlot))
             }
-            ports[port.port] = HostIndex(listeners)
-            streams[port.port] = HostIndex(port.listeners.compactMap { listener in
+            ports[port.socket] = HostIndex(listeners)
+            streams[port.socket] = HostIndex(port.listeners.compactMap { listener in
                 listener.streamRoutes.map { routes in
                     let byName = routes.flatMap { route in
                         route.hostnames.map { (hostname: Optional($0), value: CompiledStreamRoute(route, clusters: clusters)) }
@@ -57,8 +57,8 @@ public final class CompiledTable: Sendable {
     /// TLS connection, `serverName` (its SNI) chose a listener and its certificate; a Host that
     /// another listener of the port owns was meant for another connection (HTTP/2 coalescing, a
     /// stale one), and is misdirected (RFC 9110 §15.5.20).
-    public func route(port: Int, host: String, serverName: String? = nil, request: RequestView) -> RouteLookup {
-        guard let listeners = ports[port], let listener = listeners.lookup(host) else { return .noListener }
+    public func route(socket: SocketKey, host: String, serverName: String? = nil, request: RequestView) -> RouteLookup {
+        guard let listeners = ports[socket], let listener = listeners.lookup(host) else { return .noListener }
         if let serverName, let chosen = listeners.lookup(serverName), chosen.ordinal != listener.ordinal { return .misdirected }
         guard let virtualHost = listener.virtualHosts.lookup(host) else { return .noRoute }
         for route in virtualHost where route.matcher.matches(request) {
@@ -69,15 +69,15 @@ public final class CompiledTable: Sendable {
 
     /// The stream route for a connection on a TCP/UDP port (no server name) or a TLS port (its SNI):
     /// the most specific listener hostname first, then the most specific route hostname in it.
-    public func streamRoute(port: Int, serverName: String?) -> CompiledStreamRoute? {
+    public func streamRoute(socket: SocketKey, serverName: String?) -> CompiledStreamRoute? {
         let name = serverName?.lowercased() ?? ""
-        return streams[port]?.lookup(name)?.lookup(name)
+        return streams[socket]?.lookup(name)?.lookup(name)
     }
 
     /// Whether a TLS listener for `serverName` carries stream routes (TLSRoute) rather than HTTP.
-    public func isStreamListener(port: Int, serverName: String?) -> Bool {
+    public func isStreamListener(socket: SocketKey, serverName: String?) -> Bool {
         let name = serverName?.lowercased() ?? ""
-        return streams[port]?.lookup(name) != nil && ports[port]?.lookup(name) == nil
+        return streams[socket]?.lookup(name) != nil && ports[socket]?.lookup(name) == nil
     }
 }
 
