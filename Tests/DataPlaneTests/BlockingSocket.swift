@@ -6,12 +6,12 @@ final class BlockingSocket {
     let fd: Int32
     private var received: [UInt8] = []
 
-    init(port: Int, udp: Bool = false, timeout: Int = 5) throws {
+    init(host: String = "127.0.0.1", port: Int, udp: Bool = false, timeout: Int = 5) throws {
         fd = socket(AF_INET, Int32(udp ? SOCK_DGRAM.rawValue : SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_addr.s_addr = inet_addr(host)
         var limit = timeval(tv_sec: timeout, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
         let connected = withUnsafePointer(to: &address) {
@@ -19,7 +19,7 @@ final class BlockingSocket {
         }
         guard connected == 0 else {
             close(fd)
-            throw HarnessError.timeout("connect to 127.0.0.1:\(port) failed: \(errno)")
+            throw HarnessError.timeout("connect to \(host):\(port) failed: \(errno)")
         }
     }
 

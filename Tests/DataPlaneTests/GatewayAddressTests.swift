@@ -206,6 +206,56 @@ spec:
         #expect(try await kept.request(.GET, "/", host: "other.example").echoName == "infra-backend-v2")
     }
 
+    /// TCP and UDP listeners of a Gateway with its own address, and of one without, on the same port
+    /// numbers: each address reaches its own Gateway's backend, and a UDP answer comes back from the
+    /// address the client sent to (the client's socket is connected, so any other source is dropped).
+    @Test func streamListenersOnOwnAndDefaultAddresses() async throws {
+        let gateways = ["own": "addresses: [{type: IPAddress, value: 127.0.0.8}]", "shared": ""].map { name, addresses in
+            """
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: Gateway
+            metadata: {name: \(name), namespace: gateway-conformance-infra}
+            spec:
+              gatewayClassName: archway
+              \(addresses)
+              listeners:
+              - {name: tcp, port: 5320, protocol: TCP}
+              - {name: udp, port: 5321, protocol: UDP}
+            ---
+            apiVersion: gateway.networking.k8s.io/v1alpha2
+            kind: TCPRoute
+            metadata: {name: \(name), namespace: gateway-conformance-infra}
+            spec:
+              parentRefs: [{name: \(name), sectionName: tcp}]
+              rules: [{backendRefs: [{name: tcp-\(name), port: 9000}]}]
+            ---
+            apiVersion: gateway.networking.k8s.io/v1alpha2
+            kind: UDPRoute
+            metadata: {name: \(name), namespace: gateway-conformance-infra}
+            spec:
+              parentRefs: [{name: \(name), sectionName: udp}]
+              rules: [{backendRefs: [{name: udp-\(name), port: 9000}]}]
+            """
+        }.joined(separator: "\n---\n")
+        let services = ["tcp-own", "tcp-shared", "udp-own", "udp-shared"].map { name in
+            """
+            apiVersion: v1
+            kind: Service
+            metadata: {name: \(name), namespace: gateway-conformance-infra}
+            spec: {ports: [{name: \(name.prefix(3)), port: 9000, protocol: \(name.prefix(3).uppercased())}]}
+            """
+        }
+        let (harness, channels) = try await UpstreamStreamConformanceTests.start(
+            ([gateways] + services).joined(separator: "\n---\n"),
+            backends: ["gateway-conformance-infra/tcp-own", "gateway-conformance-infra/tcp-shared"],
+            udpBackends: ["gateway-conformance-infra/udp-own", "gateway-conformance-infra/udp-shared"], ports: [5320, 5321])
+        defer { UpstreamStreamConformanceTests.stop(harness, channels) }
+        #expect(try await UpstreamStreamConformanceTests.tcpBackend(harness, 5320, address: "127.0.0.8") == "tcp-own")
+        #expect(try await UpstreamStreamConformanceTests.tcpBackend(harness, 5320) == "tcp-shared")
+        #expect(try await UpstreamStreamConformanceTests.udpBackend(harness, 5321, address: "127.0.0.8") == "udp-own")
+        #expect(try await UpstreamStreamConformanceTests.udpBackend(harness, 5321) == "udp-shared")
+    }
+
     static let multipleGatewaysManifest = #"""
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute

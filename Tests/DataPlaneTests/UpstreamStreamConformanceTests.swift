@@ -11,7 +11,8 @@ import Testing
 struct UpstreamStreamConformanceTests {
     /// Archway serving `manifest` on `ports`, each Service in `backends` ("namespace/name") backed by
     /// an echo server of that name on the Service port named `portName`.
-    static func start(_ manifest: String, udp: Bool = false, backends: [String], ports: [Int]) async throws -> (GatewayHarness, [any Channel]) {
+    /// `backends` are TCP (or, with `udp`, UDP) echo servers; `udpBackends` are UDP ones beside TCP ones.
+    static func start(_ manifest: String, udp: Bool = false, backends: [String], udpBackends: [String] = [], ports: [Int]) async throws -> (GatewayHarness, [any Channel]) {
         let harness = GatewayHarness()
         harness.extraPortMap = Dictionary(uniqueKeysWithValues: ports.map { ($0, 0) })
         var channels: [any Channel] = []
@@ -21,7 +22,7 @@ struct UpstreamStreamConformanceTests {
             metadata: {name: archway}
             spec: {controllerName: archway.dev/gateway-controller}
             """]
-        for backend in backends {
+        for (backend, udp) in backends.map({ ($0, udp) }) + udpBackends.map({ ($0, true) }) {
             let parts = backend.split(separator: "/").map(String.init)
             let (channel, port) = udp ? try await StreamRouteTests.udpEcho(parts[1], group: harness.group)
                                       : try await StreamRouteTests.tcpEcho(parts[1], group: harness.group)
@@ -49,14 +50,15 @@ struct UpstreamStreamConformanceTests {
     }
 
     /// The name the TCP backend behind `listenerPort` greets a new connection with.
-    static func tcpBackend(_ harness: GatewayHarness, _ listenerPort: Int) async throws -> String? {
-        let socket = try BlockingSocket(port: await harness.hostPort(listenerPort), timeout: 3)
+    static func tcpBackend(_ harness: GatewayHarness, _ listenerPort: Int, address: String? = nil) async throws -> String? {
+        let socket = try BlockingSocket(host: address ?? "127.0.0.1", port: await harness.hostPort(listenerPort, address: address), timeout: 3)
         return socket.receive(through: "\n")?.trimmingCharacters(in: .newlines)
     }
 
     /// The name of the UDP backend that answers a datagram sent to `listenerPort` from a new client port.
-    static func udpBackend(_ harness: GatewayHarness, _ listenerPort: Int) async throws -> String? {
-        let socket = try BlockingSocket(port: await harness.hostPort(listenerPort), udp: true, timeout: 3)
+    /// The client socket is connected, so only an answer from the address it sent to counts.
+    static func udpBackend(_ harness: GatewayHarness, _ listenerPort: Int, address: String? = nil) async throws -> String? {
+        let socket = try BlockingSocket(host: address ?? "127.0.0.1", port: await harness.hostPort(listenerPort, address: address), udp: true, timeout: 3)
         socket.send("ping")
         guard let answer = socket.receiveOnce().map({ String(decoding: $0, as: UTF8.self) }), answer.hasSuffix(":ping") else { return nil }
         return String(answer.dropLast(":ping".count))
