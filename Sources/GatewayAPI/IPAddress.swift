@@ -98,8 +98,11 @@ public struct IPAddress: Hashable, Comparable, Sendable, CustomStringConvertible
     }
 
     /// RFC 5952: lower-case hex without leading zeros, the longest run of two or more zero groups
-    /// (the first when tied) written as "::".
+    /// (the first when tied) written as "::", and an IPv4-mapped address as "::ffff:192.0.2.1" (§5).
     static func formatIPv6(_ number: IPNumber) -> String {
+        if number.high == 0, number.low >> 32 == 0xFFFF {
+            return "::ffff:" + IPAddress(family: .IPv4, number: IPNumber(low: number.low & 0xFFFF_FFFF)).description
+        }
         let groups = (0..<8).map { index -> UInt16 in
             let word = index < 4 ? number.high : number.low
             return UInt16(truncatingIfNeeded: word >> (48 - 16 * UInt64(index % 4)))

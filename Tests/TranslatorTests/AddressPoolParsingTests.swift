@@ -12,7 +12,7 @@ struct AddressPoolParsingTests {
         ("2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1"),  // the first of two equal runs
         ("::", "::"),
         ("fd00::", "fd00::"),
-        ("::ffff:192.0.2.1", "::ffff:c000:201"),
+        ("::FFFF:c000:0201", "::ffff:192.0.2.1"),  // IPv4-mapped: the IPv4 part in dotted form
     ])
     func addressesPrintCanonically(_ written: String, _ canonical: String) {
         #expect(IPAddress(written)?.description == canonical)

@@ -43,6 +43,8 @@ private struct AllocationRun {
     let claims: [AddressClaim]
     var holdings: [AddressAllocation.Holding]
     var owners: [IPAddress: Owner] = [:]
+    /// How many addresses of each pool are held: bounds the probing for a free one.
+    var heldPerPool: [Int: Int] = [:]
     /// Claims whose named pool is missing, refused, or refuses them: they take nothing from any pool.
     var blocked: Set<Int> = []
     /// Addresses kept in step 2, per claim and family: chosen ones only make up the rest.
@@ -61,7 +63,9 @@ private struct AllocationRun {
     }
 
     private mutating func grant(_ address: IPAddress, pool: Int, to claim: Int, requested: Bool) {
+        if let previous = owners[address] { heldPerPool[previous.pool, default: 0] -= 1 }
         owners[address] = Owner(claim: claim, pool: pool, requested: requested)
+        heldPerPool[pool, default: 0] += 1
         holdings[claim].addresses.append(.init(address: address, pool: plans[pool].name))
     }
 
@@ -191,7 +195,7 @@ private struct AllocationRun {
     private func freeAddress(in pool: Int, family: IPAddress.Family, for holder: ObjectRef) -> IPAddress? {
         let plan = plans[pool]
         let size = plan.size(of: family)
-        let held = owners.values.filter { $0.pool == pool }.count
+        let held = heldPerPool[pool] ?? 0
         let probes = size.high == 0 && size.low <= UInt64(held) ? Int(size.low) : held + 1
         var offset = AddressAllocator.placement(of: holder).remainder(dividingBy: size)
         for _ in 0..<probes {

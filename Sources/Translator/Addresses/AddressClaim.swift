@@ -49,3 +49,39 @@ public struct AddressClaim: Sendable, Equatable {
         }
     }
 }
+
+extension AddressClaim {
+    /// A Gateway's claim: its `spec.addresses` IPAddress values as requested addresses, one chosen
+    /// address per IPAddress entry without a value, or one when it lists no address at all; the pool
+    /// its `archway.dev/address-pool` annotation names. Hostname addresses are not the pools' business.
+    public static func gateway(_ gateway: Gateway, in snapshot: ResourceSnapshot, families: [IPAddress.Family] = [.IPv4],
+                               previous: [String] = []) -> AddressClaim {
+        let metadata = gateway.metadata
+        let listed = gateway.spec.addresses ?? []
+        let ipAddresses = listed.filter { ($0.type ?? "IPAddress") == "IPAddress" }
+        let requested = ipAddresses.map(\.value).filter { !$0.isEmpty }
+        return AddressClaim(holder: ObjectRef(kind: "Gateway", namespace: metadata.namespacedName.namespace, name: metadata.name),
+                            namespaceLabels: snapshot.labels(ofNamespace: metadata.namespacedName.namespace),
+                            creationTimestamp: metadata.creationTimestamp, pool: metadata.annotations?[AddressPool.poolAnnotation],
+                            requested: requested, unspecifiedCount: listed.isEmpty ? 1 : ipAddresses.count - requested.count,
+                            families: families, previous: previous)
+    }
+
+    /// A LoadBalancer Service's claim: `loadBalancerIP` (its `spec.loadBalancerIP`, passed in) and the
+    /// addresses of its `archway.dev/load-balancer-ips` annotation as requested addresses; with none,
+    /// one chosen address of each family.
+    public static func service(_ service: Service, in snapshot: ResourceSnapshot, loadBalancerIP: String? = nil,
+                               families: [IPAddress.Family] = [.IPv4], previous: [String] = []) -> AddressClaim {
+        let metadata = service.metadata
+        let annotated = (metadata.annotations?[AddressPool.loadBalancerIPsAnnotation] ?? "")
+            .split(separator: ",").map { String($0.filter { $0 != " " }) }.filter { !$0.isEmpty }
+        var requested: [String] = []
+        for address in [loadBalancerIP].compactMap({ $0 }) + annotated where !address.isEmpty && !requested.contains(address) {
+            requested.append(address)
+        }
+        return AddressClaim(holder: ObjectRef(kind: "Service", namespace: metadata.namespacedName.namespace, name: metadata.name),
+                            namespaceLabels: snapshot.labels(ofNamespace: metadata.namespacedName.namespace),
+                            creationTimestamp: metadata.creationTimestamp, pool: metadata.annotations?[AddressPool.poolAnnotation],
+                            requested: requested, unspecifiedCount: requested.isEmpty ? 1 : 0, families: families, previous: previous)
+    }
+}
