@@ -70,6 +70,9 @@ public struct ConfigCheck: Sendable {
         for (key, conditions) in result.statuses.serviceLevelObjectives.sorted(by: { $0.key < $1.key }) {
             for condition in conditions where condition.isProblem { report("ServiceLevelObjective", key.namespace, key.name, "status", condition) }
         }
+        for (name, status) in result.statuses.addressPools.sorted(by: { $0.key < $1.key }) {
+            for condition in status.conditions where condition.isProblem { report("AddressPool", "", name, "status", condition) }
+        }
         self.problems = problems
     }
 }

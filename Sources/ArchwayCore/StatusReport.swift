@@ -27,6 +27,7 @@ public struct StatusReport: Sendable {
         case ingress(IngressServingStatus)
         /// archway.dev objects with a plain condition list (ServiceLevelObjective).
         case conditions([Condition])
+        case addressPool(AddressPoolStatus)
         public func encode(to encoder: any Encoder) throws {
             switch self {
             case .gatewayClass(let status): try status.encode(to: encoder)
@@ -34,6 +35,7 @@ public struct StatusReport: Sendable {
             case .listenerSet(let status): try status.encode(to: encoder)
             case .route(let status): try status.encode(to: encoder)
             case .policy(let status): try status.encode(to: encoder)
+            case .addressPool(let status): try status.encode(to: encoder)
             case .conditions(let conditions):
                 var container = encoder.container(keyedBy: ConditionKeys.self)
                 try container.encode(conditions, forKey: .conditions)
@@ -133,6 +135,13 @@ public struct StatusReport: Sendable {
                               metadata: .init(name: slo.metadata.name, namespace: slo.metadata.namespace, generation: slo.metadata.generation),
                               status: .conditions(stamp(conditions, slo.metadata.generation))))
         }
+        for pool in snapshot.addressPools {
+            guard var status = statuses.addressPools[pool.metadata.name] else { continue }
+            status.conditions = stamp(status.conditions, pool.metadata.generation)
+            items.append(Item(apiVersion: "\(BackendTrafficPolicy.group)/v1alpha1", kind: "AddressPool",
+                              metadata: .init(name: pool.metadata.name, generation: pool.metadata.generation),
+                              status: .addressPool(status)))
+        }
         for ingress in snapshot.ingresses {
             guard let status = statuses.ingresses[ingress.metadata.namespacedName] else { continue }
             items.append(Item(apiVersion: "networking.k8s.io/v1", kind: "Ingress",
@@ -227,6 +236,9 @@ public struct StatusReport: Sendable {
             case .conditions(let conditions):
                 line = summary(conditions) + (conditions.first { $0.isTrue }.map { " (\($0.message))" } ?? "")
                 itemNotes = problems(conditions, prefix: "")
+            case .addressPool(let status):
+                line = summary(status.conditions) + " used=\(status.used) free=\(status.free) total=\(status.total)"
+                itemNotes = problems(status.conditions, prefix: "")
             case .none: line = "-"
             }
             notes[rows.count] = itemNotes

@@ -112,6 +112,9 @@ public struct ManifestLoader: Sendable {
                     result.errors.append(ManifestError(location: location, object: objectText,
                                                        field: fieldPrefix + problem.field, message: problem.message))
                 }
+                // Still an error, but the pool is kept so that its status can say why it hands out nothing
+                // (in a cluster, nobody reads archway's log); the allocator takes from no pool it cannot read.
+                if case .addressPool = resource { result.resources.append(LoadedResource(location: location, resource: resource)) }
             }
         } catch let error as FieldProblemError {
             result.errors.append(ManifestError(location: location, object: objectText, field: fieldPrefix + error.field, message: error.message))

@@ -9,6 +9,7 @@ public enum Resource: Sendable, Equatable {
     case backendTLSPolicy(BackendTLSPolicy)
     case backendTrafficPolicy(BackendTrafficPolicy)
     case serviceLevelObjective(ServiceLevelObjective)
+    case addressPool(AddressPool)
     case edgePolicy(EdgePolicy)
     case configMap(ConfigMap)
     case referenceGrant(ReferenceGrant)
@@ -35,6 +36,7 @@ public enum Resource: Sendable, Equatable {
         case .backendTLSPolicy: "BackendTLSPolicy"
         case .backendTrafficPolicy: "BackendTrafficPolicy"
         case .serviceLevelObjective: "ServiceLevelObjective"
+        case .addressPool: "AddressPool"
         case .edgePolicy(let r): r.kind.rawValue
         case .configMap: "ConfigMap"
         case .referenceGrant: "ReferenceGrant"
@@ -62,6 +64,7 @@ public enum Resource: Sendable, Equatable {
         case .backendTLSPolicy(let r): r.metadata
         case .backendTrafficPolicy(let r): r.metadata
         case .serviceLevelObjective(let r): r.metadata
+        case .addressPool(let r): r.metadata
         case .edgePolicy(let r): r.metadata
         case .configMap(let r): r.metadata
         case .referenceGrant(let r): r.metadata
@@ -84,7 +87,7 @@ public enum Resource: Sendable, Equatable {
 
     /// Cluster-scoped kinds keep an empty namespace; every other kind defaults to `default`, as kubectl does.
     static func isClusterScoped(kind: String) -> Bool {
-        ["GatewayClass", "Namespace", "IngressClass", "KongClusterPlugin", "ClusterRole", "ClusterRoleBinding",
+        ["GatewayClass", "Namespace", "IngressClass", "AddressPool", "KongClusterPlugin", "ClusterRole", "ClusterRoleBinding",
          "CustomResourceDefinition"].contains(kind)
     }
 }

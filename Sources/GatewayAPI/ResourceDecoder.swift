@@ -28,6 +28,7 @@ enum ResourceDecoder {
         case (BackendTrafficPolicy.group, _) where EdgePolicy.Kind(rawValue: kind) != nil:
             return .edgePolicy(try EdgePolicy.decode(node, kind: EdgePolicy.Kind(rawValue: kind)!, with: decoder))
         case (BackendTrafficPolicy.group, "ServiceLevelObjective"): return .serviceLevelObjective(try decoder.decode(from: node))
+        case (BackendTrafficPolicy.group, "AddressPool"): return .addressPool(try decoder.decode(from: node))
         case ("", "ConfigMap"): return .configMap(try decoder.decode(from: node))
         case (GatewayAPIGroup.name, "ReferenceGrant"): return .referenceGrant(try decoder.decode(from: node))
         case ("", "Service"): return .service(try decoder.decode(from: node))
@@ -75,6 +76,7 @@ extension Resource {
         case .backendTLSPolicy(var r): edit(&r.metadata); self = .backendTLSPolicy(r)
         case .backendTrafficPolicy(var r): edit(&r.metadata); self = .backendTrafficPolicy(r)
         case .serviceLevelObjective(var r): edit(&r.metadata); self = .serviceLevelObjective(r)
+        case .addressPool(var r): edit(&r.metadata); self = .addressPool(r)
         case .edgePolicy(var r): edit(&r.metadata); self = .edgePolicy(r)
         case .configMap(var r): edit(&r.metadata); self = .configMap(r)
         case .referenceGrant(var r): edit(&r.metadata); self = .referenceGrant(r)

@@ -11,6 +11,8 @@ public struct ResourceSnapshot: Sendable {
     public private(set) var backendTLSPolicies: [BackendTLSPolicy] = []
     public private(set) var backendTrafficPolicies: [BackendTrafficPolicy] = []
     public private(set) var serviceLevelObjectives: [ServiceLevelObjective] = []
+    /// Cluster-scoped, sorted by name: the order pools are tried in.
+    public private(set) var addressPools: [AddressPool] = []
     /// archway.dev edge policies (BasicAuth, RateLimit, ...), sorted by kind then namespace/name.
     public private(set) var edgePolicies: [EdgePolicy] = []
     public private(set) var configMaps: [NamespacedName: ConfigMap] = [:]
@@ -40,6 +42,7 @@ public struct ResourceSnapshot: Sendable {
             case .backendTLSPolicy(let r): backendTLSPolicies.append(r)
             case .backendTrafficPolicy(let r): backendTrafficPolicies.append(r)
             case .serviceLevelObjective(let r): serviceLevelObjectives.append(r)
+            case .addressPool(let r): addressPools.append(r)
             case .edgePolicy(let r): edgePolicies.append(r)
             case .configMap(let r): configMaps[r.metadata.namespacedName] = r
             case .referenceGrant(let r): referenceGrants[r.metadata.namespace ?? "default", default: []].append(r)
@@ -65,6 +68,7 @@ public struct ResourceSnapshot: Sendable {
         backendTLSPolicies.sort { $0.metadata.namespacedName < $1.metadata.namespacedName }
         backendTrafficPolicies.sort { $0.metadata.namespacedName < $1.metadata.namespacedName }
         serviceLevelObjectives.sort { $0.metadata.namespacedName < $1.metadata.namespacedName }
+        addressPools.sort { $0.metadata.name < $1.metadata.name }
         edgePolicies.sort { ($0.kind.rawValue, $0.metadata.namespacedName) < ($1.kind.rawValue, $1.metadata.namespacedName) }
         grpcRoutes.sort { $0.metadata.namespacedName < $1.metadata.namespacedName }
         streamRoutes.sort { ($0.kind.rawValue, $0.metadata.namespacedName) < ($1.kind.rawValue, $1.metadata.namespacedName) }

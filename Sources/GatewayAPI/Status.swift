@@ -66,6 +66,8 @@ public struct StatusSet: Sendable, Equatable {
     public var serviceLevelObjectives: [NamespacedName: [Condition]] = [:]
     /// Whether each Ingress is served side by side, and why (not).
     public var ingresses: [NamespacedName: IngressServingStatus] = [:]
+    /// archway.dev AddressPools (cluster-scoped), by name.
+    public var addressPools: [String: AddressPoolStatus] = [:]
     public init() {}
 }
 
@@ -122,4 +124,36 @@ public struct PolicyStatus: Codable, Sendable, Equatable {
     }
     public var ancestors: [Ancestor]
     public init(ancestors: [Ancestor]) { self.ancestors = ancestors }
+}
+
+/// An AddressPool's `.status`: whether archway hands out its addresses, how many are left, and who
+/// holds which.
+public struct AddressPoolStatus: Codable, Sendable, Equatable {
+    public struct Assignment: Codable, Sendable, Equatable {
+        public var address: String
+        /// A Gateway or a Service.
+        public var holder: ObjectRef
+        public init(address: String, holder: ObjectRef) {
+            self.address = address
+            self.holder = holder
+        }
+    }
+    public var conditions: [Condition]
+    /// Addresses the pool can hand out (an IPv4 CIDR's network and broadcast addresses excluded), in
+    /// decimal. Strings, as the API server's integers are 64-bit and an IPv6 /64 alone holds 2^64.
+    public var total: String
+    public var used: Int
+    public var free: String
+    /// Who holds which address, by address; at most `maxAssignments` entries (`used` counts them all),
+    /// so that a busy pool's status stays far below the API server's object size limit.
+    public var assignments: [Assignment]
+    public static let maxAssignments = 256
+
+    public init(conditions: [Condition], total: String, used: Int, free: String, assignments: [Assignment]) {
+        self.conditions = conditions
+        self.total = total
+        self.used = used
+        self.free = free
+        self.assignments = assignments
+    }
 }

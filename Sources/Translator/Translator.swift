@@ -50,6 +50,8 @@ public struct Translator: Sendable {
     public func translate(_ snapshot: ResourceSnapshot) -> Result {
         var statuses = StatusSet()
         let classes = acceptClasses(snapshot, into: &statuses)
+        let addresses = AddressAllocator.allocate(pools: snapshot.addressPools, claims: addressClaims(snapshot))
+        statuses.addressPools = addresses.poolStatuses(for: snapshot.addressPools)
         var listeners = buildListeners(snapshot, classes: classes)
         var builder = TableBuilder()
         for gateway in listeners.gateways.values.sorted(by: { $0.gateway.metadata.namespacedName < $1.gateway.metadata.namespacedName }) {

@@ -123,6 +123,9 @@ struct FixtureTests {
         for (key, conditions) in expect.slos ?? [:] {
             check(result.statuses.serviceLevelObjectives[Self.namespacedName(key)], conditions, "ServiceLevelObjective \(key)")
         }
+        for (name, conditions) in expect.addressPools ?? [:] {
+            check(result.statuses.addressPools[name]?.conditions, conditions, "AddressPool \(name)")
+        }
         for (key, fragment) in expect.sloMessages ?? [:] {
             let messages = result.statuses.serviceLevelObjectives[Self.namespacedName(key)]?.map(\.message) ?? []
             #expect(messages.contains { $0.contains(fragment) }, "ServiceLevelObjective \(key): \(messages)")
@@ -311,6 +314,8 @@ struct Expectations: Decodable {
     /// ServiceLevelObjective "ns/name" → conditions; `sloRoutes`: route key → the SLOs its entries count towards.
     var slos: [String: [String: String]]?
     var sloMessages: [String: String]?
+    /// AddressPool name → conditions.
+    var addressPools: [String: [String: String]]?
     var sloRoutes: [String: [String]]?
     /// Edge policy "Kind ns/name" → conditions on every ancestor; `edgeMessages`: a fragment of its message.
     var edgePolicies: [String: [String: String]]?
