@@ -16,6 +16,8 @@ public actor GatewayRuntime {
     public struct Options: Sendable {
         public var configPaths: [String]
         public var portMap: [Int: ListenerManager.Binding] = [:]
+        /// LoadBalancer Services archway gives addresses from its AddressPools.
+        public var loadBalancers: LoadBalancerServing? = LoadBalancerServing()
         public var bindHost = "0.0.0.0"
         public var adminHost = "127.0.0.1"
         public var adminPort = 9901
@@ -81,6 +83,7 @@ public actor GatewayRuntime {
                                                    certificateCheck: { certificates.problem(chainPEM: $0, keyPEM: $1) })
         translatorOptions.caBundleCheck = { certificates.problem(caPEM: $0) }
         translatorOptions.addressCheck = { LocalAddresses.problem($0) }
+        translatorOptions.loadBalancers = options.loadBalancers
         translatorOptions.bindAddress = ["0.0.0.0", "::"].contains(options.bindHost) ? nil : options.bindHost
         translatorOptions.ingress = options.ingress
         translatorOptions.gatewayService = options.gatewayService
@@ -163,7 +166,7 @@ public actor GatewayRuntime {
             }
             logger.warning("starting with the valid manifests only", metadata: ["skipped": "\(load.errors.count)"])
         }
-        let snapshot = ResourceSnapshot(load.resources.map(\.resource))
+        let snapshot = ResourceSnapshot(AddressMemory.carryOver(load.resources.map(\.resource), from: lastGood?.statuses))
         let result = translator.translate(snapshot)
         do {
             try tables.swap(CompiledTable(result.table))

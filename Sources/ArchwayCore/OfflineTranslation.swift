@@ -15,6 +15,7 @@ struct OfflineTranslation {
         var options = Translator.Options(controllerName: controllerName, certificateCheck: { certificates.problem(chainPEM: $0, keyPEM: $1) })
         options.caBundleCheck = { certificates.problem(caPEM: $0) }
         options.ingress = ingress
+        options.loadBalancers = LoadBalancerServing()
         result = Translator(options: options).translate(snapshot)
     }
 }

@@ -28,6 +28,8 @@ public struct StatusReport: Sendable {
         /// archway.dev objects with a plain condition list (ServiceLevelObjective).
         case conditions([Condition])
         case addressPool(AddressPoolStatus)
+        /// A LoadBalancer Service of archway's class: its load-balancer addresses.
+        case loadBalancer(LoadBalancerStatus)
         public func encode(to encoder: any Encoder) throws {
             switch self {
             case .gatewayClass(let status): try status.encode(to: encoder)
@@ -36,6 +38,7 @@ public struct StatusReport: Sendable {
             case .route(let status): try status.encode(to: encoder)
             case .policy(let status): try status.encode(to: encoder)
             case .addressPool(let status): try status.encode(to: encoder)
+            case .loadBalancer(let status): try status.encode(to: encoder)
             case .conditions(let conditions):
                 var container = encoder.container(keyedBy: ConditionKeys.self)
                 try container.encode(conditions, forKey: .conditions)
@@ -142,6 +145,13 @@ public struct StatusReport: Sendable {
                               metadata: .init(name: pool.metadata.name, generation: pool.metadata.generation),
                               status: .addressPool(status)))
         }
+        for (name, status) in statuses.loadBalancers.sorted(by: { $0.key < $1.key }) {
+            let generation = snapshot.services[name]?.metadata.generation
+            var status = status
+            status.conditions = stamp(status.conditions, generation)
+            items.append(Item(apiVersion: "v1", kind: "Service", metadata: .init(name: name.name, namespace: name.namespace, generation: generation),
+                              status: .loadBalancer(status)))
+        }
         for ingress in snapshot.ingresses {
             guard let status = statuses.ingresses[ingress.metadata.namespacedName] else { continue }
             items.append(Item(apiVersion: "networking.k8s.io/v1", kind: "Ingress",
@@ -238,6 +248,10 @@ public struct StatusReport: Sendable {
                 itemNotes = problems(conditions, prefix: "")
             case .addressPool(let status):
                 line = summary(status.conditions) + " used=\(status.used) free=\(status.free) total=\(status.total)"
+                itemNotes = problems(status.conditions, prefix: "")
+            case .loadBalancer(let status):
+                let ips = (status.loadBalancer.ingress ?? []).compactMap(\.ip)
+                line = "LoadBalancer external-ip=" + (ips.isEmpty ? "<pending>" : ips.joined(separator: ","))
                 itemNotes = problems(status.conditions, prefix: "")
             case .none: line = "-"
             }

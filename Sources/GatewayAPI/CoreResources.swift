@@ -6,6 +6,12 @@ public struct Service: Codable, Sendable, Equatable {
         public var clusterIP: String?
         public var ports: [Port]?
         public var selector: [String: String]?
+        /// Which load balancer implementation serves a LoadBalancer Service; nil: the cluster's default.
+        public var loadBalancerClass: String?
+        /// The address asked for (deprecated upstream, still what users write).
+        public var loadBalancerIP: String?
+        public var ipFamilies: [String]?
+        public var ipFamilyPolicy: String?
     }
     public struct Port: Codable, Sendable, Equatable {
         public var name: String?
@@ -21,11 +27,17 @@ public struct Service: Codable, Sendable, Equatable {
             public struct Ingress: Codable, Sendable, Equatable {
                 public var ip: String?
                 public var hostname: String?
+                public init(ip: String? = nil, hostname: String? = nil) {
+                    self.ip = ip
+                    self.hostname = hostname
+                }
             }
             public var ingress: [Ingress]?
             public init(ingress: [Ingress]?) { self.ingress = ingress }
+            public init(ips: [String]) { ingress = ips.map { Ingress(ip: $0) } }
         }
         public var loadBalancer: LoadBalancer?
+        public init(loadBalancer: LoadBalancer?) { self.loadBalancer = loadBalancer }
     }
     public var metadata: ObjectMeta
     public var spec: Spec?

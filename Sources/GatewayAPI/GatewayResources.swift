@@ -75,8 +75,16 @@ public struct Gateway: Codable, Sendable, Equatable {
         public var namespaces: Namespaces?
         public var kinds: [RouteGroupKind]?
     }
+    /// What the object says it was given last time (written by the status-writing replica in a
+    /// cluster, carried over from the last translation in file mode): only its addresses are read, so
+    /// an address taken from a pool stays the Gateway's across reloads, restarts and leader changes.
+    public struct ObservedStatus: Codable, Sendable, Equatable {
+        public var addresses: [Address]?
+        public init(addresses: [Address]?) { self.addresses = addresses }
+    }
     public var metadata: ObjectMeta
     public var spec: Spec
+    public var status: ObservedStatus?
 }
 
 public struct RouteGroupKind: Codable, Sendable, Equatable, Hashable {

@@ -68,6 +68,8 @@ public struct StatusSet: Sendable, Equatable {
     public var ingresses: [NamespacedName: IngressServingStatus] = [:]
     /// archway.dev AddressPools (cluster-scoped), by name.
     public var addressPools: [String: AddressPoolStatus] = [:]
+    /// LoadBalancer Services of archway's load-balancer class: the addresses the pools gave them.
+    public var loadBalancers: [NamespacedName: LoadBalancerStatus] = [:]
     public init() {}
 }
 
@@ -155,5 +157,17 @@ public struct AddressPoolStatus: Codable, Sendable, Equatable {
         self.used = used
         self.free = free
         self.assignments = assignments
+    }
+}
+
+/// A LoadBalancer Service's status as archway, its load balancer, writes it: `loadBalancer.ingress`
+/// (the EXTERNAL-IP of `kubectl get svc`) and a condition saying whether the pools could give it what
+/// it asked for, and if not why (exhausted, taken by another object, not in any pool).
+public struct LoadBalancerStatus: Codable, Sendable, Equatable {
+    public var loadBalancer: Service.Status.LoadBalancer
+    public var conditions: [Condition]
+    public init(loadBalancer: Service.Status.LoadBalancer, conditions: [Condition]) {
+        self.loadBalancer = loadBalancer
+        self.conditions = conditions
     }
 }

@@ -59,7 +59,7 @@ extension Translator {
     static let servedProtocols: Set<String> = ["HTTP", "HTTPS", "TLS", "TCP", "UDP"]
     static let knownProtocols: Set<String> = ["HTTP", "HTTPS", "TLS", "TCP", "UDP"]
 
-    func buildListeners(_ snapshot: ResourceSnapshot, classes: Set<String>) -> ListenerIndex {
+    func buildListeners(_ snapshot: ResourceSnapshot, classes: Set<String>, addresses: AddressAllocation) -> ListenerIndex {
         var index = ListenerIndex()
         for gateway in snapshot.gateways where classes.contains(gateway.spec.gatewayClassName) {
             let rejection = Self.rejection(of: gateway)
@@ -75,7 +75,7 @@ extension Translator {
                     listeners[i].unservable = "the Gateway is not accepted: \(rejection.message)"
                 }
             } else {
-                addressing = self.addressing(of: gateway, snapshot: snapshot)
+                addressing = self.addressing(of: gateway, snapshot: snapshot, allocation: addresses)
                 if addressing.sockets.isEmpty {
                     for i in listeners.indices where listeners[i].unservable == nil {
                         listeners[i].unservable = "the Gateway has no address it can be served on"

@@ -27,6 +27,11 @@ public struct Translator: Sendable {
         /// The specific address the default sockets are bound on, when not a wildcard: a Gateway that
         /// asks for it shares those sockets instead of binding a second one beside them.
         public var bindAddress: String?
+        /// Which LoadBalancer Services archway assigns addresses to from its AddressPools (nil: none).
+        public var loadBalancers: LoadBalancerServing?
+        /// Layer-2 announcement is on: an address granted from a pool is usable though no interface
+        /// has it yet, since announcing it makes it local.
+        public var announcesAddresses = false
 
         public init(controllerName: String = Translator.defaultControllerName, defaultAddress: String = "127.0.0.1",
                     certificateCheck: (@Sendable (_ chainPEM: String, _ keyPEM: String) -> String?)? = nil) {
@@ -50,9 +55,10 @@ public struct Translator: Sendable {
     public func translate(_ snapshot: ResourceSnapshot) -> Result {
         var statuses = StatusSet()
         let classes = acceptClasses(snapshot, into: &statuses)
-        let addresses = AddressAllocator.allocate(pools: snapshot.addressPools, claims: addressClaims(snapshot))
+        let addresses = AddressAllocator.allocate(pools: snapshot.addressPools, claims: addressClaims(snapshot, classes: classes))
         statuses.addressPools = addresses.poolStatuses(for: snapshot.addressPools)
-        var listeners = buildListeners(snapshot, classes: classes)
+        statuses.loadBalancers = loadBalancerStatuses(snapshot, allocation: addresses)
+        var listeners = buildListeners(snapshot, classes: classes, addresses: addresses)
         var builder = TableBuilder()
         for gateway in listeners.gateways.values.sorted(by: { $0.gateway.metadata.namespacedName < $1.gateway.metadata.namespacedName }) {
             for listener in gateway.listeners where listener.isUsable {
@@ -138,5 +144,17 @@ public struct Translator: Sendable {
             ])
         }
         return ours
+    }
+}
+
+/// Archway as the load balancer of LoadBalancer Services: those of class `className`, and with
+/// `isDefault` those that name no class.
+public struct LoadBalancerServing: Sendable {
+    public var className: String
+    public var isDefault: Bool
+    public static let defaultClassName = "archway.dev/load-balancer"
+    public init(className: String = LoadBalancerServing.defaultClassName, isDefault: Bool = false) {
+        self.className = className
+        self.isDefault = isDefault
     }
 }

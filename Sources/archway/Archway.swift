@@ -70,6 +70,16 @@ struct ConfigOptions: ParsableArguments {
     @Option(name: .long, help: "IngressClass controller name whose Ingresses archway serves.")
     var ingressController = IngressServing.defaultController
 
+    @Option(name: .long, help: "spec.loadBalancerClass of the LoadBalancer Services archway assigns addresses to from its AddressPools.")
+    var loadBalancerClass = LoadBalancerServing.defaultClassName
+
+    @Flag(name: .long, help: "Also assign addresses to LoadBalancer Services that name no loadBalancerClass (archway is the cluster's load balancer).")
+    var defaultLoadBalancer = false
+
+    var loadBalancerServing: LoadBalancerServing {
+        LoadBalancerServing(className: loadBalancerClass, isDefault: defaultLoadBalancer)
+    }
+
     var ingressServing: IngressServing? {
         ingressHttpPort == 0 ? nil : IngressServing(controllerName: ingressController, httpPort: ingressHttpPort, httpsPort: ingressHttpsPort)
     }
@@ -145,6 +155,7 @@ struct Serve: AsyncParsableCommand {
         runtimeOptions.drainTimeout = .seconds(Int64(drainTimeout))
         runtimeOptions.eventLoopThreads = threads
         runtimeOptions.ingress = options.ingressServing
+        runtimeOptions.loadBalancers = options.loadBalancerServing
         if let otlpEndpoint {
             guard ["http/protobuf", "http/json"].contains(otlpProtocol) else { throw ValidationError("--otlp-protocol must be http/protobuf or http/json") }
             do {

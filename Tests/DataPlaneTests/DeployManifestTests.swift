@@ -154,7 +154,7 @@ struct DeployManifestTests {
         }
         // Status: merge-patched, and the object read again after a conflict.
         for kind in ["GatewayClass", "Gateway", "ListenerSet", "HTTPRoute", "GRPCRoute", "TCPRoute", "TLSRoute", "UDPRoute", "BackendTLSPolicy",
-                     "BackendTrafficPolicy", "ServiceLevelObjective", "AddressPool", "Ingress"] + EdgePolicy.Kind.allCases.map(\.rawValue) {
+                     "BackendTrafficPolicy", "ServiceLevelObjective", "AddressPool", "Ingress", "Service"] + EdgePolicy.Kind.allCases.map(\.rawValue) {
             let kind = KubeKind.byKind[kind]!
             calls.insert("patch \(name(kind))/status")
             calls.insert("get \(name(kind))")

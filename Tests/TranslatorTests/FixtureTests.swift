@@ -15,10 +15,12 @@ struct FixtureTests {
 
     /// The fixtures' translator. Which addresses a host can serve on is the data plane's to say; the
     /// fixtures take every address as usable but those of TEST-NET-1 (192.0.2.0/24, RFC 5737), which
-    /// stand for an address no interface of this host has.
+    /// stand for an address no interface of this host has. LoadBalancer Services of archway's default
+    /// class get addresses from the pools.
     static let translator: Translator = {
         var options = Translator.Options()
         options.addressCheck = { $0.hasPrefix("192.0.2.") ? "no interface of this host has this address" : nil }
+        options.loadBalancers = LoadBalancerServing()
         return Translator(options: options)
     }()
 
@@ -122,6 +124,13 @@ struct FixtureTests {
         }
         for (key, conditions) in expect.slos ?? [:] {
             check(result.statuses.serviceLevelObjectives[Self.namespacedName(key)], conditions, "ServiceLevelObjective \(key)")
+        }
+        for (key, ips) in expect.loadBalancers ?? [:] {
+            let status = result.statuses.loadBalancers[Self.namespacedName(key)]
+            #expect((status?.loadBalancer.ingress ?? []).compactMap(\.ip) == ips, "Service \(key) status.loadBalancer.ingress")
+        }
+        for (key, conditions) in expect.loadBalancerConditions ?? [:] {
+            check(result.statuses.loadBalancers[Self.namespacedName(key)]?.conditions, conditions, "Service \(key)")
         }
         for (name, conditions) in expect.addressPools ?? [:] {
             check(result.statuses.addressPools[name]?.conditions, conditions, "AddressPool \(name)")
@@ -316,6 +325,9 @@ struct Expectations: Decodable {
     var sloMessages: [String: String]?
     /// AddressPool name → conditions.
     var addressPools: [String: [String: String]]?
+    /// LoadBalancer Service "ns/name" → the IPs archway writes in its status.loadBalancer.ingress.
+    var loadBalancers: [String: [String]]?
+    var loadBalancerConditions: [String: [String: String]]?
     var sloRoutes: [String: [String]]?
     /// Edge policy "Kind ns/name" → conditions on every ancestor; `edgeMessages`: a fragment of its message.
     var edgePolicies: [String: [String: String]]?

@@ -59,7 +59,7 @@ extension AddressClaim {
         let metadata = gateway.metadata
         let listed = gateway.spec.addresses ?? []
         let ipAddresses = listed.filter { ($0.type ?? "IPAddress") == "IPAddress" }
-        let requested = ipAddresses.map(\.value).filter { !$0.isEmpty }
+        let requested = ipAddresses.compactMap(\.value).filter { !$0.isEmpty }
         return AddressClaim(holder: ObjectRef(kind: "Gateway", namespace: metadata.namespacedName.namespace, name: metadata.name),
                             namespaceLabels: snapshot.labels(ofNamespace: metadata.namespacedName.namespace),
                             creationTimestamp: metadata.creationTimestamp, pool: metadata.annotations?[AddressPool.poolAnnotation],
