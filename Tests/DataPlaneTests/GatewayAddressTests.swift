@@ -21,8 +21,9 @@ struct GatewayAddressTests {
         """
     }
 
-    /// Conformance: HTTPRouteMultipleGateways
-    /// Two Gateways on port 80, each on its own address (upstream conformance/tests/httproute-multiple-gateways.yaml verbatim; the Gateways are given addresses): the shared route answers on both, each dedicated `/` route only on its own Gateway, with and without the fast lane.
+    /// Two Gateways on port 80, each with an address in spec.addresses, and upstream's
+    /// httproute-multiple-gateways.yaml routes: each address serves its own Gateway's routes only, and
+    /// nothing is bound on the default address.
     @Test(arguments: [true, false])
     func multipleGatewaysOnOnePortKeepTheirOwnRoutes(fastLane: Bool) async throws {
         let manifest = Self.gateway("same-namespace", addresses: ["127.0.0.2"]) + "\n---\n"
