@@ -21,6 +21,8 @@ struct DashboardTopology: Encodable {
     struct GatewayView: Encodable {
         var name: String
         var gatewayClass: String
+        /// status.addresses: where it is served.
+        var addresses: [String]
         var listeners: [ListenerView]
         var conditions: [ConditionView]
     }
@@ -48,7 +50,17 @@ struct DashboardTopology: Encodable {
         /// Edge policies per rule ("rule 0: RateLimit ns/name, ...").
         var policies: [String]
     }
+    /// An AddressPool's use, and who holds which of its addresses.
+    struct PoolView: Encodable {
+        var name: String
+        var used: Int
+        var free: String
+        var total: String
+        var holders: [String]
+        var conditions: [ConditionView]
+    }
     var gateways: [GatewayView]
+    var pools: [PoolView]
     var routes: [RouteView]
     var policyProblems: [PolicyProblemView]
 
@@ -58,12 +70,19 @@ struct DashboardTopology: Encodable {
             guard let status = statuses.gateways[gateway.metadata.namespacedName] else { return nil }
             let attached = Dictionary(status.listeners.map { ($0.name, $0.attachedRoutes) }) { first, _ in first }
             return GatewayView(name: gateway.metadata.namespacedName.description, gatewayClass: gateway.spec.gatewayClassName,
+                               addresses: status.addresses.map(\.value),
                                listeners: gateway.spec.listeners.map { listener in
                                    ListenerView(name: listener.name, port: listener.port, protocol: listener.protocol,
                                                 attachedRoutes: attached[listener.name] ?? 0,
                                                 conditions: views(status.listeners.first { $0.name == listener.name }?.conditions ?? []))
                                },
                                conditions: views(status.conditions))
+        }
+        pools = snapshot.addressPools.compactMap { pool in
+            guard let status = statuses.addressPools[pool.metadata.name] else { return nil }
+            return PoolView(name: pool.metadata.name, used: status.used, free: status.free, total: status.total,
+                            holders: status.assignments.map { "\($0.address) \($0.holder.kind) \($0.holder.namespace)/\($0.holder.name)" },
+                            conditions: views(status.conditions))
         }
         /// One rule's backends, each labelled with the rule's matches (when it has any) and its share.
         func backends(_ refs: [BackendReference], matches: String?, namespace: String) -> [BackendView] {

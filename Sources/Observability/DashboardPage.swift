@@ -35,6 +35,7 @@ enum DashboardPage {
 <header><h1>archway</h1><span class="live" id="live">connecting…</span></header>
 <main>
   <section><h2>Topology</h2><div id="graph" class="muted">loading…</div></section>
+  <section id="pools" hidden><h2>Address pools</h2><table><thead><tr><th>pool</th><th>state</th><th>used</th><th>free</th><th>of</th><th>held by</th></tr></thead><tbody></tbody></table></section>
   <section id="policy-problems" hidden><h2>Policies not in force</h2><table><thead><tr><th>policy</th><th>reason</th><th>what is wrong</th></tr></thead><tbody></tbody></table></section>
   <section><h2>Routes</h2>
     <table id="routes"><thead><tr><th>route</th><th>parents</th><th>status</th><th>policies</th><th>req/s</th><th>errors</th><th>p50</th><th>p95</th><th>p99</th></tr></thead><tbody></tbody></table>
@@ -125,7 +126,7 @@ function drawGraph(topology) {
   const box = (x, y, w, title, sub, ok) =>
     `<rect x="${x}" y="${y}" width="${w}" height="36" rx="5" fill="#fff" stroke="${ok ? "#1a7f37" : "#cf222e"}" stroke-width="1.5"/>` +
     `<text x="${x + 8}" y="${y + 15}" font-weight="600">${esc(title)}</text><text x="${x + 8}" y="${y + 30}" fill="#5b6576">${esc(sub)}</text>`;
-  for (const g of gateways) svg += box(col[0], gy[g.name], boxW[0], "Gateway " + g.name, g.listeners.map(l => `${l.name}:${l.port}/${l.protocol} (${l.attachedRoutes})`).join(" "), healthy(g.conditions) && listenersHealthy(g));
+  for (const g of gateways) svg += box(col[0], gy[g.name], boxW[0], "Gateway " + g.name + ((g.addresses || []).length ? " @ " + g.addresses.join(", ") : ""), g.listeners.map(l => `${l.name}:${l.port}/${l.protocol} (${l.attachedRoutes})`).join(" "), healthy(g.conditions) && listenersHealthy(g));
   for (const r of routes) svg += box(col[1], ry[r.kind + " " + r.name], boxW[1], r.kind + " " + r.name, (r.hostnames.join(", ") || "all hosts"), healthy(r.conditions));
   for (const b of backends) svg += box(col[2], by[b], boxW[2], b, "backend", true);
   document.getElementById("graph").innerHTML = svg + "</svg>";
@@ -145,6 +146,13 @@ function drawRoutes(topology, now, before, seconds) {
     return `<tr data-route="${esc(r.name)}"><td>${esc(r.kind + " " + r.name)}</td><td>${esc(r.parents.join(", "))}</td><td>${badge(r.conditions)}</td><td>${esc((r.policies || []).join("; "))}</td>` +
       `<td class="rate">${rate}</td><td class="errors">${errors}</td><td>${ms(p50)}</td><td>${ms(p95)}</td><td>${ms(p99)}</td></tr>`;
   }).join("");
+}
+
+function drawPools(pools) {
+  const section = document.getElementById("pools");
+  section.hidden = pools.length === 0;
+  section.querySelector("tbody").innerHTML = pools.map(p =>
+    `<tr data-pool="${esc(p.name)}"><td>${esc(p.name)}</td><td>${badge(p.conditions)}</td><td>${p.used}</td><td>${esc(p.free)}</td><td>${esc(p.total)}</td><td>${esc(p.holders.join("; "))}</td></tr>`).join("");
 }
 
 function drawPolicyProblems(problems) {
@@ -179,6 +187,7 @@ async function refresh() {
     drawRoutes(topology, now.routes, oldest && oldest.routes, oldest ? (now.at - oldest.at) / 1000 : 0);
     drawSLOs(slos);
     drawPolicyProblems(topology.policyProblems || []);
+    drawPools(topology.pools || []);
     document.getElementById("live").textContent = "live · updated " + new Date().toLocaleTimeString();
   } catch (error) {
     document.getElementById("live").textContent = "cannot reach archway: " + error;

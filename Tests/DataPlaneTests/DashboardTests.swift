@@ -49,6 +49,18 @@ struct DashboardTests {
               listeners: [{name: https, protocol: HTTPS, port: 443, hostname: secure.example.com, tls: {certificateRefs: [{name: no-such-cert}]}}]
             ---
             apiVersion: archway.dev/v1alpha1
+            kind: AddressPool
+            metadata: {name: dash}
+            spec: {addresses: [127.0.60.1-127.0.60.4], autoAssign: false}
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: Gateway
+            metadata: {name: pooled, annotations: {archway.dev/address-pool: dash}}
+            spec:
+              gatewayClassName: archway
+              listeners: [{name: http, protocol: HTTP, port: 80, hostname: pooled.example.com}]
+            ---
+            apiVersion: archway.dev/v1alpha1
             kind: BasicAuth
             metadata: {name: broken-auth}
             spec: {targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: colours}], secretRef: {name: no-such-users}}
@@ -91,8 +103,12 @@ struct DashboardTests {
         // Blue/green by header is two rules, each all of its traffic: not a 50/50 split.
         #expect(dom.contains(">X-Canary=true: 100%</text>") && dom.contains(">100%</text>") && !dom.contains(">50%</text>"), "per-rule shares")
         // A Gateway whose HTTPS listener has no certificate is drawn red, the healthy one green.
-        #expect(dom.firstMatch(of: /stroke="#cf222e" stroke-width="1.5"><\/rect><text[^>]*>Gateway default\/tls-gw</) != nil, "the cert-less Gateway is red")
-        #expect(dom.firstMatch(of: /stroke="#1a7f37" stroke-width="1.5"><\/rect><text[^>]*>Gateway default\/gw</) != nil, "the healthy Gateway is green")
+        #expect(dom.firstMatch(of: /stroke="#cf222e" stroke-width="1.5"><\/rect><text[^>]*>Gateway default\/tls-gw @ 127\.0\.0\.1</) != nil, "the cert-less Gateway is red")
+        #expect(dom.firstMatch(of: /stroke="#1a7f37" stroke-width="1.5"><\/rect><text[^>]*>Gateway default\/gw @ 127\.0\.0\.1</) != nil, "the healthy Gateway is green")
+        // Each Gateway shows its address; the pool its use and who holds what.
+        let pooled = try #require(dom.firstMatch(of: /Gateway default\/pooled @ (127\.0\.60\.[1-4])</), "the pooled Gateway's address").output.1
+        let pool = try #require(dom.firstMatch(of: /<tr data-pool="dash">.*?<\/tr>/), "the pool's row").output
+        #expect(pool.contains("<td>1</td><td>3</td><td>4</td>") && pool.contains("\(pooled) Gateway default/pooled"), "\(pool)")
         // A policy that is not in force is listed, and the route it blocks says so.
         #expect(dom.contains(#"data-policy="BasicAuth default/broken-auth""#) && dom.contains("Secret default/no-such-users not found"), "policy problems")
         #expect(dom.contains("BasicAuth default/broken-auth (cannot be enforced"), "the blocked route names the policy")
