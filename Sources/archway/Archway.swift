@@ -124,6 +124,8 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup var cluster: KubernetesOptions
 
+    @OptionGroup var layer2: AnnounceOptions
+
     func validate() throws {
         if !cluster.kubernetes { try options.requireConfig() }
         if cluster.kubernetes, !options.config.isEmpty { throw ValidationError("--kubernetes reads resources from the API server; drop --config") }
@@ -175,6 +177,7 @@ struct Serve: AsyncParsableCommand {
             runtimeOptions.kubernetes = try cluster.mode(controllerName: options.controllerName, logger: logger)
             runtimeOptions.gatewayService = try cluster.gatewayServiceName()
         }
+        runtimeOptions.announcement = layer2.announcement
         let runtime = GatewayRuntime(options: runtimeOptions, logger: logger)
         try await ServeService.runUntilSignalled(runtime, logger: logger)
     }
