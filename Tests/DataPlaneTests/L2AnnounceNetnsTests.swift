@@ -60,7 +60,8 @@ struct L2AnnounceNetnsTests {
     /// The echo backend and `archway serve` in the node namespace; returns once /readyz answers.
     /// Listeners bind the wildcard `::` (IPv4 too: bindv6only is 0), which receives the Gateway's
     /// addresses once they are local; binding each Gateway's own address is another change's work.
-    static func serve(_ lab: NetnsLab, node: String, wrapper: [String] = [], flags: [String] = ["--announce"]) async throws -> Process {
+    static func serve(_ lab: NetnsLab, node: String, wrapper: [String] = [], flags: [String] = ["--announce"],
+                      config: String = config) async throws -> Process {
         let configPath = lab.directory.appendingPathComponent("gateway.yaml").path
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)
         try lab.start(node, [CLITests.binary, "echo", "node=127.0.0.1:18080"], log: "echo.log")
@@ -148,5 +149,33 @@ struct L2AnnounceNetnsTests {
         #expect(replies.isEmpty)
         let announcements = try lab.run(node, "curl", ["-s", "http://127.0.0.1:9901/announcements"]).stdout
         #expect(announcements.contains("missing CAP_NET_ADMIN and CAP_NET_RAW"), "\(announcements)")
+    }
+
+    /// An address outside every network of the node: announced on the interface named, and given back
+    /// (off lo, no more answers) when the Gateway stops asking for it.
+    @Test func anAddressOutsideTheSubnetsIsAnnouncedOnTheNamedInterfaceAndWithdrawn() async throws {
+        let lab = try NetnsLab(tag: "named")
+        defer { lab.tearDown() }
+        let (client, node) = try Self.lan(lab)
+        try lab.ip(["-n", client, "route", "add", "192.0.2.10/32", "dev", "lan0"])
+        let config = Self.config.replacingOccurrences(of: "[{type: IPAddress, value: \(Self.address4)}, {type: IPAddress, value: \"\(Self.address6)\"}]",
+                                                      with: "[{type: IPAddress, value: 192.0.2.10}]")
+        _ = try await Self.serve(lab, node: node, flags: ["--announce-interface", "lan0"], config: config)
+        let (replies, output) = try await lab.arpingReplies(from: client, interface: "lan0", to: "192.0.2.10", count: 2)
+        #expect(replies == Array(repeating: Self.nodeMAC.uppercased(), count: 2), "\(output)")
+        let page = try lab.run(client, "curl", ["-s", "-m", "5", "http://192.0.2.10/"])
+        #expect(page.stdout.contains("\"name\":\"node\""), "curl: \(page.stdout) \(page.stderr)")
+        #expect(try lab.run(node, "ip", ["addr", "show", "dev", "lo"]).stdout.contains("inet 192.0.2.10/32"))
+
+        // The Gateway no longer asks for an address (it reports the default, 127.0.0.1, never announced).
+        try config.replacingOccurrences(of: "  addresses: [{type: IPAddress, value: 192.0.2.10}]\n", with: "")
+            .write(toFile: lab.directory.appendingPathComponent("gateway.yaml").path, atomically: true, encoding: .utf8)
+        let withdrawn = try await NetnsLab.eventually(seconds: 10) {
+            !(try lab.run(node, "ip", ["addr", "show", "dev", "lo"]).stdout.contains("192.0.2.10"))
+        }
+        #expect(withdrawn, "still on lo: \(lab.log("archway.log"))")
+        let after = try await lab.arpingReplies(from: client, interface: "lan0", to: "192.0.2.10", count: 2)
+        #expect(after.replies.isEmpty, "\(after.output)")
+        #expect(try lab.run(node, "curl", ["-s", "http://127.0.0.1:9901/metrics"]).stdout.contains("archway_l2_announced_addresses 0"))
     }
 }
