@@ -43,6 +43,10 @@ public actor AddressAnnouncement {
     /// else is alive announces nothing rather than everything.
     private var membersKnown: Bool
     private var membershipTask: Task<Void, Never>?
+    private var refreshTask: Task<Void, Never>?
+    /// Interfaces come and go (a LAN link configured after start, a renamed one): the announcer looks
+    /// again this often even when nothing else changed.
+    static let refreshInterval: Duration = .seconds(10)
     private var stopped = false
 
     init(options: Options, membership: L2Membership?, admin: AdminServer, metrics: GatewayMetrics, logger: Logger) {
@@ -56,6 +60,14 @@ public actor AddressAnnouncement {
     }
 
     func start() {
+        if refreshTask == nil {
+            refreshTask = Task { [self] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: Self.refreshInterval)
+                    await reconcile()
+                }
+            }
+        }
         guard let membership, membershipTask == nil else { return }
         membershipTask = Task { [self] in
             await membership.run { members in await self.membersChanged(members) }
@@ -102,6 +114,8 @@ public actor AddressAnnouncement {
         stopped = true
         membershipTask?.cancel()
         membershipTask = nil
+        refreshTask?.cancel()
+        refreshTask = nil
         await announcer.stop()
         await membership?.leave()
         publish(Report(identity: identity, election: "stopped", members: [], addresses: []))

@@ -54,7 +54,10 @@ public actor L2Announcer {
             states[address] = AddressState(interface: interface.name, announced: false, problem: missingCapabilities)
             byInterface[interface.name, default: (interface, [])].owned.formUnion(owned.contains(address) ? [address] : [])
         }
-        if missingCapabilities == nil { apply(serving: serving, byInterface: byInterface, states: &states) }
+        if missingCapabilities == nil {
+            let loopbackIndex = interfaces.first { $0.isLoopback }?.index ?? 1
+            apply(serving: serving, byInterface: byInterface, loopbackIndex: loopbackIndex, states: &states)
+        }
         if let missing = missingCapabilities {
             for address in states.keys where states[address]?.problem == nil { states[address]?.problem = missing }
         }
@@ -62,8 +65,7 @@ public actor L2Announcer {
     }
 
     private func apply(serving: Set<IPAddress>, byInterface: [String: (interface: NetworkInterface, owned: Set<IPAddress>)],
-                       states: inout [IPAddress: AddressState]) {
-        let loopbackIndex = Int32(NetworkInterface.all().first { $0.isLoopback }?.index ?? 1)
+                       loopbackIndex: Int32, states: inout [IPAddress: AddressState]) {
         var missing: [String] = []
         // Before any address is on lo, so the kernel never gets to answer ARP for one.
         for name in byInterface.keys.sorted() where !restrictedInterfaces.contains(name) {

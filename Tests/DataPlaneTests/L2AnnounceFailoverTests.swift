@@ -112,5 +112,15 @@ struct L2AnnounceFailoverTests {
 
         let after = try await lab.arpingReplies(from: client, interface: "lan0", to: Self.address, count: 3)
         #expect(after.replies == Array(repeating: survivorMAC.uppercased(), count: 3), "after the failover: \(after.output)")
+
+        // A clean shutdown stops answering and hands the membership Lease back at once.
+        #expect(server.object(kind: "Lease", namespace: "archway-system", name: "archway-l2-\(survivor)") != nil)
+        kill(replicas[survivor]!.processIdentifier, SIGTERM)
+        let left = try await NetnsLab.eventually(seconds: 10) {
+            server.object(kind: "Lease", namespace: "archway-system", name: "archway-l2-\(survivor)") == nil
+        }
+        #expect(left, "the Lease is still there after SIGTERM: \(lab.log("\(survivor).log").suffix(600))")
+        let silent = try await lab.arpingReplies(from: client, interface: "lan0", to: Self.address, count: 2)
+        #expect(silent.replies.isEmpty, "still answering while draining: \(silent.output)")
     }
 }
