@@ -143,9 +143,6 @@ public actor L2Announcer {
         responders = [:]
     }
 
-    /// How many ARP requests and neighbour solicitations were answered, per interface.
-    public var answered: [String: Int] { responders.mapValues(\.answered) }
-
     private func logOnce(_ message: String, _ metadata: [String: String]) {
         let key = message + metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined()
         guard logged.insert(key).inserted else { return }

@@ -17,7 +17,6 @@ final class LinkResponder: Sendable {
         /// Announcements still to repeat: when next, and how many more.
         var repeats: [IPAddress: (next: ContinuousClock.Instant, left: Int)] = [:]
         var stopped = false
-        var answered = 0
     }
 
     static let repeatInterval: Duration = .seconds(1)
@@ -31,11 +30,6 @@ final class LinkResponder: Sendable {
         thread.name = "archway-l2-\(interface.name)"
         thread.start()
     }
-
-    /// How many ARP requests and solicitations it has answered (for tests and the admin view).
-    var answered: Int { state.withLockedValue { $0.answered } }
-
-    var announced: Set<IPAddress> { state.withLockedValue { $0.announced } }
 
     /// Announces exactly `addresses` from now on: new ones are announced gratuitously, removed ones
     /// are simply no longer answered (their neighbours' entries age out or move to the new announcer).
@@ -77,9 +71,7 @@ final class LinkResponder: Sendable {
             }
             if stopped { break }
             for address in due { socket.send(frames.unsolicited(address)) }
-            if let frame, let reply = frames.answer(frame, announced: announced), socket.send(reply) {
-                state.withLockedValue { $0.answered += 1 }
-            }
+            if let frame, let reply = frames.answer(frame, announced: announced) { socket.send(reply) }
         }
         self.socket.withLockedValue { $0 = nil }  // closes it
     }
