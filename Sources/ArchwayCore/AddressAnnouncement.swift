@@ -64,7 +64,7 @@ public actor AddressAnnouncement {
             refreshTask = Task { [self] in
                 while !Task.isCancelled {
                     try? await Task.sleep(for: Self.refreshInterval)
-                    await reconcile()
+                    await self.reconcile()
                 }
             }
         }
@@ -78,20 +78,20 @@ public actor AddressAnnouncement {
     /// each applied configuration, with what `GatewayRuntime.Options.addressesToAnnounce` picks.
     public func serve(_ addresses: Set<IPAddress>) async {
         served = addresses
-        await reconcile()
+        reconcile()
     }
 
     private func membersChanged(_ members: Set<String>) async {
         self.members = members.union([identity])
         membersKnown = true
-        await reconcile()
+        reconcile()
     }
 
-    private func reconcile() async {
+    private func reconcile() {
         guard !stopped else { return }
         let owners = Dictionary(uniqueKeysWithValues: served.map { ($0, Rendezvous.owner(of: $0, among: members) ?? identity) })
         let owned = membersKnown ? Set(owners.filter { $0.value == identity }.keys) : []
-        let states = await announcer.update(served: served, owned: owned)
+        let states = announcer.update(served: served, owned: owned)
         let entries = served.sorted().map { address in
             Report.Entry(address: "\(address)", owner: owners[address], announcedHere: states[address]?.announced ?? false,
                          interface: states[address]?.interface, problem: states[address]?.problem)
@@ -116,7 +116,7 @@ public actor AddressAnnouncement {
         membershipTask = nil
         refreshTask?.cancel()
         refreshTask = nil
-        await announcer.stop()
+        announcer.stop()
         await membership?.leave()
         publish(Report(identity: identity, election: "stopped", members: [], addresses: []))
     }

@@ -5,7 +5,9 @@ import Logging
 /// arp_ignore/arp_announce on the LAN interface (so its kernel never answers ARP for it); only the
 /// addresses this replica `owns` are answered for, by a `LinkResponder` in this process. A replica
 /// that dies stops answering with it, and the next owner's gratuitous ARP moves the clients.
-public actor L2Announcer {
+/// One owner calls it (AddressAnnouncement, an actor): each update runs to the end without a
+/// suspension point, so two updates never interleave.
+public final class L2Announcer {
     /// What happened to one address on the last update.
     public struct AddressState: Sendable, Equatable, Codable {
         public var interface: String?
