@@ -18,8 +18,8 @@ public actor AddressAnnouncement {
     }
 
     /// What `/announcements` shows.
-    struct Report: Encodable {
-        struct Entry: Encodable {
+    public struct Report: Codable, Sendable {
+        public struct Entry: Codable, Sendable {
             var address: String
             var owner: String?
             var announcedHere: Bool
@@ -30,6 +30,22 @@ public actor AddressAnnouncement {
         var election: String
         var members: [String]
         var addresses: [Entry]
+
+        /// The table `archway status --admin` prints under the status; nil when nothing is served.
+        public static func table(json: Data) -> String? {
+            guard let report = try? JSONDecoder().decode(Report.self, from: json), !report.addresses.isEmpty else { return nil }
+            var rows = [["ADDRESS", "OWNER", "HERE", "INTERFACE", "PROBLEM"]]
+            for entry in report.addresses {
+                rows.append([entry.address, entry.owner ?? "-", entry.announcedHere ? "yes" : "no", entry.interface ?? "-", entry.problem ?? ""])
+            }
+            let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
+            let lines = rows.map { row in
+                row.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }
+                    .joined(separator: "  ").trimmingCharacters(in: .whitespaces)
+            }
+            return "LAYER-2 ANNOUNCEMENT (this replica: \(report.identity); replicas: \(report.members.joined(separator: ", ")))\n"
+                + lines.joined(separator: "\n") + "\n"
+        }
     }
 
     private let announcer: L2Announcer

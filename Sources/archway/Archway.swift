@@ -201,7 +201,13 @@ struct Status: AsyncParsableCommand {
     func run() async throws {
         if let admin {
             let document = try await AdminReader.get(host: admin.host, port: admin.port, path: "/status?o=\(output.rawValue)")
-            return print(String(decoding: document, as: UTF8.self), terminator: output == .json ? "\n" : "")
+            print(String(decoding: document, as: UTF8.self), terminator: output == .json ? "\n" : "")
+            // Which addresses this replica announces on the LAN (serve --announce), under the table.
+            if output == .table, let announcements = try? await AdminReader.get(host: admin.host, port: admin.port, path: "/announcements"),
+               let table = AddressAnnouncement.Report.table(json: announcements) {
+                print("\n" + table, terminator: "")
+            }
+            return
         }
         let (errors, report) = StatusReport.compute(paths: options.config, controllerName: options.controllerName,
                                                         ingress: options.ingressServing)

@@ -103,6 +103,9 @@ struct L2AnnounceNetnsTests {
         let announcements = try lab.run(node, "curl", ["-s", "http://127.0.0.1:9901/announcements"]).stdout
         let entries = try #require((try JSONSerialization.jsonObject(with: Data(announcements.utf8)) as? [String: Any])?["addresses"] as? [[String: Any]])
         #expect(entries.count == 2 && entries.allSatisfy { $0["announcedHere"] as? Bool == true && $0["interface"] as? String == "lan0" }, "\(announcements)")
+        let status = try lab.run(node, CLITests.binary, ["status", "--admin", "127.0.0.1:9901"]).stdout
+        #expect(status.contains("LAYER-2 ANNOUNCEMENT") && status.split(separator: "\n").contains { let words = $0.split(separator: " "); return words.first == "10.99.0.100" && words.suffix(2) == ["yes", "lan0"] },
+                "\(status)")
         let metrics = try lab.run(node, "curl", ["-s", "http://127.0.0.1:9901/metrics"]).stdout
         #expect(metrics.contains("archway_l2_announced_addresses 2"), "\(metrics.split(separator: "\n").filter { $0.contains("l2") })")
         let sysctl = try lab.run(node, "sysctl", ["-n", "net.ipv4.conf.lan0.arp_ignore", "net.ipv4.conf.lan0.arp_announce"]).stdout

@@ -1,7 +1,7 @@
 import Glibc
 
 /// Adds and removes interface addresses over rtnetlink (NETLINK_ROUTE): RTM_NEWADDR and
-/// RTM_DELADDR, what `ip addr add/del` sends. Hand-written, about a hundred lines, because no Swift
+/// RTM_DELADDR, what `ip addr add/del` sends. Hand-written, about seventy lines, because no Swift
 /// package speaks netlink and running `ip` would need iproute2 in the image. Needs CAP_NET_ADMIN.
 enum RouteNetlink {
     struct Failure: Error, CustomStringConvertible {
