@@ -45,6 +45,11 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ], swiftSettings: hotPath),
+        /// ARP / NDP answers, rtnetlink and the replica choice of layer-2 announcement; nothing else of archway.
+        .target(name: "L2Announcement", dependencies: [
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+        ], swiftSettings: strict),
         .target(name: "DataPlane", dependencies: [
             "RoutingTable", "Observability",
             .product(name: "NIOCore", package: "swift-nio"),
@@ -73,7 +78,7 @@ let package = Package(
             .product(name: "NIOFoundationCompat", package: "swift-nio"),
         ], swiftSettings: strict),
         .target(name: "ArchwayCore", dependencies: [
-            "GatewayAPI", "RoutingTable", "Translator", "Migrate", "DataPlane", "Providers", "Observability",
+            "GatewayAPI", "RoutingTable", "Translator", "Migrate", "DataPlane", "Providers", "Observability", "L2Announcement",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "OTel", package: "swift-otel"),
@@ -87,13 +92,13 @@ let package = Package(
             "Yams",
         ], swiftSettings: strict),
         .executableTarget(name: "archway", dependencies: [
-            "ArchwayCore", "Providers", "GatewayAPI",
+            "ArchwayCore", "Providers", "GatewayAPI", "L2Announcement",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
         .testTarget(name: "TranslatorTests", dependencies: ["Translator", "GatewayAPI", "RoutingTable", "Migrate", "ArchwayCore", "Yams"],
                     resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "DataPlaneTests", dependencies: [
-            "ArchwayCore", "Providers", "GatewayAPI", "RoutingTable", "Yams",
+            "ArchwayCore", "Providers", "GatewayAPI", "RoutingTable", "L2Announcement", "Yams",
             // To sign test tokens and hash test passwords as real identity providers and htpasswd do.
             .product(name: "JWTKit", package: "jwt-kit"),
             .product(name: "Crypto", package: "swift-crypto"),

@@ -1,6 +1,7 @@
 import Dispatch
 import DataPlane
 import GatewayAPI
+import L2Announcement
 import Logging
 import NIOCore
 import NIOPosix
@@ -41,6 +42,11 @@ public actor GatewayRuntime {
         public var kubernetes: KubernetesMode?
         /// The Service in front of archway's pods: Gateways report its addresses (Kubernetes mode).
         public var gatewayService: NamespacedName?
+        /// Layer-2 announcement of the served addresses on the LAN (ARP / NDP); nil: off.
+        public var announcement: AddressAnnouncement.Options?
+        /// Which addresses of a translation are announced. Widen it (LoadBalancer Services' addresses,
+        /// say) by replacing it; `AddressAnnouncement.serve` receives its answer after every applied change.
+        public var addressesToAnnounce: @Sendable (ResourceSnapshot, StatusSet) -> Set<IPAddress> = AnnouncedAddresses.gatewayAddresses
 
         public init(configPaths: [String]) { self.configPaths = configPaths }
     }
@@ -56,6 +62,7 @@ public actor GatewayRuntime {
     private let healthChecks: HealthChecks
     private let source: any ConfigurationSource
     private let translator: Translator
+    private let announcement: AddressAnnouncement?
     private var lastGood: (snapshot: ResourceSnapshot, statuses: StatusSet)?
     /// Edge policies that blocked requests in the last applied table, for the metric's reset to 0.
     private var blockingPolicies: Set<String> = []
@@ -88,6 +95,11 @@ public actor GatewayRuntime {
         translatorOptions.ingress = options.ingress
         translatorOptions.gatewayService = options.gatewayService
         translator = Translator(options: translatorOptions)
+        let (adminServer, gatewayMetrics) = (self.admin, self.metrics)
+        announcement = options.announcement.map {
+            AddressAnnouncement(options: $0, membership: options.kubernetes?.l2Membership(timing: $0.membership), admin: adminServer,
+                                metrics: gatewayMetrics, logger: logger)
+        }
     }
 
     /// Loads the configuration, binds the listeners and the admin endpoint. Ready when it returns.
@@ -95,6 +107,7 @@ public actor GatewayRuntime {
         adminAddress = try await admin.start(host: options.adminHost, port: options.adminPort, group: group)
         logger.info("admin endpoint listening", metadata: ["address": "\(adminAddress.map { "\($0)" } ?? "?")"])
         await options.kubernetes?.startElection()
+        await announcement?.start()
         await apply(source.initialLoad())
         tracingExport = options.tracing?.run(logger: logger)
         let tables = self.tables, metrics = self.metrics, admin = self.admin
@@ -121,6 +134,7 @@ public actor GatewayRuntime {
         guard !isShutDown else { return }
         isShutDown = true
         admin.setReady(false)  // before draining, so load balancers stop sending new connections first
+        await announcement?.stop()  // and another replica takes the addresses over now
         logger.info("draining", metadata: ["timeout_s": "\(options.drainTimeout.nanoseconds / 1_000_000_000)"])
         healthChecks.stopAll()
         sloRefresh?.cancel()
@@ -202,6 +216,7 @@ public actor GatewayRuntime {
         logStatusProblems(statuses, snapshot: snapshot)
         reportUnenforceable(result.table)
         await options.kubernetes?.publish(snapshot: snapshot, statuses: statuses, gatewayService: options.gatewayService)
+        await announcement?.serve(options.addressesToAnnounce(snapshot, statuses))
         logger.info("configuration applied", metadata: [
             "generation": "\(generation)", "gateways": "\(result.statuses.gateways.count)",
             "httproutes": "\(result.statuses.httpRoutes.count)", "ports": "\(result.table.ports.map(\.port))",

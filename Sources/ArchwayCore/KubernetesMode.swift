@@ -26,6 +26,9 @@ public actor KubernetesMode {
     nonisolated public let writer: StatusWriter
     nonisolated public let elector: LeaderElector?
     private let client: KubeClient
+    nonisolated private let identity: String
+    /// Where the layer-2 membership Leases live: beside the leader Lease.
+    nonisolated private let leaseNamespace: String
     private let logger: Logger
     private var latest: [StatusUpdate] = []
     private var dirty = false
@@ -37,12 +40,19 @@ public actor KubernetesMode {
         let provider = KubernetesProvider(client: client, debounce: options.debounce, secretLabelSelector: options.secretLabelSelector,
                                           watchSeconds: options.watchSeconds, logger: logger)
         self.client = client
+        identity = options.identity
+        leaseNamespace = options.lease?.namespace ?? options.connection.namespace
         self.provider = provider
         writer = StatusWriter(client: client, cache: provider.cache, controllerName: controllerName, logger: logger)
         elector = options.lease.map {
             LeaderElector(client: client, namespace: $0.namespace, name: $0.name, identity: options.identity, timing: options.timing, logger: logger)
         }
         self.logger = logger
+    }
+
+    /// This replica's membership in layer-2 announcement, on the same API server client.
+    nonisolated func l2Membership(timing: L2Membership.Timing) -> L2Membership {
+        L2Membership(client: client, namespace: leaseNamespace, identity: identity, timing: timing, logger: logger)
     }
 
     public var isLeader: Bool {

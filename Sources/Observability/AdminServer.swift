@@ -5,7 +5,8 @@ import NIOPosix
 
 /// The admin endpoint: `/metrics` (Prometheus text), `/healthz` (process alive), `/readyz`
 /// (configuration loaded and listeners bound; 503 otherwise, and while draining), `/status` (the
-/// live Gateway API status of every object, including ports that could not be bound).
+/// live Gateway API status of every object, including ports that could not be bound), `/announcements`
+/// (the addresses this replica announces on the LAN).
 public final class AdminServer: Sendable {
     public let metrics: GatewayMetrics
     private let ready = NIOLockedValueBox(false)
@@ -14,6 +15,7 @@ public final class AdminServer: Sendable {
     private let status = NIOLockedValueBox<@Sendable (String) -> String?>({ $0 == "json" ? "{}\n" : nil })
     private let slo = NIOLockedValueBox<[UInt8]>(Array("[]\n".utf8))
     private let topology = NIOLockedValueBox<[UInt8]>(Array("{\"gateways\":[],\"routes\":[]}".utf8))
+    private let announcements = NIOLockedValueBox<[UInt8]>(Array("{\"addresses\":[]}\n".utf8))
     private let channel = NIOLockedValueBox<(any Channel)?>(nil)
 
     public init(metrics: GatewayMetrics) { self.metrics = metrics }
@@ -31,6 +33,9 @@ public final class AdminServer: Sendable {
     /// What the dashboard draws (JSON), refreshed with each applied configuration.
     public func setTopology(_ json: String) { topology.withLockedValue { $0 = Array(json.utf8) } }
     var topologyDocument: [UInt8] { topology.withLockedValue { $0 } }
+    /// Which addresses this replica announces on the LAN, on which interface (JSON).
+    public func setAnnouncements(_ json: String) { announcements.withLockedValue { $0 = Array(json.utf8) } }
+    var announcementsDocument: [UInt8] { announcements.withLockedValue { $0 } }
     var isReady: Bool { ready.withLockedValue { $0 } }
 
     public func start(host: String, port: Int, group: any EventLoopGroup) async throws -> SocketAddress? {
@@ -86,9 +91,10 @@ private final class AdminHandler: ChannelInboundHandler {
                     (status, type, body) = (.badRequest, "text/plain", Array("o= takes json, table or yaml\n".utf8))
                 }
             case "/slo": (status, type, body) = (.ok, "application/json", server.sloDocument)
+            case "/announcements": (status, type, body) = (.ok, "application/json", server.announcementsDocument)
             case "/dashboard", "/": (status, type, body) = (.ok, "text/html; charset=utf-8", DashboardPage.bytes)
             case "/dashboard/topology": (status, type, body) = (.ok, "application/json", server.topologyDocument)
-            default: (status, type, body) = (.notFound, "text/plain", Array("admin endpoints: /dashboard /metrics /healthz /readyz /status /slo\n".utf8))
+            default: (status, type, body) = (.notFound, "text/plain", Array("admin endpoints: /dashboard /metrics /healthz /readyz /status /slo /announcements\n".utf8))
             }
             var headers = HTTPHeaders([("content-type", type), ("content-length", String(body.count))])
             // The server's own clock, so the dashboard divides by real elapsed time even where the

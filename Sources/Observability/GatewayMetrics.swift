@@ -12,6 +12,7 @@ public final class GatewayMetrics: Sendable {
     public let upstreamConnections: Gauge
     public let tlsHandshakes: Counter
     public let tlsHandshakeFailures: Counter
+    public let l2AnnouncedAddresses: Gauge
 
     /// Edge latency: most requests take well under 10 ms, and the tail matters up to tens of seconds.
     static let latencyBuckets: [Duration] = [
@@ -34,6 +35,8 @@ public final class GatewayMetrics: Sendable {
                                                                helpText: "Completed downstream TLS handshakes"))
         tlsHandshakeFailures = registry.makeCounter(descriptor: .init(namespace: "gateway", subsystem: "tls", metricName: "handshake_errors", unitName: "total",
                                                                       helpText: "Downstream TLS handshakes that failed"))
+        l2AnnouncedAddresses = registry.makeGauge(descriptor: .init(namespace: "archway", subsystem: "l2", metricName: "announced_addresses",
+                                                                    helpText: "Addresses this replica answers ARP / neighbour solicitations for"))
     }
 
     /// Per-route counters that are not per status: bytes, retries, mirrored copies.

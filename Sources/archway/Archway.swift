@@ -134,6 +134,8 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup var cluster: KubernetesOptions
 
+    @OptionGroup var layer2: AnnounceOptions
+
     func validate() throws {
         if !cluster.kubernetes { try options.requireConfig() }
         if cluster.kubernetes, !options.config.isEmpty { throw ValidationError("--kubernetes reads resources from the API server; drop --config") }
@@ -186,6 +188,7 @@ struct Serve: AsyncParsableCommand {
             runtimeOptions.kubernetes = try cluster.mode(controllerName: options.controllerName, logger: logger)
             runtimeOptions.gatewayService = try cluster.gatewayServiceName()
         }
+        runtimeOptions.announcement = layer2.announcement
         let runtime = GatewayRuntime(options: runtimeOptions, logger: logger)
         try await ServeService.runUntilSignalled(runtime, logger: logger)
     }
@@ -209,7 +212,13 @@ struct Status: AsyncParsableCommand {
     func run() async throws {
         if let admin {
             let document = try await AdminReader.get(host: admin.host, port: admin.port, path: "/status?o=\(output.rawValue)")
-            return print(String(decoding: document, as: UTF8.self), terminator: output == .json ? "\n" : "")
+            print(String(decoding: document, as: UTF8.self), terminator: output == .json ? "\n" : "")
+            // Which addresses this replica announces on the LAN (serve --announce), under the table.
+            if output == .table, let announcements = try? await AdminReader.get(host: admin.host, port: admin.port, path: "/announcements"),
+               let table = AddressAnnouncement.Report.table(json: announcements) {
+                print("\n" + table, terminator: "")
+            }
+            return
         }
         let (errors, report) = StatusReport.compute(paths: options.config, controllerName: options.controllerName,
                                                         ingress: options.ingressServing)

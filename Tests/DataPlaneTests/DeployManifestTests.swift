@@ -160,6 +160,9 @@ struct DeployManifestTests {
             calls.insert("get \(name(kind))")
         }
         for verb in ["get", "create", "update"] { calls.insert("\(verb) \(name(.lease))") }
+        // Layer-2 announcement (serve --announce --kubernetes): the replicas' membership Leases are
+        // listed each round, and a replica deletes its own on shutdown and long-dead ones.
+        for verb in ["list", "delete"] { calls.insert("\(verb) \(name(.lease))") }
         return calls
     }
 

@@ -9,7 +9,7 @@ import Yams
 /// lists with a resourceVersion (built-in kinds' items without apiVersion/kind, as the real server
 /// sends them), chunked watch streams of ADDED/MODIFIED/DELETED/BOOKMARK/ERROR events resumable from a
 /// version, 410 Expired once history is compacted, JSON merge-patch of the status subresource with
-/// optimistic concurrency (409), and create/update of Leases. Its table of kinds is its own, written
+/// optimistic concurrency (409), and create/update/delete of Leases. Its table of kinds is its own, written
 /// from the API reference and the Gateway API CRDs rather than from archway's, so a wrong path in
 /// archway shows up as a 404: each kind is served at exactly the versions its CRD serves, with the
 /// discovery documents that list them, and a request for any other version is answered 404 (see
@@ -393,6 +393,12 @@ final class FakeAPIServer: @unchecked Sendable {
                 }
                 store(updated, in: collection, type: "MODIFIED")
                 return Answer(status: .ok, body: shown(objects[collection]![key]!, at: version, of: collection))
+            case "delete" where collection.kind == "Lease":
+                guard objects[collection]?[Self.key(namespace: namespace, name: name ?? "")] != nil else {
+                    return Self.failure(.notFound, "NotFound", "\(plural) \"\(name ?? "")\" not found")
+                }
+                deleteLocked(kind: collection.kind, namespace: namespace, name: name ?? "")
+                return Answer(status: .ok, body: ["kind": "Status", "apiVersion": "v1", "status": "Success"])
             default:
                 return Self.failure(.methodNotAllowed, "MethodNotAllowed", "not supported here")
             }

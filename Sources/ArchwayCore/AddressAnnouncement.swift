@@ -1,0 +1,150 @@
+import Foundation
+import GatewayAPI
+import L2Announcement
+import Logging
+import Observability
+import Providers
+
+/// Layer-2 announcement as `serve --announce` runs it: the addresses archway serves come in with each
+/// applied configuration (`serve(_:)`), the replicas alive come from the membership Leases (Kubernetes
+/// mode; alone, this replica owns everything), and `L2Announcer` announces this replica's share.
+/// What it announces is on the admin endpoint (`/announcements`) and in `archway_l2_announced_addresses`.
+public actor AddressAnnouncement {
+    public struct Options: Sendable {
+        /// The LAN interface for every address; nil: the interface whose network contains each one.
+        public var interface: String?
+        public var membership = L2Membership.Timing()
+        public init(interface: String? = nil) { self.interface = interface }
+    }
+
+    /// What `/announcements` shows.
+    public struct Report: Codable, Sendable {
+        public struct Entry: Codable, Sendable {
+            var address: String
+            var owner: String?
+            var announcedHere: Bool
+            var interface: String?
+            var problem: String?
+        }
+        var identity: String
+        var election: String
+        var members: [String]
+        var addresses: [Entry]
+
+        /// The table `archway status --admin` prints under the status; nil when nothing is served.
+        public static func table(json: Data) -> String? {
+            guard let report = try? JSONDecoder().decode(Report.self, from: json), !report.addresses.isEmpty else { return nil }
+            var rows = [["ADDRESS", "OWNER", "HERE", "INTERFACE", "PROBLEM"]]
+            for entry in report.addresses {
+                rows.append([entry.address, entry.owner ?? "-", entry.announcedHere ? "yes" : "no", entry.interface ?? "-", entry.problem ?? ""])
+            }
+            let widths = rows[0].indices.map { column in rows.map { $0[column].count }.max() ?? 0 }
+            let lines = rows.map { row in
+                row.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }
+                    .joined(separator: "  ").trimmingCharacters(in: .whitespaces)
+            }
+            return "LAYER-2 ANNOUNCEMENT (this replica: \(report.identity); replicas: \(report.members.joined(separator: ", ")))\n"
+                + lines.joined(separator: "\n") + "\n"
+        }
+    }
+
+    private let announcer: L2Announcer
+    private let membership: L2Membership?
+    private let identity: String
+    private let admin: AdminServer
+    private let metrics: GatewayMetrics
+    private var served: Set<IPAddress> = []
+    private var members: Set<String>
+    /// False until the first membership list (Kubernetes mode): a replica that does not yet know who
+    /// else is alive announces nothing rather than everything.
+    private var membersKnown: Bool
+    private var membershipTask: Task<Void, Never>?
+    private var refreshTask: Task<Void, Never>?
+    /// Interfaces come and go (a LAN link configured after start, a renamed one): the announcer looks
+    /// again this often even when nothing else changed.
+    static let refreshInterval: Duration = .seconds(10)
+    private var stopped = false
+
+    init(options: Options, membership: L2Membership?, admin: AdminServer, metrics: GatewayMetrics, logger: Logger) {
+        announcer = L2Announcer(interface: options.interface, logger: logger)
+        self.membership = membership
+        identity = membership?.identity ?? ProcessInfo.processInfo.hostName
+        members = [identity]
+        membersKnown = membership == nil
+        self.admin = admin
+        self.metrics = metrics
+    }
+
+    func start() {
+        if refreshTask == nil {
+            refreshTask = Task { [self] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: Self.refreshInterval)
+                    await self.reconcile()
+                }
+            }
+        }
+        guard let membership, membershipTask == nil else { return }
+        membershipTask = Task { [self] in
+            await membership.run { members in await self.membersChanged(members) }
+        }
+    }
+
+    /// Announces `addresses` (this replica's share of them) from now on. GatewayRuntime calls it with
+    /// each applied configuration, with what `GatewayRuntime.Options.addressesToAnnounce` picks.
+    public func serve(_ addresses: Set<IPAddress>) async {
+        served = addresses
+        reconcile()
+    }
+
+    private func membersChanged(_ members: Set<String>) async {
+        self.members = members.union([identity])
+        membersKnown = true
+        reconcile()
+    }
+
+    private func reconcile() {
+        guard !stopped else { return }
+        let owners = Dictionary(uniqueKeysWithValues: served.map { ($0, Rendezvous.owner(of: $0, among: members) ?? identity) })
+        let owned = membersKnown ? Set(owners.filter { $0.value == identity }.keys) : []
+        let states = announcer.update(served: served, owned: owned)
+        let entries = served.sorted().map { address in
+            Report.Entry(address: "\(address)", owner: owners[address], announcedHere: states[address]?.announced ?? false,
+                         interface: states[address]?.interface, problem: states[address]?.problem)
+        }
+        publish(Report(identity: identity, election: membership == nil ? "single replica: announces every address" : "membership Leases + rendezvous hashing",
+                       members: members.sorted(), addresses: entries))
+    }
+
+    private func publish(_ report: Report) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        if let data = try? encoder.encode(report) { admin.setAnnouncements(String(decoding: data, as: UTF8.self) + "\n") }
+        metrics.l2AnnouncedAddresses.set(Double(report.addresses.filter(\.announcedHere).count))
+    }
+
+    /// Stops answering at once (the start of a drain: another replica should take the addresses now)
+    /// and hands the membership Lease back so the others need not wait for it to expire.
+    func stop() async {
+        guard !stopped else { return }
+        stopped = true
+        membershipTask?.cancel()
+        membershipTask = nil
+        refreshTask?.cancel()
+        refreshTask = nil
+        announcer.stop()
+        await membership?.leave()
+        publish(Report(identity: identity, election: "stopped", members: [], addresses: []))
+    }
+}
+
+/// The addresses to announce from one translation: the IPAddress values of the Gateways'
+/// `status.addresses` (what they really serve), minus those that never belong on a LAN (loopback,
+/// the wildcard, link-local, multicast).
+public enum AnnouncedAddresses {
+    public static func gatewayAddresses(_ snapshot: ResourceSnapshot, _ statuses: StatusSet) -> Set<IPAddress> {
+        Set(statuses.gateways.values.flatMap(\.addresses).compactMap { address in
+            (address.type ?? "IPAddress") == "IPAddress" ? IPAddress(address.value).flatMap { $0.isAnnounceable ? $0 : nil } : nil
+        })
+    }
+}

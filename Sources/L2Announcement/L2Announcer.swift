@@ -1,0 +1,153 @@
+import Logging
+
+/// Makes addresses reachable on the LAN, the way LVS direct routing and MetalLB's layer-2 mode do:
+/// every replica adds each served address to `lo` (so its kernel accepts packets for it) and sets
+/// arp_ignore/arp_announce on the LAN interface (so its kernel never answers ARP for it); only the
+/// addresses this replica `owns` are answered for, by a `LinkResponder` in this process. A replica
+/// that dies stops answering with it, and the next owner's gratuitous ARP moves the clients.
+/// One owner calls it (AddressAnnouncement, an actor): each update runs to the end without a
+/// suspension point, so two updates never interleave.
+public final class L2Announcer {
+    /// What happened to one address on the last update.
+    public struct AddressState: Sendable, Equatable, Codable {
+        public var interface: String?
+        /// This replica answers ARP / neighbour solicitations for it.
+        public var announced: Bool
+        /// Why it is not announced (here or anywhere), when that is not just another replica's turn.
+        public var problem: String?
+    }
+
+    /// `interface`: the LAN interface for every address; nil picks, per address, the interface whose
+    /// network contains it.
+    public init(interface: String?, logger: Logger) {
+        self.interfaceName = interface
+        self.logger = logger
+    }
+
+    private let interfaceName: String?
+    private let logger: Logger
+    private var responders: [String: LinkResponder] = [:]
+    private var localAddresses: Set<IPAddress> = []
+    private var restrictedInterfaces: Set<String> = []
+    /// Set once a capability turns out to be missing: it stays missing for the life of the process,
+    /// so announcing is off from then on and the warning is not repeated.
+    private var missingCapabilities: String?
+    /// Problems already logged, so a problem is named once rather than on every update.
+    private var logged: Set<String> = []
+    private let loopback = "lo"
+
+    /// Serves `served` (every replica: local on lo) and announces `owned` (a subset: answered here).
+    /// Returns what happened to each address.
+    @discardableResult
+    public func update(served: Set<IPAddress>, owned: Set<IPAddress>) -> [IPAddress: AddressState] {
+        var states: [IPAddress: AddressState] = [:]
+        let interfaces = NetworkInterface.all()
+        var byInterface: [String: (interface: NetworkInterface, owned: Set<IPAddress>)] = [:]
+        var serving: Set<IPAddress> = []
+        for address in served.sorted() {
+            guard let interface = lanInterface(for: address, in: interfaces) else {
+                let problem = interfaceName.map { "interface \($0) is not up or has no MAC address" }
+                    ?? "no interface's network contains it; name one with --announce-interface"
+                states[address] = AddressState(interface: nil, announced: false, problem: problem)
+                logOnce("address not announced", ["address": "\(address)", "reason": "\(problem)"])
+                continue
+            }
+            serving.insert(address)
+            states[address] = AddressState(interface: interface.name, announced: false, problem: missingCapabilities)
+            byInterface[interface.name, default: (interface, [])].owned.formUnion(owned.contains(address) ? [address] : [])
+        }
+        if missingCapabilities == nil {
+            let loopbackIndex = interfaces.first { $0.isLoopback }?.index ?? 1
+            apply(serving: serving, byInterface: byInterface, loopbackIndex: loopbackIndex, states: &states)
+        }
+        if let missing = missingCapabilities {
+            for address in states.keys where states[address]?.problem == nil { states[address]?.problem = missing }
+        }
+        return states
+    }
+
+    private func apply(serving: Set<IPAddress>, byInterface: [String: (interface: NetworkInterface, owned: Set<IPAddress>)],
+                       loopbackIndex: Int32, states: inout [IPAddress: AddressState]) {
+        var missing: [String] = []
+        // Before any address is on lo, so the kernel never gets to answer ARP for one.
+        for name in byInterface.keys.sorted() where !restrictedInterfaces.contains(name) {
+            do {
+                try ARPSysctl.restrict(interface: name)
+                restrictedInterfaces.insert(name)
+            } catch {
+                logOnce("cannot set arp_ignore=1/arp_announce=2; the kernel may answer ARP for these addresses on every replica",
+                        ["interface": "\(name)", "error": "\(error)"])
+            }
+        }
+        for address in serving.subtracting(localAddresses).sorted() {
+            do {
+                try RouteNetlink.addHostAddress(address, interfaceIndex: loopbackIndex)
+                localAddresses.insert(address)
+            } catch let failure as RouteNetlink.Failure where failure.isPermission {
+                missing.append("CAP_NET_ADMIN (to add the addresses to \(loopback) over netlink: \(failure))")
+                break
+            } catch {
+                states[address]?.problem = "cannot add it to \(loopback): \(error)"
+                logOnce("address not added to \(loopback)", ["address": "\(address)", "error": "\(error)"])
+            }
+        }
+        for address in localAddresses.subtracting(serving).sorted() {
+            // No longer served: give it back. A failure only leaves a harmless address on lo.
+            try? RouteNetlink.removeHostAddress(address, interfaceIndex: loopbackIndex)
+            localAddresses.remove(address)
+        }
+        for (name, entry) in byInterface.sorted(by: { $0.key < $1.key }) {
+            // Opened wherever an address is served, owned here or not: a missing CAP_NET_RAW shows at
+            // start-up, not at the first failover.
+            if responders[name] == nil {
+                do {
+                    responders[name] = try LinkResponder(interface: entry.interface, mac: entry.interface.mac!)
+                    logger.info("ready to answer ARP and neighbour solicitations", metadata: ["interface": "\(name)", "mac": "\(entry.interface.mac!)"])
+                } catch let failure as PacketSocket.Failure where failure.isPermission {
+                    missing.append("CAP_NET_RAW (to answer ARP and neighbour solicitations on an AF_PACKET socket: \(failure))")
+                    break
+                } catch {
+                    logOnce("cannot answer ARP on the interface", ["interface": "\(name)", "error": "\(error)"])
+                    for address in entry.owned { states[address]?.problem = "cannot open a packet socket on \(name): \(error)" }
+                    continue
+                }
+            }
+            guard missing.isEmpty, let responder = responders[name] else { continue }
+            responder.announce(entry.owned)
+            for address in entry.owned { states[address]?.announced = true }
+        }
+        for (name, responder) in responders where byInterface[name] == nil {
+            responder.stop()
+            responders[name] = nil
+        }
+        guard !missing.isEmpty else { return }
+        let problem = "missing " + missing.map { String($0.prefix { $0 != " " }) }.joined(separator: " and ")
+        missingCapabilities = problem
+        stop()
+        logger.warning("layer-2 announcement is off: \(missing.joined(separator: "; ")). The addresses are served but not announced on the LAN; grant the capabilities (or announce them another way)", metadata: [
+            "not_announced": "\(serving.sorted().map(\.description).joined(separator: ", "))",
+        ])
+        for address in states.keys { states[address]?.announced = false }
+    }
+
+    /// The interface the address is announced on: the named one, else the one whose network holds it.
+    private func lanInterface(for address: IPAddress, in interfaces: [NetworkInterface]) -> NetworkInterface? {
+        let interface = interfaceName.map { name in interfaces.first { $0.name == name } }
+            ?? NetworkInterface.containing(address, in: interfaces)
+        guard let interface, interface.mac != nil, !interface.isLoopback else { return nil }
+        return interface
+    }
+
+    /// Stops answering everywhere (shutdown, or a missing capability). Addresses stay on lo: harmless
+    /// without ARP answers, and still needed by another replica sharing this network namespace.
+    public func stop() {
+        for responder in responders.values { responder.stop() }
+        responders = [:]
+    }
+
+    private func logOnce(_ message: String, _ metadata: [String: String]) {
+        let key = message + metadata.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined()
+        guard logged.insert(key).inserted else { return }
+        logger.warning("\(message)", metadata: metadata.mapValues { .string($0) })
+    }
+}
