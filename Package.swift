@@ -45,8 +45,9 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
         ], swiftSettings: hotPath),
-        /// ARP / NDP answers, rtnetlink and the replica choice of layer-2 announcement; nothing else of archway.
+        /// ARP / NDP answers, rtnetlink and the replica choice of layer-2 announcement; of archway only the address type.
         .target(name: "L2Announcement", dependencies: [
+            "GatewayAPI",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ], swiftSettings: strict),

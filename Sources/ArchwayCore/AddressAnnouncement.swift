@@ -141,10 +141,12 @@ public actor AddressAnnouncement {
 /// The addresses to announce from one translation: the IPAddress values of the Gateways'
 /// `status.addresses` (what they really serve), minus those that never belong on a LAN (loopback,
 /// the wildcard, link-local, multicast).
+/// What this replica's translation serves on addresses of its own: the Gateways' status.addresses
+/// and the LoadBalancer Services' EXTERNAL-IPs archway assigned, less what must stay local.
 public enum AnnouncedAddresses {
-    public static func gatewayAddresses(_ snapshot: ResourceSnapshot, _ statuses: StatusSet) -> Set<IPAddress> {
-        Set(statuses.gateways.values.flatMap(\.addresses).compactMap { address in
-            (address.type ?? "IPAddress") == "IPAddress" ? IPAddress(address.value).flatMap { $0.isAnnounceable ? $0 : nil } : nil
-        })
+    public static func served(_ snapshot: ResourceSnapshot, _ statuses: StatusSet) -> Set<IPAddress> {
+        let gateways = statuses.gateways.values.flatMap(\.addresses).filter { ($0.type ?? "IPAddress") == "IPAddress" }.map(\.value)
+        let services = statuses.loadBalancers.values.flatMap { $0.loadBalancer.ingress ?? [] }.compactMap(\.ip)
+        return Set((gateways + services).compactMap { IPAddress($0).flatMap { $0.isAnnounceable ? $0 : nil } })
     }
 }

@@ -46,7 +46,7 @@ public actor GatewayRuntime {
         public var announcement: AddressAnnouncement.Options?
         /// Which addresses of a translation are announced. Widen it (LoadBalancer Services' addresses,
         /// say) by replacing it; `AddressAnnouncement.serve` receives its answer after every applied change.
-        public var addressesToAnnounce: @Sendable (ResourceSnapshot, StatusSet) -> Set<IPAddress> = AnnouncedAddresses.gatewayAddresses
+        public var addressesToAnnounce: @Sendable (ResourceSnapshot, StatusSet) -> Set<IPAddress> = AnnouncedAddresses.served
 
         public init(configPaths: [String]) { self.configPaths = configPaths }
     }
@@ -91,6 +91,7 @@ public actor GatewayRuntime {
         translatorOptions.caBundleCheck = { certificates.problem(caPEM: $0) }
         translatorOptions.addressCheck = { LocalAddresses.problem($0) }
         translatorOptions.loadBalancers = options.loadBalancers
+        translatorOptions.announcesAddresses = options.announcement != nil
         translatorOptions.bindAddress = ["0.0.0.0", "::"].contains(options.bindHost) ? nil : options.bindHost
         translatorOptions.ingress = options.ingress
         translatorOptions.gatewayService = options.gatewayService

@@ -1,3 +1,4 @@
+import GatewayAPI
 import Logging
 
 /// Makes addresses reachable on the LAN, the way LVS direct routing and MetalLB's layer-2 mode do:

@@ -44,7 +44,7 @@ extension Translator {
             }
             // In a pool: granted below, or refused with the pool's reason among the problems.
             guard holding == nil || holding!.unmanaged.contains(where: { IPAddress($0)?.description == address }) else { continue }
-            if let problem = options.addressCheck?(address) {
+            if !options.announcesAddresses, let problem = options.addressCheck?(address) {
                 unusable.append("\(address): \(problem)")
                 continue
             }

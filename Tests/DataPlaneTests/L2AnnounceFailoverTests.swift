@@ -1,3 +1,4 @@
+import GatewayAPI
 import Foundation
 import Glibc
 import L2Announcement

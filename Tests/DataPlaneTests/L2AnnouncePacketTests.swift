@@ -1,3 +1,4 @@
+import GatewayAPI
 @testable import L2Announcement
 import Testing
 

@@ -137,7 +137,7 @@ public actor ListenerManager {
             // A port another of our sockets holds (the default address and a Gateway's own) is ours
             // already: the probe would collide with our own SO_REUSEPORT socket.
             let ownPort = servers.contains { $0.key.port == key.port && $0.value.family != "UDP" }
-            if binding.port != 0, !ownPort { try await claimExclusively(binding) }
+            if binding.port != 0, !ownPort { try await claimExclusively(binding, freeBind: Self.freeBind(key)) }
             for loop in group.makeIterator() {
                 let quiescing = ServerQuiescingHelper(group: loop)
                 let channel = try await bindUnnamed(key, family: family, on: binding, loop: loop, quiescing: quiescing)
@@ -154,10 +154,10 @@ public actor ListenerManager {
     /// SO_REUSEPORT would let a second process of the same user (another archway left running) join
     /// the port silently and take a share of its connections. A plain bind first, closed at once,
     /// makes a port that anyone already holds fail with "address in use", as it did before.
-    private func claimExclusively(_ binding: Binding) async throws {
-        let probe = try await ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .bind(host: binding.host, port: binding.port).get()
+    private func claimExclusively(_ binding: Binding, freeBind: ChannelOptions.Types.SocketOption?) async throws {
+        var bootstrap = ServerBootstrap(group: group).serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+        if let freeBind { bootstrap = bootstrap.serverChannelOption(freeBind, value: 1) }
+        let probe = try await bootstrap.bind(host: binding.host, port: binding.port).get()
         try await probe.close()
     }
 
@@ -166,12 +166,12 @@ public actor ListenerManager {
         let setup = ConnectionSetup(socket: key, tables: tables, contexts: contexts, logger: logger)
         // A Gateway's own address may not be on an interface yet (layer-2 announcement adds it when
         // this replica takes it over): IP_FREEBIND lets the socket wait for it instead of failing.
-        let freeBind = key.address == nil ? 0 : 1
+        let freeBind = Self.freeBind(key)
         guard let quiescing, let loop else {
             let tables = self.tables, contexts = self.contexts, logger = self.logger
-            return try await DatagramBootstrap(group: group)
-                .channelOption(.socketOption(.so_reuseaddr), value: 1)
-                .channelOption(Self.freeBindOption, value: freeBind)
+            var datagram = DatagramBootstrap(group: group).channelOption(.socketOption(.so_reuseaddr), value: 1)
+            if let freeBind { datagram = datagram.channelOption(freeBind, value: 1) }
+            return try await datagram
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(UDPProxyHandler(
@@ -183,11 +183,12 @@ public actor ListenerManager {
         // No child channel options: the bootstrap applies those through a chain of futures per
         // accepted connection (about ten allocations); `configure` sets them synchronously instead.
         // TCP_NODELAY needs none: NIO sets it on the listening socket, and accepted sockets inherit it.
-        return try await ServerBootstrap(group: loop)
+        var server = ServerBootstrap(group: loop)
+        if let freeBind { server = server.serverChannelOption(freeBind, value: 1) }
+        return try await server
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.socketOption(NIOBSDSocket.Option(rawValue: SO_REUSEPORT)), value: 1)
-            .serverChannelOption(Self.freeBindOption, value: freeBind)
             .serverChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(quiescing.makeServerChannelHandler(channel: channel))
@@ -199,5 +200,11 @@ public actor ListenerManager {
             .bind(host: binding.host, port: binding.port).get()
     }
 
-    private static let freeBindOption = ChannelOptions.Types.SocketOption(level: .ip, name: NIOBSDSocket.Option(rawValue: Int32(IP_FREEBIND)))
+    /// IP_FREEBIND, or IPV6_FREEBIND (Linux 4.15; not in Glibc's headers) for an IPv6 address: set
+    /// on a Gateway's own address only, so a socket can wait for the address to arrive.
+    private static func freeBind(_ key: SocketKey) -> ChannelOptions.Types.SocketOption? {
+        guard let address = key.address else { return nil }
+        return address.contains(":") ? ChannelOptions.Types.SocketOption(level: .ipv6, name: NIOBSDSocket.Option(rawValue: 78))
+            : ChannelOptions.Types.SocketOption(level: .ip, name: NIOBSDSocket.Option(rawValue: Int32(IP_FREEBIND)))
+    }
 }

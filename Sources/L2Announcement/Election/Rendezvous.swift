@@ -1,3 +1,4 @@
+import GatewayAPI
 /// Which replica announces an address: rendezvous (highest random weight) hashing of (address,
 /// replica) over the replicas alive. Every replica computes the same answer from the same member
 /// list with no further coordination, each address has exactly one owner, and when a replica leaves

@@ -1,3 +1,4 @@
+import GatewayAPI
 import Glibc
 
 /// The host's interfaces as getifaddrs(3) lists them: index, MAC, and the networks on each.

@@ -1,3 +1,4 @@
+import GatewayAPI
 import Glibc
 
 /// Adds and removes interface addresses over rtnetlink (NETLINK_ROUTE): RTM_NEWADDR and

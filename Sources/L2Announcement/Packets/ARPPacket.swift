@@ -1,3 +1,4 @@
+import GatewayAPI
 /// ARP over Ethernet for IPv4 (RFC 826): the requests archway reads and the replies and gratuitous
 /// announcements it writes. Frames are whole Ethernet frames without the FCS, as an AF_PACKET
 /// SOCK_RAW socket reads and writes them.

@@ -1,31 +1,30 @@
+import GatewayAPI
 import Glibc
 
-/// An IPv4 or IPv6 address as the bytes that go on the wire (4 or 16, network order).
-public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
-    public let bytes: [UInt8]
-
+/// Addresses as the bytes that go on the wire (4 or 16, network order): the one address type of
+/// archway (GatewayAPI's, which the pools use), seen from the packet side.
+extension IPAddress {
     public init?(bytes: [UInt8]) {
         guard bytes.count == 4 || bytes.count == 16 else { return nil }
-        self.bytes = bytes
-    }
-
-    /// Dotted IPv4 or any IPv6 text form inet_pton reads; nil for anything else (host names included).
-    public init?(_ text: String) {
-        var v4 = in_addr()
-        if inet_pton(AF_INET, text, &v4) == 1 {
-            bytes = withUnsafeBytes(of: &v4) { Array($0) }
-            return
+        func number(_ slice: ArraySlice<UInt8>) -> UInt64 { slice.reduce(0) { $0 << 8 | UInt64($1) } }
+        if bytes.count == 4 {
+            self.init(family: .IPv4, number: IPNumber(high: 0, low: number(bytes[0..<4])))
+        } else {
+            self.init(family: .IPv6, number: IPNumber(high: number(bytes[0..<8]), low: number(bytes[8..<16])))
         }
-        var v6 = in6_addr()
-        guard inet_pton(AF_INET6, text, &v6) == 1 else { return nil }
-        bytes = withUnsafeBytes(of: &v6) { Array($0) }
     }
 
-    public var isV4: Bool { bytes.count == 4 }
+    public var bytes: [UInt8] {
+        func octets(_ value: UInt64, count: Int) -> [UInt8] { (0..<count).map { UInt8(truncatingIfNeeded: value >> (8 * (count - 1 - $0))) } }
+        return isV4 ? octets(number.low, count: 4) : octets(number.high, count: 8) + octets(number.low, count: 8)
+    }
+
+    public var isV4: Bool { family == .IPv4 }
 
     /// Addresses that must never be announced on a LAN: loopback, unspecified, multicast, link-local
     /// and broadcast. A Gateway reports 127.0.0.1 when it asks for no address; that stays local.
     public var isAnnounceable: Bool {
+        let bytes = self.bytes
         if isV4 {
             return !(bytes[0] == 127 || bytes[0] == 0 || bytes[0] >= 224 || (bytes[0] == 169 && bytes[1] == 254))
         }
@@ -35,20 +34,10 @@ public struct IPAddress: Hashable, Sendable, Comparable, CustomStringConvertible
 
     /// Whether it lies in `network`/`prefixLength` (same family only).
     public func isIn(network: IPAddress, prefixLength: Int) -> Bool {
-        guard network.bytes.count == bytes.count, prefixLength <= bytes.count * 8 else { return false }
-        for bit in 0..<prefixLength where (bytes[bit / 8] ^ network.bytes[bit / 8]) & (0x80 >> UInt8(bit % 8)) != 0 { return false }
+        let bytes = self.bytes, networkBytes = network.bytes
+        guard networkBytes.count == bytes.count, prefixLength <= bytes.count * 8 else { return false }
+        for bit in 0..<prefixLength where (bytes[bit / 8] ^ networkBytes[bit / 8]) & (0x80 >> UInt8(bit % 8)) != 0 { return false }
         return true
-    }
-
-    public var description: String {
-        var text = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
-        _ = bytes.withUnsafeBytes { inet_ntop(isV4 ? AF_INET : AF_INET6, $0.baseAddress, &text, socklen_t(text.count)) }
-        return String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-
-    /// IPv4 first, then IPv6, each in numeric order: the order status and logs list them in.
-    public static func < (lhs: IPAddress, rhs: IPAddress) -> Bool {
-        lhs.bytes.count != rhs.bytes.count ? lhs.bytes.count < rhs.bytes.count : lhs.bytes.lexicographicallyPrecedes(rhs.bytes)
     }
 }
 

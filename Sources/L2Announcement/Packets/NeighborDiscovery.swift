@@ -1,3 +1,4 @@
+import GatewayAPI
 /// IPv6 neighbour discovery (RFC 4861) over Ethernet: the neighbour solicitations archway reads and
 /// the neighbour advertisements it writes, checksum included.
 public enum NeighborDiscovery {
