@@ -112,6 +112,67 @@ struct L2AnnounceNetnsTests {
         #expect(sysctl == "1\n2\n", "\(sysctl)")
     }
 
+    /// The playbook's bare-metal step with archway alone: an AddressPool on the LAN's subnet, two
+    /// Gateways on port 80 that ask for no address, and a LoadBalancer Service of archway's class.
+    /// Each Gateway gets an address of its own from the pool and serves its own route there, the
+    /// Service gets its EXTERNAL-IP, and a client on the LAN finds all three by ARP at the node.
+    @Test func poolAddressesAreAnnouncedAndEachGatewayServesItsOwnRoutes() async throws {
+        let lab = try NetnsLab(tag: "pool")
+        defer { lab.tearDown() }
+        let (client, node) = try Self.lan(lab)
+        var documents = ["""
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: GatewayClass
+            metadata: {name: archway}
+            spec: {controllerName: archway.dev/gateway-controller}
+            ---
+            apiVersion: archway.dev/v1alpha1
+            kind: AddressPool
+            metadata: {name: lan}
+            spec: {addresses: [10.99.0.200-10.99.0.210]}
+            ---
+            apiVersion: v1
+            kind: Service
+            metadata: {name: web, namespace: default}
+            spec: {type: LoadBalancer, loadBalancerClass: archway.dev/load-balancer, ports: [{port: 80}]}
+            """]
+        for colour in ["blue", "green"] {
+            documents.append("""
+                apiVersion: gateway.networking.k8s.io/v1
+                kind: Gateway
+                metadata: {name: \(colour), namespace: default}
+                spec:
+                  gatewayClassName: archway
+                  listeners: [{name: http, protocol: HTTP, port: 80}]
+                ---
+                apiVersion: gateway.networking.k8s.io/v1
+                kind: HTTPRoute
+                metadata: {name: \(colour), namespace: default}
+                spec:
+                  parentRefs: [{name: \(colour)}]
+                  rules: [{filters: [{type: RequestRedirect, requestRedirect: {hostname: \(colour).example, statusCode: 302}}]}]
+                """)
+        }
+        _ = try await Self.serve(lab, node: node, config: documents.joined(separator: "\n---\n"))
+        let status = try lab.run(node, "curl", ["-s", "http://127.0.0.1:9901/status"]).stdout
+        let items = (try JSONSerialization.jsonObject(with: Data(status.utf8)) as? [String: Any])?["items"] as? [[String: Any]] ?? []
+        func address(_ kind: String, _ name: String) -> String? {
+            let item = items.first { $0["kind"] as? String == kind && ($0["metadata"] as? [String: Any])?["name"] as? String == name }
+            let status = item?["status"] as? [String: Any]
+            if kind == "Service" { return (((status?["loadBalancer"] as? [String: Any])?["ingress"] as? [[String: Any]])?.first?["ip"] as? String) }
+            return (status?["addresses"] as? [[String: Any]])?.first?["value"] as? String
+        }
+        let blue = try #require(address("Gateway", "blue")), green = try #require(address("Gateway", "green"))
+        let web = try #require(address("Service", "web"))
+        #expect(Set([blue, green, web]).count == 3 && [blue, green, web].allSatisfy { $0.hasPrefix("10.99.0.2") }, "\(blue) \(green) \(web)")
+        for (colour, address) in [("blue", blue), ("green", green)] {
+            let page = try lab.run(client, "curl", ["-s", "-m", "5", "-o", "/dev/null", "-w", "%{http_code} %{redirect_url}", "http://\(address)/"])
+            #expect(page.stdout == "302 http://\(colour).example/", "\(colour) on \(address): \(page.stdout) \(page.stderr)")
+        }
+        let (replies, output) = try await lab.arpingReplies(from: client, interface: "lan0", to: web, count: 2)
+        #expect(replies == Array(repeating: Self.nodeMAC.uppercased(), count: 2), "the Service's EXTERNAL-IP is announced: \(output)")
+    }
+
     /// The kernel facts the design stands on, with no archway at all: an address on lo is answered by
     /// Linux's ARP on every interface until arp_ignore=1, and never by its neighbour discovery.
     @Test func linuxAnswersARPButNotNDPForAnAddressOnLoUntilArpIgnore() async throws {
