@@ -141,12 +141,17 @@ public actor AddressAnnouncement {
 /// The addresses to announce from one translation: the IPAddress values of the Gateways'
 /// `status.addresses` (what they really serve), minus those that never belong on a LAN (loopback,
 /// the wildcard, link-local, multicast).
-/// What this replica's translation serves on addresses of its own: the Gateways' status.addresses
-/// and the LoadBalancer Services' EXTERNAL-IPs archway assigned, less what must stay local.
+/// The addresses archway owns and serves: those of its AddressPools that a Gateway serves on or a
+/// LoadBalancer Service was given, less what must stay local. Nothing outside the pools is ever
+/// announced: a Gateway that names the router's address gets AddressNotUsable, not the router's
+/// traffic, and the default address (a Service's, a node's) stays whoever's it is.
 public enum AnnouncedAddresses {
     public static func served(_ snapshot: ResourceSnapshot, _ statuses: StatusSet) -> Set<IPAddress> {
+        let pools = snapshot.addressPools.flatMap { $0.parsedAddresses().ranges }
         let gateways = statuses.gateways.values.flatMap(\.addresses).filter { ($0.type ?? "IPAddress") == "IPAddress" }.map(\.value)
         let services = statuses.loadBalancers.values.flatMap { $0.loadBalancer.ingress ?? [] }.compactMap(\.ip)
-        return Set((gateways + services).compactMap { IPAddress($0).flatMap { $0.isAnnounceable ? $0 : nil } })
+        return Set((gateways + services).compactMap(IPAddress.init).filter { address in
+            address.isAnnounceable && pools.contains { $0.contains(address) }
+        })
     }
 }

@@ -84,7 +84,9 @@ public actor GatewayRuntime {
                                     portMap: options.portMap, logger: logger)
         healthChecks = HealthChecks(contexts: contexts, tables: tables)
         source = options.kubernetes?.provider ?? FileProvider(paths: options.configPaths, interval: options.pollInterval)
-        let address = ["0.0.0.0", "::"].contains(options.bindHost) ? "127.0.0.1" : options.bindHost
+        // The default sockets' address when specific (nil: a wildcard), in the translator's spelling.
+        let bound = IPAddress(options.bindHost).flatMap { $0.number == .zero ? nil : $0.description }
+        let address = bound ?? (IPAddress(options.bindHost) == nil ? options.bindHost : "127.0.0.1")
         let certificates = tables.certificates
         var translatorOptions = Translator.Options(controllerName: options.controllerName, defaultAddress: address,
                                                    certificateCheck: { certificates.problem(chainPEM: $0, keyPEM: $1) })
@@ -92,7 +94,7 @@ public actor GatewayRuntime {
         translatorOptions.addressCheck = { LocalAddresses.problem($0) }
         translatorOptions.loadBalancers = options.loadBalancers
         translatorOptions.announcesAddresses = options.announcement != nil
-        translatorOptions.bindAddress = ["0.0.0.0", "::"].contains(options.bindHost) ? nil : options.bindHost
+        translatorOptions.bindAddress = bound
         translatorOptions.ingress = options.ingress
         translatorOptions.gatewayService = options.gatewayService
         translator = Translator(options: translatorOptions)

@@ -76,9 +76,18 @@ public final class L2Announcer {
                 try ARPSysctl.restrict(interface: name)
                 restrictedInterfaces.insert(name)
             } catch {
-                logOnce("cannot set arp_ignore=1/arp_announce=2; the kernel may answer ARP for these addresses on every replica",
+                logOnce("cannot set arp_ignore=1/arp_announce=2, so the IPv4 addresses announced there are not made local (else every replica's kernel would answer ARP for them); set them on the node or run privileged",
                         ["interface": "\(name)", "error": "\(error)"])
             }
+        }
+        // An IPv4 address on lo behind an unrestricted interface would be answered by every node's
+        // kernel: it is neither made local nor announced. (IPv6 needs no restriction.)
+        var serving = serving, byInterface = byInterface
+        for name in byInterface.keys where !restrictedInterfaces.contains(name) {
+            let unrestricted = serving.filter { $0.isV4 && states[$0]?.interface == name }
+            serving.subtract(unrestricted)
+            byInterface[name]?.owned.subtract(unrestricted)
+            for address in unrestricted { states[address]?.problem = "arp_ignore/arp_announce could not be set on \(name)" }
         }
         for address in serving.subtracting(localAddresses).sorted() {
             do {

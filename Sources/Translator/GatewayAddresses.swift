@@ -38,13 +38,18 @@ extension Translator {
                 wantsAssigned = true
                 continue
             }
-            guard let address = IPAddress(value)?.description else {
+            guard let parsed = IPAddress(value) else {
                 unusable.append("\"\(value)\" is not an IP address")
+                continue
+            }
+            let address = parsed.description
+            if let problem = Self.notAHostAddress(parsed) {
+                unusable.append("\(address): \(problem)")
                 continue
             }
             // In a pool: granted below, or refused with the pool's reason among the problems.
             guard holding == nil || holding!.unmanaged.contains(where: { IPAddress($0)?.description == address }) else { continue }
-            if !options.announcesAddresses, let problem = options.addressCheck?(address) {
+            if let problem = options.addressCheck?(address) {
                 unusable.append("\(address): \(problem)")
                 continue
             }
@@ -58,8 +63,10 @@ extension Translator {
             serve(address)
         }
         let notAssigned = (holding?.problems ?? []).map(\.description)
-        // No pool admits it and it asked for an assigned address: the default one, shared.
-        if wantsAssigned, granted.isEmpty, notAssigned.isEmpty, !addressing.sockets.contains(nil) {
+        // It asked for an assigned address and has none it can serve on (no pool admits it, the pool
+        // is full, its address is not reachable yet): the default one, shared, rather than nothing;
+        // the condition says what went wrong.
+        if wantsAssigned, addressing.sockets.isEmpty {
             addressing.sockets.append(nil)
             for address in defaultAddresses(snapshot) where !addressing.served.contains(address) {
                 addressing.served.append(address)
@@ -72,6 +79,23 @@ extension Translator {
             addressing.problem = ("AddressNotAssigned", "addresses could not be assigned: \(notAssigned.joined(separator: "; ")); \(serving)")
         }
         return addressing
+    }
+
+    /// Addresses a Gateway cannot have as its own: a socket there would join the default socket's
+    /// wildcard (and share its connections), reach a group, or alias an IPv4 address past the pools.
+    static func notAHostAddress(_ address: IPAddress) -> String? {
+        let number = address.number
+        switch address.family {
+        case .IPv4:
+            let value = UInt32(truncatingIfNeeded: number.low)
+            if value == 0 { return "the unspecified address is every address, not one" }
+            if value >> 28 == 0xE || value == .max { return "a multicast or broadcast address is no host's" }
+        case .IPv6:
+            if number == .zero { return "the unspecified address is every address, not one" }
+            if number.high >> 56 == 0xFF { return "a multicast address is no host's" }
+            if number.high == 0, number.low >> 32 == 0xFFFF { return "an IPv4-mapped address: write the IPv4 address" }
+        }
+        return nil
     }
 
     /// What a Gateway that asks for no address of its own reports: the address archway binds by

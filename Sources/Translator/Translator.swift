@@ -29,8 +29,8 @@ public struct Translator: Sendable {
         public var bindAddress: String?
         /// Which LoadBalancer Services archway assigns addresses to from its AddressPools (nil: none).
         public var loadBalancers: LoadBalancerServing?
-        /// Layer-2 announcement is on: an address a Gateway asks for or a pool grants is usable though
-        /// no interface has it yet, since announcing it makes it local.
+        /// Layer-2 announcement is on: an address a pool grants is usable though no interface has it
+        /// yet, since announcing it makes it local. (Only pool addresses are announced.)
         public var announcesAddresses = false
 
         public init(controllerName: String = Translator.defaultControllerName, defaultAddress: String = "127.0.0.1",

@@ -41,9 +41,7 @@ struct KubernetesAddressPoolTests {
         let timing = LeaderElector.Timing(leaseDuration: .seconds(1), renewDeadline: .milliseconds(700), retryPeriod: .milliseconds(150))
         let first = GatewayHarness()
         // A cluster with archway's AddressPool CRD installed.
-        let server = FakeAPIServer(collections: FakeAPIServer.defaultCollections + [
-            .init(group: "archway.dev", versions: ["v1alpha1"], plural: "addresspools", kind: "AddressPool", namespaced: false, builtIn: false),
-        ])
+        let server = FakeAPIServer(collections: FakeAPIServer.defaultCollections + [FakeAPIServer.addressPools])
         try await server.start()
         try await first.startBackend("svc")
         try server.apply(Manifests.join(Manifests.gateway(), Manifests.service("svc", targetPort: first.backendPorts["svc"]!),

@@ -56,6 +56,10 @@ extension FakeAPIServer {
         .init(group: "coordination.k8s.io", versions: ["v1"], plural: "leases", kind: "Lease", namespaced: true, builtIn: true),
     ]
 
+    /// archway's AddressPool CRD, for the tests of a cluster that has it installed.
+    static let addressPools = Collection(group: "archway.dev", versions: ["v1alpha1"], plural: "addresspools", kind: "AddressPool",
+                                         namespaced: false, builtIn: false)
+
     /// Kubernetes' version priority, which orders discovery's version lists: GA before beta before
     /// alpha, then the higher major, then the higher minor (v1 > v1beta2 > v1beta1 > v1alpha3).
     static func higherPriority(_ a: String, _ b: String) -> Bool {

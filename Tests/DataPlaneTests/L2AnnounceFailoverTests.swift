@@ -18,7 +18,7 @@ struct L2AnnounceFailoverTests {
     @Test func oneReplicaAnswersAndTheOtherTakesOverWhenItIsKilled() async throws {
         let lab = try NetnsLab(tag: "ha")
         defer { lab.tearDown() }
-        let server = FakeAPIServer()
+        let server = FakeAPIServer(collections: FakeAPIServer.defaultCollections + [FakeAPIServer.addressPools])
         try await server.start()
         defer { Task { await server.stop() } }
         try server.apply(Manifests.join(L2AnnounceNetnsTests.config.replacingOccurrences(of: ", {type: IPAddress, value: \"\(L2AnnounceNetnsTests.address6)\"}", with: "")))

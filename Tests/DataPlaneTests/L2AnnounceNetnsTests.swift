@@ -13,11 +13,17 @@ struct L2AnnounceNetnsTests {
     static let address6 = "fd00:99::100"
 
     /// A Gateway on port 80 with both addresses, route / to the echo backend on 127.0.0.1:18080.
+    /// Only pool addresses are announced: the pool holds them (and 192.0.2.10, asked for below).
     static let config = """
         apiVersion: gateway.networking.k8s.io/v1
         kind: GatewayClass
         metadata: {name: archway}
         spec: {controllerName: archway.dev/gateway-controller}
+        ---
+        apiVersion: archway.dev/v1alpha1
+        kind: AddressPool
+        metadata: {name: announced}
+        spec: {addresses: [\(address4)/32, "\(address6)/128", 192.0.2.10/32], autoAssign: false}
         ---
         apiVersion: gateway.networking.k8s.io/v1
         kind: Gateway

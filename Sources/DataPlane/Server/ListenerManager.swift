@@ -134,9 +134,11 @@ public actor ListenerManager {
         var binding = binding
         do {
             if family == "UDP" { return [(try await bindUnnamed(key, family: family, on: binding, loop: nil, quiescing: nil), nil)] }
-            // A port another of our sockets holds (the default address and a Gateway's own) is ours
-            // already: the probe would collide with our own SO_REUSEPORT socket.
-            let ownPort = servers.contains { $0.key.port == key.port && $0.value.family != "UDP" }
+            // The wildcard and a specific address on one host port overlap: when one is ours already,
+            // the probe would collide with our own SO_REUSEPORT socket. Two specific addresses do not.
+            let ownPort = servers.contains { other, server in
+                server.family != "UDP" && self.binding(for: other).port == binding.port && (other.address == nil || key.address == nil)
+            }
             if binding.port != 0, !ownPort { try await claimExclusively(binding, freeBind: Self.freeBind(key)) }
             for loop in group.makeIterator() {
                 let quiescing = ServerQuiescingHelper(group: loop)

@@ -71,13 +71,24 @@ enum ARPSysctl {
     /// arp_ignore=1: answer ARP only for addresses configured on the interface the request came in
     /// on (not those on lo). arp_announce=2: never use such an address as the sender of this host's
     /// own ARP requests. Only the process then answers for them, and only where elected.
+    /// A read-only /proc/sys (an unprivileged container) is fine when the node already has the
+    /// values (at least as strict); otherwise it throws.
     static func restrict(interface: String) throws {
         for (name, value) in [("arp_ignore", "1"), ("arp_announce", "2")] {
             let path = "/proc/sys/net/ipv4/conf/\(interface)/\(name)"
+            if let current = read(path), current >= Int(value)! { continue }
             guard let file = fopen(path, "w") else { throw RouteNetlink.Failure(operation: "write \(path)", errno: errno) }
             let written = fputs(value + "\n", file)
             let closed = fclose(file)
             if written < 0 || closed != 0 { throw RouteNetlink.Failure(operation: "write \(path)", errno: errno) }
         }
+    }
+
+    private static func read(_ path: String) -> Int? {
+        guard let file = fopen(path, "r") else { return nil }
+        defer { fclose(file) }
+        var buffer = [CChar](repeating: 0, count: 16)
+        guard fgets(&buffer, Int32(buffer.count), file) != nil else { return nil }
+        return Int(String(decoding: buffer.prefix { $0 != 0 && $0 != 10 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
     }
 }

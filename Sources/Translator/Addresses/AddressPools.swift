@@ -8,8 +8,10 @@ extension Translator {
     /// nothing, and so holds nothing.
     func addressClaims(_ snapshot: ResourceSnapshot, classes: Set<String>) -> [AddressClaim] {
         var claims: [AddressClaim] = []
+        // The shared default address (the --gateway-service Service's) is not a Gateway's to keep.
+        let shared = Set(defaultAddresses(snapshot).map(\.value))
         for gateway in snapshot.gateways where classes.contains(gateway.spec.gatewayClassName) && Self.rejection(of: gateway) == nil {
-            let previous = (gateway.status?.addresses ?? []).filter { ($0.type ?? "IPAddress") == "IPAddress" }.map(\.value)
+            let previous = (gateway.status?.addresses ?? []).filter { ($0.type ?? "IPAddress") == "IPAddress" && !shared.contains($0.value) }.map(\.value)
             claims.append(.gateway(gateway, in: snapshot, previous: previous))
         }
         for service in snapshot.services.values.sorted(by: { $0.metadata.namespacedName < $1.metadata.namespacedName })
