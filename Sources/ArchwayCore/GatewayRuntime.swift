@@ -237,6 +237,17 @@ public actor GatewayRuntime {
             let message = "\(port.socket) cannot be bound: \(error)"
             for ref in port.listeners.flatMap(\.refs) {
                 let gateway = NamespacedName(ref.gatewayNamespace, ref.gatewayName)
+                // A Gateway's own address that cannot be bound is not served: out of its status
+                // (so nothing announces it either), and the Gateway is not programmed as asked.
+                if let address = port.address, var status = result.gateways[gateway] {
+                    status.addresses.removeAll { $0.value == address }
+                    for index in status.conditions.indices where status.conditions[index].type == "Programmed" {
+                        status.conditions[index].status = "False"
+                        status.conditions[index].reason = "AddressNotUsable"
+                        status.conditions[index].message = message
+                    }
+                    result.gateways[gateway] = status
+                }
                 let parts = ref.listenerName.split(separator: "/", maxSplits: 2).map(String.init)
                 if parts.count == 3 {
                     let set = NamespacedName(parts[0], parts[1])

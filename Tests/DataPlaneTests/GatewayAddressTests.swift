@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import NIOPosix
 import Testing
 
 /// A Gateway's own addresses (`spec.addresses`) over real sockets: each Gateway binds its listeners on
@@ -255,6 +256,37 @@ spec:
         #expect(try await UpstreamStreamConformanceTests.tcpBackend(harness, 5320) == "tcp-shared")
         #expect(try await UpstreamStreamConformanceTests.udpBackend(harness, 5321, address: "127.0.0.8") == "udp-own")
         #expect(try await UpstreamStreamConformanceTests.udpBackend(harness, 5321) == "udp-shared")
+    }
+
+    /// A Gateway's own address whose port another process holds: the socket cannot be bound, so the
+    /// address is not in status.addresses, the Gateway is not programmed and its listener says why,
+    /// while a Gateway on the default address serves on.
+    @Test func anOwnAddressThatCannotBeBoundIsNotReportedAsServed() async throws {
+        let squatter = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton).bind(host: "127.0.0.9", port: 0).get()
+        defer { squatter.close(promise: nil) }
+        let port = try #require(squatter.localAddress?.port)
+        let harness = GatewayHarness()
+        harness.extraPortMap = [8090: port]
+        try harness.write("gw.yaml", """
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: GatewayClass
+            metadata: {name: archway}
+            spec: {controllerName: archway.dev/gateway-controller}
+            ---
+            \(Self.gateway("blocked", addresses: ["127.0.0.9"], port: 8090))
+            ---
+            \(Self.gateway("fine", addresses: []))
+            """)
+        try await harness.start()
+        defer { Task { await harness.stop() } }
+        let items = try await harness.statusItems()
+        let blocked = items.first { ($0["metadata"] as? [String: Any])?["name"] as? String == "blocked" }?["status"] as? [String: Any]
+        #expect((blocked?["addresses"] as? [Any])?.isEmpty ?? true, "\(blocked ?? [:])")
+        #expect(StatusReportTests.conditions(blocked)["Programmed"] == "False/AddressNotUsable")
+        let listener = (blocked?["listeners"] as? [[String: Any]])?.first
+        #expect(StatusReportTests.conditions(listener)["Accepted"] == "False/PortUnavailable")
+        let fine = items.first { ($0["metadata"] as? [String: Any])?["name"] as? String == "fine" }?["status"] as? [String: Any]
+        #expect(StatusReportTests.conditions(fine)["Programmed"] == "True/Programmed")
     }
 
     static let multipleGatewaysManifest = #"""

@@ -46,7 +46,9 @@ struct KubernetesAddressPoolTests {
         try await first.startBackend("svc")
         try server.apply(Manifests.join(Manifests.gateway(), Manifests.service("svc", targetPort: first.backendPorts["svc"]!),
                                         Manifests.route("r", path: "/", service: "svc"), KubernetesTests.archwayService))
-        try server.apply(Manifests.join(Self.pool, Self.loadBalancer("web", created: "2026-01-02T00:00:00Z"),
+        // web carries another controller's condition, which must survive archway's writes.
+        let foreign = "\nstatus: {conditions: [{type: Ready, status: \"True\", reason: Probed, message: seen, lastTransitionTime: \"2026-01-01T00:00:00Z\"}]}"
+        try server.apply(Manifests.join(Self.pool, Self.loadBalancer("web", created: "2026-01-02T00:00:00Z") + foreign,
                                         Self.loadBalancer("metallb-s", created: "2026-01-02T00:00:00Z", loadBalancerClass: "metallb.io/metallb"),
                                         // Given .9 by an earlier leader: what the object records is kept,
                                         // whatever a fresh choice would have been.
@@ -62,6 +64,7 @@ struct KubernetesAddressPoolTests {
         #expect(web.count == 1 && web[0].hasPrefix("127.0.40."), "\(web)")
         let conditions = KubernetesTests.conditions(server.object(kind: "Service", namespace: "default", name: "web"), at: ["status"])
         #expect(conditions["archway.dev/AddressAssigned"]?["status"] as? String == "True")
+        #expect(conditions["Ready"]?["reason"] as? String == "Probed", "another controller's condition on the Service is kept: \(conditions.keys.sorted())")
         try await KubernetesTests.waitUntil("the Gateway gets a pool address") { Self.gatewayAddresses(server).first?.hasPrefix("127.0.40.") == true }
         let gateway = Self.gatewayAddresses(server)
         #expect(gateway.count == 1 && !web.contains(gateway[0]), "Gateway and Service hold different addresses: \(gateway) \(web)")

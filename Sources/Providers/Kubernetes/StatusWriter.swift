@@ -57,7 +57,7 @@ public actor StatusWriter {
             let kind = known.at(apiVersion: current.apiVersion)
             path = kind.objectPath(namespace: update.ref.namespace, name: update.ref.name) + "/status"
             let existing = current.status.flatMap { try? JSONSerialization.jsonObject(with: $0) }
-            let merged = StatusMerge(controllerName: controllerName).merge(desired, existing)
+            let merged = StatusMerge(controllerName: controllerName, keepsOthersConditions: update.ref.kind == "Service").merge(desired, existing)
             if StatusMerge.canonical(merged) == StatusMerge.canonical(existing ?? [String: Any]()) { return .unchanged }
             do {
                 let patch: [String: Any] = ["metadata": ["resourceVersion": current.resourceVersion], "status": merged]
@@ -97,6 +97,9 @@ public actor StatusWriter {
 /// Merges a computed status into the one an object has, as JSON values.
 struct StatusMerge {
     var controllerName: String
+    /// On objects whose status others write too (a Service's), their conditions stay: only the types
+    /// archway writes are replaced. On Gateway API objects every condition is the controller's.
+    var keepsOthersConditions = false
 
     func merge(_ desired: Any, _ existing: Any?) -> Any {
         if let desired = desired as? [String: Any] {
@@ -106,7 +109,11 @@ struct StatusMerge {
                 switch key {
                 case "parents": result[key] = mergeShared(value, existing[key], refKey: "parentRef")
                 case "ancestors": result[key] = mergeShared(value, existing[key], refKey: "ancestorRef")
-                case "conditions": result[key] = carryTransitionTimes(value, existing[key])
+                case "conditions":
+                    let ours = carryTransitionTimes(value, existing[key]) as? [[String: Any]] ?? []
+                    let theirs = keepsOthersConditions
+                        ? (existing[key] as? [[String: Any]] ?? []).filter { old in !ours.contains { Self.same($0["type"], old["type"]) } } : []
+                    result[key] = theirs + ours
                 default: result[key] = merge(value, existing[key])
                 }
             }
