@@ -41,11 +41,17 @@ public struct AddressClaim: Sendable, Equatable {
 
     /// Oldest first; then, as Kubernetes does for equal ages, by kind, namespace and name.
     static func isServedBefore(_ a: AddressClaim, _ b: AddressClaim) -> Bool {
-        switch (a.creationTimestamp, b.creationTimestamp) {
+        olderFirst(a.creationTimestamp, b.creationTimestamp) ?? (a.holder < b.holder)
+    }
+
+    /// The one age order of claims and pools: by creationTimestamp (RFC 3339 sorts as text), an object
+    /// without one (file mode) after every dated one; nil when age does not decide.
+    static func olderFirst(_ a: String?, _ b: String?) -> Bool? {
+        switch (a, b) {
         case let (x?, y?) where x != y: x < y
         case (.some, nil): true
         case (nil, .some): false
-        default: a.holder < b.holder
+        default: nil
         }
     }
 }

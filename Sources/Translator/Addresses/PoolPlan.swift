@@ -26,12 +26,8 @@ struct PoolPlan {
             return plan
         }
         let byAge = plans.indices.sorted { a, b in
-            switch (plans[a].pool.metadata.creationTimestamp, plans[b].pool.metadata.creationTimestamp) {
-            case let (x?, y?) where x != y: x < y
-            case (.some, nil): true
-            case (nil, .some): false
-            default: plans[a].name < plans[b].name
-            }
+            AddressClaim.olderFirst(plans[a].pool.metadata.creationTimestamp, plans[b].pool.metadata.creationTimestamp)
+                ?? (plans[a].name < plans[b].name)
         }
         var accepted: [Int] = []
         for index in byAge where plans[index].refusal == nil {
