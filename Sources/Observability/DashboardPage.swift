@@ -35,6 +35,7 @@ enum DashboardPage {
 <header><h1>archway</h1><span class="live" id="live">connecting…</span></header>
 <main>
   <section><h2>Topology</h2><div id="graph" class="muted">loading…</div></section>
+  <section id="announcements" hidden><h2>Layer-2 announcement</h2><table><thead><tr><th>address</th><th>announced by</th><th>here</th><th>interface</th><th>problem</th></tr></thead><tbody></tbody></table></section>
   <section id="pools" hidden><h2>Address pools</h2><table><thead><tr><th>pool</th><th>state</th><th>used</th><th>free</th><th>of</th><th>held by</th></tr></thead><tbody></tbody></table></section>
   <section id="policy-problems" hidden><h2>Policies not in force</h2><table><thead><tr><th>policy</th><th>reason</th><th>what is wrong</th></tr></thead><tbody></tbody></table></section>
   <section><h2>Routes</h2>
@@ -155,6 +156,13 @@ function drawPools(pools) {
     `<tr data-pool="${esc(p.name)}"><td>${esc(p.name)}</td><td>${badge(p.conditions)}</td><td>${p.used}</td><td>${esc(p.free)}</td><td>${esc(p.total)}</td><td>${esc(p.holders.join("; "))}</td></tr>`).join("");
 }
 
+function drawAnnouncements(addresses) {
+  const section = document.getElementById("announcements");
+  section.hidden = addresses.length === 0;
+  section.querySelector("tbody").innerHTML = addresses.map(a =>
+    `<tr data-announced="${esc(a.address)}"><td>${esc(a.address)}</td><td>${esc(a.owner || "-")}</td><td>${a.announcedHere ? "yes" : "no"}</td><td>${esc(a.interface || "-")}</td><td class="${a.problem ? "bad" : ""}">${esc(a.problem || "")}</td></tr>`).join("");
+}
+
 function drawPolicyProblems(problems) {
   const section = document.getElementById("policy-problems");
   section.hidden = problems.length === 0;
@@ -188,6 +196,7 @@ async function refresh() {
     drawSLOs(slos);
     drawPolicyProblems(topology.policyProblems || []);
     drawPools(topology.pools || []);
+    fetch("/announcements").then(r => r.json()).then(a => drawAnnouncements(a.addresses || [])).catch(() => {});
     document.getElementById("live").textContent = "live · updated " + new Date().toLocaleTimeString();
   } catch (error) {
     document.getElementById("live").textContent = "cannot reach archway: " + error;

@@ -177,6 +177,17 @@ struct L2AnnounceNetnsTests {
         }
         let (replies, output) = try await lab.arpingReplies(from: client, interface: "lan0", to: web, count: 2)
         #expect(replies == Array(repeating: Self.nodeMAC.uppercased(), count: 2), "the Service's EXTERNAL-IP is announced: \(output)")
+
+        // The dashboard (headless Chromium in the node's namespace) shows who announces what.
+        guard let browser = DashboardTests.chromium else { return }
+        let dom = try lab.run(node, browser, ["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
+                                              "--dump-dom", "http://127.0.0.1:9901/dashboard"]).stdout
+        for address in [blue, green, web] {
+            let start = try #require(dom.range(of: "<tr data-announced=\"\(address)\">"), "the dashboard's announcement row for \(address)")
+            let row = dom[start.lowerBound...].prefix { $0 != "\n" }.split(separator: "</tr>").first.map(String.init) ?? ""
+            #expect(row.contains("<td>yes</td><td>lan0</td>"), "\(row)")
+        }
+        #expect(dom.contains("Gateway default/blue @ \(blue)"), "the Gateway's box shows its address")
     }
 
     /// The kernel facts the design stands on, with no archway at all: an address on lo is answered by
