@@ -37,7 +37,12 @@ public struct Service: Codable, Sendable, Equatable {
             public init(ips: [String]) { ingress = ips.map { Ingress(ip: $0) } }
         }
         public var loadBalancer: LoadBalancer?
-        public init(loadBalancer: LoadBalancer?) { self.loadBalancer = loadBalancer }
+        /// Read for archway's own condition type: a Service that carries it got its address from us.
+        public var conditions: [Condition]?
+        public init(loadBalancer: LoadBalancer?, conditions: [Condition]? = nil) {
+            self.loadBalancer = loadBalancer
+            self.conditions = conditions
+        }
     }
     public var metadata: ObjectMeta
     public var spec: Spec?

@@ -45,6 +45,16 @@ extension Translator {
     /// refused: a load balancer hands out only addresses it owns.
     func loadBalancerStatuses(_ snapshot: ResourceSnapshot, allocation: AddressAllocation) -> [NamespacedName: LoadBalancerStatus] {
         var result: [NamespacedName: LoadBalancerStatus] = [:]
+        // A Service archway gave an address that is no longer its (type or class changed, or
+        // --default-load-balancer turned off): the address goes back, or two Services would have it.
+        for service in snapshot.services.values where !isOurLoadBalancer(service)
+            && (service.status?.conditions ?? []).contains(where: { $0.type == Self.addressAssignedCondition && $0.isTrue }) {
+            result[service.metadata.namespacedName] = LoadBalancerStatus(loadBalancer: .init(ingress: []), conditions: [
+                Condition(type: Self.addressAssignedCondition, status: false, reason: "NotArchwaysLoadBalancer",
+                          message: "no longer a LoadBalancer Service of archway's class: its address went back to the pool",
+                          observedGeneration: service.metadata.generation ?? 1),
+            ])
+        }
         for service in snapshot.services.values where isOurLoadBalancer(service) {
             let name = service.metadata.namespacedName
             let holding = allocation.holders[ObjectRef(kind: "Service", namespace: name.namespace, name: name.name)]
