@@ -27,6 +27,9 @@ public actor L2Membership {
     /// Each Lease seen: its spec as last read, and when (our clock) it last changed.
     private var observed: [String: (spec: String, at: ContinuousClock.Instant)] = [:]
     private var lastError: String?
+    /// This replica's Lease as the last renewal left it: the next round renews it before listing,
+    /// so a slow list never makes a live replica look dead to the others.
+    private var ownLease: [String: Any]?
     public private(set) var members: Set<String> = []
 
     public init(client: KubeClient, namespace: String, identity: String, timing: Timing = Timing(), logger: Logger) {
@@ -72,6 +75,8 @@ public actor L2Membership {
 
     /// One renewal and one list; the member set, or nil when the API server could not be read.
     private func round() async -> Set<String>? {
+        var renewed = false
+        if let known = ownLease { renewed = (try? await renew(known)) ?? false }
         do {
             let response = try await client.send(.GET, KubeKind.lease.collectionPath(namespace: namespace), timeout: .seconds(2))
             guard response.status == 200, let items = response.object?["items"] as? [[String: Any]] else {
@@ -97,7 +102,10 @@ public actor L2Membership {
             }
             let present = Set(items.compactMap { ($0["metadata"] as? [String: Any])?["name"] as? String })
             observed = observed.filter { present.contains($0.key) }
-            try await renew(own)
+            if !renewed {
+                ownLease = own
+                _ = try await renew(own)
+            }
             if lastError != nil { logger.info("layer-2 membership Lease renewed again") }
             lastError = nil
             return alive
@@ -110,8 +118,10 @@ public actor L2Membership {
         }
     }
 
-    /// Creates this replica's Lease, or moves its renewTime on (a 409 just waits for the next round).
-    private func renew(_ existing: [String: Any]?) async throws {
+    /// Creates this replica's Lease, or moves its renewTime on; whether it did (a 409 waits for the
+    /// next round, which renews what the list shows).
+    @discardableResult
+    private func renew(_ existing: [String: Any]?) async throws -> Bool {
         let now = LeaderElector.microTime(Date())
         let seconds = max(1, Int(timing.leaseDuration.components.seconds))
         guard var lease = existing else {
@@ -120,8 +130,13 @@ public actor L2Membership {
                 "metadata": ["name": ownName, "namespace": namespace, "labels": ["app.kubernetes.io/component": "l2-announcement"]],
                 "spec": ["holderIdentity": identity, "leaseDurationSeconds": seconds, "acquireTime": now, "renewTime": now],
             ]
-            try await client.expectOK(.POST, KubeKind.lease.collectionPath(namespace: namespace), body: try JSONSerialization.data(withJSONObject: created))
-            return
+            let response = try await client.send(.POST, KubeKind.lease.collectionPath(namespace: namespace),
+                                                 body: try JSONSerialization.data(withJSONObject: created), timeout: .seconds(2))
+            guard (200..<300).contains(response.status) || response.status == 409 else {
+                throw KubeClient.RequestError(method: "POST", path: KubeKind.lease.collectionPath(namespace: namespace), status: response.status, message: response.message)
+            }
+            ownLease = response.status == 409 ? nil : response.object
+            return response.status != 409
         }
         var spec = lease["spec"] as? [String: Any] ?? [:]
         spec["holderIdentity"] = identity
@@ -135,5 +150,7 @@ public actor L2Membership {
         guard response.status == 200 || response.status == 409 else {
             throw KubeClient.RequestError(method: "PUT", path: KubeKind.lease.objectPath(namespace: namespace, name: ownName), status: response.status, message: response.message)
         }
+        ownLease = response.status == 200 ? response.object : nil
+        return response.status == 200
     }
 }
