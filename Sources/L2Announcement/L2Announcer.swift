@@ -30,6 +30,8 @@ public final class L2Announcer {
     private var responders: [String: LinkResponder] = [:]
     private var localAddresses: Set<IPAddress> = []
     private var restrictedInterfaces: Set<String> = []
+    /// Whether leftovers of an earlier run were looked for (once, at the first update).
+    private var swept = false
     /// Set once a capability turns out to be missing: it stays missing for the life of the process,
     /// so announcing is off from then on and the warning is not repeated.
     private var missingCapabilities: String?
@@ -59,6 +61,15 @@ public final class L2Announcer {
         }
         if missingCapabilities == nil {
             let loopbackIndex = interfaces.first { $0.isLoopback }?.index ?? 1
+            if !swept {
+                // Addresses an earlier run added and no one serves now (it crashed, the Gateway went
+                // meanwhile): off lo, so the node can reach whoever has the address next.
+                swept = true
+                for leftover in (try? RouteNetlink.taggedAddresses(interfaceIndex: loopbackIndex)) ?? [] where !serving.contains(leftover) {
+                    try? RouteNetlink.removeHostAddress(leftover, interfaceIndex: loopbackIndex)
+                    logger.info("removed an address an earlier run left on lo", metadata: ["address": "\(leftover)"])
+                }
+            }
             apply(serving: serving, byInterface: byInterface, loopbackIndex: loopbackIndex, states: &states)
         }
         if let missing = missingCapabilities {

@@ -190,6 +190,30 @@ struct L2AnnounceNetnsTests {
         #expect(dom.contains("Gateway default/blue @ \(blue)"), "the Gateway's box shows its address")
     }
 
+    /// Addresses archway puts on lo carry its tag (IFA_PROTO). A run killed with -9 leaves them there;
+    /// the next start removes the tagged ones no Gateway serves any more, and leaves the node's own
+    /// addresses on lo alone.
+    @Test func leftoversOfAKilledRunAreRemovedAtTheNextStart() async throws {
+        let lab = try NetnsLab(tag: "left")
+        defer { lab.tearDown() }
+        let (_, node) = try Self.lan(lab)
+        try lab.ip(["-n", node, "addr", "add", "10.99.0.151/32", "dev", "lo"])  // the node's own
+        let first = try await Self.serve(lab, node: node)
+        kill(first.processIdentifier, SIGKILL)
+        first.waitUntilExit()
+        #expect(try lab.run(node, "ip", ["addr", "show", "dev", "lo"]).stdout.contains("\(Self.address4)/32"), "left behind by the killed run")
+
+        // Meanwhile the Gateway stopped asking for its addresses; the next run starts.
+        _ = try await Self.serve(lab, node: node, config: Self.config.replacingOccurrences(
+            of: "  addresses: [{type: IPAddress, value: \(Self.address4)}, {type: IPAddress, value: \"\(Self.address6)\"}]\n", with: ""))
+        let swept = try await NetnsLab.eventually(seconds: 5) {
+            !(try lab.run(node, "ip", ["addr", "show", "dev", "lo"]).stdout.contains("\(Self.address4)/32"))
+        }
+        let lo = try lab.run(node, "ip", ["addr", "show", "dev", "lo"]).stdout
+        #expect(swept && !lo.contains("\(Self.address6)/128"), "the leftovers are gone: \(lo)")
+        #expect(lo.contains("10.99.0.151/32"), "the node's own address stays: \(lo)")
+    }
+
     /// The kernel facts the design stands on, with no archway at all: an address on lo is answered by
     /// Linux's ARP on every interface until arp_ignore=1, and never by its neighbour discovery.
     @Test func linuxAnswersARPButNotNDPForAnAddressOnLoUntilArpIgnore() async throws {
