@@ -8,6 +8,9 @@ public struct AddressPool: Codable, Sendable, Equatable {
     /// On a Service: the specific addresses it asks for, comma-separated (one per IP family), as
     /// `spec.loadBalancerIP` would say for one.
     public static let loadBalancerIPsAnnotation = "archway.dev/load-balancer-ips"
+    /// On a Gateway: the families of the addresses it takes from a pool ("IPv6", "IPv4,IPv6" for dual
+    /// stack; IPv4 without it). Services say the same with spec.ipFamilies.
+    public static let ipFamiliesAnnotation = "archway.dev/ip-families"
 
     /// Which kinds of object may take addresses from the pool.
     public enum Consumer: String, Codable, Sendable, CaseIterable {

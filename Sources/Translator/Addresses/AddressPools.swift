@@ -12,7 +12,9 @@ extension Translator {
         let shared = Set(defaultAddresses(snapshot).map(\.value))
         for gateway in snapshot.gateways where classes.contains(gateway.spec.gatewayClassName) && Self.rejection(of: gateway) == nil {
             let previous = (gateway.status?.addresses ?? []).filter { ($0.type ?? "IPAddress") == "IPAddress" && !shared.contains($0.value) }.map(\.value)
-            claims.append(.gateway(gateway, in: snapshot, previous: previous))
+            let asked = (gateway.metadata.annotations?[AddressPool.ipFamiliesAnnotation] ?? "")
+                .split(separator: ",").compactMap { IPAddress.Family(rawValue: String($0.filter { $0 != " " })) }
+            claims.append(.gateway(gateway, in: snapshot, families: asked.isEmpty ? [.IPv4] : asked, previous: previous))
         }
         for service in snapshot.services.values.sorted(by: { $0.metadata.namespacedName < $1.metadata.namespacedName })
         where isOurLoadBalancer(service) {
