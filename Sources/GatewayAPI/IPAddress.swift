@@ -231,13 +231,9 @@ public struct IPRange: Hashable, Sendable, CustomStringConvertible {
             guard let address = IPAddress(String(trimmed[..<slash])),
                   let length = Int(trimmed[trimmed.index(after: slash)...]), (0...address.bits).contains(length),
                   trimmed[trimmed.index(after: slash)...].allSatisfy(\.isNumber) else { return .failure(.malformed) }
-            let hostBits = IPNumber.maximum(bits: address.bits - length)
-            let network = IPNumber(high: address.number.high & ~hostBits.high, low: address.number.low & ~hostBits.low)
-            guard network == address.number else {
-                return .failure(.hostBitsSet(network: "\(IPAddress(family: address.family, number: network))/\(length)"))
-            }
-            let last = IPAddress(family: address.family, number: network.adding(hostBits)!)
-            return .success(IPRange(first: address, last: last, prefixLength: length))
+            let range = IPRange(network: address, prefixLength: length)
+            guard range.first == address else { return .failure(.hostBitsSet(network: range.description)) }
+            return .success(range)
         }
         if let dash = trimmed.firstIndex(of: "-") {
             guard let first = IPAddress(withoutSpaces(trimmed[..<dash])),
@@ -258,4 +254,14 @@ public struct IPRange: Hashable, Sendable, CustomStringConvertible {
 /// Without the spaces around it: "10.0.0.1 - 10.0.0.9" reads as a range too.
 private func withoutSpaces(_ text: some StringProtocol) -> String {
     String(text.drop { $0 == " " }.reversed().drop { $0 == " " }.reversed())
+}
+
+extension IPRange {
+    /// The network of `prefixLength` bits that holds `address` (its host bits cleared), as a CIDR.
+    public init(network address: IPAddress, prefixLength: Int) {
+        let hostBits = IPNumber.maximum(bits: address.bits - prefixLength)
+        let network = IPNumber(high: address.number.high & ~hostBits.high, low: address.number.low & ~hostBits.low)
+        self.init(first: IPAddress(family: address.family, number: network),
+                  last: IPAddress(family: address.family, number: network.adding(hostBits)!), prefixLength: prefixLength)
+    }
 }

@@ -79,8 +79,8 @@ struct L2AnnouncePacketTests {
             #expect(!IPAddress(text)!.isAnnounceable, "\(text)")
         }
         #expect(IPAddress("gateway.example") == nil)
-        #expect(IPAddress("10.99.0.100")!.isIn(network: IPAddress("10.99.0.0")!, prefixLength: 24))
-        #expect(!IPAddress("10.99.1.100")!.isIn(network: IPAddress("10.99.0.0")!, prefixLength: 24))
+        #expect(IPRange(network: IPAddress("10.99.0.0")!, prefixLength: 24).contains(IPAddress("10.99.0.100")!))
+        #expect(!IPRange(network: IPAddress("10.99.0.0")!, prefixLength: 24).contains(IPAddress("10.99.1.100")!))
     }
 
     @Test func rendezvousGivesEachAddressOneOwnerAndMovesOnlyTheLeaversAddresses() {

@@ -50,7 +50,10 @@ public struct NetworkInterface: Sendable, Equatable {
     /// The LAN interface for `address`: the first non-loopback interface with a network that contains it.
     public static func containing(_ address: IPAddress, in interfaces: [NetworkInterface]) -> NetworkInterface? {
         interfaces.first { interface in
-            !interface.isLoopback && interface.networks.contains { $0.prefixLength < address.bytes.count * 8 && address.isIn(network: $0.address, prefixLength: $0.prefixLength) }
+            !interface.isLoopback && interface.networks.contains {
+                $0.prefixLength < address.bits && $0.address.family == address.family
+                    && IPRange(network: $0.address, prefixLength: $0.prefixLength).contains(address)
+            }
         }
     }
 

@@ -31,14 +31,6 @@ extension IPAddress {
         let unspecifiedOrLoopback = bytes.dropLast().allSatisfy { $0 == 0 } && bytes[15] <= 1
         return !(unspecifiedOrLoopback || bytes[0] == 0xff || (bytes[0] == 0xfe && bytes[1] & 0xc0 == 0x80))
     }
-
-    /// Whether it lies in `network`/`prefixLength` (same family only).
-    public func isIn(network: IPAddress, prefixLength: Int) -> Bool {
-        let bytes = self.bytes, networkBytes = network.bytes
-        guard networkBytes.count == bytes.count, prefixLength <= bytes.count * 8 else { return false }
-        for bit in 0..<prefixLength where (bytes[bit / 8] ^ networkBytes[bit / 8]) & (0x80 >> UInt8(bit % 8)) != 0 { return false }
-        return true
-    }
 }
 
 /// An Ethernet (EUI-48) address.
