@@ -14,6 +14,8 @@ public actor AddressAnnouncement {
         /// The LAN interface for every address; nil: the interface whose network contains each one.
         public var interface: String?
         public var membership = L2Membership.Timing()
+        /// A replica heard on the LAN and then silent this long is gone (heartbeats come every 100 ms).
+        public var peerTimeout: Duration = .milliseconds(500)
         public init(interface: String? = nil) { self.interface = interface }
     }
 
@@ -29,6 +31,10 @@ public actor AddressAnnouncement {
         var identity: String
         var election: String
         var members: [String]
+        /// Replicas whose Lease still stands but that went silent on the LAN: not counted.
+        var silent: [String] = []
+        /// The interface the served addresses are held on (archway's own TUN device, or lo).
+        var heldOn: String?
         var addresses: [Entry]
 
         /// The table `archway status --admin` prints under the status; nil when nothing is served.
@@ -43,7 +49,9 @@ public actor AddressAnnouncement {
                 row.enumerated().map { $0.element.padding(toLength: widths[$0.offset], withPad: " ", startingAt: 0) }
                     .joined(separator: "  ").trimmingCharacters(in: .whitespaces)
             }
-            return "LAYER-2 ANNOUNCEMENT (this replica: \(report.identity); replicas: \(report.members.joined(separator: ", ")))\n"
+            let silent = report.silent.isEmpty ? "" : "; silent on the LAN: \(report.silent.joined(separator: ", "))"
+            let held = report.heldOn.map { "; held on \($0)" } ?? ""
+            return "LAYER-2 ANNOUNCEMENT (this replica: \(report.identity); replicas: \(report.members.joined(separator: ", "))\(silent)\(held))\n"
                 + lines.joined(separator: "\n") + "\n"
         }
     }
@@ -55,6 +63,10 @@ public actor AddressAnnouncement {
     private let metrics: GatewayMetrics
     private var served: Set<IPAddress> = []
     private var members: Set<String>
+    /// Members that stopped sending heartbeats: excluded until they are heard again.
+    private var silent: Set<String> = []
+    private let peerTimeout: Duration
+    private var livenessTask: Task<Void, Never>?
     /// False until the first membership list (Kubernetes mode): a replica that does not yet know who
     /// else is alive announces nothing rather than everything.
     private var membersKnown: Bool
@@ -66,7 +78,8 @@ public actor AddressAnnouncement {
     private var stopped = false
 
     init(options: Options, membership: L2Membership?, admin: AdminServer, metrics: GatewayMetrics, logger: Logger) {
-        announcer = L2Announcer(interface: options.interface, logger: logger)
+        announcer = L2Announcer(interface: options.interface, heartbeatIdentity: membership?.identity, logger: logger)
+        peerTimeout = options.peerTimeout
         self.membership = membership
         identity = membership?.identity ?? ProcessInfo.processInfo.hostName
         members = [identity]
@@ -88,6 +101,21 @@ public actor AddressAnnouncement {
         membershipTask = Task { [self] in
             await membership.run { members in await self.membersChanged(members) }
         }
+        // The Leases notice a dead replica in about two seconds; its silence on the LAN, in half a
+        // second. Looked at every 100 ms, reconciled only when the silent set changes.
+        livenessTask = Task { [self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(100))
+                await self.checkLiveness()
+            }
+        }
+    }
+
+    private func checkLiveness() {
+        let now = announcer.silentPeers(timeout: peerTimeout)
+        guard now != silent else { return }
+        silent = now
+        reconcile()
     }
 
     /// Announces `addresses` (this replica's share of them) from now on. GatewayRuntime calls it with
@@ -105,15 +133,19 @@ public actor AddressAnnouncement {
 
     private func reconcile() {
         guard !stopped else { return }
-        let owners = Dictionary(uniqueKeysWithValues: served.map { ($0, Rendezvous.owner(of: $0, among: members) ?? identity) })
+        let alive = members.subtracting(silent)
+        let owners = Dictionary(uniqueKeysWithValues: served.map { ($0, Rendezvous.owner(of: $0, among: alive) ?? identity) })
         let owned = membersKnown ? Set(owners.filter { $0.value == identity }.keys) : []
         let states = announcer.update(served: served, owned: owned)
         let entries = served.sorted().map { address in
             Report.Entry(address: "\(address)", owner: owners[address], announcedHere: states[address]?.announced ?? false,
                          interface: states[address]?.interface, problem: states[address]?.problem)
         }
-        publish(Report(identity: identity, election: membership == nil ? "single replica: announces every address" : "membership Leases + rendezvous hashing",
-                       members: members.sorted(), addresses: entries))
+        publish(Report(identity: identity,
+                       election: membership == nil ? "single replica: announces every address"
+                           : "membership Leases + rendezvous hashing; LAN heartbeats notice a dead replica first",
+                       members: alive.sorted(), silent: members.intersection(silent).sorted(), heldOn: served.isEmpty ? nil : announcer.holderName,
+                       addresses: entries))
     }
 
     private func publish(_ report: Report) {
@@ -130,6 +162,8 @@ public actor AddressAnnouncement {
         stopped = true
         membershipTask?.cancel()
         membershipTask = nil
+        livenessTask?.cancel()
+        livenessTask = nil
         refreshTask?.cancel()
         refreshTask = nil
         announcer.stop()

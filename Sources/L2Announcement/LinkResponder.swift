@@ -7,9 +7,12 @@ import NIOConcurrencyHelpers
 /// on it. When it starts announcing an address it sends a gratuitous ARP or an unsolicited neighbour
 /// advertisement at once and twice more, one second apart: a client whose neighbour entry changed less
 /// than a second ago (Linux's locktime) or that missed the first still moves over.
+/// With an identity it also broadcasts a `PeerHeartbeat` every `heartbeatInterval` and notes the
+/// heartbeats of the other replicas on this LAN (`lastHeard`).
 final class LinkResponder: Sendable {
     let interface: NetworkInterface
     private let frames: FrameAnswerer
+    private let identity: String?
     private let socket: NIOLockedValueBox<PacketSocket?>
     private let state = NIOLockedValueBox(State())
 
@@ -18,15 +21,21 @@ final class LinkResponder: Sendable {
         /// Announcements still to repeat: when next, and how many more.
         var repeats: [IPAddress: (next: ContinuousClock.Instant, left: Int)] = [:]
         var stopped = false
+        var nextHeartbeat = ContinuousClock.now
+        /// Each other replica heard on this interface: when its last heartbeat came, and whether it said it was leaving.
+        var heard: [String: (at: ContinuousClock.Instant, leaving: Bool)] = [:]
     }
 
     static let repeatInterval: Duration = .seconds(1)
+    static let heartbeatInterval: Duration = .milliseconds(100)
 
     /// Opens the socket (CAP_NET_RAW) and starts the reading thread.
-    init(interface: NetworkInterface, mac: MACAddress) throws {
+    init(interface: NetworkInterface, mac: MACAddress, identity: String?) throws {
         self.interface = interface
         frames = FrameAnswerer(mac: mac)
-        socket = NIOLockedValueBox(try PacketSocket(interfaceIndex: interface.index, timeout: .milliseconds(100)))
+        self.identity = identity
+        // Half the heartbeat interval: the thread wakes often enough to send each one on time.
+        socket = NIOLockedValueBox(try PacketSocket(interfaceIndex: interface.index, timeout: .milliseconds(50)))
         let thread = Thread { [self] in run() }
         thread.name = "archway-l2-\(interface.name)"
         thread.start()
@@ -52,27 +61,43 @@ final class LinkResponder: Sendable {
         }
     }
 
-    /// Stops answering at once; the thread closes the socket within its receive timeout.
-    func stop() {
+    /// The other replicas heard on this interface: when each was last heard, and whether it said it was leaving.
+    func lastHeard() -> [String: (at: ContinuousClock.Instant, leaving: Bool)] {
+        state.withLockedValue { $0.heard }
+    }
+
+    /// Stops answering at once; the thread closes the socket within its receive timeout. `leaving`
+    /// (a shutdown) tells the other replicas so, three times in case one is lost, and they take this
+    /// replica's addresses now.
+    func stop(leaving: Bool) {
         state.withLockedValue { $0.stopped = true; $0.announced = []; $0.repeats = [:] }
+        guard leaving, let identity else { return }
+        socket.withLockedValue { socket in
+            for _ in 0..<3 { socket?.send(PeerHeartbeat.frame(identity: identity, leaving: true, from: frames.mac)) }
+        }
     }
 
     private func run() {
         guard let socket = socket.withLockedValue({ $0 }) else { return }
         while true {
             let frame = socket.receive()
-            let (stopped, announced, due) = state.withLockedValue { state -> (Bool, Set<IPAddress>, [IPAddress]) in
+            let beat = frame.flatMap(PeerHeartbeat.parse)
+            let (stopped, announced, due, heartbeatDue) = state.withLockedValue { state -> (Bool, Set<IPAddress>, [IPAddress], Bool) in
                 let now = ContinuousClock.now
                 let due = state.repeats.filter { $0.value.next <= now }.keys.sorted()
                 for address in due {
                     let left = state.repeats[address]!.left - 1
                     state.repeats[address] = left > 0 ? (now + Self.repeatInterval, left) : nil
                 }
-                return (state.stopped, state.announced, due)
+                if let beat, beat.identity != identity { state.heard[beat.identity] = (now, beat.leaving) }
+                let heartbeatDue = identity != nil && state.nextHeartbeat <= now
+                if heartbeatDue { state.nextHeartbeat = now + Self.heartbeatInterval }
+                return (state.stopped, state.announced, due, heartbeatDue)
             }
             if stopped { break }
+            if heartbeatDue, let identity { socket.send(PeerHeartbeat.frame(identity: identity, leaving: false, from: frames.mac)) }
             for address in due { socket.send(frames.unsolicited(address)) }
-            if let frame, let reply = frames.answer(frame, announced: announced) { socket.send(reply) }
+            if let frame, beat == nil, let reply = frames.answer(frame, announced: announced) { socket.send(reply) }
         }
         self.socket.withLockedValue { $0 = nil }  // closes it
     }

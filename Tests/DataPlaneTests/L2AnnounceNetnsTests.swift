@@ -65,7 +65,7 @@ struct L2AnnounceNetnsTests {
 
     /// The echo backend and `archway serve` in the node namespace; returns once /readyz answers.
     /// A Gateway's own addresses get sockets of their own (IP_FREEBIND: they may bind before the
-    /// announcer puts the address on lo); Gateways without one share the wildcard `::`.
+    /// announcer holds the address); Gateways without one share the wildcard `::`.
     static func serve(_ lab: NetnsLab, node: String, wrapper: [String] = [], flags: [String] = ["--announce"],
                       config: String = config) async throws -> Process {
         let configPath = lab.directory.appendingPathComponent("gateway.yaml").path
@@ -190,28 +190,58 @@ struct L2AnnounceNetnsTests {
         #expect(dom.contains("Gateway default/blue @ \(blue)"), "the Gateway's box shows its address")
     }
 
-    /// Addresses archway puts on lo carry its tag (IFA_PROTO). A run killed with -9 leaves them there;
-    /// the next start removes the tagged ones no Gateway serves any more, and leaves the node's own
-    /// addresses on lo alone.
-    @Test func leftoversOfAKilledRunAreRemovedAtTheNextStart() async throws {
+    /// A run killed with -9 takes its addresses with it: they are held on its own TUN device, which
+    /// the kernel deletes with the process. The node then neither accepts nor refuses packets for
+    /// them, so a client's connection attempt is not reset (a failed request) but left unanswered,
+    /// and its retransmission can reach whichever replica took the address over.
+    @Test func aKilledRunTakesItsAddressesWithIt() async throws {
+        let lab = try NetnsLab(tag: "gone")
+        defer { lab.tearDown() }
+        let (client, node) = try Self.lan(lab)
+        let archway = try await Self.serve(lab, node: node)
+        let held = try lab.run(node, "ip", ["-o", "addr", "show"]).stdout.split(separator: "\n").filter { $0.contains(Self.address4 + "/32") }
+        #expect(held.count == 1 && held.first?.contains(" archway0 ") == true, "held on archway's own device, not lo: \(held)")
+        let page = try lab.run(client, "curl", ["-s", "-m", "5", "http://\(Self.address4)/"])
+        #expect(page.stdout.contains("\"name\":\"node\""), "curl: \(page.stdout) \(page.stderr)")
+
+        kill(archway.processIdentifier, SIGKILL)
+        archway.waitUntilExit()
+        let gone = try await NetnsLab.eventually(seconds: 2) {
+            !(try lab.run(node, "ip", ["-o", "addr", "show"]).stdout.contains(Self.address4))
+        }
+        let remaining = try lab.run(node, "ip", ["-o", "addr", "show"]).stdout
+        #expect(gone, "the address outlived the process: \(remaining)")
+        // The client still has the node's MAC for the address: its SYN arrives and is dropped, not
+        // refused. curl says 28 (timed out), where a RST would make it 7 (could not connect).
+        let attempt = try lab.run(client, "curl", ["-s", "--connect-timeout", "1", "http://\(Self.address4)/"])
+        #expect(attempt.status == 28, "curl exited \(attempt.status): \(attempt.stderr)")
+    }
+
+    /// Without a TUN device (no /dev/net/tun in the container) the addresses are held on lo, tagged
+    /// with archway's IFA_PROTO, and it says what that costs. A run killed with -9 leaves them there;
+    /// the next start removes the tagged ones, and leaves the node's own addresses on lo alone.
+    @Test func withoutATunDeviceAddressesGoOnLoAndTheNextStartRemovesLeftovers() async throws {
         let lab = try NetnsLab(tag: "left")
         defer { lab.tearDown() }
         let (_, node) = try Self.lan(lab)
         try lab.ip(["-n", node, "addr", "add", "10.99.0.151/32", "dev", "lo"])  // the node's own
-        let first = try await Self.serve(lab, node: node)
+        let hidingTheTunDevice = ["unshare", "--mount", "sh", "-c", "mount -t tmpfs none /dev/net && exec \"$0\" \"$@\""]
+        let first = try await Self.serve(lab, node: node, wrapper: hidingTheTunDevice)
+        #expect(lab.log("archway.log").contains("no TUN device"), "\(lab.log("archway.log"))")
+        #expect(try lab.run(node, "ip", ["addr", "show", "dev", "lo"]).stdout.contains("\(Self.address4)/32"), "held on lo")
         kill(first.processIdentifier, SIGKILL)
         first.waitUntilExit()
         #expect(try lab.run(node, "ip", ["addr", "show", "dev", "lo"]).stdout.contains("\(Self.address4)/32"), "left behind by the killed run")
 
-        // Meanwhile the Gateway stopped asking for its addresses; the next run starts.
-        _ = try await Self.serve(lab, node: node, config: Self.config.replacingOccurrences(
-            of: "  addresses: [{type: IPAddress, value: \(Self.address4)}, {type: IPAddress, value: \"\(Self.address6)\"}]\n", with: ""))
+        // The next run holds what it serves on its own device: every tagged address on lo goes.
+        _ = try await Self.serve(lab, node: node)
         let swept = try await NetnsLab.eventually(seconds: 5) {
             !(try lab.run(node, "ip", ["addr", "show", "dev", "lo"]).stdout.contains("\(Self.address4)/32"))
         }
         let lo = try lab.run(node, "ip", ["addr", "show", "dev", "lo"]).stdout
         #expect(swept && !lo.contains("\(Self.address6)/128"), "the leftovers are gone: \(lo)")
         #expect(lo.contains("10.99.0.151/32"), "the node's own address stays: \(lo)")
+        #expect(try lab.run(node, "ip", ["addr", "show", "dev", "archway0"]).stdout.contains("\(Self.address4)/32"))
     }
 
     /// The kernel facts the design stands on, with no archway at all: an address on lo is answered by
@@ -274,7 +304,7 @@ struct L2AnnounceNetnsTests {
     }
 
     /// An address outside every network of the node: announced on the interface named, and given back
-    /// (off lo, no more answers) when the Gateway stops asking for it.
+    /// (no longer held, no more answers) when the Gateway stops asking for it.
     @Test func anAddressOutsideTheSubnetsIsAnnouncedOnTheNamedInterfaceAndWithdrawn() async throws {
         let lab = try NetnsLab(tag: "named")
         defer { lab.tearDown() }
@@ -287,15 +317,15 @@ struct L2AnnounceNetnsTests {
         #expect(replies == Array(repeating: Self.nodeMAC.uppercased(), count: 2), "\(output)")
         let page = try lab.run(client, "curl", ["-s", "-m", "5", "http://192.0.2.10/"])
         #expect(page.stdout.contains("\"name\":\"node\""), "curl: \(page.stdout) \(page.stderr)")
-        #expect(try lab.run(node, "ip", ["addr", "show", "dev", "lo"]).stdout.contains("inet 192.0.2.10/32"))
+        #expect(try lab.run(node, "ip", ["addr", "show", "dev", "archway0"]).stdout.contains("inet 192.0.2.10/32"))
 
         // The Gateway no longer asks for an address (it reports the default, 127.0.0.1, never announced).
         try config.replacingOccurrences(of: "  addresses: [{type: IPAddress, value: 192.0.2.10}]\n", with: "")
             .write(toFile: lab.directory.appendingPathComponent("gateway.yaml").path, atomically: true, encoding: .utf8)
         let withdrawn = try await NetnsLab.eventually(seconds: 10) {
-            !(try lab.run(node, "ip", ["addr", "show", "dev", "lo"]).stdout.contains("192.0.2.10"))
+            !(try lab.run(node, "ip", ["-o", "addr", "show"]).stdout.contains("192.0.2.10"))
         }
-        #expect(withdrawn, "still on lo: \(lab.log("archway.log"))")
+        #expect(withdrawn, "still held: \(lab.log("archway.log"))")
         let after = try await lab.arpingReplies(from: client, interface: "lan0", to: "192.0.2.10", count: 2)
         #expect(after.replies.isEmpty, "\(after.output)")
         #expect(try lab.run(node, "curl", ["-s", "http://127.0.0.1:9901/metrics"]).stdout.contains("archway_l2_announced_addresses 0"))

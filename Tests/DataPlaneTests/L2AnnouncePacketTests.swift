@@ -112,4 +112,22 @@ struct L2AnnouncePacketTests {
         // Another host's gratuitous ARP for the address is news, not a question.
         #expect(responder.answer(ARPPacket.gratuitous(request.target, from: MACAddress("02:00:00:00:00:09")!), announced: announced) == nil)
     }
+
+    /// A heartbeat is a broadcast frame of EtherType 0x88B5 naming the replica; its leaving flag
+    /// survives the trip, and neither ARP nor a truncated or later-version frame reads as one.
+    @Test func aHeartbeatNamesItsReplicaAndWhetherItIsLeaving() throws {
+        let frame = PeerHeartbeat.frame(identity: "archway-7d9f-abcde", leaving: false, from: Self.node)
+        #expect(Array(frame[0..<6]) == MACAddress.broadcast.bytes && Array(frame[6..<12]) == Self.node.bytes)
+        #expect(Array(frame[12..<14]) == [0x88, 0xb5] && frame.count == 60)
+        #expect(PeerHeartbeat.parse(frame) == PeerHeartbeat.Beat(identity: "archway-7d9f-abcde", leaving: false))
+        let leaving = PeerHeartbeat.frame(identity: "b", leaving: true, from: Self.node)
+        #expect(PeerHeartbeat.parse(leaving) == PeerHeartbeat.Beat(identity: "b", leaving: true))
+        #expect(PeerHeartbeat.parse(Self.arpRequest) == nil)
+        var later = frame
+        later[18] = 2
+        #expect(PeerHeartbeat.parse(later) == nil, "a later version is not misread")
+        let long = PeerHeartbeat.frame(identity: String(repeating: "x", count: 300), leaving: false, from: Self.node)
+        #expect(PeerHeartbeat.parse(long)?.identity.count == 255, "names are cut at 255 bytes, not wrapped")
+        #expect(PeerHeartbeat.parse(Array(long.prefix(100))) == nil, "a truncated frame is not read")
+    }
 }

@@ -1,8 +1,8 @@
 import Glibc
 
-/// An AF_PACKET raw socket on one interface that receives only ARP and ICMPv6 neighbour
-/// solicitations (a classic BPF filter drops everything else in the kernel, so a busy interface
-/// costs this socket nothing), and sends whole Ethernet frames. Opening it needs CAP_NET_RAW.
+/// An AF_PACKET raw socket on one interface that receives only ARP, ICMPv6 neighbour solicitations
+/// and archway's peer heartbeats (a classic BPF filter drops everything else in the kernel, so a busy
+/// interface costs this socket nothing), and sends whole Ethernet frames. Opening it needs CAP_NET_RAW.
 final class PacketSocket: Sendable {
     let descriptor: Int32
     let interfaceIndex: Int32
@@ -80,20 +80,21 @@ final class PacketSocket: Sendable {
         return address
     }
 
-    /// ARP (any), or IPv6 whose next header is ICMPv6 and whose ICMPv6 type is 135; everything else
-    /// is dropped before it is copied to this socket.
+    /// ARP (any), a peer heartbeat (EtherType 0x88B5), or IPv6 whose next header is ICMPv6 and whose
+    /// ICMPv6 type is 135; everything else is dropped before it is copied to this socket.
     private func attachFilter() throws {
         // Classic BPF: (code, jt, jf, k). Jumps count instructions after the next one.
         let program: [(UInt16, UInt8, UInt8, UInt32)] = [
             (0x28, 0, 0, 12),       // 0: ldh [12]          ethertype
-            (0x15, 5, 0, 0x0806),   // 1: jeq ARP           → 7 accept
-            (0x15, 0, 5, 0x86dd),   // 2: jeq IPv6, else    → 8 drop
-            (0x30, 0, 0, 20),       // 3: ldb [20]          IPv6 next header
-            (0x15, 0, 3, 58),       // 4: jeq ICMPv6, else  → 8 drop
-            (0x30, 0, 0, 54),       // 5: ldb [54]          ICMPv6 type
-            (0x15, 0, 1, 135),      // 6: jeq NS, else      → 8 drop
-            (0x06, 0, 0, 0x40000),  // 7: accept
-            (0x06, 0, 0, 0),        // 8: drop
+            (0x15, 6, 0, 0x0806),   // 1: jeq ARP           → 8 accept
+            (0x15, 5, 0, 0x88b5),   // 2: jeq heartbeat     → 8 accept
+            (0x15, 0, 5, 0x86dd),   // 3: jeq IPv6, else    → 9 drop
+            (0x30, 0, 0, 20),       // 4: ldb [20]          IPv6 next header
+            (0x15, 0, 3, 58),       // 5: jeq ICMPv6, else  → 9 drop
+            (0x30, 0, 0, 54),       // 6: ldb [54]          ICMPv6 type
+            (0x15, 0, 1, 135),      // 7: jeq NS, else      → 9 drop
+            (0x06, 0, 0, 0x40000),  // 8: accept
+            (0x06, 0, 0, 0),        // 9: drop
         ]
         var instructions = [UInt8]()
         for (code, jumpTrue, jumpFalse, constant) in program {
