@@ -217,11 +217,20 @@ public struct IPRange: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// The network and broadcast addresses of an IPv4 CIDR shorter than /31 are not handed out: many
-    /// clients and routers treat them specially. Nil when nothing in the range may be handed out.
+    /// clients and routers treat them specially. Nor is the first address of an IPv6 CIDR shorter
+    /// than /127: it is the Subnet-Router anycast address (RFC 4291, 2.6.1), which every router on
+    /// the subnet answers. Nil when nothing in the range may be handed out.
     public var assignable: (first: IPAddress, last: IPAddress)? {
-        guard family == .IPv4, let prefixLength, prefixLength < 31 else { return (first, last) }
-        return (IPAddress(family: .IPv4, number: first.number.adding(.one)!),
-                IPAddress(family: .IPv4, number: last.number.subtracting(.one)))
+        guard let prefixLength else { return (first, last) }
+        switch family {
+        case .IPv4 where prefixLength < 31:
+            return (IPAddress(family: .IPv4, number: first.number.adding(.one)!),
+                    IPAddress(family: .IPv4, number: last.number.subtracting(.one)))
+        case .IPv6 where prefixLength < 127:
+            return (IPAddress(family: .IPv6, number: first.number.adding(.one)!), last)
+        default:
+            return (first, last)
+        }
     }
 
     /// "10.0.0.0/24", "fd00:10::/120", "10.0.0.10-10.0.0.20" or a single address, or why it is none of those.

@@ -41,6 +41,20 @@ struct AddressPoolAllocationTests {
         #expect(!all.contains("172.21.5.240") && !all.contains("172.21.5.255"))
     }
 
+    /// An IPv6 CIDR never hands out its first address, the Subnet-Router anycast address every
+    /// router on the subnet answers: a /126 has three to give, and asking for the first is refused.
+    @Test func anIPv6CIDRKeepsItsSubnetRouterAnycastAddress() {
+        let small6 = Self.pool("small6", ["fd00:21::/126"])
+        let claims = ["a", "b", "c", "d"].map { Self.gateway($0, families: [.IPv6]) }
+        let allocation = AddressAllocator.allocate(pools: [small6], claims: claims)
+        let given = claims.flatMap { Self.addresses(allocation, $0.holder.name) }
+        #expect(Set(given) == ["fd00:21::1", "fd00:21::2", "fd00:21::3"])
+        #expect(claims.map { Self.problems(allocation, $0.holder.name) }.filter { !$0.isEmpty }
+            == [["AddressPoolExhausted: no free IPv6 address left in AddressPool small6 (3 IPv6 addresses)"]])
+        let named = AddressAllocator.allocate(pools: [small6], claims: [Self.gateway("e", requested: ["fd00:21::"], wants: 0)])
+        #expect(Self.problems(named, "e") == ["AddressNotUsable: fd00:21:: is the Subnet-Router anycast address of fd00:21::/126 in AddressPool small6"])
+    }
+
     @Test func aRestartReproducesEveryAssignmentFromWhatWasHeld() {
         let claims = (1...5).map { Self.gateway("gw-\($0)") }
         let before = AddressAllocator.allocate(pools: [edge], claims: claims)

@@ -77,8 +77,8 @@ struct AddressPoolParsingTests {
         let loaded = load(["172.21.5.240/28", "fd00:10::/64"])
         let status = Translator().translate(ResourceSnapshot(loaded.resources.map(\.resource))).statuses.addressPools["edge"]
         #expect(status?.conditions.map(\.reason) == ["Accepted"])
-        // 16 − the network and broadcast addresses, plus 2^64.
-        #expect(status?.total == "18446744073709551630")
+        // 16 − the network and broadcast addresses, plus 2^64 − the Subnet-Router anycast address.
+        #expect(status?.total == "18446744073709551629")
         #expect(status?.used == 0)
         #expect(status?.free == status?.total)
     }

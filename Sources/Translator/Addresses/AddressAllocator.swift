@@ -111,7 +111,8 @@ private struct AllocationRun {
                     report(index, Reason.notAllowedByPool, "\(address): \(why)")
                 } else if !plan.canHandOut(address) {
                     let range = plan.ranges.first { $0.contains(address) }.map(\.description) ?? "its range"
-                    report(index, Reason.addressNotUsable, "\(address) is the network or broadcast address of \(range) in AddressPool \(plan.name)")
+                    let what = address.family == .IPv4 ? "the network or broadcast address" : "the Subnet-Router anycast address"
+                    report(index, Reason.addressNotUsable, "\(address) is \(what) of \(range) in AddressPool \(plan.name)")
                 } else if let owner = owners[address] {
                     report(index, Reason.addressInUse, "\(address) is held by \(claims[owner.claim].holder)")
                 } else {

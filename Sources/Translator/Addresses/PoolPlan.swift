@@ -98,7 +98,8 @@ struct PoolPlan {
         ranges.contains { $0.contains(address) }
     }
 
-    /// Inside the pool and not an IPv4 CIDR's network or broadcast address.
+    /// Inside the pool and not an IPv4 CIDR's network or broadcast address, nor an IPv6 CIDR's
+    /// Subnet-Router anycast address.
     func canHandOut(_ address: IPAddress) -> Bool {
         assignable(address.family).contains { $0.first <= address && address <= $0.last }
     }
