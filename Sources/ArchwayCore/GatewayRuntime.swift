@@ -44,6 +44,8 @@ public actor GatewayRuntime {
         public var gatewayService: NamespacedName?
         /// Layer-2 announcement of the served addresses on the LAN (ARP / NDP); nil: off.
         public var announcement: AddressAnnouncement.Options?
+        /// File mode: where what must outlive a restart is kept (the addresses pools gave); nil: memory only.
+        public var stateDirectory: StateDirectory?
         /// Which addresses of a translation are announced. Widen it (LoadBalancer Services' addresses,
         /// say) by replacing it; `AddressAnnouncement.serve` receives its answer after every applied change.
         public var addressesToAnnounce: @Sendable (ResourceSnapshot, StatusSet) -> Set<IPAddress> = AnnouncedAddresses.served
@@ -64,6 +66,8 @@ public actor GatewayRuntime {
     private let translator: Translator
     private let announcement: AddressAnnouncement?
     private var lastGood: (snapshot: ResourceSnapshot, statuses: StatusSet)?
+    /// The addresses the last applied configuration held (restored from the state directory at start).
+    private var addressMemory = AddressMemory()
     /// Edge policies that blocked requests in the last applied table, for the metric's reset to 0.
     private var blockingPolicies: Set<String> = []
     /// Invalid API server objects already logged, so each is named once rather than on every change.
@@ -111,11 +115,36 @@ public actor GatewayRuntime {
         logger.info("admin endpoint listening", metadata: ["address": "\(adminAddress.map { "\($0)" } ?? "?")"])
         await options.kubernetes?.startElection()
         await announcement?.start()
+        restoreAddressMemory()
         await apply(source.initialLoad())
         tracingExport = options.tracing?.run(logger: logger)
         let tables = self.tables, metrics = self.metrics, admin = self.admin
         sloRefresh = group.next().scheduleRepeatedTask(initialDelay: .zero, delay: options.sloRefreshInterval) { _ in
             ServiceLevelReport.publish(tables.current.sloSnapshots(), metrics: metrics, admin: admin)
+        }
+    }
+
+    private func restoreAddressMemory() {
+        guard let directory = options.stateDirectory else { return }
+        do {
+            if let restored = try directory.read(AddressMemory.fileName, as: AddressMemory.self) {
+                addressMemory = restored
+                logger.info("addresses restored from the state directory", metadata: [
+                    "gateways": "\(restored.gateways.count)", "services": "\(restored.services.count)", "directory": "\(directory.url.path)",
+                ])
+            }
+        } catch {
+            logger.error("cannot read the remembered addresses; the pools assign afresh (a Gateway may get a different address)", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func remember(_ held: AddressMemory) {
+        guard held != addressMemory else { return }
+        addressMemory = held
+        do {
+            try options.stateDirectory?.write(AddressMemory.fileName, held)
+        } catch {
+            logger.error("cannot remember the assigned addresses; a restart may renumber them", metadata: ["error": "\(error)"])
         }
     }
 
@@ -183,7 +212,7 @@ public actor GatewayRuntime {
             }
             logger.warning("starting with the valid manifests only", metadata: ["skipped": "\(load.errors.count)"])
         }
-        let snapshot = ResourceSnapshot(AddressMemory.carryOver(load.resources.map(\.resource), from: lastGood?.statuses))
+        let snapshot = ResourceSnapshot(addressMemory.carryOver(load.resources.map(\.resource)))
         let result = translator.translate(snapshot)
         do {
             try tables.swap(CompiledTable(result.table))
@@ -202,6 +231,7 @@ public actor GatewayRuntime {
         // Ready means: a configuration is loaded and every listener port it asks for is bound.
         if !isShutDown { admin.setReady(failures.isEmpty) }
         lastGood = (snapshot, statuses)
+        remember(AddressMemory(statuses))
         let edgePolicies = result.table.edgePoliciesByRoute()
         var report = StatusReport(snapshot: snapshot, statuses: statuses)
         report.edgePolicies = edgePolicies

@@ -132,6 +132,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds a keep-alive connection may wait for its next request.")
     var idleTimeout = 60.0
 
+    @Option(name: .long, help: "File mode: a directory (outside --config) where archway keeps what must outlive a restart, such as the addresses its AddressPools gave.")
+    var stateDir: String?
+
     @OptionGroup var cluster: KubernetesOptions
 
     @OptionGroup var layer2: AnnounceOptions
@@ -139,6 +142,10 @@ struct Serve: AsyncParsableCommand {
     func validate() throws {
         if !cluster.kubernetes { try options.requireConfig() }
         if cluster.kubernetes, !options.config.isEmpty { throw ValidationError("--kubernetes reads resources from the API server; drop --config") }
+        if cluster.kubernetes, stateDir != nil { throw ValidationError("--state-dir is for file mode: with --kubernetes what must outlive a restart is on the objects' status") }
+        if let stateDir {
+            do { _ = try StateDirectory(path: stateDir, configPaths: options.config) } catch { throw ValidationError("\(error)") }
+        }
         guard headerTimeout > 0, idleTimeout > 0 else { throw ValidationError("--header-timeout and --idle-timeout must be above 0") }
         guard maxHeaderBytes > 0, maxHeaderCount > 0, maxConnections >= 0, maxRequestBody >= 0 else {
             throw ValidationError("size and count limits must not be negative (0 turns --max-connections and --max-request-body off)")
@@ -189,6 +196,7 @@ struct Serve: AsyncParsableCommand {
             runtimeOptions.gatewayService = try cluster.gatewayServiceName()
         }
         runtimeOptions.announcement = layer2.announcement
+        runtimeOptions.stateDirectory = try stateDir.map { try StateDirectory(path: $0, configPaths: options.config) }
         let runtime = GatewayRuntime(options: runtimeOptions, logger: logger)
         try await ServeService.runUntilSignalled(runtime, logger: logger)
     }

@@ -1,6 +1,8 @@
 import Foundation
+import GatewayAPI
 import NIOCore
 import Testing
+import Translator
 
 /// AddressPools in file mode, over real sockets: a Gateway that asks for no address is served on one
 /// from the pool, keeps it while others come and go and across a restart, and frees it when deleted.
@@ -94,5 +96,49 @@ struct AddressPoolServeTests {
         #expect(after["delta"] == nil && after["alpha"] == alpha && after["beta"] == before["beta"] && after["gamma"] == before["gamma"])
         #expect(try await Self.poolUsed(restarted) == 3)
         #expect(await restarted.hostPort(80, address: try #require(before["delta"] ?? nil)) == 0)
+    }
+
+    /// Across a restart the pools' choice alone is not enough: a Gateway added meanwhile that comes
+    /// first and whose place in the pool is the held address would take it. `--state-dir` remembers
+    /// what each held, so the restart keeps it; the newcomer gets another.
+    @Test func aRestartWithAStateDirectoryKeepsAddressesAGatewayAddedMeanwhileWouldTake() async throws {
+        let pool = AddressPool(metadata: ObjectMeta(name: "pair"), spec: .init(addresses: ["127.0.51.1-127.0.51.2"]))
+        func claim(_ name: String) -> AddressClaim {
+            AddressClaim(holder: ObjectRef(kind: "Gateway", namespace: "default", name: name), namespaceLabels: [:], creationTimestamp: nil,
+                         pool: nil, requested: [], unspecifiedCount: 1, families: [.IPv4], previous: [])
+        }
+        func placed(_ names: [String]) -> [String: String] {
+            let allocation = AddressAllocator.allocate(pools: [pool], claims: names.map(claim))
+            return Dictionary(uniqueKeysWithValues: names.map { name in
+                (name, allocation.holders[ObjectRef(kind: "Gateway", namespace: "default", name: name)]?.addresses.first?.address.description ?? "")
+            })
+        }
+        // A name that sorts before "zulu" and, with no memory, would take zulu's address.
+        let held = try #require(placed(["zulu"])["zulu"])
+        let newcomer = try #require((1...50).map { "gw-\($0)" }.first { placed([$0, "zulu"])["zulu"] != held },
+                                    "no name in 50 collides; the test needs one")
+        let base = Self.base.replacingOccurrences(of: "metadata: {name: lan}\nspec: {addresses: [127.0.50.0/27]}",
+                                                  with: "metadata: {name: pair}\nspec: {addresses: [127.0.51.1-127.0.51.2]}")
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent("archway-state-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: state) }
+
+        let first = GatewayHarness()
+        first.stateDirectory = state
+        try first.write("gw.yaml", [base, Self.gateway("zulu")].joined(separator: "\n---\n"))
+        try await first.start()
+        #expect(try await Self.addresses(first)["zulu"] == held)
+        await first.stop()
+        let remembered = try String(contentsOfFile: state + "/addresses.json", encoding: .utf8)
+        #expect(remembered.contains(held) && remembered.contains("zulu"), "\(remembered)")
+
+        let restarted = GatewayHarness()
+        restarted.stateDirectory = state
+        try restarted.write("gw.yaml", [base, Self.gateway("zulu"), Self.gateway(newcomer)].joined(separator: "\n---\n"))
+        try await restarted.start()
+        defer { Task { await restarted.stop() } }
+        let after = try await Self.addresses(restarted)
+        #expect(after["zulu"] == held, "zulu keeps \(held) after the restart: \(after)")
+        #expect(after[newcomer] != nil && after[newcomer] != held, "\(after)")
+        #expect(try await Self.answers(restarted, "zulu", on: held))
     }
 }

@@ -43,6 +43,18 @@ struct CLITests {
         #expect(run.status != 0 && run.stderr.contains("cannot bind the admin endpoint to 127.0.0.1:\(port)"), "\(run.stderr)")
     }
 
+    /// A state directory inside the configuration would be read back as manifests: refused at start,
+    /// naming both, as is one in Kubernetes mode (where state lives on the objects).
+    @Test func aStateDirectoryInsideTheConfigurationIsRefused() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("archway-state-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let inside = try ExternalTool.run(Self.binary, ["serve", "--config", directory.path, "--state-dir", directory.path + "/state"])
+        #expect(inside.status != 0 && inside.stderr.contains("--state-dir \(directory.path)/state is inside --config \(directory.path)"), "\(inside.stderr)")
+        let cluster = try ExternalTool.run(Self.binary, ["serve", "--kubernetes", "--state-dir", "/tmp/x"])
+        #expect(cluster.status != 0 && cluster.stderr.contains("--state-dir is for file mode"), "\(cluster.stderr)")
+    }
+
     /// `examples/run.sh` serves the example, and stopping the script (its pid, as a user's `kill`
     /// would) stops archway and the backends with it: the ports are free again.
     @Test func theExampleScriptStopsWhatItStarted() async throws {

@@ -32,6 +32,8 @@ final class GatewayHarness: @unchecked Sendable {
     /// Resources from an API server instead of the directory.
     var kubernetes: KubernetesMode?
     var gatewayService: NamespacedName?
+    /// File mode's state directory (`serve --state-dir`); nil: memory only.
+    var stateDirectory: String?
 
     init() {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("archway-test-\(UUID().uuidString)")
@@ -108,6 +110,7 @@ final class GatewayHarness: @unchecked Sendable {
         options.drainTimeout = .seconds(5)
         options.kubernetes = kubernetes
         options.gatewayService = gatewayService
+        options.stateDirectory = try stateDirectory.map { try StateDirectory(path: $0, configPaths: [directory.path]) }
         var logger = Logger(label: "archway-test", factory: { StreamLogHandler.standardError(label: $0) })
         logger.logLevel = ProcessInfo.processInfo.environment["ARCHWAY_TEST_LOG"] == nil ? .critical : .debug
         runtime = GatewayRuntime(options: options, logger: logger)
