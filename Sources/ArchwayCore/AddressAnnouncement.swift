@@ -120,9 +120,13 @@ public actor AddressAnnouncement {
 
     /// Announces `addresses` (this replica's share of them) from now on. GatewayRuntime calls it with
     /// each applied configuration, with what `GatewayRuntime.Options.addressesToAnnounce` picks.
-    public func serve(_ addresses: Set<IPAddress>) async {
+    /// Returns those this node could not take (no capability, no interface for them, a sysctl it
+    /// could not set), with why: nothing can reach a socket on them, so they are not served.
+    @discardableResult
+    public func serve(_ addresses: Set<IPAddress>) async -> [IPAddress: String] {
         served = addresses
-        reconcile()
+        let states = reconcile()
+        return states.filter { !$0.value.held }.mapValues { $0.problem ?? "not held on this node" }
     }
 
     private func membersChanged(_ members: Set<String>) async {
@@ -131,8 +135,9 @@ public actor AddressAnnouncement {
         reconcile()
     }
 
-    private func reconcile() {
-        guard !stopped else { return }
+    @discardableResult
+    private func reconcile() -> [IPAddress: L2Announcer.AddressState] {
+        guard !stopped else { return [:] }
         let alive = members.subtracting(silent)
         let owners = Dictionary(uniqueKeysWithValues: served.map { ($0, Rendezvous.owner(of: $0, among: alive) ?? identity) })
         let owned = membersKnown ? Set(owners.filter { $0.value == identity }.keys) : []
@@ -146,6 +151,7 @@ public actor AddressAnnouncement {
                            : "membership Leases + rendezvous hashing; LAN heartbeats notice a dead replica first",
                        members: alive.sorted(), silent: members.intersection(silent).sorted(), heldOn: served.isEmpty ? nil : announcer.holderName,
                        addresses: entries))
+        return states
     }
 
     private func publish(_ report: Report) {

@@ -227,11 +227,24 @@ public actor GatewayRuntime {
         for (socket, error) in failures.sorted(by: { $0.key < $1.key }) {
             logger.error("listener socket unavailable", metadata: ["listener": "\(socket)", "error": "\(error)"])
         }
-        let statuses = Self.markUnavailable(sockets: failures, in: result.statuses, table: result.table)
+        var statuses = Self.markUnavailable(sockets: failures, in: result.statuses, table: result.table)
+        if let announcement {
+            // A pool address the node could not take is bound (IP_FREEBIND) but unreachable: as
+            // unusable as one whose socket failed, and reported the same way.
+            let unheld = await announcement.serve(options.addressesToAnnounce(snapshot, statuses))
+            var unreachable: [SocketKey: String] = [:]
+            for port in result.table.ports {
+                guard let text = port.address, let address = IPAddress(text), let problem = unheld[address] else { continue }
+                unreachable[port.socket] = "\(text) is not on this node (\(problem))"
+            }
+            statuses = Self.markUnavailable(sockets: unreachable, in: statuses, table: result.table) { _, problem in problem }
+        }
         // Ready means: a configuration is loaded and every listener port it asks for is bound.
         if !isShutDown { admin.setReady(failures.isEmpty) }
         lastGood = (snapshot, statuses)
-        remember(AddressMemory(statuses))
+        // What the pools gave, served or not: an address that could not be used this time is still
+        // the Gateway's when it can be.
+        remember(AddressMemory(result.statuses))
         let edgePolicies = result.table.edgePoliciesByRoute()
         var report = StatusReport(snapshot: snapshot, statuses: statuses)
         report.edgePolicies = edgePolicies
@@ -249,7 +262,6 @@ public actor GatewayRuntime {
         logStatusProblems(statuses, snapshot: snapshot)
         reportUnenforceable(result.table)
         await options.kubernetes?.publish(snapshot: snapshot, statuses: statuses, gatewayService: options.gatewayService)
-        await announcement?.serve(options.addressesToAnnounce(snapshot, statuses))
         logger.info("configuration applied", metadata: [
             "generation": "\(generation)", "gateways": "\(result.statuses.gateways.count)",
             "httproutes": "\(result.statuses.httpRoutes.count)", "ports": "\(result.table.ports.map(\.port))",
@@ -259,12 +271,13 @@ public actor GatewayRuntime {
     /// The translator cannot know which sockets bind; listeners on a socket that failed are reported
     /// as the spec says: Accepted=False/PortUnavailable, Programmed=False. The table names the listeners
     /// each socket serves (a ListenerSet's as "namespace/set/listener").
-    static func markUnavailable(sockets failures: [SocketKey: String], in statuses: StatusSet, table: RoutingTable) -> StatusSet {
+    static func markUnavailable(sockets failures: [SocketKey: String], in statuses: StatusSet, table: RoutingTable,
+                                message: (SocketKey, String) -> String = { "\($0) cannot be bound: \($1)" }) -> StatusSet {
         guard !failures.isEmpty else { return statuses }
         var result = statuses
         for port in table.ports {
             guard let error = failures[port.socket] else { continue }
-            let message = "\(port.socket) cannot be bound: \(error)"
+            let message = message(port.socket, error)
             for ref in port.listeners.flatMap(\.refs) {
                 let gateway = NamespacedName(ref.gatewayNamespace, ref.gatewayName)
                 // A Gateway's own address that cannot be bound is not served: out of its status
@@ -272,9 +285,11 @@ public actor GatewayRuntime {
                 if let address = port.address, var status = result.gateways[gateway] {
                     status.addresses.removeAll { $0.value == address }
                     for index in status.conditions.indices where status.conditions[index].type == "Programmed" {
+                        // Every unusable address is named, not only the last one looked at.
+                        let earlier = status.conditions[index].reason == "AddressNotUsable" ? status.conditions[index].message : ""
                         status.conditions[index].status = "False"
                         status.conditions[index].reason = "AddressNotUsable"
-                        status.conditions[index].message = message
+                        status.conditions[index].message = earlier.isEmpty ? message : earlier.contains(message) ? earlier : earlier + "; " + message
                     }
                     result.gateways[gateway] = status
                 }

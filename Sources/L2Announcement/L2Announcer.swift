@@ -15,6 +15,8 @@ public final class L2Announcer {
         public var interface: String?
         /// This replica answers ARP / neighbour solicitations for it.
         public var announced: Bool
+        /// The node has it (on archway's device or lo), so its kernel accepts packets for it.
+        public var held = false
         /// Why it is not announced (here or anywhere), when that is not just another replica's turn.
         public var problem: String?
     }
@@ -86,6 +88,7 @@ public final class L2Announcer {
         if let missing = missingCapabilities {
             for address in states.keys where states[address]?.problem == nil { states[address]?.problem = missing }
         }
+        for address in localAddresses { states[address]?.held = true }
         return states
     }
 

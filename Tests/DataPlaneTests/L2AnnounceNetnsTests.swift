@@ -301,6 +301,11 @@ struct L2AnnounceNetnsTests {
         #expect(replies.isEmpty)
         let announcements = try lab.run(node, "curl", ["-s", "http://127.0.0.1:9901/announcements"]).stdout
         #expect(announcements.contains("missing CAP_NET_ADMIN and CAP_NET_RAW"), "\(announcements)")
+        // The node could not take the pool addresses, so nothing reaches them: the Gateway does not
+        // claim them in its status, and its Programmed condition says why.
+        let status = try lab.run(node, "curl", ["-s", "http://127.0.0.1:9901/status"]).stdout
+        let lan = try #require(status.range(of: "\"name\" : \"lan\"").map { String(status[$0.lowerBound...].prefix(3000)) }, "\(status.prefix(400))")
+        #expect(lan.contains("AddressNotUsable") && lan.contains("\(Self.address4) is not on this node (missing CAP_NET_ADMIN and CAP_NET_RAW)"), "\(lan)")
     }
 
     /// An address outside every network of the node: announced on the interface named, and given back
