@@ -20,7 +20,8 @@ struct ACMERenewalInfoTests {
             issuer: name, subject: name, signatureAlgorithm: .ecdsaWithSHA256,
             extensions: try Certificate.Extensions { AuthorityKeyIdentifier(keyIdentifier: keyIdentifier[...]) },
             issuerPrivateKey: Certificate.PrivateKey(key))
-        #expect(try ACMERenewalInfo.certificateIdentifier(for: certificate) == "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE")
+        let certID = try ACMERenewalInfo.certificateIdentifier(for: certificate)
+        #expect(certID == "aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE")
     }
 
     /// Pebble 2.4.0's directory has no renewalInfo: the caller is told to fall back to the lifetime rule.

@@ -21,8 +21,15 @@ public enum ACMERenewalInfo {
     }
 
     public static func certificateIdentifier(authorityKeyIdentifier: [UInt8], serialNumber: Certificate.SerialNumber) -> String {
-        // SerialNumber keeps the INTEGER's DER form (a leading 0x00 before a high bit), which is what ARI hashes.
-        "\(Base64URL.encode(authorityKeyIdentifier)).\(Base64URL.encode(serialNumber.bytes))"
+        "\(Base64URL.encode(authorityKeyIdentifier)).\(Base64URL.encode(derContentBytes(of: serialNumber)))"
+    }
+
+    /// ARI encodes the serial as the INTEGER's DER content, but SerialNumber keeps the bare magnitude
+    /// (leading zeros stripped): a serial whose top bit is set needs its 0x00 back, or the CA answers 404.
+    private static func derContentBytes(of serialNumber: Certificate.SerialNumber) -> [UInt8] {
+        let magnitude = Array(serialNumber.bytes)
+        guard let first = magnitude.first else { return [0] }
+        return first & 0x80 != 0 ? [0] + magnitude : magnitude
     }
 }
 
