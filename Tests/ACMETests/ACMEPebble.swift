@@ -124,7 +124,7 @@ struct Pebble {
     }
 
     private static func launch(_ path: String, _ arguments: [String], log: URL, environment: [String: String]) throws -> Process {
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        guard FileManager.default.createFile(atPath: log.path, contents: nil) else { throw PebbleError.notServing("cannot write \(log.path)") }
         let output = try FileHandle(forWritingTo: log)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)

@@ -46,7 +46,7 @@ func expectServable(_ issued: IssuedCertificate, names: [String], pebble: Pebble
     #expect(leaf.publicKey == Certificate.PublicKey(key.publicKey))
 
     let root = try Certificate(pemEncoded: try await pebble.issuingCertificatesPEM(httpClient: httpClient).root)
-    var verifier = Verifier(rootCertificates: CertificateStore([root])) { RFC5280Policy(validationTime: Date()) }
+    var verifier = Verifier(rootCertificates: CertificateStore([root])) { RFC5280Policy() }
     let result = await verifier.validate(leaf: leaf, intermediates: CertificateStore(chain.dropFirst()))
     guard case .validCertificate(let validated) = result else {
         Issue.record("the issued chain does not verify to Pebble's root: \(result)")
