@@ -5,8 +5,24 @@ import NIOHTTP1
 import NIOPosix
 import NIOSSL
 
+/// A loopback server a test starts and must stop, also when the test throws.
+protocol LoopbackTestServer: Sendable {
+    func close() async
+}
+
+func withServer<Server: LoopbackTestServer, Result>(_ server: Server, _ body: (Server) async throws -> Result) async throws -> Result {
+    do {
+        let result = try await body(server)
+        await server.close()
+        return result
+    } catch {
+        await server.close()
+        throw error
+    }
+}
+
 /// What a name's owner serves on port 80 for HTTP-01: `/.well-known/acme-challenge/TOKEN` → body.
-final class HTTP01Server: Sendable {
+final class HTTP01Server: LoopbackTestServer {
     let port: Int
     private let responses: NIOLockedValueBox<[String: String]>
     private let channel: any Channel
@@ -51,7 +67,7 @@ final class HTTP01Server: Sendable {
 }
 
 /// A TLS port that answers every handshake with the TLS-ALPN-01 challenge certificate set last.
-final class TLSALPN01Server: Sendable {
+final class TLSALPN01Server: LoopbackTestServer {
     let port: Int
     private let context: NIOLockedValueBox<NIOSSLContext?>
     private let channel: any Channel

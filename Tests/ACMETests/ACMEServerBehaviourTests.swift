@@ -15,14 +15,15 @@ struct ACMEServerBehaviourTests {
         let ca = try await StubCA { request, earlier in
             earlier == 0 ? StubCA.problem("badNonce", status: .badRequest, detail: "JWS has an invalid anti-replay nonce") : Self.account
         }
-        try await withStubClient(ca) { client in
-            let account = try await client.createAccount(contactEmails: [], termsOfServiceAgreed: true)
-            #expect(account.url == "http://127.0.0.1/acct/1")
+        try await withServer(ca) { ca in
+            try await withStubClient(ca) { client in
+                let account = try await client.createAccount(contactEmails: [], termsOfServiceAgreed: true)
+                #expect(account.url == "http://127.0.0.1/acct/1")
+            }
         }
         let posts = ca.recorded.filter { $0.method == .POST }
         #expect(posts.count == 2)
         #expect(posts[0].nonce != posts[1].nonce)
-        await ca.close()
     }
 
     /// `rateLimited` reaches the caller with the server's Retry-After, so it can back off that long.
@@ -32,19 +33,20 @@ struct ACMEServerBehaviourTests {
                 : StubCA.problem("rateLimited", status: .tooManyRequests, detail: "too many new orders recently",
                                  headers: [("Retry-After", "120")])
         }
-        try await withStubClient(ca) { client in
-            _ = try await client.createAccount(contactEmails: [], termsOfServiceAgreed: true)
-            let problem = await #expect(throws: ACMEProblem.self) { try await client.newOrder(for: ["a.example.com"]) }
-            #expect(problem?.isRateLimited == true)
-            #expect(problem?.retryAfter == .seconds(120))
-            let description = problem?.description ?? ""
-            #expect(description.contains("urn:ietf:params:acme:error:rateLimited"))
-            #expect(description.contains("too many new orders recently"))
-            #expect(description.contains("\(ca.port)/order"))
+        try await withServer(ca) { ca in
+            try await withStubClient(ca) { client in
+                _ = try await client.createAccount(contactEmails: [], termsOfServiceAgreed: true)
+                let problem = await #expect(throws: ACMEProblem.self) { try await client.newOrder(for: ["a.example.com"]) }
+                #expect(problem?.isRateLimited == true)
+                #expect(problem?.retryAfter == .seconds(120))
+                let description = problem?.description ?? ""
+                #expect(description.contains("urn:ietf:params:acme:error:rateLimited"))
+                #expect(description.contains("too many new orders recently"))
+                #expect(description.contains("\(ca.port)/order"))
+            }
         }
         // A rate limit is not retried: asking again at once would only extend it.
         #expect(ca.recorded.filter { $0.method == .POST && $0.path == "/order" }.count == 1)
-        await ca.close()
     }
 
     /// An authorization that stays pending ends in an error at the polling deadline, and the polls are
@@ -56,20 +58,22 @@ struct ACMEServerBehaviourTests {
                                   body: #"{"identifier":{"type":"dns","value":"slow.example.com"},"status":"pending","challenges":[]}"#)
         }
         let started = ContinuousClock.now
-        try await withStubClient(ca, polling: PollingPolicy(interval: .milliseconds(50), maximumInterval: .seconds(5), timeout: .milliseconds(2500))) { client in
-            _ = try await client.createAccount(contactEmails: [], termsOfServiceAgreed: true)
-            await #expect {
-                _ = try await client.waitForAuthorization(at: "http://127.0.0.1:\(ca.port)/authz/1")
-            } throws: { error in
-                guard case ACMEClientError.deadlineExceeded(_, .pending) = error else { return false }
-                return true
+        let polling = PollingPolicy(interval: .milliseconds(50), maximumInterval: .seconds(5), timeout: .milliseconds(2500))
+        try await withServer(ca) { ca in
+            try await withStubClient(ca, polling: polling) { client in
+                _ = try await client.createAccount(contactEmails: [], termsOfServiceAgreed: true)
+                await #expect {
+                    _ = try await client.waitForAuthorization(at: "http://127.0.0.1:\(ca.port)/authz/1")
+                } throws: { error in
+                    guard case ACMEClientError.deadlineExceeded(_, .pending) = error else { return false }
+                    return true
+                }
             }
         }
         let elapsed = ContinuousClock.now - started
         let polls = ca.recorded.filter { $0.path == "/authz/1" }.count
         #expect(polls == 3)
         #expect(elapsed < .seconds(5))
-        await ca.close()
     }
 
     private func withStubClient(_ ca: StubCA, polling: PollingPolicy = PollingPolicy(),

@@ -6,7 +6,7 @@ import NIOPosix
 
 /// A scripted ACME server over plain HTTP for what Pebble 2.4.0 will not do on demand (rate limits,
 /// a refused nonce, an authorization that never finishes). Every request is recorded.
-final class StubCA: Sendable {
+final class StubCA: LoopbackTestServer {
     struct Request: Sendable {
         var method: HTTPMethod
         var path: String
