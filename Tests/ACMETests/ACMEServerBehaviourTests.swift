@@ -49,6 +49,29 @@ struct ACMEServerBehaviourTests {
         #expect(ca.recorded.filter { $0.method == .POST && $0.path == "/order" }.count == 1)
     }
 
+    /// A compound problem says which of the order's names the CA refused and why.
+    @Test func subproblemsNameTheRefusedIdentifier() async throws {
+        let ca = try await StubCA { request, _ in
+            request.path == "/account" ? Self.account
+                : StubCA.Response(status: .badRequest, headers: [("Content-Type", "application/problem+json")], body: """
+                    {"type":"urn:ietf:params:acme:error:rejectedIdentifier","detail":"some names were refused","status":400,
+                     "subproblems":[{"type":"urn:ietf:params:acme:error:rejectedIdentifier","detail":"forbidden by policy",
+                                     "identifier":{"type":"dns","value":"bad.example.net"}}]}
+                    """)
+        }
+        try await withServer(ca) { ca in
+            try await withStubClient(ca) { client in
+                _ = try await client.createAccount(contactEmails: [], termsOfServiceAgreed: true)
+                let problem = await #expect(throws: ACMEProblem.self) {
+                    try await client.newOrder(for: ["good.example.com", "bad.example.net"])
+                }
+                #expect(problem?.shortType == "rejectedIdentifier")
+                #expect(problem?.subproblems.map { $0.identifier?.value } == ["bad.example.net"])
+                #expect(problem?.description.contains("bad.example.net: urn:ietf:params:acme:error:rejectedIdentifier forbidden by policy") == true)
+            }
+        }
+    }
+
     /// An authorization that stays pending ends in an error at the polling deadline, and the polls are
     /// spaced by the server's Retry-After (1 s), not the client's shorter default interval.
     @Test func pollingHonoursRetryAfterAndStopsAtTheDeadline() async throws {
