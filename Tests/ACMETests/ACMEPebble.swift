@@ -1,0 +1,167 @@
+import ACME
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOFoundationCompat
+
+/// Pebble (the ACME test CA) and pebble-challtestsrv (the DNS server Pebble resolves names through),
+/// both from the Debian package `pebble`, on free loopback ports of their own.
+struct Pebble {
+    struct Options {
+        /// Where the test's HTTP-01 and TLS-ALPN-01 servers listen: Pebble validates there.
+        var httpPort = 0
+        var tlsPort = 0
+        var externalAccountMACKeys: [String: String]?
+    }
+
+    let directoryURL: String
+    let managementURL: String
+    let challengeServerManagementURL: String
+    /// The root Pebble's own TLS certificate chains to (not the root it issues under).
+    let tlsTrustRootPEM: String
+    let workDirectory: URL
+
+    /// Starts both, runs `body` and stops them, also when `body` throws.
+    static func with<Result>(_ options: Options, _ body: (Pebble) async throws -> Result) async throws -> Result {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("archway-pebble-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        let serverCertificate = try ACMETestServerCertificate()
+        try serverCertificate.certificatePEM.write(to: work.appendingPathComponent("cert.pem"), atomically: true, encoding: .utf8)
+        try serverCertificate.privateKeyPEM.write(to: work.appendingPathComponent("key.pem"), atomically: true, encoding: .utf8)
+
+        let (acmePort, managementPort, dnsPort, challengeManagementPort) = (try freeLoopbackPort(), try freeLoopbackPort(),
+                                                                            try freeLoopbackPort(), try freeLoopbackPort())
+        var pebbleSettings: [String: Any] = [
+            "listenAddress": "127.0.0.1:\(acmePort)",
+            "managementListenAddress": "127.0.0.1:\(managementPort)",
+            "certificate": work.appendingPathComponent("cert.pem").path,
+            "privateKey": work.appendingPathComponent("key.pem").path,
+            "httpPort": options.httpPort,
+            "tlsPort": options.tlsPort,
+            "ocspResponderURL": "",
+            "externalAccountBindingRequired": options.externalAccountMACKeys != nil,
+        ]
+        if let keys = options.externalAccountMACKeys { pebbleSettings["externalAccountMACKeys"] = keys }
+        let configPath = work.appendingPathComponent("pebble-config.json")
+        try JSONSerialization.data(withJSONObject: ["pebble": pebbleSettings]).write(to: configPath)
+
+        let challengeServer = try launch("/usr/bin/pebble-challtestsrv", [
+            "-dns01", "127.0.0.1:\(dnsPort)", "-http01", "", "-https01", "", "-tlsalpn01", "",
+            "-management", "127.0.0.1:\(challengeManagementPort)", "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
+        ], log: work.appendingPathComponent("challtestsrv.log"), environment: [:])
+        defer { stop(challengeServer) }
+        let pebble = try launch("/usr/bin/pebble", ["-config", configPath.path, "-dnsserver", "127.0.0.1:\(dnsPort)"],
+                                log: work.appendingPathComponent("pebble.log"),
+                                // No artificial validation delays, and no nonces refused at random: the tests are about
+                                // archway's client, not about surviving Pebble's chaos settings.
+                                environment: ["PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0"])
+        defer { stop(pebble) }
+
+        let lab = Pebble(directoryURL: "https://127.0.0.1:\(acmePort)/dir",
+                         managementURL: "https://127.0.0.1:\(managementPort)",
+                         challengeServerManagementURL: "http://127.0.0.1:\(challengeManagementPort)",
+                         tlsTrustRootPEM: serverCertificate.caPEM, workDirectory: work)
+        try await lab.waitUntilServing()
+        let result = try await body(lab)
+        try? FileManager.default.removeItem(at: work)
+        return result
+    }
+
+    /// A client of `httpClient` for a key, as archway would make one.
+    func client(accountKey: ACMEAccountKey, httpClient: HTTPClient) -> ACMEClient {
+        ACMEClient(directoryURL: directoryURL, accountKey: accountKey, httpClient: httpClient,
+                   polling: PollingPolicy(interval: .milliseconds(200), maximumInterval: .seconds(2), timeout: .seconds(30)))
+    }
+
+    /// The root and intermediate Pebble issues under (its management API; they change every start).
+    func issuingCertificatesPEM(httpClient: HTTPClient) async throws -> (root: String, intermediate: String) {
+        (try await get(managementURL + "/roots/0", httpClient: httpClient),
+         try await get(managementURL + "/intermediates/0", httpClient: httpClient))
+    }
+
+    /// Publishes a DNS-01 TXT record through challtestsrv's management API (it has no RFC 2136 UPDATE).
+    func setTXT(name: String, value: String, httpClient: HTTPClient) async throws {
+        var request = HTTPClientRequest(url: challengeServerManagementURL + "/set-txt")
+        request.method = .POST
+        let body = try JSONSerialization.data(withJSONObject: ["host": name + ".", "value": value])
+        request.body = .bytes(ByteBuffer(data: body))
+        let response = try await httpClient.execute(request, timeout: .seconds(5))
+        guard response.status == .ok else { throw PebbleError.notServing("set-txt answered \(response.status)") }
+    }
+
+    func log() -> String {
+        ["pebble.log", "challtestsrv.log"].map {
+            (try? String(contentsOf: workDirectory.appendingPathComponent($0), encoding: .utf8)) ?? ""
+        }.joined(separator: "\n")
+    }
+
+    private func get(_ url: String, httpClient: HTTPClient) async throws -> String {
+        let response = try await httpClient.execute(HTTPClientRequest(url: url), timeout: .seconds(5))
+        let body = try await response.body.collect(upTo: 1 << 20)
+        guard response.status == .ok else { throw PebbleError.notServing("\(url) answered \(response.status)") }
+        return String(buffer: body)
+    }
+
+    private func waitUntilServing() async throws {
+        let httpClient = try ACMEClient.makeHTTPClient(trustRootsPEM: tlsTrustRootPEM)
+        defer { _ = httpClient.shutdown() }
+        let deadline = ContinuousClock.now + .seconds(20)
+        for url in [directoryURL, challengeServerManagementURL + "/clear-request-history"] {
+            while true {
+                var request = HTTPClientRequest(url: url)
+                if url.hasPrefix("http:") {
+                    request.method = .POST
+                    request.body = .bytes(ByteBuffer(string: #"{"host":"x.example.com.","type":"http"}"#))
+                }
+                if let response = try? await httpClient.execute(request, timeout: .seconds(2)) {
+                    _ = try? await response.body.collect(upTo: 1 << 20)
+                    break
+                }
+                guard ContinuousClock.now < deadline else { throw PebbleError.notServing("\(url) did not answer:\n\(log())") }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+    }
+
+    private static func launch(_ path: String, _ arguments: [String], log: URL, environment: [String: String]) throws -> Process {
+        guard FileManager.default.createFile(atPath: log.path, contents: nil) else { throw PebbleError.notServing("cannot write \(log.path)") }
+        let output = try FileHandle(forWritingTo: log)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        return process
+    }
+
+    private static func stop(_ process: Process) {
+        guard process.isRunning else { return }
+        process.terminate()
+        process.waitUntilExit()
+    }
+}
+
+enum PebbleError: Error {
+    case notServing(String)
+}
+
+/// A port nothing listens on now (TCP and UDP, for the DNS server); the kernel picks it.
+func freeLoopbackPort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw PebbleError.notServing("socket() failed") }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Bool in
+            bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
+        }
+    }
+    guard bound else { throw PebbleError.notServing("bind() failed") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
