@@ -114,7 +114,10 @@ public struct ManifestLoader: Sendable {
                 }
                 // Still an error, but the pool is kept so that its status can say why it hands out nothing
                 // (in a cluster, nobody reads archway's log); the allocator takes from no pool it cannot read.
-                if case .addressPool = resource { result.resources.append(LoadedResource(location: location, resource: resource)) }
+                switch resource {
+                case .addressPool, .acmeIssuer: result.resources.append(LoadedResource(location: location, resource: resource))
+                default: break
+                }
             }
         } catch let error as FieldProblemError {
             result.errors.append(ManifestError(location: location, object: objectText, field: fieldPrefix + error.field, message: error.message))

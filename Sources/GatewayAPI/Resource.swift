@@ -10,6 +10,7 @@ public enum Resource: Sendable, Equatable {
     case backendTrafficPolicy(BackendTrafficPolicy)
     case serviceLevelObjective(ServiceLevelObjective)
     case addressPool(AddressPool)
+    case acmeIssuer(ACMEIssuer)
     case edgePolicy(EdgePolicy)
     case configMap(ConfigMap)
     case referenceGrant(ReferenceGrant)
@@ -37,6 +38,7 @@ public enum Resource: Sendable, Equatable {
         case .backendTrafficPolicy: "BackendTrafficPolicy"
         case .serviceLevelObjective: "ServiceLevelObjective"
         case .addressPool: "AddressPool"
+        case .acmeIssuer: "ACMEIssuer"
         case .edgePolicy(let r): r.kind.rawValue
         case .configMap: "ConfigMap"
         case .referenceGrant: "ReferenceGrant"
@@ -65,6 +67,7 @@ public enum Resource: Sendable, Equatable {
         case .backendTrafficPolicy(let r): r.metadata
         case .serviceLevelObjective(let r): r.metadata
         case .addressPool(let r): r.metadata
+        case .acmeIssuer(let r): r.metadata
         case .edgePolicy(let r): r.metadata
         case .configMap(let r): r.metadata
         case .referenceGrant(let r): r.metadata
@@ -87,7 +90,7 @@ public enum Resource: Sendable, Equatable {
 
     /// Cluster-scoped kinds keep an empty namespace; every other kind defaults to `default`, as kubectl does.
     static func isClusterScoped(kind: String) -> Bool {
-        ["GatewayClass", "Namespace", "IngressClass", "AddressPool", "KongClusterPlugin", "ClusterRole", "ClusterRoleBinding",
+        ["GatewayClass", "Namespace", "IngressClass", "AddressPool", "ACMEIssuer", "KongClusterPlugin", "ClusterRole", "ClusterRoleBinding",
          "CustomResourceDefinition"].contains(kind)
     }
 }

@@ -13,6 +13,7 @@ public struct ResourceSnapshot: Sendable {
     public private(set) var serviceLevelObjectives: [ServiceLevelObjective] = []
     /// Cluster-scoped, sorted by name: the order pools are tried in.
     public private(set) var addressPools: [AddressPool] = []
+    public private(set) var acmeIssuers: [ACMEIssuer] = []
     /// archway.dev edge policies (BasicAuth, RateLimit, ...), sorted by kind then namespace/name.
     public private(set) var edgePolicies: [EdgePolicy] = []
     public private(set) var configMaps: [NamespacedName: ConfigMap] = [:]
@@ -43,6 +44,7 @@ public struct ResourceSnapshot: Sendable {
             case .backendTrafficPolicy(let r): backendTrafficPolicies.append(r)
             case .serviceLevelObjective(let r): serviceLevelObjectives.append(r)
             case .addressPool(let r): addressPools.append(r)
+            case .acmeIssuer(let r): acmeIssuers.append(r)
             case .edgePolicy(let r): edgePolicies.append(r)
             case .configMap(let r): configMaps[r.metadata.namespacedName] = r
             case .referenceGrant(let r): referenceGrants[r.metadata.namespace ?? "default", default: []].append(r)
@@ -69,6 +71,7 @@ public struct ResourceSnapshot: Sendable {
         backendTrafficPolicies.sort { $0.metadata.namespacedName < $1.metadata.namespacedName }
         serviceLevelObjectives.sort { $0.metadata.namespacedName < $1.metadata.namespacedName }
         addressPools.sort { $0.metadata.name < $1.metadata.name }
+        acmeIssuers.sort { $0.metadata.name < $1.metadata.name }
         edgePolicies.sort { ($0.kind.rawValue, $0.metadata.namespacedName) < ($1.kind.rawValue, $1.metadata.namespacedName) }
         grpcRoutes.sort { $0.metadata.namespacedName < $1.metadata.namespacedName }
         streamRoutes.sort { ($0.kind.rawValue, $0.metadata.namespacedName) < ($1.kind.rawValue, $1.metadata.namespacedName) }

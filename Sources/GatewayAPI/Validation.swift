@@ -20,6 +20,7 @@ extension Resource {
         case .backendTrafficPolicy(let r): r.validate(into: &problems)
         case .serviceLevelObjective(let r): r.validate(into: &problems)
         case .addressPool(let r): r.validate(into: &problems)
+        case .acmeIssuer(let r): r.validate(into: &problems)
         case .frontendConfig(let r): r.validate(into: &problems)
         case .backendConfig(let r): r.validate(into: &problems)
         case .endpointSlice(let r):
