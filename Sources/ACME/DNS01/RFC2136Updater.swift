@@ -2,7 +2,7 @@ import Foundation
 
 /// Publishes DNS-01 TXT records by RFC 2136 dynamic update to the zone's primary (BIND, Knot, PowerDNS,
 /// Windows DNS...), signed with TSIG (RFC 8945) when a key is given. The one DNS-01 mechanism that needs
-/// no cloud SDK. Hand-written (this folder, about 500 lines) because no Swift package in Package.swift
+/// no cloud SDK. Hand-written (this folder, about 750 lines) because no Swift package in Package.swift
 /// speaks DNS.
 ///
 /// `name` is the record's owner name: `ChallengeResponse.dns01RecordName(for:)`, which turns
