@@ -64,6 +64,22 @@ struct RFC2136UpdaterTests {
         }
     }
 
+    /// Signed an hour off named's clock (fudge is 300 s): named refuses with BADTIME and nothing changes.
+    @Test func aSkewedClockIsBADTIME() async throws {
+        try await Named.with { named in
+            var skewed = RFC2136Updater(server: named.server, zone: "example.test", tsig: named.key)
+            skewed.clockSkew = -3600
+            let updater = skewed
+            do {
+                try await updater.setTXT(name: Self.owner, value: "late")
+                Issue.record("named took an update signed an hour ago")
+            } catch let error as RFC2136Error {
+                #expect(error.rcode == "NOTAUTH/BADTIME")
+            }
+            #expect(try await RFC2136Updater(server: named.server).txtValues(name: Self.owner).isEmpty)
+        }
+    }
+
     @Test func aNameOutsideTheZoneIsNOTZONEAndWithoutAZoneNoneIsFound() async throws {
         try await Named.with { named in
             let outside = "_acme-challenge.shop.example.org"

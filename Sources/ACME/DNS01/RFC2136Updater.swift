@@ -15,6 +15,8 @@ public struct RFC2136Updater: Sendable {
     public let tsig: TSIGKey?
     /// How long each UDP attempt (two in all) and the TCP fallback wait.
     public let timeout: Duration
+    /// Seconds added to our clock for TSIG's time signed: only tests set it, to see BADTIME.
+    var clockSkew: Int64 = 0
 
     public init(server: String, zone: String? = nil, tsig: TSIGKey? = nil, timeout: Duration = .seconds(3)) {
         self.server = server
@@ -106,11 +108,13 @@ public struct RFC2136Updater: Sendable {
         var wire = request
         var requestMAC: [UInt8] = []
         if let tsig {
-            (wire, requestMAC) = TSIG.sign(request, key: tsig, timeSigned: UInt64(Date().timeIntervalSince1970))
+            (wire, requestMAC) = TSIG.sign(request, key: tsig, timeSigned: UInt64(Int64(Date().timeIntervalSince1970) + clockSkew))
         }
         let bytes: [UInt8]
         do {
             bytes = try await DNSTransport(host: host, port: port, timeout: timeout).exchange(wire)
+        } catch is CancellationError {
+            throw CancellationError()
         } catch let failure as DNSTransport.Failure {
             throw RFC2136Error.noAnswer(server: server, name: name.description, reason: failure.description)
         } catch {
