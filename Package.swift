@@ -91,6 +91,8 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            // DNS-01's RFC 2136 updates: UDP and TCP channels to the zone's primary.
+            .product(name: "NIOPosix", package: "swift-nio"),
         ], swiftSettings: strict),
         .target(name: "ArchwayCore", dependencies: [
             "GatewayAPI", "RoutingTable", "Translator", "Migrate", "DataPlane", "Providers", "Observability", "L2Announcement",
@@ -126,7 +128,8 @@ let package = Package(
             .product(name: "NIOEmbedded", package: "swift-nio"),
             .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ], exclude: ["Peers"], swiftSettings: strict),
-        /// Against a real Pebble and pebble-challtestsrv (Debian package `pebble`), started by the tests.
+        /// Against a real Pebble and pebble-challtestsrv (Debian package `pebble`), and BIND's named (Debian
+        /// `bind9`) for RFC 2136, started by the tests.
         .testTarget(name: "ACMETests", dependencies: [
             "ACME",
             .product(name: "Crypto", package: "swift-crypto"),

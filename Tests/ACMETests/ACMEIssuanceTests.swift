@@ -62,6 +62,36 @@ struct ACMEIssuanceTests {
         }
     }
 
+    /// DNS-01 as archway does it without challtestsrv: Pebble resolves through a real named that is
+    /// authoritative for example.test, and the TXT records go in by TSIG-signed RFC 2136 updates, the zone
+    /// found by SOA. The wildcard and its base name put two values at one name; both go after issuance.
+    @Test func dns01ThroughRFC2136IssuesAWildcardAndItsBaseName() async throws {
+        let names = ["*.apps.example.test", "apps.example.test"]
+        try await Named.with { named in
+            let updater = RFC2136Updater(server: named.server, tsig: named.key)
+            try await Pebble.with(.init(dnsServer: named.server)) { pebble in
+                try await withACMEHTTPClient(trusting: pebble) { httpClient in
+                    let client = pebble.client(accountKey: ACMEAccountKey(), httpClient: httpClient)
+                    var published: [(name: String, value: String)] = []
+                    let issued = try await issue(names, client: client) { authorization in
+                        let challenge = try #require(authorization.challenge(.dns01))
+                        let name = ChallengeResponse.dns01RecordName(for: (authorization.wildcard ? "*." : "") + authorization.identifier.value)
+                        #expect(name == "_acme-challenge.apps.example.test")
+                        let value = ChallengeResponse.dns01TXTValue(keyAuthorization: client.keyAuthorization(for: challenge))
+                        try await updater.setTXT(name: name, value: value, ttl: 60)
+                        published.append((name, value))
+                        #expect(Set(try await updater.txtValues(name: name)) == Set(published.map(\.value)))
+                        return challenge
+                    }
+                    #expect(published.count == 2)
+                    for record in published { try await updater.removeTXT(name: record.name, value: record.value) }
+                    #expect(try await updater.txtValues(name: "_acme-challenge.apps.example.test").isEmpty)
+                    try await expectServable(issued, names: names, pebble: pebble, httpClient: httpClient)
+                }
+            }
+        }
+    }
+
     /// A name whose server answers the wrong body: the caller learns why from the error, in seconds.
     @Test func aFailedValidationNamesTheCAsReason() async throws {
         try await withServer(try await HTTP01Server()) { server in

@@ -5,18 +5,22 @@ import NIOCore
 import NIOFoundationCompat
 
 /// Pebble (the ACME test CA) and pebble-challtestsrv (the DNS server Pebble resolves names through),
-/// both from the Debian package `pebble`, on free loopback ports of their own.
+/// both from the Debian package `pebble`, on free loopback ports of their own; or Pebble alone, resolving
+/// through a DNS server the test runs (named, for RFC 2136).
 struct Pebble {
     struct Options {
         /// Where the test's HTTP-01 and TLS-ALPN-01 servers listen: Pebble validates there.
         var httpPort = 0
         var tlsPort = 0
         var externalAccountMACKeys: [String: String]?
+        /// `host:port` of the DNS server Pebble resolves through; nil: a challtestsrv of its own.
+        var dnsServer: String?
     }
 
     let directoryURL: String
     let managementURL: String
-    let challengeServerManagementURL: String
+    /// nil when the test runs the DNS server (`Options.dnsServer`).
+    let challengeServerManagementURL: String?
     /// The root Pebble's own TLS certificate chains to (not the root it issues under).
     let tlsTrustRootPEM: String
     let workDirectory: URL
@@ -45,12 +49,12 @@ struct Pebble {
         let configPath = work.appendingPathComponent("pebble-config.json")
         try JSONSerialization.data(withJSONObject: ["pebble": pebbleSettings]).write(to: configPath)
 
-        let challengeServer = try launch("/usr/bin/pebble-challtestsrv", [
+        let challengeServer = options.dnsServer != nil ? nil : try launch("/usr/bin/pebble-challtestsrv", [
             "-dns01", "127.0.0.1:\(dnsPort)", "-http01", "", "-https01", "", "-tlsalpn01", "",
             "-management", "127.0.0.1:\(challengeManagementPort)", "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
         ], log: work.appendingPathComponent("challtestsrv.log"), environment: [:])
-        defer { stop(challengeServer) }
-        let pebble = try launch("/usr/bin/pebble", ["-config", configPath.path, "-dnsserver", "127.0.0.1:\(dnsPort)"],
+        defer { if let challengeServer { stop(challengeServer) } }
+        let pebble = try launch("/usr/bin/pebble", ["-config", configPath.path, "-dnsserver", options.dnsServer ?? "127.0.0.1:\(dnsPort)"],
                                 log: work.appendingPathComponent("pebble.log"),
                                 // No artificial validation delays, and no nonces refused at random: the tests are about
                                 // archway's client, not about surviving Pebble's chaos settings.
@@ -59,7 +63,7 @@ struct Pebble {
 
         let lab = Pebble(directoryURL: "https://127.0.0.1:\(acmePort)/dir",
                          managementURL: "https://127.0.0.1:\(managementPort)",
-                         challengeServerManagementURL: "http://127.0.0.1:\(challengeManagementPort)",
+                         challengeServerManagementURL: challengeServer == nil ? nil : "http://127.0.0.1:\(challengeManagementPort)",
                          tlsTrustRootPEM: serverCertificate.caPEM, workDirectory: work)
         try await lab.waitUntilServing()
         let result = try await body(lab)
@@ -81,6 +85,7 @@ struct Pebble {
 
     /// Publishes a DNS-01 TXT record through challtestsrv's management API (it has no RFC 2136 UPDATE).
     func setTXT(name: String, value: String, httpClient: HTTPClient) async throws {
+        guard let challengeServerManagementURL else { throw PebbleError.notServing("no challtestsrv: the test runs the DNS server") }
         var request = HTTPClientRequest(url: challengeServerManagementURL + "/set-txt")
         request.method = .POST
         let body = try JSONSerialization.data(withJSONObject: ["host": name + ".", "value": value])
@@ -106,7 +111,7 @@ struct Pebble {
         let httpClient = try ACMEClient.makeHTTPClient(trustRootsPEM: tlsTrustRootPEM)
         defer { _ = httpClient.shutdown() }
         let deadline = ContinuousClock.now + .seconds(20)
-        for url in [directoryURL, challengeServerManagementURL + "/clear-request-history"] {
+        for url in [directoryURL] + (challengeServerManagementURL.map { [$0 + "/clear-request-history"] } ?? []) {
             while true {
                 var request = HTTPClientRequest(url: url)
                 if url.hasPrefix("http:") {
@@ -123,7 +128,7 @@ struct Pebble {
         }
     }
 
-    private static func launch(_ path: String, _ arguments: [String], log: URL, environment: [String: String]) throws -> Process {
+    static func launch(_ path: String, _ arguments: [String], log: URL, environment: [String: String]) throws -> Process {
         guard FileManager.default.createFile(atPath: log.path, contents: nil) else { throw PebbleError.notServing("cannot write \(log.path)") }
         let output = try FileHandle(forWritingTo: log)
         let process = Process()
@@ -136,7 +141,7 @@ struct Pebble {
         return process
     }
 
-    private static func stop(_ process: Process) {
+    static func stop(_ process: Process) {
         guard process.isRunning else { return }
         process.terminate()
         process.waitUntilExit()
