@@ -95,7 +95,8 @@ let package = Package(
             .product(name: "NIOPosix", package: "swift-nio"),
         ], swiftSettings: strict),
         .target(name: "ArchwayCore", dependencies: [
-            "GatewayAPI", "RoutingTable", "Translator", "Migrate", "DataPlane", "Providers", "Observability", "L2Announcement",
+            "GatewayAPI", "RoutingTable", "Translator", "Migrate", "DataPlane", "Providers", "Observability", "L2Announcement", "ACME",
+            .product(name: "X509", package: "swift-certificates"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "OTel", package: "swift-otel"),

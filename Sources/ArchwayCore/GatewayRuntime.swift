@@ -44,8 +44,11 @@ public actor GatewayRuntime {
         public var gatewayService: NamespacedName?
         /// Layer-2 announcement of the served addresses on the LAN (ARP / NDP); nil: off.
         public var announcement: AddressAnnouncement.Options?
-        /// File mode: where what must outlive a restart is kept (the addresses pools gave); nil: memory only.
+        /// File mode: where what must outlive a restart is kept (the addresses pools gave, ACME accounts
+        /// and certificates); nil: memory only, and no ACME ordering.
         public var stateDirectory: StateDirectory?
+        /// How ACME orders retry and poll (file mode with a state directory).
+        public var acmeTiming = ACMEAutomation.Timing()
         /// Which addresses of a translation are announced. Widen it (LoadBalancer Services' addresses,
         /// say) by replacing it; `AddressAnnouncement.serve` receives its answer after every applied change.
         public var addressesToAnnounce: @Sendable (ResourceSnapshot, StatusSet) -> Set<IPAddress> = AnnouncedAddresses.served
@@ -65,6 +68,11 @@ public actor GatewayRuntime {
     private let source: any ConfigurationSource
     private let translator: Translator
     private let announcement: AddressAnnouncement?
+    let acmeAutomation: ACMEAutomation?
+    /// The configuration last loaded, which an ACME order re-applies with its answers or its new certificate.
+    private var lastLoad: ManifestLoader.Result?
+    /// Set while a configuration is being applied: applies never interleave, so tables swap in order.
+    private var applying = false
     private var lastGood: (snapshot: ResourceSnapshot, statuses: StatusSet)?
     /// The addresses the last applied configuration held (restored from the state directory at start).
     private var addressMemory = AddressMemory()
@@ -103,6 +111,9 @@ public actor GatewayRuntime {
         translatorOptions.gatewayService = options.gatewayService
         translator = Translator(options: translatorOptions)
         let (adminServer, gatewayMetrics) = (self.admin, self.metrics)
+        acmeAutomation = options.kubernetes == nil ? options.stateDirectory.map {
+            ACMEAutomation(stateDirectory: $0, timing: options.acmeTiming, metrics: gatewayMetrics, logger: logger)
+        } : nil
         announcement = options.announcement.map {
             AddressAnnouncement(options: $0, membership: options.kubernetes?.l2Membership(timing: $0.membership), admin: adminServer,
                                 metrics: gatewayMetrics, logger: logger)
@@ -116,6 +127,7 @@ public actor GatewayRuntime {
         await options.kubernetes?.startElection()
         await announcement?.start()
         restoreAddressMemory()
+        await acmeAutomation?.onChange { [weak self] in await self?.reapply() }
         await apply(source.initialLoad())
         tracingExport = options.tracing?.run(logger: logger)
         let tables = self.tables, metrics = self.metrics, admin = self.admin
@@ -179,6 +191,7 @@ public actor GatewayRuntime {
             await export.task.value
         }
         await options.kubernetes?.stop()
+        await acmeAutomation?.shutdown()
         await admin.stop()
         logger.info("stopped")
         if releasingThreads {
@@ -192,7 +205,22 @@ public actor GatewayRuntime {
 
     public var statuses: StatusSet? { lastGood?.statuses }
 
+    /// Applies the last loaded configuration again: an ACME order's answers or certificate changed.
+    /// Returns once a table with them serves.
+    func reapply() async {
+        guard let lastLoad else { return }
+        await apply(lastLoad)
+    }
+
     func apply(_ load: ManifestLoader.Result) async {
+        // Actor methods interleave at every await; a second apply waits for the first to end.
+        while applying { try? await Task.sleep(for: .milliseconds(5)) }
+        applying = true
+        defer { applying = false }
+        await applyOnce(load)
+    }
+
+    private func applyOnce(_ load: ManifestLoader.Result) async {
         if options.kubernetes != nil {
             // In a cluster, objects belong to different teams and change independently: one invalid
             // object is skipped (and named in the log once), it does not freeze everyone else's changes.
@@ -212,7 +240,15 @@ public actor GatewayRuntime {
             }
             logger.warning("starting with the valid manifests only", metadata: ["skipped": "\(load.errors.count)"])
         }
-        let snapshot = ResourceSnapshot(addressMemory.carryOver(load.resources.map(\.resource)))
+        lastLoad = load
+        var resources = addressMemory.carryOver(load.resources.map(\.resource))
+        let userSecrets = Set(resources.compactMap { resource -> NamespacedName? in
+            if case .secret(let secret) = resource { return secret.metadata.namespacedName }
+            return nil
+        })
+        if let acme = acmeAutomation { resources += await acme.secrets(excluding: userSecrets).map(Resource.secret) }
+        var snapshot = ResourceSnapshot(resources)
+        snapshot.acmeChallengeAnswers = await acmeAutomation?.challengeAnswers ?? []
         let result = translator.translate(snapshot)
         do {
             try tables.swap(CompiledTable(result.table))
@@ -239,6 +275,7 @@ public actor GatewayRuntime {
             }
             statuses = Self.markUnavailable(sockets: unreachable, in: statuses, table: result.table) { _, problem in problem }
         }
+        statuses = await certificateProgress(result.certificates, snapshot: snapshot, userSecrets: userSecrets, on: statuses)
         // Ready means: a configuration is loaded and every listener port it asks for is bound.
         if !isShutDown { admin.setReady(failures.isEmpty) }
         lastGood = (snapshot, statuses)

@@ -1,7 +1,8 @@
 import Foundation
 
 /// Where `serve` in file mode keeps what it decided and must remember across restarts, since it
-/// has no API server to write it to: for now the addresses the pools gave (`addresses.json`).
+/// has no API server to write it to: the addresses the pools gave (`addresses.json`), and ACME
+/// accounts and certificates (`acme/`).
 /// Never the manifests' directory: archway does not write where the user's configuration lives, and
 /// a file there would be read back as a manifest. Each file is written whole to a temporary name and
 /// renamed over the old one, so a crash mid-write leaves the previous version, never half of one.
@@ -30,7 +31,9 @@ public struct StateDirectory: Sendable {
         let file = url.appendingPathComponent(name)
         guard FileManager.default.fileExists(atPath: file.path) else { return nil }
         do {
-            return try JSONDecoder().decode(type, from: Data(contentsOf: file))
+            let decoder = JSONDecoder()
+            decoder.dateDecodingStrategy = .iso8601
+            return try decoder.decode(type, from: Data(contentsOf: file))
         } catch {
             throw Problem(description: "\(file.path): \(error)")
         }
@@ -39,11 +42,16 @@ public struct StateDirectory: Sendable {
     func write(_ name: String, _ value: some Encodable) throws {
         let file = url.appendingPathComponent(name)
         do {
-            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+            let folder = file.deletingLastPathComponent()
+            // Private: it may hold account keys and certificate keys.
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            let temporary = url.appendingPathComponent(".\(name).\(ProcessInfo.processInfo.processIdentifier).tmp")
-            try encoder.encode(value).write(to: temporary)
+            encoder.dateEncodingStrategy = .iso8601
+            let temporary = folder.appendingPathComponent(".\(file.lastPathComponent).\(ProcessInfo.processInfo.processIdentifier).tmp")
+            guard FileManager.default.createFile(atPath: temporary.path, contents: try encoder.encode(value), attributes: [.posixPermissions: 0o600]) else {
+                throw Problem(description: "cannot create \(temporary.path)")
+            }
             guard rename(temporary.path, file.path) == 0 else { throw Problem(description: String(cString: strerror(errno))) }
         } catch {
             throw Problem(description: "cannot write \(file.path): \(error)")

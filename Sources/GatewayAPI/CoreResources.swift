@@ -85,6 +85,13 @@ public struct Secret: Codable, Sendable, Equatable {
     public var type: String?
     public var data: [String: String]?
     public var stringData: [String: String]?
+
+    public init(metadata: ObjectMeta, type: String? = nil, data: [String: String]? = nil, stringData: [String: String]? = nil) {
+        self.metadata = metadata
+        self.type = type
+        self.data = data
+        self.stringData = stringData
+    }
 }
 
 public struct Namespace: Codable, Sendable, Equatable {

@@ -14,6 +14,8 @@ public struct ResourceSnapshot: Sendable {
     /// Cluster-scoped, sorted by name: the order pools are tried in.
     public private(set) var addressPools: [AddressPool] = []
     public private(set) var acmeIssuers: [ACMEIssuer] = []
+    /// HTTP-01 answers for archway's own ACME orders in progress: set by the runtime, never read from manifests.
+    public var acmeChallengeAnswers: [ACMEChallengeAnswer] = []
     /// archway.dev edge policies (BasicAuth, RateLimit, ...), sorted by kind then namespace/name.
     public private(set) var edgePolicies: [EdgePolicy] = []
     public private(set) var configMaps: [NamespacedName: ConfigMap] = [:]

@@ -68,6 +68,8 @@ public struct StatusSet: Sendable, Equatable {
     public var ingresses: [NamespacedName: IngressServingStatus] = [:]
     /// archway.dev AddressPools (cluster-scoped), by name.
     public var addressPools: [String: AddressPoolStatus] = [:]
+    /// archway.dev ACMEIssuers (cluster-scoped), by name.
+    public var acmeIssuers: [String: ACMEIssuerStatus] = [:]
     /// LoadBalancer Services of archway's load-balancer class: the addresses the pools gave them.
     public var loadBalancers: [NamespacedName: LoadBalancerStatus] = [:]
     public init() {}

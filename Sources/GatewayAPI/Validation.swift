@@ -6,7 +6,7 @@ public struct FieldProblem: Sendable, Equatable {
 }
 
 extension Resource {
-    func validationProblems() -> [FieldProblem] {
+    public func validationProblems() -> [FieldProblem] {
         var problems = Problems()
         if let meta = metadata {
             if meta.name.isEmpty { problems.add("metadata.name", "must not be empty") }

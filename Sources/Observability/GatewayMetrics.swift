@@ -51,6 +51,25 @@ public final class GatewayMetrics: Sendable {
                                        labels: labels.pairs, buckets: Self.latencyBuckets)
     }
 
+    /// When a certificate archway obtained stops being valid (Unix seconds), per Secret; alert on
+    /// `gateway_tls_certificate_expiry_seconds - time() < 14 * 86400`.
+    public func setCertificateExpiry(namespace: String, name: String, notAfter: Double) {
+        registry.makeGauge(descriptor: .init(namespace: "gateway", subsystem: "tls", metricName: "certificate_expiry", unitName: "seconds",
+                                             helpText: "When the certificate archway obtained for the Secret expires (Unix seconds)"),
+                           labels: [("namespace", namespace), ("secret", name)]).set(notAfter)
+    }
+
+    /// One ACME order ended: result "issued" or "failed"; `renewal` when it replaced a certificate.
+    public func countACMEOrder(issuer: String, result: String, renewal: Bool) {
+        registry.makeCounter(descriptor: .init(namespace: "archway", subsystem: "acme", metricName: "orders", unitName: "total",
+                                               helpText: "ACME orders archway placed, by issuer and result"),
+                             labels: [("issuer", issuer), ("result", result)]).increment()
+        guard renewal, result == "issued" else { return }
+        registry.makeCounter(descriptor: .init(namespace: "archway", subsystem: "acme", metricName: "renewals", unitName: "total",
+                                               helpText: "Certificates archway renewed before they expired"),
+                             labels: [("issuer", issuer)]).increment()
+    }
+
     /// A ServiceLevelObjective's live state, refreshed periodically from its tracker.
     public func setSLO(name: String, budgetRemaining: Double, burnRate5m: Double, burnRate1h: Double, exhaustionSeconds: Double?) {
         func gauge(_ metric: String, _ help: String, _ extra: [(String, String)] = []) -> Gauge {

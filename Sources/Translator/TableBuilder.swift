@@ -98,6 +98,20 @@ struct TableBuilder {
         }
     }
 
+    /// An ACME HTTP-01 answer (`Translator.addChallengeAnswers`): a fixed 200 with the key
+    /// authorization, no filters and no edge policies (the CA is not a user to authenticate).
+    mutating func addChallengeAnswer(_ answer: ACMEChallengeAnswer, through gateway: GatewayState, listener: Gateway.Listener) {
+        let origin = RouteOrigin(namespace: answer.gateway.namespace, name: "acme-http01:\(answer.name)", rule: 0, match: 0,
+                                 gatewayNamespace: answer.gateway.namespace, gatewayName: answer.gateway.name)
+        let match = HTTPMatch(path: .exact(ACMEChallengeAnswer.pathPrefix + answer.token))
+        let entry = HTTPRouteEntry(origin: origin, match: match, filters: [], action: .direct(status: 200, reason: answer.keyAuthorization))
+        // Older than any object can be: it wins a tie with any route.
+        let precedence = PrecedenceKey(match: match, origin: origin, creationTimestamp: "0000-00-00T00:00:00Z")
+        for key in Self.keys(listener, on: gateway.addressing.sockets) {
+            buckets[key]?.hosts[answer.name, default: []].append((precedence, entry))
+        }
+    }
+
     /// Stream routes keep the spec's tie-break for conflicting routes: the oldest, then by namespace/name.
     mutating func add(_ entry: StreamRouteEntry, created: String?, listener: Gateway.Listener, on addresses: [String?]) {
         for key in Self.keys(listener, on: addresses) {

@@ -46,6 +46,8 @@ public struct Translator: Sendable {
     public struct Result: Sendable {
         public var table: RoutingTable
         public var statuses: StatusSet
+        /// The certificates Gateways ask archway to obtain (`archway.dev/acme-issuer`).
+        public var certificates: [ManagedCertificate] = []
     }
 
     public var options: Options
@@ -79,6 +81,8 @@ public struct Translator: Sendable {
                 statuses.grpcRoutes[route.metadata.namespacedName] = status
             }
         }
+        addChallengeAnswers(snapshot, listeners: listeners, builder: &builder)
+        let certificates = managedCertificates(snapshot, listeners: listeners, into: &statuses)
         markUnenforceable(builder.unenforceable, in: &statuses)
         for route in snapshot.streamRoutes {
             if let status = attach(route, snapshot: snapshot, listeners: &listeners, builder: &builder) {
@@ -127,7 +131,7 @@ public struct Translator: Sendable {
         let backendTraffic = resolveBackendTraffic(snapshot, gateways: ourGateways, into: &statuses)
         var table = builder.build(snapshot: snapshot, backendTLS: backendTLS, backendTraffic: backendTraffic)
         table.presentClientCertificates(listeners.gateways.compactMapValues(\.gatewayTLS.backendClientCertificate))
-        return Result(table: table, statuses: statuses)
+        return Result(table: table, statuses: statuses, certificates: certificates)
     }
 
     /// GatewayClasses naming our controller get `Accepted`; the others are not ours to touch.

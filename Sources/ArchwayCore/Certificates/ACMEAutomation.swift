@@ -1,0 +1,346 @@
+import ACME
+import AsyncHTTPClient
+import Foundation
+import GatewayAPI
+import Logging
+import Observability
+import X509
+
+/// Obtains and renews the certificates Gateways ask of an ACMEIssuer (`Translator.Result.certificates`),
+/// in file mode with a state directory: the runtime tells it after every applied configuration what is
+/// wanted (`reconcile`), and it orders what is missing, expiring or for other names, one order per
+/// Secret at a time. While an order is validated by HTTP-01 its answers go into the snapshot
+/// (`challengeAnswers`) and the runtime re-applies; an issued certificate goes to the state directory
+/// and into the snapshot as the Secret the listener names (`secrets`), served from the next table on
+/// without a restart. A failure waits before the next attempt, twice as long each time (a rate limit's
+/// Retry-After when longer), so a broken setup never hammers the CA.
+public actor ACMEAutomation {
+    public struct Timing: Sendable {
+        /// The wait after the first failure; it doubles with each further one, up to `longestRetry`.
+        public var retryAfterFailure: Duration = .seconds(60)
+        public var longestRetry: Duration = .seconds(3600)
+        public var polling = PollingPolicy()
+        public init() {}
+    }
+
+    /// Where one Secret's certificate stands.
+    struct Progress {
+        var state = "Pending"
+        var message: String?
+        var notAfter: Date?
+        var renewal: Date?
+        var failures = 0
+        var nextAttempt: Date?
+        var ordering = false
+    }
+
+    private let store: ACMEStateStore
+    private let timing: Timing
+    private let metrics: GatewayMetrics
+    private let logger: Logger
+    private var reapply: (@Sendable () async -> Void)?
+    private var wanted: [ManagedCertificate] = []
+    private var issuers: [String: ACMEIssuer] = [:]
+    private var progress: [NamespacedName: Progress] = [:]
+    private var stored: [NamespacedName: ACMEStateStore.StoredCertificate] = [:]
+    private var answers: [NamespacedName: [ACMEChallengeAnswer]] = [:]
+    private var accounts: [String: (client: ACMEClient, http: HTTPClient, url: String, server: String)] = [:]
+    private var accountProblems: [String: String] = [:]
+    private var wakeUp: Task<Void, Never>?
+
+    init(stateDirectory: StateDirectory, timing: Timing = Timing(), metrics: GatewayMetrics, logger: Logger) {
+        store = ACMEStateStore(directory: stateDirectory)
+        self.timing = timing
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    func onChange(_ reapply: @escaping @Sendable () async -> Void) { self.reapply = reapply }
+
+    /// The HTTP-01 answers of the orders being validated, for the snapshot.
+    var challengeAnswers: [ACMEChallengeAnswer] { answers.values.flatMap { $0 }.sorted { ($0.name, $0.token) < ($1.name, $1.token) } }
+
+    /// The certificates obtained, as the Secrets the listeners name; none a user's own manifests
+    /// already define (`taken`): archway never replaces a Secret it did not write.
+    func secrets(excluding taken: Set<NamespacedName>) -> [Secret] {
+        loadStored()
+        return stored.filter { !taken.contains($0.key) }.sorted { $0.key < $1.key }.map { ACMEStateStore.secret($0.value, as: $0.key) }
+    }
+
+    /// What is wanted now; orders start (in the background) for what is missing or due.
+    func reconcile(wanted: [ManagedCertificate], issuers: [ACMEIssuer], userSecrets: Set<NamespacedName>) {
+        self.wanted = wanted
+        self.issuers = Dictionary(issuers.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first })
+        loadStored()
+        let now = Date()
+        for certificate in wanted {
+            var entry = progress[certificate.secret] ?? Progress()
+            defer { progress[certificate.secret] = entry }
+            if let problem = certificate.problem ?? issuerProblem(certificate.issuer) {
+                entry.state = "NotOrdered"
+                entry.message = problem
+                continue
+            }
+            if userSecrets.contains(certificate.secret) {
+                entry.state = "NotOrdered"
+                entry.message = "Secret \(certificate.secret) is defined in the manifests: archway serves it and does not replace it"
+                continue
+            }
+            if let current = stored[certificate.secret], let validity = Self.validity(of: current) {
+                entry.notAfter = validity.notAfter
+                entry.renewal = renewalTime(validity, issuer: issuers.first { $0.metadata.name == certificate.issuer })
+                if Set(current.names) == Set(certificate.names), now < entry.renewal! {
+                    entry.state = "Issued"
+                    entry.message = "valid until \(Self.timestamp(validity.notAfter)); renewed from \(Self.timestamp(entry.renewal!))"
+                    metrics.setCertificateExpiry(namespace: certificate.secret.namespace, name: certificate.secret.name,
+                                                 notAfter: validity.notAfter.timeIntervalSince1970)
+                    continue
+                }
+            }
+            guard !entry.ordering else { continue }
+            if let next = entry.nextAttempt, next > now { continue }
+            entry.ordering = true
+            entry.state = "Pending"
+            entry.message = "ordering \(certificate.names.joined(separator: ", ")) from ACMEIssuer \(certificate.issuer)"
+            let renewal = stored[certificate.secret] != nil
+            Task { await self.order(certificate, renewal: renewal) }
+        }
+        scheduleWakeUp()
+    }
+
+    /// Each issuer's certificates as its status lists them, and the message a listener whose Secret
+    /// is not there yet adds to its ResolvedRefs condition.
+    func report() -> (byIssuer: [String: [ACMEIssuerStatus.CertificateStatus]], accounts: [String: String], pending: [NamespacedName: String]) {
+        var byIssuer: [String: [ACMEIssuerStatus.CertificateStatus]] = [:]
+        var pending: [NamespacedName: String] = [:]
+        for certificate in wanted {
+            let entry = progress[certificate.secret] ?? Progress()
+            var status = ACMEIssuerStatus.CertificateStatus(secret: "\(certificate.secret)", names: certificate.names, state: entry.state, message: entry.message)
+            status.notAfter = entry.notAfter.map(Self.timestamp)
+            status.renewalTime = entry.renewal.map(Self.timestamp)
+            status.nextAttempt = entry.state == "Failed" ? entry.nextAttempt.map(Self.timestamp) : nil
+            byIssuer[certificate.issuer, default: []].append(status)
+            if stored[certificate.secret] == nil {
+                pending[certificate.secret] = "archway obtains it from ACMEIssuer \(certificate.issuer): \(entry.state)"
+                    + (entry.message.map { " (\($0))" } ?? "") + (status.nextAttempt.map { "; next attempt at \($0)" } ?? "")
+            }
+        }
+        return (byIssuer, accounts.mapValues(\.url), pending)
+    }
+
+    // MARK: Ordering
+
+    private func order(_ certificate: ManagedCertificate, renewal: Bool) async {
+        let secret = certificate.secret
+        do {
+            guard let issuer = issuers[certificate.issuer] else { throw Failure("ACMEIssuer \(certificate.issuer) is gone") }
+            let client = try await account(for: issuer)
+            let order = try await client.newOrder(for: certificate.names)
+            for authorization in try await client.authorizations(of: order) where authorization.status != .valid {
+                try await prove(authorization, with: client, issuer: issuer, certificate: certificate)
+            }
+            let ready = try await client.waitForOrder(at: order.url, until: [.ready, .valid])
+            let issued = try await client.finalize(ready)
+            let obtained = ACMEStateStore.StoredCertificate(issuer: issuer.metadata.name, names: certificate.names,
+                                                            chainPEM: issued.chainPEM, keyPEM: issued.privateKeyPEM, obtainedAt: Date())
+            try store.save(obtained, for: secret)
+            stored[secret] = obtained
+            var entry = progress[secret] ?? Progress()
+            entry.failures = 0
+            entry.nextAttempt = nil
+            entry.ordering = false
+            progress[secret] = entry
+            metrics.countACMEOrder(issuer: issuer.metadata.name, result: "issued", renewal: renewal)
+            logger.info("certificate obtained", metadata: ["secret": "\(secret)", "names": "\(certificate.names.joined(separator: ","))",
+                                                           "issuer": "\(issuer.metadata.name)", "renewal": "\(renewal)"])
+        } catch {
+            var entry = progress[secret] ?? Progress()
+            entry.failures += 1
+            var wait = timing.retryAfterFailure * (1 << min(entry.failures - 1, 20))
+            if wait > timing.longestRetry { wait = timing.longestRetry }
+            if let problem = error as? ACMEProblem, let retryAfter = problem.retryAfter, retryAfter > wait { wait = retryAfter }
+            entry.nextAttempt = Date().addingTimeInterval(Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18)
+            entry.state = "Failed"
+            entry.message = "\(error)"
+            entry.ordering = false
+            progress[secret] = entry
+            metrics.countACMEOrder(issuer: certificate.issuer, result: "failed", renewal: renewal)
+            logger.error("ACME order failed; retrying later", metadata: [
+                "secret": "\(secret)", "issuer": "\(certificate.issuer)", "error": "\(error)",
+                "failures": "\(entry.failures)", "next_attempt": "\(Self.timestamp(entry.nextAttempt!))",
+            ])
+        }
+        // The answers are no longer needed, and a new certificate goes into the next table.
+        answers[secret] = nil
+        await reapply?()
+    }
+
+    /// Answers one authorization by the issuer's challenge and waits until the CA has looked.
+    private func prove(_ authorization: ACMEAuthorization, with client: ACMEClient, issuer: ACMEIssuer, certificate: ManagedCertificate) async throws {
+        let name = authorization.identifier.value
+        switch issuer.challenge {
+        case .http01:
+            guard let challenge = authorization.challenge(.http01), let token = challenge.token else {
+                throw Failure("the CA offers no HTTP-01 challenge for \(name)")
+            }
+            let keyAuthorization = client.keyAuthorization(for: challenge)
+            let gateways = Set(certificate.listeners.map { ref -> NamespacedName in
+                let parts = ref.split(separator: "/", maxSplits: 2).map(String.init)
+                return NamespacedName(parts[0], parts[1])
+            })
+            answers[certificate.secret, default: []] += gateways.sorted().map {
+                ACMEChallengeAnswer(gateway: $0, name: name, token: token, keyAuthorization: keyAuthorization)
+            }
+            // Served from the next table: only then may the CA look.
+            await reapply?()
+            _ = try await client.respond(to: challenge)
+        case .dns01:
+            guard let challenge = authorization.challenge(.dns01), let rfc2136 = issuer.spec.dns01?.rfc2136 else {
+                throw Failure("the CA offers no DNS-01 challenge for \(name)")
+            }
+            let keyAuthorization = client.keyAuthorization(for: challenge)
+            let updater = RFC2136Updater(server: rfc2136.nameserver, zone: rfc2136.zone, tsig: try tsigKey(rfc2136))
+            let record = ChallengeResponse.dns01RecordName(for: authorization.wildcard ? "*.\(name)" : name)
+            let value = ChallengeResponse.dns01TXTValue(keyAuthorization: keyAuthorization)
+            try await updater.setTXT(name: record, value: value)
+            do {
+                _ = try await client.respond(to: challenge)
+                let result = try await client.waitForAuthorization(at: authorization.url)
+                try? await updater.removeTXT(name: record, value: value)
+                guard result.status == .valid else { throw Failure("authorization for \(name) ended \(result.status)") }
+                return
+            } catch {
+                try? await updater.removeTXT(name: record, value: value)
+                throw error
+            }
+        case .tlsALPN01:
+            throw Failure("TLS-ALPN-01 is not answered by this version of archway; use HTTP-01 or DNS-01")
+        }
+        let result = try await client.waitForAuthorization(at: authorization.url)
+        guard result.status == .valid else { throw Failure("authorization for \(name) ended \(result.status)") }
+    }
+
+    /// The issuer's account client: the key from the state directory (made and saved the first time),
+    /// registered (or found again) at the CA once per process.
+    private func account(for issuer: ACMEIssuer) async throws -> ACMEClient {
+        let name = issuer.metadata.name
+        if let known = accounts[name], known.server == issuer.spec.server { return known.client }
+        let saved = try store.account(of: name)
+        let key = try saved.flatMap { $0.server == issuer.spec.server ? try ACMEAccountKey(pemRepresentation: $0.keyPEM) : nil } ?? ACMEAccountKey()
+        if saved?.server != issuer.spec.server { try store.save(.init(server: issuer.spec.server, keyPEM: key.pemRepresentation), of: name) }
+        let http = try ACMEClient.makeHTTPClient(trustRootsPEM: issuer.spec.caBundle)
+        let client = ACMEClient(directoryURL: issuer.spec.server, accountKey: key, httpClient: http, polling: timing.polling)
+        do {
+            let binding = try issuer.spec.externalAccountBinding.map { binding -> ExternalAccountBinding in
+                guard let key = secretValue(binding.keySecretRef) else {
+                    throw Failure("the external account binding key Secret \(binding.keySecretRef.namespace ?? "default")/\(binding.keySecretRef.name) (key \(binding.keySecretRef.key)) is not available")
+                }
+                return try ExternalAccountBinding(keyID: binding.keyID, base64URLMACKey: key)
+            }
+            let account = try await client.createAccount(contactEmails: issuer.spec.email.map { [$0] } ?? [], termsOfServiceAgreed: true,
+                                                         externalAccountBinding: binding)
+            try store.save(.init(server: issuer.spec.server, keyPEM: key.pemRepresentation, url: account.url), of: name)
+            accounts[name] = (client, http, account.url, issuer.spec.server)
+            accountProblems[name] = nil
+            logger.info(account.created ? "ACME account opened" : "ACME account reused", metadata: ["issuer": "\(name)", "account": "\(account.url)"])
+            return client
+        } catch {
+            try? await http.shutdown()
+            accountProblems[name] = "\(error)"
+            throw error
+        }
+    }
+
+    /// Secrets named by an issuer (EAB key, TSIG secret) come from the snapshot the runtime last applied.
+    private var secretValues: [NamespacedName: [String: String]] = [:]
+
+    func setSecrets(_ secrets: [Secret]) {
+        secretValues = Dictionary(secrets.map { secret in
+            let decoded = (secret.data ?? [:]).compactMapValues { Data(base64Encoded: $0).map { String(decoding: $0, as: UTF8.self) } }
+            return (secret.metadata.namespacedName, decoded.merging(secret.stringData ?? [:]) { _, plain in plain })
+        }, uniquingKeysWith: { first, _ in first })
+    }
+
+    private func secretValue(_ ref: ACMEIssuer.SecretKeyRef) -> String? {
+        secretValues[NamespacedName(ref.namespace ?? "default", ref.name)]?[ref.key]?.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    private func tsigKey(_ rfc2136: ACMEIssuer.RFC2136) throws -> TSIGKey? {
+        guard let name = rfc2136.tsigKeyName, let ref = rfc2136.tsigSecretRef else { return nil }
+        guard let secret = secretValue(ref) else { throw Failure("the TSIG secret \(ref.namespace ?? "default")/\(ref.name) (key \(ref.key)) is not available") }
+        let algorithm: TSIGKey.Algorithm = rfc2136.tsigAlgorithm?.lowercased() == "hmac-sha512" ? .hmacSHA512 : .hmacSHA256
+        return try TSIGKey(name: name, algorithm: algorithm, base64Secret: secret)
+    }
+
+    // MARK: Time
+
+    private func issuerProblem(_ name: String) -> String? {
+        guard let issuer = issuers[name] else { return nil }
+        let problems = Resource.acmeIssuer(issuer).validationProblems()
+        return problems.isEmpty ? nil : "ACMEIssuer \(name) is not usable: " + problems.map { "\($0.field) \($0.message)" }.joined(separator: "; ")
+    }
+
+    /// At `renewBefore` ahead of expiry, else at two thirds of the lifetime (what Let's Encrypt advises).
+    private func renewalTime(_ validity: (notBefore: Date, notAfter: Date), issuer: ACMEIssuer?) -> Date {
+        if let text = issuer?.spec.renewBefore, let seconds = ACMEIssuer.seconds(text) {
+            return validity.notAfter.addingTimeInterval(-Double(seconds))
+        }
+        return validity.notBefore.addingTimeInterval(validity.notAfter.timeIntervalSince(validity.notBefore) * 2 / 3)
+    }
+
+    /// Wakes up for the next renewal or retry that is due, so nothing waits for a configuration change.
+    private func scheduleWakeUp() {
+        let moments = wanted.compactMap { certificate -> Date? in
+            guard let entry = progress[certificate.secret], !entry.ordering else { return nil }
+            return entry.state == "Failed" ? entry.nextAttempt : entry.state == "Issued" ? entry.renewal : nil
+        }
+        wakeUp?.cancel()
+        guard let next = moments.min() else { return }
+        let delay = max(0.05, next.timeIntervalSinceNow + 0.05)
+        wakeUp = Task { [weak self] in
+            try? await Task.sleep(for: .milliseconds(Int(delay * 1000)))
+            guard !Task.isCancelled, let self else { return }
+            await self.wake()
+        }
+    }
+
+    private func wake() async {
+        guard let reapply else { return }
+        await reapply()
+    }
+
+    private var loaded = false
+
+    /// Reads the state directory's certificates once; after that `stored` is kept up to date here.
+    private func loadStored() {
+        guard !loaded else { return }
+        loaded = true
+        do {
+            stored = try store.allCertificates()
+        } catch {
+            logger.error("cannot read the stored certificates; the missing ones are ordered again", metadata: ["error": "\(error)"])
+        }
+    }
+
+    static func validity(of certificate: ACMEStateStore.StoredCertificate) -> (notBefore: Date, notAfter: Date)? {
+        guard let leaf = try? Certificate(pemEncoded: certificate.chainPEM) else { return nil }
+        return (leaf.notValidBefore, leaf.notValidAfter)
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: date)
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+        init(_ description: String) { self.description = description }
+    }
+
+    func shutdown() async {
+        wakeUp?.cancel()
+        for account in accounts.values { try? await account.http.shutdown() }
+        accounts = [:]
+    }
+}

@@ -1,0 +1,67 @@
+import Foundation
+import GatewayAPI
+
+/// What ACME automation keeps in the state directory (file mode): each issuer's account (its key, so
+/// a restart reuses the account instead of opening another) and each certificate obtained, which a
+/// restart serves as it is instead of ordering again. One JSON file each, written whole and renamed.
+struct ACMEStateStore: Sendable {
+    let directory: StateDirectory
+
+    struct Account: Codable, Equatable {
+        var server: String
+        var keyPEM: String
+        var url: String?
+    }
+
+    struct StoredCertificate: Codable, Equatable {
+        var issuer: String
+        var names: [String]
+        var chainPEM: String
+        var keyPEM: String
+        var obtainedAt: Date
+    }
+
+    private static func accountFile(_ issuer: String) -> String { "acme/accounts/\(issuer).json" }
+    private static func certificateFile(_ secret: NamespacedName) -> String { "acme/certificates/\(secret.namespace)/\(secret.name).json" }
+
+    func account(of issuer: String) throws -> Account? {
+        try directory.read(Self.accountFile(issuer), as: Account.self)
+    }
+
+    func save(_ account: Account, of issuer: String) throws {
+        try directory.write(Self.accountFile(issuer), account)
+    }
+
+    func certificate(for secret: NamespacedName) throws -> StoredCertificate? {
+        try directory.read(Self.certificateFile(secret), as: StoredCertificate.self)
+    }
+
+    func save(_ certificate: StoredCertificate, for secret: NamespacedName) throws {
+        try directory.write(Self.certificateFile(secret), certificate)
+    }
+
+    /// Every stored certificate, by the Secret it is for: what a restart serves before anything else.
+    func allCertificates() throws -> [NamespacedName: StoredCertificate] {
+        let root = directory.url.appendingPathComponent("acme/certificates")
+        var found: [NamespacedName: StoredCertificate] = [:]
+        let namespaces = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
+        for namespace in namespaces where !namespace.hasPrefix(".") {
+            let files = (try? FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent(namespace).path)) ?? []
+            for file in files where file.hasSuffix(".json") && !file.hasPrefix(".") {
+                let secret = NamespacedName(namespace, String(file.dropLast(5)))
+                if let certificate = try self.certificate(for: secret) { found[secret] = certificate }
+            }
+        }
+        return found
+    }
+
+    /// The certificate as the Secret a listener's certificateRef names, to go into the snapshot.
+    static func secret(_ certificate: StoredCertificate, as name: NamespacedName) -> Secret {
+        var metadata = ObjectMeta(name: name.name, namespace: name.namespace)
+        metadata.annotations = [ACMEIssuer.gatewayAnnotation: certificate.issuer]
+        return Secret(metadata: metadata, type: "kubernetes.io/tls", data: [
+            "tls.crt": Data(certificate.chainPEM.utf8).base64EncodedString(),
+            "tls.key": Data(certificate.keyPEM.utf8).base64EncodedString(),
+        ])
+    }
+}

@@ -1,0 +1,68 @@
+import GatewayAPI
+import RoutingTable
+
+extension Translator {
+    /// The certificates archway is asked to obtain: for each Gateway of ours annotated
+    /// `archway.dev/acme-issuer`, each HTTPS (terminating) listener with a hostname and a Secret as its
+    /// first certificateRef. Listeners naming one Secret share one certificate for all their names.
+    /// Also the ACMEIssuers' own status (is the spec usable), to which the runtime adds its progress.
+    func managedCertificates(_ snapshot: ResourceSnapshot, listeners: ListenerIndex, into statuses: inout StatusSet) -> [ManagedCertificate] {
+        let issuers = Dictionary(snapshot.acmeIssuers.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first })
+        for issuer in snapshot.acmeIssuers {
+            let problems = Resource.acmeIssuer(issuer).validationProblems()
+            let generation = issuer.metadata.generation ?? 1
+            statuses.acmeIssuers[issuer.metadata.name] = ACMEIssuerStatus(conditions: [
+                problems.isEmpty
+                    ? Condition(type: "Accepted", status: true, reason: "Accepted", message: "orders by \(issuer.challenge.rawValue) from \(issuer.spec.server)",
+                                observedGeneration: generation)
+                    : Condition(type: "Accepted", status: false, reason: "InvalidParameters",
+                                message: problems.map { "\($0.field): \($0.message)" }.joined(separator: "; "), observedGeneration: generation),
+            ])
+        }
+        var bySecret: [NamespacedName: ManagedCertificate] = [:]
+        for (key, gateway) in listeners.gateways.sorted(by: { $0.key < $1.key }) {
+            guard gateway.rejection == nil, let issuerName = gateway.gateway.metadata.annotations?[ACMEIssuer.gatewayAnnotation] else { continue }
+            let issuer = issuers[issuerName]
+            let hasPort80 = gateway.listeners.contains { $0.spec.protocol == "HTTP" && $0.spec.port == 80 && $0.isUsable }
+            for listener in gateway.listeners where listener.spec.protocol == "HTTPS" && (listener.spec.tls?.mode ?? "Terminate") == "Terminate" {
+                guard let hostname = listener.spec.hostname, let ref = listener.spec.tls?.certificateRefs?.first,
+                      (ref.group ?? "").isEmpty, (ref.kind ?? "Secret") == "Secret" else { continue }
+                let secret = NamespacedName(ref.namespace ?? listener.origin.namespace, ref.name)
+                var certificate = bySecret[secret] ?? ManagedCertificate(secret: secret, names: [], issuer: issuerName, listeners: [])
+                certificate.names = Array(Set(certificate.names + [hostname.lowercased()])).sorted()
+                certificate.listeners.append("\(key.namespace)/\(key.name)/\(listener.served.name)")
+                var problem: String?
+                if certificate.issuer != issuerName {
+                    problem = "Secret \(secret) is asked of ACMEIssuers \(certificate.issuer) and \(issuerName) by different Gateways"
+                } else if let issuer {
+                    if hostname.hasPrefix("*."), issuer.challenge != .dns01 {
+                        problem = "\(hostname) is a wildcard: only DNS-01 can prove it, and ACMEIssuer \(issuerName) uses \(issuer.challenge.rawValue)"
+                    } else if issuer.challenge == .http01, !hasPort80 {
+                        problem = "HTTP-01 is answered on port 80, and Gateway \(key) has no usable HTTP listener on port 80 (add one, or use TLS-ALPN-01)"
+                    } else if secret.namespace != key.namespace, listener.origin.namespace != secret.namespace {
+                        problem = "Secret \(secret) is in another namespace than Gateway \(key): archway writes certificates only in the listener's own namespace"
+                    }
+                } else {
+                    problem = "ACMEIssuer \(issuerName), named by the Gateway's \(ACMEIssuer.gatewayAnnotation) annotation, does not exist"
+                }
+                certificate.problem = certificate.problem ?? problem
+                bySecret[secret] = certificate
+            }
+        }
+        return bySecret.values.sorted { $0.secret < $1.secret }
+    }
+
+    /// The HTTP-01 answers of orders in progress, on every HTTP listener of their Gateway whose
+    /// hostname allows the name: an Exact match on the token's path for that one host, with the
+    /// oldest possible precedence, so it is taken before any route (a user's route would need the same
+    /// host and the same unguessable path to tie).
+    func addChallengeAnswers(_ snapshot: ResourceSnapshot, listeners: ListenerIndex, builder: inout TableBuilder) {
+        for answer in snapshot.acmeChallengeAnswers {
+            guard let gateway = listeners.gateways[answer.gateway], gateway.rejection == nil else { continue }
+            for listener in gateway.listeners where listener.isUsable && listener.spec.protocol == "HTTP" {
+                guard Hostnames.covers(listener.spec.hostname ?? "*", answer.name) || listener.spec.hostname == nil else { continue }
+                builder.addChallengeAnswer(answer, through: gateway, listener: listener.served)
+            }
+        }
+    }
+}
