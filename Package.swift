@@ -97,6 +97,7 @@ let package = Package(
         .target(name: "ArchwayCore", dependencies: [
             "GatewayAPI", "RoutingTable", "Translator", "Migrate", "DataPlane", "Providers", "Observability", "L2Announcement", "ACME",
             .product(name: "X509", package: "swift-certificates"),
+            .product(name: "SwiftASN1", package: "swift-asn1"),
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "OTel", package: "swift-otel"),

@@ -28,6 +28,7 @@ public struct StatusReport: Sendable {
         /// archway.dev objects with a plain condition list (ServiceLevelObjective).
         case conditions([Condition])
         case addressPool(AddressPoolStatus)
+        case acmeIssuer(ACMEIssuerStatus)
         /// A LoadBalancer Service of archway's class: its load-balancer addresses.
         case loadBalancer(LoadBalancerStatus)
         public func encode(to encoder: any Encoder) throws {
@@ -38,6 +39,7 @@ public struct StatusReport: Sendable {
             case .route(let status): try status.encode(to: encoder)
             case .policy(let status): try status.encode(to: encoder)
             case .addressPool(let status): try status.encode(to: encoder)
+            case .acmeIssuer(let status): try status.encode(to: encoder)
             case .loadBalancer(let status): try status.encode(to: encoder)
             case .conditions(let conditions):
                 var container = encoder.container(keyedBy: ConditionKeys.self)
@@ -145,6 +147,13 @@ public struct StatusReport: Sendable {
                               metadata: .init(name: pool.metadata.name, generation: pool.metadata.generation),
                               status: .addressPool(status)))
         }
+        for issuer in snapshot.acmeIssuers {
+            guard var status = statuses.acmeIssuers[issuer.metadata.name] else { continue }
+            status.conditions = stamp(status.conditions, issuer.metadata.generation)
+            items.append(Item(apiVersion: "\(BackendTrafficPolicy.group)/v1alpha1", kind: "ACMEIssuer",
+                              metadata: .init(name: issuer.metadata.name, generation: issuer.metadata.generation),
+                              status: .acmeIssuer(status)))
+        }
         for (name, status) in statuses.loadBalancers.sorted(by: { $0.key < $1.key }) {
             let generation = snapshot.services[name]?.metadata.generation
             var status = status
@@ -249,6 +258,13 @@ public struct StatusReport: Sendable {
             case .addressPool(let status):
                 line = summary(status.conditions) + " used=\(status.used) free=\(status.free) total=\(status.total)"
                 itemNotes = problems(status.conditions, prefix: "")
+            case .acmeIssuer(let status):
+                line = summary(status.conditions)
+                itemNotes = problems(status.conditions, prefix: "")
+                for certificate in status.certificates {
+                    let detail = certificate.state == "Issued" ? "until \(certificate.notAfter ?? "?")" : (certificate.message ?? "")
+                    itemNotes.append("certificate \(certificate.secret) [\(certificate.names.joined(separator: ", "))]: \(certificate.state) \(detail)")
+                }
             case .loadBalancer(let status):
                 let ips = (status.loadBalancer.ingress ?? []).compactMap(\.ip)
                 line = "LoadBalancer external-ip=" + (ips.isEmpty ? "<pending>" : ips.joined(separator: ","))

@@ -4,6 +4,7 @@ import Foundation
 import GatewayAPI
 import Logging
 import Observability
+import SwiftASN1
 import X509
 
 /// Obtains and renews the certificates Gateways ask of an ACMEIssuer (`Translator.Result.certificates`),
@@ -323,7 +324,9 @@ public actor ACMEAutomation {
     }
 
     static func validity(of certificate: ACMEStateStore.StoredCertificate) -> (notBefore: Date, notAfter: Date)? {
-        guard let leaf = try? Certificate(pemEncoded: certificate.chainPEM) else { return nil }
+        // The chain's first certificate is the leaf; the others are the CA's.
+        guard let first = try? PEMDocument.parseMultiple(pemString: certificate.chainPEM).first,
+              let leaf = try? Certificate(pemDocument: first) else { return nil }
         return (leaf.notValidBefore, leaf.notValidAfter)
     }
 

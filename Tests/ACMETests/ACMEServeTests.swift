@@ -1,0 +1,230 @@
+import ACME
+import AsyncHTTPClient
+import Foundation
+import Glibc
+import Testing
+
+/// `archway serve` obtaining its own certificate from a real Pebble, as a user runs it: an ACMEIssuer,
+/// a Gateway annotated with it (an HTTP listener on 80 whose catch-all route redirects to HTTPS, an
+/// HTTPS listener whose Secret does not exist), and a state directory. Pebble validates HTTP-01 on
+/// archway's port-80 socket, through which every other request is redirected.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct ACMEServeTests {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let binary = repository.appendingPathComponent(".build/debug/archway").path
+
+    static func config(pebble: Pebble, renewBefore: String? = nil) -> String {
+        let bundle = pebble.tlsTrustRootPEM.split(separator: "\n").map { "      " + $0 }.joined(separator: "\n")
+        return """
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: GatewayClass
+            metadata: {name: archway}
+            spec: {controllerName: archway.dev/gateway-controller}
+            ---
+            apiVersion: archway.dev/v1alpha1
+            kind: ACMEIssuer
+            metadata: {name: pebble}
+            spec:
+              server: \(pebble.directoryURL)
+              email: ops@example.test
+              termsOfServiceAgreed: true
+            \(renewBefore.map { "  renewBefore: \($0)\n" } ?? "")  caBundle: |
+            \(bundle)
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: Gateway
+            metadata:
+              name: web
+              namespace: default
+              annotations: {archway.dev/acme-issuer: pebble}
+            spec:
+              gatewayClassName: archway
+              listeners:
+              - {name: http, protocol: HTTP, port: 80}
+              - name: https
+                protocol: HTTPS
+                port: 443
+                hostname: app.example.test
+                tls: {certificateRefs: [{name: app-tls}]}
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: HTTPRoute
+            metadata: {name: to-https, namespace: default}
+            spec:
+              parentRefs: [{name: web, sectionName: http}]
+              rules: [{filters: [{type: RequestRedirect, requestRedirect: {scheme: https, statusCode: 301}}]}]
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: HTTPRoute
+            metadata: {name: app, namespace: default}
+            spec:
+              parentRefs: [{name: web, sectionName: https}]
+              rules: [{filters: [{type: RequestRedirect, requestRedirect: {hostname: served.example, statusCode: 302}}]}]
+            """
+    }
+
+    /// One `archway serve` with its ports and directories.
+    final class Archway {
+        let config: URL, state: URL, log: URL
+        let http: Int, https: Int, admin: Int
+        private(set) var process: Process?
+
+        init(work: URL, http: Int) throws {
+            config = work.appendingPathComponent("config")
+            state = work.appendingPathComponent("state")
+            log = work.appendingPathComponent("archway.log")
+            try FileManager.default.createDirectory(at: config, withIntermediateDirectories: true)
+            self.http = http
+            https = try freeLoopbackPort()
+            admin = try freeLoopbackPort()
+        }
+
+        func write(_ manifests: String) throws {
+            try manifests.write(to: config.appendingPathComponent("gateway.yaml"), atomically: true, encoding: .utf8)
+        }
+
+        func start() throws {
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: ACMEServeTests.binary)
+            process.arguments = ["serve", "--config", config.path, "--state-dir", state.path, "--threads", "1",
+                                 "--port-map", "80=127.0.0.1:\(http)", "--port-map", "443=127.0.0.1:\(https)",
+                                 "--admin", "127.0.0.1:\(admin)", "--ingress-http-port", "0"]
+            if !FileManager.default.fileExists(atPath: log.path) { _ = FileManager.default.createFile(atPath: log.path, contents: nil) }
+            let handle = try FileHandle(forWritingTo: log)
+            handle.seekToEndOfFile()
+            process.standardOutput = handle
+            process.standardError = handle
+            try process.run()
+            self.process = process
+        }
+
+        func stop() {
+            guard let process, process.isRunning else { return }
+            process.terminate()
+            process.waitUntilExit()
+        }
+
+        func get(_ path: String) -> String {
+            (try? run("/usr/bin/curl", ["-s", "-m", "5", "http://127.0.0.1:\(admin)\(path)"]).stdout) ?? ""
+        }
+
+        /// The certificate states the ACMEIssuer's status lists, by Secret.
+        func certificateStates() -> [String: [String: Any]] {
+            guard let data = get("/status").data(using: .utf8),
+                  let document = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                  let items = document["items"] as? [[String: Any]] else { return [:] }
+            var result: [String: [String: Any]] = [:]
+            for item in items where item["kind"] as? String == "ACMEIssuer" {
+                for certificate in ((item["status"] as? [String: Any])?["certificates"] as? [[String: Any]]) ?? [] {
+                    result[certificate["secret"] as? String ?? ""] = certificate
+                }
+            }
+            return result
+        }
+
+        var logText: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+    }
+
+    /// The leaf archway serves for `name`, as openssl sees it verified against `caFile`: its serial,
+    /// and openssl's verdict.
+    static func served(port: Int, name: String, caFile: String) throws -> (serial: String, verified: Bool, output: String) {
+        let handshake = try run("/bin/sh", ["-c", "openssl s_client -connect 127.0.0.1:\(port) -servername \(name) -verify_hostname \(name) "
+                                            + "-CAfile \(caFile) -verify_return_error </dev/null 2>&1"])
+        let leaf = try run("/bin/sh", ["-c", "openssl s_client -connect 127.0.0.1:\(port) -servername \(name) </dev/null 2>/dev/null "
+                                       + "| openssl x509 -noout -serial"])
+        return (leaf.stdout.trimmingCharacters(in: .whitespacesAndNewlines), handshake.stdout.contains("Verify return code: 0 (ok)"), handshake.stdout)
+    }
+
+    static func eventually(seconds: Double, _ condition: () -> Bool) async -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if condition() { return true }
+            try? await Task.sleep(for: .milliseconds(200))
+        }
+        return condition()
+    }
+
+    @Test func itObtainsServesReusesAndRenewsItsCertificate() async throws {
+        let http = try freeLoopbackPort()
+        try await Pebble.with(.init(httpPort: http)) { pebble in
+            let work = pebble.workDirectory.appendingPathComponent("archway")
+            let archway = try Archway(work: work, http: http)
+            defer { archway.stop() }
+            try archway.write(Self.config(pebble: pebble))
+            try archway.start()
+
+            // Before the certificate: the listener says where it stands.
+            let issued = await Self.eventually(seconds: 60) { archway.certificateStates()["default/app-tls"]?["state"] as? String == "Issued" }
+            try #require(issued, "never issued: \(archway.certificateStates()) \(archway.logText.suffix(2000))")
+            let root = try await withACMEHTTPClient(trusting: pebble) { try await pebble.issuingCertificatesPEM(httpClient: $0).root }
+            let caFile = work.appendingPathComponent("pebble-root.pem").path
+            try root.write(toFile: caFile, atomically: true, encoding: .utf8)
+            let first = try Self.served(port: archway.https, name: "app.example.test", caFile: caFile)
+            #expect(first.verified, "served without a restart, chaining to Pebble's root: \(first.output.suffix(1500))")
+            // The catch-all redirect kept answering everything but the challenge.
+            let redirect = try run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Host: app.example.test",
+                                                    "http://127.0.0.1:\(http)/.well-known/acme-challenge/unknown"])
+            #expect(redirect.stdout == "301")
+            let metrics = archway.get("/metrics")
+            #expect(metrics.contains("archway_acme_orders_total{issuer=\"pebble\",result=\"issued\"} 1"), "\(metrics.suffix(1500))")
+            #expect(metrics.contains("gateway_tls_certificate_expiry_seconds{namespace=\"default\",secret=\"app-tls\"}"))
+
+            // A restart serves the stored certificate and orders nothing.
+            archway.stop()
+            try archway.start()
+            let again = await Self.eventually(seconds: 20) { archway.certificateStates()["default/app-tls"]?["state"] as? String == "Issued" }
+            #expect(again)
+            let restarted = try Self.served(port: archway.https, name: "app.example.test", caFile: caFile)
+            #expect(restarted.serial == first.serial && restarted.verified, "\(restarted.serial) vs \(first.serial)")
+            #expect(!archway.get("/metrics").contains("archway_acme_orders_total{issuer=\"pebble\",result=\"issued\"}"), "ordered again")
+
+            // A renewal window that has begun: renewed, and the new certificate served without a restart.
+            let notAfter = try #require(archway.certificateStates()["default/app-tls"]?["notAfter"] as? String)
+            let lifetime = try #require(ISO8601DateFormatter().date(from: notAfter)).timeIntervalSinceNow
+            try archway.write(Self.config(pebble: pebble, renewBefore: "\(Int(lifetime) - 2)s"))
+            let renewed = await Self.eventually(seconds: 60) {
+                (try? Self.served(port: archway.https, name: "app.example.test", caFile: caFile).serial).map { $0 != first.serial } ?? false
+            }
+            #expect(renewed, "not renewed: \(archway.certificateStates()) \(archway.logText.suffix(1500))")
+            #expect(archway.get("/metrics").contains("archway_acme_renewals_total{issuer=\"pebble\"} "))
+        }
+    }
+
+    /// Pebble cannot reach the challenge (its HTTP-01 port is not archway's): the order fails, the
+    /// ACME error is on the issuer's status and the listener's condition, and the next attempt waits.
+    @Test func aFailedChallengeShowsTheACMEErrorAndBacksOff() async throws {
+        let unreachable = try freeLoopbackPort()
+        try await Pebble.with(.init(httpPort: unreachable)) { pebble in
+            let work = pebble.workDirectory.appendingPathComponent("archway")
+            let archway = try Archway(work: work, http: try freeLoopbackPort())
+            defer { archway.stop() }
+            try archway.write(Self.config(pebble: pebble))
+            try archway.start()
+            let failed = await Self.eventually(seconds: 60) { archway.certificateStates()["default/app-tls"]?["state"] as? String == "Failed" }
+            try #require(failed, "\(archway.certificateStates()) \(archway.logText.suffix(2000))")
+            let state = archway.certificateStates()["default/app-tls"] ?? [:]
+            let message = state["message"] as? String ?? ""
+            #expect(message.contains("urn:ietf:params:acme:error:connection"), "names the ACME error: \(message)")
+            #expect(state["nextAttempt"] is String, "says when it tries again: \(state)")
+            let status = archway.get("/status")
+            #expect(status.contains("archway obtains it from ACMEIssuer pebble: Failed"), "the listener says so too")
+            // Backing off: no second order in the next seconds.
+            try await Task.sleep(for: .seconds(3))
+            #expect(archway.get("/metrics").contains("archway_acme_orders_total{issuer=\"pebble\",result=\"failed\"} 1"))
+        }
+    }
+}
+
+/// Runs a tool to the end.
+func run(_ path: String, _ arguments: [String]) throws -> (status: Int32, stdout: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: path)
+    process.arguments = arguments
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+}
