@@ -11,6 +11,8 @@ struct Named {
     let port: Int
     /// The key `allow-update` names, HMAC-SHA256.
     let key: TSIGKey
+    /// Its secret as named.conf and a TSIG Secret manifest hold it (base64).
+    let keySecret: String
     /// A second allowed key, HMAC-SHA512.
     let sha512Key: TSIGKey
     let workDirectory: URL
@@ -67,7 +69,7 @@ struct Named {
                                         log: work.appendingPathComponent("named.log"), environment: [:])
         defer { Pebble.stop(process) }
         let named = Named(port: port,
-                          key: try TSIGKey(name: "archway", algorithm: .hmacSHA256, base64Secret: secret256),
+                          key: try TSIGKey(name: "archway", algorithm: .hmacSHA256, base64Secret: secret256), keySecret: secret256,
                           sha512Key: try TSIGKey(name: "archway-512", algorithm: .hmacSHA512, base64Secret: secret512),
                           workDirectory: work)
         try await named.waitUntilServing(process)

@@ -190,6 +190,53 @@ struct ACMEServeTests {
         }
     }
 
+    /// A wildcard by DNS-01: archway writes the TXT records into a real BIND over RFC 2136 (TSIG key
+    /// from a Secret), at a CA that requires external account binding (its key from a Secret too).
+    @Test func aWildcardByDNS01ThroughRFC2136AtACAThatRequiresAccountBinding() async throws {
+        let macKey = "zWNDZM6eQGHWpSRTPal5eIUYFTu7EajVIoguysqZ9wG44nMEtx3MUAsUDkMTQ12W"
+        try await Named.with { named in
+            try await Pebble.with(.init(externalAccountMACKeys: ["kid-1": macKey], dnsServer: named.server)) { pebble in
+                let work = pebble.workDirectory.appendingPathComponent("archway")
+                let archway = try Archway(work: work, http: try freeLoopbackPort())
+                defer { archway.stop() }
+                var config = Self.config(pebble: pebble)
+                    .replacingOccurrences(of: "  termsOfServiceAgreed: true\n", with: """
+                          termsOfServiceAgreed: true
+                          challenge: DNS-01
+                          dns01: {rfc2136: {nameserver: "\(named.server)", tsigKeyName: archway, tsigSecretRef: {namespace: default, name: tsig, key: secret}}}
+                          externalAccountBinding: {keyID: kid-1, keySecretRef: {namespace: default, name: eab, key: key}}
+
+                        """)
+                    .replacingOccurrences(of: "hostname: app.example.test", with: "hostname: \"*.apps.example.test\"")
+                config += """
+
+                    ---
+                    apiVersion: v1
+                    kind: Secret
+                    metadata: {name: tsig, namespace: default}
+                    stringData: {secret: "\(named.keySecret)"}
+                    ---
+                    apiVersion: v1
+                    kind: Secret
+                    metadata: {name: eab, namespace: default}
+                    stringData: {key: "\(macKey)"}
+                    """
+                try archway.write(config)
+                try archway.start()
+                let issued = await Self.eventually(seconds: 60) { archway.certificateStates()["default/app-tls"]?["state"] as? String == "Issued" }
+                try #require(issued, "never issued: \(archway.certificateStates()) \(archway.logText.suffix(2000)) \(named.log().suffix(1000))")
+                let root = try await withACMEHTTPClient(trusting: pebble) { try await pebble.issuingCertificatesPEM(httpClient: $0).root }
+                let caFile = work.appendingPathComponent("pebble-root.pem").path
+                try root.write(toFile: caFile, atomically: true, encoding: .utf8)
+                let served = try Self.served(port: archway.https, name: "web.apps.example.test", caFile: caFile)
+                #expect(served.verified, "the wildcard is served for a name under it: \(served.output.suffix(1500))")
+                // The challenge records are gone from the zone afterwards.
+                let left = try await RFC2136Updater(server: named.server, tsig: named.key).txtValues(name: "_acme-challenge.apps.example.test")
+                #expect(left.isEmpty, "\(left)")
+            }
+        }
+    }
+
     /// Pebble cannot reach the challenge (its HTTP-01 port is not archway's): the order fails, the
     /// ACME error is on the issuer's status and the listener's condition, and the next attempt waits.
     @Test func aFailedChallengeShowsTheACMEErrorAndBacksOff() async throws {
