@@ -108,12 +108,30 @@ struct CompiledListener: Sendable {
     /// Each route compiled is appended to `routesBySlot`, its slot being its index there.
     init(_ listener: ListenerTable, ordinal: Int, clusters: [String: CompiledCluster], routesBySlot: inout [CompiledRoute]) throws {
         self.ordinal = ordinal
-        virtualHosts = HostIndex(try listener.virtualHosts.map { vhost in
-            (hostname: vhost.hostname, value: try vhost.routes.map { entry in
+        let compiled = try listener.virtualHosts.map { vhost in
+            (hostname: vhost.hostname, routes: try vhost.routes.map { entry in
                 let route = try CompiledRoute(entry, slot: routesBySlot.count, clusters: clusters)
                 routesBySlot.append(route)
                 return route
             })
+        }
+        // A Gateway listener ranks rules by hostname first, but does not stop there: a request for
+        // app.example.com that no rule of an app.example.com route matches goes on to the rules of
+        // routes for *.example.com, then to those without hostnames (HTTPRoute and GRPCRoute rank
+        // "characters in a matching hostname" ahead of the match criteria, over all applicable routes,
+        // and answer 404 only when no attached rule matches). So cert-manager's solver route for one
+        // host and one path leaves that host's other paths to the user's catch-all route. Ingress
+        // listeners keep ingress-nginx's reading: a host's server block answers alone.
+        let fallsThrough = !listener.refs.allSatisfy { $0.gatewayNamespace.isEmpty && $0.gatewayName == "ingress" }
+        virtualHosts = HostIndex(compiled.map { vhost in
+            guard fallsThrough else { return (hostname: vhost.hostname, value: vhost.routes) }
+            // `compiled` is ordered most specific first, so the covering hosts come in precedence order.
+            let covering = compiled.filter { other in
+                other.hostname != vhost.hostname && (other.hostname == "*" || Hostnames.covers(other.hostname, vhost.hostname))
+            }
+            var seen = Set(vhost.routes.map(\.origin))
+            let inherited = covering.flatMap(\.routes).filter { seen.insert($0.origin).inserted }
+            return (hostname: vhost.hostname, value: vhost.routes + inherited)
         })
     }
 }
