@@ -196,6 +196,9 @@ struct CertManagerFlowTests {
         #expect(Self.listener(server, "http").conditions["Programmed"] == "True/Programmed")
         let gateway = KubernetesTests.conditions(server.object(kind: "Gateway", namespace: "default", name: "web"), at: ["status"])
         #expect(gateway["Programmed"]?["status"] as? String == "True", "the Gateway keeps serving its valid listener")
+        try await KubernetesTests.waitUntil("the HTTP listener serves the catch-all") {
+            try await harness.send("/", host: Self.domain).status == 301
+        }
         let before = try await Self.fetch(Self.challengePath, harness: harness)
         #expect(before.code == "301" && before.location == "https://\(Self.domain)\(Self.challengePath)", "\(before)")
 
@@ -236,9 +239,15 @@ struct CertManagerFlowTests {
             Self.listener(server, "https").conditions["ResolvedRefs"] == "True/ResolvedRefs"
                 && Self.listener(server, "https").conditions["Programmed"] == "True/Programmed"
         }
-        let httpsPort = await harness.hostPort(443)
-        #expect(httpsPort != 0)
-        let served = try await Self.handshake(port: httpsPort, trusting: issuer)
+        // Status and sockets are updated from the same new configuration; wait for the handshake too.
+        var httpsPort = 0
+        var served = Handshake(verified: false, serial: nil, chainLength: 0, output: "")
+        try await KubernetesTests.waitUntil("the issued certificate is served on port 443") {
+            httpsPort = await harness.hostPort(443)
+            guard httpsPort != 0 else { return false }
+            served = try await Self.handshake(port: httpsPort, trusting: issuer)
+            return served.serial != nil
+        }
         #expect(served.verified, "the chain verifies against the root alone, so the intermediate is sent: \(served.output.suffix(400))")
         #expect(served.serial == issued.serial, "the issued certificate is served")
         #expect(served.chainLength == 2, "leaf and intermediate, as cert-manager wrote tls.crt")
