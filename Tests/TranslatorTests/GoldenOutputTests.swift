@@ -18,6 +18,8 @@ enum GoldenOutput {
     struct Document: Encodable {
         var statuses: [StatusReport.Item]
         var table: RoutingTable
+        /// The certificates Gateways ask archway to obtain; left out when there are none.
+        var certificates: [ManagedCertificate]?
     }
 
     static func render(fixture text: String, name: String) throws -> String {
@@ -29,7 +31,8 @@ enum GoldenOutput {
         let encoder = YAMLEncoder()
         encoder.options.sortKeys = true
         return "# The whole translator output for \(name): regenerate with ARCHWAY_REGENERATE_GOLDEN=1 (see GoldenOutputTests.swift).\n"
-            + (try encoder.encode(Document(statuses: report.items, table: result.table)))
+            + (try encoder.encode(Document(statuses: report.items, table: result.table,
+                                           certificates: result.certificates.isEmpty ? nil : result.certificates)))
     }
 }
 
