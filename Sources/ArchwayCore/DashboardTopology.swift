@@ -59,8 +59,19 @@ struct DashboardTopology: Encodable {
         var holders: [String]
         var conditions: [ConditionView]
     }
+    /// A certificate archway obtains from an ACMEIssuer: where it stands and when it expires.
+    struct CertificateView: Encodable {
+        var secret: String
+        var names: [String]
+        var issuer: String
+        var state: String
+        var notAfter: String?
+        var renewalTime: String?
+        var message: String?
+    }
     var gateways: [GatewayView]
     var pools: [PoolView]
+    var certificates: [CertificateView]
     var routes: [RouteView]
     var policyProblems: [PolicyProblemView]
 
@@ -83,6 +94,12 @@ struct DashboardTopology: Encodable {
             return PoolView(name: pool.metadata.name, used: status.used, free: status.free, total: status.total,
                             holders: status.assignments.map { "\($0.address) \($0.holder.kind) \($0.holder.namespace)/\($0.holder.name)" },
                             conditions: views(status.conditions))
+        }
+        certificates = statuses.acmeIssuers.sorted { $0.key < $1.key }.flatMap { issuer, status in
+            status.certificates.map {
+                CertificateView(secret: $0.secret, names: $0.names, issuer: issuer, state: $0.state, notAfter: $0.notAfter,
+                                renewalTime: $0.renewalTime, message: $0.state == "Issued" ? nil : $0.message)
+            }
         }
         /// One rule's backends, each labelled with the rule's matches (when it has any) and its share.
         func backends(_ refs: [BackendReference], matches: String?, namespace: String) -> [BackendView] {

@@ -179,6 +179,7 @@ public actor GatewayRuntime {
         isShutDown = true
         admin.setReady(false)  // before draining, so load balancers stop sending new connections first
         await announcement?.stop()  // and another replica takes the addresses over now
+        await acmeAutomation?.shutdown()  // no order re-applies a configuration during the drain
         logger.info("draining", metadata: ["timeout_s": "\(options.drainTimeout.nanoseconds / 1_000_000_000)"])
         healthChecks.stopAll()
         sloRefresh?.cancel()
@@ -191,7 +192,6 @@ public actor GatewayRuntime {
             await export.task.value
         }
         await options.kubernetes?.stop()
-        await acmeAutomation?.shutdown()
         await admin.stop()
         logger.info("stopped")
         if releasingThreads {
@@ -208,16 +208,22 @@ public actor GatewayRuntime {
     /// Applies the last loaded configuration again: an ACME order's answers or certificate changed.
     /// Returns once a table with them serves.
     func reapply() async {
-        guard let lastLoad else { return }
-        await apply(lastLoad)
+        // The configuration is read once the slot is ours: a file change applied meanwhile is kept.
+        await inApplySlot { if let lastLoad = self.lastLoad { await self.applyOnce(lastLoad) } }
     }
 
     func apply(_ load: ManifestLoader.Result) async {
-        // Actor methods interleave at every await; a second apply waits for the first to end.
+        await inApplySlot { await self.applyOnce(load) }
+    }
+
+    /// Actor methods interleave at every await; an apply waits for the one before it to end, so
+    /// tables swap in order. Nothing is applied once shutting down (the listeners are draining).
+    private func inApplySlot(_ body: () async -> Void) async {
         while applying { try? await Task.sleep(for: .milliseconds(5)) }
+        guard !isShutDown else { return }
         applying = true
         defer { applying = false }
-        await applyOnce(load)
+        await body()
     }
 
     private func applyOnce(_ load: ManifestLoader.Result) async {
@@ -246,7 +252,9 @@ public actor GatewayRuntime {
             if case .secret(let secret) = resource { return secret.metadata.namespacedName }
             return nil
         })
-        if let acme = acmeAutomation { resources += await acme.secrets(excluding: userSecrets).map(Resource.secret) }
+        if let acme = acmeAutomation {
+            resources += await acme.secrets(for: ACMEIssuer.requestedSecrets(in: resources), excluding: userSecrets).map(Resource.secret)
+        }
         var snapshot = ResourceSnapshot(resources)
         snapshot.acmeChallengeAnswers = await acmeAutomation?.challengeAnswers ?? []
         let result = translator.translate(snapshot)

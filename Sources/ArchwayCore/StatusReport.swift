@@ -201,6 +201,8 @@ public struct StatusReport: Sendable {
         var rows: [[String]] = [["KIND", "NAMESPACE", "NAME", "STATUS"]]
         var notes: [Int: [String]] = [:]
         var policyLines: [Int: [String]] = [:]
+        /// Lines that inform rather than warn (an issued certificate), printed without the "!".
+        var detailLines: [Int: [String]] = [:]
         func problems(_ conditions: [Condition], prefix: String) -> [String] {
             conditions.filter(\.isProblem)
                 .map { "\(prefix)\($0.type)=\($0.status) \($0.reason): \($0.message)" }
@@ -212,6 +214,7 @@ public struct StatusReport: Sendable {
             var line = ""
             var itemNotes: [String] = []
             var infos: [String] = []
+            var details: [String] = []
             switch item.status {
             case .gatewayClass(let status):
                 line = summary(status.conditions)
@@ -262,8 +265,13 @@ public struct StatusReport: Sendable {
                 line = summary(status.conditions)
                 itemNotes = problems(status.conditions, prefix: "")
                 for certificate in status.certificates {
-                    let detail = certificate.state == "Issued" ? "until \(certificate.notAfter ?? "?")" : (certificate.message ?? "")
-                    itemNotes.append("certificate \(certificate.secret) [\(certificate.names.joined(separator: ", "))]: \(certificate.state) \(detail)")
+                    let subject = "certificate \(certificate.secret) [\(certificate.names.joined(separator: ", "))]"
+                    if certificate.state == "Issued" {
+                        details.append("\(subject): Issued, valid until \(certificate.notAfter ?? "?"), renewed from \(certificate.renewalTime ?? "?")")
+                    } else {
+                        itemNotes.append("\(subject): \(certificate.state): \(certificate.message ?? "")"
+                                         + (certificate.nextAttempt.map { "; next attempt at \($0)" } ?? ""))
+                    }
                 }
             case .loadBalancer(let status):
                 let ips = (status.loadBalancer.ingress ?? []).compactMap(\.ip)
@@ -273,6 +281,7 @@ public struct StatusReport: Sendable {
             }
             notes[rows.count] = itemNotes
             policyLines[rows.count] = infos
+            detailLines[rows.count] = details
             rows.append([item.kind, item.metadata.namespace ?? "", item.metadata.name, line])
         }
         let widths = (0..<3).map { column in rows.map { $0[column].count }.max() ?? 0 }
@@ -283,6 +292,7 @@ public struct StatusReport: Sendable {
             output += text + row[3] + "\n"
             for note in notes[index] ?? [] { output += "    ! " + note + "\n" }
             for line in policyLines[index] ?? [] { output += "    policies " + line + "\n" }
+            for line in detailLines[index] ?? [] { output += "    " + line + "\n" }
         }
         return output
     }

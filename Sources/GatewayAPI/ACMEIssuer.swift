@@ -99,21 +99,39 @@ public struct ACMEIssuer: Codable, Sendable, Equatable {
         }
     }
 
-    /// "720h", "30m", "90s", "1h30m" in seconds.
+    /// "720h", "30m", "90s", "1h30m" in seconds; nil for anything else, an overflow included.
     public static func seconds(_ text: String) -> Int? {
         var total = 0, number = "", sawUnit = false
         for character in text {
-            if character.isNumber { number.append(character); continue }
+            if character.isASCII && character.isNumber { number.append(character); continue }
             guard let value = Int(number) else { return nil }
+            let unit: Int
             switch character {
-            case "h": total += value * 3600
-            case "m": total += value * 60
-            case "s": total += value
+            case "h": unit = 3600
+            case "m": unit = 60
+            case "s": unit = 1
             default: return nil
             }
+            let (part, overflowed) = value.multipliedReportingOverflow(by: unit)
+            let (sum, overflowedSum) = total.addingReportingOverflow(part)
+            guard !overflowed, !overflowedSum else { return nil }
+            total = sum
             number = ""
             sawUnit = true
         }
         return number.isEmpty && sawUnit ? total : nil
+    }
+
+    /// The Secrets the Gateways annotated with an issuer name as their HTTPS listeners' first
+    /// certificateRef: what archway may put back from its state, read before translation.
+    public static func requestedSecrets(in resources: [Resource]) -> Set<NamespacedName> {
+        var secrets: Set<NamespacedName> = []
+        for case .gateway(let gateway) in resources where gateway.metadata.annotations?[gatewayAnnotation] != nil {
+            for listener in gateway.spec.listeners where listener.protocol == "HTTPS" {
+                guard let ref = listener.tls?.certificateRefs?.first else { continue }
+                secrets.insert(NamespacedName(ref.namespace ?? gateway.metadata.namespace ?? "default", ref.name))
+            }
+        }
+        return secrets
     }
 }

@@ -36,6 +36,7 @@ enum DashboardPage {
 <main>
   <section><h2>Topology</h2><div id="graph" class="muted">loading…</div></section>
   <section id="announcements" hidden><h2>Layer-2 announcement</h2><table><thead><tr><th>address</th><th>announced by</th><th>here</th><th>interface</th><th>problem</th></tr></thead><tbody></tbody></table></section>
+  <section id="certificates" hidden><h2>Certificates (ACME)</h2><table><thead><tr><th>secret</th><th>names</th><th>issuer</th><th>state</th><th>expires</th><th>renews</th><th>note</th></tr></thead><tbody></tbody></table></section>
   <section id="pools" hidden><h2>Address pools</h2><table><thead><tr><th>pool</th><th>state</th><th>used</th><th>free</th><th>of</th><th>held by</th></tr></thead><tbody></tbody></table></section>
   <section id="policy-problems" hidden><h2>Policies not in force</h2><table><thead><tr><th>policy</th><th>reason</th><th>what is wrong</th></tr></thead><tbody></tbody></table></section>
   <section><h2>Routes</h2>
@@ -156,6 +157,20 @@ function drawPools(pools) {
     `<tr data-pool="${esc(p.name)}"><td>${esc(p.name)}</td><td>${badge(p.conditions)}</td><td>${p.used}</td><td>${esc(p.free)}</td><td>${esc(p.total)}</td><td>${esc(p.holders.join("; "))}</td></tr>`).join("");
 }
 
+// Expiry in days, red under 14 days (Let's Encrypt's own warning threshold is 20).
+function drawCertificates(certificates) {
+  const section = document.getElementById("certificates");
+  section.hidden = certificates.length === 0;
+  const days = iso => iso ? Math.floor((Date.parse(iso) - Date.now()) / 86400000) : null;
+  section.querySelector("tbody").innerHTML = certificates.map(c => {
+    const left = days(c.notAfter);
+    const expiry = c.notAfter ? `${esc(c.notAfter)} (${left} d)` : "-";
+    return `<tr data-certificate="${esc(c.secret)}"><td>${esc(c.secret)}</td><td>${esc(c.names.join(", "))}</td><td>${esc(c.issuer)}</td>`
+      + `<td class="${c.state === "Issued" ? "" : "bad"}">${esc(c.state)}</td><td class="${left !== null && left < 14 ? "bad" : ""}">${expiry}</td>`
+      + `<td>${esc(c.renewalTime || "-")}</td><td>${esc(c.message || "")}</td></tr>`;
+  }).join("");
+}
+
 function drawAnnouncements(addresses) {
   const section = document.getElementById("announcements");
   section.hidden = addresses.length === 0;
@@ -196,6 +211,7 @@ async function refresh() {
     drawSLOs(slos);
     drawPolicyProblems(topology.policyProblems || []);
     drawPools(topology.pools || []);
+    drawCertificates(topology.certificates || []);
     fetch("/announcements").then(r => r.json()).then(a => drawAnnouncements(a.addresses || [])).catch(() => {});
     document.getElementById("live").textContent = "live · updated " + new Date().toLocaleTimeString();
   } catch (error) {

@@ -99,6 +99,11 @@ public struct ListenerTable: Sendable, Codable, Equatable {
     /// Set on TCP, UDP and TLS listeners, whose routes carry bytes rather than HTTP requests; ordered
     /// by precedence (oldest route first).
     public var streamRoutes: [StreamRouteEntry]?
+    /// true: a host's own rules answer alone (ingress-nginx's server blocks, for served Ingresses).
+    /// nil, a Gateway listener: a request no rule of its most specific host matches goes on to the
+    /// rules of the less specific hostnames covering it (`*.example.com`, then `*`), as the Gateway
+    /// API ranks rules by hostname over all applicable routes and answers 404 only when none matches.
+    public var hostRulesAnswerAlone: Bool?
 
     public init(refs: [Ref], hostname: String?, virtualHosts: [VirtualHost], tls: ListenerTLS? = nil,
                 streamRoutes: [StreamRouteEntry]? = nil) {

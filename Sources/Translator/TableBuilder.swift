@@ -101,7 +101,8 @@ struct TableBuilder {
     /// An ACME HTTP-01 answer (`Translator.addChallengeAnswers`): a fixed 200 with the key
     /// authorization, no filters and no edge policies (the CA is not a user to authenticate).
     mutating func addChallengeAnswer(_ answer: ACMEChallengeAnswer, through gateway: GatewayState, listener: Gateway.Listener) {
-        let origin = RouteOrigin(namespace: answer.gateway.namespace, name: "acme-http01:\(answer.name)", rule: 0, match: 0,
+        // The token in the name: two orders for one host at once keep one entry each.
+        let origin = RouteOrigin(namespace: answer.gateway.namespace, name: "acme-http01:\(answer.name):\(answer.token)", rule: 0, match: 0,
                                  gatewayNamespace: answer.gateway.namespace, gatewayName: answer.gateway.name)
         let match = HTTPMatch(path: .exact(ACMEChallengeAnswer.pathPrefix + answer.token))
         let entry = HTTPRouteEntry(origin: origin, match: match, filters: [], action: .direct(status: 200, reason: answer.keyAuthorization))
@@ -123,19 +124,12 @@ struct TableBuilder {
                backendTraffic: [NamespacedName: BackendResilience] = [:]) -> RoutingTable {
         var ports: [SocketKey: PortTable] = [:]
         for (key, bucket) in buckets {
-            let hostnames = bucket.hosts.keys.sorted(by: Hostnames.specificityOrder)
-            let ranked = bucket.hosts.mapValues { $0.sorted { $0.key < $1.key }.map(\.entry) }
-            let virtualHosts = hostnames.map { hostname in
-                // A request matches a rule when its host AND its match do, so a host's own rules are
-                // followed by those of every less specific hostname that covers it (a wildcard, the
-                // catch-all): app.example.com/other still reaches the catch-all route when another
-                // route claims only app.example.com/.well-known/... The hostname counts first in the
-                // precedence, so the more specific vhost's rules come first.
-                let covering = hostnames.filter { $0 != hostname && ($0 == "*" || Hostnames.covers($0, hostname)) }
-                // The same route can reach one vhost through two listeners of one port, or through a
-                // hostname and a wildcard that covers it; keep it once, where it ranks highest.
+            let virtualHosts = bucket.hosts.keys.sorted(by: Hostnames.specificityOrder).map { hostname in
+                // The same route can reach one vhost through two listeners of one port; keep it once.
+                // (A host's rules fall through to those of the hostnames covering it at match time:
+                // `ListenerTable.hostRulesAnswerAlone`.)
                 var seen = Set<RouteOrigin>()
-                let routes = ([hostname] + covering).flatMap { ranked[$0]! }.filter { seen.insert($0.origin).inserted }
+                let routes = bucket.hosts[hostname]!.sorted { $0.key < $1.key }.map(\.entry).filter { seen.insert($0.origin).inserted }
                 return VirtualHost(hostname: hostname, routes: routes)
             }
             let listener = ListenerTable(refs: bucket.refs.sorted { ($0.gatewayNamespace, $0.gatewayName, $0.listenerName) < ($1.gatewayNamespace, $1.gatewayName, $1.listenerName) },

@@ -13,7 +13,8 @@ struct ACMEServeTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let binary = repository.appendingPathComponent(".build/debug/archway").path
 
-    static func config(pebble: Pebble, renewBefore: String? = nil) -> String {
+    /// `secondSecret`: a second HTTPS listener (www.example.test) with a Secret of its own.
+    static func config(pebble: Pebble, renewBefore: String? = nil, secondSecret: Bool = false) -> String {
         let bundle = pebble.tlsTrustRootPEM.split(separator: "\n").map { "      " + $0 }.joined(separator: "\n")
         return """
             apiVersion: gateway.networking.k8s.io/v1
@@ -46,7 +47,7 @@ struct ACMEServeTests {
                 port: 443
                 hostname: app.example.test
                 tls: {certificateRefs: [{name: app-tls}]}
-            ---
+            \(secondSecret ? "  - {name: www, protocol: HTTPS, port: 443, hostname: www.example.test, tls: {certificateRefs: [{name: www-tls}]}}\n" : "")---
             apiVersion: gateway.networking.k8s.io/v1
             kind: HTTPRoute
             metadata: {name: to-https, namespace: default}
@@ -150,11 +151,13 @@ struct ACMEServeTests {
             let work = pebble.workDirectory.appendingPathComponent("archway")
             let archway = try Archway(work: work, http: http)
             defer { archway.stop() }
-            try archway.write(Self.config(pebble: pebble))
+            try archway.write(Self.config(pebble: pebble, secondSecret: true))
             try archway.start()
 
-            // Before the certificate: the listener says where it stands.
-            let issued = await Self.eventually(seconds: 60) { archway.certificateStates()["default/app-tls"]?["state"] as? String == "Issued" }
+            let issued = await Self.eventually(seconds: 60) {
+                let states = archway.certificateStates()
+                return states["default/app-tls"]?["state"] as? String == "Issued" && states["default/www-tls"]?["state"] as? String == "Issued"
+            }
             try #require(issued, "never issued: \(archway.certificateStates()) \(archway.logText.suffix(2000))")
             let root = try await withACMEHTTPClient(trusting: pebble) { try await pebble.issuingCertificatesPEM(httpClient: $0).root }
             let caFile = work.appendingPathComponent("pebble-root.pem").path
@@ -166,7 +169,19 @@ struct ACMEServeTests {
                                                     "http://127.0.0.1:\(http)/.well-known/acme-challenge/unknown"])
             #expect(redirect.stdout == "301")
             let metrics = archway.get("/metrics")
-            #expect(metrics.contains("archway_acme_orders_total{issuer=\"pebble\",result=\"issued\"} 1"), "\(metrics.suffix(1500))")
+            #expect(metrics.contains("archway_acme_orders_total{issuer=\"pebble\",result=\"issued\"} 2\n"), "\(metrics.suffix(1500))")
+            // Two orders at once, one account: a CA limits new accounts.
+            #expect(archway.logText.components(separatedBy: "ACME account opened").count == 2, "\(archway.logText.suffix(1500))")
+            // The dashboard lists the certificate with its expiry (rendered by headless Chromium when installed).
+            let topology = archway.get("/dashboard/topology")
+            #expect(topology.contains("default/app-tls") || topology.contains("default\\/app-tls"), "\(topology.suffix(600))")
+            if let browser = ["chromium", "chromium-browser"].first(where: { (try? run("/usr/bin/which", [$0]).status) == 0 }) {
+                let path = try run("/usr/bin/which", [browser]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+                let dom = try run(path, ["--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
+                                         "--dump-dom", "http://127.0.0.1:\(archway.admin)/dashboard"]).stdout
+                let row = dom.range(of: "<tr data-certificate=\"default/app-tls\">").map { String(dom[$0.lowerBound...].prefix(600)) } ?? ""
+                #expect(row.contains("app.example.test") && row.contains("Issued") && row.contains(" d)"), "the dashboard's certificate row: \(row)")
+            }
             #expect(metrics.contains("gateway_tls_certificate_expiry_seconds{namespace=\"default\",secret=\"app-tls\"}"))
 
             // A restart serves the stored certificate and orders nothing.
@@ -181,12 +196,15 @@ struct ACMEServeTests {
             // A renewal window that has begun: renewed, and the new certificate served without a restart.
             let notAfter = try #require(archway.certificateStates()["default/app-tls"]?["notAfter"] as? String)
             let lifetime = try #require(ISO8601DateFormatter().date(from: notAfter)).timeIntervalSinceNow
-            try archway.write(Self.config(pebble: pebble, renewBefore: "\(Int(lifetime) - 2)s"))
+            try archway.write(Self.config(pebble: pebble, renewBefore: "\(Int(lifetime) - 2)s", secondSecret: true))
             let renewed = await Self.eventually(seconds: 60) {
                 (try? Self.served(port: archway.https, name: "app.example.test", caFile: caFile).serial).map { $0 != first.serial } ?? false
             }
             #expect(renewed, "not renewed: \(archway.certificateStates()) \(archway.logText.suffix(1500))")
-            #expect(archway.get("/metrics").contains("archway_acme_renewals_total{issuer=\"pebble\"} "))
+            // Each of the two certificates renewed once, not in a loop.
+            let renewals = archway.get("/metrics").split(separator: "\n").first { $0.hasPrefix("archway_acme_renewals_total{issuer=\"pebble\"} ") }
+                .flatMap { Double($0.split(separator: " ").last ?? "") }
+            #expect(renewals.map { (1...2).contains($0) } == true, "renewals: \(String(describing: renewals))")
         }
     }
 
@@ -257,7 +275,7 @@ struct ACMEServeTests {
             #expect(status.contains("archway obtains it from ACMEIssuer pebble: Failed"), "the listener says so too")
             // Backing off: no second order in the next seconds.
             try await Task.sleep(for: .seconds(3))
-            #expect(archway.get("/metrics").contains("archway_acme_orders_total{issuer=\"pebble\",result=\"failed\"} 1"))
+            #expect(archway.get("/metrics").contains("archway_acme_orders_total{issuer=\"pebble\",result=\"failed\"} 1\n"))
         }
     }
 }

@@ -45,7 +45,8 @@ public actor ACMEAutomation {
     private var progress: [NamespacedName: Progress] = [:]
     private var stored: [NamespacedName: ACMEStateStore.StoredCertificate] = [:]
     private var answers: [NamespacedName: [ACMEChallengeAnswer]] = [:]
-    private var accounts: [String: (client: ACMEClient, http: HTTPClient, url: String, server: String)] = [:]
+    /// Each issuer's account client, with the directory and CA bundle it was made for (an edit of either makes a new one).
+    private var accounts: [String: (client: ACMEClient, http: HTTPClient, url: String, server: String, bundle: String?)] = [:]
     private var accountProblems: [String: String] = [:]
     private var wakeUp: Task<Void, Never>?
 
@@ -61,11 +62,14 @@ public actor ACMEAutomation {
     /// The HTTP-01 answers of the orders being validated, for the snapshot.
     var challengeAnswers: [ACMEChallengeAnswer] { answers.values.flatMap { $0 }.sorted { ($0.name, $0.token) < ($1.name, $1.token) } }
 
-    /// The certificates obtained, as the Secrets the listeners name; none a user's own manifests
-    /// already define (`taken`): archway never replaces a Secret it did not write.
-    func secrets(excluding taken: Set<NamespacedName>) -> [Secret] {
+    /// The certificates obtained, as the Secrets the listeners name: only those an annotated Gateway
+    /// still asks for (`wanted`; a certificate nobody asks for any more is not served, so it cannot
+    /// expire unnoticed) and none a user's own manifests define (`taken`): archway never replaces a
+    /// Secret it did not write.
+    func secrets(for wanted: Set<NamespacedName>, excluding taken: Set<NamespacedName>) -> [Secret] {
         loadStored()
-        return stored.filter { !taken.contains($0.key) }.sorted { $0.key < $1.key }.map { ACMEStateStore.secret($0.value, as: $0.key) }
+        return stored.filter { wanted.contains($0.key) && !taken.contains($0.key) }.sorted { $0.key < $1.key }
+            .map { ACMEStateStore.secret($0.value, as: $0.key) }
     }
 
     /// What is wanted now; orders start (in the background) for what is missing or due.
@@ -90,7 +94,8 @@ public actor ACMEAutomation {
             if let current = stored[certificate.secret], let validity = Self.validity(of: current) {
                 entry.notAfter = validity.notAfter
                 entry.renewal = renewalTime(validity, issuer: issuers.first { $0.metadata.name == certificate.issuer })
-                if Set(current.names) == Set(certificate.names), now < entry.renewal! {
+                // Other names, or another issuer (staging to production), is a new certificate now.
+                if Set(current.names) == Set(certificate.names), current.issuer == certificate.issuer, now < entry.renewal! {
                     entry.state = "Issued"
                     entry.message = "valid until \(Self.timestamp(validity.notAfter)); renewed from \(Self.timestamp(entry.renewal!))"
                     metrics.setCertificateExpiry(namespace: certificate.secret.namespace, name: certificate.secret.name,
@@ -126,7 +131,9 @@ public actor ACMEAutomation {
                     + (entry.message.map { " (\($0))" } ?? "") + (status.nextAttempt.map { "; next attempt at \($0)" } ?? "")
             }
         }
-        return (byIssuer, accounts.mapValues(\.url), pending)
+        var accountStates = accounts.mapValues(\.url)
+        for (issuer, problem) in accountProblems where accountStates[issuer] == nil { accountStates[issuer] = "not opened: \(problem)" }
+        return (byIssuer, accountStates, pending)
     }
 
     // MARK: Ordering
@@ -144,8 +151,13 @@ public actor ACMEAutomation {
             let issued = try await client.finalize(ready)
             let obtained = ACMEStateStore.StoredCertificate(issuer: issuer.metadata.name, names: certificate.names,
                                                             chainPEM: issued.chainPEM, keyPEM: issued.privateKeyPEM, obtainedAt: Date())
-            try store.save(obtained, for: secret)
+            // Served even when it cannot be kept: a full disk must not make every retry order it again.
             stored[secret] = obtained
+            do {
+                try store.save(obtained, for: secret)
+            } catch {
+                logger.error("cannot keep the certificate in the state directory; a restart orders it again", metadata: ["error": "\(error)"])
+            }
             var entry = progress[secret] ?? Progress()
             entry.failures = 0
             entry.nextAttempt = nil
@@ -225,7 +237,22 @@ public actor ACMEAutomation {
     /// registered (or found again) at the CA once per process.
     private func account(for issuer: ACMEIssuer) async throws -> ACMEClient {
         let name = issuer.metadata.name
-        if let known = accounts[name], known.server == issuer.spec.server { return known.client }
+        if let known = accounts[name], known.server == issuer.spec.server, known.bundle == issuer.spec.caBundle { return known.client }
+        // Orders for several Secrets start together: one account, opened once, not one each (a CA
+        // limits new accounts, and an EAB key may be single-use).
+        if let opening = accountOpenings[name] { return try await opening.value }
+        let opening = Task { try await self.openAccount(for: issuer) }
+        accountOpenings[name] = opening
+        defer { accountOpenings[name] = nil }
+        return try await opening.value
+    }
+
+    private var accountOpenings: [String: Task<ACMEClient, any Error>] = [:]
+
+    private func openAccount(for issuer: ACMEIssuer) async throws -> ACMEClient {
+        let name = issuer.metadata.name
+        if let known = accounts[name], known.server == issuer.spec.server, known.bundle == issuer.spec.caBundle { return known.client }
+        if let stale = accounts.removeValue(forKey: name) { try? await stale.http.shutdown() }
         let saved = try store.account(of: name)
         let key = try saved.flatMap { $0.server == issuer.spec.server ? try ACMEAccountKey(pemRepresentation: $0.keyPEM) : nil } ?? ACMEAccountKey()
         if saved?.server != issuer.spec.server { try store.save(.init(server: issuer.spec.server, keyPEM: key.pemRepresentation), of: name) }
@@ -241,7 +268,7 @@ public actor ACMEAutomation {
             let account = try await client.createAccount(contactEmails: issuer.spec.email.map { [$0] } ?? [], termsOfServiceAgreed: true,
                                                          externalAccountBinding: binding)
             try store.save(.init(server: issuer.spec.server, keyPEM: key.pemRepresentation, url: account.url), of: name)
-            accounts[name] = (client, http, account.url, issuer.spec.server)
+            accounts[name] = (client, http, account.url, issuer.spec.server, issuer.spec.caBundle)
             accountProblems[name] = nil
             logger.info(account.created ? "ACME account opened" : "ACME account reused", metadata: ["issuer": "\(name)", "account": "\(account.url)"])
             return client
@@ -282,12 +309,21 @@ public actor ACMEAutomation {
     }
 
     /// At `renewBefore` ahead of expiry, else at two thirds of the lifetime (what Let's Encrypt advises).
+    /// A `renewBefore` as long as the lifetime or longer would renew at once, forever: then two thirds
+    /// of the lifetime, as cert-manager does.
     private func renewalTime(_ validity: (notBefore: Date, notAfter: Date), issuer: ACMEIssuer?) -> Date {
+        let lifetime = validity.notAfter.timeIntervalSince(validity.notBefore)
         if let text = issuer?.spec.renewBefore, let seconds = ACMEIssuer.seconds(text) {
-            return validity.notAfter.addingTimeInterval(-Double(seconds))
+            if Double(seconds) < lifetime { return validity.notAfter.addingTimeInterval(-Double(seconds)) }
+            if warnedRenewBefore.insert(issuer?.metadata.name ?? "").inserted {
+                logger.warning("renewBefore is as long as the certificates' lifetime: renewing at two thirds of it instead",
+                               metadata: ["issuer": "\(issuer?.metadata.name ?? "")", "renewBefore": "\(text)", "lifetime_s": "\(Int(lifetime))"])
+            }
         }
-        return validity.notBefore.addingTimeInterval(validity.notAfter.timeIntervalSince(validity.notBefore) * 2 / 3)
+        return validity.notBefore.addingTimeInterval(lifetime * 2 / 3)
     }
+
+    private var warnedRenewBefore: Set<String> = []
 
     /// Wakes up for the next renewal or retry that is due, so nothing waits for a configuration change.
     private func scheduleWakeUp() {
@@ -316,10 +352,10 @@ public actor ACMEAutomation {
     private func loadStored() {
         guard !loaded else { return }
         loaded = true
-        do {
-            stored = try store.allCertificates()
-        } catch {
-            logger.error("cannot read the stored certificates; the missing ones are ordered again", metadata: ["error": "\(error)"])
+        let (found, unreadable) = store.allCertificates()
+        stored = found
+        for problem in unreadable {
+            logger.error("cannot read a stored certificate; it is ordered again", metadata: ["error": "\(problem)"])
         }
     }
 
@@ -341,7 +377,9 @@ public actor ACMEAutomation {
         init(_ description: String) { self.description = description }
     }
 
+    /// Before the drain: nothing re-applies a configuration from here on.
     func shutdown() async {
+        reapply = nil
         wakeUp?.cancel()
         for account in accounts.values { try? await account.http.shutdown() }
         accounts = [:]

@@ -21,38 +21,54 @@ struct ACMEStateStore: Sendable {
         var obtainedAt: Date
     }
 
-    private static func accountFile(_ issuer: String) -> String { "acme/accounts/\(issuer).json" }
-    private static func certificateFile(_ secret: NamespacedName) -> String { "acme/certificates/\(secret.namespace)/\(secret.name).json" }
+    // Object names are DNS subdomains and labels, but a manifest is not checked by an API server in
+    // file mode: anything that could climb out of the directory is refused by name.
+    private static func safe(_ part: String) throws -> String {
+        guard !part.isEmpty, !part.contains("/"), !part.hasPrefix("."), part.count <= 253 else {
+            throw StateDirectory.Problem(description: "\"\(part)\" cannot name a file in the state directory")
+        }
+        return part
+    }
+    private static func accountFile(_ issuer: String) throws -> String { "acme/accounts/\(try safe(issuer)).json" }
+    private static func certificateFile(_ secret: NamespacedName) throws -> String {
+        "acme/certificates/\(try safe(secret.namespace))/\(try safe(secret.name)).json"
+    }
 
     func account(of issuer: String) throws -> Account? {
-        try directory.read(Self.accountFile(issuer), as: Account.self)
+        try directory.read(try Self.accountFile(issuer), as: Account.self)
     }
 
     func save(_ account: Account, of issuer: String) throws {
-        try directory.write(Self.accountFile(issuer), account)
+        try directory.write(try Self.accountFile(issuer), account)
     }
 
     func certificate(for secret: NamespacedName) throws -> StoredCertificate? {
-        try directory.read(Self.certificateFile(secret), as: StoredCertificate.self)
+        try directory.read(try Self.certificateFile(secret), as: StoredCertificate.self)
     }
 
     func save(_ certificate: StoredCertificate, for secret: NamespacedName) throws {
-        try directory.write(Self.certificateFile(secret), certificate)
+        try directory.write(try Self.certificateFile(secret), certificate)
     }
 
     /// Every stored certificate, by the Secret it is for: what a restart serves before anything else.
-    func allCertificates() throws -> [NamespacedName: StoredCertificate] {
+    func allCertificates() -> (certificates: [NamespacedName: StoredCertificate], unreadable: [String]) {
         let root = directory.url.appendingPathComponent("acme/certificates")
         var found: [NamespacedName: StoredCertificate] = [:]
+        var unreadable: [String] = []
         let namespaces = (try? FileManager.default.contentsOfDirectory(atPath: root.path)) ?? []
         for namespace in namespaces where !namespace.hasPrefix(".") {
             let files = (try? FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent(namespace).path)) ?? []
             for file in files where file.hasSuffix(".json") && !file.hasPrefix(".") {
                 let secret = NamespacedName(namespace, String(file.dropLast(5)))
-                if let certificate = try self.certificate(for: secret) { found[secret] = certificate }
+                // One unreadable file costs its own certificate (ordered again), not all of them.
+                do {
+                    if let certificate = try self.certificate(for: secret) { found[secret] = certificate }
+                } catch {
+                    unreadable.append("\(error)")
+                }
             }
         }
-        return found
+        return (found, unreadable)
     }
 
     /// The certificate as the Secret a listener's certificateRef names, to go into the snapshot.

@@ -60,11 +60,13 @@ public final class CompiledTable: Sendable {
     public func route(socket: SocketKey, host: String, serverName: String? = nil, request: RequestView) -> RouteLookup {
         guard let listeners = ports[socket], let listener = listeners.lookup(host) else { return .noListener }
         if let serverName, let chosen = listeners.lookup(serverName), chosen.ordinal != listener.ordinal { return .misdirected }
-        guard let virtualHost = listener.virtualHosts.lookup(host) else { return .noRoute }
-        for route in virtualHost where route.matcher.matches(request) {
-            return .matched(route)
+        guard listener.fallsThrough else {
+            guard let virtualHost = listener.virtualHosts.lookup(host) else { return .noRoute }
+            for route in virtualHost where route.matcher.matches(request) { return .matched(route) }
+            return .noRoute
         }
-        return .noRoute
+        let matched = listener.virtualHosts.firstAnswer(host) { routes in routes.first { $0.matcher.matches(request) } }
+        return matched.map(RouteLookup.matched) ?? .noRoute
     }
 
     /// The stream route for a connection on a TCP/UDP port (no server name) or a TLS port (its SNI):
@@ -104,10 +106,13 @@ struct CompiledListener: Sendable {
     /// Its place among the port's listeners: which listener a host and a server name each chose.
     let ordinal: Int
     let virtualHosts: HostIndex<[CompiledRoute]>
+    /// See `ListenerTable.hostRulesAnswerAlone`.
+    let fallsThrough: Bool
 
     /// Each route compiled is appended to `routesBySlot`, its slot being its index there.
     init(_ listener: ListenerTable, ordinal: Int, clusters: [String: CompiledCluster], routesBySlot: inout [CompiledRoute]) throws {
         self.ordinal = ordinal
+        fallsThrough = listener.hostRulesAnswerAlone != true
         virtualHosts = HostIndex(try listener.virtualHosts.map { vhost in
             (hostname: vhost.hostname, value: try vhost.routes.map { entry in
                 let route = try CompiledRoute(entry, slot: routesBySlot.count, clusters: clusters)

@@ -28,4 +28,24 @@ public struct HostIndex<Value: Sendable>: Sendable {
         }
         return catchAll
     }
+
+    /// `body`'s first answer over every entry that covers `host`, most specific first: the exact
+    /// host, the wildcards longest first, the catch-all. Costs nothing beyond `lookup` when the most
+    /// specific entry answers.
+    @inlinable
+    public func firstAnswer<Answer>(_ host: String, _ body: (Value) -> Answer?) -> Answer? {
+        if let value = exactValue(host), let answer = body(value) { return answer }
+        for index in wildcardIndices where covers(wildcard: index, host) {
+            if let answer = body(wildcardValue(index)) { return answer }
+        }
+        return catchAllValue.flatMap(body)
+    }
+
+    @usableFromInline func exactValue(_ host: String) -> Value? { exact[host] }
+    @usableFromInline var wildcardIndices: Range<Int> { wildcards.indices }
+    @usableFromInline func covers(wildcard index: Int, _ host: String) -> Bool {
+        host.count > wildcards[index].suffix.count && host.hasSuffix(wildcards[index].suffix)
+    }
+    @usableFromInline func wildcardValue(_ index: Int) -> Value { wildcards[index].value }
+    @usableFromInline var catchAllValue: Value? { catchAll }
 }

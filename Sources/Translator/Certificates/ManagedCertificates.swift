@@ -23,7 +23,11 @@ extension Translator {
         for (key, gateway) in listeners.gateways.sorted(by: { $0.key < $1.key }) {
             guard gateway.rejection == nil, let issuerName = gateway.gateway.metadata.annotations?[ACMEIssuer.gatewayAnnotation] else { continue }
             let issuer = issuers[issuerName]
-            let hasPort80 = gateway.listeners.contains { $0.spec.protocol == "HTTP" && $0.spec.port == 80 && $0.isUsable }
+            // HTTP-01 is answered on port 80 by a listener whose hostname allows the name.
+            func answersOnPort80(_ name: String) -> Bool {
+                gateway.listeners.contains { $0.spec.protocol == "HTTP" && $0.spec.port == 80 && $0.isUsable
+                    && ($0.spec.hostname == nil || Hostnames.covers($0.spec.hostname!, name)) }
+            }
             for listener in gateway.listeners where listener.spec.protocol == "HTTPS" && (listener.spec.tls?.mode ?? "Terminate") == "Terminate" {
                 guard let hostname = listener.spec.hostname, let ref = listener.spec.tls?.certificateRefs?.first,
                       (ref.group ?? "").isEmpty, (ref.kind ?? "Secret") == "Secret" else { continue }
@@ -37,8 +41,8 @@ extension Translator {
                 } else if let issuer {
                     if hostname.hasPrefix("*."), issuer.challenge != .dns01 {
                         problem = "\(hostname) is a wildcard: only DNS-01 can prove it, and ACMEIssuer \(issuerName) uses \(issuer.challenge.rawValue)"
-                    } else if issuer.challenge == .http01, !hasPort80 {
-                        problem = "HTTP-01 is answered on port 80, and Gateway \(key) has no usable HTTP listener on port 80 (add one, or use TLS-ALPN-01)"
+                    } else if issuer.challenge == .http01, !answersOnPort80(hostname.lowercased()) {
+                        problem = "HTTP-01 is answered on port 80, and Gateway \(key) has no usable HTTP listener on port 80 for \(hostname) (add one, or use DNS-01)"
                     } else if secret.namespace != key.namespace, listener.origin.namespace != secret.namespace {
                         problem = "Secret \(secret) is in another namespace than Gateway \(key): archway writes certificates only in the listener's own namespace"
                     }

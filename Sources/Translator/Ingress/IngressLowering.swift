@@ -130,12 +130,15 @@ extension Translator {
                     guard let pair = ingressCertificate(for: host, in: mains, snapshot: snapshot) else { continue }
                     let covered = virtualHosts.filter { $0.hostname == host || Hostnames.covers(host, $0.hostname) }
                     if covered.isEmpty && port != serving.httpsPort { continue }
-                    builder.addPrebuilt(ListenerTable(refs: [ref], hostname: host, virtualHosts: covered,
-                                                      tls: ListenerTLS(mode: .terminate, certificates: [pair])),
-                                        port: port, protocol: "HTTPS")
+                    var listener = ListenerTable(refs: [ref], hostname: host, virtualHosts: covered,
+                                                 tls: ListenerTLS(mode: .terminate, certificates: [pair]))
+                    listener.hostRulesAnswerAlone = true  // ingress-nginx: a host's server block answers alone
+                    builder.addPrebuilt(listener, port: port, protocol: "HTTPS")
                 }
             } else {
-                builder.addPrebuilt(ListenerTable(refs: [ref], hostname: nil, virtualHosts: virtualHosts), port: port, protocol: "HTTP")
+                var listener = ListenerTable(refs: [ref], hostname: nil, virtualHosts: virtualHosts)
+                listener.hostRulesAnswerAlone = true  // ingress-nginx: a host's server block answers alone
+                builder.addPrebuilt(listener, port: port, protocol: "HTTP")
             }
         }
         builder.addClusters(clusters)
