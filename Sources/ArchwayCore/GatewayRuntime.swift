@@ -249,6 +249,7 @@ public actor GatewayRuntime {
         if let acme = acmeAutomation { resources += await acme.secrets(excluding: userSecrets).map(Resource.secret) }
         var snapshot = ResourceSnapshot(resources)
         snapshot.acmeChallengeAnswers = await acmeAutomation?.challengeAnswers ?? []
+        snapshot.acmeTLSChallenges = await acmeAutomation?.tlsALPNChallenges ?? []
         let result = translator.translate(snapshot)
         do {
             try tables.swap(CompiledTable(result.table))

@@ -13,9 +13,11 @@ struct ACMEServeTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     static let binary = repository.appendingPathComponent(".build/debug/archway").path
 
-    static func config(pebble: Pebble, renewBefore: String? = nil) -> String {
+    /// `tlsALPN01`: the issuer proves names by TLS-ALPN-01 and the Gateway has only its HTTPS listener
+    /// (no port 80 at all, which is why a user picks that challenge).
+    static func config(pebble: Pebble, renewBefore: String? = nil, tlsALPN01: Bool = false) -> String {
         let bundle = pebble.tlsTrustRootPEM.split(separator: "\n").map { "      " + $0 }.joined(separator: "\n")
-        return """
+        let manifests = """
             apiVersion: gateway.networking.k8s.io/v1
             kind: GatewayClass
             metadata: {name: archway}
@@ -28,7 +30,7 @@ struct ACMEServeTests {
               server: \(pebble.directoryURL)
               email: ops@example.test
               termsOfServiceAgreed: true
-            \(renewBefore.map { "  renewBefore: \($0)\n" } ?? "")  caBundle: |
+            \(tlsALPN01 ? "  challenge: TLS-ALPN-01\n" : "")\(renewBefore.map { "  renewBefore: \($0)\n" } ?? "")  caBundle: |
             \(bundle)
             ---
             apiVersion: gateway.networking.k8s.io/v1
@@ -61,6 +63,9 @@ struct ACMEServeTests {
               parentRefs: [{name: web, sectionName: https}]
               rules: [{filters: [{type: RequestRedirect, requestRedirect: {hostname: served.example, statusCode: 302}}]}]
             """
+        guard tlsALPN01 else { return manifests }
+        return manifests.replacingOccurrences(of: "  - {name: http, protocol: HTTP, port: 80}\n", with: "")
+            .components(separatedBy: "\n---\n").filter { !$0.contains("name: to-https") }.joined(separator: "\n---\n")
     }
 
     /// One `archway serve` with its ports and directories.
@@ -69,13 +74,14 @@ struct ACMEServeTests {
         let http: Int, https: Int, admin: Int
         private(set) var process: Process?
 
-        init(work: URL, http: Int) throws {
+        /// `https`: the host port archway's 443 listens on (Pebble's TLS-ALPN-01 port); a free one when nil.
+        init(work: URL, http: Int, https: Int? = nil) throws {
             config = work.appendingPathComponent("config")
             state = work.appendingPathComponent("state")
             log = work.appendingPathComponent("archway.log")
             try FileManager.default.createDirectory(at: config, withIntermediateDirectories: true)
             self.http = http
-            https = try freeLoopbackPort()
+            self.https = try https ?? freeLoopbackPort()
             admin = try freeLoopbackPort()
         }
 
@@ -187,6 +193,37 @@ struct ACMEServeTests {
             }
             #expect(renewed, "not renewed: \(archway.certificateStates()) \(archway.logText.suffix(1500))")
             #expect(archway.get("/metrics").contains("archway_acme_renewals_total{issuer=\"pebble\"} "))
+        }
+    }
+
+    /// TLS-ALPN-01 answered by archway on its HTTPS port: Pebble connects to archway's 443 with ALPN
+    /// acme-tls/1 and gets the challenge certificate, though the listener has no certificate yet (its
+    /// socket is bound for the challenge). The issued certificate is served and chains to Pebble's root;
+    /// once validated no acme-tls/1 handshake is answered any more.
+    @Test func itObtainsItsCertificateByTLSALPN01OnItsHTTPSPort() async throws {
+        let https = try freeLoopbackPort()
+        try await Pebble.with(.init(tlsPort: https)) { pebble in
+            let work = pebble.workDirectory.appendingPathComponent("archway")
+            let archway = try Archway(work: work, http: try freeLoopbackPort(), https: https)
+            defer { archway.stop() }
+            try archway.write(Self.config(pebble: pebble, tlsALPN01: true))
+            try archway.start()
+
+            let issued = await Self.eventually(seconds: 60) { archway.certificateStates()["default/app-tls"]?["state"] as? String == "Issued" }
+            try #require(issued, "never issued: \(archway.certificateStates()) \(archway.logText.suffix(2000)) \(pebble.log().suffix(2000))")
+            #expect(pebble.log().lowercased().contains("tls-alpn-01"), "validated by TLS-ALPN-01: \(pebble.log().suffix(1500))")
+            let root = try await withACMEHTTPClient(trusting: pebble) { try await pebble.issuingCertificatesPEM(httpClient: $0).root }
+            let caFile = work.appendingPathComponent("pebble-root.pem").path
+            try root.write(toFile: caFile, atomically: true, encoding: .utf8)
+            let served = try Self.served(port: https, name: "app.example.test", caFile: caFile)
+            #expect(served.verified, "served without a restart, chaining to Pebble's root: \(served.output.suffix(1500))")
+            #expect(archway.get("/metrics").contains("archway_acme_orders_total{issuer=\"pebble\",result=\"issued\"} 1"))
+
+            // The challenge is withdrawn: an acme-tls/1 handshake now meets the listener's own context,
+            // which never negotiates that protocol.
+            let late = try run("/bin/sh", ["-c", "openssl s_client -connect 127.0.0.1:\(https) -servername app.example.test "
+                                           + "-alpn acme-tls/1 </dev/null 2>&1"])
+            #expect(!late.stdout.contains("ALPN protocol: acme-tls/1"), "\(late.stdout.suffix(1500))")
         }
     }
 
