@@ -228,6 +228,7 @@ public actor ACMEAutomation {
             tlsChallenges[certificate.secret, default: []] += pending
             // Offered from the next table: only then may the CA look.
             await reapply?()
+            logger.info("answering TLS-ALPN-01 on the HTTPS listeners", metadata: ["name": "\(name)", "secret": "\(certificate.secret)"])
             do {
                 _ = try await client.respond(to: challenge)
                 let result = try await client.waitForAuthorization(at: authorization.url)
