@@ -222,6 +222,11 @@ public actor ACMEAutomation {
                 throw Failure("the CA offers no TLS-ALPN-01 challenge for \(name)")
             }
             let proof = try TLSALPN01Certificate(name: name, keyAuthorization: client.keyAuthorization(for: challenge))
+            // A name can show one challenge certificate at a time: two orders for it (two Secrets
+            // naming the same host) take turns. Each holds one only while its own authorization runs.
+            while tlsChallenges.values.contains(where: { $0.contains { $0.name == name } }) {
+                try await Task.sleep(for: .milliseconds(100))
+            }
             let pending = Self.gateways(of: certificate).map {
                 ACMETLSChallenge(gateway: $0, name: name, certificatePEM: proof.certificatePEM, keyPEM: proof.privateKeyPEM)
             }

@@ -1,20 +1,12 @@
-import NIOCore
-import NIOTLS
-import RoutingTable
-
 /// Whether a connection's first bytes are a whole TLS ClientHello that offers a given ALPN protocol
 /// (RFC 7301). NIO's SNIHandler reports only the server name; a TLS-ALPN-01 challenge (RFC 8737) is
 /// told from an ordinary handshake for the same name by the `acme-tls/1` protocol. Reads the bytes in
 /// place: no copy, no allocation. Anything that is not a whole, well-formed ClientHello in one TLS
 /// record (split over reads or records, truncated, malformed) counts as not offering it, and the
 /// connection takes its ordinary path, where the TLS stack judges the bytes.
+///
+/// Depends on nothing but the standard library, so Fuzz/run compiles it alone (target client-hello-alpn).
 enum ClientHelloALPN {
-    static let acmeTLS1 = Array(ACMEChallengeCertificate.applicationProtocol.utf8)
-
-    static func offers(_ protocolName: [UInt8], in buffer: ByteBuffer) -> Bool {
-        buffer.withUnsafeReadableBytes { offers(protocolName, in: $0) }
-    }
-
     static func offers(_ protocolName: [UInt8], in bytes: UnsafeRawBufferPointer) -> Bool {
         var record = Cursor(bytes)
         // Record header: handshake (22), any legacy version, the length; the record must be whole.
@@ -95,52 +87,4 @@ enum ClientHelloALPN {
             return bytes[position..<(position + count)]
         }
     }
-}
-
-/// Before the SNIHandler on a TLS port whose table has TLS-ALPN-01 challenges: notes whether the
-/// connection's first read is a ClientHello offering `acme-tls/1`, passes the bytes on untouched and
-/// leaves the pipeline. Ports without challenges never get it.
-final class ACMEChallengePeek: ChannelInboundHandler, RemovableChannelHandler {
-    typealias InboundIn = ByteBuffer
-    typealias InboundOut = ByteBuffer
-
-    /// Read by the SNIHandler's callback, which runs after this handler has seen the first read.
-    private(set) var offersACMEProtocol = false
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        offersACMEProtocol = ClientHelloALPN.offers(ClientHelloALPN.acmeTLS1, in: unwrapInboundIn(data))
-        context.fireChannelRead(data)
-        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
-    }
-}
-
-/// After the handshake of a TLS-ALPN-01 challenge: the CA only looks at the certificate and sends no
-/// application data (RFC 8737 §3), so the connection is closed; one that stalls before the handshake
-/// completes is closed after `timeout`.
-final class ACMEChallengeHandshakeCloser: ChannelInboundHandler {
-    typealias InboundIn = ByteBuffer
-
-    private let timeout: TimeAmount
-    private var deadline: Scheduled<Void>?
-
-    init(timeout: TimeAmount) { self.timeout = timeout }
-
-    func handlerAdded(context: ChannelHandlerContext) {
-        let channel = context.channel
-        deadline = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { channel.close(promise: nil) }
-    }
-
-    func handlerRemoved(context: ChannelHandlerContext) { deadline?.cancel() }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if case .handshakeCompleted = event as? TLSUserEvent {
-            deadline?.cancel()
-            context.close(promise: nil)
-            return
-        }
-        context.fireUserInboundEventTriggered(event)
-    }
-
-    /// Whatever a client sends after the handshake is not for anyone.
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
 }
