@@ -13,8 +13,9 @@ import X509
 /// Secret at a time. While an order is validated its HTTP-01 answers (`challengeAnswers`) or TLS-ALPN-01
 /// certificates (`tlsALPNChallenges`) go into the snapshot and the runtime re-applies; an issued
 /// certificate goes to the state directory and into the snapshot as the Secret the listener names
-/// (`secrets`), served from the next table on without a restart. A failure waits before the next attempt, twice as long each time (a rate limit's
-/// Retry-After when longer), so a broken setup never hammers the CA.
+/// (`secrets`), served from the next table on without a restart. A failure waits before the next
+/// attempt, twice as long each time (a rate limit's Retry-After when longer), so a broken setup never
+/// hammers the CA.
 public actor ACMEAutomation {
     public struct Timing: Sendable {
         /// The wait after the first failure; it doubles with each further one, up to `longestRetry`.
@@ -241,7 +242,7 @@ public actor ACMEAutomation {
                 guard result.status == .valid else { throw Failure("authorization for \(name) ended \(result.status)") }
                 return
             } catch {
-                // The order's end withdraws the rest and re-applies.
+                // Withdrawn here; the order's end re-applies, so the next table no longer offers it.
                 withdraw(pending, of: certificate.secret)
                 throw error
             }
