@@ -227,6 +227,62 @@ struct ACMEServeTests {
         }
     }
 
+    /// What openssl sees of archway's HTTPS port for app.example.test, offering ALPN acme-tls/1 as
+    /// the CA does or not at all as a browser's first protocols would not.
+    static func handshake(port: Int, acme: Bool) throws -> String {
+        try run("/bin/sh", ["-c", "timeout 10 openssl s_client -connect 127.0.0.1:\(port) -servername app.example.test "
+                            + (acme ? "-alpn acme-tls/1 " : "") + "</dev/null 2>&1"]).stdout
+    }
+
+    /// While a TLS-ALPN-01 challenge is pending, only a handshake offering acme-tls/1 gets the
+    /// challenge certificate. Pebble reaches archway through a relay that holds its connections, so
+    /// the challenge stays pending while the test looks: before the first certificate a normal
+    /// client is refused as before; during a renewal it gets the listener's current certificate.
+    @Test func whileAChallengeIsPendingANormalClientNeverGetsTheChallengeCertificate() async throws {
+        let https = try freeLoopbackPort()
+        let relay = try HeldTCPRelay(to: https)
+        defer { relay.stop() }
+        try await Pebble.with(.init(tlsPort: relay.port, authorizationReuse: 0)) { pebble in
+            let work = pebble.workDirectory.appendingPathComponent("archway")
+            let archway = try Archway(work: work, http: try freeLoopbackPort(), https: https)
+            defer { archway.stop() }
+            try archway.write(Self.config(pebble: pebble, tlsALPN01: true))
+            try archway.start()
+
+            let validating = await Self.eventually(seconds: 60) { relay.accepted > 0 }
+            try #require(validating, "Pebble never came to validate: \(archway.logText.suffix(2000))")
+            let refused = try Self.handshake(port: https, acme: false)
+            #expect(!refused.contains("BEGIN CERTIFICATE"), "no certificate yet, so none for a normal client: \(refused.suffix(1500))")
+            let answered = try Self.handshake(port: https, acme: true)
+            #expect(answered.contains("ALPN protocol: acme-tls/1") && answered.contains("BEGIN CERTIFICATE"), "\(answered.suffix(1500))")
+            relay.release()
+            let issued = await Self.eventually(seconds: 60) { archway.certificateStates()["default/app-tls"]?["state"] as? String == "Issued" }
+            try #require(issued, "never issued: \(archway.certificateStates()) \(archway.logText.suffix(2000))")
+            let root = try await withACMEHTTPClient(trusting: pebble) { try await pebble.issuingCertificatesPEM(httpClient: $0).root }
+            let caFile = work.appendingPathComponent("pebble-root.pem").path
+            try root.write(toFile: caFile, atomically: true, encoding: .utf8)
+            let first = try Self.served(port: https, name: "app.example.test", caFile: caFile)
+            #expect(first.verified, "\(first.output.suffix(1500))")
+
+            // A renewal, validated again (Pebble reuses no authorization here): held the same way.
+            relay.hold()
+            let notAfter = try #require(archway.certificateStates()["default/app-tls"]?["notAfter"] as? String)
+            let lifetime = try #require(ISO8601DateFormatter().date(from: notAfter)).timeIntervalSinceNow
+            try archway.write(Self.config(pebble: pebble, renewBefore: "\(Int(lifetime) - 2)s", tlsALPN01: true))
+            let revalidating = await Self.eventually(seconds: 60) { relay.accepted > 0 }
+            try #require(revalidating, "Pebble never came to validate the renewal: \(archway.logText.suffix(2000))")
+            let meanwhile = try Self.served(port: https, name: "app.example.test", caFile: caFile)
+            #expect(meanwhile.verified && meanwhile.serial == first.serial, "a normal client keeps the listener's certificate: \(meanwhile.output.suffix(1500))")
+            let renewalAnswered = try Self.handshake(port: https, acme: true)
+            #expect(renewalAnswered.contains("ALPN protocol: acme-tls/1"), "\(renewalAnswered.suffix(1500))")
+            relay.release()
+            let renewed = await Self.eventually(seconds: 60) {
+                (try? Self.served(port: https, name: "app.example.test", caFile: caFile).serial).map { $0 != first.serial } ?? false
+            }
+            #expect(renewed, "not renewed: \(archway.certificateStates()) \(archway.logText.suffix(1500))")
+        }
+    }
+
     /// Pebble cannot reach the challenge (its HTTP-01 port is not archway's): the order fails, the
     /// ACME error is on the issuer's status and the listener's condition, and the next attempt waits.
     @Test func aFailedChallengeShowsTheACMEErrorAndBacksOff() async throws {

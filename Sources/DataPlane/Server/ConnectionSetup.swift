@@ -51,7 +51,12 @@ final class ConnectionSetup: Sendable {
             if let peek { try channel.pipeline.syncOperations.addHandler(peek) }
             try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(SNIHandler { result in
                 silence.cancel()
-                return self.serverNameKnown(result, channel: channel, offersACMEProtocol: peek?.offersACMEProtocol ?? false)
+                let configured = self.serverNameKnown(result, channel: channel, offersACMEProtocol: peek?.offersACMEProtocol ?? false)
+                // SNIHandler only acts on success; a refused server name would otherwise leave the
+                // connection open with nobody reading it (a port bound only for a TLS-ALPN-01
+                // challenge refuses every other client).
+                configured.whenFailure { _ in channel.close(promise: nil) }
+                return configured
             }))
         default:
             try channel.pipeline.syncOperations.addHandler(HTTP2PrefaceSniffer { isHTTP2, channel in
