@@ -251,8 +251,10 @@ struct ACMEServeTests {
 
             let validating = await Self.eventually(seconds: 60) { relay.accepted > 0 }
             try #require(validating, "Pebble never came to validate: \(archway.logText.suffix(2000))")
+            let asked = Date()
             let refused = try Self.handshake(port: https, acme: false)
             #expect(!refused.contains("BEGIN CERTIFICATE"), "no certificate yet, so none for a normal client: \(refused.suffix(1500))")
+            #expect(Date().timeIntervalSince(asked) < 5, "refused at once, not left open (openssl gives up after 10 s)")
             let answered = try Self.handshake(port: https, acme: true)
             #expect(answered.contains("ALPN protocol: acme-tls/1") && answered.contains("BEGIN CERTIFICATE"), "\(answered.suffix(1500))")
             relay.release()

@@ -51,12 +51,7 @@ final class ConnectionSetup: Sendable {
             if let peek { try channel.pipeline.syncOperations.addHandler(peek) }
             try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(SNIHandler { result in
                 silence.cancel()
-                let configured = self.serverNameKnown(result, channel: channel, offersACMEProtocol: peek?.offersACMEProtocol ?? false)
-                // SNIHandler only acts on success; a refused server name would otherwise leave the
-                // connection open with nobody reading it (a port bound only for a TLS-ALPN-01
-                // challenge refuses every other client).
-                configured.whenFailure { _ in channel.close(promise: nil) }
-                return configured
+                return self.serverNameKnown(result, channel: channel, offersACMEProtocol: peek?.offersACMEProtocol ?? false)
             }))
         default:
             try channel.pipeline.syncOperations.addHandler(HTTP2PrefaceSniffer { isHTTP2, channel in
@@ -99,6 +94,10 @@ final class ConnectionSetup: Sendable {
                 try channel.pipeline.syncOperations.addHandler(ACMEChallengeHandshakeCloser(
                     timeout: contexts.context(for: channel.eventLoop).limits.headerTimeout))
             case .refuse:
+                // SNIHandler acts only on success: unclosed, a refused connection would stay open with
+                // nobody reading it (as on a port bound only for a TLS-ALPN-01 challenge, which
+                // refuses every other client).
+                channel.close(promise: nil)
                 throw TLSSetupError("no TLS listener on \(socket) accepts server name \"\(serverName ?? "")\"")
             }
         }
