@@ -257,6 +257,7 @@ public actor GatewayRuntime {
         }
         var snapshot = ResourceSnapshot(resources)
         snapshot.acmeChallengeAnswers = await acmeAutomation?.challengeAnswers ?? []
+        snapshot.acmeTLSChallenges = await acmeAutomation?.tlsALPNChallenges ?? []
         let result = translator.translate(snapshot)
         do {
             try tables.swap(CompiledTable(result.table))

@@ -40,6 +40,24 @@ public struct ACMEChallengeAnswer: Sendable, Equatable, Hashable, Codable {
     public static let pathPrefix = "/.well-known/acme-challenge/"
 }
 
+/// A TLS-ALPN-01 answer (RFC 8737) archway gives while an order of its own is validated: on the
+/// Gateway's HTTPS listeners whose hostname covers `name`, a ClientHello with SNI `name` and ALPN
+/// `acme-tls/1` is answered with this self-signed certificate. Never from a manifest: the runtime
+/// sets them on the snapshot.
+public struct ACMETLSChallenge: Sendable, Equatable, Hashable, Codable {
+    public var gateway: NamespacedName
+    public var name: String
+    public var certificatePEM: String
+    public var keyPEM: String
+
+    public init(gateway: NamespacedName, name: String, certificatePEM: String, keyPEM: String) {
+        self.gateway = gateway
+        self.name = name
+        self.certificatePEM = certificatePEM
+        self.keyPEM = keyPEM
+    }
+}
+
 /// An ACMEIssuer's `.status`: whether its spec can be used, and each certificate it provides, with
 /// where the runtime stands on it.
 public struct ACMEIssuerStatus: Codable, Sendable, Equatable {

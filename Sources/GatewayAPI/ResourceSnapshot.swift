@@ -16,6 +16,8 @@ public struct ResourceSnapshot: Sendable {
     public private(set) var acmeIssuers: [ACMEIssuer] = []
     /// HTTP-01 answers for archway's own ACME orders in progress: set by the runtime, never read from manifests.
     public var acmeChallengeAnswers: [ACMEChallengeAnswer] = []
+    /// TLS-ALPN-01 certificates for archway's own ACME orders in progress: set by the runtime, never read from manifests.
+    public var acmeTLSChallenges: [ACMETLSChallenge] = []
     /// archway.dev edge policies (BasicAuth, RateLimit, ...), sorted by kind then namespace/name.
     public private(set) var edgePolicies: [EdgePolicy] = []
     public private(set) var configMaps: [NamespacedName: ConfigMap] = [:]

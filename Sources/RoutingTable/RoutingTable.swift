@@ -68,13 +68,35 @@ public struct PortTable: Sendable, Codable, Equatable {
     /// Ordered most specific hostname first (exact, longest wildcard, then catch-all): the first whose
     /// hostname covers the request's Host owns the request. This is listener isolation.
     public var listeners: [ListenerTable]
+    /// TLS-ALPN-01 certificates (RFC 8737) for archway's own ACME orders being validated, sorted by
+    /// name: offered only to a ClientHello that asks for ALPN `acme-tls/1` with one of these names.
+    /// nil when none, so a port with no order in progress never looks at a ClientHello's ALPN.
+    public var acmeChallenges: [ACMEChallengeCertificate]?
 
-    public init(port: Int, address: String? = nil, protocol: String, listeners: [ListenerTable]) {
+    public init(port: Int, address: String? = nil, protocol: String, listeners: [ListenerTable],
+                acmeChallenges: [ACMEChallengeCertificate]? = nil) {
         self.port = port
         self.address = address
         self.protocol = `protocol`
         self.listeners = listeners
+        self.acmeChallenges = acmeChallenges
     }
+}
+
+/// The self-signed certificate that proves one name for a TLS-ALPN-01 challenge: the CA connects to
+/// port 443 with SNI `name` and ALPN `acme-tls/1` and checks its acmeIdentifier extension.
+public struct ACMEChallengeCertificate: Sendable, Codable, Equatable, Hashable {
+    /// Lowercased, never a wildcard (TLS-ALPN-01 cannot prove one).
+    public var name: String
+    public var certificate: CertificatePair
+
+    public init(name: String, certificate: CertificatePair) {
+        self.name = name.lowercased()
+        self.certificate = certificate
+    }
+
+    /// The only protocol the challenge handshake negotiates (RFC 8737 §6.2).
+    public static let applicationProtocol = "acme-tls/1"
 }
 
 /// Listeners that share a port and a hostname (possibly from several Gateways) merged into one.

@@ -113,6 +113,21 @@ struct TableBuilder {
         }
     }
 
+    /// TLS-ALPN-01 certificates by the socket whose ClientHellos may ask for them.
+    private var tlsChallenges: [SocketKey: [ACMEChallengeCertificate]] = [:]
+
+    /// A TLS-ALPN-01 answer (`Translator.addTLSChallenges`) on the listener's sockets. The socket is
+    /// bound for it even when the listener itself cannot serve yet (its Secret is the certificate
+    /// being ordered): there is nothing else the CA could connect to.
+    mutating func addTLSChallenge(_ challenge: ACMETLSChallenge, through gateway: GatewayState, listener: Gateway.Listener) {
+        let certificate = ACMEChallengeCertificate(
+            name: challenge.name,
+            certificate: CertificatePair(source: "acme-tls-alpn-01:\(challenge.name)", chainPEM: challenge.certificatePEM, keyPEM: challenge.keyPEM))
+        for key in Self.keys(listener, on: gateway.addressing.sockets) where !(tlsChallenges[key.socket] ?? []).contains(certificate) {
+            tlsChallenges[key.socket, default: []].append(certificate)
+        }
+    }
+
     /// Stream routes keep the spec's tie-break for conflicting routes: the oldest, then by namespace/name.
     mutating func add(_ entry: StreamRouteEntry, created: String?, listener: Gateway.Listener, on addresses: [String?]) {
         for key in Self.keys(listener, on: addresses) {
@@ -143,6 +158,13 @@ struct TableBuilder {
         }
         for port in ports.keys {
             ports[port]!.listeners.sort { Hostnames.specificityOrder($0.hostname, $1.hostname) }
+        }
+        for (socket, challenges) in tlsChallenges {
+            let port = ports[socket, default: PortTable(port: socket.port, address: socket.address, protocol: "TLS", listeners: [])]
+            // A port that speaks something else there (a conflict reported on its listeners) gets none.
+            guard port.protocol == "TLS" else { continue }
+            ports[socket] = port
+            ports[socket]!.acmeChallenges = challenges.sorted { ($0.name, $0.certificate.chainPEM) < ($1.name, $1.certificate.chainPEM) }
         }
         var clusters: [String: Cluster] = [:]
         for (id, source) in clusterSources {

@@ -82,6 +82,7 @@ public struct Translator: Sendable {
             }
         }
         addChallengeAnswers(snapshot, listeners: listeners, builder: &builder)
+        addTLSChallenges(snapshot, listeners: listeners, builder: &builder)
         let certificates = managedCertificates(snapshot, listeners: listeners, into: &statuses)
         markUnenforceable(builder.unenforceable, in: &statuses)
         for route in snapshot.streamRoutes {

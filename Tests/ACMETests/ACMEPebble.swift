@@ -15,6 +15,9 @@ struct Pebble {
         var externalAccountMACKeys: [String: String]?
         /// `host:port` of the DNS server Pebble resolves through; nil: a challtestsrv of its own.
         var dnsServer: String?
+        /// Percentage of orders that reuse a valid authorization instead of validating again
+        /// (PEBBLE_AUTHZREUSE); nil: Pebble's default.
+        var authorizationReuse: Int?
     }
 
     let directoryURL: String
@@ -58,7 +61,8 @@ struct Pebble {
                                 log: work.appendingPathComponent("pebble.log"),
                                 // No artificial validation delays, and no nonces refused at random: the tests are about
                                 // archway's client, not about surviving Pebble's chaos settings.
-                                environment: ["PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0"])
+                                environment: ["PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0"]
+                                    .merging(options.authorizationReuse.map { ["PEBBLE_AUTHZREUSE": "\($0)"] } ?? [:]) { $1 })
         defer { stop(pebble) }
 
         let lab = Pebble(directoryURL: "https://127.0.0.1:\(acmePort)/dir",

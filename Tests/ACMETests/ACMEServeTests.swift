@@ -14,9 +14,11 @@ struct ACMEServeTests {
     static let binary = repository.appendingPathComponent(".build/debug/archway").path
 
     /// `secondSecret`: a second HTTPS listener (www.example.test) with a Secret of its own.
-    static func config(pebble: Pebble, renewBefore: String? = nil, secondSecret: Bool = false) -> String {
+    /// `tlsALPN01`: the issuer proves names by TLS-ALPN-01 and the Gateway has only its HTTPS listener
+    /// (no port 80 at all, which is why a user picks that challenge).
+    static func config(pebble: Pebble, renewBefore: String? = nil, secondSecret: Bool = false, tlsALPN01: Bool = false) -> String {
         let bundle = pebble.tlsTrustRootPEM.split(separator: "\n").map { "      " + $0 }.joined(separator: "\n")
-        return """
+        let manifests = """
             apiVersion: gateway.networking.k8s.io/v1
             kind: GatewayClass
             metadata: {name: archway}
@@ -29,7 +31,7 @@ struct ACMEServeTests {
               server: \(pebble.directoryURL)
               email: ops@example.test
               termsOfServiceAgreed: true
-            \(renewBefore.map { "  renewBefore: \($0)\n" } ?? "")  caBundle: |
+            \(tlsALPN01 ? "  challenge: TLS-ALPN-01\n" : "")\(renewBefore.map { "  renewBefore: \($0)\n" } ?? "")  caBundle: |
             \(bundle)
             ---
             apiVersion: gateway.networking.k8s.io/v1
@@ -62,6 +64,9 @@ struct ACMEServeTests {
               parentRefs: [{name: web, sectionName: https}]
               rules: [{filters: [{type: RequestRedirect, requestRedirect: {hostname: served.example, statusCode: 302}}]}]
             """
+        guard tlsALPN01 else { return manifests }
+        return manifests.replacingOccurrences(of: "  - {name: http, protocol: HTTP, port: 80}\n", with: "")
+            .components(separatedBy: "\n---\n").filter { !$0.contains("name: to-https") }.joined(separator: "\n---\n")
     }
 
     /// One `archway serve` with its ports and directories.
@@ -70,13 +75,14 @@ struct ACMEServeTests {
         let http: Int, https: Int, admin: Int
         private(set) var process: Process?
 
-        init(work: URL, http: Int) throws {
+        /// `https`: the host port archway's 443 listens on (Pebble's TLS-ALPN-01 port); a free one when nil.
+        init(work: URL, http: Int, https: Int? = nil) throws {
             config = work.appendingPathComponent("config")
             state = work.appendingPathComponent("state")
             log = work.appendingPathComponent("archway.log")
             try FileManager.default.createDirectory(at: config, withIntermediateDirectories: true)
             self.http = http
-            https = try freeLoopbackPort()
+            self.https = try https ?? freeLoopbackPort()
             admin = try freeLoopbackPort()
         }
 
@@ -252,6 +258,95 @@ struct ACMEServeTests {
                 let left = try await RFC2136Updater(server: named.server, tsig: named.key).txtValues(name: "_acme-challenge.apps.example.test")
                 #expect(left.isEmpty, "\(left)")
             }
+        }
+    }
+
+    /// TLS-ALPN-01 answered by archway on its HTTPS port: Pebble connects to archway's 443 with ALPN
+    /// acme-tls/1 and gets the challenge certificate, though the listener has no certificate yet (its
+    /// socket is bound for the challenge). The issued certificate is served and chains to Pebble's root;
+    /// once validated no acme-tls/1 handshake is answered any more.
+    @Test func itObtainsItsCertificateByTLSALPN01OnItsHTTPSPort() async throws {
+        let https = try freeLoopbackPort()
+        try await Pebble.with(.init(tlsPort: https)) { pebble in
+            let work = pebble.workDirectory.appendingPathComponent("archway")
+            let archway = try Archway(work: work, http: try freeLoopbackPort(), https: https)
+            defer { archway.stop() }
+            try archway.write(Self.config(pebble: pebble, tlsALPN01: true))
+            try archway.start()
+
+            let issued = await Self.eventually(seconds: 60) { archway.certificateStates()["default/app-tls"]?["state"] as? String == "Issued" }
+            try #require(issued, "never issued: \(archway.certificateStates()) \(archway.logText.suffix(2000)) \(pebble.log().suffix(2000))")
+            #expect(archway.logText.contains("answering TLS-ALPN-01 on the HTTPS listeners"), "validated by TLS-ALPN-01: \(archway.logText.suffix(1500))")
+            let root = try await withACMEHTTPClient(trusting: pebble) { try await pebble.issuingCertificatesPEM(httpClient: $0).root }
+            let caFile = work.appendingPathComponent("pebble-root.pem").path
+            try root.write(toFile: caFile, atomically: true, encoding: .utf8)
+            let served = try Self.served(port: https, name: "app.example.test", caFile: caFile)
+            #expect(served.verified, "served without a restart, chaining to Pebble's root: \(served.output.suffix(1500))")
+            #expect(archway.get("/metrics").contains("archway_acme_orders_total{issuer=\"pebble\",result=\"issued\"} 1"))
+
+            // The challenge is withdrawn: an acme-tls/1 handshake now meets the listener's own context,
+            // which never negotiates that protocol.
+            let late = try run("/bin/sh", ["-c", "openssl s_client -connect 127.0.0.1:\(https) -servername app.example.test "
+                                           + "-alpn acme-tls/1 </dev/null 2>&1"])
+            #expect(!late.stdout.contains("ALPN protocol: acme-tls/1"), "\(late.stdout.suffix(1500))")
+        }
+    }
+
+    /// What openssl sees of archway's HTTPS port for app.example.test, offering ALPN acme-tls/1 as
+    /// the CA does or not at all as a browser's first protocols would not.
+    static func handshake(port: Int, acme: Bool) throws -> String {
+        try run("/bin/sh", ["-c", "timeout 10 openssl s_client -connect 127.0.0.1:\(port) -servername app.example.test "
+                            + (acme ? "-alpn acme-tls/1 " : "") + "</dev/null 2>&1"]).stdout
+    }
+
+    /// While a TLS-ALPN-01 challenge is pending, only a handshake offering acme-tls/1 gets the
+    /// challenge certificate. Pebble reaches archway through a relay that holds its connections, so
+    /// the challenge stays pending while the test looks: before the first certificate a normal
+    /// client is refused as before; during a renewal it gets the listener's current certificate.
+    @Test func whileAChallengeIsPendingANormalClientNeverGetsTheChallengeCertificate() async throws {
+        let https = try freeLoopbackPort()
+        let relay = try HeldTCPRelay(to: https)
+        defer { relay.stop() }
+        try await Pebble.with(.init(tlsPort: relay.port, authorizationReuse: 0)) { pebble in
+            let work = pebble.workDirectory.appendingPathComponent("archway")
+            let archway = try Archway(work: work, http: try freeLoopbackPort(), https: https)
+            defer { archway.stop() }
+            try archway.write(Self.config(pebble: pebble, tlsALPN01: true))
+            try archway.start()
+
+            let validating = await Self.eventually(seconds: 60) { relay.accepted > 0 }
+            try #require(validating, "Pebble never came to validate: \(archway.logText.suffix(2000))")
+            let asked = Date()
+            let refused = try Self.handshake(port: https, acme: false)
+            #expect(!refused.contains("BEGIN CERTIFICATE"), "no certificate yet, so none for a normal client: \(refused.suffix(1500))")
+            #expect(Date().timeIntervalSince(asked) < 5, "refused at once, not left open (openssl gives up after 10 s)")
+            let answered = try Self.handshake(port: https, acme: true)
+            #expect(answered.contains("ALPN protocol: acme-tls/1") && answered.contains("BEGIN CERTIFICATE"), "\(answered.suffix(1500))")
+            relay.release()
+            let issued = await Self.eventually(seconds: 60) { archway.certificateStates()["default/app-tls"]?["state"] as? String == "Issued" }
+            try #require(issued, "never issued: \(archway.certificateStates()) \(archway.logText.suffix(2000))")
+            let root = try await withACMEHTTPClient(trusting: pebble) { try await pebble.issuingCertificatesPEM(httpClient: $0).root }
+            let caFile = work.appendingPathComponent("pebble-root.pem").path
+            try root.write(toFile: caFile, atomically: true, encoding: .utf8)
+            let first = try Self.served(port: https, name: "app.example.test", caFile: caFile)
+            #expect(first.verified, "\(first.output.suffix(1500))")
+
+            // A renewal, validated again (Pebble reuses no authorization here): held the same way.
+            relay.hold()
+            let notAfter = try #require(archway.certificateStates()["default/app-tls"]?["notAfter"] as? String)
+            let lifetime = try #require(ISO8601DateFormatter().date(from: notAfter)).timeIntervalSinceNow
+            try archway.write(Self.config(pebble: pebble, renewBefore: "\(Int(lifetime) - 2)s", tlsALPN01: true))
+            let revalidating = await Self.eventually(seconds: 60) { relay.accepted > 0 }
+            try #require(revalidating, "Pebble never came to validate the renewal: \(archway.logText.suffix(2000))")
+            let meanwhile = try Self.served(port: https, name: "app.example.test", caFile: caFile)
+            #expect(meanwhile.verified && meanwhile.serial == first.serial, "a normal client keeps the listener's certificate: \(meanwhile.output.suffix(1500))")
+            let renewalAnswered = try Self.handshake(port: https, acme: true)
+            #expect(renewalAnswered.contains("ALPN protocol: acme-tls/1"), "\(renewalAnswered.suffix(1500))")
+            relay.release()
+            let renewed = await Self.eventually(seconds: 60) {
+                (try? Self.served(port: https, name: "app.example.test", caFile: caFile).serial).map { $0 != first.serial } ?? false
+            }
+            #expect(renewed, "not renewed: \(archway.certificateStates()) \(archway.logText.suffix(1500))")
         }
     }
 

@@ -10,11 +10,12 @@ import X509
 /// Obtains and renews the certificates Gateways ask of an ACMEIssuer (`Translator.Result.certificates`),
 /// in file mode with a state directory: the runtime tells it after every applied configuration what is
 /// wanted (`reconcile`), and it orders what is missing, expiring or for other names, one order per
-/// Secret at a time. While an order is validated by HTTP-01 its answers go into the snapshot
-/// (`challengeAnswers`) and the runtime re-applies; an issued certificate goes to the state directory
-/// and into the snapshot as the Secret the listener names (`secrets`), served from the next table on
-/// without a restart. A failure waits before the next attempt, twice as long each time (a rate limit's
-/// Retry-After when longer), so a broken setup never hammers the CA.
+/// Secret at a time. While an order is validated its HTTP-01 answers (`challengeAnswers`) or TLS-ALPN-01
+/// certificates (`tlsALPNChallenges`) go into the snapshot and the runtime re-applies; an issued
+/// certificate goes to the state directory and into the snapshot as the Secret the listener names
+/// (`secrets`), served from the next table on without a restart. A failure waits before the next
+/// attempt, twice as long each time (a rate limit's Retry-After when longer), so a broken setup never
+/// hammers the CA.
 public actor ACMEAutomation {
     public struct Timing: Sendable {
         /// The wait after the first failure; it doubles with each further one, up to `longestRetry`.
@@ -45,6 +46,7 @@ public actor ACMEAutomation {
     private var progress: [NamespacedName: Progress] = [:]
     private var stored: [NamespacedName: ACMEStateStore.StoredCertificate] = [:]
     private var answers: [NamespacedName: [ACMEChallengeAnswer]] = [:]
+    private var tlsChallenges: [NamespacedName: [ACMETLSChallenge]] = [:]
     /// Each issuer's account client, with the directory and CA bundle it was made for (an edit of either makes a new one).
     private var accounts: [String: (client: ACMEClient, http: HTTPClient, url: String, server: String, bundle: String?)] = [:]
     private var accountProblems: [String: String] = [:]
@@ -61,6 +63,11 @@ public actor ACMEAutomation {
 
     /// The HTTP-01 answers of the orders being validated, for the snapshot.
     var challengeAnswers: [ACMEChallengeAnswer] { answers.values.flatMap { $0 }.sorted { ($0.name, $0.token) < ($1.name, $1.token) } }
+
+    /// The TLS-ALPN-01 certificates of the orders being validated, for the snapshot.
+    var tlsALPNChallenges: [ACMETLSChallenge] {
+        tlsChallenges.values.flatMap { $0 }.sorted { ($0.gateway, $0.name) < ($1.gateway, $1.name) }
+    }
 
     /// The certificates obtained, as the Secrets the listeners name: only those an annotated Gateway
     /// still asks for (`wanted`; a certificate nobody asks for any more is not served, so it cannot
@@ -185,6 +192,7 @@ public actor ACMEAutomation {
         }
         // The answers are no longer needed, and a new certificate goes into the next table.
         answers[secret] = nil
+        tlsChallenges[secret] = nil
         await reapply?()
     }
 
@@ -197,11 +205,7 @@ public actor ACMEAutomation {
                 throw Failure("the CA offers no HTTP-01 challenge for \(name)")
             }
             let keyAuthorization = client.keyAuthorization(for: challenge)
-            let gateways = Set(certificate.listeners.map { ref -> NamespacedName in
-                let parts = ref.split(separator: "/", maxSplits: 2).map(String.init)
-                return NamespacedName(parts[0], parts[1])
-            })
-            answers[certificate.secret, default: []] += gateways.sorted().map {
+            answers[certificate.secret, default: []] += Self.gateways(of: certificate).map {
                 ACMEChallengeAnswer(gateway: $0, name: name, token: token, keyAuthorization: keyAuthorization)
             }
             // Served from the next table: only then may the CA look.
@@ -227,10 +231,50 @@ public actor ACMEAutomation {
                 throw error
             }
         case .tlsALPN01:
-            throw Failure("TLS-ALPN-01 is not answered by this version of archway; use HTTP-01 or DNS-01")
+            guard let challenge = authorization.challenge(.tlsALPN01) else {
+                throw Failure("the CA offers no TLS-ALPN-01 challenge for \(name)")
+            }
+            let proof = try TLSALPN01Certificate(name: name, keyAuthorization: client.keyAuthorization(for: challenge))
+            // A name can show one challenge certificate at a time: two orders for it (two Secrets
+            // naming the same host) take turns. Each holds one only while its own authorization runs.
+            while tlsChallenges.values.contains(where: { $0.contains { $0.name == name } }) {
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            let pending = Self.gateways(of: certificate).map {
+                ACMETLSChallenge(gateway: $0, name: name, certificatePEM: proof.certificatePEM, keyPEM: proof.privateKeyPEM)
+            }
+            tlsChallenges[certificate.secret, default: []] += pending
+            // Offered from the next table: only then may the CA look.
+            await reapply?()
+            logger.info("answering TLS-ALPN-01 on the HTTPS listeners", metadata: ["name": "\(name)", "secret": "\(certificate.secret)"])
+            do {
+                _ = try await client.respond(to: challenge)
+                let result = try await client.waitForAuthorization(at: authorization.url)
+                withdraw(pending, of: certificate.secret)
+                guard result.status == .valid else { throw Failure("authorization for \(name) ended \(result.status)") }
+                return
+            } catch {
+                // Withdrawn here; the order's end re-applies, so the next table no longer offers it.
+                withdraw(pending, of: certificate.secret)
+                throw error
+            }
         }
         let result = try await client.waitForAuthorization(at: authorization.url)
         guard result.status == .valid else { throw Failure("authorization for \(name) ended \(result.status)") }
+    }
+
+    /// The Gateways whose listeners serve the certificate ("namespace/gateway/listener" refs).
+    private static func gateways(of certificate: ManagedCertificate) -> [NamespacedName] {
+        Set(certificate.listeners.map { ref -> NamespacedName in
+            let parts = ref.split(separator: "/", maxSplits: 2).map(String.init)
+            return NamespacedName(parts[0], parts[1])
+        }).sorted()
+    }
+
+    /// An authorization is over: its challenge certificates are offered no more (from the next table).
+    private func withdraw(_ pending: [ACMETLSChallenge], of secret: NamespacedName) {
+        tlsChallenges[secret]?.removeAll { pending.contains($0) }
+        if tlsChallenges[secret]?.isEmpty == true { tlsChallenges[secret] = nil }
     }
 
     /// The issuer's account client: the key from the state directory (made and saved the first time),

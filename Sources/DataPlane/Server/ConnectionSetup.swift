@@ -45,9 +45,13 @@ final class ConnectionSetup: Sendable {
         }
         switch family {
         case "TLS":
+            // Only while an ACME order of ours is validated by TLS-ALPN-01 on this port is the
+            // ClientHello's ALPN read as well; every other connection goes without.
+            let peek = tables.tls(socket: socket)?.answersACMEChallenges == true ? ACMEChallengePeek() : nil
+            if let peek { try channel.pipeline.syncOperations.addHandler(peek) }
             try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(SNIHandler { result in
                 silence.cancel()
-                return self.serverNameKnown(result, channel: channel)
+                return self.serverNameKnown(result, channel: channel, offersACMEProtocol: peek?.offersACMEProtocol ?? false)
             }))
         default:
             try channel.pipeline.syncOperations.addHandler(HTTP2PrefaceSniffer { isHTTP2, channel in
@@ -61,9 +65,9 @@ final class ConnectionSetup: Sendable {
         }
     }
 
-    private func serverNameKnown(_ result: SNIResult, channel: any Channel) -> EventLoopFuture<Void> {
+    private func serverNameKnown(_ result: SNIResult, channel: any Channel, offersACMEProtocol: Bool) -> EventLoopFuture<Void> {
         let serverName: String? = if case .hostname(let name) = result { name } else { nil }
-        let disposition = tables.tls(socket: socket)?.disposition(serverName: serverName) ?? .refuse
+        let disposition = tables.tls(socket: socket)?.disposition(serverName: serverName, offersACMEProtocol: offersACMEProtocol) ?? .refuse
         return channel.eventLoop.makeCompletedFuture {
             switch disposition {
             case .terminate(let tls) where tables.current.isStreamListener(socket: socket, serverName: serverName):
@@ -85,7 +89,15 @@ final class ConnectionSetup: Sendable {
                 })
             case .passthrough:
                 try channel.pipeline.syncOperations.addHandler(streamProxy(channel, serverName: serverName))
+            case .answerACMEChallenge(let context):
+                try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: context))
+                try channel.pipeline.syncOperations.addHandler(ACMEChallengeHandshakeCloser(
+                    timeout: contexts.context(for: channel.eventLoop).limits.headerTimeout))
             case .refuse:
+                // SNIHandler acts only on success: unclosed, a refused connection would stay open with
+                // nobody reading it (as on a port bound only for a TLS-ALPN-01 challenge, which
+                // refuses every other client).
+                channel.close(promise: nil)
                 throw TLSSetupError("no TLS listener on \(socket) accepts server name \"\(serverName ?? "")\"")
             }
         }

@@ -47,6 +47,7 @@ public final class TableStore: Sendable {
             let served = ServedTable(table, carryingOver: current)
             box.withLockedValue { $0 = Serving(table: served, tls: tls, upstreamTLS: upstreamTLS) }
             let inUse = table.source.ports.flatMap(\.listeners).compactMap(\.tls).flatMap(\.certificates)
+                + table.source.ports.flatMap { $0.acmeChallenges ?? [] }.map(\.certificate)
             certificates.keepOnly(Set(inUse))
         }
     }

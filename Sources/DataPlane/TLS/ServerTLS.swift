@@ -14,8 +14,9 @@ enum ServerTLSPolicy {
 
     /// `offerHTTP2: false` for TLSRoute listeners, whose bytes go to the backend as they are: the client
     /// must not be told it may speak h2 to a backend that never agreed to it.
+    /// `acmeChallenge`: a TLS-ALPN-01 certificate, whose handshake negotiates `acme-tls/1` and nothing else.
     static func configuration(for pair: CertificatePair, offerHTTP2: Bool = true,
-                              clientValidation: ClientCertificateValidation? = nil) throws -> TLSConfiguration {
+                              clientValidation: ClientCertificateValidation? = nil, acmeChallenge: Bool = false) throws -> TLSConfiguration {
         let chain = try NIOSSLCertificate.fromPEMBytes(Array(pair.chainPEM.utf8))
         guard !chain.isEmpty else { throw TLSSetupError("tls.crt holds no certificate") }
         let key = try NIOSSLPrivateKey(bytes: Array(pair.keyPEM.utf8), format: .pem)
@@ -24,7 +25,7 @@ enum ServerTLSPolicy {
         configuration.minimumTLSVersion = .tlsv12
         configuration.maximumTLSVersion = .tlsv13
         configuration.cipherSuiteValues = cipherSuites
-        configuration.applicationProtocols = offerHTTP2 ? alpn : []
+        configuration.applicationProtocols = acmeChallenge ? [ACMEChallengeCertificate.applicationProtocol] : offerHTTP2 ? alpn : []
         if let clientValidation {
             configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMBytes(Array(clientValidation.caPEM.utf8)))
             // The CA names tell clients holding several certificates which one to present.
@@ -57,12 +58,13 @@ public final class TLSContextCache: Sendable {
 
     public init() {}
 
-    func context(for pair: CertificatePair, offerHTTP2: Bool = true, clientValidation: ClientCertificateValidation? = nil) throws -> NIOSSLContext {
-        let key = PairKey(pair, offerHTTP2: offerHTTP2, clientValidation: clientValidation)
+    func context(for pair: CertificatePair, offerHTTP2: Bool = true, clientValidation: ClientCertificateValidation? = nil,
+                 acmeChallenge: Bool = false) throws -> NIOSSLContext {
+        let key = PairKey(pair, offerHTTP2: offerHTTP2, clientValidation: clientValidation, acmeChallenge: acmeChallenge)
         if let cached = contexts.withLockedValue({ $0[key] }) { return cached }
         // BoringSSL refuses a private key that does not belong to the leaf certificate here.
         let context = try NIOSSLContext(configuration: ServerTLSPolicy.configuration(
-            for: pair, offerHTTP2: offerHTTP2, clientValidation: clientValidation))
+            for: pair, offerHTTP2: offerHTTP2, clientValidation: clientValidation, acmeChallenge: acmeChallenge))
         contexts.withLockedValue { $0[key] = context }
         return context
     }
@@ -127,11 +129,13 @@ public final class TLSContextCache: Sendable {
         var key: String
         var offerHTTP2: Bool
         var clientValidation: ClientCertificateValidation?
-        init(_ pair: CertificatePair, offerHTTP2: Bool, clientValidation: ClientCertificateValidation? = nil) {
+        var acmeChallenge: Bool
+        init(_ pair: CertificatePair, offerHTTP2: Bool, clientValidation: ClientCertificateValidation? = nil, acmeChallenge: Bool = false) {
             chain = pair.chainPEM
             key = pair.keyPEM
             self.offerHTTP2 = offerHTTP2
             self.clientValidation = clientValidation
+            self.acmeChallenge = acmeChallenge
         }
     }
 }
@@ -153,6 +157,9 @@ enum TLSDisposition {
     case terminate(TerminatingTLS)
     case passthrough
     case refuse
+    /// A TLS-ALPN-01 validation of archway's own ACME order: the challenge certificate, then closed
+    /// after the handshake.
+    case answerACMEChallenge(NIOSSLContext)
 }
 
 /// Per TLS port: listener hostnames (exact, wildcard, catch-all) to what happens with the connection.
@@ -162,6 +169,8 @@ enum TLSDisposition {
 struct TLSPortTable: Sendable {
     private let bySNI: HostIndex<Entry>
     private let fallback: Entry?
+    /// TLS-ALPN-01 certificates by name; empty but while an ACME order of ours is validated here.
+    private let acmeChallenges: [String: NIOSSLContext]
 
     struct Entry: Sendable {
         let context: NIOSSLContext?
@@ -183,9 +192,23 @@ struct TLSPortTable: Sendable {
         }
         bySNI = HostIndex(entries)
         fallback = entries.last(where: { $0.value.context != nil })?.value
+        var challenges: [String: NIOSSLContext] = [:]
+        for challenge in port.acmeChallenges ?? [] {
+            // One that cannot be loaded fails its own validation, not the whole table.
+            challenges[challenge.name] = try? cache.context(for: challenge.certificate, acmeChallenge: true)
+        }
+        acmeChallenges = challenges
     }
 
-    func disposition(serverName: String?) -> TLSDisposition {
+    /// Whether connections need their ClientHello's ALPN read (`ACMEChallengePeek`) at all.
+    var answersACMEChallenges: Bool { !acmeChallenges.isEmpty }
+
+    /// `offersACMEProtocol`: the ClientHello offers ALPN `acme-tls/1`. Only such a hello, for a name
+    /// with a challenge pending, gets the challenge certificate; every other one is served as ever.
+    func disposition(serverName: String?, offersACMEProtocol: Bool = false) -> TLSDisposition {
+        if offersACMEProtocol, let serverName, let challenge = acmeChallenges[serverName.lowercased()] {
+            return .answerACMEChallenge(challenge)
+        }
         let entry = serverName.flatMap { bySNI.lookup($0.lowercased()) } ?? fallback
         guard let entry else { return .refuse }
         guard let context = entry.context else { return .passthrough }

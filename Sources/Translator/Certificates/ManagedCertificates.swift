@@ -42,7 +42,9 @@ extension Translator {
                     if hostname.hasPrefix("*."), issuer.challenge != .dns01 {
                         problem = "\(hostname) is a wildcard: only DNS-01 can prove it, and ACMEIssuer \(issuerName) uses \(issuer.challenge.rawValue)"
                     } else if issuer.challenge == .http01, !answersOnPort80(hostname.lowercased()) {
-                        problem = "HTTP-01 is answered on port 80, and Gateway \(key) has no usable HTTP listener on port 80 for \(hostname) (add one, or use DNS-01)"
+                        problem = "HTTP-01 is answered on port 80, and Gateway \(key) has no usable HTTP listener on port 80 for \(hostname) (add one, or use TLS-ALPN-01 or DNS-01)"
+                    } else if issuer.challenge == .tlsALPN01, !gateway.listeners.contains(where: { Self.answersTLSALPN01($0, for: hostname, port: 443) }) {
+                        problem = "TLS-ALPN-01 is answered on port 443, and Gateway \(key) has no accepted HTTPS listener on port 443 for \(hostname) (add one, or use HTTP-01)"
                     } else if secret.namespace != key.namespace, listener.origin.namespace != secret.namespace {
                         problem = "Secret \(secret) is in another namespace than Gateway \(key): archway writes certificates only in the listener's own namespace"
                     }
@@ -54,6 +56,26 @@ extension Translator {
             }
         }
         return bySecret.values.sorted { $0.secret < $1.secret }
+    }
+
+    /// Whether a TLS-ALPN-01 challenge for `name` may be answered through this listener: HTTPS that
+    /// terminates, accepted and unconflicted, whose hostname covers the name. It need not be usable:
+    /// before the first certificate its Secret is missing, and the challenge is how it gets one.
+    static func answersTLSALPN01(_ listener: ListenerState, for name: String, port: Int? = nil) -> Bool {
+        listener.acceptsRoutes && listener.spec.protocol == "HTTPS" && (listener.spec.tls?.mode ?? "Terminate") == "Terminate"
+            && (port == nil || listener.spec.port == port)
+            && (listener.spec.hostname.map { Hostnames.covers($0.lowercased(), name.lowercased()) } ?? true)
+    }
+
+    /// The TLS-ALPN-01 certificates of orders in progress, on the sockets of every HTTPS listener of
+    /// their Gateway that covers the name (the CA connects to 443; other HTTPS ports carrying it do no harm).
+    func addTLSChallenges(_ snapshot: ResourceSnapshot, listeners: ListenerIndex, builder: inout TableBuilder) {
+        for challenge in snapshot.acmeTLSChallenges {
+            guard let gateway = listeners.gateways[challenge.gateway], gateway.rejection == nil else { continue }
+            for listener in gateway.listeners where Self.answersTLSALPN01(listener, for: challenge.name) {
+                builder.addTLSChallenge(challenge, through: gateway, listener: listener.served)
+            }
+        }
     }
 
     /// The HTTP-01 answers of orders in progress, on every HTTP listener of their Gateway whose
