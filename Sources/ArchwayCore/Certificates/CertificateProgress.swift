@@ -34,19 +34,32 @@ extension GatewayRuntime {
         for certificate in certificates {
             guard let message = report.pending[certificate.secret] else { continue }
             for ref in certificate.listeners {
+                // "gateway-ns/gateway/listener", or ".../set-ns/set/listener" for a ListenerSet's.
                 let parts = ref.split(separator: "/", maxSplits: 2).map(String.init)
-                let gateway = NamespacedName(parts[0], parts[1])
-                guard let listeners = result.gateways[gateway]?.listeners else { continue }
-                result.gateways[gateway]?.listeners = listeners.map { listener in
-                    guard listener.name == parts[2] else { return listener }
-                    var listener = listener
-                    for index in listener.conditions.indices where listener.conditions[index].type == "ResolvedRefs" && listener.conditions[index].status == "False" {
-                        listener.conditions[index].message += "; " + message
-                    }
-                    return listener
+                let served = parts[2].split(separator: "/").map(String.init)
+                if served.count == 3 {
+                    let set = NamespacedName(served[0], served[1])
+                    let listeners = result.listenerSets[set]?.listeners ?? []
+                    result.listenerSets[set]?.listeners = Self.noting(message, onListener: served[2], in: listeners)
+                } else {
+                    let gateway = NamespacedName(parts[0], parts[1])
+                    let listeners = result.gateways[gateway]?.listeners ?? []
+                    result.gateways[gateway]?.listeners = Self.noting(message, onListener: parts[2], in: listeners)
                 }
             }
         }
         return result
+    }
+
+    /// Adds the certificate's progress to a listener's ResolvedRefs=False message.
+    private static func noting(_ message: String, onListener name: String, in listeners: [ListenerStatus]) -> [ListenerStatus] {
+        listeners.map { listener in
+            guard listener.name == name else { return listener }
+            var listener = listener
+            for index in listener.conditions.indices where listener.conditions[index].type == "ResolvedRefs" && listener.conditions[index].status == "False" {
+                listener.conditions[index].message += "; " + message
+            }
+            return listener
+        }
     }
 }
