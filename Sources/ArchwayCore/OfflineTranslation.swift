@@ -16,6 +16,11 @@ struct OfflineTranslation {
         options.caBundleCheck = { certificates.problem(caPEM: $0) }
         options.ingress = ingress
         options.loadBalancers = LoadBalancerServing()
-        result = Translator(options: options).translate(snapshot)
+        var result = Translator(options: options).translate(snapshot)
+        // Translated once, nothing orders: the certificates asked of an ACMEIssuer are listed as such.
+        let report = CertificateProgress.notOrdered(result.certificates, snapshot: snapshot,
+                                                    why: "not ordered by `archway status`: `archway status --admin ADDR` shows where a running archway stands")
+        result.statuses = CertificateProgress.written(report, for: result.certificates, on: result.statuses)
+        self.result = result
     }
 }

@@ -55,6 +55,38 @@ struct CLITests {
         #expect(cluster.status != 0 && cluster.stderr.contains("--state-dir is for file mode"), "\(cluster.stderr)")
     }
 
+    /// `archway status` on manifests lists the certificates Gateways ask of an ACMEIssuer, each with
+    /// why it is not there yet, on the issuer and on the listener waiting for it.
+    @Test func statusListsTheCertificatesAskedOfAnIssuer() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("archway-acme-status-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try """
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: GatewayClass
+            metadata: {name: archway}
+            spec: {controllerName: archway.dev/gateway-controller}
+            ---
+            apiVersion: archway.dev/v1alpha1
+            kind: ACMEIssuer
+            metadata: {name: letsencrypt}
+            spec: {server: "https://acme-v02.api.letsencrypt.org/directory", termsOfServiceAgreed: true}
+            ---
+            apiVersion: gateway.networking.k8s.io/v1
+            kind: Gateway
+            metadata: {name: web, namespace: default, annotations: {archway.dev/acme-issuer: letsencrypt}}
+            spec:
+              gatewayClassName: archway
+              listeners:
+              - {name: http, protocol: HTTP, port: 80}
+              - {name: https, protocol: HTTPS, port: 443, hostname: app.example.com, tls: {certificateRefs: [{name: app-tls}]}}
+            """.write(to: directory.appendingPathComponent("gw.yaml"), atomically: true, encoding: .utf8)
+        let table = try ExternalTool.run(Self.binary, ["status", "--config", directory.path])
+        #expect(table.stdout.contains("certificate default/app-tls [app.example.com]: NotOrdered: not ordered by `archway status`"), "\(table.stdout)")
+        let json = try ExternalTool.run(Self.binary, ["status", "--config", directory.path, "-o", "json"])
+        #expect(json.stdout.contains("Secret default/app-tls") && json.stdout.contains("not ordered by `archway status`"), "\(json.stdout.prefix(3000))")
+    }
+
     /// `examples/run.sh` serves the example, and stopping the script (its pid, as a user's `kill`
     /// would) stops archway and the backends with it: the ports are free again.
     @Test func theExampleScriptStopsWhatItStarted() async throws {

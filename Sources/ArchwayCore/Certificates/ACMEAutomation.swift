@@ -123,7 +123,7 @@ public actor ACMEAutomation {
 
     /// Each issuer's certificates as its status lists them, and the message a listener whose Secret
     /// is not there yet adds to its ResolvedRefs condition.
-    func report() -> (byIssuer: [String: [ACMEIssuerStatus.CertificateStatus]], accounts: [String: String], pending: [NamespacedName: String]) {
+    func report() -> CertificateProgress.Report {
         var byIssuer: [String: [ACMEIssuerStatus.CertificateStatus]] = [:]
         var pending: [NamespacedName: String] = [:]
         for certificate in wanted {
@@ -140,7 +140,7 @@ public actor ACMEAutomation {
         }
         var accountStates = accounts.mapValues(\.url)
         for (issuer, problem) in accountProblems where accountStates[issuer] == nil { accountStates[issuer] = "not opened: \(problem)" }
-        return (byIssuer, accountStates, pending)
+        return CertificateProgress.Report(byIssuer: byIssuer, accounts: accountStates, pending: pending)
     }
 
     // MARK: Ordering

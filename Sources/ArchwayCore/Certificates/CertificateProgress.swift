@@ -8,25 +8,44 @@ extension GatewayRuntime {
     func certificateProgress(_ certificates: [ManagedCertificate], snapshot: ResourceSnapshot, userSecrets: Set<NamespacedName>,
                              on statuses: StatusSet) async -> StatusSet {
         guard !certificates.isEmpty || !snapshot.acmeIssuers.isEmpty else { return statuses }
-        var result = statuses
-        let report: (byIssuer: [String: [ACMEIssuerStatus.CertificateStatus]], accounts: [String: String], pending: [NamespacedName: String])
+        let report: CertificateProgress.Report
         if let acme = acmeAutomation {
             await acme.setSecrets(Array(snapshot.secrets.values))
             await acme.reconcile(wanted: certificates, issuers: snapshot.acmeIssuers, userSecrets: userSecrets)
             report = await acme.report()
         } else {
-            let why = options.kubernetes != nil
+            report = CertificateProgress.notOrdered(certificates, snapshot: snapshot, why: options.kubernetes != nil
                 ? "archway orders certificates itself in file mode only, for now; in a cluster use cert-manager (see the README)"
-                : "archway orders certificates only with serve --state-dir, where it keeps the ACME account and the certificates"
-            var byIssuer: [String: [ACMEIssuerStatus.CertificateStatus]] = [:]
-            var pending: [NamespacedName: String] = [:]
-            for certificate in certificates {
-                byIssuer[certificate.issuer, default: []].append(.init(secret: "\(certificate.secret)", names: certificate.names,
-                                                                       state: "NotOrdered", message: certificate.problem ?? why))
-                if snapshot.secrets[certificate.secret] == nil { pending[certificate.secret] = "not ordered: \(certificate.problem ?? why)" }
-            }
-            report = (byIssuer, [:], pending)
+                : "archway orders certificates only with serve --state-dir, where it keeps the ACME account and the certificates")
         }
+        return CertificateProgress.written(report, for: certificates, on: statuses)
+    }
+}
+
+/// How a certificate's progress reads on the ACMEIssuer's status and on the listeners waiting for it,
+/// for a running archway and for `archway status --config` alike.
+enum CertificateProgress {
+    struct Report {
+        var byIssuer: [String: [ACMEIssuerStatus.CertificateStatus]]
+        var accounts: [String: String]
+        /// Per Secret not there yet: what its listeners' ResolvedRefs message adds.
+        var pending: [NamespacedName: String]
+    }
+
+    /// Nothing orders them here (no state directory, a cluster, or no serving at all): each is listed
+    /// as NotOrdered with its own problem, else `why`.
+    static func notOrdered(_ certificates: [ManagedCertificate], snapshot: ResourceSnapshot, why: String) -> Report {
+        var report = Report(byIssuer: [:], accounts: [:], pending: [:])
+        for certificate in certificates {
+            report.byIssuer[certificate.issuer, default: []].append(.init(secret: "\(certificate.secret)", names: certificate.names,
+                                                                          state: "NotOrdered", message: certificate.problem ?? why))
+            if snapshot.secrets[certificate.secret] == nil { report.pending[certificate.secret] = "not ordered: \(certificate.problem ?? why)" }
+        }
+        return report
+    }
+
+    static func written(_ report: Report, for certificates: [ManagedCertificate], on statuses: StatusSet) -> StatusSet {
+        var result = statuses
         for name in result.acmeIssuers.keys {
             result.acmeIssuers[name]?.certificates = report.byIssuer[name] ?? []
             result.acmeIssuers[name]?.account = report.accounts[name]
@@ -52,7 +71,7 @@ extension GatewayRuntime {
     }
 
     /// Adds the certificate's progress to a listener's ResolvedRefs=False message.
-    private static func noting(_ message: String, onListener name: String, in listeners: [ListenerStatus]) -> [ListenerStatus] {
+    static func noting(_ message: String, onListener name: String, in listeners: [ListenerStatus]) -> [ListenerStatus] {
         listeners.map { listener in
             guard listener.name == name else { return listener }
             var listener = listener
