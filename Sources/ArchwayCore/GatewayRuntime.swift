@@ -339,14 +339,8 @@ public actor GatewayRuntime {
                     }
                     result.gateways[gateway] = status
                 }
-                let parts = ref.listenerName.split(separator: "/", maxSplits: 2).map(String.init)
-                if parts.count == 3 {
-                    let set = NamespacedName(parts[0], parts[1])
-                    let listeners = result.listenerSets[set]?.listeners ?? []
-                    result.listenerSets[set]?.listeners = markUnavailable(parts[2], in: listeners, message: message)
-                } else {
-                    let listeners = result.gateways[gateway]?.listeners ?? []
-                    result.gateways[gateway]?.listeners = markUnavailable(ref.listenerName, in: listeners, message: message)
+                result.editListener(of: gateway, served: ref.listenerName) { name, listeners in
+                    markUnavailable(name, in: listeners, message: message)
                 }
             }
         }

@@ -58,7 +58,7 @@ public struct ACMEIssuer: Codable, Sendable, Equatable {
         public var challenge: Challenge?
         public var externalAccountBinding: ExternalAccountBinding?
         public var dns01: DNS01?
-        /// Renew this long before expiry ("720h", "30m"); default: a third of the certificate's lifetime.
+        /// Renew this long before expiry (a Gateway API duration: "720h", "30m"); default: a third of the certificate's lifetime.
         public var renewBefore: String?
     }
 
@@ -95,42 +95,38 @@ public struct ACMEIssuer: Codable, Sendable, Equatable {
                              "tsigKeyName and tsigSecretRef go together")
         }
         if let renewBefore = spec.renewBefore {
-            problems.require(Self.seconds(renewBefore) != nil, "spec.renewBefore", "must be a duration such as 720h or 30m")
+            problems.require(Self.seconds(renewBefore) != nil, "spec.renewBefore", "must be a Gateway API duration such as 720h or 30m")
         }
     }
 
-    /// "720h", "30m", "90s", "1h30m" in seconds; nil for anything else, an overflow included.
+    /// `renewBefore` and the like, in whole seconds: a Gateway API duration (GEP-2257, "720h", "1h30m").
     public static func seconds(_ text: String) -> Int? {
-        var total = 0, number = "", sawUnit = false
-        for character in text {
-            if character.isASCII && character.isNumber { number.append(character); continue }
-            guard let value = Int(number) else { return nil }
-            let unit: Int
-            switch character {
-            case "h": unit = 3600
-            case "m": unit = 60
-            case "s": unit = 1
-            default: return nil
-            }
-            let (part, overflowed) = value.multipliedReportingOverflow(by: unit)
-            let (sum, overflowedSum) = total.addingReportingOverflow(part)
-            guard !overflowed, !overflowedSum else { return nil }
-            total = sum
-            number = ""
-            sawUnit = true
-        }
-        return number.isEmpty && sawUnit ? total : nil
+        parseGatewayDuration(text).map { $0 / 1000 }
     }
 
-    /// The Secrets the Gateways annotated with an issuer name as their HTTPS listeners' first
-    /// certificateRef: what archway may put back from its state, read before translation.
+    /// The Secret a listener of an annotated Gateway gets its certificate in: the first certificateRef
+    /// of an HTTPS listener that terminates TLS and has a hostname (the certificate's name); nil when
+    /// the listener asks for none. The one rule for the translator and for the state put back.
+    public static func certificateSecret(of listener: Gateway.Listener, namespace: String) -> NamespacedName? {
+        guard listener.protocol == "HTTPS", (listener.tls?.mode ?? "Terminate") == "Terminate", listener.hostname != nil,
+              let ref = listener.tls?.certificateRefs?.first, (ref.group ?? "").isEmpty, (ref.kind ?? "Secret") == "Secret" else { return nil }
+        return NamespacedName(ref.namespace ?? namespace, ref.name)
+    }
+
+    /// The Secrets the listeners of annotated Gateways (their ListenerSets' included) get their
+    /// certificates in: what archway may put back from its state, read before translation.
     public static func requestedSecrets(in resources: [Resource]) -> Set<NamespacedName> {
+        var annotated: Set<NamespacedName> = []
         var secrets: Set<NamespacedName> = []
         for case .gateway(let gateway) in resources where gateway.metadata.annotations?[gatewayAnnotation] != nil {
-            for listener in gateway.spec.listeners where listener.protocol == "HTTPS" {
-                guard let ref = listener.tls?.certificateRefs?.first else { continue }
-                secrets.insert(NamespacedName(ref.namespace ?? gateway.metadata.namespace ?? "default", ref.name))
-            }
+            let namespace = gateway.metadata.namespace ?? "default"
+            annotated.insert(NamespacedName(namespace, gateway.metadata.name))
+            secrets.formUnion(gateway.spec.listeners.compactMap { certificateSecret(of: $0, namespace: namespace) })
+        }
+        for case .listenerSet(let set) in resources {
+            let namespace = set.metadata.namespace ?? "default"
+            guard annotated.contains(NamespacedName(set.spec.parentRef.namespace ?? namespace, set.spec.parentRef.name)) else { continue }
+            secrets.formUnion(set.spec.listeners.compactMap { certificateSecret(of: $0, namespace: namespace) })
         }
         return secrets
     }

@@ -142,6 +142,9 @@ struct ACMEServeTests {
         return (leaf.stdout.trimmingCharacters(in: .whitespacesAndNewlines), handshake.stdout.contains("Verify return code: 0 (ok)"), handshake.stdout)
     }
 
+    /// Seconds as a Gateway API duration, which allows at most five digits per part.
+    static func duration(seconds: Int) -> String { "\(seconds / 3600)h\(seconds % 3600 / 60)m\(seconds % 60)s" }
+
     static func eventually(seconds: Double, _ condition: () -> Bool) async -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
@@ -202,7 +205,7 @@ struct ACMEServeTests {
             // A renewal window that has begun: renewed, and the new certificate served without a restart.
             let notAfter = try #require(archway.certificateStates()["default/app-tls"]?["notAfter"] as? String)
             let lifetime = try #require(ISO8601DateFormatter().date(from: notAfter)).timeIntervalSinceNow
-            try archway.write(Self.config(pebble: pebble, renewBefore: "\(Int(lifetime) - 2)s", secondSecret: true))
+            try archway.write(Self.config(pebble: pebble, renewBefore: Self.duration(seconds: Int(lifetime) - 2), secondSecret: true))
             let renewed = await Self.eventually(seconds: 60) {
                 (try? Self.served(port: archway.https, name: "app.example.test", caFile: caFile).serial).map { $0 != first.serial } ?? false
             }
@@ -335,7 +338,7 @@ struct ACMEServeTests {
             relay.hold()
             let notAfter = try #require(archway.certificateStates()["default/app-tls"]?["notAfter"] as? String)
             let lifetime = try #require(ISO8601DateFormatter().date(from: notAfter)).timeIntervalSinceNow
-            try archway.write(Self.config(pebble: pebble, renewBefore: "\(Int(lifetime) - 2)s", tlsALPN01: true))
+            try archway.write(Self.config(pebble: pebble, renewBefore: Self.duration(seconds: Int(lifetime) - 2), tlsALPN01: true))
             let revalidating = await Self.eventually(seconds: 60) { relay.accepted > 0 }
             try #require(revalidating, "Pebble never came to validate the renewal: \(archway.logText.suffix(2000))")
             let meanwhile = try Self.served(port: https, name: "app.example.test", caFile: caFile)

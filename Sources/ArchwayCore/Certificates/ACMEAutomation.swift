@@ -5,6 +5,7 @@ import GatewayAPI
 import Logging
 import Observability
 import SwiftASN1
+import Translator
 import X509
 
 /// Obtains and renews the certificates Gateways ask of an ACMEIssuer (`Translator.Result.certificates`),
@@ -323,18 +324,14 @@ public actor ACMEAutomation {
         }
     }
 
-    /// Secrets named by an issuer (EAB key, TSIG secret) come from the snapshot the runtime last applied.
-    private var secretValues: [NamespacedName: [String: String]] = [:]
+    /// Secrets named by an issuer (EAB key, TSIG secret) come from the snapshot the runtime last
+    /// applied; read (decoded) only when an account is opened or a record written.
+    private var secrets: [NamespacedName: Secret] = [:]
 
-    func setSecrets(_ secrets: [Secret]) {
-        secretValues = Dictionary(secrets.map { secret in
-            let decoded = (secret.data ?? [:]).compactMapValues { Data(base64Encoded: $0).map { String(decoding: $0, as: UTF8.self) } }
-            return (secret.metadata.namespacedName, decoded.merging(secret.stringData ?? [:]) { _, plain in plain })
-        }, uniquingKeysWith: { first, _ in first })
-    }
+    func setSecrets(_ secrets: [NamespacedName: Secret]) { self.secrets = secrets }
 
     private func secretValue(_ ref: ACMEIssuer.SecretKeyRef) -> String? {
-        secretValues[NamespacedName(ref.namespace ?? "default", ref.name)]?[ref.key]?.trimmingCharacters(in: .whitespacesAndNewlines)
+        secrets[NamespacedName(ref.namespace ?? "default", ref.name)]?.value(forKey: ref.key)?.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     private func tsigKey(_ rfc2136: ACMEIssuer.RFC2136) throws -> TSIGKey? {

@@ -10,7 +10,7 @@ extension GatewayRuntime {
         guard !certificates.isEmpty || !snapshot.acmeIssuers.isEmpty else { return statuses }
         let report: CertificateProgress.Report
         if let acme = acmeAutomation {
-            await acme.setSecrets(Array(snapshot.secrets.values))
+            await acme.setSecrets(snapshot.secrets)
             await acme.reconcile(wanted: certificates, issuers: snapshot.acmeIssuers, userSecrets: userSecrets)
             report = await acme.report()
         } else {
@@ -53,17 +53,10 @@ enum CertificateProgress {
         for certificate in certificates {
             guard let message = report.pending[certificate.secret] else { continue }
             for ref in certificate.listeners {
-                // "gateway-ns/gateway/listener", or ".../set-ns/set/listener" for a ListenerSet's.
+                // "gateway-ns/gateway/" and the listener's name in the table.
                 let parts = ref.split(separator: "/", maxSplits: 2).map(String.init)
-                let served = parts[2].split(separator: "/").map(String.init)
-                if served.count == 3 {
-                    let set = NamespacedName(served[0], served[1])
-                    let listeners = result.listenerSets[set]?.listeners ?? []
-                    result.listenerSets[set]?.listeners = Self.noting(message, onListener: served[2], in: listeners)
-                } else {
-                    let gateway = NamespacedName(parts[0], parts[1])
-                    let listeners = result.gateways[gateway]?.listeners ?? []
-                    result.gateways[gateway]?.listeners = Self.noting(message, onListener: parts[2], in: listeners)
+                result.editListener(of: NamespacedName(parts[0], parts[1]), served: parts[2]) { name, listeners in
+                    noting(message, onListener: name, in: listeners)
                 }
             }
         }

@@ -23,15 +23,9 @@ extension Translator {
         for (key, gateway) in listeners.gateways.sorted(by: { $0.key < $1.key }) {
             guard gateway.rejection == nil, let issuerName = gateway.gateway.metadata.annotations?[ACMEIssuer.gatewayAnnotation] else { continue }
             let issuer = issuers[issuerName]
-            // HTTP-01 is answered on port 80 by a listener whose hostname allows the name.
-            func answersOnPort80(_ name: String) -> Bool {
-                gateway.listeners.contains { $0.spec.protocol == "HTTP" && $0.spec.port == 80 && $0.isUsable
-                    && ($0.spec.hostname == nil || Hostnames.covers($0.spec.hostname!, name)) }
-            }
-            for listener in gateway.listeners where listener.spec.protocol == "HTTPS" && (listener.spec.tls?.mode ?? "Terminate") == "Terminate" {
-                guard let hostname = listener.spec.hostname, let ref = listener.spec.tls?.certificateRefs?.first,
-                      (ref.group ?? "").isEmpty, (ref.kind ?? "Secret") == "Secret" else { continue }
-                let secret = NamespacedName(ref.namespace ?? listener.origin.namespace, ref.name)
+            for listener in gateway.listeners {
+                guard let secret = ACMEIssuer.certificateSecret(of: listener.spec, namespace: listener.origin.namespace),
+                      let hostname = listener.spec.hostname else { continue }
                 var certificate = bySecret[secret] ?? ManagedCertificate(secret: secret, names: [], issuer: issuerName, listeners: [])
                 certificate.names = Array(Set(certificate.names + [hostname.lowercased()])).sorted()
                 certificate.listeners.append("\(key.namespace)/\(key.name)/\(listener.served.name)")
@@ -41,7 +35,7 @@ extension Translator {
                 } else if let issuer {
                     if hostname.hasPrefix("*."), issuer.challenge != .dns01 {
                         problem = "\(hostname) is a wildcard: only DNS-01 can prove it, and ACMEIssuer \(issuerName) uses \(issuer.challenge.rawValue)"
-                    } else if issuer.challenge == .http01, !answersOnPort80(hostname.lowercased()) {
+                    } else if issuer.challenge == .http01, !gateway.listeners.contains(where: { Self.answersHTTP01($0, for: hostname, port: 80) }) {
                         problem = "HTTP-01 is answered on port 80, and Gateway \(key) has no usable HTTP listener on port 80 for \(hostname) (add one, or use TLS-ALPN-01 or DNS-01)"
                     } else if issuer.challenge == .tlsALPN01, !gateway.listeners.contains(where: { Self.answersTLSALPN01($0, for: hostname, port: 443) }) {
                         problem = "TLS-ALPN-01 is answered on port 443, and Gateway \(key) has no accepted HTTPS listener on port 443 for \(hostname) (add one, or use HTTP-01)"
@@ -61,6 +55,13 @@ extension Translator {
     /// Whether a TLS-ALPN-01 challenge for `name` may be answered through this listener: HTTPS that
     /// terminates, accepted and unconflicted, whose hostname covers the name. It need not be usable:
     /// before the first certificate its Secret is missing, and the challenge is how it gets one.
+    /// Whether a listener answers HTTP-01 for `name` (on `port` when given): the one rule for where the
+    /// answers go and for the problem reported when no port-80 listener would carry them.
+    static func answersHTTP01(_ listener: ListenerState, for name: String, port: Int? = nil) -> Bool {
+        listener.isUsable && listener.spec.protocol == "HTTP" && (port == nil || listener.spec.port == port)
+            && (listener.spec.hostname.map { Hostnames.covers($0.lowercased(), name.lowercased()) } ?? true)
+    }
+
     static func answersTLSALPN01(_ listener: ListenerState, for name: String, port: Int? = nil) -> Bool {
         listener.acceptsRoutes && listener.spec.protocol == "HTTPS" && (listener.spec.tls?.mode ?? "Terminate") == "Terminate"
             && (port == nil || listener.spec.port == port)
@@ -85,8 +86,7 @@ extension Translator {
     func addChallengeAnswers(_ snapshot: ResourceSnapshot, listeners: ListenerIndex, builder: inout TableBuilder) {
         for answer in snapshot.acmeChallengeAnswers {
             guard let gateway = listeners.gateways[answer.gateway], gateway.rejection == nil else { continue }
-            for listener in gateway.listeners where listener.isUsable && listener.spec.protocol == "HTTP" {
-                guard Hostnames.covers(listener.spec.hostname ?? "*", answer.name) || listener.spec.hostname == nil else { continue }
+            for listener in gateway.listeners where Self.answersHTTP01(listener, for: answer.name) {
                 builder.addChallengeAnswer(answer, through: gateway, listener: listener.served)
             }
         }
