@@ -177,7 +177,7 @@ spec:
     /// RequestMirror by percent (20), by fraction (25/50) and after a RequestHeaderModifier (35)
     /// (conformance/tests/httproute-request-percentage-mirror.yaml): over 500 requests of each case,
     /// infra-backend-v1 answers every one and infra-backend-v2 receives a number of copies within
-    /// upstream's band (3 binomial standard deviations of the percentage).
+    /// a band of 4 binomial standard deviations of the percentage (upstream uses 3).
     @Test func requestPercentageMirror() async throws {
         let (harness, backends) = try await Self.start(manifest: Self.requestPercentageMirrorManifest)
         defer { Task { await harness.stop(); for backend in backends.values { await backend.stop() } } }
@@ -198,7 +198,10 @@ spec:
             try await Task.sleep(for: .milliseconds(500))
             let copies = Double(backends["infra-backend-v2"]!.requests.filter { $0.path == path }.count)
             let p = percent / 100
-            let margin = 3 * (500 * p * (1 - p)).squareRoot()
+            // Upstream's band is 3 standard deviations (a false failure in 1 of 370 cases); this suite
+            // runs on every commit, so 4 (1 in 16,000) keeps it quiet while still rejecting a fraction
+            // that is ignored or misread.
+            let margin = 4 * (500 * p * (1 - p)).squareRoot()
             #expect(abs(copies - 500 * p) <= margin, "\(path): \(copies) copies of 500 at \(percent)% (band ±\(margin))")
         }
     }
