@@ -117,7 +117,7 @@ let package = Package(
         .testTarget(name: "TranslatorTests", dependencies: ["Translator", "GatewayAPI", "RoutingTable", "Migrate", "ArchwayCore", "Yams"],
                     resources: [.copy("Fixtures")], swiftSettings: strict),
         .testTarget(name: "DataPlaneTests", dependencies: [
-            "ArchwayCore", "Providers", "GatewayAPI", "RoutingTable", "L2Announcement", "Yams",
+            "ArchwayCore", "Providers", "GatewayAPI", "RoutingTable", "L2Announcement", "Yams", "PebbleLab",
             // To sign test tokens and hash test passwords as real identity providers and htpasswd do.
             .product(name: "JWTKit", package: "jwt-kit"),
             .product(name: "Crypto", package: "swift-crypto"),
@@ -132,8 +132,19 @@ let package = Package(
         ], exclude: ["Peers"], swiftSettings: strict),
         /// Against a real Pebble and pebble-challtestsrv (Debian package `pebble`), and BIND's named (Debian
         /// `bind9`) for RFC 2136, started by the tests.
-        .testTarget(name: "ACMETests", dependencies: [
+        // Pebble and pebble-challtestsrv started for a test, shared by the ACME client's tests and the
+        // data plane's (cluster-mode ordering). Built only with the tests.
+        .target(name: "PebbleLab", dependencies: [
             "ACME",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "SwiftASN1", package: "swift-asn1"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOFoundationCompat", package: "swift-nio"),
+        ], path: "Tests/PebbleLab", swiftSettings: strict),
+        .testTarget(name: "ACMETests", dependencies: [
+            "ACME", "PebbleLab",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "SwiftASN1", package: "swift-asn1"),

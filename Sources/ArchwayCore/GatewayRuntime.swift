@@ -69,6 +69,8 @@ public actor GatewayRuntime {
     private let translator: Translator
     private let announcement: AddressAnnouncement?
     let acmeAutomation: ACMEAutomation?
+    /// The challenges of ACME orders as the snapshot carries them (their certificates made once each).
+    private var challengeAnswers = ChallengeAnswers()
     /// The configuration last loaded, which an ACME order re-applies with its answers or its new certificate.
     private var lastLoad: ManifestLoader.Result?
     /// Set while a configuration is being applied: applies never interleave, so tables swap in order.
@@ -111,9 +113,14 @@ public actor GatewayRuntime {
         translatorOptions.gatewayService = options.gatewayService
         translator = Translator(options: translatorOptions)
         let (adminServer, gatewayMetrics) = (self.admin, self.metrics)
-        acmeAutomation = options.kubernetes == nil ? options.stateDirectory.map {
-            ACMEAutomation(stateDirectory: $0, timing: options.acmeTiming, metrics: gatewayMetrics, logger: logger)
-        } : nil
+        if let kubernetes = options.kubernetes {
+            acmeAutomation = ACMEAutomation(storage: kubernetes.acmeStorage(), leading: { await kubernetes.isLeader },
+                                            timing: options.acmeTiming, metrics: gatewayMetrics, logger: logger)
+        } else {
+            acmeAutomation = options.stateDirectory.map {
+                ACMEAutomation(storage: ACMEStateStore(directory: $0), timing: options.acmeTiming, metrics: gatewayMetrics, logger: logger)
+            }
+        }
         announcement = options.announcement.map {
             AddressAnnouncement(options: $0, membership: options.kubernetes?.l2Membership(timing: $0.membership), admin: adminServer,
                                 metrics: gatewayMetrics, logger: logger)
@@ -124,10 +131,12 @@ public actor GatewayRuntime {
     public func start() async throws {
         adminAddress = try await admin.start(host: options.adminHost, port: options.adminPort, group: group)
         logger.info("admin endpoint listening", metadata: ["address": "\(adminAddress.map { "\($0)" } ?? "?")"])
+        await acmeAutomation?.onChange { [weak self] in await self?.reapply() }
+        // A new leader takes over the ordering at once, not at the next change.
+        if acmeAutomation != nil { await options.kubernetes?.onLeadershipGained { [weak self] in await self?.reapply() } }
         await options.kubernetes?.startElection()
         await announcement?.start()
         restoreAddressMemory()
-        await acmeAutomation?.onChange { [weak self] in await self?.reapply() }
         await apply(source.initialLoad())
         tracingExport = options.tracing?.run(logger: logger)
         let tables = self.tables, metrics = self.metrics, admin = self.admin
@@ -248,16 +257,20 @@ public actor GatewayRuntime {
         }
         lastLoad = load
         var resources = addressMemory.carryOver(load.resources.map(\.resource))
+        // In a cluster the Secrets archway wrote (its annotation on them) are its own to replace.
         let userSecrets = Set(resources.compactMap { resource -> NamespacedName? in
-            if case .secret(let secret) = resource { return secret.metadata.namespacedName }
-            return nil
+            guard case .secret(let secret) = resource else { return nil }
+            if options.kubernetes != nil, secret.metadata.annotations?[ACMEIssuer.gatewayAnnotation] != nil { return nil }
+            return secret.metadata.namespacedName
         })
         if let acme = acmeAutomation {
             resources += await acme.secrets(for: ACMEIssuer.requestedSecrets(in: resources), excluding: userSecrets).map(Resource.secret)
         }
         var snapshot = ResourceSnapshot(resources)
-        snapshot.acmeChallengeAnswers = await acmeAutomation?.challengeAnswers ?? []
-        snapshot.acmeTLSChallenges = await acmeAutomation?.tlsALPNChallenges ?? []
+        var challenges = await acmeAutomation?.presentedChallenges ?? []
+        // The leader's challenges, shared on the ACMEIssuers' status (never read from a file's manifest).
+        if options.kubernetes != nil { challenges += snapshot.acmeIssuers.flatMap { $0.status?.challenges ?? [] } }
+        (snapshot.acmeChallengeAnswers, snapshot.acmeTLSChallenges) = challengeAnswers.answering(challenges)
         let result = translator.translate(snapshot)
         do {
             try tables.swap(CompiledTable(result.table))

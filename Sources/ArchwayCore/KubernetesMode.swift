@@ -34,6 +34,10 @@ public actor KubernetesMode {
     private var dirty = false
     private var writing = false
     private var electionTask: Task<Void, Never>?
+    private var leadershipGained: (@Sendable () async -> Void)?
+    /// Labels the Secrets archway writes carry: the equality terms of the Secret label selector.
+    nonisolated private let secretLabels: [String: String]
+    nonisolated private let debounce: Duration
 
     public init(options: Options, controllerName: String, logger: Logger) throws {
         let client = try KubeClient(connection: options.connection)
@@ -43,6 +47,8 @@ public actor KubernetesMode {
         identity = options.identity
         leaseNamespace = options.lease?.namespace ?? options.connection.namespace
         self.provider = provider
+        secretLabels = Self.equalityTerms(of: options.secretLabelSelector)
+        debounce = options.debounce
         writer = StatusWriter(client: client, cache: provider.cache, controllerName: controllerName, logger: logger)
         elector = options.lease.map {
             LeaderElector(client: client, namespace: $0.namespace, name: $0.name, identity: options.identity, timing: options.timing, logger: logger)
@@ -55,6 +61,28 @@ public actor KubernetesMode {
         L2Membership(client: client, namespace: leaseNamespace, identity: identity, timing: timing, logger: logger)
     }
 
+    /// Where ACME automation keeps accounts and certificates in the cluster, on the same client.
+    nonisolated func acmeStorage() -> KubernetesACMEStore {
+        // A watch event, the debounce, one translation: a second covers it with room to spare.
+        KubernetesACMEStore(client: client, namespace: leaseNamespace, labels: secretLabels, propagation: debounce + .seconds(1))
+    }
+
+    /// `a=b,c==d` → [a: b, c: d]; set-based and inequality terms add nothing (no label can satisfy
+    /// them by being added).
+    static func equalityTerms(of selector: String?) -> [String: String] {
+        var labels: [String: String] = [:]
+        for term in (selector ?? "").split(separator: ",") {
+            let text = term.trimmingCharacters(in: .whitespaces)
+            guard !text.contains("!="), !text.contains(" in "), !text.contains(" notin ") else { continue }
+            let parts = text.replacingOccurrences(of: "==", with: "=").split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            if parts.count == 2, !parts[0].isEmpty { labels[parts[0]] = parts[1] }
+        }
+        return labels
+    }
+
+    /// Called each time this replica takes the Lease.
+    func onLeadershipGained(_ body: @escaping @Sendable () async -> Void) { leadershipGained = body }
+
     public var isLeader: Bool {
         get async {
             guard let elector else { return true }
@@ -66,7 +94,9 @@ public actor KubernetesMode {
         guard let elector, electionTask == nil else { return }
         electionTask = Task { [self] in
             await elector.run { leading in
-                if leading { await self.writeLatest() }
+                guard leading else { return }
+                await self.writeLatest()
+                await self.leadershipGained?()
             }
         }
     }

@@ -62,8 +62,15 @@ public struct ACMEIssuer: Codable, Sendable, Equatable {
         public var renewBefore: String?
     }
 
+    /// What archway reads back of its own status: the challenges the ordering replica shares (in a
+    /// cluster; file mode never reads a manifest's status).
+    public struct SharedStatus: Codable, Sendable, Equatable {
+        public var challenges: [PresentedChallenge]?
+    }
+
     public var metadata: ObjectMeta
     public var spec: Spec
+    public var status: SharedStatus?
 
     public init(metadata: ObjectMeta, spec: Spec) {
         self.metadata = metadata

@@ -84,9 +84,35 @@ public struct ACMEIssuerStatus: Codable, Sendable, Equatable {
     public var conditions: [Condition]
     public var account: String?
     public var certificates: [CertificateStatus]
+    /// The challenges the ordering replica is answering now; every replica answers them (in a cluster
+    /// the CA may reach any). Absent when there are none.
+    public var challenges: [PresentedChallenge]?
 
     public init(conditions: [Condition], certificates: [CertificateStatus] = []) {
         self.conditions = conditions
         self.certificates = certificates
+    }
+}
+
+/// A challenge an order is being validated by, as the ordering replica shares it with the others
+/// (on the ACMEIssuer's status in a cluster): enough for any replica to answer it. For HTTP-01 the
+/// token and key authorization; for TLS-ALPN-01 the key authorization, from which each replica makes
+/// its own challenge certificate (the CA checks only the digest inside it).
+public struct PresentedChallenge: Codable, Sendable, Equatable, Hashable {
+    /// "HTTP-01" or "TLS-ALPN-01" (DNS-01 is answered in DNS, by the ordering replica alone).
+    public var type: String
+    /// The name being proved.
+    public var name: String
+    public var token: String?
+    public var keyAuthorization: String
+    /// "namespace/name" of each Gateway whose listeners answer it.
+    public var gateways: [String]
+
+    public init(type: String, name: String, token: String?, keyAuthorization: String, gateways: [String]) {
+        self.type = type
+        self.name = name
+        self.token = token
+        self.keyAuthorization = keyAuthorization
+        self.gateways = gateways
     }
 }

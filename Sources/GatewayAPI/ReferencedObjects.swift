@@ -27,6 +27,12 @@ extension ResourceSnapshot {
                 refs.insert(ObjectRef(kind: ref.kind, namespace: policy.metadata.namespace ?? "default", name: ref.name))
             }
         }
+        // An ACMEIssuer's EAB key and TSIG secret (namespace "default" when the ref names none).
+        for issuer in acmeIssuers {
+            for ref in [issuer.spec.externalAccountBinding?.keySecretRef, issuer.spec.dns01?.rfc2136.tsigSecretRef].compactMap({ $0 }) {
+                refs.insert(ObjectRef(kind: "Secret", namespace: ref.namespace ?? "default", name: ref.name))
+            }
+        }
         return refs
     }
 }

@@ -1,3 +1,4 @@
+import PebbleLab
 import ACME
 import Foundation
 import Testing

@@ -1,4 +1,5 @@
 @testable import ACME
+import PebbleLab
 import Foundation
 
 /// BIND 9's named (Debian `bind9`) in the foreground on a free loopback port, primary for `example.test`

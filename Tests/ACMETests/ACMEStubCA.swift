@@ -1,3 +1,4 @@
+import PebbleLab
 import Foundation
 import NIOConcurrencyHelpers
 import NIOCore

@@ -20,6 +20,10 @@ final class GatewayHarness: @unchecked Sendable {
     private(set) var adminPort = 0
     /// Listener port → host port, beyond the default 80 and 8080 (both on a free port).
     var extraPortMap: [Int: Int] = [:]
+    /// The loopback address every mapped listener port binds on (another replica may take 127.0.0.2).
+    var portHost = "127.0.0.1"
+    /// How ACME orders retry and poll.
+    var acmeTiming = ACMEAutomation.Timing()
     /// Ingress serving; by default on 80/443, which the test Gateway's listener takes first.
     var ingress: IngressServing? = IngressServing()
     var limits = ClientLimits()
@@ -96,8 +100,9 @@ final class GatewayHarness: @unchecked Sendable {
 
     func start() async throws {
         var options = GatewayRuntime.Options(configPaths: [directory.path])
-        options.portMap = [80: .init(host: "127.0.0.1", port: 0), 8080: .init(host: "127.0.0.1", port: 0)]
-        for (listenerPort, hostPort) in extraPortMap { options.portMap[listenerPort] = .init(host: "127.0.0.1", port: hostPort) }
+        options.portMap = [80: .init(host: portHost, port: 0), 8080: .init(host: portHost, port: 0)]
+        for (listenerPort, hostPort) in extraPortMap { options.portMap[listenerPort] = .init(host: portHost, port: hostPort) }
+        options.acmeTiming = acmeTiming
         options.ingress = ingress
         options.limits = limits
         options.fastLane = fastLane
@@ -150,7 +155,7 @@ final class GatewayHarness: @unchecked Sendable {
     }
 
     func client() async throws -> TestHTTPClient {
-        try await TestHTTPClient.connect(port: port, group: group)
+        try await TestHTTPClient.connect(host: portHost, port: port, group: group)
     }
 
     /// One request on a fresh connection.

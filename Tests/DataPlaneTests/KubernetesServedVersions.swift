@@ -60,6 +60,10 @@ extension FakeAPIServer {
     static let addressPools = Collection(group: "archway.dev", versions: ["v1alpha1"], plural: "addresspools", kind: "AddressPool",
                                          namespaced: false, builtIn: false)
 
+    /// archway's ACMEIssuer CRD, for the tests of ordering certificates in a cluster.
+    static let acmeIssuers = Collection(group: "archway.dev", versions: ["v1alpha1"], plural: "acmeissuers", kind: "ACMEIssuer",
+                                        namespaced: false, builtIn: false)
+
     /// Kubernetes' version priority, which orders discovery's version lists: GA before beta before
     /// alpha, then the higher major, then the higher minor (v1 > v1beta2 > v1beta1 > v1alpha3).
     static func higherPriority(_ a: String, _ b: String) -> Bool {

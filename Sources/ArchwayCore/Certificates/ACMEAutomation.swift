@@ -8,15 +8,19 @@ import SwiftASN1
 import Translator
 import X509
 
-/// Obtains and renews the certificates Gateways ask of an ACMEIssuer (`Translator.Result.certificates`),
-/// in file mode with a state directory: the runtime tells it after every applied configuration what is
-/// wanted (`reconcile`), and it orders what is missing, expiring or for other names, one order per
-/// Secret at a time. While an order is validated its HTTP-01 answers (`challengeAnswers`) or TLS-ALPN-01
-/// certificates (`tlsALPNChallenges`) go into the snapshot and the runtime re-applies; an issued
-/// certificate goes to the state directory and into the snapshot as the Secret the listener names
-/// (`secrets`), served from the next table on without a restart. A failure waits before the next
-/// attempt, twice as long each time (a rate limit's Retry-After when longer), so a broken setup never
-/// hammers the CA.
+/// Obtains and renews the certificates Gateways ask of an ACMEIssuer (`Translator.Result.certificates`):
+/// the runtime tells it after every applied configuration what is wanted (`reconcile`), and it orders
+/// what is missing, expiring or for other names, one order per Secret at a time. While an order is
+/// validated its HTTP-01 and TLS-ALPN-01 challenges (`presentedChallenges`) go into the snapshot and
+/// the runtime re-applies. An issued certificate is kept by the storage and served from the next
+/// table on, without a restart.
+///
+/// File mode keeps accounts and certificates in the state directory and adds the certificates to the
+/// snapshot (`secrets`). In a cluster only the replica holding the Lease orders (`leading`); it writes
+/// the certificate into the listener's Secret through the API server, every replica serves it from
+/// the watch, and the challenges reach the others through the ACMEIssuer's status before the CA is
+/// told to look. A failure waits before the next attempt, twice as long each time (a rate limit's
+/// Retry-After when longer), so a broken setup never hammers the CA.
 public actor ACMEAutomation {
     public struct Timing: Sendable {
         /// The wait after the first failure; it doubles with each further one, up to `longestRetry`.
@@ -37,7 +41,9 @@ public actor ACMEAutomation {
         var ordering = false
     }
 
-    private let store: ACMEStateStore
+    private let storage: any ACMEStorage
+    /// Whether this replica may order now (in a cluster: it holds the Lease).
+    private let leading: @Sendable () async -> Bool
     private let timing: Timing
     private let metrics: GatewayMetrics
     private let logger: Logger
@@ -46,15 +52,20 @@ public actor ACMEAutomation {
     private var issuers: [String: ACMEIssuer] = [:]
     private var progress: [NamespacedName: Progress] = [:]
     private var stored: [NamespacedName: ACMEStateStore.StoredCertificate] = [:]
-    private var answers: [NamespacedName: [ACMEChallengeAnswer]] = [:]
-    private var tlsChallenges: [NamespacedName: [ACMETLSChallenge]] = [:]
+    /// Certificates written to shared storage that the snapshot does not show yet (the watch lags the
+    /// write): counted as stored for a while, so they are not ordered twice.
+    private var written: [NamespacedName: (certificate: ACMEStateStore.StoredCertificate, at: Date)] = [:]
+    /// The challenges of the orders being validated, by Secret.
+    private var presented: [NamespacedName: [PresentedChallenge]] = [:]
     /// Each issuer's account client, with the directory and CA bundle it was made for (an edit of either makes a new one).
     private var accounts: [String: (client: ACMEClient, http: HTTPClient, url: String, server: String, bundle: String?)] = [:]
     private var accountProblems: [String: String] = [:]
     private var wakeUp: Task<Void, Never>?
 
-    init(stateDirectory: StateDirectory, timing: Timing = Timing(), metrics: GatewayMetrics, logger: Logger) {
-        store = ACMEStateStore(directory: stateDirectory)
+    init(storage: any ACMEStorage, leading: @escaping @Sendable () async -> Bool = { true }, timing: Timing = Timing(),
+         metrics: GatewayMetrics, logger: Logger) {
+        self.storage = storage
+        self.leading = leading
         self.timing = timing
         self.metrics = metrics
         self.logger = logger
@@ -62,29 +73,30 @@ public actor ACMEAutomation {
 
     func onChange(_ reapply: @escaping @Sendable () async -> Void) { self.reapply = reapply }
 
-    /// The HTTP-01 answers of the orders being validated, for the snapshot.
-    var challengeAnswers: [ACMEChallengeAnswer] { answers.values.flatMap { $0 }.sorted { ($0.name, $0.token) < ($1.name, $1.token) } }
-
-    /// The TLS-ALPN-01 certificates of the orders being validated, for the snapshot.
-    var tlsALPNChallenges: [ACMETLSChallenge] {
-        tlsChallenges.values.flatMap { $0 }.sorted { ($0.gateway, $0.name) < ($1.gateway, $1.name) }
-    }
+    /// The challenges of the orders being validated, for the snapshot (`ChallengeAnswers`).
+    var presentedChallenges: [PresentedChallenge] { presented.values.flatMap { $0 } }
 
     /// The certificates obtained, as the Secrets the listeners name: only those an annotated Gateway
     /// still asks for (`wanted`; a certificate nobody asks for any more is not served, so it cannot
     /// expire unnoticed) and none a user's own manifests define (`taken`): archway never replaces a
     /// Secret it did not write.
     func secrets(for wanted: Set<NamespacedName>, excluding taken: Set<NamespacedName>) -> [Secret] {
-        loadStored()
+        // Shared storage's certificates are Secrets already, in the snapshot through the watch.
+        guard !storage.isShared else { return [] }
+        refreshStored(from: [:])
         return stored.filter { wanted.contains($0.key) && !taken.contains($0.key) }.sorted { $0.key < $1.key }
-            .map { ACMEStateStore.secret($0.value, as: $0.key) }
+            .map { $0.value.secret(as: $0.key) }
     }
 
-    /// What is wanted now; orders start (in the background) for what is missing or due.
-    func reconcile(wanted: [ManagedCertificate], issuers: [ACMEIssuer], userSecrets: Set<NamespacedName>) {
+    /// What is wanted now; orders start (in the background) for what is missing or due. `secrets`:
+    /// the snapshot's, which issuers name (EAB key, TSIG secret) and which hold shared storage's certificates.
+    func reconcile(wanted: [ManagedCertificate], issuers: [ACMEIssuer], userSecrets: Set<NamespacedName>,
+                   secrets: [NamespacedName: Secret]) async {
         self.wanted = wanted
         self.issuers = Dictionary(issuers.map { ($0.metadata.name, $0) }, uniquingKeysWith: { first, _ in first })
-        loadStored()
+        self.secrets = secrets
+        refreshStored(from: secrets)
+        let mayOrder = await leading()
         let now = Date()
         for certificate in wanted {
             var entry = progress[certificate.secret] ?? Progress()
@@ -112,6 +124,11 @@ public actor ACMEAutomation {
                 }
             }
             guard !entry.ordering else { continue }
+            guard mayOrder else {
+                entry.state = "Pending"
+                entry.message = "ordered by the replica that holds the leader Lease"
+                continue
+            }
             if let next = entry.nextAttempt, next > now { continue }
             entry.ordering = true
             entry.state = "Pending"
@@ -141,7 +158,12 @@ public actor ACMEAutomation {
         }
         var accountStates = accounts.mapValues(\.url)
         for (issuer, problem) in accountProblems where accountStates[issuer] == nil { accountStates[issuer] = "not opened: \(problem)" }
-        return CertificateProgress.Report(byIssuer: byIssuer, accounts: accountStates, pending: pending)
+        var challenges: [String: [PresentedChallenge]] = [:]
+        for certificate in wanted {
+            challenges[certificate.issuer, default: []] += presented[certificate.secret] ?? []
+        }
+        return CertificateProgress.Report(byIssuer: byIssuer, accounts: accountStates, pending: pending,
+                                          challenges: challenges.filter { !$0.value.isEmpty })
     }
 
     // MARK: Ordering
@@ -159,12 +181,23 @@ public actor ACMEAutomation {
             let issued = try await client.finalize(ready)
             let obtained = ACMEStateStore.StoredCertificate(issuer: issuer.metadata.name, names: certificate.names,
                                                             chainPEM: issued.chainPEM, keyPEM: issued.privateKeyPEM, obtainedAt: Date())
-            // Served even when it cannot be kept: a full disk must not make every retry order it again.
-            stored[secret] = obtained
-            do {
-                try store.save(obtained, for: secret)
-            } catch {
-                logger.error("cannot keep the certificate in the state directory; a restart orders it again", metadata: ["error": "\(error)"])
+            if storage.isShared {
+                // The other replicas serve it only once it is written: a write that fails fails the order.
+                do {
+                    try await storage.save(obtained, for: secret)
+                } catch {
+                    throw Failure("the certificate was issued but cannot be written: \(error)")
+                }
+                written[secret] = (obtained, Date())
+                stored[secret] = obtained
+            } else {
+                // Served even when it cannot be kept: a full disk must not make every retry order it again.
+                stored[secret] = obtained
+                do {
+                    try await storage.save(obtained, for: secret)
+                } catch {
+                    logger.error("cannot keep the certificate in the state directory; a restart orders it again", metadata: ["error": "\(error)"])
+                }
             }
             var entry = progress[secret] ?? Progress()
             entry.failures = 0
@@ -192,8 +225,7 @@ public actor ACMEAutomation {
             ])
         }
         // The answers are no longer needed, and a new certificate goes into the next table.
-        answers[secret] = nil
-        tlsChallenges[secret] = nil
+        presented[secret] = nil
         await reapply?()
     }
 
@@ -205,12 +237,12 @@ public actor ACMEAutomation {
             guard let challenge = authorization.challenge(.http01), let token = challenge.token else {
                 throw Failure("the CA offers no HTTP-01 challenge for \(name)")
             }
-            let keyAuthorization = client.keyAuthorization(for: challenge)
-            answers[certificate.secret, default: []] += Self.gateways(of: certificate).map {
-                ACMEChallengeAnswer(gateway: $0, name: name, token: token, keyAuthorization: keyAuthorization)
-            }
-            // Served from the next table: only then may the CA look.
+            let shared = PresentedChallenge(type: ACMEIssuer.Challenge.http01.rawValue, name: name, token: token,
+                                            keyAuthorization: client.keyAuthorization(for: challenge), gateways: Self.gateways(of: certificate))
+            presented[certificate.secret, default: []].append(shared)
+            // Served from the next table (every replica's, in a cluster): only then may the CA look.
             await reapply?()
+            try await storage.waitUntilAnswered(shared, issuer: issuer.metadata.name)
             _ = try await client.respond(to: challenge)
         case .dns01:
             guard let challenge = authorization.challenge(.dns01), let rfc2136 = issuer.spec.dns01?.rfc2136 else {
@@ -235,20 +267,20 @@ public actor ACMEAutomation {
             guard let challenge = authorization.challenge(.tlsALPN01) else {
                 throw Failure("the CA offers no TLS-ALPN-01 challenge for \(name)")
             }
-            let proof = try TLSALPN01Certificate(name: name, keyAuthorization: client.keyAuthorization(for: challenge))
+            let shared = PresentedChallenge(type: ACMEIssuer.Challenge.tlsALPN01.rawValue, name: name, token: nil,
+                                            keyAuthorization: client.keyAuthorization(for: challenge), gateways: Self.gateways(of: certificate))
             // A name can show one challenge certificate at a time: two orders for it (two Secrets
             // naming the same host) take turns. Each holds one only while its own authorization runs.
-            while tlsChallenges.values.contains(where: { $0.contains { $0.name == name } }) {
+            while presented.values.contains(where: { $0.contains { $0.type == shared.type && $0.name == name } }) {
                 try await Task.sleep(for: .milliseconds(100))
             }
-            let pending = Self.gateways(of: certificate).map {
-                ACMETLSChallenge(gateway: $0, name: name, certificatePEM: proof.certificatePEM, keyPEM: proof.privateKeyPEM)
-            }
-            tlsChallenges[certificate.secret, default: []] += pending
-            // Offered from the next table: only then may the CA look.
+            let pending = [shared]
+            presented[certificate.secret, default: []] += pending
+            // Offered from the next table (every replica's, in a cluster): only then may the CA look.
             await reapply?()
             logger.info("answering TLS-ALPN-01 on the HTTPS listeners", metadata: ["name": "\(name)", "secret": "\(certificate.secret)"])
             do {
+                try await storage.waitUntilAnswered(shared, issuer: issuer.metadata.name)
                 _ = try await client.respond(to: challenge)
                 let result = try await client.waitForAuthorization(at: authorization.url)
                 withdraw(pending, of: certificate.secret)
@@ -264,18 +296,16 @@ public actor ACMEAutomation {
         guard result.status == .valid else { throw Failure("authorization for \(name) ended \(result.status)") }
     }
 
-    /// The Gateways whose listeners serve the certificate ("namespace/gateway/listener" refs).
-    private static func gateways(of certificate: ManagedCertificate) -> [NamespacedName] {
-        Set(certificate.listeners.map { ref -> NamespacedName in
-            let parts = ref.split(separator: "/", maxSplits: 2).map(String.init)
-            return NamespacedName(parts[0], parts[1])
-        }).sorted()
+    /// The Gateways whose listeners serve the certificate, as "namespace/gateway" (from its
+    /// "namespace/gateway/listener" refs).
+    private static func gateways(of certificate: ManagedCertificate) -> [String] {
+        Set(certificate.listeners.map { $0.split(separator: "/", maxSplits: 2).prefix(2).joined(separator: "/") }).sorted()
     }
 
     /// An authorization is over: its challenge certificates are offered no more (from the next table).
-    private func withdraw(_ pending: [ACMETLSChallenge], of secret: NamespacedName) {
-        tlsChallenges[secret]?.removeAll { pending.contains($0) }
-        if tlsChallenges[secret]?.isEmpty == true { tlsChallenges[secret] = nil }
+    private func withdraw(_ pending: [PresentedChallenge], of secret: NamespacedName) {
+        presented[secret]?.removeAll { pending.contains($0) }
+        if presented[secret]?.isEmpty == true { presented[secret] = nil }
     }
 
     /// The issuer's account client: the key from the state directory (made and saved the first time),
@@ -298,9 +328,9 @@ public actor ACMEAutomation {
         let name = issuer.metadata.name
         if let known = accounts[name], known.server == issuer.spec.server, known.bundle == issuer.spec.caBundle { return known.client }
         if let stale = accounts.removeValue(forKey: name) { try? await stale.http.shutdown() }
-        let saved = try store.account(of: name)
+        let saved = try await storage.account(of: name)
         let key = try saved.flatMap { $0.server == issuer.spec.server ? try ACMEAccountKey(pemRepresentation: $0.keyPEM) : nil } ?? ACMEAccountKey()
-        if saved?.server != issuer.spec.server { try store.save(.init(server: issuer.spec.server, keyPEM: key.pemRepresentation), of: name) }
+        if saved?.server != issuer.spec.server { try await storage.save(.init(server: issuer.spec.server, keyPEM: key.pemRepresentation), of: name) }
         let http = try ACMEClient.makeHTTPClient(trustRootsPEM: issuer.spec.caBundle)
         let client = ACMEClient(directoryURL: issuer.spec.server, accountKey: key, httpClient: http, polling: timing.polling)
         do {
@@ -312,7 +342,9 @@ public actor ACMEAutomation {
             }
             let account = try await client.createAccount(contactEmails: issuer.spec.email.map { [$0] } ?? [], termsOfServiceAgreed: true,
                                                          externalAccountBinding: binding)
-            try store.save(.init(server: issuer.spec.server, keyPEM: key.pemRepresentation, url: account.url), of: name)
+            if saved?.url != account.url {
+                try await storage.save(.init(server: issuer.spec.server, keyPEM: key.pemRepresentation, url: account.url), of: name)
+            }
             accounts[name] = (client, http, account.url, issuer.spec.server, issuer.spec.caBundle)
             accountProblems[name] = nil
             logger.info(account.created ? "ACME account opened" : "ACME account reused", metadata: ["issuer": "\(name)", "account": "\(account.url)"])
@@ -327,8 +359,6 @@ public actor ACMEAutomation {
     /// Secrets named by an issuer (EAB key, TSIG secret) come from the snapshot the runtime last
     /// applied; read (decoded) only when an account is opened or a record written.
     private var secrets: [NamespacedName: Secret] = [:]
-
-    func setSecrets(_ secrets: [NamespacedName: Secret]) { self.secrets = secrets }
 
     private func secretValue(_ ref: ACMEIssuer.SecretKeyRef) -> String? {
         secrets[NamespacedName(ref.namespace ?? "default", ref.name)]?.value(forKey: ref.key)?.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -389,12 +419,22 @@ public actor ACMEAutomation {
 
     private var loaded = false
 
-    /// Reads the state directory's certificates once; after that `stored` is kept up to date here.
-    private func loadStored() {
-        guard !loaded else { return }
+    /// The state directory's certificates are read once, and after that `stored` is kept up to date
+    /// here; shared storage's are read from every snapshot (another replica may have written one, a
+    /// user deleted one), plus those written here that the watch has not brought back yet.
+    private func refreshStored(from secrets: [NamespacedName: Secret]) {
+        guard storage.isShared || !loaded else { return }
         loaded = true
-        let (found, unreadable) = store.allCertificates()
-        stored = found
+        let (found, unreadable) = storage.certificates(among: secrets)
+        var current = found
+        for (secret, entry) in written {
+            if found[secret]?.chainPEM == entry.certificate.chainPEM || Date().timeIntervalSince(entry.at) > 30 {
+                written[secret] = nil
+            } else {
+                current[secret] = entry.certificate
+            }
+        }
+        stored = current
         for problem in unreadable {
             logger.error("cannot read a stored certificate; it is ordered again", metadata: ["error": "\(problem)"])
         }

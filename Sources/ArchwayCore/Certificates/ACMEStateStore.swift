@@ -70,14 +70,4 @@ struct ACMEStateStore: Sendable {
         }
         return (found, unreadable)
     }
-
-    /// The certificate as the Secret a listener's certificateRef names, to go into the snapshot.
-    static func secret(_ certificate: StoredCertificate, as name: NamespacedName) -> Secret {
-        var metadata = ObjectMeta(name: name.name, namespace: name.namespace)
-        metadata.annotations = [ACMEIssuer.gatewayAnnotation: certificate.issuer]
-        return Secret(metadata: metadata, type: "kubernetes.io/tls", data: [
-            "tls.crt": Data(certificate.chainPEM.utf8).base64EncodedString(),
-            "tls.key": Data(certificate.keyPEM.utf8).base64EncodedString(),
-        ])
-    }
 }

@@ -10,13 +10,11 @@ extension GatewayRuntime {
         guard !certificates.isEmpty || !snapshot.acmeIssuers.isEmpty else { return statuses }
         let report: CertificateProgress.Report
         if let acme = acmeAutomation {
-            await acme.setSecrets(snapshot.secrets)
-            await acme.reconcile(wanted: certificates, issuers: snapshot.acmeIssuers, userSecrets: userSecrets)
+            await acme.reconcile(wanted: certificates, issuers: snapshot.acmeIssuers, userSecrets: userSecrets, secrets: snapshot.secrets)
             report = await acme.report()
         } else {
-            report = CertificateProgress.notOrdered(certificates, snapshot: snapshot, why: options.kubernetes != nil
-                ? "archway orders certificates itself in file mode only, for now; in a cluster use cert-manager (see the README)"
-                : "archway orders certificates only with serve --state-dir, where it keeps the ACME account and the certificates")
+            report = CertificateProgress.notOrdered(certificates, snapshot: snapshot,
+                why: "archway orders certificates only with serve --state-dir, where it keeps the ACME account and the certificates")
         }
         return CertificateProgress.written(report, for: certificates, on: statuses)
     }
@@ -30,6 +28,8 @@ enum CertificateProgress {
         var accounts: [String: String]
         /// Per Secret not there yet: what its listeners' ResolvedRefs message adds.
         var pending: [NamespacedName: String]
+        /// Per issuer: the challenges being answered, which its status shares with the other replicas.
+        var challenges: [String: [PresentedChallenge]] = [:]
     }
 
     /// Nothing orders them here (no state directory, a cluster, or no serving at all): each is listed
@@ -49,6 +49,7 @@ enum CertificateProgress {
         for name in result.acmeIssuers.keys {
             result.acmeIssuers[name]?.certificates = report.byIssuer[name] ?? []
             result.acmeIssuers[name]?.account = report.accounts[name]
+            result.acmeIssuers[name]?.challenges = report.challenges[name]
         }
         for certificate in certificates {
             guard let message = report.pending[certificate.secret] else { continue }

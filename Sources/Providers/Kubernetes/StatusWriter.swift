@@ -57,10 +57,11 @@ public actor StatusWriter {
             let kind = known.at(apiVersion: current.apiVersion)
             path = kind.objectPath(namespace: update.ref.namespace, name: update.ref.name) + "/status"
             let existing = current.status.flatMap { try? JSONSerialization.jsonObject(with: $0) }
-            let merged = StatusMerge(controllerName: controllerName, keepsOthersConditions: update.ref.kind == "Service").merge(desired, existing)
+            let merging = StatusMerge(controllerName: controllerName, keepsOthersConditions: update.ref.kind == "Service")
+            let merged = merging.merge(desired, existing)
             if StatusMerge.canonical(merged) == StatusMerge.canonical(existing ?? [String: Any]()) { return .unchanged }
             do {
-                let patch: [String: Any] = ["metadata": ["resourceVersion": current.resourceVersion], "status": merged]
+                let patch: [String: Any] = ["metadata": ["resourceVersion": current.resourceVersion], "status": merging.patch(merged, over: existing)]
                 let response = try await client.send(.PATCH, path, body: try JSONSerialization.data(withJSONObject: patch),
                                                       contentType: "application/merge-patch+json")
                 switch response.status {
@@ -129,6 +130,18 @@ struct StatusMerge {
             }
         }
         return desired
+    }
+
+    /// The merge patch that turns `existing` into `merged`: a field archway no longer reports (the
+    /// challenges an ACMEIssuer is done with, say) is sent as null, or the merge patch would keep it
+    /// and every later comparison would find a difference to write again. A Service's other fields
+    /// are not archway's to remove.
+    func patch(_ merged: Any, over existing: Any?) -> Any {
+        guard !keepsOthersConditions, var result = merged as? [String: Any], let existing = existing as? [String: Any] else { return merged }
+        for (key, old) in existing {
+            if let new = result[key] { result[key] = patch(new, over: old) } else { result[key] = NSNull() }
+        }
+        return result
     }
 
     /// Entries of other controllers stay, in place; ours are replaced by the computed ones.

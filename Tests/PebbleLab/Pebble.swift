@@ -7,29 +7,37 @@ import NIOFoundationCompat
 /// Pebble (the ACME test CA) and pebble-challtestsrv (the DNS server Pebble resolves names through),
 /// both from the Debian package `pebble`, on free loopback ports of their own; or Pebble alone, resolving
 /// through a DNS server the test runs (named, for RFC 2136).
-struct Pebble {
-    struct Options {
+public struct Pebble {
+    public struct Options {
         /// Where the test's HTTP-01 and TLS-ALPN-01 servers listen: Pebble validates there.
-        var httpPort = 0
-        var tlsPort = 0
-        var externalAccountMACKeys: [String: String]?
+        public var httpPort = 0
+        public var tlsPort = 0
+        public var externalAccountMACKeys: [String: String]?
         /// `host:port` of the DNS server Pebble resolves through; nil: a challtestsrv of its own.
-        var dnsServer: String?
+        public var dnsServer: String?
         /// Percentage of orders that reuse a valid authorization instead of validating again
         /// (PEBBLE_AUTHZREUSE); nil: Pebble's default.
-        var authorizationReuse: Int?
+        public var authorizationReuse: Int?
+        public init(httpPort: Int = 0, tlsPort: Int = 0, externalAccountMACKeys: [String: String]? = nil, dnsServer: String? = nil,
+                    authorizationReuse: Int? = nil) {
+            self.httpPort = httpPort
+            self.tlsPort = tlsPort
+            self.externalAccountMACKeys = externalAccountMACKeys
+            self.dnsServer = dnsServer
+            self.authorizationReuse = authorizationReuse
+        }
     }
 
-    let directoryURL: String
-    let managementURL: String
+    public let directoryURL: String
+    public let managementURL: String
     /// nil when the test runs the DNS server (`Options.dnsServer`).
-    let challengeServerManagementURL: String?
+    public let challengeServerManagementURL: String?
     /// The root Pebble's own TLS certificate chains to (not the root it issues under).
-    let tlsTrustRootPEM: String
-    let workDirectory: URL
+    public let tlsTrustRootPEM: String
+    public let workDirectory: URL
 
     /// Starts both, runs `body` and stops them, also when `body` throws.
-    static func with<Result>(_ options: Options, _ body: (Pebble) async throws -> Result) async throws -> Result {
+    public static func with<Result>(_ options: Options, _ body: (Pebble) async throws -> Result) async throws -> Result {
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("archway-pebble-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         let serverCertificate = try ACMETestServerCertificate()
@@ -76,19 +84,19 @@ struct Pebble {
     }
 
     /// A client of `httpClient` for a key, as archway would make one.
-    func client(accountKey: ACMEAccountKey, httpClient: HTTPClient) -> ACMEClient {
+    public func client(accountKey: ACMEAccountKey, httpClient: HTTPClient) -> ACMEClient {
         ACMEClient(directoryURL: directoryURL, accountKey: accountKey, httpClient: httpClient,
                    polling: PollingPolicy(interval: .milliseconds(200), maximumInterval: .seconds(2), timeout: .seconds(30)))
     }
 
     /// The root and intermediate Pebble issues under (its management API; they change every start).
-    func issuingCertificatesPEM(httpClient: HTTPClient) async throws -> (root: String, intermediate: String) {
+    public func issuingCertificatesPEM(httpClient: HTTPClient) async throws -> (root: String, intermediate: String) {
         (try await get(managementURL + "/roots/0", httpClient: httpClient),
          try await get(managementURL + "/intermediates/0", httpClient: httpClient))
     }
 
     /// Publishes a DNS-01 TXT record through challtestsrv's management API (it has no RFC 2136 UPDATE).
-    func setTXT(name: String, value: String, httpClient: HTTPClient) async throws {
+    public func setTXT(name: String, value: String, httpClient: HTTPClient) async throws {
         guard let challengeServerManagementURL else { throw PebbleError.notServing("no challtestsrv: the test runs the DNS server") }
         var request = HTTPClientRequest(url: challengeServerManagementURL + "/set-txt")
         request.method = .POST
@@ -98,7 +106,24 @@ struct Pebble {
         guard response.status == .ok else { throw PebbleError.notServing("set-txt answered \(response.status)") }
     }
 
-    func log() -> String {
+    /// Makes challtestsrv resolve `host` to `address` (instead of 127.0.0.1), so Pebble validates there.
+    public func resolve(_ host: String, to address: String) async throws {
+        guard let challengeServerManagementURL else { throw PebbleError.notServing("no challtestsrv: the test runs the DNS server") }
+        var request = HTTPClientRequest(url: challengeServerManagementURL + "/add-a")
+        request.method = .POST
+        request.body = .bytes(ByteBuffer(data: try JSONSerialization.data(withJSONObject: ["host": host + ".", "addresses": [address]])))
+        let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
+        guard response.status == .ok else { throw PebbleError.notServing("add-a answered \(response.status)") }
+    }
+
+    /// The root Pebble issues under, read with a client of its own.
+    public func issuingRootPEM() async throws -> String {
+        let httpClient = try ACMEClient.makeHTTPClient(trustRootsPEM: tlsTrustRootPEM)
+        defer { _ = httpClient.shutdown() }
+        return try await issuingCertificatesPEM(httpClient: httpClient).root
+    }
+
+    public func log() -> String {
         ["pebble.log", "challtestsrv.log"].map {
             (try? String(contentsOf: workDirectory.appendingPathComponent($0), encoding: .utf8)) ?? ""
         }.joined(separator: "\n")
@@ -132,7 +157,7 @@ struct Pebble {
         }
     }
 
-    static func launch(_ path: String, _ arguments: [String], log: URL, environment: [String: String]) throws -> Process {
+    public static func launch(_ path: String, _ arguments: [String], log: URL, environment: [String: String]) throws -> Process {
         guard FileManager.default.createFile(atPath: log.path, contents: nil) else { throw PebbleError.notServing("cannot write \(log.path)") }
         let output = try FileHandle(forWritingTo: log)
         let process = Process()
@@ -145,19 +170,19 @@ struct Pebble {
         return process
     }
 
-    static func stop(_ process: Process) {
+    public static func stop(_ process: Process) {
         guard process.isRunning else { return }
         process.terminate()
         process.waitUntilExit()
     }
 }
 
-enum PebbleError: Error {
+public enum PebbleError: Error {
     case notServing(String)
 }
 
 /// A port nothing listens on now (TCP and UDP, for the DNS server); the kernel picks it.
-func freeLoopbackPort() throws -> Int {
+public func freeLoopbackPort() throws -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { throw PebbleError.notServing("socket() failed") }
     defer { close(fd) }

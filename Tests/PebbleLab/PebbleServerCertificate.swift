@@ -6,12 +6,12 @@ import X509
 /// A throwaway CA and a certificate for 127.0.0.1/localhost it signed: the Debian pebble package ships
 /// no TLS certificate, so each test run makes the one Pebble serves its directory with, and the ACME
 /// client is told to trust this CA only.
-struct ACMETestServerCertificate {
-    let caPEM: String
-    let certificatePEM: String
-    let privateKeyPEM: String
+public struct ACMETestServerCertificate {
+    public let caPEM: String
+    public let certificatePEM: String
+    public let privateKeyPEM: String
 
-    init() throws {
+    public init() throws {
         let now = Date()
         let caKey = P256.Signing.PrivateKey()
         let caName = try DistinguishedName { CommonName("archway ACME test CA") }
