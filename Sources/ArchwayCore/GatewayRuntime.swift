@@ -45,9 +45,9 @@ public actor GatewayRuntime {
         /// Layer-2 announcement of the served addresses on the LAN (ARP / NDP); nil: off.
         public var announcement: AddressAnnouncement.Options?
         /// File mode: where what must outlive a restart is kept (the addresses pools gave, ACME accounts
-        /// and certificates); nil: memory only, and no ACME ordering.
+        /// and certificates); nil: memory only, and no ACME ordering (in a cluster they live in the API server).
         public var stateDirectory: StateDirectory?
-        /// How ACME orders retry and poll (file mode with a state directory).
+        /// How ACME orders retry and poll.
         public var acmeTiming = ACMEAutomation.Timing()
         /// Which addresses of a translation are announced. Widen it (LoadBalancer Services' addresses,
         /// say) by replacing it; `AddressAnnouncement.serve` receives its answer after every applied change.

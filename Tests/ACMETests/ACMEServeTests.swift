@@ -17,7 +17,9 @@ struct ACMEServeTests {
     /// `secondSecret`: a second HTTPS listener (www.example.test) with a Secret of its own.
     /// `tlsALPN01`: the issuer proves names by TLS-ALPN-01 and the Gateway has only its HTTPS listener
     /// (no port 80 at all, which is why a user picks that challenge).
-    static func config(pebble: Pebble, renewBefore: String? = nil, secondSecret: Bool = false, tlsALPN01: Bool = false) -> String {
+    /// `directory`: the ACME directory URL when not Pebble's own (a front that adds renewalInfo).
+    static func config(pebble: Pebble, renewBefore: String? = nil, secondSecret: Bool = false, tlsALPN01: Bool = false,
+                       directory: String? = nil) -> String {
         let bundle = pebble.tlsTrustRootPEM.split(separator: "\n").map { "      " + $0 }.joined(separator: "\n")
         let manifests = """
             apiVersion: gateway.networking.k8s.io/v1
@@ -29,7 +31,7 @@ struct ACMEServeTests {
             kind: ACMEIssuer
             metadata: {name: pebble}
             spec:
-              server: \(pebble.directoryURL)
+              server: \(directory ?? pebble.directoryURL)
               email: ops@example.test
               termsOfServiceAgreed: true
             \(tlsALPN01 ? "  challenge: TLS-ALPN-01\n" : "")\(renewBefore.map { "  renewBefore: \($0)\n" } ?? "")  caBundle: |
@@ -215,6 +217,40 @@ struct ACMEServeTests {
             let renewals = archway.get("/metrics").split(separator: "\n").first { $0.hasPrefix("archway_acme_renewals_total{issuer=\"pebble\"} ") }
                 .flatMap { Double($0.split(separator: " ").last ?? "") }
             #expect(renewals.map { (1...2).contains($0) } == true, "renewals: \(String(describing: renewals))")
+        }
+    }
+
+    /// ACME Renewal Information (RFC 9773) where the directory offers it: archway asks the CA about the
+    /// certificate it holds and, when the CA moves the window into the past (what it does after a
+    /// revocation), renews at once instead of waiting for two thirds of the lifetime.
+    @Test func aRenewalWindowFromTheCABringsRenewalForward() async throws {
+        let http = try freeLoopbackPort()
+        try await Pebble.with(.init(httpPort: http)) { pebble in
+            let front = try await RenewalInfoFront(pebble: pebble, window: (Date().addingTimeInterval(400 * 86400), Date().addingTimeInterval(401 * 86400)))
+            let work = pebble.workDirectory.appendingPathComponent("archway")
+            let archway = try Archway(work: work, http: http)
+            defer { archway.stop() }
+            try archway.write(Self.config(pebble: pebble, directory: front.directoryURL))
+            try archway.start()
+            let issued = await Self.eventually(seconds: 60) { archway.certificateStates()["default/app-tls"]?["state"] as? String == "Issued" }
+            try #require(issued, "never issued: \(archway.certificateStates()) \(archway.logText.suffix(2000))")
+            #expect(await Self.eventually(seconds: 10) { !front.certificatesAsked.isEmpty }, "archway never asked the CA's renewalInfo")
+            let planned = try #require(archway.certificateStates()["default/app-tls"]?["renewalTime"] as? String)
+            let plannedDate = try #require(ISO8601DateFormatter().date(from: planned))
+            #expect(plannedDate.timeIntervalSinceNow > 3600, "a window far ahead must not bring renewal forward: \(planned)")
+
+            let firstCertificate = Set(front.certificatesAsked)
+            front.suggest(start: Date().addingTimeInterval(-120), end: Date().addingTimeInterval(-60), for: firstCertificate)
+            let renewed = await Self.eventually(seconds: 30) {
+                archway.get("/metrics").contains("archway_acme_renewals_total{issuer=\"pebble\"} 1\n")
+            }
+            #expect(renewed, "not renewed after the window moved into the past: \(archway.certificateStates()) \(archway.logText.suffix(2000))")
+            #expect(archway.logText.contains("renewal window from the CA"))
+            // The new certificate is asked about in turn (its window far ahead), and no second renewal follows.
+            #expect(await Self.eventually(seconds: 10) { !Set(front.certificatesAsked).subtracting(firstCertificate).isEmpty })
+            try await Task.sleep(for: .seconds(2))
+            #expect(archway.get("/metrics").contains("archway_acme_renewals_total{issuer=\"pebble\"} 1\n"), "renewed more than once")
+            await front.close()
         }
     }
 

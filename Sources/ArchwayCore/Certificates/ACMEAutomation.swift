@@ -113,11 +113,21 @@ public actor ACMEAutomation {
             }
             if let current = stored[certificate.secret], let validity = Self.validity(of: current) {
                 entry.notAfter = validity.notAfter
-                entry.renewal = renewalTime(validity, issuer: issuers.first { $0.metadata.name == certificate.issuer })
+                var renewal = renewalTime(validity, issuer: issuers.first { $0.metadata.name == certificate.issuer })
+                // The CA's window (ARI) can only bring renewal forward: a CA that revokes early says so there.
+                let suggested = suggestions[certificate.secret].flatMap { $0.chainPEM == current.chainPEM ? $0.moment : nil }
+                if let suggested, suggested < renewal { renewal = suggested }
+                entry.renewal = renewal
                 // Other names, or another issuer (staging to production), is a new certificate now.
-                if Set(current.names) == Set(certificate.names), current.issuer == certificate.issuer, now < entry.renewal! {
+                if Set(current.names) == Set(certificate.names), current.issuer == certificate.issuer, now < renewal {
                     entry.state = "Issued"
-                    entry.message = "valid until \(Self.timestamp(validity.notAfter)); renewed from \(Self.timestamp(entry.renewal!))"
+                    entry.message = "valid until \(Self.timestamp(validity.notAfter)); renewed from \(Self.timestamp(renewal))"
+                        + (suggested == renewal ? " (inside the CA's renewal window)" : "")
+                    if mayOrder, !asking.contains(certificate.secret),
+                       suggestions[certificate.secret].map({ $0.chainPEM != current.chainPEM || $0.askAgain <= now }) ?? true {
+                        asking.insert(certificate.secret)
+                        Task { await self.askRenewalInfo(for: certificate, current) }
+                    }
                     metrics.setCertificateExpiry(namespace: certificate.secret.namespace, name: certificate.secret.name,
                                                  notAfter: validity.notAfter.timeIntervalSince1970)
                     continue
@@ -396,11 +406,56 @@ public actor ACMEAutomation {
 
     private var warnedRenewBefore: Set<String> = []
 
+    /// ACME Renewal Information (RFC 9773), per Secret: a moment the CA's suggested window for the
+    /// certificate held (`chainPEM`) was turned into, and when to ask again.
+    private struct RenewalSuggestion {
+        var chainPEM: String
+        var moment: Date?
+        var askAgain: Date
+    }
+    private var suggestions: [NamespacedName: RenewalSuggestion] = [:]
+    private var asking: Set<NamespacedName> = []
+
+    /// Asks the CA when to renew, where its directory offers renewalInfo: a random moment inside the
+    /// window (so a CA's mass revocation does not bring every client back at once), asked again
+    /// after its Retry-After (6 hours without one); a directory without it is asked again a day later.
+    private func askRenewalInfo(for certificate: ManagedCertificate, _ current: ACMEStateStore.StoredCertificate) async {
+        defer { asking.remove(certificate.secret) }
+        let now = Date()
+        var suggestion = RenewalSuggestion(chainPEM: current.chainPEM, moment: nil, askAgain: now.addingTimeInterval(6 * 3600))
+        do {
+            guard let issuer = issuers[certificate.issuer] else { return }
+            guard let first = try? PEMDocument.parseMultiple(pemString: current.chainPEM).first, let leaf = try? Certificate(pemDocument: first) else { return }
+            let window = try await account(for: issuer).renewalInfo(for: leaf)
+            suggestion.moment = window.start.addingTimeInterval(Double.random(in: 0...max(0, window.end.timeIntervalSince(window.start))))
+            if let retry = window.retryAfter {
+                suggestion.askAgain = now.addingTimeInterval(min(86400, max(1, Double(retry.components.seconds))))
+            }
+            logger.info("renewal window from the CA", metadata: [
+                "secret": "\(certificate.secret)", "start": "\(Self.timestamp(window.start))", "end": "\(Self.timestamp(window.end))",
+                "renew_at": "\(Self.timestamp(suggestion.moment!))", "explanation": "\(window.explanationURL ?? "")",
+            ])
+        } catch ACMEClientError.renewalInfoNotOffered {
+            suggestion.askAgain = now.addingTimeInterval(86400)
+        } catch {
+            logger.warning("cannot read the CA's renewal window; renewing by the certificate's lifetime", metadata: [
+                "secret": "\(certificate.secret)", "error": "\(error)",
+            ])
+            suggestion.askAgain = now.addingTimeInterval(3600)
+        }
+        let changed = suggestions[certificate.secret]?.moment != suggestion.moment
+        suggestions[certificate.secret] = suggestion
+        // A new moment reschedules (or starts) the renewal; either way the next question is scheduled.
+        if changed { await reapply?() } else { scheduleWakeUp() }
+    }
+
     /// Wakes up for the next renewal or retry that is due, so nothing waits for a configuration change.
     private func scheduleWakeUp() {
         let moments = wanted.compactMap { certificate -> Date? in
             guard let entry = progress[certificate.secret], !entry.ordering else { return nil }
-            return entry.state == "Failed" ? entry.nextAttempt : entry.state == "Issued" ? entry.renewal : nil
+            if entry.state == "Failed" { return entry.nextAttempt }
+            guard entry.state == "Issued", let renewal = entry.renewal else { return nil }
+            return min(renewal, suggestions[certificate.secret]?.askAgain ?? renewal)
         }
         wakeUp?.cancel()
         guard let next = moments.min() else { return }
