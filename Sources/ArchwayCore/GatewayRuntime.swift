@@ -260,7 +260,7 @@ public actor GatewayRuntime {
         // In a cluster the Secrets archway wrote (its annotation on them) are its own to replace.
         let userSecrets = Set(resources.compactMap { resource -> NamespacedName? in
             guard case .secret(let secret) = resource else { return nil }
-            if options.kubernetes != nil, secret.metadata.annotations?[ACMEIssuer.gatewayAnnotation] != nil { return nil }
+            if options.kubernetes != nil, secret.isWrittenByACMEAutomation { return nil }
             return secret.metadata.namespacedName
         })
         if let acme = acmeAutomation {

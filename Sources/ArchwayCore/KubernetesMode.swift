@@ -67,15 +67,27 @@ public actor KubernetesMode {
         KubernetesACMEStore(client: client, namespace: leaseNamespace, labels: secretLabels, propagation: debounce + .seconds(1))
     }
 
-    /// `a=b,c==d` → [a: b, c: d]; set-based and inequality terms add nothing (no label can satisfy
-    /// them by being added).
+    /// The labels that make a Secret match a label selector: `a=b` and `a==b` give a: b, `a in (x, y)`
+    /// gives a: x, and a bare `a` (exists) gives a: "". `!=`, `notin` and `!a` need no label (an object
+    /// without the key matches them).
     static func equalityTerms(of selector: String?) -> [String: String] {
         var labels: [String: String] = [:]
-        for term in (selector ?? "").split(separator: ",") {
-            let text = term.trimmingCharacters(in: .whitespaces)
-            guard !text.contains("!="), !text.contains(" in "), !text.contains(" notin ") else { continue }
-            let parts = text.replacingOccurrences(of: "==", with: "=").split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
-            if parts.count == 2, !parts[0].isEmpty { labels[parts[0]] = parts[1] }
+        var terms: [String] = [], current = "", depth = 0
+        for character in selector ?? "" {
+            if character == "(" { depth += 1 } else if character == ")" { depth -= 1 }
+            if character == ",", depth == 0 { terms.append(current); current = "" } else { current.append(character) }
+        }
+        terms.append(current)
+        for term in terms.map({ $0.trimmingCharacters(in: .whitespaces) }) where !term.isEmpty {
+            if term.hasPrefix("!") || term.contains("!=") || term.contains(" notin ") { continue }
+            if let range = term.range(of: " in ") {
+                let values = term[range.upperBound...].trimmingCharacters(in: CharacterSet(charactersIn: "() "))
+                labels[term[..<range.lowerBound].trimmingCharacters(in: .whitespaces)] =
+                    values.split(separator: ",").first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+                continue
+            }
+            let parts = term.replacingOccurrences(of: "==", with: "=").split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            labels[parts[0]] = parts.count == 2 ? parts[1] : ""
         }
         return labels
     }
@@ -96,7 +108,8 @@ public actor KubernetesMode {
             await elector.run { leading in
                 guard leading else { return }
                 await self.writeLatest()
-                await self.leadershipGained?()
+                // Not awaited: a whole apply must not hold up the next renewal of the Lease.
+                if let gained = await self.leadershipGained { Task { await gained() } }
             }
         }
     }

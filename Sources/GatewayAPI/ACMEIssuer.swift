@@ -4,6 +4,8 @@
 /// listeners with a hostname gets a certificate for that hostname, in the Secret its first
 /// certificateRef names (listeners naming the same Secret share one certificate for all their names).
 public struct ACMEIssuer: Codable, Sendable, Equatable {
+    /// On a Gateway: the ACMEIssuer its listeners' certificates come from. On a Secret: archway wrote
+    /// it (a certificate or an account key), so archway may replace it.
     public static let gatewayAnnotation = "archway.dev/acme-issuer"
 
     public enum Challenge: String, Codable, Sendable, CaseIterable {
@@ -137,4 +139,10 @@ public struct ACMEIssuer: Codable, Sendable, Equatable {
         }
         return secrets
     }
+}
+
+extension Secret {
+    /// Written by archway's ACME automation (its annotation is on it): the one test of whether archway
+    /// may replace a Secret.
+    public var isWrittenByACMEAutomation: Bool { metadata.annotations?[ACMEIssuer.gatewayAnnotation] != nil }
 }

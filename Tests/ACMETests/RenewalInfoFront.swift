@@ -10,8 +10,9 @@ import PebbleLab
 
 /// Pebble 2.4.0 offers no ACME Renewal Information (RFC 9773), so this stands in front of its
 /// directory: `GET /dir` answers Pebble's directory plus a `renewalInfo` URL of its own, and
-/// `GET /renewal-info/CERTID` answers the window the test set for that certificate (else the default
-/// one), with `Retry-After: 1`. Everything else
+/// `GET /renewal-info/CERTID` answers a window: for the first certificate ever asked about,
+/// `firstWindow` (one in the past, say, as a CA answers after revoking), for every other one the
+/// default window; with `Retry-After: 1`. Everything else
 /// the directory names is Pebble's, reached directly. Over HTTPS with Pebble's own certificate, so
 /// the issuer's caBundle trusts both.
 final class RenewalInfoFront: Sendable {
@@ -21,13 +22,14 @@ final class RenewalInfoFront: Sendable {
     private let asked: NIOLockedValueBox<[String]>
     private let channel: any Channel
 
-    init(pebble: Pebble, window initial: (start: Date, end: Date)) async throws {
+    init(pebble: Pebble, window initial: (start: Date, end: Date), firstWindow: (start: Date, end: Date)) async throws {
         let httpClient = try ACMEClient.makeHTTPClient(trustRootsPEM: pebble.tlsTrustRootPEM)
         let response = try await httpClient.execute(HTTPClientRequest(url: pebble.directoryURL), timeout: .seconds(5))
         var directory = try JSONSerialization.jsonObject(with: Data(buffer: try await response.body.collect(upTo: 1 << 20))) as? [String: Any] ?? [:]
         try await httpClient.shutdown()
 
         let windows = NIOLockedValueBox<(default: (start: Date, end: Date), byCertificate: [String: (start: Date, end: Date)])>((initial, [:]))
+        let first = NIOLockedValueBox<String?>(nil)
         let asked = NIOLockedValueBox<[String]>([])
         let certificate = try NIOSSLCertificate.fromPEMFile(pebble.workDirectory.appendingPathComponent("cert.pem").path)
         let key = try NIOSSLPrivateKey(file: pebble.workDirectory.appendingPathComponent("key.pem").path, format: .pem)
@@ -46,6 +48,9 @@ final class RenewalInfoFront: Sendable {
                         guard path.hasPrefix("/renewal-info/") else { return (.notFound, Data()) }
                         let certID = String(path.dropFirst("/renewal-info/".count))
                         asked.withLockedValue { $0.append(certID) }
+                        if first.withLockedValue({ id in defer { id = id ?? certID }; return id == nil }) {
+                            windows.withLockedValue { $0.byCertificate[certID] = firstWindow }
+                        }
                         let (start, end) = windows.withLockedValue { $0.byCertificate[certID] ?? $0.default }
                         let format = ISO8601DateFormatter()
                         let body = try? JSONSerialization.data(withJSONObject: ["suggestedWindow": ["start": format.string(from: start), "end": format.string(from: end)]])
@@ -57,11 +62,6 @@ final class RenewalInfoFront: Sendable {
         self.port = port
         self.windows = windows
         self.asked = asked
-    }
-
-    /// The window answered from now on for these certificates.
-    func suggest(start: Date, end: Date, for certIDs: Set<String>) {
-        windows.withLockedValue { for id in certIDs { $0.byCertificate[id] = (start, end) } }
     }
 
     /// The certIDs asked about, in order.

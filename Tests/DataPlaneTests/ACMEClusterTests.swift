@@ -91,7 +91,8 @@ struct ACMEClusterTests {
         let challengePort = try freeLoopbackPort()
         let tls = challenge == "TLS-ALPN-01"
         let ports = tls ? [443: challengePort] : [80: challengePort, 443: 0]
-        try await Pebble.with(tls ? .init(tlsPort: challengePort) : .init(httpPort: challengePort)) { pebble in
+        // No authorization reuse: the second order is validated again, on the replica that no longer leads.
+        try await Pebble.with(tls ? .init(tlsPort: challengePort, authorizationReuse: 0) : .init(httpPort: challengePort, authorizationReuse: 0)) { pebble in
             try await pebble.resolve("app.example.test", to: "127.0.0.2")
             let server = FakeAPIServer(collections: FakeAPIServer.defaultCollections + [FakeAPIServer.acmeIssuers])
             try await server.start()

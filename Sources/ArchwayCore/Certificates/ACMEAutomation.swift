@@ -27,6 +27,8 @@ public actor ACMEAutomation {
         public var retryAfterFailure: Duration = .seconds(60)
         public var longestRetry: Duration = .seconds(3600)
         public var polling = PollingPolicy()
+        /// The least wait before asking the CA's renewalInfo again (RFC 9773 reads less than a minute as a minute).
+        public var minimumRenewalInfoInterval: Duration = .seconds(60)
         public init() {}
     }
 
@@ -97,6 +99,9 @@ public actor ACMEAutomation {
         self.secrets = secrets
         refreshStored(from: secrets)
         let mayOrder = await leading()
+        self.mayOrder = mayOrder
+        // A replica that does not lead asks the CA nothing; what it was told goes stale meanwhile.
+        if !mayOrder { suggestions = [:] }
         let now = Date()
         for certificate in wanted {
             var entry = progress[certificate.secret] ?? Progress()
@@ -182,13 +187,17 @@ public actor ACMEAutomation {
         let secret = certificate.secret
         do {
             guard let issuer = issuers[certificate.issuer] else { throw Failure("ACMEIssuer \(certificate.issuer) is gone") }
+            // A Secret archway may not replace is found before anything is ordered, not after.
+            if let refusal = try await storage.refusal(toWrite: secret) { throw NotOrderable(description: refusal) }
             let client = try await account(for: issuer)
             let order = try await client.newOrder(for: certificate.names)
             for authorization in try await client.authorizations(of: order) where authorization.status != .valid {
                 try await prove(authorization, with: client, issuer: issuer, certificate: certificate)
             }
             let ready = try await client.waitForOrder(at: order.url, until: [.ready, .valid])
+            try await stillLeading()
             let issued = try await client.finalize(ready)
+            try await stillLeading()
             let obtained = ACMEStateStore.StoredCertificate(issuer: issuer.metadata.name, names: certificate.names,
                                                             chainPEM: issued.chainPEM, keyPEM: issued.privateKeyPEM, obtainedAt: Date())
             if storage.isShared {
@@ -217,6 +226,15 @@ public actor ACMEAutomation {
             metrics.countACMEOrder(issuer: issuer.metadata.name, result: "issued", renewal: renewal)
             logger.info("certificate obtained", metadata: ["secret": "\(secret)", "names": "\(certificate.names.joined(separator: ","))",
                                                            "issuer": "\(issuer.metadata.name)", "renewal": "\(renewal)"])
+        } catch let refusal as NotOrderable {
+            var entry = progress[secret] ?? Progress()
+            entry.state = "NotOrdered"
+            entry.message = refusal.description
+            // Looked at again an hour on (or at the next change): nothing is ordered meanwhile.
+            entry.nextAttempt = Date().addingTimeInterval(Double(timing.longestRetry.components.seconds))
+            entry.ordering = false
+            progress[secret] = entry
+            logger.error("certificate not ordered", metadata: ["secret": "\(secret)", "issuer": "\(certificate.issuer)", "reason": "\(refusal)"])
         } catch {
             var entry = progress[secret] ?? Progress()
             entry.failures += 1
@@ -253,6 +271,7 @@ public actor ACMEAutomation {
             // Served from the next table (every replica's, in a cluster): only then may the CA look.
             await reapply?()
             try await storage.waitUntilAnswered(shared, issuer: issuer.metadata.name)
+            try await stillLeading()
             _ = try await client.respond(to: challenge)
         case .dns01:
             guard let challenge = authorization.challenge(.dns01), let rfc2136 = issuer.spec.dns01?.rfc2136 else {
@@ -291,6 +310,7 @@ public actor ACMEAutomation {
             logger.info("answering TLS-ALPN-01 on the HTTPS listeners", metadata: ["name": "\(name)", "secret": "\(certificate.secret)"])
             do {
                 try await storage.waitUntilAnswered(shared, issuer: issuer.metadata.name)
+                try await stillLeading()
                 _ = try await client.respond(to: challenge)
                 let result = try await client.waitForAuthorization(at: authorization.url)
                 withdraw(pending, of: certificate.secret)
@@ -410,11 +430,14 @@ public actor ACMEAutomation {
     /// certificate held (`chainPEM`) was turned into, and when to ask again.
     private struct RenewalSuggestion {
         var chainPEM: String
+        var window: ClosedRange<Date>?
         var moment: Date?
         var askAgain: Date
     }
     private var suggestions: [NamespacedName: RenewalSuggestion] = [:]
     private var asking: Set<NamespacedName> = []
+    /// Whether the last reconcile found this replica allowed to order (it leads, or file mode).
+    private var mayOrder = true
 
     /// Asks the CA when to renew, where its directory offers renewalInfo: a random moment inside the
     /// window (so a CA's mass revocation does not bring every client back at once), asked again
@@ -422,14 +445,21 @@ public actor ACMEAutomation {
     private func askRenewalInfo(for certificate: ManagedCertificate, _ current: ACMEStateStore.StoredCertificate) async {
         defer { asking.remove(certificate.secret) }
         let now = Date()
-        var suggestion = RenewalSuggestion(chainPEM: current.chainPEM, moment: nil, askAgain: now.addingTimeInterval(6 * 3600))
+        var suggestion = RenewalSuggestion(chainPEM: current.chainPEM, window: nil, moment: nil, askAgain: now.addingTimeInterval(6 * 3600))
         do {
             guard let issuer = issuers[certificate.issuer] else { return }
-            guard let first = try? PEMDocument.parseMultiple(pemString: current.chainPEM).first, let leaf = try? Certificate(pemDocument: first) else { return }
+            guard let leaf = Self.leaf(of: current) else { return }
             let window = try await account(for: issuer).renewalInfo(for: leaf)
-            suggestion.moment = window.start.addingTimeInterval(Double.random(in: 0...max(0, window.end.timeIntervalSince(window.start))))
+            suggestion.window = window.start...max(window.start, window.end)
+            // The same window keeps its moment: drawing again on every answer would drift early.
+            if let previous = suggestions[certificate.secret], previous.chainPEM == current.chainPEM, previous.window == suggestion.window {
+                suggestion.moment = previous.moment
+            } else {
+                suggestion.moment = window.start.addingTimeInterval(Double.random(in: 0...max(0, window.end.timeIntervalSince(window.start))))
+            }
             if let retry = window.retryAfter {
-                suggestion.askAgain = now.addingTimeInterval(min(86400, max(1, Double(retry.components.seconds))))
+                // RFC 9773 §4.3: a Retry-After under a minute is read as a minute.
+                suggestion.askAgain = now.addingTimeInterval(min(86400, max(Double(timing.minimumRenewalInfoInterval.components.seconds), Double(retry.components.seconds))))
             }
             logger.info("renewal window from the CA", metadata: [
                 "secret": "\(certificate.secret)", "start": "\(Self.timestamp(window.start))", "end": "\(Self.timestamp(window.end))",
@@ -455,7 +485,8 @@ public actor ACMEAutomation {
             guard let entry = progress[certificate.secret], !entry.ordering else { return nil }
             if entry.state == "Failed" { return entry.nextAttempt }
             guard entry.state == "Issued", let renewal = entry.renewal else { return nil }
-            return min(renewal, suggestions[certificate.secret]?.askAgain ?? renewal)
+            guard mayOrder, !asking.contains(certificate.secret), let askAgain = suggestions[certificate.secret]?.askAgain else { return renewal }
+            return min(renewal, askAgain)
         }
         wakeUp?.cancel()
         guard let next = moments.min() else { return }
@@ -496,16 +527,30 @@ public actor ACMEAutomation {
     }
 
     static func validity(of certificate: ACMEStateStore.StoredCertificate) -> (notBefore: Date, notAfter: Date)? {
-        // The chain's first certificate is the leaf; the others are the CA's.
-        guard let first = try? PEMDocument.parseMultiple(pemString: certificate.chainPEM).first,
-              let leaf = try? Certificate(pemDocument: first) else { return nil }
-        return (leaf.notValidBefore, leaf.notValidAfter)
+        leaf(of: certificate).map { ($0.notValidBefore, $0.notValidAfter) }
+    }
+
+    /// The chain's first certificate is the leaf; the others are the CA's.
+    static func leaf(of certificate: ACMEStateStore.StoredCertificate) -> Certificate? {
+        guard let first = try? PEMDocument.parseMultiple(pemString: certificate.chainPEM).first else { return nil }
+        return try? Certificate(pemDocument: first)
     }
 
     static func timestamp(_ date: Date) -> String {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime]
         return formatter.string(from: date)
+    }
+
+    /// An order that lost the leader Lease stops where it is: the new leader orders instead, and two
+    /// replicas never write the same Secret.
+    private func stillLeading() async throws {
+        guard await leading() else { throw Failure("this replica no longer holds the leader Lease; the new leader orders") }
+    }
+
+    /// Nothing to order until the configuration changes (a Secret archway may not replace).
+    struct NotOrderable: Error, CustomStringConvertible {
+        var description: String
     }
 
     struct Failure: Error, CustomStringConvertible {

@@ -9,6 +9,9 @@ protocol ACMEStorage: Sendable {
     func account(of issuer: String) async throws -> ACMEStateStore.Account?
     func save(_ account: ACMEStateStore.Account, of issuer: String) async throws
     func save(_ certificate: ACMEStateStore.StoredCertificate, for secret: NamespacedName) async throws
+    /// Why archway may not write the certificate's Secret (someone else's is there), checked before
+    /// ordering; nil when it may.
+    func refusal(toWrite secret: NamespacedName) async throws -> String?
     /// The certificates obtained, by Secret. `secrets` are the snapshot's: in a cluster the Secrets
     /// archway wrote (whichever replica wrote them) are the record; the state directory ignores them.
     func certificates(among secrets: [NamespacedName: Secret]) -> (certificates: [NamespacedName: ACMEStateStore.StoredCertificate], unreadable: [String])
@@ -22,6 +25,9 @@ protocol ACMEStorage: Sendable {
 
 extension ACMEStateStore: ACMEStorage {
     var isShared: Bool { false }
+
+    // The state directory is archway's own; a manifest's Secret of the name is found before ordering.
+    func refusal(toWrite secret: NamespacedName) async throws -> String? { nil }
 
     func certificates(among secrets: [NamespacedName: Secret]) -> (certificates: [NamespacedName: StoredCertificate], unreadable: [String]) {
         allCertificates()
@@ -51,9 +57,10 @@ extension ACMEStateStore.StoredCertificate {
         ])
     }
 
-    /// Read back from a Secret archway wrote; nil for any other Secret.
+    /// Read back from a Secret archway wrote; nil for any other Secret (and for one of archway's that
+    /// lost its data, which is then ordered again and overwritten).
     init?(writtenIn secret: Secret) {
-        guard let annotations = secret.metadata.annotations, let issuer = annotations[ACMEIssuer.gatewayAnnotation],
+        guard secret.isWrittenByACMEAutomation, let annotations = secret.metadata.annotations, let issuer = annotations[ACMEIssuer.gatewayAnnotation],
               let names = annotations[Self.namesAnnotation], let chain = secret.value(forKey: "tls.crt"),
               let key = secret.value(forKey: "tls.key") else { return nil }
         let obtained = annotations[Self.obtainedAnnotation].flatMap { ISO8601DateFormatter().date(from: $0) } ?? .distantPast

@@ -20,7 +20,7 @@ struct KubernetesACMEStore: ACMEStorage {
 
     var isShared: Bool { true }
 
-    static func accountSecretName(_ issuer: String) -> String { String("archway-acme-account-\(issuer)".prefix(253)) }
+    static func accountSecretName(_ issuer: String) -> String { "archway-acme-account-\(issuer)" }
 
     struct Problem: Error, CustomStringConvertible {
         var description: String
@@ -43,7 +43,7 @@ struct KubernetesACMEStore: ACMEStorage {
         var data = ["server": account.server, "key.pem": account.keyPEM]
         data["url"] = account.url
         try await write(Secret(metadata: metadata, type: "Opaque", data: data.mapValues { Data($0.utf8).base64EncodedString() }),
-                        replacing: { _ in true })
+                        replacing: \.isWrittenByACMEAutomation)
     }
 
     // MARK: Certificates
@@ -58,9 +58,16 @@ struct KubernetesACMEStore: ACMEStorage {
 
     /// Creates the Secret, or updates it when archway wrote it; a Secret someone else wrote is never replaced.
     func save(_ certificate: ACMEStateStore.StoredCertificate, for secret: NamespacedName) async throws {
-        try await write(certificate.secret(as: secret, labels: labels.isEmpty ? nil : labels)) { existing in
-            existing.metadata.annotations?[ACMEIssuer.gatewayAnnotation] != nil
-        }
+        try await write(certificate.secret(as: secret, labels: labels.isEmpty ? nil : labels), replacing: \.isWrittenByACMEAutomation)
+    }
+
+    func refusal(toWrite secret: NamespacedName) async throws -> String? {
+        guard let existing = try await read(secret), !existing.isWrittenByACMEAutomation else { return nil }
+        return Self.notOurs(secret)
+    }
+
+    static func notOurs(_ name: NamespacedName) -> String {
+        "Secret \(name) exists and archway did not write it: archway never replaces a Secret it did not write (delete it, or name another Secret in the listener)"
     }
 
     // MARK: Challenges
@@ -72,6 +79,9 @@ struct KubernetesACMEStore: ACMEStorage {
         let deadline = ContinuousClock.now + .seconds(30)
         while true {
             let response = try await client.send(.GET, path)
+            guard response.status == 200 else {
+                throw Problem(description: "reading ACMEIssuer \(issuer) to see the shared challenge: HTTP \(response.status): \(response.message)")
+            }
             let status = response.object?["status"] as? [String: Any]
             let listed = (status?["challenges"] as? [[String: Any]] ?? []).contains {
                 $0["name"] as? String == challenge.name && $0["keyAuthorization"] as? String == challenge.keyAuthorization
@@ -101,9 +111,7 @@ struct KubernetesACMEStore: ACMEStorage {
         let name = NamespacedName(secret.metadata.namespace ?? "default", secret.metadata.name)
         let kind = KubeKind.secret
         if let existing = try await read(name) {
-            guard mayReplace(existing) else {
-                throw Problem(description: "Secret \(name) exists and archway did not write it: archway never replaces a Secret it did not write (delete it, or name another Secret in the listener)")
-            }
+            guard mayReplace(existing) else { throw Problem(description: Self.notOurs(name)) }
             var updated = secret
             updated.metadata.resourceVersion = existing.metadata.resourceVersion
             try await client.expectOK(.PUT, kind.objectPath(namespace: name.namespace, name: name.name), body: try Self.body(updated))

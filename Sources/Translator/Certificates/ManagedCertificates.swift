@@ -68,11 +68,23 @@ extension Translator {
             && (listener.spec.hostname.map { Hostnames.covers($0.lowercased(), name.lowercased()) } ?? true)
     }
 
+    /// Whether archway orders a certificate for `name` on this Gateway: it names an ACMEIssuer and one
+    /// of its HTTPS listeners asks for that hostname. Challenges for anything else are not answered,
+    /// whoever put them on an ACMEIssuer's status: an answer is a certificate for the name.
+    static func ordersCertificate(_ gateway: GatewayState, for name: String) -> Bool {
+        guard gateway.rejection == nil, gateway.gateway.metadata.annotations?[ACMEIssuer.gatewayAnnotation] != nil else { return false }
+        let namespace = gateway.gateway.metadata.namespace ?? "default"
+        return gateway.listeners.contains { listener in
+            ACMEIssuer.certificateSecret(of: listener.spec, namespace: namespace) != nil
+                && listener.spec.hostname.map { Hostnames.covers($0.lowercased(), name.lowercased()) } == true
+        }
+    }
+
     /// The TLS-ALPN-01 certificates of orders in progress, on the sockets of every HTTPS listener of
     /// their Gateway that covers the name (the CA connects to 443; other HTTPS ports carrying it do no harm).
     func addTLSChallenges(_ snapshot: ResourceSnapshot, listeners: ListenerIndex, builder: inout TableBuilder) {
         for challenge in snapshot.acmeTLSChallenges {
-            guard let gateway = listeners.gateways[challenge.gateway], gateway.rejection == nil else { continue }
+            guard let gateway = listeners.gateways[challenge.gateway], Self.ordersCertificate(gateway, for: challenge.name) else { continue }
             for listener in gateway.listeners where Self.answersTLSALPN01(listener, for: challenge.name) {
                 builder.addTLSChallenge(challenge, through: gateway, listener: listener.served)
             }
@@ -85,7 +97,7 @@ extension Translator {
     /// host and the same unguessable path to tie).
     func addChallengeAnswers(_ snapshot: ResourceSnapshot, listeners: ListenerIndex, builder: inout TableBuilder) {
         for answer in snapshot.acmeChallengeAnswers {
-            guard let gateway = listeners.gateways[answer.gateway], gateway.rejection == nil else { continue }
+            guard let gateway = listeners.gateways[answer.gateway], Self.ordersCertificate(gateway, for: answer.name) else { continue }
             for listener in gateway.listeners where Self.answersHTTP01(listener, for: answer.name) {
                 builder.addChallengeAnswer(answer, through: gateway, listener: listener.served)
             }
