@@ -15,6 +15,10 @@ public struct GRPCRoute: Codable, Sendable, Equatable {
     public struct Match: Codable, Sendable, Equatable {
         public var method: MethodMatch?
         public var headers: [HTTPRoute.ValueMatch]?
+        public init(method: MethodMatch? = nil, headers: [HTTPRoute.ValueMatch]? = nil) {
+            self.method = method
+            self.headers = headers
+        }
     }
     public struct MethodMatch: Codable, Sendable, Equatable {
         public enum MatchType: String, Codable, Sendable { case Exact, RegularExpression }

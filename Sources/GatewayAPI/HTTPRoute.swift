@@ -101,6 +101,10 @@ public struct HTTPRoute: Codable, Sendable, Equatable {
         public var backendRef: BackendReference
         public var percent: Int?
         public var fraction: Fraction?
+        public init(backendRef: BackendReference, percent: Int?) {
+            self.backendRef = backendRef
+            self.percent = percent
+        }
     }
     public struct Match: Codable, Sendable, Equatable {
         public var path: PathMatch?
@@ -128,6 +132,11 @@ public struct HTTPRoute: Codable, Sendable, Equatable {
         public var type: MatchType?
         public var name: String
         public var value: String
+        public init(type: MatchType?, name: String, value: String) {
+            self.type = type
+            self.name = name
+            self.value = value
+        }
     }
     public enum Method: String, Codable, Sendable {
         case GET, HEAD, POST, PUT, DELETE, CONNECT, OPTIONS, TRACE, PATCH
@@ -141,6 +150,10 @@ public struct HTTPRoute: Codable, Sendable, Equatable {
         public var cors: CORS?
         public var requestMirror: RequestMirror?
         public var extensionRef: LocalObjectReference?
+        public init(requestMirror: RequestMirror) {
+            type = "RequestMirror"
+            self.requestMirror = requestMirror
+        }
     }
     /// The CORS filter (standard channel since Gateway API v1.5).
     public struct CORS: Codable, Sendable, Equatable {

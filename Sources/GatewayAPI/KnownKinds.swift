@@ -6,7 +6,7 @@ public enum KnownKinds {
         GatewayAPIGroup.name: ["GatewayClass", "Gateway", "HTTPRoute", "GRPCRoute", "TCPRoute", "TLSRoute", "UDPRoute",
                                "ReferenceGrant", "BackendTLSPolicy", "ListenerSet", "XListenerSet", "BackendLBPolicy",
                                "XBackendTrafficPolicy", "XMesh"],
-        BackendTrafficPolicy.group: EdgePolicy.Kind.allCases.map(\.rawValue) + ["BackendTrafficPolicy", "ServiceLevelObjective", "AddressPool", "ACMEIssuer"],
+        BackendTrafficPolicy.group: EdgePolicy.Kind.allCases.map(\.rawValue) + ["BackendTrafficPolicy", "ServiceLevelObjective", "AddressPool", "ACMEIssuer", "Rollout"],
     ]
 
     /// Why `kind` cannot be a kind of `group`, or nil when it is one (or the group is not one archway reads).

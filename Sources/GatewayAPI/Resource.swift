@@ -11,6 +11,7 @@ public enum Resource: Sendable, Equatable {
     case serviceLevelObjective(ServiceLevelObjective)
     case addressPool(AddressPool)
     case acmeIssuer(ACMEIssuer)
+    case rollout(Rollout)
     case edgePolicy(EdgePolicy)
     case configMap(ConfigMap)
     case referenceGrant(ReferenceGrant)
@@ -39,6 +40,7 @@ public enum Resource: Sendable, Equatable {
         case .serviceLevelObjective: "ServiceLevelObjective"
         case .addressPool: "AddressPool"
         case .acmeIssuer: "ACMEIssuer"
+        case .rollout: "Rollout"
         case .edgePolicy(let r): r.kind.rawValue
         case .configMap: "ConfigMap"
         case .referenceGrant: "ReferenceGrant"
@@ -68,6 +70,7 @@ public enum Resource: Sendable, Equatable {
         case .serviceLevelObjective(let r): r.metadata
         case .addressPool(let r): r.metadata
         case .acmeIssuer(let r): r.metadata
+        case .rollout(let r): r.metadata
         case .edgePolicy(let r): r.metadata
         case .configMap(let r): r.metadata
         case .referenceGrant(let r): r.metadata

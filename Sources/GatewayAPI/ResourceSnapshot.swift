@@ -14,6 +14,10 @@ public struct ResourceSnapshot: Sendable {
     /// Cluster-scoped, sorted by name: the order pools are tried in.
     public private(set) var addressPools: [AddressPool] = []
     public private(set) var acmeIssuers: [ACMEIssuer] = []
+    public private(set) var rollouts: [Rollout] = []
+    /// Where each Rollout stands, by namespace/name: set by the runtime (from the state directory in
+    /// file mode, from the Rollouts' status in a cluster), never read from a manifest.
+    public var rolloutProgress: [NamespacedName: RolloutProgress] = [:]
     /// HTTP-01 answers for archway's own ACME orders in progress: set by the runtime, never read from manifests.
     public var acmeChallengeAnswers: [ACMEChallengeAnswer] = []
     /// TLS-ALPN-01 certificates for archway's own ACME orders in progress: set by the runtime, never read from manifests.
@@ -35,6 +39,17 @@ public struct ResourceSnapshot: Sendable {
     public private(set) var ingressExtensions: [String: [NamespacedName: IngressExtension]] = [:]
     private var namespaceLabels: [String: [String: String]] = [:]
 
+    /// The HTTPRoute as served, edited: a Rollout's step lowered onto its rule by the translator.
+    public mutating func editHTTPRoute(_ name: NamespacedName, _ edit: (inout HTTPRoute) -> Void) {
+        guard let index = httpRoutes.firstIndex(where: { $0.metadata.namespacedName == name }) else { return }
+        edit(&httpRoutes[index])
+    }
+
+    public mutating func editGRPCRoute(_ name: NamespacedName, _ edit: (inout GRPCRoute) -> Void) {
+        guard let index = grpcRoutes.firstIndex(where: { $0.metadata.namespacedName == name }) else { return }
+        edit(&grpcRoutes[index])
+    }
+
     public init(_ resources: [Resource]) {
         for resource in resources {
             switch resource {
@@ -49,6 +64,7 @@ public struct ResourceSnapshot: Sendable {
             case .serviceLevelObjective(let r): serviceLevelObjectives.append(r)
             case .addressPool(let r): addressPools.append(r)
             case .acmeIssuer(let r): acmeIssuers.append(r)
+            case .rollout(let r): rollouts.append(r)
             case .edgePolicy(let r): edgePolicies.append(r)
             case .configMap(let r): configMaps[r.metadata.namespacedName] = r
             case .referenceGrant(let r): referenceGrants[r.metadata.namespace ?? "default", default: []].append(r)
@@ -75,6 +91,7 @@ public struct ResourceSnapshot: Sendable {
         backendTrafficPolicies.sort { $0.metadata.namespacedName < $1.metadata.namespacedName }
         serviceLevelObjectives.sort { $0.metadata.namespacedName < $1.metadata.namespacedName }
         addressPools.sort { $0.metadata.name < $1.metadata.name }
+        rollouts.sort { $0.metadata.namespacedName < $1.metadata.namespacedName }
         acmeIssuers.sort { $0.metadata.name < $1.metadata.name }
         edgePolicies.sort { ($0.kind.rawValue, $0.metadata.namespacedName) < ($1.kind.rawValue, $1.metadata.namespacedName) }
         grpcRoutes.sort { $0.metadata.namespacedName < $1.metadata.namespacedName }

@@ -70,6 +70,8 @@ public struct StatusSet: Sendable, Equatable {
     public var addressPools: [String: AddressPoolStatus] = [:]
     /// archway.dev ACMEIssuers (cluster-scoped), by name.
     public var acmeIssuers: [String: ACMEIssuerStatus] = [:]
+    /// archway.dev Rollouts: accepted or not, and (added by the runtime) where each stands.
+    public var rollouts: [NamespacedName: RolloutStatus] = [:]
     /// LoadBalancer Services of archway's load-balancer class: the addresses the pools gave them.
     public var loadBalancers: [NamespacedName: LoadBalancerStatus] = [:]
     public init() {}

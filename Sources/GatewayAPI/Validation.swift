@@ -21,6 +21,7 @@ extension Resource {
         case .serviceLevelObjective(let r): r.validate(into: &problems)
         case .addressPool(let r): r.validate(into: &problems)
         case .acmeIssuer(let r): r.validate(into: &problems)
+        case .rollout(let r): r.validate(into: &problems)
         case .frontendConfig(let r): r.validate(into: &problems)
         case .backendConfig(let r): r.validate(into: &problems)
         case .endpointSlice(let r):

@@ -16,6 +16,8 @@ public struct HTTPRouteEntry: Sendable, Codable, Equatable {
     public var edge: [EdgeRule] = []
     /// The rule's sessionPersistence: a client that presents its session goes back to the same endpoint.
     public var session: StickySession?
+    /// The Rollout ("namespace/name") whose analysis counts this entry's requests; nil when none.
+    public var rollout: String?
 
     public init(origin: RouteOrigin, match: HTTPMatch, filters: [HTTPFilter], action: RouteAction,
                 timeouts: RouteTimeouts? = nil, retry: RetryPolicy? = nil, environment: String? = nil, tenant: String? = nil) {

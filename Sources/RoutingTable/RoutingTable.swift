@@ -7,10 +7,31 @@ public struct RoutingTable: Sendable, Codable, Equatable {
     public var clusters: [String: Cluster]
     /// ServiceLevelObjectives whose budgets archway tracks live, by "namespace/name".
     public var slos: [String: SLOSpec]
+    /// Rollouts whose canary and stable archway tracks live, by "namespace/name"; nil when none.
+    public var rollouts: [String: RolloutTracking]?
 
-    public init(ports: [PortTable] = [], clusters: [String: Cluster] = [:], slos: [String: SLOSpec] = [:]) {
+    public init(ports: [PortTable] = [], clusters: [String: Cluster] = [:], slos: [String: SLOSpec] = [:],
+                rollouts: [String: RolloutTracking]? = nil) {
         self.ports = ports
         self.clusters = clusters
+        self.slos = slos
+        self.rollouts = rollouts
+    }
+}
+
+/// A Rollout as the data plane counts it: its rules' requests, by the backend that answered them.
+public struct RolloutTracking: Sendable, Codable, Equatable, Hashable {
+    public var name: String
+    /// The backendRef (Service) names of stable and canary.
+    public var stable: String
+    public var canary: String
+    /// The ServiceLevelObjectives of the route, whose burn rate analysis may bound.
+    public var slos: [String]
+
+    public init(name: String, stable: String, canary: String, slos: [String]) {
+        self.name = name
+        self.stable = stable
+        self.canary = canary
         self.slos = slos
     }
 }

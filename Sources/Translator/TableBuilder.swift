@@ -52,6 +52,11 @@ struct TableBuilder {
     /// ServiceLevelObjective names by the object they target ("HTTPRoute ns/name", "Gateway ns/name").
     var sloTargets: [String: [String]] = [:]
     var slos: [String: SLOSpec] = [:]
+    /// Rollouts' rules by route ("HTTPRoute ns/name") and rule index, and what the table tracks of each.
+    var rolloutRules: [String: [Int: String]] = [:]
+    var rollouts: [String: RolloutTracking] = [:]
+    /// What each route's status says about the Rollouts managing its rules, by route kind and name.
+    var rolloutNotes: [String: [NamespacedName: [String]]] = [:]
     var edge = EdgeAttachments()
     /// Policies that cannot be enforced, by the route and Gateway whose requests they refuse.
     var unenforceable: [BlockedRoute: Set<String>] = [:]
@@ -80,6 +85,7 @@ struct TableBuilder {
                                            tenant: labels["tenant"] ?? gatewayLabels["tenant"])
                 entry.slos = slos
                 entry.session = rule.session
+                entry.rollout = rolloutRules["\(kind) \(route.metadata.namespacedName)"]?[rule.index]
                 entry.edge = edge.rules(gateway: gateway.gateway.metadata.namespacedName, listener: listener.name,
                                         route: kind == "HTTPRoute" ? route.metadata.namespacedName : nil,
                                         ruleName: rule.name, extensionRefs: rule.edge)
@@ -171,7 +177,7 @@ struct TableBuilder {
             clusters[id] = Self.cluster(id: id, source: source, snapshot: snapshot, backendTLS: backendTLS)
             clusters[id]?.resilience = backendTraffic[source.service]
         }
-        return RoutingTable(ports: ports.values.sorted { $0.socket < $1.socket }, clusters: clusters, slos: slos)
+        return RoutingTable(ports: ports.values.sorted { $0.socket < $1.socket }, clusters: clusters, slos: slos, rollouts: rollouts.isEmpty ? nil : rollouts)
     }
 
     static let streamProtocols: Set<String> = ["TCP", "UDP", "TLS"]

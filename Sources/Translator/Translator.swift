@@ -68,6 +68,8 @@ public struct Translator: Sendable {
             }
         }
         resolveServiceLevels(snapshot, into: &statuses, builder: &builder)
+        // From here on the routes are read as the Rollouts' current steps serve them.
+        let snapshot = lowerRollouts(snapshot, into: &statuses, builder: &builder)
         let ourGateways = listeners.gateways.values.map(\.gateway).sorted { $0.metadata.namespacedName < $1.metadata.namespacedName }
         builder.edge = resolveEdgePolicies(snapshot, gateways: ourGateways, into: &statuses)
         let conflicts = routeKindConflicts(snapshot, listeners: listeners)
@@ -81,6 +83,7 @@ public struct Translator: Sendable {
                 statuses.grpcRoutes[route.metadata.namespacedName] = status
             }
         }
+        noteRollouts(builder.rolloutNotes, in: &statuses)
         addChallengeAnswers(snapshot, listeners: listeners, builder: &builder)
         addTLSChallenges(snapshot, listeners: listeners, builder: &builder)
         let certificates = managedCertificates(snapshot, listeners: listeners, into: &statuses)
