@@ -69,6 +69,8 @@ public actor GatewayRuntime {
     private let translator: Translator
     private let announcement: AddressAnnouncement?
     let acmeAutomation: ACMEAutomation?
+    let rolloutController: RolloutController
+    private var warnedRolloutsForgotten = false
     /// The challenges of ACME orders as the snapshot carries them (their certificates made once each).
     private var challengeAnswers = ChallengeAnswers()
     /// The configuration last loaded, which an ACME order re-applies with its answers or its new certificate.
@@ -121,6 +123,15 @@ public actor GatewayRuntime {
                 ACMEAutomation(storage: ACMEStateStore(directory: $0), timing: options.acmeTiming, metrics: gatewayMetrics, logger: logger)
             }
         }
+        let tableStore = tables
+        rolloutController = RolloutController(
+            store: options.kubernetes == nil ? options.stateDirectory : nil,
+            leading: { [kubernetes = options.kubernetes] in await kubernetes?.isLeader ?? true },
+            signals: {
+                let table = tableStore.current
+                return (table.rolloutSnapshots(), Dictionary(table.sloSnapshots().map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first }))
+            },
+            metrics: gatewayMetrics, logger: logger)
         announcement = options.announcement.map {
             AddressAnnouncement(options: $0, membership: options.kubernetes?.l2Membership(timing: $0.membership), admin: adminServer,
                                 metrics: gatewayMetrics, logger: logger)
@@ -132,6 +143,7 @@ public actor GatewayRuntime {
         adminAddress = try await admin.start(host: options.adminHost, port: options.adminPort, group: group)
         logger.info("admin endpoint listening", metadata: ["address": "\(adminAddress.map { "\($0)" } ?? "?")"])
         await acmeAutomation?.onChange { [weak self] in await self?.reapply() }
+        await rolloutController.onChange { [weak self] in await self?.reapply() }
         // A new leader takes over the ordering at once, not at the next change.
         if acmeAutomation != nil { await options.kubernetes?.onLeadershipGained { [weak self] in await self?.reapply() } }
         await options.kubernetes?.startElection()
@@ -189,6 +201,7 @@ public actor GatewayRuntime {
         admin.setReady(false)  // before draining, so load balancers stop sending new connections first
         await announcement?.stop()  // and another replica takes the addresses over now
         await acmeAutomation?.shutdown()  // no order re-applies a configuration during the drain
+        await rolloutController.stop()
         logger.info("draining", metadata: ["timeout_s": "\(options.drainTimeout.nanoseconds / 1_000_000_000)"])
         healthChecks.stopAll()
         sloRefresh?.cancel()
@@ -271,7 +284,17 @@ public actor GatewayRuntime {
         // The leader's challenges, shared on the ACMEIssuers' status (never read from a file's manifest).
         if options.kubernetes != nil { challenges += snapshot.acmeIssuers.flatMap { $0.status?.challenges ?? [] } }
         (snapshot.acmeChallengeAnswers, snapshot.acmeTLSChallenges) = challengeAnswers.answering(challenges)
+        // Where each Rollout stands: the cluster's record (their status) in Kubernetes mode.
+        let recorded = options.kubernetes == nil ? [:] : Dictionary(snapshot.rollouts.compactMap { rollout in
+            rollout.status?.progress.map { (rollout.metadata.namespacedName, $0) }
+        }, uniquingKeysWith: { first, _ in first })
+        snapshot.rolloutProgress = await rolloutController.progressToServe(shared: recorded)
+        if !snapshot.rollouts.isEmpty, options.kubernetes == nil, options.stateDirectory == nil, !warnedRolloutsForgotten {
+            warnedRolloutsForgotten = true
+            logger.warning("Rollouts' progress is kept only with serve --state-dir: without it a restart starts every Rollout again from its first step")
+        }
         let result = translator.translate(snapshot)
+        await rolloutController.observe(snapshot.rollouts, tracked: result.table.rollouts ?? [:])
         do {
             try tables.swap(CompiledTable(result.table))
             healthChecks.reconcile()

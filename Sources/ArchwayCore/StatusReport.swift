@@ -29,6 +29,7 @@ public struct StatusReport: Sendable {
         case conditions([Condition])
         case addressPool(AddressPoolStatus)
         case acmeIssuer(ACMEIssuerStatus)
+        case rollout(RolloutStatus)
         /// A LoadBalancer Service of archway's class: its load-balancer addresses.
         case loadBalancer(LoadBalancerStatus)
         public func encode(to encoder: any Encoder) throws {
@@ -40,6 +41,7 @@ public struct StatusReport: Sendable {
             case .policy(let status): try status.encode(to: encoder)
             case .addressPool(let status): try status.encode(to: encoder)
             case .acmeIssuer(let status): try status.encode(to: encoder)
+            case .rollout(let status): try status.encode(to: encoder)
             case .loadBalancer(let status): try status.encode(to: encoder)
             case .conditions(let conditions):
                 var container = encoder.container(keyedBy: ConditionKeys.self)
@@ -153,6 +155,13 @@ public struct StatusReport: Sendable {
             items.append(Item(apiVersion: "\(BackendTrafficPolicy.group)/v1alpha1", kind: "ACMEIssuer",
                               metadata: .init(name: issuer.metadata.name, generation: issuer.metadata.generation),
                               status: .acmeIssuer(status)))
+        }
+        for rollout in snapshot.rollouts {
+            guard var status = statuses.rollouts[rollout.metadata.namespacedName] else { continue }
+            status.conditions = stamp(status.conditions, rollout.metadata.generation)
+            items.append(Item(apiVersion: "\(BackendTrafficPolicy.group)/v1alpha1", kind: "Rollout",
+                              metadata: .init(name: rollout.metadata.name, namespace: rollout.metadata.namespace, generation: rollout.metadata.generation),
+                              status: .rollout(status)))
         }
         for (name, status) in statuses.loadBalancers.sorted(by: { $0.key < $1.key }) {
             let generation = snapshot.services[name]?.metadata.generation
@@ -273,6 +282,11 @@ public struct StatusReport: Sendable {
                                          + (certificate.nextAttempt.map { "; next attempt at \($0)" } ?? ""))
                     }
                 }
+            case .rollout(let status):
+                line = summary(status.conditions) + (status.progress.map { " \($0.phase.rawValue) step \($0.step + 1)" } ?? "")
+                    + (status.canaryWeight.map { " canary=\($0)%" } ?? "")
+                itemNotes = problems(status.conditions, prefix: "")
+                details = [status.conditions.first { $0.isTrue }?.message, status.message, status.progress?.message].compactMap { $0 }
             case .loadBalancer(let status):
                 let ips = (status.loadBalancer.ingress ?? []).compactMap(\.ip)
                 line = "LoadBalancer external-ip=" + (ips.isEmpty ? "<pending>" : ips.joined(separator: ","))

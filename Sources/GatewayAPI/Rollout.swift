@@ -58,6 +58,17 @@ public struct Rollout: Codable, Sendable, Equatable {
         public var maxLatencyP99Ratio: Double?
         /// Most 5-minute burn rate of the route's ServiceLevelObjectives.
         public var maxBurnRate: Double?
+
+        public init(interval: String? = nil, minRequests: Int? = nil, maxErrorRate: Double? = nil, maxErrorRateOverStable: Double? = nil,
+                    maxLatencyP99: String? = nil, maxLatencyP99Ratio: Double? = nil, maxBurnRate: Double? = nil) {
+            self.interval = interval
+            self.minRequests = minRequests
+            self.maxErrorRate = maxErrorRate
+            self.maxErrorRateOverStable = maxErrorRateOverStable
+            self.maxLatencyP99 = maxLatencyP99
+            self.maxLatencyP99Ratio = maxLatencyP99Ratio
+            self.maxBurnRate = maxBurnRate
+        }
     }
 
     public struct Spec: Codable, Sendable, Equatable {

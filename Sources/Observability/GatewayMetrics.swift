@@ -70,6 +70,23 @@ public final class GatewayMetrics: Sendable {
                              labels: [("issuer", issuer)]).increment()
     }
 
+    /// Where a Rollout stands: its step (1-based; 0 before it starts) and the canary's share of live traffic.
+    public func setRollout(namespace: String, name: String, step: Int, canaryWeight: Int) {
+        registry.makeGauge(descriptor: .init(namespace: "gateway", subsystem: "rollout", metricName: "step",
+                                             helpText: "The Rollout's current step (1-based; 0 before it starts)"),
+                           labels: [("namespace", namespace), ("rollout", name)]).set(Double(step))
+        registry.makeGauge(descriptor: .init(namespace: "gateway", subsystem: "rollout", metricName: "canary_weight",
+                                             helpText: "Percent of the rule's live traffic the Rollout sends to its canary"),
+                           labels: [("namespace", namespace), ("rollout", name)]).set(Double(canaryWeight))
+    }
+
+    /// A Rollout rolled back on its own (analysis failed).
+    public func countRollback(namespace: String, name: String) {
+        registry.makeCounter(descriptor: .init(namespace: "archway", subsystem: "rollout", metricName: "rollbacks", unitName: "total",
+                                               helpText: "Rollouts rolled back because their canary failed analysis"),
+                             labels: [("namespace", namespace), ("rollout", name)]).increment()
+    }
+
     /// A ServiceLevelObjective's live state, refreshed periodically from its tracker.
     public func setSLO(name: String, budgetRemaining: Double, burnRate5m: Double, burnRate1h: Double, exhaustionSeconds: Double?) {
         func gauge(_ metric: String, _ help: String, _ extra: [(String, String)] = []) -> Gauge {

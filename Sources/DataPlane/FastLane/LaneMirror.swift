@@ -13,14 +13,15 @@ final class LaneMirror: RawUpstreamUser {
     private var requestEnded: Bool
     private var abandoned = false
     private var deadline: Scheduled<Void>?
-    private var onFinish: ((_ abandoned: Bool) -> Void)?
+    private var onFinish: ((_ status: Int?) -> Void)?
+    private var responseStatus = 0
     private var heldResponse: ByteBuffer?
     private var responseBody: BodyFollower?
     private var reusable = true
     private let isHEAD: Bool
 
     init(request: ByteBuffer, requestEnded: Bool, isHEAD: Bool, cluster: CompiledCluster, endpoint: Endpoint, tls: UpstreamTLSSetup?, pool: UpstreamPool,
-         eventLoop: any EventLoop, onFinish: @escaping (_ abandoned: Bool) -> Void) {
+         eventLoop: any EventLoop, onFinish: @escaping (_ status: Int?) -> Void) {
         self.pool = pool
         self.onFinish = onFinish
         self.requestEnded = requestEnded
@@ -81,7 +82,7 @@ final class LaneMirror: RawUpstreamUser {
 
     private func finish(abandoned: Bool) {
         deadline?.cancel()
-        onFinish?(abandoned)
+        onFinish?(abandoned ? nil : responseStatus)
         onFinish = nil
     }
 
@@ -99,6 +100,7 @@ final class LaneMirror: RawUpstreamUser {
             case .head(let head) where head.status == 101:
                 return abandon()  // no upgrade was asked for
             case .head(let head):
+                responseStatus = head.status
                 buffer.moveReaderIndex(forwardBy: head.length)
                 responseBody = BodyFollower(head.framing)
                 reusable = head.reusable

@@ -13,13 +13,16 @@ final class LiveState: Sendable {
     /// One guard per distinct rule: every route a Gateway-wide policy reaches shares its guard, and so
     /// its rate-limit buckets and credential caches.
     let guards: [EdgeRule: any EdgeGuard]
+    /// Rollout counters, by Rollout name.
+    let rollouts: [String: RolloutTracker]
 
-    static let empty = LiveState(health: [:], slos: [:], guards: [:])
+    static let empty = LiveState(health: [:], slos: [:], guards: [:], rollouts: [:])
 
-    private init(health: [String: ClusterHealth], slos: [String: SLOTracker], guards: [EdgeRule: any EdgeGuard]) {
+    private init(health: [String: ClusterHealth], slos: [String: SLOTracker], guards: [EdgeRule: any EdgeGuard], rollouts: [String: RolloutTracker]) {
         self.health = health
         self.slos = slos
         self.guards = guards
+        self.rollouts = rollouts
     }
 
     init(for table: CompiledTable, carryingOver previous: LiveState, makeGuard: (EdgeRule) -> any EdgeGuard) {
@@ -44,8 +47,14 @@ final class LiveState: Sendable {
                 guards[rule] = previous.guards[rule] ?? makeGuard(rule)
             }
         }
+        var rollouts: [String: RolloutTracker] = [:]
+        for (name, tracking) in table.source.rollouts ?? [:] {
+            // Every step swaps the table; the counts carry on while stable and canary stay the same.
+            rollouts[name] = previous.rollouts[name].flatMap { $0.tracking == tracking ? $0 : nil } ?? RolloutTracker(tracking: tracking)
+        }
         self.health = health
         self.slos = slos
         self.guards = guards
+        self.rollouts = rollouts
     }
 }

@@ -13,6 +13,7 @@ public final class ServedTable: Sendable {
     /// By `CompiledRoute.slot`: the route's guards in phase order, and the objectives it counts towards.
     private let guardsBySlot: [[any EdgeGuard]]
     private let slosBySlot: [[SLOTracker]]
+    private let rolloutsBySlot: [RolloutTracker?]
 
     static let empty = ServedTable(.empty, carryingOver: nil)
 
@@ -26,6 +27,7 @@ public final class ServedTable: Sendable {
         // LiveState made a guard for every rule of every route, so none is missing.
         guardsBySlot = routes.routesBySlot.map { route in route.edgeRules.map { live.guards[$0]! } }
         slosBySlot = routes.routesBySlot.map { route in route.sloNames.compactMap { live.slos[$0] } }
+        rolloutsBySlot = routes.routesBySlot.map { route in route.rolloutName.flatMap { live.rollouts[$0] } }
     }
 
     /// Circuit breaker and endpoint health of a cluster of this table, when a policy asks for them.
@@ -36,6 +38,12 @@ public final class ServedTable: Sendable {
 
     /// The counters of the objectives a route of this table counts towards.
     func sloTrackers(of route: CompiledRoute) -> [SLOTracker] { slosBySlot[route.slot] }
+
+    /// The counters of the Rollout whose rule a route of this table belongs to.
+    func rolloutTracker(of route: CompiledRoute) -> RolloutTracker? { rolloutsBySlot[route.slot] }
+
+    /// Every Rollout's counters now, by name, for the rollout controller.
+    public func rolloutSnapshots() -> [String: RolloutTracker.Snapshot] { live.rollouts.mapValues { $0.snapshot() } }
 
     /// Every objective's budget and burn rates now, for the metrics and `archway slo status`.
     public func sloSnapshots() -> [SLOTracker.Snapshot] { live.slos.values.map { $0.snapshot() } }

@@ -70,6 +70,7 @@ extension EventLoopContext {
         let status = outcome.status
         if let route = request.route {
             for slo in request.table.sloTrackers(of: route) { slo.record(status: status, durationNanos: elapsed.nanoseconds) }
+            request.table.rolloutTracker(of: route)?.record(backend: request.backendName, status: status, durationNanos: elapsed.nanoseconds)
         }
         if let span = request.span {
             RequestTracing.end(span, status: status, route: request.route.map { "\($0.origin.namespace)/\($0.origin.name)" },

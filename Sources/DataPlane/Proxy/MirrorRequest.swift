@@ -19,27 +19,32 @@ final class MirrorRequest: UpstreamExchange {
     private var requestEnded = false
     private var abandoned = false
     private var deadline: Scheduled<Void>?
-    /// Called once: false when the copy was answered, true when it was abandoned.
-    private var onFinish: ((_ abandoned: Bool) -> Void)?
+    /// Called once: the status the copy was answered with, nil when it was abandoned.
+    private var onFinish: ((_ status: Int?) -> Void)?
+    private var responseStatus = 0
 
     /// Which RequestMirror filters of the request's route copy this request (each by its fraction),
     /// to which endpoint, and what is counted when the copy finishes. Both paths start their copies from this.
     static func copies(of record: RequestRecord, loop: EventLoopContext)
-        -> [(cluster: CompiledCluster, endpoint: Endpoint, finished: (_ abandoned: Bool) -> Void)] {
+        -> [(cluster: CompiledCluster, endpoint: Endpoint, finished: (_ status: Int?) -> Void)] {
         guard let route = record.route, !route.mirrors.isEmpty else { return [] }
         return route.mirrors.compactMap { mirror in
             guard case .cluster(let cluster) = mirror.target, !cluster.endpoints.isEmpty else { return nil }
             if mirror.fraction < 1, Double(loop.nextRandom() % 1_000_000) >= mirror.fraction * 1_000_000 { return nil }
             let endpoint = cluster.endpoints[loop.nextIndex(cluster: cluster, count: cluster.endpoints.count, table: record.table)]
             let metrics = loop.metrics
-            return (cluster, endpoint, { abandoned in
-                metrics.mirrored(record.metricsKey, mirror: mirror.name, abandoned: abandoned, labels: record.metricLabels)
+            // A Rollout's shadow step judges the canary on what it answered its copies.
+            let shadow = record.table.rolloutTracker(of: route).flatMap { $0.tracking.canary == mirror.name ? $0 : nil }
+            let sent = NIODeadline.now()
+            return (cluster, endpoint, { status in
+                metrics.mirrored(record.metricsKey, mirror: mirror.name, abandoned: status == nil, labels: record.metricLabels)
+                shadow?.recordShadow(status: status, durationNanos: (NIODeadline.now() - sent).nanoseconds)
             })
         }
     }
 
     init(head: HTTPRequestHead, cluster: CompiledCluster, endpoint: Endpoint, tls: UpstreamTLSSetup?, pool: UpstreamPool,
-         onFinish: @escaping (_ abandoned: Bool) -> Void) {
+         onFinish: @escaping (_ status: Int?) -> Void) {
         self.pool = pool
         self.onFinish = onFinish
         pending = [.head(head)]
@@ -82,7 +87,7 @@ final class MirrorRequest: UpstreamExchange {
     }
 
     private func finished(abandoned: Bool) {
-        onFinish?(abandoned)
+        onFinish?(abandoned ? nil : responseStatus)
         onFinish = nil
     }
 
@@ -99,6 +104,7 @@ final class MirrorRequest: UpstreamExchange {
     }
 
     func upstreamReceived(_ part: HTTPClientResponsePart) {
+        if case .head(let head) = part { responseStatus = Int(head.status.code) }
         guard case .end = part, let connection else { return }
         self.connection = nil
         deadline?.cancel()

@@ -236,6 +236,8 @@ public final class CompiledRoute: Sendable {
     public let tenant: String?
     /// Names of the ServiceLevelObjectives this route's requests count towards.
     public let sloNames: [String]
+    /// The Rollout whose analysis counts this route's requests.
+    public let rolloutName: String?
     public let rewrite: (hostname: String?, path: PathRewrite?)?
     public let action: Action
     /// The prefix the PathPrefix match consumed, for ReplacePrefixMatch.
@@ -286,6 +288,7 @@ public final class CompiledRoute: Sendable {
         environment = entry.environment
         tenant = entry.tenant
         sloNames = entry.slos
+        rolloutName = entry.rollout
         self.cors = cors
         self.requestHeaders = requestHeaders
         self.responseHeaders = responseHeaders
