@@ -124,7 +124,7 @@ extension Translator {
                 progress: progress, canaryWeight: traffic.canaryWeight,
                 message: progress?.phase == .Promoted
                     ? "promoted: to make it permanent, set \(rule) of \(kind) \(routeName) to backendRefs [{name: \(rollout.spec.canary.name)"
-                        + (rollout.spec.canary.port.map { ", port: \($0)" } ?? "") + ", weight: 100}] and delete the Rollout"
+                        + (refs[canary].port.map { ", port: \($0)" } ?? "") + ", weight: 100}] and delete the Rollout"
                     : where_)
             builder.rolloutNotes[kind, default: [:]][routeName, default: []].append("\(rule): traffic managed by Rollout \(name) (\(Self.describe(traffic, rollout)))")
         }

@@ -234,7 +234,13 @@ actor RolloutController {
         let started = Self.date(current.stepStartedAt) ?? now
         let lasted = now.timeIntervalSince(started) * 1000 >= Double(step.duration.flatMap(parseGatewayDuration) ?? Int(interval.components.seconds * 1000))
         let seen = (shadow ? counters.shadow : counters.canary).since(shadow ? watch.stepBaseline.shadow : watch.stepBaseline.canary).total
-        guard lasted, seen >= (step.minRequests ?? 0), watch.judgedOnStep else { return }
+        guard lasted, seen >= (step.minRequests ?? 0) else { return }
+        guard watch.judgedOnStep else {
+            // Said once, so an operator sees why a quiet route does not move on.
+            let waiting = "waiting for traffic: the canary needs \(analysis.minRequests) requests in one analysis interval to be judged"
+            if current.message != waiting { var held = current; held.message = waiting; await record(held, for: name, rollout: rollout, figures: [:]) }
+            return
+        }
         let figures = ["step_canary_requests": "\(seen)"]
         watch = Watch(stepBaseline: counters, lastSample: counters, lastJudged: clock)
         if current.step + 1 < rollout.spec.steps.count {
