@@ -161,7 +161,7 @@ struct DeployManifestTests {
         }
         // Status: merge-patched, and the object read again after a conflict.
         for kind in ["GatewayClass", "Gateway", "ListenerSet", "HTTPRoute", "GRPCRoute", "TCPRoute", "TLSRoute", "UDPRoute", "BackendTLSPolicy",
-                     "BackendTrafficPolicy", "ServiceLevelObjective", "AddressPool", "ACMEIssuer", "Ingress", "Service"] + EdgePolicy.Kind.allCases.map(\.rawValue) {
+                     "BackendTrafficPolicy", "ServiceLevelObjective", "AddressPool", "ACMEIssuer", "Rollout", "Ingress", "Service"] + EdgePolicy.Kind.allCases.map(\.rawValue) {
             let kind = KubeKind.byKind[kind]!
             calls.insert("patch \(name(kind))/status")
             calls.insert("get \(name(kind))")
@@ -185,14 +185,15 @@ struct DeployManifestTests {
             #expect((version?["subresources"] as? [String: Any])?["status"] != nil, "\(kind) needs the status subresource archway writes through")
             schemas[kind] = (version?["schema"] as? [String: Any])?["openAPIV3Schema"] as? [String: Any]
         }
-        #expect(Set(schemas.keys) == Set(["BackendTrafficPolicy", "ServiceLevelObjective", "AddressPool", "ACMEIssuer"] + EdgePolicy.Kind.allCases.map(\.rawValue)))
+        #expect(Set(schemas.keys) == Set(["BackendTrafficPolicy", "ServiceLevelObjective", "AddressPool", "ACMEIssuer", "Rollout"] + EdgePolicy.Kind.allCases.map(\.rawValue)))
 
         let sources = [Self.root.appendingPathComponent("examples/playbook/30-slos.yaml"),
                        Self.root.appendingPathComponent("Tests/TranslatorTests/Fixtures/21-backend-traffic-policies.yaml"),
                        Self.root.appendingPathComponent("Tests/TranslatorTests/Fixtures/22-service-level-objectives.yaml"),
                        Self.root.appendingPathComponent("Tests/TranslatorTests/Fixtures/23-edge-policies.yaml"),
                        Self.root.appendingPathComponent("Tests/TranslatorTests/Fixtures/140-address-pools.yaml"),
-                       Self.root.appendingPathComponent("Tests/TranslatorTests/Fixtures/143-acme-issuers.yaml")]
+                       Self.root.appendingPathComponent("Tests/TranslatorTests/Fixtures/143-acme-issuers.yaml"),
+                       Self.root.appendingPathComponent("Tests/TranslatorTests/Fixtures/144-rollouts.yaml")]
         var checked = 0
         var refusedByBoth = 0
         for source in sources {

@@ -35,7 +35,7 @@ struct FixtureTests {
         let text = try String(contentsOfFile: path, encoding: .utf8)
         let loaded = ManifestLoader().parse(text: text, file: name)
         let expect = try Self.expectations(in: text)
-        let snapshot = ResourceSnapshot(loaded.resources.map(\.resource))
+        let snapshot = Self.snapshot(loaded)
         let result = Self.translator.translate(snapshot)
 
         checkManifestErrors(loaded.errors, expect.manifestErrors)
@@ -121,6 +121,9 @@ struct FixtureTests {
             let status = EdgePolicy.Kind(rawValue: parts[0]).flatMap { result.statuses.edgePolicies[$0]?[Self.namespacedName(parts[1])] }
             let messages = status?.ancestors.flatMap(\.conditions).map(\.message) ?? []
             #expect(messages.contains { $0.contains(fragment) }, "edge policy \(key): \(messages)")
+        }
+        for (key, conditions) in expect.rollouts ?? [:] {
+            check(result.statuses.rollouts[Self.namespacedName(key)]?.conditions, conditions, "Rollout \(key)")
         }
         for (key, conditions) in expect.slos ?? [:] {
             check(result.statuses.serviceLevelObjectives[Self.namespacedName(key)], conditions, "ServiceLevelObjective \(key)")
@@ -282,6 +285,18 @@ struct FixtureTests {
         }
     }
 
+    /// The fixture's resources as the translator gets them. A Rollout annotated
+    /// `test.archway.dev/step: "N"` stands at step N (0-based, Progressing), as the runtime would say.
+    static func snapshot(_ loaded: ManifestLoader.Result) -> ResourceSnapshot {
+        var snapshot = ResourceSnapshot(loaded.resources.map(\.resource))
+        for rollout in snapshot.rollouts {
+            guard let step = rollout.metadata.annotations?["test.archway.dev/step"].flatMap(Int.init) else { continue }
+            snapshot.rolloutProgress[rollout.metadata.namespacedName] = RolloutProgress(
+                phase: .Progressing, step: step, stepStartedAt: "1970-01-01T00:00:00Z", fingerprint: rollout.fingerprint)
+        }
+        return snapshot
+    }
+
     static func namespacedName(_ key: String) -> NamespacedName {
         let parts = key.split(separator: "/", maxSplits: 1).map(String.init)
         return NamespacedName(parts[0], parts[1])
@@ -322,6 +337,8 @@ struct Expectations: Decodable {
     var clientValidation: [String: String]?
     /// ServiceLevelObjective "ns/name" → conditions; `sloRoutes`: route key → the SLOs its entries count towards.
     var slos: [String: [String: String]]?
+    /// Rollout "ns/name" → conditions.
+    var rollouts: [String: [String: String]]?
     var sloMessages: [String: String]?
     /// AddressPool name → conditions.
     var addressPools: [String: [String: String]]?

@@ -24,7 +24,7 @@ enum GoldenOutput {
 
     static func render(fixture text: String, name: String) throws -> String {
         let loaded = ManifestLoader().parse(text: text, file: name)
-        let snapshot = ResourceSnapshot(loaded.resources.map(\.resource))
+        let snapshot = FixtureTests.snapshot(loaded)
         let result = FixtureTests.translator.translate(snapshot)
         // A fixed clock: lastTransitionTime must not change the file.
         let report = StatusReport(snapshot: snapshot, statuses: result.statuses, timestamp: Date(timeIntervalSince1970: 0))

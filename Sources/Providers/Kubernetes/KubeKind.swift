@@ -68,6 +68,7 @@ public struct KubeKind: Sendable, Hashable, CustomStringConvertible {
     public static let serviceLevelObjective = KubeKind(archwayGroup, "v1alpha1", "ServiceLevelObjective", "servicelevelobjectives", optional: true)
     public static let addressPool = KubeKind(archwayGroup, "v1alpha1", "AddressPool", "addresspools", namespaced: false, optional: true)
     public static let acmeIssuer = KubeKind(archwayGroup, "v1alpha1", "ACMEIssuer", "acmeissuers", namespaced: false, optional: true)
+    public static let rollout = KubeKind(archwayGroup, "v1alpha1", "Rollout", "rollouts", optional: true)
     /// BasicAuth, RateLimit and the other edge policies (optional: their CRDs may not be installed).
     public static let edgePolicies: [KubeKind] = EdgePolicy.Kind.allCases.map {
         KubeKind(archwayGroup, "v1alpha1", $0.rawValue, $0.rawValue.lowercased() + "s", optional: true)
@@ -96,7 +97,7 @@ public struct KubeKind: Sendable, Hashable, CustomStringConvertible {
     /// references are watched, one by one, so archway never holds every Secret of the cluster.
     public static let watchedWhole: [KubeKind] = [
         gatewayClass, gateway, listenerSet, httpRoute, grpcRoute, tcpRoute, tlsRoute, udpRoute, referenceGrant,
-        backendTLSPolicy, backendTrafficPolicy, serviceLevelObjective, addressPool, acmeIssuer, service, endpointSlice, namespace,
+        backendTLSPolicy, backendTrafficPolicy, serviceLevelObjective, addressPool, acmeIssuer, rollout, service, endpointSlice, namespace,
         ingress, ingressClass,
     ] + edgePolicies + ingressExtensions
 
