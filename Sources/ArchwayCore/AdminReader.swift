@@ -9,6 +9,22 @@ public enum AdminReader {
         public var description: String
     }
 
+    /// A state-changing call (`POST`): the status and body, whatever the status (the caller explains it).
+    public static func post(host: String, port: Int, path: String, token: String?) async throws -> (status: Int, body: String) {
+        let url = "http://\(host.contains(":") ? "[\(host)]" : host):\(port)\(path)"
+        var request = HTTPClientRequest(url: url)
+        request.method = .POST
+        if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+        let response: HTTPClientResponse
+        do {
+            response = try await HTTPClient.shared.execute(request, timeout: .seconds(10))
+        } catch {
+            throw Failure(description: "cannot reach \(url): \(error) (is `archway serve` running with --admin \(host):\(port)?)")
+        }
+        let body = try await response.body.collect(upTo: 1 << 20)
+        return (Int(response.status.code), String(buffer: body))
+    }
+
     public static func get(host: String, port: Int, path: String) async throws -> Data {
         let url = "http://\(host.contains(":") ? "[\(host)]" : host):\(port)\(path)"
         let hint = "is `archway serve` running with --admin \(host):\(port)?"

@@ -22,6 +22,8 @@ public actor GatewayRuntime {
         public var bindHost = "0.0.0.0"
         public var adminHost = "127.0.0.1"
         public var adminPort = 9901
+        /// The bearer token state-changing admin calls need when they do not come from loopback; nil: loopback only.
+        public var adminToken: String?
         public var controllerName = Translator.defaultControllerName
         public var drainTimeout: TimeAmount = .seconds(30)
         public var pollInterval: Duration = .milliseconds(500)
@@ -93,7 +95,7 @@ public actor GatewayRuntime {
         self.options = options
         self.logger = logger
         group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, options.eventLoopThreads))
-        admin = AdminServer(metrics: metrics)
+        admin = AdminServer(metrics: metrics, controlToken: options.adminToken)
         contexts = EventLoopContexts(group: group, metrics: metrics, logger: logger, limits: options.limits, accessLog: options.accessLog,
                                      tracer: options.tracing?.tracer, fastLane: options.fastLane)
         listeners = ListenerManager(group: group, tables: tables, contexts: contexts, bindHost: options.bindHost,
@@ -144,6 +146,7 @@ public actor GatewayRuntime {
         logger.info("admin endpoint listening", metadata: ["address": "\(adminAddress.map { "\($0)" } ?? "?")"])
         await acmeAutomation?.onChange { [weak self] in await self?.reapply() }
         await rolloutController.onChange { [weak self] in await self?.reapply() }
+        admin.setControl("rollouts") { [rolloutController] segments in await rolloutController.answer(segments) }
         // A new leader takes over the ordering at once, not at the next change.
         if acmeAutomation != nil { await options.kubernetes?.onLeadershipGained { [weak self] in await self?.reapply() } }
         await options.kubernetes?.startElection()

@@ -6,9 +6,16 @@ import NIOPosix
 /// The admin endpoint: `/metrics` (Prometheus text), `/healthz` (process alive), `/readyz`
 /// (configuration loaded and listeners bound; 503 otherwise, and while draining), `/status` (the
 /// live Gateway API status of every object, including ports that could not be bound), `/announcements`
-/// (the addresses this replica announces on the LAN).
+/// (the addresses this replica announces on the LAN), and controls (`POST /rollouts/NS/NAME/VERB`),
+/// which change what archway does and so are refused (401) unless they come from this machine
+/// (loopback, e.g. `kubectl port-forward`) or carry `Authorization: Bearer` with the admin token.
 public final class AdminServer: Sendable {
     public let metrics: GatewayMetrics
+    /// What a state-changing call must present when it does not come from loopback; nil: loopback only.
+    let controlToken: String?
+    /// A control's answer to `POST /PREFIX/...`: its path segments after the prefix.
+    public typealias Control = @Sendable (_ segments: [String]) async -> (status: Int, body: String)
+    private let controls = NIOLockedValueBox<[String: Control]>([:])
     private let ready = NIOLockedValueBox(false)
     /// Renders the live status in a format ("json", "table", "yaml"; nil for any other), when asked:
     /// a large configuration is not rendered three times on every change nobody reads.
@@ -18,7 +25,24 @@ public final class AdminServer: Sendable {
     private let announcements = NIOLockedValueBox<[UInt8]>(Array("{\"addresses\":[]}\n".utf8))
     private let channel = NIOLockedValueBox<(any Channel)?>(nil)
 
-    public init(metrics: GatewayMetrics) { self.metrics = metrics }
+    public init(metrics: GatewayMetrics, controlToken: String? = nil) {
+        self.metrics = metrics
+        self.controlToken = controlToken.flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    /// Serves `POST /PREFIX/...` with `control`, behind the guard.
+    public func setControl(_ prefix: String, _ control: @escaping Control) { controls.withLockedValue { $0[prefix] = control } }
+    func control(_ prefix: String) -> Control? { controls.withLockedValue { $0[prefix] } }
+
+    /// Loopback callers may; others only with the token (compared in constant time).
+    func mayControl(peer: SocketAddress?, authorization: String?) -> Bool {
+        if let ip = peer?.ipAddress, ip.hasPrefix("127.") || ip == "::1" || ip.hasPrefix("::ffff:127.") { return true }
+        guard let token = controlToken, let authorization, authorization.hasPrefix("Bearer ") else { return false }
+        let offered = Array(authorization.dropFirst("Bearer ".count).utf8), expected = Array(token.utf8)
+        var difference = offered.count ^ expected.count
+        for index in 0..<expected.count { difference |= Int(expected[index] ^ (index < offered.count ? offered[index] : 0)) }
+        return difference == 0
+    }
 
     public func setReady(_ value: Bool) { ready.withLockedValue { $0 = value } }
     /// The live `.status` of every object, as `archway status -o FORMAT` prints it: `/status` is the
@@ -76,6 +100,9 @@ private final class AdminHandler: ChannelInboundHandler {
             self.head = nil
             let parts = head.uri.split(separator: "?", maxSplits: 1)
             let path = parts.first.map(String.init) ?? "/"
+            if head.method == .POST {
+                return runControl(path: path, head: head, context: context)
+            }
             let format = parts.count > 1 ? parts[1].split(separator: "&").first { $0.hasPrefix("o=") }.map { String($0.dropFirst(2)) } : nil
             let (status, type, body): (HTTPResponseStatus, String, [UInt8])
             switch path {
@@ -96,18 +123,41 @@ private final class AdminHandler: ChannelInboundHandler {
             case "/dashboard/topology": (status, type, body) = (.ok, "application/json", server.topologyDocument)
             default: (status, type, body) = (.notFound, "text/plain", Array("admin endpoints: /dashboard /metrics /healthz /readyz /status /slo /announcements\n".utf8))
             }
-            var headers = HTTPHeaders([("content-type", type), ("content-length", String(body.count))])
-            // The server's own clock, so the dashboard divides by real elapsed time even where the
-            // browser's clock is virtual (headless screenshots).
-            headers.add(name: "x-archway-clock-ms", value: String(NIODeadline.now().uptimeNanoseconds / 1_000_000))
-            if !head.isKeepAlive { headers.add(name: "connection", value: "close") }
-            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
-            context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
-            let keepAlive = head.isKeepAlive
-            let channel = context.channel
-            context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in
-                if !keepAlive { channel.close(promise: nil) }
-            }
+            Self.respond(status, type, body, to: head, context: context)
+        }
+    }
+
+    /// A state-changing call: refused unless allowed (`AdminServer.mayControl`), else answered by
+    /// its control once that has run.
+    private func runControl(path: String, head: HTTPRequestHead, context: ChannelHandlerContext) {
+        let segments = path.split(separator: "/").map(String.init)
+        guard let prefix = segments.first, let control = server.control(prefix) else {
+            return Self.respond(.notFound, "text/plain", Array("no control at \(path)\n".utf8), to: head, context: context)
+        }
+        guard server.mayControl(peer: context.channel.remoteAddress, authorization: head.headers.first(name: "authorization")) else {
+            let why = server.controlToken == nil
+                ? "state-changing admin calls are accepted from loopback only (kubectl port-forward), or with serve --admin-token-file"
+                : "state-changing admin calls need Authorization: Bearer with the admin token (or to come from loopback)"
+            return Self.respond(.unauthorized, "text/plain", Array((why + "\n").utf8), to: head, context: context)
+        }
+        let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.eventLoop.makeFutureWithTask { await control(Array(segments.dropFirst())) }.whenSuccess { answer in
+            Self.respond(HTTPResponseStatus(statusCode: answer.status), "application/json", Array(answer.body.utf8), to: head, context: bound.value)
+        }
+    }
+
+    private static func respond(_ status: HTTPResponseStatus, _ type: String, _ body: [UInt8], to head: HTTPRequestHead, context: ChannelHandlerContext) {
+        var headers = HTTPHeaders([("content-type", type), ("content-length", String(body.count))])
+        // The server's own clock, so the dashboard divides by real elapsed time even where the
+        // browser's clock is virtual (headless screenshots).
+        headers.add(name: "x-archway-clock-ms", value: String(NIODeadline.now().uptimeNanoseconds / 1_000_000))
+        if !head.isKeepAlive { headers.add(name: "connection", value: "close") }
+        context.write(NIOAny(HTTPServerResponsePart.head(HTTPResponseHead(version: head.version, status: status, headers: headers))), promise: nil)
+        context.write(NIOAny(HTTPServerResponsePart.body(.byteBuffer(context.channel.allocator.buffer(bytes: body)))), promise: nil)
+        let keepAlive = head.isKeepAlive
+        let channel = context.channel
+        context.writeAndFlush(NIOAny(HTTPServerResponsePart.end(nil))).whenComplete { _ in
+            if !keepAlive { channel.close(promise: nil) }
         }
     }
 }

@@ -13,7 +13,7 @@ struct Archway: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "archway",
         abstract: "A Kubernetes Gateway API implementation: controller and proxy in one binary.",
-        subcommands: [Serve.self, Status.self, Check.self, Migrate.self, Inventory.self, SLO.self, Echo.self])
+        subcommands: [Serve.self, Status.self, Check.self, Migrate.self, Inventory.self, SLO.self, RolloutCommand.self, Echo.self])
 }
 
 /// "HOST:PORT" or "PORT", for flags that take an address.
@@ -96,6 +96,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Admin endpoint address (/metrics, /healthz, /readyz).")
     var admin = HostPort(argument: "127.0.0.1:9901")!
 
+    @Option(name: .long, help: "A file holding the bearer token that state-changing admin calls (archway rollout promote, ...) must present unless they come from loopback; in a cluster, mount it from a Secret.")
+    var adminTokenFile: String?
+
     @Option(name: .long, help: "Address unmapped listener ports bind on.")
     var bindAddress = "0.0.0.0"
 
@@ -160,6 +163,14 @@ struct Serve: AsyncParsableCommand {
         runtimeOptions.controllerName = options.controllerName
         runtimeOptions.adminHost = admin.host
         runtimeOptions.adminPort = admin.port
+        if let adminTokenFile {
+            do {
+                runtimeOptions.adminToken = try String(contentsOfFile: adminTokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)
+            } catch {
+                throw ValidationError("--admin-token-file \(adminTokenFile): \(error.localizedDescription)")
+            }
+            guard runtimeOptions.adminToken?.isEmpty == false else { throw ValidationError("--admin-token-file \(adminTokenFile) is empty") }
+        }
         runtimeOptions.bindHost = bindAddress
         runtimeOptions.drainTimeout = .seconds(Int64(drainTimeout))
         runtimeOptions.eventLoopThreads = threads

@@ -161,6 +161,27 @@ actor RolloutController {
         return next
     }
 
+    /// `POST /rollouts/NAMESPACE/NAME/VERB` on the admin endpoint: the progress after the command as
+    /// JSON, or `{"error": ...}` with 400, 404 or 409.
+    func answer(_ segments: [String]) async -> (status: Int, body: String) {
+        func refusal(_ status: Int, _ message: String) -> (status: Int, body: String) {
+            (status, String(decoding: (try? JSONEncoder().encode(["error": message])) ?? Data(), as: UTF8.self) + "\n")
+        }
+        guard segments.count == 3, let command = Command(rawValue: segments[2]) else {
+            return refusal(400, "POST /rollouts/NAMESPACE/NAME/VERB, VERB one of \(Command.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        do {
+            let progress = try await run(command, on: NamespacedName(segments[0], segments[1]))
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = .sortedKeys
+            return (200, String(decoding: (try? encoder.encode(progress)) ?? Data(), as: UTF8.self) + "\n")
+        } catch let failure as CommandError {
+            return refusal(failure.status, failure.description)
+        } catch {
+            return refusal(500, "\(error)")
+        }
+    }
+
     // MARK: The loop
 
     private func step() async {
