@@ -1,4 +1,5 @@
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -8,19 +9,26 @@ import NIOWebSocket
 /// A small backend for the bundled example and the tests: answers every request with JSON naming
 /// itself and echoing what it received (method, path, query, host, headers, body size).
 /// `/__echo/bytes/N` streams N bytes back; `/__echo/status/N` answers with status N;
-/// `/__echo/hangup` closes the connection without answering. A WebSocket upgrade (any path) is
-/// accepted and every text or binary message is sent back as it came; pings get pongs.
+/// `/__echo/hangup` closes the connection without answering. `POST /__echo/fail/N` makes the backend
+/// answer every later request with status N, `POST /__echo/slow/MS` answer MS milliseconds late, and
+/// `POST /__echo/heal` undoes both: how the rollout example makes its canary misbehave. A WebSocket
+/// upgrade (any path) is accepted and every text or binary message is sent back as it came; pings get pongs.
 public enum EchoServer {
+    /// A backend's injected faults, shared by its connections.
+    final class Faults: Sendable {
+        let state = NIOLockedValueBox<(status: Int?, delayMillis: Int)>((nil, 0))
+    }
+
     /// `tls`: serve HTTPS with this context (a TLS backend for passthrough and BackendTLSPolicy).
     public static func start(name: String, host: String, port: Int, group: any EventLoopGroup,
                              tls: NIOSSLContext? = nil) async throws -> any Channel {
         try await ServerBootstrap(group: group)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
-            .childChannelInitializer { channel in
+            .childChannelInitializer { [faults = Faults()] channel in
                 channel.eventLoop.makeCompletedFuture {
                     if let tls { try channel.pipeline.syncOperations.addHandler(NIOSSLServerHandler(context: tls)) }
-                    let echo = EchoHandler(name: name)
+                    let echo = EchoHandler(name: name, faults: faults)
                     let websocket = NIOWebSocketServerUpgrader(
                         maxFrameSize: 1 << 20,
                         shouldUpgrade: { channel, _ in channel.eventLoop.makeSucceededFuture(HTTPHeaders([("x-echo-name", name)])) },
@@ -44,10 +52,14 @@ private final class EchoHandler: ChannelInboundHandler, RemovableChannelHandler 
     typealias OutboundOut = HTTPServerResponsePart
 
     let name: String
+    private let faults: EchoServer.Faults
     private var head: HTTPRequestHead?
     private var bodyBytes = 0
 
-    init(name: String) { self.name = name }
+    init(name: String, faults: EchoServer.Faults) {
+        self.name = name
+        self.faults = faults
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
@@ -71,12 +83,35 @@ private final class EchoHandler: ChannelInboundHandler, RemovableChannelHandler 
             context.close(promise: nil)
             return
         }
+        if head.method == .POST, path.hasPrefix("/__echo/fail/") || path.hasPrefix("/__echo/slow/") || path == "/__echo/heal" {
+            let number = Int(path.split(separator: "/").last ?? "")
+            faults.state.withLockedValue { state in
+                if path == "/__echo/heal" { state = (nil, 0) }
+                else if path.hasPrefix("/__echo/fail/") { state.status = number }
+                else { state.delayMillis = max(0, number ?? 0) }
+            }
+        }
+        let (failing, delay) = faults.state.withLockedValue { $0 }
+        if delay > 0, !path.hasPrefix("/__echo/") {
+            let bound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            context.eventLoop.scheduleTask(in: .milliseconds(Int64(delay))) {
+                let (handler, context) = bound.value
+                handler.answer(head, path: path, query: query, failing: failing, context: context)
+            }
+            return
+        }
+        answer(head, path: path, query: query, failing: failing, context: context)
+    }
+
+    private func answer(_ head: HTTPRequestHead, path: String, query: String, failing: Int?, context: ChannelHandlerContext) {
         if path.hasPrefix("/__echo/bytes/"), let count = Int(path.dropFirst("/__echo/bytes/".count)) {
             return stream(count: count, head: head, context: context)
         }
         var status = HTTPResponseStatus.ok
         if path.hasPrefix("/__echo/status/"), let code = Int(path.dropFirst("/__echo/status/".count)) {
             status = HTTPResponseStatus(statusCode: code)
+        } else if let failing, !path.hasPrefix("/__echo/") {
+            status = HTTPResponseStatus(statusCode: failing)
         }
         var headers: [String: String] = [:]
         for (name, value) in head.headers {

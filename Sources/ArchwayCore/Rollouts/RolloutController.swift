@@ -208,48 +208,62 @@ actor RolloutController {
         }
         var watch = watches[name] ?? Watch(stepBaseline: counters, lastSample: counters, lastJudged: clock)
         defer { watches[name] = watch }
-        switch current.phase {
-        case .Waiting, .Paused where current.pausedByUser != true:
+        if current.phase == .Waiting {
+            guard blocked == nil else {
+                if current.message != blocked { var held = current; held.message = blocked; await record(held, for: name, rollout: rollout, figures: [:]) }
+                return
+            }
+            var started = current
+            started.phase = .Progressing
+            started.message = "started: the error budget allows it"
+            watch = Watch(stepBaseline: counters, lastSample: counters, lastJudged: clock)
+            return await record(started, for: name, rollout: rollout, figures: [:])
+        }
+        guard current.phase == .Progressing || current.phase == .Paused, rollout.spec.steps.indices.contains(current.step) else { return }
+        let step = rollout.spec.steps[current.step]
+        let shadow = step.shadow != nil
+        let analysis = RolloutAnalysis(rollout)
+        let interval = rollout.analysisInterval
+        // Judged while paused too: a pause stops progress, not protection. A budget that runs out is
+        // judged at once, so a canary that is what spends it is rolled back rather than held.
+        let budgetJustSpent = blocked != nil && current.phase == .Progressing
+        if clock - watch.lastJudged >= interval || budgetJustSpent {
+            let sinceLast = (canary: (shadow ? counters.shadow : counters.canary).since(shadow ? watch.lastSample.shadow : watch.lastSample.canary),
+                             stable: counters.stable.since(watch.lastSample.stable))
+            let outcome = analysis.judge(canary: sinceLast.canary, stable: sinceLast.stable, slos: slos,
+                                         interval: rollout.spec.analysis?.interval ?? "10s")
+            if outcome.judged || !budgetJustSpent {
+                watch.lastSample = counters
+                watch.lastJudged = clock
+            }
+            if let failure = outcome.failure {
+                var rolledBack = current
+                rolledBack.phase = .RolledBack
+                rolledBack.pausedByUser = nil
+                rolledBack.message = "rolled back at step \(current.step + 1): \(failure)"
+                metrics.countRollback(namespace: name.namespace, name: name.name)
+                return await record(rolledBack, for: name, rollout: rollout, figures: outcome.figures)
+            }
+            if outcome.judged, current.phase == .Progressing { watch.judgedOnStep = true }
+        }
+        if current.phase == .Paused {
+            // A pause for the budget lifts itself once there is budget again; a person's waits for resume.
+            guard current.pausedByUser != true else { return }
             guard blocked == nil else {
                 if current.message != blocked { var held = current; held.message = blocked; await record(held, for: name, rollout: rollout, figures: [:]) }
                 return
             }
             var resumed = current
             resumed.phase = .Progressing
-            resumed.message = current.phase == .Waiting ? "started: the error budget allows it" : "resumed: the error budget allows it"
+            resumed.message = "resumed: the error budget allows it"
             watch = Watch(stepBaseline: counters, lastSample: counters, lastJudged: clock)
             return await record(resumed, for: name, rollout: rollout, figures: [:])
-        case .Progressing:
-            break
-        default:
-            return
         }
         if let blocked {
             var paused = current
             paused.phase = .Paused
             paused.message = blocked
             return await record(paused, for: name, rollout: rollout, figures: [:])
-        }
-        guard rollout.spec.steps.indices.contains(current.step) else { return }
-        let step = rollout.spec.steps[current.step]
-        let shadow = step.shadow != nil
-        let analysis = RolloutAnalysis(rollout)
-        let interval = rollout.analysisInterval
-        if clock - watch.lastJudged >= interval {
-            let sinceLast = (canary: (shadow ? counters.shadow : counters.canary).since(shadow ? watch.lastSample.shadow : watch.lastSample.canary),
-                             stable: counters.stable.since(watch.lastSample.stable))
-            let outcome = analysis.judge(canary: sinceLast.canary, stable: sinceLast.stable, slos: slos,
-                                         interval: rollout.spec.analysis?.interval ?? "10s")
-            watch.lastSample = counters
-            watch.lastJudged = clock
-            if let failure = outcome.failure {
-                var rolledBack = current
-                rolledBack.phase = .RolledBack
-                rolledBack.message = "rolled back at step \(current.step + 1): \(failure)"
-                metrics.countRollback(namespace: name.namespace, name: name.name)
-                return await record(rolledBack, for: name, rollout: rollout, figures: outcome.figures)
-            }
-            if outcome.judged { watch.judgedOnStep = true }
         }
         // The step is done once it lasted, saw its requests, and passed a judged interval.
         let started = Self.date(current.stepStartedAt) ?? now
