@@ -22,6 +22,8 @@ public actor GatewayRuntime {
         public var bindHost = "0.0.0.0"
         public var adminHost = "127.0.0.1"
         public var adminPort = 9901
+        /// `/metrics`, `/healthz` and `/readyz` alone on this address too (nil: not separately).
+        public var metricsAddress: (host: String, port: Int)?
         /// The bearer token state-changing admin calls need when they do not come from loopback; nil: loopback only.
         public var adminToken: String?
         public var controllerName = Translator.defaultControllerName
@@ -143,6 +145,10 @@ public actor GatewayRuntime {
     /// Loads the configuration, binds the listeners and the admin endpoint. Ready when it returns.
     public func start() async throws {
         adminAddress = try await admin.start(host: options.adminHost, port: options.adminPort, group: group)
+        if let metrics = options.metricsAddress {
+            let bound = try await admin.startProbes(host: metrics.host, port: metrics.port, group: group)
+            logger.info("metrics and probes listening", metadata: ["address": "\(bound.map { "\($0)" } ?? "?")"])
+        }
         logger.info("admin endpoint listening", metadata: ["address": "\(adminAddress.map { "\($0)" } ?? "?")"])
         await acmeAutomation?.onChange { [weak self] in await self?.reapply() }
         await rolloutController.onChange { [weak self] in await self?.reapply() }

@@ -6,9 +6,12 @@ import NIOPosix
 /// The admin endpoint: `/metrics` (Prometheus text), `/healthz` (process alive), `/readyz`
 /// (configuration loaded and listeners bound; 503 otherwise, and while draining), `/status` (the
 /// live Gateway API status of every object, including ports that could not be bound), `/announcements`
-/// (the addresses this replica announces on the LAN), and controls (`POST /rollouts/NS/NAME/VERB`),
-/// which change what archway does and so are refused (401) unless they come from this machine
-/// (loopback, e.g. `kubectl port-forward`) or carry `Authorization: Bearer` with the admin token.
+/// (the addresses this replica announces on the LAN), and controls (`POST /rollouts/NS/NAME/VERB`).
+/// Only `/metrics`, `/healthz` and `/readyz` are for anyone who can reach the port (Prometheus, the
+/// kubelet); everything else shows or changes the whole configuration, so it is refused (401) unless
+/// it comes from this machine (loopback, e.g. `kubectl port-forward`) or carries
+/// `Authorization: Bearer` with the admin token. A second listener (`startProbes`) serves the three
+/// open paths alone, for a deployment that keeps the admin endpoint itself on loopback.
 public final class AdminServer: Sendable {
     public let metrics: GatewayMetrics
     /// What a state-changing call must present when it does not come from loopback; nil: loopback only.
@@ -24,6 +27,9 @@ public final class AdminServer: Sendable {
     private let topology = NIOLockedValueBox<[UInt8]>(Array("{\"gateways\":[],\"routes\":[]}".utf8))
     private let announcements = NIOLockedValueBox<[UInt8]>(Array("{\"addresses\":[]}\n".utf8))
     private let channel = NIOLockedValueBox<(any Channel)?>(nil)
+    private let probesChannel = NIOLockedValueBox<(any Channel)?>(nil)
+    /// What anyone who reaches the port may read.
+    static let openPaths: Set<String> = ["/metrics", "/healthz", "/readyz"]
 
     public init(metrics: GatewayMetrics, controlToken: String? = nil) {
         self.metrics = metrics
@@ -33,6 +39,13 @@ public final class AdminServer: Sendable {
     /// Serves `POST /PREFIX/...` with `control`, behind the guard.
     public func setControl(_ prefix: String, _ control: @escaping Control) { controls.withLockedValue { $0[prefix] = control } }
     func control(_ prefix: String) -> Control? { controls.withLockedValue { $0[prefix] } }
+
+    /// Why a caller was refused, for its 401.
+    var refusal: String {
+        controlToken == nil
+            ? "beyond /metrics, /healthz and /readyz the admin endpoint answers loopback only (kubectl port-forward), or callers with the token of serve --admin-token-file"
+            : "beyond /metrics, /healthz and /readyz the admin endpoint needs Authorization: Bearer with the admin token (or a loopback caller)"
+    }
 
     /// Loopback callers may; others only with the token (compared in constant time).
     func mayControl(peer: SocketAddress?, authorization: String?) -> Bool {
@@ -63,22 +76,32 @@ public final class AdminServer: Sendable {
     var isReady: Bool { ready.withLockedValue { $0 } }
 
     public func start(host: String, port: Int, group: any EventLoopGroup) async throws -> SocketAddress? {
-        let server = try await BindFailure.naming("the admin endpoint", host: host, port: port) { try await ServerBootstrap(group: group)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                    try channel.pipeline.syncOperations.addHandler(AdminHandler(server: self))
-                }
-            }
-            .bind(host: host, port: port).get() }
+        let server = try await bind("the admin endpoint", host: host, port: port, group: group, probesOnly: false)
         channel.withLockedValue { $0 = server }
         return server.localAddress
     }
 
+    /// `/metrics`, `/healthz` and `/readyz` alone, on an address of their own (`serve --metrics-address`).
+    public func startProbes(host: String, port: Int, group: any EventLoopGroup) async throws -> SocketAddress? {
+        let server = try await bind("the metrics and probes endpoint", host: host, port: port, group: group, probesOnly: true)
+        probesChannel.withLockedValue { $0 = server }
+        return server.localAddress
+    }
+
+    private func bind(_ what: String, host: String, port: Int, group: any EventLoopGroup, probesOnly: Bool) async throws -> any Channel {
+        try await BindFailure.naming(what, host: host, port: port) { try await ServerBootstrap(group: group)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                    try channel.pipeline.syncOperations.addHandler(AdminHandler(server: self, probesOnly: probesOnly))
+                }
+            }
+            .bind(host: host, port: port).get() }
+    }
+
     public func stop() async {
-        let server = channel.withLockedValue { $0 }
-        try? await server?.close()
+        for server in [channel.withLockedValue { $0 }, probesChannel.withLockedValue { $0 }] { try? await server?.close() }
     }
 }
 
@@ -87,9 +110,13 @@ private final class AdminHandler: ChannelInboundHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     let server: AdminServer
+    let probesOnly: Bool
     private var head: HTTPRequestHead?
 
-    init(server: AdminServer) { self.server = server }
+    init(server: AdminServer, probesOnly: Bool) {
+        self.server = server
+        self.probesOnly = probesOnly
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
@@ -100,6 +127,13 @@ private final class AdminHandler: ChannelInboundHandler {
             self.head = nil
             let parts = head.uri.split(separator: "?", maxSplits: 1)
             let path = parts.first.map(String.init) ?? "/"
+            if probesOnly, !AdminServer.openPaths.contains(path) {
+                return Self.respond(.notFound, "text/plain", Array("this port serves /metrics /healthz /readyz only\n".utf8), to: head, context: context)
+            }
+            if !AdminServer.openPaths.contains(path),
+               !server.mayControl(peer: context.channel.remoteAddress, authorization: head.headers.first(name: "authorization")) {
+                return Self.respond(.unauthorized, "text/plain", Array((server.refusal + "\n").utf8), to: head, context: context)
+            }
             if head.method == .POST {
                 return runControl(path: path, head: head, context: context)
             }
@@ -133,12 +167,6 @@ private final class AdminHandler: ChannelInboundHandler {
         let segments = path.split(separator: "/").map(String.init)
         guard let prefix = segments.first, let control = server.control(prefix) else {
             return Self.respond(.notFound, "text/plain", Array("no control at \(path)\n".utf8), to: head, context: context)
-        }
-        guard server.mayControl(peer: context.channel.remoteAddress, authorization: head.headers.first(name: "authorization")) else {
-            let why = server.controlToken == nil
-                ? "state-changing admin calls are accepted from loopback only (kubectl port-forward), or with serve --admin-token-file"
-                : "state-changing admin calls need Authorization: Bearer with the admin token (or to come from loopback)"
-            return Self.respond(.unauthorized, "text/plain", Array((why + "\n").utf8), to: head, context: context)
         }
         let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
         context.eventLoop.makeFutureWithTask { await control(Array(segments.dropFirst())) }.whenSuccess { answer in

@@ -96,6 +96,9 @@ struct Serve: AsyncParsableCommand {
     @Option(name: .long, help: "Admin endpoint address (/metrics, /healthz, /readyz).")
     var admin = HostPort(argument: "127.0.0.1:9901")!
 
+    @Option(name: .long, help: "Also serve /metrics, /healthz and /readyz alone on ADDR:PORT (for Prometheus and the kubelet), so --admin can stay on loopback.")
+    var metricsAddress: HostPort?
+
     @Option(name: .long, help: "A file holding the bearer token that state-changing admin calls (archway rollout promote, ...) must present unless they come from loopback; in a cluster, mount it from a Secret.")
     var adminTokenFile: String?
 
@@ -163,6 +166,7 @@ struct Serve: AsyncParsableCommand {
         runtimeOptions.controllerName = options.controllerName
         runtimeOptions.adminHost = admin.host
         runtimeOptions.adminPort = admin.port
+        runtimeOptions.metricsAddress = metricsAddress.map { ($0.host, $0.port) }
         if let adminTokenFile {
             do {
                 runtimeOptions.adminToken = try String(contentsOfFile: adminTokenFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)

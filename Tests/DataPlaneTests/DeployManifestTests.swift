@@ -45,19 +45,23 @@ struct DeployManifestTests {
         let gatewayClass = try #require(Self.find(documents, kind: "GatewayClass", name: "archway"))
         #expect((gatewayClass["spec"] as? [String: Any])?["controllerName"] as? String == Translator.defaultControllerName)
 
-        // The Deployment runs `serve --kubernetes` with probes on the admin port it opens.
+        // The Deployment runs `serve --kubernetes` with the admin endpoint on loopback (kubectl
+        // port-forward reaches it) and the probes and metrics on a port of their own.
         let deployment = try #require(Self.find(documents, kind: "Deployment"))
         let pod = (((deployment["spec"] as? [String: Any])?["template"] as? [String: Any])?["spec"] as? [String: Any]) ?? [:]
         let container = try #require((pod["containers"] as? [[String: Any]])?.first)
         let args = container["args"] as? [String] ?? []
         #expect(Array(args.prefix(2)) == ["serve", "--kubernetes"])
         let admin = try #require(args.first { $0.hasPrefix("--admin=") })
+        #expect(admin.hasPrefix("--admin=127.0.0.1:"), "the dashboard, /status and the controls stay on loopback: \(admin)")
+        let metricsAddress = try #require(args.first { $0.hasPrefix("--metrics-address=") })
         let ports = Dictionary((container["ports"] as? [[String: Any]] ?? []).map { ($0["name"] as? String ?? "", $0["containerPort"] as? Int ?? 0) },
                                uniquingKeysWith: { first, _ in first })
-        #expect(admin.hasSuffix(":\(ports["admin"] ?? -1)"))
+        #expect(metricsAddress.hasSuffix(":\(ports["metrics"] ?? -1)"))
+        #expect(ports["admin"] == nil, "the admin port is not exposed")
         for (probe, path) in [("livenessProbe", "/healthz"), ("readinessProbe", "/readyz")] {
             let get = (container[probe] as? [String: Any])?["httpGet"] as? [String: Any]
-            #expect(get?["path"] as? String == path && get?["port"] as? String == "admin", "\(probe) must GET \(path) on the admin port")
+            #expect(get?["path"] as? String == path && get?["port"] as? String == "metrics", "\(probe) must GET \(path) on the metrics port")
         }
         #expect(pod["serviceAccountName"] as? String == "archway")
         // Every listener port mapping lands on a declared container port, and the Service sends 80/443 there.
