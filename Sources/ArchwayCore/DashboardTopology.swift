@@ -49,6 +49,18 @@ struct DashboardTopology: Encodable {
         var conditions: [ConditionView]
         /// Edge policies per rule ("rule 0: RateLimit ns/name, ...").
         var policies: [String]
+        /// The Rollouts managing its rules, whose traffic its backends' shares show.
+        var rollouts: [String]
+    }
+    /// A Rollout: where it stands and the canary's share of live traffic now.
+    struct RolloutView: Encodable {
+        var name: String
+        var route: String
+        var phase: String
+        var step: String
+        var canaryWeight: Int
+        var message: String
+        var conditions: [ConditionView]
     }
     /// An AddressPool's use, and who holds which of its addresses.
     struct PoolView: Encodable {
@@ -74,8 +86,12 @@ struct DashboardTopology: Encodable {
     var certificates: [CertificateView]
     var routes: [RouteView]
     var policyProblems: [PolicyProblemView]
+    var rollouts: [RolloutView]
 
-    init(snapshot: ResourceSnapshot, statuses: StatusSet, edgePolicies: [String: [String]] = [:]) {
+    /// `served`: the routes as served (Rollouts' steps lowered), whose backends and shares are drawn;
+    /// by default the snapshot's own.
+    init(snapshot: ResourceSnapshot, statuses: StatusSet, edgePolicies: [String: [String]] = [:], served: ResourceSnapshot? = nil) {
+        let served = served ?? snapshot
         func views(_ conditions: [Condition]) -> [ConditionView] { conditions.map { ConditionView(type: $0.type, status: $0.status, reason: $0.reason) } }
         gateways = snapshot.gateways.compactMap { gateway in
             guard let status = statuses.gateways[gateway.metadata.namespacedName] else { return nil }
@@ -110,15 +126,15 @@ struct DashboardTopology: Encodable {
                                    label: matches.map { "\($0): \(share)" } ?? share)
             }
         }
-        // Each route's backends and hostnames, by "Kind namespace/name", read once from the snapshot.
+        // Each route's backends and hostnames, by "Kind namespace/name", read once from the routes as served.
         var specs: [String: (backends: [BackendView], hostnames: [String])] = [:]
-        for route in snapshot.httpRoutes {
+        for route in served.httpRoutes {
             let namespace = route.metadata.namespace ?? "default"
             specs["HTTPRoute \(route.metadata.namespacedName)"] = ((route.spec.rules ?? []).flatMap {
                 backends($0.backendRefs ?? [], matches: Self.summary($0.matches ?? []), namespace: namespace)
             }, route.spec.hostnames ?? [])
         }
-        for route in snapshot.grpcRoutes {
+        for route in served.grpcRoutes {
             let namespace = route.metadata.namespace ?? "default"
             specs["GRPCRoute \(route.metadata.namespacedName)"] = ((route.spec.rules ?? []).flatMap { rule in
                 let methods = (rule.matches ?? []).compactMap { match in match.method.map { "\($0.service ?? "*")/\($0.method ?? "*")" } }
@@ -131,6 +147,20 @@ struct DashboardTopology: Encodable {
                 backends($0.backendRefs ?? [], matches: nil, namespace: namespace)
             }, route.spec.hostnames ?? [])
         }
+        var managing: [String: [String]] = [:]
+        rollouts = snapshot.rollouts.compactMap { rollout in
+            let name = rollout.metadata.namespacedName
+            guard let status = statuses.rollouts[name] else { return nil }
+            let route = "\(rollout.spec.targetRef.kind ?? "HTTPRoute") \(NamespacedName(name.namespace, rollout.spec.targetRef.name))"
+            let accepted = status.conditions.first { $0.type == "Accepted" }
+            let phase = accepted?.isTrue == false ? "NotAccepted" : status.progress?.phase.rawValue ?? "Waiting"
+            let step = status.progress.map { "\($0.step + 1)/\(rollout.spec.steps.count)" } ?? "-"
+            if accepted?.isTrue == true { managing[route, default: []].append("Rollout \(name): \(phase) step \(step), canary \(status.canaryWeight ?? 0)%") }
+            return RolloutView(name: name.description, route: route, phase: phase, step: step, canaryWeight: status.canaryWeight ?? 0,
+                               message: [status.progress?.message, status.message, accepted?.isTrue == false ? accepted?.message : nil]
+                                .compactMap { $0 }.joined(separator: "; "),
+                               conditions: views(status.conditions))
+        }
         var routes: [RouteView] = []
         for report in statuses.routeReports(snapshot) {
             guard let status = report.status, !status.parents.isEmpty else { continue }
@@ -141,7 +171,7 @@ struct DashboardTopology: Encodable {
                                     parents: status.parents.map { "\($0.parentRef.namespace ?? namespace)/\($0.parentRef.name)" },
                                     hostnames: hostnames, backends: routeBackends,
                                     conditions: views(status.parents.first?.conditions ?? []),
-                                    policies: edgePolicies[name.description] ?? []))
+                                    policies: edgePolicies[name.description] ?? [], rollouts: managing["\(report.kind) \(name)"] ?? []))
         }
         self.routes = routes
         policyProblems = statuses.edgePolicies.sorted { $0.key.rawValue < $1.key.rawValue }.flatMap { kind, byName in

@@ -347,7 +347,7 @@ public actor GatewayRuntime {
             default: nil
             }
         }
-        admin.setTopology(DashboardTopology(snapshot: snapshot, statuses: statuses, edgePolicies: edgePolicies).json())
+        admin.setTopology(DashboardTopology(snapshot: snapshot, statuses: statuses, edgePolicies: edgePolicies, served: result.served).json())
         generation += 1
         metrics.configReloads.increment()
         logStatusProblems(statuses, snapshot: snapshot)

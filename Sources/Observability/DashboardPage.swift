@@ -36,6 +36,7 @@ enum DashboardPage {
 <main>
   <section><h2>Topology</h2><div id="graph" class="muted">loading…</div></section>
   <section id="announcements" hidden><h2>Layer-2 announcement</h2><table><thead><tr><th>address</th><th>announced by</th><th>here</th><th>interface</th><th>problem</th></tr></thead><tbody></tbody></table></section>
+  <section id="rollouts" hidden><h2>Rollouts</h2><table><thead><tr><th>rollout</th><th>route</th><th>phase</th><th>step</th><th>canary</th><th>why</th></tr></thead><tbody></tbody></table></section>
   <section id="certificates" hidden><h2>Certificates (ACME)</h2><table><thead><tr><th>secret</th><th>names</th><th>issuer</th><th>state</th><th>expires</th><th>renews</th><th>note</th></tr></thead><tbody></tbody></table></section>
   <section id="pools" hidden><h2>Address pools</h2><table><thead><tr><th>pool</th><th>state</th><th>used</th><th>free</th><th>of</th><th>held by</th></tr></thead><tbody></tbody></table></section>
   <section id="policy-problems" hidden><h2>Policies not in force</h2><table><thead><tr><th>policy</th><th>reason</th><th>what is wrong</th></tr></thead><tbody></tbody></table></section>
@@ -109,8 +110,15 @@ function drawGraph(topology) {
   const rowH = 46, width = 1010;
   const col = [20, 320, 770], boxW = [250, 250, 230];
   const ys = list => Object.fromEntries(list.map((item, i) => [item, 20 + i * rowH]));
-  const gy = ys(gateways.map(g => g.name)), ry = ys(routes.map(r => r.kind + " " + r.name)), by = ys(backends);
-  const height = 40 + rowH * Math.max(gateways.length, routes.length, backends.length, 1);
+  const gy = ys(gateways.map(g => g.name)), ry = ys(routes.map(r => r.kind + " " + r.name));
+  // A backend many rules send to gets a taller row: its labels stack in the row, one line each,
+  // and never run into the next backend's.
+  const labelCount = {};
+  for (const r of routes) for (const b of r.backends) labelCount[b.name] = (labelCount[b.name] || 0) + 1;
+  const by = {};
+  let next = 20;
+  for (const b of backends) { by[b] = next + 13 * Math.max(0, (labelCount[b] || 1) - 2); next = by[b] + rowH; }
+  const height = 40 + Math.max(rowH * Math.max(gateways.length, routes.length, 1), next);
   let svg = `<svg width="${width}" height="${height}" xmlns="http://www.w3.org/2000/svg">`;
   // Edge labels sit just before the backend box, one line each, so lines that cross never stack
   // their labels on each other; each says which rule (its matches) and that rule's share.
@@ -121,7 +129,8 @@ function drawGraph(topology) {
     for (const b of r.backends) {
       const y2 = by[b.name] + 18, k = labelsAt[b.name] = (labelsAt[b.name] || 0) + 1;
       svg += `<line x1="${col[1] + boxW[1]}" y1="${y}" x2="${col[2]}" y2="${y2}" stroke="#9aa4b2"/>`;
-      svg += `<text class="share" x="${col[2] - 6}" y="${y2 - 6 + (k - 1) * 13}" text-anchor="end" fill="#5b6576">${esc(b.label)}</text>`;
+      const top = y2 - 6 - 13 * ((labelCount[b.name] || 1) - 1);
+      svg += `<text class="share" x="${col[2] - 6}" y="${top + (k - 1) * 13}" text-anchor="end" fill="#5b6576">${esc(b.label)}</text>`;
     }
   }
   const listenersHealthy = g => g.listeners.every(l => healthy(l.conditions || []));
@@ -145,7 +154,7 @@ function drawRoutes(topology, now, before, seconds) {
       errors = requests > 0 ? (100 * (current.errors - old.errors) / requests).toFixed(1) + "%" : "0.0%";
       p50 = quantile(0.5, current.buckets, old.buckets); p95 = quantile(0.95, current.buckets, old.buckets); p99 = quantile(0.99, current.buckets, old.buckets);
     }
-    return `<tr data-route="${esc(r.name)}"><td>${esc(r.kind + " " + r.name)}</td><td>${esc(r.parents.join(", "))}</td><td>${badge(r.conditions)}</td><td>${esc((r.policies || []).join("; "))}</td>` +
+    return `<tr data-route="${esc(r.name)}"><td>${esc(r.kind + " " + r.name)}</td><td>${esc(r.parents.join(", "))}</td><td>${badge(r.conditions)}</td><td>${esc((r.policies || []).concat(r.rollouts || []).join("; "))}</td>` +
       `<td class="rate">${rate}</td><td class="errors">${errors}</td><td>${ms(p50)}</td><td>${ms(p95)}</td><td>${ms(p99)}</td></tr>`;
   }).join("");
 }
@@ -169,6 +178,14 @@ function drawCertificates(certificates) {
       + `<td class="${c.state === "Issued" ? "" : "bad"}">${esc(c.state)}</td><td class="${left !== null && left < 14 ? "bad" : ""}">${expiry}</td>`
       + `<td>${esc(c.renewalTime || "-")}</td><td>${esc(c.message || "")}</td></tr>`;
   }).join("");
+}
+
+function drawRollouts(rollouts) {
+  const section = document.getElementById("rollouts");
+  section.hidden = rollouts.length === 0;
+  section.querySelector("tbody").innerHTML = rollouts.map(r =>
+    `<tr data-rollout="${esc(r.name)}"><td>${esc(r.name)}</td><td>${esc(r.route)}</td><td class="${["RolledBack", "Aborted", "NotAccepted"].includes(r.phase) ? "bad" : ""}">${esc(r.phase)}</td>`
+    + `<td>${esc(r.step)}</td><td>${r.canaryWeight}%</td><td>${esc(r.message)}</td></tr>`).join("");
 }
 
 function drawAnnouncements(addresses) {
@@ -212,6 +229,7 @@ async function refresh() {
     drawPolicyProblems(topology.policyProblems || []);
     drawPools(topology.pools || []);
     drawCertificates(topology.certificates || []);
+    drawRollouts(topology.rollouts || []);
     fetch("/announcements").then(r => r.json()).then(a => drawAnnouncements(a.addresses || [])).catch(() => {});
     document.getElementById("live").textContent = "live · updated " + new Date().toLocaleTimeString();
   } catch (error) {

@@ -48,6 +48,9 @@ public struct Translator: Sendable {
         public var statuses: StatusSet
         /// The certificates Gateways ask archway to obtain (`archway.dev/acme-issuer`).
         public var certificates: [ManagedCertificate] = []
+        /// The routes as served: the snapshot with each Rollout's current step lowered onto its rule
+        /// (what the dashboard draws; the statuses are about the routes as written).
+        public var served: ResourceSnapshot
     }
 
     public var options: Options
@@ -135,7 +138,7 @@ public struct Translator: Sendable {
         let backendTraffic = resolveBackendTraffic(snapshot, gateways: ourGateways, into: &statuses)
         var table = builder.build(snapshot: snapshot, backendTLS: backendTLS, backendTraffic: backendTraffic)
         table.presentClientCertificates(listeners.gateways.compactMapValues(\.gatewayTLS.backendClientCertificate))
-        return Result(table: table, statuses: statuses, certificates: certificates)
+        return Result(table: table, statuses: statuses, certificates: certificates, served: snapshot)
     }
 
     /// GatewayClasses naming our controller get `Accepted`; the others are not ours to touch.
