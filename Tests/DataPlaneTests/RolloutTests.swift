@@ -464,4 +464,80 @@ struct RolloutTests {
         #expect(try await Self.metric(harness, "gateway_rollout_canary_weight", rollout: "roll-a") == 0)
         #expect(try await Self.metric(harness, "gateway_rollout_canary_weight", rollout: "roll-b") == 100)
     }
+
+    /// A testers step: requests with the testers' header (or cookie) go to the canary, everyone else
+    /// to stable; the canary gets no share of the rest (weight 0).
+    @Test func testersStepSendsOnlyTestersToTheCanary() async throws {
+        let (harness, stable, canary) = try await Self.start(steps: """
+            - {testers: {header: {name: x-tester, value: "yes"}}, duration: 60s}
+            - {weight: 50}
+            """)
+        defer { Task { await stable.stop(); await canary.stop(); await harness.stop() } }
+        let load = Load(harness, connections: 2)
+        try await Self.waitFor(harness, "ship", "on the testers step") { phase, step in phase == "Progressing" && step == 0 }
+        try await Task.sleep(for: .milliseconds(200))
+        let client = try await harness.client()
+        var testerNames: [String?] = []
+        for _ in 0..<20 {
+            testerNames.append(try await client.request(.GET, "/x", host: "app.example", headers: [("x-tester", "yes")]).headers.first(name: "x-echo-name"))
+        }
+        let other = try await client.request(.GET, "/x", host: "app.example", headers: [("x-tester", "no")]).headers.first(name: "x-echo-name")
+        await client.close()
+        await load.stop()
+        #expect(testerNames.allSatisfy { $0 == "canary" }, "testers reach the canary: \(testerNames)")
+        #expect(other == "stable", "another header value is not a tester")
+        let plain = load.all.filter { $0.sent >= load.all.first!.sent + .milliseconds(300) }
+        #expect(!plain.isEmpty && plain.allSatisfy { $0.name == "stable" }, "everyone else reaches stable")
+        let status = try #require(try await Self.status(harness, "ship"))
+        #expect(status["canaryWeight"] as? Int == 0)
+        #expect((status["progress"] as? [String: Any])?["step"] as? Int == 0)
+    }
+
+    /// A Rollout whose canary is not a backendRef of the rule is not accepted and changes nothing.
+    @Test func rolloutNamingAnotherBackendIsNotAccepted() async throws {
+        let harness = GatewayHarness()
+        let stable = SwitchableBackend(name: "stable")
+        let canary = SwitchableBackend(name: "canary")
+        let stablePort = try await stable.start(group: harness.group)
+        let canaryPort = try await canary.start(group: harness.group)
+        defer { Task { await stable.stop(); await canary.stop(); await harness.stop() } }
+        try harness.write("app.yaml", Self.manifests([("stable", stablePort), ("canary", canaryPort)], rules: [("main", "/", "stable", "canary")],
+                                                     rollouts: [Self.rollout("ship", rule: "main", stable: "stable", canary: "elsewhere", steps: """
+                                                         - {weight: 100, duration: 1s}
+                                                         """, analysis: "{interval: 1s, minRequests: 1}")]))
+        try await harness.start()
+        let load = Load(harness, connections: 2)
+        try await Task.sleep(for: .seconds(1.5))
+        await load.stop()
+        let status = try #require(try await Self.status(harness, "ship"))
+        let accepted = (status["conditions"] as? [[String: Any]])?.first { $0["type"] as? String == "Accepted" }
+        #expect(accepted?["status"] as? String == "False")
+        #expect(accepted?["reason"] as? String == "BackendNotFound")
+        #expect((accepted?["message"] as? String ?? "").contains("elsewhere"))
+        #expect(status["progress"] == nil)
+        #expect(!load.all.isEmpty && load.all.allSatisfy { $0.name == "stable" }, "the route's own weights (canary 0) serve")
+    }
+
+    /// A cookie testers step matches the cookie exactly (name and value), wherever it sits in the header.
+    @Test func cookieTestersMatchTheWholeCookie() async throws {
+        let (harness, stable, canary) = try await Self.start(steps: """
+            - {testers: {cookie: "tester=1"}, duration: 60s}
+            - {weight: 50}
+            """)
+        defer { Task { await stable.stop(); await canary.stop(); await harness.stop() } }
+        try await Self.waitFor(harness, "ship", "on the testers step") { phase, step in phase == "Progressing" && step == 0 }
+        try await Task.sleep(for: .milliseconds(200))
+        let client = try await harness.client()
+        defer { Task { await client.close() } }
+        func who(_ cookie: String) async throws -> String? {
+            try await client.request(.GET, "/", host: "app.example", headers: [("cookie", cookie)]).headers.first(name: "x-echo-name")
+        }
+        #expect(try await who("tester=1") == "canary")
+        #expect(try await who("a=b; tester=1") == "canary")
+        #expect(try await who("tester=1; a=b") == "canary")
+        #expect(try await who("tester=12") == "stable")
+        #expect(try await who("xtester=1") == "stable")
+        #expect(try await who("a=tester=1") == "stable")
+        #expect(try await client.request(.GET, "/", host: "app.example").headers.first(name: "x-echo-name") == "stable")
+    }
 }
