@@ -19,12 +19,14 @@ public enum ServiceLevelReport {
 
     /// A table for people: one line per objective.
     public static func table(_ snapshots: [SLOTracker.Snapshot]) -> String {
+        // A Throughput objective counts minutes, not requests: its counts carry an "m".
         var out = "SLO                                  REQUESTS   BAD  BUDGET LEFT  BURN 5m  BURN 1h  EXHAUSTED IN\n"
         for s in snapshots {
             let left = String(format: "%.1f%%", s.budgetRemaining * 100)
             let exhausted = s.exhaustionSeconds.map(Translator.describe(seconds:)) ?? "not burning"
             out += s.name.padding(toLength: 36, withPad: " ", startingAt: 0) + " "
-                + String(s.total).leftPadded(8) + " " + String(s.bad).leftPadded(5) + " " + left.leftPadded(12) + " "
+                + (String(s.total) + (s.unit == "minutes" ? "m" : "")).leftPadded(8) + " " + (String(s.bad) + (s.unit == "minutes" ? "m" : "")).leftPadded(5)
+                + " " + left.leftPadded(12) + " "
                 + String(format: "%.2f", s.burnRate5m).leftPadded(8) + " " + String(format: "%.2f", s.burnRate1h).leftPadded(8) + "  " + exhausted + "\n"
         }
         return out

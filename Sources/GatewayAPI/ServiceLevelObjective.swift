@@ -1,9 +1,11 @@
 /// archway.dev/v1alpha1 ServiceLevelObjective: what share of a route's (or a Gateway's) requests must
 /// be good over a rolling window. `Availability`: good means any status below 500. `Latency`: good
 /// means answered within `latencyThreshold`, which must be one of the latency histogram's bucket
-/// bounds so that the generated PromQL is exact.
+/// bounds so that the generated PromQL is exact. `Throughput` counts minutes instead of requests: a
+/// minute is good when the target served at least `minRequestsPerSecond` on average ("handle 10,000
+/// requests a second; may drop below it 10% of the time" is 10000 and 90).
 public struct ServiceLevelObjective: Codable, Sendable, Equatable {
-    public enum Kind: String, Codable, Sendable { case Availability, Latency }
+    public enum Kind: String, Codable, Sendable { case Availability, Latency, Throughput }
     public struct TargetRef: Codable, Sendable, Equatable {
         public var group: String?
         public var kind: String
@@ -17,6 +19,7 @@ public struct ServiceLevelObjective: Codable, Sendable, Equatable {
         /// Rolling window: a number of days or hours, e.g. 30d, 7d, 24h.
         public var window: String
         public var latencyThreshold: String?
+        public var minRequestsPerSecond: Double?
     }
     public var metadata: ObjectMeta
     public var spec: Spec
@@ -37,8 +40,13 @@ public struct ServiceLevelObjective: Codable, Sendable, Equatable {
             } else {
                 problems.add("spec.latencyThreshold", "is required for type Latency")
             }
-        case .Availability:
+        case .Availability, .Throughput:
             problems.require(spec.latencyThreshold == nil, "spec.latencyThreshold", "only applies to type Latency")
+        }
+        if spec.type == .Throughput {
+            problems.require((spec.minRequestsPerSecond ?? 0) > 0, "spec.minRequestsPerSecond", "is required for type Throughput: the requests per second a minute must reach, above 0")
+        } else {
+            problems.require(spec.minRequestsPerSecond == nil, "spec.minRequestsPerSecond", "only applies to type Throughput")
         }
     }
 

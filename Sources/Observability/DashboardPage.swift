@@ -204,11 +204,12 @@ function drawPolicyProblems(problems) {
 
 function drawSLOs(slos) {
   if (!slos.length) return;
-  document.getElementById("slos").innerHTML = "<table><thead><tr><th>objective</th><th>requests</th><th>bad</th><th>budget left</th><th>burn 5m</th><th>burn 1h</th><th>exhausted in</th></tr></thead><tbody>" +
+  document.getElementById("slos").innerHTML = "<table><thead><tr><th>objective</th><th>counted</th><th>bad</th><th>budget left</th><th>burn 5m</th><th>burn 1h</th><th>exhausted in</th></tr></thead><tbody>" +
     slos.map(s => {
       const left = Math.max(0, Math.min(1, s.budgetRemaining));
       const hours = s.exhaustionSeconds == null ? "not burning" : (s.exhaustionSeconds / 3600).toFixed(1) + " h";
-      return `<tr data-slo="${esc(s.name)}"><td>${esc(s.name)}</td><td>${s.total}</td><td>${s.bad}</td>` +
+      const unit = s.unit === "minutes" ? " min" : "";
+      return `<tr data-slo="${esc(s.name)}"><td>${esc(s.name)}</td><td>${s.total}${unit}</td><td>${s.bad}${unit}</td>` +
         `<td><span class="bar"><span class="${left < 0.25 ? "low" : ""}" style="width:${(left * 100).toFixed(0)}%"></span></span> ${(s.budgetRemaining * 100).toFixed(1)}%</td>` +
         `<td>${s.burnRate5m.toFixed(2)}</td><td>${s.burnRate1h.toFixed(2)}</td><td>${hours}</td></tr>`;
     }).join("") + "</tbody></table>";

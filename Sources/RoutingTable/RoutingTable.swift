@@ -38,7 +38,7 @@ public struct RolloutTracking: Sendable, Codable, Equatable, Hashable {
 
 /// A ServiceLevelObjective as the data plane counts it.
 public struct SLOSpec: Sendable, Codable, Equatable, Hashable {
-    public enum Kind: String, Sendable, Codable { case availability, latency }
+    public enum Kind: String, Sendable, Codable { case availability, latency, throughput }
     public var name: String
     public var kind: Kind
     /// Share of good requests, 0...1 (99.9% is 0.999).
@@ -46,13 +46,17 @@ public struct SLOSpec: Sendable, Codable, Equatable, Hashable {
     public var windowSeconds: Int
     /// Latency objectives: a request slower than this is bad.
     public var latencyThresholdMillis: Int?
+    /// Throughput objectives: a minute with fewer requests per second than this is bad.
+    public var minRequestsPerSecond: Double?
 
-    public init(name: String, kind: Kind, objective: Double, windowSeconds: Int, latencyThresholdMillis: Int? = nil) {
+    public init(name: String, kind: Kind, objective: Double, windowSeconds: Int, latencyThresholdMillis: Int? = nil,
+                minRequestsPerSecond: Double? = nil) {
         self.name = name
         self.kind = kind
         self.objective = objective
         self.windowSeconds = windowSeconds
         self.latencyThresholdMillis = latencyThresholdMillis
+        self.minRequestsPerSecond = minRequestsPerSecond
     }
 }
 

@@ -18,6 +18,14 @@ public enum ServiceLevelRules {
             let group = "slo-" + name.replacingOccurrences(of: "/", with: "-")
             let allowed = 1 - slo.spec.objective / 100
             out += "- name: \(group)\n  rules:\n"
+            if slo.spec.type == .Throughput {
+                // Each minute below the floor (1) or not (0), recorded once: the windows average it
+                // instead of each re-evaluating a subquery over days of raw samples.
+                let threshold = trimmed(slo.spec.minRequestsPerSecond ?? 0)
+                out += "  - record: slo:throughput_below:rate1m\n"
+                out += "    expr: '(sum(rate(gateway_http_requests_total{\(selector(slo))}[1m])) or vector(0)) < bool \(threshold)'\n"
+                out += "    labels:\n      slo: \(name)\n"
+            }
             for window in windows {
                 out += "  - record: slo:error_ratio:rate\(window)\n"
                 out += "    expr: '\(errorRatio(slo, window: window))'\n"
@@ -62,6 +70,10 @@ public enum ServiceLevelRules {
             let millis = slo.spec.latencyThreshold.flatMap(parseGatewayDuration) ?? 0
             let le = String(Double(millis) / 1000)
             return "1 - (sum(rate(gateway_http_request_duration_seconds_bucket{\(selector),le=\"\(le)\"}[\(window)])) / sum(rate(gateway_http_request_duration_seconds_count{\(selector)}[\(window)])))"
+        case .Throughput:
+            // The share of minutes in the window whose request rate fell below the floor (a minute
+            // without a single request, no series at all, is below it too).
+            return "avg_over_time(slo:throughput_below:rate1m{slo=\"\(slo.metadata.namespacedName)\"}[\(window)])"
         }
     }
 

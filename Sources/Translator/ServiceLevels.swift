@@ -23,14 +23,20 @@ extension Translator {
                                                                    message: "\(slo.spec.targetRef.kind) \(target) not found", observedGeneration: generation)]
                 continue
             }
-            let spec = SLOSpec(name: name.description, kind: slo.spec.type == .Latency ? .latency : .availability,
-                               objective: slo.spec.objective / 100, windowSeconds: window,
-                               latencyThresholdMillis: slo.spec.latencyThreshold.flatMap(parseGatewayDuration))
+            let kind: SLOSpec.Kind = switch slo.spec.type {
+            case .Availability: .availability
+            case .Latency: .latency
+            case .Throughput: .throughput
+            }
+            let spec = SLOSpec(name: name.description, kind: kind, objective: slo.spec.objective / 100, windowSeconds: window,
+                               latencyThresholdMillis: slo.spec.latencyThreshold.flatMap(parseGatewayDuration),
+                               minRequestsPerSecond: slo.spec.minRequestsPerSecond)
             builder.slos[name.description] = spec
             builder.sloTargets["\(slo.spec.targetRef.kind) \(target)", default: []].append(name.description)
             let budget = ServiceLevelObjective.budgetSeconds(objectivePercent: slo.spec.objective, windowSeconds: window)
             statuses.serviceLevelObjectives[name] = [Condition(type: "Accepted", status: true, reason: "Accepted",
-                                                               message: "error budget \(Self.describe(seconds: budget)) over \(slo.spec.window)",
+                                                               message: "error budget \(Self.describe(seconds: budget)) over \(slo.spec.window)"
+                                                                   + (slo.spec.minRequestsPerSecond.map { " below \(ServiceLevelRules.trimmed($0)) requests/second" } ?? ""),
                                                                observedGeneration: generation)]
         }
     }

@@ -1,3 +1,4 @@
+import ArchwayCore
 import DataPlane
 import Foundation
 import GatewayAPI
@@ -151,5 +152,93 @@ struct ServiceLevelTests {
         let samples = try await MetricsTests.scrape(harness)
         #expect(abs((samples[#"gateway_slo_error_budget_remaining_ratio{slo="default/shop-availability"}"#] ?? 0) - -1) < 1e-9)
         #expect(abs((samples[#"gateway_slo_burn_rate{slo="default/shop-availability",window="1h"}"#] ?? 0) - 2) < 1e-9)
+    }
+}
+
+/// The playbook's third kind: "handle N requests a second; may drop below it X% of the time".
+struct ThroughputObjectiveTests {
+    /// Minutes are what a Throughput objective counts: each whole minute below the floor is bad, a
+    /// minute without a single request included, and the minute still counting is not judged yet.
+    @Test func aMinuteBelowTheFloorIsBadAndAQuietMinuteToo() {
+        let spec = SLOSpec(name: "t", kind: .throughput, objective: 0.9, windowSeconds: 3_600, minRequestsPerSecond: 10)
+        let tracker = SLOTracker(spec: spec)
+        let start = ContinuousClock.now
+        // Minute 0: 900 requests (15/s, good). Minute 1: 300 (5/s, bad). Minute 2: nothing (bad). Minute 3: counting.
+        for _ in 0..<900 { tracker.record(status: 200, durationNanos: 1_000_000, now: start) }
+        for _ in 0..<300 { tracker.record(status: 200, durationNanos: 1_000_000, now: start + .seconds(61)) }
+        for _ in 0..<5 { tracker.record(status: 200, durationNanos: 1_000_000, now: start + .seconds(185)) }
+        let snapshot = tracker.snapshot(now: start + .seconds(190))
+        #expect(snapshot.unit == "minutes")
+        #expect(snapshot.total == 3 && snapshot.bad == 2, "\(snapshot)")
+        // 2 bad minutes of 3 against a 10% allowance.
+        #expect(abs(snapshot.budgetRemaining - (1 - (2.0 / 3) / 0.1)) < 1e-9)
+        #expect(abs(snapshot.budgetSeconds - 360) < 1e-9, "10% of an hour")
+        #expect(ServiceLevelReport.table([snapshot]).contains("3m"))
+    }
+
+    static let apiThroughput = """
+        apiVersion: archway.dev/v1alpha1
+        kind: ServiceLevelObjective
+        metadata: {name: api-throughput, namespace: default}
+        spec:
+          targetRef: {group: gateway.networking.k8s.io, kind: HTTPRoute, name: api}
+          type: Throughput
+          objective: 90
+          window: 30d
+          minRequestsPerSecond: 100
+        """
+
+    @Test func itsRulesFireWhenTheRouteServesTooLittleForTooLong() throws {
+        let loaded = ManifestLoader().parse(text: Self.apiThroughput, file: "slo.yaml")
+        guard case .serviceLevelObjective(let slo) = loaded.resources.first?.resource else { Issue.record("\(loaded.errors)"); return }
+        let missing = ManifestLoader().parse(text: Self.apiThroughput.replacingOccurrences(of: "  minRequestsPerSecond: 100", with: ""), file: "slo.yaml")
+        #expect(missing.errors.map(\.description).contains { $0.contains("spec.minRequestsPerSecond: is required for type Throughput") }, "\(missing.errors)")
+        let rules = ServiceLevelRules.yaml([slo])
+        #expect(rules.contains(#"(sum(rate(gateway_http_requests_total{namespace="default",route_name="api"}[1m])) or vector(0)) < bool 100"#), "\(rules)")
+        #expect(rules.contains(#"avg_over_time(slo:throughput_below:rate1m{slo="default/api-throughput"}[5m])"#), "\(rules)")
+        guard (try? ExternalTool.run("promtool", ["--version"]).status) == 0 else {
+            print("promtool not installed: rule validation skipped (.ci/run installs Debian's prometheus package)")
+            return
+        }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("slo-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try rules.write(to: directory.appendingPathComponent("rules.yaml"), atomically: true, encoding: .utf8)
+        let check = try ExternalTool.run("promtool", ["check", "rules", directory.appendingPathComponent("rules.yaml").path])
+        #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
+        // 50 requests/s against a floor of 100 for 150 minutes: every minute is bad, ten times the 10%
+        // allowance. That fires every alert whose factor is under 10 (a 90% objective can never burn
+        // at 14.4×); at 150 requests/s nothing does.
+        let series = #"gateway_http_requests_total{gateway_name="gw",namespace="default",route_name="api",backend_name="svc",method="GET",status="200"}"#
+        let test = """
+        rule_files: [rules.yaml]
+        evaluation_interval: 1m
+        tests:
+        - interval: 1m
+          input_series:
+          - series: '\(series)'
+            values: '0+3000x200'
+          alert_rule_test:
+          - eval_time: 150m
+            alertname: SLOErrorBudgetBurn
+            exp_alerts:
+            - exp_labels: {severity: page, slo: default/api-throughput, long_window: 6h}
+              exp_annotations: {summary: 'default/api-throughput is spending its error budget 6x too fast (6h and 30m windows)'}
+            - exp_labels: {severity: ticket, slo: default/api-throughput, long_window: 1d}
+              exp_annotations: {summary: 'default/api-throughput is spending its error budget 3x too fast (1d and 2h windows)'}
+            - exp_labels: {severity: ticket, slo: default/api-throughput, long_window: 3d}
+              exp_annotations: {summary: 'default/api-throughput is spending its error budget 1x too fast (3d and 6h windows)'}
+        - interval: 1m
+          input_series:
+          - series: '\(series)'
+            values: '0+9000x200'
+          alert_rule_test:
+          - eval_time: 150m
+            alertname: SLOErrorBudgetBurn
+            exp_alerts: []
+        """
+        try test.write(to: directory.appendingPathComponent("test.yaml"), atomically: true, encoding: .utf8)
+        let unit = try ExternalTool.run("promtool", ["test", "rules", directory.appendingPathComponent("test.yaml").path])
+        #expect(unit.status == 0, "\(unit.stdout)\(unit.stderr)")
     }
 }

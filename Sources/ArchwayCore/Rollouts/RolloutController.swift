@@ -267,7 +267,7 @@ actor RolloutController {
         }
         // The step is done once it lasted, saw its requests, and passed a judged interval.
         let started = Self.date(current.stepStartedAt) ?? now
-        let lasted = now.timeIntervalSince(started) * 1000 >= Double(step.duration.flatMap(parseGatewayDuration) ?? Int(interval.components.seconds * 1000))
+        let lasted = now.timeIntervalSince(started) * 1000 >= Double(step.duration.flatMap(parseGatewayDuration) ?? Int(interval / .milliseconds(1)))
         let seen = (shadow ? counters.shadow : counters.canary).since(shadow ? watch.stepBaseline.shadow : watch.stepBaseline.canary).total
         guard lasted, seen >= (step.minRequests ?? 0) else { return }
         guard watch.judgedOnStep else {

@@ -18,6 +18,8 @@ public final class SLOTracker: Sendable {
         /// At the last hour's burn rate, seconds until the budget is gone; nil when not burning.
         public var exhaustionSeconds: Double?
         public var budgetSeconds: Double
+        /// What `total` and `bad` count: "requests", or "minutes" for a Throughput objective.
+        public var unit: String?
     }
 
     private struct Minute {
@@ -44,6 +46,7 @@ public final class SLOTracker: Sendable {
         switch spec.kind {
         case .availability: status >= 500
         case .latency: durationNanos > Int64(spec.latencyThresholdMillis ?? 0) * 1_000_000
+        case .throughput: false
         }
     }
 
@@ -62,7 +65,18 @@ public final class SLOTracker: Sendable {
         let current = minuteIndex(now)
         func sums(lastMinutes: Int) -> (total: Int, bad: Int) {
             minutes.withLock { minutes in
-                minutes.reduce(into: (0, 0)) { sum, minute in
+                if spec.kind == .throughput {
+                    // Whole minutes only (the current one is still counting); a minute with no
+                    // request at all has no slot and counts as bad.
+                    let floor = (spec.minRequestsPerSecond ?? 0) * 60
+                    let first = max(0, current - lastMinutes)
+                    return (first..<current).reduce(into: (0, 0)) { sum, index in
+                        let slot = minutes[index % minutes.count]
+                        sum.0 += 1
+                        if Double(slot.index == index ? slot.total : 0) < floor { sum.1 += 1 }
+                    }
+                }
+                return minutes.reduce(into: (0, 0)) { sum, minute in
                     guard minute.index >= 0, current - minute.index < lastMinutes else { return }
                     sum.0 += minute.total
                     sum.1 += minute.bad
@@ -81,6 +95,7 @@ public final class SLOTracker: Sendable {
         // At burn rate r the whole budget lasts window / r; what is left lasts remaining × that.
         let exhaustion: Double? = hourly > 0 ? max(0, remaining) * Double(spec.windowSeconds) / hourly : nil
         return Snapshot(name: spec.name, total: window.total, bad: window.bad, budgetRemaining: remaining,
-                        burnRate5m: burn(5), burnRate1h: hourly, exhaustionSeconds: exhaustion, budgetSeconds: budgetSeconds)
+                        burnRate5m: burn(5), burnRate1h: hourly, exhaustionSeconds: exhaustion, budgetSeconds: budgetSeconds,
+                        unit: spec.kind == .throughput ? "minutes" : "requests")
     }
 }
