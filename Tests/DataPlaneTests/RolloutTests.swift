@@ -540,4 +540,50 @@ struct RolloutTests {
         #expect(try await who("a=tester=1") == "stable")
         #expect(try await client.request(.GET, "/", host: "app.example").headers.first(name: "x-echo-name") == "stable")
     }
+
+    /// sessionPersistence keeps clients where they are while a step changes the weights (a stable
+    /// client stays on stable, a canary client on the canary); an abort sends everyone to stable,
+    /// the canary's sessions included.
+    @Test func sessionsStayAcrossStepsAndLeaveTheCanaryOnAbort() async throws {
+        let (harness, stable, canary) = try await Self.start(steps: """
+            - {weight: 50, duration: 1500ms}
+            - {weight: 60, duration: 60s}
+            """, analysis: "{interval: 1s, minRequests: 1, maxErrorRate: 50}")
+        defer { Task { await harness.stop(); await stable.stop(); await canary.stop() } }
+        let load = Load(harness, connections: 2)
+        defer { Task { await load.stop() } }
+        let manifests = try harness.read("app.yaml")
+            .replacingOccurrences(of: "weight: 0}]\n", with: "weight: 0}]\n    sessionPersistence: {sessionName: app-session}\n")
+        try harness.write("app.yaml", manifests)
+        try await KubernetesTests.waitUntil("the rule has session persistence and the rollout runs at 50%") {
+            guard let status = try await Self.status(harness, "ship") else { return false }
+            return status["canaryWeight"] as? Int == 50
+        }
+        // A session on each backend: fresh requests until each has answered once, keeping its cookie.
+        var cookies: [String: String] = [:]
+        for _ in 0..<60 where cookies.count < 2 {
+            let response = try await harness.send("/", host: "app.example")
+            guard let name = response.headers.first(name: "x-echo-name"), cookies[name] == nil,
+                  let cookie = response.headers.first(name: "set-cookie")?.split(separator: ";").first else { continue }
+            cookies[name] = String(cookie)
+        }
+        let stableCookie = try #require(cookies["stable"]), canaryCookie = try #require(cookies["canary"])
+        func who(_ cookie: String) async throws -> String? {
+            try await harness.send("/", host: "app.example", headers: [("Cookie", cookie)]).headers.first(name: "x-echo-name")
+        }
+        try await Self.waitFor(harness, "ship", "the second step") { $0 == "Progressing" && $1 == 1 }
+        for _ in 0..<10 {
+            #expect(try await who(stableCookie) == "stable", "a stable session moved at a step")
+            #expect(try await who(canaryCookie) == "canary", "a canary session moved at a step")
+        }
+        let abort = try await ExternalTool.runOffThePool("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
+                                                                       "http://127.0.0.1:\(harness.adminPort)/rollouts/default/ship/abort"])
+        #expect(abort.stdout == "200")
+        try await Self.waitFor(harness, "ship", "aborted") { phase, _ in phase == "Aborted" }
+        try await KubernetesTests.waitUntil("the canary's session lands on stable") { try await who(canaryCookie) == "stable" }
+        for _ in 0..<10 {
+            let (fromCanary, fromStable) = (try await who(canaryCookie), try await who(stableCookie))
+            #expect(fromCanary == "stable" && fromStable == "stable", "after the abort: \(fromCanary ?? "none"), \(fromStable ?? "none")")
+        }
+    }
 }
