@@ -142,6 +142,7 @@ let package = Package(
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
         ], path: "Tests/PebbleLab", swiftSettings: strict),
         .testTarget(name: "ACMETests", dependencies: [
             "ACME", "PebbleLab",

@@ -339,8 +339,14 @@ struct ACMEServeTests {
     /// the challenge stays pending while the test looks: before the first certificate a normal
     /// client is refused as before; during a renewal it gets the listener's current certificate.
     @Test func whileAChallengeIsPendingANormalClientNeverGetsTheChallengeCertificate() async throws {
-        let https = try freeLoopbackPort()
-        let relay = try HeldTCPRelay(to: https)
+        // The relay binds a port the kernel picks, which may be the one just found free for archway's 443.
+        var https: Int
+        var relay: HeldTCPRelay
+        repeat {
+            https = try freeLoopbackPort()
+            relay = try HeldTCPRelay(to: https)
+            if relay.port == https { relay.stop() }
+        } while relay.port == https
         defer { relay.stop() }
         try await Pebble.with(.init(tlsPort: relay.port, authorizationReuse: 0)) { pebble in
             let work = pebble.workDirectory.appendingPathComponent("archway")

@@ -64,6 +64,10 @@ extension FakeAPIServer {
     static let acmeIssuers = Collection(group: "archway.dev", versions: ["v1alpha1"], plural: "acmeissuers", kind: "ACMEIssuer",
                                         namespaced: false, builtIn: false)
 
+    /// archway's Rollout CRD, for the tests of Rollouts in a cluster.
+    static let rollouts = Collection(group: "archway.dev", versions: ["v1alpha1"], plural: "rollouts", kind: "Rollout",
+                                     namespaced: true, builtIn: false)
+
     /// Kubernetes' version priority, which orders discovery's version lists: GA before beta before
     /// alpha, then the higher major, then the higher minor (v1 > v1beta2 > v1beta1 > v1alpha3).
     static func higherPriority(_ a: String, _ b: String) -> Bool {

@@ -1,6 +1,7 @@
 import ACME
 import AsyncHTTPClient
 import Foundation
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOFoundationCompat
 
@@ -181,8 +182,20 @@ public enum PebbleError: Error {
     case notServing(String)
 }
 
+/// Ports handed out already in this process: never handed out twice, so two servers of one test
+/// never race for the same one.
+private let handedOut = NIOLockedValueBox<Set<Int>>([])
+
 /// A port nothing listens on now (TCP and UDP, for the DNS server); the kernel picks it.
 public func freeLoopbackPort() throws -> Int {
+    for _ in 0..<20 {
+        let port = try kernelChosenPort()
+        if handedOut.withLockedValue({ $0.insert(port).inserted }) { return port }
+    }
+    return try kernelChosenPort()
+}
+
+private func kernelChosenPort() throws -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { throw PebbleError.notServing("socket() failed") }
     defer { close(fd) }

@@ -15,7 +15,7 @@ struct ACMEChallengeAnswerTests {
         ---
         apiVersion: gateway.networking.k8s.io/v1
         kind: Gateway
-        metadata: {name: web, namespace: default}
+        metadata: {name: web, namespace: default, annotations: {archway.dev/acme-issuer: letsencrypt}}
         spec:
           gatewayClassName: archway
           listeners:
@@ -54,5 +54,18 @@ struct ACMEChallengeAnswerTests {
         // Not on the other Gateway, not on the HTTPS listener.
         let elsewhere = table.ports.filter { $0.port != 80 }.flatMap(\.listeners).flatMap(\.virtualHosts).flatMap(\.routes)
         #expect(!elsewhere.contains { $0.match.path == .exact("/.well-known/acme-challenge/tok-1") })
+    }
+
+    /// An answer is a certificate for the name: one for a name no listener asks archway to order, or
+    /// for a Gateway that names no ACMEIssuer, is not served, whoever put it on an issuer's status.
+    @Test func answersForNamesNobodyOrdersAreNotServed() throws {
+        var snapshot = ResourceSnapshot(ManifestLoader().parse(text: Self.manifests, file: "acme.yaml").resources.map(\.resource))
+        snapshot.acmeChallengeAnswers = [
+            ACMEChallengeAnswer(gateway: NamespacedName("default", "web"), name: "bank.example.com", token: "tok-2", keyAuthorization: "x"),
+            ACMEChallengeAnswer(gateway: NamespacedName("default", "other"), name: "app.example.com", token: "tok-3", keyAuthorization: "y"),
+        ]
+        let table = Translator().translate(snapshot).table
+        let paths = table.ports.flatMap(\.listeners).flatMap(\.virtualHosts).flatMap(\.routes).map(\.match.path)
+        #expect(!paths.contains(.exact("/.well-known/acme-challenge/tok-2")) && !paths.contains(.exact("/.well-known/acme-challenge/tok-3")))
     }
 }
