@@ -74,43 +74,11 @@ extension Translator {
             switch kind {
             case "GRPCRoute":
                 lowered.editGRPCRoute(routeName) { route in
-                    guard var rules = route.spec.rules else { return }
-                    let (served, testers) = Self.lower(traffic, refs: rules[ruleIndex].backendRefs ?? [], stable: stable, canary: canary)
-                    rules[ruleIndex].backendRefs = served.refs
-                    if let mirror = served.mirror { rules[ruleIndex].filters = (rules[ruleIndex].filters ?? []) + [mirror] }
-                    if let testers {
-                        var copy = rules[ruleIndex]
-                        copy.name = nil
-                        copy.backendRefs = testers.refs
-                        copy.matches = (copy.matches ?? [GRPCRoute.Match()]).map { match in
-                            var match = match
-                            match.headers = (match.headers ?? []) + [testers.header]
-                            return match
-                        }
-                        rules.append(copy)
-                        tracked.append(rules.count - 1)
-                    }
-                    route.spec.rules = rules
+                    tracked += Self.lower(traffic, onto: &route.spec.rules, at: ruleIndex, stable: stable, canary: canary)
                 }
             default:
                 lowered.editHTTPRoute(routeName) { route in
-                    guard var rules = route.spec.rules else { return }
-                    let (served, testers) = Self.lower(traffic, refs: rules[ruleIndex].backendRefs ?? [], stable: stable, canary: canary)
-                    rules[ruleIndex].backendRefs = served.refs
-                    if let mirror = served.mirror { rules[ruleIndex].filters = (rules[ruleIndex].filters ?? []) + [mirror] }
-                    if let testers {
-                        var copy = rules[ruleIndex]
-                        copy.name = nil
-                        copy.backendRefs = testers.refs
-                        copy.matches = (copy.matches ?? [HTTPRoute.Match()]).map { match in
-                            var match = match
-                            match.headers = (match.headers ?? []) + [testers.header]
-                            return match
-                        }
-                        rules.append(copy)
-                        tracked.append(rules.count - 1)
-                    }
-                    route.spec.rules = rules
+                    tracked += Self.lower(traffic, onto: &route.spec.rules, at: ruleIndex, stable: stable, canary: canary)
                 }
             }
             for index in tracked { builder.rolloutRules[routeKey, default: [:]][index] = name.description }
@@ -148,6 +116,24 @@ extension Translator {
                 else { statuses.httpRoutes[route].map { var s = $0; annotate(&s); statuses.httpRoutes[route] = s } }
             }
         }
+    }
+
+    /// Lowers the step onto rule `index` of an HTTPRoute's or GRPCRoute's rules: its weights and
+    /// mirror, and for a testers step the copy appended; returns the copy's index when there is one.
+    static func lower<Rule: RolloutLowerableRule>(_ traffic: RolloutTraffic, onto rules: inout [Rule]?, at index: Int,
+                                                  stable: Int, canary: Int) -> [Int] {
+        guard var all = rules, all.indices.contains(index) else { return [] }
+        defer { rules = all }
+        let (served, testers) = lower(traffic, refs: all[index].backendRefs ?? [], stable: stable, canary: canary)
+        all[index].backendRefs = served.refs
+        if let mirror = served.mirror { all[index].filters = (all[index].filters ?? []) + [mirror] }
+        guard let testers else { return [] }
+        var copy = all[index]
+        copy.name = nil
+        copy.backendRefs = testers.refs
+        copy.requireHeader(testers.header)
+        all.append(copy)
+        return [all.count - 1]
     }
 
     /// The rule's backendRefs for the step, a mirror for a shadow step, and for a testers step the
@@ -189,5 +175,26 @@ extension Translator {
         case .testers(let testers):
             "\(rollout.spec.stable.name) 100%, testers (\(testers.header.map { "header \($0.name)" } ?? "cookie \(testers.cookie ?? "")")) to \(rollout.spec.canary.name)"
         }
+    }
+}
+
+/// What lowering a Rollout's step needs of a rule, which HTTPRoute and GRPCRoute rules both have.
+protocol RolloutLowerableRule {
+    var name: String? { get set }
+    var filters: [HTTPRoute.Filter]? { get set }
+    var backendRefs: [BackendReference]? { get set }
+    /// Every match (the rule's implicit catch-all one when it has none) also requires `header`.
+    mutating func requireHeader(_ header: HTTPRoute.ValueMatch)
+}
+
+extension HTTPRoute.Rule: RolloutLowerableRule {
+    mutating func requireHeader(_ header: HTTPRoute.ValueMatch) {
+        matches = (matches ?? [HTTPRoute.Match()]).map { var match = $0; match.headers = (match.headers ?? []) + [header]; return match }
+    }
+}
+
+extension GRPCRoute.Rule: RolloutLowerableRule {
+    mutating func requireHeader(_ header: HTTPRoute.ValueMatch) {
+        matches = (matches ?? [GRPCRoute.Match()]).map { var match = $0; match.headers = (match.headers ?? []) + [header]; return match }
     }
 }

@@ -38,6 +38,21 @@ struct ServiceLevelTests {
         #expect(latency.snapshot().bad == 1)
     }
 
+    /// A directory holding `rules` as rules.yaml, which `promtool check rules` accepted; nil (the
+    /// checks skipped) where promtool is not installed.
+    static func checkedByPromtool(_ rules: String) throws -> URL? {
+        guard (try? ExternalTool.run("promtool", ["--version"]).status) == 0 else {
+            print("promtool not installed: rule validation skipped (.ci/run installs Debian's prometheus package)")
+            return nil
+        }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("slo-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        try rules.write(to: directory.appendingPathComponent("rules.yaml"), atomically: true, encoding: .utf8)
+        let check = try ExternalTool.run("promtool", ["check", "rules", directory.appendingPathComponent("rules.yaml").path])
+        #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
+        return directory
+    }
+
     static let shopSLO = """
         apiVersion: archway.dev/v1alpha1
         kind: ServiceLevelObjective
@@ -55,16 +70,8 @@ struct ServiceLevelTests {
         let rules = ServiceLevelRules.yaml([slo])
         #expect(rules.contains(#"sum(rate(gateway_http_requests_total{namespace="default",route_name="shop",status=~"5.."}[5m]))"#))
         #expect(rules.contains("> 0.0144 and"), "page: 14.4 × the 0.1% budget")
-        guard (try? ExternalTool.run("promtool", ["--version"]).status) == 0 else {
-            print("promtool not installed: rule validation skipped (.ci/run installs Debian's prometheus package)")
-            return
-        }
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("slo-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        guard let directory = try ServiceLevelTests.checkedByPromtool(rules) else { return }
         defer { try? FileManager.default.removeItem(at: directory) }
-        try rules.write(to: directory.appendingPathComponent("rules.yaml"), atomically: true, encoding: .utf8)
-        let check = try ExternalTool.run("promtool", ["check", "rules", directory.appendingPathComponent("rules.yaml").path])
-        #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
 
         // The Prometheus Operator's form carries the same groups under spec, which promtool accepts as a rule file.
         let operatorForm = ServiceLevelRules.prometheusRule([slo], name: "archway-slos", namespace: "monitoring", labels: [("release", "kube-prometheus-stack")])
@@ -196,16 +203,8 @@ struct ThroughputObjectiveTests {
         let rules = ServiceLevelRules.yaml([slo])
         #expect(rules.contains(#"(sum(rate(gateway_http_requests_total{namespace="default",route_name="api"}[1m])) or vector(0)) < bool 100"#), "\(rules)")
         #expect(rules.contains(#"avg_over_time(slo:throughput_below:rate1m{slo="default/api-throughput"}[5m])"#), "\(rules)")
-        guard (try? ExternalTool.run("promtool", ["--version"]).status) == 0 else {
-            print("promtool not installed: rule validation skipped (.ci/run installs Debian's prometheus package)")
-            return
-        }
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("slo-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        guard let directory = try ServiceLevelTests.checkedByPromtool(rules) else { return }
         defer { try? FileManager.default.removeItem(at: directory) }
-        try rules.write(to: directory.appendingPathComponent("rules.yaml"), atomically: true, encoding: .utf8)
-        let check = try ExternalTool.run("promtool", ["check", "rules", directory.appendingPathComponent("rules.yaml").path])
-        #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
         // 50 requests/s against a floor of 100 for 150 minutes: every minute is bad, ten times the 10%
         // allowance. That fires every alert whose factor is under 10 (a 90% objective can never burn
         // at 14.4×); at 150 requests/s nothing does.

@@ -208,17 +208,21 @@ actor RolloutController {
         }
         var watch = watches[name] ?? Watch(stepBaseline: counters, lastSample: counters, lastJudged: clock)
         defer { watches[name] = watch }
-        if current.phase == .Waiting {
-            guard blocked == nil else {
-                if current.message != blocked { var held = current; held.message = blocked; await record(held, for: name, rollout: rollout, figures: [:]) }
-                return
+        /// Held by the budget (its message kept current), or going on once there is budget again.
+        func holdOrGoOn(_ goingOn: String) async {
+            if let blocked {
+                guard current.message != blocked else { return }
+                var held = current
+                held.message = blocked
+                return await record(held, for: name, rollout: rollout, figures: [:])
             }
-            var started = current
-            started.phase = .Progressing
-            started.message = "started: the error budget allows it"
+            var progressing = current
+            progressing.phase = .Progressing
+            progressing.message = goingOn
             watch = Watch(stepBaseline: counters, lastSample: counters, lastJudged: clock)
-            return await record(started, for: name, rollout: rollout, figures: [:])
+            await record(progressing, for: name, rollout: rollout, figures: [:])
         }
+        if current.phase == .Waiting { return await holdOrGoOn("started: the error budget allows it") }
         guard current.phase == .Progressing || current.phase == .Paused, rollout.spec.steps.indices.contains(current.step) else { return }
         let step = rollout.spec.steps[current.step]
         let shadow = step.shadow != nil
@@ -249,15 +253,7 @@ actor RolloutController {
         if current.phase == .Paused {
             // A pause for the budget lifts itself once there is budget again; a person's waits for resume.
             guard current.pausedByUser != true else { return }
-            guard blocked == nil else {
-                if current.message != blocked { var held = current; held.message = blocked; await record(held, for: name, rollout: rollout, figures: [:]) }
-                return
-            }
-            var resumed = current
-            resumed.phase = .Progressing
-            resumed.message = "resumed: the error budget allows it"
-            watch = Watch(stepBaseline: counters, lastSample: counters, lastJudged: clock)
-            return await record(resumed, for: name, rollout: rollout, figures: [:])
+            return await holdOrGoOn("resumed: the error budget allows it")
         }
         if let blocked {
             var paused = current
