@@ -14,7 +14,8 @@ public final class RolloutTracker: Sendable {
 
     public struct Counts: Sendable, Equatable, Codable {
         public var total = 0
-        /// 5xx answers, abandoned shadow copies, and gRPC calls that ended with an error status.
+        /// 5xx answers, abandoned shadow copies, and gRPC calls that ended with a server-side error
+        /// status (`serverErrorGRPCStatuses`).
         public var errors = 0
         /// One count per `bucketMillis` bound plus the open last bucket.
         public var buckets = [Int](repeating: 0, count: RolloutTracker.bucketMillis.count + 1)
@@ -65,9 +66,14 @@ public final class RolloutTracker: Sendable {
         self.tracking = tracking
     }
 
+    /// The grpc-status codes that are the server's failure, as gRPC-to-HTTP mappings send them to 5xx:
+    /// UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS. A caller's mistake
+    /// (NOT_FOUND, INVALID_ARGUMENT, PERMISSION_DENIED...) is no fault of the canary's.
+    public static let serverErrorGRPCStatuses: Set<Int> = [2, 4, 12, 13, 14, 15]
+
     /// A request of the Rollout's rules, answered by `backend` (a backendRef name); others are not counted.
-    func record(backend: String, status: Int, durationNanos: Int64) {
-        let error = status >= 500
+    func record(backend: String, status: Int, grpcStatus: Int? = nil, durationNanos: Int64) {
+        let error = status >= 500 || grpcStatus.map(Self.serverErrorGRPCStatuses.contains) == true
         if backend == tracking.canary {
             counts.withLock { $0.canary.add(error: error, durationNanos: durationNanos) }
         } else if backend == tracking.stable {

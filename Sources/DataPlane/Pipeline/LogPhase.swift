@@ -8,10 +8,12 @@ import Tracing
 enum LogPhase {
     /// The general path's requests. `attempt` is the upstream attempt whose response the client got;
     /// nil for an answer the gateway made itself.
+    /// `grpcStatus`: the grpc-status a backend ended a gRPC call with, when it sent one.
     static func run(_ record: RequestRecord, status: Int, bytesIn: Int, bytesOut: Int, client: String, attempt: UpstreamAttempt?,
-                    loop: EventLoopContext) {
+                    grpcStatus: Int? = nil, loop: EventLoopContext) {
         loop.record(record, RequestOutcome(status: status, client: client, bytesIn: bytesIn, bytesOut: bytesOut,
-                                           tryStart: attempt?.tryStart, endpoint: attempt?.lastEndpoint, retries: attempt?.retries ?? 0))
+                                           tryStart: attempt?.tryStart, endpoint: attempt?.lastEndpoint, retries: attempt?.retries ?? 0,
+                                           grpcStatus: grpcStatus))
     }
 }
 
@@ -60,6 +62,8 @@ struct RequestOutcome {
     var tryStart: NIODeadline?
     var endpoint: Endpoint?
     var retries = 0
+    /// The grpc-status of a gRPC call the backend answered (HTTP 200 whatever it says).
+    var grpcStatus: Int?
 }
 
 extension EventLoopContext {
@@ -70,7 +74,8 @@ extension EventLoopContext {
         let status = outcome.status
         if let route = request.route {
             for slo in request.table.sloTrackers(of: route) { slo.record(status: status, durationNanos: elapsed.nanoseconds) }
-            request.table.rolloutTracker(of: route)?.record(backend: request.backendName, status: status, durationNanos: elapsed.nanoseconds)
+            request.table.rolloutTracker(of: route)?.record(backend: request.backendName, status: status, grpcStatus: outcome.grpcStatus,
+                                                            durationNanos: elapsed.nanoseconds)
         }
         if let span = request.span {
             RequestTracing.end(span, status: status, route: request.route.map { "\($0.origin.namespace)/\($0.origin.name)" },

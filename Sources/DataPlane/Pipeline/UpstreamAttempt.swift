@@ -268,7 +268,8 @@ final class UpstreamAttempt: UpstreamExchange {
     private func finish(trailers: HTTPHeaders?) {
         tries.finished()
         end()
-        log(status: status)
+        let ending = trailers ?? grpcTrailers
+        log(status: status, grpcStatus: ending?.first(name: "grpc-status").flatMap { Int($0) })
         if let connection {
             // Whether the backend can take another request is the link's to judge (HTTP1UpstreamLink
             // reads it from the response head; a stream is never reused).
@@ -279,7 +280,7 @@ final class UpstreamAttempt: UpstreamExchange {
                 dropConnection()
             }
         }
-        client.endResponse(self, trailers: trailers ?? grpcTrailers)
+        client.endResponse(self, trailers: ending)
     }
 
     /// Before the response has started: the client gets the answer instead.
@@ -330,9 +331,9 @@ final class UpstreamAttempt: UpstreamExchange {
         if tries.releasesRequestSlot() { requestSlot?.releaseRequest() }
     }
 
-    private func log(status: Int) {
+    private func log(status: Int, grpcStatus: Int? = nil) {
         LogPhase.run(request.record, status: status, bytesIn: request.bodyBytes, bytesOut: request.responseBytes, client: downstream.clientAddress,
-                     attempt: self, loop: loop)
+                     attempt: self, grpcStatus: grpcStatus, loop: loop)
     }
 }
 
