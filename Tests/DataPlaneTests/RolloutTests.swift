@@ -586,4 +586,40 @@ struct RolloutTests {
             #expect(fromCanary == "stable" && fromStable == "stable", "after the abort: \(fromCanary ?? "none"), \(fromStable ?? "none")")
         }
     }
+
+    /// The budget gate: while the route's ServiceLevelObjective has no error budget left, a new Rollout
+    /// does not start (Waiting, canary at 0%), and its status names the objective.
+    @Test func aRolloutDoesNotStartWhileTheRoutesBudgetIsSpent() async throws {
+        let (harness, stable, canary) = try await Self.start(steps: "- {weight: 50, duration: 1s}")
+        defer { Task { await harness.stop(); await stable.stop(); await canary.stop() } }
+        let original = try harness.read("app.yaml")
+        let slo = """
+            apiVersion: archway.dev/v1alpha1
+            kind: ServiceLevelObjective
+            metadata: {name: app-availability}
+            spec:
+              targetRef: {group: gateway.networking.k8s.io, kind: HTTPRoute, name: app}
+              type: Availability
+              objective: 99
+              window: 1h
+            """
+        // First the route alone with its objective, and a stable that fails: the budget is spent.
+        let withoutRollout = original.components(separatedBy: "\n---\n").filter { !$0.contains("kind: Rollout") }.joined(separator: "\n---\n")
+        try harness.write("app.yaml", withoutRollout + "\n---\n" + slo + "\n")
+        try await KubernetesTests.waitUntil("the Rollout is gone") { try await Self.status(harness, "ship") == nil }
+        stable.set(status: 503)
+        for _ in 0..<20 { _ = try await harness.send("/", host: "app.example") }
+        stable.set(status: 200)
+        // Now the Rollout: it waits, and says why.
+        try harness.write("app.yaml", original + "---\n" + slo + "\n")
+        let waiting = try await Self.waitFor(harness, "ship", "waiting for budget") { phase, _ in phase == "Waiting" }
+        #expect(waiting.message.contains("ServiceLevelObjective default/app-availability has no error budget left"), "\(waiting.message)")
+        try await Task.sleep(for: .seconds(2))
+        let still = try await Self.progress(harness, "ship")
+        #expect(still?.phase == "Waiting", "started with the budget spent: \(String(describing: still))")
+        #expect(try await Self.status(harness, "ship")?["canaryWeight"] as? Int == 0)
+        for _ in 0..<20 {
+            #expect(try await harness.send("/", host: "app.example").headers.first(name: "x-echo-name") == "stable")
+        }
+    }
 }
