@@ -308,7 +308,8 @@ struct RolloutTests {
 
         let failed = samples.filter { $0.status != 200 }
         #expect(failed.allSatisfy { $0.status == 503 && $0.name == "canary" }, "only the canary's own 5xx: \(failed.map { "\($0.status) \($0.name ?? "-")" })")
-        #expect(failed.allSatisfy { $0.sent >= broke && $0.sent <= rolledBackAt }, "no failure after the rollback")
+        let late = failed.filter { $0.sent > rolledBackAt }.map { "sent \($0.sent - rolledBackAt) after, answered \($0.answered - rolledBackAt) after" }
+        #expect(failed.allSatisfy { $0.sent >= broke && $0.sent <= rolledBackAt }, "no failure after the rollback: \(late)")
         #expect(!failed.isEmpty)
         // Bounded by 20% of the traffic during the time it took (about 1–2 intervals).
         let duringWindow = samples.filter { $0.sent >= broke && $0.sent <= rolledBackAt }.count
