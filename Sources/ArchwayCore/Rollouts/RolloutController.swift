@@ -39,7 +39,6 @@ actor RolloutController {
     private var rollouts: [NamespacedName: (rollout: Rollout, tracking: RolloutTracking)] = [:]
     private var watches: [NamespacedName: Watch] = [:]
     private var ticker: Task<Void, Never>?
-    private var leads = false
     static let fileName = "rollouts.json"
 
     init(store: StateDirectory?, leading: @escaping @Sendable () async -> Bool,
@@ -82,8 +81,7 @@ actor RolloutController {
     /// The progress the translator serves: this replica's own while it decides, else what the
     /// cluster recorded (`shared`, the Rollouts' status). A new leader takes over what it finds there.
     func progressToServe(shared: [NamespacedName: RolloutProgress]) async -> [NamespacedName: RolloutProgress] {
-        leads = await leading()
-        if leads {
+        if await leading() {
             for (name, recorded) in shared where progress[name] == nil { progress[name] = recorded }
         } else {
             progress = shared
@@ -188,12 +186,12 @@ actor RolloutController {
         guard reapply != nil, !rollouts.isEmpty, await leading() else { return }
         let (counters, slos) = signals()
         for (name, entry) in rollouts.sorted(by: { $0.key < $1.key }) {
-            await advance(name, entry.rollout, tracking: entry.tracking, counters: counters[name.description] ?? RolloutTracker.Snapshot(),
+            await advance(name, entry.rollout, counters: counters[name.description] ?? RolloutTracker.Snapshot(),
                           slos: entry.tracking.slos.compactMap { slos[$0] })
         }
     }
 
-    private func advance(_ name: NamespacedName, _ rollout: Rollout, tracking: RolloutTracking, counters: RolloutTracker.Snapshot,
+    private func advance(_ name: NamespacedName, _ rollout: Rollout, counters: RolloutTracker.Snapshot,
                          slos: [SLOTracker.Snapshot]) async {
         let fingerprint = rollout.fingerprint
         let now = Date()
