@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import DataPlane
 import GatewayAPI
 import L2Announcement
@@ -341,18 +342,22 @@ public actor GatewayRuntime {
         // What the pools gave, served or not: an address that could not be used this time is still
         // the Gateway's when it can be.
         remember(AddressMemory(result.statuses))
-        let edgePolicies = result.table.edgePoliciesByRoute()
-        var report = StatusReport(snapshot: snapshot, statuses: statuses)
-        report.edgePolicies = edgePolicies
-        admin.setStatus { [report] format in
+        // Both views are made when asked for, not on every change: at 10,000 routes they cost more
+        // than translating.
+        let table = result.table, served = result.served, applied = Date()
+        admin.setStatus { [snapshot, statuses] format in
+            var report = StatusReport(snapshot: snapshot, statuses: statuses, timestamp: applied)
+            report.edgePolicies = table.edgePoliciesByRoute()
             switch format {
-            case "json": try? report.json()
-            case "table": report.table()
-            case "yaml": try? report.yaml()
-            default: nil
+            case "json": return try? report.json()
+            case "table": return report.table()
+            case "yaml": return try? report.yaml()
+            default: return nil
             }
         }
-        admin.setTopology(DashboardTopology(snapshot: snapshot, statuses: statuses, edgePolicies: edgePolicies, served: result.served).json())
+        admin.setTopology { [snapshot, statuses] in
+            DashboardTopology(snapshot: snapshot, statuses: statuses, edgePolicies: table.edgePoliciesByRoute(), served: served).json()
+        }
         generation += 1
         metrics.configReloads.increment()
         logStatusProblems(statuses, snapshot: snapshot)

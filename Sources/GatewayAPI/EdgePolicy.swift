@@ -222,7 +222,7 @@ extension EdgePolicy {
         var targetRefs: [BackendTLSPolicy.TargetRef]?
     }
 
-    static func decode(_ node: Yams.Node, kind: Kind, with decoder: YAMLDecoder) throws -> EdgePolicy {
+    static func decode(_ node: Yams.Node, kind: Kind, with decoder: ManifestDecoder) throws -> EdgePolicy {
         func read<S: Decodable>(_: S.Type) throws -> (ObjectMeta, S) {
             let document = try decoder.decode(Document<S>.self, from: node)
             return (document.metadata, document.spec)
@@ -245,13 +245,13 @@ extension EdgePolicy {
     /// read: its targets are read field by field, leniently, so that a typo elsewhere in the spec
     /// still leaves the routes it was meant to protect refused rather than open.
     static func unreadable(_ node: Yams.Node, kind: Kind, problem: String) -> EdgePolicy? {
-        guard let name = node["metadata"]?["name"]?.string, !name.isEmpty else { return nil }
+        guard let name = node.field("metadata")?.field("name")?.string, !name.isEmpty else { return nil }
         var metadata = ObjectMeta(name: name)
-        metadata.namespace = node["metadata"]?["namespace"]?.string
-        metadata.creationTimestamp = node["metadata"]?["creationTimestamp"]?.string
-        let targets = (node["spec"]?["targetRefs"]?.array() ?? []).compactMap { ref -> BackendTLSPolicy.TargetRef? in
-            guard let kind = ref["kind"]?.string, let name = ref["name"]?.string else { return nil }
-            return BackendTLSPolicy.TargetRef(group: ref["group"]?.string, kind: kind, name: name, sectionName: ref["sectionName"]?.string)
+        metadata.namespace = node.field("metadata")?.field("namespace")?.string
+        metadata.creationTimestamp = node.field("metadata")?.field("creationTimestamp")?.string
+        let targets = (node.field("spec")?.field("targetRefs")?.array() ?? []).compactMap { ref -> BackendTLSPolicy.TargetRef? in
+            guard let kind = ref.field("kind")?.string, let name = ref.field("name")?.string else { return nil }
+            return BackendTLSPolicy.TargetRef(group: ref.field("group")?.string, kind: kind, name: name, sectionName: ref.field("sectionName")?.string)
         }
         return EdgePolicy(kind: kind, metadata: metadata, targetRefs: targets, spec: .unreadable(problem))
     }

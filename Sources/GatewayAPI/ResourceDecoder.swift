@@ -11,7 +11,7 @@ enum ResourceDecoder {
     }
 
     static func decode(_ node: Node, kind: String, apiVersion: String) throws -> Resource {
-        let decoder = YAMLDecoder()
+        let decoder = ManifestDecoder()
         let group = apiVersion.split(separator: "/").dropLast().joined(separator: "/")
         switch (group, kind) {
         case (GatewayAPIGroup.name, "GatewayClass"): return .gatewayClass(try decoder.decode(from: node))
@@ -43,11 +43,11 @@ enum ResourceDecoder {
         case (BackendConfig.group, "BackendConfig"): return .backendConfig(try decoder.decode(from: node))
         case _ where IngressExtension.kinds.contains(IngressExtension.GroupKind(group: group, kind: kind)):
             return .ingressExtension(IngressExtension(apiVersion: apiVersion, kind: kind,
-                                                      metadata: try decoder.decode(ObjectMeta.self, from: node["metadata"] ?? Node.mapping(Node.Mapping([]))),
+                                                      metadata: try decoder.decode(ObjectMeta.self, from: node.field("metadata") ?? Node.mapping(Node.Mapping([]))),
                                                       document: try decoder.decode(from: node)))
         default:
             if let problem = KnownKinds.problem(kind: kind, group: group) { throw FieldProblemError(field: "kind", message: problem) }
-            let metadata = try? decoder.decode(ObjectMeta.self, from: node["metadata"] ?? Node.mapping(Node.Mapping([])))
+            let metadata = try? decoder.decode(ObjectMeta.self, from: node.field("metadata") ?? Node.mapping(Node.Mapping([])))
             return .other(apiVersion: apiVersion, kind: kind, metadata: metadata)
         }
     }

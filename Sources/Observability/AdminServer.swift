@@ -24,7 +24,9 @@ public final class AdminServer: Sendable {
     /// a large configuration is not rendered three times on every change nobody reads.
     private let status = NIOLockedValueBox<@Sendable (String) -> String?>({ $0 == "json" ? "{}\n" : nil })
     private let slo = NIOLockedValueBox<[UInt8]>(Array("[]\n".utf8))
-    private let topology = NIOLockedValueBox<[UInt8]>(Array("{\"gateways\":[],\"routes\":[]}".utf8))
+    /// Rendered on the first read after each change and kept: at 10,000 routes the JSON takes longer
+    /// to make than the routing table, and nobody may be looking at the dashboard.
+    private let topology = NIOLockedValueBox<(render: @Sendable () -> String, rendered: [UInt8]?)>(({ "" }, Array("{\"gateways\":[],\"routes\":[]}".utf8)))
     private let announcements = NIOLockedValueBox<[UInt8]>(Array("{\"addresses\":[]}\n".utf8))
     private let channel = NIOLockedValueBox<(any Channel)?>(nil)
     private let probesChannel = NIOLockedValueBox<(any Channel)?>(nil)
@@ -68,8 +70,15 @@ public final class AdminServer: Sendable {
     public func setSLOs(_ json: String) { slo.withLockedValue { $0 = Array(json.utf8) } }
     var sloDocument: [UInt8] { slo.withLockedValue { $0 } }
     /// What the dashboard draws (JSON), refreshed with each applied configuration.
-    public func setTopology(_ json: String) { topology.withLockedValue { $0 = Array(json.utf8) } }
-    var topologyDocument: [UInt8] { topology.withLockedValue { $0 } }
+    public func setTopology(_ render: @escaping @Sendable () -> String) { topology.withLockedValue { $0 = (render, nil) } }
+    var topologyDocument: [UInt8] {
+        topology.withLockedValue { topology in
+            if let rendered = topology.rendered { return rendered }
+            let rendered = Array(topology.render().utf8)
+            topology.rendered = rendered
+            return rendered
+        }
+    }
     /// Which addresses this replica announces on the LAN, on which interface (JSON).
     public func setAnnouncements(_ json: String) { announcements.withLockedValue { $0 = Array(json.utf8) } }
     var announcementsDocument: [UInt8] { announcements.withLockedValue { $0 } }

@@ -33,25 +33,34 @@ struct RouteKindConflicts {
     }
 
     /// Routes join each listener oldest first; one whose hostnames meet those of an already accepted
-    /// route of the other kind is refused there (a refused route refuses nobody).
+    /// route of the other kind is refused there (a refused route refuses nobody). Only routes of the
+    /// other kind are compared: a listener with routes of one kind (the usual case, thousands of
+    /// HTTPRoutes) costs nothing here.
     fileprivate mutating func resolve(_ claims: [ListenerKey: [Claim]]) {
         for (listener, claims) in claims {
-            var accepted: [Claim] = []
-            for claim in claims.sorted(by: { Self.isOlder($0.route, than: $1.route) }) {
-                if let kept = accepted.first(where: { $0.route.kind != claim.route.kind && Self.overlap($0.hostnames, claim.hostnames) }) {
+            guard let firstKind = claims.first?.route.kind, claims.contains(where: { $0.route.kind != firstKind }) else { continue }
+            var accepted: [String: [Claim]] = [:]
+            for claim in claims.map({ (order: Self.order($0.route), claim: $0) }).sorted(by: { $0.order < $1.order }).map(\.claim) {
+                let others = accepted.filter { $0.key != claim.route.kind }.values.joined()
+                if let kept = others.first(where: { Self.overlap($0.hostnames, claim.hostnames) }) {
                     losses[claim.key, default: [:]][listener] = kept.key
                 } else {
-                    accepted.append(claim)
+                    accepted[claim.route.kind, default: []].append(claim)
                 }
             }
         }
     }
 
-    /// Creation time first (RFC 3339 in UTC sorts as text; a missing one counts as newest), then name.
-    private static func isOlder(_ a: RouteIdentity, than b: RouteIdentity) -> Bool {
-        let (ca, cb) = (a.metadata.creationTimestamp ?? "~", b.metadata.creationTimestamp ?? "~")
-        if ca != cb { return ca < cb }
-        return "\(a.namespace)/\(a.metadata.name)" < "\(b.namespace)/\(b.metadata.name)"
+    /// Creation time first (RFC 3339 in UTC sorts as text; a missing one counts as newest), then
+    /// "namespace/name" as text.
+    private static func order(_ route: RouteIdentity) -> Order {
+        Order(created: route.metadata.creationTimestamp ?? "~", name: "\(route.namespace)/\(route.metadata.name)")
+    }
+
+    private struct Order: Comparable {
+        var created: String
+        var name: String
+        static func < (a: Order, b: Order) -> Bool { (a.created, a.name) < (b.created, b.name) }
     }
 }
 
