@@ -307,12 +307,13 @@ public actor GatewayRuntime {
             warnedRolloutsForgotten = true
             logger.warning("Rollouts' progress is kept only with serve --state-dir: without it a restart starts every Rollout again from its first step")
         }
+        let clock = ContinuousClock()
+        let compared = clock.now
         if !inFull, let last = lastTranslation, let services = snapshot.endpointChanges(since: last.snapshot) {
-            applyEndpoints(of: services, snapshot: snapshot, after: last)
+            applyEndpoints(of: services, snapshot: snapshot, after: last, since: compared)
             return
         }
         lastTranslation = nil
-        let clock = ContinuousClock()
         let translateStart = clock.now
         var swapped = translateStart
         let result = translator.translate(snapshot)
@@ -388,10 +389,11 @@ public actor GatewayRuntime {
     /// A change of EndpointSlices alone: the clusters of the Services it touched are made again and
     /// the table swapped. Routes are not translated again, and statuses (which no EndpointSlice
     /// feeds) are neither recomputed nor published, so each replica spends on it what it changes.
+    /// `start`: before the comparison that chose this path, whose cost the log line includes.
     private func applyEndpoints(of services: Set<NamespacedName>, snapshot: ResourceSnapshot,
-                                after last: (snapshot: ResourceSnapshot, table: RoutingTable, clusters: ClusterSources)) {
+                                after last: (snapshot: ResourceSnapshot, table: RoutingTable, clusters: ClusterSources),
+                                since start: ContinuousClock.Instant) {
         let clock = ContinuousClock()
-        let start = clock.now
         let table = last.clusters.refreshing(last.table, services: services, from: snapshot)
         // A Service no route reaches changes nothing served.
         if !services.isDisjoint(with: last.clusters.services) {
