@@ -83,6 +83,9 @@ public actor GatewayRuntime {
     /// Set while a configuration is being applied: applies never interleave, so tables swap in order.
     private var applying = false
     private var lastGood: (snapshot: ResourceSnapshot, statuses: StatusSet)?
+    /// The last full translation's input and table, while a change of EndpointSlices alone can be
+    /// applied on top of it (`applyEndpoints`); nil: the next change is translated in full.
+    private var lastTranslation: (snapshot: ResourceSnapshot, table: RoutingTable, clusters: ClusterSources)?
     /// The addresses the last applied configuration held (restored from the state directory at start).
     private var addressMemory = AddressMemory()
     /// Edge policies that blocked requests in the last applied table, for the metric's reset to 0.
@@ -238,14 +241,15 @@ public actor GatewayRuntime {
     public var statuses: StatusSet? { lastGood?.statuses }
 
     /// Applies the last loaded configuration again: an ACME order's answers or certificate changed.
-    /// Returns once a table with them serves.
+    /// Returns once a table with them serves. Always a full translation: what changed (an order's
+    /// progress, this replica's leadership) may show in statuses without showing in the resources.
     func reapply() async {
         // The configuration is read once the slot is ours: a file change applied meanwhile is kept.
-        await inApplySlot { if let lastLoad = self.lastLoad { await self.applyOnce(lastLoad) } }
+        await inApplySlot { if let lastLoad = self.lastLoad { await self.applyOnce(lastLoad, inFull: true) } }
     }
 
     func apply(_ load: ManifestLoader.Result) async {
-        await inApplySlot { await self.applyOnce(load) }
+        await inApplySlot { await self.applyOnce(load, inFull: false) }
     }
 
     /// Actor methods interleave at every await; an apply waits for the one before it to end, so
@@ -258,7 +262,8 @@ public actor GatewayRuntime {
         await body()
     }
 
-    private func applyOnce(_ load: ManifestLoader.Result) async {
+    /// `inFull: false` lets a change of EndpointSlices alone skip the translation (`applyEndpoints`).
+    private func applyOnce(_ load: ManifestLoader.Result, inFull: Bool) async {
         if options.kubernetes != nil {
             // In a cluster, objects belong to different teams and change independently: one invalid
             // object is skipped (and named in the log once), it does not freeze everyone else's changes.
@@ -304,9 +309,16 @@ public actor GatewayRuntime {
             logger.warning("Rollouts' progress is kept only with serve --state-dir: without it a restart starts every Rollout again from its first step")
         }
         let clock = ContinuousClock()
+        let compared = clock.now
+        if !inFull, let last = lastTranslation, let services = snapshot.endpointChanges(since: last.snapshot) {
+            applyEndpoints(of: services, snapshot: snapshot, after: last, since: compared)
+            return
+        }
+        lastTranslation = nil
         let translateStart = clock.now
         var swapped = translateStart
         let result = translator.translate(snapshot)
+        metrics.translations.increment()
         let translated = clock.now
         await rolloutController.observe(snapshot.rollouts, tracked: result.table.rollouts ?? [:])
         do {
@@ -324,6 +336,9 @@ public actor GatewayRuntime {
             logger.error("listener socket unavailable", metadata: ["listener": "\(socket)", "error": "\(error)"])
         }
         var statuses = Self.markUnavailable(sockets: failures, in: result.statuses, table: result.table)
+        // A socket that failed is bound again at the next full apply: an EndpointSlice change must
+        // not take that away, so then the next change is translated in full too.
+        var everythingServed = failures.isEmpty
         if let announcement {
             // A pool address the node could not take is bound (IP_FREEBIND) but unreachable: as
             // unusable as one whose socket failed, and reported the same way.
@@ -334,11 +349,13 @@ public actor GatewayRuntime {
                 unreachable[port.socket] = "\(text) is not on this node (\(problem))"
             }
             statuses = Self.markUnavailable(sockets: unreachable, in: statuses, table: result.table) { _, problem in problem }
+            everythingServed = everythingServed && unreachable.isEmpty
         }
         statuses = await certificateProgress(result.certificates, snapshot: snapshot, userSecrets: userSecrets, on: statuses)
         // Ready means: a configuration is loaded and every listener port it asks for is bound.
         if !isShutDown { admin.setReady(failures.isEmpty) }
         lastGood = (snapshot, statuses)
+        if everythingServed { lastTranslation = (snapshot, result.table, result.clusters) }
         // What the pools gave, served or not: an address that could not be used this time is still
         // the Gateway's when it can be.
         remember(AddressMemory(result.statuses))
@@ -371,6 +388,37 @@ public actor GatewayRuntime {
             "httproutes": "\(result.statuses.httpRoutes.count)", "ports": "\(result.table.ports.map(\.port))",
             "translate_ms": "\(millis(translated - translateStart))", "compile_swap_ms": "\(millis(swapped - translated))",
             "apply_ms": "\(millis(clock.now - translateStart))",
+        ])
+    }
+
+    /// A change of EndpointSlices alone: the clusters of the Services it touched are made again and
+    /// the table swapped. Routes are not translated again, and statuses (which no EndpointSlice
+    /// feeds) are neither recomputed nor published, so each replica spends on it what it changes.
+    /// `start`: before the comparison that chose this path, whose cost the log line includes.
+    private func applyEndpoints(of services: Set<NamespacedName>, snapshot: ResourceSnapshot,
+                                after last: (snapshot: ResourceSnapshot, table: RoutingTable, clusters: ClusterSources),
+                                since start: ContinuousClock.Instant) {
+        let clock = ContinuousClock()
+        let table = last.clusters.refreshing(last.table, services: services, from: snapshot)
+        // A Service no route reaches changes nothing served.
+        if !services.isDisjoint(with: last.clusters.services) {
+            do {
+                try tables.swap(CompiledTable(table))
+                healthChecks.reconcile()
+            } catch {
+                metrics.configReloadFailures.increment()
+                logger.error("routing table rejected; the last good configuration keeps serving", metadata: ["error": "\(error)"])
+                return
+            }
+        }
+        lastTranslation = (snapshot, table, last.clusters)
+        lastGood?.snapshot = snapshot
+        generation += 1
+        metrics.configReloads.increment()
+        metrics.endpointUpdates.increment()
+        logger.info("endpoints applied", metadata: [
+            "generation": "\(generation)", "services": "\(services.sorted().map(\.description).joined(separator: ", "))",
+            "apply_ms": "\(String(format: "%.1f", Double((clock.now - start) / .microseconds(1)) / 1000))",
         ])
     }
 

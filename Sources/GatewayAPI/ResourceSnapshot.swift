@@ -1,5 +1,5 @@
 /// An immutable, indexed set of resources: the translator's only input.
-public struct ResourceSnapshot: Sendable {
+public struct ResourceSnapshot: Sendable, Equatable {
     public private(set) var gatewayClasses: [GatewayClass] = []
     public private(set) var gateways: [Gateway] = []
     /// In the spec's listener precedence: oldest first, then by namespace/name.
@@ -99,6 +99,16 @@ public struct ResourceSnapshot: Sendable {
         ingresses.sort { $0.metadata.namespacedName < $1.metadata.namespacedName }
         ingressClasses.sort { $0.metadata.name < $1.metadata.name }
         for key in endpointSlices.keys { endpointSlices[key]?.sort { $0.metadata.name < $1.metadata.name } }
+    }
+
+    /// The Services whose EndpointSlices differ from `earlier`'s, when nothing else differs at all
+    /// (nil when anything else does): such a change alters those Services' endpoints and nothing
+    /// else a translation gives. One comparison of every other resource, no re-encoding.
+    public func endpointChanges(since earlier: ResourceSnapshot) -> Set<NamespacedName>? {
+        var others = earlier
+        others.endpointSlices = endpointSlices
+        guard others == self else { return nil }
+        return Set(Set(endpointSlices.keys).union(earlier.endpointSlices.keys).filter { endpointSlices[$0] != earlier.endpointSlices[$0] })
     }
 
     /// Labels of a namespace, with the `kubernetes.io/metadata.name` label the API server always sets,

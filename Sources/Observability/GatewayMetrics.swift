@@ -9,6 +9,10 @@ public final class GatewayMetrics: Sendable {
     public let activeConnections: Gauge
     public let configReloads: Counter
     public let configReloadFailures: Counter
+    /// Applied changes that translated every resource again (routes, statuses, status publication).
+    public let translations: Counter
+    /// Applied changes that only remade the endpoints of the Services whose EndpointSlices changed.
+    public let endpointUpdates: Counter
     public let upstreamConnections: Gauge
     public let tlsHandshakes: Counter
     public let tlsHandshakeFailures: Counter
@@ -29,6 +33,10 @@ public final class GatewayMetrics: Sendable {
                                                                helpText: "Configuration changes applied"))
         configReloadFailures = registry.makeCounter(descriptor: .init(namespace: "gateway", subsystem: "config", metricName: "reload_failures", unitName: "total",
                                                                       helpText: "Configuration changes rejected; the last good configuration kept serving"))
+        translations = registry.makeCounter(descriptor: .init(namespace: "archway", metricName: "translations", unitName: "total",
+                                                              helpText: "Full translations of the configuration (every route and status)"))
+        endpointUpdates = registry.makeCounter(descriptor: .init(namespace: "archway", subsystem: "endpoint", metricName: "updates", unitName: "total",
+                                                                 helpText: "EndpointSlice-only changes applied to the endpoints of their Services alone"))
         upstreamConnections = registry.makeGauge(descriptor: .init(namespace: "gateway", subsystem: "upstream", metricName: "connections",
                                                                    helpText: "Open connections to backends (pooled idle ones included)"))
         tlsHandshakes = registry.makeCounter(descriptor: .init(namespace: "gateway", subsystem: "tls", metricName: "handshakes", unitName: "total",

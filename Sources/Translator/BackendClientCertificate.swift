@@ -39,24 +39,31 @@ extension Translator {
     }
 }
 
+/// A cluster as one Gateway reaches it: `base` presenting that Gateway's client certificate.
+struct ClientCertificateCopy {
+    var base: String
+    var certificate: CertificatePair
+}
+
 extension RoutingTable {
     /// Clusters are shared by every Gateway whose routes reach a Service port, but the client
     /// certificate belongs to one Gateway. So a TLS cluster reached through a Gateway with a client
     /// certificate gets its own copy ("<cluster>@<gateway>") carrying that certificate: its pooled
     /// connections, health checks and breakers are then never mixed with another Gateway's.
-    mutating func presentClientCertificates(_ byGateway: [NamespacedName: CertificatePair]) {
-        guard !byGateway.isEmpty else { return }
+    /// Returns the copies made, by copy id.
+    mutating func presentClientCertificates(_ byGateway: [NamespacedName: CertificatePair]) -> [String: ClientCertificateCopy] {
+        guard !byGateway.isEmpty else { return [:] }
+        var copies: [String: ClientCertificateCopy] = [:]
         var copied = Set<String>()
         var clusters = self.clusters
         Self.retargetClusters(in: &ports) { target, origin in
             guard case .cluster(let id) = target,
                   let certificate = byGateway[NamespacedName(origin.gatewayNamespace, origin.gatewayName)],
-                  var cluster = clusters[id], cluster.tls != nil else { return target }
+                  let cluster = clusters[id], cluster.tls != nil else { return target }
             let copyID = "\(id)@\(origin.gatewayNamespace)/\(origin.gatewayName)"
             if clusters[copyID] == nil {
-                cluster.name = copyID
-                cluster.tls?.clientCertificate = certificate
-                clusters[copyID] = cluster
+                clusters[copyID] = Self.clientCertificateCopy(of: cluster, id: copyID, presenting: certificate)
+                copies[copyID] = ClientCertificateCopy(base: id, certificate: certificate)
             }
             copied.insert(id)
             return .cluster(copyID)
@@ -69,6 +76,15 @@ extension RoutingTable {
         }
         for id in copied.subtracting(stillUsed) { clusters[id] = nil }
         self.clusters = clusters
+        return copies
+    }
+
+    /// A TLS cluster as one Gateway reaches it: presenting that Gateway's client certificate.
+    static func clientCertificateCopy(of cluster: Cluster, id: String, presenting certificate: CertificatePair) -> Cluster {
+        var copy = cluster
+        copy.name = id
+        copy.tls?.clientCertificate = certificate
+        return copy
     }
 
     /// Every backend target of every route (forwarded, mirrored, streamed), with the route it is in.

@@ -141,8 +141,12 @@ struct TableBuilder {
         }
     }
 
-    func build(snapshot: ResourceSnapshot, backendTLS: BackendTLSIndex = BackendTLSIndex(),
-               backendTraffic: [NamespacedName: BackendResilience] = [:]) -> RoutingTable {
+    /// The clusters the routes added so far forward to, with what their TLS and resilience come from.
+    func sources(backendTLS: BackendTLSIndex, backendTraffic: [NamespacedName: BackendResilience]) -> ClusterSources {
+        ClusterSources(byID: clusterSources, backendTLS: backendTLS, backendTraffic: backendTraffic)
+    }
+
+    func build(snapshot: ResourceSnapshot, clusters: ClusterSources) -> RoutingTable {
         var ports: [SocketKey: PortTable] = [:]
         for (key, bucket) in buckets {
             let virtualHosts = bucket.hosts.keys.sorted(by: Hostnames.specificityOrder).map { hostname in
@@ -172,12 +176,8 @@ struct TableBuilder {
             ports[socket] = port
             ports[socket]!.acmeChallenges = challenges.sorted { ($0.name, $0.certificate.chainPEM) < ($1.name, $1.certificate.chainPEM) }
         }
-        var clusters: [String: Cluster] = [:]
-        for (id, source) in clusterSources {
-            clusters[id] = Self.cluster(id: id, source: source, snapshot: snapshot, backendTLS: backendTLS)
-            clusters[id]?.resilience = backendTraffic[source.service]
-        }
-        return RoutingTable(ports: ports.values.sorted { $0.socket < $1.socket }, clusters: clusters, slos: slos, rollouts: rollouts.isEmpty ? nil : rollouts)
+        return RoutingTable(ports: ports.values.sorted { $0.socket < $1.socket }, clusters: clusters.clusters(snapshot), slos: slos,
+                            rollouts: rollouts.isEmpty ? nil : rollouts)
     }
 
     static let streamProtocols: Set<String> = ["TCP", "UDP", "TLS"]
@@ -191,11 +191,15 @@ struct TableBuilder {
 
     /// Service port → endpoint port as kube-proxy does it: the EndpointSlice port with the Service
     /// port's name, else a numeric targetPort, else the Service port itself. Ready endpoints only.
-    /// TLS from the BackendTLSPolicy for the Service (or this port of it), if any.
-    static func cluster(id: String, source: ClusterSource, snapshot: ResourceSnapshot, backendTLS: BackendTLSIndex) -> Cluster {
+    /// TLS from the BackendTLSPolicy for the Service (or this port of it), if any; resilience from its
+    /// BackendTrafficPolicy. What EndpointSlices a cluster reads is the only thing here that the
+    /// statuses do not depend on (`ClusterSources.refreshing` relies on it).
+    static func cluster(id: String, source: ClusterSource, snapshot: ResourceSnapshot, backendTLS: BackendTLSIndex,
+                        backendTraffic: [NamespacedName: BackendResilience]) -> Cluster {
+        let resilience = backendTraffic[source.service]
         guard let service = snapshot.services[source.service],
               let servicePort = service.spec?.ports?.first(where: { $0.port == source.port }) else {
-            return Cluster(name: id, endpoints: [])
+            return Cluster(name: id, endpoints: [], resilience: resilience)
         }
         var endpoints: [Endpoint] = []
         var appProtocol = servicePort.appProtocol
@@ -220,7 +224,7 @@ struct TableBuilder {
             }
         }
         return Cluster(name: id, endpoints: endpoints, appProtocol: source.http2 ? Cluster.h2cAppProtocol : appProtocol,
-                       tls: backendTLS.tls(service: source.service, portName: servicePort.name),
+                       tls: backendTLS.tls(service: source.service, portName: servicePort.name), resilience: resilience,
                        refusal: backendTLS.refusal(service: source.service, portName: servicePort.name))
     }
 }

@@ -51,6 +51,8 @@ public struct Translator: Sendable {
         /// The routes as served: the snapshot with each Rollout's current step lowered onto its rule
         /// (what the dashboard draws; the statuses are about the routes as written).
         public var served: ResourceSnapshot
+        /// What the table's clusters are made from: an EndpointSlice change is applied with it alone.
+        public var clusters: ClusterSources
     }
 
     public var options: Options
@@ -136,9 +138,10 @@ public struct Translator: Sendable {
         }
         let backendTLS = resolveBackendTLS(snapshot, gateways: ourGateways, into: &statuses)
         let backendTraffic = resolveBackendTraffic(snapshot, gateways: ourGateways, into: &statuses)
-        var table = builder.build(snapshot: snapshot, backendTLS: backendTLS, backendTraffic: backendTraffic)
-        table.presentClientCertificates(listeners.gateways.compactMapValues(\.gatewayTLS.backendClientCertificate))
-        return Result(table: table, statuses: statuses, certificates: certificates, served: snapshot)
+        var clusters = builder.sources(backendTLS: backendTLS, backendTraffic: backendTraffic)
+        var table = builder.build(snapshot: snapshot, clusters: clusters)
+        clusters.clientCertificateCopies = table.presentClientCertificates(listeners.gateways.compactMapValues(\.gatewayTLS.backendClientCertificate))
+        return Result(table: table, statuses: statuses, certificates: certificates, served: snapshot, clusters: clusters)
     }
 
     /// GatewayClasses naming our controller get `Accepted`; the others are not ours to touch.

@@ -120,11 +120,13 @@ public actor ObjectCache {
     }
 
     /// Everything, as the file provider would have loaded it: valid resources and located errors.
+    /// Each as the translator sees it (no resourceVersion), so that a load after our own status
+    /// writes compares equal, object for object, to the one before them.
     public func load() -> ManifestLoader.Result {
         var result = ManifestLoader.Result(resources: [], errors: [])
         for ref in objects.keys.sorted() {
             let object = objects[ref]!
-            if let resource = object.resource {
+            if let resource = object.translatorView {
                 result.resources.append(LoadedResource(location: SourceLocation(file: "API server \(ref)", document: 0), resource: resource))
             }
             result.errors += object.errors
