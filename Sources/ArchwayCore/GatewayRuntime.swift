@@ -260,6 +260,7 @@ public actor GatewayRuntime {
         applying = true
         defer { applying = false }
         await body()
+        FreedMemory.release()
     }
 
     /// `inFull: false` lets a change of EndpointSlices alone skip the translation (`applyEndpoints`).

@@ -79,29 +79,34 @@ public struct ManifestLoader: Sendable {
     public func parse(text: String, file: String) -> Result {
         var result = Result(resources: [], errors: [])
         // Parse document by document: Yams' `compose_all` sequence silently stops at a syntax error,
-        // which would make a half-written file look like a valid, shorter one.
-        var documents: [Node] = []
+        // which would make a half-written file look like a valid, shorter one. Each document is
+        // decoded as soon as it is parsed, so that only one document's nodes are alive at a time
+        // (10,000 routes' nodes at once were the peak of a load); a syntax error anywhere still
+        // refuses the whole file.
+        var count = 0
         do {
             let parser = try ManifestDecoder.parser(yaml: text)
-            while let document = try parser.nextRoot() { documents.append(document) }
-        } catch {
-            result.errors.append(ManifestError(location: .init(file: file, document: documents.count + 1),
-                                               message: "not valid YAML or JSON: \(error)"))
-            return result
-        }
-        for (index, document) in documents.enumerated() {
-            let location = SourceLocation(file: file, document: index + 1)
-            if document.kindName == "List" || document.kindName?.hasSuffix("List") == true && document.field("items") != nil {
-                for (itemIndex, item) in (document.field("items")?.array() ?? []).enumerated() {
-                    decode(item, at: location, fieldPrefix: "items[\(itemIndex)].", into: &result)
-                }
-            } else if case .scalar(let scalar) = document, scalar.string.isEmpty || scalar.string == "null" {
-                continue  // an empty document between `---` separators
-            } else {
-                decode(document, at: location, fieldPrefix: "", into: &result)
+            while let document = try parser.nextRoot() {
+                count += 1
+                decode(document: document, at: SourceLocation(file: file, document: count), into: &result)
             }
+        } catch {
+            return Result(resources: [], errors: [ManifestError(location: .init(file: file, document: count + 1),
+                                                                message: "not valid YAML or JSON: \(error)")])
         }
         return result
+    }
+
+    private func decode(document: Node, at location: SourceLocation, into result: inout Result) {
+        if document.kindName == "List" || document.kindName?.hasSuffix("List") == true && document.field("items") != nil {
+            for (itemIndex, item) in (document.field("items")?.array() ?? []).enumerated() {
+                decode(item, at: location, fieldPrefix: "items[\(itemIndex)].", into: &result)
+            }
+        } else if case .scalar(let scalar) = document, scalar.string.isEmpty || scalar.string == "null" {
+            return  // an empty document between `---` separators
+        } else {
+            decode(document, at: location, fieldPrefix: "", into: &result)
+        }
     }
 
     private func decode(_ node: Node, at location: SourceLocation, fieldPrefix: String, into result: inout Result) {
