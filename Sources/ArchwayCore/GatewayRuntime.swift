@@ -103,7 +103,7 @@ public actor GatewayRuntime {
         listeners = ListenerManager(group: group, tables: tables, contexts: contexts, bindHost: options.bindHost,
                                     portMap: options.portMap, logger: logger)
         healthChecks = HealthChecks(contexts: contexts, tables: tables)
-        source = options.kubernetes?.provider ?? FileProvider(paths: options.configPaths, interval: options.pollInterval)
+        source = options.kubernetes?.provider ?? FileProvider(paths: options.configPaths, interval: options.pollInterval, logger: logger)
         // The default sockets' address when specific (nil: a wildcard), in the translator's spelling.
         let bound = IPAddress(options.bindHost).flatMap { $0.number == .zero ? nil : $0.description }
         let address = bound ?? (IPAddress(options.bindHost) == nil ? options.bindHost : "127.0.0.1")
