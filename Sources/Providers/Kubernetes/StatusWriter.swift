@@ -20,36 +20,56 @@ public struct StatusUpdate: Sendable {
 /// are kept as they are, and if what remains equals what is there, nothing is sent. Writes carry the
 /// resourceVersion they were computed from; on 409 Conflict the object is read again and the
 /// comparison redone.
+///
+/// Every request it sends (each PATCH, and each read after a conflict) first takes a token of
+/// `limiter`, so a change touching thousands of objects reaches the API server at the configured QPS
+/// (after the initial burst) instead of all at once, as client-go's rate limiter spaces a controller's
+/// requests.
 public actor StatusWriter {
     private let client: KubeClient
     private let cache: ObjectCache
     private let controllerName: String
     private let logger: Logger
+    private let limiter: TokenBucket
     /// Writes that reached the API server, for logs and tests.
     public private(set) var writes = 0
 
     public enum Outcome: Sendable, Equatable { case unchanged, written, gone, failed(String) }
 
-    public init(client: KubeClient, cache: ObjectCache, controllerName: String, logger: Logger) {
+    public init(client: KubeClient, cache: ObjectCache, controllerName: String, limiter: TokenBucket = TokenBucket(qps: 20, burst: 40),
+                logger: Logger) {
         self.client = client
         self.cache = cache
         self.controllerName = controllerName
+        self.limiter = limiter
         self.logger = logger
     }
 
+    /// Writes `updates` in order. `superseded` is asked before each request: once it answers true (a
+    /// newer set of statuses is waiting) the rest is left for that newer set, and only the objects
+    /// dealt with so far have an outcome.
     @discardableResult
-    public func write(_ updates: [StatusUpdate]) async -> [ObjectRef: Outcome] {
+    public func write(_ updates: [StatusUpdate], until superseded: @Sendable () async -> Bool = { false }) async -> [ObjectRef: Outcome] {
         var outcomes: [ObjectRef: Outcome] = [:]
-        for update in updates { outcomes[update.ref] = await write(update) }
+        var complete = true
+        for update in updates {
+            guard !Task.isCancelled, let outcome = await write(update, superseded: superseded) else {
+                complete = false
+                break
+            }
+            outcomes[update.ref] = outcome
+        }
         let written = outcomes.values.filter { $0 == .written }.count
         if written > 0 { logger.info("status written", metadata: ["objects": "\(written)"]) }
+        if !complete { logger.debug("status writes left for newer statuses", metadata: ["done": "\(outcomes.count)", "of": "\(updates.count)"]) }
         return outcomes
     }
 
-    private func write(_ update: StatusUpdate) async -> Outcome {
+    /// The outcome, or nil if the write was given up for newer statuses (or the task cancelled).
+    private func write(_ update: StatusUpdate, superseded: @Sendable () async -> Bool) async -> Outcome? {
         guard let known = KubeKind.byKind[update.ref.kind] else { return .failed("no REST path known for \(update.ref.kind)") }
-        guard let desired = try? JSONSerialization.jsonObject(with: update.status) else { return .failed("status is not JSON") }
         var observed = await cache.object(update.ref)
+        guard let desired = try? JSONSerialization.jsonObject(with: update.status) else { return .failed("status is not JSON") }
         var path = ""
         for _ in 0..<5 {
             guard let current = observed else { return .gone }
@@ -60,26 +80,31 @@ public actor StatusWriter {
             let merging = StatusMerge(controllerName: controllerName, keepsOthersConditions: update.ref.kind == "Service")
             let merged = merging.merge(desired, existing)
             if StatusMerge.canonical(merged) == StatusMerge.canonical(existing ?? [String: Any]()) { return .unchanged }
+            if await superseded() { return nil }
             do {
                 let patch: [String: Any] = ["metadata": ["resourceVersion": current.resourceVersion], "status": merging.patch(merged, over: existing)]
-                let response = try await client.send(.PATCH, path, body: try JSONSerialization.data(withJSONObject: patch),
-                                                      contentType: "application/merge-patch+json")
+                let body = try JSONSerialization.data(withJSONObject: patch)
+                try await limiter.wait()
+                let response = try await client.send(.PATCH, path, body: body, contentType: "application/merge-patch+json")
                 switch response.status {
                 case 200, 201:
                     writes += 1
                     let object = response.object
-                    let version = (object?["metadata"] as? [String: Any])?["resourceVersion"] as? String ?? current.resourceVersion
+                    let answered = (object?["metadata"] as? [String: Any])?["resourceVersion"] as? String
                     let status = (object?["status"]).flatMap { try? JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]) }
-                    await cache.recordStatus(update.ref, resourceVersion: version, status: status)
+                    await cache.recordStatus(update.ref, resourceVersion: answered ?? current.resourceVersion, status: status)
                     return .written
                 case 404:
                     return .gone
                 case 409:
                     logger.debug("status write conflicted; reading the object again", metadata: ["object": "\(update.ref)"])
+                    try await limiter.wait()
                     observed = try await fetch(kind: kind, ref: update.ref)
                 default:
                     return .failed("PATCH \(path): HTTP \(response.status): \(response.message)")
                 }
+            } catch is CancellationError {
+                return nil
             } catch {
                 logger.warning("status write failed", metadata: ["object": "\(update.ref)", "error": "\(error)"])
                 return .failed("\(error)")
