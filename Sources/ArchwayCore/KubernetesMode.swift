@@ -126,6 +126,7 @@ public actor KubernetesMode {
     /// controllers publish them (the ADDRESS column of `kubectl get ingress`).
     public func publish(snapshot: ResourceSnapshot, statuses: StatusSet, gatewayService: NamespacedName?) async {
         let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys  // the same status, the same bytes: see StatusUpdate
         let balancer = gatewayService.flatMap { snapshot.services[$0]?.status?.loadBalancer } ?? .init(ingress: [])
         publish(StatusReport(snapshot: snapshot, statuses: statuses).items.compactMap { item in
             let ref = ObjectRef(kind: item.kind, namespace: item.metadata.namespace ?? "", name: item.metadata.name)
@@ -151,8 +152,8 @@ public actor KubernetesMode {
     /// One writer at a time, in a task of its own: at the API server's rate a large change takes a
     /// while to write, and neither the apply that published it nor the Lease renewal that found
     /// leadership may wait for that. The newest statuses win: a publish while a batch is being written
-    /// stops that batch before its next request, and the writer starts over on the new statuses (an
-    /// object already written with the same status is compared and found unchanged, not sent again).
+    /// stops that batch before its next request, and the writer starts over on the new statuses, where
+    /// objects already written with the same status are skipped without a comparison (see StatusWriter).
     private func writeLatest() {
         dirty = true
         guard writing == nil else { return }

@@ -4,7 +4,8 @@ import GatewayAPI
 @testable import Providers
 import Testing
 
-/// Status writes against a fake API server at the rate the flags allow, and the newest statuses first.
+/// Status writes against a fake API server at the rate the flags allow, none for what is already
+/// there, and the newest statuses first.
 @Suite(.timeLimit(.minutes(2)))
 struct StatusRateLimitTests {
     static let controller = KubernetesTests.controller
@@ -71,6 +72,80 @@ struct StatusRateLimitTests {
             }
         }
         #expect(worst.excess <= 0, "PATCHes \(worst.from)...\(worst.to) arrived faster than burst \(burst) + \(qps)/s allows")
+    }
+
+    @Test func publishingTheSameStatusesAgainSendsNothing() async throws {
+        let count = 20
+        let (server, mode) = try await Self.setUp(routes: count, qps: 1000, burst: 1000)
+        defer { Task { await mode.stop(); await server.stop() } }
+        let first = Date(timeIntervalSinceNow: -5)
+        await mode.publish(try Self.statuses(routes: count, reason: "Accepted", at: first))
+        await mode.statusWritesIdle()
+        #expect(server.totalStatusWrites == count)
+        let compared = await mode.writer.comparisons
+        // Our own writes come back as watch events; let them land in the cache first.
+        try await Task.sleep(for: .milliseconds(300))
+
+        // The same state published later: only its timestamps differ.
+        await mode.publish(try Self.statuses(routes: count, reason: "Accepted", at: Date()))
+        await mode.statusWritesIdle()
+        #expect(server.totalStatusWrites == count, "nothing is sent again")
+        #expect(await mode.writer.comparisons == compared, "each object is skipped without being compared")
+        let kept = Self.accepted(server, "r0")?["lastTransitionTime"] as? String
+        #expect(kept == ISO8601DateFormatter().string(from: first), "the first transition time stays")
+    }
+
+    /// Through the runtime's own publish (a StatusReport, stamped anew each time): the same
+    /// configuration a second later is neither sent nor compared again.
+    @Test func aRepublishedConfigurationIsSkippedWithoutComparing() async throws {
+        let count = 10
+        let (server, mode) = try await Self.setUp(routes: count, qps: 1000, burst: 1000)
+        defer { Task { await mode.stop(); await server.stop() } }
+        let snapshot = ResourceSnapshot(await mode.provider.cache.load().resources.map(\.resource))
+        var statuses = StatusSet()
+        for index in 0..<count {
+            statuses.httpRoutes[NamespacedName("default", "r\(index)")] = RouteStatus(parents: [RouteParentStatus(
+                parentRef: ParentReference(name: "gw"), controllerName: Self.controller,
+                conditions: [Condition(type: "Accepted", status: true, reason: "Accepted", message: "")])])
+        }
+        await mode.publish(snapshot: snapshot, statuses: statuses, gatewayService: nil)
+        await mode.statusWritesIdle()
+        #expect(server.totalStatusWrites == count)
+        let compared = await mode.writer.comparisons
+        // Into the next second, so every condition carries another lastTransitionTime.
+        try await Task.sleep(for: .milliseconds(1100))
+        await mode.publish(snapshot: snapshot, statuses: statuses, gatewayService: nil)
+        await mode.statusWritesIdle()
+        #expect(server.totalStatusWrites == count, "nothing is sent again")
+        #expect(await mode.writer.comparisons == compared, "each object is skipped without being compared")
+    }
+
+    @Test func aStatusChangedBehindArchwaysBackIsCorrectedOnTheNextPublish() async throws {
+        let count = 5
+        let (server, mode) = try await Self.setUp(routes: count, qps: 1000, burst: 1000)
+        defer { Task { await mode.stop(); await server.stop() } }
+        let updates = try Self.statuses(routes: count, reason: "Accepted")
+        await mode.publish(updates)
+        await mode.statusWritesIdle()
+        #expect(server.totalStatusWrites == count)
+
+        // Someone else rewrites r3's status; the watch brings its new resourceVersion to the cache.
+        server.setStatus(kind: "HTTPRoute", namespace: "default", name: "r3", ["parents": [[
+            "parentRef": ["name": "gw"], "controllerName": Self.controller,
+            "conditions": [["type": "Accepted", "status": "False", "reason": "Tampered", "message": "", "lastTransitionTime": "2020-01-01T00:00:00Z"]],
+        ]]])
+        let ref = ObjectRef(kind: "HTTPRoute", namespace: "default", name: "r3")
+        let version = (server.object(kind: "HTTPRoute", namespace: "default", name: "r3")?["metadata"] as? [String: Any])?["resourceVersion"] as? String
+        try await KubernetesTests.waitUntil("the cache sees the other writer's change") {
+            await mode.provider.cache.object(ref)?.resourceVersion == version
+        }
+
+        await mode.publish(updates)
+        await mode.statusWritesIdle()
+        #expect(Self.accepted(server, "r3")?["reason"] as? String == "Accepted")
+        #expect(Self.accepted(server, "r3")?["status"] as? String == "True")
+        #expect(server.statusWriteCount("HTTPRoute", "default", "r3") == 2)
+        #expect(server.totalStatusWrites == count + 1, "only the changed object is written again")
     }
 
     /// A publish while a rate-limited batch is being written replaces the statuses not yet written:
