@@ -270,15 +270,17 @@ final class DirectoryWatcher: @unchecked Sendable {
     }
 
     /// Brings the watches in line with the directories there are now. A directory that vanished
-    /// meanwhile is skipped (its removal is an event of its parent); any other failure (the watch
-    /// limit, most likely) ends the use of inotify.
+    /// meanwhile is skipped (its removal is an event of its parent), and so is the parent of a
+    /// configured path that archway may not read (only a replacement of the path itself goes unseen
+    /// there, until the safety poll); any other failure (the watch limit, most likely) ends the use
+    /// of inotify.
     private func sync() -> Problem? {
         var current: [Int32: Target] = [:]
         for (directory, target) in plan() {
             let watch = inotify_add_watch(descriptor, directory, Self.mask)
             if watch < 0 {
                 let error = errno
-                if error == ENOENT || error == ENOTDIR { continue }
+                if error == ENOENT || error == ENOTDIR || (error == EACCES && !target.recursive) { continue }
                 let hint = error == ENOSPC ? " (fs.inotify.max_user_watches reached)" : ""
                 return Problem(reason: "inotify_add_watch \(directory): \(String(cString: strerror(error)))\(hint)")
             }
