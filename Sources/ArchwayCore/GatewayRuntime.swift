@@ -28,6 +28,7 @@ public actor GatewayRuntime {
         public var adminToken: String?
         public var controllerName = Translator.defaultControllerName
         public var drainTimeout: TimeAmount = .seconds(30)
+        /// File mode: how often the files are polled where inotify cannot be used (see FileProvider).
         public var pollInterval: Duration = .milliseconds(500)
         public var eventLoopThreads = CPUAffinity.usableCores
         /// Ingresses of archway's class are served on these ports (nil: Ingresses are ignored).
