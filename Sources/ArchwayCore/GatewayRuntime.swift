@@ -29,6 +29,7 @@ public actor GatewayRuntime {
         public var adminToken: String?
         public var controllerName = Translator.defaultControllerName
         public var drainTimeout: TimeAmount = .seconds(30)
+        /// File mode: how often the files are polled where inotify cannot be used (see FileProvider).
         public var pollInterval: Duration = .milliseconds(500)
         public var eventLoopThreads = CPUAffinity.usableCores
         /// Ingresses of archway's class are served on these ports (nil: Ingresses are ignored).
@@ -107,7 +108,7 @@ public actor GatewayRuntime {
         listeners = ListenerManager(group: group, tables: tables, contexts: contexts, bindHost: options.bindHost,
                                     portMap: options.portMap, logger: logger)
         healthChecks = HealthChecks(contexts: contexts, tables: tables)
-        source = options.kubernetes?.provider ?? FileProvider(paths: options.configPaths, interval: options.pollInterval)
+        source = options.kubernetes?.provider ?? FileProvider(paths: options.configPaths, interval: options.pollInterval, logger: logger)
         // The default sockets' address when specific (nil: a wildcard), in the translator's spelling.
         let bound = IPAddress(options.bindHost).flatMap { $0.number == .zero ? nil : $0.description }
         let address = bound ?? (IPAddress(options.bindHost) == nil ? options.bindHost : "127.0.0.1")

@@ -15,6 +15,11 @@ public actor KubernetesMode {
         public var debounce: Duration = .milliseconds(200)
         public var secretLabelSelector: String?
         public var watchSeconds = 300
+        /// Status writes (and the reads after a conflict) per second once `apiBurst` is spent, as
+        /// client-go's QPS: what the API server is asked to take from archway at most.
+        public var apiQPS: Double = 20
+        /// Requests that may go at once after a quiet spell, as client-go's Burst.
+        public var apiBurst = 40
         public init(connection: KubeConnection, lease: NamespacedName?, identity: String) {
             self.connection = connection
             self.lease = lease
@@ -31,8 +36,9 @@ public actor KubernetesMode {
     nonisolated private let leaseNamespace: String
     private let logger: Logger
     private var latest: [StatusUpdate] = []
+    /// `latest` has statuses the writer has not started on.
     private var dirty = false
-    private var writing = false
+    private var writing: Task<Void, Never>?
     private var electionTask: Task<Void, Never>?
     private var leadershipGained: (@Sendable () async -> Void)?
     /// Labels the Secrets archway writes carry: the equality terms of the Secret label selector.
@@ -49,7 +55,8 @@ public actor KubernetesMode {
         self.provider = provider
         secretLabels = Self.equalityTerms(of: options.secretLabelSelector)
         debounce = options.debounce
-        writer = StatusWriter(client: client, cache: provider.cache, controllerName: controllerName, logger: logger)
+        writer = StatusWriter(client: client, cache: provider.cache, controllerName: controllerName,
+                              limiter: TokenBucket(qps: options.apiQPS, burst: options.apiBurst), logger: logger)
         elector = options.lease.map {
             LeaderElector(client: client, namespace: $0.namespace, name: $0.name, identity: options.identity, timing: options.timing, logger: logger)
         }
@@ -119,8 +126,9 @@ public actor KubernetesMode {
     /// controllers publish them (the ADDRESS column of `kubectl get ingress`).
     public func publish(snapshot: ResourceSnapshot, statuses: StatusSet, gatewayService: NamespacedName?) async {
         let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys  // the same status, the same bytes: see StatusUpdate
         let balancer = gatewayService.flatMap { snapshot.services[$0]?.status?.loadBalancer } ?? .init(ingress: [])
-        latest = StatusReport(snapshot: snapshot, statuses: statuses).items.compactMap { item in
+        publish(StatusReport(snapshot: snapshot, statuses: statuses).items.compactMap { item in
             let ref = ObjectRef(kind: item.kind, namespace: item.metadata.namespace ?? "", name: item.metadata.name)
             if case .ingress(let serving) = item.status {
                 guard serving.served, let data = try? encoder.encode(IngressStatus(loadBalancer: balancer)) else { return nil }
@@ -128,24 +136,50 @@ public actor KubernetesMode {
             }
             guard let status = item.status, let data = try? encoder.encode(status) else { return nil }
             return StatusUpdate(ref: ref, status: data)
-        }
-        await writeLatest()
+        })
+    }
+
+    /// Makes `updates` the statuses to write, replacing any not yet written.
+    func publish(_ updates: [StatusUpdate]) {
+        latest = updates
+        writeLatest()
     }
 
     private struct IngressStatus: Encodable {
         var loadBalancer: Service.Status.LoadBalancer
     }
 
-    /// One writer at a time; a publish during a write is picked up when it ends.
-    private func writeLatest() async {
+    /// One writer at a time, in a task of its own: at the API server's rate a large change takes a
+    /// while to write, and neither the apply that published it nor the Lease renewal that found
+    /// leadership may wait for that. The newest statuses win: a publish while a batch is being written
+    /// stops that batch before its next request, and the writer starts over on the new statuses, where
+    /// objects already written with the same status are skipped without a comparison (see StatusWriter).
+    private func writeLatest() {
         dirty = true
-        guard !writing, await isLeader else { return }
-        writing = true
-        while dirty {
-            dirty = false
-            await writer.write(latest)
+        guard writing == nil else { return }
+        writing = Task { await writeWhileDirty() }
+    }
+
+    private func writeWhileDirty() async {
+        if await isLeader {
+            while dirty, !Task.isCancelled {
+                dirty = false
+                await writer.write(latest, until: { await self.writingShouldStop() })
+            }
         }
-        writing = false
+        writing = nil
+    }
+
+    /// Newer statuses are waiting, or this replica no longer holds the Lease (a new leader writes;
+    /// this one resumes if it leads again).
+    private func writingShouldStop() async -> Bool {
+        if dirty { return true }
+        return !(await isLeader)
+    }
+
+    /// Returns once no status write is under way (for tests).
+    func statusWritesIdle() async {
+        while let task = writing { await task.value }
     }
 
     /// Stops renewing without handing the Lease back: what a crashed or cut-off replica looks like
@@ -157,6 +191,7 @@ public actor KubernetesMode {
     }
 
     public func stop() async {
+        writing?.cancel()
         electionTask?.cancel()
         electionTask = nil
         await elector?.release()

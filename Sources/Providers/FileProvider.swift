@@ -2,23 +2,50 @@ import Foundation
 import GatewayAPI
 import Logging
 import Synchronization
+#if os(Linux)
+import Glibc
+#endif
 
 /// Watches manifest files and directories and yields a fresh load whenever they change.
 ///
-/// It polls file metadata rather than using inotify: polling sees in-place edits, atomic renames,
-/// new and deleted files and directories alike, with no per-file watch to re-arm, and a stat of a few
-/// hundred files every half second costs nothing. A change is loaded only once the files have been
-/// stable for one interval, so an editor's partial writes are never read half-way.
+/// On Linux the kernel says when something changed (inotify), so a change is seen within tens of
+/// milliseconds rather than the half second to second and a half a metadata poll takes. Every
+/// directory under the configured paths is watched; a configured file is watched through its parent
+/// directory, filtered by its name, because editors and `kubectl cp`-like tools replace a file by
+/// renaming a new one over it, which a watch on the old file's inode would never see. New directories
+/// get watches as they appear. Events are gathered until `quietPeriod` passes without one, so an
+/// editor's partial writes are never read half-way; then the metadata fingerprint (size, modification
+/// time, inode of every manifest file) decides whether anything really changed.
+///
+/// inotify is not always there or not always told: it cannot be set up off Linux or when the
+/// instance or watch limit is reached, and then the files are polled every `interval` and a change is
+/// loaded once stable for one interval, as before; and it misses changes made on another host of a
+/// network filesystem (NFS) or through some bind mounts, so while it runs a slow safety poll every
+/// `safetyInterval` still compares the fingerprint. Which of the two is used is logged once.
 public final class FileProvider: ConfigurationSource {
     public let paths: [String]
+    /// How often the files are polled when inotify cannot be used.
     public let interval: Duration
+    /// How long events must pause before the files are read.
+    public let quietPeriod: Duration
+    /// How often the fingerprint is compared anyway while inotify is used.
+    public let safetyInterval: Duration
+    /// false: poll even where inotify is available.
+    public let usesEvents: Bool
+    private let logger: Logger
     private let loader = ManifestLoader()
     /// Taken just before the initial load; `changes()` compares against it.
     private let baseline = Mutex<Fingerprint>([:])
 
-    public init(paths: [String], interval: Duration = .milliseconds(500)) {
+    public init(paths: [String], interval: Duration = .milliseconds(500), quietPeriod: Duration = .milliseconds(50),
+                safetyInterval: Duration = .seconds(5), usesEvents: Bool = true,
+                logger: Logger = Logger(label: "archway.file-provider")) {
         self.paths = paths
         self.interval = interval
+        self.quietPeriod = quietPeriod
+        self.safetyInterval = safetyInterval
+        self.usesEvents = usesEvents
+        self.logger = logger
     }
 
     public func load() -> ManifestLoader.Result { loader.load(paths: paths) }
@@ -36,30 +63,97 @@ public final class FileProvider: ConfigurationSource {
     public typealias Fingerprint = [String: [Int]]
 
     /// Yields a load after each settled change since `baseline`, a fingerprint taken *before* the
-    /// initial `load()`, so that an edit landing between that load and the start of watching is not lost.
+    /// initial `load()`, so that an edit landing between that load and the start of watching is not
+    /// lost: the first look, once the watches are in place, compares against it.
     public func changes(since baseline: Fingerprint) -> AsyncStream<ManifestLoader.Result> {
         let (stream, continuation) = AsyncStream.makeStream(of: ManifestLoader.Result.self, bufferingPolicy: .bufferingNewest(1))
-        let task = Task { [self] in
-            var applied = baseline
-            var candidate = applied
-            while !Task.isCancelled {
-                try? await Task.sleep(for: interval)
-                let current = fingerprint()
-                if current == applied {
-                    candidate = current
-                    continue
-                }
-                if current == candidate {
-                    applied = current
-                    continuation.yield(load())
-                } else {
-                    candidate = current
-                }
+        var unavailable = "turned off"
+        var events: DirectoryWatcher?
+        #if os(Linux)
+        if usesEvents {
+            switch DirectoryWatcher.start(paths: paths, quietPeriod: quietPeriod, safetyInterval: safetyInterval) {
+            case .success(let watcher): events = watcher
+            case .failure(let problem): unavailable = problem.reason
             }
-            continuation.finish()
         }
-        continuation.onTermination = { _ in task.cancel() }
+        #else
+        unavailable = "inotify is Linux only"
+        #endif
+        let watcher = events
+        let task: Task<Void, Never>
+        if let watcher {
+            logger.info("watching configuration files with inotify", metadata: [
+                "directories": "\(watcher.directoryCount)", "quiet_ms": "\(Int(quietPeriod / .milliseconds(1)))",
+                "safety_poll_s": "\(Int(safetyInterval / .seconds(1)))",
+            ])
+            task = Task { [self] in
+                await follow(watcher, from: baseline, into: continuation)
+                continuation.finish()
+            }
+        } else {
+            logger.info("polling configuration files", metadata: ["interval_ms": "\(Int(interval / .milliseconds(1)))", "inotify": "\(unavailable)"])
+            task = Task { [self] in
+                await poll(from: baseline, into: continuation)
+                continuation.finish()
+            }
+        }
+        continuation.onTermination = { _ in
+            task.cancel()
+            watcher?.stop()
+        }
         return stream
+    }
+
+    /// Loads after each settled burst of events that changed the fingerprint, and after a safety poll
+    /// that finds a change stable; falls back to polling if the watcher gives up.
+    private func follow(_ watcher: DirectoryWatcher, from baseline: Fingerprint,
+                        into continuation: AsyncStream<ManifestLoader.Result>.Continuation) async {
+        var applied = baseline
+        for await signal in watcher.signals {
+            if Task.isCancelled { return }
+            switch signal {
+            case .settled:
+                let current = fingerprint()
+                guard current != applied else { continue }
+                applied = current
+                continuation.yield(load())
+            case .safetyPoll:
+                // Nothing said the files were written, so nothing says the writing is over: the change
+                // must still be there, unchanged, a moment later.
+                let current = fingerprint()
+                guard current != applied else { continue }
+                try? await Task.sleep(for: min(interval, .milliseconds(500)))
+                guard fingerprint() == current else { continue }
+                logger.debug("a change inotify did not report was found by the safety poll")
+                applied = current
+                continuation.yield(load())
+            case .failed(let reason):
+                logger.warning("inotify stopped; polling configuration files from now on",
+                               metadata: ["interval_ms": "\(Int(interval / .milliseconds(1)))", "reason": "\(reason)"])
+                await poll(from: applied, into: continuation)
+                return
+            }
+        }
+    }
+
+    /// Polls every `interval`; a change is loaded once the fingerprint has been stable for one interval.
+    private func poll(from baseline: Fingerprint, into continuation: AsyncStream<ManifestLoader.Result>.Continuation) async {
+        var applied = baseline
+        var candidate = applied
+        while !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            let current = fingerprint()
+            if current == applied {
+                candidate = current
+                continue
+            }
+            if current == candidate {
+                applied = current
+                continuation.yield(load())
+            } else {
+                candidate = current
+            }
+        }
     }
 
     /// Path, size, modification time and inode of every manifest file: changes with any edit or rename.
@@ -76,3 +170,232 @@ public final class FileProvider: ConfigurationSource {
         return result
     }
 }
+
+/// What the watcher tells the provider.
+enum WatchSignal: Sendable {
+    /// Something under the paths changed and events have paused for the quiet period.
+    case settled
+    /// No event for a safety interval: time to compare the fingerprint anyway.
+    case safetyPoll
+    /// inotify cannot go on (a watch could not be added, the descriptor failed): poll instead.
+    case failed(String)
+}
+
+#if os(Linux)
+/// inotify watches on every directory under some paths, read on a thread of its own that waits in
+/// poll() with short timeouts, so no task of the cooperative pool ever blocks on it. Its watch table
+/// is touched by that thread only (after `start` set it up).
+final class DirectoryWatcher: @unchecked Sendable {
+    struct Problem: Error { var reason: String }
+
+    /// One watched directory: every event counts (a configured directory or one under it), or only
+    /// events for some names in it (the parent of a configured path).
+    private struct Target {
+        var recursive = false
+        var names: Set<String> = []
+        mutating func absorb(_ other: Target) {
+            recursive = recursive || other.recursive
+            names.formUnion(other.names)
+        }
+    }
+
+    static let mask = UInt32(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_CREATE | IN_DELETE | IN_DELETE_SELF
+                             | IN_MOVE_SELF | IN_ATTRIB | IN_MODIFY | IN_ONLYDIR)
+    /// A stream of events that never pauses is still looked at this often (or ten quiet periods).
+    static let longestWait: Duration = .seconds(1)
+
+    let signals: AsyncStream<WatchSignal>
+    private let continuation: AsyncStream<WatchSignal>.Continuation
+    private let descriptor: Int32
+    private let paths: [String]
+    private let quietPeriod: Duration
+    private let safetyInterval: Duration
+    private let stopped = Atomic<Bool>(false)
+    private var watches: [Int32: Target] = [:]
+    private let directories = Atomic<Int>(0)
+    var directoryCount: Int { directories.load(ordering: .relaxed) }
+
+    private init(descriptor: Int32, paths: [String], quietPeriod: Duration, safetyInterval: Duration) {
+        self.descriptor = descriptor
+        self.paths = paths
+        self.quietPeriod = quietPeriod
+        self.safetyInterval = safetyInterval
+        // The newest signal is all the provider needs: each one means "look now".
+        (signals, continuation) = AsyncStream.makeStream(of: WatchSignal.self, bufferingPolicy: .bufferingNewest(1))
+    }
+
+    /// Sets inotify up and every watch in place, then starts the reading thread; fails if any of it
+    /// cannot be done, so the caller polls instead.
+    static func start(paths: [String], quietPeriod: Duration, safetyInterval: Duration) -> Result<DirectoryWatcher, Problem> {
+        let descriptor = inotify_init1(Int32(IN_NONBLOCK) | Int32(IN_CLOEXEC))
+        guard descriptor >= 0 else { return .failure(Problem(reason: "inotify_init1: \(String(cString: strerror(errno)))")) }
+        let watcher = DirectoryWatcher(descriptor: descriptor, paths: paths, quietPeriod: quietPeriod, safetyInterval: safetyInterval)
+        if let problem = watcher.sync() {
+            close(descriptor)
+            return .failure(problem)
+        }
+        let thread = Thread { [watcher] in watcher.run() }
+        thread.name = "archway-inotify"
+        thread.start()
+        return .success(watcher)
+    }
+
+    /// The thread ends within its poll timeout and closes the descriptor.
+    func stop() { stopped.store(true, ordering: .relaxed) }
+
+    /// The directories to watch: each configured directory and every real directory under it (as
+    /// `ManifestLoader.manifestFiles` walks them), and the parent of each configured path for that
+    /// path's name, which sees a configured file replaced or a configured directory appear.
+    private func plan() -> [String: Target] {
+        var plan: [String: Target] = [:]
+        let fm = FileManager.default
+        for path in paths {
+            let trimmed = path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
+            let parent = (trimmed as NSString).deletingLastPathComponent
+            plan[parent.isEmpty ? "." : parent, default: Target()].names.insert((trimmed as NSString).lastPathComponent)
+            var isDirectory: ObjCBool = false
+            guard fm.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else { continue }
+            plan[trimmed, default: Target()].recursive = true
+            guard let walker = fm.enumerator(atPath: trimmed) else { continue }
+            for case let relative as String in walker {
+                let full = (trimmed as NSString).appendingPathComponent(relative)
+                // A link to a directory is watched too: a watch too many costs only a look.
+                var isSubdirectory: ObjCBool = false
+                if fm.fileExists(atPath: full, isDirectory: &isSubdirectory), isSubdirectory.boolValue {
+                    plan[full, default: Target()].recursive = true
+                }
+            }
+        }
+        return plan
+    }
+
+    /// Brings the watches in line with the directories there are now. A directory that vanished
+    /// meanwhile is skipped (its removal is an event of its parent), and so is the parent of a
+    /// configured path that archway may not read (only a replacement of the path itself goes unseen
+    /// there, until the safety poll); any other failure (the watch limit, most likely) ends the use
+    /// of inotify.
+    private func sync() -> Problem? {
+        var current: [Int32: Target] = [:]
+        for (directory, target) in plan() {
+            let watch = inotify_add_watch(descriptor, directory, Self.mask)
+            if watch < 0 {
+                let error = errno
+                if error == ENOENT || error == ENOTDIR || (error == EACCES && !target.recursive) { continue }
+                let hint = error == ENOSPC ? " (fs.inotify.max_user_watches reached)" : ""
+                return Problem(reason: "inotify_add_watch \(directory): \(String(cString: strerror(error)))\(hint)")
+            }
+            current[watch, default: Target()].absorb(target)
+        }
+        for watch in watches.keys where current[watch] == nil { inotify_rm_watch(descriptor, watch) }
+        watches = current
+        directories.store(current.count, ordering: .relaxed)
+        return nil
+    }
+
+    private func run() {
+        defer {
+            close(descriptor)
+            continuation.finish()
+        }
+        let clock = ContinuousClock()
+        // The first look comes one quiet period after the watches are in place: it compares against
+        // the fingerprint taken before the initial load.
+        var lastEvent: ContinuousClock.Instant? = clock.now
+        var firstEvent: ContinuousClock.Instant? = lastEvent
+        var nextSafetyPoll = clock.now + safetyInterval
+        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+        while !stopped.load(ordering: .relaxed) {
+            let now = clock.now
+            var wait: Duration = .milliseconds(100)  // how soon `stop` is noticed
+            if let last = lastEvent, let first = firstEvent {
+                let due = min(last + quietPeriod, first + max(Self.longestWait, quietPeriod * 10))
+                if now >= due {
+                    lastEvent = nil
+                    firstEvent = nil
+                    nextSafetyPoll = now + safetyInterval
+                    continuation.yield(.settled)
+                    continue
+                }
+                wait = min(wait, due - now)
+            } else if now >= nextSafetyPoll {
+                nextSafetyPoll = now + safetyInterval
+                continuation.yield(.safetyPoll)
+                continue
+            } else {
+                wait = min(wait, nextSafetyPoll - now)
+            }
+            var request = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            let milliseconds = max(1, Int32((wait / .milliseconds(1)).rounded(.up)))
+            let ready = poll(&request, 1, milliseconds)
+            if ready < 0 {
+                if errno == EINTR { continue }
+                continuation.yield(.failed("poll: \(String(cString: strerror(errno)))"))
+                return
+            }
+            guard ready > 0 else { continue }
+            switch drain(&buffer) {
+            case .failure(let problem):
+                continuation.yield(.failed(problem.reason))
+                return
+            case .success(true):
+                lastEvent = clock.now
+                firstEvent = firstEvent ?? lastEvent
+            case .success(false):
+                break
+            }
+        }
+    }
+
+    /// Reads every queued event; tells whether any concerns the paths, and re-syncs the watches
+    /// when directories came or went.
+    private func drain(_ buffer: inout [UInt8]) -> Result<Bool, Problem> {
+        var relevant = false
+        var resync = false
+        while true {
+            let count = buffer.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                if errno == EAGAIN || errno == EWOULDBLOCK { break }
+                return .failure(Problem(reason: "read inotify: \(String(cString: strerror(errno)))"))
+            }
+            if count == 0 { break }
+            var offset = 0
+            buffer.withUnsafeBytes { bytes in
+                while offset + 16 <= count {
+                    let watch = bytes.loadUnaligned(fromByteOffset: offset, as: Int32.self)
+                    let mask = bytes.loadUnaligned(fromByteOffset: offset + 4, as: UInt32.self)
+                    let length = Int(bytes.loadUnaligned(fromByteOffset: offset + 12, as: UInt32.self))
+                    let nameBytes = bytes[(offset + 16)..<min(count, offset + 16 + length)]
+                    let name = String(decoding: nameBytes.prefix { $0 != 0 }, as: UTF8.self)
+                    offset += 16 + length
+                    if mask & UInt32(IN_Q_OVERFLOW) != 0 {
+                        // Events were lost: anything may have changed, directories included.
+                        relevant = true
+                        resync = true
+                        continue
+                    }
+                    guard let target = watches[watch] else { continue }  // a watch already given up
+                    if mask & UInt32(IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED) != 0 {
+                        relevant = true
+                        resync = true
+                        continue
+                    }
+                    let named = target.names.contains(name)
+                    guard target.recursive || named else { continue }
+                    relevant = true
+                    if named || mask & UInt32(IN_ISDIR) != 0 { resync = true }
+                }
+            }
+        }
+        if resync, let problem = sync() { return .failure(problem) }
+        return .success(relevant)
+    }
+}
+#else
+/// Off Linux there is no inotify: the provider polls.
+final class DirectoryWatcher: Sendable {
+    let signals = AsyncStream<WatchSignal> { $0.finish() }
+    let directoryCount = 0
+    func stop() {}
+}
+#endif

@@ -44,6 +44,17 @@ struct KubernetesOptions: ParsableArguments {
     @Option(name: .long, help: "Milliseconds to gather a burst of API events into one routing-table update.")
     var debounceMs = 200
 
+    @Option(name: .long, help: "Status writes sent to the API server per second at most, once the burst is spent (client-go's QPS).")
+    var kubeApiQps: Double = 20
+
+    @Option(name: .long, help: "Status writes that may go at once after a quiet spell (client-go's Burst).")
+    var kubeApiBurst = 40
+
+    func validate() throws {
+        guard kubeApiQps > 0, kubeApiQps.isFinite else { throw ValidationError("--kube-api-qps must be a positive number, got \(kubeApiQps)") }
+        guard kubeApiBurst >= 1 else { throw ValidationError("--kube-api-burst must be at least 1, got \(kubeApiBurst)") }
+    }
+
     static func namespacedName(_ text: String, flag: String) throws -> NamespacedName {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2, !parts[0].isEmpty, !parts[1].isEmpty else { throw ValidationError("\(flag) must be NAMESPACE/NAME, got '\(text)'") }
@@ -64,6 +75,8 @@ struct KubernetesOptions: ParsableArguments {
         case let text?: try Self.namespacedName(text, flag: "--leader-election-lease")
         }
         var options = KubernetesMode.Options(connection: connection, lease: lease, identity: identity)
+        options.apiQPS = kubeApiQps
+        options.apiBurst = kubeApiBurst
         options.secretLabelSelector = secretLabelSelector
         options.debounce = .milliseconds(debounceMs)
         do {

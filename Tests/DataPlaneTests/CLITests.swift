@@ -55,6 +55,20 @@ struct CLITests {
         #expect(cluster.status != 0 && cluster.stderr.contains("--state-dir is for file mode"), "\(cluster.stderr)")
     }
 
+    /// The status writer's rate flags: listed with their defaults, and a rate that could never send refused.
+    @Test func theStatusWriteRateFlagsAreListedAndChecked() throws {
+        let help = try ExternalTool.run(Self.binary, ["serve", "--help"])
+        let text = help.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        let qps = try #require(text.range(of: "--kube-api-qps <kube-api-qps>"), "\(help.stdout)")
+        let burst = try #require(text.range(of: "--kube-api-burst <kube-api-burst>"), "\(help.stdout)")
+        #expect(text[qps.upperBound..<burst.lowerBound].contains("(default: 20"), "\(text[qps.upperBound..<burst.lowerBound])")
+        #expect(text[burst.upperBound...].prefix(200).contains("(default: 40)"), "\(text[burst.upperBound...].prefix(200))")
+        let zero = try ExternalTool.run(Self.binary, ["serve", "--kubernetes", "--kube-api-qps", "0"])
+        #expect(zero.status != 0 && zero.stderr.contains("--kube-api-qps must be a positive number"), "\(zero.stderr)")
+        let noBurst = try ExternalTool.run(Self.binary, ["serve", "--kubernetes", "--kube-api-burst", "0"])
+        #expect(noBurst.status != 0 && noBurst.stderr.contains("--kube-api-burst must be at least 1"), "\(noBurst.stderr)")
+    }
+
     /// `archway status` on manifests lists the certificates Gateways ask of an ACMEIssuer, each with
     /// why it is not there yet, on the issuer and on the listener waiting for it.
     @Test func statusListsTheCertificatesAskedOfAnIssuer() throws {

@@ -54,6 +54,9 @@ final class FakeAPIServer: @unchecked Sendable {
     var collections: [Collection] { served.withLockedValue { $0 } }
     /// Successful status writes per "Kind namespace/name".
     private var statusWrites: [String: Int] = [:]
+    private var statusPatchArrivals: [ContinuousClock.Instant] = []
+    /// When each PATCH of a status subresource arrived (conflicting ones too), in order.
+    var statusPatchTimes: [ContinuousClock.Instant] { lock.withLock { statusPatchArrivals } }
     /// The resourceVersion each watch request started from, in order.
     private(set) var watchStarts: [(resource: String, version: String)] = []
 
@@ -107,6 +110,17 @@ final class FakeAPIServer: @unchecked Sendable {
                 if let status = existing?["status"], object["status"] == nil { object["status"] = status }
                 store(object, in: collection, type: existing == nil ? "ADDED" : "MODIFIED")
             }
+        }
+    }
+
+    /// Replaces an object's status as another client would (a new resourceVersion, a MODIFIED event);
+    /// not counted as a status write.
+    func setStatus(kind: String, namespace: String?, name: String, _ status: [String: Any]) {
+        lock.withLock {
+            guard let collection = collections.first(where: { $0.kind == kind }),
+                  var object = objects[collection]?[Self.key(namespace: namespace, name: name)] else { return }
+            object["status"] = status
+            store(object, in: collection, type: "MODIFIED")
         }
     }
 
@@ -370,6 +384,7 @@ final class FakeAPIServer: @unchecked Sendable {
                 }
                 let current = (existing["metadata"] as? [String: Any])?["resourceVersion"] as? String
                 let sent = (patch["metadata"] as? [String: Any])?["resourceVersion"] as? String
+                if subresource == "status", verb == "patch" { statusPatchArrivals.append(.now) }
                 if subresource == "status", injectedConflicts > 0 {
                     injectedConflicts -= 1
                     return Self.failure(.conflict, "Conflict", "Operation cannot be fulfilled on \(plural) \"\(name!)\": the object has been modified; please apply your changes to the latest version and try again")

@@ -5,7 +5,9 @@ import Logging
 /// A `.status` the controller computed for one object.
 public struct StatusUpdate: Sendable {
     public var ref: ObjectRef
-    /// JSON of the status, conditions stamped with this moment as their transition time.
+    /// JSON of the status, conditions stamped with this moment as their transition time. With sorted
+    /// keys, so that the same status is the same bytes (the writer skips what it already settled by
+    /// comparing them; unsorted, it compares against the object each time instead).
     public var status: Data
     public init(ref: ObjectRef, status: Data) {
         self.ref = ref
@@ -20,36 +22,79 @@ public struct StatusUpdate: Sendable {
 /// are kept as they are, and if what remains equals what is there, nothing is sent. Writes carry the
 /// resourceVersion they were computed from; on 409 Conflict the object is read again and the
 /// comparison redone.
+///
+/// Every request it sends (each PATCH, and each read after a conflict) first takes a token of
+/// `limiter`, so a change touching thousands of objects reaches the API server at the configured QPS
+/// (after the initial burst) instead of all at once, as client-go's rate limiter spaces a controller's
+/// requests.
+///
+/// Comparing costs two JSON parses and canonical encodings per object, which for ten thousand objects
+/// that did not change is most of a publish. So the writer remembers, per object, the status it last
+/// wrote or found already there and the resourceVersion the object had then; an object whose cached
+/// resourceVersion is still that one, with the same computed status, is skipped without a look.
+/// Anyone else's change to the object (its status included) gives it a new resourceVersion, so it is
+/// compared again and corrected.
 public actor StatusWriter {
     private let client: KubeClient
     private let cache: ObjectCache
     private let controllerName: String
     private let logger: Logger
+    private let limiter: TokenBucket
+    /// Per object: the computed status (without its condition timestamps) last written or found in
+    /// place, and the resourceVersion the object had once it was.
+    private var settled: [ObjectRef: (resourceVersion: String, status: Data)] = [:]
     /// Writes that reached the API server, for logs and tests.
     public private(set) var writes = 0
+    /// Objects compared against the cache (not skipped as already settled), for tests.
+    public private(set) var comparisons = 0
 
     public enum Outcome: Sendable, Equatable { case unchanged, written, gone, failed(String) }
 
-    public init(client: KubeClient, cache: ObjectCache, controllerName: String, logger: Logger) {
+    public init(client: KubeClient, cache: ObjectCache, controllerName: String, limiter: TokenBucket = TokenBucket(qps: 20, burst: 40),
+                logger: Logger) {
         self.client = client
         self.cache = cache
         self.controllerName = controllerName
+        self.limiter = limiter
         self.logger = logger
     }
 
+    /// Writes `updates` in order. `superseded` is asked before each request: once it answers true (a
+    /// newer set of statuses is waiting) the rest is left for that newer set, and only the objects
+    /// dealt with so far have an outcome.
     @discardableResult
-    public func write(_ updates: [StatusUpdate]) async -> [ObjectRef: Outcome] {
+    public func write(_ updates: [StatusUpdate], until superseded: @Sendable () async -> Bool = { false }) async -> [ObjectRef: Outcome] {
         var outcomes: [ObjectRef: Outcome] = [:]
-        for update in updates { outcomes[update.ref] = await write(update) }
+        var complete = true
+        for update in updates {
+            guard !Task.isCancelled, let outcome = await write(update, superseded: superseded) else {
+                complete = false
+                break
+            }
+            outcomes[update.ref] = outcome
+        }
+        if complete, settled.count > updates.count {
+            // Objects no longer given a status (deleted, most likely) are forgotten.
+            let refs = Set(updates.map(\.ref))
+            settled = settled.filter { refs.contains($0.key) }
+        }
         let written = outcomes.values.filter { $0 == .written }.count
         if written > 0 { logger.info("status written", metadata: ["objects": "\(written)"]) }
+        if !complete { logger.debug("status writes left for newer statuses", metadata: ["done": "\(outcomes.count)", "of": "\(updates.count)"]) }
         return outcomes
     }
 
-    private func write(_ update: StatusUpdate) async -> Outcome {
+    /// The outcome, or nil if the write was given up for newer statuses (or the task cancelled).
+    private func write(_ update: StatusUpdate, superseded: @Sendable () async -> Bool) async -> Outcome? {
         guard let known = KubeKind.byKind[update.ref.kind] else { return .failed("no REST path known for \(update.ref.kind)") }
-        guard let desired = try? JSONSerialization.jsonObject(with: update.status) else { return .failed("status is not JSON") }
         var observed = await cache.object(update.ref)
+        let key = Self.withoutTimestamps(update.status)
+        if let observed, let last = settled[update.ref], last.resourceVersion == observed.resourceVersion, last.status == key {
+            return .unchanged
+        }
+        settled[update.ref] = nil
+        guard let desired = try? JSONSerialization.jsonObject(with: update.status) else { return .failed("status is not JSON") }
+        comparisons += 1
         var path = ""
         for _ in 0..<5 {
             guard let current = observed else { return .gone }
@@ -59,33 +104,61 @@ public actor StatusWriter {
             let existing = current.status.flatMap { try? JSONSerialization.jsonObject(with: $0) }
             let merging = StatusMerge(controllerName: controllerName, keepsOthersConditions: update.ref.kind == "Service")
             let merged = merging.merge(desired, existing)
-            if StatusMerge.canonical(merged) == StatusMerge.canonical(existing ?? [String: Any]()) { return .unchanged }
+            if StatusMerge.canonical(merged) == StatusMerge.canonical(existing ?? [String: Any]()) {
+                settled[update.ref] = (current.resourceVersion, key)
+                return .unchanged
+            }
+            if await superseded() { return nil }
             do {
                 let patch: [String: Any] = ["metadata": ["resourceVersion": current.resourceVersion], "status": merging.patch(merged, over: existing)]
-                let response = try await client.send(.PATCH, path, body: try JSONSerialization.data(withJSONObject: patch),
-                                                      contentType: "application/merge-patch+json")
+                let body = try JSONSerialization.data(withJSONObject: patch)
+                try await limiter.wait()
+                let response = try await client.send(.PATCH, path, body: body, contentType: "application/merge-patch+json")
                 switch response.status {
                 case 200, 201:
                     writes += 1
                     let object = response.object
-                    let version = (object?["metadata"] as? [String: Any])?["resourceVersion"] as? String ?? current.resourceVersion
+                    let answered = (object?["metadata"] as? [String: Any])?["resourceVersion"] as? String
                     let status = (object?["status"]).flatMap { try? JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]) }
-                    await cache.recordStatus(update.ref, resourceVersion: version, status: status)
+                    await cache.recordStatus(update.ref, resourceVersion: answered ?? current.resourceVersion, status: status)
+                    // Settled only at the version the server says the written status has.
+                    if let answered, status != nil { settled[update.ref] = (answered, key) }
                     return .written
                 case 404:
                     return .gone
                 case 409:
                     logger.debug("status write conflicted; reading the object again", metadata: ["object": "\(update.ref)"])
+                    try await limiter.wait()
                     observed = try await fetch(kind: kind, ref: update.ref)
                 default:
                     return .failed("PATCH \(path): HTTP \(response.status): \(response.message)")
                 }
+            } catch is CancellationError {
+                return nil
             } catch {
                 logger.warning("status write failed", metadata: ["object": "\(update.ref)", "error": "\(error)"])
                 return .failed("\(error)")
             }
         }
         return .failed("PATCH \(path): still conflicting after 5 tries")
+    }
+
+    /// The status with every `lastTransitionTime` value left out. Each publish stamps its own moment
+    /// into every condition, so two publishes of the same state never agree on it; and it never
+    /// decides a write on its own, since a condition whose status did not flip keeps the time the
+    /// object has. A string value cannot hold an unescaped quote, so the key cannot match inside one.
+    static func withoutTimestamps(_ status: Data) -> Data {
+        let marker = Data(#""lastTransitionTime":""#.utf8)
+        var result = Data()
+        result.reserveCapacity(status.count)
+        var position = status.startIndex
+        while let found = status.range(of: marker, in: position..<status.endIndex),
+              let close = status[found.upperBound...].firstIndex(of: UInt8(ascii: "\"")) {
+            result.append(status[position..<found.upperBound])
+            position = close
+        }
+        result.append(status[position...])
+        return result
     }
 
     private func fetch(kind: KubeKind, ref: ObjectRef) async throws -> CachedObject? {
