@@ -30,11 +30,19 @@ public enum Hostnames {
 
     /// Sort key: exact hosts first, then wildcards with more characters, then the catch-all.
     public static func specificityOrder(_ a: String?, _ b: String?) -> Bool {
-        func rank(_ h: String?) -> (Int, Int, String) {
-            guard let h, h != "*" else { return (2, 0, "") }
-            return h.hasPrefix("*.") ? (1, -h.count, h) : (0, -h.count, h)
-        }
-        let (ra, rb) = (rank(a), rank(b))
-        return ra < rb
+        specificity(a) < specificity(b)
+    }
+
+    /// What `specificityOrder` compares, for sorting many hostnames with each ranked once.
+    public static func specificity(_ h: String?) -> Specificity {
+        guard let h, h != "*" else { return Specificity(kind: 2, length: 0, name: "") }
+        return Specificity(kind: h.hasPrefix("*.") ? 1 : 0, length: -h.count, name: h)
+    }
+
+    public struct Specificity: Comparable, Sendable {
+        var kind: Int
+        var length: Int
+        var name: String
+        public static func < (a: Specificity, b: Specificity) -> Bool { (a.kind, a.length, a.name) < (b.kind, b.length, b.name) }
     }
 }

@@ -68,6 +68,9 @@ extension Translator {
     /// Works out, before anything attaches, where HTTPRoutes and GRPCRoutes would collide, so that the
     /// outcome does not depend on the order routes are processed in.
     func routeKindConflicts(_ snapshot: ResourceSnapshot, listeners: ListenerIndex) -> RouteKindConflicts {
+        // With routes of one kind only there is nothing to collide (and no need to work out where
+        // each of 10,000 routes would attach twice).
+        guard !snapshot.httpRoutes.isEmpty, !snapshot.grpcRoutes.isEmpty else { return RouteKindConflicts() }
         var claims: [RouteKindConflicts.ListenerKey: [RouteKindConflicts.Claim]] = [:]
         let routes = snapshot.httpRoutes.map { RouteIdentity(route: $0, kind: "HTTPRoute") }
             + snapshot.grpcRoutes.map { RouteIdentity(route: Self.lower($0), kind: "GRPCRoute") }

@@ -69,23 +69,23 @@ struct TableBuilder {
     /// `criteria` ranks a match of rule `rule`, match `match` (HTTPRoute's by its compiled match).
     mutating func add(_ compiled: CompiledRoute, of route: HTTPRoute, kind: String, through gateway: GatewayState,
                       listener: Gateway.Listener, hostnames: [String], criteria: MatchRanking) {
-        let slos = (sloTargets["\(kind) \(route.metadata.namespacedName)"] ?? [])
-            + (sloTargets["Gateway \(gateway.gateway.metadata.namespacedName)"] ?? [])
+        let routeKey = "\(kind) \(route.metadata.namespacedName)"
+        let slos = (sloTargets[routeKey] ?? []) + (sloTargets["Gateway \(gateway.gateway.metadata.namespacedName)"] ?? [])
         let keys = Self.keys(listener, on: gateway.addressing.sockets)
+        let labels = route.metadata.labels ?? [:], gatewayLabels = gateway.gateway.metadata.labels ?? [:]
+        let environment = labels["environment"] ?? gatewayLabels["environment"], tenant = labels["tenant"] ?? gatewayLabels["tenant"]
+        let rollouts = rolloutRules[routeKey]
         for rule in compiled.rules {
             for (matchIndex, match) in rule.matches.enumerated() {
                 let origin = RouteOrigin(namespace: route.metadata.namespace ?? "default", name: route.metadata.name,
                                          rule: rule.index, match: matchIndex,
                                          gatewayNamespace: gateway.gateway.metadata.namespace ?? "default",
                                          gatewayName: gateway.gateway.metadata.name)
-                let labels = route.metadata.labels ?? [:], gatewayLabels = gateway.gateway.metadata.labels ?? [:]
                 var entry = HTTPRouteEntry(origin: origin, match: match, filters: rule.filters, action: rule.action,
-                                           timeouts: rule.timeouts, retry: rule.retry,
-                                           environment: labels["environment"] ?? gatewayLabels["environment"],
-                                           tenant: labels["tenant"] ?? gatewayLabels["tenant"])
+                                           timeouts: rule.timeouts, retry: rule.retry, environment: environment, tenant: tenant)
                 entry.slos = slos
                 entry.session = rule.session
-                entry.rollout = rolloutRules["\(kind) \(route.metadata.namespacedName)"]?[rule.index]
+                entry.rollout = rollouts?[rule.index]
                 entry.edge = edge.rules(gateway: gateway.gateway.metadata.namespacedName, listener: listener.name,
                                         route: kind == "HTTPRoute" ? route.metadata.namespacedName : nil,
                                         ruleName: rule.name, extensionRefs: rule.edge)
@@ -149,7 +149,8 @@ struct TableBuilder {
     func build(snapshot: ResourceSnapshot, clusters: ClusterSources) -> RoutingTable {
         var ports: [SocketKey: PortTable] = [:]
         for (key, bucket) in buckets {
-            let virtualHosts = bucket.hosts.keys.sorted(by: Hostnames.specificityOrder).map { hostname in
+            let virtualHosts = bucket.hosts.keys.map { (rank: Hostnames.specificity($0), name: $0) }
+                .sorted { $0.rank < $1.rank }.map(\.name).map { hostname in
                 // The same route can reach one vhost through two listeners of one port; keep it once.
                 // (A host's rules fall through to those of the hostnames covering it at match time:
                 // `ListenerTable.hostRulesAnswerAlone`.)
