@@ -12,7 +12,7 @@ public actor KubernetesMode {
         public var lease: NamespacedName?
         public var identity: String
         public var timing = LeaderElector.Timing()
-        public var debounce: Duration = .milliseconds(200)
+        public var debounce: Duration = .milliseconds(50)
         public var secretLabelSelector: String?
         public var watchSeconds = 300
         /// Status writes (and the reads after a conflict) per second once `apiBurst` is spent, as

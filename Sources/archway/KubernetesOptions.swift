@@ -42,7 +42,7 @@ struct KubernetesOptions: ParsableArguments {
     var secretLabelSelector: String?
 
     @Option(name: .long, help: "Milliseconds to gather a burst of API events into one routing-table update.")
-    var debounceMs = 200
+    var debounceMs = 50
 
     @Option(name: .long, help: "Status writes sent to the API server per second at most, once the burst is spent (client-go's QPS).")
     var kubeApiQps: Double = 20

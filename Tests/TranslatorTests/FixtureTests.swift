@@ -143,7 +143,7 @@ struct FixtureTests {
             #expect(messages.contains { $0.contains(fragment) }, "ServiceLevelObjective \(key): \(messages)")
         }
         for (route, names) in expect.sloRoutes ?? [:] {
-            let entries = result.table.httpRouteEntries
+            let entries = Array(result.table.httpRouteEntries)
                 .filter { "\($0.origin.namespace)/\($0.origin.name)" == route }
             #expect(!entries.isEmpty && entries.allSatisfy { Set($0.slos) == Set(names) }, "route \(route) SLOs: \(entries.map(\.slos))")
         }

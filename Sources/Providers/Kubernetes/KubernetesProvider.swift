@@ -20,7 +20,7 @@ public actor KubernetesProvider: ConfigurationSource {
     private var syncWaiters: [CheckedContinuation<Void, Never>] = []
     private var lastYielded = -1
 
-    public init(client: KubeClient, debounce: Duration = .milliseconds(200), kinds: [KubeKind] = KubeKind.watchedWhole,
+    public init(client: KubeClient, debounce: Duration = .milliseconds(50), kinds: [KubeKind] = KubeKind.watchedWhole,
                 secretLabelSelector: String? = nil, watchSeconds: Int = 300, logger: Logger) {
         self.client = client
         discovery = APIDiscovery(client: client)
