@@ -222,12 +222,15 @@ class FakeAPIServer:
             return failure(404, "NotFound", f'{collection.plural} "{key}" not found')
         precondition = (sent.get("metadata") or {}).get("resourceVersion")
         if precondition and precondition != existing["metadata"]["resourceVersion"]:
-            return failure(409, "Conflict", f'Operation cannot be fulfilled on {collection.plural} "{key}": '
+            return failure(409, "Conflict", f'Operation cannot be fulfilled on {collection.plural} "{key.split("/")[-1]}": '
                                             "the object has been modified; please apply your changes to the latest version and try again")
         if subresource == "status":
             # The status subresource changes status only, whatever else the body says.
             updated = dict(existing)
-            status = merge_patch(existing.get("status", {}), sent.get("status")) if verb == "patch" else sent.get("status")
+            if verb == "patch":  # a patch without "status" leaves it as it is
+                status = merge_patch(existing.get("status", {}), sent["status"]) if "status" in sent else existing.get("status")
+            else:
+                status = sent.get("status")
             if status is None:
                 updated.pop("status", None)
             else:
@@ -242,7 +245,12 @@ class FakeAPIServer:
     def start_watch(self, path, query):
         """Registers a watch; returns its queue of event lines (None ends it), or an error answer."""
         segments = [s for s in path.split("/") if s]
-        group, version, rest = ("", segments[1], segments[2:]) if segments[0] == "api" else (segments[1], segments[2], segments[3:])
+        if segments[:1] == ["api"] and len(segments) >= 2:
+            group, version, rest = "", segments[1], segments[2:]
+        elif segments[:1] == ["apis"] and len(segments) >= 3:
+            group, version, rest = segments[1], segments[2], segments[3:]
+        else:
+            return None, (404, "404 page not found\n")
         namespace = None
         if rest[:1] == ["namespaces"] and len(rest) >= 3:
             namespace, rest = rest[1], rest[2:]
