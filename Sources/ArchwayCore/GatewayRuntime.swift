@@ -83,6 +83,7 @@ public actor GatewayRuntime {
     private var lastLoad: ManifestLoader.Result?
     /// Set while a configuration is being applied: applies never interleave, so tables swap in order.
     private var applying = false
+    private var laterRelease: Task<Void, Never>?
     private var lastGood: (snapshot: ResourceSnapshot, statuses: StatusSet)?
     /// The last full translation's input and table, while a change of EndpointSlices alone can be
     /// applied on top of it (`applyEndpoints`); nil: the next change is translated in full.
@@ -262,6 +263,13 @@ public actor GatewayRuntime {
         defer { applying = false }
         await body()
         FreedMemory.release()
+        // Requests in flight during the swap still hold the old table; what they free when they
+        // finish is handed back a little later.
+        laterRelease?.cancel()
+        laterRelease = Task {
+            try? await Task.sleep(for: .seconds(2))
+            if !Task.isCancelled { FreedMemory.release() }
+        }
     }
 
     /// `inFull: false` lets a change of EndpointSlices alone skip the translation (`applyEndpoints`).
