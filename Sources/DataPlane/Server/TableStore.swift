@@ -17,6 +17,10 @@ public final class TableStore: Sendable {
     /// One swap at a time: each carries over the live state of the table it replaces, which a
     /// concurrent swap could otherwise replace in between.
     private let swapping = NIOLock()
+    /// The table last replaced, kept until the next swap or `releaseRetired()`: freeing 10,000 routes
+    /// takes milliseconds, and whichever thread lets go of a table last frees it. Without this that was
+    /// often an event loop, in the middle of the request that happened to hold the old table.
+    private let retired = NIOLockedValueBox<Serving?>(nil)
     public let certificates = TLSContextCache()
 
     public init() { box = NIOLockedValueBox(Serving(table: .empty, tls: [:], upstreamTLS: [:])) }
@@ -45,10 +49,27 @@ public final class TableStore: Sendable {
                 upstreamTLS[id] = UpstreamTLSSetup(context: try certificates.clientContext(for: policy, http2: cluster.http2), policy: policy)
             }
             let served = ServedTable(table, carryingOver: current)
-            box.withLockedValue { $0 = Serving(table: served, tls: tls, upstreamTLS: upstreamTLS) }
+            let replaced = box.withLockedValue { serving in
+                defer { serving = Serving(table: served, tls: tls, upstreamTLS: upstreamTLS) }
+                return serving
+            }
+            // The one retired before is freed here, by the swapping thread.
+            _ = retired.withLockedValue { retired in
+                defer { retired = replaced }
+                return retired
+            }
             let inUse = table.source.ports.flatMap(\.listeners).compactMap(\.tls).flatMap(\.certificates)
                 + table.source.ports.flatMap { $0.acmeChallenges ?? [] }.map(\.certificate)
             certificates.keepOnly(Set(inUse))
+        }
+    }
+
+    /// Lets go of the table last replaced, once requests that started on it are done: called by the
+    /// control plane a while after a swap, so that it is not freed on an event loop.
+    public func releaseRetired() {
+        _ = retired.withLockedValue { retired in
+            defer { retired = nil }
+            return retired
         }
     }
 }
