@@ -128,16 +128,39 @@ public actor KubernetesMode {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys  // the same status, the same bytes: see StatusUpdate
         let balancer = gatewayService.flatMap { snapshot.services[$0]?.status?.loadBalancer } ?? .init(ingress: [])
-        publish(StatusReport(snapshot: snapshot, statuses: statuses).items.compactMap { item in
+        // Statuses are compared as computed, before a clock stamps them; only the changed ones are
+        // stamped and encoded. At 10,000 routes encoding them all on every apply cost more than
+        // translating, though one route had changed.
+        let computed = StatusReport(snapshot: snapshot, statuses: statuses, timestamp: .distantPast).items
+        var stamped: [StatusReport.Item]?
+        var kept: [ObjectRef: (status: StatusReport.Status, data: Data)] = [:]
+        var updates: [StatusUpdate] = []
+        for (index, item) in computed.enumerated() {
             let ref = ObjectRef(kind: item.kind, namespace: item.metadata.namespace ?? "", name: item.metadata.name)
-            if case .ingress(let serving) = item.status {
-                guard serving.served, let data = try? encoder.encode(IngressStatus(loadBalancer: balancer)) else { return nil }
-                return StatusUpdate(ref: ref, status: data)
+            guard let status = item.status else { continue }
+            if case .ingress(let serving) = status {
+                guard serving.served, let data = try? encoder.encode(IngressStatus(loadBalancer: balancer)) else { continue }
+                updates.append(StatusUpdate(ref: ref, status: data))
+                continue
             }
-            guard let status = item.status, let data = try? encoder.encode(status) else { return nil }
-            return StatusUpdate(ref: ref, status: data)
-        })
+            if let known = encoded[ref], known.status == status {
+                kept[ref] = known
+                updates.append(StatusUpdate(ref: ref, status: known.data))
+                continue
+            }
+            if stamped == nil { stamped = StatusReport(snapshot: snapshot, statuses: statuses).items }
+            // The same inputs list the same objects in the same order, whatever the time.
+            guard let now = stamped?[index], now.kind == item.kind, now.metadata.name == item.metadata.name,
+                  now.metadata.namespace == item.metadata.namespace, let stampedStatus = now.status, let data = try? encoder.encode(stampedStatus) else { continue }
+            kept[ref] = (status, data)
+            updates.append(StatusUpdate(ref: ref, status: data))
+        }
+        encoded = kept
+        publish(updates)
     }
+
+    /// What each object's status encoded to, by its status as computed (unstamped).
+    private var encoded: [ObjectRef: (status: StatusReport.Status, data: Data)] = [:]
 
     /// Makes `updates` the statuses to write, replacing any not yet written.
     func publish(_ updates: [StatusUpdate]) {

@@ -17,7 +17,7 @@ public struct StatusReport: Sendable {
         public var namespace: String?
         public var generation: Int64?
     }
-    public enum Status: Encodable, Sendable {
+    public enum Status: Encodable, Sendable, Equatable {
         case gatewayClass(GatewayClassStatus)
         case gateway(GatewayStatus)
         case listenerSet(ListenerSetStatus)
