@@ -37,15 +37,25 @@ public struct ManifestLoader: Sendable {
                 files.append(path)
                 continue
             }
-            guard let walker = fm.enumerator(atPath: path) else { continue }
-            for case let relative as String in walker {
-                let url = URL(fileURLWithPath: relative)
+            for entry in entries(under: path) {
+                let url = URL(fileURLWithPath: entry)
                 guard extensions.contains(url.pathExtension.lowercased()),
                       !url.lastPathComponent.hasPrefix(".") else { continue }
-                files.append((path as NSString).appendingPathComponent(relative))
+                files.append(entry)
             }
         }
         return files.sorted()
+    }
+
+    /// Everything under a configured directory, walked as configuration is read: the manifests among
+    /// them are loaded (`manifestFiles`) and the directories among them watched (`DirectoryWatcher`).
+    public static func entries(under directory: String) -> [String] {
+        guard let walker = FileManager.default.enumerator(atPath: directory) else { return [] }
+        var entries: [String] = []
+        for case let relative as String in walker {
+            entries.append((directory as NSString).appendingPathComponent(relative))
+        }
+        return entries
     }
 
     public func load(paths: [String]) -> Result {
