@@ -162,6 +162,13 @@ public actor GatewayRuntime {
         await acmeAutomation?.onChange { [weak self] in await self?.reapply() }
         await rolloutController.onChange { [weak self] in await self?.reapply() }
         admin.setControl("rollouts") { [rolloutController] segments in await rolloutController.answer(segments) }
+        admin.setExplain { [tables] text in
+            guard let query = try? JSONDecoder().decode(ExplainQuery.self, from: Data(text.utf8)) else {
+                return (400, "q= must be a request as JSON: {\"method\":\"GET\",\"url\":\"http://host/path\",\"headers\":[],\"clientAddress\":\"192.0.2.10\"}\n")
+            }
+            let explanation = RequestExplainer.explain(query, served: tables.current, source: "the live table of a running archway (endpoint health included)")
+            return ((try? explanation.json()).map { (200, $0) }) ?? (500, "the explanation could not be encoded\n")
+        }
         // A new leader takes over the ordering at once, not at the next change.
         if acmeAutomation != nil { await options.kubernetes?.onLeadershipGained { [weak self] in await self?.reapply() } }
         await options.kubernetes?.startElection()

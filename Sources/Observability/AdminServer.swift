@@ -1,3 +1,4 @@
+import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
@@ -28,6 +29,10 @@ public final class AdminServer: Sendable {
     /// to make than the routing table, and nobody may be looking at the dashboard.
     private let topology = NIOLockedValueBox<(render: @Sendable () -> String, rendered: [UInt8]?)>(({ "" }, Array("{\"gateways\":[],\"routes\":[]}".utf8)))
     private let announcements = NIOLockedValueBox<[UInt8]>(Array("{\"addresses\":[]}\n".utf8))
+    /// `archway explain` against the live table: the request as JSON in, the explanation as JSON out,
+    /// or the status and message of a query it cannot take.
+    public typealias Explain = @Sendable (_ query: String) -> (status: Int, body: String)
+    private let explain = NIOLockedValueBox<Explain>({ _ in (503, "no configuration has been applied yet\n") })
     private let channel = NIOLockedValueBox<(any Channel)?>(nil)
     private let probesChannel = NIOLockedValueBox<(any Channel)?>(nil)
     /// What anyone who reaches the port may read.
@@ -80,6 +85,13 @@ public final class AdminServer: Sendable {
         }
     }
     /// Which addresses this replica announces on the LAN, on which interface (JSON).
+    public func setExplain(_ answer: @escaping Explain) { explain.withLockedValue { $0 = answer } }
+    func explainDocument(_ query: String?) -> (HTTPResponseStatus, String, [UInt8]) {
+        guard let query else { return (.badRequest, "text/plain", Array("/explain takes q=, the request as JSON (what archway explain -o json shows under its query)\n".utf8)) }
+        let answer = explain.withLockedValue { $0 }(query)
+        return (HTTPResponseStatus(statusCode: answer.status), answer.status == 200 ? "application/json" : "text/plain", Array(answer.body.utf8))
+    }
+
     public func setAnnouncements(_ json: String) { announcements.withLockedValue { $0 = Array(json.utf8) } }
     var announcementsDocument: [UInt8] { announcements.withLockedValue { $0 } }
     var isReady: Bool { ready.withLockedValue { $0 } }
@@ -164,7 +176,10 @@ private final class AdminHandler: ChannelInboundHandler {
             case "/announcements": (status, type, body) = (.ok, "application/json", server.announcementsDocument)
             case "/dashboard", "/": (status, type, body) = (.ok, "text/html; charset=utf-8", DashboardPage.bytes)
             case "/dashboard/topology": (status, type, body) = (.ok, "application/json", server.topologyDocument)
-            default: (status, type, body) = (.notFound, "text/plain", Array("admin endpoints: /dashboard /metrics /healthz /readyz /status /slo /announcements\n".utf8))
+            case "/explain":
+                let query = parts.count > 1 ? parts[1].split(separator: "&").first { $0.hasPrefix("q=") }.flatMap { String($0.dropFirst(2)).removingPercentEncoding } : nil
+                (status, type, body) = server.explainDocument(query)
+            default: (status, type, body) = (.notFound, "text/plain", Array("admin endpoints: /dashboard /metrics /healthz /readyz /status /slo /announcements /explain\n".utf8))
             }
             Self.respond(status, type, body, to: head, context: context)
         }

@@ -13,7 +13,7 @@ struct Archway: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "archway",
         abstract: "A Kubernetes Gateway API implementation: controller and proxy in one binary.",
-        subcommands: [Serve.self, Status.self, Check.self, Migrate.self, Inventory.self, SLO.self, RolloutCommand.self, Echo.self])
+        subcommands: [Serve.self, Status.self, Check.self, Explain.self, Migrate.self, Inventory.self, SLO.self, RolloutCommand.self, Echo.self])
 }
 
 /// "HOST:PORT" or "PORT", for flags that take an address.

@@ -7,17 +7,27 @@ enum MatchPhase {
     static func run(_ request: inout RequestContext, downstream: Downstream) -> PhaseDecision {
         let headers = request.head.headers
         let view = RequestView(path: request.path, query: request.query, method: request.record.method, header: { headers.first(name: $0) })
-        switch request.record.table.route(socket: downstream.socket, host: request.host, serverName: downstream.serverName, request: view) {
-        case .noListener:
-            return .answer(LocalAnswer(.notFound, "no listener on \(downstream.socket) accepts host \"\(request.host)\""))
-        case .misdirected:
-            return .answer(LocalAnswer(.misdirectedRequest, "host \"\(request.host)\" is served by another listener on \(downstream.socket) "
-                                       + "than the one server name \"\(downstream.serverName ?? "")\" chose: open a connection for it"))
-        case .noRoute:
-            return .answer(LocalAnswer(.notFound, "no route matches host \"\(request.host)\" and path \"\(request.path)\""))
-        case .matched(let route):
+        let lookup = request.record.table.route(socket: downstream.socket, host: request.host, serverName: downstream.serverName, request: view)
+        if case .matched(let route) = lookup {
             request.record.route = route
             return .continue
+        }
+        return .answer(unmatched(lookup, socket: downstream.socket, host: request.host, serverName: downstream.serverName, path: request.path)!)
+    }
+
+    /// The answer to a lookup that found no route (nil when it found one); `archway explain` gives
+    /// the same one.
+    static func unmatched(_ lookup: RouteLookup, socket: SocketKey, host: String, serverName: String?, path: Substring) -> LocalAnswer? {
+        switch lookup {
+        case .noListener:
+            LocalAnswer(.notFound, "no listener on \(socket) accepts host \"\(host)\"")
+        case .misdirected:
+            LocalAnswer(.misdirectedRequest, "host \"\(host)\" is served by another listener on \(socket) "
+                        + "than the one server name \"\(serverName ?? "")\" chose: open a connection for it")
+        case .noRoute:
+            LocalAnswer(.notFound, "no route matches host \"\(host)\" and path \"\(path)\"")
+        case .matched:
+            nil
         }
     }
 }

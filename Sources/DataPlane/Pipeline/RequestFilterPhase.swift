@@ -8,16 +8,35 @@ import Tracing
 enum RequestFilterPhase {
     static func run(_ request: RequestContext, route: CompiledRoute, backend: ChosenBackend, downstream: Downstream,
                     loop: EventLoopContext) -> PhaseDecision {
+        let head = upstreamHead(request, route: route, choice: backend.choice, http2: backend.cluster.http2, downstream: downstream) { headers in
+            if let span = request.record.span, let tracing = loop.tracing {
+                tracing.inject(span, into: &headers)
+            } else {
+                let traceparent = RequestIdentity.traceparent(request.head.headers, loop: loop)
+                if request.head.headers.contains(name: "traceparent") { headers.replaceOrAdd(name: "traceparent", value: traceparent) } else { headers.add(name: "traceparent", value: traceparent) }
+            }
+        }
+        return .forward(ForwardPlan(route: route, backend: backend, head: head, owesContinue: request.expectsContinue,
+                                    upgrade: forwardedUpgrade(request)))
+    }
+
+    /// h2c upgrades are not forwarded: the backend connection is archway's to choose.
+    static func forwardedUpgrade(_ request: RequestContext) -> String? {
+        request.upgrade.flatMap { $0.lowercased() == "h2c" ? nil : $0 }
+    }
+
+    /// The request head the backend receives, for the proxy and for `archway explain` alike;
+    /// `stampTrace` sets traceparent (the proxy's span, or a new one), after X-Request-Id.
+    static func upstreamHead(_ request: RequestContext, route: CompiledRoute, choice: CompiledRoute.Choice, http2: Bool,
+                             downstream: Downstream, stampTrace: (inout HTTPHeaders) -> Void) -> HTTPRequestHead {
         let head = request.head
-        // h2c upgrades are not forwarded: the backend connection is archway's to choose.
-        let upgrade = request.upgrade.flatMap { $0.lowercased() == "h2c" ? nil : $0 }
         var headers = head.headers
         let chunked = headers["transfer-encoding"].contains { $0.containsToken("chunked") }
         let wantsTrailers = headers["te"].contains { $0.containsToken("trailers") }
         HeaderRules.stripHopByHop(&headers)
         // `TE: trailers` is the one TE HTTP/2 allows, and gRPC servers expect it.
-        if backend.cluster.http2 && wantsTrailers { headers.add(name: "te", value: "trailers") }
-        if let upgrade {
+        if http2 && wantsTrailers { headers.add(name: "te", value: "trailers") }
+        if let upgrade = forwardedUpgrade(request) {
             // Upgrade is hop-by-hop, so it is asked for again on the backend hop.
             headers.add(name: "connection", value: "upgrade")
             headers.add(name: "upgrade", value: upgrade)
@@ -25,8 +44,8 @@ enum RequestFilterPhase {
         if chunked && !headers.contains(name: "content-length") {
             headers.add(name: "transfer-encoding", value: "chunked")
         }
-        let owesContinue = request.expectsContinue
-        if owesContinue { headers.remove(name: "expect") }
+        // archway answers `Expect: 100-continue` itself once a backend is connected.
+        if request.expectsContinue { headers.remove(name: "expect") }
 
         let originalHost = head.headers.first(name: "host") ?? ""
         ForwardedHeaders.add(to: &headers, client: downstream.clientAddress, node: downstream.forwardedNode, host: originalHost,
@@ -39,14 +58,9 @@ enum RequestFilterPhase {
         } else {
             headers.add(name: "x-request-id", value: requestID)
         }
-        if let span = request.record.span, let tracing = loop.tracing {
-            tracing.inject(span, into: &headers)
-        } else {
-            let traceparent = RequestIdentity.traceparent(head.headers, loop: loop)
-            if head.headers.contains(name: "traceparent") { headers.replaceOrAdd(name: "traceparent", value: traceparent) } else { headers.add(name: "traceparent", value: traceparent) }
-        }
+        stampTrace(&headers)
         if let edits = route.requestHeaders { HeaderRules.apply(edits, to: &headers) }
-        if let edits = backend.choice.requestHeaders { HeaderRules.apply(edits, to: &headers) }
+        if let edits = choice.requestHeaders { HeaderRules.apply(edits, to: &headers) }
         // Last, so what an auth policy vouches for (user, client, claims) cannot be forged upstream.
         EdgeChecks.apply(request.edgeEdits, to: &headers)
 
@@ -58,7 +72,6 @@ enum RequestFilterPhase {
             }
         }
         let uri = request.query.map { newPath + "?" + $0 } ?? newPath
-        let upstreamHead = HTTPRequestHead(version: .http1_1, method: head.method, uri: uri, headers: headers)
-        return .forward(ForwardPlan(route: route, backend: backend, head: upstreamHead, owesContinue: owesContinue, upgrade: upgrade))
+        return HTTPRequestHead(version: .http1_1, method: head.method, uri: uri, headers: headers)
     }
 }

@@ -30,7 +30,7 @@ public final class CompiledTable: Sendable {
         var ports: [SocketKey: HostIndex<CompiledListener>] = [:]
         var streams: [SocketKey: HostIndex<HostIndex<CompiledStreamRoute>>] = [:]
         for port in table.ports {
-            let listeners = try port.listeners.filter { $0.streamRoutes == nil }.enumerated().map { ordinal, listener in
+            let listeners = try Self.httpListeners(of: port).enumerated().map { ordinal, listener in
                 (hostname: listener.hostname, value: try CompiledListener(listener, ordinal: ordinal, clusters: clusters, routesBySlot: &routesBySlot))
             }
             ports[port.socket] = HostIndex(listeners)
@@ -52,21 +52,50 @@ public final class CompiledTable: Sendable {
 
     public static let empty: CompiledTable = try! CompiledTable(RoutingTable())
 
+    /// A port's HTTP listeners, in the order whose indices `RouteLookupTrace` reports.
+    public static func httpListeners(of port: PortTable) -> [ListenerTable] { port.listeners.filter { $0.streamRoutes == nil } }
+
+    /// The port table a socket serves, if any.
+    public func port(_ socket: SocketKey) -> PortTable? { source.ports.first { $0.socket == socket } }
+
     /// Listener isolation first (the most specific listener hostname owns the host), then the most
     /// specific virtual host inside it, then the first route in precedence order that matches. On a
     /// TLS connection, `serverName` (its SNI) chose a listener and its certificate; a Host that
     /// another listener of the port owns was meant for another connection (HTTP/2 coalescing, a
     /// stale one), and is misdirected (RFC 9110 §15.5.20).
     public func route(socket: SocketKey, host: String, serverName: String? = nil, request: RequestView) -> RouteLookup {
+        var ignored = UntracedLookup()
+        return route(socket: socket, host: host, serverName: serverName, request: request, trace: &ignored)
+    }
+
+    /// The same lookup, telling `trace` each step it takes: `archway explain` follows the data plane's
+    /// own walk rather than a copy of it. Specialised for `UntracedLookup`, the steps cost nothing.
+    public func route<Trace: RouteLookupTrace>(socket: SocketKey, host: String, serverName: String? = nil, request: RequestView,
+                                               trace: inout Trace) -> RouteLookup {
         guard let listeners = ports[socket], let listener = listeners.lookup(host) else { return .noListener }
-        if let serverName, let chosen = listeners.lookup(serverName), chosen.ordinal != listener.ordinal { return .misdirected }
+        trace.hostChose(listener: listener.ordinal)
+        if let serverName, let chosen = listeners.lookup(serverName) {
+            trace.serverNameChose(listener: chosen.ordinal)
+            if chosen.ordinal != listener.ordinal { return .misdirected }
+        }
         guard listener.fallsThrough else {
             guard let virtualHost = listener.virtualHosts.lookup(host) else { return .noRoute }
-            for route in virtualHost where route.matcher.matches(request) { return .matched(route) }
-            return .noRoute
+            return Self.firstMatch(in: virtualHost, request, &trace).map(RouteLookup.matched) ?? .noRoute
         }
-        let matched = listener.virtualHosts.firstAnswer(host) { routes in routes.first { $0.matcher.matches(request) } }
+        let matched = listener.virtualHosts.firstAnswer(host) { virtualHost in Self.firstMatch(in: virtualHost, request, &trace) }
         return matched.map(RouteLookup.matched) ?? .noRoute
+    }
+
+    /// The first route of the virtual host, in precedence order, whose match the request meets.
+    private static func firstMatch<Trace: RouteLookupTrace>(in virtualHost: CompiledVirtualHost, _ request: RequestView,
+                                                          _ trace: inout Trace) -> CompiledRoute? {
+        trace.entered(virtualHost: virtualHost.hostname)
+        for route in virtualHost.routes {
+            let mismatch = route.matcher.mismatch(request)
+            trace.tried(route, mismatch: mismatch)
+            if mismatch == nil { return route }
+        }
+        return nil
     }
 
     /// The stream route for a connection on a TCP/UDP port (no server name) or a TLS port (its SNI):
@@ -94,6 +123,28 @@ public final class CompiledStreamRoute: Sendable {
     }
 }
 
+/// What a route lookup tells an observer, step by step (see `CompiledTable.route(...trace:)`).
+/// Listeners are named by their place among the port's listeners (`ListenerTable` order).
+public protocol RouteLookupTrace {
+    /// The most specific listener whose hostname covers the Host.
+    mutating func hostChose(listener: Int)
+    /// On TLS: the listener the connection's server name chose.
+    mutating func serverNameChose(listener: Int)
+    /// A virtual host of the chosen listener whose hostname covers the Host, most specific first.
+    mutating func entered(virtualHost: String)
+    /// A route of that virtual host, in precedence order: matched (nil) or why not.
+    mutating func tried(_ route: CompiledRoute, mismatch: MatchMismatch?)
+}
+
+/// The data plane's lookup: nobody is told anything.
+public struct UntracedLookup: RouteLookupTrace {
+    @inlinable public init() {}
+    @inlinable public mutating func hostChose(listener: Int) {}
+    @inlinable public mutating func serverNameChose(listener: Int) {}
+    @inlinable public mutating func entered(virtualHost: String) {}
+    @inlinable public mutating func tried(_ route: CompiledRoute, mismatch: MatchMismatch?) {}
+}
+
 public enum RouteLookup {
     case noListener
     /// The Host belongs to another listener than the one the connection's SNI chose.
@@ -105,7 +156,7 @@ public enum RouteLookup {
 struct CompiledListener: Sendable {
     /// Its place among the port's listeners: which listener a host and a server name each chose.
     let ordinal: Int
-    let virtualHosts: HostIndex<[CompiledRoute]>
+    let virtualHosts: HostIndex<CompiledVirtualHost>
     /// See `ListenerTable.hostRulesAnswerAlone`.
     let fallsThrough: Bool
 
@@ -114,13 +165,19 @@ struct CompiledListener: Sendable {
         self.ordinal = ordinal
         fallsThrough = listener.hostRulesAnswerAlone != true
         virtualHosts = HostIndex(try listener.virtualHosts.map { vhost in
-            (hostname: vhost.hostname, value: try vhost.routes.map { entry in
+            (hostname: vhost.hostname, value: CompiledVirtualHost(hostname: vhost.hostname, routes: try vhost.routes.map { entry in
                 let route = try CompiledRoute(entry, slot: routesBySlot.count, clusters: clusters)
                 routesBySlot.append(route)
                 return route
-            })
+            }))
         })
     }
+}
+
+/// A virtual host's routes in precedence order, with the hostname they were attached under.
+struct CompiledVirtualHost: Sendable {
+    let hostname: String
+    let routes: [CompiledRoute]
 }
 
 /// Per-cluster identity and configuration only. Its live state (circuit breaker, outlier ejection,
@@ -223,6 +280,8 @@ public final class CompiledRoute: Sendable {
     /// This route's index in `CompiledTable.routesBySlot`.
     public let slot: Int
     let matcher: RequestMatcher
+    /// The match the matcher was compiled from, for explanations.
+    public let match: HTTPMatch
     public let requestHeaders: HeaderEdits?
     public let responseHeaders: HeaderEdits?
     public let cors: CORSPolicy?
@@ -265,6 +324,7 @@ public final class CompiledRoute: Sendable {
         blockedBy = entry.edge.first { !$0.isEnforceable }?.policy
         session = entry.session
         matcher = try RequestMatcher(entry.match)
+        match = entry.match
         if case .prefix(let prefix) = entry.match.path { matchedPrefix = prefix } else { matchedPrefix = nil }
         var requestHeaders: HeaderEdits?
         var responseHeaders: HeaderEdits?

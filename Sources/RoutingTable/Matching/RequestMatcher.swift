@@ -80,27 +80,43 @@ struct RequestMatcher: @unchecked Sendable {
         method = match.method
     }
 
-    func matches(_ request: RequestView) -> Bool {
+    func matches(_ request: RequestView) -> Bool { mismatch(request) == nil }
+
+    /// The first condition of the match the request fails, in the order they are checked; nil when
+    /// it matches. `archway explain` says why an earlier rule was passed over with this, so it is the
+    /// one rule for both.
+    func mismatch(_ request: RequestView) -> MatchMismatch? {
         switch path {
         case .exact(let value):
-            guard request.path == value else { return false }
+            guard request.path == value else { return .path }
         case .prefix(let prefix):
             // Whole segments only: "/abc" matches "/abc" and "/abc/x", never "/abcd".
             if !prefix.isEmpty {
-                guard request.path.hasPrefix(prefix) else { return false }
+                guard request.path.hasPrefix(prefix) else { return .path }
                 let rest = request.path.dropFirst(prefix.count)
-                guard rest.isEmpty || rest.first == "/" else { return false }
+                guard rest.isEmpty || rest.first == "/" else { return .path }
             }
         case .regex(let regex):
-            guard (try? regex.wholeMatch(in: String(request.path))) != nil else { return false }
+            guard (try? regex.wholeMatch(in: String(request.path))) != nil else { return .path }
         }
-        if let method, method != request.method { return false }
-        for (name, value) in headers {
-            guard let candidate = request.header(name), value.matches(candidate) else { return false }
+        if let method, method != request.method { return .method }
+        for (index, (name, value)) in headers.enumerated() {
+            guard let candidate = request.header(name) else { return .header(index, present: false) }
+            guard value.matches(candidate) else { return .header(index, present: true) }
         }
-        for (name, value) in queryParams {
-            guard let candidate = request.queryValue(name), value.matches(candidate) else { return false }
+        for (index, (name, value)) in queryParams.enumerated() {
+            guard let candidate = request.queryValue(name) else { return .queryParam(index, present: false) }
+            guard value.matches(candidate) else { return .queryParam(index, present: true) }
         }
-        return true
+        return nil
     }
+}
+
+/// Which condition of an `HTTPMatch` a request failed: the path, the method, or the header / query
+/// parameter at that index of the match's lists (absent, or present with another value).
+public enum MatchMismatch: Sendable, Equatable {
+    case path
+    case method
+    case header(Int, present: Bool)
+    case queryParam(Int, present: Bool)
 }

@@ -1,0 +1,133 @@
+import DataPlane
+import Foundation
+import Testing
+
+/// `archway explain` against what requests really do: the playbook example served with its echo
+/// backends, each README curl line both explained (from the manifests and from the running
+/// archway's live table) and sent. The backend explain names must be the one that answered, the
+/// request it says the backend sees must be what the backend echoes, and a local answer must be the
+/// status and message the client gets.
+@Suite(.serialized, .timeLimit(.minutes(3)))
+struct ExplainTests {
+    /// The README's curl lines: host, path, extra headers.
+    static let readmeRequests: [(host: String, path: String, headers: [(String, String)])] = [
+        ("frontend.example.com", "/", []),
+        ("api.example.com", "/api/x", []),
+        ("app.example.com", "/", [("X-Canary", "true")]),
+        ("app.example.com", "/", []),
+        ("backend.example.com", "/", []),
+    ]
+    /// Made per request: explain says where they go, not their value.
+    static let perRequest: Set<String> = ["x-request-id", "traceparent"]
+
+    static func startPlaybook() async throws -> GatewayHarness {
+        let harness = GatewayHarness()
+        let names = ["frontend-service": 9101, "api-v1": 9102, "api-v2": 9103, "app-blue": 9104, "app-green": 9105, "backend-service": 9106]
+        for name in names.keys { try await harness.startBackend(name) }
+        let playbook = CLITests.repository.appendingPathComponent("examples/playbook")
+        for file in try FileManager.default.contentsOfDirectory(atPath: playbook.path) where file.hasSuffix(".yaml") {
+            var text = try String(contentsOf: playbook.appendingPathComponent(file), encoding: .utf8)
+            // The example's fixed backend ports, moved to the ports the test's backends got.
+            for (name, port) in names { text = text.replacingOccurrences(of: ": \(port)\n", with: ": \(harness.backendPorts[name]!)\n") }
+            try harness.write(file, text)
+        }
+        try await harness.start()
+        return harness
+    }
+
+    static func explain(_ arguments: [String]) throws -> RequestExplanation {
+        let run = try ExternalTool.run(CLITests.binary, ["explain", "-o", "json"] + arguments)
+        #expect(run.status == 0, "explain \(arguments): \(run.stderr)")
+        return try JSONDecoder().decode(RequestExplanation.self, from: Data(run.stdout.utf8))
+    }
+
+    @Test func eachReadmeRequestGoesWhereExplainSays() async throws {
+        let harness = try await Self.startPlaybook()
+        defer { Task { await harness.stop() } }
+        for request in Self.readmeRequests {
+            let query = ["http://\(request.host)\(request.path)", "--client-address", "127.0.0.1"]
+                + request.headers.flatMap { ["-H", "\($0.0): \($0.1)"] }
+            let live = try Self.explain(query + ["--admin", "127.0.0.1:\(harness.adminPort)"])
+            let offline = try Self.explain(query + ["--config", harness.directory.path])
+            #expect(live.route != nil && live.route == offline.route && live.backends.map(\.name) == offline.backends.map(\.name),
+                    "\(request.host): the manifests and the live table disagree: \(offline.outcome) / \(live.outcome)")
+            #expect(live.answer == nil, "\(request.host): \(live.outcome)")
+
+            let response = try await harness.send(request.path, host: request.host, headers: request.headers)
+            #expect(response.status == 200, "\(request.host)\(request.path): \(response.status) \(response.text)")
+            let echo = try #require(try JSONSerialization.jsonObject(with: Data(response.text.utf8)) as? [String: Any])
+            let name = try #require(echo["name"] as? String)
+            let backend = try #require(live.backends.first { $0.name == name },
+                                       "\(request.host): answered by \(name), explain said \(live.backends.map(\.name))")
+            let upstream = try #require(backend.upstream)
+            #expect(upstream.requestLine.hasPrefix("GET \(echo["path"] as? String ?? "?") HTTP/1.1"), "\(upstream.requestLine) vs \(echo)")
+            // The fields the backend received, folded as the echo folds them, against explain's.
+            var explained: [String: String] = [:]
+            for header in upstream.headers {
+                let key = header.name.lowercased()
+                explained[key] = explained[key].map { "\($0),\(header.value)" } ?? header.value
+            }
+            let seen = try #require(echo["headers"] as? [String: String])
+            #expect(Set(explained.keys) == Set(seen.keys), "\(request.host): explain \(explained.keys.sorted()) vs backend \(seen.keys.sorted())")
+            for (key, value) in seen where !Self.perRequest.contains(key) {
+                #expect(explained[key] == value, "\(request.host): \(key) is \(value) at the backend, explain said \(explained[key] ?? "nothing")")
+            }
+        }
+    }
+
+    /// A weighted rule: explain gives each backend its share, and traffic splits that way.
+    @Test func weightsAreThoseTheTrafficFollows() async throws {
+        let harness = try await Self.startPlaybook()
+        defer { Task { await harness.stop() } }
+        let explained = try Self.explain(["http://api.example.com/api/x", "--admin", "127.0.0.1:\(harness.adminPort)"])
+        let shares = Dictionary(uniqueKeysWithValues: explained.backends.map { ($0.name, $0.share) })
+        #expect(shares == ["api-v1": 90, "api-v2": 10], "\(explained.backends.map { ($0.name, $0.weight) })")
+        var answered: [String: Int] = [:]
+        // 180: inside the playbook's per-client RateLimit burst (200), so every request is answered.
+        for _ in 0..<180 {
+            let response = try await harness.send("/api/x", host: "api.example.com")
+            let name = (try? JSONSerialization.jsonObject(with: Data(response.text.utf8)) as? [String: Any])?["name"] as? String ?? "?"
+            answered[name, default: 0] += 1
+        }
+        // 10% of 180 is 18 ± 4 (one σ); 4σ either way.
+        #expect((2...34).contains(answered["api-v2"] ?? 0) && answered["api-v1", default: 0] + answered["api-v2", default: 0] == 180, "\(answered)")
+    }
+
+    /// A host no route serves: the 404 explain gives is the one the client reads, and every rule of
+    /// the host that does exist says why it passed the request over.
+    @Test func a404IsExplainedWithItsReason() async throws {
+        let harness = try await Self.startPlaybook()
+        defer { Task { await harness.stop() } }
+        let unknown = try Self.explain(["http://nobody.example.com/x", "--admin", "127.0.0.1:\(harness.adminPort)"])
+        let response = try await harness.send("/x", host: "nobody.example.com")
+        #expect(response.status == 404 && unknown.answer?.status == 404)
+        #expect(response.text == (unknown.answer?.message ?? "") + "\n", "client read \(response.text), explain said \(unknown.outcome)")
+
+        // The canary rule wants X-Canary: true; without it that rule is passed over, by name.
+        let blue = try Self.explain(["http://app.example.com/", "--config", harness.directory.path])
+        let canary = try #require(blue.candidates.first { !$0.matched })
+        #expect(canary.why == "header x-canary is absent", "\(blue.candidates)")
+        #expect(blue.candidates.last?.matched == true && blue.backends.map(\.name) == ["app-blue"], "\(blue.outcome)")
+        let wrong = try Self.explain(["http://app.example.com/", "-H", "X-Canary: maybe", "--config", harness.directory.path])
+        #expect(wrong.candidates.first?.why == "header x-canary is not = true", "\(wrong.candidates)")
+    }
+
+    /// A connection whose server name chose one HTTPS listener, asking for a host another listener
+    /// owns: explain names both listeners and the 421 the client gets.
+    @Test func a421IsExplainedWithBothListeners() async throws {
+        let setup = try await TLSTests.start()
+        defer { Task { await setup.harness.stop() } }
+        let explained = try Self.explain(["https://a.example.com/tls-test", "-H", "Host: api.b.example.com",
+                                          "--admin", "127.0.0.1:\(setup.harness.adminPort)"])
+        let real = try TLSTests.curlHTTPS(setup, host: "a.example.com", trusting: setup.certA, extra: ["-H", "Host: api.b.example.com"])
+        #expect(real.writeOut.hasPrefix("421") && explained.answer?.status == 421, "\(real.writeOut) / \(explained.outcome)")
+        #expect(real.body == (explained.answer?.message ?? "") + "\n", "client read \(real.body), explain said \(explained.outcome)")
+        let byHost = explained.listeners.first { $0.names.contains("default/gw/b") }
+        let byName = explained.listeners.first { $0.names.contains("default/gw/a") }
+        #expect(byHost?.why.contains("421") == true && byName?.why.contains("server name") == true, "\(explained.listeners)")
+
+        // The same request with a matching server name is served, by the route on listener b.
+        let served = try Self.explain(["https://api.b.example.com/tls-test", "--admin", "127.0.0.1:\(setup.harness.adminPort)"])
+        #expect(served.answer == nil && served.backends.map(\.name) == ["svc"], "\(served.outcome)")
+    }
+}
