@@ -162,11 +162,12 @@ public actor GatewayRuntime {
         await acmeAutomation?.onChange { [weak self] in await self?.reapply() }
         await rolloutController.onChange { [weak self] in await self?.reapply() }
         admin.setControl("rollouts") { [rolloutController] segments in await rolloutController.answer(segments) }
-        admin.setExplain { [tables] text in
+        admin.setExplain { [tables] text, format in
             guard let query = try? JSONDecoder().decode(ExplainQuery.self, from: Data(text.utf8)) else {
                 return (400, "q= must be a request as JSON: {\"method\":\"GET\",\"url\":\"http://host/path\",\"headers\":[],\"clientAddress\":\"192.0.2.10\"}\n")
             }
             let explanation = RequestExplainer.explain(query, served: tables.current, source: "the live table of a running archway (endpoint health included)")
+            if format == "text" { return (200, explanation.text()) }
             return ((try? explanation.json()).map { (200, $0) }) ?? (500, "the explanation could not be encoded\n")
         }
         // A new leader takes over the ordering at once, not at the next change.

@@ -29,10 +29,11 @@ public final class AdminServer: Sendable {
     /// to make than the routing table, and nobody may be looking at the dashboard.
     private let topology = NIOLockedValueBox<(render: @Sendable () -> String, rendered: [UInt8]?)>(({ "" }, Array("{\"gateways\":[],\"routes\":[]}".utf8)))
     private let announcements = NIOLockedValueBox<[UInt8]>(Array("{\"addresses\":[]}\n".utf8))
-    /// `archway explain` against the live table: the request as JSON in, the explanation as JSON out,
-    /// or the status and message of a query it cannot take.
-    public typealias Explain = @Sendable (_ query: String) -> (status: Int, body: String)
-    private let explain = NIOLockedValueBox<Explain>({ _ in (503, "no configuration has been applied yet\n") })
+    /// `archway explain` against the live table: the request as JSON in, the explanation out (as JSON,
+    /// or as `archway explain` prints it when `format` is "text"), or the status and message of a query
+    /// it cannot take.
+    public typealias Explain = @Sendable (_ query: String, _ format: String?) -> (status: Int, body: String)
+    private let explain = NIOLockedValueBox<Explain>({ _, _ in (503, "no configuration has been applied yet\n") })
     private let channel = NIOLockedValueBox<(any Channel)?>(nil)
     private let probesChannel = NIOLockedValueBox<(any Channel)?>(nil)
     /// What anyone who reaches the port may read.
@@ -86,10 +87,11 @@ public final class AdminServer: Sendable {
     }
     /// Which addresses this replica announces on the LAN, on which interface (JSON).
     public func setExplain(_ answer: @escaping Explain) { explain.withLockedValue { $0 = answer } }
-    func explainDocument(_ query: String?) -> (HTTPResponseStatus, String, [UInt8]) {
+    func explainDocument(_ query: String?, format: String?) -> (HTTPResponseStatus, String, [UInt8]) {
         guard let query else { return (.badRequest, "text/plain", Array("/explain takes q=, the request as JSON (what archway explain -o json shows under its query)\n".utf8)) }
-        let answer = explain.withLockedValue { $0 }(query)
-        return (HTTPResponseStatus(statusCode: answer.status), answer.status == 200 ? "application/json" : "text/plain", Array(answer.body.utf8))
+        let answer = explain.withLockedValue { $0 }(query, format)
+        let type = answer.status == 200 && format != "text" ? "application/json" : "text/plain; charset=utf-8"
+        return (HTTPResponseStatus(statusCode: answer.status), type, Array(answer.body.utf8))
     }
 
     public func setAnnouncements(_ json: String) { announcements.withLockedValue { $0 = Array(json.utf8) } }
@@ -178,7 +180,7 @@ private final class AdminHandler: ChannelInboundHandler {
             case "/dashboard/topology": (status, type, body) = (.ok, "application/json", server.topologyDocument)
             case "/explain":
                 let query = parts.count > 1 ? parts[1].split(separator: "&").first { $0.hasPrefix("q=") }.flatMap { String($0.dropFirst(2)).removingPercentEncoding } : nil
-                (status, type, body) = server.explainDocument(query)
+                (status, type, body) = server.explainDocument(query, format: format)
             default: (status, type, body) = (.notFound, "text/plain", Array("admin endpoints: /dashboard /metrics /healthz /readyz /status /slo /announcements /explain\n".utf8))
             }
             Self.respond(status, type, body, to: head, context: context)

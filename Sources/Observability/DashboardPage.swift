@@ -29,12 +29,26 @@ enum DashboardPage {
   .bar span.low { background: #cf222e; }
   svg text { font: 12px system-ui, sans-serif; }
   .muted { color: #5b6576; font-size: 12px; }
+  #explain form { display: flex; gap: 8px; flex-wrap: wrap; align-items: flex-start; }
+  #explain input[name=url] { flex: 1; min-width: 320px; }
+  #explain textarea { min-width: 260px; height: 2.6em; }
+  #explain pre { background: #f6f7f9; padding: 8px; overflow-x: auto; margin: 10px 0 0; }
 </style>
 </head>
 <body>
 <header><h1>archway</h1><span class="live" id="live">connecting…</span></header>
 <main>
   <section><h2>Topology</h2><div id="graph" class="muted">loading…</div></section>
+  <section id="explain"><h2>Try a request</h2>
+    <form>
+      <select name="method"><option>GET</option><option>POST</option><option>PUT</option><option>DELETE</option><option>PATCH</option><option>HEAD</option><option>OPTIONS</option></select>
+      <input name="url" value="http://example.com/" aria-label="URL (the port is the listener port)">
+      <textarea name="headers" placeholder="X-Canary: true (one header per line)" aria-label="headers"></textarea>
+      <button type="submit">Explain</button>
+    </form>
+    <div class="muted">Where the live table sends it and why, as <code>archway explain --admin</code> prints it; nothing is sent.</div>
+    <pre id="explain-out" hidden></pre>
+  </section>
   <section id="announcements" hidden><h2>Layer-2 announcement</h2><table><thead><tr><th>address</th><th>announced by</th><th>here</th><th>interface</th><th>problem</th></tr></thead><tbody></tbody></table></section>
   <section id="rollouts" hidden><h2>Rollouts</h2><table><thead><tr><th>rollout</th><th>route</th><th>phase</th><th>step</th><th>canary</th><th>why</th></tr></thead><tbody></tbody></table></section>
   <section id="certificates" hidden><h2>Certificates (ACME)</h2><table><thead><tr><th>secret</th><th>names</th><th>issuer</th><th>state</th><th>expires</th><th>renews</th><th>note</th></tr></thead><tbody></tbody></table></section>
@@ -235,6 +249,36 @@ async function refresh() {
     document.getElementById("live").textContent = "live · updated " + new Date().toLocaleTimeString();
   } catch (error) {
     document.getElementById("live").textContent = "cannot reach archway: " + error;
+  }
+}
+// "Try a request": the admin endpoint explains it against the live table and renders the answer itself.
+document.querySelector("#explain form").addEventListener("submit", async event => {
+  event.preventDefault();
+  const form = event.target, out = document.getElementById("explain-out");
+  const headers = form.headers.value.split("\n").map(line => line.trim()).filter(line => line.includes(":"))
+    .map(line => ({ name: line.slice(0, line.indexOf(":")).trim(), value: line.slice(line.indexOf(":") + 1).trim() }));
+  const query = { method: form.method.value, url: form.url.value.trim(), headers };
+  try {
+    const answer = await fetch("/explain?o=text&q=" + encodeURIComponent(JSON.stringify(query)));
+    out.textContent = await answer.text();
+  } catch (error) {
+    out.textContent = "cannot reach archway: " + error;
+  }
+  out.hidden = false;
+  window.history.replaceState(null, "", "#explain=" + encodeURIComponent(JSON.stringify(query)));
+});
+// A link to the dashboard can carry a request to explain (#explain={"url":...}): the box is filled
+// in and answered on load, so an explanation can be shared.
+if (location.hash.startsWith("#explain=")) {
+  try {
+    const query = JSON.parse(decodeURIComponent(location.hash.slice("#explain=".length)));
+    const form = document.querySelector("#explain form");
+    form.method.value = query.method || "GET";
+    form.url.value = query.url || "";
+    form.headers.value = (query.headers || []).map(h => h.name + ": " + h.value).join("\n");
+    form.requestSubmit();
+  } catch (error) {
+    console.log("cannot read the request in the link: " + error);
   }
 }
 // A second scrape soon after the first, so rates appear without waiting a whole period.

@@ -113,6 +113,17 @@ struct DashboardTests {
         #expect(dom.contains(#"data-policy="BasicAuth default/broken-auth""#) && dom.contains("Secret default/no-such-users not found"), "policy problems")
         #expect(dom.contains("BasicAuth default/broken-auth (cannot be enforced"), "the blocked route names the policy")
 
+        // "Try a request", from a link that carries the request: the live table's answer, rendered by
+        // the admin endpoint as `archway explain` prints it: shop's two backends by weight, the missing one's 500.
+        let canary = #"{"method":"GET","url":"http://shop.example.com/buy","headers":[{"name":"X-Canary","value":"true"}]}"#
+        let tried = try ExternalTool.run(browser, flags + ["--dump-dom", url + "#explain=" + canary.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!]).stdout
+        let answer = try #require(tried.firstMatch(of: /<pre id="explain-out">(.*?)<\/pre>/.dotMatchesNewlines()), "the explain box's answer").output.1
+        #expect(answer.contains("ROUTE     default/shop rule 0 match 0") && answer.contains("OUTCOME   forwarded to shop (75%) or missing (25%, answers 500)"), "\(answer)")
+        // A route blocked by a policy that cannot be enforced (even its canary rule): the 500 every request gets, and why.
+        let blue = #"{"url":"http://app.example.com/","headers":[{"name":"X-Canary","value":"true"}]}"#
+        let blocked = try ExternalTool.run(browser, flags + ["--dump-dom", url + "#explain=" + blue.addingPercentEncoding(withAllowedCharacters: .alphanumerics)!]).stdout
+        #expect(blocked.contains("ANSWER    500") && blocked.contains("BasicAuth default/broken-auth cannot be enforced"), "\(blocked.suffix(1500))")
+
         let screenshot = FileManager.default.temporaryDirectory.appendingPathComponent("dashboard-\(UUID().uuidString).png")
         defer { try? FileManager.default.removeItem(at: screenshot) }
         _ = try ExternalTool.run(browser, flags + ["--screenshot=\(screenshot.path)", url])
