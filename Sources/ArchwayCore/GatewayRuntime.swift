@@ -166,7 +166,7 @@ public actor GatewayRuntime {
             guard let query = try? JSONDecoder().decode(ExplainQuery.self, from: Data(text.utf8)) else {
                 return (400, "q= must be a request as JSON: {\"method\":\"GET\",\"url\":\"http://host/path\",\"headers\":[],\"clientAddress\":\"192.0.2.10\"}\n")
             }
-            let explanation = RequestExplainer.explain(query, served: tables.current, source: "the live table of a running archway (endpoint health included)")
+            let explanation = RequestExplainer.explain(query, store: tables, source: "the live table of a running archway (endpoint health included)")
             if format == "text" { return (200, explanation.text()) }
             return ((try? explanation.json()).map { (200, $0) }) ?? (500, "the explanation could not be encoded\n")
         }

@@ -130,4 +130,29 @@ struct ExplainTests {
         let served = try Self.explain(["https://api.b.example.com/tls-test", "--admin", "127.0.0.1:\(setup.harness.adminPort)"])
         #expect(served.answer == nil && served.backends.map(\.name) == ["svc"], "\(served.outcome)")
     }
+
+    /// A TLS listener carrying a TLSRoute: explain says the connection is passed through to the
+    /// route's backend, not routed by HTTP; an HTTP listener on the same port still routes by Host.
+    @Test func aTLSPassthroughConnectionIsExplainedAsBytes() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("explain-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try Manifests.join(
+            Manifests.gateway(listeners: ["{name: pass, protocol: TLS, port: 443, hostname: secure.example.com, tls: {mode: Passthrough}}"]),
+            Manifests.service("secure", targetPort: 9443),
+            """
+            apiVersion: gateway.networking.k8s.io/v1alpha2
+            kind: TLSRoute
+            metadata: {name: secure}
+            spec:
+              parentRefs: [{name: gw, sectionName: pass}]
+              hostnames: [secure.example.com]
+              rules: [{backendRefs: [{name: secure, port: 80}]}]
+            """).write(to: directory.appendingPathComponent("tls.yaml"), atomically: true, encoding: .utf8)
+        let passed = try Self.explain(["https://secure.example.com/x", "--config", directory.path])
+        #expect(passed.route == "TLSRoute default/secure rule 0" && passed.backends.map(\.endpoints) == [["127.0.0.1:9443"]], "\(passed.outcome)")
+        #expect(passed.outcome.contains("bytes go to") && passed.answer == nil, "\(passed.outcome)")
+        let other = try Self.explain(["https://other.example.com/x", "--config", directory.path])
+        #expect(other.route == nil && other.answer == nil && other.outcome.contains("TLS handshake is refused"), "\(other.outcome)")
+    }
 }

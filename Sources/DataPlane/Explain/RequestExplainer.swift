@@ -9,17 +9,21 @@ import RoutingTable
 /// one thing while a request does another. Only what needs the request's moment is left open: which
 /// backend a weighted pick lands on, and what the edge policies' checks decide.
 public enum RequestExplainer {
-    /// Against a running archway's table: its endpoints' health counts.
-    public static func explain(_ query: ExplainQuery, served: ServedTable, source: String) -> RequestExplanation {
-        explain(query, table: served.routes, source: source, health: { served.health(of: $0) })
+    /// Against a running archway's table: its endpoints' health counts, and its TLS contexts choose.
+    public static func explain(_ query: ExplainQuery, store: TableStore, source: String) -> RequestExplanation {
+        let served = store.current
+        return explain(query, table: served.routes, source: source, tls: { store.tls(socket: $0) }, health: { served.health(of: $0) })
     }
 
-    /// Against a table compiled from manifests.
+    /// Against a table compiled from manifests (its certificates loaded as a swap would).
     public static func explain(_ query: ExplainQuery, table: CompiledTable, source: String) -> RequestExplanation {
-        explain(query, table: table, source: source, health: { _ in nil })
+        let certificates = TLSContextCache()
+        return explain(query, table: table, source: source,
+                       tls: { socket in table.port(socket).flatMap { $0.protocol == "TLS" ? try? TLSPortTable($0, cache: certificates) : nil } },
+                       health: { _ in nil })
     }
 
-    static func explain(_ query: ExplainQuery, table: CompiledTable, source: String,
+    static func explain(_ query: ExplainQuery, table: CompiledTable, source: String, tls: (SocketKey) -> TLSPortTable?,
                         health: (CompiledCluster) -> ClusterHealth?) -> RequestExplanation {
         let target = Target(query)
         var headers = HTTPHeaders()
@@ -52,6 +56,22 @@ public enum RequestExplainer {
         request.record.requestID = head.headers.first(name: "x-request-id").flatMap { RequestIdentity.isKept(requestID: $0.utf8) ? $0 : nil }
             ?? "(new per request)"
 
+        // Over TLS the server name decides first, as ConnectionSetup does: no listener for it refuses
+        // the handshake; one carrying TLSRoutes (passthrough, or terminated) gets the connection's
+        // bytes as they are, and nothing is routed by HTTP.
+        if target.tls {
+            switch tls(socket)?.disposition(serverName: serverName) ?? .refuse {
+            case .refuse:
+                explanation.outcome = "the TLS handshake is refused: no listener on \(socket) takes server name \"\(serverName ?? "")\""
+                return explanation
+            case .passthrough:
+                return streamed(table.streamRoute(socket: socket, serverName: serverName), serverName: serverName, into: explanation)
+            case .terminate where table.isStreamListener(socket: socket, serverName: serverName):
+                return streamed(table.streamRoute(socket: socket, serverName: serverName), serverName: serverName, into: explanation)
+            case .terminate, .answerACMEChallenge:
+                break
+            }
+        }
         // The match phase, traced.
         let requestHeaders = head.headers
         let view = RequestView(path: request.path, query: request.query, method: head.method.rawValue, header: { requestHeaders.first(name: $0) })
@@ -119,6 +139,28 @@ public enum RequestExplainer {
             explanation.outcome = "forwarded to " + shares.joined(separator: " or ")
                 + (route.session != nil ? "; a live session keeps its backend" : "")
         }
+        return explanation
+    }
+
+    /// A TLSRoute's connection: its backends by weight, or the close a connection without one gets.
+    static func streamed(_ route: CompiledStreamRoute?, serverName: String?, into explanation: RequestExplanation) -> RequestExplanation {
+        var explanation = explanation
+        guard let route, let choice = route.choice else {
+            explanation.outcome = "the connection is closed: no TLSRoute with a backend takes server name \"\(serverName ?? "")\""
+            return explanation
+        }
+        explanation.route = "TLSRoute \(route.origin.namespace)/\(route.origin.name) rule \(route.origin.rule)"
+        var previous = 0
+        for (index, picked) in choice.targets.enumerated() {
+            let weight = choice.cumulative[index] - previous
+            previous = choice.cumulative[index]
+            var endpoints: [String] = []
+            if case .cluster(let cluster) = picked.target { endpoints = cluster.endpoints.map { "\($0.host):\($0.port)" } }
+            explanation.backends.append(RequestExplanation.Backend(name: picked.name, weight: weight, share: Double(weight) * 100 / Double(choice.total),
+                                                                   endpoints: endpoints))
+        }
+        explanation.outcome = "the TLS connection's bytes go to " + explanation.backends.map { "\($0.name) (\(RequestExplanation.percent($0.share)))" }
+            .joined(separator: " or ") + " as they are: nothing in it is routed by HTTP"
         return explanation
     }
 
