@@ -25,7 +25,7 @@ public enum RequestExplainer {
 
     static func explain(_ query: ExplainQuery, table: CompiledTable, source: String, tls: (SocketKey) -> TLSPortTable?,
                         health: (CompiledCluster) -> ClusterHealth?) -> RequestExplanation {
-        let target = Target(query)
+        let target = ExplainedURL(query)
         var headers = HTTPHeaders()
         if !query.headers.contains(where: { $0.name.lowercased() == "host" }) { headers.add(name: "host", value: target.authority) }
         for header in query.headers { headers.add(name: header.name, value: header.value) }
@@ -107,10 +107,7 @@ public enum RequestExplainer {
             return explanation.answered(answer)
         }
         guard case .forward(let choice) = route.action else { return explanation }
-        var previous = 0
-        for (index, picked) in choice.targets.enumerated() {
-            let weight = choice.cumulative[index] - previous
-            previous = choice.cumulative[index]
+        for (picked, weight) in zip(choice.targets, choice.weights) {
             var backend = RequestExplanation.Backend(name: picked.name, weight: weight, share: Double(weight) * 100 / Double(choice.total),
                                                      endpoints: [], usableEndpoints: nil,
                                                      refusal: PickUpstreamPhase.unusable(picked).map(RequestExplanation.Answer.init))
@@ -150,10 +147,7 @@ public enum RequestExplainer {
             return explanation
         }
         explanation.route = "TLSRoute \(route.origin.namespace)/\(route.origin.name) rule \(route.origin.rule)"
-        var previous = 0
-        for (index, picked) in choice.targets.enumerated() {
-            let weight = choice.cumulative[index] - previous
-            previous = choice.cumulative[index]
+        for (picked, weight) in zip(choice.targets, choice.weights) {
             var endpoints: [String] = []
             if case .cluster(let cluster) = picked.target { endpoints = cluster.endpoints.map { "\($0.host):\($0.port)" } }
             explanation.backends.append(RequestExplanation.Backend(name: picked.name, weight: weight, share: Double(weight) * 100 / Double(choice.total),
@@ -215,56 +209,6 @@ public enum RequestExplainer {
         explanation.timeouts = timeouts.isEmpty ? nil : timeouts.joined(separator: ", ")
         explanation.retry = route.retry.map { "\($0.attempts) attempts on \($0.codes.map(String.init).joined(separator: ",")), backoff \($0.backoffMillis) ms" }
         explanation.mirrors = route.mirrors.map { "\($0.name) (\(RequestExplanation.percent($0.fraction * 100)) of requests)" }
-    }
-}
-
-/// The lookup's steps as explain records them.
-struct ExplainTrace: RouteLookupTrace {
-    struct Tried {
-        let route: CompiledRoute
-        let mismatch: MatchMismatch?
-        let virtualHost: String
-    }
-    var hostListener: Int?
-    var serverNameListener: Int?
-    var virtualHost = ""
-    var candidates: [Tried] = []
-
-    mutating func hostChose(listener: Int) { hostListener = listener }
-    mutating func serverNameChose(listener: Int) { serverNameListener = listener }
-    mutating func entered(virtualHost: String) { self.virtualHost = virtualHost }
-    mutating func tried(_ route: CompiledRoute, mismatch: MatchMismatch?) {
-        candidates.append(Tried(route: route, mismatch: mismatch, virtualHost: virtualHost))
-    }
-}
-
-/// The URL explain was given, as a client would split it.
-struct Target {
-    var tls: Bool
-    var hostname: String
-    var port: Int
-    /// What the Host field carries: host, and the port when it is not the scheme's default.
-    var authority: String
-    var requestTarget: String
-
-    init(_ query: ExplainQuery) {
-        var rest = Substring(query.url)
-        tls = rest.lowercased().hasPrefix("https://")
-        if let schemeEnd = rest.range(of: "://") { rest = rest[schemeEnd.upperBound...] }
-        let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex
-        authority = String(rest[..<authorityEnd])
-        let target = rest[authorityEnd...]
-        requestTarget = target.isEmpty ? "/" : (target.first == "?" ? "/" + target : String(target))
-        let defaultPort = tls ? 443 : 80
-        if let colon = authority.lastIndex(of: ":"), !authority.hasSuffix("]"), let port = Int(authority[authority.index(after: colon)...]) {
-            hostname = String(authority[..<colon])
-            self.port = port
-            if port == defaultPort { authority = hostname }
-        } else {
-            hostname = authority
-            port = defaultPort
-        }
-        hostname = hostname.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
     }
 }
 

@@ -239,6 +239,8 @@ public final class CompiledRoute: Sendable {
         public let cumulative: [Int]
         public let targets: [Choice]
         public var total: Int { cumulative.last ?? 0 }
+        /// Each target's own weight (what `cumulative` sums).
+        public var weights: [Int] { cumulative.indices.map { cumulative[$0] - ($0 == 0 ? 0 : cumulative[$0 - 1]) } }
 
         /// nil when no backend has a weight above 0.
         init?(_ backends: [WeightedBackend], clusters: [String: CompiledCluster]) {
