@@ -6,7 +6,11 @@ WORKDIR /src
 # Dependencies first: they change less often than the sources, so this layer is usually cached.
 COPY Package.swift ./
 RUN swift package resolve
+COPY Plugins ./Plugins
 COPY Sources ./Sources
+# No .git is copied, so the commit `archway --version` names comes from here:
+#   docker build --build-arg ARCHWAY_COMMIT=$(git rev-parse --short=12 HEAD) -t archway .
+ARG ARCHWAY_COMMIT
 RUN swift build -c release --static-swift-stdlib --product archway \
     && install -D "$(swift build -c release --show-bin-path)/archway" /out/archway
 

@@ -35,12 +35,17 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
     ],
     targets: [
+        /// Writes the commit and compiler version into BuildInfo before every build (see the plugin's comment).
+        .plugin(name: "BuildInfoPlugin", capability: .buildTool()),
+        /// The version, commit and compiler of this build; nothing else, so a new commit recompiles one small file.
+        .target(name: "BuildInfo", swiftSettings: strict, plugins: ["BuildInfoPlugin"]),
         .target(name: "GatewayAPI", dependencies: ["Yams"], swiftSettings: strict),
         .target(name: "RoutingTable", swiftSettings: hotPath),
         .target(name: "Translator", dependencies: ["GatewayAPI", "RoutingTable", .product(name: "Crypto", package: "swift-crypto")],
                 swiftSettings: strict),
         .target(name: "Migrate", dependencies: ["GatewayAPI", "RoutingTable", "Translator", "Yams"], swiftSettings: strict),
         .target(name: "Observability", dependencies: [
+            "BuildInfo",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Metrics", package: "swift-metrics"),
             .product(name: "Prometheus", package: "swift-prometheus"),
@@ -111,7 +116,7 @@ let package = Package(
             "Yams",
         ], swiftSettings: strict),
         .executableTarget(name: "archway", dependencies: [
-            "ArchwayCore", "Providers", "GatewayAPI", "L2Announcement",
+            "ArchwayCore", "Providers", "GatewayAPI", "L2Announcement", "BuildInfo",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], swiftSettings: strict),
         .testTarget(name: "TranslatorTests", dependencies: ["Translator", "GatewayAPI", "RoutingTable", "Migrate", "ArchwayCore", "Yams"],

@@ -1,8 +1,11 @@
+import BuildInfo
+
 /// The admin endpoint's `/dashboard`: one self-contained page (no CDN, no external assets). It polls
 /// `/dashboard/topology`, `/slo` and `/metrics` every two seconds and draws the Gateways, their
 /// listeners, the routes attached to them and the backends they split traffic between (with weights
 /// and status conditions), live request rate, error rate and p50/p95/p99 per route, computed from the
-/// difference between two scrapes, and each ServiceLevelObjective's budget.
+/// difference between two scrapes, and each ServiceLevelObjective's budget. The header names the build
+/// (version and commit), written into the page once, since it cannot change while the process runs.
 enum DashboardPage {
     static let bytes = Array(html.utf8)
 
@@ -17,6 +20,7 @@ enum DashboardPage {
   header { background: #1d2430; color: #fff; padding: 10px 20px; display: flex; gap: 24px; align-items: baseline; }
   header h1 { font-size: 18px; margin: 0; }
   header .live { font-size: 12px; opacity: 0.8; }
+  header .build { font-size: 12px; opacity: 0.6; font-variant-numeric: tabular-nums; }
   main { padding: 16px 20px; display: grid; gap: 16px; }
   section { background: #fff; border: 1px solid #dde1e7; border-radius: 6px; padding: 12px 16px; }
   h2 { font-size: 15px; margin: 0 0 10px; }
@@ -36,7 +40,7 @@ enum DashboardPage {
 </style>
 </head>
 <body>
-<header><h1>archway</h1><span class="live" id="live">connecting…</span></header>
+<header><h1>archway</h1><span class="build" id="build" title="\#(BuildInfo.current.line)">\#(BuildInfo.current.version) · commit \#(BuildInfo.current.commit)</span><span class="live" id="live">connecting…</span></header>
 <main>
   <section><h2>Topology</h2><div id="graph" class="muted">loading…</div></section>
   <section id="explain"><h2>Try a request</h2>

@@ -1,4 +1,4 @@
-
+import BuildInfo
 import NIOConcurrencyHelpers
 import Prometheus
 
@@ -45,6 +45,11 @@ public final class GatewayMetrics: Sendable {
                                                                       helpText: "Downstream TLS handshakes that failed"))
         l2AnnouncedAddresses = registry.makeGauge(descriptor: .init(namespace: "archway", subsystem: "l2", metricName: "announced_addresses",
                                                                     helpText: "Addresses this replica answers ARP / neighbour solicitations for"))
+        // Always 1, as Prometheus exporters do: the labels are the information, to join on or alert by version.
+        let build = BuildInfo.current
+        registry.makeGauge(descriptor: .init(namespace: "archway", metricName: "build_info",
+                                             helpText: "The version, commit and Swift compiler of this archway build (always 1)"),
+                           labels: [("version", build.version), ("commit", build.commit), ("swift", build.swift)]).set(1.0)
     }
 
     /// Per-route counters that are not per status: bytes, retries, mirrored copies.

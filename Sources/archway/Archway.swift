@@ -1,5 +1,6 @@
 import ArchwayCore
 import ArgumentParser
+import BuildInfo
 import DataPlane
 import Foundation
 import Logging
@@ -13,7 +14,9 @@ struct Archway: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "archway",
         abstract: "A Kubernetes Gateway API implementation: controller and proxy in one binary.",
-        subcommands: [Serve.self, Status.self, Check.self, Explain.self, Migrate.self, Inventory.self, SLO.self, RolloutCommand.self, Echo.self])
+        version: BuildInfo.current.line,
+        subcommands: [Serve.self, Status.self, Check.self, Explain.self, Migrate.self, Inventory.self, SLO.self, RolloutCommand.self, Echo.self,
+                      Version.self])
 }
 
 /// "HOST:PORT" or "PORT", for flags that take an address.
