@@ -64,6 +64,10 @@ public actor GatewayRuntime {
 
     public let options: Options
     public let metrics = GatewayMetrics()
+    /// The last events (reload failures, objects rejected and recovered): `/events`, `describe --admin`,
+    /// and in a cluster the Events the leader writes.
+    public let events = EventLog()
+    private var rejections = RejectionTracker()
     private let logger: Logger
     private let group: MultiThreadedEventLoopGroup
     private let tables = TableStore()
@@ -162,6 +166,7 @@ public actor GatewayRuntime {
         await acmeAutomation?.onChange { [weak self] in await self?.reapply() }
         await rolloutController.onChange { [weak self] in await self?.reapply() }
         admin.setControl("rollouts") { [rolloutController] segments in await rolloutController.answer(segments) }
+        admin.setQuery("/events") { [events] _ in (200, "application/json", events.json() + "\n") }
         // A new leader takes over the ordering at once, not at the next change.
         if acmeAutomation != nil { await options.kubernetes?.onLeadershipGained { [weak self] in await self?.reapply() } }
         await options.kubernetes?.startElection()
@@ -290,9 +295,11 @@ public actor GatewayRuntime {
         if options.kubernetes != nil {
             // In a cluster, objects belong to different teams and change independently: one invalid
             // object is skipped (and named in the log once), it does not freeze everyone else's changes.
-            for error in load.errors where !reportedInvalid.contains(error.description) {
+            let newlyInvalid = load.errors.filter { !reportedInvalid.contains($0.description) }
+            for error in newlyInvalid {
                 logger.error("invalid object skipped", metadata: ["error": "\(error)"])
             }
+            events.recordReloadFailure(newlyInvalid, reason: "Invalid")
             reportedInvalid = Set(load.errors.map(\.description))
         } else if !load.errors.isEmpty {
             for error in load.errors {
@@ -300,11 +307,13 @@ public actor GatewayRuntime {
             }
             if lastGood != nil {
                 metrics.configReloadFailures.increment()
+                events.recordReloadFailure(load.errors)
                 logger.error("configuration change rejected; the last good configuration keeps serving",
                              metadata: ["errors": "\(load.errors.count)"])
                 return
             }
             logger.warning("starting with the valid manifests only", metadata: ["skipped": "\(load.errors.count)"])
+            events.recordReloadFailure(load.errors, reason: "Invalid")
         }
         lastLoad = load
         var resources = addressMemory.carryOver(load.resources.map(\.resource))
@@ -351,6 +360,7 @@ public actor GatewayRuntime {
         } catch {
             metrics.configReloadFailures.increment()
             logger.error("routing table rejected; the last good configuration keeps serving", metadata: ["error": "\(error)"])
+            events.record(ArchwayEvent(type: .Warning, reason: "ReloadFailed", regarding: nil, note: "routing table rejected: \(error)"))
             return
         }
         let families = Dictionary(result.table.ports.map { ($0.socket, $0.protocol) }, uniquingKeysWith: { first, _ in first })
@@ -395,6 +405,18 @@ public actor GatewayRuntime {
             default: return nil
             }
         }
+        for event in rejections.events(for: StatusReport(snapshot: snapshot, statuses: statuses, timestamp: applied).items) {
+            events.record(event)
+        }
+        let (attachments, translator, loaded, eventLog) = (result.attachments, self.translator, load.resources.map(\.resource), events)
+        admin.setQuery("/describe") { [snapshot, statuses] query in
+            DescribeAnswer.answer(query) {
+                var report = StatusReport(snapshot: snapshot, statuses: statuses, timestamp: applied)
+                report.edgePolicies = table.edgePoliciesByRoute()
+                return DescribeSource(origin: "a running archway", resources: loaded, snapshot: snapshot, report: report,
+                                      attachments: attachments, translator: translator, events: eventLog.recent())
+            }
+        }
         admin.setTopology { [snapshot, statuses] in
             DashboardTopology(snapshot: snapshot, statuses: statuses, edgePolicies: table.edgePoliciesByRoute(), served: served).json()
         }
@@ -403,6 +425,7 @@ public actor GatewayRuntime {
         logStatusProblems(statuses, snapshot: snapshot)
         reportUnenforceable(result.table)
         await options.kubernetes?.publish(snapshot: snapshot, statuses: statuses, gatewayService: options.gatewayService)
+        await options.kubernetes?.publish(events: events.takeNew())
         // What each part of an apply cost, for the scale benchmark (scale/run) and for operators
         // wondering why a change took long to serve.
         func millis(_ duration: Duration) -> String { String(format: "%.1f", Double(duration / .microseconds(1)) / 1000) }

@@ -13,7 +13,7 @@ struct Archway: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "archway",
         abstract: "A Kubernetes Gateway API implementation: controller and proxy in one binary.",
-        subcommands: [Serve.self, Status.self, Check.self, Migrate.self, Inventory.self, SLO.self, RolloutCommand.self, Echo.self])
+        subcommands: [Serve.self, Status.self, Check.self, Migrate.self, Inventory.self, SLO.self, RolloutCommand.self, Echo.self, Describe.self])
 }
 
 /// "HOST:PORT" or "PORT", for flags that take an address.
@@ -230,9 +230,15 @@ struct Status: AsyncParsableCommand {
     @Option(name: .long, help: "Read the live status from a running archway's admin endpoint (ADDR:PORT) instead of --config: it knows serve's flags and the ports it could bind.")
     var admin: HostPort?
 
-    func validate() throws { if admin == nil { try options.requireConfig() } }
+    @OptionGroup var cluster: ClusterSource
+
+    func validate() throws { if admin == nil, !cluster.fromCluster { try options.requireConfig() } }
 
     func run() async throws {
+        if cluster.fromCluster {
+            let report = try await cluster.read(controllerName: options.controllerName, ingress: options.ingressServing).source.report
+            return try printReport(report)
+        }
         if let admin {
             let document = try await AdminReader.get(host: admin.host, port: admin.port, path: "/status?o=\(output.rawValue)")
             print(String(decoding: document, as: UTF8.self), terminator: output == .json ? "\n" : "")
@@ -248,6 +254,10 @@ struct Status: AsyncParsableCommand {
         for error in errors {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
         }
+        try printReport(report)
+    }
+
+    private func printReport(_ report: StatusReport) throws {
         switch output {
         case .table: print(report.table(), terminator: "")
         case .json: print(try report.json())
