@@ -23,7 +23,7 @@ struct DescribeTests {
         spec:
           gatewayClassName: archway
           listeners:
-          - {name: http, protocol: HTTP, port: 80, allowedRoutes: {namespaces: {from: All}}}
+          - {name: http, protocol: HTTP, port: 80, hostname: shop.example, allowedRoutes: {namespaces: {from: All}}}
           - {name: internal, protocol: HTTP, port: 8080, hostname: internal.example}
         ---
         apiVersion: archway.dev/v1alpha1
