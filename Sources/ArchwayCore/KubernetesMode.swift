@@ -171,9 +171,15 @@ public actor KubernetesMode {
             event.regarding.map { KubeEvent(regarding: $0, type: event.type.rawValue, reason: event.reason, note: event.note) }
         }
         guard !events.isEmpty else { return }
-        // Not awaited by the apply: events wait behind status writes for the same rate budget.
-        Task { [events, writer = self.events] in await writer.write(events) }
+        // Not awaited by the apply: events wait behind status writes for the same rate budget. One
+        // batch after the other, so that a repeat finds the Event its first occurrence created.
+        let previous = eventWriting
+        eventWriting = Task { [events, writer = self.events] in
+            await previous?.value
+            await writer.write(events)
+        }
     }
+    private var eventWriting: Task<Void, Never>?
 
     /// What each object's status encoded to, by its status as computed (unstamped).
     private var encoded: [ObjectRef: (status: StatusReport.Status, data: Data)] = [:]
@@ -231,6 +237,7 @@ public actor KubernetesMode {
 
     public func stop() async {
         writing?.cancel()
+        eventWriting?.cancel()
         electionTask?.cancel()
         electionTask = nil
         await elector?.release()

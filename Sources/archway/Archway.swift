@@ -232,12 +232,16 @@ struct Status: AsyncParsableCommand {
 
     @OptionGroup var cluster: ClusterSource
 
-    func validate() throws { if admin == nil, !cluster.fromCluster { try options.requireConfig() } }
+    func validate() throws {
+        let sources = [!options.config.isEmpty, admin != nil, cluster.fromCluster].filter { $0 }.count
+        guard sources == 1 else { throw ValidationError("give one of --config PATH, --admin ADDR or --from-cluster") }
+    }
 
     func run() async throws {
         if cluster.fromCluster {
-            let report = try await cluster.read(controllerName: options.controllerName, ingress: options.ingressServing).source.report
-            return try printReport(report)
+            let (source, errors) = try await cluster.read(controllerName: options.controllerName, ingress: options.ingressServing)
+            for error in errors { FileHandle.standardError.write(Data("error: \(error)\n".utf8)) }
+            return try printReport(source.report)
         }
         if let admin {
             let document = try await AdminReader.get(host: admin.host, port: admin.port, path: "/status?o=\(output.rawValue)")

@@ -37,6 +37,8 @@ struct ClusterDescribeTests {
         #expect(event["reportingController"] as? String == Self.controller && event["type"] as? String == "Warning")
         #expect(event["reason"] as? String == "BackendNotFound", "\(event)")
         #expect((event["regarding"] as? [String: Any])?["kind"] as? String == "HTTPRoute")
+        // MicroTime: the API server refuses an eventTime without exactly six fractional digits.
+        #expect((event["eventTime"] as? String)?.range(of: #"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$"#, options: .regularExpression) != nil, "\(event)")
 
         let (source, errors) = try await ClusterStatus.read(connection: KubeConnection(server: server.url, token: "test-token"),
                                                             controllerName: Self.controller,

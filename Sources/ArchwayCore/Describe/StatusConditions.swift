@@ -37,36 +37,36 @@ extension StatusReport.Item {
 /// rejections are events too: for that replica they are new.
 public struct RejectionTracker: Sendable {
     static let watched: Set<String> = ["Accepted", "ResolvedRefs", "Programmed"]
-    /// Every watched condition last seen, by object, scope and type: whether it was False.
-    private var rejected: [ObjectRef: [String: Bool]] = [:]
+    /// The watched conditions that were False, by object ("scope\0type"): only those are kept, so the
+    /// memory follows what is broken, not the size of the configuration.
+    private var rejected: [ObjectRef: Set<String>] = [:]
 
     public init() {}
 
     public mutating func events(for items: [StatusReport.Item]) -> [ArchwayEvent] {
         var events: [ArchwayEvent] = []
-        var seen: [ObjectRef: [String: Bool]] = [:]
+        var now: [ObjectRef: Set<String>] = [:]
         for item in items {
             let ref = item.ref
-            var now: [String: Bool] = [:]
+            let before = rejected[ref] ?? []
             for (scope, conditions) in item.conditionGroups {
                 for condition in conditions where Self.watched.contains(condition.type) {
                     let key = scope + "\u{0}" + condition.type
-                    let isFalse = condition.status == "False"
-                    now[key] = isFalse
-                    let before = rejected[ref]?[key]
                     let subject = scope.isEmpty ? "" : scope + ": "
-                    if isFalse, before != true {
-                        events.append(ArchwayEvent(type: .Warning, reason: condition.reason, regarding: ref,
-                                                   note: "\(subject)\(condition.type)=False: \(condition.message)"))
-                    } else if !isFalse, before == true {
+                    if condition.status == "False" {
+                        now[ref, default: []].insert(key)
+                        if !before.contains(key) {
+                            events.append(ArchwayEvent(type: .Warning, reason: condition.reason, regarding: ref,
+                                                       note: "\(subject)\(condition.type)=False: \(condition.message)"))
+                        }
+                    } else if before.contains(key) {
                         events.append(ArchwayEvent(type: .Normal, reason: "Recovered", regarding: ref,
                                                    note: "\(subject)\(condition.type)=\(condition.status) again: \(condition.message)"))
                     }
                 }
             }
-            if !now.isEmpty { seen[ref] = now }
         }
-        rejected = seen
+        rejected = now
         return events
     }
 }

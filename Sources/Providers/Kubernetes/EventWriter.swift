@@ -90,11 +90,11 @@ public actor EventWriter {
         written[key] = (name, namespace, 1)
     }
 
-    /// `metav1.MicroTime`: RFC 3339 with microseconds.
+    /// `metav1.MicroTime`: RFC 3339 with exactly six fractional digits, which the API server requires.
     static func microTime(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        // Fractional seconds come as milliseconds; MicroTime takes any precision up to 6 digits.
-        return formatter.string(from: date)
+        let seconds = date.timeIntervalSince1970.rounded(.down)
+        let whole = ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: seconds))
+        let micros = min(999_999, Int((date.timeIntervalSince1970 - seconds) * 1_000_000))
+        return whole.dropLast() + "." + String(format: "%06d", micros) + "Z"
     }
 }
