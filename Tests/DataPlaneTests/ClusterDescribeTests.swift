@@ -76,4 +76,25 @@ struct ClusterDescribeTests {
         let missing = try ExternalTool.run(CLITests.binary, ["describe", "httproute/broken", "-n", "shop", "--from-cluster", "--kubeconfig", kubeconfig])
         #expect(missing.status == 1 && missing.stderr.contains("exists in namespace default (-n default)"), "\(missing.stderr)")
     }
+
+    /// The same reason about the same object again updates the Event's series rather than adding one.
+    @Test func aRepeatedEventUpdatesItsSeries() async throws {
+        let server = FakeAPIServer()
+        try await server.start()
+        defer { Task { await server.stop() } }
+        try server.apply(Manifests.route("r", path: "/", service: "svc"))
+        let client = try KubeClient(connection: KubeConnection(server: server.url, token: "test-token"))
+        let writer = EventWriter(client: client, controllerName: Self.controller, instance: "replica-a",
+                                 limiter: TokenBucket(qps: 100, burst: 10), logger: KubernetesTests.logger)
+        let event = KubeEvent(regarding: ObjectRef(kind: "HTTPRoute", namespace: "default", name: "r"), type: "Warning",
+                              reason: "BackendNotFound", note: "Service default/svc not found")
+        await writer.write([event])
+        await writer.write([event])
+        await client.shutdown()
+        let events = server.objects(kind: "Event")
+        #expect(events.count == 1, "\(events)")
+        let series = events.first?["series"] as? [String: Any]
+        #expect(series?["count"] as? Int == 2 && series?["lastObservedTime"] is String, "\(events)")
+        #expect(server.calls.contains { $0.verb == "patch" && $0.resource == "events" })
+    }
 }
