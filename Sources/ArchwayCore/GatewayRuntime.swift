@@ -4,6 +4,7 @@ import DataPlane
 import GatewayAPI
 import L2Announcement
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import Observability
@@ -67,7 +68,10 @@ public actor GatewayRuntime {
     /// The last events (reload failures, objects rejected and recovered): `/events`, `describe --admin`,
     /// and in a cluster the Events the leader writes.
     public let events = EventLog()
-    private var rejections = RejectionTracker()
+    private let rejections = NIOLockedValueBox(RejectionTracker())
+    /// Rejections are found off the apply (at 10,000 routes comparing every condition costs as much
+    /// as a small translation), one configuration after the other.
+    private var rejectionTracking: Task<Void, Never>?
     private let logger: Logger
     private let group: MultiThreadedEventLoopGroup
     private let tables = TableStore()
@@ -405,8 +409,12 @@ public actor GatewayRuntime {
             default: return nil
             }
         }
-        for event in rejections.events(for: StatusReport(snapshot: snapshot, statuses: statuses, timestamp: applied).items) {
-            events.record(event)
+        let previousTracking = rejectionTracking
+        rejectionTracking = Task.detached { [rejections, events, kubernetes = options.kubernetes, snapshot, statuses] in
+            await previousTracking?.value
+            let items = StatusReport(snapshot: snapshot, statuses: statuses, timestamp: applied).items
+            for event in rejections.withLockedValue({ $0.events(for: items) }) { events.record(event) }
+            await kubernetes?.publish(events: events.takeNew())
         }
         let (attachments, translator, loaded, eventLog) = (result.attachments, self.translator, load.resources.map(\.resource), events)
         admin.setQuery("/describe") { [snapshot, statuses] query in
@@ -425,7 +433,6 @@ public actor GatewayRuntime {
         logStatusProblems(statuses, snapshot: snapshot)
         reportUnenforceable(result.table)
         await options.kubernetes?.publish(snapshot: snapshot, statuses: statuses, gatewayService: options.gatewayService)
-        await options.kubernetes?.publish(events: events.takeNew())
         // What each part of an apply cost, for the scale benchmark (scale/run) and for operators
         // wondering why a change took long to serve.
         func millis(_ duration: Duration) -> String { String(format: "%.1f", Double(duration / .microseconds(1)) / 1000) }

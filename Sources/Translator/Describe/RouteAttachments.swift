@@ -11,8 +11,9 @@ public struct RouteAttachments: Sendable {
         public var description: String { "Gateway \(gateway) listener \(name)" }
         public static func < (a: Self, b: Self) -> Bool { (a.gateway, a.name) < (b.gateway, b.name) }
     }
-    /// By route ("HTTPRoute team-a/web"): the listeners it was attached to.
-    public internal(set) var listenersByRoute: [ObjectRef: Set<Listener>] = [:]
+    /// By route ("HTTPRoute team-a/web"): the listeners it was attached to. Arrays, not sets: a route
+    /// takes one or two listeners, and at 50,000 routes a set each costs megabytes.
+    public internal(set) var listenersByRoute: [ObjectRef: [Listener]] = [:]
     var edge = EdgeAttachments()
 
     /// The routes attached to a Gateway, each with the listeners it attached through.
@@ -26,8 +27,9 @@ public struct RouteAttachments: Sendable {
     }
 
     mutating func noteAttached(kind: String, route: NamespacedName, gateway: NamespacedName, listener: String) {
-        listenersByRoute[ObjectRef(kind: kind, namespace: route.namespace, name: route.name), default: []]
-            .insert(Listener(gateway: gateway, name: listener))
+        let listener = Listener(gateway: gateway, name: listener)
+        let ref = ObjectRef(kind: kind, namespace: route.namespace, name: route.name)
+        if listenersByRoute[ref]?.contains(listener) != true { listenersByRoute[ref, default: []].append(listener) }
     }
 }
 
