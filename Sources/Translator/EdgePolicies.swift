@@ -36,8 +36,9 @@ public struct EdgeAttachments: Sendable {
         // Gateway, then the ListenerSet that declared the listener (if one did), then the listener.
         let parts = listener.split(separator: "/")
         let listenerSet = parts.count == 3 ? byTarget[.listenerSet(NamespacedName(String(parts[0]), String(parts[1])))] ?? [] : []
-        var levels: [(level: Level, rules: [EdgeRule])] = [(.gateway, byTarget[.gateway(gateway)] ?? []), (.listenerSet, listenerSet),
-                                             (.listener, byTarget[.listener(gateway, listener)] ?? [])]
+        var levels: [(level: Level, rules: [EdgeRule])] = [
+            (.gateway, byTarget[.gateway(gateway)] ?? []), (.listenerSet, listenerSet), (.listener, byTarget[.listener(gateway, listener)] ?? []),
+        ]
         if let route {
             levels.append((.route, byTarget[.route(route)] ?? []))
             if let ruleName { levels.append((.rule, byTarget[.rule(route, ruleName)] ?? [])) }
