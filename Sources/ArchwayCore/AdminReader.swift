@@ -25,6 +25,19 @@ public enum AdminReader {
         return (Int(response.status.code), String(buffer: body))
     }
 
+    /// A read whose status the caller explains (`describe --admin` prints a 404's message as it is).
+    public static func fetch(host: String, port: Int, path: String) async throws -> (status: Int, body: Data) {
+        let url = "http://\(host.contains(":") ? "[\(host)]" : host):\(port)\(path)"
+        let response: HTTPClientResponse
+        do {
+            response = try await HTTPClient.shared.execute(HTTPClientRequest(url: url), timeout: .seconds(3))
+        } catch {
+            throw Failure(description: "cannot read \(url): \(error) (is `archway serve` running with --admin \(host):\(port)?)")
+        }
+        let body = try await response.body.collect(upTo: 64 << 20)
+        return (Int(response.status.code), Data(body.readableBytesView))
+    }
+
     public static func get(host: String, port: Int, path: String) async throws -> Data {
         let url = "http://\(host.contains(":") ? "[\(host)]" : host):\(port)\(path)"
         let hint = "is `archway serve` running with --admin \(host):\(port)?"

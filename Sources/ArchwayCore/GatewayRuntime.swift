@@ -4,6 +4,7 @@ import DataPlane
 import GatewayAPI
 import L2Announcement
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import Observability
@@ -64,6 +65,13 @@ public actor GatewayRuntime {
 
     public let options: Options
     public let metrics = GatewayMetrics()
+    /// The last events (reload failures, objects rejected and recovered): `/events`, `describe --admin`,
+    /// and in a cluster the Events the leader writes.
+    public let events = EventLog()
+    private let rejections = NIOLockedValueBox(RejectionTracker())
+    /// Rejections are found off the apply (at 10,000 routes comparing every condition costs as much
+    /// as a small translation), one configuration after the other.
+    private var rejectionTracking: Task<Void, Never>?
     private let logger: Logger
     private let group: MultiThreadedEventLoopGroup
     private let tables = TableStore()
@@ -162,13 +170,14 @@ public actor GatewayRuntime {
         await acmeAutomation?.onChange { [weak self] in await self?.reapply() }
         await rolloutController.onChange { [weak self] in await self?.reapply() }
         admin.setControl("rollouts") { [rolloutController] segments in await rolloutController.answer(segments) }
-        admin.setExplain { [tables] text, format in
-            guard let query = try? JSONDecoder().decode(ExplainQuery.self, from: Data(text.utf8)) else {
-                return (400, "q= must be a request as JSON: {\"method\":\"GET\",\"url\":\"http://host/path\",\"headers\":[],\"clientAddress\":\"192.0.2.10\"}\n")
+        admin.setQuery("/events") { [events] _ in (200, "application/json", events.json() + "\n") }
+        admin.setQuery("/explain") { [tables] query in
+            guard let text = query["q"], let request = try? JSONDecoder().decode(ExplainQuery.self, from: Data(text.utf8)) else {
+                return (400, "text/plain", "/explain takes q=, the request as JSON: {\"method\":\"GET\",\"url\":\"http://host/path\",\"headers\":[{\"name\":\"X-Canary\",\"value\":\"true\"}]}\n")
             }
-            let explanation = RequestExplainer.explain(query, store: tables, source: "the live table of a running archway (endpoint health included)")
-            if format == "text" { return (200, explanation.text()) }
-            return ((try? explanation.json()).map { (200, $0) }) ?? (500, "the explanation could not be encoded\n")
+            let explanation = RequestExplainer.explain(request, store: tables, source: "the live table of a running archway (endpoint health included)")
+            if query["o"] == "text" { return (200, "text/plain; charset=utf-8", explanation.text()) }
+            return ((try? explanation.json()).map { (200, "application/json", $0) }) ?? (500, "text/plain", "the explanation could not be encoded\n")
         }
         // A new leader takes over the ordering at once, not at the next change.
         if acmeAutomation != nil { await options.kubernetes?.onLeadershipGained { [weak self] in await self?.reapply() } }
@@ -298,9 +307,11 @@ public actor GatewayRuntime {
         if options.kubernetes != nil {
             // In a cluster, objects belong to different teams and change independently: one invalid
             // object is skipped (and named in the log once), it does not freeze everyone else's changes.
-            for error in load.errors where !reportedInvalid.contains(error.description) {
+            let newlyInvalid = load.errors.filter { !reportedInvalid.contains($0.description) }
+            for error in newlyInvalid {
                 logger.error("invalid object skipped", metadata: ["error": "\(error)"])
             }
+            events.recordReloadFailure(newlyInvalid, reason: "Invalid")
             reportedInvalid = Set(load.errors.map(\.description))
         } else if !load.errors.isEmpty {
             for error in load.errors {
@@ -308,11 +319,13 @@ public actor GatewayRuntime {
             }
             if lastGood != nil {
                 metrics.configReloadFailures.increment()
+                events.recordReloadFailure(load.errors)
                 logger.error("configuration change rejected; the last good configuration keeps serving",
                              metadata: ["errors": "\(load.errors.count)"])
                 return
             }
             logger.warning("starting with the valid manifests only", metadata: ["skipped": "\(load.errors.count)"])
+            events.recordReloadFailure(load.errors, reason: "Invalid")
         }
         lastLoad = load
         var resources = addressMemory.carryOver(load.resources.map(\.resource))
@@ -359,6 +372,7 @@ public actor GatewayRuntime {
         } catch {
             metrics.configReloadFailures.increment()
             logger.error("routing table rejected; the last good configuration keeps serving", metadata: ["error": "\(error)"])
+            events.record(ArchwayEvent(type: .Warning, reason: "ReloadFailed", regarding: nil, note: "routing table rejected: \(error)"))
             return
         }
         let families = Dictionary(result.table.ports.map { ($0.socket, $0.protocol) }, uniquingKeysWith: { first, _ in first })
@@ -401,6 +415,22 @@ public actor GatewayRuntime {
             case "table": return report.table()
             case "yaml": return try? report.yaml()
             default: return nil
+            }
+        }
+        let previousTracking = rejectionTracking
+        rejectionTracking = Task.detached { [rejections, events, kubernetes = options.kubernetes, snapshot, statuses] in
+            await previousTracking?.value
+            let items = StatusReport(snapshot: snapshot, statuses: statuses, timestamp: applied).items
+            for event in rejections.withLockedValue({ $0.events(for: items) }) { events.record(event) }
+            await kubernetes?.publish(events: events.takeNew())
+        }
+        let (attachments, translator, loaded, eventLog) = (result.attachments, self.translator, load.resources.map(\.resource), events)
+        admin.setQuery("/describe") { [snapshot, statuses] query in
+            DescribeAnswer.answer(query) {
+                var report = StatusReport(snapshot: snapshot, statuses: statuses, timestamp: applied)
+                report.edgePolicies = table.edgePoliciesByRoute()
+                return DescribeSource(origin: "a running archway", resources: loaded, snapshot: snapshot, report: report,
+                                      attachments: attachments, translator: translator, events: eventLog.recent())
             }
         }
         admin.setTopology { [snapshot, statuses] in

@@ -29,6 +29,8 @@ public actor KubernetesMode {
 
     nonisolated public let provider: KubernetesProvider
     nonisolated public let writer: StatusWriter
+    /// Events about objects (reload failures, rejections), written by the leader beside the statuses.
+    nonisolated public let events: EventWriter
     nonisolated public let elector: LeaderElector?
     private let client: KubeClient
     nonisolated private let identity: String
@@ -55,8 +57,10 @@ public actor KubernetesMode {
         self.provider = provider
         secretLabels = Self.equalityTerms(of: options.secretLabelSelector)
         debounce = options.debounce
-        writer = StatusWriter(client: client, cache: provider.cache, controllerName: controllerName,
-                              limiter: TokenBucket(qps: options.apiQPS, burst: options.apiBurst), logger: logger)
+        // One budget for every write archway makes to the API server, statuses and events alike.
+        let limiter = TokenBucket(qps: options.apiQPS, burst: options.apiBurst)
+        writer = StatusWriter(client: client, cache: provider.cache, controllerName: controllerName, limiter: limiter, logger: logger)
+        events = EventWriter(client: client, controllerName: controllerName, instance: options.identity, limiter: limiter, logger: logger)
         elector = options.lease.map {
             LeaderElector(client: client, namespace: $0.namespace, name: $0.name, identity: options.identity, timing: options.timing, logger: logger)
         }
@@ -159,6 +163,24 @@ public actor KubernetesMode {
         publish(updates)
     }
 
+    /// Writes the events recorded since the last call when this replica leads; a follower drops them
+    /// (the leader records the same ones from the same configuration).
+    public func publish(events recorded: [ArchwayEvent]) async {
+        guard await isLeader else { return }
+        let events = recorded.compactMap { event in
+            event.regarding.map { KubeEvent(regarding: $0, type: event.type.rawValue, reason: event.reason, note: event.note) }
+        }
+        guard !events.isEmpty else { return }
+        // Not awaited by the apply: events wait behind status writes for the same rate budget. One
+        // batch after the other, so that a repeat finds the Event its first occurrence created.
+        let previous = eventWriting
+        eventWriting = Task { [events, writer = self.events] in
+            await previous?.value
+            await writer.write(events)
+        }
+    }
+    private var eventWriting: Task<Void, Never>?
+
     /// What each object's status encoded to, by its status as computed (unstamped).
     private var encoded: [ObjectRef: (status: StatusReport.Status, data: Data)] = [:]
 
@@ -215,6 +237,7 @@ public actor KubernetesMode {
 
     public func stop() async {
         writing?.cancel()
+        eventWriting?.cancel()
         electionTask?.cancel()
         electionTask = nil
         await elector?.release()

@@ -59,8 +59,17 @@ public struct StatusReport: Sendable {
     private enum ConditionKeys: String, CodingKey { case conditions }
 
     public var items: [Item]
+
+    /// Objects with the statuses someone else computed (`archway status --from-cluster` reads them).
+    public init(items: [Item], noStatus: [String: String]) {
+        self.items = items
+        self.noStatus = noStatus
+    }
     /// Why a route got no status from this controller, by "namespace/name" (shown in the table).
-    var unattached: [String: String] = [:]
+    public internal(set) var unattached: [String: String] = [:]
+    /// Why an object read from a cluster carries no status from archway (another controller's class,
+    /// not reconciled yet), by `ObjectRef.description`: its item has no status.
+    public var noStatus: [String: String] = [:]
     /// The edge policies guarding each route's rules, by "namespace/name" (shown in the table only:
     /// it is not part of any Kubernetes status).
     public var edgePolicies: [String: [String]] = [:]
@@ -291,7 +300,9 @@ public struct StatusReport: Sendable {
                 let ips = (status.loadBalancer.ingress ?? []).compactMap(\.ip)
                 line = "LoadBalancer external-ip=" + (ips.isEmpty ? "<pending>" : ips.joined(separator: ","))
                 itemNotes = problems(status.conditions, prefix: "")
-            case .none: line = "-"
+            case .none:
+                line = "NoStatus"
+                itemNotes = [noStatus[item.ref.description] ?? "archway has written no status for it"]
             }
             notes[rows.count] = itemNotes
             policyLines[rows.count] = infos

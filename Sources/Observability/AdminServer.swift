@@ -1,4 +1,3 @@
-import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
@@ -29,11 +28,9 @@ public final class AdminServer: Sendable {
     /// to make than the routing table, and nobody may be looking at the dashboard.
     private let topology = NIOLockedValueBox<(render: @Sendable () -> String, rendered: [UInt8]?)>(({ "" }, Array("{\"gateways\":[],\"routes\":[]}".utf8)))
     private let announcements = NIOLockedValueBox<[UInt8]>(Array("{\"addresses\":[]}\n".utf8))
-    /// `archway explain` against the live table: the request as JSON in, the explanation out (as JSON,
-    /// or as `archway explain` prints it when `format` is "text"), or the status and message of a query
-    /// it cannot take.
-    public typealias Explain = @Sendable (_ query: String, _ format: String?) -> (status: Int, body: String)
-    private let explain = NIOLockedValueBox<Explain>({ _, _ in (503, "no configuration has been applied yet\n") })
+    /// Read-only answers made per request from its query (`/describe?kind=...`, `/events`), by path.
+    public typealias QueryAnswer = @Sendable (_ query: [String: String]) -> (status: Int, type: String, body: String)
+    private let queries = NIOLockedValueBox<[String: QueryAnswer]>([:])
     private let channel = NIOLockedValueBox<(any Channel)?>(nil)
     private let probesChannel = NIOLockedValueBox<(any Channel)?>(nil)
     /// What anyone who reaches the port may read.
@@ -85,15 +82,34 @@ public final class AdminServer: Sendable {
             return rendered
         }
     }
-    /// Which addresses this replica announces on the LAN, on which interface (JSON).
-    public func setExplain(_ answer: @escaping Explain) { explain.withLockedValue { $0 = answer } }
-    func explainDocument(_ query: String?, format: String?) -> (HTTPResponseStatus, String, [UInt8]) {
-        guard let query else { return (.badRequest, "text/plain", Array("/explain takes q=, the request as JSON (what archway explain -o json shows under its query)\n".utf8)) }
-        let answer = explain.withLockedValue { $0 }(query, format)
-        let type = answer.status == 200 && format != "text" ? "application/json" : "text/plain; charset=utf-8"
-        return (HTTPResponseStatus(statusCode: answer.status), type, Array(answer.body.utf8))
+    /// Serves `GET PATH?QUERY` with `answer`, behind the same guard as `/status` (it shows configuration).
+    public func setQuery(_ path: String, _ answer: @escaping QueryAnswer) { queries.withLockedValue { $0[path] = answer } }
+    func query(_ path: String) -> QueryAnswer? { queries.withLockedValue { $0[path] } }
+
+    /// `a=b&c=d%2Fe` as a dictionary, percent-escapes and `+` decoded.
+    static func queryItems(_ text: Substring) -> [String: String] {
+        func decode(_ part: Substring) -> String {
+            var bytes: [UInt8] = []
+            var iterator = Array(part.utf8).makeIterator()
+            while let byte = iterator.next() {
+                if byte == UInt8(ascii: "%"), let high = iterator.next(), let low = iterator.next(),
+                   let value = UInt8(String(decoding: [high, low], as: UTF8.self), radix: 16) {
+                    bytes.append(value)
+                } else {
+                    bytes.append(byte == UInt8(ascii: "+") ? UInt8(ascii: " ") : byte)
+                }
+            }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+        var items: [String: String] = [:]
+        for pair in text.split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            items[decode(parts[0])] = parts.count > 1 ? decode(parts[1]) : ""
+        }
+        return items
     }
 
+    /// Which addresses this replica announces on the LAN, on which interface (JSON).
     public func setAnnouncements(_ json: String) { announcements.withLockedValue { $0 = Array(json.utf8) } }
     var announcementsDocument: [UInt8] { announcements.withLockedValue { $0 } }
     var isReady: Bool { ready.withLockedValue { $0 } }
@@ -178,10 +194,14 @@ private final class AdminHandler: ChannelInboundHandler {
             case "/announcements": (status, type, body) = (.ok, "application/json", server.announcementsDocument)
             case "/dashboard", "/": (status, type, body) = (.ok, "text/html; charset=utf-8", DashboardPage.bytes)
             case "/dashboard/topology": (status, type, body) = (.ok, "application/json", server.topologyDocument)
-            case "/explain":
-                let query = parts.count > 1 ? parts[1].split(separator: "&").first { $0.hasPrefix("q=") }.flatMap { String($0.dropFirst(2)).removingPercentEncoding } : nil
-                (status, type, body) = server.explainDocument(query, format: format)
-            default: (status, type, body) = (.notFound, "text/plain", Array("admin endpoints: /dashboard /metrics /healthz /readyz /status /slo /announcements /explain\n".utf8))
+            default:
+                if let answer = server.query(path) {
+                    let answered = answer(parts.count > 1 ? AdminServer.queryItems(parts[1]) : [:])
+                    (status, type, body) = (HTTPResponseStatus(statusCode: answered.status), answered.type, Array(answered.body.utf8))
+                } else {
+                    (status, type, body) = (.notFound, "text/plain",
+                                            Array("admin endpoints: /dashboard /metrics /healthz /readyz /status /slo /announcements /events /describe /explain\n".utf8))
+                }
             }
             Self.respond(status, type, body, to: head, context: context)
         }

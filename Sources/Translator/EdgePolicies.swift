@@ -6,7 +6,7 @@ import RoutingTable
 /// Edge policies by what they attach to. A request gets at most one policy of each kind: the most
 /// specific level wins (ExtensionRef filter on the rule, then a named rule, then the HTTPRoute, then
 /// the listener, then the Gateway), and among policies on one target the oldest.
-struct EdgeAttachments {
+public struct EdgeAttachments: Sendable {
     enum Target: Hashable {
         case gateway(NamespacedName)
         /// A Gateway's listener, by its served name: a ListenerSet's listeners are "NAMESPACE/SET/NAME".
@@ -16,25 +16,44 @@ struct EdgeAttachments {
         case route(NamespacedName)
         case rule(NamespacedName, String)
     }
+    /// Where a policy is attached, least specific first: the order `rules` lets later levels override.
+    public enum Level: String, Sendable, Codable, CaseIterable {
+        case gateway = "Gateway", listenerSet = "ListenerSet", listener = "listener", route = "route", rule = "rule"
+        case extensionRef = "ExtensionRef"
+    }
     var byTarget: [Target: [EdgeRule]] = [:]
 
     /// The rules for one route rule reached through one listener, least specific level first, then the
     /// rule's own ExtensionRef filters; one per kind, in phase order.
     func rules(gateway: NamespacedName, listener: String, route: NamespacedName?, ruleName: String?, extensionRefs: [EdgeRule]) -> [EdgeRule] {
+        Self.winners(levels(gateway: gateway, listener: listener, route: route, ruleName: ruleName, extensionRefs: extensionRefs))
+            .sorted { $0.phase < $1.phase }
+    }
+
+    /// Every policy that reaches the rule, by level, least specific first (`archway describe` lists them all).
+    func levels(gateway: NamespacedName, listener: String, route: NamespacedName?, ruleName: String?,
+                extensionRefs: [EdgeRule]) -> [(level: Level, rules: [EdgeRule])] {
         // Gateway, then the ListenerSet that declared the listener (if one did), then the listener.
         let parts = listener.split(separator: "/")
         let listenerSet = parts.count == 3 ? byTarget[.listenerSet(NamespacedName(String(parts[0]), String(parts[1])))] ?? [] : []
-        var levels: [[EdgeRule]] = [byTarget[.gateway(gateway)] ?? [], listenerSet, byTarget[.listener(gateway, listener)] ?? []]
+        var levels: [(level: Level, rules: [EdgeRule])] = [
+            (.gateway, byTarget[.gateway(gateway)] ?? []), (.listenerSet, listenerSet), (.listener, byTarget[.listener(gateway, listener)] ?? []),
+        ]
         if let route {
-            levels.append(byTarget[.route(route)] ?? [])
-            if let ruleName { levels.append(byTarget[.rule(route, ruleName)] ?? []) }
+            levels.append((.route, byTarget[.route(route)] ?? []))
+            if let ruleName { levels.append((.rule, byTarget[.rule(route, ruleName)] ?? [])) }
         }
-        levels.append(extensionRefs)
+        levels.append((.extensionRef, extensionRefs))
+        return levels
+    }
+
+    /// The one precedence rule: of each kind, the policy of the most specific level wins.
+    static func winners(_ levels: [(level: Level, rules: [EdgeRule])]) -> [EdgeRule] {
         var byKind: [String: EdgeRule] = [:]
         for level in levels {
-            for rule in level { byKind[rule.kind] = rule }
+            for rule in level.rules { byKind[rule.kind] = rule }
         }
-        return byKind.values.sorted { $0.phase < $1.phase }
+        return Array(byKind.values)
     }
 }
 
@@ -136,6 +155,19 @@ extension Translator {
             return .success((.rule(name, section), "HTTPRoute \(name) rule \(section)"))
         default:
             return .failure(.init(reason: "InvalidKind", message: "targetRef kind \(target.kind) is not Gateway, ListenerSet or HTTPRoute"))
+        }
+    }
+
+    /// What an ExtensionRef filter puts on its rule: the policy, or, when it cannot be resolved, a rule
+    /// that refuses the requests with 500 (the spec: a filter that cannot be honoured is never skipped;
+    /// the same rule as a broken targetRef policy) and the problem for the route's status.
+    func extensionRefRule(_ ref: HTTPRoute.LocalObjectReference, namespace: String,
+                          snapshot: ResourceSnapshot) -> (rule: EdgeRule, problem: EdgeProblem?) {
+        switch edgeRule(extensionRef: ref, namespace: namespace, snapshot: snapshot) {
+        case .success(let rule): return (rule, nil)
+        case .failure(let problem):
+            let kind = ref.group == BackendTrafficPolicy.group ? ref.kind : "\(ref.group)/\(ref.kind)"
+            return (.unenforceable(UnenforceableRule(policy: "\(kind) \(namespace)/\(ref.name)", kind: kind, problem: problem.message)), problem)
         }
     }
 

@@ -7,6 +7,14 @@ extension ResourceSnapshot {
     func referenceAllowed(fromGroup: String, fromKind: String, fromNamespace: String,
                           toGroup: String, toKind: String, toNamespace: String, toName: String) -> Bool {
         if fromNamespace == toNamespace { return true }
+        return grantAllowing(fromGroup: fromGroup, fromKind: fromKind, fromNamespace: fromNamespace,
+                             toGroup: toGroup, toKind: toKind, toNamespace: toNamespace, toName: toName) != nil
+    }
+
+    /// The first ReferenceGrant that allows a cross-namespace reference (what `archway describe` names
+    /// as relied on), nil when none does.
+    public func grantAllowing(fromGroup: String, fromKind: String, fromNamespace: String,
+                              toGroup: String, toKind: String, toNamespace: String, toName: String) -> ReferenceGrant? {
         for grant in referenceGrants[toNamespace] ?? [] {
             let fromMatches = grant.spec.from.contains {
                 $0.group == fromGroup && $0.kind == fromKind && $0.namespace == fromNamespace
@@ -14,8 +22,8 @@ extension ResourceSnapshot {
             let toMatches = grant.spec.to.contains {
                 $0.group == toGroup && $0.kind == toKind && (($0.name ?? "").isEmpty || $0.name == toName)
             }
-            if fromMatches && toMatches { return true }
+            if fromMatches && toMatches { return grant }
         }
-        return false
+        return nil
     }
 }

@@ -43,6 +43,8 @@ extension Translator {
         let outcome = RuleOutcome(acceptedRules: compiled.rules.count, dropped: compiled.dropped, refsProblem: compiled.refsProblem)
         return attachParents(identity, outcome: outcome, snapshot: snapshot, conflicts: conflicts, listeners: &listeners) { gateway, listener, hostnames in
             builder.add(compiled, of: route, kind: kind, through: gateway, listener: listener, hostnames: hostnames, criteria: criteria)
+            builder.attachments.noteAttached(kind: kind, route: route.metadata.namespacedName, gateway: gateway.gateway.metadata.namespacedName,
+                                             listener: listener.name)
         }
     }
 

@@ -51,16 +51,9 @@ extension Translator {
                         // The spec: an ExtensionRef that cannot be resolved is never skipped; the requests
                         // it would have processed get an error. So the rule keeps its matches (nothing
                         // falls through to a less specific rule) and answers 500, whatever the kind.
-                        switch edgeRule(extensionRef: ref, namespace: routeNamespace, snapshot: snapshot) {
-                        case .success(let rule): edge.append(rule)
-                        case .failure(let problem):
-                            // The spec: a filter that cannot be honoured answers 500 rather than letting
-                            // the request through unchecked; the same rule as a broken targetRef policy.
-                            if compiled.refsProblem == nil { compiled.refsProblem = (problem.reason, problem.message) }
-                            let kind = ref.group == BackendTrafficPolicy.group ? ref.kind : "\(ref.group)/\(ref.kind)"
-                            edge.append(.unenforceable(UnenforceableRule(policy: "\(kind) \(routeNamespace)/\(ref.name)", kind: kind,
-                                                                         problem: problem.message)))
-                        }
+                        let (rule, problem) = extensionRefRule(ref, namespace: routeNamespace, snapshot: snapshot)
+                        edge.append(rule)
+                        if let problem, compiled.refsProblem == nil { compiled.refsProblem = (problem.reason, problem.message) }
                         continue
                     }
                     if filter.type == "RequestMirror", let mirror = filter.requestMirror {

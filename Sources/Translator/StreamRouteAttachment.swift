@@ -28,6 +28,8 @@ extension Translator {
                                      gatewayName: gateway.gateway.metadata.name)
             builder.add(StreamRouteEntry(origin: origin, hostnames: hostnames, backends: backends),
                         created: route.metadata.creationTimestamp, listener: listener, on: gateway.addressing.sockets)
+            builder.attachments.noteAttached(kind: route.kind.rawValue, route: route.metadata.namespacedName,
+                                             gateway: gateway.gateway.metadata.namespacedName, listener: listener.name)
         }
     }
 }

@@ -57,7 +57,8 @@ struct TableBuilder {
     var rollouts: [String: RolloutTracking] = [:]
     /// What each route's status says about the Rollouts managing its rules, by route kind and name.
     var rolloutNotes: [String: [NamespacedName: [String]]] = [:]
-    var edge = EdgeAttachments()
+    /// The edge policies by target, and (filled as routes attach) the listeners each route took.
+    var attachments = RouteAttachments()
     /// Policies that cannot be enforced, by the route and Gateway whose requests they refuse.
     var unenforceable: [BlockedRoute: Set<String>] = [:]
     struct BlockedRoute: Hashable {
@@ -86,7 +87,7 @@ struct TableBuilder {
                 entry.slos = slos
                 entry.session = rule.session
                 entry.rollout = rollouts?[rule.index]
-                entry.edge = edge.rules(gateway: gateway.gateway.metadata.namespacedName, listener: listener.name,
+                entry.edge = attachments.edge.rules(gateway: gateway.gateway.metadata.namespacedName, listener: listener.name,
                                         route: kind == "HTTPRoute" ? route.metadata.namespacedName : nil,
                                         ruleName: rule.name, extensionRefs: rule.edge)
                 for case .unenforceable(let broken) in entry.edge {

@@ -53,6 +53,8 @@ public struct Translator: Sendable {
         public var served: ResourceSnapshot
         /// What the table's clusters are made from: an EndpointSlice change is applied with it alone.
         public var clusters: ClusterSources
+        /// How routes attached and which policies reach them (what `archway describe` explains).
+        public var attachments = RouteAttachments()
     }
 
     public var options: Options
@@ -76,7 +78,7 @@ public struct Translator: Sendable {
         // From here on the routes are read as the Rollouts' current steps serve them.
         let snapshot = lowerRollouts(snapshot, into: &statuses, builder: &builder)
         let ourGateways = listeners.gateways.values.map(\.gateway).sorted { $0.metadata.namespacedName < $1.metadata.namespacedName }
-        builder.edge = resolveEdgePolicies(snapshot, gateways: ourGateways, into: &statuses)
+        builder.attachments.edge = resolveEdgePolicies(snapshot, gateways: ourGateways, into: &statuses)
         let conflicts = routeKindConflicts(snapshot, listeners: listeners)
         for route in snapshot.httpRoutes {
             if let status = attach(route, snapshot: snapshot, conflicts: conflicts, listeners: &listeners, builder: &builder) {
@@ -141,7 +143,8 @@ public struct Translator: Sendable {
         var clusters = builder.sources(backendTLS: backendTLS, backendTraffic: backendTraffic)
         var table = builder.build(snapshot: snapshot, clusters: clusters)
         clusters.clientCertificateCopies = table.presentClientCertificates(listeners.gateways.compactMapValues(\.gatewayTLS.backendClientCertificate))
-        return Result(table: table, statuses: statuses, certificates: certificates, served: snapshot, clusters: clusters)
+        return Result(table: table, statuses: statuses, certificates: certificates, served: snapshot, clusters: clusters,
+                      attachments: builder.attachments)
     }
 
     /// GatewayClasses naming our controller get `Accepted`; the others are not ours to touch.

@@ -15,8 +15,8 @@ struct Archway: AsyncParsableCommand {
         commandName: "archway",
         abstract: "A Kubernetes Gateway API implementation: controller and proxy in one binary.",
         version: BuildInfo.current.line,
-        subcommands: [Serve.self, Status.self, Check.self, Explain.self, Migrate.self, Inventory.self, SLO.self, RolloutCommand.self, Echo.self,
-                      Version.self])
+        subcommands: [Serve.self, Status.self, Check.self, Explain.self, Describe.self, Migrate.self, Inventory.self, SLO.self, RolloutCommand.self,
+                      Echo.self, Version.self])
 }
 
 /// "HOST:PORT" or "PORT", for flags that take an address.
@@ -233,9 +233,19 @@ struct Status: AsyncParsableCommand {
     @Option(name: .long, help: "Read the live status from a running archway's admin endpoint (ADDR:PORT) instead of --config: it knows serve's flags and the ports it could bind.")
     var admin: HostPort?
 
-    func validate() throws { if admin == nil { try options.requireConfig() } }
+    @OptionGroup var cluster: ClusterSource
+
+    func validate() throws {
+        let sources = [!options.config.isEmpty, admin != nil, cluster.fromCluster].filter { $0 }.count
+        guard sources == 1 else { throw ValidationError("give one of --config PATH, --admin ADDR or --from-cluster") }
+    }
 
     func run() async throws {
+        if cluster.fromCluster {
+            let (source, errors) = try await cluster.read(controllerName: options.controllerName, ingress: options.ingressServing)
+            for error in errors { FileHandle.standardError.write(Data("error: \(error)\n".utf8)) }
+            return try printReport(source.report)
+        }
         if let admin {
             let document = try await AdminReader.get(host: admin.host, port: admin.port, path: "/status?o=\(output.rawValue)")
             print(String(decoding: document, as: UTF8.self), terminator: output == .json ? "\n" : "")
@@ -251,6 +261,10 @@ struct Status: AsyncParsableCommand {
         for error in errors {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
         }
+        try printReport(report)
+    }
+
+    private func printReport(_ report: StatusReport) throws {
         switch output {
         case .table: print(report.table(), terminator: "")
         case .json: print(try report.json())

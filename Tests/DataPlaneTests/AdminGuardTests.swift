@@ -33,7 +33,7 @@ struct AdminGuardTests {
         let group = MultiThreadedEventLoopGroup.singleton
         let probes = try #require(try await server.startProbes(host: "127.0.0.1", port: 0, group: group)?.port)
         defer { Task { await server.stop() } }
-        for (path, expected) in [("/metrics", "200"), ("/healthz", "200"), ("/readyz", "200"), ("/status", "404"), ("/dashboard", "404")] {
+        for (path, expected) in [("/metrics", "200"), ("/healthz", "200"), ("/readyz", "200"), ("/status", "404"), ("/dashboard", "404"), ("/events", "404"), ("/describe?kind=gateway&name=web", "404")] {
             let code = try await ExternalTool.runOffThePool("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:\(probes)\(path)"]).stdout
             #expect(code == expected, "\(path) on the metrics port: \(code)")
         }
@@ -89,7 +89,7 @@ struct AdminGuardNetnsTests {
         try #require(started, "the rollout never started: \(lab.log("archway.log").suffix(2000))")
         #expect(try await code("/metrics") == "200")
         #expect(try await code("/readyz") == "200")
-        for path in ["/status", "/dashboard", "/dashboard/topology", "/slo"] {
+        for path in ["/status", "/dashboard", "/dashboard/topology", "/slo", "/events", "/describe?kind=gateway&name=gw"] {
             #expect(try await code(path) == "401", "\(path) from another host without the token")
         }
         #expect(try await code("/rollouts/default/ship/abort", ["-X", "POST"]) == "401")

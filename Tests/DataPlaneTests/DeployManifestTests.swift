@@ -126,6 +126,8 @@ struct DeployManifestTests {
         _ = try await KubernetesTests.replica(server, backends: harness, lease: lease,
                                               timing: .init(leaseDuration: .seconds(1), renewDeadline: .milliseconds(700), retryPeriod: .milliseconds(150)))
         try await KubernetesTests.waitUntil("statuses are written") { server.statusWriteCount("HTTPRoute", "default", "r") == 1 }
+        // The missing certificate and CA rejected a listener and the policy: the leader writes Events.
+        try await KubernetesTests.waitUntil("an Event is written") { !server.objects(kind: "Event").isEmpty }
         await harness.stop()
         await server.stop()
 
@@ -134,7 +136,8 @@ struct DeployManifestTests {
             Issue.record("deploy/rbac.yaml does not allow a call the provider made: \(call)")
         }
         for expected in ["list core/secrets", "watch core/configmaps", "patch gateway.networking.k8s.io/httproutes/status",
-                         "get gateway.networking.k8s.io/gatewayclasses", "create coordination.k8s.io/leases", "update coordination.k8s.io/leases"] {
+                         "get gateway.networking.k8s.io/gatewayclasses", "create coordination.k8s.io/leases", "update coordination.k8s.io/leases",
+                         "create events.k8s.io/events"] {
             #expect(calls.contains { $0.description == expected }, "the run was meant to exercise \(expected)")
         }
         // Least privilege: nothing is granted that the provider has no call for.
@@ -176,6 +179,8 @@ struct DeployManifestTests {
         for verb in ["list", "delete"] { calls.insert("\(verb) \(name(.lease))") }
         // ACME in a cluster: the leader reads and writes certificate Secrets and its account Secret.
         for verb in ["get", "create", "update"] { calls.insert("\(verb) \(name(.secret))") }
+        // The leader's Events: created, and patched when the same thing happens again.
+        for verb in ["create", "patch"] { calls.insert("\(verb) \(name(EventWriter.kind))") }
         return calls
     }
 

@@ -222,6 +222,11 @@ final class FakeAPIServer: @unchecked Sendable {
     }
 
     /// The resource requests made for `resource` (a plural), by version.
+    /// Every object of a kind (Events the controller created, say).
+    func objects(kind: String) -> [[String: Any]] {
+        lock.withLock { collections.first { $0.kind == kind }.map { Array((objects[$0] ?? [:]).values) } ?? [] }
+    }
+
     func versionsAsked(for resource: String) -> Set<String> {
         lock.withLock { Set(recordedCalls.filter { $0.resource == resource }.map(\.version)) }
     }

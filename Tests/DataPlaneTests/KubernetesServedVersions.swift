@@ -54,6 +54,7 @@ extension FakeAPIServer {
         .init(group: "networking.k8s.io", versions: ["v1"], plural: "ingresses", kind: "Ingress", namespaced: true, builtIn: true),
         .init(group: "networking.k8s.io", versions: ["v1"], plural: "ingressclasses", kind: "IngressClass", namespaced: false, builtIn: true),
         .init(group: "coordination.k8s.io", versions: ["v1"], plural: "leases", kind: "Lease", namespaced: true, builtIn: true),
+        .init(group: "events.k8s.io", versions: ["v1"], plural: "events", kind: "Event", namespaced: true, builtIn: true),
     ]
 
     /// archway's AddressPool CRD, for the tests of a cluster that has it installed.

@@ -63,6 +63,11 @@ public actor KubernetesProvider: ConfigurationSource {
     /// One list of each kind and of the Secrets they reference, no watch: for commands that read the
     /// cluster once (`inventory`, `migrate`). Missing optional kinds are skipped; any other failure throws.
     public static func readOnce(client: KubeClient, kinds: [KubeKind], logger: Logger) async throws -> ManifestLoader.Result {
+        try await readObjects(client: client, kinds: kinds, logger: logger).load()
+    }
+
+    /// `readOnce`, keeping each object's `.status` too (what `archway status --from-cluster` shows).
+    public static func readObjects(client: KubeClient, kinds: [KubeKind], logger: Logger) async throws -> ObjectCache {
         let cache = ObjectCache()
         let discovery = APIDiscovery(client: client)
         for kind in kinds {
@@ -72,7 +77,7 @@ public actor KubernetesProvider: ConfigurationSource {
         for query in referenced.sorted().compactMap(Reflector.Query.init(naming:)) {
             _ = try await Reflector(client: client, discovery: discovery, query: query, cache: cache, logger: logger).list()
         }
-        return await cache.load()
+        return cache
     }
 
     public func stop() {

@@ -112,6 +112,8 @@ public actor ObjectCache {
     }
 
     public func object(_ ref: ObjectRef) -> CachedObject? { objects[ref] }
+    /// Every object held, in kind, namespace and name order.
+    public func all() -> [CachedObject] { objects.values.sorted { $0.ref < $1.ref } }
 
     /// Records a write's answer at once, so the next write uses the new resourceVersion.
     func recordStatus(_ ref: ObjectRef, resourceVersion: String, status: Data?) {
