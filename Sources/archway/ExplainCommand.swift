@@ -40,12 +40,17 @@ struct Explain: AsyncParsableCommand {
     @Option(name: .long, help: "Explain against a running archway's live table (its admin ADDR:PORT) instead of --config: endpoint health included.")
     var admin: HostPort?
 
+    @Flag(name: .long, help: "Read the objects from the cluster (--kubeconfig, --kube-context) and explain against them, translated here as archway would.")
+    var fromCluster = false
+
+    @OptionGroup var cluster: ClusterConnectionOptions
+
     @Option(name: .shortAndLong, help: "text or json.")
     var output = Format.text
 
     func validate() throws {
-        if admin == nil { try options.requireConfig() }
-        if admin != nil, !options.config.isEmpty { throw ValidationError("give either --config or --admin, not both") }
+        let sources = [!options.config.isEmpty, admin != nil, fromCluster].filter { $0 }.count
+        if sources != 1 { throw ValidationError("give exactly one of --config PATH, --admin ADDR:PORT or --from-cluster") }
         guard url.lowercased().hasPrefix("http://") || url.lowercased().hasPrefix("https://") else {
             throw ValidationError("the URL must start with http:// or https://, got '\(url)'")
         }
@@ -72,8 +77,10 @@ struct Explain: AsyncParsableCommand {
             let document = try await AdminReader.get(host: admin.host, port: admin.port, path: "/explain?q=\(encoded)")
             explanation = try JSONDecoder().decode(RequestExplanation.self, from: document)
         } else {
-            let (errors, offline) = try OfflineExplain.explain(query, paths: options.config, controllerName: options.controllerName,
-                                                               ingress: options.ingressServing)
+            let (errors, offline) = fromCluster
+                ? try await OfflineExplain.explain(query, connection: try cluster.connection(), controllerName: options.controllerName,
+                                                   ingress: options.ingressServing)
+                : try OfflineExplain.explain(query, paths: options.config, controllerName: options.controllerName, ingress: options.ingressServing)
             for error in errors { FileHandle.standardError.write(Data("error: \(error)\n".utf8)) }
             explanation = offline
         }

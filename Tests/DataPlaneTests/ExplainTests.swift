@@ -155,4 +155,34 @@ struct ExplainTests {
         let other = try Self.explain(["https://other.example.com/x", "--config", directory.path])
         #expect(other.route == nil && other.answer == nil && other.outcome.contains("TLS handshake is refused"), "\(other.outcome)")
     }
+
+    /// `--from-cluster`: the objects read from an API server (a fake one) and translated here; the
+    /// replica serving them sends the request where explain says, with the headers it says.
+    @Test func fromTheClusterExplainAgreesWithTheReplicaServingIt() async throws {
+        let harness = GatewayHarness()
+        let server = try await KubernetesTests.cluster(group: harness)
+        _ = try await KubernetesTests.replica(server, backends: harness)
+        defer { Task { await harness.stop(); await server.stop() } }
+        let kubeconfig = harness.directory.appendingPathComponent("kubeconfig").path
+        try """
+            apiVersion: v1
+            kind: Config
+            clusters: [{name: fake, cluster: {server: "\(server.url)"}}]
+            users: [{name: tester, user: {token: test-token}}]
+            contexts: [{name: fake, context: {cluster: fake, user: tester, namespace: default}}]
+            current-context: fake
+            """.write(toFile: kubeconfig, atomically: true, encoding: .utf8)
+        let explained = try Self.explain(["http://shop.example.com/cart?x=1", "--client-address", "127.0.0.1", "--from-cluster", "--kubeconfig", kubeconfig])
+        #expect(explained.route == "default/r rule 0 match 0" && explained.source.hasPrefix("the cluster"), "\(explained.outcome)")
+        let backend = try #require(explained.backends.first)
+        #expect(backend.endpoints == ["127.0.0.1:\(harness.backendPorts["svc"]!)"], "\(backend.endpoints)")
+
+        let response = try await harness.send("/cart?x=1", host: "shop.example.com")
+        let echo = try #require(try JSONSerialization.jsonObject(with: Data(response.text.utf8)) as? [String: Any])
+        #expect(echo["name"] as? String == "svc" && response.status == 200)
+        let seen = try #require(echo["headers"] as? [String: String])
+        let said = Dictionary((backend.upstream?.headers ?? []).map { ($0.name.lowercased(), $0.value) }) { first, _ in first }
+        #expect(Set(said.keys) == Set(seen.keys), "explain \(said.keys.sorted()) vs backend \(seen.keys.sorted())")
+        for (key, value) in seen where !Self.perRequest.contains(key) { #expect(said[key] == value, "\(key): \(value) vs \(said[key] ?? "nothing")") }
+    }
 }
