@@ -7,6 +7,7 @@ import NIOCore
 public enum AdminReader {
     public struct Failure: Error, CustomStringConvertible {
         public var description: String
+        public init(description: String) { self.description = description }
     }
 
     /// A state-changing call (`POST`): the status and body, whatever the status (the caller explains it).

@@ -71,10 +71,17 @@ struct Explain: AsyncParsableCommand {
         let query = ExplainQuery(method: method, url: url, headers: try headers(), serverName: serverName, clientAddress: clientAddress,
                                  gatewayAddress: gatewayAddress)
         let explanation: RequestExplanation
+        var loadFailed = false
         if let admin {
             let json = String(decoding: try JSONEncoder().encode(query), as: UTF8.self)
             let encoded = json.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? json
-            let document = try await AdminReader.get(host: admin.host, port: admin.port, path: "/explain?q=\(encoded)")
+            let document: Data
+            do {
+                document = try await AdminReader.get(host: admin.host, port: admin.port, path: "/explain?q=\(encoded)")
+            } catch {
+                // Its URL carries the whole request, escaped: said once, without it.
+                throw AdminReader.Failure(description: "cannot explain against \(admin): \("\(error)".replacingOccurrences(of: encoded, with: "…"))")
+            }
             explanation = try JSONDecoder().decode(RequestExplanation.self, from: document)
         } else {
             let (errors, offline) = fromCluster
@@ -83,7 +90,10 @@ struct Explain: AsyncParsableCommand {
                 : try OfflineExplain.explain(query, paths: options.config, controllerName: options.controllerName, ingress: options.ingressServing)
             for error in errors { FileHandle.standardError.write(Data("error: \(error)\n".utf8)) }
             explanation = offline
+            loadFailed = !errors.isEmpty
         }
         print(output == .json ? try explanation.json() : explanation.text(), terminator: "")
+        // Something did not load: the explanation is of what did, and a script should know it.
+        if loadFailed { throw ExitCode(1) }
     }
 }
