@@ -58,15 +58,7 @@ struct ClusterDescribeTests {
         #expect(gateway.attachedRoutes?.map(\.name) == ["broken", "r"])
 
         // The same through the command line, with a kubeconfig as a user has one.
-        let kubeconfig = harness.directory.appendingPathComponent("kubeconfig").path
-        try """
-            apiVersion: v1
-            kind: Config
-            clusters: [{name: fake, cluster: {server: "\(server.url)"}}]
-            users: [{name: tester, user: {token: test-token}}]
-            contexts: [{name: fake, context: {cluster: fake, user: tester, namespace: default}}]
-            current-context: fake
-            """.write(toFile: kubeconfig, atomically: true, encoding: .utf8)
+        let kubeconfig = try server.kubeconfig(in: harness.directory)
         let status = try ExternalTool.run(CLITests.binary, ["status", "--from-cluster", "--kubeconfig", kubeconfig])
         #expect(status.status == 0, "\(status.stderr)")
         #expect(status.stdout.contains("ResolvedRefs=False BackendNotFound"), "\(status.stdout)")

@@ -163,15 +163,7 @@ struct ExplainTests {
         let server = try await KubernetesTests.cluster(group: harness)
         _ = try await KubernetesTests.replica(server, backends: harness)
         defer { Task { await harness.stop(); await server.stop() } }
-        let kubeconfig = harness.directory.appendingPathComponent("kubeconfig").path
-        try """
-            apiVersion: v1
-            kind: Config
-            clusters: [{name: fake, cluster: {server: "\(server.url)"}}]
-            users: [{name: tester, user: {token: test-token}}]
-            contexts: [{name: fake, context: {cluster: fake, user: tester, namespace: default}}]
-            current-context: fake
-            """.write(toFile: kubeconfig, atomically: true, encoding: .utf8)
+        let kubeconfig = try server.kubeconfig(in: harness.directory)
         let explained = try Self.explain(["http://shop.example.com/cart?x=1", "--client-address", "127.0.0.1", "--from-cluster", "--kubeconfig", kubeconfig])
         #expect(explained.route == "default/r rule 0 match 0" && explained.source.hasPrefix("the cluster"), "\(explained.outcome)")
         let backend = try #require(explained.backends.first)

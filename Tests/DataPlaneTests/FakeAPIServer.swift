@@ -15,6 +15,20 @@ import Yams
 /// discovery documents that list them, and a request for any other version is answered 404 (see
 /// KubernetesServedVersions.swift).
 final class FakeAPIServer: @unchecked Sendable {
+    /// A kubeconfig file for this server in `directory`, as a user has one (token, context, namespace default).
+    func kubeconfig(in directory: URL) throws -> String {
+        let path = directory.appendingPathComponent("kubeconfig").path
+        try """
+            apiVersion: v1
+            kind: Config
+            clusters: [{name: fake, cluster: {server: "\(url)"}}]
+            users: [{name: tester, user: {token: test-token}}]
+            contexts: [{name: fake, context: {cluster: fake, user: tester, namespace: default}}]
+            current-context: fake
+            """.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
 
     /// One request as RBAC sees it.
     struct Call: Hashable, CustomStringConvertible {
