@@ -237,6 +237,9 @@ public actor GatewayRuntime {
         await announcement?.stop()  // and another replica takes the addresses over now
         await acmeAutomation?.shutdown()  // no order re-applies a configuration during the drain
         await rolloutController.stop()
+        // An apply that began before the shutdown ends first: it may still bind listeners, and must
+        // not find them draining or the event loops gone (NIO traps a bind on a stopped loop).
+        while applying { try? await Task.sleep(for: .milliseconds(5)) }
         logger.info("draining", metadata: ["timeout_s": "\(options.drainTimeout.nanoseconds / 1_000_000_000)"])
         healthChecks.stopAll()
         sloRefresh?.cancel()
