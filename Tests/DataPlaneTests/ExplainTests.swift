@@ -177,4 +177,34 @@ struct ExplainTests {
         #expect(Set(said.keys) == Set(seen.keys), "explain \(said.keys.sorted()) vs backend \(seen.keys.sorted())")
         for (key, value) in seen where !Self.perRequest.contains(key) { #expect(said[key] == value, "\(key): \(value) vs \(said[key] ?? "nothing")") }
     }
+
+    /// An address-range policy is checked as the data plane checks it: the client it refuses gets the
+    /// 403 explain gives, the one it admits goes on to the backend.
+    @Test func anIPAllowListIsCheckedForTheGivenClient() async throws {
+        let harness = GatewayHarness()
+        try await harness.startBackend("office")
+        try harness.write("gw.yaml", Manifests.join(
+            Manifests.gateway(), Manifests.service("office", targetPort: harness.backendPorts["office"]!),
+            Manifests.route("office", path: "/", service: "office"),
+            """
+            apiVersion: archway.dev/v1alpha1
+            kind: IPAllowList
+            metadata: {name: office-only}
+            spec:
+              targetRefs: [{group: gateway.networking.k8s.io, kind: HTTPRoute, name: office}]
+              allow: [10.0.0.0/8]
+            """))
+        try await harness.start()
+        defer { Task { await harness.stop() } }
+        let admin = ["--admin", "127.0.0.1:\(harness.adminPort)"]
+        let refused = try Self.explain(["http://office.example.com/", "--client-address", "127.0.0.1"] + admin)
+        let response = try await harness.send("/", host: "office.example.com")
+        #expect(response.status == 403 && refused.answer?.status == 403, "\(response.status) / \(refused.outcome)")
+        #expect(response.text == (refused.answer?.message ?? "") + "\n", "client read \(response.text), explain said \(refused.outcome)")
+        #expect(refused.edgePolicies.first?.contains("refuses it: IPAllowList default/office-only: client 127.0.0.1 is not in an allowed range") == true,
+                "\(refused.edgePolicies)")
+        let admitted = try Self.explain(["http://office.example.com/", "--client-address", "10.1.2.3"] + admin)
+        #expect(admitted.answer == nil && admitted.backends.map(\.name) == ["office"], "\(admitted.outcome)")
+        #expect(admitted.edgePolicies == ["IPAllowList default/office-only: lets it through"], "\(admitted.edgePolicies)")
+    }
 }

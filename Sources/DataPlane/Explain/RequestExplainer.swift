@@ -7,7 +7,8 @@ import RoutingTable
 /// decision is made by the function the phase itself calls (the traced route lookup, the CORS rule,
 /// the route's own answer, the backend refusals, the upstream head), so an explanation cannot say
 /// one thing while a request does another. Only what needs the request's moment is left open: which
-/// backend a weighted pick lands on, and what the edge policies' checks decide.
+/// backend a weighted pick lands on, and what the policies that keep counters or check credentials
+/// decide (the others are checked by guards of their own kind).
 public enum RequestExplainer {
     /// Against a running archway's table: its endpoints' health counts, and its TLS contexts choose.
     public static func explain(_ query: ExplainQuery, store: TableStore, source: String) -> RequestExplanation {
@@ -92,13 +93,21 @@ public enum RequestExplainer {
         case .responseHeaders(let added): explanation.filters.append("CORS adds " + added.map { "\($0.0): \($0.1)" }.joined(separator: "; "))
         case .nothing: break
         }
-        if let blocked = route.edgeRules.first(where: { !$0.isEnforceable }), case .unenforceable(let rule) = blocked,
-           case .refuse(let refusal) = UnenforceableGuard(rule).check(
-               EdgeRequest(scheme: downstream.scheme, method: head.method.rawValue, host: request.host, path: request.path, query: request.query,
-                           peerAddress: query.clientAddress, header: { requestHeaders.first(name: $0) }, headerValues: { requestHeaders[$0] },
-                           routeKey: EdgeChecks.routeKey(route))) {
-            explanation.edgePolicies.append("\(refusal.detail): every request is refused")
-            return explanation.answered(EdgeChecks.answer(refusal))
+        let edgeRequest = EdgeRequest(scheme: downstream.scheme, method: head.method.rawValue, host: request.host, path: request.path,
+                                      query: request.query, peerAddress: query.clientAddress, header: { requestHeaders.first(name: $0) },
+                                      headerValues: { requestHeaders[$0] }, routeKey: EdgeChecks.routeKey(route))
+        for rule in route.edgeRules {
+            guard let verdict = statelessVerdict(rule, edgeRequest) else {
+                explanation.edgePolicies.append("\(rule.policy): decided when the request comes (credentials, counters or an auth service)")
+                continue
+            }
+            switch verdict {
+            case .refuse(let refusal):
+                explanation.edgePolicies.append("\(rule.policy): refuses it: \(refusal.detail)")
+                return explanation.answered(EdgeChecks.answer(refusal))
+            default:
+                explanation.edgePolicies.append("\(rule.policy): lets it through")
+            }
         }
 
         // The route's own answer, or its backends.
@@ -137,6 +146,16 @@ public enum RequestExplainer {
                 + (route.session != nil ? "; a live session keeps its backend" : "")
         }
         return explanation
+    }
+
+    /// The check of a policy that keeps no state and asks nobody (an address range, a body size, one
+    /// that cannot be enforced), made by a fresh guard of its own kind; nil for the others, whose
+    /// answer needs the request's moment (and asking them would spend a rate-limit token).
+    static func statelessVerdict(_ rule: EdgeRule, _ request: EdgeRequest) -> EdgeDecision? {
+        switch rule {
+        case .ipAllowList, .bodySize, .unenforceable: EdgeGuards.make(rule).check(request)
+        case .rateLimit, .basicAuth, .apiKeyAuth, .jwtAuth, .forwardAuth: nil
+        }
     }
 
     /// A TLSRoute's connection: its backends by weight, or the close a connection without one gets.
@@ -203,7 +222,6 @@ public enum RequestExplainer {
                                        + (redirect.path.map { " path \(MatchText.rewrite($0))" } ?? ""))
         }
         if route.cors != nil { explanation.filters.append("CORS") }
-        explanation.edgePolicies = route.edgeRules.map(\.policy)
         explanation.session = route.session?.summary
         let timeouts = [route.requestTimeoutMillis.map { "request \($0) ms" }, route.backendTimeoutMillis.map { "backendRequest \($0) ms" }].compactMap { $0 }
         explanation.timeouts = timeouts.isEmpty ? nil : timeouts.joined(separator: ", ")
