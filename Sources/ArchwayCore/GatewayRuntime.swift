@@ -423,8 +423,10 @@ public actor GatewayRuntime {
         let previousTracking = rejectionTracking
         rejectionTracking = Task.detached { [rejections, events, kubernetes = options.kubernetes, snapshot, statuses] in
             await previousTracking?.value
-            let items = StatusReport(snapshot: snapshot, statuses: statuses, timestamp: applied).items
-            for event in rejections.withLockedValue({ $0.events(for: items) }) { events.record(event) }
+            let found = rejections.withLockedValue { tracker in
+                tracker.events(for: statuses) { StatusReport(snapshot: snapshot, statuses: statuses, timestamp: applied).items }
+            }
+            for event in found { events.record(event) }
             await kubernetes?.publish(events: events.takeNew())
         }
         let (attachments, translator, loaded, eventLog) = (result.attachments, self.translator, load.resources.map(\.resource), events)

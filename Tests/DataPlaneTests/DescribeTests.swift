@@ -204,6 +204,20 @@ struct EventLogTests {
         #expect(log.takeNew().count == 3 && log.takeNew().isEmpty, "what the leader has to write is taken once")
     }
 
+    /// The same statuses again are not looked at: no status item is even made.
+    @Test func unchangedStatusesAreNotLookedAtAgain() {
+        var tracker = RejectionTracker()
+        var statuses = StatusSet()
+        statuses.gatewayClasses["archway"] = GatewayClassStatus(conditions: [])
+        var made = 0
+        let first = tracker.events(for: statuses) { made += 1; return [Self.route(false)] }
+        #expect(first.count == 1 && made == 1)
+        #expect(tracker.events(for: statuses) { made += 1; return [Self.route(true)] }.isEmpty && made == 1, "the same statuses again")
+        statuses.gatewayClasses["other"] = GatewayClassStatus(conditions: [])
+        let recovered = tracker.events(for: statuses) { made += 1; return [Self.route(true)] }
+        #expect(made == 2 && recovered.first?.reason == "Recovered", "changed statuses are looked at: \(recovered)")
+    }
+
     @Test func keepsOnlyTheLastEvents() {
         let log = EventLog(capacity: 3)
         for index in 0..<5 { log.record(ArchwayEvent(type: .Warning, reason: "ReloadFailed", regarding: nil, note: "error \(index)")) }

@@ -40,8 +40,20 @@ public struct RejectionTracker: Sendable {
     /// The watched conditions that were False, by object ("scope\0type"): only those are kept, so the
     /// memory follows what is broken, not the size of the configuration.
     private var rejected: [ObjectRef: Set<String>] = [:]
+    /// The statuses the last events were found from.
+    private var seen: StatusSet?
 
     public init() {}
+
+    /// The events of an applied configuration's statuses. The same statuses as last time can neither
+    /// reject nor recover anything, so `items` is not even made: most applies (a route's filter edited,
+    /// a certificate renewed) change no status, and at 10,000 routes the items cost tens of
+    /// milliseconds and about 10 MB of resident memory each time.
+    public mutating func events(for statuses: StatusSet, items: () -> [StatusReport.Item]) -> [ArchwayEvent] {
+        guard statuses != seen else { return [] }
+        seen = statuses
+        return events(for: items())
+    }
 
     public mutating func events(for items: [StatusReport.Item]) -> [ArchwayEvent] {
         var events: [ArchwayEvent] = []
