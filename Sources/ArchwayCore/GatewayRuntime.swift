@@ -411,8 +411,7 @@ public actor GatewayRuntime {
         // than translating.
         let table = result.table, served = result.served, applied = Date()
         admin.setStatus { [snapshot, statuses] format in
-            var report = StatusReport(snapshot: snapshot, statuses: statuses, timestamp: applied)
-            report.edgePolicies = table.edgePoliciesByRoute()
+            let report = StatusReport(snapshot: snapshot, statuses: statuses, table: table, timestamp: applied)
             switch format {
             case "json": return try? report.json()
             case "table": return report.table()
@@ -429,13 +428,13 @@ public actor GatewayRuntime {
             for event in found { events.record(event) }
             await kubernetes?.publish(events: events.takeNew())
         }
-        let (attachments, translator, loaded, eventLog) = (result.attachments, self.translator, load.resources.map(\.resource), events)
-        admin.setQuery("/describe") { [snapshot, statuses] query in
+        // The resources are listed when asked for too, not copied on every apply.
+        let (attachments, translator, eventLog) = (result.attachments, self.translator, events)
+        admin.setQuery("/describe") { [snapshot, statuses, load] query in
             DescribeAnswer.answer(query) {
-                var report = StatusReport(snapshot: snapshot, statuses: statuses, timestamp: applied)
-                report.edgePolicies = table.edgePoliciesByRoute()
-                return DescribeSource(origin: "a running archway", resources: loaded, snapshot: snapshot, report: report,
-                                      attachments: attachments, translator: translator, events: eventLog.recent())
+                DescribeSource(origin: "a running archway", resources: load.resources.map(\.resource), snapshot: snapshot,
+                               report: StatusReport(snapshot: snapshot, statuses: statuses, table: table, timestamp: applied),
+                               attachments: attachments, translator: translator, events: eventLog.recent())
             }
         }
         admin.setTopology { [snapshot, statuses] in

@@ -1,5 +1,6 @@
 import Foundation
 import GatewayAPI
+import RoutingTable
 import Translator
 import Yams
 
@@ -76,6 +77,13 @@ public struct StatusReport: Sendable {
 
     /// `timestamp` is stamped into every condition's `lastTransitionTime` (the translator has no clock),
     /// and the object's generation into each `observedGeneration` the translator left empty.
+    /// The report `archway status` and `describe` show: the statuses, and the edge policies guarding
+    /// each route's rules in `table`.
+    init(snapshot: ResourceSnapshot, statuses: StatusSet, table: RoutingTable, timestamp: Date = Date()) {
+        self.init(snapshot: snapshot, statuses: statuses, timestamp: timestamp)
+        edgePolicies = table.edgePoliciesByRoute()
+    }
+
     public init(snapshot: ResourceSnapshot, statuses: StatusSet, timestamp: Date = Date()) {
         let time = ISO8601DateFormatter().string(from: timestamp)
         func stamp(_ conditions: [Condition], _ generation: Int64?) -> [Condition] {
@@ -192,8 +200,7 @@ public struct StatusReport: Sendable {
     public static func compute(paths: [String], controllerName: String,
                                ingress: IngressServing? = IngressServing()) -> (errors: [String], report: StatusReport) {
         let translation = OfflineTranslation(paths: paths, controllerName: controllerName, ingress: ingress)
-        var report = StatusReport(snapshot: translation.snapshot, statuses: translation.result.statuses)
-        report.edgePolicies = translation.result.table.edgePoliciesByRoute()
+        let report = StatusReport(snapshot: translation.snapshot, statuses: translation.result.statuses, table: translation.result.table)
         return (translation.load.errors.map(\.description), report)
     }
 

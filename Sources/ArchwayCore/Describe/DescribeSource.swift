@@ -29,8 +29,7 @@ public struct DescribeSource: Sendable {
     /// and translating found wrong: manifest errors and conditions that are False.
     public static func offline(paths: [String], controllerName: String, ingress: IngressServing? = IngressServing()) -> DescribeSource {
         let translation = OfflineTranslation(paths: paths, controllerName: controllerName, ingress: ingress)
-        var report = StatusReport(snapshot: translation.snapshot, statuses: translation.result.statuses)
-        report.edgePolicies = translation.result.table.edgePoliciesByRoute()
+        let report = StatusReport(snapshot: translation.snapshot, statuses: translation.result.statuses, table: translation.result.table)
         let log = EventLog(capacity: Int.max)
         log.recordReloadFailure(translation.load.errors, reason: "Invalid")
         var tracker = RejectionTracker()
