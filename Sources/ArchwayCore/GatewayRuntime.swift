@@ -99,6 +99,9 @@ public actor GatewayRuntime {
     /// The last full translation's input and table, while a change of EndpointSlices alone can be
     /// applied on top of it (`applyEndpoints`); nil: the next change is translated in full.
     private var lastTranslation: (snapshot: ResourceSnapshot, table: RoutingTable, clusters: ClusterSources)?
+    /// The routes' parts of the last translation, which the next one reuses for the routes that did
+    /// not change. A full apply (`reapply`) starts from nothing, so that it alone makes every part again.
+    private var routeMemo = TranslationMemo.empty
     /// The addresses the last applied configuration held (restored from the state directory at start).
     private var addressMemory = AddressMemory()
     /// Edge policies that blocked requests in the last applied table, for the metric's reset to 0.
@@ -364,7 +367,9 @@ public actor GatewayRuntime {
         lastTranslation = nil
         let translateStart = clock.now
         var swapped = translateStart
-        let result = await controlPlaneThread.run { [translator, snapshot] in translator.translate(snapshot) }
+        let memo = inFull ? TranslationMemo.empty : routeMemo
+        let result = await controlPlaneThread.run { [translator, snapshot] in translator.translate(snapshot, reusing: memo) }
+        routeMemo = result.memo
         metrics.translations.increment()
         let translated = clock.now
         await rolloutController.observe(snapshot.rollouts, tracked: result.table.rollouts ?? [:])
@@ -451,6 +456,7 @@ public actor GatewayRuntime {
         logger.info("configuration applied", metadata: [
             "generation": "\(generation)", "gateways": "\(result.statuses.gateways.count)",
             "httproutes": "\(result.statuses.httpRoutes.count)", "ports": "\(result.table.ports.map(\.port))",
+            "routes_translated": "\(result.routesTranslated)",
             "translate_ms": "\(millis(translated - translateStart))", "compile_swap_ms": "\(millis(swapped - translated))",
             "apply_ms": "\(millis(clock.now - translateStart))",
         ])

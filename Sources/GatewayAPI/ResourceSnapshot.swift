@@ -101,6 +101,14 @@ public struct ResourceSnapshot: Sendable, Equatable {
         for key in endpointSlices.keys { endpointSlices[key]?.sort { $0.metadata.name < $1.metadata.name } }
     }
 
+    /// The snapshot with no HTTPRoutes and GRPCRoutes: what a translation reads besides them.
+    public func withoutHTTPAndGRPCRoutes() -> ResourceSnapshot {
+        var rest = self
+        rest.httpRoutes = []
+        rest.grpcRoutes = []
+        return rest
+    }
+
     /// The Services whose EndpointSlices differ from `earlier`'s, when nothing else differs at all
     /// (nil when anything else does): such a change alters those Services' endpoints and nothing
     /// else a translation gives. One comparison of every other resource, no re-encoding.

@@ -6,7 +6,7 @@ import RoutingTable
 /// Edge policies by what they attach to. A request gets at most one policy of each kind: the most
 /// specific level wins (ExtensionRef filter on the rule, then a named rule, then the HTTPRoute, then
 /// the listener, then the Gateway), and among policies on one target the oldest.
-public struct EdgeAttachments: Sendable {
+public struct EdgeAttachments: Sendable, Equatable {
     enum Target: Hashable {
         case gateway(NamespacedName)
         /// A Gateway's listener, by its served name: a ListenerSet's listeners are "NAMESPACE/SET/NAME".

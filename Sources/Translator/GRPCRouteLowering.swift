@@ -7,10 +7,10 @@ import RoutingTable
 /// spec ranks service characters, then method characters, then headers, which the lowered paths
 /// cannot express.
 extension Translator {
-    func attach(_ route: GRPCRoute, snapshot: ResourceSnapshot, conflicts: RouteKindConflicts, listeners: inout ListenerIndex,
-                builder: inout TableBuilder) -> RouteStatus? {
-        attach(Self.lower(route), kind: "GRPCRoute", http2Backends: true, criteria: Self.criteria(of: route), snapshot: snapshot,
-               conflicts: conflicts, listeners: &listeners, builder: &builder)
+    func contribution(of route: GRPCRoute, snapshot: ResourceSnapshot, conflicts: RouteKindConflicts, listeners: ListenerIndex,
+                      builder: TableBuilder) -> RouteContribution {
+        contribution(of: Self.lower(route), kind: "GRPCRoute", http2Backends: true, criteria: Self.criteria(of: route), snapshot: snapshot,
+                     conflicts: conflicts, listeners: listeners, builder: builder)
     }
 
     /// The spec's ranking of a GRPCRoute match: characters of the service, of the method, then the

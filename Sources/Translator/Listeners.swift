@@ -53,6 +53,17 @@ struct ListenerIndex {
     var gateways: [NamespacedName: GatewayState] = [:]
     /// ListenerSets whose parent is one of those Gateways, accepted or not.
     var listenerSets: [NamespacedName: ListenerSetState] = [:]
+
+    /// A listener a route attached to: its Gateway, and its index among the Gateway's listeners.
+    struct Taken: Equatable {
+        var gateway: NamespacedName
+        var listener: Int
+    }
+
+    /// Counts routes in the listeners' attachedRoutes, once per parentRef that took the listener.
+    mutating func count(_ taken: [Taken]) {
+        for each in taken { gateways[each.gateway]?.listeners[each.listener].attachedRoutes += 1 }
+    }
 }
 
 extension Translator {

@@ -32,34 +32,39 @@ struct RuleOutcome {
 }
 
 extension Translator {
-    /// Attaches one HTTPRoute to each of its parents and returns the route's status (nil when none of
-    /// its parents is a Gateway of ours: other controllers' routes are not ours to write).
-    func attach(_ route: HTTPRoute, kind: String = "HTTPRoute", http2Backends: Bool = false,
-                criteria: @escaping MatchRanking = { .http($2) }, snapshot: ResourceSnapshot,
-                conflicts: RouteKindConflicts, listeners: inout ListenerIndex, builder: inout TableBuilder) -> RouteStatus? {
+    /// What one HTTPRoute (or lowered GRPCRoute) gives the translation: its clusters, status, the
+    /// listeners it takes and its table entries (nil status when none of its parents is a Gateway of
+    /// ours: other controllers' routes are not ours to write). Reads the listeners and the builder's
+    /// policies, objectives and Rollouts, changes neither: `RouteContribution.merge` does.
+    func contribution(of route: HTTPRoute, kind: String = "HTTPRoute", http2Backends: Bool = false,
+                      criteria: MatchRanking = { .http($2) }, snapshot: ResourceSnapshot,
+                      conflicts: RouteKindConflicts, listeners: ListenerIndex, builder: TableBuilder) -> RouteContribution {
         let compiled = compile(route, kind: kind, http2Backends: http2Backends, snapshot: snapshot)
-        builder.addClusters(compiled.clusters)
+        var contribution = RouteContribution(kind: kind, route: route.metadata.namespacedName, clusters: compiled.clusters)
         let identity = RouteIdentity(route: route, kind: kind)
         let outcome = RuleOutcome(acceptedRules: compiled.rules.count, dropped: compiled.dropped, refsProblem: compiled.refsProblem)
-        return attachParents(identity, outcome: outcome, snapshot: snapshot, conflicts: conflicts, listeners: &listeners) { gateway, listener, hostnames in
-            builder.add(compiled, of: route, kind: kind, through: gateway, listener: listener, hostnames: hostnames, criteria: criteria)
-            builder.attachments.noteAttached(kind: kind, route: route.metadata.namespacedName, gateway: gateway.gateway.metadata.namespacedName,
-                                             listener: listener.name)
+        contribution.status = attachParents(identity, outcome: outcome, snapshot: snapshot, conflicts: conflicts, listeners: listeners,
+                                            taken: &contribution.taken) { gateway, listener, hostnames in
+            builder.entries(for: compiled, of: route, kind: kind, through: gateway, listener: listener, hostnames: hostnames,
+                            criteria: criteria, into: &contribution.entries, blocking: &contribution.blocked)
+            contribution.attached.append((gateway.gateway.metadata.namespacedName, listener.name))
         }
+        return contribution
     }
 
     /// The part of attachment every route kind shares: each parentRef is defaulted, its listeners
-    /// selected (or the refusal reported), `attachTo` called for every listener taken, and the
+    /// selected (or the refusal reported), every listener taken added to `taken` (what
+    /// `ListenerIndex.count` counts in attachedRoutes), `attachTo` called for those that serve, and the
     /// Accepted / ResolvedRefs / PartiallyInvalid conditions written.
     func attachParents(_ route: RouteIdentity, outcome: RuleOutcome, snapshot: ResourceSnapshot,
-                       conflicts: RouteKindConflicts = .init(), listeners: inout ListenerIndex,
+                       conflicts: RouteKindConflicts = .init(), listeners: ListenerIndex, taken: inout [ListenerIndex.Taken],
                        attachTo: (_ gateway: GatewayState, _ listener: Gateway.Listener, _ hostnames: [String]) -> Void) -> RouteStatus? {
         let generation = route.metadata.generation ?? 1
         let routeKey = RouteKindConflicts.routeKey(kind: route.kind, route.metadata.namespacedName)
         var parents: [RouteParentStatus] = []
         for parentRef in route.parentRefs {
             let defaulted = Self.defaulted(parentRef, routeNamespace: route.namespace)
-            guard let parent = Self.parent(defaulted, in: listeners), var gateway = listeners.gateways[parent.gateway] else { continue }
+            guard let parent = Self.parent(defaulted, in: listeners), let gateway = listeners.gateways[parent.gateway] else { continue }
             let gatewayKey = parent.gateway
 
             var conditions: [Condition] = []
@@ -83,7 +88,7 @@ extension Translator {
                 } else {
                     set("Accepted", true, "Accepted", "Route is accepted")
                     for (index, hostnames) in selected {
-                        gateway.listeners[index].attachedRoutes += 1
+                        taken.append(.init(gateway: gatewayKey, listener: index))
                         // Counted on a listener that cannot be served, but nothing goes to the table.
                         if gateway.listeners[index].isUsable { attachTo(gateway, gateway.listeners[index].served, hostnames) }
                     }
@@ -97,7 +102,6 @@ extension Translator {
             if !outcome.dropped.isEmpty && outcome.acceptedRules > 0 {
                 set("PartiallyInvalid", true, "UnsupportedValue", "Dropped Rule(s): \(reasons)")
             }
-            listeners.gateways[gatewayKey] = gateway
             parents.append(RouteParentStatus(parentRef: defaulted, controllerName: options.controllerName, conditions: conditions))
         }
         return parents.isEmpty ? nil : RouteStatus(parents: parents)

@@ -4,8 +4,8 @@ import RoutingTable
 /// An HTTPRoute and a GRPCRoute may not share a hostname on one listener: both would claim the same
 /// requests with different meanings. The spec keeps the older route (then the one first by
 /// "namespace/name") and refuses the other on that listener.
-struct RouteKindConflicts {
-    struct ListenerKey: Hashable {
+struct RouteKindConflicts: Equatable, Sendable {
+    struct ListenerKey: Hashable, Sendable {
         var gateway: NamespacedName
         var listener: String
     }

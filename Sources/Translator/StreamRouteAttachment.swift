@@ -22,7 +22,9 @@ extension Translator {
         let identity = RouteIdentity(kind: route.kind.rawValue, metadata: route.metadata, parentRefs: route.spec.parentRefs ?? [],
                                      hostnames: route.kind == .tls ? route.spec.hostnames ?? [] : [])
         let outcome = RuleOutcome(acceptedRules: backends.isEmpty ? 0 : 1, dropped: dropped, refsProblem: compiled.refsProblem)
-        return attachParents(identity, outcome: outcome, snapshot: snapshot, listeners: &listeners) { gateway, listener, hostnames in
+        var taken: [ListenerIndex.Taken] = []
+        defer { listeners.count(taken) }
+        return attachParents(identity, outcome: outcome, snapshot: snapshot, listeners: listeners, taken: &taken) { gateway, listener, hostnames in
             let origin = RouteOrigin(namespace: route.metadata.namespace ?? "default", name: route.metadata.name, rule: 0, match: 0,
                                      gatewayNamespace: gateway.gateway.metadata.namespace ?? "default",
                                      gatewayName: gateway.gateway.metadata.name)

@@ -5,7 +5,7 @@ import RoutingTable
 /// Listeners of several Gateways on one socket and hostname merge; a Gateway's own address is a
 /// socket of its own, so its listeners merge with nobody else's.
 struct TableBuilder {
-    private struct ListenerKey: Hashable {
+    struct ListenerKey: Hashable {
         var socket: SocketKey
         var hostname: String?
     }
@@ -67,9 +67,21 @@ struct TableBuilder {
         var gateway: NamespacedName
     }
 
-    /// `criteria` ranks a match of rule `rule`, match `match` (HTTPRoute's by its compiled match).
-    mutating func add(_ compiled: CompiledRoute, of route: HTTPRoute, kind: String, through gateway: GatewayState,
-                      listener: Gateway.Listener, hostnames: [String], criteria: MatchRanking) {
+    /// One entry a route gives the table: the listener (socket and hostname) and virtual host it goes
+    /// to, and how it ranks there.
+    struct Entry {
+        var listener: ListenerKey
+        var hostname: String
+        var precedence: PrecedenceKey
+        var entry: HTTPRouteEntry
+    }
+
+    /// The entries of a compiled route attached through one listener under `hostnames`, with its
+    /// policies, objectives and Rollouts; and, into `blocked`, the edge policies among them that cannot
+    /// be enforced. `criteria` ranks a match of rule `rule`, match `match` (HTTPRoute's by its compiled match).
+    func entries(for compiled: CompiledRoute, of route: HTTPRoute, kind: String, through gateway: GatewayState,
+                 listener: Gateway.Listener, hostnames: [String], criteria: MatchRanking,
+                 into entries: inout [Entry], blocking blocked: inout [BlockedRoute: Set<String>]) {
         let routeKey = "\(kind) \(route.metadata.namespacedName)"
         let slos = (sloTargets[routeKey] ?? []) + (sloTargets["Gateway \(gateway.gateway.metadata.namespacedName)"] ?? [])
         let keys = Self.keys(listener, on: gateway.addressing.sockets)
@@ -92,17 +104,25 @@ struct TableBuilder {
                                         ruleName: rule.name, extensionRefs: rule.edge)
                 for case .unenforceable(let broken) in entry.edge {
                     let key = BlockedRoute(kind: kind, route: route.metadata.namespacedName, gateway: gateway.gateway.metadata.namespacedName)
-                    unenforceable[key, default: []].insert("\(broken.policy) cannot be enforced (\(broken.problem))")
+                    blocked[key, default: []].insert("\(broken.policy) cannot be enforced (\(broken.problem))")
                 }
                 let precedence = PrecedenceKey(criteria: criteria(rule.index, matchIndex, match), origin: origin,
                                                creationTimestamp: route.metadata.creationTimestamp)
                 for key in keys {
                     for hostname in hostnames {
-                        buckets[key]?.hosts[hostname, default: []].append((precedence, entry))
+                        entries.append(Entry(listener: key, hostname: hostname, precedence: precedence, entry: entry))
                     }
                 }
             }
         }
+    }
+
+    /// Adds a route's entries (`entries(for:...)`) and the policies it could not enforce.
+    mutating func add(_ entries: [Entry], blocked: [BlockedRoute: Set<String>]) {
+        for each in entries {
+            buckets[each.listener]?.hosts[each.hostname, default: []].append((each.precedence, each.entry))
+        }
+        for (route, problems) in blocked { unenforceable[route, default: []].formUnion(problems) }
     }
 
     /// An ACME HTTP-01 answer (`Translator.addChallengeAnswers`): a fixed 200 with the key

@@ -55,13 +55,28 @@ public struct Translator: Sendable {
         public var clusters: ClusterSources
         /// How routes attached and which policies reach them (what `archway describe` explains).
         public var attachments = RouteAttachments()
+        /// Each HTTPRoute's and GRPCRoute's part of this translation, for the next one to reuse.
+        public var memo = TranslationMemo.empty
+        /// HTTPRoutes and GRPCRoutes translated, not taken from the memo given.
+        public var routesTranslated = 0
     }
 
     public var options: Options
 
     public init(options: Options = Options()) { self.options = options }
 
+    /// `translate(_:)`, taking each HTTPRoute's and GRPCRoute's part from `memo` (an earlier result's)
+    /// where neither the route nor anything else it is translated with changed since: the result is
+    /// the same as without it, at the cost of the routes that changed.
+    public func translate(_ snapshot: ResourceSnapshot, reusing memo: TranslationMemo) -> Result {
+        translate(snapshot, memo: memo)
+    }
+
     public func translate(_ snapshot: ResourceSnapshot) -> Result {
+        translate(snapshot, memo: .empty)
+    }
+
+    private func translate(_ snapshot: ResourceSnapshot, memo earlier: TranslationMemo) -> Result {
         var statuses = StatusSet()
         let classes = acceptClasses(snapshot, into: &statuses)
         let addresses = AddressAllocator.allocate(pools: snapshot.addressPools, claims: addressClaims(snapshot, classes: classes))
@@ -80,15 +95,32 @@ public struct Translator: Sendable {
         let ourGateways = listeners.gateways.values.map(\.gateway).sorted { $0.metadata.namespacedName < $1.metadata.namespacedName }
         builder.attachments.edge = resolveEdgePolicies(snapshot, gateways: ourGateways, into: &statuses)
         let conflicts = routeKindConflicts(snapshot, listeners: listeners)
+        // Each route's part is made from the listeners as they are before any route counts in them.
+        let context = RouteContext(snapshot, listeners: listeners, conflicts: conflicts, builder: builder)
+        let reusable = earlier.reusable(in: context)
+        var memo = TranslationMemo(context: context)
+        memo.routes.reserveCapacity(snapshot.httpRoutes.count + snapshot.grpcRoutes.count)
+        let unchanged = listeners, unchangedBuilder = builder
+        var translated = 0
         for route in snapshot.httpRoutes {
-            if let status = attach(route, snapshot: snapshot, conflicts: conflicts, listeners: &listeners, builder: &builder) {
-                statuses.httpRoutes[route.metadata.namespacedName] = status
-            }
+            let key = TranslationMemo.Key(kind: "HTTPRoute", name: route.metadata.namespacedName)
+            let contribution = reusable.contribution(.http(route), key: key) ?? {
+                translated += 1
+                return self.contribution(of: route, snapshot: snapshot, conflicts: conflicts, listeners: unchanged, builder: unchangedBuilder)
+            }()
+            memo.routes[key] = .init(source: .http(route), contribution: contribution)
+            contribution.merge(into: &listeners, builder: &builder)
+            if let status = contribution.status { statuses.httpRoutes[route.metadata.namespacedName] = status }
         }
         for route in snapshot.grpcRoutes {
-            if let status = attach(route, snapshot: snapshot, conflicts: conflicts, listeners: &listeners, builder: &builder) {
-                statuses.grpcRoutes[route.metadata.namespacedName] = status
-            }
+            let key = TranslationMemo.Key(kind: "GRPCRoute", name: route.metadata.namespacedName)
+            let contribution = reusable.contribution(.grpc(route), key: key) ?? {
+                translated += 1
+                return self.contribution(of: route, snapshot: snapshot, conflicts: conflicts, listeners: unchanged, builder: unchangedBuilder)
+            }()
+            memo.routes[key] = .init(source: .grpc(route), contribution: contribution)
+            contribution.merge(into: &listeners, builder: &builder)
+            if let status = contribution.status { statuses.grpcRoutes[route.metadata.namespacedName] = status }
         }
         noteRollouts(builder.rolloutNotes, in: &statuses)
         addChallengeAnswers(snapshot, listeners: listeners, builder: &builder)
@@ -144,7 +176,7 @@ public struct Translator: Sendable {
         var table = builder.build(snapshot: snapshot, clusters: clusters)
         clusters.clientCertificateCopies = table.presentClientCertificates(listeners.gateways.compactMapValues(\.gatewayTLS.backendClientCertificate))
         return Result(table: table, statuses: statuses, certificates: certificates, served: snapshot, clusters: clusters,
-                      attachments: builder.attachments)
+                      attachments: builder.attachments, memo: memo, routesTranslated: translated)
     }
 
     /// GatewayClasses naming our controller get `Accepted`; the others are not ours to touch.

@@ -3,7 +3,7 @@ import RoutingTable
 
 /// What a translation knows about how routes attach, kept for `archway describe`: the listeners each
 /// route attached through, and the edge policies by the Gateway, listener, route or rule they target.
-public struct RouteAttachments: Sendable {
+public struct RouteAttachments: Sendable, Equatable {
     /// A Gateway's listener by its served name (a ListenerSet's listeners are "NAMESPACE/SET/NAME").
     public struct Listener: Hashable, Sendable, Codable, Comparable, CustomStringConvertible {
         public var gateway: NamespacedName
