@@ -4,6 +4,7 @@ public struct ResourceSnapshot: Sendable, Equatable {
     public private(set) var gateways: [Gateway] = []
     /// In the spec's listener precedence: oldest first, then by namespace/name.
     public private(set) var listenerSets: [ListenerSet] = []
+    /// Sorted by namespace/name, as GRPCRoutes are.
     public private(set) var httpRoutes: [HTTPRoute] = []
     /// TCPRoutes, UDPRoutes and TLSRoutes, sorted by kind then name.
     public private(set) var streamRoutes: [StreamRoute] = []

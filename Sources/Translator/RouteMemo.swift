@@ -22,6 +22,9 @@ struct RouteContribution: Sendable {
         self.clusters = clusters
     }
 
+    /// The virtual hosts its entries go to.
+    var hosts: [TableBuilder.HostKey] { entries.map { TableBuilder.HostKey(listener: $0.listener, hostname: $0.hostname) } }
+
     func merge(into listeners: inout ListenerIndex, builder: inout TableBuilder) {
         builder.addClusters(clusters)
         listeners.count(taken)
@@ -100,9 +103,14 @@ public struct TranslationMemo: Sendable {
         case http(HTTPRoute)
         case grpc(GRPCRoute)
     }
-    struct Remembered: Sendable {
-        var source: Source
-        var contribution: RouteContribution
+    /// A route and its contribution, shared by reference between the translations that use it.
+    final class Remembered: Sendable {
+        let source: Source
+        let contribution: RouteContribution
+        init(source: Source, contribution: RouteContribution) {
+            self.source = source
+            self.contribution = contribution
+        }
     }
     struct Key: Hashable, Sendable {
         var kind: String
@@ -110,8 +118,17 @@ public struct TranslationMemo: Sendable {
     }
     let context: RouteContext?
     var routes: [Key: Remembered] = [:]
+    /// The table these routes were part of, whose virtual hosts the next translation takes for the
+    /// hosts no changed route reaches.
+    private(set) var table: RoutingTable?
 
     init(context: RouteContext?) { self.context = context }
+
+    func remembering(_ table: RoutingTable) -> TranslationMemo {
+        var memo = self
+        memo.table = table
+        return memo
+    }
 
     /// A memo that reuses nothing.
     public static let empty = TranslationMemo(context: nil)
@@ -119,15 +136,16 @@ public struct TranslationMemo: Sendable {
     /// The contributions that may be reused in `context`: all of them if it equals theirs, else none.
     /// (One comparison per translation; each route is then compared with its remembered self.)
     func reusable(in context: RouteContext) -> Reusable {
-        Reusable(routes: self.context == context ? routes : [:])
+        self.context == context ? Reusable(routes: routes, table: table) : Reusable(routes: [:], table: nil)
     }
 
     struct Reusable: Sendable {
         let routes: [Key: Remembered]
-        /// The remembered contribution of `source`, if it was made from an equal route.
-        func contribution(_ source: Source, key: Key) -> RouteContribution? {
+        let table: RoutingTable?
+        /// The remembered route and contribution, if it was made from a route equal to `source`.
+        func remembered(_ source: Source, key: Key) -> Remembered? {
             guard let remembered = routes[key], remembered.source == source else { return nil }
-            return remembered.contribution
+            return remembered
         }
     }
 }

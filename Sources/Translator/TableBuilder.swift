@@ -117,9 +117,33 @@ struct TableBuilder {
         }
     }
 
-    /// Adds a route's entries (`entries(for:...)`) and the policies it could not enforce.
+    /// A virtual host of a listener.
+    struct HostKey: Hashable {
+        var listener: ListenerKey
+        var hostname: String
+    }
+
+    /// The last translation's virtual hosts, by listener, and the hosts whose entries changed since:
+    /// set by `reuse`, and then every other host is taken from there as it was.
+    private var earlier: (listeners: [ListenerKey: ListenerTable], changed: [ListenerKey: Set<String>])?
+
+    /// Builds only the virtual hosts in `changed` and takes every other one from `table`, the last
+    /// translation's, made from the same listeners with the same routes for those hosts. Call it
+    /// before any entry is added; it does nothing unless `table` has every listener registered.
+    mutating func reuse(_ table: RoutingTable, changed: Set<HostKey>) {
+        var listeners: [ListenerKey: ListenerTable] = [:]
+        for port in table.ports {
+            for listener in port.listeners { listeners[ListenerKey(socket: port.socket, hostname: listener.hostname)] = listener }
+        }
+        guard buckets.keys.allSatisfy({ listeners[$0] != nil }) else { return }
+        earlier = (listeners, Dictionary(grouping: changed, by: \.listener).mapValues { Set($0.map(\.hostname)) })
+    }
+
+    /// Adds a route's entries (`entries(for:...)`) and the policies it could not enforce. With an
+    /// earlier table to reuse, only entries of changed hosts are kept: the others are in it already.
     mutating func add(_ entries: [Entry], blocked: [BlockedRoute: Set<String>]) {
         for each in entries {
+            if let earlier, earlier.changed[each.listener]?.contains(each.hostname) != true { continue }
             buckets[each.listener]?.hosts[each.hostname, default: []].append((each.precedence, each.entry))
         }
         for (route, problems) in blocked { unenforceable[route, default: []].formUnion(problems) }
@@ -170,14 +194,14 @@ struct TableBuilder {
     func build(snapshot: ResourceSnapshot, clusters: ClusterSources) -> RoutingTable {
         var ports: [SocketKey: PortTable] = [:]
         for (key, bucket) in buckets {
-            let virtualHosts = bucket.hosts.keys.map { (rank: Hostnames.specificity($0), name: $0) }
-                .sorted { $0.rank < $1.rank }.map(\.name).map { hostname in
-                // The same route can reach one vhost through two listeners of one port; keep it once.
-                // (A host's rules fall through to those of the hostnames covering it at match time:
-                // `ListenerTable.hostRulesAnswerAlone`.)
-                var seen = Set<RouteOrigin>()
-                let routes = bucket.hosts[hostname]!.sorted { $0.key < $1.key }.map(\.entry).filter { seen.insert($0.origin).inserted }
-                return VirtualHost(hostname: hostname, routes: routes)
+            let virtualHosts: [VirtualHost]
+            if let earlier, let previous = earlier.listeners[key] {
+                let changed = earlier.changed[key] ?? []
+                let kept = changed.isEmpty ? previous.virtualHosts : previous.virtualHosts.filter { !changed.contains($0.hostname) }
+                let remade = changed.compactMap { hostname in bucket.hosts[hostname].map { Self.virtualHost(hostname, $0) } }
+                virtualHosts = Self.inserting(remade, into: kept)
+            } else {
+                virtualHosts = Self.bySpecificity(bucket.hosts.map { Self.virtualHost($0.key, $0.value) })
             }
             let listener = ListenerTable(refs: bucket.refs.sorted { ($0.gatewayNamespace, $0.gatewayName, $0.listenerName) < ($1.gatewayNamespace, $1.gatewayName, $1.listenerName) },
                                          hostname: key.hostname, virtualHosts: virtualHosts, tls: bucket.tls,
@@ -203,6 +227,35 @@ struct TableBuilder {
     }
 
     static let streamProtocols: Set<String> = ["TCP", "UDP", "TLS"]
+
+    /// A host's entries in precedence order. The same route can reach one vhost through two listeners
+    /// of one port; it is kept once. (A host's rules fall through to those of the hostnames covering
+    /// it at match time: `ListenerTable.hostRulesAnswerAlone`.)
+    private static func virtualHost(_ hostname: String, _ entries: [(key: PrecedenceKey, entry: HTTPRouteEntry)]) -> VirtualHost {
+        guard entries.count > 1 else { return VirtualHost(hostname: hostname, routes: entries.map(\.entry)) }
+        var seen = Set<RouteOrigin>()
+        return VirtualHost(hostname: hostname, routes: entries.sorted { $0.key < $1.key }.map(\.entry).filter { seen.insert($0.origin).inserted })
+    }
+
+    /// Most specific hostname first (every hostname of a listener is distinct, so the order is total).
+    private static func bySpecificity(_ hosts: [VirtualHost]) -> [VirtualHost] {
+        hosts.map { (rank: Hostnames.specificity($0.hostname), host: $0) }.sorted { $0.rank < $1.rank }.map(\.host)
+    }
+
+    /// `hosts` put into `sorted` (in that order already) where `bySpecificity` would put them.
+    private static func inserting(_ hosts: [VirtualHost], into sorted: [VirtualHost]) -> [VirtualHost] {
+        var result = sorted
+        for host in hosts {
+            let rank = Hostnames.specificity(host.hostname)
+            var low = 0, high = result.count
+            while low < high {
+                let middle = (low + high) / 2
+                if Hostnames.specificity(result[middle].hostname) < rank { low = middle + 1 } else { high = middle }
+            }
+            result.insert(host, at: low)
+        }
+        return result
+    }
 
     private static func ordered(_ streams: [(created: String, entry: StreamRouteEntry)]) -> [StreamRouteEntry] {
         var seen = Set<RouteOrigin>()

@@ -21,7 +21,7 @@ struct TranslationMemoTests {
         let translator = FixtureTests.translator
         var memo = translator.translate(FixtureTests.snapshot(loaded)).memo
         var edits: [String] = []
-        for _ in 0..<10 {
+        for _ in 0..<20 {
             edits.append(Self.edit(&loaded.resources, using: &rng))
             let snapshot = FixtureTests.snapshot(loaded)
             let reused = translator.translate(snapshot, reusing: memo)
