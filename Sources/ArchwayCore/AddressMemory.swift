@@ -36,21 +36,23 @@ struct AddressMemory: Codable, Equatable, Sendable {
         }.sorted { ($0.namespace, $0.name) < ($1.namespace, $1.name) }
     }
 
-    func carryOver(_ resources: [Resource]) -> [Resource] {
+    func carryOver(_ resources: inout [Resource]) {
+        // Nothing held (no pools, or none granted yet): nothing to look at among thousands of routes.
+        guard !gateways.isEmpty || !services.isEmpty else { return }
         let heldByGateway = Dictionary(gateways.map { (NamespacedName($0.namespace, $0.name), $0.addresses) }, uniquingKeysWith: { first, _ in first })
         let heldByService = Dictionary(services.map { (NamespacedName($0.namespace, $0.name), $0.ingress) }, uniquingKeysWith: { first, _ in first })
-        return resources.map { resource in
-            switch resource {
+        for index in resources.indices {
+            switch resources[index] {
             case .gateway(var gateway) where gateway.status?.addresses == nil:
-                guard let held = heldByGateway[gateway.metadata.namespacedName] else { return resource }
+                guard let held = heldByGateway[gateway.metadata.namespacedName] else { continue }
                 gateway.status = Gateway.ObservedStatus(addresses: held)
-                return .gateway(gateway)
+                resources[index] = .gateway(gateway)
             case .service(var service) where service.status?.loadBalancer?.ingress == nil:
-                guard let held = heldByService[service.metadata.namespacedName] else { return resource }
+                guard let held = heldByService[service.metadata.namespacedName] else { continue }
                 service.status = Service.Status(loadBalancer: .init(ingress: held))
-                return .service(service)
+                resources[index] = .service(service)
             default:
-                return resource
+                continue
             }
         }
     }

@@ -96,6 +96,8 @@ public actor GatewayRuntime {
     private func resetReleaseCount() { appliesSinceRelease = 0 }
     private let controlPlaneThread = ControlPlaneThread()
     private var lastGood: (snapshot: ResourceSnapshot, statuses: StatusSet)?
+    /// The statuses whose problems were last logged (`logStatusProblems`).
+    private var loggedStatuses: StatusSet?
     /// The last full translation's input and table, while a change of EndpointSlices alone can be
     /// applied on top of it (`applyEndpoints`); nil: the next change is translated in full.
     private var lastTranslation: (snapshot: ResourceSnapshot, table: RoutingTable, clusters: ClusterSources)?
@@ -334,7 +336,8 @@ public actor GatewayRuntime {
             events.recordReloadFailure(load.errors, reason: "Invalid")
         }
         lastLoad = load
-        var resources = addressMemory.carryOver(load.resources.map(\.resource))
+        var resources = load.resources.map(\.resource)
+        addressMemory.carryOver(&resources)
         // In a cluster the Secrets archway wrote (its annotation on them) are its own to replace.
         let userSecrets = Set(resources.compactMap { resource -> NamespacedName? in
             guard case .secret(let secret) = resource else { return nil }
@@ -564,19 +567,37 @@ public actor GatewayRuntime {
         blockingPolicies = Set(blocking.keys)
     }
 
+    /// Logs the problems in statuses that changed since the last apply (an unchanged one was logged
+    /// then): at 10,000 routes, going through every route's conditions on every apply cost as much as
+    /// translating one, and said again what had been said.
     private func logStatusProblems(_ statuses: StatusSet, snapshot: ResourceSnapshot) {
-        for (key, ingress) in statuses.ingresses.sorted(by: { $0.key < $1.key }) where ingress.degraded {
+        let logged = loggedStatuses
+        loggedStatuses = statuses
+        for (key, ingress) in statuses.ingresses.sorted(by: { $0.key < $1.key }) where ingress.degraded && logged?.ingresses[key] != ingress {
             logger.warning("ingress not served as written", metadata: ["ingress": "\(key)", "message": "\(ingress.message)"])
         }
-        for route in statuses.routeReports(snapshot) {
-            for parent in route.status?.parents ?? [] {
+        func log(_ kind: String, _ name: NamespacedName, _ status: RouteStatus?, before: RouteStatus??) {
+            guard let status, before != .some(status) else { return }
+            for parent in status.parents {
                 for condition in parent.conditions where condition.isProblem {
                     logger.warning("route condition", metadata: [
-                        "route": "\(route.kind) \(route.metadata.namespacedName)", "parent": "\(parent.parentRef.namespace ?? "")/\(parent.parentRef.name)",
+                        "route": "\(kind) \(name)", "parent": "\(parent.parentRef.namespace ?? "")/\(parent.parentRef.name)",
                         "type": "\(condition.type)", "reason": "\(condition.reason)", "message": "\(condition.message)",
                     ])
                 }
             }
+        }
+        for route in snapshot.httpRoutes {
+            let name = route.metadata.namespacedName
+            log("HTTPRoute", name, statuses.httpRoutes[name], before: logged.map { $0.httpRoutes[name] })
+        }
+        for route in snapshot.grpcRoutes {
+            let name = route.metadata.namespacedName
+            log("GRPCRoute", name, statuses.grpcRoutes[name], before: logged.map { $0.grpcRoutes[name] })
+        }
+        for route in snapshot.streamRoutes {
+            let name = route.metadata.namespacedName
+            log(route.kind.rawValue, name, statuses.streamRoutes[route.kind]?[name], before: logged.map { $0.streamRoutes[route.kind]?[name] })
         }
     }
 }
