@@ -377,7 +377,7 @@ public actor GatewayRuntime {
         let translated = clock.now
         await rolloutController.observe(snapshot.rollouts, tracked: result.table.rollouts ?? [:])
         do {
-            try await controlPlaneThread.run { [tables] in try tables.swap(CompiledTable(result.table)) }
+            try await controlPlaneThread.run { [tables] in try tables.swap(CompiledTable(result.table, reusing: tables.current.routes)) }
             swapped = clock.now
             healthChecks.reconcile()
         } catch {
@@ -477,7 +477,7 @@ public actor GatewayRuntime {
         // A Service no route reaches changes nothing served.
         if !services.isDisjoint(with: last.clusters.services) {
             do {
-                try await controlPlaneThread.run { [tables] in try tables.swap(CompiledTable(table)) }
+                try await controlPlaneThread.run { [tables] in try tables.swap(CompiledTable(table, reusing: tables.current.routes)) }
                 healthChecks.reconcile()
             } catch {
                 metrics.configReloadFailures.increment()

@@ -1,6 +1,6 @@
 import Foundation
 import GatewayAPI
-import RoutingTable
+@testable import RoutingTable
 import Testing
 import Translator
 
@@ -19,7 +19,9 @@ struct TranslationMemoTests {
         var loaded = ManifestLoader().parse(text: text, file: fixture)
         var rng = SeededGenerator(state: fixture.utf8.reduce(0xcbf2_9ce4_8422_2325) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 })
         let translator = FixtureTests.translator
-        var memo = translator.translate(FixtureTests.snapshot(loaded)).memo
+        let first = translator.translate(FixtureTests.snapshot(loaded))
+        var memo = first.memo
+        var compiled = try? CompiledTable(first.table)
         var edits: [String] = []
         for _ in 0..<20 {
             edits.append(Self.edit(&loaded.resources, using: &rng))
@@ -37,6 +39,15 @@ struct TranslationMemoTests {
             #expect(sameServed, "served routes differ: \(after)")
             guard sameTable, sameStatuses else { return }
             memo = reused.memo
+            // The data plane compiles the table reusing the one it replaces: the same routes, each at
+            // its own slot, reaching this table's clusters.
+            guard let fromScratch = try? CompiledTable(fresh.table) else { compiled = nil; continue }
+            let reusing = try CompiledTable(reused.table, reusing: compiled)
+            #expect(Self.shape(of: reusing) == Self.shape(of: fromScratch), "compiled routes differ: \(after)")
+            for route in Self.reachableRoutes(of: reusing) {
+                #expect(reusing.routesBySlot[route.slot] === route, "slot \(route.slot) is not \(route.origin): \(after)")
+            }
+            compiled = reusing
         }
     }
 
@@ -96,6 +107,34 @@ struct TranslationMemoTests {
         let third = translator.translate(FixtureTests.snapshot(loaded), reusing: second.memo)
         #expect(third.routesTranslated == 50)
         #expect(third.statuses == translator.translate(FixtureTests.snapshot(loaded)).statuses)
+    }
+
+    /// Every compiled virtual host's routes, in order, with what they forward to; a target must be
+    /// this table's own cluster.
+    static func shape(of table: CompiledTable) -> [String] {
+        table.compiledListeners.keys.sorted().flatMap { socket in
+            table.compiledListeners[socket]!.flatMap { listener in
+                listener.hosts.flatMap { host in
+                    host.routes.map { route -> String in
+                        var targets: [String] = []
+                        if case .forward(let choice) = route.action {
+                            for target in choice.targets {
+                                switch target.target {
+                                case .cluster(let cluster):
+                                    targets.append(table.clusters[cluster.id] === cluster ? cluster.id : "\(cluster.id) (another table's)")
+                                case .invalid(let reason): targets.append("invalid: \(reason)")
+                                }
+                            }
+                        }
+                        return "\(socket) #\(listener.ordinal) \(host.hostname): \(route.origin) \(route.match) → \(targets)"
+                    }
+                }
+            }
+        }
+    }
+
+    static func reachableRoutes(of table: CompiledTable) -> [CompiledRoute] {
+        table.compiledListeners.values.flatMap { $0.flatMap { $0.hosts.flatMap(\.routes) } }
     }
 
     /// One random edit; says what it did.

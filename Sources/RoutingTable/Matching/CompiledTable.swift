@@ -14,26 +14,50 @@ public final class CompiledTable: Sendable {
     /// it without hashing a name.
     public let routesBySlot: [CompiledRoute]
 
-    public init(_ table: RoutingTable) throws {
+    /// Each port's HTTP listeners compiled, in `httpListeners(of:)` order: what the next table reuses.
+    let compiledListeners: [SocketKey: [CompiledListener]]
+    /// Routes some virtual host reaches; the rest of `routesBySlot` are routes gone since the table
+    /// they were compiled for, kept so that the slots after them stay where they are.
+    let reachableRoutes: Int
+
+    /// `earlier`, the table this one replaces: when both have the same clusters, a virtual host with
+    /// the same entries as one of it keeps its compiled routes (and their slots); the others' routes
+    /// are compiled into slots after those. At 10,000 routes a changed route then costs its own
+    /// compilation, not everyone's. Once the unreachable routes left behind are a quarter of all,
+    /// everything is compiled again, into slots without gaps.
+    public init(_ table: RoutingTable, reusing earlier: CompiledTable? = nil) throws {
         source = table
         var clusters: [String: CompiledCluster] = [:]
         var clustersBySlot: [CompiledCluster] = []
-        for id in table.clusters.keys.sorted() {
-            let cluster = table.clusters[id]!
-            let compiled = CompiledCluster(id: id, slot: clustersBySlot.count, endpoints: cluster.endpoints,
-                                           http2: [Cluster.h2cAppProtocol, "kubernetes.io/h2"].contains(cluster.appProtocol ?? ""),
-                                           tls: cluster.tls, resilience: cluster.resilience, refusal: cluster.refusal)
-            clusters[id] = compiled
-            clustersBySlot.append(compiled)
+        let reusable = earlier.flatMap { earlier in
+            earlier.reachableRoutes * 4 >= earlier.routesBySlot.count * 3 && earlier.source.clusters == table.clusters ? earlier : nil
         }
-        var routesBySlot: [CompiledRoute] = []
+        if let reusable {
+            clusters = reusable.clusters
+            clustersBySlot = reusable.clustersBySlot
+        } else {
+            for id in table.clusters.keys.sorted() {
+                let cluster = table.clusters[id]!
+                let compiled = CompiledCluster(id: id, slot: clustersBySlot.count, endpoints: cluster.endpoints,
+                                               http2: [Cluster.h2cAppProtocol, "kubernetes.io/h2"].contains(cluster.appProtocol ?? ""),
+                                               tls: cluster.tls, resilience: cluster.resilience, refusal: cluster.refusal)
+                clusters[id] = compiled
+                clustersBySlot.append(compiled)
+            }
+        }
+        var routes = RouteSlots(routesBySlot: reusable?.routesBySlot ?? [])
         var ports: [SocketKey: HostIndex<CompiledListener>] = [:]
         var streams: [SocketKey: HostIndex<HostIndex<CompiledStreamRoute>>] = [:]
+        var compiledListeners: [SocketKey: [CompiledListener]] = [:]
         for port in table.ports {
+            let earlierSources = reusable.flatMap { $0.port(port.socket) }.map(Self.httpListeners(of:)) ?? []
+            let earlierCompiled = reusable?.compiledListeners[port.socket] ?? []
             let listeners = try Self.httpListeners(of: port).enumerated().map { ordinal, listener in
-                (hostname: listener.hostname, value: try CompiledListener(listener, ordinal: ordinal, clusters: clusters, routesBySlot: &routesBySlot))
+                let before = earlierSources.firstIndex { $0.hostname == listener.hostname }.map { (earlierSources[$0], earlierCompiled[$0]) }
+                return try CompiledListener(listener, ordinal: ordinal, clusters: clusters, routes: &routes, reusing: before)
             }
-            ports[port.socket] = HostIndex(listeners)
+            compiledListeners[port.socket] = listeners
+            ports[port.socket] = HostIndex(zip(Self.httpListeners(of: port), listeners).map { ($0.hostname, $1) })
             streams[port.socket] = HostIndex(port.listeners.compactMap { listener in
                 listener.streamRoutes.map { routes in
                     let byName = routes.flatMap { route in
@@ -47,7 +71,9 @@ public final class CompiledTable: Sendable {
         self.streams = streams
         self.clusters = clusters
         self.clustersBySlot = clustersBySlot
-        self.routesBySlot = routesBySlot
+        self.routesBySlot = routes.routesBySlot
+        self.compiledListeners = compiledListeners
+        reachableRoutes = routes.reachable
     }
 
     public static let empty: CompiledTable = try! CompiledTable(RoutingTable())
@@ -160,17 +186,52 @@ struct CompiledListener: Sendable {
     /// See `ListenerTable.hostRulesAnswerAlone`.
     let fallsThrough: Bool
 
-    /// Each route compiled is appended to `routesBySlot`, its slot being its index there.
-    init(_ listener: ListenerTable, ordinal: Int, clusters: [String: CompiledCluster], routesBySlot: inout [CompiledRoute]) throws {
+    /// The listener's virtual hosts compiled, in the listener's order.
+    let hosts: [CompiledVirtualHost]
+
+    /// Each route compiled takes the next slot of `routes`. `earlier`: the same listener in the table
+    /// this one replaces (same clusters), whose virtual hosts with the same entries are kept.
+    init(_ listener: ListenerTable, ordinal: Int, clusters: [String: CompiledCluster], routes: inout RouteSlots,
+         reusing earlier: (source: ListenerTable, compiled: CompiledListener)?) throws {
         self.ordinal = ordinal
         fallsThrough = listener.hostRulesAnswerAlone != true
-        virtualHosts = HostIndex(try listener.virtualHosts.map { vhost in
-            (hostname: vhost.hostname, value: CompiledVirtualHost(hostname: vhost.hostname, routes: try vhost.routes.map { entry in
-                let route = try CompiledRoute(entry, slot: routesBySlot.count, clusters: clusters)
-                routesBySlot.append(route)
-                return route
-            }))
-        })
+        // Both lists are in the same order (most specific first): walked side by side.
+        let before = earlier?.source.virtualHosts ?? []
+        var next = 0
+        hosts = try listener.virtualHosts.map { vhost in
+            while next < before.count, before[next].hostname != vhost.hostname,
+                  Hostnames.specificity(before[next].hostname) < Hostnames.specificity(vhost.hostname) {
+                next += 1
+            }
+            // Entries equal to the earlier host's (usually the very same array: the translator keeps
+            // hosts no changed route reaches) compile to the same routes.
+            if next < before.count, before[next].hostname == vhost.hostname, before[next].routes == vhost.routes, let earlier {
+                let kept = earlier.compiled.hosts[next]
+                next += 1
+                routes.reached(kept.routes.count)
+                return kept
+            }
+            return CompiledVirtualHost(hostname: vhost.hostname, routes: try vhost.routes.map { entry in
+                try routes.add { slot in try CompiledRoute(entry, slot: slot, clusters: clusters) }
+            })
+        }
+        virtualHosts = HostIndex(hosts.map { ($0.hostname, $0) })
+    }
+}
+
+/// Slots of compiled routes: those kept from the table replaced first, then each route compiled.
+struct RouteSlots {
+    var routesBySlot: [CompiledRoute]
+    /// Routes a virtual host of the new table reaches.
+    var reachable = 0
+
+    mutating func reached(_ count: Int) { reachable += count }
+
+    mutating func add(_ compile: (_ slot: Int) throws -> CompiledRoute) rethrows -> CompiledRoute {
+        let route = try compile(routesBySlot.count)
+        routesBySlot.append(route)
+        reachable += 1
+        return route
     }
 }
 
