@@ -50,6 +50,10 @@ public struct CachedObject: Sendable {
 /// whole share, so objects deleted while a watch was down disappear too.
 public actor ObjectCache {
     private var objects: [ObjectRef: CachedObject] = [:]
+    /// Each object as `load` gives it, made when the object is stored, and (nil once an object came or
+    /// went) their order: at 10,000 objects a load is then a walk, not a sort and as many conversions.
+    private var loaded: [ObjectRef: LoadedResource] = [:]
+    private var order: [ObjectRef]?
     private var byQuery: [String: Set<ObjectRef>] = [:]
     private var changeContinuations: [AsyncStream<Void>.Continuation] = []
     /// Counts changes the translator would see; status-only updates do not count.
@@ -77,7 +81,7 @@ public actor ObjectCache {
             current.insert(object.ref)
             significant = store(object) || significant
         }
-        for ref in previous.subtracting(current) where objects.removeValue(forKey: ref) != nil { significant = true }
+        for ref in previous.subtracting(current) where remove(ref) { significant = true }
         byQuery[query] = current
         if significant { changed() }
     }
@@ -89,14 +93,14 @@ public actor ObjectCache {
 
     func delete(query: String, _ ref: ObjectRef) {
         byQuery[query]?.remove(ref)
-        if objects.removeValue(forKey: ref) != nil { changed() }
+        if remove(ref) { changed() }
     }
 
     /// Forgets a query's objects (its watch was stopped: nothing references them any more).
     func drop(query: String) {
         let refs = byQuery.removeValue(forKey: query) ?? []
         var significant = false
-        for ref in refs where objects.removeValue(forKey: ref) != nil { significant = true }
+        for ref in refs where remove(ref) { significant = true }
         if significant { changed() }
     }
 
@@ -107,8 +111,21 @@ public actor ObjectCache {
         var object = object
         if object.resource == nil, let previous = objects[object.ref]?.resource { object.resource = previous }
         let old = objects.updateValue(object, forKey: object.ref)
+        let view = object.translatorView
+        let oldView = loaded[object.ref]?.resource
+        if old == nil { order = nil }
+        if view != oldView {
+            loaded[object.ref] = view.map { LoadedResource(location: SourceLocation(file: "API server \(object.ref)", document: 0), resource: $0) }
+        }
         guard let old else { return true }
-        return old.translatorView != object.translatorView || old.errors != object.errors
+        return oldView != view || old.errors != object.errors
+    }
+
+    private func remove(_ ref: ObjectRef) -> Bool {
+        guard objects.removeValue(forKey: ref) != nil else { return false }
+        loaded[ref] = nil
+        order = nil
+        return true
     }
 
     public func object(_ ref: ObjectRef) -> CachedObject? { objects[ref] }
@@ -126,12 +143,12 @@ public actor ObjectCache {
     /// writes compares equal, object for object, to the one before them.
     public func load() -> ManifestLoader.Result {
         var result = ManifestLoader.Result(resources: [], errors: [])
-        for ref in objects.keys.sorted() {
-            let object = objects[ref]!
-            if let resource = object.translatorView {
-                result.resources.append(LoadedResource(location: SourceLocation(file: "API server \(ref)", document: 0), resource: resource))
-            }
-            result.errors += object.errors
+        let order = self.order ?? objects.keys.sorted()
+        self.order = order
+        result.resources.reserveCapacity(loaded.count)
+        for ref in order {
+            if let resource = loaded[ref] { result.resources.append(resource) }
+            if let errors = objects[ref]?.errors, !errors.isEmpty { result.errors += errors }
         }
         return result
     }
