@@ -9,7 +9,8 @@ public final class CompiledTable: Sendable {
     public let clusters: [String: CompiledCluster]
     /// Every cluster, at the index its `slot` names (ordered by id).
     public let clustersBySlot: [CompiledCluster]
-    /// Every HTTP route, at the index its `slot` names. The data plane keeps its live state for the
+    /// Every HTTP route, at the index its `slot` names (with the routes gone since an earlier table
+    /// whose slots this one kept: see `init(_:reusing:)`). The data plane keeps its live state for the
     /// table (health, SLO counters, edge guards) in arrays indexed the same way, so a request finds
     /// it without hashing a name.
     public let routesBySlot: [CompiledRoute]
