@@ -111,11 +111,14 @@ public struct ResourceSnapshot: Sendable, Equatable {
         objects = order.map { objects[$0] }
     }
 
-    /// The snapshot with no HTTPRoutes and GRPCRoutes: what a translation reads besides them.
-    public func withoutHTTPAndGRPCRoutes() -> ResourceSnapshot {
+    /// The snapshot with no HTTPRoutes, GRPCRoutes and EndpointSlices: what a route's translation
+    /// reads besides the route (EndpointSlices feed only the clusters, never a route or a status:
+    /// `endpointChanges`).
+    public func withoutRoutesAndEndpoints() -> ResourceSnapshot {
         var rest = self
         rest.httpRoutes = []
         rest.grpcRoutes = []
+        rest.endpointSlices = [:]
         return rest
     }
 

@@ -36,7 +36,7 @@ struct RouteContribution: Sendable {
 }
 
 /// Everything a route's contribution is made from besides the route itself: the snapshot without its
-/// HTTPRoutes and GRPCRoutes, the listeners as attachment sees them, and what the translation worked
+/// HTTPRoutes, GRPCRoutes and EndpointSlices (which the table's clusters read, after the routes), the listeners as attachment sees them, and what the translation worked
 /// out before the routes (edge policies by target, kind conflicts, objectives and Rollouts by route).
 /// When two translations have equal contexts, a route equal in both contributes the same to both.
 struct RouteContext: Equatable, Sendable {
@@ -48,7 +48,7 @@ struct RouteContext: Equatable, Sendable {
     var rolloutRules: [String: [Int: String]]
 
     init(_ snapshot: ResourceSnapshot, listeners: ListenerIndex, conflicts: RouteKindConflicts, builder: TableBuilder) {
-        resources = snapshot.withoutHTTPAndGRPCRoutes()
+        resources = snapshot.withoutRoutesAndEndpoints()
         self.listeners = ListenerView(listeners)
         edge = builder.attachments.edge
         self.conflicts = conflicts

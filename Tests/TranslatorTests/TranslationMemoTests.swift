@@ -8,8 +8,8 @@ import Translator
 /// GRPCRoute's part from it when neither the route nor anything else changed. That is right only if
 /// the result is exactly what a translation from scratch gives: checked here on every fixture, after
 /// each of a chain of random edits of routes (hostnames, rules, matches, parents, backends, age,
-/// generation; added, copied, removed) and of what they are translated with (a resource removed, a
-/// listener's hostname changed).
+/// generation; added, copied, removed), of what they are translated with (a resource removed, a
+/// listener's hostname changed) and of endpoints (an EndpointSlice added).
 struct TranslationMemoTests {
     typealias SeededGenerator = EndpointRefreshTests.SeededGenerator
 
@@ -102,9 +102,21 @@ struct TranslationMemoTests {
         let hosts = second.table.ports.flatMap(\.listeners).flatMap(\.virtualHosts).map(\.hostname)
         #expect(hosts.contains("changed.example.com") && !hosts.contains("h7.example.com"))
 
+        // New endpoints for the Service change its cluster, not any route: the next edit is one route again.
+        var rng = SeededGenerator(state: 7)
+        let service = try #require(loaded.resources.compactMap { if case .service(let service) = $0.resource { service } else { nil } }.first)
+        loaded.resources.append(LoadedResource(location: .init(file: "memo", document: 0),
+                                               resource: try #require(Self.endpointSlice(for: service, using: &rng))))
+        route.spec.hostnames = ["changed-again.example.com"]
+        loaded.resources[edited].resource = .httpRoute(route)
+        let afterEndpoints = translator.translate(FixtureTests.snapshot(loaded), reusing: second.memo)
+        #expect(afterEndpoints.routesTranslated == 1)
+        #expect(afterEndpoints.table == translator.translate(FixtureTests.snapshot(loaded)).table)
+        #expect(afterEndpoints.table.clusters.values.contains { !$0.endpoints.isEmpty })
+
         // The Service every route forwards to is gone: every route's ResolvedRefs changes.
         loaded.resources.removeAll { $0.resource.kind == "Service" }
-        let third = translator.translate(FixtureTests.snapshot(loaded), reusing: second.memo)
+        let third = translator.translate(FixtureTests.snapshot(loaded), reusing: afterEndpoints.memo)
         #expect(third.routesTranslated == 50)
         #expect(third.statuses == translator.translate(FixtureTests.snapshot(loaded)).statuses)
     }
@@ -142,7 +154,7 @@ struct TranslationMemoTests {
         let routes = resources.indices.filter { if case .httpRoute = resources[$0].resource { true } else { false } }
         let grpcRoutes = resources.indices.filter { if case .grpcRoute = resources[$0].resource { true } else { false } }
         let others = resources.indices.filter { !routes.contains($0) && !grpcRoutes.contains($0) }
-        let choice = Int.random(in: 0...11, using: &rng)
+        let choice = Int.random(in: 0...12, using: &rng)
         switch choice {
         case 0...4 where !routes.isEmpty:
             let index = routes.randomElement(using: &rng)!
@@ -187,9 +199,28 @@ struct TranslationMemoTests {
                 return "Gateway \(gateway.metadata.name) listener \(listener) hostname changed"
             }
             return "no Gateway to edit"
+        case 10, 11:
+            let services = resources.compactMap { if case .service(let service) = $0.resource { service } else { nil } }
+            guard let service = services.randomElement(using: &rng), let slice = endpointSlice(for: service, using: &rng) else { return "no Service" }
+            resources.append(LoadedResource(location: .init(file: "memo", document: 0), resource: slice))
+            return "EndpointSlice for Service \(service.metadata.name) added"
         default:
             return "nothing changed"
         }
+    }
+
+    /// A ready endpoint for a Service, on a random address and its first port's target.
+    static func endpointSlice(for service: Service, using rng: inout SeededGenerator) -> Resource? {
+        let object: [String: Any] = [
+            "metadata": ["name": "\(service.metadata.name)-memo-\(Int.random(in: 0...999_999, using: &rng))",
+                         "namespace": service.metadata.namespace ?? "default",
+                         "labels": [EndpointSlice.serviceNameLabel: service.metadata.name]],
+            "addressType": "IPv4",
+            "endpoints": [["addresses": ["10.9.\(Int.random(in: 0...9, using: &rng)).\(Int.random(in: 1...99, using: &rng))"]]],
+        ]
+        guard let data = try? JSONSerialization.data(withJSONObject: object),
+              let slice = try? JSONDecoder().decode(EndpointSlice.self, from: data) else { return nil }
+        return .endpointSlice(slice)
     }
 
     static func editRoute(_ route: inout HTTPRoute, using rng: inout SeededGenerator) -> String {
