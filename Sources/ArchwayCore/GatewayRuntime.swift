@@ -72,8 +72,6 @@ public actor GatewayRuntime {
     /// Rejections are found off the apply (at 10,000 routes comparing every condition costs as much
     /// as a small translation), one configuration after the other.
     private var rejectionTracking: Task<Void, Never>?
-    /// The last apply's statuses on their way to the API server (`applyOnce`).
-    private var statusPublishing: Task<Void, Never>?
     private let logger: Logger
     private let group: MultiThreadedEventLoopGroup
     private let tables = TableStore()
@@ -258,7 +256,6 @@ public actor GatewayRuntime {
             await export.group.triggerGracefulShutdown()
             await export.task.value
         }
-        await statusPublishing?.value  // the statuses of the last apply are handed over before the writer stops
         await options.kubernetes?.stop()
         await admin.stop()
         logger.info("stopped")
@@ -455,16 +452,7 @@ public actor GatewayRuntime {
         metrics.configReloads.increment()
         logStatusProblems(statuses, snapshot: snapshot)
         reportUnenforceable(result.table)
-        if let kubernetes = options.kubernetes {
-            // Statuses are written behind the apply, one publish after the other: making 10,000
-            // objects' status items took 60-120 ms after the swap, which a change arriving meanwhile
-            // waited for before its own apply could begin.
-            let previous = statusPublishing
-            statusPublishing = Task.detached { [snapshot, statuses, gatewayService = options.gatewayService] in
-                await previous?.value
-                await kubernetes.publish(snapshot: snapshot, statuses: statuses, gatewayService: gatewayService)
-            }
-        }
+        await options.kubernetes?.publish(snapshot: snapshot, statuses: statuses, gatewayService: options.gatewayService)
         // What each part of an apply cost, for the scale benchmark (scale/run) and for operators
         // wondering why a change took long to serve.
         func millis(_ duration: Duration) -> String { String(format: "%.1f", Double(duration / .microseconds(1)) / 1000) }
