@@ -431,7 +431,7 @@ public actor GatewayRuntime {
         rejectionTracking = Task.detached { [rejections, events, kubernetes = options.kubernetes, snapshot, statuses] in
             await previousTracking?.value
             let found = rejections.withLockedValue { tracker in
-                tracker.events(for: statuses) { StatusReport(snapshot: snapshot, statuses: statuses, timestamp: applied).items }
+                tracker.events(for: statuses) { StatusReport(unstamped: snapshot, statuses: statuses).items }
             }
             for event in found { events.record(event) }
             await kubernetes?.publish(events: events.takeNew())

@@ -133,30 +133,27 @@ public actor KubernetesMode {
         encoder.outputFormatting = .sortedKeys  // the same status, the same bytes: see StatusUpdate
         let balancer = gatewayService.flatMap { snapshot.services[$0]?.status?.loadBalancer } ?? .init(ingress: [])
         // Statuses are compared as computed, before a clock stamps them; only the changed ones are
-        // stamped and encoded. At 10,000 routes encoding them all on every apply cost more than
-        // translating, though one route had changed.
-        let computed = StatusReport(snapshot: snapshot, statuses: statuses, timestamp: .distantPast).items
-        var stamped: [StatusReport.Item]?
-        var kept: [ObjectRef: (status: StatusReport.Status, data: Data)] = [:]
+        // stamped and encoded. At 10,000 routes stamping and encoding them all on every apply cost more
+        // than translating, though one route had changed.
+        let time = StatusReport.Item.time(Date())
+        var kept: [ObjectRef: EncodedStatus] = [:]
         var updates: [StatusUpdate] = []
-        for (index, item) in computed.enumerated() {
-            let ref = ObjectRef(kind: item.kind, namespace: item.metadata.namespace ?? "", name: item.metadata.name)
+        for item in StatusReport(unstamped: snapshot, statuses: statuses).items {
+            let ref = item.ref
             guard let status = item.status else { continue }
             if case .ingress(let serving) = status {
                 guard serving.served, let data = try? encoder.encode(IngressStatus(loadBalancer: balancer)) else { continue }
                 updates.append(StatusUpdate(ref: ref, status: data))
                 continue
             }
-            if let known = encoded[ref], known.status == status {
+            let generation = item.metadata.generation
+            if let known = encoded[ref], known.status == status, known.generation == generation {
                 kept[ref] = known
                 updates.append(StatusUpdate(ref: ref, status: known.data))
                 continue
             }
-            if stamped == nil { stamped = StatusReport(snapshot: snapshot, statuses: statuses).items }
-            // The same inputs list the same objects in the same order, whatever the time.
-            guard let now = stamped?[index], now.kind == item.kind, now.metadata.name == item.metadata.name,
-                  now.metadata.namespace == item.metadata.namespace, let stampedStatus = now.status, let data = try? encoder.encode(stampedStatus) else { continue }
-            kept[ref] = (status, data)
+            guard let data = try? encoder.encode(item.stamped(at: time).status) else { continue }
+            kept[ref] = EncodedStatus(status: status, generation: generation, data: data)
             updates.append(StatusUpdate(ref: ref, status: data))
         }
         encoded = kept
@@ -181,8 +178,14 @@ public actor KubernetesMode {
     }
     private var eventWriting: Task<Void, Never>?
 
-    /// What each object's status encoded to, by its status as computed (unstamped).
-    private var encoded: [ObjectRef: (status: StatusReport.Status, data: Data)] = [:]
+    /// What each object's status encoded to, with its status as computed (unstamped) and the object's
+    /// generation (which stamping writes into observedGeneration).
+    private var encoded: [ObjectRef: EncodedStatus] = [:]
+    private struct EncodedStatus {
+        var status: StatusReport.Status
+        var generation: Int64?
+        var data: Data
+    }
 
     /// Makes `updates` the statuses to write, replacing any not yet written.
     func publish(_ updates: [StatusUpdate]) {

@@ -85,39 +85,36 @@ public struct StatusReport: Sendable {
     }
 
     public init(snapshot: ResourceSnapshot, statuses: StatusSet, timestamp: Date = Date()) {
-        let time = ISO8601DateFormatter().string(from: timestamp)
-        func stamp(_ conditions: [Condition], _ generation: Int64?) -> [Condition] {
-            conditions.map { var c = $0; c.lastTransitionTime = time; c.observedGeneration = c.observedGeneration ?? generation; return c }
-        }
+        self.init(unstamped: snapshot, statuses: statuses)
+        let time = Item.time(timestamp)
+        items = items.map { $0.stamped(at: time) }
+    }
+
+    /// The statuses as the translator computed them, before a clock stamps them (see `Item.stamped`):
+    /// equal inputs give equal items, in the same order, whenever they are made.
+    init(unstamped snapshot: ResourceSnapshot, statuses: StatusSet) {
         let v1 = "\(GatewayAPIGroup.name)/v1"
         var items: [Item] = []
         for gatewayClass in snapshot.gatewayClasses {
-            guard var status = statuses.gatewayClasses[gatewayClass.metadata.name] else { continue }
-            status.conditions = stamp(status.conditions, gatewayClass.metadata.generation)
+            guard let status = statuses.gatewayClasses[gatewayClass.metadata.name] else { continue }
             items.append(Item(apiVersion: v1, kind: "GatewayClass",
                               metadata: .init(name: gatewayClass.metadata.name, generation: gatewayClass.metadata.generation),
                               status: .gatewayClass(status)))
         }
         for gateway in snapshot.gateways {
-            guard var status = statuses.gateways[gateway.metadata.namespacedName] else { continue }
-            let generation = gateway.metadata.generation
-            status.conditions = stamp(status.conditions, generation)
-            for index in status.listeners.indices { status.listeners[index].conditions = stamp(status.listeners[index].conditions, generation) }
+            guard let status = statuses.gateways[gateway.metadata.namespacedName] else { continue }
             items.append(Item(apiVersion: v1, kind: "Gateway",
                               metadata: .init(name: gateway.metadata.name, namespace: gateway.metadata.namespace, generation: gateway.metadata.generation),
                               status: .gateway(status)))
         }
         for set in snapshot.listenerSets {
-            guard var status = statuses.listenerSets[set.metadata.namespacedName] else { continue }
-            let generation = set.metadata.generation
-            status.conditions = stamp(status.conditions, generation)
-            for index in status.listeners.indices { status.listeners[index].conditions = stamp(status.listeners[index].conditions, generation) }
+            guard let status = statuses.listenerSets[set.metadata.namespacedName] else { continue }
             items.append(Item(apiVersion: v1, kind: "ListenerSet",
-                              metadata: .init(name: set.metadata.name, namespace: set.metadata.namespace, generation: generation),
+                              metadata: .init(name: set.metadata.name, namespace: set.metadata.namespace, generation: set.metadata.generation),
                               status: .listenerSet(status)))
         }
         for route in statuses.routeReports(snapshot) {
-            var status = route.status
+            let status = route.status
             if status == nil {
                 let parents = route.parentRefs.compactMap { ref in
                     ParentRefExplanation.explain(ref, routeNamespace: route.metadata.namespace ?? "default", snapshot: snapshot,
@@ -125,30 +122,24 @@ public struct StatusReport: Sendable {
                 }
                 unattached[route.metadata.namespacedName.description] = parents.isEmpty ? "the route has no parentRefs" : parents.joined(separator: "; ")
             }
-            if status != nil {
-                for index in status!.parents.indices { status!.parents[index].conditions = stamp(status!.parents[index].conditions, route.metadata.generation) }
-            }
             items.append(Item(apiVersion: v1, kind: route.kind,  // every route kind is served at v1 since Gateway API v1.6
                               metadata: .init(name: route.metadata.name, namespace: route.metadata.namespace, generation: route.metadata.generation),
                               status: status.map { .route($0) } ?? .route(RouteStatus(parents: []))))
         }
         for policy in snapshot.backendTLSPolicies {
-            guard var status = statuses.backendTLSPolicies[policy.metadata.namespacedName] else { continue }
-            for index in status.ancestors.indices { status.ancestors[index].conditions = stamp(status.ancestors[index].conditions, policy.metadata.generation) }
+            guard let status = statuses.backendTLSPolicies[policy.metadata.namespacedName] else { continue }
             items.append(Item(apiVersion: v1, kind: "BackendTLSPolicy",
                               metadata: .init(name: policy.metadata.name, namespace: policy.metadata.namespace, generation: policy.metadata.generation),
                               status: .policy(status)))
         }
         for policy in snapshot.backendTrafficPolicies {
-            guard var status = statuses.backendTrafficPolicies[policy.metadata.namespacedName] else { continue }
-            for index in status.ancestors.indices { status.ancestors[index].conditions = stamp(status.ancestors[index].conditions, policy.metadata.generation) }
+            guard let status = statuses.backendTrafficPolicies[policy.metadata.namespacedName] else { continue }
             items.append(Item(apiVersion: "\(BackendTrafficPolicy.group)/v1alpha1", kind: "BackendTrafficPolicy",
                               metadata: .init(name: policy.metadata.name, namespace: policy.metadata.namespace, generation: policy.metadata.generation),
                               status: .policy(status)))
         }
         for policy in snapshot.edgePolicies {
-            guard var status = statuses.edgePolicies[policy.kind]?[policy.metadata.namespacedName] else { continue }
-            for index in status.ancestors.indices { status.ancestors[index].conditions = stamp(status.ancestors[index].conditions, policy.metadata.generation) }
+            guard let status = statuses.edgePolicies[policy.kind]?[policy.metadata.namespacedName] else { continue }
             items.append(Item(apiVersion: "\(BackendTrafficPolicy.group)/v1alpha1", kind: policy.kind.rawValue,
                               metadata: .init(name: policy.metadata.name, namespace: policy.metadata.namespace, generation: policy.metadata.generation),
                               status: .policy(status)))
@@ -157,33 +148,28 @@ public struct StatusReport: Sendable {
             guard let conditions = statuses.serviceLevelObjectives[slo.metadata.namespacedName] else { continue }
             items.append(Item(apiVersion: "\(BackendTrafficPolicy.group)/v1alpha1", kind: "ServiceLevelObjective",
                               metadata: .init(name: slo.metadata.name, namespace: slo.metadata.namespace, generation: slo.metadata.generation),
-                              status: .conditions(stamp(conditions, slo.metadata.generation))))
+                              status: .conditions(conditions)))
         }
         for pool in snapshot.addressPools {
-            guard var status = statuses.addressPools[pool.metadata.name] else { continue }
-            status.conditions = stamp(status.conditions, pool.metadata.generation)
+            guard let status = statuses.addressPools[pool.metadata.name] else { continue }
             items.append(Item(apiVersion: "\(BackendTrafficPolicy.group)/v1alpha1", kind: "AddressPool",
                               metadata: .init(name: pool.metadata.name, generation: pool.metadata.generation),
                               status: .addressPool(status)))
         }
         for issuer in snapshot.acmeIssuers {
-            guard var status = statuses.acmeIssuers[issuer.metadata.name] else { continue }
-            status.conditions = stamp(status.conditions, issuer.metadata.generation)
+            guard let status = statuses.acmeIssuers[issuer.metadata.name] else { continue }
             items.append(Item(apiVersion: "\(BackendTrafficPolicy.group)/v1alpha1", kind: "ACMEIssuer",
                               metadata: .init(name: issuer.metadata.name, generation: issuer.metadata.generation),
                               status: .acmeIssuer(status)))
         }
         for rollout in snapshot.rollouts {
-            guard var status = statuses.rollouts[rollout.metadata.namespacedName] else { continue }
-            status.conditions = stamp(status.conditions, rollout.metadata.generation)
+            guard let status = statuses.rollouts[rollout.metadata.namespacedName] else { continue }
             items.append(Item(apiVersion: "\(BackendTrafficPolicy.group)/v1alpha1", kind: "Rollout",
                               metadata: .init(name: rollout.metadata.name, namespace: rollout.metadata.namespace, generation: rollout.metadata.generation),
                               status: .rollout(status)))
         }
         for (name, status) in statuses.loadBalancers.sorted(by: { $0.key < $1.key }) {
             let generation = snapshot.services[name]?.metadata.generation
-            var status = status
-            status.conditions = stamp(status.conditions, generation)
             items.append(Item(apiVersion: "v1", kind: "Service", metadata: .init(name: name.name, namespace: name.namespace, generation: generation),
                               status: .loadBalancer(status)))
         }
