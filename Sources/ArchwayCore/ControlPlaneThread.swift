@@ -23,6 +23,9 @@ final class ControlPlaneThread: @unchecked Sendable {
             // Linux keeps the nice value per thread: `who` 0 is the calling thread alone.
             _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, niceness)
             #endif
+            // Named from inside: set before `start()` the name does not reach the kernel, and `ps -L`,
+            // `top -H` and perf showed the thread as one of Swift's pool (15 characters at most).
+            Thread.current.name = "archway-control"
             while true {
                 condition.lock()
                 while jobs.isEmpty { condition.wait() }
@@ -31,7 +34,6 @@ final class ControlPlaneThread: @unchecked Sendable {
                 job()
             }
         }
-        thread.name = "archway-control-plane"
         thread.start()
     }
 

@@ -87,7 +87,7 @@ public struct ResourceSnapshot: Sendable, Equatable {
         gatewayClasses.sort { $0.metadata.name < $1.metadata.name }
         gateways.sort { $0.metadata.namespacedName < $1.metadata.namespacedName }
         listenerSets.sort(by: ListenerSet.precedes)
-        Self.sortByName(&httpRoutes, \.metadata)
+        Self.sortByName(&httpRoutes) { $0.metadata.namespacedName }
         backendTLSPolicies.sort { $0.metadata.namespacedName < $1.metadata.namespacedName }
         backendTrafficPolicies.sort { $0.metadata.namespacedName < $1.metadata.namespacedName }
         serviceLevelObjectives.sort { $0.metadata.namespacedName < $1.metadata.namespacedName }
@@ -95,7 +95,7 @@ public struct ResourceSnapshot: Sendable, Equatable {
         rollouts.sort { $0.metadata.namespacedName < $1.metadata.namespacedName }
         acmeIssuers.sort { $0.metadata.name < $1.metadata.name }
         edgePolicies.sort { ($0.kind.rawValue, $0.metadata.namespacedName) < ($1.kind.rawValue, $1.metadata.namespacedName) }
-        Self.sortByName(&grpcRoutes, \.metadata)
+        Self.sortByName(&grpcRoutes) { $0.metadata.namespacedName }
         streamRoutes.sort { ($0.kind.rawValue, $0.metadata.namespacedName) < ($1.kind.rawValue, $1.metadata.namespacedName) }
         ingresses.sort { $0.metadata.namespacedName < $1.metadata.namespacedName }
         ingressClasses.sort { $0.metadata.name < $1.metadata.name }
@@ -104,8 +104,9 @@ public struct ResourceSnapshot: Sendable, Equatable {
 
     /// Sorts by namespace/name, making each object's name once rather than at every comparison (routes
     /// number in the thousands); a list that comes sorted (the API server's) is left as it is.
-    private static func sortByName<Object>(_ objects: inout [Object], _ metadata: KeyPath<Object, ObjectMeta>) {
-        let names = objects.map { $0[keyPath: metadata].namespacedName }
+    /// A closure, not a key path: reading through a generic key path copied each whole object.
+    private static func sortByName<Object>(_ objects: inout [Object], _ name: (Object) -> NamespacedName) {
+        let names = objects.map(name)
         guard zip(names, names.dropFirst()).contains(where: { !($0 < $1) }) else { return }
         let order = names.indices.sorted { names[$0] < names[$1] }
         objects = order.map { objects[$0] }

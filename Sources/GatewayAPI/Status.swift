@@ -103,16 +103,21 @@ public struct RouteReport: Sendable {
 extension StatusSet {
     /// HTTPRoutes, GRPCRoutes, then TCP/UDP/TLS routes, each in name order.
     public func routeReports(_ snapshot: ResourceSnapshot) -> [RouteReport] {
-        snapshot.httpRoutes.map {
-            RouteReport(kind: "HTTPRoute", metadata: $0.metadata, parentRefs: $0.spec.parentRefs ?? [],
-                        status: httpRoutes[$0.metadata.namespacedName])
-        } + snapshot.grpcRoutes.map {
-            RouteReport(kind: "GRPCRoute", metadata: $0.metadata, parentRefs: $0.spec.parentRefs ?? [],
-                        status: grpcRoutes[$0.metadata.namespacedName])
-        } + snapshot.streamRoutes.map {
-            RouteReport(kind: $0.kind.rawValue, metadata: $0.metadata, parentRefs: $0.spec.parentRefs ?? [],
-                        status: streamRoutes[$0.kind]?[$0.metadata.namespacedName])
+        var reports: [RouteReport] = []
+        reports.reserveCapacity(snapshot.httpRoutes.count + snapshot.grpcRoutes.count + snapshot.streamRoutes.count)
+        for route in snapshot.httpRoutes {
+            reports.append(RouteReport(kind: "HTTPRoute", metadata: route.metadata, parentRefs: route.spec.parentRefs ?? [],
+                                       status: httpRoutes[route.metadata.namespacedName]))
         }
+        for route in snapshot.grpcRoutes {
+            reports.append(RouteReport(kind: "GRPCRoute", metadata: route.metadata, parentRefs: route.spec.parentRefs ?? [],
+                                       status: grpcRoutes[route.metadata.namespacedName]))
+        }
+        for route in snapshot.streamRoutes {
+            reports.append(RouteReport(kind: route.kind.rawValue, metadata: route.metadata, parentRefs: route.spec.parentRefs ?? [],
+                                       status: streamRoutes[route.kind]?[route.metadata.namespacedName]))
+        }
+        return reports
     }
 }
 

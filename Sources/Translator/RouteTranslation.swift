@@ -13,7 +13,7 @@ extension Translator {
         let context = RouteContext(snapshot, listeners: listeners, conflicts: conflicts, builder: builder)
         // Two routes of one kind and name (a file defining one twice) would share a memo entry: then
         // nothing is reused, now or next time.
-        let unique = Self.namesAreUnique(snapshot.httpRoutes, \.metadata) && Self.namesAreUnique(snapshot.grpcRoutes, \.metadata)
+        let unique = Self.namesAreUnique(snapshot.httpRoutes) { $0.metadata.namespacedName } && Self.namesAreUnique(snapshot.grpcRoutes) { $0.metadata.namespacedName }
         let reusable = unique ? earlier.reusable(in: context) : TranslationMemo.empty.reusable(in: context)
         var memo = TranslationMemo(context: unique ? context : nil)
         // The routes reused are in it already; those made again replace theirs, those gone are removed.
@@ -71,7 +71,8 @@ extension Translator {
     }
 
     /// No two objects share a namespace and name (the snapshot keeps them sorted by both).
-    private static func namesAreUnique<Object>(_ objects: [Object], _ metadata: KeyPath<Object, ObjectMeta>) -> Bool {
-        objects.indices.dropFirst().allSatisfy { objects[$0 - 1][keyPath: metadata].namespacedName != objects[$0][keyPath: metadata].namespacedName }
+    /// A closure, not a key path: reading through a generic key path copied each whole object.
+    private static func namesAreUnique<Object>(_ objects: [Object], _ name: (Object) -> NamespacedName) -> Bool {
+        objects.indices.dropFirst().allSatisfy { name(objects[$0 - 1]) != name(objects[$0]) }
     }
 }

@@ -27,8 +27,26 @@ struct ClusterInputsTests {
           - {name: https, protocol: HTTPS, port: 443, tls: {certificateRefs: [{name: site}, {name: shared, namespace: certs}]}}
         """
 
+    /// What the provider fetches: `referencedObjects(in:)` reads only the kinds that name Secrets and
+    /// ConfigMaps, and must find what the whole snapshot's `referencedObjects` finds.
+    static func referenced(_ yaml: String) throws -> Set<ObjectRef> {
+        let result = ManifestLoader().parse(text: yaml, file: "test.yaml")
+        #expect(result.errors.isEmpty, "\(result.errors)")
+        let resources = result.resources.map(\.resource)
+        let found = ResourceSnapshot.referencedObjects(in: resources)
+        #expect(found == ResourceSnapshot(resources).referencedObjects)
+        return found
+    }
+
+    @Test(arguments: FixtureTests.names)
+    func everyFixturesReferencesAreFoundFromTheKindsThatName(fixture: String) throws {
+        let text = try String(contentsOf: FixtureTests.directory.appendingPathComponent(fixture), encoding: .utf8)
+        let resources = ManifestLoader().parse(text: text, file: fixture).resources.map(\.resource)
+        #expect(ResourceSnapshot.referencedObjects(in: resources) == ResourceSnapshot(resources).referencedObjects)
+    }
+
     @Test func referencedSecretsAndConfigMapsAreTheOnesResourcesName() throws {
-        let snapshot = try Self.snapshot(Self.gateway + """
+        let referenced = try Self.referenced(Self.gateway + """
 
             ---
             apiVersion: networking.k8s.io/v1
@@ -48,7 +66,7 @@ struct ClusterInputsTests {
             metadata: {name: unrelated, namespace: apps}
             type: Opaque
             """)
-        #expect(snapshot.referencedObjects == [
+        #expect(referenced == [
             ObjectRef(kind: "Secret", namespace: "edge", name: "site"), ObjectRef(kind: "Secret", namespace: "certs", name: "shared"),
             ObjectRef(kind: "Secret", namespace: "apps", name: "legacy-tls"), ObjectRef(kind: "ConfigMap", namespace: "apps", name: "api-ca"),
         ])
@@ -57,7 +75,7 @@ struct ClusterInputsTests {
     /// Gateway `spec.tls`: the frontend CA bundles (default and perPort, ConfigMap or Secret) and the
     /// backend client certificate, in the Gateway's namespace unless the reference names another.
     @Test func gatewayTLSReferencesAreFetched() throws {
-        let snapshot = try Self.snapshot("""
+        let referenced = try Self.referenced("""
             apiVersion: gateway.networking.k8s.io/v1
             kind: Gateway
             metadata: {name: gw, namespace: edge}
@@ -71,7 +89,7 @@ struct ClusterInputsTests {
                   perPort:
                   - {port: 8443, tls: {validation: {caCertificateRefs: [{kind: Secret, group: "", name: partner-ca, namespace: partners}, {kind: Service, group: "", name: not-a-ca}]}}}
             """)
-        #expect(snapshot.referencedObjects == [
+        #expect(referenced == [
             ObjectRef(kind: "Secret", namespace: "edge", name: "to-backends"), ObjectRef(kind: "ConfigMap", namespace: "edge", name: "clients-ca"),
             ObjectRef(kind: "Secret", namespace: "partners", name: "partner-ca"),
         ])

@@ -73,7 +73,7 @@ public actor KubernetesProvider: ConfigurationSource {
         for kind in kinds {
             _ = try await Reflector(client: client, discovery: discovery, query: .init(kind: kind), cache: cache, logger: logger).list()
         }
-        let referenced = ResourceSnapshot(await cache.load().resources.map(\.resource)).referencedObjects
+        let referenced = ResourceSnapshot.referencedObjects(in: await cache.load().resources.lazy.map(\.resource))
         for query in referenced.sorted().compactMap(Reflector.Query.init(naming:)) {
             _ = try await Reflector(client: client, discovery: discovery, query: query, cache: cache, logger: logger).list()
         }
@@ -123,7 +123,7 @@ public actor KubernetesProvider: ConfigurationSource {
     /// naming it. Tells whether any watch was started or stopped.
     private func reconcileReferences(of load: ManifestLoader.Result) async -> Bool {
         guard secretLabelSelector == nil else { return false }
-        let wanted = Set(ResourceSnapshot(load.resources.map(\.resource)).referencedObjects.compactMap(Reflector.Query.init(naming:)))
+        let wanted = Set(ResourceSnapshot.referencedObjects(in: load.resources.lazy.map(\.resource)).compactMap(Reflector.Query.init(naming:)))
         let current = Set(reflectors.keys.filter { $0.fieldSelector != nil })
         for query in current.subtracting(wanted) {
             reflectors.removeValue(forKey: query)?.cancel()

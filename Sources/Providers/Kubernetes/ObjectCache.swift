@@ -54,6 +54,12 @@ public actor ObjectCache {
     /// went) their order: at 10,000 objects a load is then a walk, not a sort and as many conversions.
     private var loaded: [ObjectRef: LoadedResource] = [:]
     private var order: [ObjectRef]?
+    /// The last load's resources, and where each object sits in them: an edited object replaces its
+    /// own entry, so that the load after one change is not a walk over every object again. Nil once
+    /// an object came or went, or became valid or invalid.
+    private var lastLoaded: (resources: [LoadedResource], positions: [ObjectRef: Int])?
+    /// Objects with errors: the only ones a load looks up for them.
+    private var invalid: Set<ObjectRef> = []
     private var byQuery: [String: Set<ObjectRef>] = [:]
     private var changeContinuations: [AsyncStream<Void>.Continuation] = []
     /// Counts changes the translator would see; status-only updates do not count.
@@ -115,8 +121,15 @@ public actor ObjectCache {
         let oldView = loaded[object.ref]?.resource
         if old == nil { order = nil }
         if view != oldView {
-            loaded[object.ref] = view.map { LoadedResource(location: SourceLocation(file: "API server \(object.ref)", document: 0), resource: $0) }
+            let resource = view.map { LoadedResource(location: SourceLocation(file: "API server \(object.ref)", document: 0), resource: $0) }
+            loaded[object.ref] = resource
+            if let resource, let position = lastLoaded?.positions[object.ref] {
+                lastLoaded?.resources[position] = resource
+            } else {
+                lastLoaded = nil
+            }
         }
+        if object.errors.isEmpty { invalid.remove(object.ref) } else { invalid.insert(object.ref) }
         guard let old else { return true }
         return oldView != view || old.errors != object.errors
     }
@@ -125,6 +138,8 @@ public actor ObjectCache {
         guard objects.removeValue(forKey: ref) != nil else { return false }
         loaded[ref] = nil
         order = nil
+        lastLoaded = nil
+        invalid.remove(ref)
         return true
     }
 
@@ -142,13 +157,22 @@ public actor ObjectCache {
     /// Each as the translator sees it (no resourceVersion), so that a load after our own status
     /// writes compares equal, object for object, to the one before them.
     public func load() -> ManifestLoader.Result {
-        var result = ManifestLoader.Result(resources: [], errors: [])
         let order = self.order ?? objects.keys.sorted()
         self.order = order
-        result.resources.reserveCapacity(loaded.count)
-        for ref in order {
-            if let resource = loaded[ref] { result.resources.append(resource) }
-            if let errors = objects[ref]?.errors, !errors.isEmpty { result.errors += errors }
+        if lastLoaded == nil {
+            var resources: [LoadedResource] = [], positions: [ObjectRef: Int] = [:]
+            resources.reserveCapacity(loaded.count)
+            positions.reserveCapacity(loaded.count)
+            for ref in order {
+                guard let resource = loaded[ref] else { continue }
+                positions[ref] = resources.count
+                resources.append(resource)
+            }
+            lastLoaded = (resources, positions)
+        }
+        var result = ManifestLoader.Result(resources: lastLoaded?.resources ?? [], errors: [])
+        if !invalid.isEmpty {
+            for ref in order where invalid.contains(ref) { result.errors += objects[ref]?.errors ?? [] }
         }
         return result
     }
