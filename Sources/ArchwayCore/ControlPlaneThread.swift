@@ -40,19 +40,21 @@ final class ControlPlaneThread: @unchecked Sendable {
     /// Runs `body` on the thread and returns its result; jobs run one at a time, in order.
     func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { continuation in
-            condition.lock()
-            jobs.append { continuation.resume(with: Result { try body() }) }
-            condition.signal()
-            condition.unlock()
+            post { continuation.resume(with: Result { try body() }) }
         }
     }
 
     func run<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
         await withCheckedContinuation { continuation in
-            condition.lock()
-            jobs.append { continuation.resume(returning: body()) }
-            condition.signal()
-            condition.unlock()
+            post { continuation.resume(returning: body()) }
         }
+    }
+
+    /// Queues `job` behind the others, without waiting for it.
+    func post(_ job: @escaping @Sendable () -> Void) {
+        condition.lock()
+        jobs.append(job)
+        condition.signal()
+        condition.unlock()
     }
 }

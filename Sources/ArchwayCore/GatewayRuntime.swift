@@ -310,6 +310,13 @@ public actor GatewayRuntime {
         }
     }
 
+    /// Compiles `table` (reusing what the served one has compiled) and swaps it in, on the control-plane
+    /// thread. The table two swaps old is let go of there too, after the swap rather than in it.
+    private func install(_ table: RoutingTable) async throws {
+        let older = try await controlPlaneThread.run { [tables] in try tables.swap(CompiledTable(table, reusing: tables.current.routes)) }
+        controlPlaneThread.post { withExtendedLifetime(older) {} }
+    }
+
     /// `inFull: false` lets a change of EndpointSlices alone skip the translation (`applyEndpoints`).
     private func applyOnce(_ load: ManifestLoader.Result, inFull: Bool) async {
         if options.kubernetes != nil {
@@ -377,7 +384,7 @@ public actor GatewayRuntime {
         let translated = clock.now
         await rolloutController.observe(snapshot.rollouts, tracked: result.table.rollouts ?? [:])
         do {
-            try await controlPlaneThread.run { [tables] in try tables.swap(CompiledTable(result.table, reusing: tables.current.routes)) }
+            try await install(result.table)
             swapped = clock.now
             healthChecks.reconcile()
         } catch {
@@ -427,11 +434,13 @@ public actor GatewayRuntime {
             default: return nil
             }
         }
+        // In a cluster the status items are made once, for the status writes and the rejection events.
+        let items = options.kubernetes == nil ? nil : StatusReport(unstamped: snapshot, statuses: statuses).items
         let previousTracking = rejectionTracking
         rejectionTracking = Task.detached { [rejections, events, kubernetes = options.kubernetes, snapshot, statuses] in
             await previousTracking?.value
             let found = rejections.withLockedValue { tracker in
-                tracker.events(for: statuses) { StatusReport(unstamped: snapshot, statuses: statuses).items }
+                tracker.events(for: statuses) { items ?? StatusReport(unstamped: snapshot, statuses: statuses).items }
             }
             for event in found { events.record(event) }
             await kubernetes?.publish(events: events.takeNew())
@@ -452,7 +461,7 @@ public actor GatewayRuntime {
         metrics.configReloads.increment()
         logStatusProblems(statuses, snapshot: snapshot)
         reportUnenforceable(result.table)
-        await options.kubernetes?.publish(snapshot: snapshot, statuses: statuses, gatewayService: options.gatewayService)
+        if let items { await options.kubernetes?.publish(unstamped: items, snapshot: snapshot, gatewayService: options.gatewayService) }
         // What each part of an apply cost, for the scale benchmark (scale/run) and for operators
         // wondering why a change took long to serve.
         func millis(_ duration: Duration) -> String { String(format: "%.1f", Double(duration / .microseconds(1)) / 1000) }
@@ -477,7 +486,7 @@ public actor GatewayRuntime {
         // A Service no route reaches changes nothing served.
         if !services.isDisjoint(with: last.clusters.services) {
             do {
-                try await controlPlaneThread.run { [tables] in try tables.swap(CompiledTable(table, reusing: tables.current.routes)) }
+                try await install(table)
                 healthChecks.reconcile()
             } catch {
                 metrics.configReloadFailures.increment()

@@ -129,6 +129,12 @@ public actor KubernetesMode {
     /// Ingresses archway serves get the `gatewayService`'s load-balancer addresses, as ingress
     /// controllers publish them (the ADDRESS column of `kubectl get ingress`).
     public func publish(snapshot: ResourceSnapshot, statuses: StatusSet, gatewayService: NamespacedName?) async {
+        publish(unstamped: StatusReport(unstamped: snapshot, statuses: statuses).items, snapshot: snapshot, gatewayService: gatewayService)
+    }
+
+    /// `publish(snapshot:statuses:gatewayService:)` with the items already made (the runtime makes them
+    /// once per apply, for this and for the rejection events).
+    func publish(unstamped items: [StatusReport.Item], snapshot: ResourceSnapshot, gatewayService: NamespacedName?) {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys  // the same status, the same bytes: see StatusUpdate
         let balancer = gatewayService.flatMap { snapshot.services[$0]?.status?.loadBalancer } ?? .init(ingress: [])
@@ -138,7 +144,7 @@ public actor KubernetesMode {
         let time = StatusReport.Item.time(Date())
         var kept: [ObjectRef: EncodedStatus] = [:]
         var updates: [StatusUpdate] = []
-        for item in StatusReport(unstamped: snapshot, statuses: statuses).items {
+        for item in items {
             let ref = item.ref
             guard let status = item.status else { continue }
             if case .ingress(let serving) = status {

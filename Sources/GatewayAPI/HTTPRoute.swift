@@ -192,22 +192,24 @@ public struct HTTPRoute: Codable, Sendable, Equatable {
     /// instead of each of its strings and arrays. An apply copies every route several times (the
     /// load, the snapshot, its sort, the status items): at 10,000 routes those retains, each a cache
     /// miss, were a fifth of what one changed route cost. Setting a field makes a new object.
-    private final class Fields: Sendable {
-        let metadata: ObjectMeta
-        let spec: Spec
-        init(metadata: ObjectMeta, spec: Spec) {
+    @usableFromInline final class Fields: Sendable {
+        @usableFromInline let metadata: ObjectMeta
+        @usableFromInline let spec: Spec
+        @usableFromInline init(metadata: ObjectMeta, spec: Spec) {
             self.metadata = metadata
             self.spec = spec
         }
     }
-    private var fields: Fields
+    @usableFromInline var fields: Fields
 
-    public var metadata: ObjectMeta {
-        get { fields.metadata }
+    // Inlinable, so that a reader borrows the field where it lies: through an opaque accessor the
+    // caller copied the whole field (each of its strings retained) to read one thing of it.
+    @inlinable public var metadata: ObjectMeta {
+        _read { yield fields.metadata }
         set { fields = Fields(metadata: newValue, spec: fields.spec) }
     }
-    public var spec: Spec {
-        get { fields.spec }
+    @inlinable public var spec: Spec {
+        _read { yield fields.spec }
         set { fields = Fields(metadata: fields.metadata, spec: newValue) }
     }
 

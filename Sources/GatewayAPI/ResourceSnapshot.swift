@@ -143,5 +143,5 @@ public struct ResourceSnapshot: Sendable, Equatable {
 }
 
 extension ObjectMeta {
-    public var namespacedName: NamespacedName { NamespacedName(namespace ?? "default", name) }
+    @inlinable public var namespacedName: NamespacedName { NamespacedName(namespace ?? "default", name) }
 }
