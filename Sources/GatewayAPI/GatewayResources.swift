@@ -85,6 +85,16 @@ public struct Gateway: Codable, Sendable, Equatable {
     public var metadata: ObjectMeta
     public var spec: Spec
     public var status: ObservedStatus?
+    /// The Gateway without its observed status, which feeds only the address pools' claims (the
+    /// addresses a Gateway held are kept first). What a route's translation reads of a Gateway leaves
+    /// it out: the claims' outcome reaches routes through the listeners' sockets, compared on their
+    /// own. In file mode the first apply's addresses are carried into the next one's Gateways, and
+    /// with the status compared that next change translated every route again.
+    public var withoutObservedStatus: Gateway {
+        var gateway = self
+        gateway.status = nil
+        return gateway
+    }
 }
 
 public struct RouteGroupKind: Codable, Sendable, Equatable, Hashable {

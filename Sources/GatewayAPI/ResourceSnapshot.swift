@@ -123,6 +123,13 @@ public struct ResourceSnapshot: Sendable, Equatable {
         return rest
     }
 
+    /// The snapshot with the Gateways' observed `.status` left out (see `Gateway.withoutObservedStatus`).
+    public func withoutObservedGatewayStatus() -> ResourceSnapshot {
+        var rest = self
+        for index in rest.gateways.indices { rest.gateways[index] = rest.gateways[index].withoutObservedStatus }
+        return rest
+    }
+
     /// The Services whose EndpointSlices differ from `earlier`'s, when nothing else differs at all
     /// (nil when anything else does): such a change alters those Services' endpoints and nothing
     /// else a translation gives. One comparison of every other resource, no re-encoding.

@@ -1,35 +1,69 @@
 /// One match of a route rule, as the table holds it: its filters, its action and the policies that
 /// act on it.
+///
+/// Its fields live in one shared object (copied on write): the translator's memo, the table builder
+/// and the table each hold the same entry, and copying one retains a reference instead of copying
+/// every field inline. At 10,000 routes the inline copies were ~40 MB of the resident memory.
+@dynamicMemberLookup
 public struct HTTPRouteEntry: Sendable, Codable, Equatable {
-    public var origin: RouteOrigin
-    public var match: HTTPMatch
-    public var filters: [HTTPFilter]
-    public var action: RouteAction
-    public var timeouts: RouteTimeouts?
-    public var retry: RetryPolicy?
-    /// The `environment` and `tenant` labels of the route, else of its Gateway, for the access log.
-    public var environment: String?
-    public var tenant: String?
-    /// Names of the ServiceLevelObjectives this entry's requests count towards.
-    public var slos: [String] = []
-    /// Edge policies (auth, rate limits, allow lists, body size), at most one per kind, in phase order.
-    public var edge: [EdgeRule] = []
-    /// The rule's sessionPersistence: a client that presents its session goes back to the same endpoint.
-    public var session: StickySession?
-    /// The Rollout ("namespace/name") whose analysis counts this entry's requests; nil when none.
-    public var rollout: String?
+    public struct Fields: Sendable, Codable, Equatable {
+        public var origin: RouteOrigin
+        public var match: HTTPMatch
+        public var filters: [HTTPFilter]
+        public var action: RouteAction
+        public var timeouts: RouteTimeouts?
+        public var retry: RetryPolicy?
+        /// The `environment` and `tenant` labels of the route, else of its Gateway, for the access log.
+        public var environment: String?
+        public var tenant: String?
+        /// Names of the ServiceLevelObjectives this entry's requests count towards.
+        public var slos: [String] = []
+        /// Edge policies (auth, rate limits, allow lists, body size), at most one per kind, in phase order.
+        public var edge: [EdgeRule] = []
+        /// The rule's sessionPersistence: a client that presents its session goes back to the same endpoint.
+        public var session: StickySession?
+        /// The Rollout ("namespace/name") whose analysis counts this entry's requests; nil when none.
+        public var rollout: String?
+
+        public init(origin: RouteOrigin, match: HTTPMatch, filters: [HTTPFilter], action: RouteAction,
+                    timeouts: RouteTimeouts? = nil, retry: RetryPolicy? = nil, environment: String? = nil, tenant: String? = nil) {
+            self.origin = origin
+            self.match = match
+            self.filters = filters
+            self.action = action
+            self.timeouts = timeouts
+            self.retry = retry
+            self.environment = environment
+            self.tenant = tenant
+        }
+    }
+
+    /// Changed only while no other entry shares it (`isKnownUniquelyReferenced`), as arrays are.
+    @usableFromInline final class Storage: @unchecked Sendable {
+        @usableFromInline var fields: Fields
+        @usableFromInline init(_ fields: Fields) { self.fields = fields }
+    }
+    @usableFromInline var storage: Storage
 
     public init(origin: RouteOrigin, match: HTTPMatch, filters: [HTTPFilter], action: RouteAction,
                 timeouts: RouteTimeouts? = nil, retry: RetryPolicy? = nil, environment: String? = nil, tenant: String? = nil) {
-        self.origin = origin
-        self.match = match
-        self.filters = filters
-        self.action = action
-        self.timeouts = timeouts
-        self.retry = retry
-        self.environment = environment
-        self.tenant = tenant
+        storage = Storage(Fields(origin: origin, match: match, filters: filters, action: action, timeouts: timeouts, retry: retry,
+                                 environment: environment, tenant: tenant))
     }
+
+    @inlinable public subscript<Value>(dynamicMember field: WritableKeyPath<Fields, Value>) -> Value {
+        _read { yield storage.fields[keyPath: field] }
+        _modify {
+            if !isKnownUniquelyReferenced(&storage) { storage = Storage(storage.fields) }
+            yield &storage.fields[keyPath: field]
+        }
+    }
+
+    /// Encoded as its fields, as before they were shared.
+    public init(from decoder: any Decoder) throws { storage = Storage(try Fields(from: decoder)) }
+    public func encode(to encoder: any Encoder) throws { try storage.fields.encode(to: encoder) }
+
+    public static func == (a: Self, b: Self) -> Bool { a.storage === b.storage || a.storage.fields == b.storage.fields }
 }
 
 /// HTTPRoute `timeouts`, in milliseconds; nil or 0 means no limit.

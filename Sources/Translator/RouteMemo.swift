@@ -48,7 +48,7 @@ struct RouteContext: Equatable, Sendable {
     var rolloutRules: [String: [Int: String]]
 
     init(_ snapshot: ResourceSnapshot, listeners: ListenerIndex, conflicts: RouteKindConflicts, builder: TableBuilder) {
-        resources = snapshot.withoutRoutesAndEndpoints()
+        resources = snapshot.withoutRoutesAndEndpoints().withoutObservedGatewayStatus()
         self.listeners = ListenerView(listeners)
         edge = builder.attachments.edge
         self.conflicts = conflicts
@@ -82,7 +82,7 @@ struct ListenerView: Equatable, Sendable {
 
     init(_ index: ListenerIndex) {
         gateways = index.gateways.mapValues { state in
-            GatewayView(gateway: state.gateway, sockets: state.addressing.sockets, listeners: state.listeners.map {
+            GatewayView(gateway: state.gateway.withoutObservedStatus, sockets: state.addressing.sockets, listeners: state.listeners.map {
                 Listener(spec: $0.spec, served: $0.served, origin: $0.origin, supportedKinds: $0.supportedKinds,
                          acceptsRoutes: $0.acceptsRoutes, isUsable: $0.isUsable)
             })

@@ -114,9 +114,24 @@ struct TranslationMemoTests {
         #expect(afterEndpoints.table == translator.translate(FixtureTests.snapshot(loaded)).table)
         #expect(afterEndpoints.table.clusters.values.contains { !$0.endpoints.isEmpty })
 
+        // The Gateway now says it holds the address it was given, as file mode carries it into the
+        // next apply: only the pools read that, so the next edit is still one route.
+        let gatewayIndex = try #require(loaded.resources.firstIndex { $0.resource.kind == "Gateway" })
+        guard case .gateway(var gateway) = loaded.resources[gatewayIndex].resource else { Issue.record("no Gateway"); return }
+        let given = afterEndpoints.statuses.gateways[gateway.metadata.namespacedName]?.addresses ?? []
+        #expect(!given.isEmpty)
+        gateway.status = Gateway.ObservedStatus(addresses: given)
+        loaded.resources[gatewayIndex].resource = .gateway(gateway)
+        route.spec.hostnames = ["changed-once-more.example.com"]
+        loaded.resources[edited].resource = .httpRoute(route)
+        let afterAddresses = translator.translate(FixtureTests.snapshot(loaded), reusing: afterEndpoints.memo)
+        #expect(afterAddresses.routesTranslated == 1)
+        #expect(afterAddresses.table == translator.translate(FixtureTests.snapshot(loaded)).table)
+        #expect(afterAddresses.statuses == translator.translate(FixtureTests.snapshot(loaded)).statuses)
+
         // The Service every route forwards to is gone: every route's ResolvedRefs changes.
         loaded.resources.removeAll { $0.resource.kind == "Service" }
-        let third = translator.translate(FixtureTests.snapshot(loaded), reusing: afterEndpoints.memo)
+        let third = translator.translate(FixtureTests.snapshot(loaded), reusing: afterAddresses.memo)
         #expect(third.routesTranslated == 50)
         #expect(third.statuses == translator.translate(FixtureTests.snapshot(loaded)).statuses)
     }
@@ -154,7 +169,7 @@ struct TranslationMemoTests {
         let routes = resources.indices.filter { if case .httpRoute = resources[$0].resource { true } else { false } }
         let grpcRoutes = resources.indices.filter { if case .grpcRoute = resources[$0].resource { true } else { false } }
         let others = resources.indices.filter { !routes.contains($0) && !grpcRoutes.contains($0) }
-        let choice = Int.random(in: 0...12, using: &rng)
+        let choice = Int.random(in: 0...13, using: &rng)
         switch choice {
         case 0...4 where !routes.isEmpty:
             let index = routes.randomElement(using: &rng)!
@@ -197,6 +212,17 @@ struct TranslationMemoTests {
                 gateway.spec.listeners[listener].hostname = gateway.spec.listeners[listener].hostname == nil ? "*.example.com" : nil
                 resources[index].resource = .gateway(gateway)
                 return "Gateway \(gateway.metadata.name) listener \(listener) hostname changed"
+            }
+            return "no Gateway to edit"
+        case 12:
+            // What a Gateway says it held (a cluster's status, file mode's carried-over addresses):
+            // the address pools keep it first.
+            for index in others {
+                guard case .gateway(var gateway) = resources[index].resource else { continue }
+                let held = Bool.random(using: &rng) ? nil : [Gateway.Address(type: "IPAddress", value: "10.0.0.\(Int.random(in: 1...3, using: &rng))")]
+                gateway.status = held.map { Gateway.ObservedStatus(addresses: $0) }
+                resources[index].resource = .gateway(gateway)
+                return "Gateway \(gateway.metadata.name) status addresses \(held?.map(\.value) ?? [])"
             }
             return "no Gateway to edit"
         case 10, 11:
