@@ -58,3 +58,12 @@ final class ControlPlaneThread: @unchecked Sendable {
         condition.unlock()
     }
 }
+
+/// The runtime actor runs here too (`GatewayRuntime.unownedExecutor`): what an apply does besides
+/// translating and compiling (loading, snapshots, statuses, logs) then also yields to the event loops.
+extension ControlPlaneThread: SerialExecutor {
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        post { job.runSynchronously(on: self.asUnownedSerialExecutor()) }
+    }
+}

@@ -95,6 +95,8 @@ public actor GatewayRuntime {
     private var appliesSinceRelease = 0
     private func resetReleaseCount() { appliesSinceRelease = 0 }
     private let controlPlaneThread = ControlPlaneThread()
+    /// The actor's own work runs on the control-plane thread, at its lower priority.
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { controlPlaneThread.asUnownedSerialExecutor() }
     private var lastGood: (snapshot: ResourceSnapshot, statuses: StatusSet)?
     /// The statuses whose problems were last logged (`logStatusProblems`).
     private var loggedStatuses: StatusSet?
