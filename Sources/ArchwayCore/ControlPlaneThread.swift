@@ -3,8 +3,8 @@ import Foundation
 import Glibc
 #endif
 
-/// One thread, at a lower CPU priority than the event loops, for the heavy synchronous parts of an
-/// apply (translating, compiling and swapping the table).
+/// One thread, at a lower CPU priority than the event loops, that runs the runtime actor
+/// (`GatewayRuntime.unownedExecutor`): every apply, translating and compiling included.
 ///
 /// At 10,000 routes a translation keeps a core busy for ~150 ms. On Swift's cooperative threads it
 /// competed as an equal with the event loop sharing that core, and requests arriving meanwhile waited
@@ -37,19 +37,6 @@ final class ControlPlaneThread: @unchecked Sendable {
         thread.start()
     }
 
-    /// Runs `body` on the thread and returns its result; jobs run one at a time, in order.
-    func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            post { continuation.resume(with: Result { try body() }) }
-        }
-    }
-
-    func run<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { continuation in
-            post { continuation.resume(returning: body()) }
-        }
-    }
-
     /// Queues `job` behind the others, without waiting for it.
     func post(_ job: @escaping @Sendable () -> Void) {
         condition.lock()
@@ -59,8 +46,7 @@ final class ControlPlaneThread: @unchecked Sendable {
     }
 }
 
-/// The runtime actor runs here too (`GatewayRuntime.unownedExecutor`): what an apply does besides
-/// translating and compiling (loading, snapshots, statuses, logs) then also yields to the event loops.
+/// Jobs run one at a time, in order, as an actor's must.
 extension ControlPlaneThread: SerialExecutor {
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)

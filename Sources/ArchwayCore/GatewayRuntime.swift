@@ -95,7 +95,8 @@ public actor GatewayRuntime {
     private var appliesSinceRelease = 0
     private func resetReleaseCount() { appliesSinceRelease = 0 }
     private let controlPlaneThread = ControlPlaneThread()
-    /// The actor's own work runs on the control-plane thread, at its lower priority.
+    /// The actor runs on the control-plane thread, at its lower priority: translating and compiling
+    /// are synchronous calls here, and everything else an apply does gives way to the event loops too.
     public nonisolated var unownedExecutor: UnownedSerialExecutor { controlPlaneThread.asUnownedSerialExecutor() }
     private var lastGood: (snapshot: ResourceSnapshot, statuses: StatusSet)?
     /// The statuses whose problems were last logged (`logStatusProblems`).
@@ -312,10 +313,10 @@ public actor GatewayRuntime {
         }
     }
 
-    /// Compiles `table` (reusing what the served one has compiled) and swaps it in, on the control-plane
-    /// thread. The table two swaps old is let go of there too, after the swap rather than in it.
-    private func install(_ table: RoutingTable) async throws {
-        let older = try await controlPlaneThread.run { [tables] in try tables.swap(CompiledTable(table, reusing: tables.current.routes)) }
+    /// Compiles `table` (reusing what the served one has compiled) and swaps it in. The table two swaps
+    /// old is let go of on this thread too, once the apply yields, rather than in the swap.
+    private func install(_ table: RoutingTable) throws {
+        let older = try tables.swap(CompiledTable(table, reusing: tables.current.routes))
         controlPlaneThread.post { withExtendedLifetime(older) {} }
     }
 
@@ -380,13 +381,13 @@ public actor GatewayRuntime {
         let translateStart = clock.now
         var swapped = translateStart
         let memo = inFull ? TranslationMemo.empty : routeMemo
-        let result = await controlPlaneThread.run { [translator, snapshot] in translator.translate(snapshot, reusing: memo) }
+        let result = translator.translate(snapshot, reusing: memo)
         routeMemo = result.memo
         metrics.translations.increment()
         let translated = clock.now
         await rolloutController.observe(snapshot.rollouts, tracked: result.table.rollouts ?? [:])
         do {
-            try await install(result.table)
+            try install(result.table)
             swapped = clock.now
             healthChecks.reconcile()
         } catch {
@@ -488,7 +489,7 @@ public actor GatewayRuntime {
         // A Service no route reaches changes nothing served.
         if !services.isDisjoint(with: last.clusters.services) {
             do {
-                try await install(table)
+                try install(table)
                 healthChecks.reconcile()
             } catch {
                 metrics.configReloadFailures.increment()

@@ -36,9 +36,11 @@ struct RouteContribution: Sendable {
 }
 
 /// Everything a route's contribution is made from besides the route itself: the snapshot without its
-/// HTTPRoutes, GRPCRoutes and EndpointSlices (which the table's clusters read, after the routes), the listeners as attachment sees them, and what the translation worked
-/// out before the routes (edge policies by target, kind conflicts, objectives and Rollouts by route).
-/// When two translations have equal contexts, a route equal in both contributes the same to both.
+/// HTTPRoutes, GRPCRoutes and EndpointSlices (which the table's clusters read, after the routes) and
+/// without the Gateways' observed status (which the listeners' sockets stand for), the listeners as
+/// attachment sees them, and what the translation worked out before the routes (edge policies by
+/// target, kind conflicts, objectives and Rollouts by route). When two translations have equal
+/// contexts, a route equal in both contributes the same to both.
 struct RouteContext: Equatable, Sendable {
     var resources: ResourceSnapshot
     var listeners: ListenerView
