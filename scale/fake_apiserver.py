@@ -4,7 +4,8 @@ It answers the requests `archway serve --kubernetes` makes, as kube-apiserver wo
   discovery     GET /api, /apis, /api/v1, /apis/GROUP, /apis/GROUP/VERSION; an unknown group or version
                 is the real server's plain-text "404 page not found" (archway then skips optional kinds)
   list          GET .../PLURAL[?fieldSelector=metadata.name=X] with the collection's resourceVersion;
-                built-in kinds' items come without apiVersion/kind, as the real server sends them
+                built-in kinds' items come without apiVersion/kind, as the real server sends them;
+                with `limit`, in pages linked by `continue` tokens, all served from the first page's snapshot
   watch         GET .../PLURAL?watch=true&resourceVersion=RV: a chunked stream of JSON lines
                 {"type": "ADDED|MODIFIED|DELETED|BOOKMARK", "object": ...}, replaying the history after RV
                 first and ending after timeoutSeconds
@@ -81,6 +82,7 @@ class FakeAPIServer:
         self.watchers = []                                # (collection, namespace, name, queue)
         self.status_patches = []                          # (time.monotonic(), "Kind namespace/name", HTTP code)
         self.calls = {}                                   # "VERB path-pattern" -> count, for the curious
+        self.list_snapshots = []                          # paged lists: (collection, revision, items), None once read
         self.httpd = None
 
     # MARK: controls, for scale/run
@@ -179,6 +181,8 @@ class FakeAPIServer:
             tag = f"{verb} {collection.plural}" + (f"/{subresource}" if subresource else "")
             self.calls[tag] = self.calls.get(tag, 0) + 1
             stored = self.objects[collection]
+            if verb == "list" and "continue" in query:
+                return self._next_page(query)
             if verb == "list":
                 items = []
                 for key in sorted(stored):
@@ -189,8 +193,7 @@ class FakeAPIServer:
                     if collection.builtin:
                         obj = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
                     items.append(obj)
-                return 200, {"kind": collection.kind + "List", "apiVersion": api_version(collection),
-                             "metadata": {"resourceVersion": str(self.revision)}, "items": items}
+                return self._page(collection, items, query)
             if verb == "get":
                 obj = stored.get(f"{namespace or ''}/{name}")
                 return (200, obj) if obj else failure(404, "NotFound", f'{collection.plural} "{name}" not found')
@@ -216,6 +219,37 @@ class FakeAPIServer:
                     self.status_patches.append((time.monotonic(), f"{collection.kind} {key}", code))
                 return code, answer
             return failure(405, "MethodNotAllowed", "not supported here")
+
+    def _page(self, collection, items, query):
+        """The first `limit` items and a continue token for the rest, served later from this snapshot
+        (as etcd serves every page at the first page's revision)."""
+        limit = int(query.get("limit", ["0"])[0] or 0)
+        if limit <= 0 or len(items) <= limit:
+            return 200, {"kind": collection.kind + "List", "apiVersion": api_version(collection),
+                         "metadata": {"resourceVersion": str(self.revision)}, "items": items}
+        self.list_snapshots.append((collection, str(self.revision), items))
+        return self._continued(len(self.list_snapshots) - 1, 0, limit)
+
+    def _continued(self, snapshot, offset, limit):
+        collection, revision, items = self.list_snapshots[snapshot]
+        end = min(offset + limit, len(items))
+        metadata = {"resourceVersion": revision}
+        if end < len(items):
+            metadata["continue"] = f"{snapshot}:{end}"
+            metadata["remainingItemCount"] = len(items) - end
+        else:
+            self.list_snapshots[snapshot] = None  # read to the end: let it go
+        return 200, {"kind": collection.kind + "List", "apiVersion": api_version(collection),
+                     "metadata": metadata, "items": items[offset:end]}
+
+    def _next_page(self, query):
+        try:
+            snapshot, offset = (int(part) for part in query["continue"][0].split(":"))
+            limit = int(query["limit"][0])
+            assert self.list_snapshots[snapshot] is not None and limit > 0
+        except (ValueError, KeyError, IndexError, AssertionError):
+            return failure(400, "BadRequest", "invalid continue token")
+        return self._continued(snapshot, offset, limit)
 
     def _update(self, collection, key, existing, sent, verb, subresource):
         if existing is None:

@@ -15,6 +15,8 @@ public actor KubernetesMode {
         public var debounce: Duration = .milliseconds(50)
         public var secretLabelSelector: String?
         public var watchSeconds = 300
+        /// Items per page of a list (client-go's pager asks for 500).
+        public var listPageSize = 500
         /// Status writes (and the reads after a conflict) per second once `apiBurst` is spent, as
         /// client-go's QPS: what the API server is asked to take from archway at most.
         public var apiQPS: Double = 20
@@ -50,7 +52,7 @@ public actor KubernetesMode {
     public init(options: Options, controllerName: String, logger: Logger) throws {
         let client = try KubeClient(connection: options.connection)
         let provider = KubernetesProvider(client: client, debounce: options.debounce, secretLabelSelector: options.secretLabelSelector,
-                                          watchSeconds: options.watchSeconds, logger: logger)
+                                          watchSeconds: options.watchSeconds, listPageSize: options.listPageSize, logger: logger)
         self.client = client
         identity = options.identity
         leaseNamespace = options.lease?.namespace ?? options.connection.namespace

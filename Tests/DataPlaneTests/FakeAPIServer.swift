@@ -58,6 +58,12 @@ final class FakeAPIServer: @unchecked Sendable {
     private var watchers: [ObjectIdentifier: Watcher] = [:]
     private var injectedConflicts = 0
     private var recordedCalls: [Call] = []
+    /// Paged lists: the items each list saw when it began (the snapshot its pages are served from,
+    /// as etcd serves them at the first page's revision), by continue-token id.
+    private var listSnapshots: [Int: (kind: String, apiVersion: String, revision: Int, items: [[String: Any]])] = [:]
+    private var expiredSnapshots = false
+    /// Each list request in order: its resource, its `limit`, and whether it continued an earlier one.
+    private var listPages: [(resource: String, limit: Int?, continued: Bool)] = []
     private var recordedPaths: [String] = []
     /// Read under the lock: tests read them while archway is still making requests.
     var calls: [Call] { lock.withLock { recordedCalls } }
@@ -245,7 +251,56 @@ final class FakeAPIServer: @unchecked Sendable {
         lock.withLock { Set(recordedCalls.filter { $0.resource == resource }.map(\.version)) }
     }
 
-    func listCount(_ resource: String) -> Int { lock.withLock { recordedCalls.filter { $0.verb == "list" && $0.resource == resource }.count } }
+    /// Lists begun for `resource` (the requests for their further pages not counted).
+    func listCount(_ resource: String) -> Int { lock.withLock { listPages.filter { $0.resource == resource && !$0.continued }.count } }
+
+    /// The list requests for `resource`, in order: each one's `limit` and whether it continued a list.
+    func listRequests(_ resource: String) -> [(limit: Int?, continued: Bool)] {
+        lock.withLock { listPages.filter { $0.resource == resource }.map { ($0.limit, $0.continued) } }
+    }
+
+    /// Makes `change` once, just before the next page of a paged list is answered: a change another
+    /// client makes while archway reads a list.
+    func whileListing(_ change: @escaping () throws -> Void) { lock.withLock { changeWhileListing = change } }
+    private var changeWhileListing: (() throws -> Void)?
+
+    /// From now on every continue token is too old, as after a compaction passed the list's
+    /// snapshot: its next page is answered 410 Expired.
+    func expireListSnapshots() { lock.withLock { expiredSnapshots = true } }
+
+    /// The first `limit` items (all without a limit), and a continue token for the rest.
+    private func page(of items: [[String: Any]], kind: String, apiVersion: String, query: [String: String]) -> Answer {
+        guard let limit = Int(query["limit"] ?? ""), limit > 0, items.count > limit else {
+            return Answer(status: .ok, body: ["kind": kind, "apiVersion": apiVersion, "metadata": ["resourceVersion": "\(revision)"], "items": items])
+        }
+        let id = listSnapshots.count + 1
+        listSnapshots[id] = (kind, apiVersion, revision, items)
+        return continued(id: id, from: 0, limit: limit)
+    }
+
+    private func continued(id: Int, from offset: Int, limit: Int) -> Answer {
+        let snapshot = listSnapshots[id]!
+        let end = min(offset + limit, snapshot.items.count)
+        var metadata: [String: Any] = ["resourceVersion": "\(snapshot.revision)"]
+        if end < snapshot.items.count {
+            metadata["continue"] = Data("\(id):\(end)".utf8).base64EncodedString()
+            metadata["remainingItemCount"] = snapshot.items.count - end
+        }
+        return Answer(status: .ok, body: ["kind": snapshot.kind, "apiVersion": snapshot.apiVersion, "metadata": metadata,
+                                          "items": Array(snapshot.items[offset..<end])])
+    }
+
+    private func nextPage(token: String, query: [String: String]) -> Answer {
+        let parts = Data(base64Encoded: token).map { String(decoding: $0, as: UTF8.self).split(separator: ":").compactMap { Int($0) } } ?? []
+        guard parts.count == 2, listSnapshots[parts[0]] != nil, let limit = Int(query["limit"] ?? ""), limit > 0 else {
+            return Self.failure(.badRequest, "BadRequest", "invalid continue token")
+        }
+        if expiredSnapshots {
+            return Self.failure(.gone, "Expired", "The provided continue parameter is too old to display a consistent list result. "
+                                + "You can start a new list without the continue parameter.")
+        }
+        return continued(id: parts[0], from: parts[1], limit: limit)
+    }
 
     var openWatches: Int { lock.withLock { watchers.count } }
 
@@ -357,11 +412,22 @@ final class FakeAPIServer: @unchecked Sendable {
         case .DELETE: "delete"
         default: "unknown"
         }
+        if verb == "list", query["continue"] != nil, let change = lock.withLock({ () -> (() throws -> Void)? in
+            defer { changeWhileListing = nil }
+            return changeWhileListing
+        }) {
+            try? change()
+        }
         let fieldName = query["fieldSelector"].flatMap { $0.hasPrefix("metadata.name=") ? String($0.dropFirst(14)) : nil }
         return lock.withLock { () -> Answer? in
             recordedCalls.append(Call(verb: verb, group: group, version: version, resource: plural, subresource: subresource, namespace: namespace))
             switch verb {
             case "list":
+                if let token = query["continue"] {
+                    listPages.append((plural, Int(query["limit"] ?? ""), true))
+                    return nextPage(token: token, query: query)
+                }
+                listPages.append((plural, Int(query["limit"] ?? ""), false))
                 let items = (objects[collection] ?? [:]).values
                     .filter { matches(Watcher(channel: channel, collection: collection, version: version, namespace: namespace, name: fieldName), collection: collection,
                                       metadata: $0["metadata"] as? [String: Any] ?? [:]) }
@@ -373,8 +439,7 @@ final class FakeAPIServer: @unchecked Sendable {
                         item["kind"] = nil
                         return item
                     }
-                return Answer(status: .ok, body: ["kind": collection.kind + "List", "apiVersion": collection.apiVersion(version),
-                                                  "metadata": ["resourceVersion": "\(revision)"], "items": items])
+                return page(of: items, kind: collection.kind + "List", apiVersion: collection.apiVersion(version), query: query)
             case "watch":
                 startWatch(collection: collection, version: version, namespace: namespace, name: fieldName, from: query["resourceVersion"] ?? "0", channel: channel)
                 return nil

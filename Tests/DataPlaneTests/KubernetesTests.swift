@@ -32,6 +32,8 @@ struct KubernetesTests {
         var options = KubernetesMode.Options(connection: KubeConnection(server: server.url, token: "test-token"), lease: lease, identity: identity)
         options.debounce = .milliseconds(100)
         options.timing = timing
+        // Pages of two: every cluster test reads its lists page by page, as a large cluster is read.
+        options.listPageSize = 2
         return try KubernetesMode(options: options, controllerName: controller, logger: logger)
     }
 

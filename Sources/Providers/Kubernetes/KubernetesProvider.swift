@@ -15,19 +15,21 @@ public actor KubernetesProvider: ConfigurationSource {
     /// nil: watch only the Secrets and ConfigMaps that resources name; set: watch every one with these labels.
     private let secretLabelSelector: String?
     private let watchSeconds: Int
+    private let listPageSize: Int
     private var reflectors: [Reflector.Query: Task<Void, Never>] = [:]
     private var unsynced: Set<Reflector.Query> = []
     private var syncWaiters: [CheckedContinuation<Void, Never>] = []
     private var lastYielded = -1
 
     public init(client: KubeClient, debounce: Duration = .milliseconds(50), kinds: [KubeKind] = KubeKind.watchedWhole,
-                secretLabelSelector: String? = nil, watchSeconds: Int = 300, logger: Logger) {
+                secretLabelSelector: String? = nil, watchSeconds: Int = 300, listPageSize: Int = 500, logger: Logger) {
         self.client = client
         discovery = APIDiscovery(client: client)
         self.debounce = debounce
         self.kinds = kinds
         self.secretLabelSelector = secretLabelSelector
         self.watchSeconds = watchSeconds
+        self.listPageSize = listPageSize
         self.logger = logger
     }
 
@@ -67,15 +69,15 @@ public actor KubernetesProvider: ConfigurationSource {
     }
 
     /// `readOnce`, keeping each object's `.status` too (what `archway status --from-cluster` shows).
-    public static func readObjects(client: KubeClient, kinds: [KubeKind], logger: Logger) async throws -> ObjectCache {
+    public static func readObjects(client: KubeClient, kinds: [KubeKind], pageSize: Int = 500, logger: Logger) async throws -> ObjectCache {
         let cache = ObjectCache()
         let discovery = APIDiscovery(client: client)
         for kind in kinds {
-            _ = try await Reflector(client: client, discovery: discovery, query: .init(kind: kind), cache: cache, logger: logger).list()
+            _ = try await Reflector(client: client, discovery: discovery, query: .init(kind: kind), cache: cache, logger: logger, pageSize: pageSize).list()
         }
         let referenced = ResourceSnapshot.referencedObjects(in: await cache.load().resources.lazy.map(\.resource))
         for query in referenced.sorted().compactMap(Reflector.Query.init(naming:)) {
-            _ = try await Reflector(client: client, discovery: discovery, query: query, cache: cache, logger: logger).list()
+            _ = try await Reflector(client: client, discovery: discovery, query: query, cache: cache, logger: logger, pageSize: pageSize).list()
         }
         return cache
     }
@@ -96,7 +98,8 @@ public actor KubernetesProvider: ConfigurationSource {
     }
 
     private func startReflector(_ query: Reflector.Query) {
-        let reflector = Reflector(client: client, discovery: discovery, query: query, cache: cache, logger: logger, watchSeconds: watchSeconds)
+        let reflector = Reflector(client: client, discovery: discovery, query: query, cache: cache, logger: logger,
+                                  watchSeconds: watchSeconds, pageSize: listPageSize)
         unsynced.insert(query)
         // The provider lives as long as the runtime; reflectors are cancelled by `stop()`.
         reflectors[query] = Task { [self] in

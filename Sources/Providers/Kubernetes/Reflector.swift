@@ -53,6 +53,8 @@ struct Reflector: Sendable {
     /// How long the server keeps one watch open before we start the next; real clients pick 5–10 min.
     var watchSeconds = 300
     var notFoundRetry: Duration = .seconds(30)
+    /// Items per list page; client-go's pager asks for 500.
+    var pageSize = 500
 
     private struct Gone: Error {}
     /// The version being watched is no longer served.
@@ -125,6 +127,14 @@ struct Reflector: Sendable {
 
     /// Lists the query at the version the server serves and replaces its share of the cache.
     /// nil: an optional kind that no version serves (its CRD is not installed).
+    ///
+    /// The list is read in pages of `pageSize` items, as client-go's pager does, and each page is
+    /// decoded before the next is asked for: at 10,000 routes the whole list's JSON (hundreds of MB once
+    /// Foundation has parsed it) is never alive at once, and no answer nears the client's size cap.
+    /// The server serves every page from the first page's snapshot. When that snapshot has been
+    /// compacted away between two pages (410 Expired on a continue token), the list starts over
+    /// unpaged, as client-go's `FullListIfExpired` does: a consistent list is worth the one large
+    /// answer, and paging again could expire again on a busy server.
     func list() async throws -> Listed? {
         guard let kind = try await discovery.served(query.kind) else {
             if query.kind.optional { return nil }
@@ -132,16 +142,36 @@ struct Reflector: Sendable {
                                           message: "no served version of \(query.kind.group) has \(query.kind.plural)")
         }
         let path = kind.collectionPath(namespace: query.namespace)
-        let response = try await client.send(.GET, path, query: query.selectors)
-        if response.status == 404, query.kind.optional { return nil }
-        if response.status == 410 { throw Gone() }
-        guard response.status == 200, let body = response.object else {
-            throw KubeClient.RequestError(method: "GET", path: path, status: response.status, message: response.message)
+        var objects: [CachedObject] = []
+        var limit: Int? = pageSize
+        var continueToken: String?
+        var resourceVersion = ""
+        while true {
+            var parameters = query.selectors
+            if let limit { parameters.append(("limit", "\(limit)")) }
+            if let continueToken { parameters.append(("continue", continueToken)) }
+            let response = try await client.send(.GET, path, query: parameters)
+            if response.status == 404, query.kind.optional { return nil }
+            if response.status == 410 {
+                guard continueToken != nil else { throw Gone() }
+                logger.info("list snapshot expired between pages; listing again in one answer", metadata: [
+                    "query": "\(query)", "items_read": "\(objects.count)"])
+                (objects, limit, continueToken) = ([], nil, nil)
+                continue
+            }
+            guard response.status == 200, let body = response.object else {
+                throw KubeClient.RequestError(method: "GET", path: path, status: response.status, message: response.message)
+            }
+            let items = body["items"] as? [[String: Any]] ?? []
+            objects += items.compactMap { CachedObject.decode($0, kind: kind) }
+            let metadata = body["metadata"] as? [String: Any]
+            // Every page carries the snapshot's version; the watch starts from it.
+            if let version = metadata?["resourceVersion"] as? String, !version.isEmpty { resourceVersion = version }
+            guard limit != nil, let next = metadata?["continue"] as? String, !next.isEmpty else { break }
+            continueToken = next
         }
-        let items = body["items"] as? [[String: Any]] ?? []
-        await cache.replace(query: query.id, with: items.compactMap { CachedObject.decode($0, kind: kind) })
-        let metadata = body["metadata"] as? [String: Any]
-        return Listed(kind: kind, resourceVersion: metadata?["resourceVersion"] as? String ?? "")
+        await cache.replace(query: query.id, with: objects)
+        return Listed(kind: kind, resourceVersion: resourceVersion)
     }
 
     /// Applies watch events until the server ends the stream; returns the last resourceVersion seen.
