@@ -85,6 +85,7 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "NIOFoundationCompat", package: "swift-nio"),
+            .product(name: "Crypto", package: "swift-crypto"),
         ], swiftSettings: strict),
         /// RFC 8555 client core: account, order, challenges, finalization, renewal information. No archway types.
         .target(name: "ACME", dependencies: [

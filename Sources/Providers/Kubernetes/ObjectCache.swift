@@ -8,7 +8,10 @@ public struct CachedObject: Sendable {
     public var apiVersion: String
     public var resourceVersion: String
     public var generation: Int64?
-    /// Decoded and validated; nil when the object is invalid (see `errors`).
+    /// Decoded and validated, as the translator sees it: without its resourceVersion (that is
+    /// `resourceVersion`), which the API server bumps on every write, status-only ones included, and
+    /// which would make a load after our own status writes differ from the one before them. Kept so
+    /// once: the cache's loads share it. Nil when the object is invalid (see `errors`).
     public var resource: Resource?
     public var errors: [ManifestError]
     /// `.status` as canonical JSON (sorted keys), nil when the object has none.
@@ -32,17 +35,13 @@ public struct CachedObject: Sendable {
         // Manifest decoding and validation are the file provider's: one set of rules and messages.
         guard let data = try? JSONSerialization.data(withJSONObject: object) else { return nil }
         let result = ManifestLoader().parse(text: String(decoding: data, as: UTF8.self), file: "API server")
-        cached.resource = result.resources.first?.resource
+        cached.resource = result.resources.first.map { loaded in
+            var resource = loaded.resource
+            resource.clearResourceVersion()
+            return resource
+        }
         cached.errors = result.errors.map { var error = $0; error.location.document = 0; return error }
         return cached
-    }
-
-    /// What the translator sees: a change to anything else (a resourceVersion bump from a status
-    /// write, say) needs no new routing table.
-    var translatorView: Resource? {
-        guard var resource else { return nil }
-        resource.clearResourceVersion()
-        return resource
     }
 }
 
@@ -115,13 +114,16 @@ public actor ObjectCache {
     /// the errors are reported next to it.
     private func store(_ object: CachedObject) -> Bool {
         var object = object
-        if object.resource == nil, let previous = objects[object.ref]?.resource { object.resource = previous }
-        let old = objects.updateValue(object, forKey: object.ref)
-        let view = object.translatorView
         let oldView = loaded[object.ref]?.resource
+        if object.resource == nil, let previous = objects[object.ref]?.resource { object.resource = previous }
+        let viewChanged = object.resource != oldView
+        // Unchanged for the translator (our own status write coming back, say): hold the copy the loads
+        // and the served snapshot hold, not a second one decoded from the event.
+        if !viewChanged { object.resource = oldView }
+        let old = objects.updateValue(object, forKey: object.ref)
         if old == nil { order = nil }
-        if view != oldView {
-            let resource = view.map { LoadedResource(location: SourceLocation(file: "API server \(object.ref)", document: 0), resource: $0) }
+        if viewChanged {
+            let resource = object.resource.map { LoadedResource(location: SourceLocation(file: "API server \(object.ref)", document: 0), resource: $0) }
             loaded[object.ref] = resource
             if let resource, let position = lastLoaded?.positions[object.ref] {
                 lastLoaded?.resources[position] = resource
@@ -131,7 +133,7 @@ public actor ObjectCache {
         }
         if object.errors.isEmpty { invalid.remove(object.ref) } else { invalid.insert(object.ref) }
         guard let old else { return true }
-        return oldView != view || old.errors != object.errors
+        return viewChanged || old.errors != object.errors
     }
 
     private func remove(_ ref: ObjectRef) -> Bool {
