@@ -157,12 +157,13 @@ public actor KubernetesMode {
             let generation = item.metadata.generation
             if let known = encoded[ref], known.status == status, known.generation == generation {
                 kept[ref] = known
-                updates.append(StatusUpdate(ref: ref, status: known.data))
+                updates.append(known.update)
                 continue
             }
             guard let data = try? encoder.encode(item.stamped(at: time).status) else { continue }
-            kept[ref] = EncodedStatus(status: status, generation: generation, data: data)
-            updates.append(StatusUpdate(ref: ref, status: data))
+            let update = StatusUpdate(ref: ref, status: data)
+            kept[ref] = EncodedStatus(status: status, generation: generation, update: update)
+            updates.append(update)
         }
         encoded = kept
         publish(updates)
@@ -186,13 +187,13 @@ public actor KubernetesMode {
     }
     private var eventWriting: Task<Void, Never>?
 
-    /// What each object's status encoded to, with its status as computed (unstamped) and the object's
-    /// generation (which stamping writes into observedGeneration).
+    /// What each object's status encoded to (the update, with its digest), with its status as computed
+    /// (unstamped) and the object's generation (which stamping writes into observedGeneration).
     private var encoded: [ObjectRef: EncodedStatus] = [:]
     private struct EncodedStatus {
         var status: StatusReport.Status
         var generation: Int64?
-        var data: Data
+        var update: StatusUpdate
     }
 
     /// Makes `updates` the statuses to write, replacing any not yet written.

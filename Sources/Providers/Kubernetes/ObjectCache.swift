@@ -146,6 +146,8 @@ public actor ObjectCache {
     }
 
     public func object(_ ref: ObjectRef) -> CachedObject? { objects[ref] }
+    /// Each object's resourceVersion (nil for one not held), in the order asked.
+    func resourceVersions(of refs: [ObjectRef]) -> [String?] { refs.map { objects[$0]?.resourceVersion } }
     /// Every object held, in kind, namespace and name order.
     public func all() -> [CachedObject] { objects.values.sorted { $0.ref < $1.ref } }
 
