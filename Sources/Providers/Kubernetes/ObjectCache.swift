@@ -10,8 +10,8 @@ public struct CachedObject: Sendable {
     public var generation: Int64?
     /// Decoded and validated, as the translator sees it: without its resourceVersion (that is
     /// `resourceVersion`), which the API server bumps on every write, status-only ones included, and
-    /// which would make a load after our own status writes differ from the one before them. Kept so
-    /// once: the cache's loads share it. Nil when the object is invalid (see `errors`).
+    /// which would make a load after our own status writes differ from the one before them. The
+    /// cache's loads share this one copy. Nil when the object is invalid (see `errors`).
     public var resource: Resource?
     public var errors: [ManifestError]
     /// `.status` as canonical JSON (sorted keys), nil when the object has none.
