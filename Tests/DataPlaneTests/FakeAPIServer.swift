@@ -60,7 +60,7 @@ final class FakeAPIServer: @unchecked Sendable {
     private var recordedCalls: [Call] = []
     /// Paged lists: the items each list saw when it began (the snapshot its pages are served from,
     /// as etcd serves them at the first page's revision), by continue-token id.
-    private var listSnapshots: [Int: (kind: String, apiVersion: String, revision: Int, items: [[String: Any]])] = [:]
+    private var listSnapshots: [Int: (kind: String, apiVersion: String, revision: Int, items: [[String: Any]], request: String)] = [:]
     private var expiredSnapshots = false
     /// Each list request in order: its resource, its `limit`, and whether it continued an earlier one.
     private var listPages: [(resource: String, limit: Int?, continued: Bool)] = []
@@ -269,13 +269,20 @@ final class FakeAPIServer: @unchecked Sendable {
     func expireListSnapshots() { lock.withLock { expiredSnapshots = true } }
 
     /// The first `limit` items (all without a limit), and a continue token for the rest.
-    private func page(of items: [[String: Any]], kind: String, apiVersion: String, query: [String: String]) -> Answer {
+    private func page(of items: [[String: Any]], kind: String, apiVersion: String, path: String, query: [String: String]) -> Answer {
         guard let limit = Int(query["limit"] ?? ""), limit > 0, items.count > limit else {
             return Answer(status: .ok, body: ["kind": kind, "apiVersion": apiVersion, "metadata": ["resourceVersion": "\(revision)"], "items": items])
         }
         let id = listSnapshots.count + 1
-        listSnapshots[id] = (kind, apiVersion, revision, items)
+        listSnapshots[id] = (kind, apiVersion, revision, items, Self.listRequest(path: path, query: query))
         return continued(id: id, from: 0, limit: limit)
+    }
+
+    /// What a continuation must ask for again: the same collection, namespace and selectors (the real
+    /// server applies the continuing request's own; here a different one is refused, so that a client
+    /// dropping its selectors after the first page is caught).
+    private static func listRequest(path: String, query: [String: String]) -> String {
+        "\(path)?\(query["fieldSelector"] ?? "")&\(query["labelSelector"] ?? "")"
     }
 
     private func continued(id: Int, from offset: Int, limit: Int) -> Answer {
@@ -290,10 +297,13 @@ final class FakeAPIServer: @unchecked Sendable {
                                           "items": Array(snapshot.items[offset..<end])])
     }
 
-    private func nextPage(token: String, query: [String: String]) -> Answer {
+    private func nextPage(token: String, path: String, query: [String: String]) -> Answer {
         let parts = Data(base64Encoded: token).map { String(decoding: $0, as: UTF8.self).split(separator: ":").compactMap { Int($0) } } ?? []
-        guard parts.count == 2, listSnapshots[parts[0]] != nil, let limit = Int(query["limit"] ?? ""), limit > 0 else {
+        guard parts.count == 2, let snapshot = listSnapshots[parts[0]], let limit = Int(query["limit"] ?? ""), limit > 0 else {
             return Self.failure(.badRequest, "BadRequest", "invalid continue token")
+        }
+        guard snapshot.request == Self.listRequest(path: path, query: query) else {
+            return Self.failure(.badRequest, "BadRequest", "continue token was issued for another list: \(snapshot.request)")
         }
         if expiredSnapshots {
             return Self.failure(.gone, "Expired", "The provided continue parameter is too old to display a consistent list result. "
@@ -425,7 +435,7 @@ final class FakeAPIServer: @unchecked Sendable {
             case "list":
                 if let token = query["continue"] {
                     listPages.append((plural, Int(query["limit"] ?? ""), true))
-                    return nextPage(token: token, query: query)
+                    return nextPage(token: token, path: components.path, query: query)
                 }
                 listPages.append((plural, Int(query["limit"] ?? ""), false))
                 let items = (objects[collection] ?? [:]).values
@@ -439,7 +449,7 @@ final class FakeAPIServer: @unchecked Sendable {
                         item["kind"] = nil
                         return item
                     }
-                return page(of: items, kind: collection.kind + "List", apiVersion: collection.apiVersion(version), query: query)
+                return page(of: items, kind: collection.kind + "List", apiVersion: collection.apiVersion(version), path: components.path, query: query)
             case "watch":
                 startWatch(collection: collection, version: version, namespace: namespace, name: fieldName, from: query["resourceVersion"] ?? "0", channel: channel)
                 return nil

@@ -148,6 +148,38 @@ struct StatusRateLimitTests {
         #expect(server.totalStatusWrites == count + 1, "only the changed object is written again")
     }
 
+    /// A pass that has to wait for the rate limit takes time, in which others change objects: one
+    /// settled object changed behind archway's back while an earlier object's write waited is
+    /// compared at its turn and corrected in the same pass, not skipped on the version the pass began with.
+    @Test func aStatusChangedWhileAPassWaitsForTheRateLimitIsCorrectedInThatPass() async throws {
+        let count = 5
+        let (server, mode) = try await Self.setUp(routes: count, qps: 1, burst: count)
+        defer { Task { await mode.stop(); await server.stop() } }
+        var updates = try Self.statuses(routes: count, reason: "Accepted")
+        await mode.publish(updates)
+        await mode.statusWritesIdle()
+        #expect(server.totalStatusWrites == count, "the burst writes them all at once")
+
+        // r0 changes, so its write waits ~1 s for a token; meanwhile someone rewrites r4's status.
+        updates[0] = try Self.statuses(routes: 1, reason: "Changed")[0]
+        await mode.publish(updates)
+        server.setStatus(kind: "HTTPRoute", namespace: "default", name: "r4", ["parents": [[
+            "parentRef": ["name": "gw"], "controllerName": Self.controller,
+            "conditions": [["type": "Accepted", "status": "False", "reason": "Tampered", "message": "", "lastTransitionTime": "2020-01-01T00:00:00Z"]],
+        ]]])
+        let version = (server.object(kind: "HTTPRoute", namespace: "default", name: "r4")?["metadata"] as? [String: Any])?["resourceVersion"] as? String
+        try await KubernetesTests.waitUntil("the cache sees the other writer's change") {
+            await mode.provider.cache.object(ObjectRef(kind: "HTTPRoute", namespace: "default", name: "r4"))?.resourceVersion == version
+        }
+        #expect(server.statusWriteCount("HTTPRoute", "default", "r0") == 1, "r0's write is still waiting for its token")
+
+        await mode.statusWritesIdle()
+        #expect(Self.accepted(server, "r0")?["reason"] as? String == "Changed")
+        #expect(Self.accepted(server, "r4")?["reason"] as? String == "Accepted", "corrected in the same pass")
+        #expect(server.statusWriteCount("HTTPRoute", "default", "r4") == 2)
+        #expect(server.totalStatusWrites == count + 2, "r0 and r4, nothing else")
+    }
+
     /// A publish while a rate-limited batch is being written replaces the statuses not yet written:
     /// the writer does not finish the old batch first.
     @Test func aNewerPublishReplacesStatusesNotYetWritten() async throws {

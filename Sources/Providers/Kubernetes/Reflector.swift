@@ -130,11 +130,12 @@ struct Reflector: Sendable {
     ///
     /// The list is read in pages of `pageSize` items, as client-go's pager does, and each page is
     /// decoded before the next is asked for: at 10,000 routes the whole list's JSON (hundreds of MB once
-    /// Foundation has parsed it) is never alive at once, and no answer nears the client's size cap.
+    /// Foundation has parsed it) is never alive at once, and no page nears the client's size cap.
     /// The server serves every page from the first page's snapshot. When that snapshot has been
     /// compacted away between two pages (410 Expired on a continue token), the list starts over
     /// unpaged, as client-go's `FullListIfExpired` does: a consistent list is worth the one large
-    /// answer, and paging again could expire again on a busy server.
+    /// answer, and paging again could expire again on a busy server. (Should that answer pass the size
+    /// cap, the list fails, and `run` lists again in pages after its back-off.)
     func list() async throws -> Listed? {
         guard let kind = try await discovery.served(query.kind) else {
             if query.kind.optional { return nil }

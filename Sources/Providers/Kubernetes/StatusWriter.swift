@@ -9,7 +9,7 @@ public struct StatusUpdate: Sendable {
     /// JSON of the status, conditions stamped with this moment as their transition time. With sorted
     /// keys, so that the same status is the same bytes (the writer skips what it already settled by
     /// comparing them; unsorted, it compares against the object each time instead).
-    public var status: Data
+    public let status: Data
     /// The digest of `status` without its condition timestamps: what the writer compares with the
     /// status it last settled. Made once with the update, which a publisher reuses while its status
     /// stays the same, so that a pass over 10,000 settled objects hashes none of them again.
@@ -37,9 +37,9 @@ public struct StatusUpdate: Sendable {
 /// Comparing costs two JSON parses and canonical encodings per object, which for ten thousand objects
 /// that did not change is most of a publish. So the writer remembers, per object, the status it last
 /// wrote or found already there (a digest of it) and the resourceVersion the object had then; an
-/// object whose cached resourceVersion, read when a pass begins, is still that one, with the same
-/// computed status, is skipped without a look. Anyone else's change to the object (its status
-/// included) gives it a new resourceVersion, so the next pass compares it again and corrects it.
+/// object whose cached resourceVersion is still that one, with the same computed status, is skipped
+/// without a look. Anyone else's change to the object (its status included) gives it a new
+/// resourceVersion, so the writer's next pass (the next publish) compares it again and corrects it.
 public actor StatusWriter {
     private let client: KubeClient
     private let cache: ObjectCache
@@ -54,6 +54,8 @@ public actor StatusWriter {
     public private(set) var writes = 0
     /// Objects compared against the cache (not skipped as already settled), for tests.
     public private(set) var comparisons = 0
+    /// Requests sent (writes, and reads after a conflict).
+    private var requests = 0
 
     public enum Outcome: Sendable, Equatable { case unchanged, written, gone, failed(String) }
 
@@ -73,11 +75,15 @@ public actor StatusWriter {
     public func write(_ updates: [StatusUpdate], until superseded: @Sendable () async -> Bool = { false }) async -> [ObjectRef: Outcome] {
         var outcomes: [ObjectRef: Outcome] = [:]
         var complete = true
-        // Read in one call. Asked object by object (and each status hashed again, which
-        // `StatusUpdate.key` now does once), a pass over 10,000 settled objects cost ~60 ms at normal
-        // priority, beside the event loops, on every change; now ~15.
+        // The versions are read in one call while the pass has sent nothing: asked object by object
+        // (and each status hashed again, which `StatusUpdate.key` now does once), a pass over 10,000
+        // settled objects cost ~60 ms at normal priority, beside the event loops, on every change; now
+        // ~15. Once a request has gone out, time passes at the API server's rate (minutes for a first
+        // round), so each later object's version is read at its turn, as someone may have changed it.
         let versions = await cache.resourceVersions(of: updates.map(\.ref))
-        for (update, version) in zip(updates, versions) {
+        let requestsBefore = requests
+        for (update, versionAtStart) in zip(updates, versions) {
+            let version = requests == requestsBefore ? versionAtStart : await cache.object(update.ref)?.resourceVersion
             guard !Task.isCancelled, let outcome = await write(update, version: version, superseded: superseded) else {
                 complete = false
                 break
@@ -96,7 +102,7 @@ public actor StatusWriter {
     }
 
     /// The outcome, or nil if the write was given up for newer statuses (or the task cancelled).
-    /// `version`: the object's resourceVersion when the pass began (nil: not in the cache then).
+    /// `version`: the object's resourceVersion in the cache (nil: not in it).
     private func write(_ update: StatusUpdate, version: String?, superseded: @Sendable () async -> Bool) async -> Outcome? {
         guard let known = KubeKind.byKind[update.ref.kind] else { return .failed("no REST path known for \(update.ref.kind)") }
         let key = update.key
@@ -125,6 +131,7 @@ public actor StatusWriter {
                 let patch: [String: Any] = ["metadata": ["resourceVersion": current.resourceVersion], "status": merging.patch(merged, over: existing)]
                 let body = try JSONSerialization.data(withJSONObject: patch)
                 try await limiter.wait()
+                requests += 1
                 let response = try await client.send(.PATCH, path, body: body, contentType: "application/merge-patch+json")
                 switch response.status {
                 case 200, 201:
@@ -141,6 +148,7 @@ public actor StatusWriter {
                 case 409:
                     logger.debug("status write conflicted; reading the object again", metadata: ["object": "\(update.ref)"])
                     try await limiter.wait()
+                    requests += 1
                     observed = try await fetch(kind: kind, ref: update.ref)
                 default:
                     return .failed("PATCH \(path): HTTP \(response.status): \(response.message)")
