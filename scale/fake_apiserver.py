@@ -82,7 +82,7 @@ class FakeAPIServer:
         self.watchers = []                                # (collection, namespace, name, queue)
         self.status_patches = []                          # (time.monotonic(), "Kind namespace/name", HTTP code)
         self.calls = {}                                   # "VERB path-pattern" -> count, for the curious
-        self.list_snapshots = []                          # paged lists: (collection, revision, items), None once read
+        self.list_snapshots = []                          # paged lists: (collection, revision, items, request), None once read
         self.httpd = None
 
     # MARK: controls, for scale/run
@@ -182,7 +182,7 @@ class FakeAPIServer:
             self.calls[tag] = self.calls.get(tag, 0) + 1
             stored = self.objects[collection]
             if verb == "list" and "continue" in query:
-                return self._next_page(query)
+                return self._next_page(path, query)
             if verb == "list":
                 items = []
                 for key in sorted(stored):
@@ -193,7 +193,7 @@ class FakeAPIServer:
                     if collection.builtin:
                         obj = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
                     items.append(obj)
-                return self._page(collection, items, query)
+                return self._page(collection, items, path, query)
             if verb == "get":
                 obj = stored.get(f"{namespace or ''}/{name}")
                 return (200, obj) if obj else failure(404, "NotFound", f'{collection.plural} "{name}" not found')
@@ -220,18 +220,25 @@ class FakeAPIServer:
                 return code, answer
             return failure(405, "MethodNotAllowed", "not supported here")
 
-    def _page(self, collection, items, query):
+    @staticmethod
+    def _list_request(path, query):
+        """What a continuation must ask for again: the same collection, namespace and selectors."""
+        return (path, query.get("fieldSelector", [""])[0], query.get("labelSelector", [""])[0])
+
+    def _page(self, collection, items, path, query):
         """The first `limit` items and a continue token for the rest, served later from this snapshot
         (as etcd serves every page at the first page's revision)."""
         limit = int(query.get("limit", ["0"])[0] or 0)
         if limit <= 0 or len(items) <= limit:
             return 200, {"kind": collection.kind + "List", "apiVersion": api_version(collection),
                          "metadata": {"resourceVersion": str(self.revision)}, "items": items}
-        self.list_snapshots.append((collection, str(self.revision), items))
+        self.list_snapshots.append((collection, str(self.revision), items, self._list_request(path, query)))
+        for abandoned in range(max(0, len(self.list_snapshots) - 64)):
+            self.list_snapshots[abandoned] = None  # a list left unfinished long ago: let it go
         return self._continued(len(self.list_snapshots) - 1, 0, limit)
 
     def _continued(self, snapshot, offset, limit):
-        collection, revision, items = self.list_snapshots[snapshot]
+        collection, revision, items, _ = self.list_snapshots[snapshot]
         end = min(offset + limit, len(items))
         metadata = {"resourceVersion": revision}
         if end < len(items):
@@ -242,13 +249,15 @@ class FakeAPIServer:
         return 200, {"kind": collection.kind + "List", "apiVersion": api_version(collection),
                      "metadata": metadata, "items": items[offset:end]}
 
-    def _next_page(self, query):
+    def _next_page(self, path, query):
         try:
             snapshot, offset = (int(part) for part in query["continue"][0].split(":"))
             limit = int(query["limit"][0])
             assert self.list_snapshots[snapshot] is not None and limit > 0
         except (ValueError, KeyError, IndexError, AssertionError):
             return failure(400, "BadRequest", "invalid continue token")
+        if self.list_snapshots[snapshot][3] != self._list_request(path, query):
+            return failure(400, "BadRequest", "continue token was issued for another list")
         return self._continued(snapshot, offset, limit)
 
     def _update(self, collection, key, existing, sent, verb, subresource):
