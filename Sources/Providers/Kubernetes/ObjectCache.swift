@@ -49,9 +49,8 @@ public struct CachedObject: Sendable {
 /// whole share, so objects deleted while a watch was down disappear too.
 public actor ObjectCache {
     private var objects: [ObjectRef: CachedObject] = [:]
-    /// Each object as `load` gives it, made when the object is stored, and (nil once an object came or
-    /// went) their order: at 10,000 objects a load is then a walk, not a sort and as many conversions.
-    private var loaded: [ObjectRef: LoadedResource] = [:]
+    /// The objects' order (nil once an object came or went): at 10,000 objects a load is then a walk,
+    /// not a sort.
     private var order: [ObjectRef]?
     /// The last load's resources, and where each object sits in them: an edited object replaces its
     /// own entry, so that the load after one change is not a walk over every object again. Nil once
@@ -114,8 +113,8 @@ public actor ObjectCache {
     /// the errors are reported next to it.
     private func store(_ object: CachedObject) -> Bool {
         var object = object
-        let oldView = loaded[object.ref]?.resource
-        if object.resource == nil, let previous = objects[object.ref]?.resource { object.resource = previous }
+        let oldView = objects[object.ref]?.resource
+        if object.resource == nil, let oldView { object.resource = oldView }
         let viewChanged = object.resource != oldView
         // Unchanged for the translator (our own status write coming back, say): hold the copy the loads
         // and the served snapshot hold, not a second one decoded from the event.
@@ -123,10 +122,8 @@ public actor ObjectCache {
         let old = objects.updateValue(object, forKey: object.ref)
         if old == nil { order = nil }
         if viewChanged {
-            let resource = object.resource.map { LoadedResource(location: SourceLocation(file: "API server \(object.ref)", document: 0), resource: $0) }
-            loaded[object.ref] = resource
-            if let resource, let position = lastLoaded?.positions[object.ref] {
-                lastLoaded?.resources[position] = resource
+            if let resource = object.resource, let position = lastLoaded?.positions[object.ref] {
+                lastLoaded?.resources[position] = Self.loaded(resource, from: object.ref)
             } else {
                 lastLoaded = nil
             }
@@ -136,9 +133,13 @@ public actor ObjectCache {
         return viewChanged || old.errors != object.errors
     }
 
+    /// An object as a load gives it, located as the file provider locates a manifest.
+    private static func loaded(_ resource: Resource, from ref: ObjectRef) -> LoadedResource {
+        LoadedResource(location: SourceLocation(file: "API server \(ref)", document: 0), resource: resource)
+    }
+
     private func remove(_ ref: ObjectRef) -> Bool {
         guard objects.removeValue(forKey: ref) != nil else { return false }
-        loaded[ref] = nil
         order = nil
         lastLoaded = nil
         invalid.remove(ref)
@@ -165,12 +166,12 @@ public actor ObjectCache {
         self.order = order
         if lastLoaded == nil {
             var resources: [LoadedResource] = [], positions: [ObjectRef: Int] = [:]
-            resources.reserveCapacity(loaded.count)
-            positions.reserveCapacity(loaded.count)
+            resources.reserveCapacity(objects.count)
+            positions.reserveCapacity(objects.count)
             for ref in order {
-                guard let resource = loaded[ref] else { continue }
+                guard let resource = objects[ref]?.resource else { continue }
                 positions[ref] = resources.count
-                resources.append(resource)
+                resources.append(Self.loaded(resource, from: ref))
             }
             lastLoaded = (resources, positions)
         }
