@@ -107,6 +107,13 @@ public struct ManifestLoader: Sendable {
         return result
     }
 
+    /// Decodes one document already parsed into nodes (see `parse(json:file:)`).
+    func parse(document: Node, file: String) -> Result {
+        var result = Result(resources: [], errors: [])
+        decode(document: document, at: SourceLocation(file: file, document: 1), into: &result)
+        return result
+    }
+
     private func decode(document: Node, at location: SourceLocation, into result: inout Result) {
         if document.kindName == "List" || document.kindName?.hasSuffix("List") == true && document.field("items") != nil {
             for (itemIndex, item) in (document.field("items")?.array() ?? []).enumerated() {

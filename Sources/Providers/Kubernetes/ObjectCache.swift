@@ -33,8 +33,7 @@ public struct CachedObject: Sendable {
             cached.status = try? JSONSerialization.data(withJSONObject: status, options: [.sortedKeys])
         }
         // Manifest decoding and validation are the file provider's: one set of rules and messages.
-        guard let data = try? JSONSerialization.data(withJSONObject: object) else { return nil }
-        let result = ManifestLoader().parse(text: String(decoding: data, as: UTF8.self), file: "API server")
+        let result = ManifestLoader().parse(json: object, file: "API server")
         cached.resource = result.resources.first.map { loaded in
             var resource = loaded.resource
             resource.clearResourceVersion()
