@@ -94,7 +94,7 @@ public actor GatewayRuntime {
     private var laterRelease: Task<Void, Never>?
     private var appliesSinceRelease = 0
     private func resetReleaseCount() { appliesSinceRelease = 0 }
-    private let controlPlaneThread = ControlPlaneThread()
+    private let controlPlaneThread = ControlPlaneThread.shared
     /// The actor runs on the control-plane thread, at its lower priority: translating and compiling
     /// are synchronous calls here, and everything else an apply does gives way to the event loops too.
     public nonisolated var unownedExecutor: UnownedSerialExecutor { controlPlaneThread.asUnownedSerialExecutor() }
@@ -440,7 +440,7 @@ public actor GatewayRuntime {
         // In a cluster the status items are made once, for the status writes and the rejection events.
         let items = options.kubernetes == nil ? nil : StatusReport(unstamped: snapshot, statuses: statuses).items
         let previousTracking = rejectionTracking
-        rejectionTracking = Task.detached { [rejections, events, kubernetes = options.kubernetes, snapshot, statuses] in
+        rejectionTracking = Task.detached(executorPreference: controlPlaneThread) { [rejections, events, kubernetes = options.kubernetes, snapshot, statuses] in
             await previousTracking?.value
             let found = rejections.withLockedValue { tracker in
                 tracker.events(for: statuses) { items ?? StatusReport(unstamped: snapshot, statuses: statuses).items }

@@ -49,10 +49,15 @@ public actor KubernetesMode {
     nonisolated private let secretLabels: [String: String]
     nonisolated private let debounce: Duration
 
+    /// Encoding statuses runs on the control-plane thread, at its lower priority, like the apply that
+    /// publishes them; so do the reflectors, the writers and the cache (see `ControlPlaneThread`).
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { ControlPlaneThread.shared.asUnownedSerialExecutor() }
+
     public init(options: Options, controllerName: String, logger: Logger) throws {
         let client = try KubeClient(connection: options.connection)
         let provider = KubernetesProvider(client: client, debounce: options.debounce, secretLabelSelector: options.secretLabelSelector,
-                                          watchSeconds: options.watchSeconds, listPageSize: options.listPageSize, logger: logger)
+                                          watchSeconds: options.watchSeconds, listPageSize: options.listPageSize,
+                                          executor: ControlPlaneThread.shared, logger: logger)
         self.client = client
         identity = options.identity
         leaseNamespace = options.lease?.namespace ?? options.connection.namespace
@@ -180,7 +185,7 @@ public actor KubernetesMode {
         // Not awaited by the apply: events wait behind status writes for the same rate budget. One
         // batch after the other, so that a repeat finds the Event its first occurrence created.
         let previous = eventWriting
-        eventWriting = Task { [events, writer = self.events] in
+        eventWriting = Task(executorPreference: ControlPlaneThread.shared) { [events, writer = self.events] in
             await previous?.value
             await writer.write(events)
         }
@@ -214,7 +219,7 @@ public actor KubernetesMode {
     private func writeLatest() {
         dirty = true
         guard writing == nil else { return }
-        writing = Task { await writeWhileDirty() }
+        writing = Task(executorPreference: ControlPlaneThread.shared) { await self.writeWhileDirty() }
     }
 
     private func writeWhileDirty() async {

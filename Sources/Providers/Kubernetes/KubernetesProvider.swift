@@ -16,13 +16,17 @@ public actor KubernetesProvider: ConfigurationSource {
     private let secretLabelSelector: String?
     private let watchSeconds: Int
     private let listPageSize: Int
+    /// Where the reflectors and the debounce run (and so the cache they call): nil for the cooperative
+    /// pool. `serve` gives its control-plane thread, so that decoding gives way to the event loops.
+    nonisolated private let executor: (any TaskExecutor)?
     private var reflectors: [Reflector.Query: Task<Void, Never>] = [:]
     private var unsynced: Set<Reflector.Query> = []
     private var syncWaiters: [CheckedContinuation<Void, Never>] = []
     private var lastYielded = -1
 
     public init(client: KubeClient, debounce: Duration = .milliseconds(50), kinds: [KubeKind] = KubeKind.watchedWhole,
-                secretLabelSelector: String? = nil, watchSeconds: Int = 300, listPageSize: Int = 500, logger: Logger) {
+                secretLabelSelector: String? = nil, watchSeconds: Int = 300, listPageSize: Int = 500,
+                executor: (any TaskExecutor)? = nil, logger: Logger) {
         self.client = client
         discovery = APIDiscovery(client: client)
         self.debounce = debounce
@@ -30,6 +34,7 @@ public actor KubernetesProvider: ConfigurationSource {
         self.secretLabelSelector = secretLabelSelector
         self.watchSeconds = watchSeconds
         self.listPageSize = listPageSize
+        self.executor = executor
         self.logger = logger
     }
 
@@ -46,7 +51,7 @@ public actor KubernetesProvider: ConfigurationSource {
     public func changes() async -> AsyncStream<ManifestLoader.Result> {
         let signals = await cache.changes()
         let (stream, continuation) = AsyncStream.makeStream(of: ManifestLoader.Result.self, bufferingPolicy: .bufferingNewest(1))
-        let task = Task { [self, debounce] in
+        let task = Task(executorPreference: executor) { [self, debounce] in
             // A change the watches brought between the initial load and this subscription signalled
             // no one: without this look it would wait for the next change to be applied.
             if await cache.revision != lastYielded { continuation.yield(await settledLoad()) }
@@ -102,7 +107,7 @@ public actor KubernetesProvider: ConfigurationSource {
                                   watchSeconds: watchSeconds, pageSize: listPageSize)
         unsynced.insert(query)
         // The provider lives as long as the runtime; reflectors are cancelled by `stop()`.
-        reflectors[query] = Task { [self] in
+        reflectors[query] = Task(executorPreference: executor) { [self] in
             await reflector.run { await self.markSynced(query) }
         }
     }
