@@ -69,9 +69,13 @@ public actor GatewayRuntime {
     /// and in a cluster the Events the leader writes.
     public let events = EventLog()
     private let rejections = NIOLockedValueBox(RejectionTracker())
-    /// Rejections are found off the apply (at 10,000 routes comparing every condition costs as much
-    /// as a small translation), one configuration after the other.
-    private var rejectionTracking: Task<Void, Never>?
+    /// What an apply found is reported off the apply, one configuration after the other: the rejection
+    /// events and, in a cluster, the statuses to write. At 10,000 routes making, comparing and encoding
+    /// every object's status costs about as much as translating one change; at a lower priority
+    /// (`ControlPlaneThread`), a change arriving meanwhile is served first.
+    private var reporting: Task<Void, Never>?
+    /// The apply whose statuses are the newest: a report that finds itself superseded writes none.
+    private let newestReport = NIOLockedValueBox(0)
     private let logger: Logger
     private let group: MultiThreadedEventLoopGroup
     private let tables = TableStore()
@@ -128,7 +132,8 @@ public actor GatewayRuntime {
         listeners = ListenerManager(group: group, tables: tables, contexts: contexts, bindHost: options.bindHost,
                                     portMap: options.portMap, logger: logger)
         healthChecks = HealthChecks(contexts: contexts, tables: tables)
-        source = options.kubernetes?.provider ?? FileProvider(paths: options.configPaths, interval: options.pollInterval, logger: logger)
+        source = options.kubernetes?.provider ?? FileProvider(paths: options.configPaths, interval: options.pollInterval,
+                                                                    executor: ControlPlaneThread.shared, logger: logger)
         // The default sockets' address when specific (nil: a wildcard), in the translator's spelling.
         let bound = IPAddress(options.bindHost).flatMap { $0.number == .zero ? nil : $0.description }
         let address = bound ?? (IPAddress(options.bindHost) == nil ? options.bindHost : "127.0.0.1")
@@ -259,6 +264,7 @@ public actor GatewayRuntime {
             await export.group.triggerGracefulShutdown()
             await export.task.value
         }
+        await reporting?.value  // the last statuses are handed to the writer before it stops
         await options.kubernetes?.stop()
         await admin.stop()
         logger.info("stopped")
@@ -437,16 +443,21 @@ public actor GatewayRuntime {
             default: return nil
             }
         }
-        // In a cluster the status items are made once, for the status writes and the rejection events.
-        let items = options.kubernetes == nil ? nil : StatusReport(unstamped: snapshot, statuses: statuses).items
-        let previousTracking = rejectionTracking
-        rejectionTracking = Task.detached(executorPreference: controlPlaneThread) { [rejections, events, kubernetes = options.kubernetes, snapshot, statuses] in
-            await previousTracking?.value
+        let previousReport = reporting
+        let reportNumber = newestReport.withLockedValue { $0 += 1; return $0 }
+        reporting = Task.detached(executorPreference: controlPlaneThread, priority: .utility) {
+            [rejections, events, newestReport, kubernetes = options.kubernetes, gatewayService = options.gatewayService, snapshot, statuses] in
+            await previousReport?.value
+            // In a cluster the status items are made once, for the status writes and the rejection
+            // events; statuses a newer apply has replaced are not written (the writer would drop them).
+            let current = newestReport.withLockedValue { $0 } == reportNumber
+            let items = kubernetes == nil || !current ? nil : StatusReport(unstamped: snapshot, statuses: statuses).items
             let found = rejections.withLockedValue { tracker in
                 tracker.events(for: statuses) { items ?? StatusReport(unstamped: snapshot, statuses: statuses).items }
             }
             for event in found { events.record(event) }
             await kubernetes?.publish(events: events.takeNew())
+            if let items { await kubernetes?.publish(unstamped: items, snapshot: snapshot, gatewayService: gatewayService) }
         }
         // The resources are listed when asked for too, not copied on every apply.
         let (attachments, translator, eventLog) = (result.attachments, self.translator, events)
@@ -464,7 +475,6 @@ public actor GatewayRuntime {
         metrics.configReloads.increment()
         logStatusProblems(statuses, snapshot: snapshot)
         reportUnenforceable(result.table)
-        if let items { await options.kubernetes?.publish(unstamped: items, snapshot: snapshot, gatewayService: options.gatewayService) }
         // What each part of an apply cost, for the scale benchmark (scale/run) and for operators
         // wondering why a change took long to serve.
         func millis(_ duration: Duration) -> String { String(format: "%.1f", Double(duration / .microseconds(1)) / 1000) }

@@ -150,7 +150,9 @@ public actor KubernetesMode {
         // than translating, though one route had changed.
         let time = StatusReport.Item.time(Date())
         var kept: [ObjectRef: EncodedStatus] = [:]
+        kept.reserveCapacity(encoded.count)
         var updates: [StatusUpdate] = []
+        updates.reserveCapacity(items.count)
         for item in items {
             let ref = item.ref
             guard let status = item.status else { continue }
@@ -185,7 +187,7 @@ public actor KubernetesMode {
         // Not awaited by the apply: events wait behind status writes for the same rate budget. One
         // batch after the other, so that a repeat finds the Event its first occurrence created.
         let previous = eventWriting
-        eventWriting = Task(executorPreference: ControlPlaneThread.shared) { [events, writer = self.events] in
+        eventWriting = Task(executorPreference: ControlPlaneThread.shared, priority: .utility) { [events, writer = self.events] in
             await previous?.value
             await writer.write(events)
         }
@@ -219,7 +221,7 @@ public actor KubernetesMode {
     private func writeLatest() {
         dirty = true
         guard writing == nil else { return }
-        writing = Task(executorPreference: ControlPlaneThread.shared) { await self.writeWhileDirty() }
+        writing = Task(executorPreference: ControlPlaneThread.shared, priority: .utility) { await self.writeWhileDirty() }
     }
 
     private func writeWhileDirty() async {

@@ -29,19 +29,23 @@ public final class FileProvider: ConfigurationSource {
     public let safetyInterval: Duration
     /// false: poll even where inotify is available.
     public let usesEvents: Bool
+    /// Where the files are fingerprinted and parsed: nil for the cooperative pool. `serve` gives its
+    /// control-plane thread, so that parsing a changed file gives way to the event loops.
+    private let executor: (any TaskExecutor)?
     private let logger: Logger
     private let loader = ManifestLoader()
     /// Taken just before the initial load; `changes()` compares against it.
     private let baseline = Mutex<Fingerprint>([:])
 
     public init(paths: [String], interval: Duration = .milliseconds(500), quietPeriod: Duration = .milliseconds(50),
-                safetyInterval: Duration = .seconds(5), usesEvents: Bool = true,
+                safetyInterval: Duration = .seconds(5), usesEvents: Bool = true, executor: (any TaskExecutor)? = nil,
                 logger: Logger = Logger(label: "archway.file-provider")) {
         self.paths = paths
         self.interval = interval
         self.quietPeriod = quietPeriod
         self.safetyInterval = safetyInterval
         self.usesEvents = usesEvents
+        self.executor = executor
         self.logger = logger
     }
 
@@ -83,13 +87,13 @@ public final class FileProvider: ConfigurationSource {
                 "directories": "\(watcher.directoryCount)", "quiet_ms": "\(Int(quietPeriod / .milliseconds(1)))",
                 "safety_poll_s": "\(Int(safetyInterval / .seconds(1)))",
             ])
-            task = Task { [self] in
+            task = Task(executorPreference: executor) { [self] in
                 await follow(watcher, from: baseline, into: continuation)
                 continuation.finish()
             }
         } else {
             logger.info("polling configuration files", metadata: ["interval_ms": "\(Int(interval / .milliseconds(1)))", "inotify": "\(unavailable)"])
-            task = Task { [self] in
+            task = Task(executorPreference: executor) { [self] in
                 await poll(from: baseline, into: continuation)
                 continuation.finish()
             }

@@ -9,20 +9,29 @@ extension StatusReport.Item {
     public typealias ConditionGroup = (scope: String, conditions: [Condition])
 
     public var conditionGroups: [ConditionGroup] {
-        func own(_ conditions: [Condition]) -> [ConditionGroup] { [(scope: "", conditions: conditions)] }
-        func listeners(_ listeners: [ListenerStatus]) -> [ConditionGroup] { listeners.map { (scope: "listener \($0.name)", conditions: $0.conditions) } }
+        var groups: [ConditionGroup] = []
+        forEachConditionGroup { scope, conditions in groups.append((scope: scope(), conditions: conditions)) }
+        return groups
+    }
+
+    /// `conditionGroups` one at a time, each scope named only when asked for: the rejection events
+    /// look at every object's conditions on every apply, and at 10,000 healthy routes naming each
+    /// parent was most of what that cost.
+    func forEachConditionGroup(_ body: (_ scope: () -> String, _ conditions: [Condition]) -> Void) {
+        func own(_ conditions: [Condition]) { body({ "" }, conditions) }
+        func listeners(_ listeners: [ListenerStatus]) { for listener in listeners { body({ "listener \(listener.name)" }, listener.conditions) } }
         switch status {
-        case .gatewayClass(let status): return own(status.conditions)
-        case .gateway(let status): return own(status.conditions) + listeners(status.listeners)
-        case .listenerSet(let status): return own(status.conditions) + listeners(status.listeners)
-        case .route(let status): return status.parents.map { (scope: "parent \(Self.describe($0.parentRef))", conditions: $0.conditions) }
-        case .policy(let status): return status.ancestors.map { (scope: "ancestor \(Self.describe($0.ancestorRef))", conditions: $0.conditions) }
-        case .conditions(let conditions): return own(conditions)
-        case .addressPool(let status): return own(status.conditions)
-        case .acmeIssuer(let status): return own(status.conditions)
-        case .rollout(let status): return own(status.conditions)
-        case .loadBalancer(let status): return own(status.conditions)
-        case .ingress, .none: return []
+        case .gatewayClass(let status): own(status.conditions)
+        case .gateway(let status): own(status.conditions); listeners(status.listeners)
+        case .listenerSet(let status): own(status.conditions); listeners(status.listeners)
+        case .route(let status): for parent in status.parents { body({ "parent \(Self.describe(parent.parentRef))" }, parent.conditions) }
+        case .policy(let status): for ancestor in status.ancestors { body({ "ancestor \(Self.describe(ancestor.ancestorRef))" }, ancestor.conditions) }
+        case .conditions(let conditions): own(conditions)
+        case .addressPool(let status): own(status.conditions)
+        case .acmeIssuer(let status): own(status.conditions)
+        case .rollout(let status): own(status.conditions)
+        case .loadBalancer(let status): own(status.conditions)
+        case .ingress, .none: break
         }
     }
 
@@ -60,18 +69,21 @@ public struct RejectionTracker: Sendable {
         var now: [ObjectRef: Set<String>] = [:]
         for item in items {
             let ref = item.ref
-            let before = rejected[ref] ?? []
-            for (scope, conditions) in item.conditionGroups {
+            // Nil for the healthy majority: then only a False condition costs a name.
+            let before = rejected[ref]
+            item.forEachConditionGroup { scope, conditions in
                 for condition in conditions where Self.watched.contains(condition.type) {
+                    guard condition.status == "False" || before != nil else { continue }
+                    let scope = scope()
                     let key = scope + "\u{0}" + condition.type
                     let subject = scope.isEmpty ? "" : scope + ": "
                     if condition.status == "False" {
                         now[ref, default: []].insert(key)
-                        if !before.contains(key) {
+                        if before?.contains(key) != true {
                             events.append(ArchwayEvent(type: .Warning, reason: condition.reason, regarding: ref,
                                                        note: "\(subject)\(condition.type)=False: \(condition.message)"))
                         }
-                    } else if before.contains(key) {
+                    } else if before?.contains(key) == true {
                         events.append(ArchwayEvent(type: .Normal, reason: "Recovered", regarding: ref,
                                                    note: "\(subject)\(condition.type)=\(condition.status) again: \(condition.message)"))
                     }
