@@ -7,7 +7,8 @@ import Glibc
 /// runtime actor (`GatewayRuntime.unownedExecutor`, every apply, translating and compiling included)
 /// and, in a cluster, `KubernetesMode` (status encoding) and, as their tasks' executor preference, the
 /// reflectors (decoding every list page and watch event), the object cache, the status and event
-/// writers and the rejection tracking.
+/// writers, the report of each apply and the file provider. What serves a change goes before what
+/// reports on one (`ControlPlaneQueue`).
 ///
 /// At 10,000 routes a translation keeps a core busy for ~150 ms. On Swift's cooperative threads it
 /// competed as an equal with the event loop sharing that core, and requests arriving meanwhile waited
@@ -59,13 +60,14 @@ public final class ControlPlaneThread: @unchecked Sendable {
 }
 
 /// Jobs run one at a time, as an actor's must; as the executor tasks prefer, their code outside any
-/// actor (and in default actors) runs here too. Jobs of tasks below medium priority (the reports of
-/// an apply: status items, rejection events, status and event writes) wait in the later lane.
+/// actor (and in default actors) runs here too. Every job is run as isolated to this executor and
+/// with it as task executor, the call for an executor that is both: so a hop between the actors that
+/// run here is queued again rather than run inline, one more point where urgent work may go first.
 extension ControlPlaneThread: SerialExecutor, TaskExecutor {
     public func enqueue(_ job: consuming ExecutorJob) {
-        let priority = job.priority.rawValue
+        let later = ControlPlaneQueue<Void>.isLater(job.priority)
         let job = UnownedJob(job)
-        post(later: priority != 0 && priority < TaskPriority.medium.rawValue) {
+        post(later: later) {
             job.runSynchronously(isolatedTo: self.asUnownedSerialExecutor(), taskExecutor: self.asUnownedTaskExecutor())
         }
     }
@@ -74,34 +76,64 @@ extension ControlPlaneThread: SerialExecutor, TaskExecutor {
 /// The control-plane thread's two lanes. What makes a change served (decoding the watch event,
 /// translating, compiling, swapping) goes first; what reports on it (the statuses of 10,000 routes
 /// compared, encoded and written: as much work again) waits until nothing urgent is queued, so that
-/// back-to-back changes are not served each behind the last one's report. Each lane keeps its order,
-/// and a later job that has waited `patience` goes first, so reports are late under constant churn,
-/// never lost.
+/// back-to-back changes are not served each behind the last one's report. Each lane keeps its order.
+/// Reports are late under constant churn, never stalled: once the later lane has waited `patience`
+/// (since it was last served, or since its first job came), it runs alone for `burst`, so that a
+/// status write going back and forth between actors moves on, not one hop per `patience`.
 struct ControlPlaneQueue<Job> {
-    var patience: Duration = .seconds(1)
-    private var urgent: [Job] = []
-    private var waiting: [(job: Job, since: ContinuousClock.Instant)] = []
+    var patience: Duration = .milliseconds(250)
+    var burst: Duration = .milliseconds(50)
+    private var urgent: [Job?] = []
+    private var waiting: [Job?] = []
     private var urgentHead = 0, waitingHead = 0
+    /// When the later lane was last served, or got its first job while empty.
+    private var laterClock: ContinuousClock.Instant?
+    private var burstEnds: ContinuousClock.Instant?
+
+    /// Jobs of tasks below medium priority (the `.utility` reports and writers) are the later lane's;
+    /// those of tasks with no priority are not.
+    static func isLater(_ priority: JobPriority) -> Bool {
+        priority.rawValue != 0 && priority.rawValue < TaskPriority.medium.rawValue
+    }
 
     var isEmpty: Bool { urgentHead == urgent.count && waitingHead == waiting.count }
 
     mutating func append(_ job: Job, later: Bool, at now: ContinuousClock.Instant) {
-        if later { waiting.append((job, now)) } else { urgent.append(job) }
+        if later {
+            if waitingHead == waiting.count { laterClock = now }
+            waiting.append(job)
+        } else {
+            urgent.append(job)
+        }
     }
 
-    /// The job to run now, or nil when both lanes are empty.
+    /// The job to run now, or nil when both lanes are empty. A job leaves its slot as it is taken, so
+    /// what it holds is let go of by whoever runs it, not under the caller's lock.
     mutating func next(at now: ContinuousClock.Instant) -> Job? {
         let hasUrgent = urgentHead < urgent.count
-        if waitingHead < waiting.count, !hasUrgent || now - waiting[waitingHead].since >= patience {
-            defer { waitingHead += 1; compact() }
-            return waiting[waitingHead].job
+        if waitingHead < waiting.count, !hasUrgent || laterIsDue(at: now) {
+            laterClock = now
+            defer { compact() }
+            return Self.take(&waiting, &waitingHead)
         }
         guard hasUrgent else { return nil }
-        defer { urgentHead += 1; compact() }
-        return urgent[urgentHead]
+        defer { compact() }
+        return Self.take(&urgent, &urgentHead)
     }
 
-    /// Drops the jobs already taken once a lane is empty (its array is reused, not shifted per job).
+    private mutating func laterIsDue(at now: ContinuousClock.Instant) -> Bool {
+        if let burstEnds, now < burstEnds { return true }
+        guard let laterClock, now - laterClock >= patience else { return false }
+        burstEnds = now + burst
+        return true
+    }
+
+    private static func take(_ lane: inout [Job?], _ head: inout Int) -> Job? {
+        defer { lane[head] = nil; head += 1 }
+        return lane[head]
+    }
+
+    /// Empties a lane once every job in it was taken (its array is reused, not shifted per job).
     private mutating func compact() {
         if urgentHead == urgent.count { urgent.removeAll(keepingCapacity: true); urgentHead = 0 }
         if waitingHead == waiting.count { waiting.removeAll(keepingCapacity: true); waitingHead = 0 }

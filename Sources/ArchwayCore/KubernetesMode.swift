@@ -113,11 +113,13 @@ public actor KubernetesMode {
     /// Called each time this replica takes the Lease.
     func onLeadershipGained(_ body: @escaping @Sendable () async -> Void) { leadershipGained = body }
 
-    public var isLeader: Bool {
-        get async {
-            guard let elector else { return true }
-            return await elector.isLeader
-        }
+    private func leadershipWasGained() {
+        writeLatest()
+        if let gained = leadershipGained { Task { await gained() } }
+    }
+
+    public nonisolated var isLeader: Bool {
+        get async { elector?.isLeader ?? true }
     }
 
     public func startElection() {
@@ -125,9 +127,9 @@ public actor KubernetesMode {
         electionTask = Task { [self] in
             await elector.run { leading in
                 guard leading else { return }
-                await self.writeLatest()
-                // Not awaited: a whole apply must not hold up the next renewal of the Lease.
-                if let gained = await self.leadershipGained { Task { await gained() } }
+                // Not awaited: the next renewal of the Lease must not wait for the control-plane
+                // thread, nor for the whole apply that leadership starts.
+                Task { await self.leadershipWasGained() }
             }
         }
     }

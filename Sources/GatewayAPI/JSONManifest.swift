@@ -8,6 +8,9 @@ import Yams
 /// from the parsed object, with the styles the parser would have given that text, so the reading
 /// rules of `ManifestDecoder` are untouched: strings and keys are double-quoted (a JSON `"true"` or
 /// `"null"` stays a string, a `"<<"` key merges nothing), numbers, booleans and null are plain.
+/// One difference, on purpose: a string is kept as the API server stored it, where libyaml refused
+/// the whole object for a DEL or C1 control character (which JSON writes raw) and folded a NEL or a
+/// line or paragraph separator into a space.
 extension Node {
     public init(json value: Any) {
         switch value {
@@ -28,15 +31,17 @@ extension Node {
         }
     }
 
-    /// A number as `JSONSerialization` writes it: booleans as `true`/`false`, integral doubles
-    /// without a fraction (`2.0` is `2`), other doubles in Swift's shortest form.
+    /// A number as `JSONSerialization` writes it: booleans as `true`/`false`; literals too long for a
+    /// double (which the parser keeps as `NSDecimalNumber`) digit for digit; doubles in Swift's
+    /// shortest form without a trailing `.0` (`2.0` is `2`, `-0.0` is `-0`).
     private static func jsonText(_ number: NSNumber) -> String {
         if type(of: number) == booleanClass { return number.boolValue ? "true" : "false" }
+        if let decimal = number as? NSDecimalNumber { return decimal.description }
         switch UInt8(bitPattern: number.objCType.pointee) {
         case UInt8(ascii: "d"), UInt8(ascii: "f"):
-            let value = number.doubleValue
-            if value.rounded() == value, abs(value) < 1e15 { return String(Int64(value)) }
-            return "\(value)"
+            var text = number.doubleValue.description
+            if text.hasSuffix(".0") { text.removeLast(2) }
+            return text
         default:
             return number.stringValue
         }

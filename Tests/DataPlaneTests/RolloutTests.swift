@@ -291,10 +291,8 @@ struct RolloutTests {
         defer { Task { await stable.stop(); await canary.stop(); await harness.stop() } }
         let load = Load(harness)
         try await Self.waitFor(harness, "ship", "on the 20% step") { phase, step in phase == "Progressing" && step == 1 }
-        // Taken before the switch: a request sent just before it can reach the canary just after it
-        // and fail, and that failure belongs to the broken window.
-        let broke = ContinuousClock.now
         canary.set(status: 503)
+        let broke = ContinuousClock.now
         let rolledBack = try await Self.waitFor(harness, "ship", "rolled back", seconds: 5) { phase, _ in phase != "Progressing" }
         let rolledBackAt = ContinuousClock.now
         try await Task.sleep(for: .seconds(1.5))
@@ -310,8 +308,10 @@ struct RolloutTests {
 
         let failed = samples.filter { $0.status != 200 }
         #expect(failed.allSatisfy { $0.status == 503 && $0.name == "canary" }, "only the canary's own 5xx: \(failed.map { "\($0.status) \($0.name ?? "-")" })")
-        let outside = failed.filter { $0.sent < broke || $0.sent > rolledBackAt }
-            .map { "sent \($0.sent - broke) after the break, answered \($0.answered - rolledBackAt) after the rollback" }
+        // A request sent just before the canary broke can reach it just after and fail: the window opens
+        // with the answers that came after the break, and closes with the requests sent before the rollback.
+        let outside = failed.filter { $0.answered < broke || $0.sent > rolledBackAt }
+            .map { "answered \($0.answered - broke) after the break, sent \($0.sent - rolledBackAt) after the rollback" }
         #expect(outside.isEmpty, "failures only between the break and the rollback: \(outside)")
         #expect(!failed.isEmpty)
         // Bounded by 20% of the traffic during the time it took (about 1–2 intervals).

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 
 /// Picks the one replica that writes status, with a coordination.k8s.io/v1 Lease, as client-go's
 /// leader election does: the holder renews every `retryPeriod`; the others take over once the Lease
@@ -26,7 +27,11 @@ public actor LeaderElector {
     private let timing: Timing
     private let logger: Logger
     private let clock = ContinuousClock()
-    public private(set) var isLeader = false
+    /// Read without entering the actor: the status writer asks before every write from the niced
+    /// control-plane thread, and an actor entered from there would run its renewals there too, behind
+    /// translations.
+    public nonisolated var isLeader: Bool { leading.withLock { $0 } }
+    private let leading = Mutex(false)
     /// The Lease as last read, and when (our clock) it last changed.
     private var observed: (record: [String: String], at: ContinuousClock.Instant)?
     private var lastRenewal: ContinuousClock.Instant?
@@ -76,11 +81,11 @@ public actor LeaderElector {
     }
 
     /// Believes it no longer leads, without touching the Lease (which then expires).
-    public func forgetLeadership() { isLeader = false }
+    public func forgetLeadership() { leading.withLock { $0 = false } }
 
     private func setLeader(_ leading: Bool) async {
         guard leading != isLeader else { return }
-        isLeader = leading
+        self.leading.withLock { $0 = leading }
         logger.info(leading ? "became leader: this replica writes status" : "no longer leader: status is written by another replica",
                     metadata: ["lease": "\(namespace)/\(name)", "identity": "\(identity)"])
         await onChange?(leading)
