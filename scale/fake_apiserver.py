@@ -233,8 +233,8 @@ class FakeAPIServer:
             return 200, {"kind": collection.kind + "List", "apiVersion": api_version(collection),
                          "metadata": {"resourceVersion": str(self.revision)}, "items": items}
         self.list_snapshots.append((collection, str(self.revision), items, self._list_request(path, query)))
-        for abandoned in range(max(0, len(self.list_snapshots) - 64)):
-            self.list_snapshots[abandoned] = None  # a list left unfinished long ago: let it go
+        if len(self.list_snapshots) > 64:
+            self.list_snapshots[-65] = None  # a list left unfinished long ago: let it go
         return self._continued(len(self.list_snapshots) - 1, 0, limit)
 
     def _continued(self, snapshot, offset, limit):

@@ -113,10 +113,10 @@ public actor ObjectCache {
     private func store(_ object: CachedObject) -> Bool {
         var object = object
         let oldView = objects[object.ref]?.resource
-        if object.resource == nil, let oldView { object.resource = oldView }
-        let viewChanged = object.resource != oldView
-        // Unchanged for the translator (our own status write coming back, say): hold the copy the loads
-        // and the served snapshot hold, not a second one decoded from the event.
+        // An invalid object (no resource) keeps its last valid view. Unchanged for the translator (our
+        // own status write coming back, say): hold the copy the loads and the served snapshot hold, not
+        // a second one decoded from the event.
+        let viewChanged = object.resource.map { $0 != oldView } ?? false
         if !viewChanged { object.resource = oldView }
         let old = objects.updateValue(object, forKey: object.ref)
         if old == nil { order = nil }
